@@ -1,0 +1,1 @@
+//! The boleto PDF (to be written).
