@@ -1,1 +1,15 @@
-//! placeholder
+//! Régua: the billing-communications engine for Brazilian ISPs. This library holds the domain,
+//! storage, invoicing and import; the `regua` binary (`src/main.rs`) is a thin CLI over it.
+//! See `docs/architecture.md` for how the modules fit together.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod demo;
+pub mod domain;
+pub mod import;
+pub mod invoicing;
+pub mod store;
+
+/// The ISP's time zone when none is configured.
+pub const DEFAULT_TIME_ZONE: &str = "America/Sao_Paulo";

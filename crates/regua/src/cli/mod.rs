@@ -1,0 +1,363 @@
+//! The `regua` command line: every subcommand, its flags, and what it prints. Operators'
+//! scripts depend on these names and formats; change them only with the docs.
+
+mod boleto_cmd;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::{Clock, Money, NewWallet, WalletKind, format_date};
+use crate::import::{ImportError, ImportKind};
+use crate::store::{self, Db};
+
+/// Régua — régua de cobrança para provedores de internet.
+#[derive(Debug, Parser)]
+#[command(name = "regua", version, about = "Régua: billing communications for Brazilian ISPs", long_about = None)]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Database URL: sqlite://FILE (default sqlite://regua.db) or postgres://USER:PASS@HOST/DB.
+    #[arg(long, global = true, env = "REGUA_DATABASE_URL")]
+    pub database: Option<String>,
+    /// The ISP's time zone (IANA name).
+    #[arg(long, global = true, env = "REGUA_TIMEZONE", default_value = crate::DEFAULT_TIME_ZONE)]
+    pub timezone: String,
+    /// Act as if today were this date (YYYY-MM-DD or dd/mm/aaaa), for simulations and tests.
+    #[arg(long, global = true, env = "REGUA_TODAY", value_parser = parse_date_arg)]
+    pub today: Option<jiff::civil::Date>,
+}
+
+fn parse_date_arg(s: &str) -> Result<jiff::civil::Date, String> {
+    crate::domain::parse_date(s)
+}
+
+impl Global {
+    fn clock(&self) -> anyhow::Result<Clock> {
+        match self.today {
+            Some(d) => Clock::at_date(&self.timezone, d),
+            None => Clock::system(&self.timezone),
+        }
+        .map_err(|e| anyhow::anyhow!("--timezone: {e}"))
+    }
+
+    async fn db(&self) -> anyhow::Result<Db> {
+        Db::connect_and_migrate(
+            self.database
+                .as_deref()
+                .unwrap_or(store::DEFAULT_DATABASE_URL),
+        )
+        .await
+    }
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the demo: a fictitious ISP seeded into ./regua-demo.db, then a summary.
+    Demo(DemoArgs),
+    /// Create or update the database schema.
+    Migrate,
+    /// Import customers, contracts, invoices or payments from a CSV file (all or nothing).
+    Import {
+        /// What the file holds.
+        kind: ImportKind,
+        /// The CSV file (UTF-8, comma or semicolon separated, with a header row).
+        file: std::path::PathBuf,
+    },
+    /// Invoices (faturas): generate a contract's monthly invoices, list them.
+    #[command(subcommand)]
+    Invoices(InvoicesCmd),
+    /// Billing wallets (carteiras de cobrança).
+    #[command(subcommand)]
+    Wallet(WalletCmd),
+    /// Billing methods (formas de cobrança).
+    #[command(subcommand)]
+    Method(MethodCmd),
+    /// Boleto codes, PDFs and digitable-line checks.
+    #[command(subcommand)]
+    Boleto(boleto_cmd::BoletoCmd),
+}
+
+/// `regua demo` options.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo database lives.
+    #[arg(long, default_value = "regua-demo.db")]
+    pub file: std::path::PathBuf,
+    /// How many customers to seed on first run.
+    #[arg(long, default_value_t = 300)]
+    pub customers: usize,
+}
+
+/// `regua invoices …`
+#[derive(Debug, Subcommand)]
+pub enum InvoicesCmd {
+    /// "Gerar financeiro do contrato": create the next N monthly invoices (idempotent).
+    Generate {
+        /// The contract's id or external id.
+        #[arg(long)]
+        contract: String,
+        /// How many months ahead.
+        #[arg(long, default_value_t = 1)]
+        months: u32,
+    },
+    /// List a contract's invoices.
+    List {
+        /// The contract's id or external id.
+        #[arg(long)]
+        contract: String,
+    },
+}
+
+/// `regua wallet …`
+#[derive(Debug, Subcommand)]
+pub enum WalletCmd {
+    /// Add a billing wallet.
+    Add {
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// FEBRABAN bank code: 001, 033, 104, 237, 341, 748, 756.
+        #[arg(long)]
+        bank: String,
+        /// Agência (digits, without check digit).
+        #[arg(long)]
+        agency: String,
+        /// Conta (digits, optionally -digit).
+        #[arg(long)]
+        account: String,
+        /// Carteira.
+        #[arg(long)]
+        wallet: String,
+        /// Convênio / código do beneficiário.
+        #[arg(long)]
+        agreement: String,
+        /// bank or gateway.
+        #[arg(long, default_value = "bank", value_parser = parse_kind)]
+        kind: WalletKind,
+        /// E-mail the customer when the contract's invoices are generated.
+        #[arg(long)]
+        send_on_generate: bool,
+        /// PIX key, so boletos carry a PIX QR code.
+        #[arg(long)]
+        pix_key: Option<String>,
+    },
+    /// List billing wallets.
+    List,
+}
+
+fn parse_kind(s: &str) -> Result<WalletKind, String> {
+    s.parse()
+}
+
+/// `regua method …`
+#[derive(Debug, Subcommand)]
+pub enum MethodCmd {
+    /// Add a billing method issuing through a wallet.
+    Add {
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// The wallet's name.
+        #[arg(long)]
+        wallet: String,
+    },
+    /// List billing methods.
+    List,
+}
+
+/// Runs a parsed command line; the exit code says whether it succeeded.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Demo(args) => crate::demo::run(&args, &g.clock()?, g.database.as_deref())
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Migrate => {
+            let db = g.db().await?;
+            println!(
+                "database is up to date ({:?}, {} migrations)",
+                db.backend,
+                store::MIGRATIONS.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { kind, file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let db = g.db().await?;
+            match crate::import::import_csv(&db, kind, &bytes, &g.clock()?).await {
+                Ok(r) => {
+                    println!(
+                        "imported {}: {} created, {} updated",
+                        file.display(),
+                        r.created,
+                        r.updated
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(ImportError::BadRows(rows)) => {
+                    for r in &rows {
+                        eprintln!("{r}");
+                    }
+                    eprintln!(
+                        "{}: {} bad row(s); nothing was imported",
+                        file.display(),
+                        rows.len()
+                    );
+                    Ok(ExitCode::from(2))
+                }
+                Err(ImportError::Other(e)) => Err(e.context("import failed; nothing was imported")),
+            }
+        }
+        Command::Invoices(cmd) => invoices(g, cmd).await,
+        Command::Wallet(cmd) => wallet(g, cmd).await,
+        Command::Method(cmd) => method(g, cmd).await,
+        Command::Boleto(cmd) => boleto_cmd::run(cmd),
+    }
+}
+
+async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    match cmd {
+        InvoicesCmd::Generate { contract, months } => {
+            let generation =
+                crate::invoicing::generate_invoices(&db, &contract, months, &g.clock()?).await?;
+            for inv in &generation.created {
+                println!(
+                    "created {}  due {}  {}  our number {}",
+                    inv.external_id,
+                    format_date(inv.due_date),
+                    inv.amount,
+                    inv.our_number
+                );
+            }
+            for m in &generation.skipped_months {
+                println!("exists  {m}");
+            }
+            println!(
+                "{} invoice(s) created for contract {}",
+                generation.created.len(),
+                generation.contract.external_id
+            );
+        }
+        InvoicesCmd::List { contract } => {
+            let mut conn = db.pool.acquire().await?;
+            let c = store::find_contract(&mut conn, &contract)
+                .await?
+                .with_context(|| format!("no contract {contract:?}"))?;
+            for inv in store::list_invoices_of_contract(&mut conn, c.id).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    inv.external_id,
+                    format_date(inv.due_date),
+                    inv.amount,
+                    inv.status,
+                    inv.delivery_type.label_pt()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        WalletCmd::Add {
+            name,
+            bank,
+            agency,
+            account,
+            wallet,
+            agreement,
+            kind,
+            send_on_generate,
+            pix_key,
+        } => {
+            let w = NewWallet {
+                name,
+                bank_code: bank,
+                agency,
+                account,
+                wallet_code: wallet,
+                agreement,
+                kind,
+                send_on_generate,
+                pix_key,
+            };
+            let id = store::insert_wallet(&mut conn, &w, g.clock()?.now_millis()).await?;
+            if send_on_generate && kind == WalletKind::Gateway {
+                eprintln!("{}", GATEWAY_SEND_ON_GENERATE_WARNING);
+            }
+            println!("wallet {:?} added (id {id})", w.name);
+        }
+        WalletCmd::List => {
+            println!(
+                "name\tbank\tagency\taccount\twallet\tagreement\tkind\tsend_on_generate\tpix_key"
+            );
+            for w in store::list_wallets(&mut conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    w.name,
+                    w.bank_code,
+                    w.agency,
+                    w.account,
+                    w.wallet_code,
+                    w.agreement,
+                    w.kind.as_str(),
+                    if w.send_on_generate { "yes" } else { "no" },
+                    w.pix_key.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The seed documents' warning for gateway wallets with "send on generate" on: the gateway may
+/// e-mail the customer too.
+pub const GATEWAY_SEND_ON_GENERATE_WARNING: &str = "atenção: esta carteira é de um gateway de pagamento; \
+verifique se o próprio gateway já envia o boleto por e-mail ao cliente, para que ele não receba duas mensagens.";
+
+async fn method(g: &Global, cmd: MethodCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        MethodCmd::Add { name, wallet } => {
+            let id =
+                store::insert_billing_method(&mut conn, &name, &wallet, g.clock()?.now_millis())
+                    .await?;
+            println!("billing method {name:?} added (id {id})");
+        }
+        MethodCmd::List => {
+            let wallets = store::list_wallets(&mut conn).await?;
+            println!("name\twallet");
+            for m in store::list_billing_methods(&mut conn).await? {
+                let w = wallets
+                    .iter()
+                    .find(|w| w.id == m.wallet_id)
+                    .map_or("?", |w| w.name.as_str());
+                println!("{}\t{}", m.name, w);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Formats an amount for CLI output (kept here so every command shows money alike).
+pub fn show_money(cents: i64) -> String {
+    Money(cents).to_string()
+}

@@ -1,0 +1,348 @@
+//! `regua demo`: a fictitious ISP ("Provedor Exemplo") seeded into `./regua-demo.db` on first
+//! run — customers with valid CPFs/CNPJs, contracts on two banks' wallets, invoices across the
+//! last and next 60 days, some paid — then a summary. The data is generated from a fixed seed,
+//! so every demo is the same ISP; dates move with today.
+
+use std::fmt::Write as _;
+
+use jiff::ToSpan as _;
+
+use crate::cli::DemoArgs;
+use crate::domain::*;
+use crate::store::{self, Db, NewInvoice};
+
+/// A small deterministic generator (SplitMix64): demo data must not depend on a crate's
+/// changing algorithm.
+pub struct DemoRng(u64);
+
+impl DemoRng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        DemoRng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// One of the items.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// A valid CPF built from nine random digits.
+pub fn random_cpf(rng: &mut DemoRng) -> String {
+    loop {
+        let mut d: Vec<u32> = (0..9).map(|_| rng.below(10) as u32).collect();
+        for len in [9usize, 10] {
+            let sum: u32 = d
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| x * (len as u32 + 1 - i as u32))
+                .sum();
+            let r = sum % 11;
+            d.push(if r < 2 { 0 } else { 11 - r });
+        }
+        let s: String = d
+            .iter()
+            .map(|x| char::from_digit(*x, 10).unwrap())
+            .collect();
+        if Document::parse(&s).is_ok() {
+            return s;
+        }
+    }
+}
+
+/// A valid numeric CNPJ (headquarters, `0001`) built from eight random digits.
+pub fn random_cnpj(rng: &mut DemoRng) -> String {
+    loop {
+        let mut d: Vec<u32> = (0..8).map(|_| rng.below(10) as u32).collect();
+        d.extend([0, 0, 0, 1]);
+        for len in [12usize, 13] {
+            let mut w = 2;
+            let mut sum = 0;
+            for &x in d[..len].iter().rev() {
+                sum += x * w;
+                w = if w == 9 { 2 } else { w + 1 };
+            }
+            let r = sum % 11;
+            d.push(if r < 2 { 0 } else { 11 - r });
+        }
+        let s: String = d
+            .iter()
+            .map(|x| char::from_digit(*x, 10).unwrap())
+            .collect();
+        if Document::parse(&s).is_ok() {
+            return s;
+        }
+    }
+}
+
+const FIRST: &[&str] = &[
+    "Ana",
+    "Bruno",
+    "Camila",
+    "Diego",
+    "Eduarda",
+    "Felipe",
+    "Gabriela",
+    "Henrique",
+    "Isabela",
+    "João",
+    "Larissa",
+    "Marcos",
+    "Natália",
+    "Otávio",
+    "Patrícia",
+    "Rafael",
+    "Sabrina",
+    "Thiago",
+    "Vanessa",
+    "Wellington",
+    "Júlia",
+    "Antônio",
+    "Luíza",
+    "Célia",
+];
+const LAST: &[&str] = &[
+    "Silva",
+    "Santos",
+    "Oliveira",
+    "Souza",
+    "Rodrigues",
+    "Ferreira",
+    "Alves",
+    "Pereira",
+    "Lima",
+    "Gomes",
+    "Costa",
+    "Ribeiro",
+    "Martins",
+    "Carvalho",
+    "Araújo",
+    "Conceição",
+    "Magalhães",
+];
+const COMPANIES: &[&str] = &[
+    "Padaria",
+    "Mercado",
+    "Oficina",
+    "Farmácia",
+    "Escritório",
+    "Clínica",
+    "Papelaria",
+    "Restaurante",
+];
+const PLANS: &[(&str, i64)] = &[
+    ("Fibra 300 Mega", 9990),
+    ("Fibra 500 Mega", 11990),
+    ("Fibra 1 Giga", 14990),
+    ("Empresarial 600 Mega", 29990),
+];
+const DUE_DAYS: &[u8] = &[5, 10, 15, 20, 25, 31];
+const DDDS: &[u8] = &[11, 19, 21, 31, 41, 48, 51, 61, 71, 81];
+
+fn ascii_slug(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'á' | 'â' | 'ã' | 'à' => 'a',
+            'é' | 'ê' => 'e',
+            'í' => 'i',
+            'ó' | 'ô' | 'õ' => 'o',
+            'ú' => 'u',
+            'ç' => 'c',
+            c => c.to_ascii_lowercase(),
+        })
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
+        .collect()
+}
+
+/// Seeds the demo ISP into `db` as of `today`. Returns how many customers were created.
+pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<usize> {
+    let mut rng = DemoRng::new(2026);
+    let today = clock.today();
+    let now = clock.now_millis();
+    let mut tx = db.begin().await?;
+    let bb = NewWallet {
+        name: "Banco do Brasil".into(),
+        bank_code: "001".into(),
+        agency: "4042".into(),
+        account: "61900".into(),
+        wallet_code: "18".into(),
+        agreement: "1238798".into(),
+        kind: WalletKind::Bank,
+        send_on_generate: true,
+        pix_key: Some("financeiro@provedorexemplo.com.br".into()),
+    };
+    let itau = NewWallet {
+        name: "Itaú".into(),
+        bank_code: "341".into(),
+        agency: "0810".into(),
+        account: "53678".into(),
+        wallet_code: "109".into(),
+        agreement: "12345".into(),
+        kind: WalletKind::Bank,
+        send_on_generate: false,
+        pix_key: None,
+    };
+    store::insert_wallet(&mut tx, &bb, now).await?;
+    store::insert_wallet(&mut tx, &itau, now).await?;
+    let m_bb =
+        store::insert_billing_method(&mut tx, "Boleto Banco do Brasil", "Banco do Brasil", now)
+            .await?;
+    let m_itau = store::insert_billing_method(&mut tx, "Boleto Itaú", "Itaú", now).await?;
+    let from = today.checked_sub(60.days())?;
+    let to = today.checked_add(60.days())?;
+    for n in 1..=customers {
+        let company = rng.below(10) == 0;
+        let (name, document) = if company {
+            let last = rng.pick(LAST);
+            (
+                format!("{} {} Ltda", rng.pick(COMPANIES), last),
+                random_cnpj(&mut rng),
+            )
+        } else {
+            (
+                format!("{} {} {}", rng.pick(FIRST), rng.pick(LAST), rng.pick(LAST)),
+                random_cpf(&mut rng),
+            )
+        };
+        let email = (rng.below(100) < 85).then(|| {
+            let local = ascii_slug(&name.replace(' ', "."));
+            EmailAddress::parse(&format!("{local}{n}@exemplo.com.br")).expect("demo e-mail")
+        });
+        let mobile = (rng.below(100) < 70).then(|| {
+            let phone = format!("{}9{:08}", rng.pick(DDDS), rng.below(100_000_000));
+            MobilePhone::parse(&phone).expect("demo phone")
+        });
+        let customer = NewCustomer {
+            external_id: format!("C{n:05}"),
+            name,
+            document: Document::parse(&document).expect("generated document"),
+            email,
+            mobile_phone: mobile,
+        };
+        let customer_id = store::upsert_customer(&mut tx, &customer, now).await?;
+        let (plan, price) = if company {
+            PLANS[3]
+        } else {
+            *rng.pick(&PLANS[..3])
+        };
+        let contract = NewContract {
+            external_id: format!("K{n:05}"),
+            customer_id,
+            plan: plan.to_string(),
+            monthly_amount: Money(price),
+            due_day: *rng.pick(DUE_DAYS),
+            billing_method_id: if rng.below(2) == 0 { m_bb } else { m_itau },
+            delivery_type: Some(if rng.below(10) == 0 {
+                DeliveryType::Printed
+            } else {
+                DeliveryType::Email
+            }),
+            status: ContractStatus::Active,
+        };
+        let contract_id = store::upsert_contract(&mut tx, &contract, now).await?;
+        let contract = store::get_contract(&mut tx, contract_id).await?;
+        // Every competence month whose due date falls within the last and next 60 days.
+        let (mut y, mut m) = (from.year(), from.month());
+        loop {
+            let due = due_date_in_month(y, m, contract.due_day);
+            if due > to {
+                break;
+            }
+            if due >= from {
+                let status = if due < today && rng.below(100) < 80 {
+                    let offset = rng.below(8) as i64 - 4;
+                    InvoiceStatus::Paid {
+                        paid_on: due.checked_add(offset.days())?.min(today),
+                        amount: contract.monthly_amount,
+                    }
+                } else {
+                    InvoiceStatus::Open
+                };
+                let competence = format!("{y:04}-{m:02}");
+                let inv = NewInvoice {
+                    external_id: format!("{}/{competence}", contract.external_id),
+                    contract: contract.clone(),
+                    amount: contract.monthly_amount,
+                    issue_date: due.checked_sub(20.days())?,
+                    due_date: due,
+                    competence: Some(competence),
+                    status,
+                };
+                let our_number =
+                    store::allocate_our_numbers(&mut tx, contract.wallet_id, 1).await?;
+                store::insert_invoice(&mut tx, &inv, our_number, now).await?;
+            }
+            (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        }
+    }
+    tx.commit().await?;
+    Ok(customers)
+}
+
+/// Runs `regua demo`: seed on first run, then print what is there.
+pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyhow::Result<()> {
+    let url = match database {
+        Some(u) => u.to_string(),
+        None => format!("sqlite://{}", args.file.display()),
+    };
+    let db = Db::connect_and_migrate(&url).await?;
+    let mut conn = db.pool.acquire().await?;
+    let existing = store::count_customers(&mut conn).await?;
+    drop(conn);
+    let mut out = String::new();
+    if existing == 0 {
+        let n = seed(&db, args.customers, clock).await?;
+        writeln!(
+            out,
+            "Demo criada em {}: {n} clientes do Provedor Exemplo.",
+            store::redact_url(&url)
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Demo já existente em {} ({existing} clientes).",
+            store::redact_url(&url)
+        )?;
+    }
+    let mut conn = db.pool.acquire().await?;
+    let (open, paid, cancelled) = store::count_invoices_by_status(&mut conn).await?;
+    let wallets = store::list_wallets(&mut conn).await?;
+    writeln!(out, "Hoje: {}", format_date(clock.today()))?;
+    writeln!(
+        out,
+        "Carteiras de cobrança: {}",
+        wallets
+            .iter()
+            .map(|w| format!("{} ({})", w.name, w.bank_code))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(
+        out,
+        "Faturas: {open} abertas, {paid} pagas, {cancelled} canceladas"
+    )?;
+    writeln!(
+        out,
+        "Experimente: regua --database {url} invoices list --contract K00001"
+    )?;
+    writeln!(
+        out,
+        "(a interface web chega com o servidor: `regua serve`.)"
+    )?;
+    print!("{out}");
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! The domain: customers, contracts, wallets, billing methods, invoices, money and dates.
+//! Pure types. Raw strings become these types once, at the edge (CSV rows, CLI flags, forms),
+//! through the `parse` constructors here; inside, nothing re-validates.
+
+mod contact;
+mod dates;
+mod entities;
+mod money;
+
+pub use boleto::{Document, DocumentError};
+pub use contact::{EmailAddress, MobilePhone};
+pub use dates::{Clock, due_date_in_month, format_date, parse_date};
+pub use entities::*;
+pub use money::Money;
+
+/// Defines an id newtype over the database's `BIGINT` key, so ids of different tables cannot be
+/// mixed up across modules.
+macro_rules! id_type {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+id_type!(
+    /// Primary key of a customer.
+    CustomerId,
+    /// Primary key of a contract.
+    ContractId,
+    /// Primary key of a billing wallet (carteira de cobrança).
+    WalletId,
+    /// Primary key of a billing method (forma de cobrança).
+    BillingMethodId,
+    /// Primary key of an invoice.
+    InvoiceId,
+);

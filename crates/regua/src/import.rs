@@ -1,0 +1,636 @@
+//! CSV import of customers, contracts, invoices and payments from the ERP.
+//!
+//! Rules (docs/import.md): UTF-8 (a BOM is ignored), comma or semicolon separated (detected
+//! from the header), header row required, column names matched case-insensitively, extra
+//! columns ignored. Every row is parsed and checked before anything is written; **a file with
+//! any bad row imports nothing** and every bad row is reported as `line N: column: reason` (the
+//! header is line 1). Rows whose external id exists already update that record.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::domain::*;
+use crate::store::{self, Db, NewInvoice};
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportKind {
+    /// `external_id,name,document,email,mobile_phone`
+    Customers,
+    /// `external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method`
+    Contracts,
+    /// `external_id,contract_external_id,amount,issue_date,due_date,status`
+    Invoices,
+    /// `invoice_external_id,paid_on,amount`
+    Payments,
+}
+
+impl ImportKind {
+    /// The columns a file of this kind must have.
+    pub fn required_columns(self) -> &'static [&'static str] {
+        match self {
+            ImportKind::Customers => &["external_id", "name", "document", "email", "mobile_phone"],
+            ImportKind::Contracts => &[
+                "external_id",
+                "customer_external_id",
+                "plan",
+                "monthly_amount",
+                "due_day",
+                "delivery_type",
+                "billing_method",
+            ],
+            ImportKind::Invoices => &[
+                "external_id",
+                "contract_external_id",
+                "amount",
+                "issue_date",
+                "due_date",
+                "status",
+            ],
+            ImportKind::Payments => &["invoice_external_id", "paid_on", "amount"],
+        }
+    }
+}
+
+/// One bad row (or header): where, which column, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based line in the file; the header is line 1.
+    pub line: u64,
+    /// The column at fault, or `-` for the whole row.
+    pub column: String,
+    /// Why, in English.
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}: {}", self.line, self.column, self.reason)
+    }
+}
+
+/// Why an import wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file had bad rows; nothing was imported.
+    #[error("{} bad row(s); nothing was imported", .0.len())]
+    BadRows(Vec<RowError>),
+    /// Unexpected failure (I/O, database); nothing was imported.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Rows that created a record.
+    pub created: usize,
+    /// Rows that updated an existing record.
+    pub updated: usize,
+}
+
+/// A CSV file read into header and rows, with each row's line number.
+struct Table {
+    columns: HashMap<String, usize>,
+    rows: Vec<(u64, csv::StringRecord)>,
+}
+
+impl Table {
+    fn field<'a>(&self, rec: &'a csv::StringRecord, column: &str) -> &'a str {
+        self.columns
+            .get(column)
+            .and_then(|&i| rec.get(i))
+            .map(str::trim)
+            .unwrap_or("")
+    }
+}
+
+fn read_table(bytes: &[u8], kind: ImportKind) -> Result<Table, ImportError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let delimiter = if first_line.iter().filter(|&&b| b == b';').count()
+        > first_line.iter().filter(|&&b| b == b',').count()
+    {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(bytes);
+    let headers = reader.headers().map_err(|e| {
+        ImportError::BadRows(vec![RowError {
+            line: 1,
+            column: "-".into(),
+            reason: format!("cannot read the header: {e}"),
+        }])
+    })?;
+    // The first of two same-named columns wins: insert in reverse so it overwrites the later one.
+    let named: Vec<(String, usize)> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.trim().to_lowercase(), i))
+        .collect();
+    let columns: HashMap<String, usize> = named.into_iter().rev().collect();
+    let missing: Vec<RowError> = kind
+        .required_columns()
+        .iter()
+        .filter(|c| !columns.contains_key(**c))
+        .map(|c| RowError {
+            line: 1,
+            column: (*c).to_string(),
+            reason: "required column is missing from the header".into(),
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(ImportError::BadRows(missing));
+    }
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map(|p| p.line()).unwrap_or(0);
+                if record.iter().all(|f| f.trim().is_empty()) {
+                    continue; // blank line
+                }
+                if record.len() < columns.values().max().map_or(0, |m| m + 1) {
+                    let needed = kind
+                        .required_columns()
+                        .iter()
+                        .filter(|c| columns[**c] >= record.len());
+                    for c in needed {
+                        errors.push(RowError {
+                            line,
+                            column: (*c).to_string(),
+                            reason: "missing (the row has too few fields)".into(),
+                        });
+                    }
+                    continue;
+                }
+                rows.push((line, record.clone()));
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                let reason = match e.kind() {
+                    csv::ErrorKind::Utf8 { .. } => {
+                        "not valid UTF-8 (save the file as UTF-8)".to_string()
+                    }
+                    _ => e.to_string(),
+                };
+                errors.push(RowError {
+                    line,
+                    column: "-".into(),
+                    reason,
+                });
+                if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                    break;
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ImportError::BadRows(errors));
+    }
+    Ok(Table { columns, rows })
+}
+
+/// Collects a row's field errors while the row is parsed.
+struct RowCheck<'a> {
+    line: u64,
+    errors: &'a mut Vec<RowError>,
+}
+
+impl RowCheck<'_> {
+    fn check<T>(&mut self, column: &str, r: Result<T, String>) -> Option<T> {
+        r.map_err(|reason| {
+            self.errors.push(RowError {
+                line: self.line,
+                column: column.to_string(),
+                reason,
+            })
+        })
+        .ok()
+    }
+
+    fn required<'v>(&mut self, column: &str, value: &'v str) -> Option<&'v str> {
+        self.check(
+            column,
+            if value.is_empty() {
+                Err("is empty".to_string())
+            } else {
+                Ok(value)
+            },
+        )
+    }
+}
+
+fn no_duplicates(
+    seen: &mut HashMap<String, u64>,
+    check: &mut RowCheck<'_>,
+    column: &str,
+    id: &str,
+) -> Option<()> {
+    if let Some(prev) = seen.insert(id.to_string(), check.line) {
+        check.check::<()>(
+            column,
+            Err(format!("{id:?} appears again (first on line {prev})")),
+        );
+        return None;
+    }
+    Some(())
+}
+
+/// Imports a CSV file's bytes. All-or-nothing.
+pub async fn import_csv(
+    db: &Db,
+    kind: ImportKind,
+    bytes: &[u8],
+    clock: &Clock,
+) -> Result<ImportReport, ImportError> {
+    let table = read_table(bytes, kind)?;
+    let mut conn = db.pool.acquire().await.map_err(anyhow::Error::from)?;
+    let mut errors = Vec::new();
+    let now = clock.now_millis();
+    let report = match kind {
+        ImportKind::Customers => {
+            let rows = parse_customers(&table, &mut errors);
+            if !errors.is_empty() {
+                return Err(ImportError::BadRows(errors));
+            }
+            let existing = store::customer_ids_by_external_id(&mut conn).await?;
+            drop(conn);
+            let mut tx = db.begin().await?;
+            for c in &rows {
+                store::upsert_customer(&mut tx, c, now).await?;
+            }
+            tx.commit().await.map_err(anyhow::Error::from)?;
+            count(rows.iter().map(|c| existing.contains_key(&c.external_id)))
+        }
+        ImportKind::Contracts => {
+            let customers = store::customer_ids_by_external_id(&mut conn).await?;
+            let methods = store::list_billing_methods(&mut conn).await?;
+            let existing = store::contract_refs_by_external_id(&mut conn).await?;
+            let rows = parse_contracts(&table, &customers, &methods, &mut errors);
+            if !errors.is_empty() {
+                return Err(ImportError::BadRows(errors));
+            }
+            drop(conn);
+            let mut tx = db.begin().await?;
+            for c in &rows {
+                store::upsert_contract(&mut tx, c, now).await?;
+            }
+            tx.commit().await.map_err(anyhow::Error::from)?;
+            count(rows.iter().map(|c| existing.contains_key(&c.external_id)))
+        }
+        ImportKind::Invoices => {
+            let contracts = store::contract_refs_by_external_id(&mut conn).await?;
+            let existing = store::invoice_statuses_by_external_id(&mut conn).await?;
+            let rows = parse_invoices(&table, &contracts, &mut errors);
+            if !errors.is_empty() {
+                return Err(ImportError::BadRows(errors));
+            }
+            drop(conn);
+            let mut tx = db.begin().await?;
+            for inv in &rows {
+                if existing.contains_key(&inv.external_id) {
+                    store::update_imported_invoice(&mut tx, inv, now).await?;
+                } else {
+                    let our_number =
+                        store::allocate_our_numbers(&mut tx, inv.contract.wallet_id, 1).await?;
+                    store::insert_invoice(&mut tx, inv, our_number, now).await?;
+                }
+            }
+            tx.commit().await.map_err(anyhow::Error::from)?;
+            count(rows.iter().map(|i| existing.contains_key(&i.external_id)))
+        }
+        ImportKind::Payments => {
+            let invoices = store::invoice_statuses_by_external_id(&mut conn).await?;
+            let rows = parse_payments(&table, &invoices, &mut errors);
+            if !errors.is_empty() {
+                return Err(ImportError::BadRows(errors));
+            }
+            drop(conn);
+            let mut tx = db.begin().await?;
+            for (id, paid_on, amount) in &rows {
+                store::mark_invoice_paid(&mut tx, id, *paid_on, *amount, now).await?;
+            }
+            tx.commit().await.map_err(anyhow::Error::from)?;
+            ImportReport {
+                created: 0,
+                updated: rows.len(),
+            }
+        }
+    };
+    tracing::info!(
+        ?kind,
+        created = report.created,
+        updated = report.updated,
+        "import committed"
+    );
+    Ok(report)
+}
+
+fn count(updates: impl Iterator<Item = bool>) -> ImportReport {
+    let mut r = ImportReport::default();
+    for u in updates {
+        if u { r.updated += 1 } else { r.created += 1 }
+    }
+    r
+}
+
+fn parse_customers(t: &Table, errors: &mut Vec<RowError>) -> Vec<NewCustomer> {
+    let mut out = Vec::with_capacity(t.rows.len());
+    let mut seen = HashMap::new();
+    for (line, rec) in &t.rows {
+        let mut c = RowCheck {
+            line: *line,
+            errors,
+        };
+        let external_id = c.required("external_id", t.field(rec, "external_id"));
+        let dup = external_id.and_then(|id| no_duplicates(&mut seen, &mut c, "external_id", id));
+        let name = c.required("name", t.field(rec, "name"));
+        let document = c
+            .required("document", t.field(rec, "document"))
+            .and_then(|d| {
+                c.check(
+                    "document",
+                    Document::parse(d)
+                        .map_err(|e| format!("{d:?} is not a valid CPF or CNPJ: {e}")),
+                )
+            });
+        let email = match t.field(rec, "email") {
+            "" => Some(None),
+            e => c.check("email", EmailAddress::parse(e)).map(Some),
+        };
+        let mobile = match t.field(rec, "mobile_phone") {
+            "" => Some(None),
+            p => c.check("mobile_phone", MobilePhone::parse(p)).map(Some),
+        };
+        if let (
+            Some(external_id),
+            Some(()),
+            Some(name),
+            Some(document),
+            Some(email),
+            Some(mobile_phone),
+        ) = (external_id, dup, name, document, email, mobile)
+        {
+            out.push(NewCustomer {
+                external_id: external_id.to_string(),
+                name: name.to_string(),
+                document,
+                email,
+                mobile_phone,
+            });
+        }
+    }
+    out
+}
+
+fn parse_contracts(
+    t: &Table,
+    customers: &HashMap<String, CustomerId>,
+    methods: &[BillingMethod],
+    errors: &mut Vec<RowError>,
+) -> Vec<NewContract> {
+    let known_methods = || {
+        methods
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = Vec::with_capacity(t.rows.len());
+    let mut seen = HashMap::new();
+    for (line, rec) in &t.rows {
+        let mut c = RowCheck {
+            line: *line,
+            errors,
+        };
+        let external_id = c.required("external_id", t.field(rec, "external_id"));
+        let dup = external_id.and_then(|id| no_duplicates(&mut seen, &mut c, "external_id", id));
+        let customer = c
+            .required("customer_external_id", t.field(rec, "customer_external_id"))
+            .and_then(|id| {
+                c.check(
+                    "customer_external_id",
+                    customers
+                        .get(id)
+                        .copied()
+                        .ok_or_else(|| format!("no customer with external id {id:?}")),
+                )
+            });
+        let plan = c.required("plan", t.field(rec, "plan"));
+        let amount = c.check(
+            "monthly_amount",
+            Money::parse(t.field(rec, "monthly_amount")),
+        );
+        let due_day = c.check(
+            "due_day",
+            t.field(rec, "due_day")
+                .parse::<u8>()
+                .ok()
+                .filter(|d| (1..=31).contains(d))
+                .ok_or_else(|| {
+                    format!(
+                        "{:?} is not a day between 1 and 31",
+                        t.field(rec, "due_day")
+                    )
+                }),
+        );
+        let delivery = match t.field(rec, "delivery_type") {
+            "" => Some(None),
+            d => c
+                .check("delivery_type", d.parse::<DeliveryType>())
+                .map(Some),
+        };
+        let method_name = t.field(rec, "billing_method");
+        let method = c.check(
+            "billing_method",
+            methods
+                .iter()
+                .find(|m| m.name.eq_ignore_ascii_case(method_name))
+                .map(|m| m.id)
+                .ok_or_else(|| {
+                    format!(
+                        "no billing method named {method_name:?}; known: {}",
+                        known_methods()
+                    )
+                }),
+        );
+        let status = match t.field(rec, "status") {
+            "" => Some(ContractStatus::Active),
+            s => c.check("status", s.parse::<ContractStatus>()),
+        };
+        if let (
+            Some(external_id),
+            Some(()),
+            Some(customer_id),
+            Some(plan),
+            Some(monthly_amount),
+            Some(due_day),
+            Some(delivery_type),
+            Some(billing_method_id),
+            Some(status),
+        ) = (
+            external_id,
+            dup,
+            customer,
+            plan,
+            amount,
+            due_day,
+            delivery,
+            method,
+            status,
+        ) {
+            out.push(NewContract {
+                external_id: external_id.to_string(),
+                customer_id,
+                plan: plan.to_string(),
+                monthly_amount,
+                due_day,
+                billing_method_id,
+                delivery_type,
+                status,
+            });
+        }
+    }
+    out
+}
+
+fn parse_invoices(
+    t: &Table,
+    contracts: &HashMap<String, Contract>,
+    errors: &mut Vec<RowError>,
+) -> Vec<NewInvoice> {
+    let mut out = Vec::with_capacity(t.rows.len());
+    let mut seen = HashMap::new();
+    for (line, rec) in &t.rows {
+        let mut c = RowCheck {
+            line: *line,
+            errors,
+        };
+        let external_id = c.required("external_id", t.field(rec, "external_id"));
+        let dup = external_id.and_then(|id| no_duplicates(&mut seen, &mut c, "external_id", id));
+        let contract = c
+            .required("contract_external_id", t.field(rec, "contract_external_id"))
+            .and_then(|id| {
+                c.check(
+                    "contract_external_id",
+                    contracts
+                        .get(id)
+                        .cloned()
+                        .ok_or_else(|| format!("no contract with external id {id:?}")),
+                )
+            });
+        let amount = c.check("amount", Money::parse(t.field(rec, "amount")));
+        let issue = c.check("issue_date", parse_date(t.field(rec, "issue_date")));
+        let due = c.check("due_date", parse_date(t.field(rec, "due_date")));
+        if let (Some(i), Some(d)) = (issue, due) {
+            if d < i {
+                c.check::<()>(
+                    "due_date",
+                    Err(format!(
+                        "{} is before the issue date {}",
+                        format_date(d),
+                        format_date(i)
+                    )),
+                );
+            }
+        }
+        let kind = c.check(
+            "status",
+            t.field(rec, "status").parse::<InvoiceStatusKind>(),
+        );
+        // Optional columns for paid invoices; default to the due date and the full amount.
+        let paid_on = match t.field(rec, "paid_on") {
+            "" => Some(due),
+            p => c.check("paid_on", parse_date(p)).map(Some),
+        };
+        let paid_amount = match t.field(rec, "paid_amount") {
+            "" => Some(amount),
+            p => c.check("paid_amount", Money::parse(p)).map(Some),
+        };
+        if let (
+            Some(external_id),
+            Some(()),
+            Some(contract),
+            Some(amount),
+            Some(issue_date),
+            Some(due_date),
+            Some(kind),
+            Some(paid_on),
+            Some(paid_amount),
+        ) = (
+            external_id,
+            dup,
+            contract,
+            amount,
+            issue,
+            due,
+            kind,
+            paid_on,
+            paid_amount,
+        ) {
+            let status = match kind {
+                InvoiceStatusKind::Open => InvoiceStatus::Open,
+                InvoiceStatusKind::Cancelled => InvoiceStatus::Cancelled,
+                InvoiceStatusKind::Paid => InvoiceStatus::Paid {
+                    paid_on: paid_on.unwrap_or(due_date),
+                    amount: paid_amount.unwrap_or(amount),
+                },
+            };
+            out.push(NewInvoice {
+                external_id: external_id.to_string(),
+                contract,
+                amount,
+                issue_date,
+                due_date,
+                competence: None,
+                status,
+            });
+        }
+    }
+    out
+}
+
+fn parse_payments(
+    t: &Table,
+    invoices: &HashMap<String, InvoiceStatusKind>,
+    errors: &mut Vec<RowError>,
+) -> Vec<(String, jiff::civil::Date, Money)> {
+    let mut out = Vec::with_capacity(t.rows.len());
+    let mut seen = HashMap::new();
+    for (line, rec) in &t.rows {
+        let mut c = RowCheck {
+            line: *line,
+            errors,
+        };
+        let id = c.required("invoice_external_id", t.field(rec, "invoice_external_id"));
+        let dup = id.and_then(|i| no_duplicates(&mut seen, &mut c, "invoice_external_id", i));
+        let known = id.and_then(|i| match invoices.get(i) {
+            None => c.check::<()>(
+                "invoice_external_id",
+                Err(format!("no invoice with external id {i:?}")),
+            ),
+            Some(InvoiceStatusKind::Cancelled) => c.check::<()>(
+                "invoice_external_id",
+                Err(format!("invoice {i:?} is cancelled")),
+            ),
+            Some(_) => Some(()),
+        });
+        let paid_on = c.check("paid_on", parse_date(t.field(rec, "paid_on")));
+        let amount = c.check("amount", Money::parse(t.field(rec, "amount")));
+        if let (Some(id), Some(()), Some(()), Some(paid_on), Some(amount)) =
+            (id, dup, known, paid_on, amount)
+        {
+            out.push((id.to_string(), paid_on, amount));
+        }
+    }
+    out
+}

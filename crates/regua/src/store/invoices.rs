@@ -1,0 +1,264 @@
+//! Invoices: insertion with the per-wallet our-number sequence, payments, queries.
+
+use anyhow::Context as _;
+use jiff::civil::Date;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
+
+use crate::domain::*;
+
+/// A validated invoice to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvoice {
+    /// The ERP's id, or `<contract>/<YYYY-MM>` for generated ones.
+    pub external_id: String,
+    /// The contract (customer, method, wallet and delivery type are taken from it).
+    pub contract: Contract,
+    /// Amount.
+    pub amount: Money,
+    /// Issue date.
+    pub issue_date: Date,
+    /// Due date.
+    pub due_date: Date,
+    /// Competence month of a generated invoice.
+    pub competence: Option<String>,
+    /// Status.
+    pub status: InvoiceStatus,
+}
+
+const INVOICE_COLUMNS: &str = "id, external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date, \
+     due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type";
+
+fn date_col(r: &AnyRow, col: &str) -> anyhow::Result<Date> {
+    let s: String = r.try_get(col)?;
+    s.parse().with_context(|| format!("stored {col} {s:?}"))
+}
+
+fn invoice_from_row(r: &AnyRow) -> anyhow::Result<Invoice> {
+    let status = match r.try_get::<String, _>("status")?.as_str() {
+        "open" => InvoiceStatus::Open,
+        "cancelled" => InvoiceStatus::Cancelled,
+        "paid" => InvoiceStatus::Paid {
+            paid_on: date_col(r, "paid_on")?,
+            amount: Money(r.try_get("paid_amount_cents")?),
+        },
+        other => anyhow::bail!("stored invoice status {other:?}"),
+    };
+    Ok(Invoice {
+        id: InvoiceId(r.try_get("id")?),
+        external_id: r.try_get("external_id")?,
+        customer_id: CustomerId(r.try_get("customer_id")?),
+        contract_id: ContractId(r.try_get("contract_id")?),
+        billing_method_id: BillingMethodId(r.try_get("billing_method_id")?),
+        wallet_id: WalletId(r.try_get("wallet_id")?),
+        amount: Money(r.try_get("amount_cents")?),
+        issue_date: date_col(r, "issue_date")?,
+        due_date: date_col(r, "due_date")?,
+        competence: r.try_get("competence")?,
+        status,
+        our_number: r.try_get("our_number")?,
+        delivery_type: r
+            .try_get::<String, _>("delivery_type")?
+            .parse()
+            .map_err(anyhow::Error::msg)?,
+    })
+}
+
+/// Reserves `count` consecutive our numbers in a wallet and returns the first. Run it in the
+/// transaction that uses them: the row lock (PostgreSQL) or the write lock (SQLite) keeps two
+/// writers from getting the same numbers.
+pub async fn allocate_our_numbers(
+    conn: &mut AnyConnection,
+    wallet: WalletId,
+    count: i64,
+) -> anyhow::Result<i64> {
+    let row = sqlx::query("UPDATE wallets SET next_our_number = next_our_number + $1 WHERE id = $2 RETURNING next_our_number")
+        .bind(count)
+        .bind(wallet.0)
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("cannot allocate our numbers in wallet {wallet}"))?;
+    Ok(row.try_get::<i64, _>(0)? - count)
+}
+
+fn paid_fields(status: &InvoiceStatus) -> (Option<String>, Option<i64>) {
+    match status {
+        InvoiceStatus::Paid { paid_on, amount } => {
+            (Some(paid_on.to_string()), Some(amount.cents()))
+        }
+        _ => (None, None),
+    }
+}
+
+/// Inserts an invoice with the given our number. A generated invoice whose (contract,
+/// competence) exists already is not inserted: `Ok(None)`.
+pub async fn insert_invoice(
+    conn: &mut AnyConnection,
+    inv: &NewInvoice,
+    our_number: i64,
+    now_ms: i64,
+) -> anyhow::Result<Option<InvoiceId>> {
+    let (paid_on, paid_amount) = paid_fields(&inv.status);
+    let row = sqlx::query(
+        "INSERT INTO invoices (external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date,
+                               due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
+         ON CONFLICT (contract_id, competence) DO NOTHING
+         RETURNING id",
+    )
+    .bind(&inv.external_id)
+    .bind(inv.contract.customer_id.0)
+    .bind(inv.contract.id.0)
+    .bind(inv.contract.billing_method_id.0)
+    .bind(inv.contract.wallet_id.0)
+    .bind(inv.amount.cents())
+    .bind(inv.issue_date.to_string())
+    .bind(inv.due_date.to_string())
+    .bind(inv.competence.as_deref())
+    .bind(inv.status.as_str())
+    .bind(paid_on)
+    .bind(paid_amount)
+    .bind(our_number)
+    .bind(inv.contract.delivery_type.as_str())
+    .bind(now_ms)
+    .fetch_optional(&mut *conn)
+    .await
+    .with_context(|| format!("cannot insert invoice {}", inv.external_id))?;
+    row.map(|r| Ok(InvoiceId(r.try_get(0)?))).transpose()
+}
+
+/// Updates an imported invoice's amount, dates and status (matched by external id). The
+/// delivery-type snapshot and our number stay as they were.
+pub async fn update_imported_invoice(
+    conn: &mut AnyConnection,
+    inv: &NewInvoice,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let (paid_on, paid_amount) = paid_fields(&inv.status);
+    sqlx::query(
+        "UPDATE invoices SET amount_cents = $1, issue_date = $2, due_date = $3, status = $4, paid_on = $5,
+                paid_amount_cents = $6, updated_at = $7
+         WHERE external_id = $8",
+    )
+    .bind(inv.amount.cents())
+    .bind(inv.issue_date.to_string())
+    .bind(inv.due_date.to_string())
+    .bind(inv.status.as_str())
+    .bind(paid_on)
+    .bind(paid_amount)
+    .bind(now_ms)
+    .bind(&inv.external_id)
+    .execute(&mut *conn)
+    .await
+    .with_context(|| format!("cannot update invoice {}", inv.external_id))?;
+    Ok(())
+}
+
+/// Records a payment: the invoice becomes paid on that date with that amount.
+pub async fn mark_invoice_paid(
+    conn: &mut AnyConnection,
+    external_id: &str,
+    paid_on: Date,
+    amount: Money,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE invoices SET status = 'paid', paid_on = $1, paid_amount_cents = $2, updated_at = $3 WHERE external_id = $4")
+        .bind(paid_on.to_string())
+        .bind(amount.cents())
+        .bind(now_ms)
+        .bind(external_id)
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("cannot record the payment of invoice {external_id}"))?;
+    Ok(())
+}
+
+/// An invoice by id.
+pub async fn get_invoice(conn: &mut AnyConnection, id: InvoiceId) -> anyhow::Result<Invoice> {
+    let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("invoice {id}"))?;
+    invoice_from_row(&row)
+}
+
+/// An invoice by the ERP's id.
+pub async fn find_invoice_by_external_id(
+    conn: &mut AnyConnection,
+    external_id: &str,
+) -> anyhow::Result<Option<Invoice>> {
+    let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE external_id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(external_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(invoice_from_row).transpose()
+}
+
+/// A contract's invoices by due date.
+pub async fn list_invoices_of_contract(
+    conn: &mut AnyConnection,
+    contract: ContractId,
+) -> anyhow::Result<Vec<Invoice>> {
+    let sql = format!(
+        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE contract_id = $1 ORDER BY due_date, id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(contract.0)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(invoice_from_row)
+        .collect()
+}
+
+/// Whether a contract has an invoice (any status) due within `[from, to]`.
+pub async fn contract_has_invoice_due_between(
+    conn: &mut AnyConnection,
+    contract: ContractId,
+    from: Date,
+    to: Date,
+) -> anyhow::Result<bool> {
+    let n: i64 = sqlx::query("SELECT COUNT(*) FROM invoices WHERE contract_id = $1 AND due_date >= $2 AND due_date <= $3")
+        .bind(contract.0)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    Ok(n > 0)
+}
+
+/// Map of every invoice's external id to its status kind (for imports that reference invoices).
+pub async fn invoice_statuses_by_external_id(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<std::collections::HashMap<String, InvoiceStatusKind>> {
+    let rows = sqlx::query("SELECT external_id, status FROM invoices")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let status: String = r.try_get(1)?;
+            Ok((r.try_get(0)?, status.parse().map_err(anyhow::Error::msg)?))
+        })
+        .collect()
+}
+
+/// Invoice counts by status: (open, paid, cancelled).
+pub async fn count_invoices_by_status(conn: &mut AnyConnection) -> anyhow::Result<(i64, i64, i64)> {
+    let rows = sqlx::query("SELECT status, COUNT(*) FROM invoices GROUP BY status")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut out = (0, 0, 0);
+    for r in rows {
+        let n: i64 = r.try_get(1)?;
+        match r.try_get::<String, _>(0)?.as_str() {
+            "open" => out.0 = n,
+            "paid" => out.1 = n,
+            _ => out.2 = n,
+        }
+    }
+    Ok(out)
+}

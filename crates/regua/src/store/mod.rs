@@ -1,0 +1,136 @@
+//! Database access for SQLite (the embedded default) and PostgreSQL, through one code path:
+//! sqlx's `Any` driver, one set of migrations, and SQL in the subset both engines share
+//! (`$n` placeholders, `ON CONFLICT … DO UPDATE`, `RETURNING`). Functions here are small and
+//! named after what they do; they take a connection or transaction and the caller owns the
+//! transaction.
+
+mod invoices;
+mod migrate;
+mod parties;
+
+pub use invoices::*;
+pub use migrate::{MIGRATIONS, migrate};
+pub use parties::*;
+
+use std::str::FromStr;
+
+use anyhow::Context as _;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor as _};
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://regua.db";
+
+/// Which engine a URL points at; a few statements (locks, claims) differ per engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A connection pool and the engine behind it.
+#[derive(Debug, Clone)]
+pub struct Db {
+    /// The pool; any sqlx executor call takes `&db.pool`.
+    pub pool: AnyPool,
+    /// The engine.
+    pub backend: Backend,
+}
+
+/// A transaction on either engine.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+impl Db {
+    /// Connects to `url` (`sqlite://FILE`, `sqlite::memory:`, `postgres://…`), creating a SQLite
+    /// file if it does not exist. Does not migrate.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            anyhow::bail!(
+                "database URL must start with sqlite:// or postgres:// (got {:?})",
+                redact_url(url)
+            );
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("invalid database URL {}", redact_url(&url)))?;
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer; a small pool avoids lock contention, WAL lets readers run.
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot connect to {}", redact_url(&url)))?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Connects and applies pending migrations.
+    pub async fn connect_and_migrate(url: &str) -> anyhow::Result<Db> {
+        let db = Db::connect(url).await?;
+        migrate(&db).await?;
+        Ok(db)
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes fails with `SQLITE_BUSY`
+    /// when another writer got in between, instead of waiting its turn.
+    pub async fn begin(&self) -> anyhow::Result<Tx> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        };
+        tx.context("cannot start a transaction")
+    }
+}
+
+/// A database URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((creds, host)) = rest.split_once('@') {
+            if let Some((user, _)) = creds.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// Whether an error is the violation of the named unique/check constraint (both engines put the
+/// constraint's name, or for SQLite the columns, in the message).
+pub fn is_constraint(err: &sqlx::Error, name: &str) -> bool {
+    match err {
+        sqlx::Error::Database(e) => e.constraint() == Some(name) || e.message().contains(name),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,429 @@
+//! Settings, wallets, billing methods, customers and contracts.
+
+use anyhow::Context as _;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
+
+use crate::domain::*;
+
+/// Setting key of the global default delivery type ("tipo de cobrança padrão").
+pub const SETTING_DEFAULT_DELIVERY_TYPE: &str = "default_delivery_type";
+
+/// Reads a setting.
+pub async fn get_setting(conn: &mut AnyConnection, key: &str) -> anyhow::Result<Option<String>> {
+    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|r| r.get::<String, _>(0)))
+}
+
+/// Writes a setting.
+pub async fn set_setting(conn: &mut AnyConnection, key: &str, value: &str) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The global default delivery type; e-mail unless an operator set it.
+pub async fn default_delivery_type(conn: &mut AnyConnection) -> anyhow::Result<DeliveryType> {
+    match get_setting(conn, SETTING_DEFAULT_DELIVERY_TYPE).await? {
+        Some(v) => v.parse().map_err(anyhow::Error::msg),
+        None => Ok(DeliveryType::Email),
+    }
+}
+
+/// Errors an operator can fix when saving configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The name is taken.
+    #[error("a {what} named {name:?} already exists")]
+    Duplicate {
+        /// "wallet" or "billing method".
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A referenced record does not exist.
+    #[error("no {what} named {name:?}; known: {known}")]
+    Unknown {
+        /// "wallet" or "billing method".
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The names that do exist, comma-separated.
+        known: String,
+    },
+    /// A field failed validation.
+    #[error("--{field}: {reason}")]
+    Invalid {
+        /// The flag or field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// Unexpected failure.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+fn wallet_from_row(r: &AnyRow) -> anyhow::Result<BillingWallet> {
+    Ok(BillingWallet {
+        id: WalletId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        bank_code: r.try_get("bank_code")?,
+        agency: r.try_get("agency")?,
+        account: r.try_get("account")?,
+        wallet_code: r.try_get("wallet_code")?,
+        agreement: r.try_get("agreement")?,
+        kind: r
+            .try_get::<String, _>("kind")?
+            .parse()
+            .map_err(anyhow::Error::msg)?,
+        send_on_generate: r.try_get::<i64, _>("send_on_generate")? != 0,
+        pix_key: r.try_get("pix_key")?,
+    })
+}
+
+const WALLET_COLUMNS: &str =
+    "id, name, bank_code, agency, account, wallet_code, agreement, kind, send_on_generate, pix_key";
+
+/// Creates a wallet.
+pub async fn insert_wallet(
+    conn: &mut AnyConnection,
+    w: &NewWallet,
+    now_ms: i64,
+) -> Result<WalletId, ConfigError> {
+    w.validate()
+        .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
+    let res = sqlx::query(
+        "INSERT INTO wallets (name, bank_code, agency, account, wallet_code, agreement, kind, send_on_generate, pix_key, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(w.name.trim())
+    .bind(&w.bank_code)
+    .bind(&w.agency)
+    .bind(&w.account)
+    .bind(&w.wallet_code)
+    .bind(&w.agreement)
+    .bind(w.kind.as_str())
+    .bind(i64::from(w.send_on_generate))
+    .bind(w.pix_key.as_deref())
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await;
+    match res {
+        Ok(row) => Ok(WalletId(row.try_get(0).context("wallet id")?)),
+        Err(e)
+            if super::is_constraint(&e, "wallets_name_key")
+                || super::is_constraint(&e, "wallets.name") =>
+        {
+            Err(ConfigError::Duplicate {
+                what: "wallet",
+                name: w.name.clone(),
+            })
+        }
+        Err(e) => Err(anyhow::Error::from(e)
+            .context("cannot insert wallet")
+            .into()),
+    }
+}
+
+/// Every wallet, by name.
+pub async fn list_wallets(conn: &mut AnyConnection) -> anyhow::Result<Vec<BillingWallet>> {
+    let sql = format!("SELECT {WALLET_COLUMNS} FROM wallets ORDER BY name");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(wallet_from_row)
+        .collect()
+}
+
+/// One wallet by id.
+pub async fn get_wallet(conn: &mut AnyConnection, id: WalletId) -> anyhow::Result<BillingWallet> {
+    let sql = format!("SELECT {WALLET_COLUMNS} FROM wallets WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("wallet {id}"))?;
+    wallet_from_row(&row)
+}
+
+/// Creates a billing method that issues through the named wallet.
+pub async fn insert_billing_method(
+    conn: &mut AnyConnection,
+    name: &str,
+    wallet_name: &str,
+    now_ms: i64,
+) -> Result<BillingMethodId, ConfigError> {
+    if name.trim().is_empty() {
+        return Err(ConfigError::Invalid {
+            field: "name",
+            reason: "must not be empty".into(),
+        });
+    }
+    let wallets = list_wallets(conn).await?;
+    let Some(wallet) = wallets.iter().find(|w| w.name == wallet_name) else {
+        let known = wallets
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(ConfigError::Unknown {
+            what: "wallet",
+            name: wallet_name.to_string(),
+            known,
+        });
+    };
+    let res = sqlx::query("INSERT INTO billing_methods (name, wallet_id, created_at) VALUES ($1, $2, $3) RETURNING id")
+        .bind(name.trim())
+        .bind(wallet.id.0)
+        .bind(now_ms)
+        .fetch_one(&mut *conn)
+        .await;
+    match res {
+        Ok(row) => Ok(BillingMethodId(row.try_get(0).context("method id")?)),
+        Err(e)
+            if super::is_constraint(&e, "billing_methods_name_key")
+                || super::is_constraint(&e, "billing_methods.name") =>
+        {
+            Err(ConfigError::Duplicate {
+                what: "billing method",
+                name: name.to_string(),
+            })
+        }
+        Err(e) => Err(anyhow::Error::from(e)
+            .context("cannot insert billing method")
+            .into()),
+    }
+}
+
+/// Every billing method, by name.
+pub async fn list_billing_methods(conn: &mut AnyConnection) -> anyhow::Result<Vec<BillingMethod>> {
+    let rows = sqlx::query("SELECT id, name, wallet_id FROM billing_methods ORDER BY name")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(BillingMethod {
+                id: BillingMethodId(r.try_get(0)?),
+                name: r.try_get(1)?,
+                wallet_id: WalletId(r.try_get(2)?),
+            })
+        })
+        .collect()
+}
+
+fn customer_from_row(r: &AnyRow) -> anyhow::Result<Customer> {
+    let doc: String = r.try_get("document")?;
+    Ok(Customer {
+        id: CustomerId(r.try_get("id")?),
+        external_id: r.try_get("external_id")?,
+        name: r.try_get("name")?,
+        document: Document::parse(&doc)
+            .map_err(|e| anyhow::anyhow!("stored document {doc:?}: {e}"))?,
+        email: r
+            .try_get::<Option<String>, _>("email")?
+            .map(|e| EmailAddress::parse(&e))
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        mobile_phone: r
+            .try_get::<Option<String>, _>("mobile_phone")?
+            .map(|p| MobilePhone::parse(&p))
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+    })
+}
+
+/// Inserts a customer, or updates the one with the same external id. Returns its id.
+pub async fn upsert_customer(
+    conn: &mut AnyConnection,
+    c: &NewCustomer,
+    now_ms: i64,
+) -> anyhow::Result<CustomerId> {
+    let row = sqlx::query(
+        "INSERT INTO customers (external_id, name, document, email, mobile_phone, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)
+         ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, document = excluded.document,
+             email = excluded.email, mobile_phone = excluded.mobile_phone, updated_at = excluded.updated_at
+         RETURNING id",
+    )
+    .bind(&c.external_id)
+    .bind(&c.name)
+    .bind(c.document.digits())
+    .bind(c.email.as_ref().map(|e| e.as_str().to_string()))
+    .bind(c.mobile_phone.as_ref().map(|p| p.e164()))
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(|| format!("cannot save customer {}", c.external_id))?;
+    Ok(CustomerId(row.try_get(0)?))
+}
+
+/// A customer by id.
+pub async fn get_customer(conn: &mut AnyConnection, id: CustomerId) -> anyhow::Result<Customer> {
+    let row = sqlx::query(
+        "SELECT id, external_id, name, document, email, mobile_phone FROM customers WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(|| format!("customer {id}"))?;
+    customer_from_row(&row)
+}
+
+/// A customer by the ERP's id.
+pub async fn find_customer_by_external_id(
+    conn: &mut AnyConnection,
+    external_id: &str,
+) -> anyhow::Result<Option<Customer>> {
+    let row = sqlx::query("SELECT id, external_id, name, document, email, mobile_phone FROM customers WHERE external_id = $1")
+        .bind(external_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(customer_from_row).transpose()
+}
+
+/// Map of every customer's external id to its id (for imports that reference customers).
+pub async fn customer_ids_by_external_id(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<std::collections::HashMap<String, CustomerId>> {
+    let rows = sqlx::query("SELECT external_id, id FROM customers")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, CustomerId(r.try_get(1)?))))
+        .collect()
+}
+
+/// How many customers there are.
+pub async fn count_customers(conn: &mut AnyConnection) -> anyhow::Result<i64> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM customers")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?)
+}
+
+const CONTRACT_COLUMNS: &str = "id, external_id, customer_id, plan, monthly_amount_cents, due_day, billing_method_id, wallet_id, delivery_type, status";
+
+fn contract_from_row(r: &AnyRow) -> anyhow::Result<Contract> {
+    Ok(Contract {
+        id: ContractId(r.try_get("id")?),
+        external_id: r.try_get("external_id")?,
+        customer_id: CustomerId(r.try_get("customer_id")?),
+        plan: r.try_get("plan")?,
+        monthly_amount: Money(r.try_get("monthly_amount_cents")?),
+        due_day: u8::try_from(r.try_get::<i64, _>("due_day")?)?,
+        billing_method_id: BillingMethodId(r.try_get("billing_method_id")?),
+        wallet_id: WalletId(r.try_get("wallet_id")?),
+        delivery_type: r
+            .try_get::<String, _>("delivery_type")?
+            .parse()
+            .map_err(anyhow::Error::msg)?,
+        status: r
+            .try_get::<String, _>("status")?
+            .parse()
+            .map_err(anyhow::Error::msg)?,
+    })
+}
+
+/// Inserts a contract, or updates the one with the same external id. The wallet is the billing
+/// method's; a missing delivery type takes the global default. Changing a contract never touches
+/// invoices already generated (they keep their snapshot).
+pub async fn upsert_contract(
+    conn: &mut AnyConnection,
+    c: &NewContract,
+    now_ms: i64,
+) -> anyhow::Result<ContractId> {
+    let delivery = match c.delivery_type {
+        Some(d) => d,
+        None => default_delivery_type(conn).await?,
+    };
+    let row = sqlx::query(
+        "INSERT INTO contracts (external_id, customer_id, plan, monthly_amount_cents, due_day, billing_method_id, wallet_id,
+                                delivery_type, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, (SELECT wallet_id FROM billing_methods WHERE id = $6), $7, $8, $9, $9)
+         ON CONFLICT (external_id) DO UPDATE SET customer_id = excluded.customer_id, plan = excluded.plan,
+             monthly_amount_cents = excluded.monthly_amount_cents, due_day = excluded.due_day,
+             billing_method_id = excluded.billing_method_id, wallet_id = excluded.wallet_id,
+             delivery_type = excluded.delivery_type, status = excluded.status, updated_at = excluded.updated_at
+         RETURNING id",
+    )
+    .bind(&c.external_id)
+    .bind(c.customer_id.0)
+    .bind(&c.plan)
+    .bind(c.monthly_amount.cents())
+    .bind(i64::from(c.due_day))
+    .bind(c.billing_method_id.0)
+    .bind(delivery.as_str())
+    .bind(c.status.as_str())
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(|| format!("cannot save contract {}", c.external_id))?;
+    Ok(ContractId(row.try_get(0)?))
+}
+
+/// A contract by id.
+pub async fn get_contract(conn: &mut AnyConnection, id: ContractId) -> anyhow::Result<Contract> {
+    let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("contract {id}"))?;
+    contract_from_row(&row)
+}
+
+/// A contract by its numeric id or, failing that, its external id (how operators name it).
+pub async fn find_contract(
+    conn: &mut AnyConnection,
+    id_or_external: &str,
+) -> anyhow::Result<Option<Contract>> {
+    let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE external_id = $1");
+    if let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id_or_external)
+        .fetch_optional(&mut *conn)
+        .await?
+    {
+        return contract_from_row(&row).map(Some);
+    }
+    if let Ok(id) = id_or_external.parse::<i64>() {
+        let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = $1");
+        if let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
+            return contract_from_row(&row).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// Every contract (in id order).
+pub async fn list_contracts(conn: &mut AnyConnection) -> anyhow::Result<Vec<Contract>> {
+    let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts ORDER BY id");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(contract_from_row)
+        .collect()
+}
+
+/// Map of every contract's external id to (id, customer, method, wallet, delivery type).
+pub async fn contract_refs_by_external_id(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<std::collections::HashMap<String, Contract>> {
+    Ok(list_contracts(conn)
+        .await?
+        .into_iter()
+        .map(|c| (c.external_id.clone(), c))
+        .collect())
+}

@@ -1,0 +1,118 @@
+//! Test helpers: a fresh database on each engine, a fixed clock, and helpers named after what
+//! an operator does.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use regua::domain::*;
+use regua::store::{self, Db};
+use sqlx::AssertSqlSafe;
+
+/// The engines every storage test runs against.
+pub struct TestDb {
+    /// `sqlite` or `postgres`, for assertion messages.
+    pub label: &'static str,
+    /// The migrated database.
+    pub db: Db,
+    /// The URL, for running the CLI against the same database.
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh, migrated SQLite file database.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let db = Db::connect_and_migrate(&url).await.unwrap();
+    TestDb {
+        label: "sqlite",
+        db,
+        url,
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh, migrated database on the PostgreSQL server `scripts/test` started
+/// (`REGUA_TEST_POSTGRES_URL`). Fails loudly when there is none, so a run that skipped
+/// PostgreSQL cannot pass for one that tested it.
+pub async fn postgres() -> TestDb {
+    let admin_url = std::env::var("REGUA_TEST_POSTGRES_URL").expect(
+        "REGUA_TEST_POSTGRES_URL is not set: run the tests with ./scripts/test, which starts a PostgreSQL server",
+    );
+    let name = format!(
+        "regua_t_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let admin = Db::connect(&admin_url).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin.pool)
+        .await
+        .unwrap();
+    admin.pool.close().await;
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    let url = format!("{base}/{name}");
+    let db = Db::connect_and_migrate(&url).await.unwrap();
+    TestDb {
+        label: "postgres",
+        db,
+        url,
+        _dir: None,
+    }
+}
+
+/// One fresh database per engine.
+pub async fn each_backend() -> Vec<TestDb> {
+    vec![sqlite().await, postgres().await]
+}
+
+/// A clock fixed at noon of `date` in São Paulo.
+pub fn clock_on(date: &str) -> Clock {
+    Clock::at_date(regua::DEFAULT_TIME_ZONE, date.parse().unwrap()).unwrap()
+}
+
+/// Creates the wallet "BB" (Banco do Brasil) and the billing method "Boleto BB".
+pub async fn add_bb_wallet_and_method(db: &Db) {
+    let mut conn = db.pool.acquire().await.unwrap();
+    let w = NewWallet {
+        name: "BB".into(),
+        bank_code: "001".into(),
+        agency: "4042".into(),
+        account: "61900".into(),
+        wallet_code: "18".into(),
+        agreement: "1238798".into(),
+        kind: WalletKind::Bank,
+        send_on_generate: false,
+        pix_key: None,
+    };
+    store::insert_wallet(&mut conn, &w, 0).await.unwrap();
+    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
+        .await
+        .unwrap();
+}
+
+/// Imports CSV text, panicking on failure.
+pub async fn import_ok(
+    db: &Db,
+    kind: regua::import::ImportKind,
+    csv: &str,
+) -> regua::import::ImportReport {
+    regua::import::import_csv(db, kind, csv.as_bytes(), &clock_on("2026-01-05"))
+        .await
+        .unwrap()
+}
+
+/// A customer and a contract with the given due day, ready to generate invoices for.
+pub async fn customer_with_contract(db: &Db, due_day: u8, delivery: &str) {
+    use regua::import::ImportKind;
+    import_ok(db, ImportKind::Customers, "external_id,name,document,email,mobile_phone\nC1,Maria Silva,529.982.247-25,maria@exemplo.com.br,(11) 98765-4321\n").await;
+    import_ok(
+        db,
+        ImportKind::Contracts,
+        &format!("external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\nK1,C1,Fibra 500,\"119,90\",{due_day},{delivery},Boleto BB\n"),
+    )
+    .await;
+}
