@@ -282,7 +282,7 @@ impl BoletoInput {
     }
 
     fn account_label(&self, agency: &str, account: &str) -> String {
-        let mut s = format!("{agency}");
+        let mut s = agency.to_string();
         if let Some(d) = self.agency_digit.as_deref().filter(|d| !d.is_empty()) {
             s.push('-');
             s.push_str(d);

@@ -531,8 +531,10 @@ fn parse_invoices(
         let amount = c.check("amount", Money::parse(t.field(rec, "amount")));
         let issue = c.check("issue_date", parse_date(t.field(rec, "issue_date")));
         let due = c.check("due_date", parse_date(t.field(rec, "due_date")));
-        if let (Some(i), Some(d)) = (issue, due) {
-            if d < i {
+        if let (Some(i), Some(d)) = (issue, due)
+            && d < i
+        {
+            {
                 c.check::<()>(
                     "due_date",
                     Err(format!(

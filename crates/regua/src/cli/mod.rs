@@ -84,6 +84,15 @@ pub enum Command {
     /// Billing methods (formas de cobrança).
     #[command(subcommand)]
     Method(MethodCmd),
+    /// Build a synthetic ISP in a fresh database and time each stage (see BENCHMARKS.md).
+    Bench {
+        /// Synthetic customers (each with one contract).
+        #[arg(long, default_value_t = 100_000)]
+        customers: u64,
+        /// Write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Boleto codes, PDFs and digitable-line checks.
     #[command(subcommand)]
     Boleto(boleto_cmd::BoletoCmd),
@@ -225,6 +234,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wallet(cmd) => wallet(g, cmd).await,
         Command::Method(cmd) => method(g, cmd).await,
         Command::Boleto(cmd) => boleto_cmd::run(cmd),
+        Command::Bench { customers, json } => {
+            // Without --database, a fresh SQLite file in a temporary directory.
+            let tmp = tempfile::tempdir()?;
+            let url = g
+                .database
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}", tmp.path().join("bench.db").display()));
+            let report = crate::bench::run(&url, customers, &g.clock()?).await?;
+            print!("{}", crate::bench::table(&report));
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use jiff::tz::TimeZone;
 /// Parses `2026-03-05` or `05/03/2026`.
 pub fn parse_date(input: &str) -> Result<Date, String> {
     let s = input.trim();
-    let parsed = if let Some((d, rest)) = s.split_once('/') {
+    if let Some((d, rest)) = s.split_once('/') {
         let (m, y) = rest
             .split_once('/')
             .ok_or_else(|| format!("{s:?} is not a date (use dd/mm/aaaa or aaaa-mm-dd)"))?;
@@ -28,8 +28,7 @@ pub fn parse_date(input: &str) -> Result<Date, String> {
         }
         s.parse::<Date>()
             .map_err(|_| format!("{s:?} is not a valid date (use dd/mm/aaaa or aaaa-mm-dd)"))
-    };
-    parsed
+    }
 }
 
 /// `dd/mm/aaaa`, as Brazilians read dates.

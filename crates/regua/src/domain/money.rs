@@ -43,7 +43,7 @@ impl Money {
         }
         let last_sep = s.rfind(['.', ',']);
         let (int_part, frac_part) = match last_sep {
-            Some(i) if s.len() - i - 1 <= 2 && s.len() - i - 1 >= 1 => (&s[..i], &s[i + 1..]),
+            Some(i) if (1..=2).contains(&(s.len() - i - 1)) => (&s[..i], &s[i + 1..]),
             // "1.234" is Brazilian thousands; "1,234" could be a decimal comma with three places or
             // US thousands, so it is refused rather than guessed.
             Some(i) if s.len() - i - 1 == 3 && s.as_bytes()[i] == b',' && !s[..i].contains('.') => {
@@ -94,7 +94,7 @@ impl fmt::Display for Money {
         let reais = (abs / 100).to_string();
         let mut grouped = String::with_capacity(reais.len() + reais.len() / 3);
         for (i, c) in reais.chars().enumerate() {
-            if i > 0 && (reais.len() - i) % 3 == 0 {
+            if i > 0 && (reais.len() - i).is_multiple_of(3) {
                 grouped.push('.');
             }
             grouped.push(c);

@@ -1,0 +1,196 @@
+//! `regua bench`: builds a synthetic ISP in a fresh database and times each stage. Stages land
+//! as their features do; a stage not run is left out of the JSON (format in BENCHMARKS.md and
+//! issue #10): `{"customers": N, "database": "sqlite|postgres", "stages": [{"name", "items",
+//! "seconds", "per_second"}], "peak_rss_mb": M}`.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use anyhow::Context as _;
+
+use crate::demo::{DemoRng, random_cpf};
+use crate::domain::{Clock, NewWallet, WalletKind};
+use crate::import::{ImportKind, import_csv};
+use crate::store::{self, Db};
+
+/// One timed stage.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stage {
+    /// Stage name (`import`, `generate`, …).
+    pub name: &'static str,
+    /// Items processed.
+    pub items: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Items per second.
+    pub per_second: f64,
+}
+
+/// The whole result, as written by `--json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    /// Synthetic customers.
+    pub customers: u64,
+    /// Engine.
+    pub database: store::Backend,
+    /// Stages in the order run.
+    pub stages: Vec<Stage>,
+    /// Peak resident memory of the process, MB.
+    pub peak_rss_mb: f64,
+}
+
+/// Peak resident set size of this process in MB (Linux `VmHWM`); 0 where unknown.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn progress(name: &str, total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {per_sec}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    bar.set_message(name.to_string());
+    bar
+}
+
+async fn timed<F, Fut>(name: &'static str, items: u64, f: F) -> anyhow::Result<Stage>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let start = Instant::now();
+    f().await?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok(Stage {
+        name,
+        items,
+        seconds,
+        per_second: items as f64 / seconds.max(1e-9),
+    })
+}
+
+/// The customers CSV of a synthetic ISP.
+pub fn synthetic_customers_csv(n: u64) -> String {
+    let mut rng = DemoRng::new(42);
+    let mut csv = String::with_capacity(n as usize * 80);
+    csv.push_str("external_id,name,document,email,mobile_phone\n");
+    for i in 1..=n {
+        let _ = writeln!(
+            csv,
+            "C{i:07},Cliente {i},{},cliente{i}@exemplo.com.br,(11) 9{:08}",
+            random_cpf(&mut rng),
+            rng.below(100_000_000)
+        );
+    }
+    csv
+}
+
+/// Runs the benchmark on a fresh database at `url` (its tables must be empty).
+pub async fn run(url: &str, customers: u64, clock: &Clock) -> anyhow::Result<Report> {
+    let db = Db::connect_and_migrate(url).await?;
+    {
+        let mut conn = db.pool.acquire().await?;
+        anyhow::ensure!(
+            store::count_customers(&mut conn).await? == 0,
+            "the bench needs an empty database: {}",
+            store::redact_url(url)
+        );
+    }
+    let mut stages = Vec::new();
+
+    let csv = synthetic_customers_csv(customers);
+    let bar = progress("import", customers);
+    stages.push(
+        timed("import", customers, || async {
+            import_csv(&db, ImportKind::Customers, csv.as_bytes(), clock)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(())
+        })
+        .await?,
+    );
+    bar.finish_and_clear();
+    drop(csv);
+
+    // Contracts (untimed set-up), then "gerar financeiro" for every contract, three months.
+    let mut conn = db.pool.acquire().await?;
+    let wallet = NewWallet {
+        name: "Bench".into(),
+        bank_code: "001".into(),
+        agency: "4042".into(),
+        account: "61900".into(),
+        wallet_code: "18".into(),
+        agreement: "1238798".into(),
+        kind: WalletKind::Bank,
+        send_on_generate: false,
+        pix_key: None,
+    };
+    store::insert_wallet(&mut conn, &wallet, 0).await?;
+    store::insert_billing_method(&mut conn, "Boleto", "Bench", 0).await?;
+    drop(conn);
+    let mut contracts = String::from(
+        "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\n",
+    );
+    for i in 1..=customers {
+        let _ = writeln!(
+            contracts,
+            "K{i:07},C{i:07},Fibra,99.90,{},email,Boleto",
+            1 + i % 28
+        );
+    }
+    import_csv(&db, ImportKind::Contracts, contracts.as_bytes(), clock)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(contracts);
+    let bar = progress("generate", customers);
+    stages.push(
+        timed("generate", customers * 3, || async {
+            for i in 1..=customers {
+                crate::invoicing::generate_invoices(&db, &format!("K{i:07}"), 3, clock)
+                    .await
+                    .context("generate")?;
+                bar.inc(1);
+            }
+            Ok(())
+        })
+        .await?,
+    );
+    bar.finish_and_clear();
+    Ok(Report {
+        customers,
+        database: db.backend,
+        stages,
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
+
+/// The table printed after a run.
+pub fn table(r: &Report) -> String {
+    let mut s = format!(
+        "regua bench — {} customers on {:?}\n",
+        r.customers, r.database
+    );
+    let _ = writeln!(
+        s,
+        "{:<10} {:>10} {:>10} {:>12}",
+        "stage", "items", "seconds", "per second"
+    );
+    for st in &r.stages {
+        let _ = writeln!(
+            s,
+            "{:<10} {:>10} {:>10.2} {:>12.0}",
+            st.name, st.items, st.seconds, st.per_second
+        );
+    }
+    let _ = writeln!(s, "peak memory: {:.0} MB", r.peak_rss_mb);
+    s
+}
