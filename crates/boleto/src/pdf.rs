@@ -1,1 +1,477 @@
-//! The boleto PDF (to be written).
+//! The boleto PDF: one A4 page per boleto — recibo do pagador on top, ficha de compensação
+//! below — with the Interleaved 2 of 5 barcode drawn as rectangles to FEBRABAN's dimensions and,
+//! for a "boleto híbrido", the PIX QR code with its copia-e-cola text. Several boletos make a
+//! carnê (one page each). Text uses the standard Helvetica fonts in WinAnsi encoding, which
+//! covers every Portuguese letter; nothing is embedded, so pages stay small.
+
+use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+
+use crate::banks::{BoletoCodes, BoletoError, BoletoInput};
+use crate::pix::BrCode;
+
+/// Millimetres to PDF points.
+const MM: f32 = 72.0 / 25.4;
+/// A4 in points.
+const PAGE_W: f32 = 595.28;
+const PAGE_H: f32 = 841.89;
+/// The barcode's narrow element: 0.33 mm; wide elements are three times as wide.
+pub const NARROW_MM: f32 = 0.33;
+/// Wide-to-narrow ratio.
+pub const WIDE_RATIO: f32 = 3.0;
+/// Bar height: 13 mm.
+pub const BAR_HEIGHT_MM: f32 = 13.0;
+/// Quiet zone on each side of the barcode (more than ten narrow elements).
+pub const QUIET_ZONE_MM: f32 = 6.0;
+
+const FONT: Name<'static> = Name(b"F1");
+const FONT_BOLD: Name<'static> = Name(b"F2");
+
+/// Interleaved 2 of 5 element widths of each digit (false = narrow, true = wide).
+const I25: [[bool; 5]; 10] = [
+    [false, false, true, true, false],
+    [true, false, false, false, true],
+    [false, true, false, false, true],
+    [true, true, false, false, false],
+    [false, false, true, false, true],
+    [true, false, true, false, false],
+    [false, true, true, false, false],
+    [false, false, false, true, true],
+    [true, false, false, true, false],
+    [false, true, false, true, false],
+];
+
+/// The bars of an even-length digit string in Interleaved 2 of 5, as (x offset, width) in
+/// narrow-element units, start and stop patterns included.
+pub fn itf_bars(digits: &str) -> Vec<(f32, f32)> {
+    let d: Vec<usize> = digits.bytes().map(|b| usize::from(b - b'0')).collect();
+    let mut bars = Vec::with_capacity(d.len() * 5 / 2 + 4);
+    let mut x = 0.0;
+    // Start: narrow bar, narrow space, narrow bar, narrow space.
+    for _ in 0..2 {
+        bars.push((x, 1.0));
+        x += 2.0;
+    }
+    for pair in d.chunks(2) {
+        for (&wide_bar, &wide_space) in I25[pair[0]].iter().zip(&I25[pair[1]]) {
+            let bar = if wide_bar { WIDE_RATIO } else { 1.0 };
+            let space = if wide_space { WIDE_RATIO } else { 1.0 };
+            bars.push((x, bar));
+            x += bar + space;
+        }
+    }
+    // Stop: wide bar, narrow space, narrow bar.
+    bars.push((x, WIDE_RATIO));
+    x += WIDE_RATIO + 1.0;
+    bars.push((x, 1.0));
+    bars
+}
+
+/// Encodes text for a WinAnsi-encoded standard font; characters outside it become `?`.
+fn win_ansi(s: &str) -> Vec<u8> {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x20..=0x7E | 0xA0..=0xFF => c as u32 as u8,
+            0x20AC => 0x80,
+            0x2013 => 0x96,
+            0x2014 => 0x97,
+            0x2018 => 0x91,
+            0x2019 => 0x92,
+            0x201C => 0x93,
+            0x201D => 0x94,
+            0x2022 => 0x95,
+            _ => b'?',
+        })
+        .collect()
+}
+
+struct Page {
+    c: Content,
+}
+
+impl Page {
+    fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, s: &str) {
+        let bytes = win_ansi(s);
+        self.c
+            .begin_text()
+            .set_font(if bold { FONT_BOLD } else { FONT }, size)
+            .next_line(x, y)
+            .show(Str(&bytes))
+            .end_text();
+    }
+
+    /// A labelled box `[x, y, width, height]` ((x, y) its bottom-left): small caption on top,
+    /// value below.
+    fn field(&mut self, [x, y, w, h]: [f32; 4], label: &str, value: &str, bold: bool) {
+        self.c.rect(x, y, w, h).stroke();
+        self.text(x + 2.0, y + h - 7.0, 5.5, false, label);
+        if !value.is_empty() {
+            self.text(x + 3.0, y + 3.5, 8.5, bold, value);
+        }
+    }
+
+    fn barcode(&mut self, digits: &str, x: f32, y: f32) {
+        let narrow = NARROW_MM * MM;
+        for (offset, width) in itf_bars(digits) {
+            self.c
+                .rect(x + offset * narrow, y, width * narrow, BAR_HEIGHT_MM * MM);
+        }
+        self.c.fill_nonzero();
+    }
+
+    fn qr(&mut self, payload: &str, x: f32, y: f32, size: f32) -> Result<(), BoletoError> {
+        let code =
+            qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
+                .map_err(|e| BoletoError::Invalid {
+                    field: "pix",
+                    reason: format!("cannot encode as a QR code: {e}"),
+                })?;
+        let n = code.width();
+        let colors = code.to_colors();
+        // Four modules of quiet zone around the symbol are part of `size`.
+        let module = size / (n as f32 + 8.0);
+        let origin_x = x + 4.0 * module;
+        let top = y + size - 4.0 * module;
+        for row in 0..n {
+            let mut col = 0;
+            while col < n {
+                if colors[row * n + col] == qrcode::Color::Dark {
+                    let start = col;
+                    while col < n && colors[row * n + col] == qrcode::Color::Dark {
+                        col += 1;
+                    }
+                    let w = (col - start) as f32 * module;
+                    self.c.rect(
+                        origin_x + start as f32 * module,
+                        top - (row + 1) as f32 * module,
+                        w,
+                        module,
+                    );
+                } else {
+                    col += 1;
+                }
+            }
+        }
+        self.c.fill_nonzero();
+        Ok(())
+    }
+}
+
+fn brl(cents: u64) -> String {
+    let reais = (cents / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in reais.chars().enumerate() {
+        if i > 0 && (reais.len() - i).is_multiple_of(3) {
+            grouped.push('.');
+        }
+        grouped.push(c);
+    }
+    format!("R$ {grouped},{:02}", cents % 100)
+}
+
+fn dmy(d: jiff::civil::Date) -> String {
+    format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
+}
+
+fn party_line(p: &Option<crate::banks::Party>) -> String {
+    match p {
+        Some(p) => match p.document.as_deref() {
+            Some(doc) if !doc.is_empty() => format!("{} — CPF/CNPJ {doc}", p.name),
+            _ => p.name.clone(),
+        },
+        None => String::new(),
+    }
+}
+
+/// Draws one boleto page's content.
+fn draw(input: &BoletoInput, codes: &BoletoCodes) -> Result<Vec<u8>, BoletoError> {
+    if let Some(pix) = input.pix.as_deref() {
+        BrCode::parse(pix).map_err(|e| BoletoError::Invalid {
+            field: "pix",
+            reason: e.to_string(),
+        })?;
+    }
+    let mut p = Page { c: Content::new() };
+    let left = 15.0 * MM;
+    let width = PAGE_W - 2.0 * left;
+    let line = codes.digitable_line.formatted();
+    let due = dmy(input.due_date);
+    let amount = brl(input.amount_cents);
+    let beneficiary = party_line(&input.beneficiary);
+    let payer = party_line(&input.payer);
+    let payer_address = input
+        .payer
+        .as_ref()
+        .and_then(|p| p.address.clone())
+        .unwrap_or_default();
+    let document_number = input.document_number.clone().unwrap_or_default();
+    let issue = input.issue_date.map(dmy).unwrap_or_default();
+    p.c.set_line_width(0.5);
+
+    // Recibo do pagador.
+    let mut y = PAGE_H - 20.0 * MM;
+    p.text(left, y, 12.0, true, codes.bank.name());
+    p.text(left + 120.0, y, 12.0, true, codes.bank.code_with_digit());
+    p.text(left + 185.0, y, 10.0, true, &line);
+    y -= 6.0;
+    p.text(left, y - 8.0, 7.0, true, "RECIBO DO PAGADOR");
+    let recibo_w = if input.pix.is_some() {
+        width - 150.0
+    } else {
+        width
+    };
+    let h = 22.0;
+    y -= 12.0 + h;
+    p.field([left, y, recibo_w, h], "Beneficiário", &beneficiary, false);
+    y -= h;
+    p.field([left, y, recibo_w, h], "Pagador", &payer, false);
+    y -= h;
+    let quarter = recibo_w / 4.0;
+    p.field(
+        [left, y, quarter, h],
+        "Nosso número",
+        &codes.our_number,
+        false,
+    );
+    p.field(
+        [left + quarter, y, quarter, h],
+        "Número do documento",
+        &document_number,
+        false,
+    );
+    p.field(
+        [left + 2.0 * quarter, y, quarter, h],
+        "Vencimento",
+        &due,
+        true,
+    );
+    p.field(
+        [left + 3.0 * quarter, y, quarter, h],
+        "Valor do documento",
+        &amount,
+        true,
+    );
+    y -= h;
+    p.field(
+        [left, y, recibo_w, h],
+        "Agência / Código do beneficiário",
+        &codes.beneficiary_code,
+        false,
+    );
+    if let Some(pix) = input.pix.as_deref() {
+        let qr_size = 38.0 * MM;
+        let qx = left + recibo_w + 12.0;
+        let qy = PAGE_H - 30.0 * MM - qr_size;
+        p.text(qx + 4.0, qy + qr_size + 4.0, 8.0, true, "Pague com PIX");
+        p.qr(pix, qx, qy, qr_size)?;
+        // Copia e cola, wrapped under the QR code.
+        p.text(qx, qy - 8.0, 5.5, true, "PIX copia e cola:");
+        let chars: Vec<char> = pix.chars().collect();
+        for (i, chunk) in chars.chunks(38).enumerate() {
+            let s: String = chunk.iter().collect();
+            p.text(qx, qy - 16.0 - i as f32 * 6.5, 5.0, false, &s);
+        }
+    }
+    p.text(left, y - 10.0, 6.0, false, "Autenticação mecânica");
+
+    // Cut line.
+    let cut = PAGE_H / 2.0 + 10.0 * MM;
+    p.c.save_state();
+    p.c.set_dash_pattern([3.0, 3.0], 0.0);
+    p.c.move_to(left, cut).line_to(left + width, cut).stroke();
+    p.c.restore_state();
+    p.text(
+        left + width - 60.0,
+        cut + 3.0,
+        5.5,
+        false,
+        "Corte na linha pontilhada",
+    );
+
+    // Ficha de compensação.
+    let mut y = cut - 14.0 * MM;
+    p.text(left, y + 6.0, 12.0, true, codes.bank.name());
+    p.text(
+        left + 120.0,
+        y + 6.0,
+        12.0,
+        true,
+        codes.bank.code_with_digit(),
+    );
+    p.text(left + 185.0, y + 6.0, 10.0, true, &line);
+    let right_w = 140.0;
+    let main_w = width - right_w;
+    let rx = left + main_w;
+    y -= h;
+    p.field(
+        [left, y, main_w, h],
+        "Local de pagamento",
+        "Pagável em qualquer banco até o vencimento",
+        false,
+    );
+    p.field([rx, y, right_w, h], "Vencimento", &due, true);
+    y -= h;
+    p.field([left, y, main_w, h], "Beneficiário", &beneficiary, false);
+    p.field(
+        [rx, y, right_w, h],
+        "Agência / Código do beneficiário",
+        &codes.beneficiary_code,
+        false,
+    );
+    y -= h;
+    let fifth = main_w / 5.0;
+    p.field([left, y, fifth, h], "Data do documento", &issue, false);
+    p.field(
+        [left + fifth, y, fifth, h],
+        "Nº do documento",
+        &document_number,
+        false,
+    );
+    p.field(
+        [left + 2.0 * fifth, y, fifth, h],
+        "Espécie doc.",
+        "DM",
+        false,
+    );
+    p.field([left + 3.0 * fifth, y, fifth, h], "Aceite", "N", false);
+    p.field(
+        [left + 4.0 * fifth, y, fifth, h],
+        "Data do processamento",
+        &issue,
+        false,
+    );
+    p.field(
+        [rx, y, right_w, h],
+        "Nosso número",
+        &codes.our_number,
+        false,
+    );
+    y -= h;
+    p.field([left, y, fifth, h], "Uso do banco", "", false);
+    p.field(
+        [left + fifth, y, fifth, h],
+        "Carteira",
+        input.wallet.as_deref().unwrap_or(""),
+        false,
+    );
+    p.field([left + 2.0 * fifth, y, fifth, h], "Espécie", "R$", false);
+    p.field([left + 3.0 * fifth, y, fifth, h], "Quantidade", "", false);
+    p.field([left + 4.0 * fifth, y, fifth, h], "Valor", "", false);
+    p.field([rx, y, right_w, h], "(=) Valor do documento", &amount, true);
+    let instr_h = 5.0 * h;
+    y -= instr_h;
+    p.c.rect(left, y, main_w, instr_h).stroke();
+    p.text(
+        left + 2.0,
+        y + instr_h - 7.0,
+        5.5,
+        false,
+        "Instruções (texto de responsabilidade do beneficiário)",
+    );
+    for (i, l) in input.instructions.iter().take(8).enumerate() {
+        p.text(
+            left + 3.0,
+            y + instr_h - 18.0 - i as f32 * 10.0,
+            8.0,
+            false,
+            l,
+        );
+    }
+    for (i, label) in [
+        "(-) Desconto / Abatimento",
+        "(-) Outras deduções",
+        "(+) Mora / Multa",
+        "(+) Outros acréscimos",
+        "(=) Valor cobrado",
+    ]
+    .iter()
+    .enumerate()
+    {
+        p.field(
+            [rx, y + instr_h - (i + 1) as f32 * h, right_w, h],
+            label,
+            "",
+            false,
+        );
+    }
+    let payer_h = 34.0;
+    y -= payer_h;
+    p.c.rect(left, y, width, payer_h).stroke();
+    p.text(left + 2.0, y + payer_h - 7.0, 5.5, false, "Pagador");
+    p.text(left + 3.0, y + payer_h - 17.0, 8.5, false, &payer);
+    p.text(left + 3.0, y + payer_h - 28.0, 8.0, false, &payer_address);
+    p.text(
+        left + width - 150.0,
+        y - 8.0,
+        6.0,
+        false,
+        "Autenticação mecânica — Ficha de Compensação",
+    );
+    // Barcode under the ficha, inside its quiet zones.
+    y -= 12.0 + BAR_HEIGHT_MM * MM;
+    p.barcode(codes.barcode.as_str(), left + QUIET_ZONE_MM * MM, y);
+    Ok(p.c.finish().to_vec())
+}
+
+/// Renders a boleto PDF: one page per input (a carnê when there are several).
+pub fn render_pdf(inputs: &[BoletoInput]) -> Result<Vec<u8>, BoletoError> {
+    let mut pdf = Pdf::new();
+    let catalog_id = Ref::new(1);
+    let pages_id = Ref::new(2);
+    let font_id = Ref::new(3);
+    let bold_id = Ref::new(4);
+    let mut next = 5;
+    let mut page_ids = Vec::with_capacity(inputs.len());
+    let mut contents = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let codes = input.codes()?;
+        contents.push(draw(input, &codes)?);
+        page_ids.push((Ref::new(next), Ref::new(next + 1)));
+        next += 2;
+    }
+    pdf.catalog(catalog_id).pages(pages_id);
+    pdf.pages(pages_id)
+        .kids(page_ids.iter().map(|(p, _)| *p))
+        .count(page_ids.len() as i32);
+    pdf.type1_font(font_id)
+        .base_font(Name(b"Helvetica"))
+        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    pdf.type1_font(bold_id)
+        .base_font(Name(b"Helvetica-Bold"))
+        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    for ((page_id, content_id), content) in page_ids.iter().zip(&contents) {
+        let mut page = pdf.page(*page_id);
+        page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
+            .parent(pages_id)
+            .contents(*content_id);
+        let mut resources = page.resources();
+        let mut fonts = resources.fonts();
+        fonts.pair(FONT, font_id).pair(FONT_BOLD, bold_id);
+        fonts.finish();
+        resources.finish();
+        page.finish();
+        pdf.stream(*content_id, content);
+    }
+    Ok(pdf.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn itf_has_start_stop_and_the_febraban_width() {
+        let bars = itf_bars(&"0".repeat(44));
+        // 2 start bars + 5 per digit pair × 22 + 2 stop bars.
+        assert_eq!(bars.len(), 2 + 22 * 5 + 2);
+        let (last_x, last_w) = *bars.last().unwrap();
+        // 4 start units + 22 pairs × 18 units + 5 stop units = 405 narrow units ≈ 133.7 mm.
+        assert_eq!(last_x + last_w, 405.0);
+        assert!(((last_x + last_w) * NARROW_MM - 133.65).abs() < 0.01);
+    }
+
+    #[test]
+    fn portuguese_letters_survive_win_ansi() {
+        assert_eq!(win_ansi("Ação é Pagável"), b"A\xe7\xe3o \xe9 Pag\xe1vel");
+        assert_eq!(win_ansi("→"), b"?");
+    }
+}

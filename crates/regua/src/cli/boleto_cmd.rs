@@ -14,6 +14,15 @@ pub enum BoletoCmd {
         #[arg(long)]
         input: std::path::PathBuf,
     },
+    /// Write the boleto PDF (recibo do pagador + ficha de compensação; PIX QR when `pix` is set).
+    Pdf {
+        /// JSON file with one boleto input object.
+        #[arg(long)]
+        input: std::path::PathBuf,
+        /// Where to write the PDF.
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
     /// Validate a typed digitable line (or a scanned 44-digit barcode).
     Check {
         /// The line, with or without dots and spaces.
@@ -40,6 +49,15 @@ pub fn run(cmd: BoletoCmd) -> anyhow::Result<ExitCode> {
                 "digitable_line": codes.digitable_line.as_str(),
             });
             println!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        BoletoCmd::Pdf { input, output } => {
+            let boleto = read_input(&input)?;
+            let pdf = boleto::pdf::render_pdf(std::slice::from_ref(&boleto))
+                .with_context(|| format!("{}", input.display()))?;
+            std::fs::write(&output, &pdf)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            println!("{} ({} bytes)", output.display(), pdf.len());
             Ok(ExitCode::SUCCESS)
         }
         BoletoCmd::Check { line } => match boleto::DigitableLine::parse_any(&line) {

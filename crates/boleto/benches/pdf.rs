@@ -1,0 +1,96 @@
+//! `cargo bench -p boleto`: boleto PDFs per second on one core — single pages with the PIX QR
+//! code, and 12-page carnês — with the PDF sizes. Plain timing (no harness) so it runs anywhere;
+//! the figures go to BENCHMARKS.md.
+
+use std::time::Instant;
+
+use boleto::{BoletoInput, BrCode, Party};
+
+fn input(month: i8, our_number: u32) -> BoletoInput {
+    let mut pix = BrCode::new_static(
+        "financeiro@provedorexemplo.com.br",
+        "Provedor Exemplo Ltda",
+        "SAO PAULO",
+    );
+    pix.amount_cents = Some(14990);
+    pix.txid = format!("FAT{our_number:010}");
+    BoletoInput {
+        bank: "001".into(),
+        agency: "4042".into(),
+        account: Some("61900".into()),
+        wallet: Some("18".into()),
+        agreement: Some("1238798".into()),
+        our_number: our_number.to_string(),
+        due_date: jiff::civil::date(2027, month, 10),
+        issue_date: Some(jiff::civil::date(2026, 11, 20)),
+        amount_cents: 14990,
+        document_number: Some(format!("K{our_number:05}")),
+        beneficiary: Some(Party {
+            name: "Provedor Exemplo Ltda".into(),
+            document: Some("11.222.333/0001-81".into()),
+            address: None,
+        }),
+        payer: Some(Party {
+            name: "João Conceição Magalhães".into(),
+            document: Some("529.982.247-25".into()),
+            address: Some("Rua das Acácias, 123 — São Paulo/SP".into()),
+        }),
+        instructions: vec!["Após o vencimento, multa de 2% e juros de 1% ao mês.".into()],
+        pix: Some(pix.to_payload().unwrap()),
+        ..Default::default()
+    }
+}
+
+fn main() {
+    let n = 20_000u32;
+    // Where the time goes: the same boletos without the PIX QR code.
+    let plain: Vec<BoletoInput> = (0..n)
+        .map(|i| BoletoInput {
+            pix: None,
+            ..input(1 + (i % 12) as i8, i + 1)
+        })
+        .collect();
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    for i in &plain {
+        bytes += boleto::pdf::render_pdf(std::slice::from_ref(i))
+            .unwrap()
+            .len();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "single page without PIX: {n} PDFs in {secs:.2} s = {:.0} PDFs/s; mean {:.1} KB",
+        f64::from(n) / secs,
+        bytes as f64 / f64::from(n) / 1024.0
+    );
+    let inputs: Vec<BoletoInput> = (0..n).map(|i| input(1 + (i % 12) as i8, i + 1)).collect();
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    let mut max = 0usize;
+    for i in &inputs {
+        let pdf = boleto::pdf::render_pdf(std::slice::from_ref(i)).unwrap();
+        bytes += pdf.len();
+        max = max.max(pdf.len());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "single page with PIX QR: {n} PDFs in {secs:.2} s = {:.0} PDFs/s; mean {:.1} KB, max {:.1} KB",
+        f64::from(n) / secs,
+        bytes as f64 / f64::from(n) / 1024.0,
+        max as f64 / 1024.0
+    );
+    let carnes = 2_000u32;
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    for c in 0..carnes as usize {
+        let pages = &inputs[(c * 12) % (inputs.len() - 12)..][..12];
+        bytes += boleto::pdf::render_pdf(pages).unwrap().len();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "12-page carnê: {carnes} PDFs in {secs:.2} s = {:.0} carnês/s ({:.0} pages/s); mean {:.1} KB",
+        f64::from(carnes) / secs,
+        f64::from(carnes * 12) / secs,
+        bytes as f64 / f64::from(carnes) / 1024.0
+    );
+}

@@ -1,0 +1,130 @@
+//! The PDF scans: rasterised by `pdftoppm` (poppler-utils) and decoded by `zbarimg` (zbar-tools),
+//! the barcode must read back as the 44-digit code and the QR code as the PIX payload.
+//! `scripts/test` installs both tools.
+
+use std::process::Command;
+
+use boleto::{BoletoInput, BrCode, Party};
+
+fn hybrid_boleto() -> BoletoInput {
+    let mut pix = BrCode::new_static(
+        "financeiro@provedorexemplo.com.br",
+        "Provedor Exemplo Ltda",
+        "SAO PAULO",
+    );
+    pix.amount_cents = Some(14990);
+    pix.txid = "FAT202611K00001".into();
+    BoletoInput {
+        bank: "001".into(),
+        agency: "4042".into(),
+        account: Some("61900".into()),
+        wallet: Some("18".into()),
+        agreement: Some("1238798".into()),
+        our_number: "123".into(),
+        due_date: "2026-12-10".parse().unwrap(),
+        issue_date: Some("2026-11-20".parse().unwrap()),
+        amount_cents: 14990,
+        document_number: Some("K00001/2026-12".into()),
+        beneficiary: Some(Party {
+            name: "Provedor Exemplo Ltda".into(),
+            document: Some("11.222.333/0001-81".into()),
+            address: None,
+        }),
+        payer: Some(Party {
+            name: "João Conceição Magalhães".into(),
+            document: Some("529.982.247-25".into()),
+            address: Some("Rua das Acácias, 123 — São Paulo/SP".into()),
+        }),
+        instructions: vec!["Após o vencimento, multa de 2% e juros de 1% ao mês.".into()],
+        pix: Some(pix.to_payload().unwrap()),
+        ..Default::default()
+    }
+}
+
+fn scan(pdf: &[u8]) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("boleto-scan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pdf_path = dir.join("boleto.pdf");
+    std::fs::write(&pdf_path, pdf).unwrap();
+    let status = Command::new("pdftoppm")
+        .args(["-r", "300", "-png", "-singlefile"])
+        .arg(&pdf_path)
+        .arg(dir.join("page"))
+        .status()
+        .expect("pdftoppm (poppler-utils) must be installed: run ./scripts/test");
+    assert!(status.success());
+    let out = Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(dir.join("page.png"))
+        .output()
+        .expect("zbarimg (zbar-tools) must be installed: run ./scripts/test");
+    assert!(
+        out.status.success(),
+        "zbarimg found nothing: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_barcode_and_the_pix_qr_code_scan_back() {
+    let input = hybrid_boleto();
+    let codes = input.codes().unwrap();
+    let pdf = boleto::pdf::render_pdf(std::slice::from_ref(&input)).unwrap();
+    let decoded = scan(&pdf);
+    assert!(
+        decoded.contains(&codes.barcode.as_str().to_string()),
+        "barcode not decoded: {decoded:?}"
+    );
+    assert!(
+        decoded.contains(input.pix.as_ref().unwrap()),
+        "PIX QR not decoded: {decoded:?}"
+    );
+}
+
+#[test]
+fn a_carne_has_one_page_per_boleto_and_accented_text() {
+    let mut inputs = Vec::new();
+    for month in 1..=12 {
+        let mut b = hybrid_boleto();
+        b.our_number = format!("{month}");
+        b.due_date = jiff::civil::date(2027, month, 10);
+        inputs.push(b);
+    }
+    let pdf = boleto::pdf::render_pdf(&inputs).unwrap();
+    let text = String::from_utf8_lossy(&pdf);
+    assert_eq!(
+        text.matches("/Type /Page\n").count() + text.matches("/Type /Page ").count(),
+        12,
+        "one page per boleto"
+    );
+    let dir = std::env::temp_dir().join(format!("carne-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("carne.pdf"), &pdf).unwrap();
+    let out = Command::new("pdftotext")
+        .args(["-f", "12", "-l", "12"])
+        .arg(dir.join("carne.pdf"))
+        .arg("-")
+        .output()
+        .unwrap();
+    let page12 = String::from_utf8(out.stdout).unwrap();
+    assert!(page12.contains("João Conceição Magalhães"), "{page12}");
+    assert!(page12.contains("Pagável em qualquer banco"), "{page12}");
+    assert!(page12.contains("10/12/2027"), "{page12}");
+    assert!(page12.contains("R$ 149,90"), "{page12}");
+}
+
+#[test]
+fn a_bad_pix_payload_is_a_typed_error_naming_the_field() {
+    let mut input = hybrid_boleto();
+    input.pix = Some("000201nonsense6304ABCD".into());
+    let err = boleto::pdf::render_pdf(&[input]).unwrap_err();
+    assert!(
+        matches!(err, boleto::BoletoError::Invalid { field: "pix", .. }),
+        "{err}"
+    );
+}
