@@ -119,14 +119,7 @@ impl Page {
     }
 
     fn qr(&mut self, payload: &str, x: f32, y: f32, size: f32) -> Result<(), BoletoError> {
-        let code =
-            qrcode::QrCode::with_error_correction_level(payload.as_bytes(), qrcode::EcLevel::M)
-                .map_err(|e| BoletoError::Invalid {
-                    field: "pix",
-                    reason: format!("cannot encode as a QR code: {e}"),
-                })?;
-        let n = code.width();
-        let colors = code.to_colors();
+        let (n, colors) = qr_modules(payload)?;
         // Four modules of quiet zone around the symbol are part of `size`.
         let module = size / (n as f32 + 8.0);
         let origin_x = x + 4.0 * module;
@@ -154,6 +147,30 @@ impl Page {
         self.c.fill_nonzero();
         Ok(())
     }
+}
+
+/// The QR symbol's modules (level M), row by row. Any of the eight masks makes a valid symbol;
+/// `qrcode`'s "best mask" search scores all eight and costs most of the page's time, so the
+/// symbol uses mask 0 (checkerboard) directly. The scan test decodes it with zbar.
+fn qr_modules(payload: &str) -> Result<(usize, Vec<qrcode::Color>), BoletoError> {
+    use qrcode::canvas::{Canvas, MaskPattern};
+    let err = |e: qrcode::types::QrError| BoletoError::Invalid {
+        field: "pix",
+        reason: format!("cannot encode as a QR code: {e}"),
+    };
+    let bits = qrcode::bits::encode_auto(payload.as_bytes(), qrcode::EcLevel::M).map_err(err)?;
+    let version = bits.version();
+    let (data, ec) =
+        qrcode::ec::construct_codewords(&bits.into_bytes(), version, qrcode::EcLevel::M)
+            .map_err(err)?;
+    let mut canvas = Canvas::new(version, qrcode::EcLevel::M);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&data, &ec);
+    canvas.apply_mask(MaskPattern::Checkerboard);
+    Ok((
+        usize::try_from(version.width()).unwrap_or(0),
+        canvas.into_colors(),
+    ))
 }
 
 fn brl(cents: u64) -> String {
