@@ -44,6 +44,29 @@ fn strip_punctuation(input: &str) -> String {
         .collect()
 }
 
+/// CPF weights run 2, 3, … from the right without cycling (at most 11 for the second digit).
+const CPF_MAX_WEIGHT: u32 = 11;
+/// CNPJ weights cycle 2..=9 from the right.
+const CNPJ_MAX_WEIGHT: u32 = 9;
+
+/// The módulo-11 check digit CPF and CNPJ share: 0 when the remainder is below 2, else
+/// 11 − remainder. Letters of the alphanumeric CNPJ count as their ASCII code minus 48, which is
+/// what `c - b'0'` in the weighted sum gives.
+fn document_dv(chars: &[u8], max_weight: u32) -> u8 {
+    let r = crate::checksum::weighted_sum_from_right(chars, max_weight) % 11;
+    if r < 2 { 0 } else { (11 - r) as u8 }
+}
+
+/// Appends the two check digits to a document's base (the way both CPF and CNPJ are completed).
+fn with_check_digits(base: &str, max_weight: u32) -> String {
+    let mut s = base.to_ascii_uppercase();
+    for _ in 0..2 {
+        let dv = document_dv(s.as_bytes(), max_weight);
+        s.push(char::from(b'0' + dv));
+    }
+    s
+}
+
 /// A valid CPF (Cadastro de Pessoas Físicas), stored as its 11 digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cpf(String);
@@ -68,22 +91,25 @@ impl Cpf {
         if d.iter().all(|&c| c == d[0]) {
             return Err(DocumentError::AllEqual);
         }
-        let dv = |len: usize| {
-            let sum: u32 = d[..len]
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| u32::from(c - b'0') * (len as u32 + 1 - i as u32))
-                .sum();
-            let r = sum % 11;
-            if r < 2 { 0 } else { (11 - r) as u8 }
-        };
-        if dv(9) != d[9] - b'0' {
+        if document_dv(&d[..9], CPF_MAX_WEIGHT) != d[9] - b'0' {
             return Err(DocumentError::FirstCheckDigit);
         }
-        if dv(10) != d[10] - b'0' {
+        if document_dv(&d[..10], CPF_MAX_WEIGHT) != d[10] - b'0' {
             return Err(DocumentError::SecondCheckDigit);
         }
         Ok(Cpf(s))
+    }
+
+    /// Completes nine digits with their check digits (e.g. to generate sample data). Fails on
+    /// anything that would not parse, such as nine equal digits.
+    pub fn from_base(nine_digits: &str) -> Result<Self, DocumentError> {
+        if nine_digits.len() != 9 {
+            return Err(DocumentError::Length {
+                expected: 9,
+                found: nine_digits.len(),
+            });
+        }
+        Cpf::parse(&with_check_digits(nine_digits, CPF_MAX_WEIGHT))
     }
 
     /// The 11 digits, no punctuation.
@@ -134,23 +160,24 @@ impl Cnpj {
         if d.iter().all(|&c| c == d[0]) {
             return Err(DocumentError::AllEqual);
         }
-        let dv = |len: usize| {
-            let mut weight = 2u32;
-            let mut sum = 0u32;
-            for &c in d[..len].iter().rev() {
-                sum += u32::from(c - b'0') * weight;
-                weight = if weight == 9 { 2 } else { weight + 1 };
-            }
-            let r = sum % 11;
-            if r < 2 { 0 } else { (11 - r) as u8 }
-        };
-        if dv(12) != d[12] - b'0' {
+        if document_dv(&d[..12], CNPJ_MAX_WEIGHT) != d[12] - b'0' {
             return Err(DocumentError::FirstCheckDigit);
         }
-        if dv(13) != d[13] - b'0' {
+        if document_dv(&d[..13], CNPJ_MAX_WEIGHT) != d[13] - b'0' {
             return Err(DocumentError::SecondCheckDigit);
         }
         Ok(Cnpj(s))
+    }
+
+    /// Completes a twelve-character base (digits or letters) with its check digits.
+    pub fn from_base(twelve: &str) -> Result<Self, DocumentError> {
+        if twelve.len() != 12 {
+            return Err(DocumentError::Length {
+                expected: 12,
+                found: twelve.len(),
+            });
+        }
+        Cnpj::parse(&with_check_digits(twelve, CNPJ_MAX_WEIGHT))
     }
 
     /// The 14 characters, no punctuation.
@@ -208,5 +235,25 @@ impl fmt::Display for Document {
             Document::Cpf(c) => c.fmt(f),
             Document::Cnpj(c) => c.fmt(f),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_digits_are_completed_from_the_base() {
+        assert_eq!(Cpf::from_base("529982247").unwrap().digits(), "52998224725");
+        assert_eq!(
+            Cnpj::from_base("112223330001").unwrap().digits(),
+            "11222333000181"
+        );
+        assert_eq!(
+            Cnpj::from_base("12abc34501de").unwrap().digits(),
+            "12ABC34501DE35"
+        );
+        assert_eq!(Cpf::from_base("111111111"), Err(DocumentError::AllEqual));
+        assert!(Cpf::from_base("1234").is_err());
     }
 }

@@ -44,22 +44,9 @@ impl DemoRng {
 /// A valid CPF built from nine random digits.
 pub fn random_cpf(rng: &mut DemoRng) -> String {
     loop {
-        let mut d: Vec<u32> = (0..9).map(|_| rng.below(10) as u32).collect();
-        for len in [9usize, 10] {
-            let sum: u32 = d
-                .iter()
-                .enumerate()
-                .map(|(i, &x)| x * (len as u32 + 1 - i as u32))
-                .sum();
-            let r = sum % 11;
-            d.push(if r < 2 { 0 } else { 11 - r });
-        }
-        let s: String = d
-            .iter()
-            .map(|x| char::from_digit(*x, 10).unwrap())
-            .collect();
-        if Document::parse(&s).is_ok() {
-            return s;
+        let base = format!("{:09}", rng.below(1_000_000_000));
+        if let Ok(cpf) = boleto::Cpf::from_base(&base) {
+            return cpf.digits().to_string();
         }
     }
 }
@@ -67,24 +54,9 @@ pub fn random_cpf(rng: &mut DemoRng) -> String {
 /// A valid numeric CNPJ (headquarters, `0001`) built from eight random digits.
 pub fn random_cnpj(rng: &mut DemoRng) -> String {
     loop {
-        let mut d: Vec<u32> = (0..8).map(|_| rng.below(10) as u32).collect();
-        d.extend([0, 0, 0, 1]);
-        for len in [12usize, 13] {
-            let mut w = 2;
-            let mut sum = 0;
-            for &x in d[..len].iter().rev() {
-                sum += x * w;
-                w = if w == 9 { 2 } else { w + 1 };
-            }
-            let r = sum % 11;
-            d.push(if r < 2 { 0 } else { 11 - r });
-        }
-        let s: String = d
-            .iter()
-            .map(|x| char::from_digit(*x, 10).unwrap())
-            .collect();
-        if Document::parse(&s).is_ok() {
-            return s;
+        let base = format!("{:08}0001", rng.below(100_000_000));
+        if let Ok(cnpj) = boleto::Cnpj::from_base(&base) {
+            return cnpj.digits().to_string();
         }
     }
 }
