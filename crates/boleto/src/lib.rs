@@ -10,10 +10,12 @@ mod banks;
 pub mod checksum;
 mod codes;
 mod document;
+mod format;
 pub mod pdf;
 mod pix;
 
 pub use banks::{Bank, BoletoCodes, BoletoError, BoletoInput, Extra, Party};
 pub use codes::{Barcode, CodeError, DigitableLine, ParseError, date_from_factor, due_date_factor};
 pub use document::{Cnpj, Cpf, Document, DocumentError};
+pub use format::{format_brl, format_date};
 pub use pix::{BrCode, PixError, crc16_ccitt_false};

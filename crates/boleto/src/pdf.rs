@@ -7,6 +7,7 @@
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
 use crate::banks::{BoletoCodes, BoletoError, BoletoInput};
+use crate::format::{format_brl, format_date};
 use crate::pix::BrCode;
 
 /// Millimetres to PDF points.
@@ -173,22 +174,6 @@ fn qr_modules(payload: &str) -> Result<(usize, Vec<qrcode::Color>), BoletoError>
     ))
 }
 
-fn brl(cents: u64) -> String {
-    let reais = (cents / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in reais.chars().enumerate() {
-        if i > 0 && (reais.len() - i).is_multiple_of(3) {
-            grouped.push('.');
-        }
-        grouped.push(c);
-    }
-    format!("R$ {grouped},{:02}", cents % 100)
-}
-
-fn dmy(d: jiff::civil::Date) -> String {
-    format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
-}
-
 fn party_line(p: &Option<crate::banks::Party>) -> String {
     match p {
         Some(p) => match p.document.as_deref() {
@@ -211,8 +196,8 @@ fn draw(input: &BoletoInput, codes: &BoletoCodes) -> Result<Vec<u8>, BoletoError
     let left = 15.0 * MM;
     let width = PAGE_W - 2.0 * left;
     let line = codes.digitable_line.formatted();
-    let due = dmy(input.due_date);
-    let amount = brl(input.amount_cents);
+    let due = format_date(input.due_date);
+    let amount = format_brl(input.amount_cents as i64);
     let beneficiary = party_line(&input.beneficiary);
     let payer = party_line(&input.payer);
     let payer_address = input
@@ -221,7 +206,7 @@ fn draw(input: &BoletoInput, codes: &BoletoCodes) -> Result<Vec<u8>, BoletoError
         .and_then(|p| p.address.clone())
         .unwrap_or_default();
     let document_number = input.document_number.clone().unwrap_or_default();
-    let issue = input.issue_date.map(dmy).unwrap_or_default();
+    let issue = input.issue_date.map(format_date).unwrap_or_default();
     p.c.set_line_width(0.5);
 
     // Recibo do pagador.

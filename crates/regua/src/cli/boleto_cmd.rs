@@ -68,7 +68,7 @@ pub fn run(cmd: BoletoCmd) -> anyhow::Result<ExitCode> {
                     "valid: bank {} due {} amount {}",
                     b.bank(),
                     due,
-                    super::show_money(b.amount_cents() as i64)
+                    boleto::format_brl(b.amount_cents() as i64)
                 );
                 Ok(ExitCode::SUCCESS)
             }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::domain::{Clock, Money, NewWallet, WalletKind, format_date};
+use crate::domain::{Clock, NewWallet, WalletKind, format_date};
 use crate::import::{ImportError, ImportKind};
 use crate::store::{self, Db};
 
@@ -379,9 +379,4 @@ async fn method(g: &Global, cmd: MethodCmd) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Formats an amount for CLI output (kept here so every command shows money alike).
-pub fn show_money(cents: i64) -> String {
-    Money(cents).to_string()
 }

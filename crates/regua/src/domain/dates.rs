@@ -31,11 +31,6 @@ pub fn parse_date(input: &str) -> Result<Date, String> {
     }
 }
 
-/// `dd/mm/aaaa`, as Brazilians read dates.
-pub fn format_date(d: Date) -> String {
-    format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
-}
-
 /// The due date of a month for a contract's due day: the day itself, or the month's last day
 /// when the month is shorter (due day 31 in February → 28 or 29).
 pub fn due_date_in_month(year: i16, month: i8, due_day: u8) -> Date {
@@ -102,6 +97,7 @@ impl Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::format_date;
     use jiff::civil::date;
 
     #[test]

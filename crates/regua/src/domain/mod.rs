@@ -7,9 +7,9 @@ mod dates;
 mod entities;
 mod money;
 
-pub use boleto::{Document, DocumentError};
+pub use boleto::{Document, DocumentError, format_date};
 pub use contact::{EmailAddress, MobilePhone};
-pub use dates::{Clock, due_date_in_month, format_date, parse_date};
+pub use dates::{Clock, due_date_in_month, parse_date};
 pub use entities::*;
 pub use money::Money;
 

@@ -89,17 +89,7 @@ impl Money {
 impl fmt::Display for Money {
     /// `R$ 1.234,56`; negative amounts as `-R$ 1.234,56`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let abs = self.0.unsigned_abs();
-        let reais = (abs / 100).to_string();
-        let mut grouped = String::with_capacity(reais.len() + reais.len() / 3);
-        for (i, c) in reais.chars().enumerate() {
-            if i > 0 && (reais.len() - i).is_multiple_of(3) {
-                grouped.push('.');
-            }
-            grouped.push(c);
-        }
-        write!(f, "{sign}R$ {grouped},{:02}", abs % 100)
+        f.write_str(&boleto::format_brl(self.0))
     }
 }
 
