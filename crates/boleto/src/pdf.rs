@@ -110,6 +110,13 @@ impl Page {
         }
     }
 
+    /// The line that heads both parts of the page: bank name, code with digit, digitable line.
+    fn bank_header(&mut self, x: f32, y: f32, codes: &BoletoCodes) {
+        self.text(x, y, 12.0, true, codes.bank.name());
+        self.text(x + 120.0, y, 12.0, true, codes.bank.code_with_digit());
+        self.text(x + 185.0, y, 10.0, true, &codes.digitable_line.formatted());
+    }
+
     fn barcode(&mut self, digits: &str, x: f32, y: f32) {
         let narrow = NARROW_MM * MM;
         for (offset, width) in itf_bars(digits) {
@@ -195,7 +202,6 @@ fn draw(input: &BoletoInput, codes: &BoletoCodes) -> Result<Vec<u8>, BoletoError
     let mut p = Page { c: Content::new() };
     let left = 15.0 * MM;
     let width = PAGE_W - 2.0 * left;
-    let line = codes.digitable_line.formatted();
     let due = format_date(input.due_date);
     let amount = format_brl(input.amount_cents as i64);
     let beneficiary = party_line(&input.beneficiary);
@@ -211,9 +217,7 @@ fn draw(input: &BoletoInput, codes: &BoletoCodes) -> Result<Vec<u8>, BoletoError
 
     // Recibo do pagador.
     let mut y = PAGE_H - 20.0 * MM;
-    p.text(left, y, 12.0, true, codes.bank.name());
-    p.text(left + 120.0, y, 12.0, true, codes.bank.code_with_digit());
-    p.text(left + 185.0, y, 10.0, true, &line);
+    p.bank_header(left, y, codes);
     y -= 6.0;
     p.text(left, y - 8.0, 7.0, true, "RECIBO DO PAGADOR");
     let recibo_w = if input.pix.is_some() {
@@ -291,15 +295,7 @@ fn draw(input: &BoletoInput, codes: &BoletoCodes) -> Result<Vec<u8>, BoletoError
 
     // Ficha de compensação.
     let mut y = cut - 14.0 * MM;
-    p.text(left, y + 6.0, 12.0, true, codes.bank.name());
-    p.text(
-        left + 120.0,
-        y + 6.0,
-        12.0,
-        true,
-        codes.bank.code_with_digit(),
-    );
-    p.text(left + 185.0, y + 6.0, 10.0, true, &line);
+    p.bank_header(left, y + 6.0, codes);
     let right_w = 140.0;
     let main_w = width - right_w;
     let rx = left + main_w;
