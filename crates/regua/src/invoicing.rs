@@ -99,7 +99,7 @@ pub async fn generate_invoices(
         };
         let our_number = store::allocate_our_numbers(&mut tx, contract.wallet_id, 1).await?;
         match store::insert_invoice(&mut tx, &new, our_number, now).await? {
-            Some(id) => created.push(store::get_invoice(&mut tx, id).await?),
+            Some(id) => created.push(new.into_invoice(id, our_number)),
             None => skipped_months.push(competence),
         }
     }

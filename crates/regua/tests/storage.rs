@@ -61,6 +61,13 @@ async fn generating_twice_creates_nothing_new() {
                 .iter()
                 .all(|i| i.amount == Money(11990) && i.status == InvoiceStatus::Open)
         );
+        // What generation returns is exactly what was stored.
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let stored = store::list_invoices_of_contract(&mut conn, first.contract.id)
+            .await
+            .unwrap();
+        assert_eq!(stored, first.created, "{}", t.label);
+        drop(conn);
         let second = generate_invoices(&t.db, "K1", 3, &clock).await.unwrap();
         assert!(
             second.created.is_empty(),

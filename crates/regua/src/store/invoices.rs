@@ -26,6 +26,28 @@ pub struct NewInvoice {
     pub status: InvoiceStatus,
 }
 
+impl NewInvoice {
+    /// The stored invoice this becomes once inserted with `id` and `our_number`: everything it
+    /// holds is known at insert time, so callers need not read it back.
+    pub fn into_invoice(self, id: InvoiceId, our_number: i64) -> Invoice {
+        Invoice {
+            id,
+            external_id: self.external_id,
+            customer_id: self.contract.customer_id,
+            contract_id: self.contract.id,
+            billing_method_id: self.contract.billing_method_id,
+            wallet_id: self.contract.wallet_id,
+            amount: self.amount,
+            issue_date: self.issue_date,
+            due_date: self.due_date,
+            competence: self.competence,
+            status: self.status,
+            our_number,
+            delivery_type: self.contract.delivery_type,
+        }
+    }
+}
+
 const INVOICE_COLUMNS: &str = "id, external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date, \
      due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type";
 
