@@ -4,42 +4,10 @@
 
 use std::process::Command;
 
-use boleto::{BoletoInput, BrCode, Party};
+#[path = "common/sample.rs"]
+mod sample;
 
-fn hybrid_boleto() -> BoletoInput {
-    let mut pix = BrCode::new_static(
-        "financeiro@provedorexemplo.com.br",
-        "Provedor Exemplo Ltda",
-        "SAO PAULO",
-    );
-    pix.amount_cents = Some(14990);
-    pix.txid = "FAT202611K00001".into();
-    BoletoInput {
-        bank: "001".into(),
-        agency: "4042".into(),
-        account: Some("61900".into()),
-        wallet: Some("18".into()),
-        agreement: Some("1238798".into()),
-        our_number: "123".into(),
-        due_date: "2026-12-10".parse().unwrap(),
-        issue_date: Some("2026-11-20".parse().unwrap()),
-        amount_cents: 14990,
-        document_number: Some("K00001/2026-12".into()),
-        beneficiary: Some(Party {
-            name: "Provedor Exemplo Ltda".into(),
-            document: Some("11.222.333/0001-81".into()),
-            address: None,
-        }),
-        payer: Some(Party {
-            name: "João Conceição Magalhães".into(),
-            document: Some("529.982.247-25".into()),
-            address: Some("Rua das Acácias, 123 — São Paulo/SP".into()),
-        }),
-        instructions: vec!["Após o vencimento, multa de 2% e juros de 1% ao mês.".into()],
-        pix: Some(pix.to_payload().unwrap()),
-        ..Default::default()
-    }
-}
+use sample::hybrid_boleto;
 
 fn scan(pdf: &[u8]) -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("boleto-scan-{}", std::process::id()));
@@ -72,7 +40,7 @@ fn scan(pdf: &[u8]) -> Vec<String> {
 
 #[test]
 fn the_barcode_and_the_pix_qr_code_scan_back() {
-    let input = hybrid_boleto();
+    let input = hybrid_boleto(jiff::civil::date(2026, 12, 10), 123);
     let codes = input.codes().unwrap();
     let pdf = boleto::pdf::render_pdf(std::slice::from_ref(&input)).unwrap();
     let decoded = scan(&pdf);
@@ -88,13 +56,9 @@ fn the_barcode_and_the_pix_qr_code_scan_back() {
 
 #[test]
 fn a_carne_has_one_page_per_boleto_and_accented_text() {
-    let mut inputs = Vec::new();
-    for month in 1..=12 {
-        let mut b = hybrid_boleto();
-        b.our_number = format!("{month}");
-        b.due_date = jiff::civil::date(2027, month, 10);
-        inputs.push(b);
-    }
+    let inputs: Vec<_> = (1..=12)
+        .map(|month| hybrid_boleto(jiff::civil::date(2027, month, 10), month as u32))
+        .collect();
     let pdf = boleto::pdf::render_pdf(&inputs).unwrap();
     let text = String::from_utf8_lossy(&pdf);
     assert_eq!(
@@ -120,7 +84,7 @@ fn a_carne_has_one_page_per_boleto_and_accented_text() {
 
 #[test]
 fn a_bad_pix_payload_is_a_typed_error_naming_the_field() {
-    let mut input = hybrid_boleto();
+    let mut input = hybrid_boleto(jiff::civil::date(2026, 12, 10), 123);
     input.pix = Some("000201nonsense6304ABCD".into());
     let err = boleto::pdf::render_pdf(&[input]).unwrap_err();
     assert!(
