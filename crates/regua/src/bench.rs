@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use crate::demo::{DemoRng, random_cpf};
-use crate::domain::{Clock, NewWallet, WalletKind};
+use crate::demo::{DemoRng, banco_do_brasil_wallet, random_cpf};
+use crate::domain::Clock;
 use crate::import::{ImportKind, import_csv};
 use crate::store::{self, Db};
 
@@ -108,7 +108,10 @@ pub async fn run(url: &str, customers: u64, clock: &Clock) -> anyhow::Result<Rep
     let mut stages = Vec::new();
 
     let csv = synthetic_customers_csv(customers);
-    let bar = progress("import", customers);
+    // The import is one all-or-nothing call with no intermediate progress: a spinner says it runs.
+    let bar = indicatif::ProgressBar::new_spinner()
+        .with_message(format!("import: {customers} customers"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     stages.push(
         timed("import", customers, || async {
             import_csv(&db, ImportKind::Customers, csv.as_bytes(), clock)
@@ -123,18 +126,7 @@ pub async fn run(url: &str, customers: u64, clock: &Clock) -> anyhow::Result<Rep
 
     // Contracts (untimed set-up), then "gerar financeiro" for every contract, three months.
     let mut conn = db.pool.acquire().await?;
-    let wallet = NewWallet {
-        name: "Bench".into(),
-        bank_code: "001".into(),
-        agency: "4042".into(),
-        account: "61900".into(),
-        wallet_code: "18".into(),
-        agreement: "1238798".into(),
-        kind: WalletKind::Bank,
-        send_on_generate: false,
-        pix_key: None,
-    };
-    store::insert_wallet(&mut conn, &wallet, 0).await?;
+    store::insert_wallet(&mut conn, &banco_do_brasil_wallet("Bench"), 0).await?;
     store::insert_billing_method(&mut conn, "Boleto", "Bench", 0).await?;
     drop(conn);
     let mut contracts = String::from(

@@ -140,6 +140,22 @@ fn ascii_slug(s: &str) -> String {
         .collect()
 }
 
+/// The demo's Banco do Brasil agreement (7-digit convênio, carteira 18) under `name`, with
+/// "send on generate" off and no PIX key; the bench and the tests use it too.
+pub fn banco_do_brasil_wallet(name: &str) -> NewWallet {
+    NewWallet {
+        name: name.to_string(),
+        bank_code: "001".into(),
+        agency: "4042".into(),
+        account: "61900".into(),
+        wallet_code: "18".into(),
+        agreement: "1238798".into(),
+        kind: WalletKind::Bank,
+        send_on_generate: false,
+        pix_key: None,
+    }
+}
+
 /// Seeds the demo ISP into `db` as of `today`. Returns how many customers were created.
 pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<usize> {
     let mut rng = DemoRng::new(2026);
@@ -147,15 +163,9 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
     let now = clock.now_millis();
     let mut tx = db.begin().await?;
     let bb = NewWallet {
-        name: "Banco do Brasil".into(),
-        bank_code: "001".into(),
-        agency: "4042".into(),
-        account: "61900".into(),
-        wallet_code: "18".into(),
-        agreement: "1238798".into(),
-        kind: WalletKind::Bank,
         send_on_generate: true,
         pix_key: Some("financeiro@provedorexemplo.com.br".into()),
+        ..banco_do_brasil_wallet("Banco do Brasil")
     };
     let itau = NewWallet {
         name: "Itaú".into(),

@@ -77,17 +77,7 @@ pub fn clock_on(date: &str) -> Clock {
 /// Creates the wallet "BB" (Banco do Brasil) and the billing method "Boleto BB".
 pub async fn add_bb_wallet_and_method(db: &Db) {
     let mut conn = db.pool.acquire().await.unwrap();
-    let w = NewWallet {
-        name: "BB".into(),
-        bank_code: "001".into(),
-        agency: "4042".into(),
-        account: "61900".into(),
-        wallet_code: "18".into(),
-        agreement: "1238798".into(),
-        kind: WalletKind::Bank,
-        send_on_generate: false,
-        pix_key: None,
-    };
+    let w = regua::demo::banco_do_brasil_wallet("BB");
     store::insert_wallet(&mut conn, &w, 0).await.unwrap();
     store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
         .await
