@@ -217,6 +217,23 @@ impl RowCheck<'_> {
         .ok()
     }
 
+    /// A record's id: required, and not seen on an earlier line of the same file.
+    fn unique_id<'v>(
+        &mut self,
+        seen: &mut HashMap<String, u64>,
+        column: &str,
+        value: &'v str,
+    ) -> Option<&'v str> {
+        let id = self.required(column, value)?;
+        if let Some(prev) = seen.insert(id.to_string(), self.line) {
+            return self.check(
+                column,
+                Err(format!("{id:?} appears again (first on line {prev})")),
+            );
+        }
+        Some(id)
+    }
+
     fn required<'v>(&mut self, column: &str, value: &'v str) -> Option<&'v str> {
         self.check(
             column,
@@ -227,22 +244,6 @@ impl RowCheck<'_> {
             },
         )
     }
-}
-
-fn no_duplicates(
-    seen: &mut HashMap<String, u64>,
-    check: &mut RowCheck<'_>,
-    column: &str,
-    id: &str,
-) -> Option<()> {
-    if let Some(prev) = seen.insert(id.to_string(), check.line) {
-        check.check::<()>(
-            column,
-            Err(format!("{id:?} appears again (first on line {prev})")),
-        );
-        return None;
-    }
-    Some(())
 }
 
 /// Imports a CSV file's bytes. All-or-nothing.
@@ -351,8 +352,7 @@ fn parse_customers(t: &Table, errors: &mut Vec<RowError>) -> Vec<NewCustomer> {
             line: *line,
             errors,
         };
-        let external_id = c.required("external_id", t.field(rec, "external_id"));
-        let dup = external_id.and_then(|id| no_duplicates(&mut seen, &mut c, "external_id", id));
+        let external_id = c.unique_id(&mut seen, "external_id", t.field(rec, "external_id"));
         let name = c.required("name", t.field(rec, "name"));
         let document = c
             .required("document", t.field(rec, "document"))
@@ -371,14 +371,8 @@ fn parse_customers(t: &Table, errors: &mut Vec<RowError>) -> Vec<NewCustomer> {
             "" => Some(None),
             p => c.check("mobile_phone", MobilePhone::parse(p)).map(Some),
         };
-        if let (
-            Some(external_id),
-            Some(()),
-            Some(name),
-            Some(document),
-            Some(email),
-            Some(mobile_phone),
-        ) = (external_id, dup, name, document, email, mobile)
+        if let (Some(external_id), Some(name), Some(document), Some(email), Some(mobile_phone)) =
+            (external_id, name, document, email, mobile)
         {
             out.push(NewCustomer {
                 external_id: external_id.to_string(),
@@ -412,8 +406,7 @@ fn parse_contracts(
             line: *line,
             errors,
         };
-        let external_id = c.required("external_id", t.field(rec, "external_id"));
-        let dup = external_id.and_then(|id| no_duplicates(&mut seen, &mut c, "external_id", id));
+        let external_id = c.unique_id(&mut seen, "external_id", t.field(rec, "external_id"));
         let customer = c
             .required("customer_external_id", t.field(rec, "customer_external_id"))
             .and_then(|id| {
@@ -469,7 +462,6 @@ fn parse_contracts(
         };
         if let (
             Some(external_id),
-            Some(()),
             Some(customer_id),
             Some(plan),
             Some(monthly_amount),
@@ -479,7 +471,6 @@ fn parse_contracts(
             Some(status),
         ) = (
             external_id,
-            dup,
             customer,
             plan,
             amount,
@@ -515,8 +506,7 @@ fn parse_invoices(
             line: *line,
             errors,
         };
-        let external_id = c.required("external_id", t.field(rec, "external_id"));
-        let dup = external_id.and_then(|id| no_duplicates(&mut seen, &mut c, "external_id", id));
+        let external_id = c.unique_id(&mut seen, "external_id", t.field(rec, "external_id"));
         let contract = c
             .required("contract_external_id", t.field(rec, "contract_external_id"))
             .and_then(|id| {
@@ -560,7 +550,6 @@ fn parse_invoices(
         };
         if let (
             Some(external_id),
-            Some(()),
             Some(contract),
             Some(amount),
             Some(issue_date),
@@ -570,7 +559,6 @@ fn parse_invoices(
             Some(paid_amount),
         ) = (
             external_id,
-            dup,
             contract,
             amount,
             issue,
@@ -613,24 +601,25 @@ fn parse_payments(
             line: *line,
             errors,
         };
-        let id = c.required("invoice_external_id", t.field(rec, "invoice_external_id"));
-        let dup = id.and_then(|i| no_duplicates(&mut seen, &mut c, "invoice_external_id", i));
-        let known = id.and_then(|i| match invoices.get(i) {
-            None => c.check::<()>(
-                "invoice_external_id",
-                Err(format!("no invoice with external id {i:?}")),
-            ),
-            Some(InvoiceStatusKind::Cancelled) => c.check::<()>(
-                "invoice_external_id",
-                Err(format!("invoice {i:?} is cancelled")),
-            ),
-            Some(_) => Some(()),
-        });
+        let raw_id = t.field(rec, "invoice_external_id");
+        let id = c.unique_id(&mut seen, "invoice_external_id", raw_id);
+        // Checked even on a repeated line, so that line reports every problem it has.
+        let known = (!raw_id.is_empty())
+            .then_some(raw_id)
+            .and_then(|i| match invoices.get(i) {
+                None => c.check::<()>(
+                    "invoice_external_id",
+                    Err(format!("no invoice with external id {i:?}")),
+                ),
+                Some(InvoiceStatusKind::Cancelled) => c.check::<()>(
+                    "invoice_external_id",
+                    Err(format!("invoice {i:?} is cancelled")),
+                ),
+                Some(_) => Some(()),
+            });
         let paid_on = c.check("paid_on", parse_date(t.field(rec, "paid_on")));
         let amount = c.check("amount", Money::parse(t.field(rec, "amount")));
-        if let (Some(id), Some(()), Some(()), Some(paid_on), Some(amount)) =
-            (id, dup, known, paid_on, amount)
-        {
+        if let (Some(id), Some(()), Some(paid_on), Some(amount)) = (id, known, paid_on, amount) {
             out.push((id.to_string(), paid_on, amount));
         }
     }
