@@ -313,3 +313,94 @@ fn parse_tlv(s: &str, base: usize) -> Result<Vec<(String, String, usize)>, PixEr
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dynamic_payload_carries_the_url_and_the_point_of_initiation() {
+        let code = BrCode {
+            url: Some("pix.example.com/qr/v2/9d36b84fc70b478fb95c12729b90ca25".into()),
+            amount_cents: Some(123456),
+            merchant_name: "Provedor Exemplo".into(),
+            merchant_city: "CURITIBA".into(),
+            txid: "***".into(),
+            ..Default::default()
+        };
+        let payload = code.to_payload().unwrap();
+        assert!(payload.starts_with("000201010212"), "{payload}");
+        assert!(
+            payload.contains("2554pix.example.com/qr/v2/9d36b84fc70b478fb95c12729b90ca25"),
+            "{payload}"
+        );
+        assert!(payload.contains("54071234.56"), "{payload}");
+        assert_eq!(BrCode::parse(&payload).unwrap(), code);
+    }
+
+    #[test]
+    fn field_limits_are_enforced_with_the_field_named() {
+        let mut code = BrCode::new_static("chave@exemplo.com", "N".repeat(26).as_str(), "CIDADE");
+        assert_eq!(
+            code.to_payload(),
+            Err(PixError::TooLong {
+                field: "merchant_name",
+                max: 25,
+                found: 26
+            })
+        );
+        code.merchant_name = "Nome".into();
+        code.merchant_city = "C".repeat(16);
+        assert_eq!(
+            code.to_payload(),
+            Err(PixError::TooLong {
+                field: "merchant_city",
+                max: 15,
+                found: 16
+            })
+        );
+        code.merchant_city = "CIDADE".into();
+        code.txid = "T".repeat(26);
+        assert_eq!(
+            code.to_payload(),
+            Err(PixError::TooLong {
+                field: "txid",
+                max: 25,
+                found: 26
+            })
+        );
+        code.txid = "com espaço".into();
+        assert!(matches!(
+            code.to_payload(),
+            Err(PixError::Invalid { field: "txid", .. })
+        ));
+        code.txid = "***".into();
+        code.key = Some("k".repeat(78));
+        assert_eq!(
+            code.to_payload(),
+            Err(PixError::TooLong {
+                field: "key",
+                max: 77,
+                found: 78
+            })
+        );
+        code.key = Some("k".repeat(60));
+        code.description = Some("d".repeat(30));
+        assert!(matches!(
+            code.to_payload(),
+            Err(PixError::TooLong {
+                field: "key + description",
+                max: 99,
+                ..
+            })
+        ));
+        code.url = Some("pix.example.com/x".into());
+        assert!(
+            matches!(
+                code.to_payload(),
+                Err(PixError::Invalid { field: "key", .. })
+            ),
+            "key and url together"
+        );
+    }
+}

@@ -43,6 +43,8 @@ fn the_barcode_and_the_pix_qr_code_scan_back() {
     let input = hybrid_boleto(jiff::civil::date(2026, 12, 10), 123);
     let codes = input.codes().unwrap();
     let pdf = boleto::pdf::render_pdf(std::slice::from_ref(&input)).unwrap();
+    // Issue #3: a single page with the PIX QR code stays under 20 KB.
+    assert!(pdf.len() < 20 * 1024, "{} bytes", pdf.len());
     let decoded = scan(&pdf);
     assert!(
         decoded.contains(&codes.barcode.as_str().to_string()),
