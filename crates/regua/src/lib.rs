@@ -10,6 +10,8 @@ pub mod demo;
 pub mod domain;
 pub mod import;
 pub mod invoicing;
+pub mod layouts;
+pub mod payment;
 pub mod store;
 
 /// The ISP's time zone when none is configured.

@@ -2,6 +2,7 @@
 //! scripts depend on these names and formats; change them only with the docs.
 
 mod boleto_cmd;
+mod layout_cmd;
 
 use std::process::ExitCode;
 
@@ -96,6 +97,9 @@ pub enum Command {
     /// Boleto codes, PDFs and digitable-line checks.
     #[command(subcommand)]
     Boleto(boleto_cmd::BoletoCmd),
+    /// E-mail layouts: check a template file, preview, list, save, restore the default.
+    #[command(subcommand)]
+    Layout(layout_cmd::LayoutCmd),
 }
 
 /// `regua demo` options.
@@ -234,6 +238,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wallet(cmd) => wallet(g, cmd).await,
         Command::Method(cmd) => method(g, cmd).await,
         Command::Boleto(cmd) => boleto_cmd::run(cmd),
+        Command::Layout(cmd) => layout_cmd::run(g, cmd).await,
         Command::Bench { customers, json } => {
             // Without --database, a fresh SQLite file in a temporary directory.
             let tmp = tempfile::tempdir()?;

@@ -375,3 +375,23 @@ impl fmt::Display for InvoiceStatus {
         }
     }
 }
+
+/// The ISP itself, as messages and boletos show it ("dados da empresa" in the general
+/// parameters). Every field has a neutral default so an unconfigured install still renders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyProfile {
+    /// Trade name, e.g. "Provedor Exemplo".
+    pub name: String,
+    /// CNPJ as printed on the boleto, if configured.
+    pub document: String,
+    /// Support phone.
+    pub phone: String,
+    /// Support e-mail.
+    pub email: String,
+    /// Web site.
+    pub site: String,
+    /// City, for the PIX BR Code (at most 15 characters there).
+    pub city: String,
+    /// Base URL of the subscriber portal, without the trailing slash.
+    pub portal_url: String,
+}

@@ -41,4 +41,6 @@ id_type!(
     BillingMethodId,
     /// Primary key of an invoice.
     InvoiceId,
+    /// Primary key of a layout (layout de e-mail).
+    LayoutId,
 );

@@ -236,6 +236,23 @@ pub async fn list_invoices_of_contract(
         .collect()
 }
 
+/// A customer's open invoices by due date (the consolidated list of messages and the portal).
+pub async fn list_open_invoices_of_customer(
+    conn: &mut AnyConnection,
+    customer: CustomerId,
+) -> anyhow::Result<Vec<Invoice>> {
+    let sql = format!(
+        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE customer_id = $1 AND status = 'open' ORDER BY due_date, id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(customer.0)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(invoice_from_row)
+        .collect()
+}
+
 /// Whether a contract has an invoice (any status) due within `[from, to]`.
 pub async fn contract_has_invoice_due_between(
     conn: &mut AnyConnection,

@@ -2,6 +2,7 @@
 //! transaction, and recorded in `regua_schema_migrations`. The files are shared by both engines;
 //! the single dialect token `@ID@` becomes each engine's auto-increment primary key, because
 //! SQLite only makes `INTEGER PRIMARY KEY` a rowid alias and PostgreSQL wants an identity column.
+//! After the schema, the built-in layouts missing from the database are installed.
 
 use anyhow::Context as _;
 use sqlx::{AssertSqlSafe, Row as _};
@@ -9,11 +10,18 @@ use sqlx::{AssertSqlSafe, Row as _};
 use super::{Backend, Db};
 
 /// The migrations, in order: (version, name, SQL).
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../../migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../../migrations/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "layouts",
+        include_str!("../../migrations/0002_layouts.sql"),
+    ),
+];
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let id = match backend {
@@ -63,6 +71,10 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
         .await?;
         tx.commit().await?;
         tracing::info!(version, name, "migration applied");
+    }
+    let installed = super::install_default_layouts(db).await?;
+    if installed > 0 {
+        tracing::info!(installed, "default layouts installed");
     }
     Ok(())
 }

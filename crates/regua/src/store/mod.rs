@@ -5,10 +5,12 @@
 //! transaction.
 
 mod invoices;
+mod layouts;
 mod migrate;
 mod parties;
 
 pub use invoices::*;
+pub use layouts::*;
 pub use migrate::{MIGRATIONS, migrate};
 pub use parties::*;
 

@@ -36,6 +36,41 @@ pub async fn default_delivery_type(conn: &mut AnyConnection) -> anyhow::Result<D
     }
 }
 
+/// Setting keys of the company profile, with the defaults used while they are unset.
+pub const COMPANY_SETTINGS: &[(&str, &str)] = &[
+    ("company_name", "Provedor"),
+    ("company_document", ""),
+    ("company_phone", ""),
+    ("company_email", ""),
+    ("company_site", ""),
+    ("company_city", "SAO PAULO"),
+    ("portal_url", "http://localhost:8080"),
+];
+
+/// The company profile from the settings, defaults filled in.
+pub async fn company_profile(conn: &mut AnyConnection) -> anyhow::Result<CompanyProfile> {
+    let mut values = Vec::with_capacity(COMPANY_SETTINGS.len());
+    for (key, default) in COMPANY_SETTINGS {
+        values.push(
+            get_setting(conn, key)
+                .await?
+                .unwrap_or_else(|| (*default).to_string()),
+        );
+    }
+    let [name, document, phone, email, site, city, portal_url]: [String; 7] = values
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("company settings list changed"))?;
+    Ok(CompanyProfile {
+        name,
+        document,
+        phone,
+        email,
+        site,
+        city,
+        portal_url: portal_url.trim_end_matches('/').to_string(),
+    })
+}
+
 /// Errors an operator can fix when saving configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

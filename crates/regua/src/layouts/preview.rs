@@ -1,0 +1,120 @@
+//! Filling a layout's variables from the database for one invoice, for previews with a real
+//! invoice and, in the delivery worker, for the message itself.
+
+use anyhow::Context as _;
+use jiff::civil::Date;
+use sqlx::AnyConnection;
+
+use super::variables::{CompanyVars, ContractVars, CustomerVars, InvoiceVars, LayoutContext};
+use super::{Layout, RenderedMessage};
+use crate::domain::{BillingWallet, CompanyProfile, Invoice, InvoiceId, Money, format_date};
+use crate::{payment, store};
+
+/// The variables of one invoice.
+pub fn invoice_vars(
+    invoice: &Invoice,
+    customer: &crate::domain::Customer,
+    wallet: &BillingWallet,
+    company: &CompanyProfile,
+    today: Date,
+) -> InvoiceVars {
+    let input = payment::boleto_input(invoice, customer, wallet, company);
+    let digitable_line = match input.codes() {
+        Ok(codes) => codes.digitable_line.formatted(),
+        Err(e) => {
+            tracing::warn!(invoice = invoice.id.0, error = %e, "cannot compute the boleto codes");
+            String::new()
+        }
+    };
+    let days_overdue = if today > invoice.due_date {
+        i64::from((today - invoice.due_date).get_days())
+    } else {
+        0
+    };
+    InvoiceVars {
+        number: invoice.external_id.clone(),
+        amount: invoice.amount.to_string(),
+        amount_cents: invoice.amount.cents(),
+        due_date: format_date(invoice.due_date),
+        days_overdue,
+        digitable_line,
+        pix_code: input.pix.unwrap_or_default(),
+        portal_link: payment::portal_link(invoice, company),
+    }
+}
+
+/// The full context of a message about `invoice`, read from the database as of `today`.
+pub async fn context_for_invoice(
+    conn: &mut AnyConnection,
+    invoice: InvoiceId,
+    today: Date,
+) -> anyhow::Result<LayoutContext> {
+    let invoice = store::get_invoice(conn, invoice).await?;
+    let customer = store::get_customer(conn, invoice.customer_id).await?;
+    let contract = store::get_contract(conn, invoice.contract_id).await?;
+    let company = store::company_profile(conn).await?;
+    let open = store::list_open_invoices_of_customer(conn, customer.id).await?;
+    // Usually one wallet for all of a customer's invoices: read each once.
+    let mut wallets: Vec<BillingWallet> = Vec::new();
+    for inv in open.iter().chain([&invoice]) {
+        if !wallets.iter().any(|w| w.id == inv.wallet_id) {
+            wallets.push(
+                store::get_wallet(conn, inv.wallet_id)
+                    .await
+                    .context("the invoice's wallet")?,
+            );
+        }
+    }
+    let vars = |inv: &Invoice| {
+        let wallet = wallets
+            .iter()
+            .find(|w| w.id == inv.wallet_id)
+            .unwrap_or_else(|| unreachable!("every wallet was read above"));
+        invoice_vars(inv, &customer, wallet, &company, today)
+    };
+    Ok(LayoutContext {
+        invoice: vars(&invoice),
+        open_invoices: open.iter().map(vars).collect(),
+        open_total: Money::from_cents(open.iter().map(|i| i.amount.cents()).sum()).to_string(),
+        customer: CustomerVars {
+            name: customer.name.clone(),
+            document: customer.document.to_string(),
+            email: customer
+                .email
+                .as_ref()
+                .map(|e| e.as_str().to_string())
+                .unwrap_or_default(),
+        },
+        contract: ContractVars {
+            number: contract.external_id,
+            plan: contract.plan,
+        },
+        company: CompanyVars {
+            name: company.name.clone(),
+            phone: company.phone.clone(),
+            email: company.email.clone(),
+            site: company.site.clone(),
+        },
+        suspension: Default::default(),
+        today: format_date(today),
+    })
+}
+
+/// Renders a layout for preview.
+pub fn preview(layout: &Layout, ctx: &LayoutContext) -> Result<RenderedMessage, String> {
+    let compiled = layout
+        .compile()
+        .map_err(|(part, e)| super::problem_from_error(part, &layout.html, &e).to_string())?;
+    compiled.render(ctx).map_err(|(part, e)| {
+        let source = match part {
+            super::Part::Subject => &layout.subject,
+            super::Part::Html => &layout.html,
+            super::Part::Text => &layout.text,
+        };
+        format!(
+            "{}: {}",
+            part.label_pt(),
+            super::problem_from_error(part, source, &e)
+        )
+    })
+}

@@ -1,0 +1,374 @@
+//! The variables a layout can use, in Portuguese, and the context that carries their values.
+//! [`VARIABLES`] is the single list behind validation ("variável desconhecida"), the editor's
+//! help and `docs/layouts.md`; a test keeps it equal to what [`LayoutContext`] serialises.
+
+use serde::Serialize;
+
+/// One variable: its dotted path, what it holds (pt-BR, shown to editors) and an example value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    /// Dotted path as written in a template, e.g. `fatura.valor`.
+    pub path: &'static str,
+    /// What it holds, in Portuguese.
+    pub description: &'static str,
+    /// An example of its value, as rendered.
+    pub example: &'static str,
+}
+
+const fn var(path: &'static str, description: &'static str, example: &'static str) -> Variable {
+    Variable {
+        path,
+        description,
+        example,
+    }
+}
+
+/// Every variable a layout may use. Objects (`cliente`, `fatura`…) are valid on their own too.
+pub const VARIABLES: &[Variable] = &[
+    var(
+        "cliente.nome",
+        "Nome ou razão social do cliente",
+        "Maria da Silva",
+    ),
+    var(
+        "cliente.documento",
+        "CPF ou CNPJ do cliente, formatado",
+        "123.456.789-09",
+    ),
+    var(
+        "cliente.email",
+        "E-mail principal do cliente",
+        "maria@example.com.br",
+    ),
+    var("contrato.numero", "Número (código) do contrato", "CT-1001"),
+    var("contrato.plano", "Plano contratado", "Fibra 500 Mega"),
+    var("fatura.numero", "Número da fatura", "CT-1001/2026-12"),
+    var("fatura.valor", "Valor da fatura, formatado", "R$ 1.234,56"),
+    var(
+        "fatura.valor_centavos",
+        "Valor da fatura em centavos (para o filtro brl)",
+        "123456",
+    ),
+    var(
+        "fatura.vencimento",
+        "Data de vencimento (dd/mm/aaaa)",
+        "10/12/2026",
+    ),
+    var(
+        "fatura.dias_atraso",
+        "Dias de atraso (0 se ainda não venceu)",
+        "13",
+    ),
+    var(
+        "fatura.linha_digitavel",
+        "Linha digitável do boleto",
+        "00190.00009 01234.567004 00000.001180 1 12345000123456",
+    ),
+    var(
+        "fatura.pix_copia_e_cola",
+        "Código PIX copia e cola (vazio se a carteira não tem chave PIX)",
+        "00020101021226…6304ABCD",
+    ),
+    var(
+        "fatura.link_portal",
+        "Endereço da fatura na Central do Assinante",
+        "https://central.example.com.br/central/faturas/42",
+    ),
+    var("empresa.nome", "Nome do provedor", "Provedor Exemplo"),
+    var(
+        "empresa.telefone",
+        "Telefone de atendimento do provedor",
+        "(11) 4000-1234",
+    ),
+    var(
+        "empresa.email",
+        "E-mail de atendimento do provedor",
+        "atendimento@example.com.br",
+    ),
+    var(
+        "empresa.site",
+        "Site do provedor",
+        "https://www.example.com.br",
+    ),
+    var(
+        "suspensao.inicio",
+        "Início da suspensão temporária (dd/mm/aaaa; vazio fora dos avisos de suspensão)",
+        "01/12/2026",
+    ),
+    var(
+        "suspensao.fim",
+        "Fim da suspensão temporária (dd/mm/aaaa)",
+        "31/12/2026",
+    ),
+    var("suspensao.motivo", "Motivo da suspensão", "Viagem"),
+    var(
+        "faturas_em_aberto",
+        "Lista de todas as faturas em aberto do cliente (cada item tem os campos de `fatura`)",
+        "[fatura, fatura, …]",
+    ),
+    var(
+        "total_em_aberto",
+        "Soma das faturas em aberto, formatada",
+        "R$ 2.469,12",
+    ),
+    var("hoje", "Data do envio (dd/mm/aaaa)", "22/11/2026"),
+];
+
+/// The object names (`cliente`, `fatura`…) and top-level variables a template may name.
+pub fn is_known_variable(path: &str) -> bool {
+    VARIABLES
+        .iter()
+        .any(|v| v.path == path || v.path.split_once('.').is_some_and(|(o, _)| o == path))
+}
+
+/// The fields of one invoice, also the items of `faturas_em_aberto`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct InvoiceVars {
+    /// `fatura.numero`
+    #[serde(rename = "numero")]
+    pub number: String,
+    /// `fatura.valor`: `R$ 1.234,56`.
+    #[serde(rename = "valor")]
+    pub amount: String,
+    /// `fatura.valor_centavos`
+    #[serde(rename = "valor_centavos")]
+    pub amount_cents: i64,
+    /// `fatura.vencimento`: `dd/mm/aaaa`.
+    #[serde(rename = "vencimento")]
+    pub due_date: String,
+    /// `fatura.dias_atraso`: 0 until the due date has passed.
+    #[serde(rename = "dias_atraso")]
+    pub days_overdue: i64,
+    /// `fatura.linha_digitavel`, formatted.
+    #[serde(rename = "linha_digitavel")]
+    pub digitable_line: String,
+    /// `fatura.pix_copia_e_cola`; empty without a PIX key.
+    #[serde(rename = "pix_copia_e_cola")]
+    pub pix_code: String,
+    /// `fatura.link_portal`
+    #[serde(rename = "link_portal")]
+    pub portal_link: String,
+}
+
+/// `cliente.*`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct CustomerVars {
+    /// `cliente.nome`
+    #[serde(rename = "nome")]
+    pub name: String,
+    /// `cliente.documento`, formatted CPF or CNPJ.
+    #[serde(rename = "documento")]
+    pub document: String,
+    /// `cliente.email`
+    pub email: String,
+}
+
+/// `contrato.*`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct ContractVars {
+    /// `contrato.numero`: the contract's external id.
+    #[serde(rename = "numero")]
+    pub number: String,
+    /// `contrato.plano`
+    #[serde(rename = "plano")]
+    pub plan: String,
+}
+
+/// `empresa.*`: the ISP itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct CompanyVars {
+    /// `empresa.nome`
+    #[serde(rename = "nome")]
+    pub name: String,
+    /// `empresa.telefone`
+    #[serde(rename = "telefone")]
+    pub phone: String,
+    /// `empresa.email`
+    pub email: String,
+    /// `empresa.site`
+    pub site: String,
+}
+
+/// `suspensao.*`: empty strings outside suspension notices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct SuspensionVars {
+    /// `suspensao.inicio`
+    #[serde(rename = "inicio")]
+    pub start: String,
+    /// `suspensao.fim`
+    #[serde(rename = "fim")]
+    pub end: String,
+    /// `suspensao.motivo`
+    #[serde(rename = "motivo")]
+    pub reason: String,
+}
+
+/// Everything a layout is rendered with. Every key is always present (empty when it does not
+/// apply), so a layout that names `suspensao.inicio` renders in any notice instead of failing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct LayoutContext {
+    /// `cliente`
+    #[serde(rename = "cliente")]
+    pub customer: CustomerVars,
+    /// `contrato`
+    #[serde(rename = "contrato")]
+    pub contract: ContractVars,
+    /// `fatura`
+    #[serde(rename = "fatura")]
+    pub invoice: InvoiceVars,
+    /// `empresa`
+    #[serde(rename = "empresa")]
+    pub company: CompanyVars,
+    /// `suspensao`
+    #[serde(rename = "suspensao")]
+    pub suspension: SuspensionVars,
+    /// `faturas_em_aberto`: all open invoices of the customer, oldest due date first.
+    #[serde(rename = "faturas_em_aberto")]
+    pub open_invoices: Vec<InvoiceVars>,
+    /// `total_em_aberto`, formatted.
+    #[serde(rename = "total_em_aberto")]
+    pub open_total: String,
+    /// `hoje`: the sending date, `dd/mm/aaaa`.
+    #[serde(rename = "hoje")]
+    pub today: String,
+}
+
+impl LayoutContext {
+    /// The sample data of previews and of validation's trial render: every variable filled with
+    /// its example value, and two open invoices so loops over `faturas_em_aberto` run.
+    pub fn sample() -> LayoutContext {
+        let example = |path: &str| {
+            VARIABLES
+                .iter()
+                .find(|v| v.path == path)
+                .map_or(String::new(), |v| v.example.to_string())
+        };
+        let invoice = InvoiceVars {
+            number: example("fatura.numero"),
+            amount: example("fatura.valor"),
+            amount_cents: 123_456,
+            due_date: example("fatura.vencimento"),
+            days_overdue: 13,
+            digitable_line: example("fatura.linha_digitavel"),
+            pix_code: example("fatura.pix_copia_e_cola"),
+            portal_link: example("fatura.link_portal"),
+        };
+        let older = InvoiceVars {
+            number: "CT-1001/2026-11".into(),
+            due_date: "10/11/2026".into(),
+            days_overdue: 43,
+            portal_link: "https://central.example.com.br/central/faturas/41".into(),
+            ..invoice.clone()
+        };
+        LayoutContext {
+            customer: CustomerVars {
+                name: example("cliente.nome"),
+                document: example("cliente.documento"),
+                email: example("cliente.email"),
+            },
+            contract: ContractVars {
+                number: example("contrato.numero"),
+                plan: example("contrato.plano"),
+            },
+            company: CompanyVars {
+                name: example("empresa.nome"),
+                phone: example("empresa.telefone"),
+                email: example("empresa.email"),
+                site: example("empresa.site"),
+            },
+            suspension: SuspensionVars {
+                start: example("suspensao.inicio"),
+                end: example("suspensao.fim"),
+                reason: example("suspensao.motivo"),
+            },
+            open_invoices: vec![older, invoice.clone()],
+            open_total: example("total_em_aberto"),
+            today: example("hoje"),
+            invoice,
+        }
+    }
+}
+
+/// The known name closest to `unknown` (edit distance at most 2, or one is a prefix of the
+/// other), for "você quis dizer …?".
+pub fn suggest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (edit_distance(unknown, k), k))
+        .filter(|&(d, k)| d <= 2 || (unknown.len() >= 4 && k.starts_with(unknown)))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    paths(&p, v, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+
+    #[test]
+    fn the_variable_list_matches_what_the_context_carries() {
+        let mut found = Vec::new();
+        paths(
+            "",
+            &serde_json::to_value(LayoutContext::sample()).unwrap(),
+            &mut found,
+        );
+        found.sort();
+        let mut listed: Vec<String> = VARIABLES.iter().map(|v| v.path.to_string()).collect();
+        listed.sort();
+        assert_eq!(found, listed);
+    }
+
+    #[test]
+    fn a_typo_gets_the_nearest_variable() {
+        let known = VARIABLES.iter().map(|v| v.path);
+        assert_eq!(
+            suggest("fatura.valorr", known.clone()),
+            Some("fatura.valor")
+        );
+        assert_eq!(
+            suggest("fatura.vencimeto", known.clone()),
+            Some("fatura.vencimento")
+        );
+        assert_eq!(suggest("banana.split", known), None);
+    }
+
+    #[test]
+    fn objects_and_fields_are_known_but_typos_are_not() {
+        assert!(is_known_variable("fatura"));
+        assert!(is_known_variable("fatura.valor"));
+        assert!(is_known_variable("hoje"));
+        assert!(!is_known_variable("fatura.valorr"));
+        assert!(!is_known_variable("fat"));
+    }
+}

@@ -1,0 +1,95 @@
+//! How an invoice is paid, as the customer sees it: the boleto (its input for the codes and the
+//! PDF) and the PIX copia-e-cola, built from the invoice, its customer, its wallet and the
+//! company profile. Messages, the PDF attachment and the portal all take them from here.
+
+use boleto::{BoletoInput, BrCode, Party};
+
+use crate::domain::{BillingWallet, CompanyProfile, Customer, Invoice};
+
+/// The boleto of an invoice, ready for `codes()` and `render_pdf`.
+pub fn boleto_input(
+    invoice: &Invoice,
+    customer: &Customer,
+    wallet: &BillingWallet,
+    company: &CompanyProfile,
+) -> BoletoInput {
+    let (account, account_digit) = match wallet.account.split_once('-') {
+        Some((a, d)) => (a.to_string(), Some(d.to_string())),
+        None => (wallet.account.clone(), None),
+    };
+    BoletoInput {
+        bank: wallet.bank_code.clone(),
+        agency: wallet.agency.clone(),
+        account: Some(account),
+        account_digit,
+        wallet: Some(wallet.wallet_code.clone()),
+        agreement: Some(wallet.agreement.clone()),
+        our_number: invoice.our_number.to_string(),
+        due_date: invoice.due_date,
+        issue_date: Some(invoice.issue_date),
+        amount_cents: u64::try_from(invoice.amount.cents()).unwrap_or(0),
+        document_number: Some(invoice.external_id.chars().take(15).collect()),
+        beneficiary: Some(Party {
+            name: company.name.clone(),
+            document: Some(company.document.clone()).filter(|d| !d.is_empty()),
+            address: None,
+        }),
+        payer: Some(Party {
+            name: customer.name.clone(),
+            document: Some(customer.document.to_string()),
+            address: None,
+        }),
+        instructions: vec!["Não receber após 90 dias do vencimento.".to_string()],
+        pix: pix_payload(invoice, wallet, company),
+        ..BoletoInput::default()
+    }
+}
+
+/// The PIX copia-e-cola of an invoice: a static BR Code to the wallet's key with the amount
+/// and the invoice's our number as transaction id; `None` when the wallet has no PIX key or
+/// the code cannot be built (e.g. a key longer than the BR Code allows).
+pub fn pix_payload(
+    invoice: &Invoice,
+    wallet: &BillingWallet,
+    company: &CompanyProfile,
+) -> Option<String> {
+    let key = wallet.pix_key.as_deref()?;
+    let mut code = BrCode::new_static(
+        key,
+        &pix_text(&company.name, 25),
+        &pix_text(&company.city, 15),
+    );
+    code.amount_cents = u64::try_from(invoice.amount.cents()).ok();
+    code.txid = format!("REGUA{}", invoice.our_number);
+    match code.to_payload() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(invoice = invoice.id.0, error = %e, "cannot build the PIX code");
+            None
+        }
+    }
+}
+
+/// The BR Code's merchant fields want plain upper-case ASCII within a length.
+fn pix_text(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ã' | 'Á' | 'À' | 'Â' | 'Ã' => 'A',
+            'é' | 'ê' | 'É' | 'Ê' => 'E',
+            'í' | 'Í' => 'I',
+            'ó' | 'ô' | 'õ' | 'Ó' | 'Ô' | 'Õ' => 'O',
+            'ú' | 'ü' | 'Ú' | 'Ü' => 'U',
+            'ç' | 'Ç' => 'C',
+            c if c.is_ascii_alphanumeric() || c == ' ' => c.to_ascii_uppercase(),
+            _ => ' ',
+        })
+        .take(max)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// The invoice's page in the subscriber portal.
+pub fn portal_link(invoice: &Invoice, company: &CompanyProfile) -> String {
+    format!("{}/central/faturas/{}", company.portal_url, invoice.id)
+}

@@ -1,0 +1,312 @@
+//! Layouts and their versions. Saving validates first (nothing invalid is ever stored), bumps
+//! the version and keeps the old words in `layout_versions`, all in one transaction.
+
+use anyhow::Context as _;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row as _};
+
+use super::{Db, is_constraint};
+use crate::layouts::{
+    Layout, LayoutDraft, LayoutId, Problem, Purpose, check_layout, default_layout, default_layouts,
+};
+
+/// Why a layout could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    /// The templates have problems; nothing was saved.
+    #[error("layout has {} problem(s)", .0.len())]
+    Invalid(Vec<Problem>),
+    /// Another layout has this name.
+    #[error("a layout named {0:?} already exists")]
+    DuplicateName(String),
+    /// No such layout.
+    #[error("no layout named {0:?}")]
+    NotFound(String),
+    /// Unexpected failure.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl LayoutError {
+    /// The message for the editor's screen, in Portuguese.
+    pub fn message_pt(&self) -> String {
+        match self {
+            LayoutError::Invalid(problems) => problems
+                .iter()
+                .map(|p| format!("{}: {p}", p.part.label_pt()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            LayoutError::DuplicateName(n) => format!("já existe um layout chamado \"{n}\""),
+            LayoutError::NotFound(n) => format!("não existe layout chamado \"{n}\""),
+            LayoutError::Other(_) => "erro inesperado ao salvar o layout; tente novamente".into(),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, name, purpose, subject, html, text, version, default_of";
+
+fn layout_from_row(r: &AnyRow) -> anyhow::Result<Layout> {
+    let purpose = |col: &str| -> anyhow::Result<Option<Purpose>> {
+        r.try_get::<Option<String>, _>(col)?
+            .map(|s| s.parse().map_err(anyhow::Error::msg))
+            .transpose()
+    };
+    Ok(Layout {
+        id: LayoutId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        purpose: purpose("purpose")?.context("layout without purpose")?,
+        subject: r.try_get("subject")?,
+        html: r.try_get("html")?,
+        text: r.try_get("text")?,
+        version: r.try_get("version")?,
+        default_of: purpose("default_of")?,
+    })
+}
+
+/// Installs the built-in layouts that are not in the database yet (by purpose); returns how
+/// many. Idempotent and safe to race: a lost race inserts nothing.
+pub async fn install_default_layouts(db: &Db) -> anyhow::Result<usize> {
+    let mut tx = db.begin().await?;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut installed = 0;
+    for d in default_layouts() {
+        let row = sqlx::query(
+            "INSERT INTO layouts (name, purpose, subject, html, text, version, default_of, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, '', 1, $2, $5, 'regua') ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(d.name)
+        .bind(d.purpose.as_str())
+        .bind(d.subject)
+        .bind(&d.html)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .context("cannot install the default layouts")?;
+        if let Some(row) = row {
+            insert_version(
+                &mut tx,
+                LayoutId(row.try_get(0)?),
+                1,
+                d.subject,
+                &d.html,
+                "",
+                now,
+                "regua",
+            )
+            .await?;
+            installed += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(installed)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_version(
+    conn: &mut AnyConnection,
+    id: LayoutId,
+    version: i64,
+    subject: &str,
+    html: &str,
+    text: &str,
+    now_ms: i64,
+    actor: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO layout_versions (layout_id, version, subject, html, text, saved_at, saved_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.0)
+    .bind(version)
+    .bind(subject)
+    .bind(html)
+    .bind(text)
+    .bind(now_ms)
+    .bind(actor)
+    .execute(&mut *conn)
+    .await
+    .context("cannot record the layout version")?;
+    Ok(())
+}
+
+/// Every layout, by purpose then name.
+pub async fn list_layouts(conn: &mut AnyConnection) -> anyhow::Result<Vec<Layout>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM layouts ORDER BY purpose, name"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(layout_from_row).collect()
+}
+
+/// A layout by name.
+pub async fn find_layout(conn: &mut AnyConnection, name: &str) -> anyhow::Result<Option<Layout>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM layouts WHERE name = $1"
+    )))
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(layout_from_row).transpose()
+}
+
+/// A layout by id.
+pub async fn get_layout(conn: &mut AnyConnection, id: LayoutId) -> anyhow::Result<Layout> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM layouts WHERE id = $1"
+    )))
+    .bind(id.0)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(|| format!("layout {id}"))?;
+    layout_from_row(&row)
+}
+
+/// The layout a purpose uses when nothing more specific picks one: the one installed as that
+/// purpose's default, else the oldest of that purpose.
+pub async fn layout_for_purpose(
+    conn: &mut AnyConnection,
+    purpose: Purpose,
+) -> anyhow::Result<Option<Layout>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM layouts WHERE purpose = $1
+         ORDER BY CASE WHEN default_of = $1 THEN 0 ELSE 1 END, id LIMIT 1"
+    )))
+    .bind(purpose.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(layout_from_row).transpose()
+}
+
+/// A layout as it was at `version` (for re-rendering exactly what a notice was sent with).
+pub async fn get_layout_version(
+    conn: &mut AnyConnection,
+    id: LayoutId,
+    version: i64,
+) -> anyhow::Result<Layout> {
+    let current = get_layout(conn, id).await?;
+    if current.version == version {
+        return Ok(current);
+    }
+    let row = sqlx::query(
+        "SELECT subject, html, text FROM layout_versions WHERE layout_id = $1 AND version = $2",
+    )
+    .bind(id.0)
+    .bind(version)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(|| format!("layout {id} version {version}"))?;
+    Ok(Layout {
+        subject: row.try_get(0)?,
+        html: row.try_get(1)?,
+        text: row.try_get(2)?,
+        version,
+        ..current
+    })
+}
+
+/// Saves a layout: creates it when `existing` is `None`, else writes a new version of that
+/// layout (which may rename it). Validates first; an invalid draft changes nothing.
+pub async fn save_layout(
+    db: &Db,
+    existing: Option<&str>,
+    draft: &LayoutDraft,
+    actor: &str,
+    now_ms: i64,
+) -> Result<Layout, LayoutError> {
+    let name = draft.name.trim();
+    if name.is_empty() {
+        return Err(LayoutError::Invalid(vec![Problem {
+            part: crate::layouts::Part::Subject,
+            line: 1,
+            column: 1,
+            message: "o nome do layout é obrigatório".into(),
+        }]));
+    }
+    let problems = check_layout(&draft.subject, &draft.html, &draft.text);
+    if !problems.is_empty() {
+        return Err(LayoutError::Invalid(problems));
+    }
+    let mut tx = db.begin().await?;
+    let result = match existing {
+        None => sqlx::query(
+            "INSERT INTO layouts (name, purpose, subject, html, text, version, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7) RETURNING id, version",
+        )
+        .bind(name)
+        .bind(draft.purpose.as_str())
+        .bind(&draft.subject)
+        .bind(&draft.html)
+        .bind(&draft.text)
+        .bind(now_ms)
+        .bind(actor)
+        .fetch_optional(&mut *tx)
+        .await,
+        Some(old) => sqlx::query(
+            "UPDATE layouts SET name = $1, purpose = $2, subject = $3, html = $4, text = $5,
+             version = version + 1, updated_at = $6, updated_by = $7 WHERE name = $8 RETURNING id, version",
+        )
+        .bind(name)
+        .bind(draft.purpose.as_str())
+        .bind(&draft.subject)
+        .bind(&draft.html)
+        .bind(&draft.text)
+        .bind(now_ms)
+        .bind(actor)
+        .bind(old)
+        .fetch_optional(&mut *tx)
+        .await,
+    };
+    let row = match result {
+        Ok(Some(row)) => row,
+        Ok(None) => return Err(LayoutError::NotFound(existing.unwrap_or(name).to_string())),
+        Err(e) if is_constraint(&e, "layouts_name_key") || is_constraint(&e, "layouts.name") => {
+            return Err(LayoutError::DuplicateName(name.to_string()));
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e)
+                .context("cannot save the layout")
+                .into());
+        }
+    };
+    let id = LayoutId(row.try_get(0).context("layout id")?);
+    let version: i64 = row.try_get(1).context("layout version")?;
+    insert_version(
+        &mut tx,
+        id,
+        version,
+        &draft.subject,
+        &draft.html,
+        &draft.text,
+        now_ms,
+        actor,
+    )
+    .await?;
+    let layout = get_layout(&mut tx, id).await?;
+    tx.commit().await.context("cannot save the layout")?;
+    tracing::info!(layout = %layout.name, version, actor, "layout saved");
+    Ok(layout)
+}
+
+/// "Restaurar padrão": writes the built-in words of the layout's purpose as a new version.
+pub async fn restore_default_layout(
+    db: &Db,
+    name: &str,
+    actor: &str,
+    now_ms: i64,
+) -> Result<Layout, LayoutError> {
+    let mut conn = db.pool.acquire().await.context("database")?;
+    let layout = find_layout(&mut conn, name)
+        .await?
+        .ok_or_else(|| LayoutError::NotFound(name.to_string()))?;
+    drop(conn);
+    let d = default_layout(layout.default_of.unwrap_or(layout.purpose));
+    let draft = LayoutDraft {
+        name: layout.name.clone(),
+        purpose: d.purpose,
+        subject: d.subject.to_string(),
+        html: d.html,
+        text: String::new(),
+    };
+    save_layout(db, Some(&layout.name), &draft, actor, now_ms).await
+}
