@@ -9,7 +9,8 @@ use std::time::Instant;
 use anyhow::Context as _;
 
 use crate::demo::{DemoRng, banco_do_brasil_wallet, random_cpf};
-use crate::domain::Clock;
+use crate::domain::{Clock, InvoiceId};
+use crate::layouts::Purpose;
 use crate::import::{ImportKind, import_csv};
 use crate::store::{self, Db};
 
@@ -94,6 +95,50 @@ pub fn synthetic_customers_csv(n: u64) -> String {
     csv
 }
 
+/// How many messages the render stage renders at most.
+pub const RENDER_ITEMS: u64 = 100_000;
+
+/// The layout contexts of the first `n` invoices, as the delivery worker would build them.
+async fn reminder_contexts(
+    db: &Db,
+    n: u64,
+    clock: &Clock,
+) -> anyhow::Result<Vec<crate::layouts::LayoutContext>> {
+    use std::collections::HashMap;
+    let mut conn = db.pool.acquire().await?;
+    let company = store::company_profile(&mut conn).await?;
+    let wallets = store::list_wallets(&mut conn).await?;
+    let mut customers = HashMap::new();
+    let mut contracts = HashMap::new();
+    let mut out = Vec::with_capacity(n as usize);
+    let mut after = InvoiceId(0);
+    while (out.len() as u64) < n {
+        let page = store::list_invoices_after(&mut conn, after, 5_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for inv in page.iter().take((n - out.len() as u64) as usize) {
+            if !customers.contains_key(&inv.customer_id) {
+                let c = store::get_customer(&mut conn, inv.customer_id).await?;
+                customers.insert(inv.customer_id, c);
+            }
+            if !contracts.contains_key(&inv.contract_id) {
+                let c = store::get_contract(&mut conn, inv.contract_id).await?;
+                contracts.insert(inv.contract_id, c);
+            }
+            out.push(crate::layouts::layout_context(
+                inv,
+                &customers[&inv.customer_id],
+                &contracts[&inv.contract_id],
+                std::slice::from_ref(inv),
+                &wallets,
+                &company,
+                clock.today(),
+            )?);
+        }
+    }
+    Ok(out)
+}
+
 /// Runs the benchmark on a fresh database at `url` (its tables must be empty).
 pub async fn run(url: &str, customers: u64, clock: &Clock) -> anyhow::Result<Report> {
     let db = Db::connect_and_migrate(url).await?;
@@ -157,6 +202,39 @@ pub async fn run(url: &str, customers: u64, clock: &Clock) -> anyhow::Result<Rep
         .await?,
     );
     bar.finish_and_clear();
+
+    // Layout rendering: one "before due" reminder (subject + HTML + text, no PDF) per invoice,
+    // up to RENDER_ITEMS, on one core. The contexts are read and built first, untimed: the stage
+    // measures the template engine, not the database.
+    let contexts = reminder_contexts(&db, (customers * 3).min(RENDER_ITEMS), clock).await?;
+    let mut conn = db.pool.acquire().await?;
+    let layout = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
+        .await?
+        .context("no reminder layout")?
+        .compile()
+        .map_err(|(part, e)| anyhow::anyhow!("{part:?}: {e}"))?;
+    drop(conn);
+    let bar = progress("render", contexts.len() as u64);
+    let mut bytes = 0usize;
+    stages.push(
+        timed("render", contexts.len() as u64, || async {
+            for (i, ctx) in contexts.iter().enumerate() {
+                let m = layout
+                    .render(ctx)
+                    .map_err(|(part, e)| anyhow::anyhow!("{part:?}: {e}"))?;
+                bytes += m.subject.len() + m.html.len() + m.text.len();
+                if i % 1024 == 0 {
+                    bar.set_position(i as u64);
+                }
+            }
+            Ok(())
+        })
+        .await?,
+    );
+    bar.finish_and_clear();
+    tracing::debug!(bytes, "rendered");
+    drop(contexts);
+
     Ok(Report {
         customers,
         database: db.backend,

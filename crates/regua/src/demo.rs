@@ -178,6 +178,17 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
         send_on_generate: false,
         pix_key: None,
     };
+    for (key, value) in [
+        ("company_name", "Provedor Exemplo"),
+        ("company_document", "11.222.333/0001-81"),
+        ("company_phone", "(11) 4000-1234"),
+        ("company_email", "atendimento@provedorexemplo.com.br"),
+        ("company_site", "https://www.provedorexemplo.com.br"),
+        ("company_city", "São Paulo"),
+        ("portal_url", "http://localhost:8080"),
+    ] {
+        store::set_setting(&mut tx, key, value).await?;
+    }
     store::insert_wallet(&mut tx, &bb, now).await?;
     store::insert_wallet(&mut tx, &itau, now).await?;
     let m_bb =

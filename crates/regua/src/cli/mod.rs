@@ -97,6 +97,9 @@ pub enum Command {
     /// Boleto codes, PDFs and digitable-line checks.
     #[command(subcommand)]
     Boleto(boleto_cmd::BoletoCmd),
+    /// General parameters: the company profile (name, phone, portal URL…) and defaults.
+    #[command(subcommand)]
+    Settings(SettingsCmd),
     /// E-mail layouts: check a template file, preview, list, save, restore the default.
     #[command(subcommand)]
     Layout(layout_cmd::LayoutCmd),
@@ -190,6 +193,61 @@ pub enum MethodCmd {
     List,
 }
 
+/// `regua settings …`
+#[derive(Debug, Subcommand)]
+pub enum SettingsCmd {
+    /// Print every known setting and its value (defaults marked).
+    List,
+    /// Set one setting.
+    Set {
+        /// The key (see `regua settings list`).
+        key: String,
+        /// The value.
+        value: String,
+    },
+}
+
+async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    let known: Vec<(&str, &str)> = std::iter::once((store::SETTING_DEFAULT_DELIVERY_TYPE, "email"))
+        .chain(store::COMPANY_SETTINGS.iter().copied())
+        .collect();
+    match cmd {
+        SettingsCmd::List => {
+            for (key, default) in &known {
+                match store::get_setting(&mut conn, key).await? {
+                    Some(v) => println!("{key}\t{v}"),
+                    None => println!("{key}\t{default}\t(default)"),
+                }
+            }
+        }
+        SettingsCmd::Set { key, value } => {
+            if !known.iter().any(|(k, _)| *k == key) {
+                eprintln!(
+                    "unknown setting {key:?}; known: {}",
+                    known.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let value = if key == store::SETTING_DEFAULT_DELIVERY_TYPE {
+                match value.parse::<crate::domain::DeliveryType>() {
+                    Ok(d) => d.as_str().to_string(),
+                    Err(e) => {
+                        eprintln!("{key}: {e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            } else {
+                value.trim().to_string()
+            };
+            store::set_setting(&mut conn, &key, &value).await?;
+            println!("{key} = {value}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs a parsed command line; the exit code says whether it succeeded.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
@@ -239,6 +297,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Method(cmd) => method(g, cmd).await,
         Command::Boleto(cmd) => boleto_cmd::run(cmd),
         Command::Layout(cmd) => layout_cmd::run(g, cmd).await,
+        Command::Settings(cmd) => settings(g, cmd).await,
         Command::Bench { customers, json } => {
             // Without --database, a fresh SQLite file in a temporary directory.
             let tmp = tempfile::tempdir()?;

@@ -16,7 +16,7 @@ pub use defaults::{DefaultLayout, default_layout, default_layouts};
 pub use engine::{
     CompiledLayout, FILTERS, FUEL, MAX_OUTPUT_BYTES, Part, RenderedMessage, environment,
 };
-pub use preview::{context_for_invoice, preview};
+pub use preview::{context_for_invoice, invoice_vars, layout_context, preview};
 pub use text::{decode_entities, html_to_text_template};
 pub use variables::*;
 

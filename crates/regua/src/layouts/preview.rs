@@ -7,13 +7,15 @@ use sqlx::AnyConnection;
 
 use super::variables::{CompanyVars, ContractVars, CustomerVars, InvoiceVars, LayoutContext};
 use super::{Layout, RenderedMessage};
-use crate::domain::{BillingWallet, CompanyProfile, Invoice, InvoiceId, Money, format_date};
+use crate::domain::{
+    BillingWallet, CompanyProfile, Contract, Customer, Invoice, InvoiceId, Money, format_date,
+};
 use crate::{payment, store};
 
 /// The variables of one invoice.
 pub fn invoice_vars(
     invoice: &Invoice,
-    customer: &crate::domain::Customer,
+    customer: &Customer,
     wallet: &BillingWallet,
     company: &CompanyProfile,
     today: Date,
@@ -65,16 +67,31 @@ pub async fn context_for_invoice(
             );
         }
     }
+    layout_context(&invoice, &customer, &contract, &open, &wallets, &company, today)
+}
+
+/// The context of a message about `invoice` from records already read: `open` are the
+/// customer's open invoices (for `faturas_em_aberto`), `wallets` must hold every wallet they
+/// and the invoice use.
+pub fn layout_context(
+    invoice: &Invoice,
+    customer: &Customer,
+    contract: &Contract,
+    open: &[Invoice],
+    wallets: &[BillingWallet],
+    company: &CompanyProfile,
+    today: Date,
+) -> anyhow::Result<LayoutContext> {
     let vars = |inv: &Invoice| {
         let wallet = wallets
             .iter()
             .find(|w| w.id == inv.wallet_id)
-            .unwrap_or_else(|| unreachable!("every wallet was read above"));
-        invoice_vars(inv, &customer, wallet, &company, today)
+            .with_context(|| format!("wallet {} of invoice {}", inv.wallet_id, inv.id))?;
+        Ok::<_, anyhow::Error>(invoice_vars(inv, customer, wallet, company, today))
     };
     Ok(LayoutContext {
-        invoice: vars(&invoice),
-        open_invoices: open.iter().map(vars).collect(),
+        invoice: vars(invoice)?,
+        open_invoices: open.iter().map(vars).collect::<anyhow::Result<_>>()?,
         open_total: Money::from_cents(open.iter().map(|i| i.amount.cents()).sum()).to_string(),
         customer: CustomerVars {
             name: customer.name.clone(),
@@ -86,8 +103,8 @@ pub async fn context_for_invoice(
                 .unwrap_or_default(),
         },
         contract: ContractVars {
-            number: contract.external_id,
-            plan: contract.plan,
+            number: contract.external_id.clone(),
+            plan: contract.plan.clone(),
         },
         company: CompanyVars {
             name: company.name.clone(),

@@ -236,6 +236,23 @@ pub async fn list_invoices_of_contract(
         .collect()
 }
 
+/// Up to `limit` invoices with ids above `after`, by id: paging through all invoices.
+pub async fn list_invoices_after(
+    conn: &mut AnyConnection,
+    after: InvoiceId,
+    limit: i64,
+) -> anyhow::Result<Vec<Invoice>> {
+    let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE id > $1 ORDER BY id LIMIT $2");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(after.0)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(invoice_from_row)
+        .collect()
+}
+
 /// A customer's open invoices by due date (the consolidated list of messages and the portal).
 pub async fn list_open_invoices_of_customer(
     conn: &mut AnyConnection,
