@@ -10,8 +10,8 @@ use anyhow::Context as _;
 
 use crate::demo::{DemoRng, banco_do_brasil_wallet, random_cpf};
 use crate::domain::{Clock, InvoiceId};
-use crate::layouts::Purpose;
 use crate::import::{ImportKind, import_csv};
+use crate::layouts::Purpose;
 use crate::store::{self, Db};
 
 /// One timed stage.
@@ -105,6 +105,7 @@ async fn reminder_contexts(
     clock: &Clock,
 ) -> anyhow::Result<Vec<crate::layouts::LayoutContext>> {
     use std::collections::HashMap;
+    use std::collections::hash_map::Entry;
     let mut conn = db.pool.acquire().await?;
     let company = store::company_profile(&mut conn).await?;
     let wallets = store::list_wallets(&mut conn).await?;
@@ -117,13 +118,11 @@ async fn reminder_contexts(
         let Some(last) = page.last() else { break };
         after = last.id;
         for inv in page.iter().take((n - out.len() as u64) as usize) {
-            if !customers.contains_key(&inv.customer_id) {
-                let c = store::get_customer(&mut conn, inv.customer_id).await?;
-                customers.insert(inv.customer_id, c);
+            if let Entry::Vacant(e) = customers.entry(inv.customer_id) {
+                e.insert(store::get_customer(&mut conn, inv.customer_id).await?);
             }
-            if !contracts.contains_key(&inv.contract_id) {
-                let c = store::get_contract(&mut conn, inv.contract_id).await?;
-                contracts.insert(inv.contract_id, c);
+            if let Entry::Vacant(e) = contracts.entry(inv.contract_id) {
+                e.insert(store::get_contract(&mut conn, inv.contract_id).await?);
             }
             out.push(crate::layouts::layout_context(
                 inv,

@@ -6,12 +6,14 @@
 
 pub mod bench;
 pub mod cli;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod import;
 pub mod invoicing;
 pub mod layouts;
 pub mod payment;
+pub mod secrets;
 pub mod store;
 
 /// The ISP's time zone when none is configured.

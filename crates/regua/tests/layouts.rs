@@ -422,32 +422,59 @@ async fn layout_save_refuses_bad_templates_and_saves_good_ones() {
 
 #[test]
 fn docs_list_every_variable_and_filter() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/layouts.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/layouts.md"
+    ))
+    .unwrap();
     for v in regua::layouts::VARIABLES {
-        assert!(doc.contains(&format!("| `{}` |", v.path)), "docs/layouts.md misses {}", v.path);
+        assert!(
+            doc.contains(&format!("| `{}` |", v.path)),
+            "docs/layouts.md misses {}",
+            v.path
+        );
     }
     for f in regua::layouts::FILTERS {
-        assert!(doc.contains(&format!("| `{f}` |")), "docs/layouts.md misses the filter {f}");
+        assert!(
+            doc.contains(&format!("| `{f}` |")),
+            "docs/layouts.md misses the filter {f}"
+        );
     }
     for p in Purpose::ALL {
-        assert!(doc.contains(&format!("`{}`", p.as_str())), "docs/layouts.md misses the purpose {p}");
+        assert!(
+            doc.contains(&format!("`{}`", p.as_str())),
+            "docs/layouts.md misses the purpose {p}"
+        );
     }
 }
 
 #[tokio::test]
 async fn company_settings_reach_the_messages_and_unknown_keys_are_refused() {
     let t = sqlite().await;
-    let out = regua(&t.url, &["settings", "set", "company_name", "Fibra Já Telecom"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = regua(
+        &t.url,
+        &["settings", "set", "company_name", "Fibra Já Telecom"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = regua(&t.url, &["settings", "set", "company_nme", "x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting \"company_nme\""));
-    let out = regua(&t.url, &["settings", "set", "default_delivery_type", "Impresso"]);
+    let out = regua(
+        &t.url,
+        &["settings", "set", "default_delivery_type", "Impresso"],
+    );
     assert!(out.status.success());
     let list = String::from_utf8(regua(&t.url, &["settings", "list"]).stdout).unwrap();
     assert!(list.contains("company_name\tFibra Já Telecom\n"), "{list}");
     assert!(list.contains("default_delivery_type\tprinted\n"), "{list}");
     assert!(list.contains("company_phone\t\t(default)\n"), "{list}");
     let mut conn = t.db.pool.acquire().await.unwrap();
-    assert_eq!(store::company_profile(&mut conn).await.unwrap().name, "Fibra Já Telecom");
+    assert_eq!(
+        store::company_profile(&mut conn).await.unwrap().name,
+        "Fibra Já Telecom"
+    );
 }

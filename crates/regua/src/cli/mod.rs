@@ -2,6 +2,7 @@
 //! scripts depend on these names and formats; change them only with the docs.
 
 mod boleto_cmd;
+mod delivery_cmd;
 mod layout_cmd;
 
 use std::process::ExitCode;
@@ -97,6 +98,18 @@ pub enum Command {
     /// Boleto codes, PDFs and digitable-line checks.
     #[command(subcommand)]
     Boleto(boleto_cmd::BoletoCmd),
+    /// E-mail accounts (E-mail SMTP): add, list, remove, test, default.
+    #[command(subcommand)]
+    Smtp(delivery_cmd::SmtpCmd),
+    /// Run the delivery worker until interrupted.
+    Worker(delivery_cmd::WorkerArgs),
+    /// The outbox: drain what is due now, list notices, requeue a dead one.
+    #[command(subcommand)]
+    Outbox(delivery_cmd::OutboxCmd),
+    /// The delivery log: every attempt, by customer, invoice, outcome or date.
+    Log(delivery_cmd::LogArgs),
+    /// Print a new master key for REGUA_SECRET_KEY (it seals SMTP passwords at rest).
+    SecretKey,
     /// General parameters: the company profile (name, phone, portal URL…) and defaults.
     #[command(subcommand)]
     Settings(SettingsCmd),
@@ -127,6 +140,16 @@ pub enum InvoicesCmd {
         /// How many months ahead.
         #[arg(long, default_value_t = 1)]
         months: u32,
+    },
+    /// "Enviar por e-mail agora": queue an invoice's e-mail (boleto attached) with an
+    /// account's default message; `regua outbox drain` or a worker delivers it.
+    Send {
+        /// The invoice's id or external id.
+        #[arg(long)]
+        invoice: String,
+        /// The e-mail account (default: the one in the financial parameters).
+        #[arg(long)]
+        account: Option<String>,
     },
     /// List a contract's invoices.
     List {
@@ -298,6 +321,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Boleto(cmd) => boleto_cmd::run(cmd),
         Command::Layout(cmd) => layout_cmd::run(g, cmd).await,
         Command::Settings(cmd) => settings(g, cmd).await,
+        Command::Smtp(cmd) => delivery_cmd::smtp(g, cmd).await,
+        Command::Worker(args) => delivery_cmd::worker(g, args).await,
+        Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,
+        Command::Log(args) => delivery_cmd::log(g, args).await,
+        Command::SecretKey => Ok(delivery_cmd::secret_key()),
         Command::Bench { customers, json } => {
             // Without --database, a fresh SQLite file in a temporary directory.
             let tmp = tempfile::tempdir()?;
@@ -339,6 +367,55 @@ async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
                 generation.created.len(),
                 generation.contract.external_id
             );
+        }
+        InvoicesCmd::Send { invoice, account } => {
+            let mut conn = db.pool.acquire().await?;
+            let found = match store::find_invoice_by_external_id(&mut conn, &invoice).await? {
+                Some(i) => i,
+                None => match invoice.parse::<i64>() {
+                    Ok(id) => store::get_invoice(&mut conn, crate::domain::InvoiceId(id))
+                        .await
+                        .with_context(|| format!("no invoice {invoice:?}"))?,
+                    Err(_) => anyhow::bail!("no invoice {invoice:?}"),
+                },
+            };
+            let account = match &account {
+                Some(name) => store::find_smtp_account(&mut conn, name)
+                    .await?
+                    .filter(|a| a.active),
+                None => store::financial_account(&mut conn).await?,
+            };
+            let Some(account) = account else {
+                eprintln!(
+                    "no e-mail account: pass --account or set a default with `regua smtp default NAME`"
+                );
+                return Ok(ExitCode::from(2));
+            };
+            let now = g.clock()?.now_millis();
+            let who = format!(
+                "cli: {}",
+                std::env::var("USER").unwrap_or_else(|_| "operator".into())
+            );
+            let key = format!("manual:{}:{now}", found.id);
+            match crate::delivery::enqueue_invoice_email(
+                &mut conn,
+                found.id,
+                &account,
+                crate::layouts::Purpose::AccountDefault,
+                None,
+                &key,
+                &who,
+                now,
+            )
+            .await?
+            {
+                crate::delivery::Enqueued::New(id) => {
+                    println!("notice {id} queued for invoice {}", found.external_id)
+                }
+                crate::delivery::Enqueued::Exists(id, status) => {
+                    println!("already queued/sent: notice {id} ({status})")
+                }
+            }
         }
         InvoicesCmd::List { contract } => {
             let mut conn = db.pool.acquire().await?;

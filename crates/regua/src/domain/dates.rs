@@ -88,6 +88,22 @@ impl Clock {
         self.now().to_zoned(self.tz.clone()).date()
     }
 
+    /// The ISP's time zone.
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
+    /// A clock stopped `millis` after this one's now (tests that let time pass).
+    pub fn later_by_millis(&self, millis: i64) -> Clock {
+        Clock {
+            tz: self.tz.clone(),
+            fixed: Some(
+                jiff::Timestamp::from_millisecond(self.now_millis() + millis)
+                    .unwrap_or_else(|_| self.now()),
+            ),
+        }
+    }
+
     /// Milliseconds since the Unix epoch, as stored in `*_at` columns.
     pub fn now_millis(&self) -> i64 {
         self.now().as_millisecond()

@@ -67,7 +67,9 @@ pub async fn context_for_invoice(
             );
         }
     }
-    layout_context(&invoice, &customer, &contract, &open, &wallets, &company, today)
+    layout_context(
+        &invoice, &customer, &contract, &open, &wallets, &company, today,
+    )
 }
 
 /// The context of a message about `invoice` from records already read: `open` are the

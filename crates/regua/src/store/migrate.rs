@@ -21,6 +21,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "layouts",
         include_str!("../../migrations/0002_layouts.sql"),
     ),
+    (
+        3,
+        "delivery",
+        include_str!("../../migrations/0003_delivery.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

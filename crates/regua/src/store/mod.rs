@@ -4,11 +4,13 @@
 //! named after what they do; they take a connection or transaction and the caller owns the
 //! transaction.
 
+mod delivery;
 mod invoices;
 mod layouts;
 mod migrate;
 mod parties;
 
+pub use delivery::*;
 pub use invoices::*;
 pub use layouts::*;
 pub use migrate::{MIGRATIONS, migrate};

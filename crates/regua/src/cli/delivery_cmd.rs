@@ -1,0 +1,582 @@
+//! `regua smtp …`, `regua worker`, `regua outbox …`, `regua log`, `regua secret-key`: e-mail
+//! accounts, the delivery worker and the delivery log from the command line.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use super::Global;
+use crate::delivery::{
+    Enqueued, NewSmtpAccount, NoticeId, NoticeStatus, Security, Transport, Worker, WorkerOptions,
+    enqueue_test_message,
+};
+use crate::domain::{EmailAddress, format_date};
+use crate::secrets::{MasterKey, Secret, SecretError};
+use crate::store::{self, ConfigError, LogFilter};
+
+/// `regua smtp …`
+#[derive(Debug, Subcommand)]
+pub enum SmtpCmd {
+    /// Add an e-mail account (an SMTP server, or a folder of .eml files with --folder).
+    Add(Box<SmtpAddArgs>),
+    /// List accounts (passwords are never shown).
+    List,
+    /// Remove an account: it stops sending; its history stays in the log.
+    Remove {
+        /// The account's name.
+        name: String,
+    },
+    /// Send the account's test message now and print the server's answer.
+    Test {
+        /// The account's name.
+        name: String,
+        /// Recipient (default: the account's test recipient).
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Make an account the default for boletos and invoices ("parâmetros financeiros").
+    Default {
+        /// The account's name.
+        name: String,
+    },
+}
+
+/// `regua smtp add` flags.
+#[derive(Debug, Args)]
+pub struct SmtpAddArgs {
+    /// Unique name.
+    #[arg(long)]
+    pub name: String,
+    /// Outgoing server.
+    #[arg(long, required_unless_present = "folder")]
+    pub host: Option<String>,
+    /// Port (587 suggests starttls, 465 tls).
+    #[arg(long, required_unless_present = "folder")]
+    pub port: Option<u16>,
+    /// none, starttls or tls (default: by port, else starttls).
+    #[arg(long)]
+    pub security: Option<String>,
+    /// User for AUTH (the server requires authentication).
+    #[arg(long, requires = "password_env")]
+    pub user: Option<String>,
+    /// The environment variable holding the password (never pass it on the command line).
+    #[arg(long, requires = "user")]
+    pub password_env: Option<String>,
+    /// Sender address.
+    #[arg(long)]
+    pub from: String,
+    /// Sender name.
+    #[arg(long, default_value = "")]
+    pub from_name: String,
+    /// Where test messages go by default.
+    #[arg(long)]
+    pub test_recipient: Option<String>,
+    /// At most this many messages in any rolling hour.
+    #[arg(long)]
+    pub hourly_limit: Option<u32>,
+    /// At most this many messages in any rolling 24 hours.
+    #[arg(long)]
+    pub daily_limit: Option<u32>,
+    /// Make it the default account for boletos and invoices.
+    #[arg(long)]
+    pub default: bool,
+    /// A PEM file of certificates to trust (a self-signed server).
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Where overflow goes when this account's limits are reached (another account's name).
+    #[arg(long)]
+    pub fallback: Option<String>,
+    /// Write messages as .eml files into this folder instead of an SMTP server.
+    #[arg(long, conflicts_with_all = ["host", "port", "security", "user"])]
+    pub folder: Option<std::path::PathBuf>,
+    /// DKIM: selector, domain and RSA private key file (PKCS#1 PEM), all three.
+    #[arg(long, requires_all = ["dkim_domain", "dkim_key"])]
+    pub dkim_selector: Option<String>,
+    /// DKIM signing domain.
+    #[arg(long, requires = "dkim_selector")]
+    pub dkim_domain: Option<String>,
+    /// DKIM private key file.
+    #[arg(long, requires = "dkim_selector")]
+    pub dkim_key: Option<std::path::PathBuf>,
+}
+
+/// `regua worker` / `regua outbox drain` options.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// How long a claim is leased, in seconds; a crashed worker's notices are taken again after it.
+    #[arg(long, default_value_t = 300)]
+    pub lease_seconds: u64,
+    /// Sends in flight at once (and SMTP connections per account).
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Notices claimed at a time.
+    #[arg(long, default_value_t = 64)]
+    pub batch: i64,
+    /// This worker's name in leases and the log (default host:pid).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+impl WorkerArgs {
+    fn options(&self) -> WorkerOptions {
+        WorkerOptions {
+            name: self
+                .name
+                .clone()
+                .unwrap_or_else(crate::delivery::default_worker_name),
+            lease: Duration::from_secs(self.lease_seconds.max(1)),
+            batch: self.batch.max(1),
+            concurrency: self.concurrency.max(1),
+        }
+    }
+}
+
+/// `regua outbox …`
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// Deliver what is due now and exit (a progress bar on a terminal).
+    Drain(WorkerArgs),
+    /// List notices, newest first.
+    List {
+        /// Only this status: queued, sending, sent, retrying, dead, skipped.
+        #[arg(long)]
+        status: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put a dead or skipped notice back in the queue.
+    Requeue {
+        /// The notice's id.
+        id: i64,
+    },
+}
+
+/// `regua log` filters.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// One customer's messages (id or external id).
+    #[arg(long)]
+    pub customer: Option<String>,
+    /// One invoice's collection history (id or external id).
+    #[arg(long)]
+    pub invoice: Option<String>,
+    /// Only this outcome: sent, retrying, dead, skipped.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// From this date (inclusive).
+    #[arg(long, value_parser = super::parse_date_arg)]
+    pub from: Option<jiff::civil::Date>,
+    /// Until this date (inclusive).
+    #[arg(long, value_parser = super::parse_date_arg)]
+    pub to: Option<jiff::civil::Date>,
+    /// At most this many lines.
+    #[arg(long, default_value_t = 200)]
+    pub limit: i64,
+}
+
+fn master_key() -> Result<Option<MasterKey>, SecretError> {
+    match MasterKey::from_env() {
+        Ok(k) => Ok(Some(k)),
+        Err(SecretError::NoKey) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn actor() -> String {
+    format!(
+        "cli: {}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".into())
+    )
+}
+
+fn bad(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
+    eprintln!("{msg}");
+    Ok(ExitCode::from(2))
+}
+
+/// Runs `regua smtp …`.
+pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let clock = g.clock()?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        SmtpCmd::Add(a) => {
+            let from = match EmailAddress::parse(&a.from) {
+                Ok(f) => f,
+                Err(e) => return bad(format!("--from: {e}")),
+            };
+            let test_recipient = match a
+                .test_recipient
+                .as_deref()
+                .map(EmailAddress::parse)
+                .transpose()
+            {
+                Ok(t) => t,
+                Err(e) => return bad(format!("--test-recipient: {e}")),
+            };
+            let port = a.port.unwrap_or(0);
+            let security = match a.security.as_deref() {
+                Some(s) => match s.parse::<Security>() {
+                    Ok(s) => s,
+                    Err(e) => return bad(format!("--security: {e}")),
+                },
+                None => Security::suggested_for_port(port).unwrap_or(Security::StartTls),
+            };
+            if let Some(suggested) = Security::suggested_for_port(port)
+                && suggested != security
+            {
+                eprintln!("warning: port {port} usually uses --security {suggested}");
+            }
+            let credentials = match (&a.user, &a.password_env) {
+                (Some(user), Some(var)) => match std::env::var(var) {
+                    Ok(p) if !p.is_empty() => Some((user.clone(), Secret::new(p))),
+                    _ => return bad(format!("--password-env: the variable {var} is not set")),
+                },
+                _ => None,
+            };
+            let key = match master_key() {
+                Ok(k) => k,
+                Err(e) => return bad(e),
+            };
+            let account = NewSmtpAccount {
+                name: a.name.clone(),
+                transport: if a.folder.is_some() {
+                    Transport::File
+                } else {
+                    Transport::Smtp
+                },
+                host: a.host.clone().unwrap_or_default(),
+                port,
+                security,
+                credentials,
+                folder: a.folder.as_ref().map(|f| f.display().to_string()),
+                ca_file: a.ca_file.as_ref().map(|f| f.display().to_string()),
+                from_address: from,
+                from_name: a.from_name.clone(),
+                test_recipient,
+                hourly_limit: a.hourly_limit,
+                daily_limit: a.daily_limit,
+                fallback: a.fallback.clone(),
+                dkim: match (&a.dkim_selector, &a.dkim_domain, &a.dkim_key) {
+                    (Some(s), Some(d), Some(k)) => Some(crate::delivery::DkimConfig {
+                        selector: s.clone(),
+                        domain: d.clone(),
+                        key_file: k.display().to_string(),
+                    }),
+                    _ => None,
+                },
+            };
+            if let Some(ca) = &a.ca_file
+                && let Err(e) = std::fs::read(ca)
+            {
+                return bad(format!("--ca-file: cannot read {}: {e}", ca.display()));
+            }
+            match store::insert_smtp_account(&mut conn, &account, key.as_ref(), clock.now_millis())
+                .await
+            {
+                Ok(id) => {
+                    if a.default {
+                        store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, &a.name)
+                            .await?;
+                    }
+                    println!(
+                        "smtp account {:?} added (id {id}){}",
+                        a.name,
+                        if a.default {
+                            ", default for boletos and invoices"
+                        } else {
+                            ""
+                        }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(ConfigError::Other(e)) => Err(e),
+                Err(e) => bad(e),
+            }
+        }
+        SmtpCmd::List => {
+            let default = store::get_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT).await?;
+            println!(
+                "name\ttransport\tserver\tsecurity\tuser\tpassword\tfrom\thourly_limit\tdaily_limit\tdefault\tactive"
+            );
+            for a in store::list_smtp_accounts(&mut conn).await? {
+                let server = match a.transport {
+                    Transport::Smtp => format!("{}:{}", a.host, a.port),
+                    Transport::File => a.folder.clone().unwrap_or_default(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    a.name,
+                    a.transport,
+                    server,
+                    a.security,
+                    a.username.as_deref().unwrap_or("-"),
+                    if a.has_password { "(set)" } else { "-" },
+                    a.from_address,
+                    a.hourly_limit.map_or("-".into(), |l| l.to_string()),
+                    a.daily_limit.map_or("-".into(), |l| l.to_string()),
+                    if default.as_deref() == Some(a.name.as_str()) {
+                        "yes"
+                    } else {
+                        "no"
+                    },
+                    if a.active { "yes" } else { "no" },
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SmtpCmd::Remove { name } => {
+            if store::deactivate_smtp_account(&mut conn, &name, clock.now_millis()).await? {
+                println!("smtp account {name:?} removed");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                bad(format!("no active smtp account named {name:?}"))
+            }
+        }
+        SmtpCmd::Default { name } => match store::find_smtp_account(&mut conn, &name).await? {
+            Some(a) if a.active => {
+                store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, &name).await?;
+                println!("{name:?} is the default account for boletos and invoices");
+                Ok(ExitCode::SUCCESS)
+            }
+            _ => bad(format!("no active smtp account named {name:?}")),
+        },
+        SmtpCmd::Test { name, to } => {
+            let Some(account) = store::find_smtp_account(&mut conn, &name)
+                .await?
+                .filter(|a| a.active)
+            else {
+                return bad(format!("no active smtp account named {name:?}"));
+            };
+            let to = match to.as_deref().map(EmailAddress::parse).transpose() {
+                Ok(t) => t,
+                Err(e) => return bad(format!("--to: {e}")),
+            };
+            let id = match enqueue_test_message(
+                &mut conn,
+                &account,
+                to.as_ref(),
+                &actor(),
+                clock.now_millis(),
+            )
+            .await
+            {
+                Ok(Enqueued::New(id) | Enqueued::Exists(id, _)) => id,
+                Err(e) => return bad(format!("{e:#}")),
+            };
+            drop(conn);
+            let worker = Worker::new(db.clone(), clock, WorkerOptions::default(), master_key()?);
+            let status = worker.deliver_notice(id).await?;
+            let mut conn = db.pool.acquire().await?;
+            let attempt = store::list_attempts(
+                &mut conn,
+                &LogFilter {
+                    limit: 1000,
+                    ..LogFilter::default()
+                },
+            )
+            .await?
+            .into_iter()
+            .find(|a| a.notice_id == id);
+            let answer = attempt
+                .map(|a| {
+                    format!(
+                        "{} {}",
+                        a.reply_code.map_or("---".into(), |c| c.to_string()),
+                        a.reply_text
+                    )
+                })
+                .unwrap_or_default();
+            match status {
+                Some(NoticeStatus::Sent) => {
+                    println!("sent: {answer}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(s) => {
+                    eprintln!("not sent ({s}): {answer}");
+                    Ok(ExitCode::FAILURE)
+                }
+                None => bad("the test message could not be claimed"),
+            }
+        }
+    }
+}
+
+/// Runs `regua worker`: delivers until interrupted (Ctrl-C / SIGTERM finish the batch in flight).
+pub async fn worker(g: &Global, args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let options = args.options();
+    let name = options.name.clone();
+    let worker = Worker::new(db, g.clock()?, options, master_key()?);
+    tracing::info!(worker = %name, "worker started");
+    eprintln!("worker {name} delivering (Ctrl-C to stop)");
+    worker
+        .run(Duration::from_secs(1), shutdown_signal())
+        .await?;
+    eprintln!("worker {name} stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.unwrap_or(());
+}
+
+/// Runs `regua outbox …`.
+pub async fn outbox(g: &Global, cmd: OutboxCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let clock = g.clock()?;
+    match cmd {
+        OutboxCmd::Drain(args) => {
+            let mut conn = db.pool.acquire().await?;
+            let due = store::count_due_notices(&mut conn, clock.now_millis()).await?;
+            drop(conn);
+            let bar = indicatif::ProgressBar::new(u64::try_from(due).unwrap_or(0));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {per_sec}")
+                    .context("progress template")?
+                    .progress_chars("=> "),
+            );
+            bar.set_message("delivering");
+            let worker = Worker::new(db, clock, args.options(), master_key()?);
+            let report = worker
+                .drain(|r| bar.inc(u64::try_from(r.claimed).unwrap_or(0)))
+                .await?;
+            bar.finish_and_clear();
+            println!(
+                "{} claimed: {} sent, {} retrying, {} dead, {} skipped",
+                report.claimed, report.sent, report.retrying, report.dead, report.skipped
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        OutboxCmd::List { status, limit } => {
+            let status = match status
+                .as_deref()
+                .map(str::parse::<NoticeStatus>)
+                .transpose()
+            {
+                Ok(s) => s,
+                Err(e) => return bad(format!("--status: {e}")),
+            };
+            let mut conn = db.pool.acquire().await?;
+            println!("id\tstatus\tattempts\tkey\trecipient\tpurpose\tactor\tlast_error");
+            for n in store::list_notices(&mut conn, status, limit).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    n.id,
+                    n.status,
+                    n.attempts,
+                    n.dedup_key,
+                    n.recipient,
+                    n.purpose,
+                    n.actor,
+                    n.last_error.as_deref().unwrap_or("")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OutboxCmd::Requeue { id } => {
+            let mut conn = db.pool.acquire().await?;
+            if store::requeue_notice(&mut conn, NoticeId(id), clock.now_millis()).await? {
+                println!("notice {id} queued again");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                bad(format!(
+                    "notice {id} is not dead or skipped (or does not exist)"
+                ))
+            }
+        }
+    }
+}
+
+/// Runs `regua log`.
+pub async fn log(g: &Global, args: LogArgs) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let clock = g.clock()?;
+    let mut conn = db.pool.acquire().await?;
+    let customer = match &args.customer {
+        None => None,
+        Some(c) => match store::find_customer_by_external_id(&mut conn, c).await? {
+            Some(found) => Some(found.id),
+            None => match c.parse::<i64>() {
+                Ok(id) => Some(crate::domain::CustomerId(id)),
+                Err(_) => return bad(format!("--customer: no customer {c:?}")),
+            },
+        },
+    };
+    let invoice = match &args.invoice {
+        None => None,
+        Some(i) => match store::find_invoice_by_external_id(&mut conn, i).await? {
+            Some(found) => Some(found.id),
+            None => match i.parse::<i64>() {
+                Ok(id) => Some(crate::domain::InvoiceId(id)),
+                Err(_) => return bad(format!("--invoice: no invoice {i:?}")),
+            },
+        },
+    };
+    let outcome = match args
+        .status
+        .as_deref()
+        .map(str::parse::<NoticeStatus>)
+        .transpose()
+    {
+        Ok(s) => s,
+        Err(e) => return bad(format!("--status: {e}")),
+    };
+    let tz = clock.time_zone();
+    let day_start = |d: jiff::civil::Date| -> anyhow::Result<i64> {
+        Ok(d.to_zoned(tz.clone())?.timestamp().as_millisecond())
+    };
+    let filter = LogFilter {
+        customer,
+        invoice,
+        outcome,
+        from_ms: args.from.map(day_start).transpose()?,
+        to_ms: args.to.map(|d| day_start(d.tomorrow()?)).transpose()?,
+        limit: args.limit,
+    };
+    println!(
+        "time\tnotice\toutcome\tcode\treply\tchannel\taccount\trecipient\tpurpose\tcaused_by\tms"
+    );
+    for a in store::list_attempts(&mut conn, &filter).await? {
+        let when = jiff::Timestamp::from_millisecond(a.attempted_at)?.to_zoned(tz.clone());
+        println!(
+            "{} {}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            format_date(when.date()),
+            when.time().strftime("%H:%M:%S"),
+            a.notice_id,
+            a.outcome,
+            a.reply_code.map_or("-".into(), |c| c.to_string()),
+            a.reply_text.replace(['\t', '\n'], " "),
+            a.channel,
+            a.account.as_deref().unwrap_or("-"),
+            a.recipient,
+            a.purpose,
+            a.actor,
+            a.duration_ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a new master key for `REGUA_SECRET_KEY`.
+pub fn secret_key() -> ExitCode {
+    println!("{}", MasterKey::generate_hex());
+    ExitCode::SUCCESS
+}

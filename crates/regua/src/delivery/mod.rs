@@ -1,0 +1,18 @@
+//! Delivery: the outbox, the worker, rate limits, retries, transports and the log. The one
+//! way a message leaves Régua: a notice enqueued in the transaction of its cause
+//! (`store::enqueue_notice`), claimed by a worker with a lease (`store::claim_due_notices`),
+//! re-checked, rendered, sent, and recorded (`store::finish_attempt`). See `docs/delivery.md`.
+
+mod enqueue;
+mod message;
+mod policy;
+mod transport;
+mod types;
+mod worker;
+
+pub use enqueue::{enqueue_invoice_email, enqueue_test_message};
+pub use message::{BuildError, build_message};
+pub use policy::{Failure, MAX_ATTEMPTS, backoff_ms, classify_smtp};
+pub use transport::{Accepted, MailTransport, SMTP_TIMEOUT};
+pub use types::*;
+pub use worker::{BatchReport, Worker, WorkerOptions, default_worker_name};

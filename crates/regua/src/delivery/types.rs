@@ -1,0 +1,348 @@
+//! The records of delivery: e-mail accounts, notices and their lifecycle, attempts.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::domain::{ContractId, CustomerId, EmailAddress, InvoiceId, LayoutId};
+use crate::layouts::Purpose;
+
+/// Primary key of an e-mail account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct AccountId(pub i64);
+
+/// Primary key of a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct NoticeId(pub i64);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for NoticeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+macro_rules! str_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $s:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vdoc])* $variant),* }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The stored and command-line name.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),* }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s.trim() {
+                    $($s => Ok($name::$variant),)*
+                    other => Err(format!(
+                        "{other:?} is not one of: {}",
+                        [$($s),*].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+str_enum!(
+    /// How an SMTP connection is secured.
+    Security {
+        /// Plain text (loopback relays only).
+        None = "none",
+        /// Plain connection upgraded with STARTTLS (port 587).
+        StartTls = "starttls",
+        /// TLS from the first byte (port 465).
+        Tls = "tls",
+    }
+);
+
+impl Security {
+    /// What the form suggests for a port: STARTTLS for 587, TLS for 465.
+    pub fn suggested_for_port(port: u16) -> Option<Security> {
+        match port {
+            587 => Some(Security::StartTls),
+            465 => Some(Security::Tls),
+            _ => None,
+        }
+    }
+}
+
+str_enum!(
+    /// Where an account's messages go.
+    Transport {
+        /// An SMTP server.
+        Smtp = "smtp",
+        /// `.eml` files in a folder (the demo's channel).
+        File = "file",
+    }
+);
+
+str_enum!(
+    /// A notice's channel.
+    Channel {
+        /// E-mail (SMTP or file).
+        Email = "email",
+        /// SMS through an HTTP gateway.
+        Sms = "sms",
+        /// Push through Firebase.
+        Push = "push",
+    }
+);
+
+str_enum!(
+    /// A notice's lifecycle: `queued → sending (lease) → sent | retrying | dead`, or `skipped`.
+    NoticeStatus {
+        /// Waiting for its next attempt time.
+        Queued = "queued",
+        /// Claimed by a worker until its lease expires.
+        Sending = "sending",
+        /// The server accepted it (250 after DATA).
+        Sent = "sent",
+        /// A transient failure; waits for its next attempt.
+        Retrying = "retrying",
+        /// A permanent failure, or too many attempts; needs an operator.
+        Dead = "dead",
+        /// Not sent on purpose (invoice paid, no e-mail, account disabled); the reason is kept.
+        Skipped = "skipped",
+    }
+);
+
+impl NoticeStatus {
+    /// The label on screen.
+    pub fn label_pt(self) -> &'static str {
+        match self {
+            NoticeStatus::Queued => "na fila",
+            NoticeStatus::Sending => "enviando",
+            NoticeStatus::Sent => "enviado",
+            NoticeStatus::Retrying => "nova tentativa agendada",
+            NoticeStatus::Dead => "falhou",
+            NoticeStatus::Skipped => "não enviado",
+        }
+    }
+}
+
+/// An e-mail account ("E-mail SMTP"). The password is not here: it is read and opened only
+/// where a connection is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpAccount {
+    /// Key.
+    pub id: AccountId,
+    /// Unique name.
+    pub name: String,
+    /// SMTP server or folder.
+    pub transport: Transport,
+    /// Outgoing server.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Connection security.
+    pub security: Security,
+    /// User for AUTH; `None` means the server needs no authentication.
+    pub username: Option<String>,
+    /// Whether a password is stored (sealed).
+    pub has_password: bool,
+    /// Folder of a file account.
+    pub folder: Option<String>,
+    /// A PEM file with extra certificates to trust (a self-signed server).
+    pub ca_file: Option<String>,
+    /// Sender address.
+    pub from_address: EmailAddress,
+    /// Sender name.
+    pub from_name: String,
+    /// Where "enviar teste" goes by default.
+    pub test_recipient: Option<EmailAddress>,
+    /// At most this many messages in any rolling hour.
+    pub hourly_limit: Option<u32>,
+    /// At most this many messages in any rolling 24 hours.
+    pub daily_limit: Option<u32>,
+    /// The account's default message (a layout), for manual sends.
+    pub default_layout_id: Option<LayoutId>,
+    /// Where overflow goes when this account's limits are reached.
+    pub fallback_account_id: Option<AccountId>,
+    /// DKIM selector, domain and private key file, when signing.
+    pub dkim: Option<DkimConfig>,
+    /// False once removed.
+    pub active: bool,
+}
+
+/// DKIM signing settings of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkimConfig {
+    /// Selector (`selector._domainkey.domain`).
+    pub selector: String,
+    /// Signing domain.
+    pub domain: String,
+    /// PEM file with the RSA or Ed25519 private key.
+    pub key_file: String,
+}
+
+/// A new account, validated.
+#[derive(Debug, Clone)]
+pub struct NewSmtpAccount {
+    /// Unique name.
+    pub name: String,
+    /// SMTP server or folder.
+    pub transport: Transport,
+    /// Outgoing server (SMTP).
+    pub host: String,
+    /// Port (SMTP).
+    pub port: u16,
+    /// Security (SMTP).
+    pub security: Security,
+    /// AUTH user and password.
+    pub credentials: Option<(String, crate::secrets::Secret)>,
+    /// Folder (file).
+    pub folder: Option<String>,
+    /// Extra trusted certificates (PEM file).
+    pub ca_file: Option<String>,
+    /// Sender.
+    pub from_address: EmailAddress,
+    /// Sender name.
+    pub from_name: String,
+    /// Test recipient.
+    pub test_recipient: Option<EmailAddress>,
+    /// Hourly limit.
+    pub hourly_limit: Option<u32>,
+    /// Daily limit.
+    pub daily_limit: Option<u32>,
+    /// Fallback account's name.
+    pub fallback: Option<String>,
+    /// DKIM.
+    pub dkim: Option<DkimConfig>,
+}
+
+/// A notice to enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewNotice {
+    /// Its identity (`rule:<invoice>:<rule>`, `manual:<invoice>:<ms>`, …).
+    pub dedup_key: String,
+    /// Channel.
+    pub channel: Channel,
+    /// The account that sends it.
+    pub account_id: AccountId,
+    /// The address (or phone, device) at enqueue time; re-checked before sending.
+    pub recipient: String,
+    /// What it is.
+    pub purpose: Purpose,
+    /// The layout to render.
+    pub layout_id: LayoutId,
+    /// The customer it is about.
+    pub customer_id: Option<CustomerId>,
+    /// The contract it is about.
+    pub contract_id: Option<ContractId>,
+    /// The invoice it is about.
+    pub invoice_id: Option<InvoiceId>,
+    /// Attach the invoice's boleto PDF.
+    pub attach_boleto: bool,
+    /// Who caused it: `routine: NAME`, `user: LOGIN`, `portal: CUSTOMER`, `api: KEY`, `cli: USER`.
+    pub actor: String,
+}
+
+/// A stored notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Key.
+    pub id: NoticeId,
+    /// Identity.
+    pub dedup_key: String,
+    /// Channel.
+    pub channel: Channel,
+    /// Sending account.
+    pub account_id: Option<AccountId>,
+    /// Recipient.
+    pub recipient: String,
+    /// What it is.
+    pub purpose: Purpose,
+    /// Layout.
+    pub layout_id: LayoutId,
+    /// The layout version it was (last) rendered with.
+    pub layout_version: Option<i64>,
+    /// About which customer.
+    pub customer_id: Option<CustomerId>,
+    /// About which contract.
+    pub contract_id: Option<ContractId>,
+    /// About which invoice.
+    pub invoice_id: Option<InvoiceId>,
+    /// Attach the boleto.
+    pub attach_boleto: bool,
+    /// Who caused it.
+    pub actor: String,
+    /// Where it is in its lifecycle.
+    pub status: NoticeStatus,
+    /// Attempts made (claims).
+    pub attempts: u32,
+    /// When it is due (ms).
+    pub next_attempt_at: i64,
+    /// Why it is retrying, dead or skipped.
+    pub last_error: Option<String>,
+    /// Its stable Message-ID.
+    pub message_id: String,
+    /// When it was enqueued (ms).
+    pub created_at: i64,
+    /// When the server accepted it (ms).
+    pub sent_at: Option<i64>,
+}
+
+/// What enqueuing did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// A new notice.
+    New(NoticeId),
+    /// The dedup key exists: nothing was added ("already queued/sent").
+    Exists(NoticeId, NoticeStatus),
+}
+
+/// The outcome of one attempt, as logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// When (ms).
+    pub attempted_at: i64,
+    /// The notice.
+    pub notice_id: NoticeId,
+    /// Its dedup key.
+    pub dedup_key: String,
+    /// Channel.
+    pub channel: Channel,
+    /// Account name, if any.
+    pub account: Option<String>,
+    /// Recipient.
+    pub recipient: String,
+    /// Server reply code.
+    pub reply_code: Option<u16>,
+    /// Server reply text or the reason.
+    pub reply_text: String,
+    /// `sent`, `retrying`, `dead` or `skipped`.
+    pub outcome: NoticeStatus,
+    /// How long the attempt took.
+    pub duration_ms: i64,
+    /// Who caused the notice.
+    pub actor: String,
+    /// The notice's purpose.
+    pub purpose: Purpose,
+    /// The invoice, if any.
+    pub invoice_id: Option<InvoiceId>,
+    /// The customer, if any.
+    pub customer_id: Option<CustomerId>,
+}

@@ -1,0 +1,481 @@
+//! The delivery worker: a thin loop around one step, [`Worker::deliver_batch`]: claim due
+//! notices (leased), re-check each one's cause, render its layout (and the boleto PDF), send it
+//! through its account's pooled transport, and record the attempt. Several sends run at once.
+//! `regua worker` loops forever; `regua outbox drain` loops until nothing is due. The reasons
+//! it records for skipped and abandoned notices are shown to finance staff, so they are in
+//! Portuguese; server replies are kept as the server sent them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures_util::StreamExt as _;
+
+use super::message::build_message;
+use super::policy::{Failure, MAX_ATTEMPTS, backoff_ms};
+use super::transport::MailTransport;
+use super::{AccountId, NoticeStatus, SmtpAccount};
+use crate::domain::{BillingWallet, Clock, InvoiceStatus, LayoutId, format_date};
+use crate::layouts::{CompiledLayout, LayoutContext, layout_context};
+use crate::secrets::MasterKey;
+use crate::store::{self, AttemptResult, Claim, Db};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// This worker's name in leases and the log (host:pid by default).
+    pub name: String,
+    /// How long a claim is leased; a crashed worker's notices are taken again after it.
+    pub lease: Duration,
+    /// Notices per claim.
+    pub batch: i64,
+    /// Sends in flight at once (also each SMTP account's connection pool size).
+    pub concurrency: usize,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            name: default_worker_name(),
+            lease: Duration::from_secs(300),
+            batch: 64,
+            concurrency: 8,
+        }
+    }
+}
+
+/// `hostname:pid`.
+pub fn default_worker_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Notices claimed.
+    pub claimed: usize,
+    /// Accepted by the server.
+    pub sent: usize,
+    /// Will be tried again.
+    pub retrying: usize,
+    /// Given up.
+    pub dead: usize,
+    /// Not sent on purpose.
+    pub skipped: usize,
+}
+
+impl BatchReport {
+    fn add(&mut self, other: &BatchReport) {
+        self.claimed += other.claimed;
+        self.sent += other.sent;
+        self.retrying += other.retrying;
+        self.dead += other.dead;
+        self.skipped += other.skipped;
+    }
+}
+
+/// The delivery worker.
+pub struct Worker {
+    db: Db,
+    clock: Clock,
+    options: WorkerOptions,
+    key: Option<MasterKey>,
+    transports: Mutex<HashMap<AccountId, MailTransport>>,
+    layouts: Mutex<HashMap<(LayoutId, i64), Arc<CompiledLayout>>>,
+}
+
+impl Worker {
+    /// A worker on `db`; `key` opens the accounts' passwords.
+    pub fn new(db: Db, clock: Clock, options: WorkerOptions, key: Option<MasterKey>) -> Worker {
+        Worker {
+            db,
+            clock,
+            options,
+            key,
+            transports: Mutex::new(HashMap::new()),
+            layouts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Claims one batch of due notices and delivers it.
+    pub async fn deliver_batch(&self) -> anyhow::Result<BatchReport> {
+        let claims = store::claim_due_notices(
+            &self.db,
+            &self.options.name,
+            self.clock.now_millis(),
+            i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX),
+            self.options.batch,
+        )
+        .await?;
+        let mut report = BatchReport {
+            claimed: claims.len(),
+            ..BatchReport::default()
+        };
+        let mut results = futures_util::stream::iter(claims.iter())
+            .map(|c| self.deliver(c))
+            .buffer_unordered(self.options.concurrency.max(1));
+        while let Some(outcome) = results.next().await {
+            match outcome? {
+                NoticeStatus::Sent => report.sent += 1,
+                NoticeStatus::Retrying => report.retrying += 1,
+                NoticeStatus::Dead => report.dead += 1,
+                _ => report.skipped += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Delivers one notice now, if it is due; returns its new status (`None` when it was not
+    /// due or is leased elsewhere).
+    pub async fn deliver_notice(
+        &self,
+        id: super::NoticeId,
+    ) -> anyhow::Result<Option<NoticeStatus>> {
+        let claim = store::claim_notice(
+            &self.db,
+            &self.options.name,
+            self.clock.now_millis(),
+            i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX),
+            id,
+        )
+        .await?;
+        match claim {
+            Some(c) => Ok(Some(self.deliver(&c).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Delivers batches until nothing is due now; `progress` is told each batch's size.
+    pub async fn drain(
+        &self,
+        mut progress: impl FnMut(&BatchReport),
+    ) -> anyhow::Result<BatchReport> {
+        let mut total = BatchReport::default();
+        loop {
+            let r = self.deliver_batch().await?;
+            if r.claimed == 0 {
+                return Ok(total);
+            }
+            progress(&r);
+            total.add(&r);
+        }
+    }
+
+    /// Delivers forever: a batch whenever something is due, otherwise sleeps until the next due
+    /// time (at most `idle`, so newly enqueued notices are seen). Stops when `shutdown` resolves,
+    /// after the batch in flight.
+    pub async fn run(
+        &self,
+        idle: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let r = match self.deliver_batch().await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "delivery batch failed");
+                    BatchReport::default()
+                }
+            };
+            if r.claimed > 0 {
+                tracing::info!(
+                    claimed = r.claimed,
+                    sent = r.sent,
+                    retrying = r.retrying,
+                    dead = r.dead,
+                    skipped = r.skipped,
+                    "batch delivered"
+                );
+                continue;
+            }
+            let mut wait = idle;
+            let mut conn = self.db.pool.acquire().await?;
+            if let Some(next) = store::next_due_at(&mut conn).await? {
+                let ms = (next - self.clock.now_millis())
+                    .clamp(0, i64::try_from(idle.as_millis()).unwrap_or(i64::MAX));
+                wait = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+            }
+            drop(conn);
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                () = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+            }
+        }
+    }
+
+    async fn transport(&self, account: &SmtpAccount) -> anyhow::Result<MailTransport> {
+        if let Some(t) = self.transports.lock().expect("poisoned").get(&account.id) {
+            return Ok(t.clone());
+        }
+        let mut conn = self.db.pool.acquire().await?;
+        let password = store::smtp_password(&mut conn, account.id, self.key.as_ref()).await?;
+        let t = MailTransport::for_account(
+            account,
+            password,
+            u32::try_from(self.options.concurrency).unwrap_or(8),
+        )?;
+        self.transports
+            .lock()
+            .expect("poisoned")
+            .insert(account.id, t.clone());
+        Ok(t)
+    }
+
+    fn compiled(&self, layout: &crate::layouts::Layout) -> Result<Arc<CompiledLayout>, String> {
+        let key = (layout.id, layout.version);
+        if let Some(c) = self.layouts.lock().expect("poisoned").get(&key) {
+            return Ok(c.clone());
+        }
+        let c =
+            Arc::new(layout.compile().map_err(|(part, e)| {
+                format!("layout {} ({}): {e}", layout.name, part.label_pt())
+            })?);
+        self.layouts
+            .lock()
+            .expect("poisoned")
+            .insert(key, c.clone());
+        Ok(c)
+    }
+
+    /// One notice, start to finish; returns its new status.
+    async fn deliver(&self, claim: &Claim) -> anyhow::Result<NoticeStatus> {
+        let started = Instant::now();
+        let n = &claim.notice;
+        let step = self.attempt(claim).await;
+        let mut result = match step {
+            Ok(r) => r,
+            Err(e) => {
+                // Our own failure (database, PDF): worth retrying like a transient one.
+                tracing::error!(notice = n.id.0, error = format!("{e:#}"), "delivery failed");
+                self.failed(
+                    n,
+                    Failure::Transient {
+                        code: None,
+                        text: format!("{e:#}"),
+                    },
+                    n.recipient.clone(),
+                    None,
+                )
+            }
+        };
+        result.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let outcome = result.outcome;
+        tracing::info!(
+            notice = n.id.0,
+            key = %n.dedup_key,
+            outcome = %outcome,
+            code = result.reply_code,
+            reply = %result.reply_text,
+            "attempt"
+        );
+        store::finish_attempt(
+            &self.db,
+            claim,
+            &self.options.name,
+            &result,
+            self.clock.now_millis(),
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    fn failed(
+        &self,
+        n: &super::Notice,
+        failure: Failure,
+        recipient: String,
+        layout_version: Option<i64>,
+    ) -> AttemptResult {
+        let (outcome, retry_at, code, text) = match failure {
+            Failure::Permanent { code, text } => (NoticeStatus::Dead, None, code, text),
+            Failure::Transient { code, text } if n.attempts >= MAX_ATTEMPTS => (
+                NoticeStatus::Dead,
+                None,
+                code,
+                format!("desistência após {} tentativas: {text}", n.attempts),
+            ),
+            Failure::Transient { code, text } => (
+                NoticeStatus::Retrying,
+                Some(self.clock.now_millis() + backoff_ms(n.attempts)),
+                code,
+                text,
+            ),
+        };
+        AttemptResult {
+            outcome,
+            retry_at,
+            reply_code: code,
+            reply_text: text,
+            recipient,
+            layout_version,
+            duration_ms: 0,
+        }
+    }
+
+    fn skipped(&self, reason: String, recipient: String) -> AttemptResult {
+        AttemptResult {
+            outcome: NoticeStatus::Skipped,
+            retry_at: None,
+            reply_code: None,
+            reply_text: reason,
+            recipient,
+            layout_version: None,
+            duration_ms: 0,
+        }
+    }
+
+    async fn attempt(&self, claim: &Claim) -> anyhow::Result<AttemptResult> {
+        let n = &claim.notice;
+        let mut conn = self.db.pool.acquire().await?;
+        let Some(account_id) = n.account_id else {
+            return Ok(self.skipped(
+                "sem conta de e-mail para enviar".into(),
+                n.recipient.clone(),
+            ));
+        };
+        let account = store::get_smtp_account(&mut conn, account_id).await?;
+        if !account.active {
+            return Ok(self.skipped(
+                format!("a conta de e-mail {} foi removida", account.name),
+                n.recipient.clone(),
+            ));
+        }
+        let today = self.clock.today();
+        let company = store::company_profile(&mut conn).await?;
+
+        // Re-check the cause right before sending: still open, still an address on file.
+        let mut recipient = n.recipient.clone();
+        let mut ctx = LayoutContext {
+            today: format_date(today),
+            ..LayoutContext::default()
+        };
+        let mut boleto = None;
+        if let Some(customer_id) = n.customer_id {
+            let customer = store::get_customer(&mut conn, customer_id).await?;
+            match &customer.email {
+                Some(e) => recipient = e.as_str().to_string(),
+                None => {
+                    return Ok(self.skipped("cliente sem e-mail cadastrado".into(), recipient));
+                }
+            }
+            if let Some(invoice_id) = n.invoice_id {
+                let invoice = store::get_invoice(&mut conn, invoice_id).await?;
+                match &invoice.status {
+                    InvoiceStatus::Open => {}
+                    InvoiceStatus::Paid { paid_on, .. } => {
+                        return Ok(self.skipped(
+                            format!("fatura paga em {}", format_date(*paid_on)),
+                            recipient,
+                        ));
+                    }
+                    InvoiceStatus::Cancelled => {
+                        return Ok(self.skipped("fatura cancelada".into(), recipient));
+                    }
+                }
+                let contract = store::get_contract(&mut conn, invoice.contract_id).await?;
+                let open = store::list_open_invoices_of_customer(&mut conn, customer.id).await?;
+                let mut wallets: Vec<BillingWallet> = Vec::new();
+                for inv in open.iter().chain([&invoice]) {
+                    if !wallets.iter().any(|w| w.id == inv.wallet_id) {
+                        wallets.push(store::get_wallet(&mut conn, inv.wallet_id).await?);
+                    }
+                }
+                ctx = layout_context(
+                    &invoice, &customer, &contract, &open, &wallets, &company, today,
+                )?;
+                if n.attach_boleto {
+                    let wallet = wallets
+                        .iter()
+                        .find(|w| w.id == invoice.wallet_id)
+                        .context("the invoice's wallet")?;
+                    let input = crate::payment::boleto_input(&invoice, &customer, wallet, &company);
+                    let pdf = boleto::pdf::render_pdf(&[input])
+                        .map_err(|e| anyhow::anyhow!("cannot render the boleto PDF: {e}"))?;
+                    boleto = Some((
+                        format!("boleto-{}.pdf", invoice.external_id.replace('/', "-")),
+                        pdf,
+                    ));
+                }
+            } else {
+                ctx.customer.name = customer.name.clone();
+                ctx.customer.document = customer.document.to_string();
+                ctx.customer.email = recipient.clone();
+            }
+        }
+        ctx.company.name = company.name.clone();
+        ctx.company.phone = company.phone.clone();
+        ctx.company.email = company.email.clone();
+        ctx.company.site = company.site.clone();
+
+        let layout = store::get_layout(&mut conn, n.layout_id).await?;
+        drop(conn);
+        let version = Some(layout.version);
+        let rendered = match self.compiled(&layout).and_then(|c| {
+            c.render(&ctx)
+                .map_err(|(part, e)| format!("layout {} ({}): {e}", layout.name, part.label_pt()))
+        }) {
+            Ok(r) => r,
+            Err(text) => {
+                return Ok(self.failed(
+                    n,
+                    Failure::Permanent { code: None, text },
+                    recipient,
+                    version,
+                ));
+            }
+        };
+        let message = match build_message(
+            &account,
+            &recipient,
+            &n.message_id,
+            &rendered,
+            boleto
+                .as_ref()
+                .map(|(name, pdf)| (name.as_str(), pdf.clone())),
+        ) {
+            Ok(m) => m,
+            Err(e) => {
+                return Ok(self.failed(
+                    n,
+                    Failure::Permanent {
+                        code: None,
+                        text: e.0,
+                    },
+                    recipient,
+                    version,
+                ));
+            }
+        };
+        let transport = match self.transport(&account).await {
+            Ok(t) => t,
+            Err(e) => {
+                return Ok(self.failed(
+                    n,
+                    Failure::Transient {
+                        code: None,
+                        text: format!("{e:#}"),
+                    },
+                    recipient,
+                    version,
+                ));
+            }
+        };
+        Ok(match transport.send(&message).await {
+            Ok(accepted) => AttemptResult {
+                outcome: NoticeStatus::Sent,
+                retry_at: None,
+                reply_code: Some(accepted.code),
+                reply_text: accepted.text,
+                recipient,
+                layout_version: version,
+                duration_ms: 0,
+            },
+            Err(failure) => self.failed(n, failure, recipient, version),
+        })
+    }
+}

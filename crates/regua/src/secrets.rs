@@ -1,0 +1,168 @@
+//! Secrets at rest: SMTP (and later SMS and push) credentials are sealed with ChaCha20-Poly1305
+//! under a master key that lives outside the database (`REGUA_SECRET_KEY`: 32 bytes as 64 hex
+//! digits or base64). A stolen database file alone reveals no password. [`Secret`] holds a clear
+//! value in memory and never prints it.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use chacha20poly1305::aead::{Aead, Generate, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+
+/// The environment variable holding the master key.
+pub const SECRET_KEY_ENV: &str = "REGUA_SECRET_KEY";
+
+/// A secret in clear, in memory only. `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a clear value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The clear value, for the one place that must use it (e.g. SMTP AUTH).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Why a secret could not be sealed or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// No master key configured.
+    #[error(
+        "{SECRET_KEY_ENV} is not set: generate one with `regua secret-key` and set it in the environment of every regua process"
+    )]
+    NoKey,
+    /// The master key is malformed.
+    #[error("{SECRET_KEY_ENV} must be 32 bytes as 64 hex digits or base64")]
+    BadKey,
+    /// The sealed value does not open with this key (another key, or tampered).
+    #[error(
+        "a stored secret cannot be decrypted with the configured {SECRET_KEY_ENV} (was the key changed?)"
+    )]
+    Undecryptable,
+}
+
+/// The master key.
+#[derive(Clone)]
+pub struct MasterKey(Key);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(***)")
+    }
+}
+
+impl MasterKey {
+    /// Parses 64 hex digits or base64 of 32 bytes.
+    pub fn parse(text: &str) -> Result<MasterKey, SecretError> {
+        let text = text.trim();
+        let bytes = if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+            (0..32)
+                .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
+                .collect::<Result<Vec<u8>, _>>()
+                .map_err(|_| SecretError::BadKey)?
+        } else {
+            B64.decode(text).map_err(|_| SecretError::BadKey)?
+        };
+        let key: [u8; 32] = bytes.try_into().map_err(|_| SecretError::BadKey)?;
+        Ok(MasterKey(key.into()))
+    }
+
+    /// The key from `REGUA_SECRET_KEY`.
+    pub fn from_env() -> Result<MasterKey, SecretError> {
+        match std::env::var(SECRET_KEY_ENV) {
+            Ok(v) if !v.trim().is_empty() => MasterKey::parse(&v),
+            _ => Err(SecretError::NoKey),
+        }
+    }
+
+    /// A new random key, as 64 hex digits.
+    pub fn generate_hex() -> String {
+        let key = Key::generate();
+        key.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Seals a secret: base64 of a fresh 12-byte nonce followed by the ciphertext.
+    pub fn seal(&self, secret: &Secret) -> String {
+        let cipher = ChaCha20Poly1305::new(&self.0);
+        let nonce = Nonce::generate();
+        let sealed = cipher
+            .encrypt(&nonce, secret.expose().as_bytes())
+            .unwrap_or_else(|_| unreachable!("encryption into a Vec cannot fail"));
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        B64.encode(out)
+    }
+
+    /// Opens what [`MasterKey::seal`] produced.
+    pub fn open(&self, sealed: &str) -> Result<Secret, SecretError> {
+        let bytes = B64.decode(sealed).map_err(|_| SecretError::Undecryptable)?;
+        if bytes.len() < 12 {
+            return Err(SecretError::Undecryptable);
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let nonce = Nonce::try_from(nonce).map_err(|_| SecretError::Undecryptable)?;
+        let clear = ChaCha20Poly1305::new(&self.0)
+            .decrypt(&nonce, ciphertext)
+            .map_err(|_| SecretError::Undecryptable)?;
+        String::from_utf8(clear)
+            .map(Secret)
+            .map_err(|_| SecretError::Undecryptable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_key_and_never_shows_in_clear() {
+        let key = MasterKey::parse(&MasterKey::generate_hex()).unwrap();
+        let sealed = key.seal(&Secret::new("s3nh@ forte"));
+        assert!(!sealed.contains("s3nh@"));
+        assert_ne!(
+            sealed,
+            key.seal(&Secret::new("s3nh@ forte")),
+            "a fresh nonce each time"
+        );
+        assert_eq!(key.open(&sealed).unwrap().expose(), "s3nh@ forte");
+        let other = MasterKey::parse(&MasterKey::generate_hex()).unwrap();
+        assert!(matches!(
+            other.open(&sealed),
+            Err(SecretError::Undecryptable)
+        ));
+        assert_eq!(
+            format!("{:?} {}", Secret::new("x"), Secret::new("x")),
+            "Secret(***) ***"
+        );
+    }
+
+    #[test]
+    fn keys_are_hex_or_base64_of_32_bytes() {
+        assert!(MasterKey::parse(&"ab".repeat(32)).is_ok());
+        assert!(MasterKey::parse(&B64.encode([7u8; 32])).is_ok());
+        assert!(matches!(
+            MasterKey::parse("curta"),
+            Err(SecretError::BadKey)
+        ));
+        assert!(matches!(
+            MasterKey::parse(&"ab".repeat(31)),
+            Err(SecretError::BadKey)
+        ));
+    }
+}

@@ -1,0 +1,850 @@
+//! E-mail accounts, the outbox, the delivery log and the send ledger. The claim is the heart
+//! of "nothing lost, nothing duplicated, limits hold": one transaction picks due notices
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's single writer elsewhere), locks each
+//! account involved, reserves capacity in `account_sends` within the rolling hour and day, moves
+//! overflow to the fallback account or to the window's opening, and leases what it took.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
+
+use super::{Backend, ConfigError, Db, is_constraint};
+use crate::delivery::{
+    AccountId, Attempt, DkimConfig, Enqueued, NewNotice, NewSmtpAccount, Notice, NoticeId,
+    NoticeStatus, SmtpAccount,
+};
+use crate::domain::{ContractId, CustomerId, EmailAddress, InvoiceId, LayoutId};
+use crate::secrets::{MasterKey, Secret, SecretError};
+
+/// Setting key of "Parâmetros financeiros → servidor de e-mail para boletos e faturas".
+pub const SETTING_FINANCIAL_ACCOUNT: &str = "financial_smtp_account";
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+const ACCOUNT_COLUMNS: &str = "id, name, transport, host, port, security, username, password_enc, folder, ca_file, \
+    from_address, from_name, test_recipient, hourly_limit, daily_limit, default_layout_id, fallback_account_id, \
+    dkim_selector, dkim_domain, dkim_key_file, active";
+
+fn parse<T: std::str::FromStr<Err = String>>(r: &AnyRow, col: &str) -> anyhow::Result<T> {
+    r.try_get::<String, _>(col)?
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("{col}: {e}"))
+}
+
+fn limit(r: &AnyRow, col: &str) -> anyhow::Result<Option<u32>> {
+    Ok(r.try_get::<Option<i64>, _>(col)?
+        .map(|v| u32::try_from(v).unwrap_or(u32::MAX)))
+}
+
+fn account_from_row(r: &AnyRow) -> anyhow::Result<SmtpAccount> {
+    let email = |col: &str| -> anyhow::Result<Option<EmailAddress>> {
+        r.try_get::<Option<String>, _>(col)?
+            .map(|s| EmailAddress::parse(&s).map_err(|e| anyhow::anyhow!("{col}: {e}")))
+            .transpose()
+    };
+    let dkim = match (
+        r.try_get::<Option<String>, _>("dkim_selector")?,
+        r.try_get::<Option<String>, _>("dkim_domain")?,
+        r.try_get::<Option<String>, _>("dkim_key_file")?,
+    ) {
+        (Some(selector), Some(domain), Some(key_file)) => Some(DkimConfig {
+            selector,
+            domain,
+            key_file,
+        }),
+        _ => None,
+    };
+    Ok(SmtpAccount {
+        id: AccountId(r.try_get("id")?),
+        name: r.try_get("name")?,
+        transport: parse(r, "transport")?,
+        host: r.try_get("host")?,
+        port: u16::try_from(r.try_get::<i64, _>("port")?).unwrap_or(0),
+        security: parse(r, "security")?,
+        username: r.try_get("username")?,
+        has_password: r.try_get::<Option<String>, _>("password_enc")?.is_some(),
+        folder: r.try_get("folder")?,
+        ca_file: r.try_get("ca_file")?,
+        from_address: email("from_address")?.context("account without sender")?,
+        from_name: r.try_get("from_name")?,
+        test_recipient: email("test_recipient")?,
+        hourly_limit: limit(r, "hourly_limit")?,
+        daily_limit: limit(r, "daily_limit")?,
+        default_layout_id: r
+            .try_get::<Option<i64>, _>("default_layout_id")?
+            .map(LayoutId),
+        fallback_account_id: r
+            .try_get::<Option<i64>, _>("fallback_account_id")?
+            .map(AccountId),
+        dkim,
+        active: r.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+/// Creates an account. The password is sealed with `key`; without a key, an account with a
+/// password is refused (it would have to be stored in clear).
+pub async fn insert_smtp_account(
+    conn: &mut AnyConnection,
+    a: &NewSmtpAccount,
+    key: Option<&MasterKey>,
+    now_ms: i64,
+) -> Result<AccountId, ConfigError> {
+    let invalid = |field, reason: String| ConfigError::Invalid { field, reason };
+    if a.name.trim().is_empty() {
+        return Err(invalid("name", "is required".into()));
+    }
+    let password_enc = match &a.credentials {
+        Some((_, password)) => Some(
+            key.ok_or(SecretError::NoKey)
+                .map_err(|e| invalid("password-env", e.to_string()))?
+                .seal(password),
+        ),
+        None => None,
+    };
+    let fallback = match &a.fallback {
+        Some(name) => Some(
+            find_smtp_account(conn, name)
+                .await?
+                .filter(|f| f.active)
+                .ok_or_else(|| ConfigError::Unknown {
+                    what: "smtp account",
+                    name: name.clone(),
+                    known: String::new(),
+                })?
+                .id
+                .0,
+        ),
+        None => None,
+    };
+    let res = sqlx::query(
+        "INSERT INTO smtp_accounts (name, transport, host, port, security, username, password_enc, folder, ca_file,
+            from_address, from_name, test_recipient, hourly_limit, daily_limit, default_layout_id, fallback_account_id,
+            dkim_selector, dkim_domain, dkim_key_file, active, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+            (SELECT id FROM layouts WHERE default_of = 'account_default'), $15, $16, $17, $18, 1, $19, $19)
+         RETURNING id",
+    )
+    .bind(a.name.trim())
+    .bind(a.transport.as_str())
+    .bind(&a.host)
+    .bind(i64::from(a.port))
+    .bind(a.security.as_str())
+    .bind(a.credentials.as_ref().map(|(u, _)| u.as_str()))
+    .bind(password_enc)
+    .bind(a.folder.as_deref())
+    .bind(a.ca_file.as_deref())
+    .bind(a.from_address.as_str())
+    .bind(&a.from_name)
+    .bind(a.test_recipient.as_ref().map(|e| e.as_str()))
+    .bind(a.hourly_limit.map(i64::from))
+    .bind(a.daily_limit.map(i64::from))
+    .bind(fallback)
+    .bind(a.dkim.as_ref().map(|d| d.selector.as_str()))
+    .bind(a.dkim.as_ref().map(|d| d.domain.as_str()))
+    .bind(a.dkim.as_ref().map(|d| d.key_file.as_str()))
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await;
+    match res {
+        Ok(row) => Ok(AccountId(row.try_get(0).context("account id")?)),
+        Err(e)
+            if is_constraint(&e, "smtp_accounts_name_key")
+                || is_constraint(&e, "smtp_accounts.name") =>
+        {
+            Err(ConfigError::Duplicate {
+                what: "smtp account",
+                name: a.name.clone(),
+            })
+        }
+        Err(e) => Err(anyhow::Error::from(e)
+            .context("cannot insert the smtp account")
+            .into()),
+    }
+}
+
+/// Every account (removed ones too), by name.
+pub async fn list_smtp_accounts(conn: &mut AnyConnection) -> anyhow::Result<Vec<SmtpAccount>> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM smtp_accounts ORDER BY name"
+    )))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(account_from_row)
+    .collect()
+}
+
+/// An account by name.
+pub async fn find_smtp_account(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> anyhow::Result<Option<SmtpAccount>> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM smtp_accounts WHERE name = $1"
+    )))
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(account_from_row)
+    .transpose()
+}
+
+/// An account by id.
+pub async fn get_smtp_account(
+    conn: &mut AnyConnection,
+    id: AccountId,
+) -> anyhow::Result<SmtpAccount> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM smtp_accounts WHERE id = $1"
+    )))
+    .bind(id.0)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(|| format!("smtp account {id}"))?;
+    account_from_row(&row)
+}
+
+/// The account's password, opened with the master key; `None` when it has none.
+pub async fn smtp_password(
+    conn: &mut AnyConnection,
+    id: AccountId,
+    key: Option<&MasterKey>,
+) -> anyhow::Result<Option<Secret>> {
+    let sealed: Option<String> =
+        sqlx::query("SELECT password_enc FROM smtp_accounts WHERE id = $1")
+            .bind(id.0)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+    match sealed {
+        None => Ok(None),
+        Some(s) => Ok(Some(key.ok_or(SecretError::NoKey)?.open(&s)?)),
+    }
+}
+
+/// Removes an account: it stops sending (its queued notices are skipped with the reason) but
+/// stays in the log. Returns false when there is no active account of that name.
+pub async fn deactivate_smtp_account(
+    conn: &mut AnyConnection,
+    name: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE smtp_accounts SET active = 0, updated_at = $2 WHERE name = $1 AND active = 1",
+    )
+    .bind(name)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(done > 0)
+}
+
+/// The default account for boletos and invoices ("parâmetros financeiros"), if set and active.
+pub async fn financial_account(conn: &mut AnyConnection) -> anyhow::Result<Option<SmtpAccount>> {
+    let Some(name) = super::get_setting(conn, SETTING_FINANCIAL_ACCOUNT).await? else {
+        return Ok(None);
+    };
+    Ok(find_smtp_account(conn, &name).await?.filter(|a| a.active))
+}
+
+const NOTICE_COLUMNS: &str = "id, dedup_key, channel, account_id, recipient, purpose, layout_id, layout_version, \
+    customer_id, contract_id, invoice_id, attach_boleto, actor, status, attempts, next_attempt_at, last_error, \
+    message_id, created_at, sent_at";
+
+fn notice_from_row(r: &AnyRow) -> anyhow::Result<Notice> {
+    Ok(Notice {
+        id: NoticeId(r.try_get("id")?),
+        dedup_key: r.try_get("dedup_key")?,
+        channel: parse(r, "channel")?,
+        account_id: r.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
+        recipient: r.try_get("recipient")?,
+        purpose: parse(r, "purpose")?,
+        layout_id: LayoutId(r.try_get("layout_id")?),
+        layout_version: r.try_get("layout_version")?,
+        customer_id: r.try_get::<Option<i64>, _>("customer_id")?.map(CustomerId),
+        contract_id: r.try_get::<Option<i64>, _>("contract_id")?.map(ContractId),
+        invoice_id: r.try_get::<Option<i64>, _>("invoice_id")?.map(InvoiceId),
+        attach_boleto: r.try_get::<i64, _>("attach_boleto")? != 0,
+        actor: r.try_get("actor")?,
+        status: parse(r, "status")?,
+        attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        last_error: r.try_get("last_error")?,
+        message_id: r.try_get("message_id")?,
+        created_at: r.try_get("created_at")?,
+        sent_at: r.try_get("sent_at")?,
+    })
+}
+
+/// The Message-ID of a notice: derived from its dedup key only, so every attempt of one notice,
+/// by any worker, carries the same id and a receiving server can drop a repeat.
+pub fn message_id_for(dedup_key: &str, from: &EmailAddress) -> String {
+    let local: String = dedup_key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '.'
+            }
+        })
+        .take(120)
+        .collect();
+    let domain = from
+        .as_str()
+        .rsplit_once('@')
+        .map_or("regua.local", |(_, d)| d);
+    format!("<{local}.regua@{domain}>")
+}
+
+/// Enqueues a notice in the caller's transaction (the one that records its cause). A dedup key
+/// that exists is left alone and reported.
+pub async fn enqueue_notice(
+    conn: &mut AnyConnection,
+    n: &NewNotice,
+    from: &EmailAddress,
+    now_ms: i64,
+) -> anyhow::Result<Enqueued> {
+    let row = sqlx::query(
+        "INSERT INTO notices (dedup_key, channel, account_id, recipient, purpose, layout_id, customer_id, contract_id,
+            invoice_id, attach_boleto, actor, status, attempts, next_attempt_at, message_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', 0, $12, $13, $12, $12)
+         ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+    )
+    .bind(&n.dedup_key)
+    .bind(n.channel.as_str())
+    .bind(n.account_id.0)
+    .bind(&n.recipient)
+    .bind(n.purpose.as_str())
+    .bind(n.layout_id.0)
+    .bind(n.customer_id.map(|c| c.0))
+    .bind(n.contract_id.map(|c| c.0))
+    .bind(n.invoice_id.map(|i| i.0))
+    .bind(i64::from(n.attach_boleto))
+    .bind(&n.actor)
+    .bind(now_ms)
+    .bind(message_id_for(&n.dedup_key, from))
+    .fetch_optional(&mut *conn)
+    .await
+    .context("cannot enqueue the notice")?;
+    if let Some(row) = row {
+        return Ok(Enqueued::New(NoticeId(row.try_get(0)?)));
+    }
+    let row = sqlx::query("SELECT id, status FROM notices WHERE dedup_key = $1")
+        .bind(&n.dedup_key)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Enqueued::Exists(
+        NoticeId(row.try_get(0)?),
+        parse(&row, "status")?,
+    ))
+}
+
+/// A notice by id.
+pub async fn get_notice(conn: &mut AnyConnection, id: NoticeId) -> anyhow::Result<Notice> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {NOTICE_COLUMNS} FROM notices WHERE id = $1"
+    )))
+    .bind(id.0)
+    .fetch_one(&mut *conn)
+    .await
+    .with_context(|| format!("notice {id}"))?;
+    notice_from_row(&row)
+}
+
+/// Notices by status (all when `None`), newest first.
+pub async fn list_notices(
+    conn: &mut AnyConnection,
+    status: Option<NoticeStatus>,
+    limit: i64,
+) -> anyhow::Result<Vec<Notice>> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {NOTICE_COLUMNS} FROM notices WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"
+    )))
+    .bind(status.map(|s| s.as_str()))
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(notice_from_row)
+    .collect()
+}
+
+/// How many notices are in each status.
+pub async fn count_notices_by_status(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<BTreeMap<String, i64>> {
+    let rows = sqlx::query("SELECT status, COUNT(*) FROM notices GROUP BY status")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?)))
+        .collect()
+}
+
+/// How many notices a drain would find due at `now` (queued or retrying and due, or leased
+/// with an expired lease).
+pub async fn count_due_notices(conn: &mut AnyConnection, now_ms: i64) -> anyhow::Result<i64> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) FROM notices WHERE (status IN ('queued', 'retrying') AND next_attempt_at <= $1)
+            OR (status = 'sending' AND lease_until <= $1)",
+    )
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
+/// The next time a queued or retrying notice becomes due, if any.
+pub async fn next_due_at(conn: &mut AnyConnection) -> anyhow::Result<Option<i64>> {
+    Ok(sqlx::query(
+        "SELECT MIN(t) FROM (SELECT MIN(next_attempt_at) AS t FROM notices WHERE status IN ('queued', 'retrying')
+            UNION ALL SELECT MIN(lease_until) AS t FROM notices WHERE status = 'sending') AS due",
+    )
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
+/// A claimed notice: leased to this worker, with capacity reserved on its account.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// The notice, as claimed (status `sending`, `account_id` possibly switched to a fallback).
+    pub notice: Notice,
+    /// The reservation in the send ledger, confirmed on success and released otherwise.
+    pub reservation: Option<i64>,
+}
+
+/// Claims up to `batch` due notices for `worker`, leasing them until `now + lease_ms`.
+pub async fn claim_due_notices(
+    db: &Db,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    batch: i64,
+) -> anyhow::Result<Vec<Claim>> {
+    claim_notices(db, worker, now_ms, lease_ms, batch, None).await
+}
+
+/// Claims one notice if it is due (an operator's "send now", `regua smtp test`).
+pub async fn claim_notice(
+    db: &Db,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    id: NoticeId,
+) -> anyhow::Result<Option<Claim>> {
+    Ok(claim_notices(db, worker, now_ms, lease_ms, 1, Some(id))
+        .await?
+        .into_iter()
+        .next())
+}
+
+async fn claim_notices(
+    db: &Db,
+    worker: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    batch: i64,
+    only: Option<NoticeId>,
+) -> anyhow::Result<Vec<Claim>> {
+    let mut tx = db.begin().await?;
+    let lock = match db.backend {
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let candidates: Vec<Notice> = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {NOTICE_COLUMNS} FROM notices
+         WHERE ((status IN ('queued', 'retrying') AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until <= $1))
+           AND ($3 IS NULL OR id = $3)
+         ORDER BY next_attempt_at, id LIMIT $2{lock}"
+    )))
+    .bind(now_ms)
+    .bind(batch)
+    .bind(only.map(|i| i.0))
+    .fetch_all(&mut *tx)
+    .await
+    .context("cannot select due notices")?
+    .iter()
+    .map(notice_from_row)
+    .collect::<anyhow::Result<_>>()?;
+    if candidates.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+
+    // Capacity per account, accounts locked in id order (with their fallbacks) so that claims
+    // on several workers serialise per account and never deadlock.
+    let mut accounts: BTreeMap<i64, Capacity> = BTreeMap::new();
+    for n in &candidates {
+        if let Some(a) = n.account_id {
+            let cap = Capacity::load(&mut tx, db.backend, a, now_ms).await?;
+            if let Some(f) = cap.fallback
+                && !accounts.contains_key(&f.0)
+            {
+                let fcap = Capacity::load(&mut tx, db.backend, f, now_ms).await?;
+                accounts.insert(f.0, fcap);
+            }
+            accounts.entry(a.0).or_insert(cap);
+        }
+    }
+
+    let mut claimed: Vec<(Notice, Option<AccountId>)> = Vec::new();
+    let mut deferred: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for n in candidates {
+        let Some(a) = n.account_id else {
+            claimed.push((n, None));
+            continue;
+        };
+        let primary = accounts.get_mut(&a.0).context("account capacity")?;
+        if primary.take() {
+            claimed.push((n, Some(a)));
+            continue;
+        }
+        let fallback = primary.fallback;
+        let opening = primary.opening;
+        if let Some(f) = fallback
+            && accounts.get_mut(&f.0).is_some_and(Capacity::take)
+        {
+            claimed.push((n, Some(f)));
+            continue;
+        }
+        deferred.entry(opening).or_default().push(n.id.0);
+    }
+
+    for (opening, ids) in &deferred {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE notices SET next_attempt_at = $1, updated_at = $2 WHERE id IN ({}) AND status IN ('queued', 'retrying')",
+            join_ids(ids)
+        )))
+        .bind(*opening)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tracing::info!(
+            deferred = ids.len(),
+            until = opening,
+            "account limit reached; notices wait for the window"
+        );
+    }
+
+    let mut out = Vec::with_capacity(claimed.len());
+    for (mut n, account) in claimed {
+        sqlx::query(
+            "UPDATE notices SET status = 'sending', lease_until = $1, lease_owner = $2, attempts = attempts + 1,
+                account_id = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(now_ms + lease_ms)
+        .bind(worker)
+        .bind(account.map(|a| a.0))
+        .bind(now_ms)
+        .bind(n.id.0)
+        .execute(&mut *tx)
+        .await?;
+        let reservation = match account {
+            Some(a) => Some(
+                sqlx::query(
+                    "INSERT INTO account_sends (account_id, notice_id, sent_at) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind(a.0)
+                .bind(n.id.0)
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<i64, _>(0)?,
+            ),
+            None => None,
+        };
+        n.status = NoticeStatus::Sending;
+        n.attempts += 1;
+        n.account_id = account;
+        out.push(Claim {
+            notice: n,
+            reservation,
+        });
+    }
+    tx.commit().await.context("cannot commit the claim")?;
+    Ok(out)
+}
+
+fn join_ids(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What an account can still send now, within its rolling hour and day.
+#[derive(Debug)]
+struct Capacity {
+    /// Messages it may still start now; `None` = unlimited.
+    left: Option<i64>,
+    /// When a slot frees up, for notices that must wait.
+    opening: i64,
+    /// Where overflow goes.
+    fallback: Option<AccountId>,
+}
+
+impl Capacity {
+    async fn load(
+        conn: &mut AnyConnection,
+        backend: Backend,
+        account: AccountId,
+        now_ms: i64,
+    ) -> anyhow::Result<Capacity> {
+        let lock = match backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT hourly_limit, daily_limit, fallback_account_id, active FROM smtp_accounts WHERE id = $1{lock}"
+        )))
+        .bind(account.0)
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("smtp account {account}"))?;
+        let hourly: Option<i64> = row.try_get(0)?;
+        let daily: Option<i64> = row.try_get(1)?;
+        let fallback = row.try_get::<Option<i64>, _>(2)?.map(AccountId);
+        let mut left: Option<i64> = None;
+        let mut opening = now_ms;
+        for (lim, window) in [(hourly, HOUR_MS), (daily, DAY_MS)] {
+            let Some(lim) = lim else { continue };
+            let row = sqlx::query(
+                "SELECT COUNT(*), MIN(sent_at) FROM account_sends WHERE account_id = $1 AND sent_at > $2",
+            )
+            .bind(account.0)
+            .bind(now_ms - window)
+            .fetch_one(&mut *conn)
+            .await?;
+            let used: i64 = row.try_get(0)?;
+            let oldest: Option<i64> = row.try_get(1)?;
+            let l = (lim - used).max(0);
+            left = Some(left.map_or(l, |x: i64| x.min(l)));
+            if l == 0 {
+                opening = opening.max(oldest.unwrap_or(now_ms) + window + 1);
+            }
+        }
+        Ok(Capacity {
+            left,
+            opening,
+            fallback,
+        })
+    }
+
+    fn take(&mut self) -> bool {
+        match &mut self.left {
+            None => true,
+            Some(0) => false,
+            Some(n) => {
+                *n -= 1;
+                true
+            }
+        }
+    }
+}
+
+/// How an attempt ended, for [`finish_attempt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptResult {
+    /// `Sent`, `Retrying`, `Dead` or `Skipped`.
+    pub outcome: NoticeStatus,
+    /// When to try again (for `Retrying`).
+    pub retry_at: Option<i64>,
+    /// The server's reply code, if there was one.
+    pub reply_code: Option<u16>,
+    /// The server's reply text, or the reason.
+    pub reply_text: String,
+    /// The recipient actually used (the current e-mail on file).
+    pub recipient: String,
+    /// The layout version rendered, if rendering happened.
+    pub layout_version: Option<i64>,
+    /// Duration of the attempt.
+    pub duration_ms: i64,
+}
+
+/// Records the end of an attempt: the notice's new status, the log row, and the send ledger
+/// (the reservation is confirmed when sent, released otherwise). Returns false when the lease
+/// had been lost to another worker (the log row is still written).
+pub async fn finish_attempt(
+    db: &Db,
+    claim: &Claim,
+    worker: &str,
+    result: &AttemptResult,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let n = &claim.notice;
+    let mut tx = db.begin().await?;
+    let sent_at = (result.outcome == NoticeStatus::Sent).then_some(now_ms);
+    let last_error = (result.outcome != NoticeStatus::Sent).then_some(result.reply_text.as_str());
+    let updated = sqlx::query(
+        "UPDATE notices SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL,
+            lease_owner = NULL, last_error = $3, sent_at = COALESCE($4, sent_at), recipient = $5,
+            layout_version = COALESCE($6, layout_version), updated_at = $7
+         WHERE id = $8 AND status = 'sending' AND lease_owner = $9",
+    )
+    .bind(result.outcome.as_str())
+    .bind(result.retry_at)
+    .bind(last_error)
+    .bind(sent_at)
+    .bind(&result.recipient)
+    .bind(result.layout_version)
+    .bind(now_ms)
+    .bind(n.id.0)
+    .bind(worker)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    sqlx::query(
+        "INSERT INTO delivery_attempts (notice_id, attempted_at, channel, account_id, recipient, reply_code, reply_text,
+            outcome, duration_ms, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(n.id.0)
+    .bind(now_ms)
+    .bind(n.channel.as_str())
+    .bind(n.account_id.map(|a| a.0))
+    .bind(&result.recipient)
+    .bind(result.reply_code.map(i64::from))
+    .bind(&result.reply_text)
+    .bind(result.outcome.as_str())
+    .bind(result.duration_ms)
+    .bind(worker)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(r) = claim.reservation {
+        if result.outcome == NoticeStatus::Sent {
+            sqlx::query("UPDATE account_sends SET sent_at = $1 WHERE id = $2")
+                .bind(now_ms)
+                .bind(r)
+                .execute(&mut *tx)
+                .await?;
+        } else {
+            sqlx::query("DELETE FROM account_sends WHERE id = $1")
+                .bind(r)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await.context("cannot record the attempt")?;
+    if !updated {
+        tracing::warn!(
+            notice = n.id.0,
+            "lease lost before the attempt was recorded"
+        );
+    }
+    Ok(updated)
+}
+
+/// Puts a dead (or skipped) notice back in the queue, due now. Returns false when the notice is
+/// in another status.
+pub async fn requeue_notice(
+    conn: &mut AnyConnection,
+    id: NoticeId,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE notices SET status = 'queued', next_attempt_at = $1, attempts = 0, updated_at = $1
+         WHERE id = $2 AND status IN ('dead', 'skipped')",
+    )
+    .bind(now_ms)
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Filters of the delivery log. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// One customer's messages ("e-mails enviados").
+    pub customer: Option<CustomerId>,
+    /// One invoice's collection history.
+    pub invoice: Option<InvoiceId>,
+    /// One outcome.
+    pub outcome: Option<NoticeStatus>,
+    /// Attempts at or after (ms).
+    pub from_ms: Option<i64>,
+    /// Attempts before (ms).
+    pub to_ms: Option<i64>,
+    /// At most this many, newest first.
+    pub limit: i64,
+}
+
+/// The delivery log, newest first.
+pub async fn list_attempts(
+    conn: &mut AnyConnection,
+    f: &LogFilter,
+) -> anyhow::Result<Vec<Attempt>> {
+    let rows = sqlx::query(
+        "SELECT a.attempted_at, a.notice_id, n.dedup_key, a.channel, s.name, a.recipient, a.reply_code, a.reply_text,
+                a.outcome, a.duration_ms, n.actor, n.purpose, n.invoice_id, n.customer_id
+         FROM delivery_attempts a JOIN notices n ON n.id = a.notice_id
+         LEFT JOIN smtp_accounts s ON s.id = a.account_id
+         WHERE ($1 IS NULL OR n.customer_id = $1) AND ($2 IS NULL OR n.invoice_id = $2)
+           AND ($3 IS NULL OR a.outcome = $3) AND ($4 IS NULL OR a.attempted_at >= $4)
+           AND ($5 IS NULL OR a.attempted_at < $5)
+         ORDER BY a.attempted_at DESC, a.id DESC LIMIT $6",
+    )
+    .bind(f.customer.map(|c| c.0))
+    .bind(f.invoice.map(|i| i.0))
+    .bind(f.outcome.map(|o| o.as_str()))
+    .bind(f.from_ms)
+    .bind(f.to_ms)
+    .bind(if f.limit > 0 { f.limit } else { 1000 })
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Attempt {
+                attempted_at: r.try_get(0)?,
+                notice_id: NoticeId(r.try_get(1)?),
+                dedup_key: r.try_get(2)?,
+                channel: r
+                    .try_get::<String, _>(3)?
+                    .parse()
+                    .map_err(anyhow::Error::msg)?,
+                account: r.try_get(4)?,
+                recipient: r.try_get(5)?,
+                reply_code: r
+                    .try_get::<Option<i64>, _>(6)?
+                    .and_then(|c| u16::try_from(c).ok()),
+                reply_text: r.try_get(7)?,
+                outcome: r
+                    .try_get::<String, _>(8)?
+                    .parse()
+                    .map_err(anyhow::Error::msg)?,
+                duration_ms: r.try_get(9)?,
+                actor: r.try_get(10)?,
+                purpose: r
+                    .try_get::<String, _>(11)?
+                    .parse()
+                    .map_err(anyhow::Error::msg)?,
+                invoice_id: r.try_get::<Option<i64>, _>(12)?.map(InvoiceId),
+                customer_id: r.try_get::<Option<i64>, _>(13)?.map(CustomerId),
+            })
+        })
+        .collect()
+}
+
+/// Messages an account sent (or is sending) in the last `window_ms` before `now`.
+pub async fn account_sends_since(
+    conn: &mut AnyConnection,
+    account: AccountId,
+    since_ms: i64,
+) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query("SELECT COUNT(*) FROM account_sends WHERE account_id = $1 AND sent_at > $2")
+            .bind(account.0)
+            .bind(since_ms)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?,
+    )
+}
