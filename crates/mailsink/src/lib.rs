@@ -62,6 +62,8 @@ pub struct SinkConfig {
     pub tls: Option<(String, String)>,
     /// Require AUTH with this user and password before MAIL.
     pub auth: Option<(String, String)>,
+    /// The mechanisms advertised (default `PLAIN LOGIN`), to make a client use one.
+    pub auth_mechanisms: Option<String>,
     /// Replies for the next DATAs, in order; when empty, [`DataReply::Accept`].
     pub script: Vec<DataReply>,
     /// Recipients answered `550 5.1.1`.
@@ -240,7 +242,10 @@ async fn session(
                     lines.push("250-STARTTLS".into());
                 }
                 if config.auth.is_some() && (tls || acceptor.is_none()) {
-                    lines.push("250-AUTH PLAIN LOGIN".into());
+                    lines.push(format!(
+                        "250-AUTH {}",
+                        config.auth_mechanisms.as_deref().unwrap_or("PLAIN LOGIN")
+                    ));
                 }
                 lines.push("250-8BITMIME".into());
                 lines.push("250 SMTPUTF8".into());

@@ -106,3 +106,116 @@ pub async fn customer_with_contract(db: &Db, due_day: u8, delivery: &str) {
     )
     .await;
 }
+
+/// A master key for sealing test passwords.
+pub fn test_key() -> regua::secrets::MasterKey {
+    regua::secrets::MasterKey::parse(&"5e".repeat(32)).unwrap()
+}
+
+/// How a test account talks to the sink.
+#[derive(Default)]
+pub struct AccountSetup {
+    /// STARTTLS with this CA file.
+    pub starttls_ca: Option<std::path::PathBuf>,
+    /// AUTH user and password.
+    pub auth: Option<(String, String)>,
+    /// Limits.
+    pub hourly_limit: Option<u32>,
+    /// Daily limit.
+    pub daily_limit: Option<u32>,
+    /// Fallback account's name.
+    pub fallback: Option<String>,
+}
+
+/// Creates an SMTP account named `name` pointing at a mailsink.
+pub async fn sink_account(
+    db: &Db,
+    name: &str,
+    port: u16,
+    setup: AccountSetup,
+) -> regua::delivery::SmtpAccount {
+    use regua::delivery::*;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let a = NewSmtpAccount {
+        name: name.into(),
+        transport: Transport::Smtp,
+        host: if setup.starttls_ca.is_some() {
+            "localhost".into()
+        } else {
+            "127.0.0.1".into()
+        },
+        port,
+        security: if setup.starttls_ca.is_some() {
+            Security::StartTls
+        } else {
+            Security::None
+        },
+        credentials: setup.auth.map(|(u, p)| (u, regua::secrets::Secret::new(p))),
+        folder: None,
+        ca_file: setup.starttls_ca.map(|p| p.display().to_string()),
+        from_address: EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
+        from_name: "Provedor".into(),
+        test_recipient: None,
+        hourly_limit: setup.hourly_limit,
+        daily_limit: setup.daily_limit,
+        fallback: setup.fallback,
+        dkim: None,
+    };
+    let id = store::insert_smtp_account(&mut conn, &a, Some(&test_key()), 0)
+        .await
+        .unwrap();
+    store::get_smtp_account(&mut conn, id).await.unwrap()
+}
+
+/// The BB wallet, one customer (maria@exemplo.com.br) with a contract due on the 10th, and its
+/// invoices for the next `months` months as of 2026-01-05; returns them.
+pub async fn open_invoices(db: &Db, months: u32) -> Vec<Invoice> {
+    add_bb_wallet_and_method(db).await;
+    customer_with_contract(db, 10, "email").await;
+    regua::invoicing::generate_invoices(db, "K1", months, &clock_on("2026-01-05"))
+        .await
+        .unwrap()
+        .created
+}
+
+/// A delivery worker on `db` with a fixed clock and a short lease.
+pub fn worker_at(db: &Db, clock: &Clock) -> regua::delivery::Worker {
+    regua::delivery::Worker::new(
+        db.clone(),
+        clock.clone(),
+        regua::delivery::WorkerOptions {
+            name: "test-worker".into(),
+            lease: std::time::Duration::from_secs(60),
+            batch: 16,
+            concurrency: 4,
+        },
+        Some(test_key()),
+    )
+}
+
+/// Queues `invoice`'s e-mail through `account` under `key`.
+pub async fn queue_invoice_email(
+    db: &Db,
+    invoice: &Invoice,
+    account: &regua::delivery::SmtpAccount,
+    key: &str,
+    now_ms: i64,
+) -> regua::delivery::NoticeId {
+    let mut conn = db.pool.acquire().await.unwrap();
+    match regua::delivery::enqueue_invoice_email(
+        &mut conn,
+        invoice.id,
+        account,
+        regua::layouts::Purpose::ReminderBeforeDue,
+        None,
+        key,
+        "test",
+        now_ms,
+    )
+    .await
+    .unwrap()
+    {
+        regua::delivery::Enqueued::New(id) => id,
+        other => panic!("{key} was already queued: {other:?}"),
+    }
+}
