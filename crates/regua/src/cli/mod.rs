@@ -396,7 +396,9 @@ async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
                 "cli: {}",
                 std::env::var("USER").unwrap_or_else(|_| "operator".into())
             );
-            let key = format!("manual:{}:{now}", found.id);
+            // Each "send now" is its own notice: the clock may be frozen (--today), so a random
+            // suffix keeps two sends in the same millisecond apart.
+            let key = format!("manual:{}:{now}-{:08x}", found.id, fastrand::u32(..));
             match crate::delivery::enqueue_invoice_email(
                 &mut conn,
                 found.id,

@@ -6,6 +6,7 @@
 mod enqueue;
 mod message;
 mod policy;
+mod smtp_pool;
 mod transport;
 mod types;
 mod worker;

@@ -1,16 +1,17 @@
-//! Where messages leave Régua: an SMTP server through a pooled lettre transport (several
-//! connections per account, reused across messages), or a folder of `.eml` files (the demo's
-//! channel, no server needed). One [`MailTransport`] per account, built once per worker.
+//! Where messages leave Régua: an SMTP server through a pool of connections (several per
+//! account, reused across messages; see `smtp_pool.rs`), or a folder of `.eml` files (the
+//! demo's channel, no server needed). One [`MailTransport`] per account, built once per worker.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 
-use super::policy::{Failure, classify_smtp, error_chain};
+use super::policy::{Failure, error_chain};
+use super::smtp_pool::{SmtpPool, SmtpTarget};
 use super::{Security, SmtpAccount, Transport};
 use crate::secrets::Secret;
 
@@ -30,7 +31,7 @@ pub struct Accepted {
 #[derive(Clone)]
 pub enum MailTransport {
     /// A pooled SMTP client.
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(Arc<SmtpPool>),
     /// A folder of `.eml` files.
     Folder(PathBuf),
 }
@@ -73,40 +74,53 @@ impl MailTransport {
             }
             Ok(params.build_rustls()?)
         };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(account.host.clone())
-                .port(account.port)
-                .timeout(Some(SMTP_TIMEOUT))
-                .pool_config(PoolConfig::new().max_size(connections.max(1)))
-                .tls(match account.security {
-                    Security::None => Tls::None,
-                    Security::StartTls => Tls::Required(tls()?),
-                    Security::Tls => Tls::Wrapper(tls()?),
-                });
-        if let Some(user) = &account.username {
-            let password = password.ok_or_else(|| {
-                anyhow::anyhow!("account {} needs a password and has none", account.name)
-            })?;
-            builder = builder
-                .credentials(Credentials::new(
+        let credentials = match &account.username {
+            Some(user) => {
+                let password = password.ok_or_else(|| {
+                    anyhow::anyhow!("account {} needs a password and has none", account.name)
+                })?;
+                Some(Credentials::new(
                     user.clone(),
                     password.expose().to_string(),
                 ))
-                .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-        }
-        Ok(MailTransport::Smtp(builder.build()))
+            }
+            None => None,
+        };
+        let hello = account
+            .from_address
+            .as_str()
+            .rsplit_once('@')
+            .map_or_else(ClientId::default, |(_, domain)| {
+                ClientId::Domain(domain.to_string())
+            });
+        let target = SmtpTarget {
+            host: account.host.clone(),
+            port: account.port,
+            security: account.security,
+            tls: match account.security {
+                Security::None => None,
+                Security::StartTls | Security::Tls => Some(tls()?),
+            },
+            credentials,
+            hello,
+            timeout: SMTP_TIMEOUT,
+        };
+        Ok(MailTransport::Smtp(Arc::new(SmtpPool::new(
+            target,
+            usize::try_from(connections).unwrap_or(8),
+        ))))
     }
 
     /// Sends one message; `Ok` only when the server accepted the DATA.
     pub async fn send(&self, message: &lettre::Message) -> Result<Accepted, Failure> {
         match self {
-            MailTransport::Smtp(t) => match t.send(message.clone()).await {
-                Ok(r) => Ok(Accepted {
+            MailTransport::Smtp(pool) => {
+                let r = pool.send(message.envelope(), &message.formatted()).await?;
+                Ok(Accepted {
                     code: r.code().to_string().parse().unwrap_or(250),
                     text: r.message().collect::<Vec<_>>().join(" "),
-                }),
-                Err(e) => Err(classify_smtp(&e)),
-            },
+                })
+            }
             MailTransport::Folder(dir) => {
                 let id = message
                     .headers()
