@@ -286,6 +286,116 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
     Ok(customers)
 }
 
+/// `regua-demo.db` → `regua-demo-mail`: where the demo's e-mails are written.
+pub fn mail_dir_for(db_file: &std::path::Path) -> std::path::PathBuf {
+    let stem = db_file
+        .file_stem()
+        .map_or_else(|| "regua-demo".into(), |s| s.to_string_lossy().into_owned());
+    db_file.with_file_name(format!("{stem}-mail"))
+}
+
+/// What the demo's delivery did.
+pub struct DemoMail {
+    /// Messages written by this run.
+    pub sent_now: usize,
+    /// Messages sent by all runs.
+    pub total_sent: i64,
+}
+
+/// The demo's e-mail: a folder account (the default for boletos), a reminder for each open
+/// invoice due in the next five days or overdue, delivered at once by a worker. Dedup keys make
+/// a second run add only what became due since.
+pub async fn send_demo_mail(
+    db: &Db,
+    clock: &Clock,
+    mail_dir: &std::path::Path,
+) -> anyhow::Result<DemoMail> {
+    use crate::delivery::{NewSmtpAccount, Security, Transport, Worker, WorkerOptions};
+    use crate::layouts::Purpose;
+    let mut conn = db.pool.acquire().await?;
+    let account = match store::find_smtp_account(&mut conn, DEMO_ACCOUNT).await? {
+        Some(a) => a,
+        None => {
+            let id = store::insert_smtp_account(
+                &mut conn,
+                &NewSmtpAccount {
+                    name: DEMO_ACCOUNT.into(),
+                    transport: Transport::File,
+                    host: String::new(),
+                    port: 0,
+                    security: Security::None,
+                    credentials: None,
+                    folder: Some(mail_dir.display().to_string()),
+                    ca_file: None,
+                    from_address: crate::domain::EmailAddress::parse(
+                        "cobranca@provedorexemplo.com.br",
+                    )
+                    .map_err(anyhow::Error::msg)?,
+                    from_name: "Provedor Exemplo".into(),
+                    test_recipient: None,
+                    hourly_limit: None,
+                    daily_limit: None,
+                    fallback: None,
+                    dkim: None,
+                },
+                None,
+                clock.now_millis(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, DEMO_ACCOUNT).await?;
+            store::get_smtp_account(&mut conn, id).await?
+        }
+    };
+    let today = clock.today();
+    let soon = today.checked_add(jiff::Span::new().days(5))?;
+    let due: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, due_date FROM invoices WHERE status = 'open' AND due_date <= $1 AND delivery_type = 'email' ORDER BY id",
+    )
+    .bind(soon.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut tx = db.begin().await?;
+    for (id, due_date) in due {
+        let (purpose, kind) = if due_date.as_str() < today.to_string().as_str() {
+            (Purpose::ReminderAfterDue, "after")
+        } else {
+            (Purpose::ReminderBeforeDue, "before")
+        };
+        let layout = store::layout_for_purpose(&mut tx, purpose)
+            .await?
+            .map(|l| l.id);
+        crate::delivery::enqueue_invoice_email(
+            &mut tx,
+            crate::domain::InvoiceId(id),
+            &account,
+            purpose,
+            layout,
+            &format!("demo:{kind}:{id}"),
+            "demo",
+            clock.now_millis(),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    drop(conn);
+    let worker = Worker::new(db.clone(), clock.clone(), WorkerOptions::default(), None);
+    let report = worker.drain(|_| {}).await?;
+    let mut conn = db.pool.acquire().await?;
+    let total_sent = store::count_notices_by_status(&mut conn)
+        .await?
+        .get("sent")
+        .copied()
+        .unwrap_or(0);
+    Ok(DemoMail {
+        sent_now: report.sent,
+        total_sent,
+    })
+}
+
+/// The demo's folder account.
+pub const DEMO_ACCOUNT: &str = "Caixa de saída local";
+
 /// Runs `regua demo`: seed on first run, then print what is there.
 pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyhow::Result<()> {
     let url = match database {
@@ -311,6 +421,8 @@ pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyh
             store::redact_url(&url)
         )?;
     }
+    let mail_dir = mail_dir_for(&args.file);
+    let mail = send_demo_mail(&db, clock, &mail_dir).await?;
     let mut conn = db.pool.acquire().await?;
     let (open, paid, cancelled) = store::count_invoices_by_status(&mut conn).await?;
     let wallets = store::list_wallets(&mut conn).await?;
@@ -330,8 +442,16 @@ pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyh
     )?;
     writeln!(
         out,
+        "E-mails: {} enviados para a pasta {} (abra os .eml em qualquer leitor de e-mail); {} no total no log",
+        mail.sent_now,
+        mail_dir.display(),
+        mail.total_sent
+    )?;
+    writeln!(
+        out,
         "Experimente: regua --database {url} invoices list --contract K00001"
     )?;
+    writeln!(out, "             regua --database {url} log --status sent")?;
     writeln!(
         out,
         "(a interface web chega com o servidor: `regua serve`.)"
