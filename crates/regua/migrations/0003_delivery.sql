@@ -95,3 +95,7 @@ CREATE TABLE account_sends (
 );
 CREATE INDEX account_sends_window_idx ON account_sends (account_id, sent_at);
 CREATE INDEX account_sends_notice_idx ON account_sends (notice_id);
+
+-- A customer's open invoices (every message's `faturas_em_aberto`): without it SQLite walks
+-- every open invoice of the base through invoices_status_due_idx.
+CREATE INDEX invoices_customer_status_due_idx ON invoices (customer_id, status, due_date);

@@ -38,6 +38,10 @@ pub struct Report {
     pub stages: Vec<Stage>,
     /// Peak resident memory of the process, MB.
     pub peak_rss_mb: f64,
+    /// Size of one delivered message (HTML, text and boleto PDF), when `deliver` ran: what
+    /// `bench/compare` gives smtp-source so both send the same size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_bytes: Option<usize>,
 }
 
 /// Peak resident set size of this process in MB (Linux `VmHWM`); 0 where unknown.
@@ -98,12 +102,143 @@ pub fn synthetic_customers_csv(n: u64) -> String {
 /// How many messages the render stage renders at most.
 pub const RENDER_ITEMS: u64 = 100_000;
 
-/// The layout contexts of the first `n` invoices, as the delivery worker would build them.
+/// How many notices the `enqueue` and `deliver` stages handle at most.
+pub const DELIVER_ITEMS: u64 = 20_000;
+
+/// The bench's e-mail account: the sink given with `--smtp`, else a folder.
+async fn bench_account(
+    db: &Db,
+    options: &BenchOptions,
+    clock: &Clock,
+) -> anyhow::Result<crate::delivery::SmtpAccount> {
+    use crate::delivery::{NewSmtpAccount, Security, Transport};
+    let (transport, host, port) = match &options.smtp {
+        Some(addr) => {
+            let (host, port) = addr.rsplit_once(':').context("--smtp must be HOST:PORT")?;
+            (
+                Transport::Smtp,
+                host.to_string(),
+                port.parse::<u16>().context("--smtp port")?,
+            )
+        }
+        None => (Transport::File, String::new(), 0),
+    };
+    let mut conn = db.pool.acquire().await?;
+    let id = store::insert_smtp_account(
+        &mut conn,
+        &NewSmtpAccount {
+            name: "Bench".into(),
+            transport,
+            host,
+            port,
+            security: Security::None,
+            credentials: None,
+            folder: Some(options.mail_dir.display().to_string()),
+            ca_file: None,
+            from_address: crate::domain::EmailAddress::parse("cobranca@bench.example.com")
+                .map_err(anyhow::Error::msg)?,
+            from_name: "Bench".into(),
+            test_recipient: None,
+            hourly_limit: None,
+            daily_limit: None,
+            fallback: None,
+            dkim: None,
+        },
+        None,
+        clock.now_millis(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store::get_smtp_account(&mut conn, id).await
+}
+
+/// One "before due" reminder, boleto attached, for each of the first `n` invoices.
+async fn reminder_notices(
+    db: &Db,
+    account: &crate::delivery::SmtpAccount,
+    n: u64,
+) -> anyhow::Result<Vec<crate::delivery::NewNotice>> {
+    use std::collections::HashMap;
+    use std::collections::hash_map::Entry;
+    let mut conn = db.pool.acquire().await?;
+    let layout = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
+        .await?
+        .context("no reminder layout")?;
+    let mut emails: HashMap<crate::domain::CustomerId, String> = HashMap::new();
+    let mut out = Vec::with_capacity(n as usize);
+    let mut after = InvoiceId(0);
+    while (out.len() as u64) < n {
+        let page = store::list_invoices_after(&mut conn, after, 5_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        for inv in page.iter().take((n - out.len() as u64) as usize) {
+            if let Entry::Vacant(e) = emails.entry(inv.customer_id) {
+                let c = store::get_customer(&mut conn, inv.customer_id).await?;
+                e.insert(c.email.map(|m| m.as_str().to_string()).unwrap_or_default());
+            }
+            out.push(crate::delivery::NewNotice {
+                dedup_key: format!("rule:{}:bench", inv.id),
+                channel: crate::delivery::Channel::Email,
+                account_id: account.id,
+                recipient: emails[&inv.customer_id].clone(),
+                purpose: Purpose::ReminderBeforeDue,
+                layout_id: layout.id,
+                customer_id: Some(inv.customer_id),
+                contract_id: Some(inv.contract_id),
+                invoice_id: Some(inv.id),
+                attach_boleto: true,
+                actor: "bench".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The size of one delivered message, built as the worker builds it.
+async fn message_size(
+    db: &Db,
+    account: &crate::delivery::SmtpAccount,
+    clock: &Clock,
+) -> anyhow::Result<usize> {
+    let mut conn = db.pool.acquire().await?;
+    let invoice = store::list_invoices_after(&mut conn, InvoiceId(0), 1)
+        .await?
+        .into_iter()
+        .next()
+        .context("no invoice")?;
+    let customer = store::get_customer(&mut conn, invoice.customer_id).await?;
+    let wallet = store::get_wallet(&mut conn, invoice.wallet_id).await?;
+    let company = store::company_profile(&mut conn).await?;
+    let ctx = crate::layouts::context_for_invoice(&mut conn, invoice.id, clock.today()).await?;
+    let layout = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
+        .await?
+        .context("no reminder layout")?;
+    let rendered = layout
+        .compile()
+        .and_then(|c| c.render(&ctx))
+        .map_err(|(part, e)| anyhow::anyhow!("{part:?}: {e}"))?;
+    let pdf = boleto::pdf::render_pdf(&[crate::payment::boleto_input(
+        &invoice, &customer, &wallet, &company,
+    )])
+    .map_err(|e| anyhow::anyhow!("pdf: {e}"))?;
+    let message = crate::delivery::build_message(
+        account,
+        "cliente@exemplo.com.br",
+        "<bench@bench.example.com>",
+        &rendered,
+        Some(("boleto.pdf", pdf)),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(message.formatted().len())
+}
+
+/// The layout contexts and boleto inputs of the first `n` invoices, as the delivery worker
+/// would build them.
 async fn reminder_contexts(
     db: &Db,
     n: u64,
     clock: &Clock,
-) -> anyhow::Result<Vec<crate::layouts::LayoutContext>> {
+) -> anyhow::Result<(Vec<crate::layouts::LayoutContext>, Vec<boleto::BoletoInput>)> {
     use std::collections::HashMap;
     use std::collections::hash_map::Entry;
     let mut conn = db.pool.acquire().await?;
@@ -112,6 +247,7 @@ async fn reminder_contexts(
     let mut customers = HashMap::new();
     let mut contracts = HashMap::new();
     let mut out = Vec::with_capacity(n as usize);
+    let mut boletos = Vec::with_capacity(n as usize);
     let mut after = InvoiceId(0);
     while (out.len() as u64) < n {
         let page = store::list_invoices_after(&mut conn, after, 5_000).await?;
@@ -133,13 +269,37 @@ async fn reminder_contexts(
                 &company,
                 clock.today(),
             )?);
+            let wallet = wallets
+                .iter()
+                .find(|w| w.id == inv.wallet_id)
+                .context("wallet")?;
+            boletos.push(crate::payment::boleto_input(
+                inv,
+                &customers[&inv.customer_id],
+                wallet,
+                &company,
+            ));
         }
     }
-    Ok(out)
+    Ok((out, boletos))
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Synthetic customers.
+    pub customers: u64,
+    /// `HOST:PORT` of an SMTP sink for the `deliver` stage.
+    pub smtp: Option<String>,
+    /// Concurrent connections in the `deliver` stage.
+    pub concurrency: usize,
+    /// A scratch folder (the folder account used when there is no sink).
+    pub mail_dir: std::path::PathBuf,
 }
 
 /// Runs the benchmark on a fresh database at `url` (its tables must be empty).
-pub async fn run(url: &str, customers: u64, clock: &Clock) -> anyhow::Result<Report> {
+pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Result<Report> {
+    let customers = options.customers;
     let db = Db::connect_and_migrate(url).await?;
     {
         let mut conn = db.pool.acquire().await?;
@@ -170,7 +330,12 @@ pub async fn run(url: &str, customers: u64, clock: &Clock) -> anyhow::Result<Rep
 
     // Contracts (untimed set-up), then "gerar financeiro" for every contract, three months.
     let mut conn = db.pool.acquire().await?;
-    store::insert_wallet(&mut conn, &banco_do_brasil_wallet("Bench"), 0).await?;
+    // A hybrid boleto (PIX QR code on the page), as most ISPs issue now.
+    let wallet = crate::domain::NewWallet {
+        pix_key: Some("financeiro@bench.example.com".into()),
+        ..banco_do_brasil_wallet("Bench")
+    };
+    store::insert_wallet(&mut conn, &wallet, 0).await?;
     store::insert_billing_method(&mut conn, "Boleto", "Bench", 0).await?;
     drop(conn);
     let mut contracts = String::from(
@@ -205,7 +370,8 @@ pub async fn run(url: &str, customers: u64, clock: &Clock) -> anyhow::Result<Rep
     // Layout rendering: one "before due" reminder (subject + HTML + text, no PDF) per invoice,
     // up to RENDER_ITEMS, on one core. The contexts are read and built first, untimed: the stage
     // measures the template engine, not the database.
-    let contexts = reminder_contexts(&db, (customers * 3).min(RENDER_ITEMS), clock).await?;
+    let (contexts, boletos) =
+        reminder_contexts(&db, (customers * 3).min(RENDER_ITEMS), clock).await?;
     let mut conn = db.pool.acquire().await?;
     let layout = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
         .await?
@@ -234,11 +400,89 @@ pub async fn run(url: &str, customers: u64, clock: &Clock) -> anyhow::Result<Rep
     tracing::debug!(bytes, "rendered");
     drop(contexts);
 
+    // Boleto PDFs (recibo + ficha, PIX QR when the wallet has a key), one core.
+    let bar = progress("pdf", boletos.len() as u64);
+    stages.push(
+        timed("pdf", boletos.len() as u64, || async {
+            for (i, input) in boletos.iter().enumerate() {
+                boleto::pdf::render_pdf(std::slice::from_ref(input))
+                    .map_err(|e| anyhow::anyhow!("pdf: {e}"))?;
+                if i % 1024 == 0 {
+                    bar.set_position(i as u64);
+                }
+            }
+            Ok(())
+        })
+        .await?,
+    );
+    bar.finish_and_clear();
+    drop(boletos);
+
+    // Enqueue one reminder per invoice (what a routine's planner hands the outbox), in
+    // transactions of 1 000; then, with a sink, deliver them all.
+    let account = bench_account(&db, options, clock).await?;
+    let n = (customers * 3).min(DELIVER_ITEMS);
+    let notices = reminder_notices(&db, &account, n).await?;
+    let bar = progress("enqueue", notices.len() as u64);
+    stages.push(
+        timed("enqueue", notices.len() as u64, || async {
+            for chunk in notices.chunks(1000) {
+                let mut tx = db.begin().await?;
+                for notice in chunk {
+                    store::enqueue_notice(
+                        &mut tx,
+                        notice,
+                        &account.from_address,
+                        clock.now_millis(),
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                bar.inc(chunk.len() as u64);
+            }
+            Ok(())
+        })
+        .await?,
+    );
+    bar.finish_and_clear();
+    let mut message_bytes = None;
+    if options.smtp.is_some() {
+        let worker = crate::delivery::Worker::new(
+            db.clone(),
+            clock.clone(),
+            crate::delivery::WorkerOptions {
+                name: "bench".into(),
+                lease: std::time::Duration::from_secs(600),
+                batch: 256,
+                concurrency: options.concurrency.max(1),
+            },
+            None,
+        );
+        let bar = progress("deliver", notices.len() as u64);
+        let mut sent = 0;
+        let stage = timed("deliver", notices.len() as u64, || async {
+            let r = worker.drain(|r| bar.inc(r.claimed as u64)).await?;
+            sent = r.sent;
+            Ok(())
+        })
+        .await?;
+        bar.finish_and_clear();
+        anyhow::ensure!(
+            sent == notices.len(),
+            "only {sent} of {} messages were accepted by {}",
+            notices.len(),
+            options.smtp.as_deref().unwrap_or("")
+        );
+        stages.push(stage);
+        message_bytes = Some(message_size(&db, &account, clock).await?);
+    }
+
     Ok(Report {
         customers,
         database: db.backend,
         stages,
         peak_rss_mb: peak_rss_mb(),
+        message_bytes,
     })
 }
 
@@ -259,6 +503,9 @@ pub fn table(r: &Report) -> String {
             "{:<10} {:>10} {:>10.2} {:>12.0}",
             st.name, st.items, st.seconds, st.per_second
         );
+    }
+    if let Some(b) = r.message_bytes {
+        let _ = writeln!(s, "delivered message size: {b} bytes");
     }
     let _ = writeln!(s, "peak memory: {:.0} MB", r.peak_rss_mb);
     s

@@ -94,6 +94,13 @@ pub enum Command {
         /// Write the results as JSON to this file.
         #[arg(long)]
         json: Option<std::path::PathBuf>,
+        /// Deliver the enqueued notices to this SMTP server (no TLS, no AUTH), e.g. Postfix's
+        /// smtp-sink; without it the `deliver` stage is left out.
+        #[arg(long)]
+        smtp: Option<String>,
+        /// Concurrent SMTP connections in the `deliver` stage.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
     },
     /// Boleto codes, PDFs and digitable-line checks.
     #[command(subcommand)]
@@ -326,14 +333,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,
         Command::Log(args) => delivery_cmd::log(g, args).await,
         Command::SecretKey => Ok(delivery_cmd::secret_key()),
-        Command::Bench { customers, json } => {
+        Command::Bench {
+            customers,
+            json,
+            smtp,
+            concurrency,
+        } => {
             // Without --database, a fresh SQLite file in a temporary directory.
             let tmp = tempfile::tempdir()?;
             let url = g
                 .database
                 .clone()
                 .unwrap_or_else(|| format!("sqlite://{}", tmp.path().join("bench.db").display()));
-            let report = crate::bench::run(&url, customers, &g.clock()?).await?;
+            let options = crate::bench::BenchOptions {
+                customers,
+                smtp,
+                concurrency,
+                mail_dir: tmp.path().join("mail"),
+            };
+            let report = crate::bench::run(&url, &options, &g.clock()?).await?;
             print!("{}", crate::bench::table(&report));
             if let Some(path) = json {
                 std::fs::write(&path, serde_json::to_string_pretty(&report)?)

@@ -73,7 +73,8 @@ mod tests {
         assert_eq!(backoff_ms(1), 60_000);
         assert_eq!(backoff_ms(2), 120_000);
         assert_eq!(backoff_ms(3), 240_000);
-        assert_eq!(backoff_ms(8), 4 * 3_600_000);
+        assert_eq!(backoff_ms(8), 128 * 60_000);
+        assert_eq!(backoff_ms(9), 4 * 3_600_000);
         assert_eq!(backoff_ms(11), 4 * 3_600_000);
         assert_eq!(backoff_ms(40), 4 * 3_600_000);
     }

@@ -16,7 +16,10 @@ use super::message::build_message;
 use super::policy::{Failure, MAX_ATTEMPTS, backoff_ms};
 use super::transport::MailTransport;
 use super::{AccountId, NoticeStatus, SmtpAccount};
-use crate::domain::{BillingWallet, Clock, InvoiceStatus, LayoutId, format_date};
+use crate::domain::{
+    BillingWallet, Clock, Contract, ContractId, Customer, CustomerId, Invoice, InvoiceId,
+    InvoiceStatus, LayoutId, format_date,
+};
 use crate::layouts::{CompiledLayout, LayoutContext, layout_context};
 use crate::secrets::MasterKey;
 use crate::store::{self, AttemptResult, Claim, Db};
@@ -78,6 +81,55 @@ impl BatchReport {
     }
 }
 
+/// Everything a batch's notices need, read in a handful of queries when the batch starts (a
+/// few milliseconds before sending) rather than several per notice: the accounts, layouts,
+/// wallets and company profile, and the batch's customers, invoices, contracts and open
+/// invoices. A payment or an address change recorded after that is seen by the next batch.
+struct BatchCache {
+    accounts: Vec<SmtpAccount>,
+    layouts: Vec<crate::layouts::Layout>,
+    wallets: Vec<BillingWallet>,
+    company: crate::domain::CompanyProfile,
+    customers: HashMap<CustomerId, Customer>,
+    invoices: HashMap<InvoiceId, Invoice>,
+    contracts: HashMap<ContractId, Contract>,
+    open: HashMap<CustomerId, Vec<Invoice>>,
+}
+
+impl BatchCache {
+    async fn load(db: &Db, claims: &[&Claim]) -> anyhow::Result<BatchCache> {
+        let mut conn = db.pool.acquire().await?;
+        let customer_ids: Vec<CustomerId> =
+            claims.iter().filter_map(|c| c.notice.customer_id).collect();
+        let invoice_ids: Vec<InvoiceId> =
+            claims.iter().filter_map(|c| c.notice.invoice_id).collect();
+        let invoices = store::get_invoices(&mut conn, &invoice_ids).await?;
+        let contract_ids: Vec<ContractId> = invoices.iter().map(|i| i.contract_id).collect();
+        let mut open: HashMap<CustomerId, Vec<Invoice>> = HashMap::new();
+        for inv in store::list_open_invoices_of_customers(&mut conn, &customer_ids).await? {
+            open.entry(inv.customer_id).or_default().push(inv);
+        }
+        Ok(BatchCache {
+            accounts: store::list_smtp_accounts(&mut conn).await?,
+            layouts: store::list_layouts(&mut conn).await?,
+            wallets: store::list_wallets(&mut conn).await?,
+            company: store::company_profile(&mut conn).await?,
+            customers: store::get_customers(&mut conn, &customer_ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect(),
+            contracts: store::get_contracts(&mut conn, &contract_ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect(),
+            invoices: invoices.into_iter().map(|i| (i.id, i)).collect(),
+            open,
+        })
+    }
+}
+
 /// The delivery worker.
 pub struct Worker {
     db: Db,
@@ -101,7 +153,8 @@ impl Worker {
         }
     }
 
-    /// Claims one batch of due notices and delivers it.
+    /// Claims one batch of due notices, delivers it, and records every attempt in one
+    /// transaction. The accounts, layouts, wallets and company profile are read once per batch.
     pub async fn deliver_batch(&self) -> anyhow::Result<BatchReport> {
         let claims = store::claim_due_notices(
             &self.db,
@@ -115,11 +168,22 @@ impl Worker {
             claimed: claims.len(),
             ..BatchReport::default()
         };
-        let mut results = futures_util::stream::iter(claims.iter())
-            .map(|c| self.deliver(c))
-            .buffer_unordered(self.options.concurrency.max(1));
-        while let Some(outcome) = results.next().await {
-            match outcome? {
+        if claims.is_empty() {
+            return Ok(report);
+        }
+        let cache = BatchCache::load(&self.db, &claims.iter().collect::<Vec<_>>()).await?;
+        let done: Vec<(&Claim, AttemptResult)> = futures_util::stream::iter(claims.iter())
+            .map(|c| {
+                let cache = &cache;
+                async move { (c, self.deliver(c, cache).await) }
+            })
+            .buffer_unordered(self.options.concurrency.max(1))
+            .collect()
+            .await;
+        store::finish_attempts(&self.db, &done, &self.options.name, self.clock.now_millis())
+            .await?;
+        for (_, r) in &done {
+            match r.outcome {
                 NoticeStatus::Sent => report.sent += 1,
                 NoticeStatus::Retrying => report.retrying += 1,
                 NoticeStatus::Dead => report.dead += 1,
@@ -143,10 +207,20 @@ impl Worker {
             id,
         )
         .await?;
-        match claim {
-            Some(c) => Ok(Some(self.deliver(&c).await?)),
-            None => Ok(None),
-        }
+        let Some(claim) = claim else {
+            return Ok(None);
+        };
+        let cache = BatchCache::load(&self.db, &[&claim]).await?;
+        let result = self.deliver(&claim, &cache).await;
+        let outcome = result.outcome;
+        store::finish_attempts(
+            &self.db,
+            &[(&claim, result)],
+            &self.options.name,
+            self.clock.now_millis(),
+        )
+        .await?;
+        Ok(Some(outcome))
     }
 
     /// Delivers batches until nothing is due now; `progress` is told each batch's size.
@@ -242,12 +316,11 @@ impl Worker {
         Ok(c)
     }
 
-    /// One notice, start to finish; returns its new status.
-    async fn deliver(&self, claim: &Claim) -> anyhow::Result<NoticeStatus> {
+    /// One notice, start to finish (recording aside).
+    async fn deliver(&self, claim: &Claim, cache: &BatchCache) -> AttemptResult {
         let started = Instant::now();
         let n = &claim.notice;
-        let step = self.attempt(claim).await;
-        let mut result = match step {
+        let mut result = match self.attempt(claim, cache).await {
             Ok(r) => r,
             Err(e) => {
                 // Our own failure (database, PDF): worth retrying like a transient one.
@@ -264,24 +337,16 @@ impl Worker {
             }
         };
         result.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let outcome = result.outcome;
+        result.at_ms = self.clock.now_millis();
         tracing::info!(
             notice = n.id.0,
             key = %n.dedup_key,
-            outcome = %outcome,
+            outcome = %result.outcome,
             code = result.reply_code,
             reply = %result.reply_text,
             "attempt"
         );
-        store::finish_attempt(
-            &self.db,
-            claim,
-            &self.options.name,
-            &result,
-            self.clock.now_millis(),
-        )
-        .await?;
-        Ok(outcome)
+        result
     }
 
     fn failed(
@@ -314,6 +379,7 @@ impl Worker {
             recipient,
             layout_version,
             duration_ms: 0,
+            at_ms: 0,
         }
     }
 
@@ -326,19 +392,23 @@ impl Worker {
             recipient,
             layout_version: None,
             duration_ms: 0,
+            at_ms: 0,
         }
     }
 
-    async fn attempt(&self, claim: &Claim) -> anyhow::Result<AttemptResult> {
+    async fn attempt(&self, claim: &Claim, cache: &BatchCache) -> anyhow::Result<AttemptResult> {
         let n = &claim.notice;
-        let mut conn = self.db.pool.acquire().await?;
         let Some(account_id) = n.account_id else {
             return Ok(self.skipped(
                 "sem conta de e-mail para enviar".into(),
                 n.recipient.clone(),
             ));
         };
-        let account = store::get_smtp_account(&mut conn, account_id).await?;
+        let account = cache
+            .accounts
+            .iter()
+            .find(|a| a.id == account_id)
+            .with_context(|| format!("smtp account {account_id}"))?;
         if !account.active {
             return Ok(self.skipped(
                 format!("a conta de e-mail {} foi removida", account.name),
@@ -346,7 +416,7 @@ impl Worker {
             ));
         }
         let today = self.clock.today();
-        let company = store::company_profile(&mut conn).await?;
+        let company = &cache.company;
 
         // Re-check the cause right before sending: still open, still an address on file.
         let mut recipient = n.recipient.clone();
@@ -356,7 +426,10 @@ impl Worker {
         };
         let mut boleto = None;
         if let Some(customer_id) = n.customer_id {
-            let customer = store::get_customer(&mut conn, customer_id).await?;
+            let customer = cache
+                .customers
+                .get(&customer_id)
+                .with_context(|| format!("customer {customer_id}"))?;
             match &customer.email {
                 Some(e) => recipient = e.as_str().to_string(),
                 None => {
@@ -364,7 +437,10 @@ impl Worker {
                 }
             }
             if let Some(invoice_id) = n.invoice_id {
-                let invoice = store::get_invoice(&mut conn, invoice_id).await?;
+                let invoice = cache
+                    .invoices
+                    .get(&invoice_id)
+                    .with_context(|| format!("invoice {invoice_id}"))?;
                 match &invoice.status {
                     InvoiceStatus::Open => {}
                     InvoiceStatus::Paid { paid_on, .. } => {
@@ -377,23 +453,19 @@ impl Worker {
                         return Ok(self.skipped("fatura cancelada".into(), recipient));
                     }
                 }
-                let contract = store::get_contract(&mut conn, invoice.contract_id).await?;
-                let open = store::list_open_invoices_of_customer(&mut conn, customer.id).await?;
-                let mut wallets: Vec<BillingWallet> = Vec::new();
-                for inv in open.iter().chain([&invoice]) {
-                    if !wallets.iter().any(|w| w.id == inv.wallet_id) {
-                        wallets.push(store::get_wallet(&mut conn, inv.wallet_id).await?);
-                    }
-                }
-                ctx = layout_context(
-                    &invoice, &customer, &contract, &open, &wallets, &company, today,
-                )?;
+                let contract = cache
+                    .contracts
+                    .get(&invoice.contract_id)
+                    .with_context(|| format!("contract {}", invoice.contract_id))?;
+                let open = cache.open.get(&customer.id).map_or(&[][..], Vec::as_slice);
+                let wallets = &cache.wallets;
+                ctx = layout_context(invoice, customer, contract, open, wallets, company, today)?;
                 if n.attach_boleto {
                     let wallet = wallets
                         .iter()
                         .find(|w| w.id == invoice.wallet_id)
                         .context("the invoice's wallet")?;
-                    let input = crate::payment::boleto_input(&invoice, &customer, wallet, &company);
+                    let input = crate::payment::boleto_input(invoice, customer, wallet, company);
                     let pdf = boleto::pdf::render_pdf(&[input])
                         .map_err(|e| anyhow::anyhow!("cannot render the boleto PDF: {e}"))?;
                     boleto = Some((
@@ -412,10 +484,13 @@ impl Worker {
         ctx.company.email = company.email.clone();
         ctx.company.site = company.site.clone();
 
-        let layout = store::get_layout(&mut conn, n.layout_id).await?;
-        drop(conn);
+        let layout = cache
+            .layouts
+            .iter()
+            .find(|l| l.id == n.layout_id)
+            .with_context(|| format!("layout {}", n.layout_id))?;
         let version = Some(layout.version);
-        let rendered = match self.compiled(&layout).and_then(|c| {
+        let rendered = match self.compiled(layout).and_then(|c| {
             c.render(&ctx)
                 .map_err(|(part, e)| format!("layout {} ({}): {e}", layout.name, part.label_pt()))
         }) {
@@ -430,7 +505,7 @@ impl Worker {
             }
         };
         let message = match build_message(
-            &account,
+            account,
             &recipient,
             &n.message_id,
             &rendered,
@@ -451,7 +526,7 @@ impl Worker {
                 ));
             }
         };
-        let transport = match self.transport(&account).await {
+        let transport = match self.transport(account).await {
             Ok(t) => t,
             Err(e) => {
                 return Ok(self.failed(
@@ -474,6 +549,7 @@ impl Worker {
                 recipient,
                 layout_version: version,
                 duration_ms: 0,
+                at_ms: 0,
             },
             Err(failure) => self.failed(n, failure, recipient, version),
         })

@@ -520,7 +520,7 @@ async fn claim_notices(
     for (opening, ids) in &deferred {
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE notices SET next_attempt_at = $1, updated_at = $2 WHERE id IN ({}) AND status IN ('queued', 'retrying')",
-            join_ids(ids)
+            super::id_list(ids.iter().copied())
         )))
         .bind(*opening)
         .bind(now_ms)
@@ -570,13 +570,6 @@ async fn claim_notices(
     }
     tx.commit().await.context("cannot commit the claim")?;
     Ok(out)
-}
-
-fn join_ids(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// What an account can still send now, within its rolling hour and day.
@@ -666,79 +659,86 @@ pub struct AttemptResult {
     pub layout_version: Option<i64>,
     /// Duration of the attempt.
     pub duration_ms: i64,
+    /// When the attempt ended (ms).
+    pub at_ms: i64,
 }
 
-/// Records the end of an attempt: the notice's new status, the log row, and the send ledger
-/// (the reservation is confirmed when sent, released otherwise). Returns false when the lease
-/// had been lost to another worker (the log row is still written).
-pub async fn finish_attempt(
+/// Records the end of attempts, in one transaction: each notice's new status, its log row, and
+/// the send ledger (a reservation is confirmed when sent, released otherwise). `now_ms` is when
+/// they are recorded; each log row keeps its attempt's own time. Returns how many leases had been
+/// lost to another worker meanwhile (their log rows are still written, their status is not).
+pub async fn finish_attempts(
     db: &Db,
-    claim: &Claim,
+    done: &[(&Claim, AttemptResult)],
     worker: &str,
-    result: &AttemptResult,
     now_ms: i64,
-) -> anyhow::Result<bool> {
-    let n = &claim.notice;
+) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
-    let sent_at = (result.outcome == NoticeStatus::Sent).then_some(now_ms);
-    let last_error = (result.outcome != NoticeStatus::Sent).then_some(result.reply_text.as_str());
-    let updated = sqlx::query(
-        "UPDATE notices SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL,
-            lease_owner = NULL, last_error = $3, sent_at = COALESCE($4, sent_at), recipient = $5,
-            layout_version = COALESCE($6, layout_version), updated_at = $7
-         WHERE id = $8 AND status = 'sending' AND lease_owner = $9",
-    )
-    .bind(result.outcome.as_str())
-    .bind(result.retry_at)
-    .bind(last_error)
-    .bind(sent_at)
-    .bind(&result.recipient)
-    .bind(result.layout_version)
-    .bind(now_ms)
-    .bind(n.id.0)
-    .bind(worker)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    sqlx::query(
-        "INSERT INTO delivery_attempts (notice_id, attempted_at, channel, account_id, recipient, reply_code, reply_text,
-            outcome, duration_ms, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(n.id.0)
-    .bind(now_ms)
-    .bind(n.channel.as_str())
-    .bind(n.account_id.map(|a| a.0))
-    .bind(&result.recipient)
-    .bind(result.reply_code.map(i64::from))
-    .bind(&result.reply_text)
-    .bind(result.outcome.as_str())
-    .bind(result.duration_ms)
-    .bind(worker)
-    .execute(&mut *tx)
-    .await?;
-    if let Some(r) = claim.reservation {
-        if result.outcome == NoticeStatus::Sent {
-            sqlx::query("UPDATE account_sends SET sent_at = $1 WHERE id = $2")
-                .bind(now_ms)
-                .bind(r)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            sqlx::query("DELETE FROM account_sends WHERE id = $1")
-                .bind(r)
-                .execute(&mut *tx)
-                .await?;
+    let mut lost = 0;
+    for (claim, result) in done {
+        let n = &claim.notice;
+        let sent_at = (result.outcome == NoticeStatus::Sent).then_some(result.at_ms);
+        let last_error =
+            (result.outcome != NoticeStatus::Sent).then_some(result.reply_text.as_str());
+        let updated = sqlx::query(
+            "UPDATE notices SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL,
+                lease_owner = NULL, last_error = $3, sent_at = COALESCE($4, sent_at), recipient = $5,
+                layout_version = COALESCE($6, layout_version), updated_at = $7
+             WHERE id = $8 AND status = 'sending' AND lease_owner = $9",
+        )
+        .bind(result.outcome.as_str())
+        .bind(result.retry_at)
+        .bind(last_error)
+        .bind(sent_at)
+        .bind(&result.recipient)
+        .bind(result.layout_version)
+        .bind(now_ms)
+        .bind(n.id.0)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !updated {
+            lost += 1;
+            tracing::warn!(
+                notice = n.id.0,
+                "lease lost before the attempt was recorded"
+            );
+        }
+        sqlx::query(
+            "INSERT INTO delivery_attempts (notice_id, attempted_at, channel, account_id, recipient, reply_code, reply_text,
+                outcome, duration_ms, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(n.id.0)
+        .bind(result.at_ms)
+        .bind(n.channel.as_str())
+        .bind(n.account_id.map(|a| a.0))
+        .bind(&result.recipient)
+        .bind(result.reply_code.map(i64::from))
+        .bind(&result.reply_text)
+        .bind(result.outcome.as_str())
+        .bind(result.duration_ms)
+        .bind(worker)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(r) = claim.reservation {
+            if result.outcome == NoticeStatus::Sent {
+                sqlx::query("UPDATE account_sends SET sent_at = $1 WHERE id = $2")
+                    .bind(result.at_ms)
+                    .bind(r)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query("DELETE FROM account_sends WHERE id = $1")
+                    .bind(r)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
     }
-    tx.commit().await.context("cannot record the attempt")?;
-    if !updated {
-        tracing::warn!(
-            notice = n.id.0,
-            "lease lost before the attempt was recorded"
-        );
-    }
-    Ok(updated)
+    tx.commit().await.context("cannot record the attempts")?;
+    Ok(lost)
 }
 
 /// Puts a dead (or skipped) notice back in the queue, due now. Returns false when the notice is

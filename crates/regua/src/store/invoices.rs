@@ -253,6 +253,46 @@ pub async fn list_invoices_after(
         .collect()
 }
 
+/// The invoices with these ids, in no particular order.
+pub async fn get_invoices(
+    conn: &mut AnyConnection,
+    ids: &[InvoiceId],
+) -> anyhow::Result<Vec<Invoice>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id IN ({})",
+        super::id_list(ids.iter().map(|i| i.0))
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(invoice_from_row)
+        .collect()
+}
+
+/// The open invoices of these customers, by customer then due date.
+pub async fn list_open_invoices_of_customers(
+    conn: &mut AnyConnection,
+    customers: &[CustomerId],
+) -> anyhow::Result<Vec<Invoice>> {
+    if customers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE customer_id IN ({}) AND status = 'open' ORDER BY customer_id, due_date, id",
+        super::id_list(customers.iter().map(|i| i.0))
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(invoice_from_row)
+        .collect()
+}
+
 /// A customer's open invoices by due date (the consolidated list of messages and the portal).
 pub async fn list_open_invoices_of_customer(
     conn: &mut AnyConnection,

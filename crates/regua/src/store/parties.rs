@@ -312,6 +312,46 @@ pub async fn get_customer(conn: &mut AnyConnection, id: CustomerId) -> anyhow::R
     customer_from_row(&row)
 }
 
+/// The customers with these ids, in no particular order (missing ids are left out).
+pub async fn get_customers(
+    conn: &mut AnyConnection,
+    ids: &[CustomerId],
+) -> anyhow::Result<Vec<Customer>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, external_id, name, document, email, mobile_phone FROM customers WHERE id IN ({})",
+        super::id_list(ids.iter().map(|i| i.0))
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(customer_from_row)
+        .collect()
+}
+
+/// The contracts with these ids, in no particular order.
+pub async fn get_contracts(
+    conn: &mut AnyConnection,
+    ids: &[ContractId],
+) -> anyhow::Result<Vec<Contract>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id IN ({})",
+        super::id_list(ids.iter().map(|i| i.0))
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(contract_from_row)
+        .collect()
+}
+
 /// A customer by the ERP's id.
 pub async fn find_customer_by_external_id(
     conn: &mut AnyConnection,
