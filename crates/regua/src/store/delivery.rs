@@ -533,41 +533,58 @@ async fn claim_notices(
         );
     }
 
-    let mut out = Vec::with_capacity(claimed.len());
-    for (mut n, account) in claimed {
-        sqlx::query(
+    // A few statements per batch, not per notice: SQLite through sqlx pays a thread hop for
+    // each statement, which dominated delivery at thousands of messages a second.
+    let mut by_account: BTreeMap<Option<i64>, Vec<i64>> = BTreeMap::new();
+    for (n, account) in &claimed {
+        by_account
+            .entry(account.map(|a| a.0))
+            .or_default()
+            .push(n.id.0);
+    }
+    let mut reservations: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    for (account, ids) in &by_account {
+        sqlx::query(AssertSqlSafe(format!(
             "UPDATE notices SET status = 'sending', lease_until = $1, lease_owner = $2, attempts = attempts + 1,
-                account_id = $3, updated_at = $4 WHERE id = $5",
-        )
+                account_id = $3, updated_at = $4 WHERE id IN ({})",
+            super::id_list(ids.iter().copied())
+        )))
         .bind(now_ms + lease_ms)
         .bind(worker)
-        .bind(account.map(|a| a.0))
+        .bind(*account)
         .bind(now_ms)
-        .bind(n.id.0)
         .execute(&mut *tx)
         .await?;
-        let reservation = match account {
-            Some(a) => Some(
-                sqlx::query(
-                    "INSERT INTO account_sends (account_id, notice_id, sent_at) VALUES ($1, $2, $3) RETURNING id",
-                )
-                .bind(a.0)
-                .bind(n.id.0)
-                .bind(now_ms)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get::<i64, _>(0)?,
-            ),
-            None => None,
-        };
-        n.status = NoticeStatus::Sending;
-        n.attempts += 1;
-        n.account_id = account;
-        out.push(Claim {
-            notice: n,
-            reservation,
-        });
+        if let Some(a) = account {
+            // Integers only in the VALUES list.
+            let values = ids
+                .iter()
+                .map(|id| format!("({a}, {id}, {now_ms})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let rows = sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO account_sends (account_id, notice_id, sent_at) VALUES {values} RETURNING id, notice_id"
+            )))
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in rows {
+                reservations.insert(r.try_get::<i64, _>(1)?, r.try_get::<i64, _>(0)?);
+            }
+        }
     }
+    let out = claimed
+        .into_iter()
+        .map(|(mut n, account)| {
+            n.status = NoticeStatus::Sending;
+            n.attempts += 1;
+            n.account_id = account;
+            let reservation = reservations.get(&n.id.0).copied();
+            Claim {
+                notice: n,
+                reservation,
+            }
+        })
+        .collect();
     tx.commit().await.context("cannot commit the claim")?;
     Ok(out)
 }
@@ -675,9 +692,16 @@ pub async fn finish_attempts(
 ) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
     let mut lost = 0;
+    // The common case — sent to the address it was queued for — in one statement per layout
+    // version; everything else notice by notice.
+    let mut sent: BTreeMap<Option<i64>, Vec<i64>> = BTreeMap::new();
     for (claim, result) in done {
         let n = &claim.notice;
-        let sent_at = (result.outcome == NoticeStatus::Sent).then_some(result.at_ms);
+        if result.outcome == NoticeStatus::Sent && result.recipient == n.recipient {
+            sent.entry(result.layout_version).or_default().push(n.id.0);
+            continue;
+        }
+        let sent_at = (result.outcome == NoticeStatus::Sent).then_some(now_ms);
         let last_error =
             (result.outcome != NoticeStatus::Sent).then_some(result.reply_text.as_str());
         let updated = sqlx::query(
@@ -697,45 +721,93 @@ pub async fn finish_attempts(
         .bind(worker)
         .execute(&mut *tx)
         .await?
-        .rows_affected()
-            == 1;
-        if !updated {
-            lost += 1;
-            tracing::warn!(
-                notice = n.id.0,
-                "lease lost before the attempt was recorded"
-            );
-        }
-        sqlx::query(
-            "INSERT INTO delivery_attempts (notice_id, attempted_at, channel, account_id, recipient, reply_code, reply_text,
-                outcome, duration_ms, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(n.id.0)
-        .bind(result.at_ms)
-        .bind(n.channel.as_str())
-        .bind(n.account_id.map(|a| a.0))
-        .bind(&result.recipient)
-        .bind(result.reply_code.map(i64::from))
-        .bind(&result.reply_text)
-        .bind(result.outcome.as_str())
-        .bind(result.duration_ms)
+        .rows_affected();
+        lost += 1 - usize::try_from(updated).unwrap_or(1).min(1);
+    }
+    for (version, ids) in &sent {
+        let updated = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE notices SET status = 'sent', lease_until = NULL, lease_owner = NULL, last_error = NULL,
+                sent_at = $1, layout_version = COALESCE($2, layout_version), updated_at = $1
+             WHERE id IN ({}) AND status = 'sending' AND lease_owner = $3",
+            super::id_list(ids.iter().copied())
+        )))
+        .bind(now_ms)
+        .bind(*version)
         .bind(worker)
         .execute(&mut *tx)
-        .await?;
-        if let Some(r) = claim.reservation {
-            if result.outcome == NoticeStatus::Sent {
-                sqlx::query("UPDATE account_sends SET sent_at = $1 WHERE id = $2")
-                    .bind(result.at_ms)
-                    .bind(r)
-                    .execute(&mut *tx)
-                    .await?;
-            } else {
-                sqlx::query("DELETE FROM account_sends WHERE id = $1")
-                    .bind(r)
-                    .execute(&mut *tx)
-                    .await?;
+        .await?
+        .rows_affected();
+        lost += ids.len() - usize::try_from(updated).unwrap_or(0).min(ids.len());
+    }
+    if lost > 0 {
+        tracing::warn!(lost, "leases lost before the attempts were recorded");
+    }
+    for chunk in done.chunks(100) {
+        let mut sql = String::from(
+            "INSERT INTO delivery_attempts (notice_id, attempted_at, channel, account_id, recipient, reply_code, reply_text,
+                outcome, duration_ms, worker) VALUES ",
+        );
+        for k in 0..chunk.len() {
+            let b = k * 10;
+            if k > 0 {
+                sql.push_str(", ");
             }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 9,
+                b + 10
+            ));
         }
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (claim, result) in chunk {
+            let n = &claim.notice;
+            q = q
+                .bind(n.id.0)
+                .bind(result.at_ms)
+                .bind(n.channel.as_str())
+                .bind(n.account_id.map(|a| a.0))
+                .bind(result.recipient.clone())
+                .bind(result.reply_code.map(i64::from))
+                .bind(result.reply_text.clone())
+                .bind(result.outcome.as_str())
+                .bind(result.duration_ms)
+                .bind(worker.to_string());
+        }
+        q.execute(&mut *tx).await?;
+    }
+    // The ledger: a confirmed send counts from when it was recorded (never earlier than the
+    // send itself, so a window can only be counted long, never short).
+    let (confirmed, released): (Vec<_>, Vec<_>) = done
+        .iter()
+        .filter_map(|(c, r)| {
+            c.reservation
+                .map(|id| (id, r.outcome == NoticeStatus::Sent))
+        })
+        .partition(|(_, ok)| *ok);
+    if !confirmed.is_empty() {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE account_sends SET sent_at = $1 WHERE id IN ({})",
+            super::id_list(confirmed.iter().map(|(id, _)| *id))
+        )))
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !released.is_empty() {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM account_sends WHERE id IN ({})",
+            super::id_list(released.iter().map(|(id, _)| *id))
+        )))
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await.context("cannot record the attempts")?;
     Ok(lost)
