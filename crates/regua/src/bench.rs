@@ -111,44 +111,20 @@ async fn bench_account(
     options: &BenchOptions,
     clock: &Clock,
 ) -> anyhow::Result<crate::delivery::SmtpAccount> {
-    use crate::delivery::{NewSmtpAccount, Security, Transport};
-    let (transport, host, port) = match &options.smtp {
+    use crate::delivery::NewSmtpAccount;
+    let from = crate::domain::EmailAddress::parse("cobranca@bench.example.com")
+        .map_err(anyhow::Error::msg)?;
+    let account = match &options.smtp {
         Some(addr) => {
             let (host, port) = addr.rsplit_once(':').context("--smtp must be HOST:PORT")?;
-            (
-                Transport::Smtp,
-                host.to_string(),
-                port.parse::<u16>().context("--smtp port")?,
-            )
+            NewSmtpAccount::smtp("Bench", host, port.parse().context("--smtp port")?, from)
         }
-        None => (Transport::File, String::new(), 0),
+        None => NewSmtpAccount::folder("Bench", &options.mail_dir.display().to_string(), from),
     };
     let mut conn = db.pool.acquire().await?;
-    let id = store::insert_smtp_account(
-        &mut conn,
-        &NewSmtpAccount {
-            name: "Bench".into(),
-            transport,
-            host,
-            port,
-            security: Security::None,
-            credentials: None,
-            folder: Some(options.mail_dir.display().to_string()),
-            ca_file: None,
-            from_address: crate::domain::EmailAddress::parse("cobranca@bench.example.com")
-                .map_err(anyhow::Error::msg)?,
-            from_name: "Bench".into(),
-            test_recipient: None,
-            hourly_limit: None,
-            daily_limit: None,
-            fallback: None,
-            dkim: None,
-        },
-        None,
-        clock.now_millis(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let id = store::insert_smtp_account(&mut conn, &account, None, clock.now_millis())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     store::get_smtp_account(&mut conn, id).await
 }
 

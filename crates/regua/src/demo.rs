@@ -310,7 +310,7 @@ pub async fn send_demo_mail(
     clock: &Clock,
     mail_dir: &std::path::Path,
 ) -> anyhow::Result<DemoMail> {
-    use crate::delivery::{NewSmtpAccount, Security, Transport, Worker, WorkerOptions};
+    use crate::delivery::{NewSmtpAccount, Worker, WorkerOptions};
     use crate::layouts::Purpose;
     let mut conn = db.pool.acquire().await?;
     let account = match store::find_smtp_account(&mut conn, DEMO_ACCOUNT).await? {
@@ -319,24 +319,13 @@ pub async fn send_demo_mail(
             let id = store::insert_smtp_account(
                 &mut conn,
                 &NewSmtpAccount {
-                    name: DEMO_ACCOUNT.into(),
-                    transport: Transport::File,
-                    host: String::new(),
-                    port: 0,
-                    security: Security::None,
-                    credentials: None,
-                    folder: Some(mail_dir.display().to_string()),
-                    ca_file: None,
-                    from_address: crate::domain::EmailAddress::parse(
-                        "cobranca@provedorexemplo.com.br",
-                    )
-                    .map_err(anyhow::Error::msg)?,
                     from_name: "Provedor Exemplo".into(),
-                    test_recipient: None,
-                    hourly_limit: None,
-                    daily_limit: None,
-                    fallback: None,
-                    dkim: None,
+                    ..NewSmtpAccount::folder(
+                        DEMO_ACCOUNT,
+                        &mail_dir.display().to_string(),
+                        crate::domain::EmailAddress::parse("cobranca@provedorexemplo.com.br")
+                            .map_err(anyhow::Error::msg)?,
+                    )
                 },
                 None,
                 clock.now_millis(),

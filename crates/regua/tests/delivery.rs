@@ -575,23 +575,11 @@ async fn the_folder_transport_writes_each_message_as_an_eml_named_by_its_message
     let mut conn = t.db.pool.acquire().await.unwrap();
     let id = store::insert_smtp_account(
         &mut conn,
-        &regua::delivery::NewSmtpAccount {
-            name: "Pasta".into(),
-            transport: regua::delivery::Transport::File,
-            host: String::new(),
-            port: 0,
-            security: regua::delivery::Security::None,
-            credentials: None,
-            folder: Some(dir.path().join("mail").display().to_string()),
-            ca_file: None,
-            from_address: regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
-            from_name: String::new(),
-            test_recipient: None,
-            hourly_limit: None,
-            daily_limit: None,
-            fallback: None,
-            dkim: None,
-        },
+        &regua::delivery::NewSmtpAccount::folder(
+            "Pasta",
+            &dir.path().join("mail").display().to_string(),
+            regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
+        ),
         None,
         0,
     )

@@ -233,6 +233,42 @@ pub struct NewSmtpAccount {
     pub dkim: Option<DkimConfig>,
 }
 
+impl NewSmtpAccount {
+    /// An account writing `.eml` files into `folder`, with no limits.
+    pub fn folder(name: &str, folder: &str, from: EmailAddress) -> NewSmtpAccount {
+        NewSmtpAccount {
+            transport: Transport::File,
+            host: String::new(),
+            port: 0,
+            security: Security::None,
+            folder: Some(folder.to_string()),
+            ..NewSmtpAccount::smtp(name, "", 0, from)
+        }
+    }
+
+    /// An SMTP account on `host:port` without TLS, authentication or limits; set the other
+    /// fields on the result.
+    pub fn smtp(name: &str, host: &str, port: u16, from: EmailAddress) -> NewSmtpAccount {
+        NewSmtpAccount {
+            name: name.to_string(),
+            transport: Transport::Smtp,
+            host: host.to_string(),
+            port,
+            security: Security::None,
+            credentials: None,
+            folder: None,
+            ca_file: None,
+            from_address: from,
+            from_name: String::new(),
+            test_recipient: None,
+            hourly_limit: None,
+            daily_limit: None,
+            fallback: None,
+            dkim: None,
+        }
+    }
+}
+
 /// A notice to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewNotice {

@@ -137,29 +137,27 @@ pub async fn sink_account(
     use regua::delivery::*;
     let mut conn = db.pool.acquire().await.unwrap();
     let a = NewSmtpAccount {
-        name: name.into(),
-        transport: Transport::Smtp,
-        host: if setup.starttls_ca.is_some() {
-            "localhost".into()
-        } else {
-            "127.0.0.1".into()
-        },
-        port,
         security: if setup.starttls_ca.is_some() {
             Security::StartTls
         } else {
             Security::None
         },
         credentials: setup.auth.map(|(u, p)| (u, regua::secrets::Secret::new(p))),
-        folder: None,
-        ca_file: setup.starttls_ca.map(|p| p.display().to_string()),
-        from_address: EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
+        ca_file: setup.starttls_ca.as_ref().map(|p| p.display().to_string()),
         from_name: "Provedor".into(),
-        test_recipient: None,
         hourly_limit: setup.hourly_limit,
         daily_limit: setup.daily_limit,
         fallback: setup.fallback,
-        dkim: None,
+        ..NewSmtpAccount::smtp(
+            name,
+            if setup.starttls_ca.is_some() {
+                "localhost"
+            } else {
+                "127.0.0.1"
+            },
+            port,
+            EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
+        )
     };
     let id = store::insert_smtp_account(&mut conn, &a, Some(&test_key()), 0)
         .await
