@@ -644,3 +644,74 @@ async fn the_stable_message_id_survives_retries() {
     );
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn an_account_with_dkim_signs_its_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("dkim.pem");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "genrsa",
+            "-traditional",
+            "-out",
+            key.to_str().unwrap(),
+            "2048",
+        ])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let account = regua::delivery::SmtpAccount {
+        id: regua::delivery::AccountId(1),
+        name: "Principal".into(),
+        transport: regua::delivery::Transport::Smtp,
+        host: "127.0.0.1".into(),
+        port: 25,
+        security: regua::delivery::Security::None,
+        username: None,
+        has_password: false,
+        folder: None,
+        ca_file: None,
+        from_address: regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
+        from_name: "Provedor".into(),
+        test_recipient: None,
+        hourly_limit: None,
+        daily_limit: None,
+        default_layout_id: None,
+        fallback_account_id: None,
+        dkim: Some(regua::delivery::DkimConfig {
+            selector: "regua2026".into(),
+            domain: "provedor.com.br".into(),
+            key_file: key.display().to_string(),
+        }),
+        active: true,
+    };
+    let rendered = regua::layouts::RenderedMessage {
+        subject: "Sua fatura".into(),
+        html: "<p>Olá</p>".into(),
+        text: "Olá".into(),
+    };
+    let message = regua::delivery::build_message(
+        &account,
+        "maria@exemplo.com.br",
+        "<k.regua@provedor.com.br>",
+        &rendered,
+        None,
+    )
+    .unwrap();
+    let text = String::from_utf8(message.formatted()).unwrap();
+    let header = text
+        .lines()
+        .find(|l| l.starts_with("DKIM-Signature:"))
+        .expect("signed");
+    for part in ["a=rsa-sha256", "d=provedor.com.br", "s=regua2026", "bh="] {
+        assert!(text.contains(part), "{part} missing from {header}");
+    }
+    // Without the key file the message cannot be built: a permanent, explained failure.
+    let mut broken = account.clone();
+    broken.dkim.as_mut().unwrap().key_file = "/nonexistent/dkim.pem".into();
+    let err =
+        regua::delivery::build_message(&broken, "maria@exemplo.com.br", "<k@p>", &rendered, None)
+            .unwrap_err();
+    assert!(err.0.contains("cannot read the DKIM key"), "{}", err.0);
+}
