@@ -131,9 +131,10 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_repeats_only_in_flight_noti
         "crash test: killed at {at_kill} of {N}; sink received {total} messages, {distinct_after} distinct, {duplicates} twice"
     );
     assert_eq!(distinct, N, "every notice delivered after the restart");
+    // The worker keeps two batches of 32 in flight.
     assert!(
-        duplicates <= 32,
-        "only the killed worker's leased batch may repeat ({duplicates})"
+        duplicates <= 64,
+        "only the killed worker's leased batches may repeat ({duplicates})"
     );
     let mut conn = t.db.pool.acquire().await.unwrap();
     let counts = store::count_notices_by_status(&mut conn).await.unwrap();

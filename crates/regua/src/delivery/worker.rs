@@ -177,7 +177,7 @@ impl Worker {
                 let cache = &cache;
                 async move { (c, self.deliver(c, cache).await) }
             })
-            .buffer_unordered(self.options.concurrency.max(1))
+            .buffer_unordered(self.options.concurrency.div_ceil(2).max(1))
             .collect()
             .await;
         store::finish_attempts(&self.db, &done, &self.options.name, self.clock.now_millis())
@@ -228,58 +228,81 @@ impl Worker {
         &self,
         mut progress: impl FnMut(&BatchReport),
     ) -> anyhow::Result<BatchReport> {
-        let mut total = BatchReport::default();
-        loop {
-            let r = self.deliver_batch().await?;
-            if r.claimed == 0 {
-                return Ok(total);
+        // Two batches in flight: while one claims or records (database work, one writer on
+        // SQLite), the other's messages are on the wire.
+        let progress = std::sync::Mutex::new(&mut progress);
+        let total = std::sync::Mutex::new(BatchReport::default());
+        let lane = || async {
+            loop {
+                let r = self.deliver_batch().await?;
+                if r.claimed == 0 {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                (progress.lock().expect("poisoned"))(&r);
+                total.lock().expect("poisoned").add(&r);
             }
-            progress(&r);
-            total.add(&r);
-        }
+        };
+        let (a, b) = tokio::join!(lane(), lane());
+        a?;
+        b?;
+        Ok(total.into_inner().expect("poisoned"))
     }
 
-    /// Delivers forever: a batch whenever something is due, otherwise sleeps until the next due
-    /// time (at most `idle`, so newly enqueued notices are seen). Stops when `shutdown` resolves,
-    /// after the batch in flight.
+    /// Delivers forever, in two lanes: a batch whenever something is due, otherwise sleeps until
+    /// the next due time (at most `idle`, so newly enqueued notices are seen). Stops when
+    /// `shutdown` resolves, after the batches in flight.
     pub async fn run(
         &self,
         idle: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> anyhow::Result<()> {
-        tokio::pin!(shutdown);
-        loop {
-            let r = match self.deliver_batch().await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "delivery batch failed");
-                    BatchReport::default()
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let lane = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            while !*stopped.borrow() {
+                let r = match self.deliver_batch().await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(error = format!("{e:#}"), "delivery batch failed");
+                        BatchReport::default()
+                    }
+                };
+                if r.claimed > 0 {
+                    tracing::info!(
+                        claimed = r.claimed,
+                        sent = r.sent,
+                        retrying = r.retrying,
+                        dead = r.dead,
+                        skipped = r.skipped,
+                        "batch delivered"
+                    );
+                    continue;
                 }
-            };
-            if r.claimed > 0 {
-                tracing::info!(
-                    claimed = r.claimed,
-                    sent = r.sent,
-                    retrying = r.retrying,
-                    dead = r.dead,
-                    skipped = r.skipped,
-                    "batch delivered"
-                );
-                continue;
+                let wait = self.idle_wait(idle).await.unwrap_or(idle);
+                tokio::select! {
+                    _ = stopped.changed() => {}
+                    () = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
+                }
             }
-            let mut wait = idle;
-            let mut conn = self.db.pool.acquire().await?;
-            if let Some(next) = store::next_due_at(&mut conn).await? {
+        };
+        // Two lanes, as in `drain`; a stop lets each finish the batch in flight.
+        tokio::join!(lane(stopped.clone()), lane(stopped), async {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        Ok(())
+    }
+
+    /// How long to sleep when nothing is due: until the next notice is, at most `idle`.
+    async fn idle_wait(&self, idle: Duration) -> anyhow::Result<Duration> {
+        let mut conn = self.db.pool.acquire().await?;
+        Ok(match store::next_due_at(&mut conn).await? {
+            Some(next) => {
                 let ms = (next - self.clock.now_millis())
                     .clamp(0, i64::try_from(idle.as_millis()).unwrap_or(i64::MAX));
-                wait = Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0))
             }
-            drop(conn);
-            tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                () = tokio::time::sleep(wait.max(Duration::from_millis(20))) => {}
-            }
-        }
+            None => idle,
+        })
     }
 
     async fn transport(&self, account: &SmtpAccount) -> anyhow::Result<MailTransport> {
