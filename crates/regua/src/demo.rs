@@ -344,16 +344,20 @@ pub async fn send_demo_mail(
     .bind(soon.to_string())
     .fetch_all(&mut *conn)
     .await?;
+    let before = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
+        .await?
+        .map(|l| l.id);
+    let after = store::layout_for_purpose(&mut conn, Purpose::ReminderAfterDue)
+        .await?
+        .map(|l| l.id);
+    let today_text = today.to_string();
     let mut tx = db.begin().await?;
     for (id, due_date) in due {
-        let (purpose, kind) = if due_date.as_str() < today.to_string().as_str() {
-            (Purpose::ReminderAfterDue, "after")
+        let (purpose, kind, layout) = if due_date < today_text {
+            (Purpose::ReminderAfterDue, "after", after)
         } else {
-            (Purpose::ReminderBeforeDue, "before")
+            (Purpose::ReminderBeforeDue, "before", before)
         };
-        let layout = store::layout_for_purpose(&mut tx, purpose)
-            .await?
-            .map(|l| l.id);
         crate::delivery::enqueue_invoice_email(
             &mut tx,
             crate::domain::InvoiceId(id),

@@ -258,19 +258,9 @@ pub async fn get_invoices(
     conn: &mut AnyConnection,
     ids: &[InvoiceId],
 ) -> anyhow::Result<Vec<Invoice>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id IN ({})",
-        super::id_list(ids.iter().map(|i| i.0))
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(invoice_from_row)
-        .collect()
+    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    let sql = format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE id IN ({{ids}})");
+    super::fetch_by_ids(conn, &sql, &ids, invoice_from_row).await
 }
 
 /// The open invoices of these customers, by customer then due date.
@@ -278,19 +268,11 @@ pub async fn list_open_invoices_of_customers(
     conn: &mut AnyConnection,
     customers: &[CustomerId],
 ) -> anyhow::Result<Vec<Invoice>> {
-    if customers.is_empty() {
-        return Ok(Vec::new());
-    }
+    let ids: Vec<i64> = customers.iter().map(|i| i.0).collect();
     let sql = format!(
-        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE customer_id IN ({}) AND status = 'open' ORDER BY customer_id, due_date, id",
-        super::id_list(customers.iter().map(|i| i.0))
+        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE customer_id IN ({{ids}}) AND status = 'open' ORDER BY customer_id, due_date, id"
     );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(invoice_from_row)
-        .collect()
+    super::fetch_by_ids(conn, &sql, &ids, invoice_from_row).await
 }
 
 /// A customer's open invoices by due date (the consolidated list of messages and the portal).

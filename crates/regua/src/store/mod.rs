@@ -153,6 +153,26 @@ pub(crate) fn id_list(ids: impl Iterator<Item = i64>) -> String {
     ids.map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
 }
 
+/// Runs `sql`, whose `{ids}` is replaced by the id list, and maps each row; no query at all for
+/// an empty list (where `IN ()` would be a syntax error).
+pub(crate) async fn fetch_by_ids<T>(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    ids: &[i64],
+    from_row: fn(&sqlx::any::AnyRow) -> anyhow::Result<T>,
+) -> anyhow::Result<Vec<T>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = sql.replace("{ids}", &id_list(ids.iter().copied()));
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
 /// A database URL with any password replaced by `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://")

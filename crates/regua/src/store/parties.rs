@@ -317,19 +317,14 @@ pub async fn get_customers(
     conn: &mut AnyConnection,
     ids: &[CustomerId],
 ) -> anyhow::Result<Vec<Customer>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT id, external_id, name, document, email, mobile_phone FROM customers WHERE id IN ({})",
-        super::id_list(ids.iter().map(|i| i.0))
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(customer_from_row)
-        .collect()
+    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    super::fetch_by_ids(
+        conn,
+        "SELECT id, external_id, name, document, email, mobile_phone FROM customers WHERE id IN ({ids})",
+        &ids,
+        customer_from_row,
+    )
+    .await
 }
 
 /// The contracts with these ids, in no particular order.
@@ -337,19 +332,9 @@ pub async fn get_contracts(
     conn: &mut AnyConnection,
     ids: &[ContractId],
 ) -> anyhow::Result<Vec<Contract>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id IN ({})",
-        super::id_list(ids.iter().map(|i| i.0))
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(contract_from_row)
-        .collect()
+    let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id IN ({{ids}})");
+    super::fetch_by_ids(conn, &sql, &ids, contract_from_row).await
 }
 
 /// A customer by the ERP's id.
