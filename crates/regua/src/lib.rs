@@ -9,6 +9,7 @@ pub mod cli;
 pub mod delivery;
 pub mod demo;
 pub mod domain;
+pub mod dunning;
 pub mod import;
 pub mod invoicing;
 pub mod layouts;

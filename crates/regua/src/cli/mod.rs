@@ -117,6 +117,11 @@ pub enum Command {
     Log(delivery_cmd::LogArgs),
     /// Print a new master key for REGUA_SECRET_KEY (it seals SMTP passwords at rest).
     SecretKey,
+    /// The Brazilian national holidays of a year (optional ones marked "ponto facultativo").
+    Holidays {
+        /// The year, e.g. 2026.
+        year: i16,
+    },
     /// General parameters: the company profile (name, phone, portal URL…) and defaults.
     #[command(subcommand)]
     Settings(SettingsCmd),
@@ -333,6 +338,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,
         Command::Log(args) => delivery_cmd::log(g, args).await,
         Command::SecretKey => Ok(delivery_cmd::secret_key()),
+        Command::Holidays { year } => {
+            if !(1900..=2999).contains(&year) {
+                eprintln!("year must be between 1900 and 2999");
+                return Ok(ExitCode::from(2));
+            }
+            for h in crate::dunning::national_holidays(year) {
+                println!(
+                    "{}\t{}{}",
+                    format_date(h.date),
+                    h.name,
+                    if h.optional {
+                        "\t(ponto facultativo)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench {
             customers,
             json,
