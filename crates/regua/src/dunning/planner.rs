@@ -1,0 +1,683 @@
+//! The planner: given a run date, the invoices, the send rules and overdue bands, and what was
+//! already sent, decide which notices go out today and which are skipped and why. Pure — no
+//! I/O, no clock — so every case is a table row in a test, and a million invoices plan in
+//! memory. The store feeds it; the routine enqueues what it returns.
+//!
+//! - A rule fires when its target date (due − days, due, due + days) falls in the run's window:
+//!   after the last completed run and at most the catch-up window late (7 days by default: a
+//!   target of the 1st still goes out on the 8th, not on the 9th); the first run ever looks at
+//!   today only, so installing Régua does not send a
+//!   backlog.
+//! - Of several rules of one invoice that fired in one window, only the most advanced (latest
+//!   target) is sent; the others are recorded `superseded`.
+//! - A band fires while the invoice's days overdue are inside it, once per band (its dedup key).
+//! - Nothing is planned twice: a dedup key already in the outbox is `already_sent`.
+
+use std::collections::{HashMap, HashSet};
+
+use jiff::civil::Date;
+
+use crate::domain::{BillingMethodId, CustomerId, DeliveryType, InvoiceId, LayoutId};
+
+/// When a rule fires relative to the due date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleKind {
+    /// `days` before the due date.
+    BeforeDue,
+    /// On the due date (days = 0).
+    OnDue,
+    /// `days` after the due date.
+    AfterDue,
+}
+
+impl RuleKind {
+    /// The stored and CLI name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::BeforeDue => "before_due",
+            RuleKind::OnDue => "on_due",
+            RuleKind::AfterDue => "after_due",
+        }
+    }
+}
+
+/// A send rule of a billing method ("regra de envio").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendRule {
+    /// Key, part of the dedup key.
+    pub id: i64,
+    /// The billing method it belongs to.
+    pub method: BillingMethodId,
+    /// Before, on or after the due date.
+    pub kind: RuleKind,
+    /// Days from the due date (0 for on_due).
+    pub days: u16,
+    /// The layout it sends.
+    pub layout: LayoutId,
+}
+
+impl SendRule {
+    /// The date this rule fires for an invoice due on `due`.
+    pub fn target(&self, due: Date) -> Date {
+        let days = i64::from(self.days);
+        let shift = match self.kind {
+            RuleKind::BeforeDue => -days,
+            RuleKind::OnDue => 0,
+            RuleKind::AfterDue => days,
+        };
+        due.checked_add(jiff::Span::new().days(shift))
+            .unwrap_or(due)
+    }
+
+    /// `rule:after_due:13`, as dry runs print causes.
+    pub fn cause(&self) -> String {
+        format!("rule:{}:{}", self.kind.as_str(), self.days)
+    }
+}
+
+/// An overdue band ("faixa de atraso").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverdueBand {
+    /// Key, part of the dedup key.
+    pub id: i64,
+    /// First day overdue it covers (≥ 1).
+    pub from_days: u16,
+    /// Last day overdue it covers.
+    pub to_days: u16,
+    /// The layout it sends.
+    pub layout: LayoutId,
+}
+
+impl OverdueBand {
+    /// `band:1-10`.
+    pub fn cause(&self) -> String {
+        format!("band:{}-{}", self.from_days, self.to_days)
+    }
+}
+
+/// What the planner needs of an invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanInvoice {
+    /// The invoice.
+    pub id: InvoiceId,
+    /// Its customer.
+    pub customer: CustomerId,
+    /// Its billing method (whose rules apply).
+    pub method: BillingMethodId,
+    /// Due date.
+    pub due: Date,
+    /// Still open (not paid, not cancelled).
+    pub open: bool,
+    /// The delivery type snapshotted on the invoice.
+    pub delivery: DeliveryType,
+    /// The customer has an e-mail on file.
+    pub has_email: bool,
+    /// Dunning paused for it (or its customer) through this date.
+    pub paused_until: Option<Date>,
+}
+
+/// Why a notice that would fire is not sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// Paid or cancelled.
+    Paid,
+    /// Printed delivery: never e-mailed automatically.
+    Printed,
+    /// No e-mail on file.
+    NoEmail,
+    /// Dunning paused ("promessa de pagamento").
+    Paused,
+    /// A more advanced rule of the same invoice fired in the same window.
+    Superseded,
+    /// Its dedup key is already in the outbox.
+    AlreadySent,
+}
+
+impl SkipReason {
+    /// The name in dry-run JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Paid => "paid",
+            SkipReason::Printed => "printed",
+            SkipReason::NoEmail => "no_email",
+            SkipReason::Paused => "paused",
+            SkipReason::Superseded => "superseded",
+            SkipReason::AlreadySent => "already_sent",
+        }
+    }
+}
+
+/// A notice the run should enqueue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    /// The invoice.
+    pub invoice: InvoiceId,
+    /// `rule:after_due:13`, `band:1-10`.
+    pub cause: String,
+    /// `rule:<invoice>:<rule>` or `band:<invoice>:<band>`.
+    pub dedup_key: String,
+    /// The layout to send.
+    pub layout: LayoutId,
+}
+
+/// A notice that would fire but is not sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The invoice.
+    pub invoice: InvoiceId,
+    /// What would have fired.
+    pub cause: String,
+    /// The dedup key it would have had.
+    pub dedup_key: String,
+    /// Why not.
+    pub reason: SkipReason,
+}
+
+/// The planner's input for one run.
+#[derive(Debug, Clone)]
+pub struct PlanInput<'a> {
+    /// The run's date.
+    pub today: Date,
+    /// The last completed run's date, if any.
+    pub last_run: Option<Date>,
+    /// How many days back a run catches up at most (default 7).
+    pub window_days: u16,
+    /// The invoices to consider (normally the open ones with e-mail delivery, plus any the
+    /// caller wants reported).
+    pub invoices: &'a [PlanInvoice],
+    /// Every send rule.
+    pub rules: &'a [SendRule],
+    /// Every overdue band.
+    pub bands: &'a [OverdueBand],
+    /// Dedup keys already in the outbox.
+    pub already: &'a HashSet<String>,
+}
+
+/// The planner's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// To enqueue.
+    pub notices: Vec<Planned>,
+    /// Not sent, with the reason.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The default catch-up window, in days.
+pub const DEFAULT_WINDOW_DAYS: u16 = 7;
+
+/// Plans one run.
+pub fn plan(input: &PlanInput<'_>) -> Plan {
+    let today = input.today;
+    // Targets in (from, today] fire: at most `window_days` days late. The first run looks at
+    // today only.
+    let window_start = today
+        .checked_sub(jiff::Span::new().days(i64::from(input.window_days) + 1))
+        .unwrap_or(today);
+    let from = match input.last_run {
+        Some(last) if last >= window_start => last,
+        Some(_) => window_start,
+        None => today.yesterday().unwrap_or(today),
+    };
+    let mut rules_by_method: HashMap<BillingMethodId, Vec<&SendRule>> = HashMap::new();
+    for r in input.rules {
+        rules_by_method.entry(r.method).or_default().push(r);
+    }
+    let mut out = Plan::default();
+    for inv in input.invoices {
+        // Rules: every one whose target is in the window; the most advanced wins.
+        let mut fired: Vec<(&SendRule, Date)> = rules_by_method
+            .get(&inv.method)
+            .into_iter()
+            .flatten()
+            .map(|r| (*r, r.target(inv.due)))
+            .filter(|(_, t)| *t > from && *t <= today)
+            .collect();
+        fired.sort_by_key(|(r, t)| (*t, r.kind, r.days, r.id));
+        let winner = fired.len().checked_sub(1);
+        for (i, (rule, _)) in fired.iter().enumerate() {
+            let candidate = (
+                rule.cause(),
+                format!("rule:{}:{}", inv.id, rule.id),
+                rule.layout,
+            );
+            let reason = if Some(i) != winner {
+                Some(SkipReason::Superseded)
+            } else {
+                blocked(inv, today, input.already, &candidate.1)
+            };
+            push(&mut out, inv.id, candidate, reason);
+        }
+        // Bands: the one the invoice is in today, once.
+        let overdue = (today - inv.due).get_days();
+        if overdue >= 1
+            && let Some(band) = input
+                .bands
+                .iter()
+                .find(|b| i32::from(b.from_days) <= overdue && overdue <= i32::from(b.to_days))
+        {
+            let key = format!("band:{}:{}", inv.id, band.id);
+            // A band already sent is simply not due again: not worth a line in the dry run.
+            if !input.already.contains(&key) {
+                let reason = blocked(inv, today, input.already, &key);
+                push(&mut out, inv.id, (band.cause(), key, band.layout), reason);
+            }
+        }
+    }
+    out
+}
+
+fn blocked(
+    inv: &PlanInvoice,
+    today: Date,
+    already: &HashSet<String>,
+    key: &str,
+) -> Option<SkipReason> {
+    if !inv.open {
+        Some(SkipReason::Paid)
+    } else if inv.delivery == DeliveryType::Printed {
+        Some(SkipReason::Printed)
+    } else if inv.paused_until.is_some_and(|p| p >= today) {
+        Some(SkipReason::Paused)
+    } else if !inv.has_email {
+        Some(SkipReason::NoEmail)
+    } else if already.contains(key) {
+        Some(SkipReason::AlreadySent)
+    } else {
+        None
+    }
+}
+
+fn push(
+    out: &mut Plan,
+    invoice: InvoiceId,
+    (cause, dedup_key, layout): (String, String, LayoutId),
+    reason: Option<SkipReason>,
+) {
+    match reason {
+        None => out.notices.push(Planned {
+            invoice,
+            cause,
+            dedup_key,
+            layout,
+        }),
+        Some(reason) => out.skipped.push(Skipped {
+            invoice,
+            cause,
+            dedup_key,
+            reason,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    const METHOD: BillingMethodId = BillingMethodId(1);
+
+    fn rule(id: i64, kind: RuleKind, days: u16) -> SendRule {
+        SendRule {
+            id,
+            method: METHOD,
+            kind,
+            days,
+            layout: LayoutId(id),
+        }
+    }
+
+    fn invoice(id: i64, due: Date) -> PlanInvoice {
+        PlanInvoice {
+            id: InvoiceId(id),
+            customer: CustomerId(id),
+            method: METHOD,
+            due,
+            open: true,
+            delivery: DeliveryType::Email,
+            has_email: true,
+            paused_until: None,
+        }
+    }
+
+    fn run(
+        today: Date,
+        last_run: Option<Date>,
+        invoices: &[PlanInvoice],
+        rules: &[SendRule],
+        bands: &[OverdueBand],
+        already: &HashSet<String>,
+    ) -> Plan {
+        plan(&PlanInput {
+            today,
+            last_run,
+            window_days: DEFAULT_WINDOW_DAYS,
+            invoices,
+            rules,
+            bands,
+            already,
+        })
+    }
+
+    fn causes(p: &Plan) -> Vec<String> {
+        p.notices.iter().map(|n| n.cause.clone()).collect()
+    }
+
+    #[test]
+    fn the_seed_example_after_due_13_days_fires_on_05_03_2021() {
+        let rules = [rule(7, RuleKind::AfterDue, 13)];
+        let inv = [invoice(1, date(2021, 2, 20))];
+        let none = HashSet::new();
+        let day_before = run(
+            date(2021, 3, 4),
+            Some(date(2021, 3, 3)),
+            &inv,
+            &rules,
+            &[],
+            &none,
+        );
+        assert!(day_before.notices.is_empty());
+        let p = run(
+            date(2021, 3, 5),
+            Some(date(2021, 3, 4)),
+            &inv,
+            &rules,
+            &[],
+            &none,
+        );
+        assert_eq!(causes(&p), ["rule:after_due:13"]);
+        assert_eq!(p.notices[0].dedup_key, "rule:1:7");
+    }
+
+    #[test]
+    fn each_rule_kind_fires_on_its_target_date_across_month_ends_and_leap_years() {
+        let none = HashSet::new();
+        // (kind, days, due, expected run date)
+        let table = [
+            (RuleKind::BeforeDue, 5, date(2024, 3, 3), date(2024, 2, 27)),
+            (RuleKind::BeforeDue, 1, date(2024, 3, 1), date(2024, 2, 29)),
+            (RuleKind::BeforeDue, 1, date(2023, 3, 1), date(2023, 2, 28)),
+            (RuleKind::OnDue, 0, date(2026, 12, 31), date(2026, 12, 31)),
+            (RuleKind::AfterDue, 1, date(2026, 12, 31), date(2027, 1, 1)),
+            (RuleKind::AfterDue, 30, date(2024, 1, 31), date(2024, 3, 1)),
+            (RuleKind::AfterDue, 3, date(2024, 2, 27), date(2024, 3, 1)),
+        ];
+        for (kind, days, due, fires) in table {
+            let rules = [rule(1, kind, days)];
+            let inv = [invoice(1, due)];
+            let on = run(fires, fires.yesterday().ok(), &inv, &rules, &[], &none);
+            assert_eq!(on.notices.len(), 1, "{kind:?} {days} due {due} on {fires}");
+            let before = fires.yesterday().unwrap();
+            let off = run(before, before.yesterday().ok(), &inv, &rules, &[], &none);
+            assert!(
+                off.notices.is_empty(),
+                "{kind:?} {days} due {due} not on {before}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_run_after_a_three_day_outage_catches_up_and_sends_only_the_most_advanced_rule() {
+        let rules = [
+            rule(1, RuleKind::BeforeDue, 1),
+            rule(2, RuleKind::OnDue, 0),
+            rule(3, RuleKind::AfterDue, 1),
+            rule(4, RuleKind::AfterDue, 10),
+        ];
+        let inv = [invoice(1, date(2026, 6, 10)), invoice(2, date(2026, 6, 12))];
+        // Last run 08/06; the machine was down 09, 10 and 11; the run of 12/06 catches up.
+        let p = run(
+            date(2026, 6, 12),
+            Some(date(2026, 6, 8)),
+            &inv,
+            &rules,
+            &[],
+            &HashSet::new(),
+        );
+        let sent: Vec<_> = p
+            .notices
+            .iter()
+            .map(|n| (n.invoice.0, n.cause.as_str()))
+            .collect();
+        assert_eq!(sent, [(1, "rule:after_due:1"), (2, "rule:on_due:0")]);
+        let superseded: Vec<_> = p
+            .skipped
+            .iter()
+            .map(|s| (s.invoice.0, s.cause.as_str(), s.reason))
+            .collect();
+        assert_eq!(
+            superseded,
+            [
+                (1, "rule:before_due:1", SkipReason::Superseded),
+                (1, "rule:on_due:0", SkipReason::Superseded),
+                (2, "rule:before_due:1", SkipReason::Superseded),
+            ]
+        );
+    }
+
+    #[test]
+    fn catch_up_stops_at_the_window_and_a_first_run_looks_at_today_only() {
+        let rules = [rule(1, RuleKind::OnDue, 0)];
+        let inv = [invoice(1, date(2026, 6, 1))];
+        let none = HashSet::new();
+        assert!(
+            run(
+                date(2026, 6, 9),
+                Some(date(2026, 5, 20)),
+                &inv,
+                &rules,
+                &[],
+                &none
+            )
+            .notices
+            .is_empty(),
+            "8 days back is outside 7"
+        );
+        assert_eq!(
+            run(
+                date(2026, 6, 8),
+                Some(date(2026, 5, 20)),
+                &inv,
+                &rules,
+                &[],
+                &none
+            )
+            .notices
+            .len(),
+            1
+        );
+        assert!(
+            run(date(2026, 6, 2), None, &inv, &rules, &[], &none)
+                .notices
+                .is_empty()
+        );
+        assert_eq!(
+            run(date(2026, 6, 1), None, &inv, &rules, &[], &none)
+                .notices
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn rerunning_a_day_sends_nothing_twice() {
+        let rules = [rule(1, RuleKind::OnDue, 0)];
+        let inv = [invoice(1, date(2026, 6, 1))];
+        let first = run(
+            date(2026, 6, 1),
+            Some(date(2026, 5, 31)),
+            &inv,
+            &rules,
+            &[],
+            &HashSet::new(),
+        );
+        let already: HashSet<String> = first.notices.iter().map(|n| n.dedup_key.clone()).collect();
+        let again = run(
+            date(2026, 6, 1),
+            Some(date(2026, 5, 31)),
+            &inv,
+            &rules,
+            &[],
+            &already,
+        );
+        assert!(again.notices.is_empty());
+        assert_eq!(again.skipped[0].reason, SkipReason::AlreadySent);
+    }
+
+    #[test]
+    fn bands_fire_once_each_and_again_in_the_next_band() {
+        let bands = [
+            OverdueBand {
+                id: 1,
+                from_days: 1,
+                to_days: 10,
+                layout: LayoutId(9),
+            },
+            OverdueBand {
+                id: 2,
+                from_days: 11,
+                to_days: 30,
+                layout: LayoutId(9),
+            },
+        ];
+        let inv = [invoice(1, date(2026, 6, 1))];
+        let mut already = HashSet::new();
+        let mut sent = Vec::new();
+        let mut last = None;
+        for day in 1..=40 {
+            let today = date(2026, 6, 1)
+                .checked_add(jiff::Span::new().days(day))
+                .unwrap();
+            let p = run(today, last, &inv, &[], &bands, &already);
+            for n in &p.notices {
+                already.insert(n.dedup_key.clone());
+                sent.push((today.to_string(), n.cause.clone()));
+            }
+            last = Some(today);
+        }
+        assert_eq!(
+            sent,
+            [
+                ("2026-06-02".to_string(), "band:1-10".to_string()),
+                ("2026-06-12".to_string(), "band:11-30".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn printed_paused_paid_and_addressless_invoices_are_skipped_with_the_reason() {
+        let rules = [rule(1, RuleKind::OnDue, 0)];
+        let due = date(2026, 6, 1);
+        let mut printed = invoice(1, due);
+        printed.delivery = DeliveryType::Printed;
+        let mut paused = invoice(2, due);
+        paused.paused_until = Some(date(2026, 6, 5));
+        let mut paid = invoice(3, due);
+        paid.open = false;
+        let mut no_email = invoice(4, due);
+        no_email.has_email = false;
+        let mut pause_over = invoice(5, due);
+        pause_over.paused_until = Some(date(2026, 5, 31));
+        let p = run(
+            due,
+            Some(date(2026, 5, 31)),
+            &[printed, paused, paid, no_email, pause_over],
+            &rules,
+            &[],
+            &HashSet::new(),
+        );
+        let reasons: Vec<_> = p.skipped.iter().map(|s| (s.invoice.0, s.reason)).collect();
+        assert_eq!(
+            reasons,
+            [
+                (1, SkipReason::Printed),
+                (2, SkipReason::Paused),
+                (3, SkipReason::Paid),
+                (4, SkipReason::NoEmail),
+            ]
+        );
+        assert_eq!(
+            p.notices.iter().map(|n| n.invoice.0).collect::<Vec<_>>(),
+            [5]
+        );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use jiff::civil::date;
+    use proptest::prelude::*;
+
+    fn kind(k: u8) -> RuleKind {
+        match k % 3 {
+            0 => RuleKind::BeforeDue,
+            1 => RuleKind::OnDue,
+            _ => RuleKind::AfterDue,
+        }
+    }
+
+    proptest! {
+        /// Over random invoices, rules and run calendars with gaps: no dedup key is planned
+        /// twice, and every rule whose target fell inside some run's window was planned or
+        /// skipped with a reason by that run.
+        #[test]
+        fn nothing_twice_and_nothing_silently_missed(
+            dues in proptest::collection::vec(0i64..90, 1..20),
+            rules in proptest::collection::vec((0u8..3, 0u16..20), 1..6),
+            runs in proptest::collection::btree_set(0i64..120, 1..60),
+        ) {
+            let start = date(2026, 1, 1);
+            let day = |n: i64| start.checked_add(jiff::Span::new().days(n)).unwrap();
+            let invoices: Vec<PlanInvoice> = dues.iter().enumerate().map(|(i, d)| PlanInvoice {
+                id: InvoiceId(i as i64 + 1),
+                customer: CustomerId(1),
+                method: BillingMethodId(1),
+                due: day(*d),
+                open: true,
+                delivery: DeliveryType::Email,
+                has_email: true,
+                paused_until: None,
+            }).collect();
+            let rules: Vec<SendRule> = rules.iter().enumerate().map(|(i, (k, d))| SendRule {
+                id: i as i64 + 1,
+                method: BillingMethodId(1),
+                kind: kind(*k),
+                days: if kind(*k) == RuleKind::OnDue { 0 } else { *d },
+                layout: LayoutId(1),
+            }).collect();
+            let mut already: HashSet<String> = HashSet::new();
+            let mut last: Option<Date> = None;
+            for r in &runs {
+                let today = day(*r);
+                let p = plan(&PlanInput {
+                    today,
+                    last_run: last,
+                    window_days: DEFAULT_WINDOW_DAYS,
+                    invoices: &invoices,
+                    rules: &rules,
+                    bands: &[],
+                    already: &already,
+                });
+                for n in &p.notices {
+                    prop_assert!(already.insert(n.dedup_key.clone()), "{} planned twice", n.dedup_key);
+                }
+                let seen: HashSet<&str> = p.notices.iter().map(|n| n.dedup_key.as_str())
+                    .chain(p.skipped.iter().map(|s| s.dedup_key.as_str())).collect();
+                let from = match last {
+                    Some(l) => l.max(today.checked_sub(jiff::Span::new().days(i64::from(DEFAULT_WINDOW_DAYS) + 1)).unwrap()),
+                    None => today.yesterday().unwrap(),
+                };
+                for inv in &invoices {
+                    for rule in &rules {
+                        let t = rule.target(inv.due);
+                        if t > from && t <= today {
+                            let key = format!("rule:{}:{}", inv.id, rule.id);
+                            prop_assert!(seen.contains(key.as_str()), "{key} fell in the window of {today} and was neither sent nor skipped");
+                        }
+                    }
+                }
+                last = Some(today);
+            }
+        }
+    }
+}
