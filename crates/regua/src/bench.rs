@@ -102,6 +102,69 @@ pub fn synthetic_customers_csv(n: u64) -> String {
 /// How many messages the render stage renders at most.
 pub const RENDER_ITEMS: u64 = 100_000;
 
+/// Every invoice as the planner sees it (all open, e-mail delivery, with an address).
+async fn plan_invoices(db: &Db) -> anyhow::Result<Vec<crate::dunning::PlanInvoice>> {
+    let mut conn = db.pool.acquire().await?;
+    let mut out = Vec::new();
+    let mut after = InvoiceId(0);
+    loop {
+        let page = store::list_invoices_after(&mut conn, after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        out.extend(page.iter().map(|inv| crate::dunning::PlanInvoice {
+            id: inv.id,
+            customer: inv.customer_id,
+            method: inv.billing_method_id,
+            due: inv.due_date,
+            open: matches!(inv.status, crate::domain::InvoiceStatus::Open),
+            delivery: inv.delivery_type,
+            has_email: true,
+            paused_until: None,
+        }));
+    }
+    Ok(out)
+}
+
+/// The synthetic régua: 6 rules (5 and 1 days before, on the day, 1, 5 and 13 days
+/// after) and 4 bands (1–10, 11–30, 31–60, 61–90).
+fn bench_rules() -> (
+    Vec<crate::dunning::SendRule>,
+    Vec<crate::dunning::OverdueBand>,
+) {
+    use crate::dunning::{OverdueBand, RuleKind, SendRule};
+    let method = crate::domain::BillingMethodId(1);
+    let layout = crate::domain::LayoutId(1);
+    let rules = [
+        (RuleKind::BeforeDue, 5),
+        (RuleKind::BeforeDue, 1),
+        (RuleKind::OnDue, 0),
+        (RuleKind::AfterDue, 1),
+        (RuleKind::AfterDue, 5),
+        (RuleKind::AfterDue, 13),
+    ]
+    .iter()
+    .zip(1..)
+    .map(|(&(kind, days), id)| SendRule {
+        id,
+        method,
+        kind,
+        days,
+        layout,
+    })
+    .collect();
+    let bands = [(1, 10), (11, 30), (31, 60), (61, 90)]
+        .iter()
+        .zip(1..)
+        .map(|(&(from_days, to_days), id)| OverdueBand {
+            id,
+            from_days,
+            to_days,
+            layout,
+        })
+        .collect();
+    (rules, bands)
+}
+
 /// How many notices the `enqueue` and `deliver` stages handle at most.
 pub const DELIVER_ITEMS: u64 = 20_000;
 
@@ -342,6 +405,31 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
         .await?,
     );
     bar.finish_and_clear();
+
+    // Planning one day: every invoice against 6 rules and 4 bands, in memory, one core. The
+    // invoices are read first, untimed.
+    let plan_invoices = plan_invoices(&db).await?;
+    let (rules, bands) = bench_rules();
+    let already = std::collections::HashSet::new();
+    let mut planned = 0;
+    stages.push(
+        timed("plan", plan_invoices.len() as u64, || async {
+            let p = crate::dunning::plan(&crate::dunning::PlanInput {
+                today: clock.today(),
+                last_run: clock.today().yesterday().ok(),
+                window_days: crate::dunning::DEFAULT_WINDOW_DAYS,
+                invoices: &plan_invoices,
+                rules: &rules,
+                bands: &bands,
+                already: &already,
+            });
+            planned = p.notices.len();
+            Ok(())
+        })
+        .await?,
+    );
+    tracing::debug!(planned, "planned");
+    drop(plan_invoices);
 
     // Layout rendering: one "before due" reminder (subject + HTML + text, no PDF) per invoice,
     // up to RENDER_ITEMS, on one core. The contexts are read and built first, untimed: the stage
