@@ -117,6 +117,9 @@ pub enum Command {
     Log(delivery_cmd::LogArgs),
     /// Print a new master key for REGUA_SECRET_KEY (it seals SMTP passwords at rest).
     SecretKey,
+    /// Send rules of the billing methods (regras de envio): add, list, remove.
+    #[command(subcommand)]
+    Rule(RuleCmd),
     /// The Brazilian national holidays of a year (optional ones marked "ponto facultativo").
     Holidays {
         /// The year, e.g. 2026.
@@ -283,6 +286,100 @@ async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `regua rule …`
+#[derive(Debug, Subcommand)]
+pub enum RuleCmd {
+    /// Add a rule to a billing method.
+    Add {
+        /// The billing method's name.
+        #[arg(long)]
+        method: String,
+        /// before_due, on_due or after_due.
+        #[arg(long, value_parser = parse_rule_kind)]
+        kind: crate::dunning::RuleKind,
+        /// Days from the due date (0 for on_due).
+        #[arg(long, default_value_t = 0)]
+        days: u16,
+        /// The layout's name (default: the one for the kind's purpose).
+        #[arg(long)]
+        layout: Option<String>,
+    },
+    /// List every rule.
+    List,
+    /// Remove a rule by id.
+    Remove {
+        /// The rule's id (see `regua rule list`).
+        id: i64,
+    },
+}
+
+fn parse_rule_kind(s: &str) -> Result<crate::dunning::RuleKind, String> {
+    s.parse()
+}
+
+async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        RuleCmd::Add {
+            method,
+            kind,
+            days,
+            layout,
+        } => {
+            match store::insert_send_rule(
+                &mut conn,
+                &method,
+                kind,
+                days,
+                layout.as_deref(),
+                g.clock()?.now_millis(),
+            )
+            .await
+            {
+                Ok(id) => println!(
+                    "rule {id} added: {} {days} day(s) on {method:?}",
+                    kind.as_str()
+                ),
+                Err(store::ConfigError::Other(e)) => return Err(e),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        RuleCmd::List => {
+            let methods = store::list_billing_methods(&mut conn).await?;
+            let layouts = store::list_layouts(&mut conn).await?;
+            println!("id\tmethod\tkind\tdays\tlayout");
+            for r in store::list_send_rules(&mut conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    methods
+                        .iter()
+                        .find(|m| m.id == r.method)
+                        .map_or("?", |m| m.name.as_str()),
+                    r.kind.as_str(),
+                    r.days,
+                    layouts
+                        .iter()
+                        .find(|l| l.id == r.layout)
+                        .map_or("?", |l| l.name.as_str())
+                );
+            }
+        }
+        RuleCmd::Remove { id } => {
+            if !store::delete_send_rule(&mut conn, id).await? {
+                eprintln!("no rule {id}");
+                return Ok(ExitCode::from(2));
+            }
+            println!("rule {id} removed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs a parsed command line; the exit code says whether it succeeded.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
@@ -338,6 +435,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,
         Command::Log(args) => delivery_cmd::log(g, args).await,
         Command::SecretKey => Ok(delivery_cmd::secret_key()),
+        Command::Rule(cmd) => rule(g, cmd).await,
         Command::Holidays { year } => {
             if !(1900..=2999).contains(&year) {
                 eprintln!("year must be between 1900 and 2999");

@@ -30,7 +30,30 @@ pub enum RuleKind {
     AfterDue,
 }
 
+impl std::str::FromStr for RuleKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "before_due" => Ok(RuleKind::BeforeDue),
+            "on_due" => Ok(RuleKind::OnDue),
+            "after_due" => Ok(RuleKind::AfterDue),
+            other => Err(format!(
+                "{other:?} is not one of: before_due, on_due, after_due"
+            )),
+        }
+    }
+}
+
 impl RuleKind {
+    /// The layout purpose a rule of this kind sends by default.
+    pub fn default_purpose(self) -> crate::layouts::Purpose {
+        match self {
+            RuleKind::BeforeDue => crate::layouts::Purpose::ReminderBeforeDue,
+            RuleKind::OnDue => crate::layouts::Purpose::DueToday,
+            RuleKind::AfterDue => crate::layouts::Purpose::ReminderAfterDue,
+        }
+    }
+
     /// The stored and CLI name.
     pub fn as_str(self) -> &'static str {
         match self {

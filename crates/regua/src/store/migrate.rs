@@ -26,6 +26,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "delivery",
         include_str!("../../migrations/0003_delivery.sql"),
     ),
+    (
+        4,
+        "send_rules",
+        include_str!("../../migrations/0004_send_rules.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -9,12 +9,14 @@ mod invoices;
 mod layouts;
 mod migrate;
 mod parties;
+mod rules;
 
 pub use delivery::*;
 pub use invoices::*;
 pub use layouts::*;
 pub use migrate::{MIGRATIONS, migrate};
 pub use parties::*;
+pub use rules::*;
 
 use std::str::FromStr;
 
