@@ -191,45 +191,65 @@ async fn bench_account(
     store::get_smtp_account(&mut conn, id).await
 }
 
+/// The first `n` invoices by id, and their customers (read in one query).
+async fn first_invoices_and_customers(
+    conn: &mut sqlx::AnyConnection,
+    n: u64,
+) -> anyhow::Result<(
+    Vec<crate::domain::Invoice>,
+    std::collections::HashMap<crate::domain::CustomerId, crate::domain::Customer>,
+)> {
+    let mut invoices = Vec::new();
+    let mut after = InvoiceId(0);
+    while (invoices.len() as u64) < n {
+        let want = (n - invoices.len() as u64).min(5_000) as i64;
+        let page = store::list_invoices_after(conn, after, want).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        invoices.extend(page);
+    }
+    let mut ids: Vec<_> = invoices.iter().map(|i| i.customer_id).collect();
+    ids.sort();
+    ids.dedup();
+    let customers = store::get_customers(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    Ok((invoices, customers))
+}
+
 /// One "before due" reminder, boleto attached, for each of the first `n` invoices.
 async fn reminder_notices(
     db: &Db,
     account: &crate::delivery::SmtpAccount,
     n: u64,
 ) -> anyhow::Result<Vec<crate::delivery::NewNotice>> {
-    use std::collections::HashMap;
-    use std::collections::hash_map::Entry;
     let mut conn = db.pool.acquire().await?;
     let layout = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
         .await?
         .context("no reminder layout")?;
-    let mut emails: HashMap<crate::domain::CustomerId, String> = HashMap::new();
-    let mut out = Vec::with_capacity(n as usize);
-    let mut after = InvoiceId(0);
-    while (out.len() as u64) < n {
-        let page = store::list_invoices_after(&mut conn, after, 5_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for inv in page.iter().take((n - out.len() as u64) as usize) {
-            if let Entry::Vacant(e) = emails.entry(inv.customer_id) {
-                let c = store::get_customer(&mut conn, inv.customer_id).await?;
-                e.insert(c.email.map(|m| m.as_str().to_string()).unwrap_or_default());
-            }
-            out.push(crate::delivery::NewNotice {
-                dedup_key: format!("rule:{}:bench", inv.id),
-                channel: crate::delivery::Channel::Email,
-                account_id: account.id,
-                recipient: emails[&inv.customer_id].clone(),
-                purpose: Purpose::ReminderBeforeDue,
-                layout_id: layout.id,
-                customer_id: Some(inv.customer_id),
-                contract_id: Some(inv.contract_id),
-                invoice_id: Some(inv.id),
-                attach_boleto: true,
-                actor: "bench".into(),
-            });
-        }
-    }
+    let (invoices, customers) = first_invoices_and_customers(&mut conn, n).await?;
+    let out = invoices
+        .iter()
+        .map(|inv| crate::delivery::NewNotice {
+            dedup_key: format!("rule:{}:bench", inv.id),
+            channel: crate::delivery::Channel::Email,
+            account_id: account.id,
+            recipient: customers[&inv.customer_id]
+                .email
+                .as_ref()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+            purpose: Purpose::ReminderBeforeDue,
+            layout_id: layout.id,
+            customer_id: Some(inv.customer_id),
+            contract_id: Some(inv.contract_id),
+            invoice_id: Some(inv.id),
+            attach_boleto: true,
+            actor: "bench".into(),
+        })
+        .collect();
     Ok(out)
 }
 
@@ -278,47 +298,38 @@ async fn reminder_contexts(
     n: u64,
     clock: &Clock,
 ) -> anyhow::Result<(Vec<crate::layouts::LayoutContext>, Vec<boleto::BoletoInput>)> {
-    use std::collections::HashMap;
-    use std::collections::hash_map::Entry;
     let mut conn = db.pool.acquire().await?;
     let company = store::company_profile(&mut conn).await?;
     let wallets = store::list_wallets(&mut conn).await?;
-    let mut customers = HashMap::new();
-    let mut contracts = HashMap::new();
-    let mut out = Vec::with_capacity(n as usize);
-    let mut boletos = Vec::with_capacity(n as usize);
-    let mut after = InvoiceId(0);
-    while (out.len() as u64) < n {
-        let page = store::list_invoices_after(&mut conn, after, 5_000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        for inv in page.iter().take((n - out.len() as u64) as usize) {
-            if let Entry::Vacant(e) = customers.entry(inv.customer_id) {
-                e.insert(store::get_customer(&mut conn, inv.customer_id).await?);
-            }
-            if let Entry::Vacant(e) = contracts.entry(inv.contract_id) {
-                e.insert(store::get_contract(&mut conn, inv.contract_id).await?);
-            }
-            out.push(crate::layouts::layout_context(
-                inv,
-                &customers[&inv.customer_id],
-                &contracts[&inv.contract_id],
-                std::slice::from_ref(inv),
-                &wallets,
-                &company,
-                clock.today(),
-            )?);
-            let wallet = wallets
-                .iter()
-                .find(|w| w.id == inv.wallet_id)
-                .context("wallet")?;
-            boletos.push(crate::payment::boleto_input(
-                inv,
-                &customers[&inv.customer_id],
-                wallet,
-                &company,
-            ));
-        }
+    let (invoices, customers) = first_invoices_and_customers(&mut conn, n).await?;
+    let mut contract_ids: Vec<_> = invoices.iter().map(|i| i.contract_id).collect();
+    contract_ids.sort();
+    contract_ids.dedup();
+    let contracts: std::collections::HashMap<_, _> = store::get_contracts(&mut conn, &contract_ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let mut out = Vec::with_capacity(invoices.len());
+    let mut boletos = Vec::with_capacity(invoices.len());
+    for inv in &invoices {
+        let customer = &customers[&inv.customer_id];
+        out.push(crate::layouts::layout_context(
+            inv,
+            customer,
+            &contracts[&inv.contract_id],
+            std::slice::from_ref(inv),
+            &wallets,
+            &company,
+            clock.today(),
+        )?);
+        let wallet = wallets
+            .iter()
+            .find(|w| w.id == inv.wallet_id)
+            .context("wallet")?;
+        boletos.push(crate::payment::boleto_input(
+            inv, customer, wallet, &company,
+        ));
     }
     Ok((out, boletos))
 }
