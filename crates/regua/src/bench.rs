@@ -160,6 +160,7 @@ fn bench_rules() -> (
             from_days,
             to_days,
             layout,
+            letter: false,
         })
         .collect();
     (rules, bands)
@@ -247,6 +248,7 @@ async fn reminder_notices(
             contract_id: Some(inv.contract_id),
             invoice_id: Some(inv.id),
             attach_boleto: true,
+            attach_letter: false,
             actor: "bench".into(),
         })
         .collect();
@@ -285,7 +287,7 @@ async fn message_size(
         "cliente@exemplo.com.br",
         "<bench@bench.example.com>",
         &rendered,
-        Some(("boleto.pdf", pdf)),
+        &[("boleto.pdf".to_string(), pdf)],
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(message.formatted().len())

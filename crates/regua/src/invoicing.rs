@@ -7,6 +7,7 @@
 //! month stays cancelled). The unique (contract, competence) constraint backs this up against
 //! two concurrent runs.
 
+use anyhow::Context as _;
 use jiff::civil::Date;
 
 use crate::domain::*;
@@ -38,6 +39,21 @@ pub struct Generation {
     pub created: Vec<Invoice>,
     /// Competence months skipped because an invoice for them existed.
     pub skipped_months: Vec<String>,
+    /// The e-mail sent for the generation (wallet "send e-mail when generating").
+    pub notice: GenerationNotice,
+}
+
+/// Whether the generation sends an e-mail with the new invoices' boletos.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GenerationNotice {
+    /// Queued in the generation's transaction: one message, one PDF with a page per invoice.
+    Queued(crate::delivery::NoticeId),
+    /// Nothing new to send, or the wallet does not send on generation.
+    NotApplicable,
+    /// The contract's invoices are printed: never e-mailed automatically.
+    Printed,
+    /// The wallet sends on generation but no financial SMTP account is set.
+    NoAccount,
 }
 
 /// The competence months (`(year, month)`) a generation on `today` covers.
@@ -103,13 +119,74 @@ pub async fn generate_invoices(
             None => skipped_months.push(competence),
         }
     }
+    let notice = generation_notice(&mut tx, &contract, &created, now).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
-    tracing::info!(contract = %contract.external_id, created = created.len(), skipped = skipped_months.len(), "invoices generated");
+    tracing::info!(contract = %contract.external_id, created = created.len(), skipped = skipped_months.len(), notice = ?notice, "invoices generated");
     Ok(Generation {
         contract,
         created,
         skipped_months,
+        notice,
     })
+}
+
+/// Enqueues the generation's message when the contract's wallet sends on generation and its
+/// delivery is by e-mail: one notice (`generated:<contract>:<first invoice>`) carrying every
+/// new invoice, so the customer gets one message with one PDF.
+async fn generation_notice(
+    conn: &mut sqlx::AnyConnection,
+    contract: &Contract,
+    created: &[Invoice],
+    now_ms: i64,
+) -> anyhow::Result<GenerationNotice> {
+    let Some(first) = created.first() else {
+        return Ok(GenerationNotice::NotApplicable);
+    };
+    let wallet = store::get_wallet(conn, contract.wallet_id).await?;
+    if !wallet.send_on_generate {
+        return Ok(GenerationNotice::NotApplicable);
+    }
+    if first.delivery_type == DeliveryType::Printed {
+        return Ok(GenerationNotice::Printed);
+    }
+    let Some(account) = store::financial_account(conn).await? else {
+        tracing::warn!(contract = %contract.external_id, "send on generation: no financial SMTP account");
+        return Ok(GenerationNotice::NoAccount);
+    };
+    let customer = store::get_customer(conn, contract.customer_id).await?;
+    let layout = store::layout_for_purpose(conn, crate::layouts::Purpose::InvoiceGenerated)
+        .await?
+        .context("no invoice_generated layout")?;
+    let enqueued = store::enqueue_notice(
+        conn,
+        &crate::delivery::NewNotice {
+            dedup_key: format!("generated:{}:{}", contract.id, first.id),
+            channel: crate::delivery::Channel::Email,
+            account_id: account.id,
+            recipient: customer
+                .email
+                .as_ref()
+                .map(|e| e.as_str().to_string())
+                .unwrap_or_default(),
+            purpose: crate::layouts::Purpose::InvoiceGenerated,
+            layout_id: layout.id,
+            customer_id: Some(customer.id),
+            contract_id: Some(contract.id),
+            invoice_id: Some(first.id),
+            attach_boleto: true,
+            attach_letter: false,
+            actor: "generation".into(),
+        },
+        &account.from_address,
+        now_ms,
+    )
+    .await?;
+    let id = match enqueued {
+        crate::delivery::Enqueued::New(id) | crate::delivery::Enqueued::Exists(id, _) => id,
+    };
+    let ids: Vec<InvoiceId> = created.iter().map(|i| i.id).collect();
+    store::insert_notice_invoices(conn, id, &ids).await?;
+    Ok(GenerationNotice::Queued(id))
 }
 
 #[cfg(test)]

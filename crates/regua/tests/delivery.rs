@@ -696,7 +696,7 @@ fn an_account_with_dkim_signs_its_messages() {
         "maria@exemplo.com.br",
         "<k.regua@provedor.com.br>",
         &rendered,
-        None,
+        &[],
     )
     .unwrap();
     let text = String::from_utf8(message.formatted()).unwrap();
@@ -711,7 +711,7 @@ fn an_account_with_dkim_signs_its_messages() {
     let mut broken = account.clone();
     broken.dkim.as_mut().unwrap().key_file = "/nonexistent/dkim.pem".into();
     let err =
-        regua::delivery::build_message(&broken, "maria@exemplo.com.br", "<k@p>", &rendered, None)
+        regua::delivery::build_message(&broken, "maria@exemplo.com.br", "<k@p>", &rendered, &[])
             .unwrap_err();
     assert!(err.0.contains("cannot read the DKIM key"), "{}", err.0);
 }

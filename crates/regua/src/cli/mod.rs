@@ -3,6 +3,7 @@
 
 mod boleto_cmd;
 mod delivery_cmd;
+mod dunning_cmd;
 mod layout_cmd;
 
 use std::process::ExitCode;
@@ -120,11 +121,20 @@ pub enum Command {
     /// Send rules of the billing methods (regras de envio): add, list, remove.
     #[command(subcommand)]
     Rule(RuleCmd),
-    /// The Brazilian national holidays of a year (optional ones marked "ponto facultativo").
-    Holidays {
-        /// The year, e.g. 2026.
-        year: i16,
-    },
+    /// Holidays: a year's national and ISP holidays (`regua holidays 2026`), and the ISP's
+    /// own (`regua holidays add|list|remove`).
+    Holidays(dunning_cmd::HolidaysArgs),
+    /// Overdue bands ("faixas de atraso") and manual emission.
+    #[command(subcommand)]
+    Band(dunning_cmd::BandCmd),
+    /// Routines ("rotinas"): add, list, remove, run now (or dry-run) as if on a date.
+    #[command(subcommand)]
+    Routine(dunning_cmd::RoutineCmd),
+    /// Pause dunning for a customer or an invoice until a date ("promessa de pagamento").
+    Pause(dunning_cmd::PauseArgs),
+    /// Collection letters of email_and_letter bands: list, preview, approve, reject.
+    #[command(subcommand)]
+    Letters(dunning_cmd::LettersCmd),
     /// General parameters: the company profile (name, phone, portal URL…) and defaults.
     #[command(subcommand)]
     Settings(SettingsCmd),
@@ -436,25 +446,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log(args) => delivery_cmd::log(g, args).await,
         Command::SecretKey => Ok(delivery_cmd::secret_key()),
         Command::Rule(cmd) => rule(g, cmd).await,
-        Command::Holidays { year } => {
-            if !(1900..=2999).contains(&year) {
-                eprintln!("year must be between 1900 and 2999");
-                return Ok(ExitCode::from(2));
-            }
-            for h in crate::dunning::national_holidays(year) {
-                println!(
-                    "{}\t{}{}",
-                    format_date(h.date),
-                    h.name,
-                    if h.optional {
-                        "\t(ponto facultativo)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Holidays(args) => dunning_cmd::holidays(g, args).await,
+        Command::Band(cmd) => dunning_cmd::band(g, cmd).await,
+        Command::Routine(cmd) => dunning_cmd::routine(g, cmd).await,
+        Command::Pause(args) => dunning_cmd::pause(g, args).await,
+        Command::Letters(cmd) => dunning_cmd::letters(g, cmd).await,
         Command::Bench {
             customers,
             json,
@@ -507,6 +503,19 @@ async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
                 generation.created.len(),
                 generation.contract.external_id
             );
+            use crate::invoicing::GenerationNotice;
+            match generation.notice {
+                GenerationNotice::Queued(id) => {
+                    println!("e-mail with the boletos queued (notice {id})")
+                }
+                GenerationNotice::Printed => {
+                    println!("printed delivery: no e-mail is sent for these invoices")
+                }
+                GenerationNotice::NoAccount => eprintln!(
+                    "warning: the wallet sends e-mail on generation but no financial SMTP account is set (regua smtp default NAME); nothing was sent"
+                ),
+                GenerationNotice::NotApplicable => {}
+            }
         }
         InvoicesCmd::Send { invoice, account } => {
             let mut conn = db.pool.acquire().await?;

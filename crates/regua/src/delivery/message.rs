@@ -19,7 +19,7 @@ pub fn build_message(
     to: &str,
     message_id: &str,
     rendered: &RenderedMessage,
-    attachment: Option<(&str, Vec<u8>)>,
+    attachments: &[(String, Vec<u8>)],
 ) -> Result<lettre::Message, BuildError> {
     let from = Mailbox::new(
         Some(account.from_name.clone()).filter(|n| !n.is_empty()),
@@ -38,14 +38,17 @@ pub fn build_message(
         .to(to)
         .subject(rendered.subject.clone())
         .message_id(Some(message_id.to_string()));
-    let result = match attachment {
-        None => builder.multipart(body),
-        Some((filename, pdf)) => builder.multipart(MultiPart::mixed().multipart(body).singlepart(
-            Attachment::new(filename.to_string()).body(
-                pdf,
+    let result = if attachments.is_empty() {
+        builder.multipart(body)
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for (filename, pdf) in attachments {
+            mixed = mixed.singlepart(Attachment::new(filename.clone()).body(
+                pdf.clone(),
                 ContentType::parse("application/pdf").unwrap_or(ContentType::TEXT_PLAIN),
-            ),
-        )),
+            ));
+        }
+        builder.multipart(mixed)
     };
     let mut message = result.map_err(|e| BuildError(format!("cannot build the message: {e}")))?;
     if let Some(dkim) = &account.dkim {

@@ -292,6 +292,8 @@ pub struct NewNotice {
     pub invoice_id: Option<InvoiceId>,
     /// Attach the invoice's boleto PDF.
     pub attach_boleto: bool,
+    /// Attach the collection letter (PDF) of an overdue band.
+    pub attach_letter: bool,
     /// Who caused it: `routine: NAME`, `user: LOGIN`, `portal: CUSTOMER`, `api: KEY`, `cli: USER`.
     pub actor: String,
 }
@@ -323,6 +325,8 @@ pub struct Notice {
     pub invoice_id: Option<InvoiceId>,
     /// Attach the boleto.
     pub attach_boleto: bool,
+    /// Attach the band's collection letter.
+    pub attach_letter: bool,
     /// Who caused it.
     pub actor: String,
     /// Where it is in its lifecycle.

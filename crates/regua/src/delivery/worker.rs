@@ -94,6 +94,8 @@ struct BatchCache {
     invoices: HashMap<InvoiceId, Invoice>,
     contracts: HashMap<ContractId, Contract>,
     open: HashMap<CustomerId, Vec<Invoice>>,
+    /// The invoices of notices that carry several (the generation message).
+    groups: HashMap<crate::delivery::NoticeId, Vec<InvoiceId>>,
 }
 
 impl BatchCache {
@@ -101,8 +103,13 @@ impl BatchCache {
         let mut conn = db.pool.acquire().await?;
         let customer_ids: Vec<CustomerId> =
             claims.iter().filter_map(|c| c.notice.customer_id).collect();
-        let invoice_ids: Vec<InvoiceId> =
+        let notice_ids: Vec<_> = claims.iter().map(|c| c.notice.id).collect();
+        let groups = store::notice_invoices(&mut conn, &notice_ids).await?;
+        let mut invoice_ids: Vec<InvoiceId> =
             claims.iter().filter_map(|c| c.notice.invoice_id).collect();
+        invoice_ids.extend(groups.values().flatten().copied());
+        invoice_ids.sort();
+        invoice_ids.dedup();
         let invoices = store::get_invoices(&mut conn, &invoice_ids).await?;
         let contract_ids: Vec<ContractId> = invoices.iter().map(|i| i.contract_id).collect();
         let mut open: HashMap<CustomerId, Vec<Invoice>> = HashMap::new();
@@ -126,6 +133,7 @@ impl BatchCache {
                 .collect(),
             invoices: invoices.into_iter().map(|i| (i.id, i)).collect(),
             open,
+            groups,
         })
     }
 }
@@ -447,7 +455,8 @@ impl Worker {
             today: format_date(today),
             ..LayoutContext::default()
         };
-        let mut boleto = None;
+        let mut attachments: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut letter_name = None;
         if let Some(customer_id) = n.customer_id {
             let customer = cache
                 .customers
@@ -460,22 +469,41 @@ impl Worker {
                 }
             }
             if let Some(invoice_id) = n.invoice_id {
-                let invoice = cache
-                    .invoices
-                    .get(&invoice_id)
-                    .with_context(|| format!("invoice {invoice_id}"))?;
-                match &invoice.status {
-                    InvoiceStatus::Open => {}
-                    InvoiceStatus::Paid { paid_on, .. } => {
-                        return Ok(self.skipped(
-                            format!("fatura paga em {}", format_date(*paid_on)),
-                            recipient,
-                        ));
-                    }
-                    InvoiceStatus::Cancelled => {
-                        return Ok(self.skipped("fatura cancelada".into(), recipient));
-                    }
-                }
+                // A generation message carries several invoices: the open ones go, one PDF.
+                let carried: Vec<&Invoice> = match cache.groups.get(&n.id) {
+                    Some(ids) => ids
+                        .iter()
+                        .map(|i| {
+                            cache
+                                .invoices
+                                .get(i)
+                                .with_context(|| format!("invoice {i}"))
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                    None => vec![
+                        cache
+                            .invoices
+                            .get(&invoice_id)
+                            .with_context(|| format!("invoice {invoice_id}"))?,
+                    ],
+                };
+                let still_open: Vec<&Invoice> = carried
+                    .iter()
+                    .copied()
+                    .filter(|i| matches!(i.status, InvoiceStatus::Open))
+                    .collect();
+                let Some(invoice) = still_open.first().copied() else {
+                    let reason = match &carried[..] {
+                        [one] => match &one.status {
+                            InvoiceStatus::Paid { paid_on, .. } => {
+                                format!("fatura paga em {}", format_date(*paid_on))
+                            }
+                            _ => "fatura cancelada".into(),
+                        },
+                        _ => "faturas pagas ou canceladas".into(),
+                    };
+                    return Ok(self.skipped(reason, recipient));
+                };
                 let contract = cache
                     .contracts
                     .get(&invoice.contract_id)
@@ -484,18 +512,31 @@ impl Worker {
                 let wallets = &cache.wallets;
                 ctx = layout_context(invoice, customer, contract, open, wallets, company, today)?;
                 if n.attach_boleto {
-                    let wallet = wallets
+                    let inputs = still_open
                         .iter()
-                        .find(|w| w.id == invoice.wallet_id)
-                        .context("the invoice's wallet")?;
-                    let input = crate::payment::boleto_input(invoice, customer, wallet, company);
-                    let pdf = boleto::pdf::render_pdf(&[input])
+                        .map(|inv| {
+                            let wallet = wallets
+                                .iter()
+                                .find(|w| w.id == inv.wallet_id)
+                                .context("the invoice's wallet")?;
+                            Ok(crate::payment::boleto_input(inv, customer, wallet, company))
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    let pdf = boleto::pdf::render_pdf(&inputs)
                         .map_err(|e| anyhow::anyhow!("cannot render the boleto PDF: {e}"))?;
-                    boleto = Some((
-                        format!("boleto-{}.pdf", invoice.external_id.replace('/', "-")),
-                        pdf,
-                    ));
+                    let name = if cache.groups.contains_key(&n.id) {
+                        format!("boletos-{}.pdf", contract.external_id.replace('/', "-"))
+                    } else {
+                        format!("boleto-{}.pdf", invoice.external_id.replace('/', "-"))
+                    };
+                    attachments.push((name, pdf));
                 }
+                letter_name = n.attach_letter.then(|| {
+                    format!(
+                        "carta-cobranca-{}.pdf",
+                        invoice.external_id.replace('/', "-")
+                    )
+                });
             } else {
                 ctx.customer.name = customer.name.clone();
                 ctx.customer.document = customer.document.to_string();
@@ -527,28 +568,28 @@ impl Worker {
                 ));
             }
         };
-        let message = match build_message(
-            account,
-            &recipient,
-            &n.message_id,
-            &rendered,
-            boleto
-                .as_ref()
-                .map(|(name, pdf)| (name.as_str(), pdf.clone())),
-        ) {
-            Ok(m) => m,
-            Err(e) => {
-                return Ok(self.failed(
-                    n,
-                    Failure::Permanent {
-                        code: None,
-                        text: e.0,
-                    },
-                    recipient,
-                    version,
-                ));
-            }
-        };
+        if let Some(name) = letter_name {
+            // The band's collection letter: the layout's text, on paper.
+            attachments.push((
+                name,
+                boleto::pdf::render_text_pdf(&rendered.subject, &rendered.text),
+            ));
+        }
+        let message =
+            match build_message(account, &recipient, &n.message_id, &rendered, &attachments) {
+                Ok(m) => m,
+                Err(e) => {
+                    return Ok(self.failed(
+                        n,
+                        Failure::Permanent {
+                            code: None,
+                            text: e.0,
+                        },
+                        recipient,
+                        version,
+                    ));
+                }
+            };
         let transport = match self.transport(account).await {
             Ok(t) => t,
             Err(e) => {

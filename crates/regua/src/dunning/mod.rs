@@ -1,10 +1,15 @@
-//! Dunning ("régua de cobrança"): deciding, each day, who gets which notice. So far the calendar
-//! of Brazilian national holidays and the pure planner; the stored rules, bands, routines and
-//! pauses, and the routine that feeds the planner and enqueues its plan, are still to come
-//! (issue #6).
+//! Dunning ("régua de cobrança"): deciding, each day, who gets which notice. The calendar of
+//! Brazilian national holidays and the ISP's own, the routines and when they run, the pure
+//! planner, and the routine run that feeds the planner from the store and enqueues its plan.
 
 mod holidays;
+mod letters;
 mod planner;
+mod run;
+mod schedule;
 
 pub use holidays::{Holiday, easter, national_holidays};
+pub use letters::{approve_letters, letter_pdf};
 pub use planner::*;
+pub use run::*;
+pub use schedule::*;

@@ -107,8 +107,11 @@ pub struct OverdueBand {
     pub from_days: u16,
     /// Last day overdue it covers.
     pub to_days: u16,
-    /// The layout it sends.
+    /// The layout it sends (and, with `letter`, the collection letter's text).
     pub layout: LayoutId,
+    /// Generation type `email_and_letter`: a PDF collection letter goes with the e-mail, after
+    /// an operator reviews it.
+    pub letter: bool,
 }
 
 impl OverdueBand {
@@ -181,6 +184,8 @@ pub struct Planned {
     pub dedup_key: String,
     /// The layout to send.
     pub layout: LayoutId,
+    /// A band's notice that waits for an operator to review its collection letter.
+    pub letter: bool,
 }
 
 /// A notice that would fire but is not sent.
@@ -228,19 +233,23 @@ pub struct Plan {
 /// The default catch-up window, in days.
 pub const DEFAULT_WINDOW_DAYS: u16 = 7;
 
-/// Plans one run.
-pub fn plan(input: &PlanInput<'_>) -> Plan {
-    let today = input.today;
-    // Targets in (from, today] fire: at most `window_days` days late. The first run looks at
-    // today only.
+/// The exclusive start of a run's window: targets in `(from, today]` fire. That is the last
+/// completed run, but at most `window_days` days late; the first run looks at today only.
+pub fn window_from(today: Date, last_run: Option<Date>, window_days: u16) -> Date {
     let window_start = today
-        .checked_sub(jiff::Span::new().days(i64::from(input.window_days) + 1))
+        .checked_sub(jiff::Span::new().days(i64::from(window_days) + 1))
         .unwrap_or(today);
-    let from = match input.last_run {
+    match last_run {
         Some(last) if last >= window_start => last,
         Some(_) => window_start,
         None => today.yesterday().unwrap_or(today),
-    };
+    }
+}
+
+/// Plans one run.
+pub fn plan(input: &PlanInput<'_>) -> Plan {
+    let today = input.today;
+    let from = window_from(today, input.last_run, input.window_days);
     let mut rules_by_method: HashMap<BillingMethodId, Vec<&SendRule>> = HashMap::new();
     for r in input.rules {
         rules_by_method.entry(r.method).or_default().push(r);
@@ -262,6 +271,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 rule.cause(),
                 format!("rule:{}:{}", inv.id, rule.id),
                 rule.layout,
+                false,
             );
             let reason = if Some(i) != winner {
                 Some(SkipReason::Superseded)
@@ -270,9 +280,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             };
             push(&mut out, inv.id, candidate, reason);
         }
-        // Bands: the one the invoice is in today, once.
+        // Bands: the one the invoice is in today, once. A paid invoice is in no band.
         let overdue = (today - inv.due).get_days();
-        if overdue >= 1
+        if inv.open
+            && overdue >= 1
             && let Some(band) = input
                 .bands
                 .iter()
@@ -282,7 +293,12 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             // A band already sent is simply not due again: not worth a line in the dry run.
             if !input.already.contains(&key) {
                 let reason = blocked(inv, today, input.already, &key);
-                push(&mut out, inv.id, (band.cause(), key, band.layout), reason);
+                push(
+                    &mut out,
+                    inv.id,
+                    (band.cause(), key, band.layout, band.letter),
+                    reason,
+                );
             }
         }
     }
@@ -313,7 +329,7 @@ fn blocked(
 fn push(
     out: &mut Plan,
     invoice: InvoiceId,
-    (cause, dedup_key, layout): (String, String, LayoutId),
+    (cause, dedup_key, layout, letter): (String, String, LayoutId, bool),
     reason: Option<SkipReason>,
 ) {
     match reason {
@@ -322,6 +338,7 @@ fn push(
             cause,
             dedup_key,
             layout,
+            letter,
         }),
         Some(reason) => out.skipped.push(Skipped {
             invoice,
@@ -554,12 +571,14 @@ mod tests {
                 from_days: 1,
                 to_days: 10,
                 layout: LayoutId(9),
+                letter: false,
             },
             OverdueBand {
                 id: 2,
                 from_days: 11,
                 to_days: 30,
                 layout: LayoutId(9),
+                letter: false,
             },
         ];
         let inv = [invoice(1, date(2026, 6, 1))];
@@ -645,13 +664,14 @@ mod properties {
         /// skipped with a reason by that run.
         #[test]
         fn nothing_twice_and_nothing_silently_missed(
-            dues in proptest::collection::vec(0i64..90, 1..20),
+            invoices_in in proptest::collection::vec((0i64..90, proptest::option::of(0i64..150), proptest::option::of((0i64..120, 0i64..10))), 1..20),
             rules in proptest::collection::vec((0u8..3, 0u16..20), 1..6),
             runs in proptest::collection::btree_set(0i64..120, 1..60),
         ) {
             let start = date(2026, 1, 1);
             let day = |n: i64| start.checked_add(jiff::Span::new().days(n)).unwrap();
-            let invoices: Vec<PlanInvoice> = dues.iter().enumerate().map(|(i, d)| PlanInvoice {
+            // Each invoice: due day, the day it is paid (if ever), a pause (from, length).
+            let base: Vec<PlanInvoice> = invoices_in.iter().enumerate().map(|(i, (d, _, _))| PlanInvoice {
                 id: InvoiceId(i as i64 + 1),
                 customer: CustomerId(1),
                 method: BillingMethodId(1),
@@ -668,21 +688,41 @@ mod properties {
                 days: if kind(*k) == RuleKind::OnDue { 0 } else { *d },
                 layout: LayoutId(1),
             }).collect();
+            let bands: Vec<OverdueBand> = [(1, 10), (11, 30), (31, 60)].iter().zip(1..).map(|(&(f, t), id)| OverdueBand {
+                id,
+                from_days: f,
+                to_days: t,
+                layout: LayoutId(2),
+                letter: false,
+            }).collect();
             let mut already: HashSet<String> = HashSet::new();
             let mut last: Option<Date> = None;
             for r in &runs {
                 let today = day(*r);
+                // The invoices as the store would read them on that day.
+                let invoices: Vec<PlanInvoice> = base.iter().zip(&invoices_in).map(|(inv, (_, paid, pause))| {
+                    let mut inv = inv.clone();
+                    inv.open = paid.is_none_or(|p| *r < p);
+                    inv.paused_until = pause.and_then(|(from, len)| (*r >= from).then(|| day(from + len)));
+                    inv
+                }).collect();
                 let p = plan(&PlanInput {
                     today,
                     last_run: last,
                     window_days: DEFAULT_WINDOW_DAYS,
                     invoices: &invoices,
                     rules: &rules,
-                    bands: &[],
+                    bands: &bands,
                     already: &already,
                 });
                 for n in &p.notices {
                     prop_assert!(already.insert(n.dedup_key.clone()), "{} planned twice", n.dedup_key);
+                }
+                // A run records its rule skips (the store writes them to the outbox).
+                for s in &p.skipped {
+                    if s.dedup_key.starts_with("rule:") {
+                        already.insert(s.dedup_key.clone());
+                    }
                 }
                 let seen: HashSet<&str> = p.notices.iter().map(|n| n.dedup_key.as_str())
                     .chain(p.skipped.iter().map(|s| s.dedup_key.as_str())).collect();
@@ -697,6 +737,14 @@ mod properties {
                             let key = format!("rule:{}:{}", inv.id, rule.id);
                             prop_assert!(seen.contains(key.as_str()), "{key} fell in the window of {today} and was neither sent nor skipped");
                         }
+                    }
+                    // An open, unpaused invoice in a band gets that band's notice once.
+                    let overdue = (today - inv.due).get_days();
+                    if inv.open && inv.paused_until.is_none_or(|p| p < today)
+                        && let Some(b) = bands.iter().find(|b| i32::from(b.from_days) <= overdue && overdue <= i32::from(b.to_days))
+                    {
+                        let key = format!("band:{}:{}", inv.id, b.id);
+                        prop_assert!(already.contains(&key), "{key}: in the band on {today} and never sent");
                     }
                 }
                 last = Some(today);

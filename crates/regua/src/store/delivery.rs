@@ -253,7 +253,7 @@ pub async fn financial_account(conn: &mut AnyConnection) -> anyhow::Result<Optio
 }
 
 const NOTICE_COLUMNS: &str = "id, dedup_key, channel, account_id, recipient, purpose, layout_id, layout_version, \
-    customer_id, contract_id, invoice_id, attach_boleto, actor, status, attempts, next_attempt_at, last_error, \
+    customer_id, contract_id, invoice_id, attach_boleto, attach_letter, actor, status, attempts, next_attempt_at, last_error, \
     message_id, created_at, sent_at";
 
 fn notice_from_row(r: &AnyRow) -> anyhow::Result<Notice> {
@@ -270,6 +270,7 @@ fn notice_from_row(r: &AnyRow) -> anyhow::Result<Notice> {
         contract_id: r.try_get::<Option<i64>, _>("contract_id")?.map(ContractId),
         invoice_id: r.try_get::<Option<i64>, _>("invoice_id")?.map(InvoiceId),
         attach_boleto: r.try_get::<i64, _>("attach_boleto")? != 0,
+        attach_letter: r.try_get::<i64, _>("attach_letter")? != 0,
         actor: r.try_get("actor")?,
         status: parse(r, "status")?,
         attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
@@ -312,8 +313,8 @@ pub async fn enqueue_notice(
 ) -> anyhow::Result<Enqueued> {
     let row = sqlx::query(
         "INSERT INTO notices (dedup_key, channel, account_id, recipient, purpose, layout_id, customer_id, contract_id,
-            invoice_id, attach_boleto, actor, status, attempts, next_attempt_at, message_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', 0, $12, $13, $12, $12)
+            invoice_id, attach_boleto, attach_letter, actor, status, attempts, next_attempt_at, message_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $14, $11, 'queued', 0, $12, $13, $12, $12)
          ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
     )
     .bind(&n.dedup_key)
@@ -329,6 +330,7 @@ pub async fn enqueue_notice(
     .bind(&n.actor)
     .bind(now_ms)
     .bind(message_id_for(&n.dedup_key, from))
+    .bind(i64::from(n.attach_letter))
     .fetch_optional(&mut *conn)
     .await
     .context("cannot enqueue the notice")?;

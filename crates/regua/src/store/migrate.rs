@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "send_rules",
         include_str!("../../migrations/0004_send_rules.sql"),
     ),
+    (
+        5,
+        "dunning",
+        include_str!("../../migrations/0005_dunning.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -5,6 +5,7 @@
 //! transaction.
 
 mod delivery;
+mod dunning;
 mod invoices;
 mod layouts;
 mod migrate;
@@ -12,6 +13,7 @@ mod parties;
 mod rules;
 
 pub use delivery::*;
+pub use dunning::*;
 pub use invoices::*;
 pub use layouts::*;
 pub use migrate::{MIGRATIONS, migrate};

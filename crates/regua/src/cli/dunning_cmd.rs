@@ -1,0 +1,733 @@
+//! `regua band`, `regua routine`, `regua pause`, `regua holidays` and `regua letters`: the
+//! régua's configuration and runs (issue #6). Formats are documented in docs/dunning.md.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use super::{Global, parse_date_arg};
+use crate::domain::format_date;
+use crate::dunning::{self, RunRequest, Trigger};
+use crate::store::{self, ConfigError, InvoiceFilter, PauseTarget};
+
+/// Prints a configuration error for the operator (exit 2) or passes an unexpected one on.
+fn config_error(e: ConfigError) -> anyhow::Result<ExitCode> {
+    match e {
+        ConfigError::Other(e) => Err(e),
+        e => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// `regua band …`
+#[derive(Debug, Subcommand)]
+pub enum BandCmd {
+    /// Add an overdue band ("faixa de atraso").
+    Add {
+        /// First day overdue (≥ 1).
+        #[arg(long)]
+        from: u16,
+        /// Last day overdue.
+        #[arg(long)]
+        to: u16,
+        /// The layout's name (default: "Faixa de atraso").
+        #[arg(long)]
+        layout: Option<String>,
+        /// Generation type email_and_letter: a PDF collection letter, reviewed before sending.
+        #[arg(long)]
+        letter: bool,
+    },
+    /// List the bands.
+    List,
+    /// Remove a band by id.
+    Remove {
+        /// The band's id (see `regua band list`).
+        id: i64,
+    },
+    /// Manual emission: what each band would send for the invoices matching the filters; with
+    /// --confirm, send it.
+    Emit(EmitArgs),
+}
+
+/// `regua band emit` filters.
+#[derive(Debug, Args)]
+pub struct EmitArgs {
+    /// Due on or after.
+    #[arg(long, value_parser = parse_date_arg)]
+    due_from: Option<jiff::civil::Date>,
+    /// Due on or before.
+    #[arg(long, value_parser = parse_date_arg)]
+    due_to: Option<jiff::civil::Date>,
+    /// Issued on or after.
+    #[arg(long, value_parser = parse_date_arg)]
+    issued_from: Option<jiff::civil::Date>,
+    /// Issued on or before.
+    #[arg(long, value_parser = parse_date_arg)]
+    issued_to: Option<jiff::civil::Date>,
+    /// Billing method by name.
+    #[arg(long)]
+    method: Option<String>,
+    /// Customer by external id.
+    #[arg(long)]
+    customer: Option<String>,
+    /// Enqueue what is shown (without it, nothing is written).
+    #[arg(long)]
+    confirm: bool,
+    /// Print the plan as JSON (the dry run's format).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `regua routine …`
+#[derive(Debug, Subcommand)]
+pub enum RoutineCmd {
+    /// Add a routine ("rotina").
+    Add {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// The task: send_emails (rules and bands).
+        #[arg(long, default_value = "send_emails")]
+        task: String,
+        /// Weekdays: mon-fri, seg,qua,sex, 1-5, all.
+        #[arg(long, default_value = "mon-fri")]
+        weekdays: String,
+        /// Time of day, HH:MM:SS, in the ISP's time zone.
+        #[arg(long, default_value = "08:00:00")]
+        time: String,
+        /// Run on holidays too.
+        #[arg(long)]
+        holidays: bool,
+    },
+    /// List the routines.
+    List,
+    /// Remove a routine by name (its past runs stay).
+    Remove {
+        /// The routine's name.
+        name: String,
+    },
+    /// Run the régua now as if on a date: plan, enqueue, record the run.
+    Run {
+        /// The date to run as (default today).
+        #[arg(long, value_parser = parse_date_arg)]
+        date: Option<jiff::civil::Date>,
+        /// The routine it runs for (recorded with the run).
+        #[arg(long)]
+        name: Option<String>,
+        /// Plan and report only: nothing is enqueued or recorded.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The latest runs.
+    Runs {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+}
+
+/// `regua pause` options.
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// Pause every invoice of this customer (external id).
+    #[arg(long, conflicts_with = "invoice", required_unless_present_any = ["invoice", "list"])]
+    customer: Option<String>,
+    /// Pause this invoice (external id).
+    #[arg(long)]
+    invoice: Option<String>,
+    /// Through this date (inclusive).
+    #[arg(long, value_parser = parse_date_arg, required_unless_present = "list")]
+    until: Option<jiff::civil::Date>,
+    /// Why (e.g. the promise of payment).
+    #[arg(long, required_unless_present = "list")]
+    reason: Option<String>,
+    /// Who set it (default: the system user).
+    #[arg(long)]
+    by: Option<String>,
+    /// List the pauses in force instead.
+    #[arg(long, conflicts_with_all = ["customer", "invoice", "until", "reason"])]
+    list: bool,
+}
+
+/// `regua holidays …`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HolidaysArgs {
+    /// Print a year's holidays: national and the ISP's.
+    pub year: Option<i16>,
+    /// Add, list or remove the ISP's holidays.
+    #[command(subcommand)]
+    pub cmd: Option<HolidaysCmd>,
+}
+
+/// `regua holidays add|list|remove`
+#[derive(Debug, Subcommand)]
+pub enum HolidaysCmd {
+    /// Add a holiday of the ISP (state, city or a one-off national decree).
+    Add {
+        /// The date (for --yearly, the first year it applies).
+        #[arg(long)]
+        date: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// Every year on that day and month.
+        #[arg(long)]
+        yearly: bool,
+        /// national, state or city.
+        #[arg(long, default_value = "city")]
+        scope: String,
+        /// The state or city ("SP", "Campinas/SP").
+        #[arg(long, default_value = "")]
+        place: String,
+    },
+    /// List the ISP's holidays.
+    List,
+    /// Remove one by id.
+    Remove {
+        /// Its id (see `regua holidays list`).
+        id: i64,
+    },
+}
+
+/// `regua letters …`
+#[derive(Debug, Subcommand)]
+pub enum LettersCmd {
+    /// The letters waiting for review (or all with --all).
+    List {
+        /// Include approved and rejected ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write a letter's PDF as it will be sent.
+    Preview {
+        /// The letter's id.
+        id: i64,
+        /// Where to write the PDF.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Approve letters: their e-mails (letter and boleto attached) go to the outbox.
+    Approve {
+        /// Letter ids.
+        ids: Vec<i64>,
+        /// Every pending letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Who approves.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Reject letters: nothing is sent for them in their band.
+    Reject {
+        /// Letter ids.
+        #[arg(required = true)]
+        ids: Vec<i64>,
+        /// Who rejects.
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+fn operator(by: Option<String>) -> String {
+    by.unwrap_or_else(|| {
+        format!(
+            "cli: {}",
+            std::env::var("USER").unwrap_or_else(|_| "operator".into())
+        )
+    })
+}
+
+/// `regua band …`
+pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        BandCmd::Add {
+            from,
+            to,
+            layout,
+            letter,
+        } => {
+            match store::insert_band(
+                &mut conn,
+                from,
+                to,
+                layout.as_deref(),
+                letter,
+                g.clock()?.now_millis(),
+            )
+            .await
+            {
+                Ok(id) => println!(
+                    "band {id} added: {from}-{to} days overdue ({})",
+                    if letter { "email_and_letter" } else { "email" }
+                ),
+                Err(e) => return config_error(e),
+            }
+        }
+        BandCmd::List => {
+            let layouts = store::list_layouts(&mut conn).await?;
+            println!("id\tfrom\tto\tgeneration\tlayout");
+            for b in store::list_bands(&mut conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    b.id,
+                    b.from_days,
+                    b.to_days,
+                    if b.letter {
+                        "email_and_letter"
+                    } else {
+                        "email"
+                    },
+                    layouts
+                        .iter()
+                        .find(|l| l.id == b.layout)
+                        .map_or("?", |l| l.name.as_str())
+                );
+            }
+        }
+        BandCmd::Remove { id } => match store::delete_band(&mut conn, id).await {
+            Ok(true) => println!("band {id} removed"),
+            Ok(false) => {
+                eprintln!("no band {id}");
+                return Ok(ExitCode::from(2));
+            }
+            Err(e) => return config_error(e),
+        },
+        BandCmd::Emit(args) => {
+            let method = match &args.method {
+                None => None,
+                Some(name) => match store::list_billing_methods(&mut conn)
+                    .await?
+                    .into_iter()
+                    .find(|m| &m.name == name)
+                {
+                    Some(m) => Some(m.id.0),
+                    None => {
+                        eprintln!("--method: no billing method named {name:?}");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+            };
+            let customer = match &args.customer {
+                None => None,
+                Some(ext) => match store::find_customer_by_external_id(&mut conn, ext).await? {
+                    Some(c) => Some(c.id),
+                    None => {
+                        eprintln!("--customer: no customer {ext:?}");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+            };
+            drop(conn);
+            let clock = g.clock()?;
+            let req = RunRequest {
+                date: clock.today(),
+                dry_run: !args.confirm,
+                routine: None,
+                trigger: Trigger::Manual,
+                actor: format!("{} (emissão manual)", operator(None)),
+                emission: Some(InvoiceFilter {
+                    due_from: args.due_from,
+                    due_to: args.due_to,
+                    issued_from: args.issued_from,
+                    issued_to: args.issued_to,
+                    method,
+                    customer,
+                    open_only: true,
+                }),
+            };
+            return print_run(&db, &clock, &req, args.json).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn print_run(
+    db: &store::Db,
+    clock: &crate::domain::Clock,
+    req: &RunRequest,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    match dunning::run(db, clock, req).await {
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", dunning::summary_pt(&report, req.dry_run));
+                if req.dry_run && req.emission.is_some() && !report.notices.is_empty() {
+                    println!("Nada foi enviado: repita com --confirm para enviar.");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(dunning::RunError::NoAccount) => {
+            eprintln!("{}", dunning::RunError::NoAccount);
+            Ok(ExitCode::from(2))
+        }
+        Err(dunning::RunError::Other(e)) => Err(e),
+    }
+}
+
+/// `regua routine …`
+pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        RoutineCmd::Add {
+            name,
+            task,
+            weekdays,
+            time,
+            holidays,
+        } => {
+            let task = match task.parse() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("--task: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            match store::insert_routine(
+                &mut conn,
+                &name,
+                task,
+                &weekdays,
+                &time,
+                holidays,
+                g.clock()?.now_millis(),
+            )
+            .await
+            {
+                Ok(id) => println!("routine {id} added: {name:?}"),
+                Err(e) => return config_error(e),
+            }
+        }
+        RoutineCmd::List => {
+            println!("id\tname\ttask\tweekdays\ttime\tholidays");
+            for r in store::list_routines(&mut conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    r.name,
+                    r.task.as_str(),
+                    dunning::format_weekdays(&r.weekdays),
+                    r.time.strftime("%H:%M:%S"),
+                    if r.run_on_holidays { "yes" } else { "no" }
+                );
+            }
+        }
+        RoutineCmd::Remove { name } => {
+            if store::deactivate_routine(&mut conn, &name).await? {
+                println!("routine {name:?} removed");
+            } else {
+                eprintln!("no routine named {name:?}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+        RoutineCmd::Run {
+            date,
+            name,
+            dry_run,
+            json,
+        } => {
+            let routine = match &name {
+                None => None,
+                Some(n) => match store::list_routines(&mut conn)
+                    .await?
+                    .into_iter()
+                    .find(|r| &r.name == n)
+                {
+                    Some(r) => Some(r),
+                    None => {
+                        eprintln!("--name: no routine named {n:?}");
+                        return Ok(ExitCode::from(2));
+                    }
+                },
+            };
+            drop(conn);
+            let clock = g.clock()?;
+            let req = RunRequest {
+                date: date.unwrap_or_else(|| clock.today()),
+                dry_run,
+                actor: routine
+                    .as_ref()
+                    .map_or_else(|| operator(None), |r| format!("routine: {}", r.name)),
+                routine,
+                trigger: Trigger::Manual,
+                emission: None,
+            };
+            return print_run(&db, &clock, &req, json).await;
+        }
+        RoutineCmd::Runs { limit } => {
+            let routines = store::list_routines(&mut conn).await?;
+            println!("id\tdate\troutine\ttrigger\tstatus\tplanned\tenqueued\tskipped\terror");
+            for r in store::list_runs(&mut conn, limit).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    format_date(r.date),
+                    r.routine_id
+                        .and_then(|id| routines.iter().find(|x| x.id == id))
+                        .map_or("-", |x| x.name.as_str()),
+                    r.trigger,
+                    r.status,
+                    r.planned,
+                    r.enqueued,
+                    r.skipped,
+                    r.error.unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `regua pause …`
+pub async fn pause(g: &Global, args: PauseArgs) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    let clock = g.clock()?;
+    if args.list {
+        println!("id\ttarget\tuntil\treason\tset_by");
+        for p in store::list_pauses(&mut conn, clock.today()).await? {
+            let target = match p.target {
+                PauseTarget::Customer(c) => {
+                    format!(
+                        "customer {}",
+                        store::get_customer(&mut conn, c).await?.external_id
+                    )
+                }
+                PauseTarget::Invoice(i) => {
+                    format!(
+                        "invoice {}",
+                        store::get_invoice(&mut conn, i).await?.external_id
+                    )
+                }
+            };
+            println!(
+                "{}\t{target}\t{}\t{}\t{}",
+                p.id,
+                format_date(p.until),
+                p.reason,
+                p.set_by
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (target, label) = match (&args.customer, &args.invoice) {
+        (Some(ext), _) => match store::find_customer_by_external_id(&mut conn, ext).await? {
+            Some(c) => (PauseTarget::Customer(c.id), format!("customer {ext}")),
+            None => {
+                eprintln!("--customer: no customer {ext:?}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        (None, Some(ext)) => match store::find_invoice_by_external_id(&mut conn, ext).await? {
+            Some(i) => (PauseTarget::Invoice(i.id), format!("invoice {ext}")),
+            None => {
+                eprintln!("--invoice: no invoice {ext:?}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let until = args.until.context("--until")?;
+    if until < clock.today() {
+        eprintln!(
+            "--until: {} is in the past (today is {})",
+            format_date(until),
+            format_date(clock.today())
+        );
+        return Ok(ExitCode::from(2));
+    }
+    match store::insert_pause(
+        &mut conn,
+        target,
+        until,
+        args.reason.as_deref().unwrap_or_default(),
+        &operator(args.by),
+        clock.now_millis(),
+    )
+    .await
+    {
+        Ok(id) => println!(
+            "pause {id}: dunning of {label} paused through {}",
+            format_date(until)
+        ),
+        Err(e) => return config_error(e),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `regua holidays …`
+pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match (args.cmd, args.year) {
+        (None, None) => {
+            eprintln!("give a year (regua holidays 2026) or a subcommand (add, list, remove)");
+            return Ok(ExitCode::from(2));
+        }
+        (None, Some(year)) => {
+            if !(1900..=2999).contains(&year) {
+                eprintln!("year must be between 1900 and 2999");
+                return Ok(ExitCode::from(2));
+            }
+            let calendar = store::calendar(&mut conn).await?;
+            for (date, name, note) in calendar.year(year) {
+                if note.is_empty() {
+                    println!("{}\t{name}", format_date(date));
+                } else {
+                    println!("{}\t{name}\t({note})", format_date(date));
+                }
+            }
+        }
+        (
+            Some(HolidaysCmd::Add {
+                date,
+                name,
+                yearly,
+                scope,
+                place,
+            }),
+            _,
+        ) => {
+            let scope = match scope.parse() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("--scope: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            match store::insert_holiday(
+                &mut conn,
+                &date,
+                &name,
+                yearly,
+                scope,
+                &place,
+                g.clock()?.now_millis(),
+            )
+            .await
+            {
+                Ok(id) => println!("holiday {id} added: {name:?}"),
+                Err(e) => return config_error(e),
+            }
+        }
+        (Some(HolidaysCmd::List), _) => {
+            println!("id\tdate\tname\tyearly\tscope\tplace");
+            for h in store::list_holidays(&mut conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    h.id,
+                    format_date(h.date),
+                    h.name,
+                    if h.yearly { "yes" } else { "no" },
+                    h.scope.as_str(),
+                    h.place
+                );
+            }
+        }
+        (Some(HolidaysCmd::Remove { id }), _) => {
+            if store::delete_holiday(&mut conn, id).await? {
+                println!("holiday {id} removed");
+            } else {
+                eprintln!("no holiday {id}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `regua letters …`
+pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let clock = g.clock()?;
+    match cmd {
+        LettersCmd::List { all } => {
+            let mut conn = db.pool.acquire().await?;
+            let bands = store::list_bands(&mut conn).await?;
+            println!("id\tinvoice\tcustomer\tband\tstatus");
+            let letters =
+                store::list_letter_reviews(&mut conn, (!all).then_some("pending")).await?;
+            for l in letters {
+                let inv = store::get_invoice(&mut conn, l.invoice).await?;
+                let customer = store::get_customer(&mut conn, inv.customer_id).await?;
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    l.id,
+                    inv.external_id,
+                    customer.external_id,
+                    bands
+                        .iter()
+                        .find(|b| b.id == l.band)
+                        .map_or_else(|| l.band.to_string(), |b| b.cause()),
+                    l.status
+                );
+            }
+        }
+        LettersCmd::Preview { id, out } => {
+            let mut conn = db.pool.acquire().await?;
+            let Some(letter) = store::list_letter_reviews(&mut conn, None)
+                .await?
+                .into_iter()
+                .find(|l| l.id == id)
+            else {
+                eprintln!("no letter {id}");
+                return Ok(ExitCode::from(2));
+            };
+            let pdf = dunning::letter_pdf(&mut conn, &letter, clock.today()).await?;
+            std::fs::write(&out, pdf).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{}", out.display());
+        }
+        LettersCmd::Approve { ids, all, by } => {
+            let by = operator(by);
+            let mut tx = db.begin().await?;
+            let pending = store::list_letter_reviews(&mut tx, Some("pending")).await?;
+            let chosen: Vec<_> = if all {
+                pending
+            } else {
+                let mut out = Vec::new();
+                for id in &ids {
+                    match pending.iter().find(|l| l.id == *id) {
+                        Some(l) => out.push(l.clone()),
+                        None => {
+                            eprintln!("letter {id} is not waiting for review");
+                            return Ok(ExitCode::from(2));
+                        }
+                    }
+                }
+                out
+            };
+            if chosen.is_empty() {
+                eprintln!("no letters to approve");
+                return Ok(ExitCode::from(2));
+            }
+            let n = dunning::approve_letters(&mut tx, &chosen, &by, clock.now_millis()).await?;
+            tx.commit().await?;
+            println!("{n} letter(s) approved and queued");
+        }
+        LettersCmd::Reject { ids, by } => {
+            let by = operator(by);
+            let mut tx = db.begin().await?;
+            for id in &ids {
+                if !store::decide_letter(&mut tx, *id, false, &by, clock.now_millis()).await? {
+                    eprintln!("letter {id} is not waiting for review");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+            tx.commit().await?;
+            println!("{} letter(s) rejected", ids.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

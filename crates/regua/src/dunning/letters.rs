@@ -1,0 +1,75 @@
+//! Collection letters of `email_and_letter` bands: the run queues them for review; an operator
+//! previews the PDF and approves (the e-mail goes to the outbox with the letter and the boleto
+//! attached) or rejects (nothing is sent in that band). The letter is the band layout's text,
+//! rendered for the invoice, on A4 pages.
+
+use anyhow::Context as _;
+use jiff::civil::Date;
+use sqlx::AnyConnection;
+
+use crate::delivery::{Channel, NewNotice};
+use crate::layouts::Purpose;
+use crate::store::{self, LetterReview};
+
+/// The letter's PDF as it would be sent today.
+pub async fn letter_pdf(
+    conn: &mut AnyConnection,
+    letter: &LetterReview,
+    today: Date,
+) -> anyhow::Result<Vec<u8>> {
+    let layout = store::get_layout(conn, letter.layout).await?;
+    let ctx = crate::layouts::context_for_invoice(conn, letter.invoice, today).await?;
+    let rendered = crate::layouts::preview(&layout, &ctx).map_err(anyhow::Error::msg)?;
+    Ok(boleto::pdf::render_text_pdf(
+        &rendered.subject,
+        &rendered.text,
+    ))
+}
+
+/// Approves pending letters in the caller's transaction: each is marked approved and its
+/// notice is enqueued with its dedup key (so a letter approved twice is sent once). Returns
+/// how many were approved now.
+pub async fn approve_letters(
+    conn: &mut AnyConnection,
+    letters: &[LetterReview],
+    by: &str,
+    now_ms: i64,
+) -> anyhow::Result<usize> {
+    let account = store::financial_account(conn)
+        .await?
+        .context("no financial SMTP account: set one with `regua smtp default NAME`")?;
+    let mut approved = 0;
+    for l in letters {
+        if !store::decide_letter(conn, l.id, true, by, now_ms).await? {
+            continue;
+        }
+        let invoice = store::get_invoice(conn, l.invoice).await?;
+        let customer = store::get_customer(conn, invoice.customer_id).await?;
+        store::enqueue_notice(
+            conn,
+            &NewNotice {
+                dedup_key: l.dedup_key.clone(),
+                channel: Channel::Email,
+                account_id: account.id,
+                recipient: customer
+                    .email
+                    .as_ref()
+                    .map(|e| e.as_str().to_string())
+                    .unwrap_or_default(),
+                purpose: Purpose::OverdueBand,
+                layout_id: l.layout,
+                customer_id: Some(customer.id),
+                contract_id: Some(invoice.contract_id),
+                invoice_id: Some(invoice.id),
+                attach_boleto: true,
+                attach_letter: true,
+                actor: by.to_string(),
+            },
+            &account.from_address,
+            now_ms,
+        )
+        .await?;
+        approved += 1;
+    }
+    Ok(approved)
+}
