@@ -25,6 +25,9 @@ pub struct Stage {
     pub seconds: f64,
     /// Items per second.
     pub per_second: f64,
+    /// Peak resident memory of the process during the stage, MB (the peak is reset before
+    /// the stage starts, so it includes what earlier stages still hold).
+    pub peak_rss_mb: f64,
 }
 
 /// The whole result, as written by `--json`.
@@ -42,6 +45,14 @@ pub struct Report {
     /// `bench/compare` gives smtp-source so both send the same size.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_bytes: Option<usize>,
+    /// Notices the `routine` stage enqueued (its items are the invoices it planned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routine_notices: Option<u64>,
+}
+
+/// Resets the kernel's peak-RSS mark (`VmHWM`) so the next reading is the peak from now on.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Peak resident set size of this process in MB (Linux `VmHWM`); 0 where unknown.
@@ -72,6 +83,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
+    reset_peak_rss();
     let start = Instant::now();
     f().await?;
     let seconds = start.elapsed().as_secs_f64();
@@ -80,6 +92,7 @@ where
         items,
         seconds,
         per_second: items as f64 / seconds.max(1e-9),
+        peak_rss_mb: peak_rss_mb(),
     })
 }
 
@@ -554,13 +567,95 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
         message_bytes = Some(message_size(&db, &account, clock).await?);
     }
 
+    let (stage, routine_notices) = routine_stage(&db, &account, clock).await?;
+    stages.push(stage);
+    // The stages reset the kernel's mark; the run's peak is the highest of theirs.
+    let overall_peak = stages
+        .iter()
+        .map(|s| s.peak_rss_mb)
+        .fold(peak_rss_mb(), f64::max);
+
     Ok(Report {
         customers,
         database: db.backend,
         stages,
-        peak_rss_mb: peak_rss_mb(),
+        peak_rss_mb: overall_peak,
         message_bytes,
+        routine_notices: Some(routine_notices),
     })
+}
+
+/// The whole routine as the scheduler runs it (`routine`): the bench's 6 rules and 4 bands
+/// stored, every invoice in their reach read from the database with its customer, planned, and
+/// the notices enqueued with the skips recorded, in one transaction. It runs as of 92 days after
+/// generation — past the last due date, so every invoice is in reach and in a band — with the
+/// last run a week before. Items are the invoices read and planned.
+async fn routine_stage(
+    db: &Db,
+    account: &crate::delivery::SmtpAccount,
+    clock: &Clock,
+) -> anyhow::Result<(Stage, u64)> {
+    use crate::dunning::RuleKind;
+    let mut conn = db.pool.acquire().await?;
+    for (kind, days) in [
+        (RuleKind::BeforeDue, 5),
+        (RuleKind::BeforeDue, 1),
+        (RuleKind::OnDue, 0),
+        (RuleKind::AfterDue, 1),
+        (RuleKind::AfterDue, 5),
+        (RuleKind::AfterDue, 13),
+    ] {
+        store::insert_send_rule(&mut conn, "Boleto", kind, days, None, 0)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    for (from, to) in [(1, 10), (11, 30), (31, 60), (61, 90)] {
+        store::insert_band(&mut conn, from, to, None, false, 0)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, &account.name).await?;
+    let day = clock
+        .today()
+        .checked_add(jiff::Span::new().days(92))
+        .context("date")?;
+    let last = day.checked_sub(jiff::Span::new().days(7)).context("date")?;
+    store::record_run(&mut conn, None, last, "manual", Ok((0, 0, 0)), 0, 0).await?;
+    drop(conn);
+    let req = crate::dunning::RunRequest {
+        date: day,
+        dry_run: false,
+        routine: None,
+        trigger: crate::dunning::Trigger::Manual,
+        actor: "bench".into(),
+        emission: None,
+    };
+    let bar = indicatif::ProgressBar::new_spinner().with_message("routine");
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    reset_peak_rss();
+    let start = Instant::now();
+    let report = crate::dunning::run(db, clock, &req)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seconds = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    tracing::info!(
+        considered = report.considered,
+        enqueued = report.enqueued,
+        skipped = report.skipped.len(),
+        "bench routine"
+    );
+    let items = report.considered as u64;
+    Ok((
+        Stage {
+            name: "routine",
+            items,
+            seconds,
+            per_second: items as f64 / seconds.max(1e-9),
+            peak_rss_mb: peak_rss_mb(),
+        },
+        report.enqueued,
+    ))
 }
 
 /// The table printed after a run.
@@ -571,18 +666,21 @@ pub fn table(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<10} {:>10} {:>10} {:>12}",
-        "stage", "items", "seconds", "per second"
+        "{:<10} {:>10} {:>10} {:>12} {:>9}",
+        "stage", "items", "seconds", "per second", "peak MB"
     );
     for st in &r.stages {
         let _ = writeln!(
             s,
-            "{:<10} {:>10} {:>10.2} {:>12.0}",
-            st.name, st.items, st.seconds, st.per_second
+            "{:<10} {:>10} {:>10.2} {:>12.0} {:>9.0}",
+            st.name, st.items, st.seconds, st.per_second, st.peak_rss_mb
         );
     }
     if let Some(b) = r.message_bytes {
         let _ = writeln!(s, "delivered message size: {b} bytes");
+    }
+    if let Some(n) = r.routine_notices {
+        let _ = writeln!(s, "routine: {n} notices enqueued");
     }
     let _ = writeln!(s, "peak memory: {:.0} MB", r.peak_rss_mb);
     s

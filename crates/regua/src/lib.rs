@@ -15,6 +15,7 @@ pub mod invoicing;
 pub mod layouts;
 pub mod payment;
 pub mod secrets;
+pub mod server;
 pub mod store;
 
 /// The ISP's time zone when none is configured.

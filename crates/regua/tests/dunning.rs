@@ -1001,3 +1001,150 @@ async fn the_operator_cli() {
     assert_eq!(cli(&["letters", "approve", "1"]).status.code(), Some(2));
     assert!(stdout(&cli(&["letters", "list"])).lines().count() == 1);
 }
+
+/// The scheduler runs a due routine once a day and reports a holiday once.
+#[tokio::test]
+async fn the_scheduler_runs_each_routine_once_a_day_and_not_on_holidays() {
+    let t = sqlite().await;
+    let db = &t.db;
+    isp(db, false).await;
+    generate_all(db).await;
+    regua_config(db).await;
+    sink_account(db, "Cobrança", 2525, AccountSetup::default()).await;
+    set_financial(db, "Cobrança").await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    for (name, time) in [("Manhã", "08:00:00"), ("Noite", "20:00:00")] {
+        store::insert_routine(
+            &mut conn,
+            name,
+            dunning::Task::SendEmails,
+            "mon-fri",
+            time,
+            false,
+            0,
+        )
+        .await
+        .unwrap();
+    }
+    drop(conn);
+    // Wednesday 07/01/2026 at noon: the morning routine is due, the evening one is not.
+    let mut s = dunning::Scheduler::new(db.clone(), noon(date(2026, 1, 7)));
+    let first = s.tick().await.unwrap();
+    assert_eq!(
+        first,
+        [dunning::TickOutcome::Ran {
+            routine: "Manhã".into(),
+            date: date(2026, 1, 7),
+            enqueued: 1
+        }]
+    );
+    assert!(s.tick().await.unwrap().is_empty(), "once a day");
+    // Tuesday 20/01/2026, an ISP holiday: reported once, nothing runs.
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::insert_holiday(
+        &mut conn,
+        "2026-01-20",
+        "São Sebastião",
+        true,
+        dunning::HolidayScope::City,
+        "Rio de Janeiro/RJ",
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let mut s = dunning::Scheduler::new(db.clone(), noon(date(2026, 1, 20)));
+    assert_eq!(
+        s.tick().await.unwrap(),
+        [dunning::TickOutcome::Holiday {
+            routine: "Manhã".into(),
+            holiday: "São Sebastião".into()
+        }]
+    );
+    assert!(s.tick().await.unwrap().is_empty());
+    let mut conn = db.pool.acquire().await.unwrap();
+    let runs = store::list_runs(&mut conn, 10).await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].trigger, "schedule");
+}
+
+/// `regua serve` as a process: the scheduler runs the routine, the worker delivers to the real
+/// sink, `/health` answers, and SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regua_serve_schedules_delivers_and_stops_on_sigterm() {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let t = sqlite().await;
+    isp(&t.db, false).await;
+    generate_all(&t.db).await;
+    regua_config(&t.db).await;
+    let sink = Sink::start(SinkConfig::default()).await.unwrap();
+    sink_account(&t.db, "Cobrança", sink.port(), AccountSetup::default()).await;
+    set_financial(&t.db, "Cobrança").await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::insert_routine(
+        &mut conn,
+        "Manhã",
+        dunning::Task::SendEmails,
+        "all",
+        "08:00:00",
+        true,
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--today",
+            "2026-01-07",
+            "--tick-seconds",
+            "1",
+        ])
+        .env("REGUA_DATABASE_URL", &t.url)
+        .env("REGUA_SECRET_KEY", "5e".repeat(32))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    assert_eq!(sink.wait_for(1, Duration::from_secs(20)).await, 1);
+    let k1 = invoice_id(&t.db, "K1/2026-01").await.0;
+    assert_eq!(
+        sink.received()[0].message_id.as_deref(),
+        Some(mid(&format!("rule:{k1}:1")).as_str())
+    );
+    let mut http = std::net::TcpStream::connect(&addr).unwrap();
+    http.write_all(b"GET /health HTTP/1.1\r\nHost: regua\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    http.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.ends_with(r#"{"database":"sqlite","status":"ok"}"#)
+            || response.ends_with(r#"{"status":"ok","database":"sqlite"}"#),
+        "{response}"
+    );
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("regua serve: stopped"), "{rest}");
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let runs = store::list_runs(&mut conn, 10).await.unwrap();
+    assert_eq!(runs.len(), 1, "one run for the day, however many ticks");
+}

@@ -120,7 +120,8 @@ pub struct WorkerArgs {
 }
 
 impl WorkerArgs {
-    fn options(&self) -> WorkerOptions {
+    /// The worker's options from the flags.
+    pub fn options(&self) -> WorkerOptions {
         WorkerOptions {
             name: self
                 .name
@@ -177,7 +178,7 @@ pub struct LogArgs {
     pub limit: i64,
 }
 
-fn master_key() -> Result<Option<MasterKey>, SecretError> {
+pub(super) fn master_key() -> Result<Option<MasterKey>, SecretError> {
     match MasterKey::from_env() {
         Ok(k) => Ok(Some(k)),
         Err(SecretError::NoKey) => Ok(None),
@@ -420,7 +421,8 @@ pub async fn worker(g: &Global, args: WorkerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

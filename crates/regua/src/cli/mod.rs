@@ -124,6 +124,9 @@ pub enum Command {
     /// Holidays: a year's national and ISP holidays (`regua holidays 2026`), and the ISP's
     /// own (`regua holidays add|list|remove`).
     Holidays(dunning_cmd::HolidaysArgs),
+    /// Run the server: HTTP (/health), the delivery worker and the routine scheduler, until
+    /// SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
     /// Overdue bands ("faixas de atraso") and manual emission.
     #[command(subcommand)]
     Band(dunning_cmd::BandCmd),
@@ -141,6 +144,26 @@ pub enum Command {
     /// E-mail layouts: check a template file, preview, list, save, restore the default.
     #[command(subcommand)]
     Layout(layout_cmd::LayoutCmd),
+}
+
+/// `regua serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// Do not run the delivery worker in this process (run `regua worker` elsewhere).
+    #[arg(long)]
+    pub no_worker: bool,
+    /// Do not run the routine scheduler in this process.
+    #[arg(long)]
+    pub no_scheduler: bool,
+    /// How often the scheduler checks the routines, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub tick_seconds: u64,
+    /// The worker's options.
+    #[command(flatten)]
+    pub worker: delivery_cmd::WorkerArgs,
 }
 
 /// `regua demo` options.
@@ -447,6 +470,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SecretKey => Ok(delivery_cmd::secret_key()),
         Command::Rule(cmd) => rule(g, cmd).await,
         Command::Holidays(args) => dunning_cmd::holidays(g, args).await,
+        Command::Serve(args) => serve(g, args).await,
         Command::Band(cmd) => dunning_cmd::band(g, cmd).await,
         Command::Routine(cmd) => dunning_cmd::routine(g, cmd).await,
         Command::Pause(args) => dunning_cmd::pause(g, args).await,
@@ -478,6 +502,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let options = crate::server::ServeOptions {
+        bind: args.bind,
+        worker: (!args.no_worker).then(|| args.worker.options()),
+        scheduler_tick: (!args.no_scheduler)
+            .then(|| std::time::Duration::from_secs(args.tick_seconds.max(1))),
+    };
+    crate::server::serve(
+        db,
+        g.clock()?,
+        delivery_cmd::master_key()?,
+        options,
+        |addr| eprintln!("regua serve: http://{addr} (Ctrl-C to stop)"),
+        delivery_cmd::shutdown_signal(),
+    )
+    .await?;
+    eprintln!("regua serve: stopped");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {

@@ -7,9 +7,11 @@ mod letters;
 mod planner;
 mod run;
 mod schedule;
+mod scheduler;
 
 pub use holidays::{Holiday, easter, national_holidays};
 pub use letters::{approve_letters, letter_pdf};
 pub use planner::*;
 pub use run::*;
 pub use schedule::*;
+pub use scheduler::{Scheduler, TickOutcome};

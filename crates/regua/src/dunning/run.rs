@@ -123,6 +123,9 @@ pub struct RunReport {
     /// The last completed run before this one.
     #[serde(skip)]
     pub last_run: Option<Date>,
+    /// Invoices read and planned.
+    #[serde(skip)]
+    pub considered: usize,
 }
 
 /// Why a run could not be made.
@@ -252,6 +255,7 @@ async fn run_inner(
         enqueued: 0,
         letters: 0,
         last_run,
+        considered: 0,
     };
     let (Some(lo), Some(hi)) = (lo, hi) else {
         report
@@ -272,9 +276,18 @@ async fn run_inner(
     let mut filter = req.emission.clone().unwrap_or_default();
     filter.due_from = Some(filter.due_from.map_or(lo, |d| d.max(lo)));
     filter.due_to = Some(filter.due_to.map_or(hi, |d| d.min(hi)));
+    let t0 = std::time::Instant::now();
     let (invoices, refs) = store::plan_invoices(&mut conn, &filter, today).await?;
+    let t1 = std::time::Instant::now();
     let already = store::dunning_keys(&mut conn, lo, hi).await?;
     drop(conn);
+    report.considered = invoices.len();
+    tracing::debug!(
+        invoices = invoices.len(),
+        read_ms = (t1 - t0).as_millis() as u64,
+        keys_ms = t1.elapsed().as_millis() as u64,
+        "routine read"
+    );
 
     let Plan { notices, skipped } = plan(&PlanInput {
         today,
@@ -425,6 +438,7 @@ async fn finish(
         return Ok(report);
     }
     let account = account.ok_or(RunError::NoAccount)?;
+    let t0 = std::time::Instant::now();
     let mut tx = db.begin().await?;
     let (skips, queue): (Vec<NoticeRow>, Vec<NoticeRow>) =
         rows.into_iter().partition(|r| r.skipped.is_some());
@@ -449,6 +463,7 @@ async fn finish(
         .await?;
     }
     tx.commit().await.context("cannot commit the run")?;
+    tracing::debug!(write_ms = t0.elapsed().as_millis() as u64, "routine write");
     tracing::info!(
         date = %req.date,
         planned = report.notices.len(),

@@ -1,0 +1,105 @@
+//! `regua serve`: the long-running process. It serves HTTP (for now `/health`; the admin UI, the
+//! REST API and the subscriber portal mount on this router as they land), runs the delivery
+//! worker and the routine scheduler, and stops all three together on SIGTERM or Ctrl-C, after
+//! the batches in flight.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::delivery::{Worker, WorkerOptions};
+use crate::domain::Clock;
+use crate::dunning::Scheduler;
+use crate::secrets::MasterKey;
+use crate::store::Db;
+
+/// What `regua serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Where HTTP listens (`127.0.0.1:8080`; port 0 picks a free one).
+    pub bind: SocketAddr,
+    /// Run the delivery worker in this process.
+    pub worker: Option<WorkerOptions>,
+    /// Run the scheduler, ticking this often.
+    pub scheduler_tick: Option<Duration>,
+}
+
+/// The HTTP routes.
+pub fn router(db: Db) -> Router {
+    Router::new().route("/health", get(health)).with_state(db)
+}
+
+/// `GET /health`: 200 `{"status":"ok","database":"sqlite"}` when the database answers, 503
+/// otherwise. No detail of the failure leaves the process (it is logged).
+async fn health(State(db): State<Db>) -> impl IntoResponse {
+    match sqlx::query("SELECT 1").execute(&db.pool).await {
+        Ok(_) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ok", "database": db.backend})),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable", "database": db.backend})),
+            )
+        }
+    }
+}
+
+/// Serves until `shutdown` resolves. `on_listen` gets the bound address (the port when 0 was
+/// asked for) before the first request is accepted.
+pub async fn serve(
+    db: Db,
+    clock: Clock,
+    key: Option<MasterKey>,
+    options: ServeOptions,
+    on_listen: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.bind))?;
+    on_listen(listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    let http =
+        axum::serve(listener, router(db.clone())).with_graceful_shutdown(wait(stopped.clone()));
+    let worker = async {
+        if let Some(opts) = options.worker.clone() {
+            let worker = Worker::new(db.clone(), clock.clone(), opts, key.clone());
+            worker
+                .run(Duration::from_secs(1), wait(stopped.clone()))
+                .await
+        } else {
+            Ok(())
+        }
+    };
+    let scheduler = async {
+        if let Some(every) = options.scheduler_tick {
+            Scheduler::new(db.clone(), clock.clone())
+                .run(every, wait(stopped.clone()))
+                .await;
+        }
+    };
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    };
+    let (http, worker, (), ()) = tokio::join!(http.into_future(), worker, scheduler, signal);
+    http?;
+    worker?;
+    Ok(())
+}
