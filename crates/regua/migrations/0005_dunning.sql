@@ -86,6 +86,7 @@ CREATE TABLE letter_reviews (
     CONSTRAINT letter_reviews_dedup_key_key UNIQUE (dedup_key)
 );
 CREATE INDEX letter_reviews_status_idx ON letter_reviews (status, id);
+CREATE INDEX letter_reviews_invoice_idx ON letter_reviews (invoice_id);
 
 -- A notice about several invoices (sent when a contract's invoices are generated): all of them,
 -- including the one in notices.invoice_id. The worker attaches one PDF with a page per invoice.

@@ -629,6 +629,7 @@ async fn routine_stage(
         trigger: crate::dunning::Trigger::Manual,
         actor: "bench".into(),
         emission: None,
+        detail: false,
     };
     let bar = indicatif::ProgressBar::new_spinner().with_message("routine");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));

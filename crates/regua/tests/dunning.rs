@@ -118,6 +118,7 @@ fn request(date: Date, dry_run: bool) -> RunRequest {
         trigger: Trigger::Manual,
         actor: "test".into(),
         emission: None,
+        detail: true,
     }
 }
 
@@ -851,6 +852,22 @@ async fn the_operator_cli() {
             .contains("customer C4\t31/01/2026\tpromessa")
     );
 
+    let bad = cli(&["settings", "set", "dunning_window_days", "90"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        stdout(&cli(&["settings", "set", "dunning_window_days", "10"])).trim(),
+        "dunning_window_days = 10"
+    );
+    assert_eq!(
+        stdout(&cli(&[
+            "settings",
+            "set",
+            "routine_optional_holidays",
+            "sim"
+        ]))
+        .trim(),
+        "routine_optional_holidays = yes"
+    );
     stdout(&cli(&[
         "holidays",
         "add",

@@ -334,6 +334,7 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
                 routine: None,
                 trigger: Trigger::Manual,
                 actor: format!("{} (emissão manual)", operator(None)),
+                detail: args.json,
                 emission: Some(InvoiceFilter {
                     due_from: args.due_from,
                     due_to: args.due_to,
@@ -463,6 +464,7 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
                 routine,
                 trigger: Trigger::Manual,
                 emission: None,
+                detail: json,
             };
             return print_run(&db, &clock, &req, json).await;
         }

@@ -281,9 +281,14 @@ pub enum SettingsCmd {
 async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
     let db = g.db().await?;
     let mut conn = db.pool.acquire().await?;
-    let known: Vec<(&str, &str)> = std::iter::once((store::SETTING_DEFAULT_DELIVERY_TYPE, "email"))
-        .chain(store::COMPANY_SETTINGS.iter().copied())
-        .collect();
+    let known: Vec<(&str, &str)> = [
+        (store::SETTING_DEFAULT_DELIVERY_TYPE, "email"),
+        (store::SETTING_WINDOW_DAYS, "7"),
+        (store::SETTING_OPTIONAL_HOLIDAYS, "no"),
+    ]
+    .into_iter()
+    .chain(store::COMPANY_SETTINGS.iter().copied())
+    .collect();
     match cmd {
         SettingsCmd::List => {
             for (key, default) in &known {
@@ -301,16 +306,27 @@ async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(2));
             }
-            let value = if key == store::SETTING_DEFAULT_DELIVERY_TYPE {
-                match value.parse::<crate::domain::DeliveryType>() {
-                    Ok(d) => d.as_str().to_string(),
-                    Err(e) => {
-                        eprintln!("{key}: {e}");
-                        return Ok(ExitCode::from(2));
-                    }
+            let checked = match key.as_str() {
+                store::SETTING_DEFAULT_DELIVERY_TYPE => value
+                    .parse::<crate::domain::DeliveryType>()
+                    .map(|d| d.as_str().to_string()),
+                store::SETTING_WINDOW_DAYS => match value.trim().parse::<u16>() {
+                    Ok(d) if d <= 60 => Ok(d.to_string()),
+                    _ => Err(format!("{value:?} is not a number of days from 0 to 60")),
+                },
+                store::SETTING_OPTIONAL_HOLIDAYS => match value.trim() {
+                    "yes" | "sim" => Ok("yes".to_string()),
+                    "no" | "não" | "nao" => Ok("no".to_string()),
+                    other => Err(format!("{other:?}: use yes or no")),
+                },
+                _ => Ok(value.trim().to_string()),
+            };
+            let value = match checked {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("{key}: {e}");
+                    return Ok(ExitCode::from(2));
                 }
-            } else {
-                value.trim().to_string()
             };
             store::set_setting(&mut conn, &key, &value).await?;
             println!("{key} = {value}");

@@ -9,7 +9,7 @@
 //! (paused, no e-mail, printed) are reported and not recorded: the band's notice goes out on a
 //! later run while the invoice is still in the band, once the reason is gone.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context as _;
 use jiff::civil::Date;
@@ -56,6 +56,9 @@ pub struct RunRequest {
     /// Manual emission: only these invoices, bands only, and the run is not recorded as a
     /// routine run (it does not move the catch-up window).
     pub emission: Option<InvoiceFilter>,
+    /// Keep every notice and skip in the report (always for a dry run). Off for the scheduler:
+    /// a base of millions keeps only the counts.
+    pub detail: bool,
 }
 
 /// A notice of the run, as the dry-run JSON prints it.
@@ -126,6 +129,21 @@ pub struct RunReport {
     /// Invoices read and planned.
     #[serde(skip)]
     pub considered: usize,
+    /// Notices planned (the `notices` list holds them only with `detail` or a dry run).
+    #[serde(skip)]
+    pub planned: usize,
+    /// Notices planned per cause.
+    #[serde(skip)]
+    pub by_cause: BTreeMap<String, usize>,
+    /// Skips per reason.
+    #[serde(skip)]
+    pub by_reason: BTreeMap<&'static str, usize>,
+    /// Skips written to the outbox (the rules').
+    #[serde(skip)]
+    pub recorded_skips: u64,
+    /// Of the planned notices, those that go to the letter review queue.
+    #[serde(skip)]
+    pub planned_letters: usize,
 }
 
 /// Why a run could not be made.
@@ -194,6 +212,9 @@ pub async fn run(db: &Db, clock: &Clock, req: &RunRequest) -> Result<RunReport, 
     result
 }
 
+/// Invoices read, planned and written per transaction.
+const PAGE: i64 = 20_000;
+
 async fn run_inner(
     db: &Db,
     clock: &Clock,
@@ -214,9 +235,103 @@ async fn run_inner(
     if account.is_none() && !req.dry_run {
         return Err(RunError::NoAccount);
     }
+    let mut report = RunReport {
+        date: today.to_string(),
+        notices: Vec::new(),
+        skipped: Vec::new(),
+        accounts: Vec::new(),
+        warnings: Vec::new(),
+        enqueued: 0,
+        letters: 0,
+        last_run,
+        considered: 0,
+        planned: 0,
+        by_cause: BTreeMap::new(),
+        by_reason: BTreeMap::new(),
+        recorded_skips: 0,
+        planned_letters: 0,
+    };
+    // The account's remaining capacity before this run adds to its queue.
+    let usage = match &account {
+        Some(acc) => Some(store::account_usage(&mut conn, acc.id, clock.now_millis()).await?),
+        None => None,
+    };
+    let pauses = store::PauseIndex::load(&mut conn, today).await?;
+    drop(conn);
 
-    // The invoices any rule or band can fire for: due in [from − longest after-rule, today +
-    // longest before-rule] or in a band today.
+    match reach(today, last_run, window_days, &rules, &bands) {
+        None => report
+            .warnings
+            .push("nenhuma regra de envio nem faixa de atraso cadastrada".into()),
+        Some((lo, hi)) => {
+            let mut filter = req.emission.clone().unwrap_or_default();
+            filter.due_from = Some(filter.due_from.map_or(lo, |d| d.max(lo)));
+            filter.due_to = Some(filter.due_to.map_or(hi, |d| d.min(hi)));
+            let input = PageInput {
+                today,
+                last_run: if req.emission.is_some() {
+                    Some(today)
+                } else {
+                    last_run
+                },
+                window_days,
+                rules: &rules,
+                bands: &bands,
+                filter: &filter,
+                pauses: &pauses,
+                account: account.as_ref(),
+            };
+            let mut after = crate::domain::InvoiceId(0);
+            loop {
+                let Some(last) = page(db, clock, req, &input, after, &mut report).await? else {
+                    break;
+                };
+                after = last;
+            }
+        }
+    }
+    account_load(&mut report, account.as_ref(), usage);
+    if !req.dry_run && req.emission.is_none() {
+        let mut tx = db.begin().await?;
+        store::record_run(
+            &mut tx,
+            req.routine.as_ref().map(|r| r.id),
+            req.date,
+            req.trigger.as_str(),
+            Ok((
+                report.planned as i64,
+                report.enqueued as i64,
+                report.recorded_skips as i64,
+            )),
+            started,
+            clock.now_millis(),
+        )
+        .await?;
+        tx.commit().await.context("cannot record the run")?;
+    }
+    if !req.dry_run {
+        tracing::info!(
+            date = %req.date,
+            considered = report.considered,
+            planned = report.planned,
+            enqueued = report.enqueued,
+            letters = report.letters,
+            recorded_skips = report.recorded_skips,
+            "routine run completed"
+        );
+    }
+    Ok(report)
+}
+
+/// The due dates any rule or band can fire for: `[from − longest after-rule, today + longest
+/// before-rule]` and the bands' `[today − longest band, yesterday]`; `None` with neither.
+fn reach(
+    today: Date,
+    last_run: Option<Date>,
+    window_days: u16,
+    rules: &[SendRule],
+    bands: &[OverdueBand],
+) -> Option<(Date, Date)> {
     let from = window_from(today, last_run, window_days);
     let days = |d: i64| jiff::Span::new().days(d);
     let max_of = |kind| {
@@ -246,81 +361,92 @@ async fn run_inner(
             (a, b) => a.or(b),
         };
     }
-    let mut report = RunReport {
-        date: today.to_string(),
-        notices: Vec::new(),
-        skipped: Vec::new(),
-        accounts: Vec::new(),
-        warnings: Vec::new(),
-        enqueued: 0,
-        letters: 0,
-        last_run,
-        considered: 0,
-    };
-    let (Some(lo), Some(hi)) = (lo, hi) else {
-        report
-            .warnings
-            .push("nenhuma regra de envio nem faixa de atraso cadastrada".into());
-        return finish(
-            db,
-            clock,
-            req,
-            report,
-            Vec::new(),
-            Vec::new(),
-            account,
-            started,
-        )
-        .await;
-    };
-    let mut filter = req.emission.clone().unwrap_or_default();
-    filter.due_from = Some(filter.due_from.map_or(lo, |d| d.max(lo)));
-    filter.due_to = Some(filter.due_to.map_or(hi, |d| d.min(hi)));
-    let t0 = std::time::Instant::now();
-    let (invoices, refs) = store::plan_invoices(&mut conn, &filter, today).await?;
-    let t1 = std::time::Instant::now();
-    let already = store::dunning_keys(&mut conn, lo, hi).await?;
-    drop(conn);
-    report.considered = invoices.len();
-    tracing::debug!(
-        invoices = invoices.len(),
-        read_ms = (t1 - t0).as_millis() as u64,
-        keys_ms = t1.elapsed().as_millis() as u64,
-        "routine read"
-    );
+    lo.zip(hi)
+}
 
+/// What every page of a run shares.
+struct PageInput<'a> {
+    today: Date,
+    last_run: Option<Date>,
+    window_days: u16,
+    rules: &'a [SendRule],
+    bands: &'a [OverdueBand],
+    filter: &'a InvoiceFilter,
+    pauses: &'a store::PauseIndex,
+    account: Option<&'a SmtpAccount>,
+}
+
+/// One page: read up to [`PAGE`] invoices after `after`, plan them, and (unless a dry run)
+/// write their notices, skips and letters in one transaction. Memory stays that of a page
+/// however large the base. A run that stops half-way has committed whole pages; its rerun
+/// enqueues the rest (the dedup keys skip what is there). Returns the page's last invoice, or
+/// `None` when there were no more.
+async fn page(
+    db: &Db,
+    clock: &Clock,
+    req: &RunRequest,
+    input: &PageInput<'_>,
+    after: crate::domain::InvoiceId,
+    report: &mut RunReport,
+) -> Result<Option<crate::domain::InvoiceId>, RunError> {
+    let mut tx = if req.dry_run {
+        None
+    } else {
+        Some(db.begin().await?)
+    };
+    let mut pooled = if req.dry_run {
+        Some(db.pool.acquire().await.context("database")?)
+    } else {
+        None
+    };
+    let conn: &mut sqlx::AnyConnection = match (&mut tx, &mut pooled) {
+        (Some(tx), _) => tx,
+        (None, Some(c)) => c,
+        (None, None) => unreachable!("one of the two"),
+    };
+    let (invoices, refs) =
+        store::plan_invoices_page(conn, input.filter, input.pauses, after, PAGE).await?;
+    let Some(last) = invoices.last().map(|i| i.id) else {
+        return Ok(None);
+    };
+    let ids: Vec<_> = invoices.iter().map(|i| i.id).collect();
+    let already = store::dunning_keys(conn, &ids).await?;
+    report.considered += invoices.len();
     let Plan { notices, skipped } = plan(&PlanInput {
-        today,
-        last_run: if req.emission.is_some() {
-            Some(today)
-        } else {
-            last_run
-        },
-        window_days,
+        today: input.today,
+        last_run: input.last_run,
+        window_days: input.window_days,
         invoices: &invoices,
-        rules: &rules,
-        bands: &bands,
+        rules: input.rules,
+        bands: input.bands,
         already: &already,
     });
+    let detail = req.dry_run || req.detail;
     let index: HashMap<_, usize> = invoices
         .iter()
         .enumerate()
         .map(|(i, inv)| (inv.id, i))
         .collect();
-    let account_name = account.as_ref().map_or(String::new(), |a| a.name.clone());
-    let mut rows = Vec::new();
+    let account_name = input.account.map_or(String::new(), |a| a.name.clone());
+    let mut queue = Vec::new();
+    let mut skips = Vec::new();
     let mut letters = Vec::new();
     for n in &notices {
         let i = index[&n.invoice];
         let (inv, r) = (&invoices[i], &refs[i]);
-        report.notices.push(ReportNotice {
-            invoice: r.invoice.clone(),
-            customer: r.customer.clone(),
-            cause: n.cause.clone(),
-            channel: Channel::Email.as_str(),
-            account: account_name.clone(),
-            review: n.letter,
-        });
+        report.planned += 1;
+        report.planned_letters += usize::from(n.letter);
+        *report.by_cause.entry(n.cause.clone()).or_default() += 1;
+        if detail {
+            report.notices.push(ReportNotice {
+                invoice: r.invoice.clone(),
+                customer: r.customer.clone(),
+                cause: n.cause.clone(),
+                channel: Channel::Email.as_str(),
+                account: account_name.clone(),
+                review: n.letter,
+            });
+        }
         if n.letter {
             let band = n
                 .dedup_key
@@ -329,8 +455,8 @@ async fn run_inner(
                 .and_then(|b| b.parse::<i64>().ok())
                 .context("band id in the dedup key")?;
             letters.push((n.dedup_key.clone(), n.invoice, band, n.layout));
-        } else if let Some(acc) = &account {
-            rows.push(NoticeRow {
+        } else if let Some(acc) = input.account {
+            queue.push(NoticeRow {
                 notice: new_notice(acc, inv, r, &n.dedup_key, &n.cause, n.layout, &req.actor),
                 skipped: None,
             });
@@ -339,25 +465,37 @@ async fn run_inner(
     for s in &skipped {
         let i = index[&s.invoice];
         let (inv, r) = (&invoices[i], &refs[i]);
-        report.skipped.push(ReportSkip {
-            invoice: r.invoice.clone(),
-            cause: s.cause.clone(),
-            reason: s.reason.as_str(),
-        });
+        *report.by_reason.entry(s.reason.as_str()).or_default() += 1;
+        if detail {
+            report.skipped.push(ReportSkip {
+                invoice: r.invoice.clone(),
+                cause: s.cause.clone(),
+                reason: s.reason.as_str(),
+            });
+        }
         let record = s.dedup_key.starts_with("rule:") && s.reason != SkipReason::AlreadySent;
-        if record && let Some(acc) = &account {
-            let layout = rules
+        if record && let Some(acc) = input.account {
+            let layout = input
+                .rules
                 .iter()
                 .find(|rule| s.dedup_key.ends_with(&format!(":{}", rule.id)))
                 .map(|rule| rule.layout)
                 .context("the skipped rule")?;
-            rows.push(NoticeRow {
+            skips.push(NoticeRow {
                 notice: new_notice(acc, inv, r, &s.dedup_key, &s.cause, layout, &req.actor),
                 skipped: Some(skip_reason_pt(s.reason).to_string()),
             });
         }
     }
-    finish(db, clock, req, report, rows, letters, account, started).await
+    if let (Some(mut tx), Some(acc)) = (tx, input.account) {
+        let now = clock.now_millis();
+        report.enqueued += store::insert_notices(&mut tx, &queue, &acc.from_address, now).await?;
+        report.recorded_skips +=
+            store::insert_notices(&mut tx, &skips, &acc.from_address, now).await?;
+        report.letters += store::insert_letter_reviews(&mut tx, &letters, now).await?;
+        tx.commit().await.context("cannot commit the run's page")?;
+    }
+    Ok(Some(last))
 }
 
 fn new_notice(
@@ -385,94 +523,36 @@ fn new_notice(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn finish(
-    db: &Db,
-    clock: &Clock,
-    req: &RunRequest,
-    mut report: RunReport,
-    rows: Vec<NoticeRow>,
-    letters: Vec<(
-        String,
-        crate::domain::InvoiceId,
-        i64,
-        crate::domain::LayoutId,
-    )>,
-    account: Option<SmtpAccount>,
-    started: i64,
-) -> Result<RunReport, RunError> {
-    let now = clock.now_millis();
-    let mut conn = db.pool.acquire().await.context("database")?;
-    match &account {
-        Some(acc) => {
-            let (hour, day) = store::account_usage(&mut conn, acc.id, now).await?;
-            let load = AccountLoad {
-                account: acc.name.clone(),
-                planned: report.notices.iter().filter(|n| !n.review).count(),
-                capacity_left_hour: acc.hourly_limit.map(|l| (i64::from(l) - hour).max(0)),
-                capacity_left_day: acc.daily_limit.map(|l| (i64::from(l) - day).max(0)),
-            };
-            if let Some(left) = load.capacity_left_day
-                && load.planned as i64 > left
-            {
-                report.warnings.push(format!(
-                    "a conta {} não comporta o dia: {} mensagens planejadas, {} restantes no limite diário{}",
-                    acc.name,
-                    load.planned,
-                    left,
-                    if acc.fallback_account_id.is_some() {
-                        " (o excedente vai para a conta reserva)"
-                    } else {
-                        "; o excedente espera a janela seguinte"
-                    }
-                ));
-            }
-            report.accounts.push(load);
-        }
-        None => report.warnings.push(
+/// The account's load and the warning when the day does not fit its remaining daily capacity.
+fn account_load(report: &mut RunReport, account: Option<&SmtpAccount>, usage: Option<(i64, i64)>) {
+    let (Some(acc), Some((hour, day))) = (account, usage) else {
+        report.warnings.push(
             "nenhuma conta de e-mail nos parâmetros financeiros: nada pode ser enviado".into(),
-        ),
+        );
+        return;
+    };
+    let load = AccountLoad {
+        account: acc.name.clone(),
+        planned: report.planned - report.planned_letters,
+        capacity_left_hour: acc.hourly_limit.map(|l| (i64::from(l) - hour).max(0)),
+        capacity_left_day: acc.daily_limit.map(|l| (i64::from(l) - day).max(0)),
+    };
+    if let Some(left) = load.capacity_left_day
+        && load.planned as i64 > left
+    {
+        report.warnings.push(format!(
+            "a conta {} não comporta o dia: {} mensagens planejadas, {} restantes no limite diário{}",
+            acc.name,
+            load.planned,
+            left,
+            if acc.fallback_account_id.is_some() {
+                " (o excedente vai para a conta reserva)"
+            } else {
+                "; o excedente espera a janela seguinte"
+            }
+        ));
     }
-    drop(conn);
-    if req.dry_run {
-        return Ok(report);
-    }
-    let account = account.ok_or(RunError::NoAccount)?;
-    let t0 = std::time::Instant::now();
-    let mut tx = db.begin().await?;
-    let (skips, queue): (Vec<NoticeRow>, Vec<NoticeRow>) =
-        rows.into_iter().partition(|r| r.skipped.is_some());
-    report.enqueued = store::insert_notices(&mut tx, &queue, &account.from_address, now).await?;
-    let recorded_skips = store::insert_notices(&mut tx, &skips, &account.from_address, now).await?;
-    report.letters = store::insert_letter_reviews(&mut tx, &letters, now).await?;
-    if req.emission.is_none() {
-        let recorded_skips = recorded_skips as i64;
-        store::record_run(
-            &mut tx,
-            req.routine.as_ref().map(|r| r.id),
-            req.date,
-            req.trigger.as_str(),
-            Ok((
-                report.notices.len() as i64,
-                report.enqueued as i64,
-                recorded_skips,
-            )),
-            started,
-            clock.now_millis(),
-        )
-        .await?;
-    }
-    tx.commit().await.context("cannot commit the run")?;
-    tracing::debug!(write_ms = t0.elapsed().as_millis() as u64, "routine write");
-    tracing::info!(
-        date = %req.date,
-        planned = report.notices.len(),
-        enqueued = report.enqueued,
-        letters = report.letters,
-        skipped = report.skipped.len(),
-        "routine run completed"
-    );
-    Ok(report)
+    report.accounts.push(load);
 }
 
 /// The run's summary for a terminal, in pt-BR.
@@ -482,18 +562,11 @@ pub fn summary_pt(report: &RunReport, dry_run: bool) -> String {
         .parse::<Date>()
         .map(format_date)
         .unwrap_or_else(|_| report.date.clone());
-    let mut by_cause: std::collections::BTreeMap<&str, usize> = Default::default();
-    for n in &report.notices {
-        *by_cause.entry(n.cause.as_str()).or_default() += 1;
-    }
-    let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
-    for s in &report.skipped {
-        *by_reason.entry(s.reason).or_default() += 1;
-    }
+    let skipped: usize = report.by_reason.values().sum();
     let mut out = format!(
         "{} de {date}: {} notificações{}\n",
         if dry_run { "Simulação" } else { "Rotina" },
-        report.notices.len(),
+        report.planned,
         if dry_run {
             String::new()
         } else {
@@ -503,12 +576,12 @@ pub fn summary_pt(report: &RunReport, dry_run: bool) -> String {
             )
         }
     );
-    for (cause, n) in by_cause {
+    for (cause, n) in &report.by_cause {
         out.push_str(&format!("  {cause}\t{n}\n"));
     }
-    if !by_reason.is_empty() {
-        out.push_str(&format!("Não enviadas: {}\n", report.skipped.len()));
-        for (reason, n) in by_reason {
+    if skipped > 0 {
+        out.push_str(&format!("Não enviadas: {skipped}\n"));
+        for (reason, n) in &report.by_reason {
             out.push_str(&format!("  {reason}\t{n}\n"));
         }
     }

@@ -97,6 +97,7 @@ impl Scheduler {
                 routine: Some(r.clone()),
                 trigger: Trigger::Schedule,
                 emission: None,
+                detail: false,
             };
             match super::run(&self.db, &self.clock, &req).await {
                 Ok(report) => out.push(TickOutcome::Ran {

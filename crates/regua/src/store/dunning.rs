@@ -595,23 +595,48 @@ pub struct InvoiceFilter {
     pub open_only: bool,
 }
 
-/// Reads the invoices a run considers, with the pauses in force on `today` applied: one query
-/// over invoices and customers, in id order, paged.
-pub async fn plan_invoices(
+/// The pauses in force on `today`, by customer and by invoice (the latest `until` of each).
+#[derive(Debug, Clone, Default)]
+pub struct PauseIndex {
+    by_customer: HashMap<CustomerId, Date>,
+    by_invoice: HashMap<InvoiceId, Date>,
+}
+
+impl PauseIndex {
+    /// Reads the pauses in force on `today`.
+    pub async fn load(conn: &mut AnyConnection, today: Date) -> anyhow::Result<PauseIndex> {
+        let mut idx = PauseIndex::default();
+        for p in list_pauses(conn, today).await? {
+            let slot = match p.target {
+                PauseTarget::Customer(c) => idx.by_customer.entry(c).or_insert(p.until),
+                PauseTarget::Invoice(i) => idx.by_invoice.entry(i).or_insert(p.until),
+            };
+            *slot = (*slot).max(p.until);
+        }
+        Ok(idx)
+    }
+
+    /// Through when an invoice (or its customer) is paused, if at all.
+    pub fn until(&self, invoice: InvoiceId, customer: CustomerId) -> Option<Date> {
+        match (
+            self.by_invoice.get(&invoice),
+            self.by_customer.get(&customer),
+        ) {
+            (Some(a), Some(b)) => Some(*a.max(b)),
+            (a, b) => a.or(b).copied(),
+        }
+    }
+}
+
+/// One page of the invoices a run considers (ids after `after`, in id order, at most `limit`),
+/// with the pauses applied: one query over invoices and customers. An empty page is the end.
+pub async fn plan_invoices_page(
     conn: &mut AnyConnection,
     filter: &InvoiceFilter,
-    today: Date,
+    pauses: &PauseIndex,
+    after: InvoiceId,
+    limit: i64,
 ) -> anyhow::Result<(Vec<PlanInvoice>, Vec<InvoiceRef>)> {
-    let pauses = list_pauses(conn, today).await?;
-    let mut by_customer: HashMap<CustomerId, Date> = HashMap::new();
-    let mut by_invoice: HashMap<InvoiceId, Date> = HashMap::new();
-    for p in pauses {
-        let slot = match p.target {
-            PauseTarget::Customer(c) => by_customer.entry(c).or_insert(p.until),
-            PauseTarget::Invoice(i) => by_invoice.entry(i).or_insert(p.until),
-        };
-        *slot = (*slot).max(p.until);
-    }
     let mut conds = vec!["i.id > $1".to_string()];
     let mut binds: Vec<String> = Vec::new();
     let mut push = |sql: &str, v: String| {
@@ -644,76 +669,61 @@ pub async fn plan_invoices(
         "SELECT i.id, i.customer_id, i.billing_method_id, i.due_date, i.status, i.delivery_type, c.email,
             i.external_id, c.external_id, i.contract_id
          FROM invoices i JOIN customers c ON c.id = i.customer_id
-         WHERE {} ORDER BY i.id LIMIT 20000",
+         WHERE {} ORDER BY i.id LIMIT {limit}",
         conds.join(" AND ")
     );
-    let mut plan = Vec::new();
-    let mut refs = Vec::new();
-    let mut after = 0i64;
-    loop {
-        let mut q = sqlx::query(AssertSqlSafe(sql.clone())).bind(after);
-        for b in &binds {
-            q = q.bind(b.clone());
-        }
-        let rows = q.fetch_all(&mut *conn).await?;
-        let Some(last) = rows.last() else { break };
-        after = last.try_get(0)?;
-        for r in &rows {
-            let id = InvoiceId(r.try_get(0)?);
-            let customer = CustomerId(r.try_get(1)?);
-            let email: Option<String> = r.try_get(6)?;
-            let email = email.filter(|e| !e.trim().is_empty());
-            let paused = match (by_invoice.get(&id), by_customer.get(&customer)) {
-                (Some(a), Some(b)) => Some(*a.max(b)),
-                (a, b) => a.or(b).copied(),
-            };
-            plan.push(PlanInvoice {
-                id,
-                customer,
-                method: crate::domain::BillingMethodId(r.try_get(2)?),
-                due: date_of(&r.try_get::<String, _>(3)?)?,
-                open: r.try_get::<String, _>(4)? == "open",
-                delivery: if r.try_get::<String, _>(5)? == "printed" {
-                    DeliveryType::Printed
-                } else {
-                    DeliveryType::Email
-                },
-                has_email: email.is_some(),
-                paused_until: paused,
-            });
-            refs.push(InvoiceRef {
-                invoice: r.try_get(7)?,
-                customer: r.try_get(8)?,
-                email,
-                contract: ContractId(r.try_get(9)?),
-            });
-        }
+    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(after.0);
+    for b in binds {
+        q = q.bind(b);
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    let mut plan = Vec::with_capacity(rows.len());
+    let mut refs = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id = InvoiceId(r.try_get(0)?);
+        let customer = CustomerId(r.try_get(1)?);
+        let email: Option<String> = r.try_get(6)?;
+        let email = email.filter(|e| !e.trim().is_empty());
+        plan.push(PlanInvoice {
+            id,
+            customer,
+            method: crate::domain::BillingMethodId(r.try_get(2)?),
+            due: date_of(&r.try_get::<String, _>(3)?)?,
+            open: r.try_get::<String, _>(4)? == "open",
+            delivery: if r.try_get::<String, _>(5)? == "printed" {
+                DeliveryType::Printed
+            } else {
+                DeliveryType::Email
+            },
+            has_email: email.is_some(),
+            paused_until: pauses.until(id, customer),
+        });
+        refs.push(InvoiceRef {
+            invoice: r.try_get(7)?,
+            customer: r.try_get(8)?,
+            email,
+            contract: ContractId(r.try_get(9)?),
+        });
     }
     Ok((plan, refs))
 }
 
-/// The dunning dedup keys (`rule:…`, `band:…`) already in the outbox or the letter review
-/// queue for invoices due in `[from, to]`.
+/// The dunning dedup keys (`rule:…`, `band:…`) of these invoices already in the outbox or the
+/// letter review queue.
 pub async fn dunning_keys(
     conn: &mut AnyConnection,
-    from: Date,
-    to: Date,
+    invoices: &[InvoiceId],
 ) -> anyhow::Result<HashSet<String>> {
+    let ids: Vec<i64> = invoices.iter().map(|i| i.0).collect();
     let mut keys = HashSet::new();
     for sql in [
-        "SELECT n.dedup_key FROM notices n JOIN invoices i ON i.id = n.invoice_id
-         WHERE i.due_date >= $1 AND i.due_date <= $2 AND (n.dedup_key LIKE 'rule:%' OR n.dedup_key LIKE 'band:%')",
-        "SELECT l.dedup_key FROM letter_reviews l JOIN invoices i ON i.id = l.invoice_id
-         WHERE i.due_date >= $1 AND i.due_date <= $2",
+        "SELECT dedup_key FROM notices WHERE invoice_id IN ({ids})
+            AND (dedup_key LIKE 'rule:%' OR dedup_key LIKE 'band:%')",
+        "SELECT dedup_key FROM letter_reviews WHERE invoice_id IN ({ids})",
     ] {
-        let rows = sqlx::query(sql)
-            .bind(from.to_string())
-            .bind(to.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-        for r in rows {
-            keys.insert(r.try_get::<String, _>(0)?);
-        }
+        keys.extend(
+            super::fetch_by_ids(conn, sql, &ids, |r| Ok(r.try_get::<String, _>(0)?)).await?,
+        );
     }
     Ok(keys)
 }
