@@ -984,6 +984,50 @@ async fn the_operator_cli() {
     ]));
     assert!(out.contains("band:11-30\t1"), "{out}");
     assert!(out.contains("--confirm"), "{out}");
+    // The filters: K1, K3, K4 (due 10/01) and K2 (due 20/01) are overdue; K3 is printed, K4
+    // paused through 31/01.
+    let emit_json = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["band", "emit", "--today", "2026-01-26", "--json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&stdout(&cli(&args))).unwrap()
+    };
+    let all = emit_json(&[]);
+    assert_eq!(all["notices"].as_array().unwrap().len(), 2, "{all}");
+    assert_eq!(all["skipped"].as_array().unwrap().len(), 2, "{all}");
+    for filter in [
+        &["--due-from", "2026-01-21"][..],
+        &["--due-to", "2026-01-09"],
+        &["--issued-from", "2026-01-06"],
+    ] {
+        let v = emit_json(filter);
+        assert!(
+            v["notices"].as_array().unwrap().is_empty()
+                && v["skipped"].as_array().unwrap().is_empty(),
+            "{filter:?}: {v}"
+        );
+    }
+    assert_eq!(
+        emit_json(&[
+            "--method",
+            "Boleto BB",
+            "--issued-to",
+            "2026-01-05",
+            "--due-to",
+            "2026-01-10"
+        ])["notices"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let c2 = emit_json(&["--customer", "C2"]);
+    assert_eq!(c2["notices"][0]["invoice"], "K2/2026-01");
+    assert_eq!(c2["notices"][0]["cause"], "band:1-10");
+    assert_eq!(c2["notices"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        cli(&["band", "emit", "--method", "Nenhum"]).status.code(),
+        Some(2)
+    );
     let out = stdout(&cli(&[
         "band",
         "emit",
