@@ -17,6 +17,7 @@ pub mod payment;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod web;
 
 /// The ISP's time zone when none is configured.
 pub const DEFAULT_TIME_ZONE: &str = "America/Sao_Paulo";

@@ -27,11 +27,21 @@ pub struct ServeOptions {
     pub worker: Option<WorkerOptions>,
     /// Run the scheduler, ticking this often.
     pub scheduler_tick: Option<Duration>,
+    /// Mark cookies `Secure` (when a TLS proxy fronts the server).
+    pub secure_cookies: bool,
 }
 
-/// The HTTP routes.
-pub fn router(db: Db) -> Router {
-    Router::new().route("/health", get(health)).with_state(db)
+/// The HTTP routes: `/health` and the admin UI.
+pub fn router(db: Db, clock: Clock, secure_cookies: bool) -> Router {
+    let web = crate::web::router(std::sync::Arc::new(crate::web::AppState::new(
+        db.clone(),
+        clock,
+        secure_cookies,
+    )));
+    Router::new()
+        .route("/health", get(health))
+        .with_state(db)
+        .merge(web)
 }
 
 /// `GET /health`: 200 `{"status":"ok","database":"sqlite"}` when the database answers, 503
@@ -74,8 +84,12 @@ pub async fn serve(
             }
         }
     };
-    let http =
-        axum::serve(listener, router(db.clone())).with_graceful_shutdown(wait(stopped.clone()));
+    let app = router(db.clone(), clock.clone(), options.secure_cookies);
+    let http = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(wait(stopped.clone()));
     let worker = async {
         if let Some(opts) = options.worker.clone() {
             let worker = Worker::new(db.clone(), clock.clone(), opts, key.clone());

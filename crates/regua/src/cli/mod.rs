@@ -127,6 +127,9 @@ pub enum Command {
     /// Run the server: HTTP (/health), the delivery worker and the routine scheduler, until
     /// SIGTERM or Ctrl-C.
     Serve(ServeArgs),
+    /// Users of the web UI: add (prints a one-time password), list.
+    #[command(subcommand)]
+    User(UserCmd),
     /// Overdue bands ("faixas de atraso") and manual emission.
     #[command(subcommand)]
     Band(dunning_cmd::BandCmd),
@@ -146,6 +149,25 @@ pub enum Command {
     Layout(layout_cmd::LayoutCmd),
 }
 
+/// `regua user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a user; prints the password to give them once.
+    Add {
+        /// Login name.
+        #[arg(long)]
+        login: String,
+        /// admin, finance, support or readonly (Administrador, Financeiro, Atendimento, Somente leitura).
+        #[arg(long)]
+        role: String,
+        /// Full name (default: the login).
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List the users.
+    List,
+}
+
 /// `regua serve` options.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -161,6 +183,9 @@ pub struct ServeArgs {
     /// How often the scheduler checks the routines, in seconds.
     #[arg(long, default_value_t = 30)]
     pub tick_seconds: u64,
+    /// Mark session cookies Secure: set it when a TLS proxy fronts the server.
+    #[arg(long)]
+    pub secure_cookies: bool,
     /// The worker's options.
     #[command(flatten)]
     pub worker: delivery_cmd::WorkerArgs,
@@ -487,6 +512,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rule(cmd) => rule(g, cmd).await,
         Command::Holidays(args) => dunning_cmd::holidays(g, args).await,
         Command::Serve(args) => serve(g, args).await,
+        Command::User(cmd) => user(g, cmd).await,
         Command::Band(cmd) => dunning_cmd::band(g, cmd).await,
         Command::Routine(cmd) => dunning_cmd::routine(g, cmd).await,
         Command::Pause(args) => dunning_cmd::pause(g, args).await,
@@ -520,6 +546,66 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        UserCmd::Add { login, role, name } => {
+            let role: crate::web::auth::Role = match role.parse() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("--role: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let password = crate::web::auth::new_password();
+            match store::insert_user(
+                &mut conn,
+                &login,
+                &name,
+                role,
+                &password,
+                g.clock()?.now_millis(),
+            )
+            .await
+            {
+                Ok(_) => {
+                    store::audit(
+                        &mut conn,
+                        "cli",
+                        "user.add",
+                        &format!("user:{login}"),
+                        None,
+                        Some(&format!("role={}", role.as_str())),
+                        g.clock()?.now_millis(),
+                    )
+                    .await?;
+                    println!("user {login:?} added ({})", role.label_pt());
+                    println!("password: {password}");
+                }
+                Err(store::ConfigError::Other(e)) => return Err(e),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        UserCmd::List => {
+            println!("login\tname\trole\tactive");
+            for u in store::list_users(&mut conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.login,
+                    u.name,
+                    u.role.as_str(),
+                    if u.active { "yes" } else { "no" }
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let db = g.db().await?;
     let options = crate::server::ServeOptions {
@@ -527,6 +613,7 @@ async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         worker: (!args.no_worker).then(|| args.worker.options()),
         scheduler_tick: (!args.no_scheduler)
             .then(|| std::time::Duration::from_secs(args.tick_seconds.max(1))),
+        secure_cookies: args.secure_cookies,
     };
     crate::server::serve(
         db,

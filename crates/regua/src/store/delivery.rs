@@ -922,3 +922,47 @@ pub async fn account_sends_since(
             .try_get(0)?,
     )
 }
+
+/// The dashboard's delivery figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DashboardCounts {
+    /// Waiting to be sent now or later (queued, sending, retrying).
+    pub queued: i64,
+    /// Accepted by a server since the given instant.
+    pub sent: i64,
+    /// Failed attempts (retrying or given up) since the given instant.
+    pub failed: i64,
+    /// Notices given up on: they need someone to look.
+    pub dead: i64,
+}
+
+/// The dashboard's delivery figures since `since_ms` (normally today's midnight).
+pub async fn dashboard_counts(
+    conn: &mut AnyConnection,
+    since_ms: i64,
+) -> anyhow::Result<DashboardCounts> {
+    let one = |sql: &'static str| sqlx::query(sql).bind(since_ms);
+    let count = |row: sqlx::any::AnyRow| -> anyhow::Result<i64> { Ok(row.try_get(0)?) };
+    Ok(DashboardCounts {
+        queued: count(
+            sqlx::query("SELECT COUNT(*) FROM notices WHERE status IN ('queued', 'sending', 'retrying')")
+                .fetch_one(&mut *conn)
+                .await?,
+        )?,
+        sent: count(
+            one("SELECT COUNT(*) FROM notices WHERE status = 'sent' AND sent_at >= $1")
+                .fetch_one(&mut *conn)
+                .await?,
+        )?,
+        failed: count(
+            one("SELECT COUNT(*) FROM delivery_attempts WHERE outcome IN ('retrying', 'dead') AND attempted_at >= $1")
+                .fetch_one(&mut *conn)
+                .await?,
+        )?,
+        dead: count(
+            sqlx::query("SELECT COUNT(*) FROM notices WHERE status = 'dead'")
+                .fetch_one(&mut *conn)
+                .await?,
+        )?,
+    })
+}

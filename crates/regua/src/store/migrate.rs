@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dunning",
         include_str!("../../migrations/0005_dunning.sql"),
     ),
+    (6, "web", include_str!("../../migrations/0006_web.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -11,6 +11,7 @@ mod layouts;
 mod migrate;
 mod parties;
 mod rules;
+mod users;
 
 pub use delivery::*;
 pub use dunning::*;
@@ -19,6 +20,7 @@ pub use layouts::*;
 pub use migrate::{MIGRATIONS, migrate};
 pub use parties::*;
 pub use rules::*;
+pub use users::*;
 
 use std::str::FromStr;
 

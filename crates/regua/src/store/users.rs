@@ -1,0 +1,227 @@
+//! Users of the admin UI, their sessions, failed logins and the audit trail.
+
+use anyhow::Context as _;
+use sqlx::{AnyConnection, Row as _};
+
+use super::ConfigError;
+use crate::web::auth::{Role, hash_password, new_token, token_hash};
+
+/// A user of the admin UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Key.
+    pub id: i64,
+    /// Login name.
+    pub login: String,
+    /// Full name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Inactive users cannot log in.
+    pub active: bool,
+}
+
+fn user_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<User> {
+    Ok(User {
+        id: r.try_get("id")?,
+        login: r.try_get("login")?,
+        name: r.try_get("name")?,
+        role: r
+            .try_get::<String, _>("role")?
+            .parse()
+            .map_err(anyhow::Error::msg)?,
+        active: r.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+/// Adds a user with `password` (hashed with argon2id). Logins are 3 to 64 characters of
+/// letters, digits, `.`, `_`, `-` and `@`.
+pub async fn insert_user(
+    conn: &mut AnyConnection,
+    login: &str,
+    name: &str,
+    role: Role,
+    password: &str,
+    now_ms: i64,
+) -> Result<i64, ConfigError> {
+    let login = login.trim();
+    if !(3..=64).contains(&login.chars().count())
+        || !login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+    {
+        return Err(ConfigError::Invalid {
+            field: "login",
+            reason: "3 to 64 letters, digits, '.', '_', '-' or '@'".into(),
+        });
+    }
+    let res = sqlx::query(
+        "INSERT INTO users (login, name, password_hash, role, active, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, 1, $5, $5) RETURNING id",
+    )
+    .bind(login)
+    .bind(if name.trim().is_empty() {
+        login
+    } else {
+        name.trim()
+    })
+    .bind(hash_password(password))
+    .bind(role.as_str())
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await;
+    match res {
+        Ok(row) => Ok(row.try_get(0).context("user id")?),
+        Err(e)
+            if super::is_constraint(&e, "users_login_key")
+                || super::is_constraint(&e, "users.login") =>
+        {
+            Err(ConfigError::Duplicate {
+                what: "user",
+                name: login.to_string(),
+            })
+        }
+        Err(e) => Err(anyhow::Error::from(e).context("cannot add the user").into()),
+    }
+}
+
+/// Every user, by login.
+pub async fn list_users(conn: &mut AnyConnection) -> anyhow::Result<Vec<User>> {
+    sqlx::query("SELECT id, login, name, role, active FROM users ORDER BY login")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+}
+
+/// A user and their password hash, by login.
+pub async fn user_for_login(
+    conn: &mut AnyConnection,
+    login: &str,
+) -> anyhow::Result<Option<(User, String)>> {
+    let row = sqlx::query(
+        "SELECT id, login, name, role, active, password_hash FROM users WHERE login = $1",
+    )
+    .bind(login.trim())
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| Ok((user_from_row(&r)?, r.try_get("password_hash")?)))
+        .transpose()
+}
+
+/// A new session for `user`: returns (cookie token, CSRF token). Only the token's hash is
+/// stored.
+pub async fn create_session(
+    conn: &mut AnyConnection,
+    user: i64,
+    now_ms: i64,
+    ttl_ms: i64,
+) -> anyhow::Result<(String, String)> {
+    let token = new_token();
+    let csrf = new_token();
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash(&token))
+    .bind(user)
+    .bind(&csrf)
+    .bind(now_ms)
+    .bind(now_ms + ttl_ms)
+    .execute(&mut *conn)
+    .await
+    .context("cannot create the session")?;
+    Ok((token, csrf))
+}
+
+/// The active user and CSRF token of a live session.
+pub async fn session_user(
+    conn: &mut AnyConnection,
+    token: &str,
+    now_ms: i64,
+) -> anyhow::Result<Option<(User, String)>> {
+    let row = sqlx::query(
+        "SELECT u.id, u.login, u.name, u.role, u.active, s.csrf_token FROM sessions s
+         JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1",
+    )
+    .bind(token_hash(token))
+    .bind(now_ms)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| Ok((user_from_row(&r)?, r.try_get("csrf_token")?)))
+        .transpose()
+}
+
+/// Ends a session.
+pub async fn delete_session(conn: &mut AnyConnection, token: &str) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash(token))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a failed login.
+pub async fn record_login_failure(
+    conn: &mut AnyConnection,
+    login: &str,
+    client: &str,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO login_failures (login, client, failed_at) VALUES ($1, $2, $3)")
+        .bind(login.trim())
+        .bind(client)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Failed logins since `since_ms`: (for this login, from this client).
+pub async fn login_failures_since(
+    conn: &mut AnyConnection,
+    login: &str,
+    client: &str,
+    since_ms: i64,
+) -> anyhow::Result<(i64, i64)> {
+    let by_login: i64 =
+        sqlx::query("SELECT COUNT(*) FROM login_failures WHERE login = $1 AND failed_at > $2")
+            .bind(login.trim())
+            .bind(since_ms)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+    let by_client: i64 =
+        sqlx::query("SELECT COUNT(*) FROM login_failures WHERE client = $1 AND failed_at > $2")
+            .bind(client)
+            .bind(since_ms)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+    Ok((by_login, by_client))
+}
+
+/// Records a settings change (who, what, before, after). Callers mask secrets first.
+pub async fn audit(
+    conn: &mut AnyConnection,
+    actor: &str,
+    action: &str,
+    entity: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, entity, before, after) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(now_ms)
+    .bind(actor)
+    .bind(action)
+    .bind(entity)
+    .bind(before)
+    .bind(after)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

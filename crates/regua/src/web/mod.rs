@@ -1,0 +1,244 @@
+//! The admin web UI (issue #7), server-rendered in pt-BR: minijinja templates with HTML
+//! auto-escaping, sessions in HttpOnly SameSite=Strict cookies (Secure behind TLS), a CSRF token
+//! on every form, login throttling per login and per client address, and permissions by role.
+//! Every page but `/login`, `/health` and `/static/*` needs a session; without one a page
+//! redirects to the login.
+
+pub mod auth;
+mod pages;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+use crate::domain::Clock;
+use crate::store::{self, Db, User};
+use auth::Permission;
+
+/// Cookie holding the session token.
+pub const SESSION_COOKIE: &str = "regua_session";
+/// Cookie holding the login form's CSRF token (before there is a session).
+pub const LOGIN_COOKIE: &str = "regua_login";
+/// How long a session lasts without logging in again.
+pub const SESSION_TTL_MS: i64 = 12 * 3_600_000;
+
+/// What every handler shares.
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The clock (the ISP's time zone).
+    pub clock: Clock,
+    /// The page templates.
+    pub templates: minijinja::Environment<'static>,
+    /// Mark cookies `Secure` (set when served behind TLS).
+    pub secure_cookies: bool,
+}
+
+impl AppState {
+    /// The state for `db`, with the templates loaded.
+    pub fn new(db: Db, clock: Clock, secure_cookies: bool) -> AppState {
+        AppState {
+            db,
+            clock,
+            templates: templates(),
+            secure_cookies,
+        }
+    }
+
+    /// Renders a page; a template error is logged and answered with a plain 500.
+    pub fn render(&self, name: &str, ctx: minijinja::Value) -> Response {
+        match self
+            .templates
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+        {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "page template failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+            }
+        }
+    }
+
+    /// A `Set-Cookie` value with the flags every Régua cookie carries.
+    pub fn cookie(&self, name: &str, value: &str, path: &str, max_age_s: i64) -> HeaderValue {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path={path}; Max-Age={max_age_s}; HttpOnly; SameSite=Strict{secure}"
+        ))
+        .expect("cookie values are base64url")
+    }
+}
+
+/// The page templates, compiled once. Every template ends in `.html`, so minijinja escapes
+/// every value it prints.
+fn templates() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    for (name, source) in [
+        ("base.html", include_str!("templates/base.html")),
+        ("login.html", include_str!("templates/login.html")),
+        ("dashboard.html", include_str!("templates/dashboard.html")),
+        ("forecast.html", include_str!("templates/forecast.html")),
+        ("error.html", include_str!("templates/error.html")),
+    ] {
+        env.add_template(name, source)
+            .unwrap_or_else(|e| panic!("template {name}: {e}"));
+    }
+    env
+}
+
+/// The routes of the admin UI.
+pub fn router(state: Arc<AppState>) -> Router {
+    pages::routes().with_state(state)
+}
+
+/// The value of a cookie in the request.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// A logged-in user's request: who, and the CSRF token their forms carry.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The user.
+    pub user: User,
+    /// The session's CSRF token.
+    pub csrf: String,
+    /// The cookie token (to end the session).
+    pub token: String,
+}
+
+impl Session {
+    /// Refuses (403 page) unless the user's role allows `p`.
+    // The error is the page the handler returns as is; boxing it would only add a deref.
+    #[allow(clippy::result_large_err)]
+    pub fn require(&self, state: &AppState, p: Permission) -> Result<(), Response> {
+        if self.user.role.allows(p) {
+            Ok(())
+        } else {
+            tracing::warn!(user = %self.user.login, permission = ?p, "permission denied");
+            Err(error_page(
+                state,
+                Some(self),
+                StatusCode::FORBIDDEN,
+                "Acesso negado",
+                "Seu perfil não permite esta ação.",
+            ))
+        }
+    }
+
+    /// Refuses (403) a form whose CSRF token is not this session's.
+    #[allow(clippy::result_large_err)]
+    pub fn check_csrf(&self, state: &AppState, token: &str) -> Result<(), Response> {
+        if auth::same_secret(token, &self.csrf) {
+            Ok(())
+        } else {
+            tracing::warn!(user = %self.user.login, "form without a valid CSRF token refused");
+            Err(error_page(
+                state,
+                Some(self),
+                StatusCode::FORBIDDEN,
+                "Formulário expirado",
+                "Recarregue a página e tente de novo.",
+            ))
+        }
+    }
+
+    /// The template context every page gets: the user and the CSRF token.
+    pub fn ctx(&self) -> minijinja::Value {
+        minijinja::context! {
+            user => minijinja::context! {
+                name => self.user.name.clone(),
+                login => self.user.login.clone(),
+                role => self.user.role.label_pt(),
+            },
+            csrf => self.csrf.clone(),
+        }
+    }
+}
+
+/// An error page with a status.
+pub fn error_page(
+    state: &AppState,
+    session: Option<&Session>,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+) -> Response {
+    let base = session.map(Session::ctx).unwrap_or_default();
+    let mut resp = state.render("error.html", minijinja::context! { title, message, ..base });
+    *resp.status_mut() = status;
+    resp
+}
+
+impl FromRequestParts<Arc<AppState>> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let to_login = || {
+            let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            let next: String = url_encode(next);
+            Redirect::to(&format!("/login?next={next}")).into_response()
+        };
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_login());
+        };
+        let mut conn = state.db.pool.acquire().await.map_err(|e| {
+            tracing::error!(error = %e, "database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "banco de dados indisponível",
+            )
+                .into_response()
+        })?;
+        match store::session_user(&mut conn, &token, state.clock.now_millis()).await {
+            Ok(Some((user, csrf))) => Ok(Session { user, csrf, token }),
+            Ok(None) => Err(to_login()),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "session lookup failed");
+                Err((StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response())
+            }
+        }
+    }
+}
+
+/// The client's address for throttling (the peer of the connection).
+pub fn client_of(addr: Option<SocketAddr>) -> String {
+    addr.map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A redirect target from a form: a local path only (no scheme, no `//host`), else `/`.
+pub fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}

@@ -1,0 +1,340 @@
+//! The pages: login, logout, the dashboard and tomorrow's forecast.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::auth::{self, Permission};
+use super::{AppState, LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_MS, Session, cookie};
+use crate::domain::format_date;
+use crate::store;
+
+/// Failed logins allowed per login within [`THROTTLE_WINDOW_MS`].
+pub const MAX_FAILURES_PER_LOGIN: i64 = 5;
+/// Failed logins allowed per client address within [`THROTTLE_WINDOW_MS`].
+pub const MAX_FAILURES_PER_CLIENT: i64 = 20;
+/// The throttling window: 15 minutes.
+pub const THROTTLE_WINDOW_MS: i64 = 15 * 60_000;
+
+pub(super) fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/previsao", get(forecast))
+        .route("/static/app.css", get(css))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Headers every page carries: no framing, no MIME sniffing, scripts and styles from here only.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    );
+    resp
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("templates/app.css"),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<&str>,
+    login: &str,
+    next: &str,
+) -> Response {
+    let token = auth::new_token();
+    let mut resp = state.render(
+        "login.html",
+        minijinja::context! {
+            title => "Entrar",
+            csrf => token.clone(),
+            error,
+            login,
+            next => super::safe_next(next),
+        },
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        state.cookie(LOGIN_COOKIE, &token, "/login", 3600),
+    );
+    resp
+}
+
+async fn login_form(State(state): State<Arc<AppState>>, Query(q): Query<NextQuery>) -> Response {
+    login_page(&state, StatusCode::OK, None, "", &q.next)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    // The login form's own CSRF token: the cookie set with the form must come back with it.
+    let cookie_token = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if cookie_token.is_empty() || !auth::same_secret(&cookie_token, &form.csrf) {
+        tracing::warn!("login form without a valid CSRF token refused");
+        return login_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            Some("O formulário expirou. Tente de novo."),
+            &form.login,
+            &form.next,
+        );
+    }
+    let client = super::client_of(Some(peer));
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let (by_login, by_client) =
+            store::login_failures_since(&mut conn, &form.login, &client, now - THROTTLE_WINDOW_MS)
+                .await?;
+        if by_login >= MAX_FAILURES_PER_LOGIN || by_client >= MAX_FAILURES_PER_CLIENT {
+            tracing::warn!(login = %form.login, %client, "login throttled");
+            return Ok(login_page(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("Muitas tentativas sem sucesso. Aguarde 15 minutos e tente de novo."),
+                &form.login,
+                &form.next,
+            ));
+        }
+        let user = store::user_for_login(&mut conn, &form.login).await?;
+        // Verify even for an unknown login, so the answer takes as long either way.
+        let hash = user
+            .as_ref()
+            .map_or(DUMMY_HASH.as_str(), |(_, h)| h.as_str());
+        let ok = auth::verify_password(&form.password, hash);
+        match user {
+            Some((user, _)) if ok && user.active => {
+                let (token, _csrf) =
+                    store::create_session(&mut conn, user.id, now, SESSION_TTL_MS).await?;
+                tracing::info!(user = %user.login, "logged in");
+                let mut resp = Redirect::to(super::safe_next(&form.next)).into_response();
+                resp.headers_mut().append(
+                    header::SET_COOKIE,
+                    state.cookie(SESSION_COOKIE, &token, "/", SESSION_TTL_MS / 1000),
+                );
+                resp.headers_mut().append(
+                    header::SET_COOKIE,
+                    state.cookie(LOGIN_COOKIE, "", "/login", 0),
+                );
+                Ok(resp)
+            }
+            _ => {
+                store::record_login_failure(&mut conn, &form.login, &client, now).await?;
+                tracing::warn!(login = %form.login, %client, "login failed");
+                Ok(login_page(
+                    &state,
+                    StatusCode::UNAUTHORIZED,
+                    Some("Login ou senha inválidos."),
+                    &form.login,
+                    &form.next,
+                ))
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = format!("{e:#}"), "login failed with an error");
+        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+    })
+}
+
+/// A hash of a random password, verified against when the login is unknown.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| auth::hash_password(&auth::new_password()));
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(resp) = session.check_csrf(&state, &form.csrf) {
+        return resp;
+    }
+    if let Ok(mut conn) = state.db.pool.acquire().await
+        && let Err(e) = store::delete_session(&mut conn, &session.token).await
+    {
+        tracing::error!(error = format!("{e:#}"), "cannot end the session");
+    }
+    let mut resp = Redirect::to("/login").into_response();
+    resp.headers_mut()
+        .append(header::SET_COOKIE, state.cookie(SESSION_COOKIE, "", "/", 0));
+    resp
+}
+
+async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    if let Err(resp) = session.require(&state, Permission::View) {
+        return resp;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let clock = &state.clock;
+        let midnight = clock
+            .today()
+            .to_zoned(clock.time_zone().clone())?
+            .timestamp()
+            .as_millisecond();
+        let today = store::dashboard_counts(&mut conn, midnight).await?;
+        let routines = store::list_routines(&mut conn).await?;
+        let runs: Vec<_> = store::list_runs(&mut conn, 5)
+            .await?
+            .into_iter()
+            .map(|r| {
+                minijinja::context! {
+                    date => format_date(r.date),
+                    routine => r.routine_id
+                        .and_then(|id| routines.iter().find(|x| x.id == id))
+                        .map_or("manual".to_string(), |x| x.name.clone()),
+                    trigger => if r.trigger == "schedule" { "agendada" } else { "manual" },
+                    status_pt => if r.status == "completed" { "concluída" } else { "falhou" },
+                    status => r.status,
+                    error => r.error,
+                    planned => r.planned,
+                    enqueued => r.enqueued,
+                    skipped => r.skipped,
+                }
+            })
+            .collect();
+        let financial = store::financial_account(&mut conn).await?;
+        let mut accounts = Vec::new();
+        for a in store::list_smtp_accounts(&mut conn).await? {
+            if !a.active {
+                continue;
+            }
+            let (hour, day) = store::account_usage(&mut conn, a.id, clock.now_millis()).await?;
+            let near = |used: i64, limit: Option<u32>| {
+                limit.is_some_and(|l| used * 10 >= i64::from(l) * 8)
+            };
+            accounts.push(minijinja::context! {
+                name => a.name,
+                financial => financial.as_ref().is_some_and(|f| f.id == a.id),
+                hour,
+                day,
+                hourly_limit => a.hourly_limit,
+                daily_limit => a.daily_limit,
+                near => near(hour, a.hourly_limit) || near(day, a.daily_limit),
+            });
+        }
+        Ok(state.render(
+            "dashboard.html",
+            minijinja::context! {
+                title => "Painel",
+                today => minijinja::context! {
+                    queued => today.queued,
+                    sent => today.sent,
+                    failed => today.failed,
+                },
+                dead => today.dead,
+                runs,
+                accounts,
+                financial => financial.is_some(),
+                ..session.ctx()
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = format!("{e:#}"), "dashboard failed");
+        super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Erro",
+            "Não foi possível montar o painel.",
+        )
+    })
+}
+
+async fn forecast(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    if let Err(resp) = session.require(&state, Permission::View) {
+        return resp;
+    }
+    let Ok(tomorrow) = state.clock.today().tomorrow() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let req = crate::dunning::RunRequest {
+        date: tomorrow,
+        dry_run: true,
+        routine: None,
+        trigger: crate::dunning::Trigger::Manual,
+        actor: format!("user: {}", session.user.login),
+        emission: None,
+        detail: false,
+    };
+    match crate::dunning::run(&state.db, &state.clock, &req).await {
+        Ok(report) => state.render(
+            "forecast.html",
+            minijinja::context! {
+                title => "Previsão",
+                date => format_date(tomorrow),
+                planned => report.planned,
+                causes => report.by_cause.iter().map(|(c, n)| (c.clone(), *n)).collect::<Vec<_>>(),
+                reasons => report.by_reason.iter().map(|(r, n)| (r.to_string(), *n)).collect::<Vec<_>>(),
+                accounts => minijinja::Value::from(minijinja::value::Serde(&report.accounts)),
+                warnings => report.warnings,
+                ..session.ctx()
+            },
+        ),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "forecast failed");
+            super::error_page(
+                &state,
+                Some(&session),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Erro",
+                "Não foi possível calcular a previsão.",
+            )
+        }
+    }
+}
