@@ -390,7 +390,7 @@ pub async fn send_demo_mail(
 pub const DEMO_ACCOUNT: &str = "Caixa de saída local";
 
 /// Runs `regua demo`: seed on first run, then print what is there.
-pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyhow::Result<()> {
+pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyhow::Result<Db> {
     let url = match database {
         Some(u) => u.to_string(),
         None => format!("sqlite://{}", args.file.display()),
@@ -445,10 +445,28 @@ pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyh
         "Experimente: regua --database {url} invoices list --contract K00001"
     )?;
     writeln!(out, "             regua --database {url} log --status sent")?;
-    writeln!(
-        out,
-        "(a interface web chega com o servidor: `regua serve`.)"
-    )?;
     print!("{out}");
-    Ok(())
+    Ok(db)
+}
+
+/// The demo's administrator: created on first run, and given a new password on every run
+/// (only its hash is stored, so the demo prints a fresh one). Returns the password.
+pub async fn reset_admin(db: &Db, clock: &Clock) -> anyhow::Result<String> {
+    let password = crate::web::auth::new_password();
+    let mut conn = db.pool.acquire().await?;
+    if store::user_for_login(&mut conn, "admin").await?.is_some() {
+        store::set_user_password(&mut conn, "admin", &password, clock.now_millis()).await?;
+    } else {
+        store::insert_user(
+            &mut conn,
+            "admin",
+            "Administrador da demo",
+            crate::web::auth::Role::Admin,
+            &password,
+            clock.now_millis(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(password)
 }

@@ -5,7 +5,7 @@ fn the_demo_seeds_an_isp_and_writes_its_reminders_to_a_folder_once() {
     let dir = tempfile::tempdir().unwrap();
     let run = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
-            .args(["demo", "--customers", "60"])
+            .args(["demo", "--customers", "60", "--no-serve"])
             .current_dir(dir.path())
             .env_remove("REGUA_DATABASE_URL")
             .env("REGUA_TODAY", "2026-11-22")
@@ -49,4 +49,80 @@ fn the_demo_seeds_an_isp_and_writes_its_reminders_to_a_folder_once() {
             .count(),
         sent
     );
+}
+
+/// `regua demo` without `--no-serve` serves the UI and prints an admin login that works.
+#[test]
+fn the_demo_serves_the_web_ui_with_a_printed_login() {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args(["demo", "--customers", "20", "--bind", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("REGUA_DATABASE_URL")
+        .env("REGUA_TODAY", "2026-11-22")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("Interface web: ") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "no address printed"
+        );
+    }
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let password = line
+        .split("senha: ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches([')', '\n'])
+        .to_string();
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        r
+    };
+    assert!(get("/health").starts_with("HTTP/1.1 200"));
+    let form = get("/login");
+    let cookie = form
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: regua_login="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let body = format!("_csrf={cookie}&login=admin&password={password}&next=%2F");
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "POST /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: regua_login={cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    assert!(r.starts_with("HTTP/1.1 303"), "{r}");
+    assert!(r.contains("set-cookie: regua_session="), "{r}");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
 }

@@ -200,6 +200,12 @@ pub struct DemoArgs {
     /// How many customers to seed on first run.
     #[arg(long, default_value_t = 300)]
     pub customers: usize,
+    /// Print the summary and exit instead of serving the web UI.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Where the web UI listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
 }
 
 /// `regua invoices …`
@@ -458,9 +464,37 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
-        Command::Demo(args) => crate::demo::run(&args, &g.clock()?, g.database.as_deref())
-            .await
-            .map(|_| ExitCode::SUCCESS),
+        Command::Demo(args) => {
+            let db = crate::demo::run(&args, &g.clock()?, g.database.as_deref()).await?;
+            if args.no_serve {
+                return Ok(ExitCode::SUCCESS);
+            }
+            let password = crate::demo::reset_admin(&db, &g.clock()?).await?;
+            let options = crate::server::ServeOptions {
+                bind: args.bind,
+                worker: Some(crate::delivery::WorkerOptions {
+                    name: "demo".into(),
+                    lease: std::time::Duration::from_secs(300),
+                    batch: 64,
+                    concurrency: 4,
+                }),
+                scheduler_tick: Some(std::time::Duration::from_secs(30)),
+                secure_cookies: false,
+            };
+            crate::server::serve(
+                db,
+                g.clock()?,
+                None,
+                options,
+                |addr| {
+                    println!("Interface web: http://{addr}  (login: admin, senha: {password})");
+                    println!("Ctrl-C encerra.");
+                },
+                delivery_cmd::shutdown_signal(),
+            )
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Migrate => {
             let db = g.db().await?;
             println!(

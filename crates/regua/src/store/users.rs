@@ -225,3 +225,25 @@ pub async fn audit(
     .await?;
     Ok(())
 }
+
+/// Sets a user's password (hashed) and ends their sessions.
+pub async fn set_user_password(
+    conn: &mut AnyConnection,
+    login: &str,
+    password: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let updated =
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE login = $3")
+            .bind(hash_password(password))
+            .bind(now_ms)
+            .bind(login)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    sqlx::query("DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE login = $1)")
+        .bind(login)
+        .execute(&mut *conn)
+        .await?;
+    Ok(updated == 1)
+}

@@ -217,3 +217,37 @@ pub async fn queue_invoice_email(
         other => panic!("{key} was already queued: {other:?}"),
     }
 }
+
+/// Runs the server on a free loopback port while `f` talks to it, then stops it.
+pub async fn with_server<F, Fut>(db: &Db, f: F)
+where
+    F: FnOnce(std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = regua::server::serve(
+        db.clone(),
+        clock_on("2026-01-07"),
+        None,
+        regua::server::ServeOptions {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            worker: None,
+            scheduler_tick: None,
+            secure_cookies: false,
+        },
+        move |addr| {
+            let _ = tx.send(addr);
+        },
+        async move {
+            let _ = stopped.await;
+        },
+    );
+    let client = async move {
+        let addr = rx.await.unwrap();
+        f(addr).await;
+        let _ = stop.send(());
+    };
+    let (served, ()) = tokio::join!(server, client);
+    served.unwrap();
+}

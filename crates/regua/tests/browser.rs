@@ -1,0 +1,154 @@
+//! The admin UI in a real headless Chromium, driven over WebDriver (Debian's `chromium` and
+//! `chromium-driver`, which `scripts/test` installs). Screenshots go to
+//! `target/browser-artifacts/`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use fantoccini::{ClientBuilder, Locator};
+use regua::store;
+use regua::web::auth::Role;
+
+/// A chromedriver on a free port, stopped on drop.
+struct Driver {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver is not installed: run the tests with ./scripts/test, which installs chromium-driver");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, port }
+    }
+
+    async fn client(&self, profile: &std::path::Path) -> fantoccini::Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.display()),
+                ]
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn artifacts() -> std::path::PathBuf {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_see_the_dashboard_and_log_out() {
+    let t = sqlite().await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::insert_user(
+        &mut conn,
+        "ana",
+        "Ana Souza",
+        Role::Finance,
+        "senha-forte-1",
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        let base = format!("http://{addr}");
+        // Anonymous: the dashboard sends the browser to the login.
+        c.goto(&format!("{base}/")).await.unwrap();
+        assert_eq!(c.current_url().await.unwrap().path(), "/login");
+        // A wrong password: the error in Portuguese, the login kept.
+        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
+        form.set_by_name("login", "ana").await.unwrap();
+        form.set_by_name("password", "errada").await.unwrap();
+        form.submit().await.unwrap();
+        let error = c.wait().for_element(Locator::Css(".error")).await.unwrap();
+        assert_eq!(error.text().await.unwrap(), "Login ou senha inválidos.");
+        // The right one: the dashboard.
+        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
+        form.set_by_name("password", "senha-forte-1").await.unwrap();
+        form.submit().await.unwrap();
+        let h1 = c.wait().for_element(Locator::Css("main h1")).await.unwrap();
+        assert_eq!(h1.text().await.unwrap(), "Painel");
+        assert_eq!(
+            c.find(Locator::Css(".who"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+            "Ana Souza · Financeiro"
+        );
+        let png = c.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+        std::fs::write(artifacts().join("dashboard.png"), png).unwrap();
+        // Tomorrow's forecast, then out.
+        c.find(Locator::LinkText("Ver a previsão de envios de amanhã"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let h1 = c.wait().for_element(Locator::Css("main h1")).await.unwrap();
+        assert!(h1.text().await.unwrap().starts_with("Previsão para "));
+        c.find(Locator::Css("form.logout button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("form[action='/login']"))
+            .await
+            .unwrap();
+        c.goto(&format!("{base}/")).await.unwrap();
+        assert_eq!(c.current_url().await.unwrap().path(), "/login");
+        c.close().await.unwrap();
+    })
+    .await;
+}
