@@ -32,10 +32,11 @@ pub struct ServeOptions {
 }
 
 /// The HTTP routes: `/health` and the admin UI.
-pub fn router(db: Db, clock: Clock, secure_cookies: bool) -> Router {
+pub fn router(db: Db, clock: Clock, key: Option<MasterKey>, secure_cookies: bool) -> Router {
     let web = crate::web::router(std::sync::Arc::new(crate::web::AppState::new(
         db.clone(),
         clock,
+        key,
         secure_cookies,
     )));
     Router::new()
@@ -84,7 +85,12 @@ pub async fn serve(
             }
         }
     };
-    let app = router(db.clone(), clock.clone(), options.secure_cookies);
+    let app = router(
+        db.clone(),
+        clock.clone(),
+        key.clone(),
+        options.secure_cookies,
+    );
     let http = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

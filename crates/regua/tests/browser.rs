@@ -152,3 +152,91 @@ async fn log_in_see_the_dashboard_and_log_out() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_an_smtp_account_and_send_the_test_message() {
+    let t = sqlite().await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::insert_user(
+        &mut conn,
+        "ana",
+        "Ana Souza",
+        Role::Finance,
+        "senha-forte-1",
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    let sink_port = sink.port();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/configuracoes/email"))
+            .await
+            .unwrap();
+        // The login sends the browser back to the page it asked for.
+        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
+        form.set_by_name("login", "ana").await.unwrap();
+        form.set_by_name("password", "senha-forte-1").await.unwrap();
+        form.submit().await.unwrap();
+        let h1 = c.wait().for_element(Locator::Css("main h1")).await.unwrap();
+        assert_eq!(h1.text().await.unwrap(), "E-mail SMTP");
+        // A typo first: the error next to the field.
+        let form = c.form(Locator::Id("smtp-form")).await.unwrap();
+        form.set_by_name("name", "Principal").await.unwrap();
+        form.set_by_name("host", "127.0.0.1").await.unwrap();
+        form.set_by_name("port", &sink_port.to_string())
+            .await
+            .unwrap();
+        form.set_by_name("security", "none").await.unwrap();
+        form.set_by_name("from", "cobranca-provedor").await.unwrap();
+        form.submit_direct().await.unwrap();
+        let err = c
+            .wait()
+            .for_element(Locator::Css(".invalid .error"))
+            .await
+            .unwrap();
+        assert_eq!(
+            err.text().await.unwrap(),
+            "Informe um e-mail de remetente válido."
+        );
+        let form = c.form(Locator::Id("smtp-form")).await.unwrap();
+        form.set_by_name("from", "cobranca@provedor.com.br")
+            .await
+            .unwrap();
+        form.set_by_name("test_recipient", "ana@provedor.com.br")
+            .await
+            .unwrap();
+        form.submit_direct().await.unwrap();
+        c.wait()
+            .for_element(Locator::XPath(
+                "//td[starts-with(normalize-space(.), 'Principal')]",
+            ))
+            .await
+            .unwrap();
+        c.find(Locator::XPath("//button[text()='Enviar teste']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let status = c.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+        assert!(
+            status
+                .text()
+                .await
+                .unwrap()
+                .starts_with("Teste enviado para Principal.")
+        );
+        assert_eq!(sink.count(), 1);
+        assert_eq!(sink.received()[0].to, ["ana@provedor.com.br"]);
+        std::fs::write(artifacts().join("smtp.png"), c.screenshot().await.unwrap()).unwrap();
+        c.close().await.unwrap();
+    })
+    .await;
+}

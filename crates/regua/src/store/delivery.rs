@@ -966,3 +966,24 @@ pub async fn dashboard_counts(
         )?,
     })
 }
+
+/// The server's answer to a notice's latest attempt: (reply code, reply text).
+pub async fn last_attempt_reply(
+    conn: &mut AnyConnection,
+    notice: NoticeId,
+) -> anyhow::Result<Option<(Option<u16>, String)>> {
+    let row = sqlx::query(
+        "SELECT reply_code, reply_text FROM delivery_attempts WHERE notice_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(notice.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok((
+            r.try_get::<Option<i64>, _>(0)?
+                .and_then(|c| u16::try_from(c).ok()),
+            r.try_get(1)?,
+        ))
+    })
+    .transpose()
+}

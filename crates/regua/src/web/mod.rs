@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod pages;
+mod smtp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,16 +38,24 @@ pub struct AppState {
     pub templates: minijinja::Environment<'static>,
     /// Mark cookies `Secure` (set when served behind TLS).
     pub secure_cookies: bool,
+    /// The master key: seals SMTP passwords on save, opens them to send a test.
+    pub key: Option<crate::secrets::MasterKey>,
 }
 
 impl AppState {
     /// The state for `db`, with the templates loaded.
-    pub fn new(db: Db, clock: Clock, secure_cookies: bool) -> AppState {
+    pub fn new(
+        db: Db,
+        clock: Clock,
+        key: Option<crate::secrets::MasterKey>,
+        secure_cookies: bool,
+    ) -> AppState {
         AppState {
             db,
             clock,
             templates: templates(),
             secure_cookies,
+            key,
         }
     }
 
@@ -85,6 +94,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("dashboard.html", include_str!("templates/dashboard.html")),
         ("forecast.html", include_str!("templates/forecast.html")),
         ("error.html", include_str!("templates/error.html")),
+        ("smtp.html", include_str!("templates/smtp.html")),
     ] {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e}"));
@@ -163,6 +173,9 @@ impl Session {
                 name => self.user.name.clone(),
                 login => self.user.login.clone(),
                 role => self.user.role.label_pt(),
+            },
+            can => minijinja::context! {
+                email => self.user.role.allows(Permission::ConfigureEmail),
             },
             csrf => self.csrf.clone(),
         }

@@ -29,6 +29,16 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/logout", post(logout))
         .route("/previsao", get(forecast))
         .route("/static/app.css", get(css))
+        .route("/static/app.js", get(js))
+        .route(
+            "/configuracoes/email",
+            get(super::smtp::list).post(super::smtp::create),
+        )
+        .route("/configuracoes/email/{id}/teste", post(super::smtp::test))
+        .route(
+            "/configuracoes/email/{id}/financeiro",
+            post(super::smtp::financial),
+        )
         .layer(axum::middleware::map_response(security_headers))
 }
 
@@ -55,6 +65,17 @@ async fn css() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("templates/app.css"),
+    )
+        .into_response()
+}
+
+async fn js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("templates/app.js"),
     )
         .into_response()
 }

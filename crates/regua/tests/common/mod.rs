@@ -229,7 +229,7 @@ where
     let server = regua::server::serve(
         db.clone(),
         clock_on("2026-01-07"),
-        None,
+        Some(test_key()),
         regua::server::ServeOptions {
             bind: "127.0.0.1:0".parse().unwrap(),
             worker: None,

@@ -1,0 +1,491 @@
+//! Configurações › E-mail SMTP: the accounts, a new account, "enviar teste" and the financial
+//! parameters' account. Needs the "configurar e-mail para envio" permission. The password is
+//! write-only: it is sealed on save and no page shows it back.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::auth::Permission;
+use super::{AppState, Session};
+use crate::delivery::{NewSmtpAccount, NoticeStatus, Security, Worker, WorkerOptions};
+use crate::domain::EmailAddress;
+use crate::secrets::Secret;
+use crate::store::{self, ConfigError};
+
+/// The form's fields, as typed.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+pub(super) struct SmtpForm {
+    #[serde(default, rename = "_csrf", skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    port: String,
+    #[serde(default)]
+    security: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default, skip_serializing)]
+    password: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    from_name: String,
+    #[serde(default)]
+    test_recipient: String,
+    #[serde(default)]
+    hourly_limit: String,
+    #[serde(default)]
+    daily_limit: String,
+    #[serde(default)]
+    financial: Option<String>,
+}
+
+type Errors = BTreeMap<&'static str, String>;
+
+/// Checks the form and builds the account; every error in pt-BR, by field.
+fn validate(f: &SmtpForm) -> Result<NewSmtpAccount, Errors> {
+    let mut errors = Errors::new();
+    if f.name.trim().is_empty() {
+        errors.insert("name", "Informe um nome para a conta.".into());
+    }
+    if f.host.trim().is_empty() {
+        errors.insert("host", "Informe o servidor de saída.".into());
+    }
+    let port = match f.port.trim().parse::<u16>() {
+        Ok(p) if p > 0 => p,
+        _ => {
+            errors.insert("port", "A porta é um número de 1 a 65535.".into());
+            0
+        }
+    };
+    let security = match f.security.as_str() {
+        "starttls" => Security::StartTls,
+        "tls" => Security::Tls,
+        "none" => Security::None,
+        _ => {
+            errors.insert("security", "Escolha STARTTLS, TLS ou nenhuma.".into());
+            Security::None
+        }
+    };
+    let from = EmailAddress::parse(&f.from).map_err(|_| ());
+    if from.is_err() {
+        errors.insert("from", "Informe um e-mail de remetente válido.".into());
+    }
+    let test_recipient = match f.test_recipient.trim() {
+        "" => None,
+        t => match EmailAddress::parse(t) {
+            Ok(e) => Some(e),
+            Err(_) => {
+                errors.insert("test_recipient", "E-mail inválido.".into());
+                None
+            }
+        },
+    };
+    let mut limit = |field: &'static str, v: &str| match v.trim() {
+        "" => None,
+        v => match v.parse::<u32>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                errors.insert(
+                    field,
+                    "Um número inteiro maior que zero, ou vazio para sem limite.".into(),
+                );
+                None
+            }
+        },
+    };
+    let hourly_limit = limit("hourly_limit", &f.hourly_limit);
+    let daily_limit = limit("daily_limit", &f.daily_limit);
+    let credentials = match (f.user.trim(), f.password.as_str()) {
+        ("", "") => None,
+        ("", _) => {
+            errors.insert("user", "Informe o usuário da senha.".into());
+            None
+        }
+        (_, "") => {
+            errors.insert("password", "Informe a senha do usuário.".into());
+            None
+        }
+        (u, p) => Some((u.to_string(), Secret::new(p.to_string()))),
+    };
+    let Ok(from) = from else { return Err(errors) };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(NewSmtpAccount {
+        security,
+        credentials,
+        from_name: f.from_name.trim().to_string(),
+        test_recipient,
+        hourly_limit,
+        daily_limit,
+        ..NewSmtpAccount::smtp(f.name.trim(), f.host.trim(), port, from)
+    })
+}
+
+async fn page(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    form: &SmtpForm,
+    errors: &Errors,
+    notice: Option<(&str, &str)>,
+) -> Response {
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let financial = store::financial_account(&mut conn).await?;
+        let accounts: Vec<_> = store::list_smtp_accounts(&mut conn)
+            .await?
+            .into_iter()
+            .filter(|a| a.active)
+            .map(|a| {
+                let limit = |l: Option<u32>| l.map_or("sem limite".to_string(), |l| l.to_string());
+                minijinja::context! {
+                    id => a.id.0,
+                    financial => financial.as_ref().is_some_and(|f| f.id == a.id),
+                    server => if a.folder.is_some() {
+                        format!("pasta {}", a.folder.clone().unwrap_or_default())
+                    } else {
+                        format!("{}:{}", a.host, a.port)
+                    },
+                    security => a.security.as_str(),
+                    user => a.username.clone().unwrap_or_default(),
+                    has_password => a.has_password,
+                    from => a.from_address.as_str(),
+                    limits => format!("{} / {}", limit(a.hourly_limit), limit(a.daily_limit)),
+                    test_recipient => a.test_recipient.as_ref().map(|e| e.as_str().to_string()).unwrap_or_default(),
+                    name => a.name,
+                }
+            })
+            .collect();
+        let (notice, notice_class) = notice.unzip();
+        let mut resp = state.render(
+            "smtp.html",
+            minijinja::context! {
+                title => "E-mail SMTP",
+                accounts,
+                form => minijinja::Value::from(minijinja::value::Serde(form)),
+                errors => errors,
+                notice,
+                notice_class,
+                ..session.ctx()
+            },
+        );
+        *resp.status_mut() = status;
+        Ok(resp)
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = format!("{e:#}"), "smtp page failed");
+        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+    })
+}
+
+pub(super) async fn list(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
+        return r;
+    }
+    let form = SmtpForm {
+        port: "587".into(),
+        security: "starttls".into(),
+        ..SmtpForm::default()
+    };
+    page(
+        &state,
+        &session,
+        StatusCode::OK,
+        &form,
+        &Errors::new(),
+        None,
+    )
+    .await
+}
+
+pub(super) async fn create(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<SmtpForm>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let account = match validate(&form) {
+        Ok(a) => a,
+        Err(errors) => {
+            return page(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                &errors,
+                None,
+            )
+            .await;
+        }
+    };
+    if account.credentials.is_some() && state.key.is_none() {
+        let errors = Errors::from([(
+            "password",
+            "O servidor não tem a chave para guardar senhas (REGUA_SECRET_KEY).".to_string(),
+        )]);
+        return page(
+            &state,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form,
+            &errors,
+            None,
+        )
+        .await;
+    }
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<Result<(), Errors>> = async {
+        let mut tx = state.db.begin().await?;
+        match store::insert_smtp_account(&mut tx, &account, state.key.as_ref(), now).await {
+            Ok(_) => {}
+            Err(ConfigError::Duplicate { .. }) => {
+                return Ok(Err(Errors::from([(
+                    "name",
+                    "Já existe uma conta com este nome.".to_string(),
+                )])));
+            }
+            Err(ConfigError::Other(e)) => return Err(e),
+            Err(e) => {
+                return Ok(Err(Errors::from([(
+                    "name",
+                    format!("Não foi possível salvar: {e}"),
+                )])));
+            }
+        }
+        let after = serde_json::json!({
+            "name": account.name, "host": account.host, "port": account.port,
+            "security": account.security.as_str(),
+            "user": account.credentials.as_ref().map(|(u, _)| u.clone()),
+            "password": account.credentials.as_ref().map(|_| "***"),
+            "from": account.from_address.as_str(),
+            "hourly_limit": account.hourly_limit, "daily_limit": account.daily_limit,
+        });
+        store::audit(
+            &mut tx,
+            &format!("user: {}", session.user.login),
+            "smtp.add",
+            &format!("smtp:{}", account.name),
+            None,
+            Some(&after.to_string()),
+            now,
+        )
+        .await?;
+        if form.financial.is_some() {
+            set_financial(&mut tx, &session, &account.name, now).await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+    .await;
+    match result {
+        Ok(Ok(())) => {
+            tracing::info!(user = %session.user.login, account = %account.name, "smtp account added");
+            Redirect::to("/configuracoes/email").into_response()
+        }
+        Ok(Err(errors)) => {
+            page(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                &errors,
+                None,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "cannot add the smtp account");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+        }
+    }
+}
+
+async fn set_financial(
+    conn: &mut sqlx::AnyConnection,
+    session: &Session,
+    name: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    let before = store::get_setting(conn, store::SETTING_FINANCIAL_ACCOUNT).await?;
+    store::set_setting(conn, store::SETTING_FINANCIAL_ACCOUNT, name).await?;
+    store::audit(
+        conn,
+        &format!("user: {}", session.user.login),
+        "setting.set",
+        store::SETTING_FINANCIAL_ACCOUNT,
+        before.as_deref(),
+        Some(name),
+        now,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+pub(super) async fn financial(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let result: anyhow::Result<bool> = async {
+        let mut tx = state.db.begin().await?;
+        let Ok(account) = store::get_smtp_account(&mut tx, crate::delivery::AccountId(id)).await
+        else {
+            return Ok(false);
+        };
+        if !account.active {
+            return Ok(false);
+        }
+        set_financial(&mut tx, &session, &account.name, state.clock.now_millis()).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+    .await;
+    match result {
+        Ok(true) => Redirect::to("/configuracoes/email").into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "cannot set the financial account");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct TestForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// "Enviar teste": sends the account's test message now and shows the server's answer.
+pub(super) async fn test(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<TestForm>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let blank = SmtpForm {
+        port: "587".into(),
+        security: "starttls".into(),
+        ..SmtpForm::default()
+    };
+    let to = match form.to.trim() {
+        "" => None,
+        t => match EmailAddress::parse(t) {
+            Ok(e) => Some(e),
+            Err(_) => {
+                let msg = format!("Destinatário inválido: {t}");
+                return page(
+                    &state,
+                    &session,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &blank,
+                    &Errors::new(),
+                    Some((&msg, "error")),
+                )
+                .await;
+            }
+        },
+    };
+    let result: anyhow::Result<(bool, String)> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let account = store::get_smtp_account(&mut conn, crate::delivery::AccountId(id)).await?;
+        let id = match crate::delivery::enqueue_test_message(
+            &mut conn,
+            &account,
+            to.as_ref(),
+            &format!("user: {}", session.user.login),
+            state.clock.now_millis(),
+        )
+        .await
+        {
+            Ok(crate::delivery::Enqueued::New(id) | crate::delivery::Enqueued::Exists(id, _)) => id,
+            Err(_) => {
+                return Ok((
+                    false,
+                    "Informe o destinatário do teste (ou cadastre um na conta).".into(),
+                ));
+            }
+        };
+        drop(conn);
+        let worker = Worker::new(
+            state.db.clone(),
+            state.clock.clone(),
+            WorkerOptions::default(),
+            state.key.clone(),
+        );
+        let status = worker.deliver_notice(id).await?;
+        let mut conn = state.db.pool.acquire().await?;
+        let answer = store::last_attempt_reply(&mut conn, id)
+            .await?
+            .map(|(code, text)| format!("{} {text}", code.map_or("---".into(), |c| c.to_string())))
+            .unwrap_or_default();
+        Ok(match status {
+            Some(NoticeStatus::Sent) => (
+                true,
+                format!(
+                    "Teste enviado para {}. Resposta do servidor: {answer}",
+                    account.name
+                ),
+            ),
+            _ => (
+                false,
+                format!("O teste não foi enviado. Resposta: {answer}"),
+            ),
+        })
+    }
+    .await;
+    match result {
+        Ok((ok, msg)) => {
+            page(
+                &state,
+                &session,
+                StatusCode::OK,
+                &blank,
+                &Errors::new(),
+                Some((&msg, if ok { "ok" } else { "error" })),
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "smtp test failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+        }
+    }
+}
