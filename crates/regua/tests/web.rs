@@ -463,3 +463,78 @@ async fn smtp_settings_need_the_email_permission_keep_the_password_and_send_a_te
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_filters_exports_csv_and_requeues_a_dead_notice() {
+    let t = sqlite().await;
+    add_user(&t.db, "ana", Role::Support, "senha-forte-1").await;
+    add_user(&t.db, "leo", Role::ReadOnly, "senha-forte-2").await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    let invoices = open_invoices(&t.db, 2).await;
+    let account = sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+    let clock = clock_on("2026-01-07");
+    let dead = queue_invoice_email(
+        &t.db,
+        &invoices[0],
+        &account,
+        "manual:1",
+        clock.now_millis(),
+    )
+    .await;
+    sink.push_script([mailsink::DataReply::Reply(
+        550,
+        "5.1.1 mailbox unavailable".into(),
+    )]);
+    worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+    queue_invoice_email(
+        &t.db,
+        &invoices[1],
+        &account,
+        "manual:2",
+        clock.now_millis(),
+    )
+    .await;
+    worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let all = http(addr, "GET", "/log", &ana, "").await;
+        assert_eq!(all.status, 200);
+        assert_eq!(all.body.matches("<tr class=\"").count(), 2, "{}", all.body);
+        assert!(all.body.contains("5.1.1 mailbox unavailable"), "{}", all.body);
+        let dead_only = http(addr, "GET", "/log?status=dead&customer=C1&account=Principal&channel=email&from=07%2F01%2F2026&to=07%2F01%2F2026", &ana, "").await;
+        assert_eq!(dead_only.body.matches("<tr class=\"dead\"").count(), 1, "{}", dead_only.body);
+        assert!(dead_only.body.contains("Reenviar"));
+        let none = http(addr, "GET", "/log?from=08%2F01%2F2026", &ana, "").await;
+        assert!(none.body.contains("Nenhuma tentativa de envio com estes filtros."));
+        let bad = http(addr, "GET", "/log?from=32%2F13%2F2026", &ana, "").await;
+        assert!(bad.body.contains("Data inicial: use dd/mm/aaaa."));
+        let unknown = http(addr, "GET", "/log?customer=NINGUEM", &ana, "").await;
+        assert!(unknown.body.contains("Cliente não encontrado: NINGUEM"));
+        // CSV: a header and one line per attempt.
+        let csv = http(addr, "GET", "/log.csv?status=", &ana, "").await;
+        assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+        let lines: Vec<&str> = csv.body.lines().collect();
+        assert_eq!(lines[0], "data_hora,aviso,resultado,codigo,resposta,canal,conta,destinatario,finalidade,causado_por");
+        assert_eq!(lines.len(), 3);
+        // Somente leitura cannot requeue; Atendimento can, with the form's token.
+        let (leo, leo_csrf) = session_for(addr, "leo", "senha-forte-2").await;
+        let path = format!("/log/{}/reenviar", dead.0);
+        assert_eq!(http(addr, "POST", &path, &leo, &format!("_csrf={}", enc(&leo_csrf))).await.status, 403);
+        assert!(!http(addr, "GET", "/log?status=dead", &leo, "").await.body.contains("Reenviar"));
+        assert_eq!(http(addr, "POST", &path, &ana, "").await.status, 403);
+        let r = http(addr, "POST", &path, &ana, &format!("_csrf={}", enc(&csrf))).await;
+        assert_eq!(r.status, 303);
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert_eq!(
+            store::get_notice(&mut conn, dead).await.unwrap().status,
+            regua::delivery::NoticeStatus::Queued
+        );
+        drop(conn);
+        let again = http(addr, "POST", &path, &ana, &format!("_csrf={}", enc(&csrf))).await;
+        assert_eq!(again.status, 409);
+    })
+    .await;
+}

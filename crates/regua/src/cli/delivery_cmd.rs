@@ -552,6 +552,7 @@ pub async fn log(g: &Global, args: LogArgs) -> anyhow::Result<ExitCode> {
         from_ms: args.from.map(day_start).transpose()?,
         to_ms: args.to.map(|d| day_start(d.tomorrow()?)).transpose()?,
         limit: args.limit,
+        ..LogFilter::default()
     };
     println!(
         "time\tnotice\toutcome\tcode\treply\tchannel\taccount\trecipient\tpurpose\tcaused_by\tms"

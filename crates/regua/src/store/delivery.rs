@@ -847,6 +847,12 @@ pub struct LogFilter {
     pub from_ms: Option<i64>,
     /// Attempts before (ms).
     pub to_ms: Option<i64>,
+    /// One sending account.
+    pub account: Option<AccountId>,
+    /// One channel.
+    pub channel: Option<crate::delivery::Channel>,
+    /// Skip this many (paging), newest first.
+    pub offset: i64,
     /// At most this many, newest first.
     pub limit: i64,
 }
@@ -864,7 +870,8 @@ pub async fn list_attempts(
          WHERE ($1 IS NULL OR n.customer_id = $1) AND ($2 IS NULL OR n.invoice_id = $2)
            AND ($3 IS NULL OR a.outcome = $3) AND ($4 IS NULL OR a.attempted_at >= $4)
            AND ($5 IS NULL OR a.attempted_at < $5)
-         ORDER BY a.attempted_at DESC, a.id DESC LIMIT $6",
+           AND ($7 IS NULL OR a.account_id = $7) AND ($8 IS NULL OR a.channel = $8)
+         ORDER BY a.attempted_at DESC, a.id DESC LIMIT $6 OFFSET $9",
     )
     .bind(f.customer.map(|c| c.0))
     .bind(f.invoice.map(|i| i.0))
@@ -872,6 +879,9 @@ pub async fn list_attempts(
     .bind(f.from_ms)
     .bind(f.to_ms)
     .bind(if f.limit > 0 { f.limit } else { 1000 })
+    .bind(f.account.map(|a| a.0))
+    .bind(f.channel.map(|c| c.as_str()))
+    .bind(f.offset.max(0))
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()

@@ -5,6 +5,7 @@
 //! redirects to the login.
 
 pub mod auth;
+mod log;
 mod pages;
 mod smtp;
 
@@ -95,6 +96,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("forecast.html", include_str!("templates/forecast.html")),
         ("error.html", include_str!("templates/error.html")),
         ("smtp.html", include_str!("templates/smtp.html")),
+        ("log.html", include_str!("templates/log.html")),
     ] {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e}"));

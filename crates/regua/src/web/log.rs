@@ -1,0 +1,320 @@
+//! Log de e-mail: every delivery attempt, filtered by status, dates, customer, account and
+//! channel, 100 per page; the same as CSV; and requeueing a notice given up on.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::auth::Permission;
+use super::{AppState, Session};
+use crate::delivery::{Channel, NoticeId, NoticeStatus};
+use crate::domain::parse_date;
+use crate::store::{self, LogFilter};
+
+const PAGE: i64 = 100;
+
+/// The filters, as typed in the form (all optional).
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+pub(super) struct LogQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    customer: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+/// The outcome's name on screen.
+pub fn outcome_pt(s: NoticeStatus) -> &'static str {
+    match s {
+        NoticeStatus::Queued => "na fila",
+        NoticeStatus::Sending => "enviando",
+        NoticeStatus::Sent => "enviado",
+        NoticeStatus::Retrying => "nova tentativa",
+        NoticeStatus::Dead => "sem entrega",
+        NoticeStatus::Skipped => "não enviado",
+    }
+}
+
+/// The filter, or the message (pt-BR) of the first bad field.
+async fn filter(
+    state: &AppState,
+    q: &LogQuery,
+    limit: i64,
+) -> anyhow::Result<Result<LogFilter, String>> {
+    let tz = state.clock.time_zone().clone();
+    let day_start = |d: jiff::civil::Date| -> anyhow::Result<i64> {
+        Ok(d.to_zoned(tz.clone())?.timestamp().as_millisecond())
+    };
+    let date = |s: &str, label: &str| -> Result<Option<jiff::civil::Date>, String> {
+        match s.trim() {
+            "" => Ok(None),
+            s => parse_date(s)
+                .map(Some)
+                .map_err(|_| format!("{label}: use dd/mm/aaaa.")),
+        }
+    };
+    let from = match date(&q.from, "Data inicial") {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e)),
+    };
+    let to = match date(&q.to, "Data final") {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e)),
+    };
+    let outcome = match q.status.trim() {
+        "" => None,
+        s => match s.parse::<NoticeStatus>() {
+            Ok(o) => Some(o),
+            Err(_) => return Ok(Err(format!("Situação desconhecida: {s}"))),
+        },
+    };
+    let channel = match q.channel.trim() {
+        "" => None,
+        s => match s.parse::<Channel>() {
+            Ok(c) => Some(c),
+            Err(_) => return Ok(Err(format!("Canal desconhecido: {s}"))),
+        },
+    };
+    let mut conn = state.db.pool.acquire().await?;
+    let customer = match q.customer.trim() {
+        "" => None,
+        ext => match store::find_customer_by_external_id(&mut conn, ext).await? {
+            Some(c) => Some(c.id),
+            None => return Ok(Err(format!("Cliente não encontrado: {ext}"))),
+        },
+    };
+    let account = match q.account.trim() {
+        "" => None,
+        name => match store::find_smtp_account(&mut conn, name).await? {
+            Some(a) => Some(a.id),
+            None => return Ok(Err(format!("Conta de e-mail não encontrada: {name}"))),
+        },
+    };
+    Ok(Ok(LogFilter {
+        customer,
+        invoice: None,
+        outcome,
+        from_ms: from.map(day_start).transpose()?,
+        to_ms: to.map(|d| day_start(d.tomorrow()?)).transpose()?,
+        account,
+        channel,
+        offset: (q.page.unwrap_or(1).max(1) - 1) * limit,
+        limit,
+    }))
+}
+
+fn when(state: &AppState, ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned(state.clock.time_zone().clone())
+                .strftime("%d/%m/%Y %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<LogQuery>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let (rows, error) = match filter(&state, &q, PAGE + 1).await? {
+            Ok(f) => {
+                let mut conn = state.db.pool.acquire().await?;
+                (store::list_attempts(&mut conn, &f).await?, None)
+            }
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        let more = rows.len() as i64 > PAGE;
+        let page = q.page.unwrap_or(1).max(1);
+        let rows: Vec<_> = rows
+            .into_iter()
+            .take(PAGE as usize)
+            .map(|a| {
+                minijinja::context! {
+                    when => when(&state, a.attempted_at),
+                    notice => a.notice_id.0,
+                    outcome => a.outcome.as_str(),
+                    outcome_pt => outcome_pt(a.outcome),
+                    reply => format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim().to_string(),
+                    channel => a.channel.as_str(),
+                    account => a.account.unwrap_or_default(),
+                    recipient => a.recipient,
+                    purpose => a.purpose.label_pt(),
+                    actor => a.actor,
+                    dead => a.outcome == NoticeStatus::Dead,
+                }
+            })
+            .collect();
+        let mut next = q.clone_query();
+        next.page = Some(page + 1);
+        let mut resp = state.render(
+            "log.html",
+            minijinja::context! {
+                title => "Log de e-mail",
+                rows,
+                q => minijinja::Value::from(minijinja::value::Serde(&q)),
+                error,
+                next => more.then(|| serde_urlencoded::to_string(&next).unwrap_or_default()),
+                csv => serde_urlencoded::to_string(q.clone_query()).unwrap_or_default(),
+                can_send => session.user.role.allows(Permission::Send),
+                ..session.ctx()
+            },
+        );
+        resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+        Ok(resp)
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = format!("{e:#}"), "log page failed");
+        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+    })
+}
+
+impl LogQuery {
+    fn clone_query(&self) -> LogQuery {
+        LogQuery {
+            status: self.status.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            customer: self.customer.clone(),
+            account: self.account.clone(),
+            channel: self.channel.clone(),
+            page: None,
+        }
+    }
+}
+
+/// The log as CSV (the filters of the page, at most 100 000 lines).
+pub(super) async fn csv(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<LogQuery>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let f = match filter(&state, &q, 100_000).await? {
+            Ok(f) => LogFilter { offset: 0, ..f },
+            Err(e) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, e).into_response()),
+        };
+        let mut conn = state.db.pool.acquire().await?;
+        let rows = store::list_attempts(&mut conn, &f).await?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "data_hora",
+            "aviso",
+            "resultado",
+            "codigo",
+            "resposta",
+            "canal",
+            "conta",
+            "destinatario",
+            "finalidade",
+            "causado_por",
+        ])?;
+        for a in rows {
+            w.write_record([
+                when(&state, a.attempted_at),
+                a.notice_id.0.to_string(),
+                a.outcome.as_str().to_string(),
+                a.reply_code.map_or(String::new(), |c| c.to_string()),
+                a.reply_text,
+                a.channel.as_str().to_string(),
+                a.account.unwrap_or_default(),
+                a.recipient,
+                a.purpose.as_str().to_string(),
+                a.actor,
+            ])?;
+        }
+        let body = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"log-de-email.csv\"",
+                ),
+            ],
+            body,
+        )
+            .into_response())
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = format!("{e:#}"), "log csv failed");
+        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+    })
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// Requeues a notice given up on ("sem entrega").
+pub(super) async fn requeue(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::Send) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let result: anyhow::Result<bool> = async {
+        let mut tx = state.db.begin().await?;
+        let ok = store::requeue_notice(&mut tx, NoticeId(id), state.clock.now_millis()).await?;
+        if ok {
+            store::audit(
+                &mut tx,
+                &format!("user: {}", session.user.login),
+                "notice.requeue",
+                &format!("notice:{id}"),
+                Some("dead"),
+                Some("queued"),
+                state.clock.now_millis(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ok)
+    }
+    .await;
+    match result {
+        Ok(true) => Redirect::to("/log?status=dead").into_response(),
+        Ok(false) => super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::CONFLICT,
+            "Não reenviado",
+            "Só avisos sem entrega podem ser reenviados.",
+        ),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "requeue failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+        }
+    }
+}
