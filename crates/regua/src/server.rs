@@ -29,15 +29,18 @@ pub struct ServeOptions {
     pub scheduler_tick: Option<Duration>,
     /// Mark cookies `Secure` (when a TLS proxy fronts the server).
     pub secure_cookies: bool,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
 }
 
 /// The HTTP routes: `/health` and the admin UI.
-pub fn router(db: Db, clock: Clock, key: Option<MasterKey>, secure_cookies: bool) -> Router {
+pub fn router(db: Db, clock: Clock, key: Option<MasterKey>, options: &ServeOptions) -> Router {
     let web = crate::web::router(std::sync::Arc::new(crate::web::AppState::new(
         db.clone(),
         clock,
         key,
-        secure_cookies,
+        options.secure_cookies,
+        options.metrics_token.clone(),
     )));
     Router::new()
         .route("/health", get(health))
@@ -85,12 +88,7 @@ pub async fn serve(
             }
         }
     };
-    let app = router(
-        db.clone(),
-        clock.clone(),
-        key.clone(),
-        options.secure_cookies,
-    );
+    let app = router(db.clone(), clock.clone(), key.clone(), &options);
     let http = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

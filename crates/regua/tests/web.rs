@@ -535,6 +535,29 @@ async fn the_log_filters_exports_csv_and_requeues_a_dead_notice() {
         drop(conn);
         let again = http(addr, "POST", &path, &ana, &format!("_csrf={}", enc(&csrf))).await;
         assert_eq!(again.status, 409);
+        // Prometheus: one sent, one back in the queue, the latency histogram.
+        let m = http(addr, "GET", "/metrics", "", "").await;
+        assert_eq!(m.status, 200);
+        for line in [
+            "regua_notices{status=\"sent\"} 1",
+            "regua_notices{status=\"queued\"} 1",
+            "regua_notices{status=\"dead\"} 0",
+            "regua_queue_depth{account=\"Principal\"} 1",
+            "regua_send_duration_seconds_count 1",
+            "regua_send_duration_seconds_bucket{le=\"+Inf\"} 1",
+        ] {
+            assert!(m.body.lines().any(|l| l == line), "{line} in\n{}", m.body);
+        }
+    })
+    .await;
+    // With a token, anonymous scrapes are refused.
+    with_server_token(&t.db, Some("tok-123"), |addr| async move {
+        assert_eq!(http(addr, "GET", "/metrics", "", "").await.status, 401);
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-123\r\nConnection: close\r\n\r\n").await.unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).await.unwrap();
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     })
     .await;
 }

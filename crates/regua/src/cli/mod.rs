@@ -186,6 +186,9 @@ pub struct ServeArgs {
     /// Mark session cookies Secure: set it when a TLS proxy fronts the server.
     #[arg(long)]
     pub secure_cookies: bool,
+    /// Require `Authorization: Bearer TOKEN` on /metrics.
+    #[arg(long, env = "REGUA_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// The worker's options.
     #[command(flatten)]
     pub worker: delivery_cmd::WorkerArgs,
@@ -480,6 +483,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }),
                 scheduler_tick: Some(std::time::Duration::from_secs(30)),
                 secure_cookies: false,
+                metrics_token: None,
             };
             crate::server::serve(
                 db,
@@ -648,6 +652,7 @@ async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         scheduler_tick: (!args.no_scheduler)
             .then(|| std::time::Duration::from_secs(args.tick_seconds.max(1))),
         secure_cookies: args.secure_cookies,
+        metrics_token: args.metrics_token,
     };
     crate::server::serve(
         db,

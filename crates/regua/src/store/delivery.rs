@@ -997,3 +997,46 @@ pub async fn last_attempt_reply(
     })
     .transpose()
 }
+
+/// Notices waiting per account (queued, sending, retrying): the metrics' queue depth.
+pub async fn queue_depth_by_account(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT COALESCE(s.name, ''), COUNT(*) FROM notices n LEFT JOIN smtp_accounts s ON s.id = n.account_id
+         WHERE n.status IN ('queued', 'sending', 'retrying') GROUP BY s.name ORDER BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
+}
+
+/// Send durations of accepted attempts as a cumulative histogram: for each bound (ms), how
+/// many took at most that long; then the count and the sum (ms).
+pub async fn send_duration_histogram(
+    conn: &mut AnyConnection,
+    bounds_ms: &[i64],
+) -> anyhow::Result<(Vec<i64>, i64, i64)> {
+    let cases: Vec<String> = bounds_ms
+        .iter()
+        .map(|b| format!("COALESCE(SUM(CASE WHEN duration_ms <= {b} THEN 1 ELSE 0 END), 0)"))
+        .collect();
+    let sql = format!(
+        "SELECT {}, COUNT(*), COALESCE(SUM(duration_ms), 0) FROM delivery_attempts WHERE outcome = 'sent'",
+        cases.join(", ")
+    );
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut buckets = Vec::with_capacity(bounds_ms.len());
+    for i in 0..bounds_ms.len() {
+        buckets.push(row.try_get::<i64, _>(i)?);
+    }
+    Ok((
+        buckets,
+        row.try_get(bounds_ms.len())?,
+        row.try_get(bounds_ms.len() + 1)?,
+    ))
+}

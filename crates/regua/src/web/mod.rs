@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod log;
+mod metrics;
 mod pages;
 mod smtp;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The master key: seals SMTP passwords on save, opens them to send a test.
     pub key: Option<crate::secrets::MasterKey>,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>` (`REGUA_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
         clock: Clock,
         key: Option<crate::secrets::MasterKey>,
         secure_cookies: bool,
+        metrics_token: Option<String>,
     ) -> AppState {
         AppState {
             db,
@@ -57,6 +61,7 @@ impl AppState {
             templates: templates(),
             secure_cookies,
             key,
+            metrics_token: metrics_token.filter(|t| !t.is_empty()),
         }
     }
 

@@ -30,6 +30,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/previsao", get(forecast))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
+        .route("/metrics", get(super::metrics::metrics))
         .route("/log", get(super::log::list))
         .route("/log.csv", get(super::log::csv))
         .route("/log/{id}/reenviar", post(super::log::requeue))

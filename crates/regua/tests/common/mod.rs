@@ -224,6 +224,15 @@ where
     F: FnOnce(std::net::SocketAddr) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    with_server_token(db, None, f).await
+}
+
+/// [`with_server`] with `/metrics` behind a bearer token.
+pub async fn with_server_token<F, Fut>(db: &Db, metrics_token: Option<&str>, f: F)
+where
+    F: FnOnce(std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let server = regua::server::serve(
@@ -235,6 +244,7 @@ where
             worker: None,
             scheduler_tick: None,
             secure_cookies: false,
+            metrics_token: metrics_token.map(str::to_string),
         },
         move |addr| {
             let _ = tx.send(addr);

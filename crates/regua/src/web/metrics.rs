@@ -1,0 +1,92 @@
+//! `GET /metrics`: Prometheus text format, series named `regua_*` — notices by status, the
+//! queue depth per account, the send latency histogram and the last routine run. Counts only,
+//! nothing personal. When `REGUA_METRICS_TOKEN` is set, scrapes must send
+//! `Authorization: Bearer <token>`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use crate::store;
+
+/// The latency histogram's bucket bounds, in milliseconds.
+const BOUNDS_MS: [i64; 9] = [5, 10, 25, 50, 100, 250, 500, 1000, 5000];
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !super::auth::same_secret(given, token) {
+            return (StatusCode::UNAUTHORIZED, "unauthorized").into_response();
+        }
+    }
+    let result: anyhow::Result<String> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let mut out = String::new();
+        writeln!(out, "# HELP regua_notices Notices in the outbox by status.")?;
+        writeln!(out, "# TYPE regua_notices gauge")?;
+        let counts = store::count_notices_by_status(&mut conn).await?;
+        for status in ["queued", "sending", "sent", "retrying", "dead", "skipped"] {
+            let n = counts.get(status).copied().unwrap_or(0);
+            writeln!(out, "regua_notices{{status=\"{status}\"}} {n}")?;
+        }
+        writeln!(out, "# HELP regua_queue_depth Notices waiting to be sent, per account.")?;
+        writeln!(out, "# TYPE regua_queue_depth gauge")?;
+        for (account, n) in store::queue_depth_by_account(&mut conn).await? {
+            writeln!(out, "regua_queue_depth{{account=\"{}\"}} {n}", label(&account))?;
+        }
+        let (buckets, count, sum_ms) =
+            store::send_duration_histogram(&mut conn, &BOUNDS_MS).await?;
+        writeln!(out, "# HELP regua_send_duration_seconds Time to hand a message to the server.")?;
+        writeln!(out, "# TYPE regua_send_duration_seconds histogram")?;
+        for (b, n) in BOUNDS_MS.iter().zip(&buckets) {
+            writeln!(
+                out,
+                "regua_send_duration_seconds_bucket{{le=\"{}\"}} {n}",
+                *b as f64 / 1000.0
+            )?;
+        }
+        writeln!(out, "regua_send_duration_seconds_bucket{{le=\"+Inf\"}} {count}")?;
+        writeln!(out, "regua_send_duration_seconds_sum {}", sum_ms as f64 / 1000.0)?;
+        writeln!(out, "regua_send_duration_seconds_count {count}")?;
+        if let Some(run) = store::list_runs(&mut conn, 1).await?.first() {
+            writeln!(out, "# HELP regua_routine_last_run_timestamp_seconds When the last routine run finished.")?;
+            writeln!(out, "# TYPE regua_routine_last_run_timestamp_seconds gauge")?;
+            writeln!(
+                out,
+                "regua_routine_last_run_timestamp_seconds{{status=\"{}\"}} {}",
+                label(&run.status),
+                run.finished_at.unwrap_or(run.started_at) / 1000
+            )?;
+        }
+        Ok(out)
+    }
+    .await;
+    match result {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "metrics failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "metrics unavailable").into_response()
+        }
+    }
+}
