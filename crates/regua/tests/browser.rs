@@ -240,3 +240,64 @@ async fn add_an_smtp_account_and_send_the_test_message() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_a_send_rule() {
+    let t = sqlite().await;
+    add_bb_wallet_and_method(&t.db).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::insert_user(
+        &mut conn,
+        "ana",
+        "Ana Souza",
+        Role::Finance,
+        "senha-forte-1",
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/login")).await.unwrap();
+        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
+        form.set_by_name("login", "ana").await.unwrap();
+        form.set_by_name("password", "senha-forte-1").await.unwrap();
+        form.submit().await.unwrap();
+        c.wait().for_element(Locator::Css("main h1")).await.unwrap();
+        c.find(Locator::LinkText("Régua de cobrança"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("form.rule-form"))
+            .await
+            .unwrap();
+        let form = c.form(Locator::Css("form.rule-form")).await.unwrap();
+        form.set_by_name("kind", "after_due").await.unwrap();
+        form.set_by_name("days", "13").await.unwrap();
+        form.submit_direct().await.unwrap();
+        let cell = c
+            .wait()
+            .for_element(Locator::XPath(
+                "//section[@class='method']//td[text()='Após o vencimento']",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(cell.text().await.unwrap(), "Após o vencimento");
+        let mut conn = db.pool.acquire().await.unwrap();
+        let rules = store::list_send_rules(&mut conn).await.unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(
+            (rules[0].kind, rules[0].days),
+            (regua::dunning::RuleKind::AfterDue, 13)
+        );
+        c.close().await.unwrap();
+    })
+    .await;
+}

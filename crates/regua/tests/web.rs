@@ -92,7 +92,10 @@ async fn http(addr: SocketAddr, method: &str, path: &str, cookie: &str, form: &s
         status,
         headers,
         // minijinja escapes '/' too; the pages read the same either way.
-        body: body.replace("&#x2f;", "/"),
+        body: body
+            .replace("&#x2f;", "/")
+            .replace("&quot;", "\"")
+            .replace("&#x27;", "'"),
     }
 }
 
@@ -558,6 +561,162 @@ async fn the_log_filters_exports_csv_and_requeues_a_dead_notice() {
         let mut r = String::new();
         s.read_to_string(&mut r).await.unwrap();
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
+    let t = sqlite().await;
+    add_bb_wallet_and_method(&t.db).await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "caio", Role::Support, "senha-forte-2").await;
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (caio, caio_csrf) = session_for(addr, "caio", "senha-forte-2").await;
+        assert_eq!(
+            http(addr, "GET", "/configuracoes/regua", &caio, "")
+                .await
+                .status,
+            403
+        );
+        let form = format!(
+            "_csrf={}&method=Boleto+BB&kind=on_due&days=0",
+            enc(&caio_csrf)
+        );
+        assert_eq!(
+            http(addr, "POST", "/configuracoes/regua/regras", &caio, &form)
+                .await
+                .status,
+            403
+        );
+
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let page = http(addr, "GET", "/configuracoes/regua", &ana, "").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("<h3>Boleto BB</h3>"));
+        let post = |path: &'static str, body: String| {
+            let ana = ana.clone();
+            async move { http(addr, "POST", path, &ana, &body).await }
+        };
+        let c = enc(&csrf);
+        let r = post(
+            "/configuracoes/regua/regras",
+            format!("_csrf={c}&method=Boleto+BB&kind=after_due&days=13&layout="),
+        )
+        .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let dup = post(
+            "/configuracoes/regua/regras",
+            format!("_csrf={c}&method=Boleto+BB&kind=after_due&days=13&layout="),
+        )
+        .await;
+        assert_eq!(dup.status, 422);
+        assert!(
+            dup.body.contains(
+                "A forma de cobrança Boleto BB já tem uma regra \"após o vencimento\" de 13 dia(s)."
+            ),
+            "{}",
+            dup.body
+        );
+        let bad = post(
+            "/configuracoes/regua/regras",
+            format!("_csrf={c}&method=Boleto+BB&kind=on_due&days=3"),
+        )
+        .await;
+        assert!(bad.body.contains("No vencimento, os dias são 0."));
+        let bad = post(
+            "/configuracoes/regua/regras",
+            format!("_csrf={c}&method=Boleto+BB&kind=before_due&days=0"),
+        )
+        .await;
+        assert!(
+            bad.body
+                .contains("Antes ou após o vencimento: de 1 a 365 dias.")
+        );
+        let bad = post(
+            "/configuracoes/regua/regras",
+            format!("_csrf={c}&method=Boleto+BB&kind=on_due&days=0&layout=Nenhum"),
+        )
+        .await;
+        assert!(bad.body.contains("Layout não encontrado: Nenhum"));
+        assert_eq!(
+            post(
+                "/configuracoes/regua/regras",
+                "method=Boleto+BB&kind=on_due&days=0".into()
+            )
+            .await
+            .status,
+            403
+        );
+
+        assert_eq!(
+            post(
+                "/configuracoes/regua/faixas",
+                format!("_csrf={c}&from=1&to=10")
+            )
+            .await
+            .status,
+            303
+        );
+        let overlap = post(
+            "/configuracoes/regua/faixas",
+            format!("_csrf={c}&from=5&to=20&letter=1"),
+        )
+        .await;
+        assert_eq!(overlap.status, 422);
+        assert!(overlap.body.contains("Sobrepõe a faixa de 1 a 10 dias."));
+        let reversed = post(
+            "/configuracoes/regua/faixas",
+            format!("_csrf={c}&from=30&to=11"),
+        )
+        .await;
+        assert!(
+            reversed
+                .body
+                .contains("\"Até\" não pode ser menor que \"De\".")
+        );
+        assert_eq!(
+            post(
+                "/configuracoes/regua/faixas",
+                format!("_csrf={c}&from=11&to=30&letter=1")
+            )
+            .await
+            .status,
+            303
+        );
+        let page = http(addr, "GET", "/configuracoes/regua", &ana, "").await;
+        assert!(
+            page.body.contains(
+                "<td>Após o vencimento</td><td>13</td><td>Lembrete após o vencimento</td>"
+            ),
+            "{}",
+            page.body
+        );
+        assert!(
+            page.body
+                .contains("<td>11 a 30</td><td>e-mail e carta</td>")
+        );
+
+        let mut conn = db.pool.acquire().await.unwrap();
+        let rule = store::list_send_rules(&mut conn).await.unwrap()[0].id;
+        drop(conn);
+        let path = format!("/configuracoes/regua/regras/{rule}/remover");
+        let r = http(addr, "POST", &path, &ana, &format!("_csrf={c}")).await;
+        assert_eq!(r.status, 303);
+        assert_eq!(
+            http(addr, "POST", &path, &ana, &format!("_csrf={c}"))
+                .await
+                .status,
+            404
+        );
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert!(store::list_send_rules(&mut conn).await.unwrap().is_empty());
+        let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(actions, ["rule.add", "band.add", "band.add", "rule.remove"]);
     })
     .await;
 }

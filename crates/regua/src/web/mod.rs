@@ -8,6 +8,7 @@ pub mod auth;
 mod log;
 mod metrics;
 mod pages;
+mod regua;
 mod smtp;
 
 use std::net::SocketAddr;
@@ -102,6 +103,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("error.html", include_str!("templates/error.html")),
         ("smtp.html", include_str!("templates/smtp.html")),
         ("log.html", include_str!("templates/log.html")),
+        ("regua.html", include_str!("templates/regua.html")),
     ] {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e}"));
@@ -183,6 +185,7 @@ impl Session {
             },
             can => minijinja::context! {
                 email => self.user.role.allows(Permission::ConfigureEmail),
+                dunning => self.user.role.allows(Permission::ManageDunning),
             },
             csrf => self.csrf.clone(),
         }

@@ -31,6 +31,17 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .route("/metrics", get(super::metrics::metrics))
+        .route("/configuracoes/regua", get(super::regua::show))
+        .route("/configuracoes/regua/regras", post(super::regua::add_rule))
+        .route(
+            "/configuracoes/regua/regras/{id}/remover",
+            post(super::regua::remove_rule),
+        )
+        .route("/configuracoes/regua/faixas", post(super::regua::add_band))
+        .route(
+            "/configuracoes/regua/faixas/{id}/remover",
+            post(super::regua::remove_band),
+        )
         .route("/log", get(super::log::list))
         .route("/log.csv", get(super::log::csv))
         .route("/log/{id}/reenviar", post(super::log::requeue))

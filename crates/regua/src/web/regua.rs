@@ -1,0 +1,445 @@
+//! Configurações › Régua de cobrança: the billing methods' send rules, the overdue bands and
+//! the routines. Needs the dunning permission; every change is in the audit trail.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::auth::Permission;
+use super::{AppState, Session};
+use crate::dunning::{RuleKind, format_weekdays};
+use crate::store::{self, ConfigError};
+
+type Errors = BTreeMap<&'static str, String>;
+
+/// A rule kind's name on screen.
+pub fn kind_pt(k: RuleKind) -> &'static str {
+    match k {
+        RuleKind::BeforeDue => "Antes do vencimento",
+        RuleKind::OnDue => "No vencimento",
+        RuleKind::AfterDue => "Após o vencimento",
+    }
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+pub(super) struct RuleForm {
+    #[serde(default, rename = "_csrf", skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    days: String,
+    #[serde(default)]
+    layout: String,
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+pub(super) struct BandForm {
+    #[serde(default, rename = "_csrf", skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    letter: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+async fn page(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    rule: &RuleForm,
+    band: &BandForm,
+    errors: &Errors,
+) -> Response {
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let layouts = store::list_layouts(&mut conn).await?;
+        let layout_name = |id| {
+            layouts
+                .iter()
+                .find(|l| l.id == id)
+                .map_or("?".to_string(), |l| l.name.clone())
+        };
+        let rules = store::list_send_rules(&mut conn).await?;
+        let methods: Vec<_> = store::list_billing_methods(&mut conn)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let rules: Vec<_> = rules
+                    .iter()
+                    .filter(|r| r.method == m.id)
+                    .map(|r| {
+                        minijinja::context! {
+                            id => r.id, kind => kind_pt(r.kind), days => r.days, layout => layout_name(r.layout),
+                        }
+                    })
+                    .collect();
+                minijinja::context! { name => m.name, rules }
+            })
+            .collect();
+        let bands: Vec<_> = store::list_bands(&mut conn)
+            .await?
+            .into_iter()
+            .map(|b| {
+                minijinja::context! {
+                    id => b.id, from => b.from_days, to => b.to_days,
+                    generation => if b.letter { "e-mail e carta" } else { "e-mail" },
+                    layout => layout_name(b.layout),
+                }
+            })
+            .collect();
+        let routines: Vec<_> = store::list_routines(&mut conn)
+            .await?
+            .into_iter()
+            .map(|r| {
+                minijinja::context! {
+                    name => r.name, weekdays => format_weekdays(&r.weekdays),
+                    time => r.time.strftime("%H:%M").to_string(),
+                    holidays => if r.run_on_holidays { "roda" } else { "não roda" },
+                }
+            })
+            .collect();
+        let kinds: Vec<_> = [RuleKind::BeforeDue, RuleKind::OnDue, RuleKind::AfterDue]
+            .iter()
+            .map(|k| (k.as_str(), kind_pt(*k)))
+            .collect();
+        let mut resp = state.render(
+            "regua.html",
+            minijinja::context! {
+                title => "Régua de cobrança",
+                methods, bands, routines, kinds,
+                layouts => layouts.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+                form => minijinja::Value::from(minijinja::value::Serde(rule)),
+                band => minijinja::Value::from(minijinja::value::Serde(band)),
+                errors,
+                ..session.ctx()
+            },
+        );
+        *resp.status_mut() = status;
+        Ok(resp)
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = format!("{e:#}"), "régua page failed");
+        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+    })
+}
+
+#[allow(clippy::result_large_err)]
+fn guard(state: &AppState, session: &Session, csrf: Option<&str>) -> Result<(), Response> {
+    session.require(state, Permission::ManageDunning)?;
+    if let Some(token) = csrf {
+        session.check_csrf(state, token)?;
+    }
+    Ok(())
+}
+
+pub(super) async fn show(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    if let Err(r) = guard(&state, &session, None) {
+        return r;
+    }
+    page(
+        &state,
+        &session,
+        StatusCode::OK,
+        &RuleForm::default(),
+        &BandForm::default(),
+        &Errors::new(),
+    )
+    .await
+}
+
+pub(super) async fn add_rule(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<RuleForm>,
+) -> Response {
+    if let Err(r) = guard(&state, &session, Some(&form.csrf)) {
+        return r;
+    }
+    let mut errors = Errors::new();
+    let kind = form.kind.parse::<RuleKind>().ok();
+    let days: Option<u16> = match (kind, form.days.trim()) {
+        (Some(RuleKind::OnDue), "" | "0") => Some(0),
+        (Some(RuleKind::OnDue), _) => {
+            errors.insert("days", "No vencimento, os dias são 0.".into());
+            None
+        }
+        (_, d) => match d.parse::<u16>() {
+            Ok(n) if (1..=365).contains(&n) => Some(n),
+            _ => {
+                errors.insert(
+                    "days",
+                    "Antes ou após o vencimento: de 1 a 365 dias.".into(),
+                );
+                None
+            }
+        },
+    };
+    let (Some(kind), Some(days)) = (kind, days) else {
+        if errors.is_empty() {
+            errors.insert("days", "Escolha quando a regra dispara.".into());
+        }
+        return page(
+            &state,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form,
+            &BandForm::default(),
+            &errors,
+        )
+        .await;
+    };
+    let layout = Some(form.layout.trim()).filter(|l| !l.is_empty());
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<Option<String>> = async {
+        let mut tx = state.db.begin().await?;
+        match store::insert_send_rule(&mut tx, &form.method, kind, days, layout, now).await {
+            Ok(id) => {
+                store::audit(
+                    &mut tx,
+                    &format!("user: {}", session.user.login),
+                    "rule.add",
+                    &format!("rule:{id}"),
+                    None,
+                    Some(&format!("{} {} {days}", form.method, kind.as_str())),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(None)
+            }
+            Err(ConfigError::Invalid { .. }) => Ok(Some(format!(
+                "A forma de cobrança {} já tem uma regra \"{}\" de {days} dia(s).",
+                form.method,
+                kind_pt(kind).to_lowercase()
+            ))),
+            Err(ConfigError::Unknown { what, name, .. }) => Ok(Some(match what {
+                "layout" => format!("Layout não encontrado: {name}"),
+                _ => format!("Forma de cobrança não encontrada: {name}"),
+            })),
+            Err(ConfigError::Duplicate { .. }) => Ok(Some("Regra repetida.".into())),
+            Err(ConfigError::Other(e)) => Err(e),
+        }
+    }
+    .await;
+    match result {
+        Ok(None) => Redirect::to("/configuracoes/regua").into_response(),
+        Ok(Some(msg)) => {
+            let errors = Errors::from([("days", msg)]);
+            page(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                &BandForm::default(),
+                &errors,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "cannot add the rule");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+        }
+    }
+}
+
+pub(super) async fn remove_rule(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = guard(&state, &session, Some(&form.csrf)) {
+        return r;
+    }
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<bool> = async {
+        let mut tx = state.db.begin().await?;
+        let removed = store::delete_send_rule(&mut tx, id).await?;
+        if removed {
+            store::audit(
+                &mut tx,
+                &format!("user: {}", session.user.login),
+                "rule.remove",
+                &format!("rule:{id}"),
+                None,
+                None,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+    .await;
+    match result {
+        Ok(true) => Redirect::to("/configuracoes/regua").into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "cannot remove the rule");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+        }
+    }
+}
+
+pub(super) async fn add_band(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<BandForm>,
+) -> Response {
+    if let Err(r) = guard(&state, &session, Some(&form.csrf)) {
+        return r;
+    }
+    let mut errors = Errors::new();
+    let from = form.from.trim().parse::<u16>().ok().filter(|n| *n >= 1);
+    if from.is_none() {
+        errors.insert("from", "Um número de dias a partir de 1.".into());
+    }
+    let to = form
+        .to
+        .trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|n| (1..=3650).contains(n));
+    if to.is_none() {
+        errors.insert("to", "Um número de dias de 1 a 3650.".into());
+    }
+    let (Some(from), Some(to)) = (from, to) else {
+        return page(
+            &state,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &RuleForm::default(),
+            &form,
+            &errors,
+        )
+        .await;
+    };
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<Option<(&'static str, String)>> = async {
+        let mut tx = state.db.begin().await?;
+        let bands = store::list_bands(&mut tx).await?;
+        if to < from {
+            return Ok(Some((
+                "to",
+                "\"Até\" não pode ser menor que \"De\".".into(),
+            )));
+        }
+        if let Some(b) = bands
+            .iter()
+            .find(|b| from <= b.to_days && b.from_days <= to)
+        {
+            return Ok(Some((
+                "from",
+                format!("Sobrepõe a faixa de {} a {} dias.", b.from_days, b.to_days),
+            )));
+        }
+        match store::insert_band(&mut tx, from, to, None, form.letter.is_some(), now).await {
+            Ok(id) => {
+                store::audit(
+                    &mut tx,
+                    &format!("user: {}", session.user.login),
+                    "band.add",
+                    &format!("band:{id}"),
+                    None,
+                    Some(&format!("{from}-{to}")),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(None)
+            }
+            Err(ConfigError::Other(e)) => Err(e),
+            Err(e) => Ok(Some(("from", format!("Não foi possível salvar: {e}")))),
+        }
+    }
+    .await;
+    match result {
+        Ok(None) => Redirect::to("/configuracoes/regua").into_response(),
+        Ok(Some((field, msg))) => {
+            let errors = Errors::from([(field, msg)]);
+            page(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &RuleForm::default(),
+                &form,
+                &errors,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "cannot add the band");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+        }
+    }
+}
+
+pub(super) async fn remove_band(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = guard(&state, &session, Some(&form.csrf)) {
+        return r;
+    }
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<Result<bool, String>> = async {
+        let mut tx = state.db.begin().await?;
+        match store::delete_band(&mut tx, id).await {
+            Ok(removed) => {
+                if removed {
+                    store::audit(
+                        &mut tx,
+                        &format!("user: {}", session.user.login),
+                        "band.remove",
+                        &format!("band:{id}"),
+                        None,
+                        None,
+                        now,
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Ok(removed))
+            }
+            Err(ConfigError::Other(e)) => Err(e),
+            Err(_) => Ok(Err(
+                "Esta faixa tem cartas no histórico de revisão e não pode ser removida.".into(),
+            )),
+        }
+    }
+    .await;
+    match result {
+        Ok(Ok(true)) => Redirect::to("/configuracoes/regua").into_response(),
+        Ok(Ok(false)) => StatusCode::NOT_FOUND.into_response(),
+        Ok(Err(msg)) => super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::CONFLICT,
+            "Faixa mantida",
+            &msg,
+        ),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "cannot remove the band");
+            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+        }
+    }
+}
