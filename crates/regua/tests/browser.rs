@@ -301,3 +301,84 @@ async fn create_a_send_rule() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_typo_is_shown_while_typing_and_refused_on_save() {
+    let t = sqlite().await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::insert_user(
+        &mut conn,
+        "ana",
+        "Ana Souza",
+        Role::Finance,
+        "senha-forte-1",
+        0,
+    )
+    .await
+    .unwrap();
+    let layout = store::find_layout(&mut conn, "Vencimento hoje")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!(
+            "http://{addr}/configuracoes/layouts/{}",
+            layout.id.0
+        ))
+        .await
+        .unwrap();
+        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
+        form.set_by_name("login", "ana").await.unwrap();
+        form.set_by_name("password", "senha-forte-1").await.unwrap();
+        form.submit().await.unwrap();
+        let subject = c
+            .wait()
+            .for_element(Locator::Css("input[name=subject]"))
+            .await
+            .unwrap();
+        subject.clear().await.unwrap();
+        subject
+            .send_keys("Sua fatura vence hoje, {{ cliente.nme }}")
+            .await
+            .unwrap();
+        // The live check, without saving.
+        let problem = c
+            .wait()
+            .for_element(Locator::Css("#problems li"))
+            .await
+            .unwrap();
+        let text = problem.text().await.unwrap();
+        assert!(text.starts_with("assunto, linha 1, coluna"), "{text}");
+        assert!(text.contains("cliente.nome"), "{text}");
+        std::fs::write(
+            artifacts().join("layout-typo.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        // Saving is refused with the same message.
+        c.find(Locator::Css("button[value=save]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let problem = c
+            .wait()
+            .for_element(Locator::Css("ul.problems li"))
+            .await
+            .unwrap();
+        assert!(problem.text().await.unwrap().contains("cliente.nome"));
+        c.close().await.unwrap();
+    })
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let after = store::find_layout(&mut conn, "Vencimento hoje")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.version, layout.version, "nothing saved");
+}

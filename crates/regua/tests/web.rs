@@ -720,3 +720,63 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_layout_editor_validates_previews_and_saves_versions() {
+    let t = sqlite().await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "caio", Role::Support, "senha-forte-2").await;
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (caio, _) = session_for(addr, "caio", "senha-forte-2").await;
+        assert_eq!(http(addr, "GET", "/configuracoes/layouts", &caio, "").await.status, 403);
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let list = http(addr, "GET", "/configuracoes/layouts", &ana, "").await;
+        assert!(list.body.contains("Lembrete antes do vencimento"));
+        let mut conn = db.pool.acquire().await.unwrap();
+        let layout = store::find_layout(&mut conn, "Lembrete antes do vencimento").await.unwrap().unwrap();
+        drop(conn);
+        let path = format!("/configuracoes/layouts/{}", layout.id.0);
+        let page = http(addr, "GET", &path, &ana, "").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("Pré-visualização"));
+        let c = enc(&csrf);
+        let typo = format!("_csrf={c}&subject={}&html={}&text=", enc("Olá {{ cliente.nme }}"), enc("<p>{{ fatura.valor | brl }}</p>"));
+        // The live preview's JSON names the problem.
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "POST {path}/previa HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: {ana}\r\nAccept: application/json\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{typo}",
+            typo.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).await.unwrap();
+        let json: serde_json::Value = serde_json::from_str(raw.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        let p = &json["problems"][0];
+        assert_eq!(p["part"], "assunto");
+        assert_eq!(p["line"], 1);
+        assert!(p["message"].as_str().unwrap().contains("cliente.nome"), "{json}");
+        // Saving it is refused with the same message; nothing saved.
+        let refused = http(addr, "POST", &path, &ana, &typo).await;
+        assert_eq!(refused.status, 422);
+        assert!(refused.body.contains("assunto, linha 1, coluna"), "{}", refused.body);
+        assert!(refused.body.contains("cliente.nome"));
+        assert_eq!(http(addr, "POST", &path, &ana, &typo.replace(&format!("_csrf={c}&"), "")).await.status, 403);
+        // A good one: a new version, previewed with the sample data.
+        let good = format!("_csrf={c}&subject={}&html={}&text=", enc("Olá {{ cliente.nome }}"), enc("<p>Valor: {{ fatura.valor | brl }}</p>"));
+        let preview = http(addr, "POST", &format!("{path}/previa"), &ana, &good).await;
+        assert!(preview.body.contains("<span id=\"preview-subject\">Olá Maria"), "{}", preview.body);
+        let saved = http(addr, "POST", &path, &ana, &good).await;
+        assert_eq!(saved.status, 303);
+        let next = saved.header("location").unwrap().to_string();
+        let page = http(addr, "GET", &next, &ana, "").await;
+        assert!(page.body.contains(&format!("Versão {} salva.", layout.version + 1)), "{}", page.body);
+        let restored = http(addr, "POST", &format!("{path}/restaurar"), &ana, &format!("_csrf={c}")).await;
+        assert_eq!(restored.status, 303);
+        let mut conn = db.pool.acquire().await.unwrap();
+        let after = store::find_layout(&mut conn, "Lembrete antes do vencimento").await.unwrap().unwrap();
+        assert_eq!(after.version, layout.version + 2);
+        assert_eq!(after.subject, layout.subject);
+    })
+    .await;
+}

@@ -5,6 +5,7 @@
 //! redirects to the login.
 
 pub mod auth;
+mod layouts;
 mod log;
 mod metrics;
 mod pages;
@@ -104,6 +105,11 @@ fn templates() -> minijinja::Environment<'static> {
         ("smtp.html", include_str!("templates/smtp.html")),
         ("log.html", include_str!("templates/log.html")),
         ("regua.html", include_str!("templates/regua.html")),
+        ("layouts.html", include_str!("templates/layouts.html")),
+        (
+            "layout_edit.html",
+            include_str!("templates/layout_edit.html"),
+        ),
     ] {
         env.add_template(name, source)
             .unwrap_or_else(|e| panic!("template {name}: {e}"));

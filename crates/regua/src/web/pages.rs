@@ -31,6 +31,19 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .route("/metrics", get(super::metrics::metrics))
+        .route("/configuracoes/layouts", get(super::layouts::list))
+        .route(
+            "/configuracoes/layouts/{id}",
+            get(super::layouts::edit).post(super::layouts::save),
+        )
+        .route(
+            "/configuracoes/layouts/{id}/previa",
+            post(super::layouts::preview),
+        )
+        .route(
+            "/configuracoes/layouts/{id}/restaurar",
+            post(super::layouts::restore),
+        )
         .route("/configuracoes/regua", get(super::regua::show))
         .route("/configuracoes/regua/regras", post(super::regua::add_rule))
         .route(
@@ -68,7 +81,9 @@ async fn security_headers(mut resp: Response) -> Response {
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; frame-ancestors 'none'; form-action 'self'",
+        ),
     );
     resp
 }

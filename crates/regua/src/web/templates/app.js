@@ -10,3 +10,41 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Layouts: live preview and validation while typing (the "Visualizar" button does the same
+// without JavaScript).
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("layout-form");
+  if (!form) return;
+  let timer = null;
+  const refresh = async () => {
+    const body = new URLSearchParams(new FormData(form));
+    const resp = await fetch(form.dataset.preview, {
+      method: "POST",
+      headers: { "Accept": "application/json" },
+      body,
+    });
+    if (!resp.ok) return;
+    const data = await resp.json();
+    const box = document.getElementById("problems");
+    box.replaceChildren();
+    if (data.problems.length) {
+      const ul = document.createElement("ul");
+      ul.className = "error problems";
+      for (const p of data.problems) {
+        const li = document.createElement("li");
+        li.textContent = `${p.part}, linha ${p.line}, coluna ${p.column}: ${p.message}`;
+        ul.appendChild(li);
+      }
+      box.appendChild(ul);
+    } else {
+      document.getElementById("preview-subject").textContent = data.subject;
+      document.getElementById("preview-html").srcdoc = data.html;
+      document.getElementById("preview-text").textContent = data.text;
+    }
+  };
+  form.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 400);
+  });
+});

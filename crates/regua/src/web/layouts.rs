@@ -1,0 +1,324 @@
+//! Configurações › Layouts: the list, the editor with validation messages (line and column, in
+//! pt-BR) and a preview with the sample data — live while typing, or with "Visualizar" without
+//! JavaScript — saving a new version, and "restaurar padrão". Needs the e-mail permission.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Redirect, Response};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Permission;
+use super::{AppState, Session};
+use crate::domain::LayoutId;
+use crate::layouts::{
+    CompiledLayout, Layout, LayoutContext, LayoutDraft, Problem, RenderedMessage, VARIABLES,
+    check_layout,
+};
+use crate::store::{self, LayoutError};
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(super) struct LayoutForm {
+    #[serde(default, rename = "_csrf", skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    html: String,
+    #[serde(default)]
+    text: String,
+}
+
+#[derive(Serialize)]
+struct ProblemView {
+    part: &'static str,
+    line: usize,
+    column: usize,
+    message: String,
+}
+
+fn views(problems: &[Problem]) -> Vec<ProblemView> {
+    problems
+        .iter()
+        .map(|p| ProblemView {
+            part: p.part.label_pt(),
+            line: p.line,
+            column: p.column,
+            message: p.message.clone(),
+        })
+        .collect()
+}
+
+/// Checks the templates and renders them with the sample data.
+fn try_preview(f: &LayoutForm) -> Result<RenderedMessage, Vec<Problem>> {
+    let problems = check_layout(&f.subject, &f.html, &f.text);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let compiled = CompiledLayout::compile(&f.subject, &f.html, &f.text)
+        .map_err(|(part, e)| vec![crate::layouts::problem_from_error(part, &f.html, &e)])?;
+    compiled
+        .render(&LayoutContext::sample())
+        .map_err(|(part, e)| {
+            let source = match part {
+                crate::layouts::Part::Subject => &f.subject,
+                crate::layouts::Part::Html => &f.html,
+                crate::layouts::Part::Text => &f.text,
+            };
+            vec![crate::layouts::problem_from_error(part, source, &e)]
+        })
+}
+
+async fn load(state: &AppState, id: i64) -> anyhow::Result<Option<Layout>> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(store::list_layouts(&mut conn)
+        .await?
+        .into_iter()
+        .find(|l| l.id == LayoutId(id)))
+}
+
+fn editor(
+    state: &AppState,
+    session: &Session,
+    layout: &Layout,
+    form: &LayoutForm,
+    problems: &[Problem],
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let preview = try_preview(form).ok().unwrap_or(RenderedMessage {
+        subject: String::new(),
+        html: String::new(),
+        text: String::new(),
+    });
+    let variables: Vec<(String, String)> = VARIABLES
+        .iter()
+        .map(|v| (v.path.to_string(), v.description.to_string()))
+        .collect();
+    let mut resp = state.render(
+        "layout_edit.html",
+        minijinja::context! {
+            title => format!("Layout {}", layout.name),
+            id => layout.id.0,
+            name => layout.name.clone(),
+            purpose => layout.purpose.label_pt(),
+            version => layout.version,
+            form => minijinja::Value::from(minijinja::value::Serde(form)),
+            problems => minijinja::Value::from(minijinja::value::Serde(views(problems))),
+            preview => minijinja::context! { subject => preview.subject, html => preview.html, text => preview.text },
+            variables,
+            notice,
+            ..session.ctx()
+        },
+    );
+    *resp.status_mut() = status;
+    resp
+}
+
+fn internal(e: anyhow::Error) -> Response {
+    tracing::error!(error = format!("{e:#}"), "layouts page failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+}
+
+pub(super) async fn list(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
+        return r;
+    }
+    let mut conn = match state.db.pool.acquire().await {
+        Ok(c) => c,
+        Err(e) => return internal(e.into()),
+    };
+    match store::list_layouts(&mut conn).await {
+        Ok(layouts) => {
+            let rows: Vec<_> = layouts
+                .iter()
+                .map(|l| minijinja::context! { id => l.id.0, name => l.name.clone(), purpose => l.purpose.label_pt(), version => l.version })
+                .collect();
+            state.render(
+                "layouts.html",
+                minijinja::context! { title => "Layouts", layouts => rows, ..session.ctx() },
+            )
+        }
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Saved {
+    salvo: Option<i64>,
+}
+
+pub(super) async fn edit(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    axum::extract::Query(saved): axum::extract::Query<Saved>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
+        return r;
+    }
+    match load(&state, id).await {
+        Ok(Some(layout)) => {
+            let form = LayoutForm {
+                csrf: String::new(),
+                subject: layout.subject.clone(),
+                html: layout.html.clone(),
+                text: layout.text.clone(),
+            };
+            let notice = saved.salvo.map(|v| format!("Versão {v} salva."));
+            editor(
+                &state,
+                &session,
+                &layout,
+                &form,
+                &[],
+                notice.as_deref(),
+                StatusCode::OK,
+            )
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// The preview: JSON for the page's script (`Accept: application/json`), else the page.
+pub(super) async fn preview(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<LayoutForm>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    let result = try_preview(&form);
+    if wants_json {
+        return match result {
+            Ok(m) => Json(serde_json::json!({"subject": m.subject, "html": m.html, "text": m.text, "problems": []})).into_response(),
+            Err(problems) => Json(serde_json::json!({"problems": views(&problems)})).into_response(),
+        };
+    }
+    match load(&state, id).await {
+        Ok(Some(layout)) => {
+            let problems = result.err().unwrap_or_default();
+            editor(
+                &state,
+                &session,
+                &layout,
+                &form,
+                &problems,
+                None,
+                StatusCode::OK,
+            )
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+pub(super) async fn save(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<LayoutForm>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let layout = match load(&state, id).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return internal(e),
+    };
+    let draft = LayoutDraft {
+        name: layout.name.clone(),
+        purpose: layout.purpose,
+        subject: form.subject.clone(),
+        html: form.html.clone(),
+        text: form.text.clone(),
+    };
+    let actor = format!("user: {}", session.user.login);
+    let now = state.clock.now_millis();
+    match store::save_layout(&state.db, Some(&layout.name), &draft, &actor, now).await {
+        Ok(saved) => {
+            if let Ok(mut conn) = state.db.pool.acquire().await {
+                let _ = store::audit(
+                    &mut conn,
+                    &actor,
+                    "layout.save",
+                    &format!("layout:{}", saved.name),
+                    Some(&format!("version {}", layout.version)),
+                    Some(&format!("version {}", saved.version)),
+                    now,
+                )
+                .await;
+            }
+            Redirect::to(&format!(
+                "/configuracoes/layouts/{id}?salvo={}",
+                saved.version
+            ))
+            .into_response()
+        }
+        Err(LayoutError::Invalid(problems)) => editor(
+            &state,
+            &session,
+            &layout,
+            &form,
+            &problems,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(LayoutError::Other(e)) => internal(e),
+        Err(e) => internal(anyhow::anyhow!("{e}")),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+pub(super) async fn restore(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let layout = match load(&state, id).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return internal(e),
+    };
+    let actor = format!("user: {}", session.user.login);
+    match store::restore_default_layout(&state.db, &layout.name, &actor, state.clock.now_millis())
+        .await
+    {
+        Ok(saved) => Redirect::to(&format!(
+            "/configuracoes/layouts/{id}?salvo={}",
+            saved.version
+        ))
+        .into_response(),
+        Err(LayoutError::Other(e)) => internal(e),
+        Err(e) => internal(anyhow::anyhow!("{e}")),
+    }
+}
