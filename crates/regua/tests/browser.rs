@@ -382,3 +382,106 @@ async fn a_layout_typo_is_shown_while_typing_and_refused_on_save() {
         .unwrap();
     assert_eq!(after.version, layout.version, "nothing saved");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_invoices_and_find_the_message_in_the_log() {
+    let t = sqlite().await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let wallet = regua::domain::NewWallet {
+        send_on_generate: true,
+        ..regua::demo::banco_do_brasil_wallet("BB")
+    };
+    store::insert_wallet(&mut conn, &wallet, 0).await.unwrap();
+    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
+        .await
+        .unwrap();
+    store::insert_user(
+        &mut conn,
+        "ana",
+        "Ana Souza",
+        Role::Finance,
+        "senha-forte-1",
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    customer_with_contract(&t.db, 10, "email").await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+        .await
+        .unwrap();
+    drop(conn);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/login")).await.unwrap();
+        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
+        form.set_by_name("login", "ana").await.unwrap();
+        form.set_by_name("password", "senha-forte-1").await.unwrap();
+        form.submit().await.unwrap();
+        c.wait().for_element(Locator::Css("main h1")).await.unwrap();
+        c.find(Locator::LinkText("Contratos"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("form[action$='/gerar']"))
+            .await
+            .unwrap();
+        let form = c
+            .form(Locator::Css("form[action$='/gerar']"))
+            .await
+            .unwrap();
+        form.set_by_name("months", "2").await.unwrap();
+        form.submit_direct().await.unwrap();
+        let notice = c.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+        assert_eq!(notice.text().await.unwrap(), "2 fatura(s) gerada(s).");
+        // The worker (here, the test) delivers the generation's message.
+        worker_at(&db, &clock_on("2026-01-07"))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(sink.count(), 1);
+        c.find(Locator::LinkText("Log de e-mail"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let row = c
+            .wait()
+            .for_element(Locator::XPath(
+                "//table[@class='log']//tr[td[text()='Fatura gerada']]",
+            ))
+            .await
+            .unwrap();
+        let text = row.text().await.unwrap();
+        assert!(
+            text.contains("enviado") && text.contains("maria@exemplo.com.br"),
+            "{text}"
+        );
+        c.find(Locator::LinkText("Painel"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait().for_element(Locator::Css(".cards")).await.unwrap();
+        std::fs::write(
+            artifacts().join("dashboard-after-sending.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.close().await.unwrap();
+    })
+    .await;
+}

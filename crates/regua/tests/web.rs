@@ -73,7 +73,7 @@ async fn http(addr: SocketAddr, method: &str, path: &str, cookie: &str, form: &s
     s.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8(raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap();
     let mut lines = head.lines();
     let status = lines
@@ -777,6 +777,186 @@ async fn the_layout_editor_validates_previews_and_saves_versions() {
         let after = store::find_layout(&mut conn, "Lembrete antes do vencimento").await.unwrap().unwrap();
         assert_eq!(after.version, layout.version + 2);
         assert_eq!(after.subject, layout.subject);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contracts_generate_invoices_and_invoices_send_print_and_get_paid() {
+    let t = sqlite().await;
+    add_bb_wallet_and_method(&t.db).await;
+    customer_with_contract(&t.db, 10, "email").await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "caio", Role::Support, "senha-forte-2").await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+        .await
+        .unwrap();
+    let contract = store::find_contract(&mut conn, "K1")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (caio, caio_csrf) = session_for(addr, "caio", "senha-forte-2").await;
+        let list = http(addr, "GET", "/contratos?q=maria", &caio, "").await;
+        assert!(
+            list.body.contains(">K1</a>") && list.body.contains("Maria Silva"),
+            "{}",
+            list.body
+        );
+        assert!(
+            !list.body.contains("Gerar financeiro"),
+            "Atendimento does not generate"
+        );
+        let gen_path = format!("/contratos/{}/gerar", contract.id.0);
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                &gen_path,
+                &caio,
+                &format!("_csrf={}&months=2", enc(&caio_csrf))
+            )
+            .await
+            .status,
+            403
+        );
+        assert!(
+            http(addr, "GET", "/contratos?q=ninguem", &caio, "")
+                .await
+                .body
+                .contains("Nenhum contrato.")
+        );
+
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let c = enc(&csrf);
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                &gen_path,
+                &ana,
+                &format!("_csrf={c}&months=99")
+            )
+            .await
+            .status,
+            422
+        );
+        let r = http(
+            addr,
+            "POST",
+            &gen_path,
+            &ana,
+            &format!("_csrf={c}&months=2"),
+        )
+        .await;
+        assert_eq!(r.status, 303);
+        let page = http(addr, "GET", r.header("location").unwrap(), &ana, "").await;
+        assert!(
+            page.body.contains("2 fatura(s) gerada(s)."),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains("K1/2026-01") && page.body.contains("K1/2026-02"));
+        assert!(page.body.contains("10/02/2026") && page.body.contains("R$ 119,90"));
+        let mut conn = db.pool.acquire().await.unwrap();
+        let jan = store::find_invoice_by_external_id(&mut conn, "K1/2026-01")
+            .await
+            .unwrap()
+            .unwrap();
+        drop(conn);
+        // The boleto PDF.
+        let pdf = http(
+            addr,
+            "GET",
+            &format!("/faturas/{}/boleto.pdf", jan.id.0),
+            &caio,
+            "",
+        )
+        .await;
+        assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+        assert!(pdf.body.starts_with("%PDF-"));
+        assert_eq!(
+            http(addr, "GET", "/faturas/999999/boleto.pdf", &caio, "")
+                .await
+                .status,
+            404
+        );
+        // Atendimento sends it by e-mail now; it reaches the sink through the worker.
+        let sent = http(
+            addr,
+            "POST",
+            &format!("/faturas/{}/enviar", jan.id.0),
+            &caio,
+            &format!("_csrf={}", enc(&caio_csrf)),
+        )
+        .await;
+        assert_eq!(sent.status, 303);
+        assert!(
+            http(addr, "GET", sent.header("location").unwrap(), &caio, "")
+                .await
+                .body
+                .contains("Fatura K1/2026-01 na fila de envio por e-mail.")
+        );
+        worker_at(&db, &clock_on("2026-01-07"))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(sink.count(), 1);
+        assert!(
+            sink.received()[0]
+                .text()
+                .contains("filename=\"boleto-K1-2026-01.pdf\"")
+        );
+        // Marking paid: Financeiro only, once.
+        let pay = format!("/faturas/{}/pagar", jan.id.0);
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                &pay,
+                &caio,
+                &format!("_csrf={}", enc(&caio_csrf))
+            )
+            .await
+            .status,
+            403
+        );
+        assert_eq!(
+            http(addr, "POST", &pay, &ana, &format!("_csrf={c}"))
+                .await
+                .status,
+            303
+        );
+        assert_eq!(
+            http(addr, "POST", &pay, &ana, &format!("_csrf={c}"))
+                .await
+                .status,
+            409
+        );
+        let paid = http(addr, "GET", "/faturas?status=paid", &ana, "").await;
+        assert!(paid.body.contains("K1/2026-01") && !paid.body.contains("K1/2026-02"));
+        let bad = http(addr, "GET", "/faturas?de=99%2F99%2F2026", &ana, "").await;
+        assert!(bad.body.contains("Vencimento de: use dd/mm/aaaa."));
+        // A paid invoice is not sent.
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                &format!("/faturas/{}/enviar", jan.id.0),
+                &ana,
+                &format!("_csrf={c}")
+            )
+            .await
+            .status,
+            422
+        );
     })
     .await;
 }

@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use jiff::civil::Date;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row as _};
+use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use crate::domain::*;
 
@@ -339,4 +339,47 @@ pub async fn count_invoices_by_status(conn: &mut AnyConnection) -> anyhow::Resul
         }
     }
     Ok(out)
+}
+
+/// Filters of the invoices page. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct InvoiceListFilter {
+    /// `open`, `paid` or `cancelled`.
+    pub status: Option<String>,
+    /// One customer.
+    pub customer: Option<CustomerId>,
+    /// One contract.
+    pub contract: Option<ContractId>,
+    /// Due on or after.
+    pub due_from: Option<Date>,
+    /// Due on or before.
+    pub due_to: Option<Date>,
+}
+
+/// A page of invoices, latest due date first.
+pub async fn list_invoices_page(
+    conn: &mut AnyConnection,
+    f: &InvoiceListFilter,
+    offset: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<Invoice>> {
+    let sql = format!(
+        "SELECT {INVOICE_COLUMNS} FROM invoices
+         WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR customer_id = $2) AND ($3 IS NULL OR contract_id = $3)
+           AND ($4 IS NULL OR due_date >= $4) AND ($5 IS NULL OR due_date <= $5)
+         ORDER BY due_date DESC, id DESC LIMIT $6 OFFSET $7"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(f.status.as_deref())
+        .bind(f.customer.map(|c| c.0))
+        .bind(f.contract.map(|c| c.0))
+        .bind(f.due_from.map(|d| d.to_string()))
+        .bind(f.due_to.map(|d| d.to_string()))
+        .bind(limit)
+        .bind(offset.max(0))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(invoice_from_row)
+        .collect()
 }

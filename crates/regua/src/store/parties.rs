@@ -2,7 +2,7 @@
 
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row as _};
+use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use crate::domain::*;
 
@@ -486,4 +486,30 @@ pub async fn contract_refs_by_external_id(
         .into_iter()
         .map(|c| (c.external_id.clone(), c))
         .collect())
+}
+
+/// A page of contracts by external id, optionally those whose external id or customer's
+/// name contains `search` (case-insensitive).
+pub async fn list_contracts_page(
+    conn: &mut AnyConnection,
+    search: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<Contract>> {
+    let pattern = search.map(|s| format!("%{}%", s.trim().to_lowercase()));
+    let sql = format!(
+        "SELECT {CONTRACT_COLUMNS} FROM contracts
+         WHERE ($1 IS NULL OR LOWER(external_id) LIKE $1
+                OR customer_id IN (SELECT id FROM customers WHERE LOWER(name) LIKE $1 OR LOWER(external_id) LIKE $1))
+         ORDER BY external_id LIMIT $2 OFFSET $3"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(pattern)
+        .bind(limit)
+        .bind(offset.max(0))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(contract_from_row)
+        .collect()
 }

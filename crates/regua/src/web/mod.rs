@@ -5,6 +5,7 @@
 //! redirects to the login.
 
 pub mod auth;
+mod billing;
 mod layouts;
 mod log;
 mod metrics;
@@ -105,6 +106,8 @@ fn templates() -> minijinja::Environment<'static> {
         ("smtp.html", include_str!("templates/smtp.html")),
         ("log.html", include_str!("templates/log.html")),
         ("regua.html", include_str!("templates/regua.html")),
+        ("contracts.html", include_str!("templates/contracts.html")),
+        ("invoices.html", include_str!("templates/invoices.html")),
         ("layouts.html", include_str!("templates/layouts.html")),
         (
             "layout_edit.html",

@@ -31,6 +31,12 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .route("/metrics", get(super::metrics::metrics))
+        .route("/contratos", get(super::billing::contracts))
+        .route("/contratos/{id}/gerar", post(super::billing::generate))
+        .route("/faturas", get(super::billing::invoices))
+        .route("/faturas/{id}/boleto.pdf", get(super::billing::boleto_pdf))
+        .route("/faturas/{id}/enviar", post(super::billing::send_now))
+        .route("/faturas/{id}/pagar", post(super::billing::mark_paid))
         .route("/configuracoes/layouts", get(super::layouts::list))
         .route(
             "/configuracoes/layouts/{id}",

@@ -1,0 +1,448 @@
+//! Contratos and Faturas: the contracts with "gerar financeiro", the invoices with their boleto
+//! PDF, "enviar por e-mail" (the financial account's default message) and "marcar paga".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Permission;
+use super::{AppState, Session};
+use crate::domain::{ContractStatus, InvoiceId, InvoiceStatus, format_date, parse_date};
+use crate::store::{self, InvoiceListFilter};
+
+const PAGE: i64 = 50;
+
+fn internal(e: anyhow::Error) -> Response {
+    tracing::error!(error = format!("{e:#}"), "billing page failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(super) struct ContractQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    pagina: Option<i64>,
+}
+
+pub(super) async fn contracts(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<ContractQuery>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let page = q.pagina.unwrap_or(1).max(1);
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let search = Some(q.q.trim()).filter(|s| !s.is_empty());
+        let mut list = store::list_contracts_page(&mut conn, search, (page - 1) * PAGE, PAGE + 1).await?;
+        let more = list.len() as i64 > PAGE;
+        list.truncate(PAGE as usize);
+        let mut ids: Vec<_> = list.iter().map(|c| c.customer_id).collect();
+        ids.sort();
+        ids.dedup();
+        let names: HashMap<_, _> = store::get_customers(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
+        let rows: Vec<_> = list
+            .iter()
+            .map(|c| {
+                minijinja::context! {
+                    id => c.id.0, ext => c.external_id.clone(),
+                    customer => names.get(&c.customer_id).cloned().unwrap_or_default(),
+                    plan => c.plan.clone(), amount => c.monthly_amount.to_string(), due_day => c.due_day,
+                    delivery => c.delivery_type.label_pt(),
+                    status => match c.status { ContractStatus::Active => "ativo", ContractStatus::Suspended => "suspenso", ContractStatus::Cancelled => "cancelado" },
+                    active => c.status != ContractStatus::Cancelled,
+                }
+            })
+            .collect();
+        let next = more.then(|| {
+            serde_urlencoded::to_string(ContractQuery { q: q.q.clone(), pagina: Some(page + 1) }).unwrap_or_default()
+        });
+        Ok(state.render(
+            "contracts.html",
+            minijinja::context! {
+                title => "Contratos", contracts => rows, q => q.q.clone(), next,
+                can_edit => session.user.role.allows(Permission::EditBilling),
+                ..session.ctx()
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+#[derive(Deserialize)]
+pub(super) struct GenerateForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    months: String,
+}
+
+/// "Gerar financeiro": the contract's next months, then its invoices.
+pub(super) async fn generate(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<GenerateForm>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::EditBilling) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let months = form.months.trim().parse::<u32>().unwrap_or(0);
+    if !(1..=60).contains(&months) {
+        return super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Meses inválidos",
+            "Escolha de 1 a 60 meses.",
+        );
+    }
+    let contract = {
+        let mut conn = match state.db.pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => return internal(e.into()),
+        };
+        match store::get_contract(&mut conn, crate::domain::ContractId(id)).await {
+            Ok(c) => c,
+            Err(_) => return StatusCode::NOT_FOUND.into_response(),
+        }
+    };
+    match crate::invoicing::generate_invoices(
+        &state.db,
+        &contract.external_id,
+        months,
+        &state.clock,
+    )
+    .await
+    {
+        Ok(g) => {
+            tracing::info!(user = %session.user.login, contract = %contract.external_id, created = g.created.len(), "invoices generated from the web");
+            let q = serde_urlencoded::to_string([
+                ("contrato", contract.external_id.as_str()),
+                ("geradas", &g.created.len().to_string()),
+            ])
+            .unwrap_or_default();
+            Redirect::to(&format!("/faturas?{q}")).into_response()
+        }
+        Err(crate::invoicing::GenerateError::Other(e)) => internal(e),
+        Err(e) => super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Faturas não geradas",
+            &match e {
+                crate::invoicing::GenerateError::Cancelled(_) => {
+                    "O contrato está cancelado.".to_string()
+                }
+                other => other.to_string(),
+            },
+        ),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(super) struct InvoiceQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    cliente: String,
+    #[serde(default)]
+    contrato: String,
+    #[serde(default)]
+    de: String,
+    #[serde(default)]
+    ate: String,
+    #[serde(default, skip_serializing)]
+    geradas: Option<usize>,
+    #[serde(default, skip_serializing)]
+    enviada: Option<String>,
+    #[serde(default)]
+    pagina: Option<i64>,
+}
+
+fn status_pt(s: &InvoiceStatus) -> (&'static str, &'static str) {
+    match s {
+        InvoiceStatus::Open => ("open", "em aberto"),
+        InvoiceStatus::Paid { .. } => ("paid", "paga"),
+        InvoiceStatus::Cancelled => ("cancelled", "cancelada"),
+    }
+}
+
+pub(super) async fn invoices(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<InvoiceQuery>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let page = q.pagina.unwrap_or(1).max(1);
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let mut error = None;
+        let mut f = InvoiceListFilter {
+            status: Some(q.status.trim().to_string()).filter(|s| ["open", "paid", "cancelled"].contains(&s.as_str())),
+            ..InvoiceListFilter::default()
+        };
+        if !q.cliente.trim().is_empty() {
+            match store::find_customer_by_external_id(&mut conn, q.cliente.trim()).await? {
+                Some(c) => f.customer = Some(c.id),
+                None => error = Some(format!("Cliente não encontrado: {}", q.cliente.trim())),
+            }
+        }
+        if !q.contrato.trim().is_empty() {
+            match store::find_contract(&mut conn, q.contrato.trim()).await? {
+                Some(c) => f.contract = Some(c.id),
+                None => error = Some(format!("Contrato não encontrado: {}", q.contrato.trim())),
+            }
+        }
+        for (value, slot, label) in [(&q.de, &mut f.due_from, "Vencimento de"), (&q.ate, &mut f.due_to, "Vencimento até")] {
+            if !value.trim().is_empty() {
+                match parse_date(value) {
+                    Ok(d) => *slot = Some(d),
+                    Err(_) => error = Some(format!("{label}: use dd/mm/aaaa.")),
+                }
+            }
+        }
+        let mut list = if error.is_none() {
+            store::list_invoices_page(&mut conn, &f, (page - 1) * PAGE, PAGE + 1).await?
+        } else {
+            Vec::new()
+        };
+        let more = list.len() as i64 > PAGE;
+        list.truncate(PAGE as usize);
+        let mut ids: Vec<_> = list.iter().map(|i| i.customer_id).collect();
+        ids.sort();
+        ids.dedup();
+        let names: HashMap<_, _> = store::get_customers(&mut conn, &ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
+        let rows: Vec<_> = list
+            .iter()
+            .map(|i| {
+                let (code, label) = status_pt(&i.status);
+                minijinja::context! {
+                    id => i.id.0, ext => i.external_id.clone(),
+                    customer => names.get(&i.customer_id).cloned().unwrap_or_default(),
+                    due => format_date(i.due_date), amount => i.amount.to_string(),
+                    status => label, status_code => code, open => code == "open",
+                    delivery => i.delivery_type.label_pt(),
+                }
+            })
+            .collect();
+        let notice = match (&q.geradas, &q.enviada) {
+            (Some(n), _) => Some(format!("{n} fatura(s) gerada(s).")),
+            (_, Some(ext)) => Some(format!("Fatura {ext} na fila de envio por e-mail.")),
+            _ => None,
+        };
+        let next = more.then(|| {
+            serde_urlencoded::to_string(InvoiceQuery { pagina: Some(page + 1), geradas: None, enviada: None, ..q.clone_query() }).unwrap_or_default()
+        });
+        Ok(state.render(
+            "invoices.html",
+            minijinja::context! {
+                title => "Faturas", invoices => rows, q => minijinja::Value::from(minijinja::value::Serde(&q)),
+                error, notice, next,
+                can_send => session.user.role.allows(Permission::Send),
+                can_edit => session.user.role.allows(Permission::EditBilling),
+                ..session.ctx()
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+impl InvoiceQuery {
+    fn clone_query(&self) -> InvoiceQuery {
+        InvoiceQuery {
+            status: self.status.clone(),
+            cliente: self.cliente.clone(),
+            contrato: self.contrato.clone(),
+            de: self.de.clone(),
+            ate: self.ate.clone(),
+            geradas: None,
+            enviada: None,
+            pagina: None,
+        }
+    }
+}
+
+/// The invoice's boleto PDF.
+pub(super) async fn boleto_pdf(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let result: anyhow::Result<Option<(String, Vec<u8>)>> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Ok(invoice) = store::get_invoice(&mut conn, InvoiceId(id)).await else {
+            return Ok(None);
+        };
+        let customer = store::get_customer(&mut conn, invoice.customer_id).await?;
+        let wallet = store::get_wallet(&mut conn, invoice.wallet_id).await?;
+        let company = store::company_profile(&mut conn).await?;
+        let input = crate::payment::boleto_input(&invoice, &customer, &wallet, &company);
+        let pdf =
+            boleto::pdf::render_pdf(&[input]).map_err(|e| anyhow::anyhow!("boleto PDF: {e}"))?;
+        Ok(Some((
+            format!("boleto-{}.pdf", invoice.external_id.replace('/', "-")),
+            pdf,
+        )))
+    }
+    .await;
+    match result {
+        Ok(Some((name, pdf))) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("inline; filename=\"{name}\""),
+                ),
+            ],
+            pdf,
+        )
+            .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// "Enviar por e-mail": queued with the financial account's default message, boleto attached.
+pub(super) async fn send_now(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::Send) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<Result<String, &'static str>> = async {
+        let mut tx = state.db.begin().await?;
+        let Ok(invoice) = store::get_invoice(&mut tx, InvoiceId(id)).await else {
+            return Ok(Err("Fatura não encontrada."));
+        };
+        if invoice.status != InvoiceStatus::Open {
+            return Ok(Err("Só faturas em aberto são enviadas."));
+        }
+        let Some(account) = store::financial_account(&mut tx).await? else {
+            return Ok(Err("Nenhuma conta de e-mail nos parâmetros financeiros."));
+        };
+        crate::delivery::enqueue_invoice_email(
+            &mut tx,
+            invoice.id,
+            &account,
+            crate::layouts::Purpose::AccountDefault,
+            None,
+            &format!("manual:{}:{now}", invoice.id),
+            &format!("user: {}", session.user.login),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(invoice.external_id))
+    }
+    .await;
+    match result {
+        Ok(Ok(ext)) => {
+            let q = serde_urlencoded::to_string([("enviada", ext.as_str())]).unwrap_or_default();
+            Redirect::to(&format!("/faturas?{q}")).into_response()
+        }
+        Ok(Err(msg)) => super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Não enviada",
+            msg,
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+/// "Marcar paga": paid today, the invoice's amount.
+pub(super) async fn mark_paid(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::EditBilling) {
+        return r;
+    }
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let result: anyhow::Result<bool> = async {
+        let mut tx = state.db.begin().await?;
+        let Ok(invoice) = store::get_invoice(&mut tx, InvoiceId(id)).await else {
+            return Ok(false);
+        };
+        if invoice.status != InvoiceStatus::Open {
+            return Ok(false);
+        }
+        store::mark_invoice_paid(
+            &mut tx,
+            &invoice.external_id,
+            state.clock.today(),
+            invoice.amount,
+            state.clock.now_millis(),
+        )
+        .await?;
+        store::audit(
+            &mut tx,
+            &format!("user: {}", session.user.login),
+            "invoice.paid",
+            &format!("invoice:{}", invoice.external_id),
+            Some("open"),
+            Some("paid"),
+            state.clock.now_millis(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+    .await;
+    match result {
+        Ok(true) => Redirect::to("/faturas").into_response(),
+        Ok(false) => super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::CONFLICT,
+            "Não alterada",
+            "Só faturas em aberto podem ser marcadas como pagas.",
+        ),
+        Err(e) => internal(e),
+    }
+}
