@@ -960,3 +960,70 @@ async fn contracts_generate_invoices_and_invoices_send_print_and_get_paid() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_page_shows_contacts_emails_sent_and_the_timeline() {
+    let t = sqlite().await;
+    add_user(&t.db, "leo", Role::ReadOnly, "senha-forte-2").await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    let invoices = open_invoices(&t.db, 2).await;
+    let account = sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+    let clock = clock_on("2026-01-07");
+    queue_invoice_email(
+        &t.db,
+        &invoices[0],
+        &account,
+        "manual:1",
+        clock.now_millis(),
+    )
+    .await;
+    worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::insert_pause(
+        &mut conn,
+        store::PauseTarget::Invoice(invoices[1].id),
+        jiff::civil::date(2026, 2, 20),
+        "promessa de pagamento",
+        "user: ana",
+        clock.now_millis() + 1000,
+    )
+    .await
+    .unwrap();
+    store::mark_invoice_paid(
+        &mut conn,
+        "K1/2026-01",
+        jiff::civil::date(2026, 1, 9),
+        invoices[0].amount,
+        0,
+    )
+    .await
+    .unwrap();
+    let customer = store::find_customer_by_external_id(&mut conn, "C1")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    with_server(&t.db, |addr| async move {
+        let (leo, _) = session_for(addr, "leo", "senha-forte-2").await;
+        let list = http(addr, "GET", "/clientes?q=52998224725", &leo, "").await;
+        assert!(list.body.contains("Maria Silva"), "search by document digits");
+        assert!(http(addr, "GET", "/clientes?q=ninguem", &leo, "").await.body.contains("Nenhum cliente."));
+        let page = http(addr, "GET", &format!("/clientes/{}", customer.id.0), &leo, "").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("E-mail principal: maria@exemplo.com.br"));
+        assert!(page.body.contains("Celular: +55 11 98765-4321"), "{}", page.body);
+        assert!(page.body.contains(">K1</a>"));
+        // E-mails enviados: the reminder, accepted.
+        assert!(page.body.contains("<td>enviado</td><td>maria@exemplo.com.br</td><td>Lembrete antes do vencimento</td>"), "{}", page.body);
+        // The timeline, newest first: the payment (09/01), the pause, the reminder.
+        let tl = page.body.split("<ul class=\"timeline\">").nth(1).unwrap();
+        let pay = tl.find("Pagamento da fatura K1/2026-01: R$ 119,90 em 09/01/2026").expect("payment");
+        let pause = tl.find("Cobrança da fatura K1/2026-02 pausada até 20/02/2026: promessa de pagamento (user: ana)").expect("pause");
+        let sent = tl.find("Lembrete antes do vencimento: enviado para maria@exemplo.com.br (test)").expect("reminder");
+        assert!(pay < pause && pause < sent, "{tl}");
+        assert_eq!(http(addr, "GET", "/clientes/999999", &leo, "").await.status, 404);
+    })
+    .await;
+}

@@ -1040,3 +1040,21 @@ pub async fn send_duration_histogram(
         row.try_get(bounds_ms.len() + 1)?,
     ))
 }
+
+/// A customer's notices, newest first (the timeline).
+pub async fn list_notices_of_customer(
+    conn: &mut AnyConnection,
+    customer: CustomerId,
+    limit: i64,
+) -> anyhow::Result<Vec<Notice>> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {NOTICE_COLUMNS} FROM notices WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+    )))
+    .bind(customer.0)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(notice_from_row)
+    .collect()
+}

@@ -538,25 +538,45 @@ pub async fn list_pauses(conn: &mut AnyConnection, date: Date) -> anyhow::Result
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| {
-        let target = match (
-            r.try_get::<Option<i64>, _>(1)?,
-            r.try_get::<Option<i64>, _>(2)?,
-        ) {
-            (Some(c), _) => PauseTarget::Customer(CustomerId(c)),
-            (None, Some(i)) => PauseTarget::Invoice(InvoiceId(i)),
-            (None, None) => anyhow::bail!("pause without a target"),
-        };
-        Ok(Pause {
-            id: r.try_get(0)?,
-            target,
-            until: date_of(&r.try_get::<String, _>(3)?)?,
-            reason: r.try_get(4)?,
-            set_by: r.try_get(5)?,
-            created_at: r.try_get(6)?,
-        })
-    })
+    .map(pause_from_row)
     .collect()
+}
+
+/// Every pause of a customer or of its invoices, newest first (the customer's timeline).
+pub async fn list_pauses_of_customer(
+    conn: &mut AnyConnection,
+    customer: CustomerId,
+) -> anyhow::Result<Vec<Pause>> {
+    sqlx::query(
+        "SELECT id, customer_id, invoice_id, until, reason, set_by, created_at FROM pauses
+         WHERE customer_id = $1 OR invoice_id IN (SELECT id FROM invoices WHERE customer_id = $1)
+         ORDER BY id DESC",
+    )
+    .bind(customer.0)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(pause_from_row)
+    .collect()
+}
+
+fn pause_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<Pause> {
+    let target = match (
+        r.try_get::<Option<i64>, _>(1)?,
+        r.try_get::<Option<i64>, _>(2)?,
+    ) {
+        (Some(c), _) => PauseTarget::Customer(CustomerId(c)),
+        (None, Some(i)) => PauseTarget::Invoice(InvoiceId(i)),
+        (None, None) => anyhow::bail!("pause without a target"),
+    };
+    Ok(Pause {
+        id: r.try_get(0)?,
+        target,
+        until: date_of(&r.try_get::<String, _>(3)?)?,
+        reason: r.try_get(4)?,
+        set_by: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -513,3 +513,50 @@ pub async fn list_contracts_page(
         .map(contract_from_row)
         .collect()
 }
+
+/// A page of customers by external id, optionally those whose code, name, document digits or
+/// e-mail contain `search` (case-insensitive).
+pub async fn list_customers_page(
+    conn: &mut AnyConnection,
+    search: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<Customer>> {
+    let pattern = search.map(|s| format!("%{}%", s.trim().to_lowercase()));
+    let digits = search
+        .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
+        .filter(|d| !d.is_empty())
+        .map(|d| format!("%{d}%"));
+    sqlx::query(
+        "SELECT * FROM customers
+         WHERE ($1 IS NULL OR LOWER(external_id) LIKE $1 OR LOWER(name) LIKE $1 OR LOWER(COALESCE(email, '')) LIKE $1
+                OR ($2 IS NOT NULL AND document LIKE $2))
+         ORDER BY external_id LIMIT $3 OFFSET $4",
+    )
+    .bind(pattern)
+    .bind(digits)
+    .bind(limit)
+    .bind(offset.max(0))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(customer_from_row)
+    .collect()
+}
+
+/// A customer's contracts, by external id.
+pub async fn list_contracts_of_customer(
+    conn: &mut AnyConnection,
+    customer: CustomerId,
+) -> anyhow::Result<Vec<Contract>> {
+    let sql = format!(
+        "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE customer_id = $1 ORDER BY external_id"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(customer.0)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(contract_from_row)
+        .collect()
+}

@@ -6,6 +6,7 @@
 
 pub mod auth;
 mod billing;
+mod customers;
 mod layouts;
 mod log;
 mod metrics;
@@ -107,6 +108,8 @@ fn templates() -> minijinja::Environment<'static> {
         ("log.html", include_str!("templates/log.html")),
         ("regua.html", include_str!("templates/regua.html")),
         ("contracts.html", include_str!("templates/contracts.html")),
+        ("customers.html", include_str!("templates/customers.html")),
+        ("customer.html", include_str!("templates/customer.html")),
         ("invoices.html", include_str!("templates/invoices.html")),
         ("layouts.html", include_str!("templates/layouts.html")),
         (

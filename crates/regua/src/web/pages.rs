@@ -31,6 +31,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
         .route("/metrics", get(super::metrics::metrics))
+        .route("/clientes", get(super::customers::list))
+        .route("/clientes/{id}", get(super::customers::show))
         .route("/contratos", get(super::billing::contracts))
         .route("/contratos/{id}/gerar", post(super::billing::generate))
         .route("/faturas", get(super::billing::invoices))

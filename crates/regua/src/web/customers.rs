@@ -1,0 +1,180 @@
+//! Clientes: the list (search by code, name, document or e-mail) and a customer's page — contact,
+//! contracts, "E-mails enviados" and the timeline of every notice (sent or not, with the reason),
+//! payment and pause.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Permission;
+use super::{AppState, Session};
+use crate::domain::{ContractStatus, CustomerId, InvoiceStatus, format_date};
+use crate::store::{self, LogFilter, PauseTarget};
+
+const PAGE: i64 = 50;
+
+fn internal(e: anyhow::Error) -> Response {
+    tracing::error!(error = format!("{e:#}"), "customers page failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(super) struct CustomerQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    pagina: Option<i64>,
+}
+
+pub(super) async fn list(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<CustomerQuery>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let page = q.pagina.unwrap_or(1).max(1);
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let search = Some(q.q.trim()).filter(|s| !s.is_empty());
+        let mut list =
+            store::list_customers_page(&mut conn, search, (page - 1) * PAGE, PAGE + 1).await?;
+        let more = list.len() as i64 > PAGE;
+        list.truncate(PAGE as usize);
+        let rows: Vec<_> = list
+            .iter()
+            .map(|c| {
+                minijinja::context! {
+                    id => c.id.0, ext => c.external_id.clone(), name => c.name.clone(),
+                    document => c.document.to_string(),
+                    email => c.email.as_ref().map(|e| e.as_str().to_string()).unwrap_or_default(),
+                    mobile => c.mobile_phone.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        let next = more.then(|| {
+            serde_urlencoded::to_string(CustomerQuery { q: q.q.clone(), pagina: Some(page + 1) })
+                .unwrap_or_default()
+        });
+        Ok(state.render(
+            "customers.html",
+            minijinja::context! { title => "Clientes", customers => rows, q => q.q.clone(), next, ..session.ctx() },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+fn when(state: &AppState, ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned(state.clock.time_zone().clone())
+                .strftime("%d/%m/%Y %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) async fn show(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let result: anyhow::Result<Option<Response>> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Ok(customer) = store::get_customer(&mut conn, CustomerId(id)).await else {
+            return Ok(None);
+        };
+        let contracts: Vec<_> = store::list_contracts_of_customer(&mut conn, customer.id)
+            .await?
+            .iter()
+            .map(|k| {
+                minijinja::context! {
+                    ext => k.external_id.clone(), plan => k.plan.clone(), amount => k.monthly_amount.to_string(),
+                    delivery => k.delivery_type.label_pt(),
+                    status => match k.status { ContractStatus::Active => "ativo", ContractStatus::Suspended => "suspenso", ContractStatus::Cancelled => "cancelado" },
+                }
+            })
+            .collect();
+        let attempts = store::list_attempts(
+            &mut conn,
+            &LogFilter { customer: Some(customer.id), limit: 50, ..LogFilter::default() },
+        )
+        .await?;
+        let emails: Vec<_> = attempts
+            .iter()
+            .map(|a| {
+                minijinja::context! {
+                    when => when(&state, a.attempted_at), outcome => a.outcome.as_str(),
+                    outcome_pt => super::log::outcome_pt(a.outcome), recipient => a.recipient.clone(),
+                    purpose => a.purpose.label_pt(),
+                    reply => format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim().to_string(),
+                }
+            })
+            .collect();
+        // The timeline: notices (sent or not, with the reason), payments, pauses; newest first.
+        let mut timeline: Vec<(i64, String)> = Vec::new();
+        for n in store::list_notices_of_customer(&mut conn, customer.id, 100).await? {
+            let what = n.purpose.label_pt();
+            let text = match n.status {
+                crate::delivery::NoticeStatus::Sent => format!("{what}: enviado para {}", n.recipient),
+                crate::delivery::NoticeStatus::Skipped => format!("{what}: não enviado — {}", n.last_error.clone().unwrap_or_default()),
+                crate::delivery::NoticeStatus::Dead => format!("{what}: sem entrega — {}", n.last_error.clone().unwrap_or_default()),
+                s => format!("{what}: {}", super::log::outcome_pt(s)),
+            };
+            timeline.push((n.sent_at.unwrap_or(n.created_at), format!("{text} ({})", n.actor)));
+        }
+        let tz = state.clock.time_zone().clone();
+        for inv in store::list_invoices_page(
+            &mut conn,
+            &store::InvoiceListFilter { customer: Some(customer.id), status: Some("paid".into()), ..Default::default() },
+            0,
+            100,
+        )
+        .await?
+        {
+            if let InvoiceStatus::Paid { paid_on, amount } = inv.status {
+                let at = paid_on.to_zoned(tz.clone())?.timestamp().as_millisecond();
+                timeline.push((at, format!("Pagamento da fatura {}: {amount} em {}", inv.external_id, format_date(paid_on))));
+            }
+        }
+        for p in store::list_pauses_of_customer(&mut conn, customer.id).await? {
+            let what = match p.target {
+                PauseTarget::Customer(_) => "Cobrança pausada".to_string(),
+                PauseTarget::Invoice(i) => format!("Cobrança da fatura {} pausada", store::get_invoice(&mut conn, i).await?.external_id),
+            };
+            timeline.push((p.created_at, format!("{what} até {}: {} ({})", format_date(p.until), p.reason, p.set_by)));
+        }
+        timeline.sort_by(|a, b| b.0.cmp(&a.0));
+        let timeline: Vec<_> = timeline
+            .into_iter()
+            .map(|(ms, text)| minijinja::context! { when => when(&state, ms), text })
+            .collect();
+        Ok(Some(state.render(
+            "customer.html",
+            minijinja::context! {
+                title => customer.name.clone(),
+                c => minijinja::context! {
+                    ext => customer.external_id.clone(), name => customer.name.clone(), document => customer.document.to_string(),
+                    email => customer.email.as_ref().map(|e| e.as_str().to_string()),
+                    mobile => customer.mobile_phone.as_ref().map(|m| m.to_string()),
+                },
+                contracts, emails, timeline,
+                ..session.ctx()
+            },
+        )))
+    }
+    .await;
+    match result {
+        Ok(Some(r)) => r,
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => internal(e),
+    }
+}
