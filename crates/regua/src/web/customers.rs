@@ -152,7 +152,7 @@ pub(super) async fn show(
             };
             timeline.push((p.created_at, format!("{what} até {}: {} ({})", format_date(p.until), p.reason, p.set_by)));
         }
-        timeline.sort_by(|a, b| b.0.cmp(&a.0));
+        timeline.sort_by_key(|t| std::cmp::Reverse(t.0));
         let timeline: Vec<_> = timeline
             .into_iter()
             .map(|(ms, text)| minijinja::context! { when => when(&state, ms), text })
