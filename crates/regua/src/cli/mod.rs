@@ -130,6 +130,9 @@ pub enum Command {
     /// Users of the web UI: add (prints a one-time password), list.
     #[command(subcommand)]
     User(UserCmd),
+    /// API keys of integrations: add (prints the key once), list, revoke.
+    #[command(subcommand)]
+    Apikey(ApiKeyCmd),
     /// Overdue bands ("faixas de atraso") and manual emission.
     #[command(subcommand)]
     Band(dunning_cmd::BandCmd),
@@ -166,6 +169,27 @@ pub enum UserCmd {
     },
     /// List the users.
     List,
+}
+
+/// `regua apikey …`
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCmd {
+    /// Add a key for an integration; prints it once.
+    Add {
+        /// The integration's name.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: view, send, billing, email, dunning, users; or all.
+        #[arg(long, default_value = "view")]
+        permissions: String,
+    },
+    /// List the keys (never the keys themselves).
+    List,
+    /// Revoke a key by name.
+    Revoke {
+        /// The integration's name.
+        name: String,
+    },
 }
 
 /// `regua serve` options.
@@ -551,6 +575,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Holidays(args) => dunning_cmd::holidays(g, args).await,
         Command::Serve(args) => serve(g, args).await,
         Command::User(cmd) => user(g, cmd).await,
+        Command::Apikey(cmd) => apikey(g, cmd).await,
         Command::Band(cmd) => dunning_cmd::band(g, cmd).await,
         Command::Routine(cmd) => dunning_cmd::routine(g, cmd).await,
         Command::Pause(args) => dunning_cmd::pause(g, args).await,
@@ -582,6 +607,76 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    let now = g.clock()?.now_millis();
+    match cmd {
+        ApiKeyCmd::Add { name, permissions } => {
+            let perms = match crate::web::auth::Permission::parse_list(&permissions) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("--permissions: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            match store::insert_api_key(&mut conn, &name, &perms, now).await {
+                Ok((_, token)) => {
+                    let list: Vec<&str> = perms.iter().map(|p| p.as_str()).collect();
+                    store::audit(
+                        &mut conn,
+                        "cli",
+                        "apikey.add",
+                        &format!("apikey:{name}"),
+                        None,
+                        Some(&list.join(",")),
+                        now,
+                    )
+                    .await?;
+                    println!("API key {name:?} added ({})", list.join(","));
+                    println!("key: {token}");
+                }
+                Err(store::ConfigError::Other(e)) => return Err(e),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        ApiKeyCmd::List => {
+            println!("name\tpermissions\tstatus");
+            for k in store::list_api_keys(&mut conn).await? {
+                let list: Vec<&str> = k.permissions.iter().map(|p| p.as_str()).collect();
+                println!(
+                    "{}\t{}\t{}",
+                    k.name,
+                    list.join(","),
+                    if k.revoked { "revoked" } else { "active" }
+                );
+            }
+        }
+        ApiKeyCmd::Revoke { name } => {
+            if store::revoke_api_key(&mut conn, &name, now).await? {
+                store::audit(
+                    &mut conn,
+                    "cli",
+                    "apikey.revoke",
+                    &format!("apikey:{name}"),
+                    None,
+                    None,
+                    now,
+                )
+                .await?;
+                println!("API key {name:?} revoked");
+            } else {
+                eprintln!("no active API key named {name:?}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {

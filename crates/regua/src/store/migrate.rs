@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0005_dunning.sql"),
     ),
     (6, "web", include_str!("../../migrations/0006_web.sql")),
+    (7, "api", include_str!("../../migrations/0007_api.sql")),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

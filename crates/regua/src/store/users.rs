@@ -247,3 +247,158 @@ pub async fn set_user_password(
         .await?;
     Ok(updated == 1)
 }
+
+/// An API key of an integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Key.
+    pub id: i64,
+    /// The integration's name.
+    pub name: String,
+    /// What it may do.
+    pub permissions: Vec<crate::web::auth::Permission>,
+    /// Revoked keys authenticate nothing.
+    pub revoked: bool,
+}
+
+fn api_key_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<ApiKey> {
+    Ok(ApiKey {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        permissions: crate::web::auth::Permission::parse_list(
+            &r.try_get::<String, _>("permissions")?,
+        )
+        .map_err(anyhow::Error::msg)?,
+        revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+    })
+}
+
+/// Adds an API key; returns its id and the token, shown once (`rg_…`; only its hash is kept).
+pub async fn insert_api_key(
+    conn: &mut AnyConnection,
+    name: &str,
+    permissions: &[crate::web::auth::Permission],
+    now_ms: i64,
+) -> Result<(i64, String), ConfigError> {
+    if name.trim().is_empty() {
+        return Err(ConfigError::Invalid {
+            field: "name",
+            reason: "is empty".into(),
+        });
+    }
+    let token = format!("rg_{}", new_token());
+    let list: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+    let res = sqlx::query(
+        "INSERT INTO api_keys (name, key_hash, permissions, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name.trim())
+    .bind(token_hash(&token))
+    .bind(list.join(","))
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await;
+    match res {
+        Ok(row) => Ok((row.try_get(0).context("key id")?, token)),
+        Err(e)
+            if super::is_constraint(&e, "api_keys_name_key")
+                || super::is_constraint(&e, "api_keys.name") =>
+        {
+            Err(ConfigError::Duplicate {
+                what: "API key",
+                name: name.trim().to_string(),
+            })
+        }
+        Err(e) => Err(anyhow::Error::from(e).context("cannot add the key").into()),
+    }
+}
+
+/// The live key a token belongs to.
+pub async fn api_key_for_token(
+    conn: &mut AnyConnection,
+    token: &str,
+) -> anyhow::Result<Option<ApiKey>> {
+    sqlx::query(
+        "SELECT id, name, permissions, revoked_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(token_hash(token))
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(api_key_from_row)
+    .transpose()
+}
+
+/// Every key, by name.
+pub async fn list_api_keys(conn: &mut AnyConnection) -> anyhow::Result<Vec<ApiKey>> {
+    sqlx::query("SELECT id, name, permissions, revoked_at FROM api_keys ORDER BY name")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(api_key_from_row)
+        .collect()
+}
+
+/// Revokes a key by name; false when there is no live one.
+pub async fn revoke_api_key(
+    conn: &mut AnyConnection,
+    name: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    Ok(
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(now_ms)
+            .bind(name)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// A stored response for an Idempotency-Key: (request hash, status, body).
+pub async fn idempotent_response(
+    conn: &mut AnyConnection,
+    key: i64,
+    idem: &str,
+) -> anyhow::Result<Option<(String, u16, String)>> {
+    let row = sqlx::query(
+        "SELECT request_hash, status, body FROM idempotency_keys WHERE api_key_id = $1 AND idem_key = $2",
+    )
+    .bind(key)
+    .bind(idem)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        Ok((
+            r.try_get(0)?,
+            u16::try_from(r.try_get::<i64, _>(1)?).unwrap_or(500),
+            r.try_get(2)?,
+        ))
+    })
+    .transpose()
+}
+
+/// Keeps a response for an Idempotency-Key (the first one wins).
+pub async fn store_idempotent_response(
+    conn: &mut AnyConnection,
+    key: i64,
+    idem: &str,
+    request_hash: &str,
+    status: u16,
+    body: &str,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (api_key_id, idem_key) DO NOTHING",
+    )
+    .bind(key)
+    .bind(idem)
+    .bind(request_hash)
+    .bind(i64::from(status))
+    .bind(body)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

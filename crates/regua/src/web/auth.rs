@@ -37,6 +37,53 @@ pub enum Permission {
     ManageUsers,
 }
 
+impl Permission {
+    /// Every permission.
+    pub const ALL: [Permission; 6] = [
+        Permission::View,
+        Permission::Send,
+        Permission::EditBilling,
+        Permission::ConfigureEmail,
+        Permission::ManageDunning,
+        Permission::ManageUsers,
+    ];
+
+    /// The stored and CLI name (API keys carry a list of them).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::View => "view",
+            Permission::Send => "send",
+            Permission::EditBilling => "billing",
+            Permission::ConfigureEmail => "email",
+            Permission::ManageDunning => "dunning",
+            Permission::ManageUsers => "users",
+        }
+    }
+
+    /// Parses a comma-separated list (`view,send`), or `all`.
+    pub fn parse_list(s: &str) -> Result<Vec<Permission>, String> {
+        if s.trim() == "all" {
+            return Ok(Permission::ALL.to_vec());
+        }
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let p = Permission::ALL
+                .into_iter()
+                .find(|p| p.as_str() == part)
+                .ok_or_else(|| {
+                    format!("{part:?} is not a permission (view, send, billing, email, dunning, users, all)")
+                })?;
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        if out.is_empty() {
+            return Err("no permission given".into());
+        }
+        Ok(out)
+    }
+}
+
 impl Role {
     /// The stored and CLI name.
     pub fn as_str(self) -> &'static str {

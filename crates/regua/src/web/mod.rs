@@ -4,6 +4,7 @@
 //! Every page but `/login`, `/health` and `/static/*` needs a session; without one a page
 //! redirects to the login.
 
+pub mod api;
 pub mod auth;
 mod billing;
 mod customers;
@@ -125,7 +126,7 @@ fn templates() -> minijinja::Environment<'static> {
 
 /// The routes of the admin UI.
 pub fn router(state: Arc<AppState>) -> Router {
-    pages::routes().with_state(state)
+    pages::routes().merge(api::routes()).with_state(state)
 }
 
 /// The value of a cookie in the request.

@@ -1,0 +1,516 @@
+//! The REST API over real HTTP: keys and permissions, every endpoint with bad input, and
+//! idempotent retries.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::*;
+use regua::store;
+use regua::web::auth::Permission;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+struct Resp {
+    status: u16,
+    headers: String,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    key: &str,
+    extra: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Resp {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: api\r\nConnection: close\r\n");
+    if !key.is_empty() {
+        req.push_str(&format!("Authorization: Bearer {key}\r\n"));
+    }
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    if method == "POST" {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let headers = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+    let status = headers.split(' ').nth(1).unwrap().parse().unwrap();
+    Resp {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+async fn key(db: &store::Db, name: &str, perms: &[Permission]) -> String {
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::insert_api_key(&mut conn, name, perms, 0)
+        .await
+        .unwrap()
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_reads_acts_refuses_and_replays() {
+    for t in each_backend().await {
+        let db = t.db.clone();
+        open_invoices(&db, 2).await;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        sink_account(&db, "Principal", sink.port(), AccountSetup::default()).await;
+        let mut conn = db.pool.acquire().await.unwrap();
+        store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+            .await
+            .unwrap();
+        drop(conn);
+        let reader = key(&db, "erp-leitura", &[Permission::View]).await;
+        let full = key(
+            &db,
+            "erp",
+            &[Permission::View, Permission::Send, Permission::EditBilling],
+        )
+        .await;
+        let revoked = key(&db, "antiga", &[Permission::View]).await;
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert!(store::revoke_api_key(&mut conn, "antiga", 0).await.unwrap());
+        drop(conn);
+        let label = t.label;
+        let reader2 = reader.clone();
+        with_server(&t.db, |addr| async move {
+            // Every route refuses anonymous, unknown and revoked keys.
+            for (method, path) in [
+                ("GET", "/api/v1/customers"),
+                ("GET", "/api/v1/customers/C1"),
+                ("GET", "/api/v1/invoices"),
+                ("GET", "/api/v1/invoices/K1%2F2026-01"),
+                ("GET", "/api/v1/invoices/K1%2F2026-01/boleto.pdf"),
+                ("POST", "/api/v1/invoices/K1%2F2026-01/paid"),
+                ("POST", "/api/v1/invoices/K1%2F2026-01/send"),
+                ("POST", "/api/v1/contracts/K1/generate"),
+                ("GET", "/api/v1/notices"),
+                ("POST", "/api/v1/dry-run"),
+            ] {
+                for k in ["", "rg_wrong", revoked.as_str()] {
+                    let r = call(addr, method, path, k, &[], Some(&json!({}))).await;
+                    assert_eq!(r.status, 401, "{label} {method} {path} with {k:?}");
+                    assert_eq!(r.json()["code"], "unauthorized");
+                }
+            }
+            // The document is public.
+            let doc = call(addr, "GET", "/api/v1/openapi.json", "", &[], None)
+                .await
+                .json();
+            assert_eq!(doc["openapi"], "3.1.0");
+            for p in [
+                "/customers",
+                "/invoices/{id}/send",
+                "/contracts/{id}/generate",
+                "/notices",
+                "/dry-run",
+            ] {
+                assert!(doc["paths"][p].is_object(), "{p}");
+            }
+
+            // Reading.
+            let r = call(
+                addr,
+                "GET",
+                "/api/v1/customers?search=maria",
+                &reader,
+                &[],
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.json()["customers"][0]["id"], "C1");
+            assert_eq!(r.json()["customers"][0]["mobile_phone"], "+5511987654321");
+            assert_eq!(
+                call(addr, "GET", "/api/v1/customers/NOPE", &reader, &[], None)
+                    .await
+                    .status,
+                404
+            );
+            let bad = call(
+                addr,
+                "GET",
+                "/api/v1/customers?per_page=1000",
+                &reader,
+                &[],
+                None,
+            )
+            .await;
+            assert_eq!(
+                (bad.status, bad.json()["field"].clone()),
+                (422, json!("per_page"))
+            );
+            let r = call(
+                addr,
+                "GET",
+                "/api/v1/invoices?customer=C1&status=open",
+                &reader,
+                &[],
+                None,
+            )
+            .await;
+            let list = r.json()["invoices"].as_array().unwrap().clone();
+            assert_eq!(list.len(), 2);
+            assert_eq!(list[0]["id"], "K1/2026-02", "latest due first");
+            assert_eq!(list[0]["amount_cents"], 11990);
+            for (q, field) in [
+                ("status=late", "status"),
+                ("due_from=31%2F02%2F2026", "due_from"),
+                ("customer=NOPE", "customer"),
+            ] {
+                let r = call(
+                    addr,
+                    "GET",
+                    &format!("/api/v1/invoices?{q}"),
+                    &reader,
+                    &[],
+                    None,
+                )
+                .await;
+                assert_eq!(
+                    (r.status, r.json()["field"].clone()),
+                    (422, json!(field)),
+                    "{q}"
+                );
+            }
+            let inv = call(
+                addr,
+                "GET",
+                "/api/v1/invoices/K1%2F2026-01",
+                &reader,
+                &[],
+                None,
+            )
+            .await
+            .json();
+            assert_eq!(inv["due_date"], "2026-01-10");
+            let pdf = call(
+                addr,
+                "GET",
+                "/api/v1/invoices/K1%2F2026-01/boleto.pdf",
+                &reader,
+                &[],
+                None,
+            )
+            .await;
+            assert!(
+                pdf.headers.contains("content-type: application/pdf")
+                    && pdf.body.starts_with(b"%PDF-")
+            );
+
+            // Permissions: a reading key cannot act.
+            for path in [
+                "/api/v1/invoices/K1%2F2026-01/send",
+                "/api/v1/invoices/K1%2F2026-01/paid",
+                "/api/v1/contracts/K1/generate",
+            ] {
+                let r = call(
+                    addr,
+                    "POST",
+                    path,
+                    &reader,
+                    &[],
+                    Some(&json!({"months": 1})),
+                )
+                .await;
+                assert_eq!(
+                    (r.status, r.json()["code"].clone()),
+                    (403, json!("forbidden")),
+                    "{path}"
+                );
+            }
+
+            // Send now, retried with the same Idempotency-Key: one notice, the first answer again.
+            let idem = [("Idempotency-Key", "envio-123")];
+            let first = call(
+                addr,
+                "POST",
+                "/api/v1/invoices/K1%2F2026-01/send",
+                &full,
+                &idem,
+                None,
+            )
+            .await;
+            assert_eq!(first.status, 202);
+            let again = call(
+                addr,
+                "POST",
+                "/api/v1/invoices/K1%2F2026-01/send",
+                &full,
+                &idem,
+                None,
+            )
+            .await;
+            assert_eq!(again.status, 202);
+            assert!(again.headers.contains("idempotent-replayed: true"));
+            assert_eq!(again.json(), first.json());
+            let reused = call(
+                addr,
+                "POST",
+                "/api/v1/invoices/K1%2F2026-02/send",
+                &full,
+                &idem,
+                None,
+            )
+            .await;
+            assert_eq!(
+                (reused.status, reused.json()["code"].clone()),
+                (422, json!("idempotency_key_reused"))
+            );
+            // Without a key, two sends are two notices.
+            call(
+                addr,
+                "POST",
+                "/api/v1/invoices/K1%2F2026-02/send",
+                &full,
+                &[],
+                None,
+            )
+            .await;
+
+            // Generate: bad input names the field; idempotent by month anyway.
+            for (body, field) in [
+                (json!({}), "months"),
+                (json!({"months": "três"}), "body"),
+                (json!({"months": 99}), "months"),
+            ] {
+                let r = call(
+                    addr,
+                    "POST",
+                    "/api/v1/contracts/K1/generate",
+                    &full,
+                    &[],
+                    Some(&body),
+                )
+                .await;
+                assert_eq!(r.status, 422, "{body}");
+                assert_eq!(
+                    r.json()["field"],
+                    field,
+                    "{body}: {}",
+                    String::from_utf8_lossy(&r.body)
+                );
+            }
+            let g = call(
+                addr,
+                "POST",
+                "/api/v1/contracts/K1/generate",
+                &full,
+                &[("Idempotency-Key", "gen-1")],
+                Some(&json!({"months": 3})),
+            )
+            .await;
+            assert_eq!(g.status, 201);
+            assert_eq!(
+                g.json()["created"].as_array().unwrap().len(),
+                1,
+                "January and February exist"
+            );
+            assert_eq!(
+                call(
+                    addr,
+                    "POST",
+                    "/api/v1/contracts/NOPE/generate",
+                    &full,
+                    &[],
+                    Some(&json!({"months": 1}))
+                )
+                .await
+                .status,
+                404
+            );
+
+            // Mark paid, then a second time: 409.
+            let paid = call(
+                addr,
+                "POST",
+                "/api/v1/invoices/K1%2F2026-01/paid",
+                &full,
+                &[],
+                Some(&json!({"paid_on": "2026-01-09"})),
+            )
+            .await;
+            assert_eq!(paid.status, 200);
+            assert_eq!(paid.json()["status"], "paid");
+            assert_eq!(paid.json()["paid_amount_cents"], 11990);
+            let twice = call(
+                addr,
+                "POST",
+                "/api/v1/invoices/K1%2F2026-01/paid",
+                &full,
+                &[],
+                Some(&json!({})),
+            )
+            .await;
+            assert_eq!(
+                (twice.status, twice.json()["code"].clone()),
+                (409, json!("not_open"))
+            );
+            let bad = call(
+                addr,
+                "POST",
+                "/api/v1/invoices/K1%2F2026-02/paid",
+                &full,
+                &[],
+                Some(&json!({"paid_on": "ontem"})),
+            )
+            .await;
+            assert_eq!(
+                (bad.status, bad.json()["field"].clone()),
+                (422, json!("paid_on"))
+            );
+
+            // Dry run.
+            let d = call(
+                addr,
+                "POST",
+                "/api/v1/dry-run",
+                &reader,
+                &[],
+                Some(&json!({"date": "2026-01-07"})),
+            )
+            .await;
+            assert_eq!(d.status, 200);
+            assert_eq!(d.json()["date"], "2026-01-07");
+            let bad = call(
+                addr,
+                "POST",
+                "/api/v1/dry-run",
+                &reader,
+                &[],
+                Some(&json!({"date": "amanhã"})),
+            )
+            .await;
+            assert_eq!(
+                (bad.status, bad.json()["field"].clone()),
+                (422, json!("date"))
+            );
+        })
+        .await;
+        // Two notices queued (the retry made none); K1/2026-01 was paid meanwhile, so the worker
+        // skips it and sends the other. The log shows each, by invoice.
+        let mut conn = db.pool.acquire().await.unwrap();
+        let counts = store::count_notices_by_status(&mut conn).await.unwrap();
+        assert_eq!(counts.get("queued"), Some(&2), "{label}: {counts:?}");
+        drop(conn);
+        worker_at(&db, &clock_on("2026-01-07"))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(sink.count(), 1);
+        with_server(&db, |addr| async move {
+            let r = call(
+                addr,
+                "GET",
+                "/api/v1/notices?invoice=K1%2F2026-01",
+                &reader2,
+                &[],
+                None,
+            )
+            .await;
+            let attempts = r.json()["attempts"].as_array().unwrap().clone();
+            assert_eq!(attempts.len(), 1);
+            assert_eq!(attempts[0]["outcome"], "skipped");
+            assert!(
+                attempts[0]["reply"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("fatura paga em 09/01/2026")
+            );
+            assert_eq!(attempts[0]["caused_by"], "api: erp");
+            let r = call(
+                addr,
+                "GET",
+                "/api/v1/notices?status=lost",
+                &reader2,
+                &[],
+                None,
+            )
+            .await;
+            assert_eq!(
+                (r.status, r.json()["field"].clone()),
+                (422, json!("status"))
+            );
+        })
+        .await;
+    }
+}
+
+#[test]
+fn regua_apikey_add_prints_a_key_once_and_list_never_shows_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t = rt.block_on(sqlite());
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+            .args(args)
+            .env("REGUA_DATABASE_URL", &t.url)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "apikey",
+        "add",
+        "--name",
+        "erp",
+        "--permissions",
+        "view,send",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let token = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .strip_prefix("key: ")
+        .unwrap()
+        .to_string();
+    assert!(token.starts_with("rg_") && token.len() > 40);
+    assert_eq!(
+        run(&["apikey", "add", "--name", "x", "--permissions", "root"])
+            .status
+            .code(),
+        Some(2)
+    );
+    let list = String::from_utf8(run(&["apikey", "list"]).stdout).unwrap();
+    assert_eq!(list, "name\tpermissions\tstatus\nerp\tview,send\tactive\n");
+    assert!(!list.contains(&token));
+    assert!(run(&["apikey", "revoke", "erp"]).status.success());
+    assert_eq!(run(&["apikey", "revoke", "erp"]).status.code(), Some(2));
+    rt.block_on(async {
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        assert!(
+            store::api_key_for_token(&mut conn, &token)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    });
+}
