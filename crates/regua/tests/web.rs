@@ -1027,3 +1027,145 @@ async fn a_customer_page_shows_contacts_emails_sent_and_the_timeline() {
     })
     .await;
 }
+
+/// Every page and form refuses anonymous access: pages send to the login, posts change nothing.
+#[tokio::test]
+async fn every_page_and_form_refuses_anonymous_access() {
+    let t = sqlite().await;
+    let invoices = open_invoices(&t.db, 1).await;
+    let id = invoices[0].id.0;
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let gets = [
+            "/",
+            "/previsao",
+            "/clientes",
+            "/clientes/1",
+            "/contratos",
+            "/faturas",
+            &format!("/faturas/{id}/boleto.pdf"),
+            "/log",
+            "/log.csv",
+            "/configuracoes/regua",
+            "/configuracoes/email",
+            "/configuracoes/layouts",
+            "/configuracoes/layouts/1",
+        ];
+        for path in gets {
+            let r = http(addr, "GET", path, "", "").await;
+            assert_eq!(r.status, 303, "GET {path}");
+            assert!(
+                r.header("location").unwrap().starts_with("/login?next="),
+                "GET {path}"
+            );
+        }
+        let posts = [
+            "/logout",
+            "/contratos/1/gerar",
+            &format!("/faturas/{id}/enviar"),
+            &format!("/faturas/{id}/pagar"),
+            "/configuracoes/layouts/1",
+            "/configuracoes/layouts/1/previa",
+            "/configuracoes/layouts/1/restaurar",
+            "/configuracoes/regua/regras",
+            "/configuracoes/regua/regras/1/remover",
+            "/configuracoes/regua/faixas",
+            "/configuracoes/regua/faixas/1/remover",
+            "/log/1/reenviar",
+            "/configuracoes/email",
+            "/configuracoes/email/1/teste",
+            "/configuracoes/email/1/financeiro",
+        ];
+        for path in posts {
+            let r = http(addr, "POST", path, "", "_csrf=x&months=1&name=X").await;
+            assert_eq!(r.status, 303, "POST {path}");
+            assert!(
+                r.header("location").unwrap().starts_with("/login"),
+                "POST {path}"
+            );
+        }
+        // Public: the login, the static files, /health.
+        for path in ["/login", "/static/app.css", "/static/app.js", "/health"] {
+            assert_eq!(http(addr, "GET", path, "", "").await.status, 200, "{path}");
+        }
+    })
+    .await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    assert!(
+        store::count_notices_by_status(&mut conn)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store::count_invoices_by_status(&mut conn).await.unwrap().0,
+        1,
+        "still open"
+    );
+}
+
+/// The SMTP password typed in the UI never reaches a log line, even with every log on.
+#[test]
+fn the_smtp_password_never_reaches_the_logs() {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t = rt.block_on(sqlite());
+    rt.block_on(add_user(&t.db, "ana", Role::Admin, "senha-forte-1"));
+    let sink = rt
+        .block_on(mailsink::Sink::start(mailsink::SinkConfig {
+            auth: Some(("cobranca".into(), "Pw-9f8e7d-nunca-no-log".into())),
+            ..Default::default()
+        }))
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--no-scheduler"])
+        .env("REGUA_DATABASE_URL", &t.url)
+        .env("REGUA_SECRET_KEY", "5e".repeat(32))
+        .env("REGUA_LOG", "trace")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr: SocketAddr = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0);
+        if let Some(rest) = line.split("http://").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    // Keep reading the log while the requests run.
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).unwrap();
+        rest
+    });
+    rt.block_on(async {
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let form = format!(
+            "_csrf={}&name=Principal&host=127.0.0.1&port={}&security=none&user=cobranca&password={}&from=cobranca%40provedor.com.br&test_recipient=ana%40provedor.com.br&financial=1",
+            enc(&csrf),
+            sink.port(),
+            enc("Pw-9f8e7d-nunca-no-log")
+        );
+        assert_eq!(http(addr, "POST", "/configuracoes/email", &ana, &form).await.status, 303);
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let account = store::find_smtp_account(&mut conn, "Principal").await.unwrap().unwrap();
+        drop(conn);
+        let r = http(addr, "POST", &format!("/configuracoes/email/{}/teste", account.id.0), &ana, &format!("_csrf={}", enc(&csrf))).await;
+        assert!(r.body.contains("Teste enviado"), "{}", r.body);
+    });
+    assert_eq!(sink.count(), 1, "the password worked");
+    let _ = std::io::stdout().flush();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let log = reader.join().unwrap();
+    assert!(log.len() > 1000, "trace logging was on");
+    assert!(
+        !log.contains("Pw-9f8e7d-nunca-no-log"),
+        "the password is in the log"
+    );
+}
