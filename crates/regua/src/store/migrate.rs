@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (6, "web", include_str!("../../migrations/0006_web.sql")),
     (7, "api", include_str!("../../migrations/0007_api.sql")),
+    (
+        8,
+        "list_indexes",
+        include_str!("../../migrations/0008_list_indexes.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -105,7 +105,7 @@ impl Db {
             .with_context(|| format!("invalid database URL {}", redact_url(&url)))?;
         let pool = AnyPoolOptions::new()
             // SQLite has one writer; a small pool avoids lock contention, WAL lets readers run.
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 10 })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -436,7 +436,7 @@ async fn invoices(
             }
             let list = store::list_invoices_page(&mut conn, &f, offset, limit).await?;
             let mut out = Vec::with_capacity(list.len());
-            for i in &list {
+            for (i, _) in &list {
                 let c = store::get_customer(&mut conn, i.customer_id).await?;
                 let k = store::get_contract(&mut conn, i.contract_id).await?;
                 out.push(invoice_json(i, &c.external_id, &k.external_id));

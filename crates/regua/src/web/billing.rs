@@ -227,21 +227,13 @@ pub(super) async fn invoices(
         };
         let more = list.len() as i64 > PAGE;
         list.truncate(PAGE as usize);
-        let mut ids: Vec<_> = list.iter().map(|i| i.customer_id).collect();
-        ids.sort();
-        ids.dedup();
-        let names: HashMap<_, _> = store::get_customers(&mut conn, &ids)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c.name))
-            .collect();
         let rows: Vec<_> = list
             .iter()
-            .map(|i| {
+            .map(|(i, customer)| {
                 let (code, label) = status_pt(&i.status);
                 minijinja::context! {
                     id => i.id.0, ext => i.external_id.clone(),
-                    customer => names.get(&i.customer_id).cloned().unwrap_or_default(),
+                    customer => customer.clone(),
                     due => format_date(i.due_date), amount => i.amount.to_string(),
                     status => label, status_code => code, open => code == "open",
                     delivery => i.delivery_type.label_pt(),

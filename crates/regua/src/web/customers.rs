@@ -132,7 +132,7 @@ pub(super) async fn show(
             timeline.push((n.sent_at.unwrap_or(n.created_at), format!("{text} ({})", n.actor)));
         }
         let tz = state.clock.time_zone().clone();
-        for inv in store::list_invoices_page(
+        for (inv, _) in store::list_invoices_page(
             &mut conn,
             &store::InvoiceListFilter { customer: Some(customer.id), status: Some("paid".into()), ..Default::default() },
             0,
