@@ -72,17 +72,9 @@ impl Drop for Driver {
     }
 }
 
-fn artifacts() -> std::path::PathBuf {
-    let dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn log_in_see_the_dashboard_and_log_out() {
-    let t = sqlite().await;
-    let mut conn = t.db.pool.acquire().await.unwrap();
+/// The user every test logs in as: Ana Souza, Financeiro.
+async fn add_ana(db: &store::Db) {
+    let mut conn = db.pool.acquire().await.unwrap();
     store::insert_user(
         &mut conn,
         "ana",
@@ -93,7 +85,27 @@ async fn log_in_see_the_dashboard_and_log_out() {
     )
     .await
     .unwrap();
-    drop(conn);
+}
+
+/// Fills and submits the login form on the current page.
+async fn submit_login(c: &fantoccini::Client, login: &str, password: &str) {
+    let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
+    form.set_by_name("login", login).await.unwrap();
+    form.set_by_name("password", password).await.unwrap();
+    form.submit().await.unwrap();
+}
+
+fn artifacts() -> std::path::PathBuf {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_see_the_dashboard_and_log_out() {
+    let t = sqlite().await;
+    add_ana(&t.db).await;
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
     with_server(&t.db, |addr| async move {
@@ -163,18 +175,7 @@ async fn log_in_see_the_dashboard_and_log_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_an_smtp_account_and_send_the_test_message() {
     let t = sqlite().await;
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    store::insert_user(
-        &mut conn,
-        "ana",
-        "Ana Souza",
-        Role::Finance,
-        "senha-forte-1",
-        0,
-    )
-    .await
-    .unwrap();
-    drop(conn);
+    add_ana(&t.db).await;
     let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
         .await
         .unwrap();
@@ -187,10 +188,7 @@ async fn add_an_smtp_account_and_send_the_test_message() {
             .await
             .unwrap();
         // The login sends the browser back to the page it asked for.
-        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
-        form.set_by_name("login", "ana").await.unwrap();
-        form.set_by_name("password", "senha-forte-1").await.unwrap();
-        form.submit().await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
         c.wait()
             .for_element(Locator::Id("smtp-form"))
             .await
@@ -256,28 +254,14 @@ async fn add_an_smtp_account_and_send_the_test_message() {
 async fn create_a_send_rule() {
     let t = sqlite().await;
     add_bb_wallet_and_method(&t.db).await;
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    store::insert_user(
-        &mut conn,
-        "ana",
-        "Ana Souza",
-        Role::Finance,
-        "senha-forte-1",
-        0,
-    )
-    .await
-    .unwrap();
-    drop(conn);
+    add_ana(&t.db).await;
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
     let db = t.db.clone();
     with_server(&t.db, |addr| async move {
         let c = driver.client(profile.path()).await;
         c.goto(&format!("http://{addr}/login")).await.unwrap();
-        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
-        form.set_by_name("login", "ana").await.unwrap();
-        form.set_by_name("password", "senha-forte-1").await.unwrap();
-        form.submit().await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
         c.wait()
             .for_element(Locator::Css("form.logout"))
             .await
@@ -345,10 +329,7 @@ async fn a_layout_typo_is_shown_while_typing_and_refused_on_save() {
         ))
         .await
         .unwrap();
-        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
-        form.set_by_name("login", "ana").await.unwrap();
-        form.set_by_name("password", "senha-forte-1").await.unwrap();
-        form.submit().await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
         let subject = c
             .wait()
             .for_element(Locator::Css("input[name=subject]"))
@@ -440,10 +421,7 @@ async fn generate_invoices_and_find_the_message_in_the_log() {
     with_server(&t.db, |addr| async move {
         let c = driver.client(profile.path()).await;
         c.goto(&format!("http://{addr}/login")).await.unwrap();
-        let form = c.form(Locator::Css("form[action='/login']")).await.unwrap();
-        form.set_by_name("login", "ana").await.unwrap();
-        form.set_by_name("password", "senha-forte-1").await.unwrap();
-        form.submit().await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
         c.wait()
             .for_element(Locator::Css("form.logout"))
             .await

@@ -65,20 +65,7 @@ pub async fn insert_band(
             ),
         );
     }
-    let layout_id = match layout {
-        Some(name) => super::find_layout(conn, name)
-            .await?
-            .map(|l| l.id)
-            .ok_or_else(|| ConfigError::Unknown {
-                what: "layout",
-                name: name.to_string(),
-                known: String::new(),
-            })?,
-        None => super::layout_for_purpose(conn, Purpose::OverdueBand)
-            .await?
-            .map(|l| l.id)
-            .context("no overdue band layout")?,
-    };
+    let layout_id = super::layout_named_or_default(conn, layout, Purpose::OverdueBand).await?;
     let row = sqlx::query(
         "INSERT INTO overdue_bands (from_days, to_days, layout_id, generation, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",

@@ -310,3 +310,24 @@ pub async fn restore_default_layout(
     };
     save_layout(db, Some(&layout.name), &draft, actor, now_ms).await
 }
+
+/// The layout a rule or band sends: the one named, or the one installed for `purpose`.
+pub(crate) async fn layout_named_or_default(
+    conn: &mut AnyConnection,
+    name: Option<&str>,
+    purpose: Purpose,
+) -> Result<LayoutId, super::ConfigError> {
+    match name {
+        Some(name) => find_layout(conn, name).await?.map(|l| l.id).ok_or_else(|| {
+            super::ConfigError::Unknown {
+                what: "layout",
+                name: name.to_string(),
+                known: String::new(),
+            }
+        }),
+        None => Ok(layout_for_purpose(conn, purpose)
+            .await?
+            .map(|l| l.id)
+            .with_context(|| format!("no default layout for {purpose}"))?),
+    }
+}

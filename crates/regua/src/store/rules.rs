@@ -52,20 +52,7 @@ pub async fn insert_send_rule(
             name: method.to_string(),
             known: String::new(),
         })?;
-    let layout_id = match layout {
-        Some(name) => super::find_layout(conn, name)
-            .await?
-            .map(|l| l.id)
-            .ok_or_else(|| ConfigError::Unknown {
-                what: "layout",
-                name: name.to_string(),
-                known: String::new(),
-            })?,
-        None => super::layout_for_purpose(conn, kind.default_purpose())
-            .await?
-            .map(|l| l.id)
-            .context("no default layout for the rule's kind")?,
-    };
+    let layout_id = super::layout_named_or_default(conn, layout, kind.default_purpose()).await?;
     let res = sqlx::query(
         "INSERT INTO send_rules (billing_method_id, kind, days, layout_id, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",

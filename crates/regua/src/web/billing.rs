@@ -11,16 +11,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Permission;
-use super::{AppState, Session};
+use super::{AppState, CsrfOnly, Session, internal};
 use crate::domain::{ContractStatus, InvoiceId, InvoiceStatus, format_date, parse_date};
 use crate::store::{self, InvoiceListFilter};
 
 const PAGE: i64 = 50;
-
-fn internal(e: anyhow::Error) -> Response {
-    tracing::error!(error = format!("{e:#}"), "billing page failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-}
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub(super) struct ContractQuery {
@@ -97,10 +92,7 @@ pub(super) async fn generate(
     Path(id): Path<i64>,
     Form(form): Form<GenerateForm>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::EditBilling) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
         return r;
     }
     let months = form.months.trim().parse::<u32>().unwrap_or(0);
@@ -321,12 +313,6 @@ pub(super) async fn boleto_pdf(
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
-}
-
 /// "Enviar por e-mail": queued with the financial account's default message, boleto attached.
 pub(super) async fn send_now(
     State(state): State<Arc<AppState>>,
@@ -334,10 +320,7 @@ pub(super) async fn send_now(
     Path(id): Path<i64>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::Send) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::Send, Some(&form.csrf)) {
         return r;
     }
     let now = state.clock.now_millis();
@@ -390,10 +373,7 @@ pub(super) async fn mark_paid(
     Path(id): Path<i64>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::EditBilling) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
         return r;
     }
     let result: anyhow::Result<bool> = async {

@@ -10,16 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Permission;
-use super::{AppState, Session};
+use super::{AppState, Session, internal};
 use crate::domain::{ContractStatus, CustomerId, InvoiceStatus, format_date};
 use crate::store::{self, LogFilter, PauseTarget};
 
 const PAGE: i64 = 50;
-
-fn internal(e: anyhow::Error) -> Response {
-    tracing::error!(error = format!("{e:#}"), "customers page failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-}
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub(super) struct CustomerQuery {

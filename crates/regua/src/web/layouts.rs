@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Json, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Permission;
-use super::{AppState, Session};
+use super::{AppState, CsrfOnly, Session, internal};
 use crate::domain::LayoutId;
 use crate::layouts::{
     CompiledLayout, Layout, LayoutContext, LayoutDraft, Problem, RenderedMessage, VARIABLES,
@@ -117,11 +117,6 @@ fn editor(
     resp
 }
 
-fn internal(e: anyhow::Error) -> Response {
-    tracing::error!(error = format!("{e:#}"), "layouts page failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-}
-
 pub(super) async fn list(State(state): State<Arc<AppState>>, session: Session) -> Response {
     if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
         return r;
@@ -191,10 +186,7 @@ pub(super) async fn preview(
     Path(id): Path<i64>,
     Form(form): Form<LayoutForm>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&form.csrf)) {
         return r;
     }
     let wants_json = headers
@@ -232,10 +224,7 @@ pub(super) async fn save(
     Path(id): Path<i64>,
     Form(form): Form<LayoutForm>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&form.csrf)) {
         return r;
     }
     let layout = match load(&state, id).await {
@@ -286,22 +275,13 @@ pub(super) async fn save(
     }
 }
 
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
-}
-
 pub(super) async fn restore(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(id): Path<i64>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&form.csrf)) {
         return r;
     }
     let layout = match load(&state, id).await {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::auth::Permission;
-use super::{AppState, Session};
+use super::{AppState, CsrfOnly, Session, internal};
 use crate::delivery::{Channel, NoticeId, NoticeStatus};
 use crate::domain::parse_date;
 use crate::store::{self, LogFilter};
@@ -182,10 +182,7 @@ pub(super) async fn list(
         Ok(resp)
     }
     .await;
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = format!("{e:#}"), "log page failed");
-        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-    })
+    result.unwrap_or_else(internal)
 }
 
 impl LogQuery {
@@ -259,16 +256,7 @@ pub(super) async fn csv(
             .into_response())
     }
     .await;
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = format!("{e:#}"), "log csv failed");
-        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-    })
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
+    result.unwrap_or_else(internal)
 }
 
 /// Requeues a notice given up on ("sem entrega").
@@ -278,10 +266,7 @@ pub(super) async fn requeue(
     Path(id): Path<i64>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::Send) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::Send, Some(&form.csrf)) {
         return r;
     }
     let result: anyhow::Result<bool> = async {
@@ -312,9 +297,6 @@ pub(super) async fn requeue(
             "Não reenviado",
             "Só avisos sem entrega podem ser reenviados.",
         ),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "requeue failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-        }
+        Err(e) => internal(e),
     }
 }

@@ -141,6 +141,20 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// A form that carries only its CSRF token (the buttons that act on one thing).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfOnly {
+    /// The session's token, from the form's hidden field.
+    #[serde(default, rename = "_csrf")]
+    pub csrf: String,
+}
+
+/// The answer to an unexpected failure: logged with its cause, a bare 500 to the browser.
+pub fn internal(e: anyhow::Error) -> Response {
+    tracing::error!(error = format!("{e:#}"), "page failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
+}
+
 /// A logged-in user's request: who, and the CSRF token their forms carry.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -185,6 +199,22 @@ impl Session {
                 "Formulário expirado",
                 "Recarregue a página e tente de novo.",
             ))
+        }
+    }
+
+    /// Both checks of a handler that acts: the role allows `p`, and the form (if any) carries
+    /// this session's CSRF token.
+    #[allow(clippy::result_large_err)]
+    pub fn allow(
+        &self,
+        state: &AppState,
+        p: Permission,
+        csrf: Option<&str>,
+    ) -> Result<(), Response> {
+        self.require(state, p)?;
+        match csrf {
+            Some(token) => self.check_csrf(state, token),
+            None => Ok(()),
         }
     }
 

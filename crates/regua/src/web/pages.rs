@@ -11,7 +11,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::auth::{self, Permission};
-use super::{AppState, LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_MS, Session, cookie};
+use super::{AppState, LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_MS, Session, cookie, internal};
 use crate::domain::format_date;
 use crate::store;
 
@@ -237,10 +237,7 @@ async fn login(
         }
     }
     .await;
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = format!("{e:#}"), "login failed with an error");
-        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-    })
+    result.unwrap_or_else(internal)
 }
 
 /// A hash of a random password, verified against when the login is unknown.

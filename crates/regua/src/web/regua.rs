@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::auth::Permission;
-use super::{AppState, Session};
+use super::{AppState, CsrfOnly, Session, internal};
 use crate::dunning::{RuleKind, format_weekdays};
 use crate::store::{self, ConfigError};
 
@@ -50,12 +50,6 @@ pub(super) struct BandForm {
     to: String,
     #[serde(default)]
     letter: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
 }
 
 async fn page(
@@ -134,23 +128,11 @@ async fn page(
         Ok(resp)
     }
     .await;
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = format!("{e:#}"), "régua page failed");
-        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-    })
-}
-
-#[allow(clippy::result_large_err)]
-fn guard(state: &AppState, session: &Session, csrf: Option<&str>) -> Result<(), Response> {
-    session.require(state, Permission::ManageDunning)?;
-    if let Some(token) = csrf {
-        session.check_csrf(state, token)?;
-    }
-    Ok(())
+    result.unwrap_or_else(internal)
 }
 
 pub(super) async fn show(State(state): State<Arc<AppState>>, session: Session) -> Response {
-    if let Err(r) = guard(&state, &session, None) {
+    if let Err(r) = session.allow(&state, Permission::ManageDunning, None) {
         return r;
     }
     page(
@@ -169,7 +151,7 @@ pub(super) async fn add_rule(
     session: Session,
     Form(form): Form<RuleForm>,
 ) -> Response {
-    if let Err(r) = guard(&state, &session, Some(&form.csrf)) {
+    if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
         return r;
     }
     let mut errors = Errors::new();
@@ -252,10 +234,7 @@ pub(super) async fn add_rule(
             )
             .await
         }
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cannot add the rule");
-            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-        }
+        Err(e) => internal(e),
     }
 }
 
@@ -265,7 +244,7 @@ pub(super) async fn remove_rule(
     Path(id): Path<i64>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = guard(&state, &session, Some(&form.csrf)) {
+    if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
         return r;
     }
     let now = state.clock.now_millis();
@@ -291,10 +270,7 @@ pub(super) async fn remove_rule(
     match result {
         Ok(true) => Redirect::to("/configuracoes/regua").into_response(),
         Ok(false) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cannot remove the rule");
-            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-        }
+        Err(e) => internal(e),
     }
 }
 
@@ -303,7 +279,7 @@ pub(super) async fn add_band(
     session: Session,
     Form(form): Form<BandForm>,
 ) -> Response {
-    if let Err(r) = guard(&state, &session, Some(&form.csrf)) {
+    if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
         return r;
     }
     let mut errors = Errors::new();
@@ -384,10 +360,7 @@ pub(super) async fn add_band(
             )
             .await
         }
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cannot add the band");
-            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-        }
+        Err(e) => internal(e),
     }
 }
 
@@ -397,7 +370,7 @@ pub(super) async fn remove_band(
     Path(id): Path<i64>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = guard(&state, &session, Some(&form.csrf)) {
+    if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
         return r;
     }
     let now = state.clock.now_millis();
@@ -437,9 +410,6 @@ pub(super) async fn remove_band(
             "Faixa mantida",
             &msg,
         ),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cannot remove the band");
-            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-        }
+        Err(e) => internal(e),
     }
 }

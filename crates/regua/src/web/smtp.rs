@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::auth::Permission;
-use super::{AppState, Session};
+use super::{AppState, CsrfOnly, Session, internal};
 use crate::delivery::{NewSmtpAccount, NoticeStatus, Security, Worker, WorkerOptions};
 use crate::domain::EmailAddress;
 use crate::secrets::Secret;
@@ -184,10 +184,7 @@ async fn page(
         Ok(resp)
     }
     .await;
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = format!("{e:#}"), "smtp page failed");
-        (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-    })
+    result.unwrap_or_else(internal)
 }
 
 pub(super) async fn list(State(state): State<Arc<AppState>>, session: Session) -> Response {
@@ -215,10 +212,7 @@ pub(super) async fn create(
     session: Session,
     Form(form): Form<SmtpForm>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&form.csrf)) {
         return r;
     }
     let account = match validate(&form) {
@@ -310,10 +304,7 @@ pub(super) async fn create(
             )
             .await
         }
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cannot add the smtp account");
-            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-        }
+        Err(e) => internal(e),
     }
 }
 
@@ -337,22 +328,13 @@ async fn set_financial(
     .await
 }
 
-#[derive(Deserialize)]
-pub(super) struct CsrfOnly {
-    #[serde(default, rename = "_csrf")]
-    csrf: String,
-}
-
 pub(super) async fn financial(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(id): Path<i64>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&form.csrf)) {
         return r;
     }
     let result: anyhow::Result<bool> = async {
@@ -372,10 +354,7 @@ pub(super) async fn financial(
     match result {
         Ok(true) => Redirect::to("/configuracoes/email").into_response(),
         Ok(false) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cannot set the financial account");
-            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-        }
+        Err(e) => internal(e),
     }
 }
 
@@ -394,10 +373,7 @@ pub(super) async fn test(
     Path(id): Path<i64>,
     Form(form): Form<TestForm>,
 ) -> Response {
-    if let Err(r) = session.require(&state, Permission::ConfigureEmail) {
-        return r;
-    }
-    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+    if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&form.csrf)) {
         return r;
     }
     let blank = SmtpForm {
@@ -483,9 +459,6 @@ pub(super) async fn test(
             )
             .await
         }
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "smtp test failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
-        }
+        Err(e) => internal(e),
     }
 }
