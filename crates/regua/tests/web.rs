@@ -1169,3 +1169,62 @@ fn the_smtp_password_never_reaches_the_logs() {
         "the password is in the log"
     );
 }
+
+#[tokio::test]
+async fn general_parameters_are_for_administrators_and_audited_before_and_after() {
+    let t = sqlite().await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "root", Role::Admin, "senha-forte-3").await;
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (ana, _) = session_for(addr, "ana", "senha-forte-1").await;
+        assert_eq!(http(addr, "GET", "/configuracoes/parametros", &ana, "").await.status, 403);
+        let (root, csrf) = session_for(addr, "root", "senha-forte-3").await;
+        let page = http(addr, "GET", "/configuracoes/parametros", &root, "").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("name=\"company_name\" value=\"Provedor\""), "the default");
+        let c = enc(&csrf);
+        let base = "company_name=Fibra+J%C3%A1&company_document=&company_phone=&company_site=&company_city=SAO+PAULO&default_delivery_type=email&routine_optional_holidays=no";
+        let bad = http(addr, "POST", "/configuracoes/parametros", &root,
+            &format!("_csrf={c}&{base}&company_email=nao-e-email&portal_url=ftp%3A%2F%2Fx&dunning_window_days=90")).await;
+        assert_eq!(bad.status, 422);
+        for msg in ["E-mail inválido.", "Um endereço que comece com https://.", "Um número de dias de 0 a 60."] {
+            assert!(bad.body.contains(msg), "{msg}");
+        }
+        let ok = http(addr, "POST", "/configuracoes/parametros", &root,
+            &format!("_csrf={c}&{base}&company_email=contato%40fibraja.com.br&portal_url=https%3A%2F%2Fcentral.fibraja.com.br&dunning_window_days=10")).await;
+        assert_eq!(ok.status, 303);
+        let page = http(addr, "GET", ok.header("location").unwrap(), &root, "").await;
+        assert!(page.body.contains("Parâmetros salvos."));
+        assert!(page.body.contains("name=\"company_name\" value=\"Fibra Já\""));
+        assert_eq!(http(addr, "POST", "/configuracoes/parametros", &root, base).await.status, 403, "no CSRF");
+    })
+    .await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    assert_eq!(store::window_days(&mut conn).await.unwrap(), 10);
+    let rows: Vec<(String, String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT actor, entity, before, after FROM audit_log WHERE action = 'setting.set' ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    let changed: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        changed,
+        [
+            "company_name",
+            "company_email",
+            "portal_url",
+            "dunning_window_days"
+        ]
+    );
+    assert_eq!(
+        rows[0],
+        (
+            "user: root".into(),
+            "company_name".into(),
+            Some("Provedor".into()),
+            Some("Fibra Já".into())
+        )
+    );
+    assert_eq!(rows[3].2.as_deref(), Some("7"));
+}

@@ -13,6 +13,7 @@ mod log;
 mod metrics;
 mod pages;
 mod regua;
+mod settings;
 mod smtp;
 
 use std::net::SocketAddr;
@@ -108,6 +109,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("smtp.html", include_str!("templates/smtp.html")),
         ("log.html", include_str!("templates/log.html")),
         ("regua.html", include_str!("templates/regua.html")),
+        ("settings.html", include_str!("templates/settings.html")),
         ("contracts.html", include_str!("templates/contracts.html")),
         ("customers.html", include_str!("templates/customers.html")),
         ("customer.html", include_str!("templates/customer.html")),
@@ -229,6 +231,7 @@ impl Session {
             can => minijinja::context! {
                 email => self.user.role.allows(Permission::ConfigureEmail),
                 dunning => self.user.role.allows(Permission::ManageDunning),
+                admin => self.user.role.allows(Permission::ManageUsers),
             },
             csrf => self.csrf.clone(),
         }

@@ -52,6 +52,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/configuracoes/layouts/{id}/restaurar",
             post(super::layouts::restore),
         )
+        .route(
+            "/configuracoes/parametros",
+            get(super::settings::show).post(super::settings::save),
+        )
         .route("/configuracoes/regua", get(super::regua::show))
         .route("/configuracoes/regua/regras", post(super::regua::add_rule))
         .route(
