@@ -144,7 +144,7 @@ fn check(key: &str, value: &str) -> Result<String, String> {
             Err("E-mail inválido.".into())
         }
         "portal_url"
-            if !v.is_empty() && !(v.starts_with("https://") || v.starts_with("http://")) =>
+            if !(v.is_empty() || v.starts_with("https://") || v.starts_with("http://")) =>
         {
             Err("Um endereço que comece com https://.".into())
         }
