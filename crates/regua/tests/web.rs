@@ -1228,3 +1228,106 @@ async fn general_parameters_are_for_administrators_and_audited_before_and_after(
     );
     assert_eq!(rows[3].2.as_deref(), Some("7"));
 }
+
+#[tokio::test]
+async fn administrators_add_deactivate_and_reactivate_users() {
+    let t = sqlite().await;
+    add_user(&t.db, "root", Role::Admin, "senha-forte-3").await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (ana, _) = session_for(addr, "ana", "senha-forte-1").await;
+        assert_eq!(
+            http(addr, "GET", "/configuracoes/usuarios", &ana, "")
+                .await
+                .status,
+            403
+        );
+        let (root, csrf) = session_for(addr, "root", "senha-forte-3").await;
+        let c = enc(&csrf);
+        let made = http(
+            addr,
+            "POST",
+            "/configuracoes/usuarios",
+            &root,
+            &format!("_csrf={c}&login=bia&name=Bia+Reis&role=support"),
+        )
+        .await;
+        assert_eq!(made.status, 200);
+        assert_eq!(made.header("cache-control"), Some("no-store"));
+        let marker = "<code id=\"new-password\">";
+        let start = made.body.find(marker).expect("the password, once") + marker.len();
+        let password = made.body[start..].split('<').next().unwrap().to_string();
+        assert_eq!(password.len(), 16);
+        assert!(
+            !http(addr, "GET", "/configuracoes/usuarios", &root, "")
+                .await
+                .body
+                .contains(&password),
+            "shown once"
+        );
+        let dup = http(
+            addr,
+            "POST",
+            "/configuracoes/usuarios",
+            &root,
+            &format!("_csrf={c}&login=bia&name=&role=support"),
+        )
+        .await;
+        assert!(dup.body.contains("Já existe um usuário com este login."));
+        let bad = http(
+            addr,
+            "POST",
+            "/configuracoes/usuarios",
+            &root,
+            &format!("_csrf={c}&login=a+b&name=&role=support"),
+        )
+        .await;
+        assert_eq!(bad.status, 422);
+        // Bia logs in; deactivated, her session ends at once; reactivated, she logs in again.
+        let (bia, _) = session_for(addr, "bia", &password).await;
+        assert_eq!(http(addr, "GET", "/", &bia, "").await.status, 200);
+        let mut conn = db.pool.acquire().await.unwrap();
+        let users = store::list_users(&mut conn).await.unwrap();
+        drop(conn);
+        let bia_id = users.iter().find(|u| u.login == "bia").unwrap().id;
+        let root_id = users.iter().find(|u| u.login == "root").unwrap().id;
+        let off = http(
+            addr,
+            "POST",
+            &format!("/configuracoes/usuarios/{bia_id}/desativar"),
+            &root,
+            &format!("_csrf={c}"),
+        )
+        .await;
+        assert_eq!(off.status, 303);
+        assert_eq!(http(addr, "GET", "/", &bia, "").await.status, 303);
+        assert_eq!(log_in(addr, "bia", &password).await.status, 401);
+        let on = http(
+            addr,
+            "POST",
+            &format!("/configuracoes/usuarios/{bia_id}/reativar"),
+            &root,
+            &format!("_csrf={c}"),
+        )
+        .await;
+        assert_eq!(on.status, 303);
+        assert_eq!(log_in(addr, "bia", &password).await.status, 303);
+        let own = http(
+            addr,
+            "POST",
+            &format!("/configuracoes/usuarios/{root_id}/desativar"),
+            &root,
+            &format!("_csrf={c}"),
+        )
+        .await;
+        assert_eq!(own.status, 409);
+    })
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(actions, ["user.add", "user.deactivate", "user.activate"]);
+}

@@ -402,3 +402,29 @@ pub async fn store_idempotent_response(
     .await?;
     Ok(())
 }
+
+/// Activates or deactivates a user (a deactivated one's sessions end: they are checked on every
+/// request). False when nothing changed.
+pub async fn set_user_active(
+    conn: &mut AnyConnection,
+    id: i64,
+    active: bool,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let changed =
+        sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3 AND active <> $1")
+            .bind(i64::from(active))
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1;
+    if changed && !active {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(changed)
+}

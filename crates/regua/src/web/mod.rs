@@ -15,6 +15,7 @@ mod pages;
 mod regua;
 mod settings;
 mod smtp;
+mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -110,6 +111,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("log.html", include_str!("templates/log.html")),
         ("regua.html", include_str!("templates/regua.html")),
         ("settings.html", include_str!("templates/settings.html")),
+        ("users.html", include_str!("templates/users.html")),
         ("contracts.html", include_str!("templates/contracts.html")),
         ("customers.html", include_str!("templates/customers.html")),
         ("customer.html", include_str!("templates/customer.html")),

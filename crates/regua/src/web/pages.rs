@@ -56,6 +56,18 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/configuracoes/parametros",
             get(super::settings::show).post(super::settings::save),
         )
+        .route(
+            "/configuracoes/usuarios",
+            get(super::users::list).post(super::users::create),
+        )
+        .route(
+            "/configuracoes/usuarios/{id}/desativar",
+            post(super::users::deactivate),
+        )
+        .route(
+            "/configuracoes/usuarios/{id}/reativar",
+            post(super::users::reactivate),
+        )
         .route("/configuracoes/regua", get(super::regua::show))
         .route("/configuracoes/regua/regras", post(super::regua::add_rule))
         .route(
