@@ -332,6 +332,14 @@ async fn regua_user_add_prints_a_password_that_logs_in() {
     with_server(&t.db, |addr| async move {
         let r = log_in(addr, "caio", password).await;
         assert_eq!(r.status, 303, "{}", r.body);
+        // The printed password is for the first login: the next page is the password change.
+        let session = format!("regua_session={}", r.cookie("regua_session").unwrap());
+        assert_eq!(
+            http(addr, "GET", "/", &session, "")
+                .await
+                .header("location"),
+            Some("/senha")
+        );
     })
     .await;
     // Only the hash is stored.
@@ -1284,9 +1292,64 @@ async fn administrators_add_deactivate_and_reactivate_users() {
         )
         .await;
         assert_eq!(bad.status, 422);
-        // Bia logs in; deactivated, her session ends at once; reactivated, she logs in again.
-        let (bia, _) = session_for(addr, "bia", &password).await;
-        assert_eq!(http(addr, "GET", "/", &bia, "").await.status, 200);
+        // Bia logs in with the one-time password: nothing but choosing her own until she does.
+        let r = log_in(addr, "bia", &password).await;
+        let bia = format!("regua_session={}", r.cookie("regua_session").unwrap());
+        let blocked = http(addr, "GET", "/faturas", &bia, "").await;
+        assert_eq!(
+            (blocked.status, blocked.header("location")),
+            (303, Some("/senha"))
+        );
+        let form = http(addr, "GET", "/senha", &bia, "").await;
+        assert!(
+            form.body
+                .contains("a senha provisória vale só para o primeiro acesso")
+        );
+        let bcsrf = enc(&form.field("_csrf"));
+        let pw = enc(&password);
+        for (body, msg) in [
+            (
+                format!(
+                    "_csrf={bcsrf}&current=errada&new=nova-senha-da-bia&confirm=nova-senha-da-bia"
+                ),
+                "A senha atual não confere.",
+            ),
+            (
+                format!("_csrf={bcsrf}&current={pw}&new=curta&confirm=curta"),
+                "A nova senha precisa de 10 caracteres ou mais.",
+            ),
+            (
+                format!(
+                    "_csrf={bcsrf}&current={pw}&new=nova-senha-da-bia&confirm=outra-senha-da-bia"
+                ),
+                "As duas novas senhas não são iguais.",
+            ),
+        ] {
+            let r = http(addr, "POST", "/senha", &bia, &body).await;
+            assert_eq!(r.status, 422);
+            assert!(r.body.contains(msg), "{msg}");
+        }
+        let changed = http(
+            addr,
+            "POST",
+            "/senha",
+            &bia,
+            &format!("_csrf={bcsrf}&current={pw}&new=nova-senha-da-bia&confirm=nova-senha-da-bia"),
+        )
+        .await;
+        assert_eq!(changed.status, 303);
+        assert_eq!(
+            http(addr, "GET", "/", &bia, "").await.status,
+            200,
+            "the session goes on"
+        );
+        assert_eq!(
+            log_in(addr, "bia", &password).await.status,
+            401,
+            "the one-time password is gone"
+        );
+        let password = "nova-senha-da-bia".to_string();
+        // Deactivated, her session ends at once; reactivated, she logs in again.
         let mut conn = db.pool.acquire().await.unwrap();
         let users = store::list_users(&mut conn).await.unwrap();
         drop(conn);
@@ -1329,5 +1392,13 @@ async fn administrators_add_deactivate_and_reactivate_users() {
         .fetch_all(&mut *conn)
         .await
         .unwrap();
-    assert_eq!(actions, ["user.add", "user.deactivate", "user.activate"]);
+    assert_eq!(
+        actions,
+        [
+            "user.add",
+            "user.password",
+            "user.deactivate",
+            "user.activate"
+        ]
+    );
 }

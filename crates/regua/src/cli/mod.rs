@@ -127,7 +127,8 @@ pub enum Command {
     /// Run the server: HTTP (/health), the delivery worker and the routine scheduler, until
     /// SIGTERM or Ctrl-C.
     Serve(ServeArgs),
-    /// Users of the web UI: add (prints a one-time password), list.
+    /// Users of the web UI: add (prints a one-time password, to be changed at the first login),
+    /// list.
     #[command(subcommand)]
     User(UserCmd),
     /// API keys of integrations: add (prints the key once), list, revoke.
@@ -703,6 +704,7 @@ async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {
             .await
             {
                 Ok(_) => {
+                    store::require_password_change(&mut conn, &login).await?;
                     store::audit(
                         &mut conn,
                         "cli",

@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "list_indexes",
         include_str!("../../migrations/0008_list_indexes.sql"),
     ),
+    (
+        9,
+        "password_change",
+        include_str!("../../migrations/0009_password_change.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -19,6 +19,8 @@ pub struct User {
     pub role: Role,
     /// Inactive users cannot log in.
     pub active: bool,
+    /// Created with a generated password: must choose one before anything else.
+    pub must_change_password: bool,
 }
 
 fn user_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<User> {
@@ -31,6 +33,7 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<User> {
             .parse()
             .map_err(anyhow::Error::msg)?,
         active: r.try_get::<i64, _>("active")? != 0,
+        must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
     })
 }
 
@@ -87,12 +90,14 @@ pub async fn insert_user(
 
 /// Every user, by login.
 pub async fn list_users(conn: &mut AnyConnection) -> anyhow::Result<Vec<User>> {
-    sqlx::query("SELECT id, login, name, role, active FROM users ORDER BY login")
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(user_from_row)
-        .collect()
+    sqlx::query(
+        "SELECT id, login, name, role, active, must_change_password FROM users ORDER BY login",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(user_from_row)
+    .collect()
 }
 
 /// A user and their password hash, by login.
@@ -101,7 +106,7 @@ pub async fn user_for_login(
     login: &str,
 ) -> anyhow::Result<Option<(User, String)>> {
     let row = sqlx::query(
-        "SELECT id, login, name, role, active, password_hash FROM users WHERE login = $1",
+        "SELECT id, login, name, role, active, must_change_password, password_hash FROM users WHERE login = $1",
     )
     .bind(login.trim())
     .fetch_optional(&mut *conn)
@@ -141,7 +146,7 @@ pub async fn session_user(
     now_ms: i64,
 ) -> anyhow::Result<Option<(User, String)>> {
     let row = sqlx::query(
-        "SELECT u.id, u.login, u.name, u.role, u.active, s.csrf_token FROM sessions s
+        "SELECT u.id, u.login, u.name, u.role, u.active, u.must_change_password, s.csrf_token FROM sessions s
          JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1",
     )
@@ -427,4 +432,38 @@ pub async fn set_user_active(
             .await?;
     }
     Ok(changed)
+}
+
+/// Marks a user to choose their own password at the next login (after a generated one).
+pub async fn require_password_change(conn: &mut AnyConnection, login: &str) -> anyhow::Result<()> {
+    sqlx::query("UPDATE users SET must_change_password = 1 WHERE login = $1")
+        .bind(login.trim())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A user's own new password: stored hashed, the change requirement cleared, and every other
+/// session of theirs ended (the one given, by its token, stays).
+pub async fn change_own_password(
+    conn: &mut AnyConnection,
+    user: i64,
+    password: &str,
+    keep_session: &str,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, must_change_password = 0, updated_at = $2 WHERE id = $3",
+    )
+    .bind(hash_password(password))
+    .bind(now_ms)
+    .bind(user)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+        .bind(user)
+        .bind(token_hash(keep_session))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -112,6 +112,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("regua.html", include_str!("templates/regua.html")),
         ("settings.html", include_str!("templates/settings.html")),
         ("users.html", include_str!("templates/users.html")),
+        ("password.html", include_str!("templates/password.html")),
         ("contracts.html", include_str!("templates/contracts.html")),
         ("customers.html", include_str!("templates/customers.html")),
         ("customer.html", include_str!("templates/customer.html")),
@@ -278,6 +279,13 @@ impl FromRequestParts<Arc<AppState>> for Session {
                 .into_response()
         })?;
         match store::session_user(&mut conn, &token, state.clock.now_millis()).await {
+            // A generated password is for the first login only: nothing else until it changes.
+            Ok(Some((user, _)))
+                if user.must_change_password
+                    && !matches!(parts.uri.path(), "/senha" | "/logout") =>
+            {
+                Err(Redirect::to("/senha").into_response())
+            }
             Ok(Some((user, csrf))) => Ok(Session { user, csrf, token }),
             Ok(None) => Err(to_login()),
             Err(e) => {

@@ -27,6 +27,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/", get(dashboard))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
+        .route("/senha", get(password_form).post(change_password))
         .route("/previsao", get(forecast))
         .route("/static/app.css", get(css))
         .route("/static/app.js", get(js))
@@ -259,6 +260,100 @@ async fn login(
 /// A hash of a random password, verified against when the login is unknown.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| auth::hash_password(&auth::new_password()));
+
+fn password_page(
+    state: &AppState,
+    session: &Session,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let mut resp = state.render(
+        "password.html",
+        minijinja::context! {
+            title => "Trocar a senha",
+            forced => session.user.must_change_password,
+            error,
+            ..session.ctx()
+        },
+    );
+    *resp.status_mut() = status;
+    resp
+}
+
+async fn password_form(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    password_page(&state, &session, None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Minimum length of a password a person chooses.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+async fn change_password(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    if let Err(r) = session.check_csrf(&state, &form.csrf) {
+        return r;
+    }
+    let result: anyhow::Result<Result<(), &'static str>> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Some((_, hash)) = store::user_for_login(&mut conn, &session.user.login).await? else {
+            return Ok(Err("Usuário não encontrado."));
+        };
+        if !auth::verify_password(&form.current, &hash) {
+            return Ok(Err("A senha atual não confere."));
+        }
+        if form.new.chars().count() < MIN_PASSWORD_CHARS {
+            return Ok(Err("A nova senha precisa de 10 caracteres ou mais."));
+        }
+        if form.new != form.confirm {
+            return Ok(Err("As duas novas senhas não são iguais."));
+        }
+        if form.new == form.current {
+            return Ok(Err("A nova senha precisa ser diferente da atual."));
+        }
+        drop(conn);
+        let mut tx = state.db.begin().await?;
+        let now = state.clock.now_millis();
+        store::change_own_password(&mut tx, session.user.id, &form.new, &session.token, now)
+            .await?;
+        store::audit(
+            &mut tx,
+            &format!("user: {}", session.user.login),
+            "user.password",
+            &format!("user:{}", session.user.login),
+            None,
+            Some("***"),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+    .await;
+    match result {
+        Ok(Ok(())) => Redirect::to("/").into_response(),
+        Ok(Err(msg)) => password_page(
+            &state,
+            &session,
+            Some(msg),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Err(e) => internal(e),
+    }
+}
 
 #[derive(Deserialize)]
 struct CsrfForm {

@@ -124,6 +124,7 @@ pub(super) async fn create(
             Err(ConfigError::Other(e)) => return Err(e),
             Err(e) => return Ok(Err(e.to_string())),
         }
+        store::require_password_change(&mut tx, &form.login).await?;
         store::audit(
             &mut tx,
             &format!("user: {}", session.user.login),
