@@ -1058,6 +1058,11 @@ async fn every_page_and_form_refuses_anonymous_access() {
             "/configuracoes/email",
             "/configuracoes/layouts",
             "/configuracoes/layouts/1",
+            "/configuracoes/parametros",
+            "/configuracoes/usuarios",
+            "/cartas",
+            "/cartas/1/carta.pdf",
+            "/senha",
         ];
         for path in gets {
             let r = http(addr, "GET", path, "", "").await;
@@ -1083,6 +1088,14 @@ async fn every_page_and_form_refuses_anonymous_access() {
             "/configuracoes/email",
             "/configuracoes/email/1/teste",
             "/configuracoes/email/1/financeiro",
+            "/configuracoes/parametros",
+            "/configuracoes/usuarios",
+            "/configuracoes/usuarios/1/desativar",
+            "/configuracoes/usuarios/1/reativar",
+            "/cartas/1/aprovar",
+            "/cartas/1/rejeitar",
+            "/cartas/aprovar-todas",
+            "/senha",
         ];
         for path in posts {
             let r = http(addr, "POST", path, "", "_csrf=x&months=1&name=X").await;
@@ -1401,4 +1414,157 @@ async fn administrators_add_deactivate_and_reactivate_users() {
             "user.activate"
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn letters_are_reviewed_in_the_ui() {
+    let t = sqlite().await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "leo", Role::ReadOnly, "senha-forte-2").await;
+    open_invoices(&t.db, 2).await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+        .await
+        .unwrap();
+    store::insert_band(&mut conn, 1, 10, None, true, 0)
+        .await
+        .unwrap();
+    drop(conn);
+    let run = |d: jiff::civil::Date| regua::dunning::RunRequest {
+        date: d,
+        dry_run: false,
+        routine: None,
+        trigger: regua::dunning::Trigger::Manual,
+        actor: "test".into(),
+        emission: None,
+        detail: false,
+    };
+    let jan12 = jiff::civil::date(2026, 1, 12);
+    regua::dunning::run(&t.db, &clock_on("2026-01-12"), &run(jan12))
+        .await
+        .unwrap();
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (leo, leo_csrf) = session_for(addr, "leo", "senha-forte-2").await;
+        let list = http(addr, "GET", "/cartas", &leo, "").await;
+        assert!(
+            list.body
+                .contains("<td>K1/2026-01</td><td>Maria Silva</td><td>1 a 10 dias</td>"),
+            "{}",
+            list.body
+        );
+        assert!(
+            !list.body.contains("Aprovar"),
+            "Somente leitura sees, does not decide"
+        );
+        let mut conn = db.pool.acquire().await.unwrap();
+        let letter = store::list_letter_reviews(&mut conn, Some("pending"))
+            .await
+            .unwrap()[0]
+            .id;
+        drop(conn);
+        let pdf = http(
+            addr,
+            "GET",
+            &format!("/cartas/{letter}/carta.pdf"),
+            &leo,
+            "",
+        )
+        .await;
+        assert!(pdf.body.starts_with("%PDF-"));
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                &format!("/cartas/{letter}/aprovar"),
+                &leo,
+                &format!("_csrf={}", enc(&leo_csrf))
+            )
+            .await
+            .status,
+            403
+        );
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let c = enc(&csrf);
+        let ok = http(
+            addr,
+            "POST",
+            "/cartas/aprovar-todas",
+            &ana,
+            &format!("_csrf={c}"),
+        )
+        .await;
+        assert_eq!(ok.status, 303);
+        let page = http(addr, "GET", ok.header("location").unwrap(), &ana, "").await;
+        assert!(
+            page.body
+                .contains("1 carta(s) aprovada(s) e na fila de envio.")
+        );
+        assert!(page.body.contains("Nenhuma carta esperando revisão."));
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                &format!("/cartas/{letter}/aprovar"),
+                &ana,
+                &format!("_csrf={c}")
+            )
+            .await
+            .status,
+            404,
+            "decided already"
+        );
+    })
+    .await;
+    worker_at(&t.db, &clock_on("2026-01-12"))
+        .drain(|_| {})
+        .await
+        .unwrap();
+    assert_eq!(sink.count(), 1);
+    assert!(
+        sink.received()[0]
+            .text()
+            .contains("filename=\"carta-cobranca-K1-2026-01.pdf\"")
+    );
+    // February's letter is rejected: nothing goes out for it.
+    let feb12 = jiff::civil::date(2026, 2, 12);
+    regua::dunning::run(&t.db, &clock_on("2026-02-12"), &run(feb12))
+        .await
+        .unwrap();
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let mut conn = db.pool.acquire().await.unwrap();
+        let letter = store::list_letter_reviews(&mut conn, Some("pending"))
+            .await
+            .unwrap()[0]
+            .id;
+        drop(conn);
+        let r = http(
+            addr,
+            "POST",
+            &format!("/cartas/{letter}/rejeitar"),
+            &ana,
+            &format!("_csrf={}", enc(&csrf)),
+        )
+        .await;
+        assert_eq!(r.status, 303);
+        assert!(
+            http(addr, "GET", "/cartas", &ana, "")
+                .await
+                .body
+                .contains("Nenhuma carta esperando revisão.")
+        );
+    })
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(actions, ["letter.approve", "letter.reject"]);
 }

@@ -9,6 +9,7 @@ pub mod auth;
 mod billing;
 mod customers;
 mod layouts;
+mod letters;
 mod log;
 mod metrics;
 mod pages;
@@ -112,6 +113,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("regua.html", include_str!("templates/regua.html")),
         ("settings.html", include_str!("templates/settings.html")),
         ("users.html", include_str!("templates/users.html")),
+        ("letters.html", include_str!("templates/letters.html")),
         ("password.html", include_str!("templates/password.html")),
         ("contracts.html", include_str!("templates/contracts.html")),
         ("customers.html", include_str!("templates/customers.html")),
