@@ -868,6 +868,32 @@ async fn the_operator_cli() {
         .trim(),
         "routine_optional_holidays = yes"
     );
+    // Settings changed from the CLI are audited too.
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let audited: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT actor, entity, before, after FROM audit_log WHERE action = 'setting.set' ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    assert_eq!(
+        audited,
+        [
+            (
+                "cli".into(),
+                "dunning_window_days".into(),
+                None,
+                Some("10".into())
+            ),
+            (
+                "cli".into(),
+                "routine_optional_holidays".into(),
+                None,
+                Some("yes".into())
+            ),
+        ]
+    );
     stdout(&cli(&[
         "holidays",
         "add",

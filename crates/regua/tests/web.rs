@@ -1568,3 +1568,79 @@ async fn letters_are_reviewed_in_the_ui() {
         .unwrap();
     assert_eq!(actions, ["letter.approve", "letter.reject"]);
 }
+
+#[tokio::test]
+async fn an_invoice_pause_is_set_from_the_invoices_page() {
+    let t = sqlite().await;
+    add_user(&t.db, "caio", Role::Support, "senha-forte-2").await;
+    add_user(&t.db, "leo", Role::ReadOnly, "senha-forte-3").await;
+    open_invoices(&t.db, 1).await;
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (leo, leo_csrf) = session_for(addr, "leo", "senha-forte-3").await;
+        assert!(
+            !http(addr, "GET", "/faturas", &leo, "")
+                .await
+                .body
+                .contains("pause-form")
+        );
+        let body = |c: &str, until: &str, reason: &str| {
+            format!(
+                "_csrf={}&invoice=K1%2F2026-01&until={}&reason={}",
+                enc(c),
+                enc(until),
+                enc(reason)
+            )
+        };
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                "/faturas/pausar",
+                &leo,
+                &body(&leo_csrf, "2026-01-20", "x")
+            )
+            .await
+            .status,
+            403
+        );
+        let (caio, csrf) = session_for(addr, "caio", "senha-forte-2").await;
+        let past = http(
+            addr,
+            "POST",
+            "/faturas/pausar",
+            &caio,
+            &body(&csrf, "2026-01-06", "promessa"),
+        )
+        .await;
+        assert!(past.body.contains("A data final da pausa já passou."));
+        let no_reason = http(
+            addr,
+            "POST",
+            "/faturas/pausar",
+            &caio,
+            &body(&csrf, "20/01/2026", " "),
+        )
+        .await;
+        assert!(no_reason.body.contains("Informe o motivo"));
+        let ok = http(
+            addr,
+            "POST",
+            "/faturas/pausar",
+            &caio,
+            &body(&csrf, "20/01/2026", "promessa de pagamento"),
+        )
+        .await;
+        assert_eq!(ok.status, 303);
+        let page = http(addr, "GET", ok.header("location").unwrap(), &caio, "").await;
+        assert!(page.body.contains("Cobrança da fatura K1/2026-01 pausada."));
+    })
+    .await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let pauses = store::list_pauses(&mut conn, jiff::civil::date(2026, 1, 7))
+        .await
+        .unwrap();
+    assert_eq!(pauses.len(), 1);
+    assert_eq!(pauses[0].until, jiff::civil::date(2026, 1, 20));
+    assert_eq!(pauses[0].set_by, "user: caio");
+}

@@ -387,7 +387,20 @@ async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
+            let before = store::get_setting(&mut conn, &key).await?;
             store::set_setting(&mut conn, &key, &value).await?;
+            if before.as_deref() != Some(value.as_str()) {
+                store::audit(
+                    &mut conn,
+                    "cli",
+                    "setting.set",
+                    &key,
+                    before.as_deref(),
+                    Some(&value),
+                    g.clock()?.now_millis(),
+                )
+                .await?;
+            }
             println!("{key} = {value}");
         }
     }

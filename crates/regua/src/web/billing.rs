@@ -164,6 +164,8 @@ pub(super) struct InvoiceQuery {
     geradas: Option<usize>,
     #[serde(default, skip_serializing)]
     enviada: Option<String>,
+    #[serde(default, skip_serializing)]
+    pausada: Option<String>,
     #[serde(default)]
     pagina: Option<i64>,
 }
@@ -232,13 +234,14 @@ pub(super) async fn invoices(
                 }
             })
             .collect();
-        let notice = match (&q.geradas, &q.enviada) {
-            (Some(n), _) => Some(format!("{n} fatura(s) gerada(s).")),
-            (_, Some(ext)) => Some(format!("Fatura {ext} na fila de envio por e-mail.")),
+        let notice = match (&q.geradas, &q.enviada, &q.pausada) {
+            (Some(n), _, _) => Some(format!("{n} fatura(s) gerada(s).")),
+            (_, Some(ext), _) => Some(format!("Fatura {ext} na fila de envio por e-mail.")),
+            (_, _, Some(ext)) => Some(format!("Cobrança da fatura {ext} pausada.")),
             _ => None,
         };
         let next = more.then(|| {
-            serde_urlencoded::to_string(InvoiceQuery { pagina: Some(page + 1), geradas: None, enviada: None, ..q.clone_query() }).unwrap_or_default()
+            serde_urlencoded::to_string(InvoiceQuery { pagina: Some(page + 1), ..q.clone_query() }).unwrap_or_default()
         });
         Ok(state.render(
             "invoices.html",
@@ -265,6 +268,7 @@ impl InvoiceQuery {
             ate: self.ate.clone(),
             geradas: None,
             enviada: None,
+            pausada: None,
             pagina: None,
         }
     }
@@ -414,6 +418,106 @@ pub(super) async fn mark_paid(
             StatusCode::CONFLICT,
             "Não alterada",
             "Só faturas em aberto podem ser marcadas como pagas.",
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct PauseForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    invoice: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// "Pausar cobrança" ("promessa de pagamento"): no dunning for the invoice through a date.
+pub(super) async fn pause(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<PauseForm>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::Send, Some(&form.csrf)) {
+        return r;
+    }
+    let until = match parse_date(&form.until) {
+        Ok(d) if d >= state.clock.today() => d,
+        Ok(_) => {
+            return super::error_page(
+                &state,
+                Some(&session),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Pausa não criada",
+                "A data final da pausa já passou.",
+            );
+        }
+        Err(_) => {
+            return super::error_page(
+                &state,
+                Some(&session),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Pausa não criada",
+                "Informe até quando (dd/mm/aaaa).",
+            );
+        }
+    };
+    if form.reason.trim().is_empty() {
+        return super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Pausa não criada",
+            "Informe o motivo (a promessa de pagamento).",
+        );
+    }
+    let by = format!("user: {}", session.user.login);
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<Option<String>> = async {
+        let mut tx = state.db.begin().await?;
+        let Some(invoice) =
+            store::find_invoice_by_external_id(&mut tx, form.invoice.trim()).await?
+        else {
+            return Ok(None);
+        };
+        store::insert_pause(
+            &mut tx,
+            store::PauseTarget::Invoice(invoice.id),
+            until,
+            &form.reason,
+            &by,
+            now,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        store::audit(
+            &mut tx,
+            &by,
+            "invoice.pause",
+            &format!("invoice:{}", invoice.external_id),
+            None,
+            Some(&format!("until {until}")),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(invoice.external_id))
+    }
+    .await;
+    match result {
+        Ok(Some(ext)) => {
+            let q = serde_urlencoded::to_string([("pausada", ext.as_str())]).unwrap_or_default();
+            Redirect::to(&format!("/faturas?{q}")).into_response()
+        }
+        Ok(None) => super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Pausa não criada",
+            "Fatura não encontrada.",
         ),
         Err(e) => internal(e),
     }

@@ -45,6 +45,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/faturas/{id}/boleto.pdf", get(super::billing::boleto_pdf))
         .route("/faturas/{id}/enviar", post(super::billing::send_now))
         .route("/faturas/{id}/pagar", post(super::billing::mark_paid))
+        .route("/faturas/pausar", post(super::billing::pause))
         .route("/configuracoes/layouts", get(super::layouts::list))
         .route(
             "/configuracoes/layouts/{id}",
