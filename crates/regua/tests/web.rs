@@ -1063,6 +1063,7 @@ async fn every_page_and_form_refuses_anonymous_access() {
             "/cartas",
             "/cartas/1/carta.pdf",
             "/senha",
+            "/configuracoes/feriados",
         ];
         for path in gets {
             let r = http(addr, "GET", path, "", "").await;
@@ -1096,6 +1097,9 @@ async fn every_page_and_form_refuses_anonymous_access() {
             "/cartas/1/rejeitar",
             "/cartas/aprovar-todas",
             "/senha",
+            "/configuracoes/feriados",
+            "/configuracoes/feriados/1/remover",
+            "/faturas/pausar",
         ];
         for path in posts {
             let r = http(addr, "POST", path, "", "_csrf=x&months=1&name=X").await;
@@ -1643,4 +1647,105 @@ async fn an_invoice_pause_is_set_from_the_invoices_page() {
     assert_eq!(pauses.len(), 1);
     assert_eq!(pauses[0].until, jiff::civil::date(2026, 1, 20));
     assert_eq!(pauses[0].set_by, "user: caio");
+}
+
+#[tokio::test]
+async fn the_holidays_page_shows_the_year_and_manages_the_isps_own() {
+    let t = sqlite().await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "leo", Role::ReadOnly, "senha-forte-3").await;
+    with_server(&t.db, |addr| async move {
+        let (leo, leo_csrf) = session_for(addr, "leo", "senha-forte-3").await;
+        let page = http(addr, "GET", "/configuracoes/feriados?ano=2026", &leo, "").await;
+        assert!(
+            page.body.contains(
+                "<td>20/11/2026</td><td>Dia Nacional de Zumbi e da Consciência Negra</td>"
+            ),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains(
+            "<td>16/02/2026</td><td>Carnaval (segunda-feira)</td><td>ponto facultativo</td>"
+        ));
+        assert!(!page.body.contains("holiday-form"));
+        let form = |c: &str, date: &str, place: &str| {
+            format!(
+                "_csrf={}&date={}&name=Anivers%C3%A1rio&scope=city&place={}&yearly=1",
+                enc(c),
+                enc(date),
+                enc(place)
+            )
+        };
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                "/configuracoes/feriados",
+                &leo,
+                &form(&leo_csrf, "14/07/2020", "Campinas/SP")
+            )
+            .await
+            .status,
+            403
+        );
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let bad = http(
+            addr,
+            "POST",
+            "/configuracoes/feriados",
+            &ana,
+            &form(&csrf, "31/02/2026", "Campinas/SP"),
+        )
+        .await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("Data inválida (dd/mm/aaaa)."));
+        let no_place = http(
+            addr,
+            "POST",
+            "/configuracoes/feriados",
+            &ana,
+            &form(&csrf, "14/07/2020", ""),
+        )
+        .await;
+        assert!(
+            no_place
+                .body
+                .contains("Informe a UF ou a cidade/UF do feriado.")
+        );
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                "/configuracoes/feriados",
+                &ana,
+                &form(&csrf, "14/07/2020", "Campinas/SP")
+            )
+            .await
+            .status,
+            303
+        );
+        let page = http(addr, "GET", "/configuracoes/feriados?ano=2027", &ana, "").await;
+        assert!(
+            page.body
+                .contains("<td>14/07/2027</td><td>Aniversário</td><td>municipal</td>"),
+            "yearly"
+        );
+        assert!(page.body.contains("municipal (Campinas/SP)"));
+        let r = http(
+            addr,
+            "POST",
+            "/configuracoes/feriados/1/remover",
+            &ana,
+            &format!("_csrf={}", enc(&csrf)),
+        )
+        .await;
+        assert_eq!(r.status, 303);
+        assert!(
+            http(addr, "GET", "/configuracoes/feriados", &ana, "")
+                .await
+                .body
+                .contains("Nenhum feriado cadastrado pelo provedor.")
+        );
+    })
+    .await;
 }

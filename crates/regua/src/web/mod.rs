@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 mod billing;
 mod customers;
+mod holidays;
 mod layouts;
 mod letters;
 mod log;
@@ -114,6 +115,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("settings.html", include_str!("templates/settings.html")),
         ("users.html", include_str!("templates/users.html")),
         ("letters.html", include_str!("templates/letters.html")),
+        ("holidays.html", include_str!("templates/holidays.html")),
         ("password.html", include_str!("templates/password.html")),
         ("contracts.html", include_str!("templates/contracts.html")),
         ("customers.html", include_str!("templates/customers.html")),

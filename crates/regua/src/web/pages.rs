@@ -75,6 +75,14 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/configuracoes/usuarios/{id}/reativar",
             post(super::users::reactivate),
         )
+        .route(
+            "/configuracoes/feriados",
+            get(super::holidays::show).post(super::holidays::add),
+        )
+        .route(
+            "/configuracoes/feriados/{id}/remover",
+            post(super::holidays::remove),
+        )
         .route("/configuracoes/regua", get(super::regua::show))
         .route("/configuracoes/regua/regras", post(super::regua::add_rule))
         .route(
