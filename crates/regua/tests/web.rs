@@ -725,6 +725,69 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
             .await
             .unwrap();
         assert_eq!(actions, ["rule.add", "band.add", "band.add", "rule.remove"]);
+        drop(conn);
+        // Routines.
+        let bad = http(
+            addr,
+            "POST",
+            "/configuracoes/regua/rotinas",
+            &ana,
+            &format!("_csrf={c}&name=Manh%C3%A3&weekdays=funday&time=08%3A00%3A00"),
+        )
+        .await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("Dias como seg-sex, seg,qua,sex ou 1-5."));
+        let bad = http(
+            addr,
+            "POST",
+            "/configuracoes/regua/rotinas",
+            &ana,
+            &format!("_csrf={c}&name=Manh%C3%A3&weekdays=seg-sex&time=25%3A00"),
+        )
+        .await;
+        assert!(bad.body.contains("Horário como 08:00:00."));
+        let ok = http(
+            addr,
+            "POST",
+            "/configuracoes/regua/rotinas",
+            &ana,
+            &format!("_csrf={c}&name=Manh%C3%A3&weekdays=seg%2Cqua%2Csex&time=07%3A30%3A00"),
+        )
+        .await;
+        assert_eq!(ok.status, 303);
+        let dup = http(
+            addr,
+            "POST",
+            "/configuracoes/regua/rotinas",
+            &ana,
+            &format!("_csrf={c}&name=Manh%C3%A3&weekdays=all&time=07%3A30%3A00"),
+        )
+        .await;
+        assert!(dup.body.contains("Já existe uma rotina com este nome."));
+        let page = http(addr, "GET", "/configuracoes/regua", &ana, "").await;
+        assert!(
+            page.body
+                .contains("<td>Manhã</td><td>mon,wed,fri</td><td>07:30</td><td>não roda</td>"),
+            "{}",
+            page.body
+        );
+        let mut conn = db.pool.acquire().await.unwrap();
+        let routine = store::list_routines(&mut conn).await.unwrap()[0].id;
+        drop(conn);
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                &format!("/configuracoes/regua/rotinas/{routine}/remover"),
+                &ana,
+                &format!("_csrf={c}")
+            )
+            .await
+            .status,
+            303
+        );
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert!(store::list_routines(&mut conn).await.unwrap().is_empty());
     })
     .await;
 }

@@ -91,6 +91,14 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/configuracoes/regua/faixas", post(super::regua::add_band))
         .route(
+            "/configuracoes/regua/rotinas",
+            post(super::regua::add_routine),
+        )
+        .route(
+            "/configuracoes/regua/rotinas/{id}/remover",
+            post(super::regua::remove_routine),
+        )
+        .route(
             "/configuracoes/regua/faixas/{id}/remover",
             post(super::regua::remove_band),
         )

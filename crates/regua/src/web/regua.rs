@@ -60,6 +60,27 @@ async fn page(
     band: &BandForm,
     errors: &Errors,
 ) -> Response {
+    page_with(
+        state,
+        session,
+        status,
+        rule,
+        band,
+        &RoutineForm::default(),
+        errors,
+    )
+    .await
+}
+
+async fn page_with(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    rule: &RuleForm,
+    band: &BandForm,
+    routine: &RoutineForm,
+    errors: &Errors,
+) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
         let layouts = store::list_layouts(&mut conn).await?;
@@ -102,7 +123,7 @@ async fn page(
             .into_iter()
             .map(|r| {
                 minijinja::context! {
-                    name => r.name, weekdays => format_weekdays(&r.weekdays),
+                    id => r.id, name => r.name, weekdays => format_weekdays(&r.weekdays),
                     time => r.time.strftime("%H:%M").to_string(),
                     holidays => if r.run_on_holidays { "roda" } else { "não roda" },
                 }
@@ -120,6 +141,7 @@ async fn page(
                 layouts => layouts.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
                 form => minijinja::Value::from(minijinja::value::Serde(rule)),
                 band => minijinja::Value::from(minijinja::value::Serde(band)),
+                routine => minijinja::Value::from(minijinja::value::Serde(routine)),
                 errors,
                 ..session.ctx()
             },
@@ -410,6 +432,150 @@ pub(super) async fn remove_band(
             "Faixa mantida",
             &msg,
         ),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+pub(super) struct RoutineForm {
+    #[serde(default, rename = "_csrf", skip_serializing)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    weekdays: String,
+    #[serde(default)]
+    time: String,
+    #[serde(default)]
+    holidays: Option<String>,
+}
+
+pub(super) async fn add_routine(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<RoutineForm>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
+        return r;
+    }
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<Result<(), (&'static str, String)>> = async {
+        let mut tx = state.db.begin().await?;
+        let weekdays = form.weekdays.trim();
+        let weekdays = if weekdays.is_empty() {
+            "seg-sex"
+        } else {
+            weekdays
+        };
+        let time = if form.time.trim().is_empty() {
+            "08:00:00"
+        } else {
+            form.time.trim()
+        };
+        match store::insert_routine(
+            &mut tx,
+            &form.name,
+            crate::dunning::Task::SendEmails,
+            weekdays,
+            time,
+            form.holidays.is_some(),
+            now,
+        )
+        .await
+        {
+            Ok(id) => {
+                store::audit(
+                    &mut tx,
+                    &format!("user: {}", session.user.login),
+                    "routine.add",
+                    &format!("routine:{id}"),
+                    None,
+                    Some(&format!("{} {weekdays} {time}", form.name.trim())),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Ok(()))
+            }
+            Err(ConfigError::Duplicate { .. }) => Ok(Err((
+                "routine_name",
+                "Já existe uma rotina com este nome.".into(),
+            ))),
+            Err(ConfigError::Invalid { field: "name", .. }) => {
+                Ok(Err(("routine_name", "Informe um nome.".into())))
+            }
+            Err(ConfigError::Invalid {
+                field: "weekdays", ..
+            }) => Ok(Err((
+                "weekdays",
+                "Dias como seg-sex, seg,qua,sex ou 1-5.".into(),
+            ))),
+            Err(ConfigError::Invalid { field: "time", .. }) => {
+                Ok(Err(("time", "Horário como 08:00:00.".into())))
+            }
+            Err(ConfigError::Other(e)) => Err(e),
+            Err(e) => Ok(Err(("routine_name", e.to_string()))),
+        }
+    }
+    .await;
+    match result {
+        Ok(Ok(())) => Redirect::to("/configuracoes/regua").into_response(),
+        Ok(Err((field, msg))) => {
+            let errors = Errors::from([(field, msg)]);
+            page_with(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &RuleForm::default(),
+                &BandForm::default(),
+                &form,
+                &errors,
+            )
+            .await
+        }
+        Err(e) => internal(e),
+    }
+}
+
+pub(super) async fn remove_routine(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
+        return r;
+    }
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<bool> = async {
+        let mut tx = state.db.begin().await?;
+        let Some(routine) = store::list_routines(&mut tx)
+            .await?
+            .into_iter()
+            .find(|r| r.id == id)
+        else {
+            return Ok(false);
+        };
+        let removed = store::deactivate_routine(&mut tx, &routine.name).await?;
+        if removed {
+            store::audit(
+                &mut tx,
+                &format!("user: {}", session.user.login),
+                "routine.remove",
+                &format!("routine:{id}"),
+                Some(&routine.name),
+                None,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+    .await;
+    match result {
+        Ok(true) => Redirect::to("/configuracoes/regua").into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => internal(e),
     }
 }
