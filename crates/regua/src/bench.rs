@@ -115,25 +115,21 @@ pub fn synthetic_customers_csv(n: u64) -> String {
 /// How many messages the render stage renders at most.
 pub const RENDER_ITEMS: u64 = 100_000;
 
-/// Every invoice as the planner sees it (all open, e-mail delivery, with an address).
+/// Every invoice as the planner sees it, read the way a routine reads a page.
 async fn plan_invoices(db: &Db) -> anyhow::Result<Vec<crate::dunning::PlanInvoice>> {
     let mut conn = db.pool.acquire().await?;
+    let (filter, pauses) = (
+        store::InvoiceFilter::default(),
+        store::PauseIndex::default(),
+    );
     let mut out = Vec::new();
     let mut after = InvoiceId(0);
     loop {
-        let page = store::list_invoices_after(&mut conn, after, 10_000).await?;
+        let (page, _) =
+            store::plan_invoices_page(&mut conn, &filter, &pauses, after, 10_000).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
-        out.extend(page.iter().map(|inv| crate::dunning::PlanInvoice {
-            id: inv.id,
-            customer: inv.customer_id,
-            method: inv.billing_method_id,
-            due: inv.due_date,
-            open: matches!(inv.status, crate::domain::InvoiceStatus::Open),
-            delivery: inv.delivery_type,
-            has_email: true,
-            paused_until: None,
-        }));
+        out.extend(page);
     }
     Ok(out)
 }

@@ -186,7 +186,8 @@ pub(super) fn master_key() -> Result<Option<MasterKey>, SecretError> {
     }
 }
 
-fn actor() -> String {
+/// `cli: USER`: who a CLI command acts as.
+pub(super) fn actor() -> String {
     format!(
         "cli: {}",
         std::env::var("USER").unwrap_or_else(|_| "operator".into())
@@ -542,9 +543,7 @@ pub async fn log(g: &Global, args: LogArgs) -> anyhow::Result<ExitCode> {
         Err(e) => return bad(format!("--status: {e}")),
     };
     let tz = clock.time_zone();
-    let day_start = |d: jiff::civil::Date| -> anyhow::Result<i64> {
-        Ok(d.to_zoned(tz.clone())?.timestamp().as_millisecond())
-    };
+    let day_start = |d: jiff::civil::Date| clock.start_of_day_ms(d);
     let filter = LogFilter {
         customer,
         invoice,

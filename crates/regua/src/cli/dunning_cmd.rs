@@ -236,12 +236,7 @@ pub enum LettersCmd {
 }
 
 fn operator(by: Option<String>) -> String {
-    by.unwrap_or_else(|| {
-        format!(
-            "cli: {}",
-            std::env::var("USER").unwrap_or_else(|_| "operator".into())
-        )
-    })
+    by.unwrap_or_else(super::delivery_cmd::actor)
 }
 
 /// `regua band …`

@@ -108,6 +108,18 @@ impl Clock {
     pub fn now_millis(&self) -> i64 {
         self.now().as_millisecond()
     }
+
+    /// The instant a date starts in the ISP's time zone, in milliseconds (day filters, "today").
+    pub fn start_of_day_ms(&self, date: Date) -> Result<i64, jiff::Error> {
+        Ok(date.to_zoned(self.tz.clone())?.timestamp().as_millisecond())
+    }
+
+    /// A stored instant (ms) as the ISP's local time, `strftime`-formatted; empty if out of range.
+    pub fn local_time(&self, ms: i64, format: &str) -> String {
+        jiff::Timestamp::from_millisecond(ms)
+            .map(|t| t.to_zoned(self.tz.clone()).strftime(format).to_string())
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,15 @@ impl ContractStatus {
             ContractStatus::Cancelled => "cancelled",
         }
     }
+
+    /// The name on screen.
+    pub fn label_pt(self) -> &'static str {
+        match self {
+            ContractStatus::Active => "ativo",
+            ContractStatus::Suspended => "suspenso",
+            ContractStatus::Cancelled => "cancelado",
+        }
+    }
 }
 
 impl FromStr for ContractStatus {

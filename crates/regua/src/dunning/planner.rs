@@ -184,8 +184,9 @@ pub struct Planned {
     pub dedup_key: String,
     /// The layout to send.
     pub layout: LayoutId,
-    /// A band's notice that waits for an operator to review its collection letter.
-    pub letter: bool,
+    /// For an `email_and_letter` band's notice, the band: it waits for an operator to review
+    /// its collection letter instead of going to the outbox.
+    pub letter_band: Option<i64>,
 }
 
 /// A notice that would fire but is not sent.
@@ -199,6 +200,8 @@ pub struct Skipped {
     pub dedup_key: String,
     /// Why not.
     pub reason: SkipReason,
+    /// The layout it would have sent (a recorded skip names it).
+    pub layout: LayoutId,
 }
 
 /// The planner's input for one run.
@@ -271,7 +274,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 rule.cause(),
                 format!("rule:{}:{}", inv.id, rule.id),
                 rule.layout,
-                false,
+                None,
             );
             let reason = if Some(i) != winner {
                 Some(SkipReason::Superseded)
@@ -296,7 +299,12 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 push(
                     &mut out,
                     inv.id,
-                    (band.cause(), key, band.layout, band.letter),
+                    (
+                        band.cause(),
+                        key,
+                        band.layout,
+                        band.letter.then_some(band.id),
+                    ),
                     reason,
                 );
             }
@@ -329,7 +337,7 @@ fn blocked(
 fn push(
     out: &mut Plan,
     invoice: InvoiceId,
-    (cause, dedup_key, layout, letter): (String, String, LayoutId, bool),
+    (cause, dedup_key, layout, letter_band): (String, String, LayoutId, Option<i64>),
     reason: Option<SkipReason>,
 ) {
     match reason {
@@ -338,13 +346,14 @@ fn push(
             cause,
             dedup_key,
             layout,
-            letter,
+            letter_band,
         }),
         Some(reason) => out.skipped.push(Skipped {
             invoice,
             cause,
             dedup_key,
             reason,
+            layout,
         }),
     }
 }

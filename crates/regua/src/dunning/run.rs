@@ -435,7 +435,7 @@ async fn page(
         let i = index[&n.invoice];
         let (inv, r) = (&invoices[i], &refs[i]);
         report.planned += 1;
-        report.planned_letters += usize::from(n.letter);
+        report.planned_letters += usize::from(n.letter_band.is_some());
         *report.by_cause.entry(n.cause.clone()).or_default() += 1;
         if detail {
             report.notices.push(ReportNotice {
@@ -444,16 +444,10 @@ async fn page(
                 cause: n.cause.clone(),
                 channel: Channel::Email.as_str(),
                 account: account_name.clone(),
-                review: n.letter,
+                review: n.letter_band.is_some(),
             });
         }
-        if n.letter {
-            let band = n
-                .dedup_key
-                .rsplit(':')
-                .next()
-                .and_then(|b| b.parse::<i64>().ok())
-                .context("band id in the dedup key")?;
+        if let Some(band) = n.letter_band {
             letters.push((n.dedup_key.clone(), n.invoice, band, n.layout));
         } else if let Some(acc) = input.account {
             queue.push(NoticeRow {
@@ -475,14 +469,8 @@ async fn page(
         }
         let record = s.dedup_key.starts_with("rule:") && s.reason != SkipReason::AlreadySent;
         if record && let Some(acc) = input.account {
-            let layout = input
-                .rules
-                .iter()
-                .find(|rule| s.dedup_key.ends_with(&format!(":{}", rule.id)))
-                .map(|rule| rule.layout)
-                .context("the skipped rule")?;
             skips.push(NoticeRow {
-                notice: new_notice(acc, inv, r, &s.dedup_key, &s.cause, layout, &req.actor),
+                notice: new_notice(acc, inv, r, &s.dedup_key, &s.cause, s.layout, &req.actor),
                 skipped: Some(skip_reason_pt(s.reason).to_string()),
             });
         }

@@ -56,7 +56,7 @@ pub(super) async fn contracts(
                     customer => names.get(&c.customer_id).cloned().unwrap_or_default(),
                     plan => c.plan.clone(), amount => c.monthly_amount.to_string(), due_day => c.due_day,
                     delivery => c.delivery_type.label_pt(),
-                    status => match c.status { ContractStatus::Active => "ativo", ContractStatus::Suspended => "suspenso", ContractStatus::Cancelled => "cancelado" },
+                    status => c.status.label_pt(),
                     active => c.status != ContractStatus::Cancelled,
                 }
             })

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Permission;
 use super::{AppState, Session, internal};
-use crate::domain::{ContractStatus, CustomerId, InvoiceStatus, format_date};
+use crate::domain::{CustomerId, InvoiceStatus, format_date};
 use crate::store::{self, LogFilter, PauseTarget};
 
 const PAGE: i64 = 50;
@@ -65,13 +65,7 @@ pub(super) async fn list(
 }
 
 fn when(state: &AppState, ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| {
-            t.to_zoned(state.clock.time_zone().clone())
-                .strftime("%d/%m/%Y %H:%M")
-                .to_string()
-        })
-        .unwrap_or_default()
+    state.clock.local_time(ms, "%d/%m/%Y %H:%M")
 }
 
 pub(super) async fn show(
@@ -94,7 +88,7 @@ pub(super) async fn show(
                 minijinja::context! {
                     ext => k.external_id.clone(), plan => k.plan.clone(), amount => k.monthly_amount.to_string(),
                     delivery => k.delivery_type.label_pt(),
-                    status => match k.status { ContractStatus::Active => "ativo", ContractStatus::Suspended => "suspenso", ContractStatus::Cancelled => "cancelado" },
+                    status => k.status.label_pt(),
                 }
             })
             .collect();
@@ -126,7 +120,6 @@ pub(super) async fn show(
             };
             timeline.push((n.sent_at.unwrap_or(n.created_at), format!("{text} ({})", n.actor)));
         }
-        let tz = state.clock.time_zone().clone();
         for (inv, _) in store::list_invoices_page(
             &mut conn,
             &store::InvoiceListFilter { customer: Some(customer.id), status: Some("paid".into()), ..Default::default() },
@@ -136,7 +129,7 @@ pub(super) async fn show(
         .await?
         {
             if let InvoiceStatus::Paid { paid_on, amount } = inv.status {
-                let at = paid_on.to_zoned(tz.clone())?.timestamp().as_millisecond();
+                let at = state.clock.start_of_day_ms(paid_on)?;
                 timeline.push((at, format!("Pagamento da fatura {}: {amount} em {}", inv.external_id, format_date(paid_on))));
             }
         }

@@ -54,10 +54,7 @@ async fn filter(
     q: &LogQuery,
     limit: i64,
 ) -> anyhow::Result<Result<LogFilter, String>> {
-    let tz = state.clock.time_zone().clone();
-    let day_start = |d: jiff::civil::Date| -> anyhow::Result<i64> {
-        Ok(d.to_zoned(tz.clone())?.timestamp().as_millisecond())
-    };
+    let day_start = |d: jiff::civil::Date| state.clock.start_of_day_ms(d);
     let date = |s: &str, label: &str| -> Result<Option<jiff::civil::Date>, String> {
         match s.trim() {
             "" => Ok(None),
@@ -117,13 +114,7 @@ async fn filter(
 }
 
 fn when(state: &AppState, ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| {
-            t.to_zoned(state.clock.time_zone().clone())
-                .strftime("%d/%m/%Y %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
+    state.clock.local_time(ms, "%d/%m/%Y %H:%M:%S")
 }
 
 pub(super) async fn list(

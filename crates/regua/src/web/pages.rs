@@ -409,11 +409,7 @@ async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Resp
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
         let clock = &state.clock;
-        let midnight = clock
-            .today()
-            .to_zoned(clock.time_zone().clone())?
-            .timestamp()
-            .as_millisecond();
+        let midnight = clock.start_of_day_ms(clock.today())?;
         let today = store::dashboard_counts(&mut conn, midnight).await?;
         let routines = store::list_routines(&mut conn).await?;
         let runs: Vec<_> = store::list_runs(&mut conn, 5)
