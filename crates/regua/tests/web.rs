@@ -1127,6 +1127,9 @@ async fn every_page_and_form_refuses_anonymous_access() {
             "/cartas/1/carta.pdf",
             "/senha",
             "/configuracoes/feriados",
+            "/configuracoes/carteiras",
+            "/configuracoes/formas",
+            "/configuracoes/central",
         ];
         for path in gets {
             let r = http(addr, "GET", path, "", "").await;
@@ -1163,6 +1166,10 @@ async fn every_page_and_form_refuses_anonymous_access() {
             "/configuracoes/feriados",
             "/configuracoes/feriados/1/remover",
             "/faturas/pausar",
+            "/configuracoes/carteiras",
+            "/configuracoes/carteiras/1/envio",
+            "/configuracoes/formas",
+            "/configuracoes/central",
         ];
         for path in posts {
             let r = http(addr, "POST", path, "", "_csrf=x&months=1&name=X").await;
@@ -1272,11 +1279,11 @@ async fn general_parameters_are_for_administrators_and_audited_before_and_after(
         assert_eq!(page.status, 200);
         assert!(page.body.contains("name=\"company_name\" value=\"Provedor\""), "the default");
         let c = enc(&csrf);
-        let base = "company_name=Fibra+J%C3%A1&company_document=&company_phone=&company_site=&company_city=SAO+PAULO&default_delivery_type=email&routine_optional_holidays=no";
+        let base = "company_name=Fibra+J%C3%A1&company_document=&company_phone=&company_site=&company_city=SAO+PAULO&default_delivery_type=email&suspension_notify_method=email&routine_optional_holidays=no";
         let bad = http(addr, "POST", "/configuracoes/parametros", &root,
             &format!("_csrf={c}&{base}&company_email=nao-e-email&portal_url=ftp%3A%2F%2Fx&dunning_window_days=90")).await;
         assert_eq!(bad.status, 422);
-        for msg in ["E-mail inválido.", "Um endereço que comece com https://.", "Um número de dias de 0 a 60."] {
+        for msg in ["E-mail inválido.", "Um endereço que comece com https://.", "Um número de 0 a 60."] {
             assert!(bad.body.contains(msg), "{msg}");
         }
         let ok = http(addr, "POST", "/configuracoes/parametros", &root,
@@ -1811,4 +1818,151 @@ async fn the_holidays_page_shows_the_year_and_manages_the_isps_own() {
         );
     })
     .await;
+}
+
+#[tokio::test]
+async fn wallets_and_billing_methods_are_added_with_the_gateway_warning() {
+    let t = sqlite().await;
+    add_bb_wallet_and_method(&t.db).await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "leo", Role::ReadOnly, "senha-forte-3").await;
+    {
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        store::insert_send_rule(
+            &mut conn,
+            "Boleto BB",
+            regua::dunning::RuleKind::BeforeDue,
+            3,
+            None,
+            0,
+        )
+        .await
+        .unwrap();
+    }
+    let db = t.db.clone();
+    let db2 = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let db = db2;
+        let (leo, leo_csrf) = session_for(addr, "leo", "senha-forte-3").await;
+        let page = http(addr, "GET", "/configuracoes/carteiras", &leo, "").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("<td>BB</td><td>001 · "), "{}", page.body);
+        assert!(!page.body.contains("wallet-form"), "read-only sees no form");
+        let form = |c: &str, name: &str, agency: &str, kind: &str| {
+            format!(
+                "_csrf={}&name={}&bank=341&agency={agency}&account=12345-6&wallet=109&agreement=123456&kind={kind}&send_on_generate=1&pix_key=",
+                enc(c),
+                enc(name)
+            )
+        };
+        let r = http(addr, "POST", "/configuracoes/carteiras", &leo, &form(&leo_csrf, "Asaas", "1234", "gateway")).await;
+        assert_eq!(r.status, 403);
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let bad = http(addr, "POST", "/configuracoes/carteiras", &ana, &form(&csrf, "Asaas", "12a4", "gateway")).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("Somente números."), "{}", bad.body);
+        assert!(bad.body.contains("name=\"name\" value=\"Asaas\""), "the form is kept");
+        let dup = http(addr, "POST", "/configuracoes/carteiras", &ana, &form(&csrf, "BB", "1234", "bank")).await;
+        assert_eq!(dup.status, 422);
+        assert!(dup.body.contains("Já existe uma carteira com esse nome."));
+        let ok = http(addr, "POST", "/configuracoes/carteiras", &ana, &form(&csrf, "Asaas", "1234", "gateway")).await;
+        assert_eq!(ok.status, 303);
+        let page = http(addr, "GET", "/configuracoes/carteiras", &ana, "").await;
+        assert!(page.body.contains("<td>Asaas</td><td>341 · "));
+        assert_eq!(
+            page.body.matches("class=\"warning\" role=\"alert\"").count(),
+            1,
+            "the gateway wallet that sends on generation carries the warning"
+        );
+        assert!(page.body.contains("verifique se o próprio gateway já envia o boleto"));
+        let mut conn = db.pool.acquire().await.unwrap();
+        let asaas = store::list_wallets(&mut conn).await.unwrap().into_iter().find(|w| w.name == "Asaas").unwrap();
+        drop(conn);
+        assert!(asaas.send_on_generate);
+        let off = http(addr, "POST", &format!("/configuracoes/carteiras/{}/envio", asaas.id.0), &ana, &format!("_csrf={}&on=0", enc(&csrf))).await;
+        assert_eq!(off.status, 303);
+        let page = http(addr, "GET", "/configuracoes/carteiras", &ana, "").await;
+        assert!(!page.body.contains("role=\"alert\""), "switched off, no warning");
+        assert_eq!(
+            http(addr, "POST", "/configuracoes/carteiras/999/envio", &ana, &format!("_csrf={}&on=1", enc(&csrf))).await.status,
+            404
+        );
+
+        let page = http(addr, "GET", "/configuracoes/formas", &leo, "").await;
+        assert!(page.body.contains("<td>Boleto BB</td><td>BB</td>"), "{}", page.body);
+        assert!(page.body.contains("3 dia(s) antes do vencimento"), "the method's rules");
+        let m = |name: &str, wallet: &str| format!("_csrf={}&name={}&wallet={}", enc(&csrf), enc(name), enc(wallet));
+        let unknown = http(addr, "POST", "/configuracoes/formas", &ana, &m("Boleto Asaas", "Nenhuma")).await;
+        assert_eq!(unknown.status, 422);
+        assert!(unknown.body.contains("Escolha uma carteira cadastrada."));
+        let dup = http(addr, "POST", "/configuracoes/formas", &ana, &m("Boleto BB", "BB")).await;
+        assert!(dup.body.contains("Já existe uma forma de cobrança com esse nome."));
+        assert_eq!(http(addr, "POST", "/configuracoes/formas", &ana, &m("Boleto Asaas", "Asaas")).await.status, 303);
+        let page = http(addr, "GET", "/configuracoes/formas", &ana, "").await;
+        assert!(page.body.contains("<td>Boleto Asaas</td><td>Asaas</td>"));
+        assert_eq!(http(addr, "POST", "/configuracoes/formas", &ana, "name=X&wallet=BB").await.status, 403, "no CSRF");
+    })
+    .await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let actions: Vec<(String, String)> =
+        sqlx::query_as("SELECT actor, action FROM audit_log ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    let actions: Vec<&str> = actions
+        .iter()
+        .filter(|(a, _)| a == "user: ana")
+        .map(|(_, b)| b.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["wallet.add", "wallet.send_on_generate", "method.add"]
+    );
+    assert_eq!(
+        store::list_billing_methods(&mut conn).await.unwrap().len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_portal_settings_switch_the_email_button_and_set_the_daily_limits() {
+    let t = sqlite().await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "bia", Role::Support, "senha-forte-2").await;
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (bia, _) = session_for(addr, "bia", "senha-forte-2").await;
+        assert_eq!(http(addr, "GET", "/configuracoes/central", &bia, "").await.status, 403);
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let page = http(addr, "GET", "/configuracoes/central", &ana, "").await;
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("<option value=\"no\" selected>Não</option>"), "off by default");
+        assert!(page.body.contains("Nenhuma conta SMTP padrão nos Parâmetros financeiros"));
+        let c = enc(&csrf);
+        let bad = http(addr, "POST", "/configuracoes/central", &ana,
+            &format!("_csrf={c}&portal_send_email=yes&portal_daily_limit_per_invoice=0&portal_daily_limit_per_customer=10")).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("Um número de 1 a 100."));
+        let ok = http(addr, "POST", "/configuracoes/central", &ana,
+            &format!("_csrf={c}&portal_send_email=yes&portal_daily_limit_per_invoice=2&portal_daily_limit_per_customer=10")).await;
+        assert_eq!(ok.status, 303);
+        assert_eq!(ok.header("location"), Some("/configuracoes/central?salvo=1"));
+    })
+    .await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    assert_eq!(
+        store::portal_settings(&mut conn).await.unwrap(),
+        store::PortalSettings {
+            send_email: true,
+            limit_per_invoice: 2,
+            limit_per_customer: 10
+        }
+    );
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'setting.set' AND actor = 'user: ana'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(n, 2, "the two values that changed");
 }

@@ -340,50 +340,31 @@ pub enum SettingsCmd {
 async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
     let db = g.db().await?;
     let mut conn = db.pool.acquire().await?;
-    let known: Vec<(&str, &str)> = [
-        (store::SETTING_DEFAULT_DELIVERY_TYPE, "email"),
-        (store::SETTING_WINDOW_DAYS, "7"),
-        (store::SETTING_OPTIONAL_HOLIDAYS, "no"),
-    ]
-    .into_iter()
-    .chain(store::COMPANY_SETTINGS.iter().copied())
-    .collect();
     match cmd {
         SettingsCmd::List => {
-            for (key, default) in &known {
-                match store::get_setting(&mut conn, key).await? {
-                    Some(v) => println!("{key}\t{v}"),
-                    None => println!("{key}\t{default}\t(default)"),
+            for spec in store::SETTINGS {
+                match store::get_setting(&mut conn, spec.key).await? {
+                    Some(v) => println!("{}\t{v}", spec.key),
+                    None => println!("{}\t{}\t(default)", spec.key, spec.default),
                 }
             }
         }
         SettingsCmd::Set { key, value } => {
-            if !known.iter().any(|(k, _)| *k == key) {
+            let Some(spec) = store::setting_spec(&key) else {
                 eprintln!(
                     "unknown setting {key:?}; known: {}",
-                    known.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                    store::SETTINGS
+                        .iter()
+                        .map(|s| s.key)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 return Ok(ExitCode::from(2));
-            }
-            let checked = match key.as_str() {
-                store::SETTING_DEFAULT_DELIVERY_TYPE => value
-                    .parse::<crate::domain::DeliveryType>()
-                    .map(|d| d.as_str().to_string()),
-                store::SETTING_WINDOW_DAYS => match value.trim().parse::<u16>() {
-                    Ok(d) if d <= 60 => Ok(d.to_string()),
-                    _ => Err(format!("{value:?} is not a number of days from 0 to 60")),
-                },
-                store::SETTING_OPTIONAL_HOLIDAYS => match value.trim() {
-                    "yes" | "sim" => Ok("yes".to_string()),
-                    "no" | "não" | "nao" => Ok("no".to_string()),
-                    other => Err(format!("{other:?}: use yes or no")),
-                },
-                _ => Ok(value.trim().to_string()),
             };
-            let value = match checked {
+            let value = match store::check_setting(spec, &value) {
                 Ok(v) => v,
                 Err(e) => {
-                    eprintln!("{key}: {e}");
+                    eprintln!("{key}: {}", e.en);
                     return Ok(ExitCode::from(2));
                 }
             };

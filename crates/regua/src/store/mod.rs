@@ -11,6 +11,7 @@ mod layouts;
 mod migrate;
 mod parties;
 mod rules;
+mod settings;
 mod users;
 
 pub use delivery::*;
@@ -20,6 +21,7 @@ pub use layouts::*;
 pub use migrate::{MIGRATIONS, migrate};
 pub use parties::*;
 pub use rules::*;
+pub use settings::*;
 pub use users::*;
 
 use std::str::FromStr;

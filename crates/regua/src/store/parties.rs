@@ -560,3 +560,17 @@ pub async fn list_contracts_of_customer(
         .map(contract_from_row)
         .collect()
 }
+
+/// Turns a wallet's "send e-mail on generation" on or off; whether the wallet existed.
+pub async fn set_wallet_send_on_generate(
+    conn: &mut AnyConnection,
+    id: i64,
+    on: bool,
+) -> anyhow::Result<bool> {
+    let res = sqlx::query("UPDATE wallets SET send_on_generate = $1 WHERE id = $2")
+        .bind(i64::from(on))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected() > 0)
+}

@@ -18,6 +18,7 @@ mod regua;
 mod settings;
 mod smtp;
 mod users;
+mod wallets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -122,6 +123,8 @@ fn templates() -> minijinja::Environment<'static> {
         ("customer.html", include_str!("templates/customer.html")),
         ("invoices.html", include_str!("templates/invoices.html")),
         ("layouts.html", include_str!("templates/layouts.html")),
+        ("wallets.html", include_str!("templates/wallets.html")),
+        ("methods.html", include_str!("templates/methods.html")),
         (
             "layout_edit.html",
             include_str!("templates/layout_edit.html"),

@@ -61,7 +61,11 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route(
             "/configuracoes/parametros",
-            get(super::settings::show).post(super::settings::save),
+            get(super::settings::show_general).post(super::settings::save_general),
+        )
+        .route(
+            "/configuracoes/central",
+            get(super::settings::show_portal).post(super::settings::save_portal),
         )
         .route(
             "/configuracoes/usuarios",
@@ -101,6 +105,18 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route(
             "/configuracoes/regua/faixas/{id}/remover",
             post(super::regua::remove_band),
+        )
+        .route(
+            "/configuracoes/carteiras",
+            get(super::wallets::wallets).post(super::wallets::add_wallet),
+        )
+        .route(
+            "/configuracoes/carteiras/{id}/envio",
+            post(super::wallets::switch_send),
+        )
+        .route(
+            "/configuracoes/formas",
+            get(super::wallets::methods).post(super::wallets::add_method),
         )
         .route("/log", get(super::log::list))
         .route("/log.csv", get(super::log::csv))

@@ -26,6 +26,15 @@ pub fn kind_pt(k: RuleKind) -> &'static str {
     }
 }
 
+/// A rule in one phrase ("3 dia(s) antes do vencimento", "no vencimento").
+pub fn rule_label(k: RuleKind, days: u16) -> String {
+    match k {
+        RuleKind::OnDue => "No vencimento".into(),
+        RuleKind::BeforeDue => format!("{days} dia(s) antes do vencimento"),
+        RuleKind::AfterDue => format!("{days} dia(s) após o vencimento"),
+    }
+}
+
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
 pub(super) struct RuleForm {
     #[serde(default, rename = "_csrf", skip_serializing)]

@@ -15,60 +15,98 @@ use super::auth::Permission;
 use super::{AppState, Session, internal};
 use crate::store;
 
-/// The parameters on the page: key, label, kind (`text`, `delivery`, `number`, `yesno`).
-const FIELDS: &[(&str, &str, &str)] = &[
-    ("company_name", "Nome da empresa", "text"),
-    ("company_document", "CNPJ", "text"),
-    ("company_phone", "Telefone", "text"),
-    ("company_email", "E-mail de contato", "text"),
-    ("company_site", "Site", "text"),
-    ("company_city", "Cidade (local de pagamento)", "text"),
-    ("portal_url", "Endereço da Central do Assinante", "text"),
-    (
-        store::SETTING_DEFAULT_DELIVERY_TYPE,
-        "Tipo de cobrança padrão",
-        "delivery",
-    ),
-    (
-        store::SETTING_WINDOW_DAYS,
-        "Dias de recuperação da régua (0 a 60)",
-        "number",
-    ),
-    (
-        store::SETTING_OPTIONAL_HOLIDAYS,
-        "Pontos facultativos param as rotinas",
-        "yesno",
-    ),
-];
+/// A page of parameters: where it lives, who may change it, and its fields (key, label).
+pub(super) struct Section {
+    path: &'static str,
+    title: &'static str,
+    permission: Permission,
+    fields: &'static [(&'static str, &'static str)],
+}
+
+/// Configurações › Parâmetros gerais.
+pub(super) const GENERAL: Section = Section {
+    path: "/configuracoes/parametros",
+    title: "Parâmetros gerais",
+    permission: Permission::ManageUsers,
+    fields: &[
+        ("company_name", "Nome da empresa"),
+        ("company_document", "CNPJ"),
+        ("company_phone", "Telefone"),
+        ("company_email", "E-mail de contato"),
+        ("company_site", "Site"),
+        ("company_city", "Cidade (local de pagamento)"),
+        ("portal_url", "Endereço da Central do Assinante"),
+        (
+            store::SETTING_DEFAULT_DELIVERY_TYPE,
+            "Tipo de cobrança padrão",
+        ),
+        (
+            store::SETTING_SUSPENSION_METHOD,
+            "Método de envio das notificações de suspensão",
+        ),
+        (
+            store::SETTING_WINDOW_DAYS,
+            "Dias de recuperação da régua (0 a 60)",
+        ),
+        (
+            store::SETTING_OPTIONAL_HOLIDAYS,
+            "Pontos facultativos param as rotinas",
+        ),
+    ],
+};
+
+/// Configurações › Central do Assinante: the portal's "envia e-mail aplicativo" switch and its
+/// daily limits. Under the e-mail permission, like the other e-mail settings.
+pub(super) const PORTAL: Section = Section {
+    path: "/configuracoes/central",
+    title: "Central do Assinante",
+    permission: Permission::ConfigureEmail,
+    fields: &[
+        (store::SETTING_PORTAL_SEND_EMAIL, "Envia e-mail aplicativo"),
+        (
+            store::SETTING_PORTAL_LIMIT_INVOICE,
+            "Envios por fatura por dia",
+        ),
+        (
+            store::SETTING_PORTAL_LIMIT_CUSTOMER,
+            "Envios por cliente por dia",
+        ),
+    ],
+};
+
+fn spec(key: &str) -> &'static store::SettingSpec {
+    store::setting_spec(key).expect("every field is a known setting")
+}
+
+/// What the template needs to draw a field's input.
+fn input_kind(kind: store::SettingKind) -> minijinja::Value {
+    use store::SettingKind as K;
+    match kind {
+        K::Delivery => {
+            minijinja::context! { select => vec![("email", "E-mail"), ("printed", "Impresso")] }
+        }
+        K::YesNo => minijinja::context! { select => vec![("no", "Não"), ("yes", "Sim")] },
+        K::Choice(values) => minijinja::context! {
+            select => values.iter().map(|v| (*v, match *v {
+                "email" => "E-mail", "sms" => "SMS", "push" => "Push (aplicativo)", other => other,
+            })).collect::<Vec<_>>()
+        },
+        K::Number(min, max) => minijinja::context! { number => true, min, max },
+        K::Email => minijinja::context! { email => true },
+        K::Text | K::Url => minijinja::context! {},
+    }
+}
 
 type Errors = BTreeMap<&'static str, String>;
 
-async fn current(state: &AppState) -> anyhow::Result<HashMap<&'static str, String>> {
+async fn current(
+    state: &AppState,
+    section: &Section,
+) -> anyhow::Result<HashMap<&'static str, String>> {
     let mut conn = state.db.pool.acquire().await?;
     let mut out = HashMap::new();
-    for (key, _, _) in FIELDS {
-        let v = match *key {
-            store::SETTING_DEFAULT_DELIVERY_TYPE => store::default_delivery_type(&mut conn)
-                .await?
-                .as_str()
-                .to_string(),
-            store::SETTING_WINDOW_DAYS => store::window_days(&mut conn).await?.to_string(),
-            store::SETTING_OPTIONAL_HOLIDAYS => {
-                if store::calendar(&mut conn).await?.optional_are_holidays {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .to_string()
-            }
-            k => store::get_setting(&mut conn, k).await?.unwrap_or_else(|| {
-                store::COMPANY_SETTINGS
-                    .iter()
-                    .find(|(c, _)| *c == k)
-                    .map_or(String::new(), |(_, d)| (*d).to_string())
-            }),
-        };
-        out.insert(*key, v);
+    for (key, _) in section.fields {
+        out.insert(*key, store::setting_or_default(&mut conn, spec(key)).await?);
     }
     Ok(out)
 }
@@ -76,20 +114,29 @@ async fn current(state: &AppState) -> anyhow::Result<HashMap<&'static str, Strin
 fn page(
     state: &AppState,
     session: &Session,
+    section: &Section,
     values: &HashMap<&'static str, String>,
     errors: &Errors,
     notice: Option<&str>,
+    warning: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let fields: Vec<_> = FIELDS
+    let fields: Vec<_> = section
+        .fields
         .iter()
-        .map(|&(key, label, kind)| {
-            minijinja::context! { key, label, kind, value => values.get(key).cloned().unwrap_or_default() }
+        .map(|&(key, label)| {
+            minijinja::context! {
+                key, label, input => input_kind(spec(key).kind),
+                value => values.get(key).cloned().unwrap_or_default(),
+            }
         })
         .collect();
     let mut resp = state.render(
         "settings.html",
-        minijinja::context! { title => "Parâmetros gerais", fields, errors, notice, ..session.ctx() },
+        minijinja::context! {
+            title => section.title, path => section.path, fields, errors, notice, warning,
+            ..session.ctx()
+        },
     );
     *resp.status_mut() = status;
     resp
@@ -100,96 +147,80 @@ pub(super) struct Saved {
     salvo: Option<String>,
 }
 
-pub(super) async fn show(
-    State(state): State<Arc<AppState>>,
-    session: Session,
-    Query(saved): Query<Saved>,
-) -> Response {
-    if let Err(r) = session.allow(&state, Permission::ManageUsers, None) {
+async fn show(state: &AppState, session: &Session, section: &Section, saved: Saved) -> Response {
+    if let Err(r) = session.allow(state, section.permission, None) {
         return r;
     }
-    match current(&state).await {
-        Ok(values) => {
+    let warning = async {
+        let mut conn = state.db.pool.acquire().await?;
+        anyhow::Ok(
+            store::get_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT)
+                .await?
+                .is_none(),
+        )
+    };
+    match (current(state, section).await, warning.await) {
+        (Ok(values), Ok(no_account)) => {
             let notice = saved.salvo.map(|_| "Parâmetros salvos.");
+            let warning = (section.path == PORTAL.path && no_account).then_some(
+                "Nenhuma conta SMTP padrão nos Parâmetros financeiros: o envio por e-mail fica oculto na Central do Assinante até que uma seja definida.",
+            );
             page(
-                &state,
-                &session,
+                state,
+                session,
+                section,
                 &values,
                 &Errors::new(),
                 notice,
+                warning,
                 StatusCode::OK,
             )
         }
-        Err(e) => internal(e),
+        (Err(e), _) | (_, Err(e)) => internal(e),
     }
 }
 
-/// Checks a value; the stored form, or the message (pt-BR).
-fn check(key: &str, value: &str) -> Result<String, String> {
-    let v = value.trim();
-    match key {
-        store::SETTING_DEFAULT_DELIVERY_TYPE => v
-            .parse::<crate::domain::DeliveryType>()
-            .map(|d| d.as_str().to_string())
-            .map_err(|_| "Escolha e-mail ou impresso.".to_string()),
-        store::SETTING_WINDOW_DAYS => match v.parse::<u16>() {
-            Ok(d) if d <= 60 => Ok(d.to_string()),
-            _ => Err("Um número de dias de 0 a 60.".into()),
-        },
-        store::SETTING_OPTIONAL_HOLIDAYS => match v {
-            "yes" | "no" => Ok(v.to_string()),
-            _ => Err("Escolha sim ou não.".into()),
-        },
-        "company_email" if !v.is_empty() && crate::domain::EmailAddress::parse(v).is_err() => {
-            Err("E-mail inválido.".into())
-        }
-        "portal_url"
-            if !(v.is_empty() || v.starts_with("https://") || v.starts_with("http://")) =>
-        {
-            Err("Um endereço que comece com https://.".into())
-        }
-        _ => Ok(v.to_string()),
-    }
-}
-
-pub(super) async fn save(
-    State(state): State<Arc<AppState>>,
-    session: Session,
-    Form(form): Form<HashMap<String, String>>,
+async fn save(
+    state: &AppState,
+    session: &Session,
+    section: &Section,
+    form: HashMap<String, String>,
 ) -> Response {
     let csrf = form.get("_csrf").cloned().unwrap_or_default();
-    if let Err(r) = session.allow(&state, Permission::ManageUsers, Some(&csrf)) {
+    if let Err(r) = session.allow(state, section.permission, Some(&csrf)) {
         return r;
     }
     let mut errors = Errors::new();
     let mut values: HashMap<&'static str, String> = HashMap::new();
-    for (key, _, _) in FIELDS {
+    for (key, _) in section.fields {
         let typed = form.get(*key).cloned().unwrap_or_default();
-        match check(key, &typed) {
+        match store::check_setting(spec(key), &typed) {
             Ok(v) => {
                 values.insert(*key, v);
             }
-            Err(msg) => {
-                errors.insert(*key, msg);
+            Err(e) => {
+                errors.insert(*key, e.pt);
                 values.insert(*key, typed);
             }
         }
     }
     if !errors.is_empty() {
         return page(
-            &state,
-            &session,
+            state,
+            session,
+            section,
             &values,
             &errors,
+            None,
             None,
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
     let result: anyhow::Result<()> = async {
-        let before = current(&state).await?;
+        let before = current(state, section).await?;
         let now = state.clock.now_millis();
         let mut tx = state.db.begin().await?;
-        for (key, _, _) in FIELDS {
+        for (key, _) in section.fields {
             let (old, new) = (
                 before.get(key).cloned().unwrap_or_default(),
                 values[key].clone(),
@@ -213,7 +244,43 @@ pub(super) async fn save(
     }
     .await;
     match result {
-        Ok(()) => Redirect::to("/configuracoes/parametros?salvo=1").into_response(),
+        Ok(()) => Redirect::to(&format!("{}?salvo=1", section.path)).into_response(),
         Err(e) => internal(e),
     }
+}
+
+/// `GET /configuracoes/parametros`
+pub(super) async fn show_general(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(saved): Query<Saved>,
+) -> Response {
+    show(&state, &session, &GENERAL, saved).await
+}
+
+/// `POST /configuracoes/parametros`
+pub(super) async fn save_general(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    save(&state, &session, &GENERAL, form).await
+}
+
+/// `GET /configuracoes/central`
+pub(super) async fn show_portal(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(saved): Query<Saved>,
+) -> Response {
+    show(&state, &session, &PORTAL, saved).await
+}
+
+/// `POST /configuracoes/central`
+pub(super) async fn save_portal(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    save(&state, &session, &PORTAL, form).await
 }

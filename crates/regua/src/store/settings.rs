@@ -1,0 +1,280 @@
+//! The global parameters every surface edits (`regua settings`, Parâmetros gerais, Central do
+//! Assinante): one list of keys with their defaults and how a value is checked, so the CLI and
+//! the pages accept and refuse exactly the same values.
+
+use sqlx::AnyConnection;
+
+use super::{
+    COMPANY_SETTINGS, SETTING_DEFAULT_DELIVERY_TYPE, SETTING_OPTIONAL_HOLIDAYS,
+    SETTING_WINDOW_DAYS, get_setting,
+};
+
+/// Setting key: whether the subscriber portal offers "enviar por e-mail" ("envia e-mail
+/// aplicativo" in the seed documents). `yes` or `no`; off until an administrator turns it on.
+pub const SETTING_PORTAL_SEND_EMAIL: &str = "portal_send_email";
+/// Setting key: how many portal e-mail requests one invoice may make per day.
+pub const SETTING_PORTAL_LIMIT_INVOICE: &str = "portal_daily_limit_per_invoice";
+/// Setting key: how many portal e-mail requests one customer may make per day.
+pub const SETTING_PORTAL_LIMIT_CUSTOMER: &str = "portal_daily_limit_per_customer";
+/// Setting key: how suspension notices reach the customer (`email`, `sms` or `push`).
+pub const SETTING_SUSPENSION_METHOD: &str = "suspension_notify_method";
+
+/// How a setting's value is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingKind {
+    /// Free text.
+    Text,
+    /// An e-mail address, or empty.
+    Email,
+    /// An http(s) address, or empty.
+    Url,
+    /// `email` or `printed`.
+    Delivery,
+    /// A whole number in the range.
+    Number(u32, u32),
+    /// `yes` or `no` (`sim`/`não` accepted).
+    YesNo,
+    /// One of the listed values.
+    Choice(&'static [&'static str]),
+}
+
+/// One known setting.
+#[derive(Debug, Clone, Copy)]
+pub struct SettingSpec {
+    /// The key.
+    pub key: &'static str,
+    /// The value while unset.
+    pub default: &'static str,
+    /// How a value is checked.
+    pub kind: SettingKind,
+}
+
+const fn spec(key: &'static str, default: &'static str, kind: SettingKind) -> SettingSpec {
+    SettingSpec { key, default, kind }
+}
+
+/// The suspension notice methods.
+pub const SUSPENSION_METHODS: &[&str] = &["email", "sms", "push"];
+
+/// Every setting an operator may set, in the order `regua settings list` prints them.
+pub const SETTINGS: &[SettingSpec] = &[
+    spec(
+        SETTING_DEFAULT_DELIVERY_TYPE,
+        "email",
+        SettingKind::Delivery,
+    ),
+    spec(SETTING_WINDOW_DAYS, "7", SettingKind::Number(0, 60)),
+    spec(SETTING_OPTIONAL_HOLIDAYS, "no", SettingKind::YesNo),
+    spec(
+        SETTING_SUSPENSION_METHOD,
+        "email",
+        SettingKind::Choice(SUSPENSION_METHODS),
+    ),
+    spec(SETTING_PORTAL_SEND_EMAIL, "no", SettingKind::YesNo),
+    spec(
+        SETTING_PORTAL_LIMIT_INVOICE,
+        "3",
+        SettingKind::Number(1, 100),
+    ),
+    spec(
+        SETTING_PORTAL_LIMIT_CUSTOMER,
+        "10",
+        SettingKind::Number(1, 1000),
+    ),
+    spec(
+        COMPANY_SETTINGS[0].0,
+        COMPANY_SETTINGS[0].1,
+        SettingKind::Text,
+    ),
+    spec(
+        COMPANY_SETTINGS[1].0,
+        COMPANY_SETTINGS[1].1,
+        SettingKind::Text,
+    ),
+    spec(
+        COMPANY_SETTINGS[2].0,
+        COMPANY_SETTINGS[2].1,
+        SettingKind::Text,
+    ),
+    spec(
+        COMPANY_SETTINGS[3].0,
+        COMPANY_SETTINGS[3].1,
+        SettingKind::Email,
+    ),
+    spec(
+        COMPANY_SETTINGS[4].0,
+        COMPANY_SETTINGS[4].1,
+        SettingKind::Text,
+    ),
+    spec(
+        COMPANY_SETTINGS[5].0,
+        COMPANY_SETTINGS[5].1,
+        SettingKind::Text,
+    ),
+    spec(
+        COMPANY_SETTINGS[6].0,
+        COMPANY_SETTINGS[6].1,
+        SettingKind::Url,
+    ),
+];
+
+/// The spec of `key`, if it is a known setting.
+pub fn setting_spec(key: &str) -> Option<&'static SettingSpec> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
+
+/// Why a value was refused: in English for the CLI and logs, in pt-BR for the pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    /// English.
+    pub en: String,
+    /// Brazilian Portuguese.
+    pub pt: String,
+}
+
+/// Checks `value` for `spec`; the value as stored (trimmed, normalised).
+pub fn check_setting(spec: &SettingSpec, value: &str) -> Result<String, SettingError> {
+    let v = value.trim();
+    let err = |en: String, pt: &str| SettingError { en, pt: pt.into() };
+    match spec.kind {
+        SettingKind::Text => Ok(v.to_string()),
+        SettingKind::Email => {
+            if v.is_empty() || crate::domain::EmailAddress::parse(v).is_ok() {
+                Ok(v.to_string())
+            } else {
+                Err(err(
+                    format!("{v:?} is not an e-mail address"),
+                    "E-mail inválido.",
+                ))
+            }
+        }
+        SettingKind::Url => {
+            if v.is_empty() || v.starts_with("https://") || v.starts_with("http://") {
+                Ok(v.to_string())
+            } else {
+                Err(err(
+                    format!("{v:?} must start with https://"),
+                    "Um endereço que comece com https://.",
+                ))
+            }
+        }
+        SettingKind::Delivery => v
+            .parse::<crate::domain::DeliveryType>()
+            .map(|d| d.as_str().to_string())
+            .map_err(|e| err(e, "Escolha e-mail ou impresso.")),
+        SettingKind::Number(lo, hi) => match v.parse::<u32>() {
+            Ok(n) if (lo..=hi).contains(&n) => Ok(n.to_string()),
+            _ => Err(SettingError {
+                en: format!("{v:?} is not a number from {lo} to {hi}"),
+                pt: format!("Um número de {lo} a {hi}."),
+            }),
+        },
+        SettingKind::YesNo => match v.to_lowercase().as_str() {
+            "yes" | "sim" => Ok("yes".into()),
+            "no" | "não" | "nao" => Ok("no".into()),
+            _ => Err(err(format!("{v:?}: use yes or no"), "Escolha sim ou não.")),
+        },
+        SettingKind::Choice(values) => {
+            let lower = v.to_lowercase();
+            if values.contains(&lower.as_str()) {
+                Ok(lower)
+            } else {
+                Err(err(
+                    format!("{v:?}: use one of {}", values.join(", ")),
+                    "Escolha uma das opções.",
+                ))
+            }
+        }
+    }
+}
+
+/// The value of a known setting, its default while unset.
+pub async fn setting_or_default(
+    conn: &mut AnyConnection,
+    spec: &SettingSpec,
+) -> anyhow::Result<String> {
+    Ok(get_setting(conn, spec.key)
+        .await?
+        .unwrap_or_else(|| spec.default.to_string()))
+}
+
+/// The subscriber portal's e-mail parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortalSettings {
+    /// "Envia e-mail aplicativo": the portal offers to e-mail an invoice.
+    pub send_email: bool,
+    /// Requests per invoice per day.
+    pub limit_per_invoice: u32,
+    /// Requests per customer per day.
+    pub limit_per_customer: u32,
+}
+
+/// Reads the portal's parameters; a stored value that fails its check is an error (it can only
+/// come from a hand-edited database).
+pub async fn portal_settings(conn: &mut AnyConnection) -> anyhow::Result<PortalSettings> {
+    let mut read = async |key: &str| -> anyhow::Result<String> {
+        let spec = setting_spec(key).expect("a known setting");
+        let raw = setting_or_default(conn, spec).await?;
+        check_setting(spec, &raw).map_err(|e| anyhow::anyhow!("setting {key}: {}", e.en))
+    };
+    let send_email = read(SETTING_PORTAL_SEND_EMAIL).await? == "yes";
+    let limit_per_invoice = read(SETTING_PORTAL_LIMIT_INVOICE).await?.parse()?;
+    let limit_per_customer = read(SETTING_PORTAL_LIMIT_CUSTOMER).await?.parse()?;
+    Ok(PortalSettings {
+        send_email,
+        limit_per_invoice,
+        limit_per_customer,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_listed_once_and_every_default_passes_its_check() {
+        for (i, s) in SETTINGS.iter().enumerate() {
+            assert!(
+                SETTINGS[i + 1..].iter().all(|o| o.key != s.key),
+                "{} twice",
+                s.key
+            );
+            assert_eq!(check_setting(s, s.default).as_deref(), Ok(s.default));
+        }
+        assert_eq!(
+            SETTINGS
+                .iter()
+                .filter(|s| COMPANY_SETTINGS.iter().any(|(k, _)| *k == s.key))
+                .count(),
+            COMPANY_SETTINGS.len()
+        );
+    }
+
+    #[test]
+    fn checks_normalise_or_refuse_with_both_languages() {
+        let yn = setting_spec(SETTING_PORTAL_SEND_EMAIL).unwrap();
+        assert_eq!(check_setting(yn, " Sim ").unwrap(), "yes");
+        assert_eq!(
+            check_setting(yn, "talvez").unwrap_err().pt,
+            "Escolha sim ou não."
+        );
+        let lim = setting_spec(SETTING_PORTAL_LIMIT_INVOICE).unwrap();
+        assert_eq!(check_setting(lim, "5").unwrap(), "5");
+        let e = check_setting(lim, "0").unwrap_err();
+        assert_eq!(e.pt, "Um número de 1 a 100.");
+        assert!(e.en.contains("from 1 to 100"), "{}", e.en);
+        let m = setting_spec(SETTING_SUSPENSION_METHOD).unwrap();
+        assert_eq!(check_setting(m, "SMS").unwrap(), "sms");
+        assert!(
+            check_setting(m, "fax")
+                .unwrap_err()
+                .en
+                .contains("email, sms, push")
+        );
+        let url = setting_spec("portal_url").unwrap();
+        assert!(check_setting(url, "ftp://x").is_err());
+        let mail = setting_spec("company_email").unwrap();
+        assert!(check_setting(mail, "nao-e-email").is_err());
+        assert_eq!(check_setting(mail, "").unwrap(), "");
+    }
+}
