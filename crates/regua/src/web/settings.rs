@@ -117,8 +117,8 @@ fn page(
     section: &Section,
     values: &HashMap<&'static str, String>,
     errors: &Errors,
-    notice: Option<&str>,
-    warning: Option<&str>,
+    // The "saved" notice and the page's warning.
+    (notice, warning): (Option<&str>, Option<&str>),
     status: StatusCode,
 ) -> Response {
     let fields: Vec<_> = section
@@ -171,8 +171,7 @@ async fn show(state: &AppState, session: &Session, section: &Section, saved: Sav
                 section,
                 &values,
                 &Errors::new(),
-                notice,
-                warning,
+                (notice, warning),
                 StatusCode::OK,
             )
         }
@@ -211,8 +210,7 @@ async fn save(
             section,
             &values,
             &errors,
-            None,
-            None,
+            (None, None),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
