@@ -1130,6 +1130,8 @@ async fn every_page_and_form_refuses_anonymous_access() {
             "/configuracoes/carteiras",
             "/configuracoes/formas",
             "/configuracoes/central",
+            "/emissao",
+            "/emissao/carne.pdf",
         ];
         for path in gets {
             let r = http(addr, "GET", path, "", "").await;
@@ -1170,6 +1172,7 @@ async fn every_page_and_form_refuses_anonymous_access() {
             "/configuracoes/carteiras/1/envio",
             "/configuracoes/formas",
             "/configuracoes/central",
+            "/emissao/enviar",
         ];
         for path in posts {
             let r = http(addr, "POST", path, "", "_csrf=x&months=1&name=X").await;
@@ -1965,4 +1968,164 @@ async fn the_portal_settings_switch_the_email_button_and_set_the_daily_limits() 
     .await
     .unwrap();
     assert_eq!(n, 2, "the two values that changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emission_emails_the_email_ones_once_and_prints_a_carne_of_the_printed_ones() {
+    use regua::import::ImportKind;
+    let t = sqlite().await;
+    add_bb_wallet_and_method(&t.db).await;
+    customer_with_contract(&t.db, 10, "email").await;
+    import_ok(&t.db, ImportKind::Customers, "external_id,name,document,email,mobile_phone\nC2,Joao Souza,111.444.777-35,joao@exemplo.com.br,\n").await;
+    import_ok(
+        &t.db,
+        ImportKind::Contracts,
+        "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\nK2,C2,Fibra 300,\"99,90\",20,printed,Boleto BB\n",
+    )
+    .await;
+    for k in ["K1", "K2"] {
+        regua::invoicing::generate_invoices(&t.db, k, 2, &clock_on("2026-01-05"))
+            .await
+            .unwrap();
+    }
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "leo", Role::ReadOnly, "senha-forte-3").await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+    let db = t.db.clone();
+    let db2 = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let db = db2;
+        let (leo, leo_csrf) = session_for(addr, "leo", "senha-forte-3").await;
+        let page = http(addr, "GET", "/emissao", &leo, "").await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body
+                .contains("4 fatura(s) em aberto · R$ 439,60 · 2 por e-mail · 2 impressa(s)"),
+            "{}",
+            page.body
+        );
+        assert!(
+            !page.body.contains("emission-send"),
+            "read-only does not send"
+        );
+        assert_eq!(
+            http(
+                addr,
+                "POST",
+                "/emissao/enviar",
+                &leo,
+                &format!("_csrf={}", enc(&leo_csrf))
+            )
+            .await
+            .status,
+            403
+        );
+        let printed = http(
+            addr,
+            "GET",
+            "/emissao?entrega=printed&de=01%2F01%2F2026&ate=28%2F02%2F2026",
+            &leo,
+            "",
+        )
+        .await;
+        assert!(
+            printed.body.contains("2 fatura(s) em aberto"),
+            "{}",
+            printed.body
+        );
+        let feb = http(
+            addr,
+            "GET",
+            "/emissao?de=01%2F02%2F2026&ate=28%2F02%2F2026&forma=Boleto+BB",
+            &leo,
+            "",
+        )
+        .await;
+        assert!(
+            feb.body
+                .contains("2 fatura(s) em aberto · R$ 219,80 · 1 por e-mail · 1 impressa(s)"),
+            "{}",
+            feb.body
+        );
+        let bad = http(addr, "GET", "/emissao?de=31%2F02%2F2026", &leo, "").await;
+        assert!(bad.body.contains("Vencimento de: use dd/mm/aaaa."));
+        let nobody = http(addr, "GET", "/emissao?cliente=C9", &leo, "").await;
+        assert!(nobody.body.contains("Cliente não encontrado: C9"));
+
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let page = http(addr, "GET", "/emissao", &ana, "").await;
+        assert!(
+            page.body
+                .contains("Defina a conta de e-mail dos parâmetros financeiros"),
+            "no financial account yet"
+        );
+        let mut conn = db.pool.acquire().await.unwrap();
+        store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+            .await
+            .unwrap();
+        drop(conn);
+        let send = format!(
+            "_csrf={}&de=&ate=&emissao_de=&emissao_ate=&forma=&cliente=&entrega=",
+            enc(&csrf)
+        );
+        let r = http(addr, "POST", "/emissao/enviar", &ana, &send).await;
+        assert_eq!(r.status, 303);
+        let back = r.header("location").unwrap().to_string();
+        assert!(back.ends_with("enfileiradas=2&repetidas=0"), "{back}");
+        assert!(
+            http(addr, "GET", &back, &ana, "")
+                .await
+                .body
+                .contains("2 e-mail(s) na fila de envio.")
+        );
+        let again = http(addr, "POST", "/emissao/enviar", &ana, &send).await;
+        assert!(
+            again
+                .header("location")
+                .unwrap()
+                .ends_with("enfileiradas=0&repetidas=2"),
+            "nothing twice the same day"
+        );
+
+        let carne = http(addr, "GET", "/emissao/carne.pdf", &leo, "").await;
+        assert_eq!(carne.status, 200);
+        assert_eq!(carne.header("content-type"), Some("application/pdf"));
+        assert!(
+            carne
+                .header("content-disposition")
+                .unwrap()
+                .starts_with("attachment; filename=\"carne-")
+        );
+        let pages =
+            carne.body.matches("/Type /Page").count() - carne.body.matches("/Type /Pages").count();
+        assert_eq!(pages, 2, "one page per printed invoice");
+        assert!(
+            carne.body.contains("(K2/2026-01) Tj") && carne.body.contains("(K2/2026-02) Tj"),
+            "the printed contract's boletos"
+        );
+        assert!(!carne.body.contains("(K1/"), "only the printed ones");
+        let none = http(addr, "GET", "/emissao/carne.pdf?cliente=C1", &leo, "").await;
+        assert_eq!(none.status, 422);
+        assert!(
+            none.body
+                .contains("Nenhuma fatura impressa em aberto com estes filtros.")
+        );
+    })
+    .await;
+    let report = worker_at(&db, &clock_on("2026-01-07"))
+        .drain(|_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 2, "{report:?}");
+    let received = sink.received();
+    assert_eq!(received.len(), 2);
+    assert!(received.iter().all(|m| m.to == ["maria@exemplo.com.br"]));
+    assert!(
+        received
+            .iter()
+            .all(|m| m.text().contains("application/pdf"))
+    );
 }

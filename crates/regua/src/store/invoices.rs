@@ -354,6 +354,14 @@ pub struct InvoiceListFilter {
     pub due_from: Option<Date>,
     /// Due on or before.
     pub due_to: Option<Date>,
+    /// Issued on or after.
+    pub issue_from: Option<Date>,
+    /// Issued on or before.
+    pub issue_to: Option<Date>,
+    /// One billing method.
+    pub method: Option<BillingMethodId>,
+    /// One delivery type.
+    pub delivery: Option<DeliveryType>,
 }
 
 /// A page of invoices, latest due date first, each with its customer's name (one query: the
@@ -369,7 +377,9 @@ pub async fn list_invoices_page(
          FROM invoices
          WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR customer_id = $2) AND ($3 IS NULL OR contract_id = $3)
            AND ($4 IS NULL OR due_date >= $4) AND ($5 IS NULL OR due_date <= $5)
-         ORDER BY due_date DESC, id DESC LIMIT $6 OFFSET $7"
+           AND ($6 IS NULL OR issue_date >= $6) AND ($7 IS NULL OR issue_date <= $7)
+           AND ($8 IS NULL OR billing_method_id = $8) AND ($9 IS NULL OR delivery_type = $9)
+         ORDER BY due_date DESC, id DESC LIMIT $10 OFFSET $11"
     );
     sqlx::query(AssertSqlSafe(sql))
         .bind(f.status.as_deref())
@@ -377,6 +387,10 @@ pub async fn list_invoices_page(
         .bind(f.contract.map(|c| c.0))
         .bind(f.due_from.map(|d| d.to_string()))
         .bind(f.due_to.map(|d| d.to_string()))
+        .bind(f.issue_from.map(|d| d.to_string()))
+        .bind(f.issue_to.map(|d| d.to_string()))
+        .bind(f.method.map(|m| m.0))
+        .bind(f.delivery.map(|d| d.as_str()))
         .bind(limit)
         .bind(offset.max(0))
         .fetch_all(&mut *conn)

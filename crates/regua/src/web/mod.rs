@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 mod billing;
 mod customers;
+mod emission;
 mod holidays;
 mod layouts;
 mod letters;
@@ -124,6 +125,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("invoices.html", include_str!("templates/invoices.html")),
         ("layouts.html", include_str!("templates/layouts.html")),
         ("wallets.html", include_str!("templates/wallets.html")),
+        ("emission.html", include_str!("templates/emission.html")),
         ("methods.html", include_str!("templates/methods.html")),
         (
             "layout_edit.html",

@@ -118,6 +118,9 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/configuracoes/formas",
             get(super::wallets::methods).post(super::wallets::add_method),
         )
+        .route("/emissao", get(super::emission::show))
+        .route("/emissao/enviar", post(super::emission::send))
+        .route("/emissao/carne.pdf", get(super::emission::carne))
         .route("/log", get(super::log::list))
         .route("/log.csv", get(super::log::csv))
         .route("/log/{id}/reenviar", post(super::log::requeue))

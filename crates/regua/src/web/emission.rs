@@ -1,0 +1,349 @@
+//! Emissão de boletos: open invoices picked by filters (due period, issue period, billing method,
+//! customer, delivery type), then either e-mailed now with the financial account's default
+//! message (the ones delivered by e-mail) or printed as one carnê PDF (the ones delivered
+//! printed). The bands' letters waiting for review are one link away (`/cartas`).
+//!
+//! Decisions:
+//! - A batch holds at most [`MAX_BATCH`] invoices; more asks for narrower filters, so one click
+//!   never holds the database for long.
+//! - E-mails sent from here carry the dedup key `emissao:<invoice>:<date>`: a second click the
+//!   same day (or two operators at once) queues nothing twice, and the page says how many were
+//!   already queued.
+//! - The carnê lists one customer's boletos together, by due date.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Permission;
+use super::{AppState, Session, internal};
+use crate::delivery::Enqueued;
+use crate::domain::{CustomerId, DeliveryType, Invoice, WalletId, format_date, parse_date};
+use crate::store::{self, InvoiceListFilter};
+
+/// The most invoices one e-mail batch or carnê takes.
+pub const MAX_BATCH: i64 = 5000;
+
+/// Rows shown on the page under the counts.
+const SHOWN: usize = 50;
+
+/// The filters, in the query string (GET) or the form (POST).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub(super) struct EmissionQuery {
+    #[serde(default, rename = "_csrf", skip_serializing)]
+    csrf: String,
+    /// Due from (dd/mm/aaaa).
+    #[serde(default)]
+    de: String,
+    /// Due until.
+    #[serde(default)]
+    ate: String,
+    /// Issued from.
+    #[serde(default)]
+    emissao_de: String,
+    /// Issued until.
+    #[serde(default)]
+    emissao_ate: String,
+    /// Billing method's name.
+    #[serde(default)]
+    forma: String,
+    /// Customer's code.
+    #[serde(default)]
+    cliente: String,
+    /// `email`, `printed` or empty for both.
+    #[serde(default)]
+    entrega: String,
+    /// After a send: queued now.
+    #[serde(default, skip_serializing)]
+    enfileiradas: Option<u32>,
+    /// After a send: already queued before.
+    #[serde(default, skip_serializing)]
+    repetidas: Option<u32>,
+}
+
+impl EmissionQuery {
+    /// The store filter, or the first problem (pt-BR). Only open invoices are emitted.
+    async fn filter(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+    ) -> anyhow::Result<Result<InvoiceListFilter, String>> {
+        let mut f = InvoiceListFilter {
+            status: Some("open".into()),
+            ..InvoiceListFilter::default()
+        };
+        for (value, slot, label) in [
+            (&self.de, &mut f.due_from, "Vencimento de"),
+            (&self.ate, &mut f.due_to, "Vencimento até"),
+            (&self.emissao_de, &mut f.issue_from, "Emissão de"),
+            (&self.emissao_ate, &mut f.issue_to, "Emissão até"),
+        ] {
+            if !value.trim().is_empty() {
+                match parse_date(value) {
+                    Ok(d) => *slot = Some(d),
+                    Err(_) => return Ok(Err(format!("{label}: use dd/mm/aaaa."))),
+                }
+            }
+        }
+        if !self.forma.trim().is_empty() {
+            let methods = store::list_billing_methods(conn).await?;
+            match methods.iter().find(|m| m.name == self.forma.trim()) {
+                Some(m) => f.method = Some(m.id),
+                None => return Ok(Err("Forma de cobrança não encontrada.".into())),
+            }
+        }
+        if !self.cliente.trim().is_empty() {
+            match store::find_customer_by_external_id(conn, self.cliente.trim()).await? {
+                Some(c) => f.customer = Some(c.id),
+                None => {
+                    return Ok(Err(format!(
+                        "Cliente não encontrado: {}",
+                        self.cliente.trim()
+                    )));
+                }
+            }
+        }
+        match self.entrega.as_str() {
+            "" => {}
+            v => match v.parse::<DeliveryType>() {
+                Ok(d) => f.delivery = Some(d),
+                Err(_) => return Ok(Err("Entrega: e-mail ou impresso.".into())),
+            },
+        }
+        Ok(Ok(f))
+    }
+
+    fn query_string(&self) -> String {
+        serde_urlencoded::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The open invoices the filters pick (at most `MAX_BATCH + 1`, to tell "too many"), each with
+/// its customer's name.
+async fn pick(
+    conn: &mut sqlx::AnyConnection,
+    f: &InvoiceListFilter,
+) -> anyhow::Result<Vec<(Invoice, String)>> {
+    store::list_invoices_page(conn, f, 0, MAX_BATCH + 1).await
+}
+
+/// `GET /emissao`
+pub(super) async fn show(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<EmissionQuery>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let methods: Vec<String> = store::list_billing_methods(&mut conn)
+            .await?
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        let financial = store::financial_account(&mut conn).await?.is_some();
+        let letters = store::list_letter_reviews(&mut conn, Some("pending"))
+            .await?
+            .len();
+        let (error, picked) = match q.filter(&mut conn).await? {
+            Ok(f) => (None, pick(&mut conn, &f).await?),
+            Err(e) => (Some(e), Vec::new()),
+        };
+        let too_many = picked.len() as i64 > MAX_BATCH;
+        let count = |d: DeliveryType| picked.iter().filter(|(i, _)| i.delivery_type == d).count();
+        let total: i64 = picked.iter().map(|(i, _)| i.amount.cents()).sum();
+        let rows: Vec<_> = picked
+            .iter()
+            .take(SHOWN)
+            .map(|(i, customer)| {
+                minijinja::context! {
+                    id => i.id.0, ext => i.external_id.clone(), customer => customer.clone(),
+                    issued => format_date(i.issue_date), due => format_date(i.due_date),
+                    amount => i.amount.to_string(), delivery => i.delivery_type.label_pt(),
+                }
+            })
+            .collect();
+        let notice = q.enfileiradas.map(|n| {
+            let again = q.repetidas.unwrap_or(0);
+            if again > 0 {
+                format!("{n} e-mail(s) na fila de envio; {again} já estava(m) na fila hoje.")
+            } else {
+                format!("{n} e-mail(s) na fila de envio.")
+            }
+        });
+        Ok(state.render(
+            "emission.html",
+            minijinja::context! {
+                title => "Emissão de boletos", q => minijinja::Value::from(minijinja::value::Serde(&q)),
+                methods, error, notice, rows, too_many, max => MAX_BATCH, financial, letters,
+                shown => SHOWN.min(picked.len()), found => picked.len(),
+                by_email => count(DeliveryType::Email), printed => count(DeliveryType::Printed),
+                total => crate::domain::Money::from_cents(total).to_string(),
+                query => q.query_string(),
+                can_send => session.user.role.allows(Permission::Send),
+                ..session.ctx()
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+/// `POST /emissao/enviar`: queues the e-mail of every open invoice the filters pick whose
+/// delivery type is e-mail.
+pub(super) async fn send(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(q): Form<EmissionQuery>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::Send, Some(&q.csrf)) {
+        return r;
+    }
+    let now = state.clock.now_millis();
+    let today = state.clock.today();
+    let actor = format!("user: {}", session.user.login);
+    let result: anyhow::Result<Result<(u32, u32), String>> = async {
+        let mut tx = state.db.begin().await?;
+        let f = match q.filter(&mut tx).await? {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Some(account) = store::financial_account(&mut tx).await? else {
+            return Ok(Err(
+                "Nenhuma conta de e-mail nos parâmetros financeiros.".into()
+            ));
+        };
+        let picked = pick(&mut tx, &f).await?;
+        if picked.len() as i64 > MAX_BATCH {
+            return Ok(Err(format!(
+                "Mais de {MAX_BATCH} faturas: refine os filtros."
+            )));
+        }
+        let (mut queued, mut again) = (0, 0);
+        for (invoice, _) in picked
+            .iter()
+            .filter(|(i, _)| i.delivery_type == DeliveryType::Email)
+        {
+            match crate::delivery::enqueue_invoice_email(
+                &mut tx,
+                invoice.id,
+                &account,
+                crate::layouts::Purpose::AccountDefault,
+                None,
+                &format!("emissao:{}:{today}", invoice.id),
+                &actor,
+                now,
+            )
+            .await?
+            {
+                Enqueued::New(_) => queued += 1,
+                Enqueued::Exists(..) => again += 1,
+            }
+        }
+        tx.commit().await?;
+        tracing::info!(queued, again, actor, "emission: invoices e-mailed");
+        Ok(Ok((queued, again)))
+    }
+    .await;
+    match result {
+        Ok(Ok((queued, again))) => {
+            let qs = q.query_string();
+            Redirect::to(&format!(
+                "/emissao?{qs}&enfileiradas={queued}&repetidas={again}"
+            ))
+            .into_response()
+        }
+        Ok(Err(msg)) => super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Nada enviado",
+            &msg,
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /emissao/carne.pdf`: one PDF with the boleto of every open, printed-delivery invoice the
+/// filters pick, each customer's together by due date.
+pub(super) async fn carne(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<EmissionQuery>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let result: anyhow::Result<Result<Vec<u8>, String>> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let mut f = match q.filter(&mut conn).await? {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(e)),
+        };
+        f.delivery = Some(DeliveryType::Printed);
+        let mut picked = pick(&mut conn, &f).await?;
+        if picked.len() as i64 > MAX_BATCH {
+            return Ok(Err(format!(
+                "Mais de {MAX_BATCH} faturas: refine os filtros."
+            )));
+        }
+        if picked.is_empty() {
+            return Ok(Err(
+                "Nenhuma fatura impressa em aberto com estes filtros.".into()
+            ));
+        }
+        picked.sort_by(|(a, an), (b, bn)| {
+            (an, a.customer_id.0, a.due_date).cmp(&(bn, b.customer_id.0, b.due_date))
+        });
+        let company = store::company_profile(&mut conn).await?;
+        let mut customers = HashMap::<CustomerId, crate::domain::Customer>::new();
+        let mut wallets = HashMap::<WalletId, crate::domain::BillingWallet>::new();
+        let mut inputs = Vec::with_capacity(picked.len());
+        for (invoice, _) in &picked {
+            if !customers.contains_key(&invoice.customer_id) {
+                let c = store::get_customer(&mut conn, invoice.customer_id).await?;
+                customers.insert(invoice.customer_id, c);
+            }
+            if !wallets.contains_key(&invoice.wallet_id) {
+                let w = store::get_wallet(&mut conn, invoice.wallet_id).await?;
+                wallets.insert(invoice.wallet_id, w);
+            }
+            inputs.push(crate::payment::boleto_input(
+                invoice,
+                &customers[&invoice.customer_id],
+                &wallets[&invoice.wallet_id],
+                &company,
+            ));
+        }
+        let pdf = boleto::pdf::render_pdf(&inputs).map_err(|e| anyhow::anyhow!("carnê: {e}"))?;
+        Ok(Ok(pdf))
+    }
+    .await;
+    match result {
+        Ok(Ok(pdf)) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"carne-{}.pdf\"", state.clock.today()),
+                ),
+            ],
+            pdf,
+        )
+            .into_response(),
+        Ok(Err(msg)) => super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Carnê não gerado",
+            &msg,
+        ),
+        Err(e) => internal(e),
+    }
+}
