@@ -12,6 +12,7 @@
 //! - The carnê lists one customer's boletos together, by due date.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use axum::Form;
@@ -306,13 +307,11 @@ pub(super) async fn carne(
         let mut wallets = HashMap::<WalletId, crate::domain::BillingWallet>::new();
         let mut inputs = Vec::with_capacity(picked.len());
         for (invoice, _) in &picked {
-            if !customers.contains_key(&invoice.customer_id) {
-                let c = store::get_customer(&mut conn, invoice.customer_id).await?;
-                customers.insert(invoice.customer_id, c);
+            if let Entry::Vacant(e) = customers.entry(invoice.customer_id) {
+                e.insert(store::get_customer(&mut conn, invoice.customer_id).await?);
             }
-            if !wallets.contains_key(&invoice.wallet_id) {
-                let w = store::get_wallet(&mut conn, invoice.wallet_id).await?;
-                wallets.insert(invoice.wallet_id, w);
+            if let Entry::Vacant(e) = wallets.entry(invoice.wallet_id) {
+                e.insert(store::get_wallet(&mut conn, invoice.wallet_id).await?);
             }
             inputs.push(crate::payment::boleto_input(
                 invoice,
