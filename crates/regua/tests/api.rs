@@ -41,7 +41,7 @@ async fn call(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    if method == "POST" {
+    if method == "POST" || method == "PUT" {
         req.push_str(&format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
             body.len()
@@ -110,6 +110,14 @@ async fn the_api_reads_acts_refuses_and_replays() {
                 ("POST", "/api/v1/contracts/K1/generate"),
                 ("GET", "/api/v1/notices"),
                 ("POST", "/api/v1/dry-run"),
+                ("POST", "/api/v1/customers"),
+                ("PUT", "/api/v1/customers/C1"),
+                ("POST", "/api/v1/contracts"),
+                ("GET", "/api/v1/contracts/K1"),
+                ("PUT", "/api/v1/contracts/K1"),
+                ("POST", "/api/v1/invoices"),
+                ("PUT", "/api/v1/invoices/K1%2F2026-01"),
+                ("POST", "/api/v1/invoices/K1%2F2026-01/cancel"),
             ] {
                 for k in ["", "rg_wrong", revoked.as_str()] {
                     let r = call(addr, method, path, k, &[], Some(&json!({}))).await;
@@ -131,6 +139,25 @@ async fn the_api_reads_acts_refuses_and_replays() {
             ] {
                 assert!(doc["paths"][p].is_object(), "{p}");
             }
+            // Every documented operation refuses a call without a key too.
+            let mut documented = 0;
+            for (p, ops) in doc["paths"].as_object().unwrap() {
+                for method in ops.as_object().unwrap().keys() {
+                    let path = format!("/api/v1{}", p.replace("{id}", "K1"));
+                    let r = call(
+                        addr,
+                        &method.to_uppercase(),
+                        &path,
+                        "",
+                        &[],
+                        Some(&json!({})),
+                    )
+                    .await;
+                    assert_eq!(r.status, 401, "{label} {method} {path}");
+                    documented += 1;
+                }
+            }
+            assert_eq!(documented, 18, "{label}: every route is documented");
 
             // Reading.
             let r = call(
@@ -295,7 +322,7 @@ async fn the_api_reads_acts_refuses_and_replays() {
             // Generate: bad input names the field; idempotent by month anyway.
             for (body, field) in [
                 (json!({}), "months"),
-                (json!({"months": "três"}), "body"),
+                (json!({"months": "três"}), "months"),
                 (json!({"months": 99}), "months"),
             ] {
                 let r = call(
@@ -513,4 +540,147 @@ fn regua_apikey_add_prints_a_key_once_and_list_never_shows_it() {
                 .is_none()
         );
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_contracts_and_invoices_are_created_updated_and_cancelled() {
+    for t in each_backend().await {
+        let db = t.db.clone();
+        add_bb_wallet_and_method(&db).await;
+        let reader = key(&db, "leitura", &[Permission::View]).await;
+        let erp = key(&db, "erp", &[Permission::View, Permission::EditBilling]).await;
+        let label = t.label;
+        with_server(&t.db, |addr| async move {
+            let post = |path: &'static str, body: Value| {
+                let erp = erp.clone();
+                async move { call(addr, "POST", path, &erp, &[], Some(&body)).await }
+            };
+            let maria = json!({"id": "C7", "name": "Maria Souza", "document": "529.982.247-25", "email": "maria@exemplo.com.br", "mobile_phone": "(11) 98765-4321"});
+            let r = call(addr, "POST", "/api/v1/customers", &reader, &[], Some(&maria)).await;
+            assert_eq!(r.status, 403, "{label}: creating needs billing");
+            // Bad input: 422 naming the field, nothing saved.
+            for (field, bad, message) in [
+                ("document", json!("111.111.111-11"), "CPF ou CNPJ inválido."),
+                ("email", json!("maria@"), "E-mail inválido."),
+                ("mobile_phone", json!("123"), "Celular inválido (DDD e número)."),
+                ("name", json!(" "), "Informe o nome."),
+            ] {
+                let mut body = maria.clone();
+                body[field] = bad;
+                let r = post("/api/v1/customers", body).await;
+                assert_eq!(r.status, 422, "{label} {field}");
+                assert_eq!(r.json()["field"], field, "{label}");
+                assert_eq!(r.json()["message"], message, "{label}");
+            }
+            let mut typo = maria.clone();
+            typo["emial"] = json!("x@y.com");
+            let r = post("/api/v1/customers", typo).await;
+            assert_eq!((r.status, r.json()["field"].clone()), (422, json!("emial")), "{label}: unknown fields are refused");
+            let r = call(addr, "GET", "/api/v1/customers/C7", &erp, &[], None).await;
+            assert_eq!(r.status, 404, "{label}: nothing was saved");
+            // Created once; an Idempotency-Key retry replays; a second create is a conflict.
+            let idem = [("Idempotency-Key", "cria-C7")];
+            let r = call(addr, "POST", "/api/v1/customers", &erp, &idem, Some(&maria)).await;
+            assert_eq!(r.status, 201, "{label}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!(r.json()["mobile_phone"], "+5511987654321");
+            let again = call(addr, "POST", "/api/v1/customers", &erp, &idem, Some(&maria)).await;
+            assert_eq!(again.status, 201);
+            assert!(again.headers.contains("idempotent-replayed: true"));
+            let r = post("/api/v1/customers", maria.clone()).await;
+            assert_eq!((r.status, r.json()["code"].clone()), (409, json!("exists")), "{label}");
+            // Update replaces the fields; a different id in the body is refused.
+            let r = call(addr, "PUT", "/api/v1/customers/C7", &erp, &[], Some(&json!({"name": "Maria S. Souza", "document": "52998224725", "email": "m.souza@exemplo.com.br"}))).await;
+            assert_eq!(r.status, 200, "{label}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!(r.json()["email"], "m.souza@exemplo.com.br");
+            assert_eq!(r.json()["mobile_phone"], Value::Null, "left out, cleared");
+            let r = call(addr, "PUT", "/api/v1/customers/C7", &erp, &[], Some(&json!({"id": "C8", "name": "X", "document": "52998224725"}))).await;
+            assert_eq!((r.status, r.json()["field"].clone()), (422, json!("id")));
+            let r = call(addr, "PUT", "/api/v1/customers/C9", &erp, &[], Some(&json!({"name": "X", "document": "52998224725"}))).await;
+            assert_eq!(r.status, 404, "updating needs an existing customer");
+
+            let k1 = json!({"id": "K7", "customer": "C7", "plan": "Fibra 600", "monthly_amount_cents": 12990, "due_day": 15, "billing_method": "Boleto BB", "delivery_type": "email"});
+            for (field, bad) in [("due_day", json!(32)), ("monthly_amount_cents", json!(-1)), ("billing_method", json!("Pix")), ("customer", json!("C404")), ("delivery_type", json!("fax"))] {
+                let mut body = k1.clone();
+                body[field] = bad;
+                let r = post("/api/v1/contracts", body).await;
+                assert_eq!((r.status, r.json()["field"].clone()), (422, json!(field)), "{label}");
+            }
+            let mut wrong_type = k1.clone();
+            wrong_type["due_day"] = json!("quinze");
+            let r = post("/api/v1/contracts", wrong_type).await;
+            assert_eq!((r.status, r.json()["field"].clone()), (422, json!("due_day")), "{label}: a wrong type names its field");
+            let r = post("/api/v1/contracts", k1.clone()).await;
+            assert_eq!(r.status, 201, "{label}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!(r.json()["status"], "active");
+            let mut changed = k1.clone();
+            changed["monthly_amount_cents"] = json!(13990);
+            changed["delivery_type"] = json!("printed");
+            let r = call(addr, "PUT", "/api/v1/contracts/K7", &erp, &[], Some(&changed)).await;
+            assert_eq!(r.status, 200);
+            assert_eq!((r.json()["monthly_amount_cents"].clone(), r.json()["delivery_type"].clone()), (json!(13990), json!("printed")));
+            let r = post("/api/v1/customers", json!({"id": "C8", "name": "Outro", "document": "11144477735"})).await;
+            assert_eq!(r.status, 201);
+            changed["customer"] = json!("C8");
+            let r = call(addr, "PUT", "/api/v1/contracts/K7", &erp, &[], Some(&changed)).await;
+            assert_eq!((r.status, r.json()["field"].clone()), (422, json!("customer")), "{label}: a contract keeps its customer");
+            let r = call(addr, "GET", "/api/v1/contracts/K7", &reader, &[], None).await;
+            assert_eq!((r.json()["customer"].clone(), r.json()["plan"].clone()), (json!("C7"), json!("Fibra 600")));
+
+            let inv = json!({"id": "F-100", "contract": "K7", "amount_cents": 13990, "issue_date": "2026-01-05", "due_date": "2026-01-15"});
+            let mut early = inv.clone();
+            early["due_date"] = json!("2026-01-01");
+            let r = post("/api/v1/invoices", early).await;
+            assert_eq!((r.status, r.json()["field"].clone()), (422, json!("due_date")));
+            let mut bad_date = inv.clone();
+            bad_date["due_date"] = json!("2026-02-30");
+            assert_eq!(post("/api/v1/invoices", bad_date).await.json()["field"], "due_date");
+            let r = post("/api/v1/invoices", inv.clone()).await;
+            assert_eq!(r.status, 201, "{label}: {}", String::from_utf8_lossy(&r.body));
+            let created = r.json();
+            assert_eq!((created["status"].clone(), created["customer"].clone(), created["delivery_type"].clone()), (json!("open"), json!("C7"), json!("printed")));
+            assert!(created["our_number"].as_i64().unwrap() >= 1);
+            let r = call(addr, "PUT", "/api/v1/invoices/F-100", &erp, &[], Some(&json!({"amount_cents": 10000, "due_date": "2026-01-20", "issue_date": "2026-01-05"}))).await;
+            assert_eq!(r.status, 200, "{label}: {}", String::from_utf8_lossy(&r.body));
+            assert_eq!((r.json()["amount_cents"].clone(), r.json()["due_date"].clone()), (json!(10000), json!("2026-01-20")));
+            assert_eq!(r.json()["our_number"], created["our_number"], "the boleto keeps its nosso número");
+            let cancel = |idem: &'static str| {
+                let erp = erp.clone();
+                async move { call(addr, "POST", "/api/v1/invoices/F-100/cancel", &erp, &[("Idempotency-Key", idem)], None).await }
+            };
+            let r = cancel("cancela-1").await;
+            assert_eq!((r.status, r.json()["status"].clone()), (200, json!("cancelled")), "{label}");
+            assert_eq!(cancel("cancela-2").await.status, 200, "cancelling twice is harmless");
+            let r = call(addr, "PUT", "/api/v1/invoices/F-100", &erp, &[], Some(&json!({"amount_cents": 1, "due_date": "2026-01-20"}))).await;
+            assert_eq!((r.status, r.json()["code"].clone()), (409, json!("not_open")), "{label}");
+            let r = post("/api/v1/invoices", json!({"id": "F-101", "contract": "K7", "amount_cents": 500, "due_date": "2026-01-25", "issue_date": "2026-01-05"})).await;
+            assert_eq!(r.status, 201);
+            let r = call(addr, "POST", "/api/v1/invoices/F-101/paid", &erp, &[], Some(&json!({}))).await;
+            assert_eq!(r.status, 200);
+            let r = call(addr, "POST", "/api/v1/invoices/F-101/cancel", &erp, &[], None).await;
+            assert_eq!((r.status, r.json()["code"].clone()), (409, json!("not_open")), "{label}: a paid invoice is not cancelled");
+        })
+        .await;
+        let mut conn = db.pool.acquire().await.unwrap();
+        let actions: Vec<String> =
+            sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = 'api: erp' ORDER BY id")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(
+            actions,
+            [
+                "customer.create",
+                "customer.update",
+                "contract.create",
+                "contract.update",
+                "customer.create",
+                "invoice.create",
+                "invoice.update",
+                "invoice.cancel",
+                "invoice.create",
+                "invoice.paid"
+            ],
+            "{label}"
+        );
+    }
 }

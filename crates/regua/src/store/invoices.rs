@@ -399,3 +399,20 @@ pub async fn list_invoices_page(
         .map(|r| Ok((invoice_from_row(r)?, r.try_get("customer_name")?)))
         .collect()
 }
+
+/// Cancels an open invoice; whether it was open (a paid or cancelled one is left as it is).
+/// Notices still queued for it are skipped by the worker, which re-checks the invoice.
+pub async fn cancel_invoice(
+    conn: &mut AnyConnection,
+    id: InvoiceId,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let res = sqlx::query(
+        "UPDATE invoices SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = 'open'",
+    )
+    .bind(now_ms)
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}

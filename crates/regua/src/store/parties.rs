@@ -574,3 +574,18 @@ pub async fn set_wallet_send_on_generate(
         .await?;
     Ok(res.rows_affected() > 0)
 }
+
+/// A contract by its external id only (no fallback to the internal id, unlike
+/// [`find_contract`]): what an API write must use so a number never reaches another record.
+pub async fn find_contract_by_external_id(
+    conn: &mut AnyConnection,
+    external_id: &str,
+) -> anyhow::Result<Option<Contract>> {
+    let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE external_id = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(external_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| contract_from_row(&row))
+        .transpose()
+}

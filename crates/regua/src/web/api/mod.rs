@@ -17,6 +17,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
+mod records;
+
 use super::AppState;
 use super::auth::Permission;
 use crate::domain::{Customer, Invoice, InvoiceStatus, Money, parse_date};
@@ -154,10 +156,31 @@ impl FromRequestParts<Arc<AppState>> for ApiClient {
 pub(super) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/customers", get(customers))
-        .route("/api/v1/customers/{id}", get(customer))
-        .route("/api/v1/invoices", get(invoices))
-        .route("/api/v1/invoices/{id}", get(invoice))
+        .route(
+            "/api/v1/customers",
+            get(customers).post(records::create_customer),
+        )
+        .route(
+            "/api/v1/customers/{id}",
+            get(customer).put(records::update_customer),
+        )
+        .route("/api/v1/contracts", post(records::create_contract))
+        .route(
+            "/api/v1/contracts/{id}",
+            get(records::contract).put(records::update_contract),
+        )
+        .route(
+            "/api/v1/invoices",
+            get(invoices).post(records::create_invoice),
+        )
+        .route(
+            "/api/v1/invoices/{id}",
+            get(invoice).put(records::update_invoice),
+        )
+        .route(
+            "/api/v1/invoices/{id}/cancel",
+            post(records::cancel_invoice),
+        )
         .route("/api/v1/invoices/{id}/boleto.pdf", get(boleto))
         .route("/api/v1/invoices/{id}/paid", post(mark_paid))
         .route("/api/v1/invoices/{id}/send", post(send))
@@ -266,14 +289,20 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     } else {
         body
     };
-    serde_json::from_slice(body).map_err(|e| {
-        let text = e.to_string();
-        let field = text
-            .split('`')
-            .nth(1)
-            .filter(|_| text.contains("field"))
-            .unwrap_or("body")
-            .to_string();
+    // The path of the value at fault names the field, also for a wrong type.
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let text = e.inner().to_string();
+        let field = if path != "." {
+            path
+        } else {
+            text.split('`')
+                .nth(1)
+                .filter(|_| text.contains("field"))
+                .unwrap_or("body")
+                .to_string()
+        };
         ApiError::invalid(&field, format!("JSON inválido: {text}"))
     })
 }
@@ -756,6 +785,8 @@ pub fn openapi_document() -> Value {
     let id_param = |name: &str, what: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": what});
     let q = |name: &str, desc: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}, "description": desc});
     let idem = json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 200}, "description": "A retry with the same key and body gets the first response (header Idempotent-Replayed: true)."});
+    let body = |schema: &str| json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+    let one = |schema: &str| json!({"description": schema, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
     let paging = [
         json!({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}),
         json!({"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}),
@@ -766,10 +797,28 @@ pub fn openapi_document() -> Value {
         "servers": [{"url": "/api/v1"}],
         "security": [{"apiKey": []}],
         "paths": {
-            "/customers": {"get": {"summary": "List customers", "parameters": [q("search", "code, name, CPF/CNPJ digits or e-mail"), paging[0], paging[1]], "responses": {"200": {"description": "customers", "content": {"application/json": {"schema": {"type": "object", "properties": {"customers": {"type": "array", "items": {"$ref": "#/components/schemas/Customer"}}}}}}}, "401": err, "403": err, "422": err}}},
-            "/customers/{id}": {"get": {"summary": "A customer", "parameters": [id_param("id", "external id")], "responses": {"200": {"description": "the customer", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Customer"}}}}, "404": err}}},
-            "/invoices": {"get": {"summary": "List invoices, latest due first", "parameters": [q("customer", "customer external id"), q("contract", "contract external id"), q("status", "open | paid | cancelled"), q("due_from", "YYYY-MM-DD"), q("due_to", "YYYY-MM-DD"), paging[0], paging[1]], "responses": {"200": {"description": "invoices", "content": {"application/json": {"schema": {"type": "object", "properties": {"invoices": {"type": "array", "items": {"$ref": "#/components/schemas/Invoice"}}}}}}}, "422": err}}},
-            "/invoices/{id}": {"get": {"summary": "An invoice", "parameters": [id_param("id", "external id")], "responses": {"200": {"description": "the invoice", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Invoice"}}}}, "404": err}}},
+            "/customers": {
+                "get": {"summary": "List customers", "parameters": [q("search", "code, name, CPF/CNPJ digits or e-mail"), paging[0], paging[1]], "responses": {"200": {"description": "customers", "content": {"application/json": {"schema": {"type": "object", "properties": {"customers": {"type": "array", "items": {"$ref": "#/components/schemas/Customer"}}}}}}}, "401": err, "403": err, "422": err}},
+                "post": {"summary": "Create a customer (permission billing)", "parameters": [idem.clone()], "requestBody": body("CustomerInput"), "responses": {"201": one("Customer"), "409": err, "422": err}}
+            },
+            "/customers/{id}": {
+                "get": {"summary": "A customer", "parameters": [id_param("id", "external id")], "responses": {"200": one("Customer"), "404": err}},
+                "put": {"summary": "Replace a customer's fields (permission billing; optional fields left out are cleared)", "parameters": [id_param("id", "external id")], "requestBody": body("CustomerInput"), "responses": {"200": one("Customer"), "404": err, "422": err}}
+            },
+            "/contracts": {"post": {"summary": "Create a contract (permission billing)", "parameters": [idem.clone()], "requestBody": body("ContractInput"), "responses": {"201": one("Contract"), "409": err, "422": err}}},
+            "/contracts/{id}": {
+                "get": {"summary": "A contract", "parameters": [id_param("id", "external id")], "responses": {"200": one("Contract"), "404": err}},
+                "put": {"summary": "Replace a contract's fields (permission billing; the customer cannot change)", "parameters": [id_param("id", "external id")], "requestBody": body("ContractInput"), "responses": {"200": one("Contract"), "404": err, "422": err}}
+            },
+            "/invoices/{id}/cancel": {"post": {"summary": "Cancel an open invoice (permission billing; cancelling a cancelled one answers 200)", "parameters": [id_param("id", "external id"), idem.clone()], "responses": {"200": one("Invoice"), "404": err, "409": err}}},
+            "/invoices": {
+                "get": {"summary": "List invoices, latest due first", "parameters": [q("customer", "customer external id"), q("contract", "contract external id"), q("status", "open | paid | cancelled"), q("due_from", "YYYY-MM-DD"), q("due_to", "YYYY-MM-DD"), paging[0], paging[1]], "responses": {"200": {"description": "invoices", "content": {"application/json": {"schema": {"type": "object", "properties": {"invoices": {"type": "array", "items": {"$ref": "#/components/schemas/Invoice"}}}}}}}, "422": err}},
+                "post": {"summary": "Create an open invoice for a contract (permission billing)", "parameters": [idem.clone()], "requestBody": body("InvoiceInput"), "responses": {"201": one("Invoice"), "409": err, "422": err}}
+            },
+            "/invoices/{id}": {
+                "get": {"summary": "An invoice", "parameters": [id_param("id", "external id")], "responses": {"200": one("Invoice"), "404": err}},
+                "put": {"summary": "Change an open invoice's amount and dates (permission billing; the nosso número stays)", "parameters": [id_param("id", "external id")], "requestBody": body("InvoiceInput"), "responses": {"200": one("Invoice"), "404": err, "409": err, "422": err}}
+            },
             "/invoices/{id}/boleto.pdf": {"get": {"summary": "The invoice's boleto", "parameters": [id_param("id", "external id")], "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, "404": err}}},
             "/invoices/{id}/paid": {"post": {"summary": "Mark paid (permission billing)", "parameters": [id_param("id", "external id"), idem.clone()], "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"paid_on": {"type": "string", "format": "date"}, "amount_cents": {"type": "integer", "minimum": 0}}}}}}, "responses": {"200": {"description": "the invoice, paid", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Invoice"}}}}, "409": err, "422": err}}},
             "/invoices/{id}/send": {"post": {"summary": "Send by e-mail now, boleto attached (permission send)", "parameters": [id_param("id", "external id"), idem.clone()], "responses": {"202": {"description": "queued", "content": {"application/json": {"schema": {"type": "object", "properties": {"notice": {"type": "integer"}, "status": {"type": "string"}, "invoice": {"type": "string"}}}}}}, "409": err}}},
@@ -782,6 +831,10 @@ pub fn openapi_document() -> Value {
             "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
             "schemas": {
                 "Error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string", "description": "pt-BR"}, "field": {"type": ["string", "null"]}}},
+                "CustomerInput": {"type": "object", "additionalProperties": false, "required": ["name", "document"], "properties": {"id": {"type": "string", "description": "required on POST; on PUT, if given, equal to the path's"}, "name": {"type": "string"}, "document": {"type": "string", "description": "CPF or CNPJ, with or without punctuation"}, "email": {"type": ["string", "null"]}, "mobile_phone": {"type": ["string", "null"], "description": "a Brazilian mobile number"}}},
+                "Contract": {"type": "object", "properties": {"id": {"type": "string"}, "customer": {"type": "string"}, "plan": {"type": "string"}, "monthly_amount_cents": {"type": "integer"}, "due_day": {"type": "integer"}, "billing_method": {"type": "string"}, "delivery_type": {"enum": ["email", "printed"]}, "status": {"enum": ["active", "suspended", "cancelled"]}}},
+                "ContractInput": {"type": "object", "additionalProperties": false, "required": ["customer", "plan", "monthly_amount_cents", "due_day", "billing_method"], "properties": {"id": {"type": "string"}, "customer": {"type": "string", "description": "customer external id"}, "plan": {"type": "string"}, "monthly_amount_cents": {"type": "integer", "minimum": 0}, "due_day": {"type": "integer", "minimum": 1, "maximum": 31}, "billing_method": {"type": "string", "description": "a billing method's name"}, "delivery_type": {"enum": ["email", "printed"], "description": "default: the general parameter"}, "status": {"enum": ["active", "suspended", "cancelled"], "description": "default active"}}},
+                "InvoiceInput": {"type": "object", "additionalProperties": false, "required": ["amount_cents", "due_date"], "properties": {"id": {"type": "string"}, "contract": {"type": "string", "description": "contract external id; required on POST"}, "amount_cents": {"type": "integer", "minimum": 0}, "issue_date": {"type": "string", "format": "date", "description": "default today"}, "due_date": {"type": "string", "format": "date"}}},
                 "Customer": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "document": {"type": "string"}, "email": {"type": ["string", "null"]}, "mobile_phone": {"type": ["string", "null"], "description": "E.164"}}},
                 "Invoice": {"type": "object", "properties": {"id": {"type": "string"}, "customer": {"type": "string"}, "contract": {"type": "string"}, "amount_cents": {"type": "integer"}, "issue_date": {"type": "string", "format": "date"}, "due_date": {"type": "string", "format": "date"}, "competence": {"type": ["string", "null"]}, "status": {"enum": ["open", "paid", "cancelled"]}, "paid_on": {"type": ["string", "null"]}, "paid_amount_cents": {"type": ["integer", "null"]}, "delivery_type": {"enum": ["email", "printed"]}, "our_number": {"type": "integer"}}}
             }

@@ -1,0 +1,559 @@
+//! Writing records through the API: create and update customers, contracts and invoices, and
+//! cancel an invoice. All need the billing permission and are in the audit trail.
+//!
+//! Decisions:
+//! - `POST` creates (409 `exists` when the id is taken); `PUT /…/{id}` replaces the record's
+//!   fields (404 when it does not exist). An optional field left out of a `PUT` is cleared, as
+//!   a full replacement does; a body's `id`, when given, must match the path.
+//! - A contract keeps its customer: a `PUT` naming another customer is refused, so invoices and
+//!   their messages never move to someone else.
+//! - Only open invoices are updated or cancelled. Cancelling a cancelled invoice answers 200 with
+//!   the invoice (a retry is harmless); a paid one is 409. Queued notices of a cancelled invoice
+//!   are skipped by the worker with the reason.
+//! - Unknown JSON fields are refused (422 naming the field), so a misspelt optional field is not
+//!   silently ignored.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiClient, ApiError, AppState, customer_json, idempotent, invoice_value, parse_json};
+use crate::domain::{
+    Contract, ContractStatus, DeliveryType, Document, EmailAddress, InvoiceStatus, MobilePhone,
+    Money, NewContract, NewCustomer, parse_date,
+};
+use crate::store::{self, NewInvoice};
+use crate::web::auth::Permission;
+
+fn exists(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "exists",
+        format!("{what} com este código já existe."),
+    )
+    .field("id")
+}
+
+/// The id a write is about: the path's on `PUT`, the body's on `POST`.
+fn record_id(path: Option<&str>, body: Option<&str>) -> Result<String, ApiError> {
+    match (path, body.map(str::trim)) {
+        (Some(p), Some(b)) if b != p => Err(ApiError::invalid(
+            "id",
+            "O código no corpo difere do código no endereço.",
+        )),
+        (Some(p), _) => Ok(p.to_string()),
+        (None, Some(b)) if !b.is_empty() && b.len() <= 100 => Ok(b.to_string()),
+        (None, _) => Err(ApiError::invalid(
+            "id",
+            "Informe o código (até 100 caracteres).",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CustomerBody {
+    id: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    document: String,
+    email: Option<String>,
+    mobile_phone: Option<String>,
+}
+
+fn new_customer(id: String, b: &CustomerBody) -> Result<NewCustomer, ApiError> {
+    let name = b.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::invalid("name", "Informe o nome."));
+    }
+    let document = Document::parse(&b.document)
+        .map_err(|_| ApiError::invalid("document", "CPF ou CNPJ inválido."))?;
+    let email = match b.email.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(e) => Some(
+            EmailAddress::parse(e).map_err(|_| ApiError::invalid("email", "E-mail inválido."))?,
+        ),
+    };
+    let mobile_phone =
+        match b.mobile_phone.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(p) => Some(MobilePhone::parse(p).map_err(|_| {
+                ApiError::invalid("mobile_phone", "Celular inválido (DDD e número).")
+            })?),
+        };
+    Ok(NewCustomer {
+        external_id: id,
+        name: name.to_string(),
+        document,
+        email,
+        mobile_phone,
+    })
+}
+
+async fn save_customer(
+    state: &AppState,
+    client: &ApiClient,
+    path_id: Option<&str>,
+    body: &[u8],
+) -> Result<(StatusCode, Value), ApiError> {
+    client.require(Permission::EditBilling)?;
+    let b: CustomerBody = parse_json(body)?;
+    let c = new_customer(record_id(path_id, b.id.as_deref())?, &b)?;
+    let now = state.clock.now_millis();
+    let mut tx = state.db.begin().await?;
+    let before = store::find_customer_by_external_id(&mut tx, &c.external_id).await?;
+    match (path_id, &before) {
+        (None, Some(_)) => return Err(exists("Cliente")),
+        (Some(_), None) => return Err(ApiError::not_found("Cliente")),
+        _ => {}
+    }
+    store::upsert_customer(&mut tx, &c, now).await?;
+    let saved = store::find_customer_by_external_id(&mut tx, &c.external_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("customer vanished")))?;
+    store::audit(
+        &mut tx,
+        &client.actor(),
+        if before.is_some() {
+            "customer.update"
+        } else {
+            "customer.create"
+        },
+        &format!("customer:{}", c.external_id),
+        before
+            .as_ref()
+            .map(|b| customer_json(b).to_string())
+            .as_deref(),
+        Some(&customer_json(&saved).to_string()),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let status = if before.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, customer_json(&saved)))
+}
+
+/// `POST /api/v1/customers`
+pub(super) async fn create_customer(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    idempotent(
+        &state,
+        &client,
+        &headers,
+        "/api/v1/customers",
+        &body,
+        |_| save_customer(&state, &client, None, &body),
+    )
+    .await
+}
+
+/// `PUT /api/v1/customers/{id}`
+pub(super) async fn update_customer(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    super::respond(save_customer(&state, &client, Some(&id), &body).await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ContractBody {
+    id: Option<String>,
+    #[serde(default)]
+    customer: String,
+    #[serde(default)]
+    plan: String,
+    monthly_amount_cents: Option<i64>,
+    due_day: Option<i64>,
+    #[serde(default)]
+    billing_method: String,
+    delivery_type: Option<String>,
+    status: Option<String>,
+}
+
+async fn contract_json(conn: &mut sqlx::AnyConnection, k: &Contract) -> anyhow::Result<Value> {
+    let customer = store::get_customer(conn, k.customer_id).await?;
+    let method = store::list_billing_methods(conn)
+        .await?
+        .into_iter()
+        .find(|m| m.id == k.billing_method_id)
+        .map(|m| m.name)
+        .unwrap_or_default();
+    Ok(json!({
+        "id": k.external_id,
+        "customer": customer.external_id,
+        "plan": k.plan,
+        "monthly_amount_cents": k.monthly_amount.cents(),
+        "due_day": k.due_day,
+        "billing_method": method,
+        "delivery_type": k.delivery_type.as_str(),
+        "status": k.status.as_str(),
+    }))
+}
+
+async fn save_contract(
+    state: &AppState,
+    client: &ApiClient,
+    path_id: Option<&str>,
+    body: &[u8],
+) -> Result<(StatusCode, Value), ApiError> {
+    client.require(Permission::EditBilling)?;
+    let b: ContractBody = parse_json(body)?;
+    let id = record_id(path_id, b.id.as_deref())?;
+    let plan = b.plan.trim();
+    if plan.is_empty() {
+        return Err(ApiError::invalid("plan", "Informe o plano."));
+    }
+    let monthly_amount = match b.monthly_amount_cents {
+        Some(c) if c >= 0 => Money(c),
+        _ => {
+            return Err(ApiError::invalid(
+                "monthly_amount_cents",
+                "Informe o valor mensal em centavos (0 ou mais).",
+            ));
+        }
+    };
+    let due_day = match b.due_day {
+        Some(d @ 1..=31) => d as u8,
+        _ => {
+            return Err(ApiError::invalid("due_day", "Dia de vencimento de 1 a 31."));
+        }
+    };
+    let delivery_type = match b.delivery_type.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(d) => Some(
+            d.parse::<DeliveryType>()
+                .map_err(|_| ApiError::invalid("delivery_type", "Use email ou printed."))?,
+        ),
+    };
+    let status = match b.status.as_deref().map(str::trim) {
+        None | Some("") => ContractStatus::Active,
+        Some(s) => s
+            .parse::<ContractStatus>()
+            .map_err(|_| ApiError::invalid("status", "Use active, suspended ou cancelled."))?,
+    };
+    let now = state.clock.now_millis();
+    let mut tx = state.db.begin().await?;
+    let customer = store::find_customer_by_external_id(&mut tx, b.customer.trim())
+        .await?
+        .ok_or_else(|| ApiError::invalid("customer", "Cliente não encontrado."))?;
+    let method = store::list_billing_methods(&mut tx)
+        .await?
+        .into_iter()
+        .find(|m| m.name.eq_ignore_ascii_case(b.billing_method.trim()))
+        .ok_or_else(|| ApiError::invalid("billing_method", "Forma de cobrança não encontrada."))?;
+    let before = store::find_contract_by_external_id(&mut tx, &id).await?;
+    match (path_id, &before) {
+        (None, Some(_)) => return Err(exists("Contrato")),
+        (Some(_), None) => return Err(ApiError::not_found("Contrato")),
+        (Some(_), Some(k)) if k.customer_id != customer.id => {
+            return Err(ApiError::invalid(
+                "customer",
+                "O cliente de um contrato não muda; cadastre um novo contrato.",
+            ));
+        }
+        _ => {}
+    }
+    let k = NewContract {
+        external_id: id.clone(),
+        customer_id: customer.id,
+        plan: plan.to_string(),
+        monthly_amount,
+        due_day,
+        billing_method_id: method.id,
+        delivery_type,
+        status,
+    };
+    store::upsert_contract(&mut tx, &k, now).await?;
+    let before_json = match &before {
+        Some(k) => Some(contract_json(&mut tx, k).await?.to_string()),
+        None => None,
+    };
+    let saved = store::find_contract_by_external_id(&mut tx, &id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("contract vanished")))?;
+    let out = contract_json(&mut tx, &saved).await?;
+    store::audit(
+        &mut tx,
+        &client.actor(),
+        if before.is_some() {
+            "contract.update"
+        } else {
+            "contract.create"
+        },
+        &format!("contract:{id}"),
+        before_json.as_deref(),
+        Some(&out.to_string()),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let status = if before.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, out))
+}
+
+/// `GET /api/v1/contracts/{id}`
+pub(super) async fn contract(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    Path(id): Path<String>,
+) -> Response {
+    super::respond(
+        async {
+            client.require(Permission::View)?;
+            let mut conn = state.db.pool.acquire().await?;
+            let k = store::find_contract_by_external_id(&mut conn, &id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Contrato"))?;
+            Ok((StatusCode::OK, contract_json(&mut conn, &k).await?))
+        }
+        .await,
+    )
+}
+
+/// `POST /api/v1/contracts`
+pub(super) async fn create_contract(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    idempotent(
+        &state,
+        &client,
+        &headers,
+        "/api/v1/contracts",
+        &body,
+        |_| save_contract(&state, &client, None, &body),
+    )
+    .await
+}
+
+/// `PUT /api/v1/contracts/{id}`
+pub(super) async fn update_contract(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    super::respond(save_contract(&state, &client, Some(&id), &body).await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct InvoiceBody {
+    id: Option<String>,
+    contract: Option<String>,
+    amount_cents: Option<i64>,
+    issue_date: Option<String>,
+    due_date: Option<String>,
+}
+
+fn not_open() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "not_open",
+        "A fatura não está em aberto.",
+    )
+    .field("id")
+}
+
+async fn save_invoice(
+    state: &AppState,
+    client: &ApiClient,
+    path_id: Option<&str>,
+    body: &[u8],
+) -> Result<(StatusCode, Value), ApiError> {
+    client.require(Permission::EditBilling)?;
+    let b: InvoiceBody = parse_json(body)?;
+    let id = record_id(path_id, b.id.as_deref())?;
+    let amount = match b.amount_cents {
+        Some(c) if c >= 0 => Money(c),
+        _ => {
+            return Err(ApiError::invalid(
+                "amount_cents",
+                "Informe o valor em centavos (0 ou mais).",
+            ));
+        }
+    };
+    let date = |field: &str, v: &Option<String>| -> Result<Option<jiff::civil::Date>, ApiError> {
+        v.as_deref()
+            .map(|d| {
+                parse_date(d)
+                    .map_err(|_| ApiError::invalid(field, "Data inválida (use AAAA-MM-DD)."))
+            })
+            .transpose()
+    };
+    let issue_date = date("issue_date", &b.issue_date)?.unwrap_or(state.clock.today());
+    let due_date = date("due_date", &b.due_date)?
+        .ok_or_else(|| ApiError::invalid("due_date", "Informe o vencimento (AAAA-MM-DD)."))?;
+    if due_date < issue_date {
+        return Err(ApiError::invalid(
+            "due_date",
+            "O vencimento é anterior à emissão.",
+        ));
+    }
+    let now = state.clock.now_millis();
+    let mut tx = state.db.begin().await?;
+    let before = store::find_invoice_by_external_id(&mut tx, &id).await?;
+    let contract = match (path_id, &before) {
+        (None, Some(_)) => return Err(exists("Fatura")),
+        (Some(_), None) => return Err(ApiError::not_found("Fatura")),
+        (Some(_), Some(i)) => {
+            if i.status != InvoiceStatus::Open {
+                return Err(not_open());
+            }
+            if let Some(k) = &b.contract
+                && k.trim()
+                    != store::get_contract(&mut tx, i.contract_id)
+                        .await?
+                        .external_id
+            {
+                return Err(ApiError::invalid(
+                    "contract",
+                    "O contrato de uma fatura não muda.",
+                ));
+            }
+            store::get_contract(&mut tx, i.contract_id).await?
+        }
+        (None, None) => {
+            let k = b.contract.as_deref().map(str::trim).unwrap_or_default();
+            store::find_contract_by_external_id(&mut tx, k)
+                .await?
+                .ok_or_else(|| ApiError::invalid("contract", "Contrato não encontrado."))?
+        }
+    };
+    if before.is_none() && contract.status == ContractStatus::Cancelled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cancelled",
+            "O contrato está cancelado.",
+        )
+        .field("contract"));
+    }
+    let inv = NewInvoice {
+        external_id: id.clone(),
+        contract,
+        amount,
+        issue_date,
+        due_date,
+        competence: None,
+        status: InvoiceStatus::Open,
+    };
+    let action = match &before {
+        Some(_) => {
+            store::update_imported_invoice(&mut tx, &inv, now).await?;
+            "invoice.update"
+        }
+        None => {
+            let our_number =
+                store::allocate_our_numbers(&mut tx, inv.contract.wallet_id, 1).await?;
+            store::insert_invoice(&mut tx, &inv, our_number, now).await?;
+            "invoice.create"
+        }
+    };
+    store::audit(
+        &mut tx,
+        &client.actor(),
+        action,
+        &format!("invoice:{id}"),
+        before
+            .as_ref()
+            .map(|i| format!("{} due {}", i.amount.cents(), i.due_date))
+            .as_deref(),
+        Some(&format!("{} due {}", amount.cents(), due_date)),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let saved = super::find_invoice(state, &id).await?;
+    let status = if before.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, invoice_value(state, &saved).await?))
+}
+
+/// `POST /api/v1/invoices`
+pub(super) async fn create_invoice(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    idempotent(&state, &client, &headers, "/api/v1/invoices", &body, |_| {
+        save_invoice(&state, &client, None, &body)
+    })
+    .await
+}
+
+/// `PUT /api/v1/invoices/{id}`
+pub(super) async fn update_invoice(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    super::respond(save_invoice(&state, &client, Some(&id), &body).await)
+}
+
+/// `POST /api/v1/invoices/{id}/cancel`
+pub(super) async fn cancel_invoice(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let path = format!("/api/v1/invoices/{id}/cancel");
+    idempotent(&state, &client, &headers, &path, &body, |_| async {
+        client.require(Permission::EditBilling)?;
+        let now = state.clock.now_millis();
+        let mut tx = state.db.begin().await?;
+        let i = store::find_invoice_by_external_id(&mut tx, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Fatura"))?;
+        match i.status {
+            InvoiceStatus::Cancelled => {}
+            InvoiceStatus::Paid { .. } => return Err(not_open()),
+            InvoiceStatus::Open => {
+                store::cancel_invoice(&mut tx, i.id, now).await?;
+                store::audit(
+                    &mut tx,
+                    &client.actor(),
+                    "invoice.cancel",
+                    &format!("invoice:{id}"),
+                    Some("open"),
+                    Some("cancelled"),
+                    now,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        let i = super::find_invoice(&state, &id).await?;
+        Ok((StatusCode::OK, invoice_value(&state, &i).await?))
+    })
+    .await
+}
