@@ -754,6 +754,7 @@ fn regua_cli(url: &str, args: &[&str]) -> std::process::Output {
         .args(args)
         .env("REGUA_DATABASE_URL", url)
         .env("REGUA_SECRET_KEY", "5e".repeat(32))
+        .env("USER", "operador")
         .output()
         .unwrap()
 }
@@ -881,13 +882,13 @@ async fn the_operator_cli() {
         audited,
         [
             (
-                "cli".into(),
+                "cli: operador".into(),
                 "dunning_window_days".into(),
                 None,
                 Some("10".into())
             ),
             (
-                "cli".into(),
+                "cli: operador".into(),
                 "routine_optional_holidays".into(),
                 None,
                 Some("yes".into())
@@ -1234,4 +1235,138 @@ async fn regua_serve_schedules_delivers_and_stops_on_sigterm() {
     let mut conn = t.db.pool.acquire().await.unwrap();
     let runs = store::list_runs(&mut conn, 10).await.unwrap();
     assert_eq!(runs.len(), 1, "one run for the day, however many ticks");
+}
+
+/// Every configuration command changes the audit trail as the pages do, as `cli: USER`; the
+/// SMTP password is masked there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_changed_from_the_cli_is_audited() {
+    let t = sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| stdout(&regua_cli(&t.url, args));
+    cli(&[
+        "wallet",
+        "add",
+        "--name",
+        "Itaú",
+        "--bank",
+        "341",
+        "--agency",
+        "1234",
+        "--account",
+        "12345-6",
+        "--wallet",
+        "109",
+        "--agreement",
+        "123456",
+    ]);
+    cli(&["method", "add", "--name", "Boleto Itaú", "--wallet", "Itaú"]);
+    let pw = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args([
+            "smtp",
+            "add",
+            "--name",
+            "Principal",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "2525",
+            "--security",
+            "none",
+            "--user",
+            "u",
+            "--password-env",
+            "SMTP_PW",
+            "--from",
+            "cobranca@exemplo.com.br",
+            "--default",
+        ])
+        .env("REGUA_DATABASE_URL", &t.url)
+        .env("REGUA_SECRET_KEY", "5e".repeat(32))
+        .env("USER", "operador")
+        .env("SMTP_PW", "Segredo-123-nunca")
+        .output()
+        .unwrap();
+    stdout(&pw);
+    cli(&[
+        "smtp",
+        "add",
+        "--name",
+        "Pasta",
+        "--folder",
+        dir.path().to_str().unwrap(),
+        "--from",
+        "x@exemplo.com.br",
+    ]);
+    cli(&["smtp", "default", "Pasta"]);
+    cli(&["smtp", "remove", "Principal"]);
+    cli(&[
+        "rule",
+        "add",
+        "--method",
+        "Boleto Itaú",
+        "--kind",
+        "before_due",
+        "--days",
+        "3",
+    ]);
+    cli(&["rule", "remove", "1"]);
+    cli(&["band", "add", "--from", "1", "--to", "10"]);
+    cli(&["band", "remove", "1"]);
+    cli(&["routine", "add", "--name", "Manhã"]);
+    cli(&["routine", "remove", "Manhã"]);
+    cli(&[
+        "holidays",
+        "add",
+        "--date",
+        "2026-07-14",
+        "--name",
+        "Aniversário",
+        "--scope",
+        "city",
+        "--place",
+        "Campinas/SP",
+    ]);
+    cli(&["holidays", "remove", "1"]);
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT actor, action, after FROM audit_log ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    assert!(
+        rows.iter().all(|(actor, _, _)| actor == "cli: operador"),
+        "{rows:?}"
+    );
+    let actions: Vec<&str> = rows.iter().map(|(_, a, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "wallet.add",
+            "method.add",
+            "smtp.add",
+            "setting.set",
+            "smtp.add",
+            "setting.set",
+            "smtp.remove",
+            "rule.add",
+            "rule.remove",
+            "band.add",
+            "band.remove",
+            "routine.add",
+            "routine.remove",
+            "holiday.add",
+            "holiday.remove",
+        ]
+    );
+    let smtp = rows[2].2.as_deref().unwrap();
+    assert!(
+        smtp.contains("\"password\":\"***\"") && !smtp.contains("Segredo"),
+        "{smtp}"
+    );
+    assert_eq!(
+        rows[5].2.as_deref(),
+        Some("Pasta"),
+        "the financial account, before and after"
+    );
 }

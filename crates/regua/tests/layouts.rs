@@ -418,6 +418,25 @@ async fn layout_save_refuses_bad_templates_and_saves_good_ones() {
         String::from_utf8_lossy(&out.stdout).trim(),
         "layout \"Novo\" saved (version 2)"
     );
+    // Saved versions are in the audit trail; the refused draft is not.
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let audited: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT entity, before, after FROM audit_log WHERE action = 'layout.save' AND actor LIKE 'cli: %' ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited,
+        [
+            ("layout:Novo".into(), None, Some("version 1".into())),
+            (
+                "layout:Novo".into(),
+                Some("version 1".into()),
+                Some("version 2".into())
+            ),
+        ]
+    );
 }
 
 #[test]

@@ -186,14 +186,6 @@ pub(super) fn master_key() -> Result<Option<MasterKey>, SecretError> {
     }
 }
 
-/// `cli: USER`: who a CLI command acts as.
-pub(super) fn actor() -> String {
-    format!(
-        "cli: {}",
-        std::env::var("USER").unwrap_or_else(|_| "operator".into())
-    )
-}
-
 fn bad(msg: impl std::fmt::Display) -> anyhow::Result<ExitCode> {
     eprintln!("{msg}");
     Ok(ExitCode::from(2))
@@ -280,9 +272,23 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
                 .await
             {
                 Ok(id) => {
+                    super::audit(
+                        &mut conn,
+                        g,
+                        "smtp.add",
+                        &format!("smtp:{}", a.name),
+                        None,
+                        Some(&account.audit_json()),
+                    )
+                    .await?;
                     if a.default {
-                        store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, &a.name)
-                            .await?;
+                        store::set_financial_account(
+                            &mut conn,
+                            &super::actor(),
+                            &a.name,
+                            clock.now_millis(),
+                        )
+                        .await?;
                     }
                     println!(
                         "smtp account {:?} added (id {id}){}",
@@ -332,6 +338,15 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
         }
         SmtpCmd::Remove { name } => {
             if store::deactivate_smtp_account(&mut conn, &name, clock.now_millis()).await? {
+                super::audit(
+                    &mut conn,
+                    g,
+                    "smtp.remove",
+                    &format!("smtp:{name}"),
+                    None,
+                    None,
+                )
+                .await?;
                 println!("smtp account {name:?} removed");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -340,7 +355,8 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
         }
         SmtpCmd::Default { name } => match store::find_smtp_account(&mut conn, &name).await? {
             Some(a) if a.active => {
-                store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, &name).await?;
+                store::set_financial_account(&mut conn, &super::actor(), &name, clock.now_millis())
+                    .await?;
                 println!("{name:?} is the default account for boletos and invoices");
                 Ok(ExitCode::SUCCESS)
             }
@@ -361,7 +377,7 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
                 &mut conn,
                 &account,
                 to.as_ref(),
-                &actor(),
+                &super::actor(),
                 clock.now_millis(),
             )
             .await

@@ -236,7 +236,7 @@ pub enum LettersCmd {
 }
 
 fn operator(by: Option<String>) -> String {
-    by.unwrap_or_else(super::delivery_cmd::actor)
+    by.unwrap_or_else(super::actor)
 }
 
 /// `regua band …`
@@ -260,10 +260,19 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             )
             .await
             {
-                Ok(id) => println!(
-                    "band {id} added: {from}-{to} days overdue ({})",
-                    if letter { "email_and_letter" } else { "email" }
-                ),
+                Ok(id) => {
+                    let generation = if letter { "email_and_letter" } else { "email" };
+                    super::audit(
+                        &mut conn,
+                        g,
+                        "band.add",
+                        &format!("band:{id}"),
+                        None,
+                        Some(&format!("{from}-{to} {generation}")),
+                    )
+                    .await?;
+                    println!("band {id} added: {from}-{to} days overdue ({generation})");
+                }
                 Err(e) => return config_error(e),
             }
         }
@@ -289,7 +298,18 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             }
         }
         BandCmd::Remove { id } => match store::delete_band(&mut conn, id).await {
-            Ok(true) => println!("band {id} removed"),
+            Ok(true) => {
+                super::audit(
+                    &mut conn,
+                    g,
+                    "band.remove",
+                    &format!("band:{id}"),
+                    None,
+                    None,
+                )
+                .await?;
+                println!("band {id} removed");
+            }
             Ok(false) => {
                 eprintln!("no band {id}");
                 return Ok(ExitCode::from(2));
@@ -402,7 +422,18 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
             )
             .await
             {
-                Ok(id) => println!("routine {id} added: {name:?}"),
+                Ok(id) => {
+                    super::audit(
+                        &mut conn,
+                        g,
+                        "routine.add",
+                        &format!("routine:{id}"),
+                        None,
+                        Some(&format!("{name} {weekdays} {time}")),
+                    )
+                    .await?;
+                    println!("routine {id} added: {name:?}");
+                }
                 Err(e) => return config_error(e),
             }
         }
@@ -422,6 +453,15 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
         }
         RoutineCmd::Remove { name } => {
             if store::deactivate_routine(&mut conn, &name).await? {
+                super::audit(
+                    &mut conn,
+                    g,
+                    "routine.remove",
+                    &format!("routine:{name}"),
+                    Some(&name),
+                    None,
+                )
+                .await?;
                 println!("routine {name:?} removed");
             } else {
                 eprintln!("no routine named {name:?}");
@@ -615,7 +655,18 @@ pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode
             )
             .await
             {
-                Ok(id) => println!("holiday {id} added: {name:?}"),
+                Ok(id) => {
+                    super::audit(
+                        &mut conn,
+                        g,
+                        "holiday.add",
+                        &format!("holiday:{id}"),
+                        None,
+                        Some(&format!("{} {}", date.trim(), name.trim())),
+                    )
+                    .await?;
+                    println!("holiday {id} added: {name:?}");
+                }
                 Err(e) => return config_error(e),
             }
         }
@@ -635,6 +686,15 @@ pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode
         }
         (Some(HolidaysCmd::Remove { id }), _) => {
             if store::delete_holiday(&mut conn, id).await? {
+                super::audit(
+                    &mut conn,
+                    g,
+                    "holiday.remove",
+                    &format!("holiday:{id}"),
+                    None,
+                    None,
+                )
+                .await?;
                 println!("holiday {id} removed");
             } else {
                 eprintln!("no holiday {id}");

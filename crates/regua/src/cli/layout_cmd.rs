@@ -65,14 +65,6 @@ fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Who the command acts as, for the layout's history.
-fn actor() -> String {
-    format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "operator".into())
-    )
-}
-
 /// Runs a layout subcommand.
 pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -178,7 +170,7 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
                 &db,
                 existing.as_ref().map(|_| name.as_str()),
                 &draft,
-                &actor(),
+                &super::actor(),
                 now,
             )
             .await
@@ -196,7 +188,13 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
         }
         LayoutCmd::Restore { name } => {
             let db = g.db().await?;
-            match store::restore_default_layout(&db, &name, &actor(), g.clock()?.now_millis()).await
+            match store::restore_default_layout(
+                &db,
+                &name,
+                &super::actor(),
+                g.clock()?.now_millis(),
+            )
+            .await
             {
                 Ok(l) => {
                     println!(

@@ -337,6 +337,36 @@ pub enum SettingsCmd {
     },
 }
 
+/// `cli: USER`: who a command-line change is recorded as.
+pub(super) fn actor() -> String {
+    format!(
+        "cli: {}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".into())
+    )
+}
+
+/// Records a configuration change made from the command line in the audit trail, as the web
+/// pages do for theirs.
+pub(super) async fn audit(
+    conn: &mut sqlx::AnyConnection,
+    g: &Global,
+    action: &str,
+    entity: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> anyhow::Result<()> {
+    store::audit(
+        conn,
+        &actor(),
+        action,
+        entity,
+        before,
+        after,
+        g.clock()?.now_millis(),
+    )
+    .await
+}
+
 async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
     let db = g.db().await?;
     let mut conn = db.pool.acquire().await?;
@@ -373,7 +403,7 @@ async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
             if before.as_deref() != Some(value.as_str()) {
                 store::audit(
                     &mut conn,
-                    "cli",
+                    &actor(),
                     "setting.set",
                     &key,
                     before.as_deref(),
@@ -439,10 +469,21 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             )
             .await
             {
-                Ok(id) => println!(
-                    "rule {id} added: {} {days} day(s) on {method:?}",
-                    kind.as_str()
-                ),
+                Ok(id) => {
+                    audit(
+                        &mut conn,
+                        g,
+                        "rule.add",
+                        &format!("rule:{id}"),
+                        None,
+                        Some(&format!("{method} {} {days}", kind.as_str())),
+                    )
+                    .await?;
+                    println!(
+                        "rule {id} added: {} {days} day(s) on {method:?}",
+                        kind.as_str()
+                    );
+                }
                 Err(store::ConfigError::Other(e)) => return Err(e),
                 Err(e) => {
                     eprintln!("{e}");
@@ -476,6 +517,15 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
                 eprintln!("no rule {id}");
                 return Ok(ExitCode::from(2));
             }
+            audit(
+                &mut conn,
+                g,
+                "rule.remove",
+                &format!("rule:{id}"),
+                None,
+                None,
+            )
+            .await?;
             println!("rule {id} removed");
         }
     }
@@ -622,7 +672,7 @@ async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
                     let list: Vec<&str> = perms.iter().map(|p| p.as_str()).collect();
                     store::audit(
                         &mut conn,
-                        "cli",
+                        &actor(),
                         "apikey.add",
                         &format!("apikey:{name}"),
                         None,
@@ -656,7 +706,7 @@ async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
             if store::revoke_api_key(&mut conn, &name, now).await? {
                 store::audit(
                     &mut conn,
-                    "cli",
+                    &actor(),
                     "apikey.revoke",
                     &format!("apikey:{name}"),
                     None,
@@ -701,7 +751,7 @@ async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {
                     store::require_password_change(&mut conn, &login).await?;
                     store::audit(
                         &mut conn,
-                        "cli",
+                        &actor(),
                         "user.add",
                         &format!("user:{login}"),
                         None,
@@ -893,6 +943,15 @@ async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCode> {
                 pix_key,
             };
             let id = store::insert_wallet(&mut conn, &w, g.clock()?.now_millis()).await?;
+            audit(
+                &mut conn,
+                g,
+                "wallet.add",
+                &format!("wallet:{}", id.0),
+                None,
+                Some(&w.audit_text()),
+            )
+            .await?;
             if send_on_generate && kind == WalletKind::Gateway {
                 eprintln!("{}", GATEWAY_SEND_ON_GENERATE_WARNING);
             }
@@ -934,6 +993,15 @@ async fn method(g: &Global, cmd: MethodCmd) -> anyhow::Result<ExitCode> {
             let id =
                 store::insert_billing_method(&mut conn, &name, &wallet, g.clock()?.now_millis())
                     .await?;
+            audit(
+                &mut conn,
+                g,
+                "method.add",
+                &format!("method:{}", id.0),
+                None,
+                Some(&format!("{} wallet={wallet}", name.trim())),
+            )
+            .await?;
             println!("billing method {name:?} added (id {id})");
         }
         MethodCmd::List => {

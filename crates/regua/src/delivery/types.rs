@@ -234,6 +234,20 @@ pub struct NewSmtpAccount {
 }
 
 impl NewSmtpAccount {
+    /// The account as the audit trail records it: every field, the password masked.
+    pub fn audit_json(&self) -> String {
+        serde_json::json!({
+            "name": self.name, "transport": self.transport.to_string(), "host": self.host,
+            "port": self.port, "security": self.security.as_str(),
+            "user": self.credentials.as_ref().map(|(u, _)| u.clone()),
+            "password": self.credentials.as_ref().map(|_| "***"),
+            "folder": self.folder, "from": self.from_address.as_str(),
+            "hourly_limit": self.hourly_limit, "daily_limit": self.daily_limit,
+            "fallback": self.fallback,
+        })
+        .to_string()
+    }
+
     /// An account writing `.eml` files into `folder`, with no limits.
     pub fn folder(name: &str, folder: &str, from: EmailAddress) -> NewSmtpAccount {
         NewSmtpAccount {

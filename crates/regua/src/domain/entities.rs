@@ -211,6 +211,21 @@ pub struct NewWallet {
 }
 
 impl NewWallet {
+    /// The wallet as the audit trail records it.
+    pub fn audit_text(&self) -> String {
+        format!(
+            "{} bank={} agency={} account={} wallet={} agreement={} kind={} send_on_generate={}",
+            self.name,
+            self.bank_code,
+            self.agency,
+            self.account,
+            self.wallet_code,
+            self.agreement,
+            self.kind.as_str(),
+            self.send_on_generate
+        )
+    }
+
     /// Checks the fields an operator types: a supported bank and digits where digits belong.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if self.name.trim().is_empty() {

@@ -1058,3 +1058,28 @@ pub async fn list_notices_of_customer(
     .map(notice_from_row)
     .collect()
 }
+
+/// Makes `name` the financial parameters' account (boletos and invoices), recording the change
+/// with its value before and after in the audit trail.
+pub async fn set_financial_account(
+    conn: &mut AnyConnection,
+    actor: &str,
+    name: &str,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let before = super::get_setting(conn, SETTING_FINANCIAL_ACCOUNT).await?;
+    super::set_setting(conn, SETTING_FINANCIAL_ACCOUNT, name).await?;
+    if before.as_deref() != Some(name) {
+        super::audit(
+            conn,
+            actor,
+            "setting.set",
+            SETTING_FINANCIAL_ACCOUNT,
+            before.as_deref(),
+            Some(name),
+            now_ms,
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -206,7 +206,8 @@ pub async fn get_layout_version(
 }
 
 /// Saves a layout: creates it when `existing` is `None`, else writes a new version of that
-/// layout (which may rename it). Validates first; an invalid draft changes nothing.
+/// layout (which may rename it), recorded in the audit trail as `actor`'s. Validates first; an
+/// invalid draft changes nothing.
 pub async fn save_layout(
     db: &Db,
     existing: Option<&str>,
@@ -283,6 +284,18 @@ pub async fn save_layout(
     )
     .await?;
     let layout = get_layout(&mut tx, id).await?;
+    super::audit(
+        &mut tx,
+        actor,
+        "layout.save",
+        &format!("layout:{}", layout.name),
+        (version > 1)
+            .then(|| format!("version {}", version - 1))
+            .as_deref(),
+        Some(&format!("version {version}")),
+        now_ms,
+    )
+    .await?;
     tx.commit().await.context("cannot save the layout")?;
     tracing::info!(layout = %layout.name, version, actor, "layout saved");
     Ok(layout)

@@ -242,25 +242,11 @@ pub(super) async fn save(
     let actor = format!("user: {}", session.user.login);
     let now = state.clock.now_millis();
     match store::save_layout(&state.db, Some(&layout.name), &draft, &actor, now).await {
-        Ok(saved) => {
-            if let Ok(mut conn) = state.db.pool.acquire().await {
-                let _ = store::audit(
-                    &mut conn,
-                    &actor,
-                    "layout.save",
-                    &format!("layout:{}", saved.name),
-                    Some(&format!("version {}", layout.version)),
-                    Some(&format!("version {}", saved.version)),
-                    now,
-                )
-                .await;
-            }
-            Redirect::to(&format!(
-                "/configuracoes/layouts/{id}?salvo={}",
-                saved.version
-            ))
-            .into_response()
-        }
+        Ok(saved) => Redirect::to(&format!(
+            "/configuracoes/layouts/{id}?salvo={}",
+            saved.version
+        ))
+        .into_response(),
         Err(LayoutError::Invalid(problems)) => editor(
             &state,
             &session,

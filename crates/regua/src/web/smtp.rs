@@ -263,26 +263,24 @@ pub(super) async fn create(
                 )])));
             }
         }
-        let after = serde_json::json!({
-            "name": account.name, "host": account.host, "port": account.port,
-            "security": account.security.as_str(),
-            "user": account.credentials.as_ref().map(|(u, _)| u.clone()),
-            "password": account.credentials.as_ref().map(|_| "***"),
-            "from": account.from_address.as_str(),
-            "hourly_limit": account.hourly_limit, "daily_limit": account.daily_limit,
-        });
         store::audit(
             &mut tx,
             &format!("user: {}", session.user.login),
             "smtp.add",
             &format!("smtp:{}", account.name),
             None,
-            Some(&after.to_string()),
+            Some(&account.audit_json()),
             now,
         )
         .await?;
         if form.financial.is_some() {
-            set_financial(&mut tx, &session, &account.name, now).await?;
+            store::set_financial_account(
+                &mut tx,
+                &format!("user: {}", session.user.login),
+                &account.name,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(Ok(()))
@@ -308,26 +306,6 @@ pub(super) async fn create(
     }
 }
 
-async fn set_financial(
-    conn: &mut sqlx::AnyConnection,
-    session: &Session,
-    name: &str,
-    now: i64,
-) -> anyhow::Result<()> {
-    let before = store::get_setting(conn, store::SETTING_FINANCIAL_ACCOUNT).await?;
-    store::set_setting(conn, store::SETTING_FINANCIAL_ACCOUNT, name).await?;
-    store::audit(
-        conn,
-        &format!("user: {}", session.user.login),
-        "setting.set",
-        store::SETTING_FINANCIAL_ACCOUNT,
-        before.as_deref(),
-        Some(name),
-        now,
-    )
-    .await
-}
-
 pub(super) async fn financial(
     State(state): State<Arc<AppState>>,
     session: Session,
@@ -346,7 +324,13 @@ pub(super) async fn financial(
         if !account.active {
             return Ok(false);
         }
-        set_financial(&mut tx, &session, &account.name, state.clock.now_millis()).await?;
+        store::set_financial_account(
+            &mut tx,
+            &format!("user: {}", session.user.login),
+            &account.name,
+            state.clock.now_millis(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }

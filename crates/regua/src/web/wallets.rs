@@ -167,17 +167,7 @@ pub(super) async fn add_wallet(
                     "wallet.add",
                     &format!("wallet:{}", id.0),
                     None,
-                    Some(&format!(
-                        "{} bank={} agency={} account={} wallet={} agreement={} kind={} send_on_generate={}",
-                        w.name,
-                        w.bank_code,
-                        w.agency,
-                        w.account,
-                        w.wallet_code,
-                        w.agreement,
-                        w.kind.as_str(),
-                        w.send_on_generate
-                    )),
+                    Some(&w.audit_text()),
                     now,
                 )
                 .await?;

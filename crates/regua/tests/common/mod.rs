@@ -42,8 +42,14 @@ pub async fn postgres() -> TestDb {
     let admin_url = std::env::var("REGUA_TEST_POSTGRES_URL").expect(
         "REGUA_TEST_POSTGRES_URL is not set: run the tests with ./scripts/test, which starts a PostgreSQL server",
     );
+    // The clock's nanoseconds too: process ids are reused, and a database left by an earlier
+    // run with the same pid would make CREATE DATABASE fail.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     let name = format!(
-        "regua_t_{}_{}",
+        "regua_t_{}_{nanos}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst)
     );
