@@ -134,6 +134,14 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
             ),
         },
         DefaultLayout {
+            purpose: Purpose::PortalAccess,
+            name: "Acesso à Central do Assinante",
+            subject: "{{ empresa.nome }}: seu link de acesso à Central do Assinante",
+            html: framed(
+                "<p>Olá, {{ cliente.nome }}.</p>\n<p>Recebemos um pedido de acesso à Central do Assinante para o CPF/CNPJ {{ cliente.documento }}. Para criar sua senha, use o link abaixo:</p>\n<p><a href=\"{{ central.link_acesso }}\">Criar minha senha</a></p>\n<p>O link vale por uma hora e só pode ser usado uma vez. Se você não fez este pedido, ignore esta mensagem: sua senha atual continua valendo.</p>\n",
+            ),
+        },
+        DefaultLayout {
             purpose: Purpose::SuspensionScheduled,
             name: "Suspensão agendada",
             subject: "Suspensão temporária agendada a partir de {{ suspensao.inicio }}",

@@ -39,6 +39,8 @@ pub enum Purpose {
     OverdueBand,
     /// Second copy requested in the subscriber portal.
     PortalSecondCopy,
+    /// The subscriber portal's first-access or password-reset link.
+    PortalAccess,
     /// A temporary suspension was scheduled.
     SuspensionScheduled,
     /// A temporary suspension started.
@@ -56,13 +58,14 @@ pub enum Purpose {
 
 impl Purpose {
     /// Every purpose, in the order screens list them.
-    pub const ALL: [Purpose; 12] = [
+    pub const ALL: [Purpose; 13] = [
         Purpose::InvoiceGenerated,
         Purpose::ReminderBeforeDue,
         Purpose::DueToday,
         Purpose::ReminderAfterDue,
         Purpose::OverdueBand,
         Purpose::PortalSecondCopy,
+        Purpose::PortalAccess,
         Purpose::SuspensionScheduled,
         Purpose::SuspensionStarted,
         Purpose::SuspensionEnding,
@@ -80,6 +83,7 @@ impl Purpose {
             Purpose::ReminderAfterDue => "reminder_after_due",
             Purpose::OverdueBand => "overdue_band",
             Purpose::PortalSecondCopy => "portal_second_copy",
+            Purpose::PortalAccess => "portal_access",
             Purpose::SuspensionScheduled => "suspension_scheduled",
             Purpose::SuspensionStarted => "suspension_started",
             Purpose::SuspensionEnding => "suspension_ending",
@@ -98,6 +102,7 @@ impl Purpose {
             Purpose::ReminderAfterDue => "Lembrete após o vencimento",
             Purpose::OverdueBand => "Faixa de atraso",
             Purpose::PortalSecondCopy => "Segunda via pela Central do Assinante",
+            Purpose::PortalAccess => "Acesso à Central do Assinante",
             Purpose::SuspensionScheduled => "Suspensão agendada",
             Purpose::SuspensionStarted => "Suspensão iniciada",
             Purpose::SuspensionEnding => "Suspensão terminando",

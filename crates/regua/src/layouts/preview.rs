@@ -115,6 +115,7 @@ pub fn layout_context(
             site: company.site.clone(),
         },
         suspension: Default::default(),
+        portal: Default::default(),
         today: format_date(today),
     })
 }

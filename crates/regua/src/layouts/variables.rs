@@ -91,6 +91,11 @@ pub const VARIABLES: &[Variable] = &[
         "https://www.example.com.br",
     ),
     var(
+        "central.link_acesso",
+        "Link de primeiro acesso ou de nova senha da Central do Assinante (vazio fora desse aviso; vale por pouco tempo e uma só vez)",
+        "https://central.example.com.br/central/senha/3q2-7Xk…",
+    ),
+    var(
         "suspensao.inicio",
         "Início da suspensão temporária (dd/mm/aaaa; vazio fora dos avisos de suspensão)",
         "01/12/2026",
@@ -203,6 +208,14 @@ pub struct SuspensionVars {
     pub reason: String,
 }
 
+/// `central.*`: empty strings outside the portal's access notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct PortalVars {
+    /// `central.link_acesso`
+    #[serde(rename = "link_acesso")]
+    pub access_link: String,
+}
+
 /// Everything a layout is rendered with. Every key is always present (empty when it does not
 /// apply), so a layout that names `suspensao.inicio` renders in any notice instead of failing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
@@ -222,6 +235,9 @@ pub struct LayoutContext {
     /// `suspensao`
     #[serde(rename = "suspensao")]
     pub suspension: SuspensionVars,
+    /// `central`
+    #[serde(rename = "central")]
+    pub portal: PortalVars,
     /// `faturas_em_aberto`: all open invoices of the customer, oldest due date first.
     #[serde(rename = "faturas_em_aberto")]
     pub open_invoices: Vec<InvoiceVars>,
@@ -280,6 +296,9 @@ impl LayoutContext {
                 start: example("suspensao.inicio"),
                 end: example("suspensao.fim"),
                 reason: example("suspensao.motivo"),
+            },
+            portal: PortalVars {
+                access_link: example("central.link_acesso"),
             },
             open_invoices: vec![older, invoice.clone()],
             open_total: example("total_em_aberto"),
