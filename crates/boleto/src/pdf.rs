@@ -164,6 +164,22 @@ struct QrImage {
     samples: Vec<u8>,
 }
 
+/// The QR code of `payload` (a PIX copia-e-cola) as a standalone SVG, for web pages: one path of
+/// dark modules with the four-module quiet zone, scaled by the page.
+pub fn qr_svg(payload: &str) -> Result<String, BoletoError> {
+    let (side, modules) = qr_modules(payload)?;
+    let mut path = String::with_capacity(modules.len() * 4);
+    for (i, c) in modules.iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            path.push_str(&format!("M{} {}h1v1h-1z", i % side + 4, i / side + 4));
+        }
+    }
+    let full = side + 8;
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {full} {full}\" shape-rendering=\"crispEdges\" role=\"img\" aria-label=\"QR code PIX\"><rect width=\"{full}\" height=\"{full}\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"
+    ))
+}
+
 /// The QR symbol's modules (level M), row by row. Any of the eight masks makes a valid symbol;
 /// `qrcode`'s "best mask" search scores all eight and costs most of the page's time, so the
 /// symbol uses mask 0 (checkerboard) directly. The scan test decodes it with zbar.

@@ -94,3 +94,54 @@ fn a_bad_pix_payload_is_a_typed_error_naming_the_field() {
         "{err}"
     );
 }
+
+/// The portal's QR code: the SVG's modules, drawn 8 pixels each into a PGM, scan back as the
+/// PIX payload.
+#[test]
+fn the_svg_qr_code_scans_back() {
+    let payload = "00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-4266554400005204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***63041D3D";
+    let svg = boleto::pdf::qr_svg(payload).unwrap();
+    let side: usize = svg
+        .split("viewBox=\"0 0 ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let scale = 8;
+    let w = side * scale;
+    let mut pixels = vec![255u8; w * w];
+    for cell in path.split('M').filter(|c| !c.is_empty()) {
+        let xy: Vec<usize> = cell
+            .trim_end_matches("h1v1h-1z")
+            .split(' ')
+            .map(|n| n.parse().unwrap())
+            .collect();
+        for dy in 0..scale {
+            for dx in 0..scale {
+                pixels[(xy[1] * scale + dy) * w + xy[0] * scale + dx] = 0;
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("qr-svg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("qr.pgm");
+    let mut pgm = format!("P5\n{w} {w}\n255\n").into_bytes();
+    pgm.extend(pixels);
+    std::fs::write(&file, pgm).unwrap();
+    let out = Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&file)
+        .output()
+        .expect("zbarimg (zbar-tools) must be installed: run ./scripts/test");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), payload);
+}

@@ -96,10 +96,12 @@ struct BatchCache {
     open: HashMap<CustomerId, Vec<Invoice>>,
     /// The invoices of notices that carry several (the generation message).
     groups: HashMap<crate::delivery::NoticeId, Vec<InvoiceId>>,
+    /// The portal access links' tokens still usable, by notice.
+    access_tokens: HashMap<i64, String>,
 }
 
 impl BatchCache {
-    async fn load(db: &Db, claims: &[&Claim]) -> anyhow::Result<BatchCache> {
+    async fn load(db: &Db, claims: &[&Claim], now_ms: i64) -> anyhow::Result<BatchCache> {
         let mut conn = db.pool.acquire().await?;
         let customer_ids: Vec<CustomerId> =
             claims.iter().filter_map(|c| c.notice.customer_id).collect();
@@ -116,7 +118,17 @@ impl BatchCache {
         for inv in store::list_open_invoices_of_customers(&mut conn, &customer_ids).await? {
             open.entry(inv.customer_id).or_default().push(inv);
         }
+        let access: Vec<i64> = claims
+            .iter()
+            .filter(|c| c.notice.purpose == crate::layouts::Purpose::PortalAccess)
+            .map(|c| c.notice.id.0)
+            .collect();
+        let access_tokens = store::access_tokens_of_notices(&mut conn, &access, now_ms)
+            .await?
+            .into_iter()
+            .collect();
         Ok(BatchCache {
+            access_tokens,
             accounts: store::list_smtp_accounts(&mut conn).await?,
             layouts: store::list_layouts(&mut conn).await?,
             wallets: store::list_wallets(&mut conn).await?,
@@ -179,7 +191,12 @@ impl Worker {
         if claims.is_empty() {
             return Ok(report);
         }
-        let cache = BatchCache::load(&self.db, &claims.iter().collect::<Vec<_>>()).await?;
+        let cache = BatchCache::load(
+            &self.db,
+            &claims.iter().collect::<Vec<_>>(),
+            self.clock.now_millis(),
+        )
+        .await?;
         let done: Vec<(&Claim, AttemptResult)> = futures_util::stream::iter(claims.iter())
             .map(|c| {
                 let cache = &cache;
@@ -218,7 +235,7 @@ impl Worker {
         let Some(claim) = claim else {
             return Ok(None);
         };
-        let cache = BatchCache::load(&self.db, &[&claim]).await?;
+        let cache = BatchCache::load(&self.db, &[&claim], self.clock.now_millis()).await?;
         let result = self.deliver(&claim, &cache).await;
         let outcome = result.outcome;
         store::finish_attempts(
@@ -541,6 +558,21 @@ impl Worker {
                 ctx.customer.name = customer.name.clone();
                 ctx.customer.document = customer.document.to_string();
                 ctx.customer.email = recipient.clone();
+            }
+        }
+        if n.purpose == crate::layouts::Purpose::PortalAccess {
+            match cache.access_tokens.get(&n.id.0) {
+                Some(token) => {
+                    ctx.portal.access_link = format!(
+                        "{}/central/senha/{token}",
+                        company.portal_url.trim_end_matches('/')
+                    );
+                }
+                None => {
+                    return Ok(
+                        self.skipped("link de acesso expirado ou já usado".into(), recipient)
+                    );
+                }
             }
         }
         ctx.company.name = company.name.clone();

@@ -811,6 +811,16 @@ pub async fn finish_attempts(
         .execute(&mut *tx)
         .await?;
     }
+    // A portal access link's text lives only until its e-mail is sent or given up on.
+    let settled: Vec<i64> = done
+        .iter()
+        .filter(|(c, r)| {
+            c.notice.purpose == crate::layouts::Purpose::PortalAccess
+                && r.outcome != NoticeStatus::Retrying
+        })
+        .map(|(c, _)| c.notice.id.0)
+        .collect();
+    super::forget_token_texts(&mut tx, &settled).await?;
     tx.commit().await.context("cannot record the attempts")?;
     Ok(lost)
 }

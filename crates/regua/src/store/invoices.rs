@@ -48,7 +48,7 @@ impl NewInvoice {
     }
 }
 
-const INVOICE_COLUMNS: &str = "id, external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date, \
+pub(super) const INVOICE_COLUMNS: &str = "id, external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date, \
      due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type";
 
 fn date_col(r: &AnyRow, col: &str) -> anyhow::Result<Date> {
@@ -56,7 +56,7 @@ fn date_col(r: &AnyRow, col: &str) -> anyhow::Result<Date> {
     s.parse().with_context(|| format!("stored {col} {s:?}"))
 }
 
-fn invoice_from_row(r: &AnyRow) -> anyhow::Result<Invoice> {
+pub(super) fn invoice_from_row(r: &AnyRow) -> anyhow::Result<Invoice> {
     let status = match r.try_get::<String, _>("status")?.as_str() {
         "open" => InvoiceStatus::Open,
         "cancelled" => InvoiceStatus::Cancelled,

@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "password_change",
         include_str!("../../migrations/0009_password_change.sql"),
     ),
+    (
+        10,
+        "portal",
+        include_str!("../../migrations/0010_portal.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {
