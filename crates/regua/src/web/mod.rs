@@ -15,6 +15,7 @@ mod letters;
 mod log;
 mod metrics;
 mod pages;
+mod portal;
 mod regua;
 mod settings;
 mod smtp;
@@ -126,6 +127,38 @@ fn templates() -> minijinja::Environment<'static> {
         ("layouts.html", include_str!("templates/layouts.html")),
         ("wallets.html", include_str!("templates/wallets.html")),
         ("emission.html", include_str!("templates/emission.html")),
+        (
+            "portal_base.html",
+            include_str!("templates/portal_base.html"),
+        ),
+        (
+            "portal_login.html",
+            include_str!("templates/portal_login.html"),
+        ),
+        (
+            "portal_access.html",
+            include_str!("templates/portal_access.html"),
+        ),
+        (
+            "portal_password.html",
+            include_str!("templates/portal_password.html"),
+        ),
+        (
+            "portal_message.html",
+            include_str!("templates/portal_message.html"),
+        ),
+        (
+            "portal_invoices.html",
+            include_str!("templates/portal_invoices.html"),
+        ),
+        (
+            "portal_invoice.html",
+            include_str!("templates/portal_invoice.html"),
+        ),
+        (
+            "portal_send.html",
+            include_str!("templates/portal_send.html"),
+        ),
         ("methods.html", include_str!("templates/methods.html")),
         (
             "layout_edit.html",

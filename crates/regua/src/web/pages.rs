@@ -118,6 +118,31 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/configuracoes/formas",
             get(super::wallets::methods).post(super::wallets::add_method),
         )
+        .route("/central", get(super::portal::home))
+        .route(
+            "/central/entrar",
+            get(super::portal::login_form).post(super::portal::login),
+        )
+        .route("/central/sair", post(super::portal::logout))
+        .route(
+            "/central/acesso",
+            get(super::portal::access_form).post(super::portal::request_access),
+        )
+        .route(
+            "/central/senha/{token}",
+            get(super::portal::password_form).post(super::portal::set_password),
+        )
+        .route("/central/faturas", get(super::portal::invoices))
+        .route("/central/faturas/{id}", get(super::portal::invoice))
+        .route(
+            "/central/faturas/{id}/boleto.pdf",
+            get(super::portal::boleto_pdf),
+        )
+        .route(
+            "/central/faturas/{id}/enviar",
+            get(super::portal::send_confirm).post(super::portal::send),
+        )
+        .route("/static/central.js", get(super::portal::js))
         .route("/emissao", get(super::emission::show))
         .route("/emissao/enviar", post(super::emission::send))
         .route("/emissao/carne.pdf", get(super::emission::carne))

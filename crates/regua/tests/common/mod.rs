@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use regua::domain::*;
@@ -239,11 +241,28 @@ where
     F: FnOnce(std::net::SocketAddr) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    serve_on(db, "2026-01-07", metrics_token, f).await
+}
+
+/// [`with_server`] with the server's clock at noon of another date.
+pub async fn with_server_at<F, Fut>(db: &Db, date: &str, f: F)
+where
+    F: FnOnce(std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    serve_on(db, date, None, f).await
+}
+
+async fn serve_on<F, Fut>(db: &Db, date: &str, metrics_token: Option<&str>, f: F)
+where
+    F: FnOnce(std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let server = regua::server::serve(
         db.clone(),
-        clock_on("2026-01-07"),
+        clock_on(date),
         Some(test_key()),
         regua::server::ServeOptions {
             bind: "127.0.0.1:0".parse().unwrap(),

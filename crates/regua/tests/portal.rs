@@ -1,0 +1,472 @@
+//! The subscriber portal over real HTTP: first access by e-mailed link, login and its
+//! throttling, the invoice list and page, "enviar por e-mail" with its limits and switch, and
+//! one subscriber never reaching another's invoices.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use common::http::*;
+use common::*;
+use regua::store;
+
+/// The BB wallet with a PIX key; Maria (C1, CPF 529.982.247-25) with two invoices from
+/// 10/01/2026; João (C2, CNPJ 11.222.333/0001-81) with one; a financial account to the sink.
+async fn isp(db: &store::Db, sink: &mailsink::Sink) {
+    open_invoices(db, 2).await;
+    import_ok(
+        db,
+        regua::import::ImportKind::Customers,
+        "external_id,name,document,email,mobile_phone\nC2,Joao Souza ME,11.222.333/0001-81,joao@empresa.com.br,\n",
+    )
+    .await;
+    import_ok(
+        db,
+        regua::import::ImportKind::Contracts,
+        "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\nK2,C2,Fibra 300,\"99,90\",20,email,Boleto BB\n",
+    )
+    .await;
+    regua::invoicing::generate_invoices(db, "K2", 1, &clock_on("2026-01-05"))
+        .await
+        .unwrap();
+    sink_account(db, "Principal", sink.port(), AccountSetup::default()).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+        .await
+        .unwrap();
+    store::set_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL, "yes")
+        .await
+        .unwrap();
+    sqlx::query("UPDATE wallets SET pix_key = 'financeiro@provedor.com.br'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// A form page's token pair: (cookie header, hidden field).
+async fn form_tokens(addr: SocketAddr, path: &str) -> (String, String) {
+    let page = http(addr, "GET", path, "", "").await;
+    assert_eq!(page.status, 200, "{path}");
+    let cookie = page.cookie("regua_central_form").expect("form cookie");
+    (format!("regua_central_form={cookie}"), page.field("_csrf"))
+}
+
+async fn portal_login(addr: SocketAddr, document: &str, password: &str) -> Resp {
+    let (cookie, csrf) = form_tokens(addr, "/central/entrar").await;
+    http(
+        addr,
+        "POST",
+        "/central/entrar",
+        &cookie,
+        &format!(
+            "_csrf={}&documento={}&senha={}&next=%2Fcentral%2Ffaturas",
+            enc(&csrf),
+            enc(document),
+            enc(password)
+        ),
+    )
+    .await
+}
+
+/// Logs in; the session cookie header and the page's CSRF token.
+async fn portal_session(addr: SocketAddr, document: &str, password: &str) -> (String, String) {
+    let r = portal_login(addr, document, password).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = format!("regua_central={}", r.cookie("regua_central").unwrap());
+    let list = http(addr, "GET", "/central/faturas", &cookie, "").await;
+    (cookie, list.field("_csrf"))
+}
+
+/// The access link's token in a received message (quoted-printable undone).
+fn link_token(message: &str) -> String {
+    let text = message.replace("=\r\n", "").replace("=3D", "=");
+    let at = text.find("/central/senha/").expect("a link") + "/central/senha/".len();
+    text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// Sets a document's portal password directly (what the link flow does), for tests that start
+/// logged in.
+async fn set_password(db: &store::Db, document: &str, password: &str) {
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::set_portal_password(
+        &mut conn,
+        document,
+        &regua::web::auth::hash_password(password),
+        0,
+    )
+    .await
+    .unwrap();
+}
+
+async fn notices_of(db: &store::Db, purpose: &str) -> Vec<(String, String, Option<i64>)> {
+    let mut conn = db.pool.acquire().await.unwrap();
+    sqlx::query_as(
+        "SELECT actor, recipient, invoice_id FROM notices WHERE purpose = $1 ORDER BY id",
+    )
+    .bind(purpose)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_access_by_link_then_login_with_throttling() {
+    for t in each_backend().await {
+        let label = t.label;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        isp(&t.db, &sink).await;
+        let db = t.db.clone();
+        let sink_ref = &sink;
+        with_server(&t.db, |addr| async move {
+            let anon = http(addr, "GET", "/central/faturas", "", "").await;
+            assert_eq!(anon.status, 303, "{label}");
+            assert_eq!(
+                anon.header("location"),
+                Some("/central/entrar?next=%2Fcentral%2Ffaturas")
+            );
+            let r = portal_login(addr, "529.982.247-25", "qualquer-coisa").await;
+            assert_eq!(r.status, 401, "{label}: no password yet");
+
+            // Asking for a link answers the same for a customer, a stranger and bad luck.
+            let ask = |doc: &'static str| async move {
+                let (cookie, csrf) = form_tokens(addr, "/central/acesso").await;
+                http(
+                    addr,
+                    "POST",
+                    "/central/acesso",
+                    &cookie,
+                    &format!("_csrf={}&documento={}", enc(&csrf), enc(doc)),
+                )
+                .await
+            };
+            let known = ask("529.982.247-25").await;
+            let stranger = ask("390.533.447-05").await;
+            assert_eq!((known.status, stranger.status), (200, 200));
+            assert_eq!(
+                known.body, stranger.body,
+                "{label}: the answer does not tell who is a customer"
+            );
+            assert_eq!(ask("123").await.status, 422);
+            let no_csrf = http(addr, "POST", "/central/acesso", "", "documento=52998224725").await;
+            assert_eq!(no_csrf.status, 403);
+
+            worker_at(&db, &clock_on("2026-01-07"))
+                .drain(|_| {})
+                .await
+                .unwrap();
+            let received = sink_ref.received();
+            assert_eq!(
+                received.len(),
+                1,
+                "{label}: one link, to the e-mail on file"
+            );
+            assert_eq!(received[0].to, ["maria@exemplo.com.br"]);
+            let token = link_token(&received[0].text());
+            assert!(token.len() >= 32, "{token}");
+            let mut conn = db.pool.acquire().await.unwrap();
+            let kept: Option<String> = sqlx::query_scalar("SELECT token_plain FROM portal_tokens")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(kept, None, "{label}: the link's text is gone once sent");
+            drop(conn);
+
+            let path = format!("/central/senha/{token}");
+            let (cookie, csrf) = form_tokens(addr, &path).await;
+            let short = http(
+                addr,
+                "POST",
+                &path,
+                &cookie,
+                &format!("_csrf={}&senha=curta&confirmacao=curta", enc(&csrf)),
+            )
+            .await;
+            assert_eq!(short.status, 422);
+            assert!(short.body.contains("pelo menos 8 caracteres"));
+            let ok = http(
+                addr,
+                "POST",
+                &path,
+                &cookie,
+                &format!(
+                    "_csrf={}&senha=minha-senha-1&confirmacao=minha-senha-1",
+                    enc(&csrf)
+                ),
+            )
+            .await;
+            assert_eq!(ok.status, 303, "{label}: {}", ok.body);
+            assert_eq!(ok.header("location"), Some("/central/faturas"));
+            let session = format!("regua_central={}", ok.cookie("regua_central").unwrap());
+            let list = http(addr, "GET", "/central/faturas", &session, "").await;
+            assert!(list.body.contains("Maria Silva"), "{}", list.body);
+            assert_eq!(
+                http(addr, "GET", &path, "", "").await.status,
+                410,
+                "{label}: a link works once"
+            );
+
+            // Login, and its throttling per document.
+            let r = portal_login(addr, "52998224725", "minha-senha-1").await;
+            assert_eq!(r.status, 303, "{label}: digits work too");
+            // The first refused login (before the password existed) counts too: five in all.
+            for _ in 0..4 {
+                assert_eq!(
+                    portal_login(addr, "529.982.247-25", "errada-123")
+                        .await
+                        .status,
+                    401
+                );
+            }
+            let r = portal_login(addr, "529.982.247-25", "minha-senha-1").await;
+            assert_eq!(
+                r.status, 429,
+                "{label}: throttled even with the right password"
+            );
+            assert!(r.body.contains("Aguarde 15 minutos"));
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_sees_pays_and_emails_only_their_own_invoices() {
+    for t in each_backend().await {
+        let label = t.label;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        isp(&t.db, &sink).await;
+        set_password(&t.db, "52998224725", "senha-da-maria").await;
+        set_password(&t.db, "11222333000181", "senha-do-joao").await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let maria = store::find_invoice_by_external_id(&mut conn, "K1/2026-01")
+            .await
+            .unwrap()
+            .unwrap();
+        let joao = store::find_invoice_by_external_id(&mut conn, "K2/2026-01")
+            .await
+            .unwrap()
+            .unwrap();
+        store::set_setting(&mut conn, store::SETTING_PORTAL_LIMIT_INVOICE, "2")
+            .await
+            .unwrap();
+        drop(conn);
+        let db = t.db.clone();
+        with_server_at(&t.db, "2026-01-15", |addr| async move {
+            let (s, csrf) = portal_session(addr, "529.982.247-25", "senha-da-maria").await;
+            let list = http(addr, "GET", "/central/faturas", &s, "").await;
+            assert!(list.body.contains("Vencimento 10/01/2026</span> <strong>R$ 119,90</strong> <span class=\"badge\">vencida</span>"), "{label}: {}", list.body);
+            assert!(list.body.contains("Vencimento 10/02/2026"));
+            assert!(!list.body.contains("R$ 99,90"), "{label}: not João's");
+
+            let page = http(addr, "GET", &format!("/central/faturas/{}", maria.id.0), &s, "").await;
+            assert_eq!(page.status, 200);
+            assert!(page.body.contains("id=\"digitable-line\">00190."), "{}", page.body);
+            assert!(page.body.contains("<svg xmlns=\"http://www.w3.org/2000/svg\""), "the PIX QR code");
+            assert!(page.body.contains("br.gov.bcb.pix"), "the copia-e-cola");
+            assert!(page.body.contains("id=\"send-email\""));
+            let pdf = http(addr, "GET", &format!("/central/faturas/{}/boleto.pdf", maria.id.0), &s, "").await;
+            assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+
+            // Someone else's invoice: 404 every way, nothing sent.
+            for (method, path) in [
+                ("GET", format!("/central/faturas/{}", joao.id.0)),
+                ("GET", format!("/central/faturas/{}/boleto.pdf", joao.id.0)),
+                ("GET", format!("/central/faturas/{}/enviar", joao.id.0)),
+                ("POST", format!("/central/faturas/{}/enviar", joao.id.0)),
+                ("GET", "/central/faturas/999999".to_string()),
+            ] {
+                let r = http(addr, method, &path, &s, &format!("_csrf={}", enc(&csrf))).await;
+                assert_eq!(r.status, 404, "{label} {method} {path}");
+                assert!(!r.body.contains("Joao"), "{label}");
+            }
+
+            // "Enviar por e-mail": the masked address, then the notice.
+            let confirm = http(addr, "GET", &format!("/central/faturas/{}/enviar", maria.id.0), &s, "").await;
+            assert!(confirm.body.contains("<strong id=\"masked-email\">m***@exemplo.com.br</strong>"), "{}", confirm.body);
+            assert!(!confirm.body.contains("maria@"), "{label}: never the whole address");
+            let send = format!("/central/faturas/{}/enviar", maria.id.0);
+            assert_eq!(http(addr, "POST", &send, &s, "").await.status, 403, "{label}: CSRF");
+            let r = http(addr, "POST", &send, &s, &format!("_csrf={}", enc(&csrf))).await;
+            assert_eq!(r.status, 303, "{label}: {}", r.body);
+            let back = http(addr, "GET", r.header("location").unwrap(), &s, "").await;
+            assert!(back.body.contains("Enviamos a fatura para m***@exemplo.com.br."));
+            assert_eq!(http(addr, "POST", &send, &s, &format!("_csrf={}", enc(&csrf))).await.status, 303);
+            let over = http(addr, "POST", &send, &s, &format!("_csrf={}", enc(&csrf))).await;
+            assert_eq!(over.status, 429, "{label}: the invoice's limit of 2");
+            assert!(over.body.contains("Esta fatura já foi enviada 2 vez(es) hoje."));
+
+            // The switch off hides the button and refuses the POST.
+            let mut conn = db.pool.acquire().await.unwrap();
+            store::set_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL, "no").await.unwrap();
+            drop(conn);
+            let feb = store::portal_invoices(&mut db.pool.acquire().await.unwrap(), "52998224725", 10).await.unwrap()[0].id.0;
+            let page = http(addr, "GET", &format!("/central/faturas/{feb}"), &s, "").await;
+            assert!(!page.body.contains("send-email"), "{label}: hidden");
+            let r = http(addr, "POST", &format!("/central/faturas/{feb}/enviar"), &s, &format!("_csrf={}", enc(&csrf))).await;
+            assert_eq!(r.status, 403, "{label}: refused");
+        })
+        .await;
+        let sent = notices_of(&t.db, "portal_second_copy").await;
+        assert_eq!(sent.len(), 2, "{label}: {sent:?}");
+        assert!(sent.iter().all(|(actor, to, inv)| actor == "portal: C1"
+            && to == "maria@exemplo.com.br"
+            && *inv == Some(maria.id.0)));
+        let report = worker_at(&t.db, &clock_on("2026-01-15"))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(report.sent, 2, "{label}");
+        assert!(
+            sink.received()
+                .iter()
+                .all(|m| m.text().contains("boleto-K1-2026-01.pdf"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_customer_limit_counts_every_invoice_and_no_email_is_explained() {
+    let t = sqlite().await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    isp(&t.db, &sink).await;
+    set_password(&t.db, "52998224725", "senha-da-maria").await;
+    set_password(&t.db, "11222333000181", "senha-do-joao").await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::set_setting(&mut conn, store::SETTING_PORTAL_LIMIT_CUSTOMER, "1")
+        .await
+        .unwrap();
+    sqlx::query("UPDATE customers SET email = NULL WHERE external_id = 'C2'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = store::portal_invoices(&mut conn, "52998224725", 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id.0)
+        .collect();
+    let joao = store::portal_invoices(&mut conn, "11222333000181", 10)
+        .await
+        .unwrap()[0]
+        .id
+        .0;
+    drop(conn);
+    with_server(&t.db, |addr| async move {
+        let (s, csrf) = portal_session(addr, "52998224725", "senha-da-maria").await;
+        let post = |id: i64| {
+            let (s, csrf) = (s.clone(), csrf.clone());
+            async move {
+                http(
+                    addr,
+                    "POST",
+                    &format!("/central/faturas/{id}/enviar"),
+                    &s,
+                    &format!("_csrf={}", enc(&csrf)),
+                )
+                .await
+            }
+        };
+        assert_eq!(post(ids[0]).await.status, 303);
+        let over = post(ids[1]).await;
+        assert_eq!(
+            over.status, 429,
+            "the customer's limit of 1 covers the other invoice"
+        );
+        assert!(over.body.contains("Você já pediu 1 envio(s) hoje"));
+        let (j, jcsrf) = portal_session(addr, "11222333000181", "senha-do-joao").await;
+        let page = http(
+            addr,
+            "GET",
+            &format!("/central/faturas/{joao}/enviar"),
+            &j,
+            "",
+        )
+        .await;
+        assert_eq!(page.status, 409);
+        assert!(
+            page.body
+                .contains("cadastre seu e-mail com nosso atendimento"),
+            "{}",
+            page.body
+        );
+        let r = http(
+            addr,
+            "POST",
+            &format!("/central/faturas/{joao}/enviar"),
+            &j,
+            &format!("_csrf={}", enc(&jcsrf)),
+        )
+        .await;
+        assert_eq!(r.status, 409);
+    })
+    .await;
+    assert_eq!(notices_of(&t.db, "portal_second_copy").await.len(), 1);
+}
+
+#[tokio::test]
+async fn every_portal_page_and_form_refuses_anonymous_access_and_an_admin_session() {
+    let t = sqlite().await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    isp(&t.db, &sink).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::insert_user(
+        &mut conn,
+        "ana",
+        "Ana",
+        regua::web::auth::Role::Admin,
+        "senha-forte-1",
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    with_server(&t.db, |addr| async move {
+        let form = http(addr, "GET", "/login", "", "").await;
+        let admin = http(
+            addr,
+            "POST",
+            "/login",
+            &format!("regua_login={}", form.cookie("regua_login").unwrap()),
+            &format!(
+                "_csrf={}&login=ana&password=senha-forte-1&next=%2F",
+                enc(&form.field("_csrf"))
+            ),
+        )
+        .await;
+        let admin = format!("regua_session={}", admin.cookie("regua_session").unwrap());
+        for cookie in ["", admin.as_str(), "regua_central=forjado"] {
+            for (method, path) in [
+                ("GET", "/central/faturas"),
+                ("GET", "/central/faturas/1"),
+                ("GET", "/central/faturas/1/boleto.pdf"),
+                ("GET", "/central/faturas/1/enviar"),
+                ("POST", "/central/faturas/1/enviar"),
+                ("POST", "/central/sair"),
+            ] {
+                let r = http(addr, method, path, cookie, "_csrf=x").await;
+                assert_eq!(r.status, 303, "{method} {path} with {cookie:?}");
+                assert!(
+                    r.header("location")
+                        .unwrap()
+                        .starts_with("/central/entrar?next=")
+                );
+            }
+        }
+        // Public: the login, the access form, the copy script.
+        for path in ["/central/entrar", "/central/acesso", "/static/central.js"] {
+            assert_eq!(http(addr, "GET", path, "", "").await.status, 200, "{path}");
+        }
+    })
+    .await;
+    assert!(notices_of(&t.db, "portal_second_copy").await.is_empty());
+}
