@@ -470,3 +470,190 @@ async fn every_portal_page_and_form_refuses_anonymous_access_and_an_admin_sessio
     .await;
     assert!(notices_of(&t.db, "portal_second_copy").await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_api_logs_in_lists_sends_and_registers_devices() {
+    use serde_json::json;
+    for t in each_backend().await {
+        let label = t.label;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        isp(&t.db, &sink).await;
+        set_password(&t.db, "52998224725", "senha-da-maria").await;
+        set_password(&t.db, "11222333000181", "senha-do-joao").await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let joao = store::find_invoice_by_external_id(&mut conn, "K2/2026-01")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .0;
+        drop(conn);
+        let db = t.db.clone();
+        with_server_at(&t.db, "2026-01-15", |addr| async move {
+            let (status, body) = json_call(addr, "GET", "/central/api/v1/invoices", "", None).await;
+            assert_eq!(
+                (status, body["code"].clone()),
+                (401, json!("unauthorized")),
+                "{label}"
+            );
+            let (status, body) = json_call(
+                addr,
+                "POST",
+                "/central/api/v1/session",
+                "",
+                Some(&json!({"document": "529.982.247-25", "password": "errada-123"})),
+            )
+            .await;
+            assert_eq!(
+                (status, body["code"].clone()),
+                (401, json!("invalid_login"))
+            );
+            let (status, body) = json_call(
+                addr,
+                "POST",
+                "/central/api/v1/session",
+                "",
+                Some(&json!({"document": "529.982.247-25", "passwrd": "x"})),
+            )
+            .await;
+            assert_eq!((status, body["field"].clone()), (422, json!("passwrd")));
+            let (status, body) = json_call(
+                addr,
+                "POST",
+                "/central/api/v1/session",
+                "",
+                Some(&json!({"document": "529.982.247-25", "password": "senha-da-maria"})),
+            )
+            .await;
+            assert_eq!(status, 201, "{label}: {body}");
+            let token = body["token"].as_str().unwrap().to_string();
+
+            let (status, list) =
+                json_call(addr, "GET", "/central/api/v1/invoices", &token, None).await;
+            assert_eq!(status, 200);
+            let statuses: Vec<&str> = list["invoices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["status"].as_str().unwrap())
+                .collect();
+            assert_eq!(statuses, ["open", "overdue"], "{label}: latest due first");
+            assert_eq!(list["email_available"], true);
+            let overdue = list["invoices"][1]["id"].as_i64().unwrap();
+            let (_, one) = json_call(
+                addr,
+                "GET",
+                &format!("/central/api/v1/invoices/{overdue}"),
+                &token,
+                None,
+            )
+            .await;
+            assert!(
+                one["digitable_line"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("00190."),
+                "{one}"
+            );
+            assert!(one["pix_code"].as_str().unwrap().contains("br.gov.bcb.pix"));
+            // Someone else's invoice: 404 for reading, the PDF and sending.
+            for (method, path) in [
+                ("GET", format!("/central/api/v1/invoices/{joao}")),
+                ("GET", format!("/central/api/v1/invoices/{joao}/boleto.pdf")),
+                ("POST", format!("/central/api/v1/invoices/{joao}/send")),
+            ] {
+                let (status, body) = json_call(addr, method, &path, &token, None).await;
+                assert_eq!(
+                    (status, body["code"].clone()),
+                    (404, json!("not_found")),
+                    "{label} {method} {path}"
+                );
+            }
+            let (status, sent) = json_call(
+                addr,
+                "POST",
+                &format!("/central/api/v1/invoices/{overdue}/send"),
+                &token,
+                None,
+            )
+            .await;
+            assert_eq!(status, 202, "{label}: {sent}");
+            assert_eq!(sent["to"], "m***@exemplo.com.br");
+
+            // Devices: registered, moved, removed only by their owner.
+            let (status, _) = json_call(
+                addr,
+                "POST",
+                "/central/api/v1/devices",
+                &token,
+                Some(&json!({"token": "fcm-abc", "platform": "android"})),
+            )
+            .await;
+            assert_eq!(status, 201);
+            let (status, body) = json_call(
+                addr,
+                "POST",
+                "/central/api/v1/devices",
+                &token,
+                Some(&json!({"token": "fcm-abc", "platform": "tijolo"})),
+            )
+            .await;
+            assert_eq!((status, body["field"].clone()), (422, json!("platform")));
+            let (_, joao_login) = json_call(
+                addr,
+                "POST",
+                "/central/api/v1/session",
+                "",
+                Some(&json!({"document": "11222333000181", "password": "senha-do-joao"})),
+            )
+            .await;
+            let joao_token = joao_login["token"].as_str().unwrap();
+            let (status, _) = json_call(
+                addr,
+                "DELETE",
+                "/central/api/v1/devices/fcm-abc",
+                joao_token,
+                None,
+            )
+            .await;
+            assert_eq!(status, 404, "{label}: not João's device");
+            let mut conn = db.pool.acquire().await.unwrap();
+            assert_eq!(
+                store::devices_of(&mut conn, "52998224725").await.unwrap(),
+                ["fcm-abc"]
+            );
+            drop(conn);
+            let (status, _) = json_call(
+                addr,
+                "DELETE",
+                "/central/api/v1/devices/fcm-abc",
+                &token,
+                None,
+            )
+            .await;
+            assert_eq!(status, 204);
+
+            let (status, _) =
+                json_call(addr, "DELETE", "/central/api/v1/session", &token, None).await;
+            assert_eq!(status, 204);
+            let (status, _) =
+                json_call(addr, "GET", "/central/api/v1/invoices", &token, None).await;
+            assert_eq!(status, 401, "{label}: logged out");
+            // A browser session's cookie token is no app token.
+            let (status, _) = json_call(
+                addr,
+                "GET",
+                "/central/api/v1/invoices",
+                "regua_central=x",
+                None,
+            )
+            .await;
+            assert_eq!(status, 401);
+        })
+        .await;
+        let sent = notices_of(&t.db, "portal_second_copy").await;
+        assert_eq!(sent.len(), 1, "{label}");
+    }
+}

@@ -1853,6 +1853,8 @@ async fn the_portal_settings_switch_the_email_button_and_set_the_daily_limits() 
             &format!("_csrf={c}&portal_send_email=yes&portal_daily_limit_per_invoice=2&portal_daily_limit_per_customer=10")).await;
         assert_eq!(ok.status, 303);
         assert_eq!(ok.header("location"), Some("/configuracoes/central?salvo=1"));
+        let dash = http(addr, "GET", "/", &ana, "").await;
+        assert!(dash.body.contains("id=\"portal-hidden\""), "the dashboard warns the button is hidden");
     })
     .await;
     let mut conn = db.pool.acquire().await.unwrap();

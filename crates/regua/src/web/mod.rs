@@ -16,6 +16,7 @@ mod log;
 mod metrics;
 mod pages;
 mod portal;
+mod portal_app;
 mod regua;
 mod settings;
 mod smtp;
@@ -173,7 +174,10 @@ fn templates() -> minijinja::Environment<'static> {
 
 /// The routes of the admin UI.
 pub fn router(state: Arc<AppState>) -> Router {
-    pages::routes().merge(api::routes()).with_state(state)
+    pages::routes()
+        .merge(api::routes())
+        .merge(portal_app::routes())
+        .with_state(state)
 }
 
 /// The value of a cookie in the request.

@@ -508,6 +508,7 @@ async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Resp
                 runs,
                 accounts,
                 financial => financial.is_some(),
+                portal_hidden => financial.is_none() && store::portal_settings(&mut conn).await?.send_email,
                 ..session.ctx()
             },
         ))

@@ -109,3 +109,33 @@ pub fn enc(s: &str) -> String {
         })
         .collect()
 }
+
+/// A JSON request with an optional bearer token: the status and the JSON answer (`null` when
+/// the body is empty or not JSON).
+pub async fn json_call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: app\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !bearer.is_empty() {
+        req.push_str(&format!("Authorization: Bearer {bearer}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let json = serde_json::from_slice(&raw[split + 4..]).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}

@@ -34,7 +34,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -43,16 +47,16 @@ impl ApiError {
         }
     }
 
-    fn field(mut self, field: &str) -> ApiError {
+    pub(crate) fn field(mut self, field: &str) -> ApiError {
         self.field = Some(field.to_string());
         self
     }
 
-    fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn invalid(field: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message).field(field)
     }
 
-    fn not_found(what: &str) -> ApiError {
+    pub(crate) fn not_found(what: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -60,7 +64,7 @@ impl ApiError {
         )
     }
 
-    fn internal(e: anyhow::Error) -> ApiError {
+    pub(crate) fn internal(e: anyhow::Error) -> ApiError {
         tracing::error!(error = format!("{e:#}"), "api request failed");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -92,7 +96,8 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
-type ApiResult = Result<(StatusCode, Value), ApiError>;
+/// A handler's result: the status and the JSON, or the error.
+pub(crate) type ApiResult = Result<(StatusCode, Value), ApiError>;
 
 /// The integration calling, by its key.
 pub struct ApiClient {
@@ -189,7 +194,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/dry-run", post(dry_run))
 }
 
-fn respond(r: ApiResult) -> Response {
+/// The JSON answer of a handler's result.
+pub(crate) fn respond(r: ApiResult) -> Response {
     match r {
         Ok((status, body)) => (status, axum::Json(body)).into_response(),
         Err(e) => e.into_response(),
@@ -283,7 +289,8 @@ where
     (status, axum::Json(value)).into_response()
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// A JSON body, or a 422 naming the field at fault.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}" as &[u8]
     } else {
