@@ -484,3 +484,118 @@ async fn generate_invoices_and_find_the_message_in_the_log() {
     })
     .await;
 }
+
+/// Central do Assinante: a subscriber logs in, opens the overdue invoice, copies the PIX code
+/// (its QR code, screenshotted, scans back as the same code) and e-mails the invoice to
+/// themself; the message reaches the SMTP server with the boleto attached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_copies_the_pix_code_and_emails_the_overdue_invoice() {
+    let t = sqlite().await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    portal_isp(&t.db, &sink).await;
+    set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let db = t.db.clone();
+    with_server_at(&t.db, "2026-01-15", |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/central/faturas"))
+            .await
+            .unwrap();
+        assert_eq!(c.current_url().await.unwrap().path(), "/central/entrar");
+        let form = c.form(Locator::Id("portal-login")).await.unwrap();
+        form.set_by_name("documento", "529.982.247-25")
+            .await
+            .unwrap();
+        form.set_by_name("senha", "senha-da-maria").await.unwrap();
+        form.submit().await.unwrap();
+        let overdue = c
+            .wait()
+            .for_element(Locator::Css("#open-invoices li.overdue a"))
+            .await
+            .unwrap();
+        assert!(overdue.text().await.unwrap().contains("vencida"));
+        overdue.click().await.unwrap();
+        let code = c.wait().for_element(Locator::Id("pix-code")).await.unwrap();
+        let pix = code.prop("value").await.unwrap().unwrap();
+        assert!(pix.contains("br.gov.bcb.pix"), "{pix}");
+        // The QR code as the browser draws it scans back as the copia-e-cola.
+        let qr = c.find(Locator::Id("pix-qr")).await.unwrap();
+        let png = qr.screenshot().await.unwrap();
+        let file = artifacts().join("portal-pix-qr.png");
+        std::fs::write(&file, png).unwrap();
+        let scanned = std::process::Command::new("zbarimg")
+            .args(["--quiet", "--raw"])
+            .arg(&file)
+            .output()
+            .expect("zbarimg (zbar-tools) must be installed: run ./scripts/test");
+        assert_eq!(String::from_utf8_lossy(&scanned.stdout).trim(), pix);
+        // "Copiar código PIX".
+        c.find(Locator::Css("button[data-copy='pix-code']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let status = c
+            .wait()
+            .for_element(Locator::XPath(
+                "//p[@id='copy-status' and normalize-space(.)!='']",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(status.text().await.unwrap(), "Código PIX copiado!");
+        assert_eq!(
+            status.attr("data-copied").await.unwrap().as_deref(),
+            Some(pix.as_str())
+        );
+        std::fs::write(
+            artifacts().join("portal-invoice.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        // "Enviar por e-mail": the masked address, then confirmed.
+        c.find(Locator::Id("send-email"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let masked = c
+            .wait()
+            .for_element(Locator::Id("masked-email"))
+            .await
+            .unwrap();
+        assert_eq!(masked.text().await.unwrap(), "m***@exemplo.com.br");
+        c.form(Locator::Id("confirm-send"))
+            .await
+            .unwrap()
+            .submit()
+            .await
+            .unwrap();
+        let sent = c
+            .wait()
+            .for_element(Locator::Id("sent-notice"))
+            .await
+            .unwrap();
+        assert_eq!(
+            sent.text().await.unwrap(),
+            "Enviamos a fatura para m***@exemplo.com.br."
+        );
+        c.close().await.unwrap();
+    })
+    .await;
+    let report = worker_at(&db, &clock_on("2026-01-15"))
+        .drain(|_| {})
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1);
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].to, ["maria@exemplo.com.br"]);
+    let text = received[0].text();
+    assert!(text.contains("Content-Type: application/pdf"), "{text}");
+    assert!(text.contains("boleto-K1-2026-01.pdf"));
+}

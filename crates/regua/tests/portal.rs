@@ -10,39 +10,6 @@ use common::http::*;
 use common::*;
 use regua::store;
 
-/// The BB wallet with a PIX key; Maria (C1, CPF 529.982.247-25) with two invoices from
-/// 10/01/2026; João (C2, CNPJ 11.222.333/0001-81) with one; a financial account to the sink.
-async fn isp(db: &store::Db, sink: &mailsink::Sink) {
-    open_invoices(db, 2).await;
-    import_ok(
-        db,
-        regua::import::ImportKind::Customers,
-        "external_id,name,document,email,mobile_phone\nC2,Joao Souza ME,11.222.333/0001-81,joao@empresa.com.br,\n",
-    )
-    .await;
-    import_ok(
-        db,
-        regua::import::ImportKind::Contracts,
-        "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\nK2,C2,Fibra 300,\"99,90\",20,email,Boleto BB\n",
-    )
-    .await;
-    regua::invoicing::generate_invoices(db, "K2", 1, &clock_on("2026-01-05"))
-        .await
-        .unwrap();
-    sink_account(db, "Principal", sink.port(), AccountSetup::default()).await;
-    let mut conn = db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-        .await
-        .unwrap();
-    store::set_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL, "yes")
-        .await
-        .unwrap();
-    sqlx::query("UPDATE wallets SET pix_key = 'financeiro@provedor.com.br'")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-}
-
 /// A form page's token pair: (cookie header, hidden field).
 async fn form_tokens(addr: SocketAddr, path: &str) -> (String, String) {
     let page = http(addr, "GET", path, "", "").await;
@@ -87,20 +54,6 @@ fn link_token(message: &str) -> String {
         .collect()
 }
 
-/// Sets a document's portal password directly (what the link flow does), for tests that start
-/// logged in.
-async fn set_password(db: &store::Db, document: &str, password: &str) {
-    let mut conn = db.pool.acquire().await.unwrap();
-    store::set_portal_password(
-        &mut conn,
-        document,
-        &regua::web::auth::hash_password(password),
-        0,
-    )
-    .await
-    .unwrap();
-}
-
 async fn notices_of(db: &store::Db, purpose: &str) -> Vec<(String, String, Option<i64>)> {
     let mut conn = db.pool.acquire().await.unwrap();
     sqlx::query_as(
@@ -119,7 +72,7 @@ async fn first_access_by_link_then_login_with_throttling() {
         let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
             .await
             .unwrap();
-        isp(&t.db, &sink).await;
+        portal_isp(&t.db, &sink).await;
         let db = t.db.clone();
         let sink_ref = &sink;
         with_server(&t.db, |addr| async move {
@@ -240,9 +193,9 @@ async fn a_subscriber_sees_pays_and_emails_only_their_own_invoices() {
         let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
             .await
             .unwrap();
-        isp(&t.db, &sink).await;
-        set_password(&t.db, "52998224725", "senha-da-maria").await;
-        set_password(&t.db, "11222333000181", "senha-do-joao").await;
+        portal_isp(&t.db, &sink).await;
+        set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
+        set_portal_password(&t.db, "11222333000181", "senha-do-joao").await;
         let mut conn = t.db.pool.acquire().await.unwrap();
         let maria = store::find_invoice_by_external_id(&mut conn, "K1/2026-01")
             .await
@@ -336,9 +289,9 @@ async fn the_customer_limit_counts_every_invoice_and_no_email_is_explained() {
     let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
         .await
         .unwrap();
-    isp(&t.db, &sink).await;
-    set_password(&t.db, "52998224725", "senha-da-maria").await;
-    set_password(&t.db, "11222333000181", "senha-do-joao").await;
+    portal_isp(&t.db, &sink).await;
+    set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
+    set_portal_password(&t.db, "11222333000181", "senha-do-joao").await;
     let mut conn = t.db.pool.acquire().await.unwrap();
     store::set_setting(&mut conn, store::SETTING_PORTAL_LIMIT_CUSTOMER, "1")
         .await
@@ -417,7 +370,7 @@ async fn every_portal_page_and_form_refuses_anonymous_access_and_an_admin_sessio
     let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
         .await
         .unwrap();
-    isp(&t.db, &sink).await;
+    portal_isp(&t.db, &sink).await;
     let mut conn = t.db.pool.acquire().await.unwrap();
     store::insert_user(
         &mut conn,
@@ -479,9 +432,9 @@ async fn the_app_api_logs_in_lists_sends_and_registers_devices() {
         let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
             .await
             .unwrap();
-        isp(&t.db, &sink).await;
-        set_password(&t.db, "52998224725", "senha-da-maria").await;
-        set_password(&t.db, "11222333000181", "senha-do-joao").await;
+        portal_isp(&t.db, &sink).await;
+        set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
+        set_portal_password(&t.db, "11222333000181", "senha-do-joao").await;
         let mut conn = t.db.pool.acquire().await.unwrap();
         let joao = store::find_invoice_by_external_id(&mut conn, "K2/2026-01")
             .await

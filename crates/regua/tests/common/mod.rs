@@ -286,3 +286,50 @@ where
     let (served, ()) = tokio::join!(server, client);
     served.unwrap();
 }
+
+/// The BB wallet with a PIX key; Maria (C1, CPF 529.982.247-25) with two invoices from
+/// 10/01/2026; João (C2, CNPJ 11.222.333/0001-81) with one; a financial account to the sink.
+pub async fn portal_isp(db: &Db, sink: &mailsink::Sink) {
+    open_invoices(db, 2).await;
+    import_ok(
+        db,
+        regua::import::ImportKind::Customers,
+        "external_id,name,document,email,mobile_phone\nC2,Joao Souza ME,11.222.333/0001-81,joao@empresa.com.br,\n",
+    )
+    .await;
+    import_ok(
+        db,
+        regua::import::ImportKind::Contracts,
+        "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\nK2,C2,Fibra 300,\"99,90\",20,email,Boleto BB\n",
+    )
+    .await;
+    regua::invoicing::generate_invoices(db, "K2", 1, &clock_on("2026-01-05"))
+        .await
+        .unwrap();
+    sink_account(db, "Principal", sink.port(), AccountSetup::default()).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+        .await
+        .unwrap();
+    store::set_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL, "yes")
+        .await
+        .unwrap();
+    sqlx::query("UPDATE wallets SET pix_key = 'financeiro@provedor.com.br'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// Sets a document's portal password directly (what the link flow does), for tests that start
+/// logged in.
+pub async fn set_portal_password(db: &Db, document: &str, password: &str) {
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::set_portal_password(
+        &mut conn,
+        document,
+        &regua::web::auth::hash_password(password),
+        0,
+    )
+    .await
+    .unwrap();
+}
