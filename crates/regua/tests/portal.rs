@@ -610,3 +610,37 @@ async fn the_app_api_logs_in_lists_sends_and_registers_devices() {
         assert_eq!(sent.len(), 1, "{label}");
     }
 }
+
+#[tokio::test]
+async fn regua_portal_password_sets_a_password_that_logs_in() {
+    let t = sqlite().await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    portal_isp(&t.db, &sink).await;
+    let run = |document: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+            .args(["portal", "password", "--document", document, "--password-env", "SENHA"])
+            .env("REGUA_DATABASE_URL", &t.url)
+            .env("SENHA", "senha-migrada-1")
+            .output()
+            .unwrap()
+    };
+    let stranger = run("390.533.447-05");
+    assert_eq!(stranger.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&stranger.stderr).contains("no customer has the document"));
+    assert_eq!(run("123").status.code(), Some(2));
+    let ok = run("529.982.247-25");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    with_server(&t.db, |addr| async move {
+        assert_eq!(portal_login(addr, "52998224725", "senha-migrada-1").await.status, 303);
+    })
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let (action, entity): (String, String) =
+        sqlx::query_as("SELECT action, entity FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!((action.as_str(), entity.as_str()), ("portal.password", "portal:529***25"));
+}

@@ -131,6 +131,9 @@ pub enum Command {
     /// list.
     #[command(subcommand)]
     User(UserCmd),
+    /// The subscriber portal (Central do Assinante): set a subscriber's password.
+    #[command(subcommand)]
+    Portal(PortalCmd),
     /// API keys of integrations: add (prints the key once), list, revoke.
     #[command(subcommand)]
     Apikey(ApiKeyCmd),
@@ -151,6 +154,69 @@ pub enum Command {
     /// E-mail layouts: check a template file, preview, list, save, restore the default.
     #[command(subcommand)]
     Layout(layout_cmd::LayoutCmd),
+}
+
+/// `regua portal …`
+#[derive(Debug, Subcommand)]
+pub enum PortalCmd {
+    /// Set the portal password of a CPF/CNPJ (when moving subscribers from another system, or
+    /// for support); the subscriber's sessions end. Subscribers normally create theirs with the
+    /// link "primeiro acesso".
+    Password {
+        /// The CPF or CNPJ (with or without punctuation); a customer must have it.
+        #[arg(long)]
+        document: String,
+        /// The environment variable holding the password (never pass it on the command line).
+        #[arg(long)]
+        password_env: String,
+    },
+}
+
+async fn portal(g: &Global, cmd: PortalCmd) -> anyhow::Result<ExitCode> {
+    let PortalCmd::Password {
+        document,
+        password_env,
+    } = cmd;
+    let Some(digits) = crate::portal::document_digits(&document) else {
+        eprintln!("--document: {document:?} is not a valid CPF or CNPJ");
+        return Ok(ExitCode::from(2));
+    };
+    let password = std::env::var(&password_env).unwrap_or_default();
+    if password.chars().count() < crate::portal::MIN_PASSWORD_LEN {
+        eprintln!(
+            "--password-env: {password_env} must hold a password of at least {} characters",
+            crate::portal::MIN_PASSWORD_LEN
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    if store::customers_with_document(&mut conn, &digits)
+        .await?
+        .is_empty()
+    {
+        eprintln!("--document: no customer has the document {document}");
+        return Ok(ExitCode::from(2));
+    }
+    let now = g.clock()?.now_millis();
+    store::set_portal_password(
+        &mut conn,
+        &digits,
+        &crate::web::auth::hash_password(&password),
+        now,
+    )
+    .await?;
+    audit(
+        &mut conn,
+        g,
+        "portal.password",
+        &format!("portal:{}", crate::portal::masked_document(&digits)),
+        None,
+        None,
+    )
+    .await?;
+    println!("portal password set for {document}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `regua user …`
@@ -620,6 +686,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Holidays(args) => dunning_cmd::holidays(g, args).await,
         Command::Serve(args) => serve(g, args).await,
         Command::User(cmd) => user(g, cmd).await,
+        Command::Portal(cmd) => portal(g, cmd).await,
         Command::Apikey(cmd) => apikey(g, cmd).await,
         Command::Band(cmd) => dunning_cmd::band(g, cmd).await,
         Command::Routine(cmd) => dunning_cmd::routine(g, cmd).await,
