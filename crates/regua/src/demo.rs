@@ -470,3 +470,29 @@ pub async fn reset_admin(db: &Db, clock: &Clock) -> anyhow::Result<String> {
     }
     Ok(password)
 }
+
+/// The demo's subscriber for the Central do Assinante: the customer of the first contract gets
+/// a new portal password on every run, and the portal offers "enviar por e-mail" unless an
+/// administrator turned it off. Returns the document (formatted) and the password.
+pub async fn reset_subscriber(db: &Db, clock: &Clock) -> anyhow::Result<(String, String)> {
+    let password = crate::web::auth::new_password();
+    let mut conn = db.pool.acquire().await?;
+    let contract = store::find_contract_by_external_id(&mut conn, "K00001")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo has no contract K00001"))?;
+    let customer = store::get_customer(&mut conn, contract.customer_id).await?;
+    store::set_portal_password(
+        &mut conn,
+        customer.document.digits(),
+        &crate::web::auth::hash_password(&password),
+        clock.now_millis(),
+    )
+    .await?;
+    if store::get_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL)
+        .await?
+        .is_none()
+    {
+        store::set_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL, "yes").await?;
+    }
+    Ok((customer.document.to_string(), password))
+}

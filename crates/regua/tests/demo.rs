@@ -120,6 +120,51 @@ fn the_demo_serves_the_web_ui_with_a_printed_login() {
     s.read_to_string(&mut r).unwrap();
     assert!(r.starts_with("HTTP/1.1 303"), "{r}");
     assert!(r.contains("set-cookie: regua_session="), "{r}");
+    // The printed subscriber logs in to the Central do Assinante.
+    let mut portal = String::new();
+    stdout.read_line(&mut portal).unwrap();
+    assert!(
+        portal.starts_with("Central do Assinante: http://"),
+        "{portal}"
+    );
+    let document = portal
+        .split("CPF/CNPJ: ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let portal_password = portal
+        .split("senha: ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches([')', '\n'])
+        .to_string();
+    let form = get("/central/entrar");
+    let token = form
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: regua_central_form="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let body = format!(
+        "_csrf={token}&documento={}&senha={portal_password}&next=%2Fcentral%2Ffaturas",
+        document.replace('/', "%2F")
+    );
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "POST /central/entrar HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: regua_central_form={token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    assert!(r.starts_with("HTTP/1.1 303"), "{document}: {r}");
+    assert!(r.contains("set-cookie: regua_central="), "{r}");
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -620,7 +620,14 @@ async fn regua_portal_password_sets_a_password_that_logs_in() {
     portal_isp(&t.db, &sink).await;
     let run = |document: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
-            .args(["portal", "password", "--document", document, "--password-env", "SENHA"])
+            .args([
+                "portal",
+                "password",
+                "--document",
+                document,
+                "--password-env",
+                "SENHA",
+            ])
             .env("REGUA_DATABASE_URL", &t.url)
             .env("SENHA", "senha-migrada-1")
             .output()
@@ -631,9 +638,18 @@ async fn regua_portal_password_sets_a_password_that_logs_in() {
     assert!(String::from_utf8_lossy(&stranger.stderr).contains("no customer has the document"));
     assert_eq!(run("123").status.code(), Some(2));
     let ok = run("529.982.247-25");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     with_server(&t.db, |addr| async move {
-        assert_eq!(portal_login(addr, "52998224725", "senha-migrada-1").await.status, 303);
+        assert_eq!(
+            portal_login(addr, "52998224725", "senha-migrada-1")
+                .await
+                .status,
+            303
+        );
     })
     .await;
     let mut conn = t.db.pool.acquire().await.unwrap();
@@ -642,5 +658,8 @@ async fn regua_portal_password_sets_a_password_that_logs_in() {
             .fetch_one(&mut *conn)
             .await
             .unwrap();
-    assert_eq!((action.as_str(), entity.as_str()), ("portal.password", "portal:529***25"));
+    assert_eq!(
+        (action.as_str(), entity.as_str()),
+        ("portal.password", "portal:529***25")
+    );
 }

@@ -608,6 +608,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let password = crate::demo::reset_admin(&db, &g.clock()?).await?;
+            let (document, portal_password) =
+                crate::demo::reset_subscriber(&db, &g.clock()?).await?;
             let options = crate::server::ServeOptions {
                 bind: args.bind,
                 worker: Some(crate::delivery::WorkerOptions {
@@ -627,6 +629,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 options,
                 |addr| {
                     println!("Interface web: http://{addr}  (login: admin, senha: {password})");
+                    println!(
+                        "Central do Assinante: http://{addr}/central  (CPF/CNPJ: {document}, senha: {portal_password})"
+                    );
                     println!("Ctrl-C encerra.");
                 },
                 delivery_cmd::shutdown_signal(),
