@@ -54,6 +54,36 @@ fn link_token(message: &str) -> String {
         .collect()
 }
 
+/// Everything the server logs while this test binary runs (installed once, for all threads).
+fn logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || Captured(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        buf
+    })
+    .clone()
+}
+
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 async fn notices_of(db: &store::Db, purpose: &str) -> Vec<(String, String, Option<i64>)> {
     let mut conn = db.pool.acquire().await.unwrap();
     sqlx::query_as(
@@ -67,7 +97,9 @@ async fn notices_of(db: &store::Db, purpose: &str) -> Vec<(String, String, Optio
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_access_by_link_then_login_with_throttling() {
+    let logs = logs();
     for t in each_backend().await {
+        let logs = logs.clone();
         let label = t.label;
         let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
             .await
@@ -162,6 +194,15 @@ async fn first_access_by_link_then_login_with_throttling() {
                 410,
                 "{label}: a link works once"
             );
+            let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+            assert!(
+                logged.contains("portal access link requested"),
+                "{label}: logging is on"
+            );
+            assert!(
+                !logged.contains(&token),
+                "{label}: the link never reaches the log"
+            );
 
             // Login, and its throttling per document.
             let r = portal_login(addr, "52998224725", "minha-senha-1").await;
@@ -226,7 +267,8 @@ async fn a_subscriber_sees_pays_and_emails_only_their_own_invoices() {
             let pdf = http(addr, "GET", &format!("/central/faturas/{}/boleto.pdf", maria.id.0), &s, "").await;
             assert_eq!(pdf.header("content-type"), Some("application/pdf"));
 
-            // Someone else's invoice: 404 every way, nothing sent.
+            // Someone else's invoice: 404 every way, logged, nothing sent.
+            let logs = logs();
             for (method, path) in [
                 ("GET", format!("/central/faturas/{}", joao.id.0)),
                 ("GET", format!("/central/faturas/{}/boleto.pdf", joao.id.0)),
@@ -238,6 +280,12 @@ async fn a_subscriber_sees_pays_and_emails_only_their_own_invoices() {
                 assert_eq!(r.status, 404, "{label} {method} {path}");
                 assert!(!r.body.contains("Joao"), "{label}");
             }
+            let logged = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+            let refused = format!("portal: invoice not found for this subscriber document=\"529***25\" invoice={}", joao.id.0);
+            assert!(
+                logged.lines().filter(|l| l.contains("WARN") && l.contains("invoice not found for this subscriber") && l.contains(&format!("invoice={}", joao.id.0))).count() >= 4,
+                "{label}: each attempt is logged ({refused}): {logged}"
+            );
 
             // "Enviar por e-mail": the masked address, then the notice.
             let confirm = http(addr, "GET", &format!("/central/faturas/{}/enviar", maria.id.0), &s, "").await;
