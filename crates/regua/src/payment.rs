@@ -93,3 +93,33 @@ fn pix_text(s: &str, max: usize) -> String {
 pub fn portal_link(invoice: &Invoice, company: &CompanyProfile) -> String {
     format!("{}/central/faturas/{}", company.portal_url, invoice.id)
 }
+
+/// What a subscriber pays an invoice with, read from the database: the digitable line (when the
+/// bank's codes can be built) and the PIX copia-e-cola (when the wallet has a key). The portal's
+/// page and the app's API show the same.
+pub async fn payment_codes(
+    conn: &mut sqlx::AnyConnection,
+    invoice: &Invoice,
+) -> anyhow::Result<(Option<String>, Option<String>)> {
+    let customer = crate::store::get_customer(conn, invoice.customer_id).await?;
+    let wallet = crate::store::get_wallet(conn, invoice.wallet_id).await?;
+    let company = crate::store::company_profile(conn).await?;
+    let line = boleto_input(invoice, &customer, &wallet, &company)
+        .codes()
+        .map(|c| c.digitable_line.formatted())
+        .ok();
+    Ok((line, pix_payload(invoice, &wallet, &company)))
+}
+
+/// An invoice's boleto PDF, read from the database: what the admin pages, the REST API and the
+/// portal download.
+pub async fn boleto_pdf(
+    conn: &mut sqlx::AnyConnection,
+    invoice: &Invoice,
+) -> anyhow::Result<Vec<u8>> {
+    let customer = crate::store::get_customer(conn, invoice.customer_id).await?;
+    let wallet = crate::store::get_wallet(conn, invoice.wallet_id).await?;
+    let company = crate::store::company_profile(conn).await?;
+    let input = boleto_input(invoice, &customer, &wallet, &company);
+    boleto::pdf::render_pdf(&[input]).map_err(|e| anyhow::anyhow!("boleto PDF: {e}"))
+}

@@ -265,6 +265,18 @@ impl SendRefusal {
         }
     }
 
+    /// The HTTP status the pages and the app's API answer with.
+    pub fn status(self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            SendRefusal::Disabled | SendRefusal::NoAccount => StatusCode::FORBIDDEN,
+            SendRefusal::InvoiceLimit(_) | SendRefusal::CustomerLimit(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            SendRefusal::NoEmail | SendRefusal::NotOpen => StatusCode::CONFLICT,
+        }
+    }
+
     /// The code the app's API answers with.
     pub fn code(self) -> &'static str {
         match self {
@@ -284,12 +296,23 @@ pub async fn email_offered(conn: &mut sqlx::AnyConnection) -> anyhow::Result<boo
         && store::financial_account(conn).await?.is_some())
 }
 
-/// Checks that `invoice` may be e-mailed now: the masked destination, or why not.
+/// An invoice that may be e-mailed now.
+#[derive(Debug, Clone)]
+pub struct SendCheck {
+    /// The invoice's customer, whose primary e-mail it goes to.
+    pub customer: Customer,
+    /// That address, masked.
+    pub masked: String,
+    /// The invoice's portal requests so far today.
+    pub requests_today: i64,
+}
+
+/// Checks that `invoice` may be e-mailed now, or says why not.
 pub async fn check_send(
     conn: &mut sqlx::AnyConnection,
     clock: &Clock,
     invoice: &Invoice,
-) -> anyhow::Result<Result<(Customer, String), SendRefusal>> {
+) -> anyhow::Result<Result<SendCheck, SendRefusal>> {
     let settings = store::portal_settings(conn).await?;
     if !settings.send_email {
         return Ok(Err(SendRefusal::Disabled));
@@ -317,7 +340,11 @@ pub async fn check_send(
     if by_customer >= i64::from(settings.limit_per_customer) {
         return Ok(Err(SendRefusal::CustomerLimit(settings.limit_per_customer)));
     }
-    Ok(Ok((customer, mask_email(&email))))
+    Ok(Ok(SendCheck {
+        customer,
+        masked: mask_email(&email),
+        requests_today: by_invoice,
+    }))
 }
 
 /// Queues the invoice's second copy to its customer's e-mail on file, boleto attached: the
@@ -330,7 +357,11 @@ pub async fn send_second_copy(
 ) -> anyhow::Result<Result<(NoticeId, String), SendRefusal>> {
     let now = clock.now_millis();
     let mut tx = db.begin().await?;
-    let (customer, masked) = match check_send(&mut tx, clock, invoice).await? {
+    let SendCheck {
+        customer,
+        masked,
+        requests_today,
+    } = match check_send(&mut tx, clock, invoice).await? {
         Ok(ok) => ok,
         Err(refusal) => {
             tracing::info!(
@@ -347,15 +378,13 @@ pub async fn send_second_copy(
     let layout = store::layout_for_purpose(&mut tx, Purpose::PortalSecondCopy)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no portal_second_copy layout"))?;
-    let (by_invoice, _) = store::portal_requests_since(
-        &mut tx,
-        invoice.id,
-        customer.id,
-        clock.start_of_day_ms(clock.today())?,
-    )
-    .await?;
     // The n-th request of the day: a double click queues one message, not two.
-    let key = format!("portal:{}:{}:{}", invoice.id, clock.today(), by_invoice + 1);
+    let key = format!(
+        "portal:{}:{}:{}",
+        invoice.id,
+        clock.today(),
+        requests_today + 1
+    );
     let enqueued = crate::delivery::enqueue_invoice_email(
         &mut tx,
         invoice.id,

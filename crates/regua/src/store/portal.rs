@@ -13,20 +13,19 @@ pub async fn customers_with_document(
     conn: &mut AnyConnection,
     document: &str,
 ) -> anyhow::Result<Vec<Customer>> {
-    let ids: Vec<i64> = sqlx::query(
+    let ids: Vec<CustomerId> = sqlx::query(
         "SELECT id FROM customers WHERE document = $1 ORDER BY updated_at DESC, id DESC",
     )
     .bind(document)
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| r.try_get(0))
+    .map(|r| r.try_get(0).map(CustomerId))
     .collect::<Result<_, _>>()?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        out.push(super::get_customer(conn, CustomerId(id)).await?);
-    }
-    Ok(out)
+    let mut found = super::get_customers(conn, &ids).await?;
+    // One query for the records; the order is the first query's.
+    found.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
+    Ok(found)
 }
 
 /// The portal password hash of a document, if it has one.

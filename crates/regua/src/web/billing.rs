@@ -288,12 +288,7 @@ pub(super) async fn boleto_pdf(
         let Ok(invoice) = store::get_invoice(&mut conn, InvoiceId(id)).await else {
             return Ok(None);
         };
-        let customer = store::get_customer(&mut conn, invoice.customer_id).await?;
-        let wallet = store::get_wallet(&mut conn, invoice.wallet_id).await?;
-        let company = store::company_profile(&mut conn).await?;
-        let input = crate::payment::boleto_input(&invoice, &customer, &wallet, &company);
-        let pdf =
-            boleto::pdf::render_pdf(&[input]).map_err(|e| anyhow::anyhow!("boleto PDF: {e}"))?;
+        let pdf = crate::payment::boleto_pdf(&mut conn, &invoice).await?;
         Ok(Some((
             format!("boleto-{}.pdf", invoice.external_id.replace('/', "-")),
             pdf,

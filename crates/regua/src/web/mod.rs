@@ -192,6 +192,17 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// The token of an `Authorization: Bearer …` header (trimmed), or `""` without one: how the API
+/// keys and the portal app's sessions arrive.
+pub fn bearer_token(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default()
+}
+
 /// A form that carries only its CSRF token (the buttons that act on one thing).
 #[derive(Debug, serde::Deserialize)]
 pub struct CsrfOnly {

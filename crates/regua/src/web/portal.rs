@@ -136,15 +136,25 @@ fn login_page(
     document: &str,
     next: &str,
 ) -> Response {
-    let token = auth::new_token();
-    let mut resp = render(
+    form_page(
         state,
         "portal_login.html",
         status,
         minijinja::context! {
-            title => "Central do Assinante", form_csrf => token.clone(), error, document,
-            next => safe_portal_next(next),
+            title => "Central do Assinante", error, document, next => safe_portal_next(next),
         },
+    )
+}
+
+/// A page with a form used before logging in (login, access link, new password): its CSRF
+/// token (`form_csrf`) comes back in a cookie set with the page.
+fn form_page(state: &AppState, name: &str, status: StatusCode, ctx: minijinja::Value) -> Response {
+    let token = auth::new_token();
+    let mut resp = render(
+        state,
+        name,
+        status,
+        minijinja::context! { form_csrf => token.clone(), ..ctx },
     );
     resp.headers_mut().append(
         header::SET_COOKIE,
@@ -323,20 +333,12 @@ fn access_page(
     error: Option<&str>,
     document: &str,
 ) -> Response {
-    let token = auth::new_token();
-    let mut resp = render(
+    form_page(
         state,
         "portal_access.html",
         status,
-        minijinja::context! {
-            title => "Primeiro acesso ou nova senha", form_csrf => token.clone(), error, document,
-        },
-    );
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        state.cookie(PORTAL_LOGIN_COOKIE, &token, "/central", 3600),
-    );
-    resp
+        minijinja::context! { title => "Primeiro acesso ou nova senha", error, document },
+    )
 }
 
 /// `GET /central/acesso`: first access and "esqueci minha senha".
@@ -430,21 +432,14 @@ fn password_page(
     token: &str,
     error: Option<&str>,
 ) -> Response {
-    let form_token = auth::new_token();
-    let mut resp = render(
+    form_page(
         state,
         "portal_password.html",
         status,
         minijinja::context! {
-            title => "Criar senha", form_csrf => form_token.clone(), error, token,
-            min => portal::MIN_PASSWORD_LEN,
+            title => "Criar senha", error, token, min => portal::MIN_PASSWORD_LEN,
         },
-    );
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        state.cookie(PORTAL_LOGIN_COOKIE, &form_token, "/central", 3600),
-    );
-    resp
+    )
 }
 
 #[derive(Deserialize)]
@@ -584,18 +579,10 @@ pub(super) async fn invoice(
             return Ok(not_found(&state, &session, id));
         };
         let mut conn = state.db.pool.acquire().await?;
-        let customer = store::get_customer(&mut conn, invoice.customer_id).await?;
-        let wallet = store::get_wallet(&mut conn, invoice.wallet_id).await?;
-        let company = store::company_profile(&mut conn).await?;
         let open = matches!(invoice.status, crate::domain::InvoiceStatus::Open);
-        let input = crate::payment::boleto_input(&invoice, &customer, &wallet, &company);
-        let line = input
-            .codes()
-            .map(|c| c.digitable_line.formatted())
-            .unwrap_or_default();
-        let pix = open
-            .then(|| crate::payment::pix_payload(&invoice, &wallet, &company))
-            .flatten();
+        let (line, pix) = crate::payment::payment_codes(&mut conn, &invoice).await?;
+        let line = line.unwrap_or_default();
+        let pix = pix.filter(|_| open);
         let qr = pix
             .as_deref()
             .and_then(|p| boleto::pdf::qr_svg(p).ok())
@@ -628,7 +615,7 @@ pub(super) async fn boleto_pdf(
             return Ok(not_found(&state, &session, id));
         };
         let mut conn = state.db.pool.acquire().await?;
-        let pdf = invoice_pdf(&mut conn, &invoice).await?;
+        let pdf = crate::payment::boleto_pdf(&mut conn, &invoice).await?;
         Ok((
             [
                 (header::CONTENT_TYPE, "application/pdf".to_string()),
@@ -649,18 +636,6 @@ pub(super) async fn boleto_pdf(
     result.unwrap_or_else(internal)
 }
 
-/// The invoice's boleto PDF.
-pub(super) async fn invoice_pdf(
-    conn: &mut sqlx::AnyConnection,
-    invoice: &Invoice,
-) -> anyhow::Result<Vec<u8>> {
-    let customer = store::get_customer(conn, invoice.customer_id).await?;
-    let wallet = store::get_wallet(conn, invoice.wallet_id).await?;
-    let company = store::company_profile(conn).await?;
-    let input = crate::payment::boleto_input(invoice, &customer, &wallet, &company);
-    boleto::pdf::render_pdf(&[input]).map_err(|e| anyhow::anyhow!("boleto PDF: {e}"))
-}
-
 /// `GET /central/faturas/{id}/enviar`: the confirmation, with the destination masked.
 pub(super) async fn send_confirm(
     State(state): State<Arc<AppState>>,
@@ -673,7 +648,7 @@ pub(super) async fn send_confirm(
         };
         let mut conn = state.db.pool.acquire().await?;
         Ok(match portal::check_send(&mut conn, &state.clock, &invoice).await? {
-            Ok((_, masked)) => render(
+            Ok(portal::SendCheck { masked, .. }) => render(
                 &state,
                 "portal_send.html",
                 StatusCode::OK,
@@ -690,16 +665,10 @@ pub(super) async fn send_confirm(
 }
 
 fn refused(state: &AppState, session: &PortalSession, refusal: portal::SendRefusal) -> Response {
-    use portal::SendRefusal as R;
-    let status = match refusal {
-        R::Disabled | R::NoAccount => StatusCode::FORBIDDEN,
-        R::InvoiceLimit(_) | R::CustomerLimit(_) => StatusCode::TOO_MANY_REQUESTS,
-        R::NoEmail | R::NotOpen => StatusCode::CONFLICT,
-    };
     message_page(
         state,
         Some(session),
-        status,
+        refusal.status(),
         "Não foi possível enviar",
         &refusal.message_pt(),
     )

@@ -35,14 +35,7 @@ impl FromRequestParts<Arc<AppState>> for AppClient {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .unwrap_or_default()
-            .to_string();
+        let token = super::bearer_token(&parts.headers).to_string();
         let unauthorized = || {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -203,16 +196,10 @@ async fn invoice(
         async {
             let i = find(&state, &client, id).await?;
             let mut conn = state.db.pool.acquire().await?;
-            let customer = store::get_customer(&mut conn, i.customer_id).await?;
-            let wallet = store::get_wallet(&mut conn, i.wallet_id).await?;
-            let company = store::company_profile(&mut conn).await?;
-            let line = crate::payment::boleto_input(&i, &customer, &wallet, &company)
-                .codes()
-                .map(|c| c.digitable_line.formatted())
-                .ok();
+            let (line, pix) = crate::payment::payment_codes(&mut conn, &i).await?;
             let mut out = invoice_json(&i, state.clock.today());
             out["digitable_line"] = json!(line);
-            out["pix_code"] = json!(crate::payment::pix_payload(&i, &wallet, &company));
+            out["pix_code"] = json!(pix);
             Ok((StatusCode::OK, out))
         }
         .await,
@@ -227,7 +214,7 @@ async fn boleto(
     let result: Result<Vec<u8>, ApiError> = async {
         let i = find(&state, &client, id).await?;
         let mut conn = state.db.pool.acquire().await?;
-        Ok(super::portal::invoice_pdf(&mut conn, &i).await?)
+        Ok(crate::payment::boleto_pdf(&mut conn, &i).await?)
     }
     .await;
     match result {
@@ -249,15 +236,11 @@ async fn send(
                     StatusCode::ACCEPTED,
                     json!({"notice": notice.0, "status": "queued", "to": masked}),
                 )),
-                Err(refusal) => {
-                    use portal::SendRefusal as R;
-                    let status = match refusal {
-                        R::Disabled | R::NoAccount => StatusCode::FORBIDDEN,
-                        R::InvoiceLimit(_) | R::CustomerLimit(_) => StatusCode::TOO_MANY_REQUESTS,
-                        R::NoEmail | R::NotOpen => StatusCode::CONFLICT,
-                    };
-                    Err(ApiError::new(status, refusal.code(), refusal.message_pt()))
-                }
+                Err(refusal) => Err(ApiError::new(
+                    refusal.status(),
+                    refusal.code(),
+                    refusal.message_pt(),
+                )),
             }
         }
         .await,

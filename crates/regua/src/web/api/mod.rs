@@ -130,13 +130,7 @@ impl FromRequestParts<Arc<AppState>> for ApiClient {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .unwrap_or_default();
+        let token = super::bearer_token(&parts.headers);
         let unauthorized = || {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -521,12 +515,7 @@ async fn boleto(
         client.require(Permission::View)?;
         let i = find_invoice(&state, &id).await?;
         let mut conn = state.db.pool.acquire().await?;
-        let customer = store::get_customer(&mut conn, i.customer_id).await?;
-        let wallet = store::get_wallet(&mut conn, i.wallet_id).await?;
-        let company = store::company_profile(&mut conn).await?;
-        let input = crate::payment::boleto_input(&i, &customer, &wallet, &company);
-        boleto::pdf::render_pdf(&[input])
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("boleto: {e}")))
+        Ok(crate::payment::boleto_pdf(&mut conn, &i).await?)
     }
     .await;
     match result {

@@ -30,6 +30,15 @@ use crate::domain::{
 use crate::store::{self, NewInvoice};
 use crate::web::auth::Permission;
 
+/// 200 for a record that existed (updated), 201 for a new one.
+fn saved_status(existed: bool) -> StatusCode {
+    if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    }
+}
+
 fn exists(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
@@ -135,11 +144,7 @@ async fn save_customer(
     )
     .await?;
     tx.commit().await?;
-    let status = if before.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
+    let status = saved_status(before.is_some());
     Ok((status, customer_json(&saved)))
 }
 
@@ -304,11 +309,7 @@ async fn save_contract(
     )
     .await?;
     tx.commit().await?;
-    let status = if before.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
+    let status = saved_status(before.is_some());
     Ok((status, out))
 }
 
@@ -487,11 +488,7 @@ async fn save_invoice(
     .await?;
     tx.commit().await?;
     let saved = super::find_invoice(state, &id).await?;
-    let status = if before.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
+    let status = saved_status(before.is_some());
     Ok((status, invoice_value(state, &saved).await?))
 }
 
