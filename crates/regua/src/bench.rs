@@ -229,36 +229,73 @@ async fn first_invoices_and_customers(
     Ok((invoices, customers))
 }
 
-/// One "before due" reminder, boleto attached, for each of the first `n` invoices.
-async fn reminder_notices(
+/// The purpose of the bench's messages: a reminder with its boleto, or the generation message
+/// with several.
+fn bench_purpose(pages: u32) -> Purpose {
+    if pages > 1 {
+        Purpose::InvoiceGenerated
+    } else {
+        Purpose::ReminderBeforeDue
+    }
+}
+
+/// `n` notices with their invoices: with one page, a "before due" reminder, boleto attached, for
+/// each of the first `n` invoices; with more, the generation message of a contract carrying
+/// `pages` of its invoices (one PDF with all their boletos).
+async fn bench_notices(
     db: &Db,
     account: &crate::delivery::SmtpAccount,
     n: u64,
-) -> anyhow::Result<Vec<crate::delivery::NewNotice>> {
+    pages: u32,
+) -> anyhow::Result<Vec<(crate::delivery::NewNotice, Vec<InvoiceId>)>> {
     let mut conn = db.pool.acquire().await?;
-    let layout = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
+    let purpose = bench_purpose(pages);
+    let layout = store::layout_for_purpose(&mut conn, purpose)
         .await?
-        .context("no reminder layout")?;
-    let (invoices, customers) = first_invoices_and_customers(&mut conn, n).await?;
-    let out = invoices
+        .context("no layout for the bench's messages")?;
+    let (invoices, customers) =
+        first_invoices_and_customers(&mut conn, n * u64::from(pages)).await?;
+    // Invoices by id come contract by contract ("gerar financeiro" inserts a contract's months
+    // together); a group never spans two contracts.
+    let mut groups: Vec<Vec<&crate::domain::Invoice>> = Vec::new();
+    for inv in &invoices {
+        match groups.last_mut() {
+            Some(g) if g.len() < pages as usize && g[0].contract_id == inv.contract_id => {
+                g.push(inv)
+            }
+            _ => groups.push(vec![inv]),
+        }
+    }
+    groups.retain(|g| g.len() == pages as usize);
+    groups.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+    let out = groups
         .iter()
-        .map(|inv| crate::delivery::NewNotice {
-            dedup_key: format!("rule:{}:bench", inv.id),
-            channel: crate::delivery::Channel::Email,
-            account_id: account.id,
-            recipient: customers[&inv.customer_id]
-                .email
-                .as_ref()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default(),
-            purpose: Purpose::ReminderBeforeDue,
-            layout_id: layout.id,
-            customer_id: Some(inv.customer_id),
-            contract_id: Some(inv.contract_id),
-            invoice_id: Some(inv.id),
-            attach_boleto: true,
-            attach_letter: false,
-            actor: "bench".into(),
+        .map(|g| (g[0], g.iter().map(|i| i.id).collect::<Vec<_>>()))
+        .map(|(inv, ids)| {
+            (
+                crate::delivery::NewNotice {
+                    dedup_key: format!("rule:{}:bench", inv.id),
+                    channel: crate::delivery::Channel::Email,
+                    account_id: Some(account.id),
+                    gateway_id: None,
+                    suspension_id: None,
+                    fallback: Vec::new(),
+                    recipient: customers[&inv.customer_id]
+                        .email
+                        .as_ref()
+                        .map(|m| m.as_str().to_string())
+                        .unwrap_or_default(),
+                    purpose,
+                    layout_id: layout.id,
+                    customer_id: Some(inv.customer_id),
+                    contract_id: Some(inv.contract_id),
+                    invoice_id: Some(inv.id),
+                    attach_boleto: true,
+                    attach_letter: false,
+                    actor: "bench".into(),
+                },
+                ids,
+            )
         })
         .collect();
     Ok(out)
@@ -269,28 +306,27 @@ async fn message_size(
     db: &Db,
     account: &crate::delivery::SmtpAccount,
     clock: &Clock,
+    pages: u32,
 ) -> anyhow::Result<usize> {
     let mut conn = db.pool.acquire().await?;
-    let invoice = store::list_invoices_after(&mut conn, InvoiceId(0), 1)
-        .await?
-        .into_iter()
-        .next()
-        .context("no invoice")?;
+    let group = store::list_invoices_after(&mut conn, InvoiceId(0), i64::from(pages)).await?;
+    let invoice = group.first().context("no invoice")?.clone();
     let customer = store::get_customer(&mut conn, invoice.customer_id).await?;
     let wallet = store::get_wallet(&mut conn, invoice.wallet_id).await?;
     let company = store::company_profile(&mut conn).await?;
     let ctx = crate::layouts::context_for_invoice(&mut conn, invoice.id, clock.today()).await?;
-    let layout = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
+    let layout = store::layout_for_purpose(&mut conn, bench_purpose(pages))
         .await?
-        .context("no reminder layout")?;
+        .context("no layout for the bench's messages")?;
     let rendered = layout
         .compile()
         .and_then(|c| c.render(&ctx))
         .map_err(|(part, e)| anyhow::anyhow!("{part:?}: {e}"))?;
-    let pdf = boleto::pdf::render_pdf(&[crate::payment::boleto_input(
-        &invoice, &customer, &wallet, &company,
-    )])
-    .map_err(|e| anyhow::anyhow!("pdf: {e}"))?;
+    let inputs: Vec<_> = group
+        .iter()
+        .map(|inv| crate::payment::boleto_input(inv, &customer, &wallet, &company))
+        .collect();
+    let pdf = boleto::pdf::render_pdf(&inputs).map_err(|e| anyhow::anyhow!("pdf: {e}"))?;
     let message = crate::delivery::build_message(
         account,
         "cliente@exemplo.com.br",
@@ -356,6 +392,12 @@ pub struct BenchOptions {
     pub concurrency: usize,
     /// A scratch folder (the folder account used when there is no sink).
     pub mail_dir: std::path::PathBuf,
+    /// Months of invoices generated per contract (3 by default: 90 days).
+    pub months: u32,
+    /// Boletos per delivered message: 1 is a reminder with its boleto (12 KB PDF); more is the
+    /// generation message of a contract, one PDF with that many boletos (4 ≈ 50 KB, the size
+    /// issue #5 names). At most `months`.
+    pub pdf_pages: u32,
 }
 
 /// Runs the benchmark on a fresh database at `url` (its tables must be empty).
@@ -389,7 +431,9 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     bar.finish_and_clear();
     drop(csv);
 
-    // Contracts (untimed set-up), then "gerar financeiro" for every contract, three months.
+    // Contracts (untimed set-up), then "gerar financeiro" for every contract, three months
+    // (`--months`).
+    let months = options.months.max(1);
     let mut conn = db.pool.acquire().await?;
     // A hybrid boleto (PIX QR code on the page), as most ISPs issue now.
     let wallet = crate::domain::NewWallet {
@@ -415,9 +459,9 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     drop(contracts);
     let bar = progress("generate", customers);
     stages.push(
-        timed("generate", customers * 3, || async {
+        timed("generate", customers * u64::from(months), || async {
             for i in 1..=customers {
-                crate::invoicing::generate_invoices(&db, &format!("K{i:07}"), 3, clock)
+                crate::invoicing::generate_invoices(&db, &format!("K{i:07}"), months, clock)
                     .await
                     .context("generate")?;
                 bar.inc(1);
@@ -456,8 +500,12 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     // Layout rendering: one "before due" reminder (subject + HTML + text, no PDF) per invoice,
     // up to RENDER_ITEMS, on one core. The contexts are read and built first, untimed: the stage
     // measures the template engine, not the database.
-    let (contexts, boletos) =
-        reminder_contexts(&db, (customers * 3).min(RENDER_ITEMS), clock).await?;
+    let (contexts, boletos) = reminder_contexts(
+        &db,
+        (customers * u64::from(months)).min(RENDER_ITEMS),
+        clock,
+    )
+    .await?;
     let mut conn = db.pool.acquire().await?;
     let layout = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
         .await?
@@ -507,21 +555,26 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     // Enqueue one reminder per invoice (what a routine's planner hands the outbox), in
     // transactions of 1 000; then, with a sink, deliver them all.
     let account = bench_account(&db, options, clock).await?;
-    let n = (customers * 3).min(DELIVER_ITEMS);
-    let notices = reminder_notices(&db, &account, n).await?;
+    let pages = options.pdf_pages.clamp(1, months);
+    let n = (customers * u64::from(months) / u64::from(pages)).min(DELIVER_ITEMS);
+    let notices = bench_notices(&db, &account, n, pages).await?;
     let bar = progress("enqueue", notices.len() as u64);
     stages.push(
         timed("enqueue", notices.len() as u64, || async {
             for chunk in notices.chunks(1000) {
                 let mut tx = db.begin().await?;
-                for notice in chunk {
-                    store::enqueue_notice(
+                for (notice, group) in chunk {
+                    let enqueued = store::enqueue_notice(
                         &mut tx,
                         notice,
                         &account.from_address,
                         clock.now_millis(),
                     )
                     .await?;
+                    if let (crate::delivery::Enqueued::New(id), true) = (enqueued, group.len() > 1)
+                    {
+                        store::insert_notice_invoices(&mut tx, id, group).await?;
+                    }
                 }
                 tx.commit().await?;
                 bar.inc(chunk.len() as u64);
@@ -560,7 +613,7 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
             options.smtp.as_deref().unwrap_or("")
         );
         stages.push(stage);
-        message_bytes = Some(message_size(&db, &account, clock).await?);
+        message_bytes = Some(message_size(&db, &account, clock, pages).await?);
     }
 
     let (stage, routine_notices) = routine_stage(&db, &account, clock).await?;

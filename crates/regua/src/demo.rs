@@ -370,6 +370,30 @@ pub async fn send_demo_mail(
         )
         .await?;
     }
+    // A temporary suspension of the first contract, from three days on, on the demo's first
+    // run: its "suspensão agendada" notice joins the folder (docs/suspension.md).
+    let none_yet: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM suspensions")
+        .fetch_one(&mut *tx)
+        .await?;
+    if none_yet == 0
+        && let Some(contract) = store::find_contract_by_external_id(&mut tx, "K00001").await?
+    {
+        let from = today.checked_add(jiff::Span::new().days(3))?;
+        crate::suspension::suspend(
+            &mut tx,
+            &crate::suspension::SuspendRequest {
+                contract: contract.external_id,
+                from,
+                to: from.checked_add(jiff::Span::new().days(14))?,
+                reason: "Viagem de férias".into(),
+                actor: "demo".into(),
+            },
+            today,
+            clock.now_millis(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     tx.commit().await?;
     drop(conn);
     let worker = Worker::new(db.clone(), clock.clone(), WorkerOptions::default(), None);

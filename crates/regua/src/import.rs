@@ -23,6 +23,9 @@ pub enum ImportKind {
     Invoices,
     /// `invoice_external_id,paid_on,amount`
     Payments,
+    /// `contract_external_id,starts_on,ends_on[,reason]`: temporary suspensions; their
+    /// customers are told by the suspension notice method.
+    Suspensions,
 }
 
 impl ImportKind {
@@ -48,6 +51,7 @@ impl ImportKind {
                 "status",
             ],
             ImportKind::Payments => &["invoice_external_id", "paid_on", "amount"],
+            ImportKind::Suspensions => &["contract_external_id", "starts_on", "ends_on"],
         }
     }
 }
@@ -326,6 +330,10 @@ pub async fn import_csv(
                 updated: rows.len(),
             }
         }
+        ImportKind::Suspensions => {
+            drop(conn);
+            import_suspensions(db, &table, clock, &mut errors).await?
+        }
     };
     tracing::info!(
         ?kind,
@@ -333,6 +341,81 @@ pub async fn import_csv(
         updated = report.updated,
         "import committed"
     );
+    Ok(report)
+}
+
+/// Suspensions: every row is checked and recorded in one transaction, which is rolled back when
+/// any row fails, so a bad file records nothing and sends nothing. A row for a suspension
+/// already recorded (same contract, dates and reason) changes nothing and counts as updated.
+async fn import_suspensions(
+    db: &Db,
+    table: &Table,
+    clock: &Clock,
+    errors: &mut Vec<RowError>,
+) -> Result<ImportReport, ImportError> {
+    use crate::suspension::{SuspendError, SuspendRequest, Suspended, suspend};
+    let mut rows = Vec::new();
+    for (line, rec) in &table.rows {
+        let mut date = |column: &str| match parse_date(table.field(rec, column)) {
+            Ok(d) => Some(d),
+            Err(reason) => {
+                errors.push(RowError {
+                    line: *line,
+                    column: column.into(),
+                    reason,
+                });
+                None
+            }
+        };
+        let (from, to) = (date("starts_on"), date("ends_on"));
+        if let (Some(from), Some(to)) = (from, to) {
+            rows.push((
+                *line,
+                SuspendRequest {
+                    contract: table.field(rec, "contract_external_id").to_string(),
+                    from,
+                    to,
+                    reason: table.field(rec, "reason").to_string(),
+                    actor: "import: suspensions".into(),
+                },
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ImportError::BadRows(std::mem::take(errors)));
+    }
+    let mut tx = db.begin().await?;
+    let mut report = ImportReport::default();
+    for (line, req) in &rows {
+        match suspend(&mut tx, req, clock.today(), clock.now_millis()).await {
+            Ok(Suspended::New(_)) => report.created += 1,
+            Ok(Suspended::Exists(_)) => report.updated += 1,
+            Err(SuspendError::Other(e)) => return Err(ImportError::Other(e)),
+            Err(e) => {
+                let column = match &e {
+                    SuspendError::Invalid {
+                        field: "contract", ..
+                    } => "contract_external_id",
+                    SuspendError::Invalid { field: "to", .. } => "ends_on",
+                    _ => "starts_on",
+                };
+                let reason = match &e {
+                    SuspendError::Invalid { en, .. } => en.clone(),
+                    other => other.to_string(),
+                };
+                errors.push(RowError {
+                    line: *line,
+                    column: column.into(),
+                    reason,
+                });
+            }
+        }
+    }
+    if !errors.is_empty() {
+        // Dropping the transaction rolls back the rows already recorded.
+        return Err(ImportError::BadRows(std::mem::take(errors)));
+    }
+    tx.commit().await.map_err(anyhow::Error::from)?;
     Ok(report)
 }
 

@@ -162,7 +162,10 @@ async fn generation_notice(
         &crate::delivery::NewNotice {
             dedup_key: format!("generated:{}:{}", contract.id, first.id),
             channel: crate::delivery::Channel::Email,
-            account_id: account.id,
+            account_id: Some(account.id),
+            gateway_id: None,
+            suspension_id: None,
+            fallback: Vec::new(),
             recipient: customer
                 .email
                 .as_ref()

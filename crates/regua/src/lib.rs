@@ -18,6 +18,7 @@ pub mod portal;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod suspension;
 pub mod web;
 
 /// The ISP's time zone when none is configured.

@@ -107,7 +107,10 @@ pub async fn request_access(
         &NewNotice {
             dedup_key: format!("portal-access:{token_id}"),
             channel: Channel::Email,
-            account_id: account.id,
+            account_id: Some(account.id),
+            gateway_id: None,
+            suspension_id: None,
+            fallback: Vec::new(),
             recipient: email,
             purpose: Purpose::PortalAccess,
             layout_id: layout.id,
@@ -160,7 +163,8 @@ pub async fn login(
     let now = clock.now_millis();
     let document = document_digits(document_input);
     let key = format!(
-        "portal:{}",
+        "{}{}",
+        store::PORTAL_LOGIN_PREFIX,
         document.as_deref().unwrap_or(document_input.trim())
     );
     let mut conn = db.pool.acquire().await?;

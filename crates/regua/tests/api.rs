@@ -134,6 +134,7 @@ async fn the_api_reads_acts_refuses_and_replays() {
                 "/customers",
                 "/invoices/{id}/send",
                 "/contracts/{id}/generate",
+                "/contracts/{id}/suspensions",
                 "/notices",
                 "/dry-run",
             ] {
@@ -157,7 +158,7 @@ async fn the_api_reads_acts_refuses_and_replays() {
                     documented += 1;
                 }
             }
-            assert_eq!(documented, 18, "{label}: every route is documented");
+            assert_eq!(documented, 21, "{label}: every route is documented");
 
             // Reading.
             let r = call(

@@ -36,11 +36,19 @@ fn the_demo_seeds_an_isp_and_writes_its_reminders_to_a_folder_once() {
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(files.len(), sent);
+    let mut suspensions = 0;
     for f in &files {
         let eml = std::fs::read_to_string(f).unwrap();
         assert!(eml.contains("From: \"Provedor Exemplo\" <cobranca@provedorexemplo.com.br>"));
-        assert!(eml.contains("Content-Type: application/pdf"));
+        // Reminders carry the boleto; the demo's one suspension notice does not.
+        if eml.contains("Message-ID: <suspensao.1.agendada.") {
+            suspensions += 1;
+            assert!(eml.contains("25/11/2026"), "from three days on");
+        } else {
+            assert!(eml.contains("Content-Type: application/pdf"));
+        }
     }
+    assert_eq!(suspensions, 1);
     let second = run();
     assert!(second.contains("E-mails: 0 enviados"), "{second}");
     assert_eq!(

@@ -711,3 +711,62 @@ async fn regua_portal_password_sets_a_password_that_logs_in() {
         ("portal.password", "portal:529***25")
     );
 }
+
+/// Subscribers failing behind one address (a shared NAT) do not lock the ISP's staff out of the
+/// admin UI from that address, nor the other way round: the per-address counters are apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_and_admin_failures_are_counted_apart_per_address() {
+    use regua::portal::{Login, login};
+    let t = sqlite().await;
+    let clock = clock_on("2026-01-07");
+    let since = clock.now_millis() - 3_600_000;
+    let ip = "203.0.113.9";
+    // 20 wrong portal passwords over 5 documents (4 each, under the per-document limit).
+    let docs = [
+        "529.982.247-25",
+        "111.444.777-35",
+        "11.222.333/0001-81",
+        "453.178.287-91",
+        "935.411.347-80",
+    ];
+    for d in docs {
+        for _ in 0..4 {
+            assert_eq!(
+                login(&t.db, &clock, d, "errada", ip).await.unwrap(),
+                Login::Invalid
+            );
+        }
+    }
+    assert_eq!(
+        login(&t.db, &clock, "529.982.247-25", "errada", ip)
+            .await
+            .unwrap(),
+        Login::Throttled,
+        "the portal's own limit per address holds"
+    );
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    assert_eq!(
+        store::login_failures_since(&mut conn, "admin", ip, since)
+            .await
+            .unwrap(),
+        (0, 0),
+        "the admin UI from the same address is not throttled"
+    );
+    for _ in 0..3 {
+        store::record_login_failure(&mut conn, "admin", ip, clock.now_millis())
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store::login_failures_since(&mut conn, "admin", ip, since)
+            .await
+            .unwrap(),
+        (3, 3)
+    );
+    assert_eq!(
+        store::login_failures_since(&mut conn, "portal:52998224725", ip, since)
+            .await
+            .unwrap(),
+        (4, 20)
+    );
+}

@@ -387,27 +387,7 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
             };
             drop(conn);
             let worker = Worker::new(db.clone(), clock, WorkerOptions::default(), master_key()?);
-            let status = worker.deliver_notice(id).await?;
-            let mut conn = db.pool.acquire().await?;
-            let attempt = store::list_attempts(
-                &mut conn,
-                &LogFilter {
-                    limit: 1000,
-                    ..LogFilter::default()
-                },
-            )
-            .await?
-            .into_iter()
-            .find(|a| a.notice_id == id);
-            let answer = attempt
-                .map(|a| {
-                    format!(
-                        "{} {}",
-                        a.reply_code.map_or("---".into(), |c| c.to_string()),
-                        a.reply_text
-                    )
-                })
-                .unwrap_or_default();
+            let (status, answer) = worker.deliver_and_answer(id).await?;
             match status {
                 Some(NoticeStatus::Sent) => {
                     println!("sent: {answer}");

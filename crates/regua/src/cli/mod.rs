@@ -2,6 +2,7 @@
 //! scripts depend on these names and formats; change them only with the docs.
 
 mod boleto_cmd;
+mod channels_cmd;
 mod delivery_cmd;
 mod dunning_cmd;
 mod layout_cmd;
@@ -102,6 +103,13 @@ pub enum Command {
         /// Concurrent SMTP connections in the `deliver` stage.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Months of invoices generated per contract.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=24))]
+        months: u32,
+        /// Boletos per delivered message: 1, a reminder (12 KB PDF); N > 1, a contract's
+        /// generation message with N boletos in one PDF (4 ≈ 50 KB; at most --months).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=24))]
+        pdf_pages: u32,
     },
     /// Boleto codes, PDFs and digitable-line checks.
     #[command(subcommand)]
@@ -109,6 +117,17 @@ pub enum Command {
     /// E-mail accounts (E-mail SMTP): add, list, remove, test, default.
     #[command(subcommand)]
     Smtp(delivery_cmd::SmtpCmd),
+    /// SMS gateways (any provider's HTTP API): add, list, remove.
+    #[command(subcommand)]
+    Sms(channels_cmd::SmsCmd),
+    /// Push notifications through Firebase: configure (the service-account file), status.
+    #[command(subcommand)]
+    Push(channels_cmd::PushCmd),
+    /// Suspend a contract temporarily; its customer is told by the suspension notice method.
+    Suspend(channels_cmd::SuspendArgs),
+    /// Notice methods: `regua notify test email|sms|push --to …` sends a test now.
+    #[command(subcommand)]
+    Notify(channels_cmd::NotifyCmd),
     /// Run the delivery worker until interrupted.
     Worker(delivery_cmd::WorkerArgs),
     /// The outbox: drain what is due now, list notices, requeue a dead one.
@@ -464,6 +483,10 @@ async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
+            if let Err(e) = store::check_setting_in_db(&mut conn, spec, &value).await? {
+                eprintln!("{key}: {}", e.en);
+                return Ok(ExitCode::from(2));
+            }
             let before = store::get_setting(&mut conn, &key).await?;
             store::set_setting(&mut conn, &key, &value).await?;
             if before.as_deref() != Some(value.as_str()) {
@@ -684,6 +707,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Settings(cmd) => settings(g, cmd).await,
         Command::Smtp(cmd) => delivery_cmd::smtp(g, cmd).await,
         Command::Worker(args) => delivery_cmd::worker(g, args).await,
+        Command::Sms(cmd) => channels_cmd::sms(g, cmd).await,
+        Command::Push(cmd) => channels_cmd::push(g, cmd).await,
+        Command::Suspend(args) => channels_cmd::suspend(g, args).await,
+        Command::Notify(cmd) => channels_cmd::notify(g, cmd).await,
         Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,
         Command::Log(args) => delivery_cmd::log(g, args).await,
         Command::SecretKey => Ok(delivery_cmd::secret_key()),
@@ -702,6 +729,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             smtp,
             concurrency,
+            months,
+            pdf_pages,
         } => {
             // Without --database, a fresh SQLite file in a temporary directory.
             let tmp = tempfile::tempdir()?;
@@ -714,6 +743,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 smtp,
                 concurrency,
                 mail_dir: tmp.path().join("mail"),
+                months,
+                pdf_pages,
             };
             let report = crate::bench::run(&url, &options, &g.clock()?).await?;
             print!("{}", crate::bench::table(&report));

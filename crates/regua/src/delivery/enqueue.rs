@@ -41,7 +41,10 @@ pub async fn enqueue_invoice_email(
         &NewNotice {
             dedup_key: dedup_key.to_string(),
             channel: Channel::Email,
-            account_id: account.id,
+            account_id: Some(account.id),
+            gateway_id: None,
+            suspension_id: None,
+            fallback: Vec::new(),
             recipient: customer
                 .email
                 .as_ref()
@@ -81,7 +84,10 @@ pub async fn enqueue_test_message(
         &NewNotice {
             dedup_key: format!("smtp-test:{}:{now_ms}", account.id),
             channel: Channel::Email,
-            account_id: account.id,
+            account_id: Some(account.id),
+            gateway_id: None,
+            suspension_id: None,
+            fallback: Vec::new(),
             recipient: to.as_str().to_string(),
             purpose: Purpose::SmtpTest,
             layout_id: layout.id,

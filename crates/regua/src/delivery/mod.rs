@@ -4,8 +4,10 @@
 //! re-checked, rendered, sent, and recorded (`store::finish_attempt`). See `docs/delivery.md`.
 
 mod enqueue;
+pub mod fcm;
 mod message;
 mod policy;
+pub mod sms;
 mod smtp_pool;
 mod transport;
 mod types;
@@ -13,7 +15,7 @@ mod worker;
 
 pub use enqueue::{enqueue_invoice_email, enqueue_test_message};
 pub use message::{BuildError, build_message};
-pub use policy::{Failure, MAX_ATTEMPTS, backoff_ms, classify_smtp};
+pub use policy::{Failure, MAX_ATTEMPTS, backoff_ms, classify_http, classify_smtp};
 pub use transport::{Accepted, MailTransport, SMTP_TIMEOUT};
 pub use types::*;
 pub use worker::{BatchReport, Worker, WorkerOptions, default_worker_name};

@@ -49,6 +49,33 @@ pub fn classify_smtp(e: &lettre::transport::smtp::Error) -> Failure {
     }
 }
 
+impl Failure {
+    /// Our own failure (database, PDF, a secret that cannot be opened): worth retrying like a
+    /// transient one.
+    pub fn ours(e: &anyhow::Error) -> Failure {
+        Failure::Transient {
+            code: None,
+            text: format!("{e:#}"),
+        }
+    }
+}
+
+/// Classifies an HTTP reply that is not a success (SMS gateways, FCM): 408, 429 and 5xx are
+/// transient, other statuses permanent.
+pub fn classify_http(status: u16, text: String) -> Failure {
+    if status == 408 || status == 429 || status >= 500 {
+        Failure::Transient {
+            code: Some(status),
+            text,
+        }
+    } else {
+        Failure::Permanent {
+            code: Some(status),
+            text,
+        }
+    }
+}
+
 /// An error with its sources, on one line, for the log.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

@@ -16,6 +16,28 @@ pub struct AccountId(pub i64);
 #[serde(transparent)]
 pub struct NoticeId(pub i64);
 
+/// Primary key of an SMS gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct GatewayId(pub i64);
+
+/// Primary key of a temporary suspension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct SuspensionId(pub i64);
+
+impl fmt::Display for GatewayId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for SuspensionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -128,6 +150,38 @@ str_enum!(
         Skipped = "skipped",
     }
 );
+
+impl Channel {
+    /// The name on screen.
+    pub fn label_pt(self) -> &'static str {
+        match self {
+            Channel::Email => "e-mail",
+            Channel::Sms => "SMS",
+            Channel::Push => "push",
+        }
+    }
+
+    /// Parses a comma-separated list (`push,sms,email`), as stored and as the settings take it.
+    pub fn parse_list(s: &str) -> Result<Vec<Channel>, String> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let c: Channel = part.parse()?;
+            if out.contains(&c) {
+                return Err(format!("{c} is listed twice"));
+            }
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// The stored form of a list: `sms,email`.
+    pub fn format_list(list: &[Channel]) -> String {
+        list.iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
 
 impl NoticeStatus {
     /// The label on screen.
@@ -290,8 +344,14 @@ pub struct NewNotice {
     pub dedup_key: String,
     /// Channel.
     pub channel: Channel,
-    /// The account that sends it.
-    pub account_id: AccountId,
+    /// The e-mail account that sends it (also for a notice whose fallback is e-mail).
+    pub account_id: Option<AccountId>,
+    /// The SMS gateway that sends it (also for a notice whose fallback is SMS).
+    pub gateway_id: Option<GatewayId>,
+    /// The suspension it tells of.
+    pub suspension_id: Option<SuspensionId>,
+    /// The channels to try next, in order, when `channel` cannot reach the customer.
+    pub fallback: Vec<Channel>,
     /// The address (or phone, device) at enqueue time; re-checked before sending.
     pub recipient: String,
     /// What it is.
@@ -323,6 +383,12 @@ pub struct Notice {
     pub channel: Channel,
     /// Sending account.
     pub account_id: Option<AccountId>,
+    /// Sending SMS gateway.
+    pub gateway_id: Option<GatewayId>,
+    /// The suspension it tells of.
+    pub suspension_id: Option<SuspensionId>,
+    /// The channels still to try when `channel` cannot reach the customer.
+    pub fallback: Vec<Channel>,
     /// Recipient.
     pub recipient: String,
     /// What it is.
@@ -399,4 +465,83 @@ pub struct Attempt {
     pub invoice_id: Option<InvoiceId>,
     /// The customer, if any.
     pub customer_id: Option<CustomerId>,
+}
+
+/// An SMS gateway: any provider's HTTP API. The headers (which carry the provider's credentials)
+/// are not here: they are opened only where a request is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsGateway {
+    /// Key.
+    pub id: GatewayId,
+    /// Unique name.
+    pub name: String,
+    /// `GET`, `POST` or `PUT`.
+    pub method: String,
+    /// The URL; may carry `{{telefone}}` and `{{mensagem}}` (percent-encoded there).
+    pub url: String,
+    /// The headers' names (their values are sealed).
+    pub header_names: Vec<String>,
+    /// The body template with `{{telefone}}`, `{{telefone_digitos}}` and `{{mensagem}}`.
+    pub body_template: String,
+    /// Text the reply's body must contain to count as accepted (besides a 2xx status).
+    pub success_contains: Option<String>,
+    /// At most this many messages in any rolling hour.
+    pub hourly_limit: Option<u32>,
+    /// At most this many messages in any rolling 24 hours.
+    pub daily_limit: Option<u32>,
+    /// False once removed.
+    pub active: bool,
+}
+
+/// What a gateway keeps sealed with the master key: its headers (`Authorization: Bearer …`) and
+/// the values of the `${VAR}`s its URL and body name (a key some providers take in the query
+/// string), which stay `${VAR}` in the stored templates and in listings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GatewaySecrets {
+    /// `Name: value` headers.
+    pub headers: Vec<(String, String)>,
+    /// `${VAR}` values of the URL and body.
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+impl GatewaySecrets {
+    /// Nothing to seal.
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty() && self.vars.is_empty()
+    }
+}
+
+/// A new SMS gateway, validated.
+#[derive(Debug, Clone)]
+pub struct NewSmsGateway {
+    /// Unique name.
+    pub name: String,
+    /// `GET`, `POST` or `PUT`.
+    pub method: String,
+    /// URL template.
+    pub url: String,
+    /// What is sealed at rest: the headers and the `${VAR}` values of the URL and body.
+    pub secrets: GatewaySecrets,
+    /// Body template.
+    pub body_template: String,
+    /// Text a successful reply contains.
+    pub success_contains: Option<String>,
+    /// Hourly limit.
+    pub hourly_limit: Option<u32>,
+    /// Daily limit.
+    pub daily_limit: Option<u32>,
+}
+
+impl NewSmsGateway {
+    /// The gateway as the audit trail records it: header values masked.
+    pub fn audit_json(&self) -> String {
+        serde_json::json!({
+            "name": self.name, "method": self.method, "url": self.url,
+            "headers": self.secrets.headers.iter().map(|(n, _)| format!("{n}: ***")).collect::<Vec<_>>(),
+            "variables": self.secrets.vars.keys().collect::<Vec<_>>(),
+            "body": self.body_template, "success_contains": self.success_contains,
+            "hourly_limit": self.hourly_limit, "daily_limit": self.daily_limit,
+        })
+        .to_string()
+    }
 }

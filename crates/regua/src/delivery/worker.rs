@@ -12,10 +12,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use futures_util::StreamExt as _;
 
+use super::fcm::{FcmClient, PushError};
 use super::message::build_message;
 use super::policy::{Failure, MAX_ATTEMPTS, backoff_ms};
+use super::sms::{SmsPhone, send_sms, sms_text};
 use super::transport::MailTransport;
-use super::{AccountId, NoticeStatus, SmtpAccount};
+use super::{AccountId, Channel, GatewayId, NoticeStatus, SmsGateway, SmtpAccount, SuspensionId};
 use crate::domain::{
     BillingWallet, Clock, Contract, ContractId, Customer, CustomerId, Invoice, InvoiceId,
     InvoiceStatus, LayoutId, format_date,
@@ -98,6 +100,11 @@ struct BatchCache {
     groups: HashMap<crate::delivery::NoticeId, Vec<InvoiceId>>,
     /// The portal access links' tokens still usable, by notice.
     access_tokens: HashMap<i64, String>,
+    gateways: Vec<SmsGateway>,
+    push: Option<store::PushConfig>,
+    /// The app devices of the push notices' customers, by document (digits).
+    devices: HashMap<String, Vec<String>>,
+    suspensions: HashMap<SuspensionId, store::Suspension>,
 }
 
 impl BatchCache {
@@ -113,7 +120,35 @@ impl BatchCache {
         invoice_ids.sort();
         invoice_ids.dedup();
         let invoices = store::get_invoices(&mut conn, &invoice_ids).await?;
-        let contract_ids: Vec<ContractId> = invoices.iter().map(|i| i.contract_id).collect();
+        let mut contract_ids: Vec<ContractId> = invoices.iter().map(|i| i.contract_id).collect();
+        contract_ids.extend(claims.iter().filter_map(|c| c.notice.contract_id));
+        contract_ids.sort();
+        contract_ids.dedup();
+        let customers: HashMap<CustomerId, Customer> =
+            store::get_customers(&mut conn, &customer_ids)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect();
+        let mut devices = HashMap::new();
+        for c in claims.iter().filter(|c| c.notice.channel == Channel::Push) {
+            if let Some(customer) = c.notice.customer_id.and_then(|id| customers.get(&id)) {
+                let doc = customer.document.digits().to_string();
+                if let std::collections::hash_map::Entry::Vacant(e) = devices.entry(doc) {
+                    let tokens = store::devices_of(&mut conn, e.key()).await?;
+                    e.insert(tokens);
+                }
+            }
+        }
+        let suspension_ids: Vec<SuspensionId> = claims
+            .iter()
+            .filter_map(|c| c.notice.suspension_id)
+            .collect();
+        let suspensions = store::get_suspensions(&mut conn, &suspension_ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect();
         let mut open: HashMap<CustomerId, Vec<Invoice>> = HashMap::new();
         for inv in store::list_open_invoices_of_customers(&mut conn, &customer_ids).await? {
             open.entry(inv.customer_id).or_default().push(inv);
@@ -133,11 +168,20 @@ impl BatchCache {
             layouts: store::list_layouts(&mut conn).await?,
             wallets: store::list_wallets(&mut conn).await?,
             company: store::company_profile(&mut conn).await?,
-            customers: store::get_customers(&mut conn, &customer_ids)
-                .await?
-                .into_iter()
-                .map(|c| (c.id, c))
-                .collect(),
+            // Two reads the e-mail batches of a morning run do not need.
+            gateways: if claims.iter().any(|c| c.notice.channel == Channel::Sms) {
+                store::list_sms_gateways(&mut conn).await?
+            } else {
+                Vec::new()
+            },
+            push: if claims.iter().any(|c| c.notice.channel == Channel::Push) {
+                store::push_config(&mut conn).await?
+            } else {
+                None
+            },
+            devices,
+            suspensions,
+            customers,
             contracts: store::get_contracts(&mut conn, &contract_ids)
                 .await?
                 .into_iter()
@@ -158,6 +202,27 @@ pub struct Worker {
     key: Option<MasterKey>,
     transports: Mutex<HashMap<AccountId, MailTransport>>,
     layouts: Mutex<HashMap<(LayoutId, i64), Arc<CompiledLayout>>>,
+    http: reqwest::Client,
+    sms_secrets: Mutex<HashMap<GatewayId, Arc<super::GatewaySecrets>>>,
+    fcm: Mutex<Option<Arc<FcmClient>>>,
+}
+
+/// Where a notice goes on its channel, as re-checked right before sending.
+enum Target<'a> {
+    Email(&'a SmtpAccount, String),
+    Sms(&'a SmsGateway, SmsPhone),
+    Push(&'a store::PushConfig, &'a [String], String),
+}
+
+impl Target<'_> {
+    /// The recipient as the log shows it: address, phone, or the customer's document.
+    fn recipient(&self) -> String {
+        match self {
+            Target::Email(_, to) => to.clone(),
+            Target::Sms(_, phone) => phone.e164.clone(),
+            Target::Push(_, _, document) => document.clone(),
+        }
+    }
 }
 
 impl Worker {
@@ -170,6 +235,15 @@ impl Worker {
             key,
             transports: Mutex::new(HashMap::new()),
             layouts: Mutex::new(HashMap::new()),
+            // No redirects: a gateway's headers carry its credentials, and a 3xx from an SMS
+            // provider or Google is an answer to log, not a place to send them.
+            http: reqwest::Client::builder()
+                .user_agent(concat!("regua/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("an HTTP client with the built-in roots"),
+            sms_secrets: Mutex::new(HashMap::new()),
+            fcm: Mutex::new(None),
         }
     }
 
@@ -246,6 +320,21 @@ impl Worker {
         )
         .await?;
         Ok(Some(outcome))
+    }
+
+    /// Delivers one notice now (an operator's "send a test") and returns its new status with
+    /// the answer its attempt logged, as `code text` (`---` without a code).
+    pub async fn deliver_and_answer(
+        &self,
+        id: super::NoticeId,
+    ) -> anyhow::Result<(Option<NoticeStatus>, String)> {
+        let status = self.deliver_notice(id).await?;
+        let mut conn = self.db.pool.acquire().await?;
+        let answer = store::last_attempt_reply(&mut conn, id)
+            .await?
+            .map(|(code, text)| format!("{} {text}", code.map_or("---".into(), |c| c.to_string())))
+            .unwrap_or_default();
+        Ok((status, answer))
     }
 
     /// Delivers batches until nothing is due now; `progress` is told each batch's size.
@@ -330,6 +419,179 @@ impl Worker {
         })
     }
 
+    fn sent(
+        &self,
+        recipient: String,
+        code: u16,
+        text: String,
+        version: Option<i64>,
+    ) -> AttemptResult {
+        AttemptResult {
+            outcome: NoticeStatus::Sent,
+            retry_at: None,
+            reply_code: Some(code),
+            reply_text: text,
+            recipient,
+            layout_version: version,
+            duration_ms: 0,
+            at_ms: 0,
+            fallback: None,
+        }
+    }
+
+    /// One SMS through its gateway.
+    async fn sms(
+        &self,
+        n: &super::Notice,
+        gateway: &SmsGateway,
+        phone: &SmsPhone,
+        text: &str,
+        version: Option<i64>,
+    ) -> AttemptResult {
+        let secrets = match self.gateway_secrets(gateway.id).await {
+            Ok(h) => h,
+            Err(e) => return self.failed(n, Failure::ours(&e), phone.e164.clone(), version),
+        };
+        let sms = sms_text(text);
+        if sms.parts > 1 {
+            tracing::warn!(
+                notice = n.id.0,
+                units = sms.units,
+                parts = sms.parts,
+                "sms text longer than 160 GSM-7 characters; sent as a concatenated message"
+            );
+        }
+        match send_sms(&self.http, gateway, &secrets, phone, &sms.text).await {
+            Ok(accepted) => {
+                let parts = if sms.parts > 1 {
+                    format!(" [{} partes SMS]", sms.parts)
+                } else {
+                    String::new()
+                };
+                self.sent(
+                    phone.e164.clone(),
+                    accepted.code,
+                    format!("{}{parts}", accepted.text),
+                    version,
+                )
+            }
+            Err(failure) => self.failed(n, failure, phone.e164.clone(), version),
+        }
+    }
+
+    async fn gateway_secrets(&self, id: GatewayId) -> anyhow::Result<Arc<super::GatewaySecrets>> {
+        if let Some(h) = self.sms_secrets.lock().expect("poisoned").get(&id) {
+            return Ok(h.clone());
+        }
+        let mut conn = self.db.pool.acquire().await?;
+        let h = Arc::new(store::sms_gateway_secrets(&mut conn, id, self.key.as_ref()).await?);
+        self.sms_secrets
+            .lock()
+            .expect("poisoned")
+            .insert(id, h.clone());
+        Ok(h)
+    }
+
+    async fn fcm(&self, config: &store::PushConfig) -> anyhow::Result<Arc<FcmClient>> {
+        if let Some(c) = &*self.fcm.lock().expect("poisoned")
+            && c.config() == config
+        {
+            return Ok(c.clone());
+        }
+        let mut conn = self.db.pool.acquire().await?;
+        let key = store::push_private_key(&mut conn, self.key.as_ref()).await?;
+        let client = Arc::new(FcmClient::new(config.clone(), &key, self.http.clone())?);
+        *self.fcm.lock().expect("poisoned") = Some(client.clone());
+        Ok(client)
+    }
+
+    /// One push notification to each of the customer's devices. Sent when at least one device
+    /// took it (a retry would repeat it on those); devices FCM no longer knows are removed.
+    async fn push(
+        &self,
+        n: &super::Notice,
+        config: &store::PushConfig,
+        devices: &[String],
+        document: String,
+        rendered: &crate::layouts::RenderedMessage,
+        version: Option<i64>,
+    ) -> AttemptResult {
+        let client = match self.fcm(config).await {
+            Ok(c) => c,
+            Err(e) => return self.failed(n, Failure::ours(&e), document, version),
+        };
+        let body: String = rendered
+            .text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(1000)
+            .collect();
+        let data = serde_json::json!({"tipo": n.purpose.as_str(), "aviso": n.id.0.to_string()});
+        let (mut sent, mut removed) = (Vec::new(), 0);
+        let mut worst: Option<Failure> = None;
+        for device in devices {
+            match client
+                .send(
+                    device,
+                    &rendered.subject,
+                    &body,
+                    &data,
+                    self.clock.now_millis(),
+                )
+                .await
+            {
+                Ok(accepted) => sent.push(accepted),
+                Err(PushError::Unregistered(reply)) => {
+                    removed += 1;
+                    tracing::info!(notice = n.id.0, %reply, "device token unregistered; removed");
+                    if let Ok(mut conn) = self.db.pool.acquire().await
+                        && let Err(e) = store::delete_device(&mut conn, device).await
+                    {
+                        tracing::error!(error = format!("{e:#}"), "cannot remove a device token");
+                    }
+                }
+                Err(PushError::Failed(f)) => {
+                    // A transient failure outweighs a permanent one: the notice is retried.
+                    if !matches!(worst, Some(Failure::Transient { .. })) {
+                        worst = Some(f);
+                    }
+                }
+            }
+        }
+        let removed_note = if removed > 0 {
+            format!("; {removed} dispositivo(s) não registrado(s) removido(s)")
+        } else {
+            String::new()
+        };
+        if let Some(first) = sent.first() {
+            let failed_note = match &worst {
+                Some(Failure::Transient { text, .. } | Failure::Permanent { text, .. }) => {
+                    format!("; falhas: {text}")
+                }
+                None => String::new(),
+            };
+            return self.sent(
+                document,
+                first.code,
+                format!(
+                    "enviado a {} de {} dispositivo(s){removed_note}{failed_note}",
+                    sent.len(),
+                    devices.len()
+                ),
+                version,
+            );
+        }
+        match worst {
+            Some(f) => self.failed(n, f, document, version),
+            None => self.unreachable(
+                n,
+                format!("cliente sem o aplicativo (dispositivos não registrados{removed_note})"),
+            ),
+        }
+    }
+
     async fn transport(&self, account: &SmtpAccount) -> anyhow::Result<MailTransport> {
         if let Some(t) = self.transports.lock().expect("poisoned").get(&account.id) {
             return Ok(t.clone());
@@ -373,15 +635,7 @@ impl Worker {
             Err(e) => {
                 // Our own failure (database, PDF): worth retrying like a transient one.
                 tracing::error!(notice = n.id.0, error = format!("{e:#}"), "delivery failed");
-                self.failed(
-                    n,
-                    Failure::Transient {
-                        code: None,
-                        text: format!("{e:#}"),
-                    },
-                    n.recipient.clone(),
-                    None,
-                )
+                self.failed(n, Failure::ours(&e), n.recipient.clone(), None)
             }
         };
         result.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -428,6 +682,7 @@ impl Worker {
             layout_version,
             duration_ms: 0,
             at_ms: 0,
+            fallback: None,
         }
     }
 
@@ -441,50 +696,128 @@ impl Worker {
             layout_version: None,
             duration_ms: 0,
             at_ms: 0,
+            fallback: None,
+        }
+    }
+
+    /// Where the notice can go now on its channel, or why it cannot (in Portuguese: the log
+    /// shows it to finance staff).
+    fn reach<'a>(
+        &self,
+        n: &super::Notice,
+        customer: Option<&Customer>,
+        cache: &'a BatchCache,
+    ) -> anyhow::Result<Result<Target<'a>, String>> {
+        Ok(match n.channel {
+            Channel::Email => {
+                let Some(account_id) = n.account_id else {
+                    return Ok(Err("sem conta de e-mail para enviar".into()));
+                };
+                let account = cache
+                    .accounts
+                    .iter()
+                    .find(|a| a.id == account_id)
+                    .with_context(|| format!("smtp account {account_id}"))?;
+                if !account.active {
+                    return Ok(Err(format!(
+                        "a conta de e-mail {} foi removida",
+                        account.name
+                    )));
+                }
+                match customer {
+                    Some(c) => match &c.email {
+                        Some(e) => Ok(Target::Email(account, e.as_str().to_string())),
+                        None => Err("cliente sem e-mail cadastrado".into()),
+                    },
+                    None => Ok(Target::Email(account, n.recipient.clone())),
+                }
+            }
+            Channel::Sms => {
+                let Some(gateway_id) = n.gateway_id else {
+                    return Ok(Err("nenhum gateway de SMS configurado".into()));
+                };
+                let gateway = cache
+                    .gateways
+                    .iter()
+                    .find(|g| g.id == gateway_id)
+                    .with_context(|| format!("sms gateway {gateway_id}"))?;
+                if !gateway.active {
+                    return Ok(Err(format!(
+                        "o gateway de SMS {} foi removido",
+                        gateway.name
+                    )));
+                }
+                match customer {
+                    Some(c) => match &c.mobile_phone {
+                        Some(p) => Ok(Target::Sms(gateway, SmsPhone::of(p))),
+                        None => Err("cliente sem celular cadastrado".into()),
+                    },
+                    None => SmsPhone::parse(&n.recipient)
+                        .map(|p| Target::Sms(gateway, p))
+                        .map_err(|e| format!("celular inválido: {e}")),
+                }
+            }
+            Channel::Push => {
+                let Some(config) = &cache.push else {
+                    return Ok(Err(
+                        "envio push não configurado (falta o arquivo de configuração do Firebase)"
+                            .into(),
+                    ));
+                };
+                let Some(c) = customer else {
+                    return Ok(Err("aviso push sem cliente".into()));
+                };
+                let doc = c.document.digits().to_string();
+                match cache.devices.get(&doc) {
+                    Some(d) if !d.is_empty() => Ok(Target::Push(config, d, doc)),
+                    _ => Err("cliente sem o aplicativo (nenhum dispositivo registrado)".into()),
+                }
+            }
+        })
+    }
+
+    /// A notice its channel cannot deliver: on to the next fallback channel if it has one
+    /// (the log row says so), otherwise skipped with the reason.
+    fn unreachable(&self, n: &super::Notice, reason: String) -> AttemptResult {
+        match n.fallback.first() {
+            Some(next) => AttemptResult {
+                fallback: Some(*next),
+                ..self.skipped(
+                    format!("{reason}; segue por {}", next.label_pt()),
+                    n.recipient.clone(),
+                )
+            },
+            None => self.skipped(reason, n.recipient.clone()),
         }
     }
 
     async fn attempt(&self, claim: &Claim, cache: &BatchCache) -> anyhow::Result<AttemptResult> {
         let n = &claim.notice;
-        let Some(account_id) = n.account_id else {
-            return Ok(self.skipped(
-                "sem conta de e-mail para enviar".into(),
-                n.recipient.clone(),
-            ));
+        let customer = match n.customer_id {
+            Some(id) => Some(
+                cache
+                    .customers
+                    .get(&id)
+                    .with_context(|| format!("customer {id}"))?,
+            ),
+            None => None,
         };
-        let account = cache
-            .accounts
-            .iter()
-            .find(|a| a.id == account_id)
-            .with_context(|| format!("smtp account {account_id}"))?;
-        if !account.active {
-            return Ok(self.skipped(
-                format!("a conta de e-mail {} foi removida", account.name),
-                n.recipient.clone(),
-            ));
-        }
+        let target = match self.reach(n, customer, cache)? {
+            Ok(t) => t,
+            Err(reason) => return Ok(self.unreachable(n, reason)),
+        };
         let today = self.clock.today();
         let company = &cache.company;
 
         // Re-check the cause right before sending: still open, still an address on file.
-        let mut recipient = n.recipient.clone();
+        let recipient = target.recipient();
         let mut ctx = LayoutContext {
             today: format_date(today),
             ..LayoutContext::default()
         };
         let mut attachments: Vec<(String, Vec<u8>)> = Vec::new();
         let mut letter_name = None;
-        if let Some(customer_id) = n.customer_id {
-            let customer = cache
-                .customers
-                .get(&customer_id)
-                .with_context(|| format!("customer {customer_id}"))?;
-            match &customer.email {
-                Some(e) => recipient = e.as_str().to_string(),
-                None => {
-                    return Ok(self.skipped("cliente sem e-mail cadastrado".into(), recipient));
-                }
-            }
+        if let Some(customer) = customer {
             if let Some(invoice_id) = n.invoice_id {
                 // A generation message carries several invoices: the open ones go, one PDF.
                 let carried: Vec<&Invoice> = match cache.groups.get(&n.id) {
@@ -557,8 +890,29 @@ impl Worker {
             } else {
                 ctx.customer.name = customer.name.clone();
                 ctx.customer.document = customer.document.to_string();
-                ctx.customer.email = recipient.clone();
+                ctx.customer.email = customer
+                    .email
+                    .as_ref()
+                    .map(|e| e.as_str().to_string())
+                    .unwrap_or_default();
+                if let Some(contract) = n.contract_id.and_then(|c| cache.contracts.get(&c)) {
+                    ctx.contract.number = contract.external_id.clone();
+                    ctx.contract.plan = contract.plan.clone();
+                }
             }
+        }
+        if let Some(id) = n.suspension_id {
+            let s = cache
+                .suspensions
+                .get(&id)
+                .with_context(|| format!("suspension {id}"))?;
+            // An ended-early suspension still tells of its end; the rest of its notices are moot.
+            if s.cancelled_at.is_some() && n.purpose != crate::layouts::Purpose::SuspensionEnded {
+                return Ok(self.skipped("suspensão cancelada".into(), recipient));
+            }
+            ctx.suspension.start = format_date(s.starts_on);
+            ctx.suspension.end = format_date(s.ends_on);
+            ctx.suspension.reason = s.reason.clone();
         }
         if n.purpose == crate::layouts::Purpose::PortalAccess {
             match cache.access_tokens.get(&n.id.0) {
@@ -607,6 +961,18 @@ impl Worker {
                 boleto::pdf::render_text_pdf(&rendered.subject, &rendered.text),
             ));
         }
+        let account = match target {
+            Target::Email(account, _) => account,
+            Target::Sms(gateway, phone) => {
+                let line = super::sms::sms_line(&company.name, &rendered.subject);
+                return Ok(self.sms(n, gateway, &phone, &line, version).await);
+            }
+            Target::Push(config, devices, document) => {
+                return Ok(self
+                    .push(n, config, devices, document, &rendered, version)
+                    .await);
+            }
+        };
         let message =
             match build_message(account, &recipient, &n.message_id, &rendered, &attachments) {
                 Ok(m) => m,
@@ -625,15 +991,7 @@ impl Worker {
         let transport = match self.transport(account).await {
             Ok(t) => t,
             Err(e) => {
-                return Ok(self.failed(
-                    n,
-                    Failure::Transient {
-                        code: None,
-                        text: format!("{e:#}"),
-                    },
-                    recipient,
-                    version,
-                ));
+                return Ok(self.failed(n, Failure::ours(&e), recipient, version));
             }
         };
         Ok(match transport.send(&message).await {
@@ -646,6 +1004,7 @@ impl Worker {
                 layout_version: version,
                 duration_ms: 0,
                 at_ms: 0,
+                fallback: None,
             },
             Err(failure) => self.failed(n, failure, recipient, version),
         })

@@ -50,7 +50,10 @@ pub async fn approve_letters(
             &NewNotice {
                 dedup_key: l.dedup_key.clone(),
                 channel: Channel::Email,
-                account_id: account.id,
+                account_id: Some(account.id),
+                gateway_id: None,
+                suspension_id: None,
+                fallback: Vec::new(),
                 recipient: customer
                     .email
                     .as_ref()

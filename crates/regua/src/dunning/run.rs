@@ -498,7 +498,10 @@ fn new_notice(
     NewNotice {
         dedup_key: key.to_string(),
         channel: Channel::Email,
-        account_id: account.id,
+        account_id: Some(account.id),
+        gateway_id: None,
+        suspension_id: None,
+        fallback: Vec::new(),
         recipient: r.email.clone().unwrap_or_default(),
         purpose: purpose_of(cause),
         layout_id: layout,

@@ -47,6 +47,8 @@ pub struct Scheduler {
     db: Db,
     clock: Clock,
     holidays_reported: HashSet<(i64, Date)>,
+    /// The last day whose suspension notices were planned (`crate::suspension::plan_day`).
+    suspensions_planned: Option<Date>,
 }
 
 impl Scheduler {
@@ -56,6 +58,7 @@ impl Scheduler {
             db,
             clock,
             holidays_reported: HashSet::new(),
+            suspensions_planned: None,
         }
     }
 
@@ -89,6 +92,17 @@ impl Scheduler {
             }
         }
         drop(conn);
+        // Suspension notices do not follow the régua's routines: every day, from 08:00.
+        if now.hour() >= crate::suspension::NOTICE_HOUR && self.suspensions_planned != Some(today) {
+            match crate::suspension::plan_day(&self.db, &self.clock, today, "routine: suspensões")
+                .await
+            {
+                Ok(_) => self.suspensions_planned = Some(today),
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "suspension notices failed")
+                }
+            }
+        }
         for (r, date) in due {
             let req = RunRequest {
                 date,

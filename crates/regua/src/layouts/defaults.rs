@@ -176,9 +176,9 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
         DefaultLayout {
             purpose: Purpose::SmtpTest,
             name: "Teste de envio",
-            subject: "Teste de envio de e-mail — {{ empresa.nome }}",
+            subject: "Teste de envio — {{ empresa.nome }}",
             html: framed(
-                "<p>Esta é uma mensagem de teste enviada pelo Régua em {{ hoje }}.</p>\n<p>Se você a recebeu, a conta de e-mail SMTP está configurada corretamente.</p>\n",
+                "<p>Esta é uma mensagem de teste enviada pelo Régua em {{ hoje }}.</p>\n<p>Se você a recebeu, o envio por este canal (e-mail, SMS ou push) está configurado corretamente.</p>\n",
             ),
         },
         DefaultLayout {

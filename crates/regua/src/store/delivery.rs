@@ -12,8 +12,8 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::{Backend, ConfigError, Db, is_constraint};
 use crate::delivery::{
-    AccountId, Attempt, DkimConfig, Enqueued, NewNotice, NewSmtpAccount, Notice, NoticeId,
-    NoticeStatus, SmtpAccount,
+    AccountId, Attempt, Channel, DkimConfig, Enqueued, GatewayId, NewNotice, NewSmtpAccount,
+    Notice, NoticeId, NoticeStatus, SmtpAccount, SuspensionId,
 };
 use crate::domain::{ContractId, CustomerId, EmailAddress, InvoiceId, LayoutId};
 use crate::secrets::{MasterKey, Secret, SecretError};
@@ -254,7 +254,7 @@ pub async fn financial_account(conn: &mut AnyConnection) -> anyhow::Result<Optio
 
 const NOTICE_COLUMNS: &str = "id, dedup_key, channel, account_id, recipient, purpose, layout_id, layout_version, \
     customer_id, contract_id, invoice_id, attach_boleto, attach_letter, actor, status, attempts, next_attempt_at, last_error, \
-    message_id, created_at, sent_at";
+    message_id, created_at, sent_at, gateway_id, suspension_id, fallback";
 
 fn notice_from_row(r: &AnyRow) -> anyhow::Result<Notice> {
     Ok(Notice {
@@ -262,6 +262,12 @@ fn notice_from_row(r: &AnyRow) -> anyhow::Result<Notice> {
         dedup_key: r.try_get("dedup_key")?,
         channel: parse(r, "channel")?,
         account_id: r.try_get::<Option<i64>, _>("account_id")?.map(AccountId),
+        gateway_id: r.try_get::<Option<i64>, _>("gateway_id")?.map(GatewayId),
+        suspension_id: r
+            .try_get::<Option<i64>, _>("suspension_id")?
+            .map(SuspensionId),
+        fallback: Channel::parse_list(&r.try_get::<String, _>("fallback")?)
+            .map_err(|e| anyhow::anyhow!("column fallback: {e}"))?,
         recipient: r.try_get("recipient")?,
         purpose: parse(r, "purpose")?,
         layout_id: LayoutId(r.try_get("layout_id")?),
@@ -313,13 +319,14 @@ pub async fn enqueue_notice(
 ) -> anyhow::Result<Enqueued> {
     let row = sqlx::query(
         "INSERT INTO notices (dedup_key, channel, account_id, recipient, purpose, layout_id, customer_id, contract_id,
-            invoice_id, attach_boleto, attach_letter, actor, status, attempts, next_attempt_at, message_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $14, $11, 'queued', 0, $12, $13, $12, $12)
+            invoice_id, attach_boleto, attach_letter, actor, status, attempts, next_attempt_at, message_id, created_at, updated_at,
+            gateway_id, suspension_id, fallback)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $14, $11, 'queued', 0, $12, $13, $12, $12, $15, $16, $17)
          ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
     )
     .bind(&n.dedup_key)
     .bind(n.channel.as_str())
-    .bind(n.account_id.0)
+    .bind(n.account_id.map(|a| a.0))
     .bind(&n.recipient)
     .bind(n.purpose.as_str())
     .bind(n.layout_id.0)
@@ -331,6 +338,9 @@ pub async fn enqueue_notice(
     .bind(now_ms)
     .bind(message_id_for(&n.dedup_key, from))
     .bind(i64::from(n.attach_letter))
+    .bind(n.gateway_id.map(|g| g.0))
+    .bind(n.suspension_id.map(|s| s.0))
+    .bind(Channel::format_list(&n.fallback))
     .fetch_optional(&mut *conn)
     .await
     .context("cannot enqueue the notice")?;
@@ -420,6 +430,8 @@ pub struct Claim {
     pub notice: Notice,
     /// The reservation in the send ledger, confirmed on success and released otherwise.
     pub reservation: Option<i64>,
+    /// The same in the SMS gateways' ledger.
+    pub gateway_reservation: Option<i64>,
 }
 
 /// Claims up to `batch` due notices for `worker`, leasing them until `now + lease_ms`.
@@ -480,38 +492,42 @@ async fn claim_notices(
         return Ok(Vec::new());
     }
 
-    // Capacity per account, accounts locked in id order (with their fallbacks) so that claims
-    // on several workers serialise per account and never deadlock.
-    let mut accounts: BTreeMap<i64, Capacity> = BTreeMap::new();
-    for n in &candidates {
-        if let Some(a) = n.account_id {
-            let cap = Capacity::load(&mut tx, db.backend, a, now_ms).await?;
-            if let Some(f) = cap.fallback
-                && !accounts.contains_key(&f.0)
-            {
-                let fcap = Capacity::load(&mut tx, db.backend, f, now_ms).await?;
-                accounts.insert(f.0, fcap);
-            }
-            accounts.entry(a.0).or_insert(cap);
+    // Capacity per account and gateway, locked in key order (with the accounts' fallbacks) so
+    // that claims on several workers serialise per account and never deadlock.
+    let mut wanted: Vec<Limited> = candidates.iter().filter_map(Limited::of).collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut capacity: BTreeMap<Limited, Capacity> = BTreeMap::new();
+    for l in wanted {
+        if capacity.contains_key(&l) {
+            continue;
         }
+        let cap = Capacity::load(&mut tx, db.backend, l, now_ms).await?;
+        if let Some(f) = cap.fallback {
+            let f = Limited::Account(f.0);
+            if let std::collections::btree_map::Entry::Vacant(e) = capacity.entry(f) {
+                e.insert(Capacity::load(&mut tx, db.backend, f, now_ms).await?);
+            }
+        }
+        capacity.insert(l, cap);
     }
 
-    let mut claimed: Vec<(Notice, Option<AccountId>)> = Vec::new();
+    let mut claimed: Vec<(Notice, Option<Limited>)> = Vec::new();
     let mut deferred: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for n in candidates {
-        let Some(a) = n.account_id else {
+        let Some(l) = Limited::of(&n) else {
             claimed.push((n, None));
             continue;
         };
-        let primary = accounts.get_mut(&a.0).context("account capacity")?;
+        let primary = capacity.get_mut(&l).context("capacity")?;
         if primary.take() {
-            claimed.push((n, Some(a)));
+            claimed.push((n, Some(l)));
             continue;
         }
-        let fallback = primary.fallback;
+        let fallback = primary.fallback.map(|f| Limited::Account(f.0));
         let opening = primary.opening;
         if let Some(f) = fallback
-            && accounts.get_mut(&f.0).is_some_and(Capacity::take)
+            && capacity.get_mut(&f).is_some_and(Capacity::take)
         {
             claimed.push((n, Some(f)));
             continue;
@@ -531,41 +547,43 @@ async fn claim_notices(
         tracing::info!(
             deferred = ids.len(),
             until = opening,
-            "account limit reached; notices wait for the window"
+            "sending limit reached; notices wait for the window"
         );
     }
 
     // A few statements per batch, not per notice: SQLite through sqlx pays a thread hop for
     // each statement, which dominated delivery at thousands of messages a second.
-    let mut by_account: BTreeMap<Option<i64>, Vec<i64>> = BTreeMap::new();
-    for (n, account) in &claimed {
-        by_account
-            .entry(account.map(|a| a.0))
-            .or_default()
-            .push(n.id.0);
+    let mut by_sender: BTreeMap<Option<Limited>, Vec<i64>> = BTreeMap::new();
+    for (n, l) in &claimed {
+        by_sender.entry(*l).or_default().push(n.id.0);
     }
     let mut reservations: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
-    for (account, ids) in &by_account {
+    for (sender, ids) in &by_sender {
+        // An e-mail notice takes the account it is sent through (its fallback, on overflow).
+        let set_account = match sender {
+            Some(Limited::Account(a)) => format!(", account_id = {a}"),
+            _ => String::new(),
+        };
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE notices SET status = 'sending', lease_until = $1, lease_owner = $2, attempts = attempts + 1,
-                account_id = $3, updated_at = $4 WHERE id IN ({})",
+                updated_at = $3{set_account} WHERE id IN ({})",
             super::id_list(ids.iter().copied())
         )))
         .bind(now_ms + lease_ms)
         .bind(worker)
-        .bind(*account)
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
-        if let Some(a) = account {
+        if let Some(l) = sender {
+            let (table, column, id) = l.ledger();
             // Integers only in the VALUES list.
             let values = ids
                 .iter()
-                .map(|id| format!("({a}, {id}, {now_ms})"))
+                .map(|n| format!("({id}, {n}, {now_ms})"))
                 .collect::<Vec<_>>()
                 .join(", ");
             let rows = sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO account_sends (account_id, notice_id, sent_at) VALUES {values} RETURNING id, notice_id"
+                "INSERT INTO {table} ({column}, notice_id, sent_at) VALUES {values} RETURNING id, notice_id"
             )))
             .fetch_all(&mut *tx)
             .await?;
@@ -576,14 +594,22 @@ async fn claim_notices(
     }
     let out = claimed
         .into_iter()
-        .map(|(mut n, account)| {
+        .map(|(mut n, l)| {
             n.status = NoticeStatus::Sending;
             n.attempts += 1;
-            n.account_id = account;
             let reservation = reservations.get(&n.id.0).copied();
+            let (reservation, gateway_reservation) = match l {
+                Some(Limited::Account(a)) => {
+                    n.account_id = Some(AccountId(a));
+                    (reservation, None)
+                }
+                Some(Limited::Gateway(_)) => (None, reservation),
+                None => (None, None),
+            };
             Claim {
                 notice: n,
                 reservation,
+                gateway_reservation,
             }
         })
         .collect();
@@ -591,7 +617,33 @@ async fn claim_notices(
     Ok(out)
 }
 
-/// What an account can still send now, within its rolling hour and day.
+/// What a notice is sent through, when that has limits: an e-mail account or an SMS gateway.
+/// Push has none of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Limited {
+    Account(i64),
+    Gateway(i64),
+}
+
+impl Limited {
+    fn of(n: &Notice) -> Option<Limited> {
+        match n.channel {
+            Channel::Email => n.account_id.map(|a| Limited::Account(a.0)),
+            Channel::Sms => n.gateway_id.map(|g| Limited::Gateway(g.0)),
+            Channel::Push => None,
+        }
+    }
+
+    /// The ledger table, its key column, and the key.
+    fn ledger(self) -> (&'static str, &'static str, i64) {
+        match self {
+            Limited::Account(a) => ("account_sends", "account_id", a),
+            Limited::Gateway(g) => ("gateway_sends", "gateway_id", g),
+        }
+    }
+}
+
+/// What an account or gateway can still send now, within its rolling hour and day.
 #[derive(Debug)]
 struct Capacity {
     /// Messages it may still start now; `None` = unlimited.
@@ -606,20 +658,27 @@ impl Capacity {
     async fn load(
         conn: &mut AnyConnection,
         backend: Backend,
-        account: AccountId,
+        sender: Limited,
         now_ms: i64,
     ) -> anyhow::Result<Capacity> {
         let lock = match backend {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
         };
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT hourly_limit, daily_limit, fallback_account_id, active FROM smtp_accounts WHERE id = $1{lock}"
-        )))
-        .bind(account.0)
-        .fetch_one(&mut *conn)
-        .await
-        .with_context(|| format!("smtp account {account}"))?;
+        let select = match sender {
+            Limited::Account(_) => {
+                "SELECT hourly_limit, daily_limit, fallback_account_id FROM smtp_accounts WHERE id = $1"
+            }
+            Limited::Gateway(_) => {
+                "SELECT hourly_limit, daily_limit, NULL FROM sms_gateways WHERE id = $1"
+            }
+        };
+        let (table, column, id) = sender.ledger();
+        let row = sqlx::query(AssertSqlSafe(format!("{select}{lock}")))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await
+            .with_context(|| format!("{sender:?}"))?;
         let hourly: Option<i64> = row.try_get(0)?;
         let daily: Option<i64> = row.try_get(1)?;
         let fallback = row.try_get::<Option<i64>, _>(2)?.map(AccountId);
@@ -627,10 +686,10 @@ impl Capacity {
         let mut opening = now_ms;
         for (lim, window) in [(hourly, HOUR_MS), (daily, DAY_MS)] {
             let Some(lim) = lim else { continue };
-            let row = sqlx::query(
-                "SELECT COUNT(*), MIN(sent_at) FROM account_sends WHERE account_id = $1 AND sent_at > $2",
-            )
-            .bind(account.0)
+            let row = sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*), MIN(sent_at) FROM {table} WHERE {column} = $1 AND sent_at > $2"
+            )))
+            .bind(id)
             .bind(now_ms - window)
             .fetch_one(&mut *conn)
             .await?;
@@ -680,6 +739,8 @@ pub struct AttemptResult {
     pub duration_ms: i64,
     /// When the attempt ended (ms).
     pub at_ms: i64,
+    /// With `Skipped`: the channel the notice goes on through (its next fallback), queued again.
+    pub fallback: Option<Channel>,
 }
 
 /// Records the end of attempts, in one transaction: each notice's new status, its log row, and
@@ -701,6 +762,27 @@ pub async fn finish_attempts(
         let n = &claim.notice;
         if result.outcome == NoticeStatus::Sent && result.recipient == n.recipient {
             sent.entry(result.layout_version).or_default().push(n.id.0);
+            continue;
+        }
+        if let Some(next) = result.fallback {
+            // The channel could not reach the customer: the notice goes on through the next one,
+            // due now; this attempt's log row says why.
+            let rest: Vec<Channel> = n.fallback.iter().copied().filter(|c| *c != next).collect();
+            let updated = sqlx::query(
+                "UPDATE notices SET status = 'queued', channel = $1, fallback = $2, next_attempt_at = $3,
+                    lease_until = NULL, lease_owner = NULL, last_error = $4, updated_at = $3
+                 WHERE id = $5 AND status = 'sending' AND lease_owner = $6",
+            )
+            .bind(next.as_str())
+            .bind(Channel::format_list(&rest))
+            .bind(now_ms)
+            .bind(&result.reply_text)
+            .bind(n.id.0)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            lost += 1 - usize::try_from(updated).unwrap_or(1).min(1);
             continue;
         }
         let sent_at = (result.outcome == NoticeStatus::Sent).then_some(now_ms);
@@ -787,29 +869,34 @@ pub async fn finish_attempts(
     }
     // The ledger: a confirmed send counts from when it was recorded (never earlier than the
     // send itself, so a window can only be counted long, never short).
-    let (confirmed, released): (Vec<_>, Vec<_>) = done
-        .iter()
-        .filter_map(|(c, r)| {
-            c.reservation
-                .map(|id| (id, r.outcome == NoticeStatus::Sent))
-        })
-        .partition(|(_, ok)| *ok);
-    if !confirmed.is_empty() {
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE account_sends SET sent_at = $1 WHERE id IN ({})",
-            super::id_list(confirmed.iter().map(|(id, _)| *id))
-        )))
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-    }
-    if !released.is_empty() {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM account_sends WHERE id IN ({})",
-            super::id_list(released.iter().map(|(id, _)| *id))
-        )))
-        .execute(&mut *tx)
-        .await?;
+    for (table, reservation) in [
+        (
+            "account_sends",
+            (|c: &Claim| c.reservation) as fn(&Claim) -> Option<i64>,
+        ),
+        ("gateway_sends", |c: &Claim| c.gateway_reservation),
+    ] {
+        let (confirmed, released): (Vec<_>, Vec<_>) = done
+            .iter()
+            .filter_map(|(c, r)| reservation(c).map(|id| (id, r.outcome == NoticeStatus::Sent)))
+            .partition(|(_, ok)| *ok);
+        if !confirmed.is_empty() {
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE {table} SET sent_at = $1 WHERE id IN ({})",
+                super::id_list(confirmed.iter().map(|(id, _)| *id))
+            )))
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if !released.is_empty() {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE id IN ({})",
+                super::id_list(released.iter().map(|(id, _)| *id))
+            )))
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     // A portal access link's text lives only until its e-mail is sent or given up on.
     let settled: Vec<i64> = done
@@ -1012,9 +1099,15 @@ pub async fn last_attempt_reply(
 pub async fn queue_depth_by_account(
     conn: &mut AnyConnection,
 ) -> anyhow::Result<Vec<(String, i64)>> {
+    // Each notice under what it is sent through now: its e-mail account, `sms: GATEWAY`, or
+    // `push` (an SMS notice also names the e-mail account of its fallback).
     let rows = sqlx::query(
-        "SELECT COALESCE(s.name, ''), COUNT(*) FROM notices n LEFT JOIN smtp_accounts s ON s.id = n.account_id
-         WHERE n.status IN ('queued', 'sending', 'retrying') GROUP BY s.name ORDER BY 1",
+        "SELECT CASE n.channel WHEN 'email' THEN COALESCE(s.name, '')
+                               WHEN 'sms' THEN 'sms: ' || COALESCE(g.name, '')
+                               ELSE 'push' END AS sender, COUNT(*)
+         FROM notices n LEFT JOIN smtp_accounts s ON s.id = n.account_id
+                        LEFT JOIN sms_gateways g ON g.id = n.gateway_id
+         WHERE n.status IN ('queued', 'sending', 'retrying') GROUP BY 1 ORDER BY 1",
     )
     .fetch_all(&mut *conn)
     .await?;

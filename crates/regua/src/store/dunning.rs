@@ -782,7 +782,7 @@ pub async fn insert_notices(
             q = q
                 .bind(n.dedup_key.clone())
                 .bind(n.channel.as_str())
-                .bind(n.account_id.0)
+                .bind(n.account_id.map(|a| a.0))
                 .bind(n.recipient.clone())
                 .bind(n.purpose.as_str())
                 .bind(n.layout_id.0)

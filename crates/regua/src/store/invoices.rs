@@ -51,7 +51,7 @@ impl NewInvoice {
 pub(super) const INVOICE_COLUMNS: &str = "id, external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date, \
      due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type";
 
-fn date_col(r: &AnyRow, col: &str) -> anyhow::Result<Date> {
+pub(crate) fn date_col(r: &AnyRow, col: &str) -> anyhow::Result<Date> {
     let s: String = r.try_get(col)?;
     s.parse().with_context(|| format!("stored {col} {s:?}"))
 }

@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "portal",
         include_str!("../../migrations/0010_portal.sql"),
     ),
+    (
+        11,
+        "channels",
+        include_str!("../../migrations/0011_channels.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

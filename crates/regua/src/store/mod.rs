@@ -4,6 +4,7 @@
 //! named after what they do; they take a connection or transaction and the caller owns the
 //! transaction.
 
+mod channels;
 mod delivery;
 mod dunning;
 mod invoices;
@@ -15,6 +16,7 @@ mod rules;
 mod settings;
 mod users;
 
+pub use channels::*;
 pub use delivery::*;
 pub use dunning::*;
 pub use invoices::*;

@@ -18,6 +18,15 @@ pub const SETTING_PORTAL_LIMIT_INVOICE: &str = "portal_daily_limit_per_invoice";
 pub const SETTING_PORTAL_LIMIT_CUSTOMER: &str = "portal_daily_limit_per_customer";
 /// Setting key: how suspension notices reach the customer (`email`, `sms` or `push`).
 pub const SETTING_SUSPENSION_METHOD: &str = "suspension_notify_method";
+/// Setting key: the e-mail account suspension notices go through (empty: the financial one).
+pub const SETTING_SUSPENSION_ACCOUNT: &str = "suspension_smtp_account";
+/// Setting key: the SMS gateway suspension notices go through (empty: the first active one).
+pub const SETTING_SUSPENSION_GATEWAY: &str = "suspension_sms_gateway";
+/// Setting key: the channels to try, in order, when the chosen one cannot reach a customer
+/// (`sms,email`; empty: none).
+pub const SETTING_SUSPENSION_FALLBACK: &str = "suspension_fallback";
+/// Setting key: how many days before a suspension ends its "ending" notice goes.
+pub const SETTING_SUSPENSION_ENDING_DAYS: &str = "suspension_ending_days";
 
 /// How a setting's value is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +45,13 @@ pub enum SettingKind {
     YesNo,
     /// One of the listed values.
     Choice(&'static [&'static str]),
+    /// A comma-separated list of channels (`push,sms,email`), or empty.
+    Channels,
+    /// The name of an active SMTP account, or empty (checked against the database by
+    /// [`check_setting_in_db`]).
+    SmtpAccount,
+    /// The name of an active SMS gateway, or empty (idem).
+    SmsGateway,
 }
 
 /// One known setting.
@@ -69,6 +85,14 @@ pub const SETTINGS: &[SettingSpec] = &[
         SETTING_SUSPENSION_METHOD,
         "email",
         SettingKind::Choice(SUSPENSION_METHODS),
+    ),
+    spec(SETTING_SUSPENSION_ACCOUNT, "", SettingKind::SmtpAccount),
+    spec(SETTING_SUSPENSION_GATEWAY, "", SettingKind::SmsGateway),
+    spec(SETTING_SUSPENSION_FALLBACK, "", SettingKind::Channels),
+    spec(
+        SETTING_SUSPENSION_ENDING_DAYS,
+        "3",
+        SettingKind::Number(1, 30),
     ),
     spec(SETTING_PORTAL_SEND_EMAIL, "no", SettingKind::YesNo),
     spec(
@@ -137,7 +161,7 @@ pub fn check_setting(spec: &SettingSpec, value: &str) -> Result<String, SettingE
     let v = value.trim();
     let err = |en: String, pt: &str| SettingError { en, pt: pt.into() };
     match spec.kind {
-        SettingKind::Text => Ok(v.to_string()),
+        SettingKind::Text | SettingKind::SmtpAccount | SettingKind::SmsGateway => Ok(v.to_string()),
         SettingKind::Email => {
             if v.is_empty() || crate::domain::EmailAddress::parse(v).is_ok() {
                 Ok(v.to_string())
@@ -174,6 +198,14 @@ pub fn check_setting(spec: &SettingSpec, value: &str) -> Result<String, SettingE
             "no" | "não" | "nao" => Ok("no".into()),
             _ => Err(err(format!("{v:?}: use yes or no"), "Escolha sim ou não.")),
         },
+        SettingKind::Channels => crate::delivery::Channel::parse_list(v)
+            .map(|l| crate::delivery::Channel::format_list(&l))
+            .map_err(|e| {
+                err(
+                    e,
+                    "Uma lista de canais separados por vírgula: push, sms, email.",
+                )
+            }),
         SettingKind::Choice(values) => {
             let lower = v.to_lowercase();
             if values.contains(&lower.as_str()) {
@@ -186,6 +218,35 @@ pub fn check_setting(spec: &SettingSpec, value: &str) -> Result<String, SettingE
             }
         }
     }
+}
+
+/// The checks [`check_setting`] cannot make alone: a named account or gateway must exist and be
+/// active, so a typo is refused when saved rather than failing every suspension later.
+pub async fn check_setting_in_db(
+    conn: &mut AnyConnection,
+    spec: &SettingSpec,
+    value: &str,
+) -> anyhow::Result<Result<(), SettingError>> {
+    if value.is_empty() {
+        return Ok(Ok(()));
+    }
+    Ok(match spec.kind {
+        SettingKind::SmtpAccount => match super::find_smtp_account(conn, value).await? {
+            Some(a) if a.active => Ok(()),
+            _ => Err(SettingError {
+                en: format!("no active smtp account named {value:?}"),
+                pt: "Conta de e-mail SMTP não encontrada.".into(),
+            }),
+        },
+        SettingKind::SmsGateway => match super::find_sms_gateway(conn, value).await? {
+            Some(_) => Ok(()),
+            None => Err(SettingError {
+                en: format!("no active sms gateway named {value:?}"),
+                pt: "Gateway de SMS não encontrado.".into(),
+            }),
+        },
+        _ => Ok(()),
+    })
 }
 
 /// The value of a known setting, its default while unset.

@@ -183,13 +183,24 @@ pub async fn record_login_failure(
     Ok(())
 }
 
-/// Failed logins since `since_ms`: (for this login, from this client).
+/// The prefix of the subscriber portal's entries in `login_failures` (`portal:<document>`).
+pub const PORTAL_LOGIN_PREFIX: &str = "portal:";
+
+/// Failed logins since `since_ms`: (for this login, from this client on the same surface). The
+/// portal's failures (logins starting with [`PORTAL_LOGIN_PREFIX`]) and the admin UI's are
+/// counted apart, so subscribers mistyping their passwords behind one address (a shared NAT)
+/// never lock the ISP's staff out, nor the other way round.
 pub async fn login_failures_since(
     conn: &mut AnyConnection,
     login: &str,
     client: &str,
     since_ms: i64,
 ) -> anyhow::Result<(i64, i64)> {
+    let same_surface = if login.trim().starts_with(PORTAL_LOGIN_PREFIX) {
+        "login LIKE 'portal:%'"
+    } else {
+        "login NOT LIKE 'portal:%'"
+    };
     let by_login: i64 =
         sqlx::query("SELECT COUNT(*) FROM login_failures WHERE login = $1 AND failed_at > $2")
             .bind(login.trim())
@@ -197,9 +208,10 @@ pub async fn login_failures_since(
             .fetch_one(&mut *conn)
             .await?
             .try_get(0)?;
-    let by_client: i64 =
-        sqlx::query("SELECT COUNT(*) FROM login_failures WHERE client = $1 AND failed_at > $2")
-            .bind(client)
+    let by_client: i64 = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM login_failures WHERE client = $1 AND failed_at > $2 AND {same_surface}"
+    )))
+    .bind(client)
             .bind(since_ms)
             .fetch_one(&mut *conn)
             .await?

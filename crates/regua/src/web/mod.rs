@@ -20,6 +20,7 @@ mod portal_app;
 mod regua;
 mod settings;
 mod smtp;
+mod suspensions;
 mod users;
 mod wallets;
 
@@ -110,6 +111,10 @@ fn templates() -> minijinja::Environment<'static> {
     for (name, source) in [
         ("base.html", include_str!("templates/base.html")),
         ("login.html", include_str!("templates/login.html")),
+        (
+            "suspensions.html",
+            include_str!("templates/suspensions.html"),
+        ),
         ("dashboard.html", include_str!("templates/dashboard.html")),
         ("forecast.html", include_str!("templates/forecast.html")),
         ("error.html", include_str!("templates/error.html")),

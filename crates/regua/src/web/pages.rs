@@ -41,6 +41,14 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/clientes/{id}", get(super::customers::show))
         .route("/contratos", get(super::billing::contracts))
         .route("/contratos/{id}/gerar", post(super::billing::generate))
+        .route(
+            "/contratos/{id}/suspensoes",
+            get(super::suspensions::show).post(super::suspensions::create),
+        )
+        .route(
+            "/contratos/{id}/suspensoes/encerrar",
+            post(super::suspensions::end),
+        )
         .route("/faturas", get(super::billing::invoices))
         .route("/faturas/{id}/boleto.pdf", get(super::billing::boleto_pdf))
         .route("/faturas/{id}/enviar", post(super::billing::send_now))
@@ -62,6 +70,14 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route(
             "/configuracoes/parametros",
             get(super::settings::show_general).post(super::settings::save_general),
+        )
+        .route(
+            "/configuracoes/notificacoes",
+            get(super::settings::show_notifications).post(super::settings::save_notifications),
+        )
+        .route(
+            "/configuracoes/notificacoes/teste",
+            post(super::settings::test_notification),
         )
         .route(
             "/configuracoes/central",

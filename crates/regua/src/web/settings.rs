@@ -41,10 +41,6 @@ pub(super) const GENERAL: Section = Section {
             "Tipo de cobrança padrão",
         ),
         (
-            store::SETTING_SUSPENSION_METHOD,
-            "Método de envio das notificações de suspensão",
-        ),
-        (
             store::SETTING_WINDOW_DAYS,
             "Dias de recuperação da régua (0 a 60)",
         ),
@@ -74,6 +70,36 @@ pub(super) const PORTAL: Section = Section {
     ],
 };
 
+/// Configurações › Notificações de suspensão: the method (e-mail, SMS or push), the account and
+/// gateway, the fallback order and the "ending" notice's lead, with "realizar teste de envio".
+pub(super) const NOTIFICATIONS: Section = Section {
+    path: "/configuracoes/notificacoes",
+    title: "Notificações de suspensão",
+    permission: Permission::ConfigureEmail,
+    fields: &[
+        (
+            store::SETTING_SUSPENSION_METHOD,
+            "Método de envio das notificações de suspensão",
+        ),
+        (
+            store::SETTING_SUSPENSION_ACCOUNT,
+            "Conta de e-mail SMTP (vazio: a dos parâmetros financeiros)",
+        ),
+        (
+            store::SETTING_SUSPENSION_GATEWAY,
+            "Gateway de SMS (vazio: o primeiro ativo)",
+        ),
+        (
+            store::SETTING_SUSPENSION_FALLBACK,
+            "Alternativas quando o método não alcança o cliente, em ordem (ex.: sms,email)",
+        ),
+        (
+            store::SETTING_SUSPENSION_ENDING_DAYS,
+            "Aviso de término: dias antes do fim (1 a 30)",
+        ),
+    ],
+};
+
 fn spec(key: &str) -> &'static store::SettingSpec {
     store::setting_spec(key).expect("every field is a known setting")
 }
@@ -93,7 +119,9 @@ fn input_kind(kind: store::SettingKind) -> minijinja::Value {
         },
         K::Number(min, max) => minijinja::context! { number => true, min, max },
         K::Email => minijinja::context! { email => true },
-        K::Text | K::Url => minijinja::context! {},
+        K::Text | K::Url | K::Channels | K::SmtpAccount | K::SmsGateway => {
+            minijinja::context! {}
+        }
     }
 }
 
@@ -131,10 +159,11 @@ fn page(
             }
         })
         .collect();
+    let test = section.path == NOTIFICATIONS.path;
     let mut resp = state.render(
         "settings.html",
         minijinja::context! {
-            title => section.title, path => section.path, fields, errors, notice, warning,
+            title => section.title, path => section.path, fields, errors, notice, warning, test,
             ..session.ctx()
         },
     );
@@ -153,18 +182,39 @@ async fn show(state: &AppState, session: &Session, section: &Section, saved: Sav
     }
     let warning = async {
         let mut conn = state.db.pool.acquire().await?;
-        anyhow::Ok(
-            store::get_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT)
+        if section.path == PORTAL.path {
+            let none = store::get_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT)
                 .await?
-                .is_none(),
-        )
+                .is_none();
+            return anyhow::Ok(none.then_some(
+                "Nenhuma conta SMTP padrão nos Parâmetros financeiros: o envio por e-mail fica oculto na Central do Assinante até que uma seja definida.",
+            ));
+        }
+        if section.path == NOTIFICATIONS.path {
+            let method =
+                store::setting_or_default(&mut conn, spec(store::SETTING_SUSPENSION_METHOD))
+                    .await?;
+            if method == "sms"
+                && !store::list_sms_gateways(&mut conn)
+                    .await?
+                    .iter()
+                    .any(|g| g.active)
+            {
+                return Ok(Some(
+                    "Nenhum gateway de SMS cadastrado: as notificações por SMS não podem ser enviadas (cadastre um com regua sms add).",
+                ));
+            }
+            if method == "push" && store::push_config(&mut conn).await?.is_none() {
+                return Ok(Some(
+                    "Falta o arquivo de configuração do Firebase: as notificações push não podem ser enviadas (regua push configure --service-account ARQUIVO.json).",
+                ));
+            }
+        }
+        Ok(None)
     };
     match (current(state, section).await, warning.await) {
-        (Ok(values), Ok(no_account)) => {
+        (Ok(values), Ok(warning)) => {
             let notice = saved.salvo.map(|_| "Parâmetros salvos.");
-            let warning = (section.path == PORTAL.path && no_account).then_some(
-                "Nenhuma conta SMTP padrão nos Parâmetros financeiros: o envio por e-mail fica oculto na Central do Assinante até que uma seja definida.",
-            );
             page(
                 state,
                 session,
@@ -191,9 +241,21 @@ async fn save(
     }
     let mut errors = Errors::new();
     let mut values: HashMap<&'static str, String> = HashMap::new();
+    let mut conn = match state.db.pool.acquire().await {
+        Ok(c) => c,
+        Err(e) => return internal(e.into()),
+    };
     for (key, _) in section.fields {
         let typed = form.get(*key).cloned().unwrap_or_default();
-        match store::check_setting(spec(key), &typed) {
+        let checked = match store::check_setting(spec(key), &typed) {
+            Ok(v) => match store::check_setting_in_db(&mut conn, spec(key), &v).await {
+                Ok(Ok(())) => Ok(v),
+                Ok(Err(e)) => Err(e),
+                Err(e) => return internal(e),
+            },
+            Err(e) => Err(e),
+        };
+        match checked {
             Ok(v) => {
                 values.insert(*key, v);
             }
@@ -203,6 +265,7 @@ async fn save(
             }
         }
     }
+    drop(conn);
     if !errors.is_empty() {
         return page(
             state,
@@ -281,4 +344,99 @@ pub(super) async fn save_portal(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     save(&state, &session, &PORTAL, form).await
+}
+
+/// `GET /configuracoes/notificacoes`
+pub(super) async fn show_notifications(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(saved): Query<Saved>,
+) -> Response {
+    show(&state, &session, &NOTIFICATIONS, saved).await
+}
+
+/// `POST /configuracoes/notificacoes`
+pub(super) async fn save_notifications(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    save(&state, &session, &NOTIFICATIONS, form).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct TestForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// `POST /configuracoes/notificacoes/teste`: "realizar teste de envio" by a method, now; the
+/// page shows the server's, gateway's or FCM's answer.
+pub(super) async fn test_notification(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(form): Form<TestForm>,
+) -> Response {
+    if let Err(r) = session.allow(&state, NOTIFICATIONS.permission, Some(&form.csrf)) {
+        return r;
+    }
+    let values = match current(&state, &NOTIFICATIONS).await {
+        Ok(v) => v,
+        Err(e) => return internal(e),
+    };
+    let (message, status) = match form.method.parse::<crate::delivery::Channel>() {
+        Err(_) => (
+            "Escolha o método: e-mail, SMS ou push.".to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        Ok(method) => match crate::suspension::send_test(
+            &state.db,
+            &state.clock,
+            state.key.clone(),
+            method,
+            &form.to,
+            None,
+            &format!("user: {}", session.user.login),
+        )
+        .await
+        {
+            Ok(t) if t.sent => (
+                format!(
+                    "Teste por {} enviado para {}. Resposta: {}",
+                    method.label_pt(),
+                    t.recipient,
+                    t.answer
+                ),
+                StatusCode::OK,
+            ),
+            Ok(t) => (
+                format!(
+                    "O teste por {} não foi enviado. Resposta: {}",
+                    method.label_pt(),
+                    t.answer
+                ),
+                StatusCode::OK,
+            ),
+            Err(e) => (e.pt, StatusCode::UNPROCESSABLE_ENTITY),
+        },
+    };
+    let ok = status == StatusCode::OK && message.starts_with("Teste");
+    let (notice, warning) = if ok {
+        (Some(message.as_str()), None)
+    } else {
+        (None, Some(message.as_str()))
+    };
+    page(
+        &state,
+        &session,
+        &NOTIFICATIONS,
+        &values,
+        &Errors::new(),
+        (notice, warning),
+        status,
+    )
 }

@@ -410,12 +410,7 @@ pub(super) async fn test(
             WorkerOptions::default(),
             state.key.clone(),
         );
-        let status = worker.deliver_notice(id).await?;
-        let mut conn = state.db.pool.acquire().await?;
-        let answer = store::last_attempt_reply(&mut conn, id)
-            .await?
-            .map(|(code, text)| format!("{} {text}", code.map_or("---".into(), |c| c.to_string())))
-            .unwrap_or_default();
+        let (status, answer) = worker.deliver_and_answer(id).await?;
         Ok(match status {
             Some(NoticeStatus::Sent) => (
                 true,

@@ -139,3 +139,24 @@ pub async fn json_call(
     let json = serde_json::from_slice(&raw[split + 4..]).unwrap_or(serde_json::Value::Null);
     (status, json)
 }
+
+/// Logs in to the admin UI through the form; the session cookie header (`regua_session=…`).
+pub async fn staff_session(addr: SocketAddr, login: &str, password: &str) -> String {
+    let form = http(addr, "GET", "/login", "", "").await;
+    let token = form.cookie("regua_login").expect("login cookie");
+    let r = http(
+        addr,
+        "POST",
+        "/login",
+        &format!("regua_login={token}"),
+        &format!(
+            "_csrf={}&login={}&password={}&next=%2F",
+            enc(&form.field("_csrf")),
+            enc(login),
+            enc(password)
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 303, "login {login}: {}", r.body);
+    format!("regua_session={}", r.cookie("regua_session").unwrap())
+}

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod stub;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

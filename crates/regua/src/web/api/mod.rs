@@ -184,6 +184,14 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/invoices/{id}/paid", post(mark_paid))
         .route("/api/v1/invoices/{id}/send", post(send))
         .route("/api/v1/contracts/{id}/generate", post(generate))
+        .route(
+            "/api/v1/contracts/{id}/suspensions",
+            get(records::suspensions).post(records::create_suspension),
+        )
+        .route(
+            "/api/v1/contracts/{id}/suspensions/end",
+            post(records::end_suspension),
+        )
         .route("/api/v1/notices", get(notices))
         .route("/api/v1/dry-run", post(dry_run))
 }
@@ -819,6 +827,11 @@ pub fn openapi_document() -> Value {
             "/invoices/{id}/paid": {"post": {"summary": "Mark paid (permission billing)", "parameters": [id_param("id", "external id"), idem.clone()], "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"paid_on": {"type": "string", "format": "date"}, "amount_cents": {"type": "integer", "minimum": 0}}}}}}, "responses": {"200": {"description": "the invoice, paid", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Invoice"}}}}, "409": err, "422": err}}},
             "/invoices/{id}/send": {"post": {"summary": "Send by e-mail now, boleto attached (permission send)", "parameters": [id_param("id", "external id"), idem.clone()], "responses": {"202": {"description": "queued", "content": {"application/json": {"schema": {"type": "object", "properties": {"notice": {"type": "integer"}, "status": {"type": "string"}, "invoice": {"type": "string"}}}}}}, "409": err}}},
             "/contracts/{id}/generate": {"post": {"summary": "Generate the contract's next invoices (permission billing; idempotent by month)", "parameters": [id_param("id", "external id"), idem], "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["months"], "properties": {"months": {"type": "integer", "minimum": 1, "maximum": 60}}}}}}, "responses": {"201": {"description": "created invoices"}, "404": err, "409": err, "422": err}}},
+            "/contracts/{id}/suspensions": {
+                "get": {"summary": "The contract's temporary suspensions, latest first", "parameters": [id_param("id", "external id")], "responses": {"200": {"description": "suspensions", "content": {"application/json": {"schema": {"type": "object", "properties": {"suspensions": {"type": "array", "items": {"$ref": "#/components/schemas/Suspension"}}}}}}}, "404": err}},
+                "post": {"summary": "Suspend the contract temporarily (permission billing); its customer is told by the suspension notice method. The same request again answers 200 and sends nothing.", "parameters": [id_param("id", "external id"), idem.clone()], "requestBody": body("SuspensionInput"), "responses": {"201": one("Suspension"), "200": one("Suspension"), "404": err, "409": err, "422": err}}
+            },
+            "/contracts/{id}/suspensions/end": {"post": {"summary": "End the contract's running suspension today (service restored, the ended notice sent) or withdraw its upcoming one (permission billing)", "parameters": [id_param("id", "external id"), idem.clone()], "responses": {"200": one("Suspension"), "404": err, "409": err}}},
             "/notices": {"get": {"summary": "The delivery log", "parameters": [q("customer", "customer external id"), q("invoice", "invoice external id"), q("status", "sent | retrying | dead | skipped"), paging[0], paging[1]], "responses": {"200": {"description": "attempts, newest first"}, "422": err}}},
             "/dry-run": {"post": {"summary": "What the régua would send on a date (nothing is written)", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"date": {"type": "string", "format": "date"}}}}}}, "responses": {"200": {"description": "the dry run's JSON (docs/dunning.md)"}, "422": err}}}
         },
@@ -831,6 +844,8 @@ pub fn openapi_document() -> Value {
                 "Contract": {"type": "object", "properties": {"id": {"type": "string"}, "customer": {"type": "string"}, "plan": {"type": "string"}, "monthly_amount_cents": {"type": "integer"}, "due_day": {"type": "integer"}, "billing_method": {"type": "string"}, "delivery_type": {"enum": ["email", "printed"]}, "status": {"enum": ["active", "suspended", "cancelled"]}}},
                 "ContractInput": {"type": "object", "additionalProperties": false, "required": ["customer", "plan", "monthly_amount_cents", "due_day", "billing_method"], "properties": {"id": {"type": "string"}, "customer": {"type": "string", "description": "customer external id"}, "plan": {"type": "string"}, "monthly_amount_cents": {"type": "integer", "minimum": 0}, "due_day": {"type": "integer", "minimum": 1, "maximum": 31}, "billing_method": {"type": "string", "description": "a billing method's name"}, "delivery_type": {"enum": ["email", "printed"], "description": "default: the general parameter"}, "status": {"enum": ["active", "suspended", "cancelled"], "description": "default active"}}},
                 "InvoiceInput": {"type": "object", "additionalProperties": false, "required": ["amount_cents", "due_date"], "properties": {"id": {"type": "string"}, "contract": {"type": "string", "description": "contract external id; required on POST"}, "amount_cents": {"type": "integer", "minimum": 0}, "issue_date": {"type": "string", "format": "date", "description": "default today"}, "due_date": {"type": "string", "format": "date"}}},
+                "SuspensionInput": {"type": "object", "additionalProperties": false, "required": ["from", "to"], "properties": {"from": {"type": "string", "format": "date", "description": "first day without service"}, "to": {"type": "string", "format": "date", "description": "last day without service"}, "reason": {"type": "string"}}},
+                "Suspension": {"type": "object", "properties": {"id": {"type": "integer"}, "contract": {"type": "string"}, "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "reason": {"type": "string"}, "requested_by": {"type": "string"}, "cancelled": {"type": "boolean"}}},
                 "Customer": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "document": {"type": "string"}, "email": {"type": ["string", "null"]}, "mobile_phone": {"type": ["string", "null"], "description": "E.164"}}},
                 "Invoice": {"type": "object", "properties": {"id": {"type": "string"}, "customer": {"type": "string"}, "contract": {"type": "string"}, "amount_cents": {"type": "integer"}, "issue_date": {"type": "string", "format": "date"}, "due_date": {"type": "string", "format": "date"}, "competence": {"type": ["string", "null"]}, "status": {"enum": ["open", "paid", "cancelled"]}, "paid_on": {"type": ["string", "null"]}, "paid_amount_cents": {"type": ["integer", "null"]}, "delivery_type": {"enum": ["email", "printed"]}, "our_number": {"type": "integer"}}}
             }

@@ -30,6 +30,13 @@ use crate::domain::{
 use crate::store::{self, NewInvoice};
 use crate::web::auth::Permission;
 
+/// A contract by external id, or 404.
+async fn contract_or_404(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Contract, ApiError> {
+    store::find_contract_by_external_id(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Contrato"))
+}
+
 /// 200 for a record that existed (updated), 201 for a new one.
 fn saved_status(existed: bool) -> StatusCode {
     if existed {
@@ -323,9 +330,7 @@ pub(super) async fn contract(
         async {
             client.require(Permission::View)?;
             let mut conn = state.db.pool.acquire().await?;
-            let k = store::find_contract_by_external_id(&mut conn, &id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("Contrato"))?;
+            let k = contract_or_404(&mut conn, &id).await?;
             Ok((StatusCode::OK, contract_json(&mut conn, &k).await?))
         }
         .await,
@@ -553,4 +558,138 @@ pub(super) async fn cancel_invoice(
         Ok((StatusCode::OK, invoice_value(&state, &i).await?))
     })
     .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SuspensionBody {
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+fn suspension_json(s: &store::Suspension, contract: &str) -> Value {
+    json!({
+        "id": s.id.0, "contract": contract, "from": s.starts_on.to_string(),
+        "to": s.ends_on.to_string(), "reason": s.reason, "requested_by": s.requested_by,
+        "cancelled": s.cancelled_at.is_some(),
+    })
+}
+
+/// `POST /api/v1/contracts/{id}/suspensions`: a temporary suspension. The same request again
+/// answers 200 with the suspension it made (no second notice); an overlapping one is 409.
+pub(super) async fn create_suspension(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let path = format!("/api/v1/contracts/{id}/suspensions");
+    idempotent(&state, &client, &headers, &path, &body, |_| async {
+        client.require(Permission::EditBilling)?;
+        let b: SuspensionBody = parse_json(&body)?;
+        let date = |field: &str, v: &Option<String>| -> Result<jiff::civil::Date, ApiError> {
+            let v = v
+                .as_deref()
+                .ok_or_else(|| ApiError::invalid(field, "Obrigatório."))?;
+            parse_date(v).map_err(|_| ApiError::invalid(field, "Data inválida (AAAA-MM-DD)."))
+        };
+        let req = crate::suspension::SuspendRequest {
+            contract: id.clone(),
+            from: date("from", &b.from)?,
+            to: date("to", &b.to)?,
+            reason: b.reason.clone(),
+            actor: client.actor(),
+        };
+        let now = state.clock.now_millis();
+        let mut tx = state.db.begin().await?;
+        contract_or_404(&mut tx, &id).await?;
+        use crate::suspension::{SuspendError, Suspended};
+        let done = match crate::suspension::suspend(&mut tx, &req, state.clock.today(), now).await {
+            Ok(d) => d,
+            Err(SuspendError::Other(e)) => return Err(e.into()),
+            Err(e @ SuspendError::Overlap { .. }) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "overlap",
+                    e.message_pt(),
+                ));
+            }
+            Err(e @ SuspendError::Invalid { field, .. }) => {
+                return Err(ApiError::invalid(field, e.message_pt()));
+            }
+        };
+        let status = match &done {
+            Suspended::New(s) => {
+                crate::suspension::audit(&mut tx, &client.actor(), "suspension.add", &id, s, now)
+                    .await?;
+                StatusCode::CREATED
+            }
+            Suspended::Exists(_) => StatusCode::OK,
+        };
+        tx.commit().await?;
+        Ok((status, suspension_json(done.suspension(), &id)))
+    })
+    .await
+}
+
+/// `POST /api/v1/contracts/{id}/suspensions/end`: ends the running suspension today (service
+/// restored, the "ended" notice sent) or withdraws the upcoming one; 409 when there is none.
+pub(super) async fn end_suspension(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let path = format!("/api/v1/contracts/{id}/suspensions/end");
+    idempotent(&state, &client, &headers, &path, &body, |_| async {
+        client.require(Permission::EditBilling)?;
+        let now = state.clock.now_millis();
+        let mut tx = state.db.begin().await?;
+        contract_or_404(&mut tx, &id).await?;
+        use crate::suspension::{Ended, SuspendError};
+        let s =
+            match crate::suspension::end(&mut tx, &id, state.clock.today(), &client.actor(), now)
+                .await
+            {
+                Ok(Ended::Withdrawn(s) | Ended::Restored(s)) => s,
+                Err(SuspendError::Other(e)) => return Err(e.into()),
+                Err(e) => {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "not_suspended",
+                        e.message_pt(),
+                    ));
+                }
+            };
+        crate::suspension::audit(&mut tx, &client.actor(), "suspension.end", &id, &s, now).await?;
+        tx.commit().await?;
+        Ok((StatusCode::OK, suspension_json(&s, &id)))
+    })
+    .await
+}
+
+/// `GET /api/v1/contracts/{id}/suspensions`: the contract's suspensions, latest first.
+pub(super) async fn suspensions(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    Path(id): Path<String>,
+) -> Response {
+    super::respond(
+        async {
+            client.require(Permission::View)?;
+            let mut conn = state.db.pool.acquire().await?;
+            let k = contract_or_404(&mut conn, &id).await?;
+            let list: Vec<Value> = store::suspensions_of_contract(&mut conn, k.id)
+                .await?
+                .iter()
+                .map(|s| suspension_json(s, &id))
+                .collect();
+            Ok((StatusCode::OK, json!({ "suspensions": list })))
+        }
+        .await,
+    )
 }
