@@ -1,7 +1,8 @@
-//! Temporary suspensions of a contract ("suspensão temporária") and their four notices:
+//! Temporary suspensions of a contract ("suspensão temporária") and their notices:
 //! *scheduled* (when it is recorded before its start), *started* (on its first day),
 //! *ending* (N days before its last day, `suspension_ending_days`) and *ended* (the day after its
-//! last day, when service is restored). Each notice goes by the method the ISP chose
+//! last day, when service is restored), plus *withdrawn* when an upcoming one the customer was
+//! told of is withdrawn. Each notice goes by the method the ISP chose
 //! (`suspension_notify_method`: e-mail, SMS or push), with an optional fallback order for
 //! customers that method cannot reach.
 //!
@@ -19,7 +20,7 @@ use anyhow::Context as _;
 use jiff::civil::Date;
 use sqlx::AnyConnection;
 
-use crate::delivery::{Channel, Enqueued, NewNotice, SmsGateway, SmtpAccount};
+use crate::delivery::{Channel, Enqueued, NewNotice, NoticeStatus, SmsGateway, SmtpAccount};
 use crate::domain::{Clock, Contract, ContractStatus, EmailAddress, format_date};
 use crate::layouts::Purpose;
 use crate::store::{self, Db, Suspension};
@@ -41,6 +42,9 @@ pub enum Event {
     Ending,
     /// Service restored.
     Ended,
+    /// Withdrawn before its start, after the customer was told it was scheduled. Not planned
+    /// by day: [`end`] queues it.
+    Withdrawn,
 }
 
 impl Event {
@@ -51,6 +55,7 @@ impl Event {
             Event::Started => "inicio",
             Event::Ending => "termino",
             Event::Ended => "fim",
+            Event::Withdrawn => "cancelada",
         }
     }
 
@@ -61,6 +66,7 @@ impl Event {
             Event::Started => Purpose::SuspensionStarted,
             Event::Ending => Purpose::SuspensionEnding,
             Event::Ended => Purpose::SuspensionEnded,
+            Event::Withdrawn => Purpose::SuspensionWithdrawn,
         }
     }
 }
@@ -261,16 +267,33 @@ pub async fn suspend(
 /// What [`end`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
-    /// It had not started: withdrawn, its pending notices are skipped.
-    Withdrawn(Suspension),
+    /// It had not started: withdrawn, its pending notices are skipped. `notified`: the
+    /// customer had been sent its "scheduled" notice, so the "withdrawn" one is queued.
+    Withdrawn {
+        /// The suspension as it is now.
+        suspension: Suspension,
+        /// Whether a "withdrawn" notice was queued.
+        notified: bool,
+    },
     /// It was running: service restored today, the contract active, the "ended" notice queued.
     Restored(Suspension),
+}
+
+impl Ended {
+    /// The suspension either way.
+    pub fn suspension(&self) -> &Suspension {
+        match self {
+            Ended::Withdrawn { suspension, .. } | Ended::Restored(suspension) => suspension,
+        }
+    }
 }
 
 /// Ends a contract's upcoming or running suspension now, in the caller's transaction (the
 /// customer asked to come back early, or withdrew the request). A running one ends yesterday:
 /// the contract is active again and its "ended" notice goes at once; one not yet started is
-/// withdrawn. Either way the scheduler leaves it alone from then on.
+/// withdrawn, and a customer who was told it was scheduled (that notice sent, or going out
+/// now) is told it was withdrawn; one who was not hears nothing. Either way the scheduler
+/// leaves it alone from then on.
 pub async fn end(
     conn: &mut AnyConnection,
     contract: &str,
@@ -310,7 +333,19 @@ pub async fn end(
             cancelled_at: Some(now_ms),
             ..s
         };
-        return Ok(Ended::Withdrawn(s));
+        let told = store::notice_by_dedup_key(conn, &dedup_key(&s, Event::Scheduled))
+            .await?
+            .is_some_and(|(_, status)| {
+                matches!(status, NoticeStatus::Sent | NoticeStatus::Sending)
+            });
+        if told {
+            let routing = Routing::load(conn).await?;
+            enqueue_event(conn, &routing, &s, &k, Event::Withdrawn, actor, now_ms).await?;
+        }
+        return Ok(Ended::Withdrawn {
+            suspension: s,
+            notified: told,
+        });
     }
     let yesterday = today
         .checked_sub(jiff::Span::new().days(1))
@@ -521,28 +556,47 @@ async fn plan_one(
         )
         .await?;
     }
-    let customer = store::get_customer(conn, contract.customer_id).await?;
     let mut new = 0;
     for e in events {
-        let layout = store::layout_for_purpose(conn, e.purpose())
-            .await?
-            .with_context(|| format!("no layout for {}", e.purpose()))?;
-        let mut n = routing.notice(
-            format!("suspensao:{}:{}", s.id, e.as_str()),
-            e.purpose(),
-            layout.id,
-            &customer,
-            Some(contract),
-            actor,
-        );
-        n.suspension_id = Some(s.id);
-        if let Enqueued::New(_) =
-            store::enqueue_notice(conn, &n, &routing.from_address(), now_ms).await?
-        {
+        if enqueue_event(conn, routing, s, contract, e, actor, now_ms).await? {
             new += 1;
         }
     }
     Ok(new)
+}
+
+/// The dedup key of a suspension's notice: `suspensao:<id>:<event>`.
+fn dedup_key(s: &Suspension, e: Event) -> String {
+    format!("suspensao:{}:{}", s.id, e.as_str())
+}
+
+/// Enqueues one notice of a suspension; `true` when it is new.
+async fn enqueue_event(
+    conn: &mut AnyConnection,
+    routing: &Routing,
+    s: &Suspension,
+    contract: &Contract,
+    e: Event,
+    actor: &str,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let customer = store::get_customer(conn, contract.customer_id).await?;
+    let layout = store::layout_for_purpose(conn, e.purpose())
+        .await?
+        .with_context(|| format!("no layout for {}", e.purpose()))?;
+    let mut n = routing.notice(
+        dedup_key(s, e),
+        e.purpose(),
+        layout.id,
+        &customer,
+        Some(contract),
+        actor,
+    );
+    n.suspension_id = Some(s.id);
+    Ok(matches!(
+        store::enqueue_notice(conn, &n, &routing.from_address(), now_ms).await?,
+        Enqueued::New(_)
+    ))
 }
 
 /// What a day's planning did.

@@ -1224,7 +1224,10 @@ async fn a_suspension_ends_early_or_is_withdrawn() {
         suspend_on(db, &request("K2", "2026-01-10", "2026-01-15"), "2026-01-05").await;
         assert!(matches!(
             end_on("K2", "2026-01-05").await.unwrap(),
-            regua::suspension::Ended::Withdrawn(_)
+            regua::suspension::Ended::Withdrawn {
+                notified: false,
+                ..
+            }
         ));
         drain(db, "2026-01-05").await;
         let n = suspension_notices(db).await.pop().unwrap();
@@ -1240,7 +1243,25 @@ async fn a_suspension_ends_early_or_is_withdrawn() {
             suspend_on(db, &request("K2", "2026-01-10", "2026-01-15"), "2026-01-05").await,
             Suspended::New(_)
         ));
-        end_on("K2", "2026-01-05").await.unwrap();
+        // This time its "scheduled" notice went out before the withdrawal: the customer is
+        // told it was withdrawn, once.
+        drain(db, "2026-01-05").await;
+        assert!(matches!(
+            end_on("K2", "2026-01-05").await.unwrap(),
+            regua::suspension::Ended::Withdrawn { notified: true, .. }
+        ));
+        drain(db, "2026-01-05").await;
+        drain(db, "2026-01-06").await;
+        assert_eq!(plan(db, "2026-01-10").await, 0, "{}", t.label);
+        let got = ids(&sink.received());
+        assert_eq!(got.len(), 4, "{}: {got:?}", t.label);
+        assert!(
+            got[2].contains(".3.agendada.") && got[3].contains(".3.cancelada."),
+            "{got:?}"
+        );
+        let told = suspension_notices(db).await.pop().unwrap();
+        assert_eq!(told.purpose, regua::layouts::Purpose::SuspensionWithdrawn);
+        assert_eq!(told.status, NoticeStatus::Sent);
 
         // Started today and ended today: restored, and the morning's routine does not suspend
         // it again.
@@ -1252,8 +1273,8 @@ async fn a_suspension_ends_early_or_is_withdrawn() {
         drain(db, "2026-01-20").await;
         // Its "started" notice, still queued when it ended, is moot: only the end goes.
         let got = ids(&sink.received());
-        assert_eq!(got.len(), 3, "{}: {got:?}", t.label);
-        assert!(got[2].ends_with(".4.fim.regua@provedor.com.br>"), "{got:?}");
+        assert_eq!(got.len(), 5, "{}: {got:?}", t.label);
+        assert!(got[4].ends_with(".4.fim.regua@provedor.com.br>"), "{got:?}");
     }
 }
 

@@ -306,7 +306,16 @@ pub async fn suspend(g: &Global, a: SuspendArgs) -> anyhow::Result<ExitCode> {
         {
             Ok(ended) => {
                 let (what, s) = match &ended {
-                    crate::suspension::Ended::Withdrawn(s) => ("withdrawn", s),
+                    crate::suspension::Ended::Withdrawn {
+                        suspension,
+                        notified: true,
+                    } => (
+                        "withdrawn; the customer, told it was scheduled, is told it was withdrawn",
+                        suspension,
+                    ),
+                    crate::suspension::Ended::Withdrawn { suspension, .. } => {
+                        ("withdrawn", suspension)
+                    }
                     crate::suspension::Ended::Restored(s) => ("ended; service restored today", s),
                 };
                 let now = clock.now_millis();

@@ -906,8 +906,15 @@ impl Worker {
                 .suspensions
                 .get(&id)
                 .with_context(|| format!("suspension {id}"))?;
-            // An ended-early suspension still tells of its end; the rest of its notices are moot.
-            if s.cancelled_at.is_some() && n.purpose != crate::layouts::Purpose::SuspensionEnded {
+            // An ended-early suspension still tells of its end (or its withdrawal); the rest of
+            // its notices are moot.
+            if s.cancelled_at.is_some()
+                && !matches!(
+                    n.purpose,
+                    crate::layouts::Purpose::SuspensionEnded
+                        | crate::layouts::Purpose::SuspensionWithdrawn
+                )
+            {
                 return Ok(self.skipped("suspensão cancelada".into(), recipient));
             }
             ctx.suspension.start = format_date(s.starts_on);

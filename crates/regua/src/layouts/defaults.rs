@@ -174,6 +174,14 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
             ),
         },
         DefaultLayout {
+            purpose: Purpose::SuspensionWithdrawn,
+            name: "Suspensão cancelada",
+            subject: "Suspensão temporária cancelada: seu serviço continua ativo",
+            html: framed(
+                "<p>Olá, {{ cliente.nome }}.</p>\n<p>A suspensão temporária do seu contrato {{ contrato.numero }}, agendada de {{ suspensao.inicio }} a {{ suspensao.fim }}, foi cancelada. Seu serviço continua ativo normalmente.</p>\n",
+            ),
+        },
+        DefaultLayout {
             purpose: Purpose::SmtpTest,
             name: "Teste de envio",
             subject: "Teste de envio — {{ empresa.nome }}",

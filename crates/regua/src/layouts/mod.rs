@@ -49,6 +49,8 @@ pub enum Purpose {
     SuspensionEnding,
     /// A temporary suspension ended; service restored.
     SuspensionEnded,
+    /// A scheduled temporary suspension was withdrawn before its start.
+    SuspensionWithdrawn,
     /// The SMTP account's test message.
     SmtpTest,
     /// The SMTP account's default message: manual sends ("emissão de boletos"); neutral, fit
@@ -58,7 +60,7 @@ pub enum Purpose {
 
 impl Purpose {
     /// Every purpose, in the order screens list them.
-    pub const ALL: [Purpose; 13] = [
+    pub const ALL: [Purpose; 14] = [
         Purpose::InvoiceGenerated,
         Purpose::ReminderBeforeDue,
         Purpose::DueToday,
@@ -70,6 +72,7 @@ impl Purpose {
         Purpose::SuspensionStarted,
         Purpose::SuspensionEnding,
         Purpose::SuspensionEnded,
+        Purpose::SuspensionWithdrawn,
         Purpose::SmtpTest,
         Purpose::AccountDefault,
     ];
@@ -88,6 +91,7 @@ impl Purpose {
             Purpose::SuspensionStarted => "suspension_started",
             Purpose::SuspensionEnding => "suspension_ending",
             Purpose::SuspensionEnded => "suspension_ended",
+            Purpose::SuspensionWithdrawn => "suspension_withdrawn",
             Purpose::SmtpTest => "smtp_test",
             Purpose::AccountDefault => "account_default",
         }
@@ -107,6 +111,7 @@ impl Purpose {
             Purpose::SuspensionStarted => "Suspensão iniciada",
             Purpose::SuspensionEnding => "Suspensão terminando",
             Purpose::SuspensionEnded => "Suspensão encerrada",
+            Purpose::SuspensionWithdrawn => "Suspensão cancelada",
             Purpose::SmtpTest => "Teste de envio SMTP",
             Purpose::AccountDefault => "Mensagem padrão da conta de e-mail",
         }

@@ -347,14 +347,23 @@ pub async fn enqueue_notice(
     if let Some(row) = row {
         return Ok(Enqueued::New(NoticeId(row.try_get(0)?)));
     }
+    let (id, status) = notice_by_dedup_key(conn, &n.dedup_key)
+        .await?
+        .with_context(|| format!("notice {:?} vanished", n.dedup_key))?;
+    Ok(Enqueued::Exists(id, status))
+}
+
+/// The notice with a dedup key, and its status, if there is one.
+pub async fn notice_by_dedup_key(
+    conn: &mut AnyConnection,
+    dedup_key: &str,
+) -> anyhow::Result<Option<(NoticeId, NoticeStatus)>> {
     let row = sqlx::query("SELECT id, status FROM notices WHERE dedup_key = $1")
-        .bind(&n.dedup_key)
-        .fetch_one(&mut *conn)
+        .bind(dedup_key)
+        .fetch_optional(&mut *conn)
         .await?;
-    Ok(Enqueued::Exists(
-        NoticeId(row.try_get(0)?),
-        parse(&row, "status")?,
-    ))
+    row.map(|row| Ok((NoticeId(row.try_get(0)?), parse(&row, "status")?)))
+        .transpose()
 }
 
 /// A notice by id.

@@ -117,6 +117,9 @@ pub(super) async fn show(
             Some("Suspensão encerrada; o serviço volta hoje e o cliente será avisado.")
         }
         Some("cancelada") => Some("Suspensão agendada cancelada."),
+        Some("cancelada_aviso") => {
+            Some("Suspensão agendada cancelada; o cliente será avisado do cancelamento.")
+        }
         _ => None,
     };
     page(
@@ -244,7 +247,11 @@ pub(super) async fn end(
                 };
             let (outcome, s) = match &ended {
                 Ended::Restored(s) => ("encerrada", s),
-                Ended::Withdrawn(s) => ("cancelada", s),
+                Ended::Withdrawn {
+                    suspension,
+                    notified: true,
+                } => ("cancelada_aviso", suspension),
+                Ended::Withdrawn { suspension, .. } => ("cancelada", suspension),
             };
             crate::suspension::audit(&mut tx, &actor, "suspension.end", &contract, s, now).await?;
             tx.commit().await?;

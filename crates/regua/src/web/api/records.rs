@@ -650,12 +650,12 @@ pub(super) async fn end_suspension(
         let now = state.clock.now_millis();
         let mut tx = state.db.begin().await?;
         contract_or_404(&mut tx, &id).await?;
-        use crate::suspension::{Ended, SuspendError};
+        use crate::suspension::SuspendError;
         let s =
             match crate::suspension::end(&mut tx, &id, state.clock.today(), &client.actor(), now)
                 .await
             {
-                Ok(Ended::Withdrawn(s) | Ended::Restored(s)) => s,
+                Ok(ended) => ended.suspension().clone(),
                 Err(SuspendError::Other(e)) => return Err(e.into()),
                 Err(e) => {
                     return Err(ApiError::new(
