@@ -2040,3 +2040,74 @@ async fn emission_emails_the_email_ones_once_and_prints_a_carne_of_the_printed_o
             .all(|m| m.text().contains("application/pdf"))
     );
 }
+
+/// `/metrics` keeps the settled part of the delivery log's histogram and reads only what came
+/// after; the totals stay those of a full scan, an attempt recorded late (older than one after
+/// it) included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_histogram_reads_only_new_attempts_and_counts_each_once() {
+    use regua::web::metrics::{BOUNDS_MS, HistogramCache};
+    for t in each_backend().await {
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        let invoices = open_invoices(&t.db, 6).await;
+        let account = sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+        let cache = HistogramCache::default();
+        let minute = 60_000;
+        let db = &t.db;
+        let send = async |i: usize, clock: &regua::domain::Clock| {
+            queue_invoice_email(
+                db,
+                &invoices[i],
+                &account,
+                &format!("m:{i}"),
+                clock.now_millis(),
+            )
+            .await;
+            worker_at(db, clock).drain(|_| {}).await.unwrap();
+        };
+        let last_id = async || -> i64 {
+            let mut conn = db.pool.acquire().await.unwrap();
+            sqlx::query_scalar("SELECT MAX(id) FROM delivery_attempts")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap()
+        };
+        let scrape = async |now: i64, count: i64| {
+            let mut conn = db.pool.acquire().await.unwrap();
+            let got = cache.read(&mut conn, now).await.unwrap();
+            let full = store::send_duration_histogram(&mut conn, &BOUNDS_MS, 0, None)
+                .await
+                .unwrap();
+            assert_eq!(got, full, "{}", t.label);
+            assert_eq!(got.count, count, "{}", t.label);
+        };
+        let t0 = clock_on("2026-01-07");
+        send(0, &t0).await;
+        send(1, &t0).await;
+        scrape(t0.now_millis(), 2).await;
+        assert_eq!(
+            cache.settled_up_to().await,
+            0,
+            "{}: too recent to keep",
+            t.label
+        );
+        let t1 = t0.later_by_millis(20 * minute);
+        scrape(t1.now_millis(), 2).await;
+        let second = last_id().await;
+        assert_eq!(cache.settled_up_to().await, second, "{}", t.label);
+        // One sent now, then one whose row is written after it but started 20 minutes before
+        // (a slow batch): the mark waits for the newer one to settle, so neither is lost or
+        // counted twice.
+        send(2, &t1).await;
+        send(3, &t0).await;
+        scrape(t1.now_millis() + minute, 4).await;
+        assert_eq!(cache.settled_up_to().await, second, "{}", t.label);
+        scrape(t1.now_millis() + 20 * minute, 4).await;
+        assert_eq!(cache.settled_up_to().await, last_id().await, "{}", t.label);
+        send(4, &t1.later_by_millis(30 * minute)).await;
+        scrape(t1.now_millis() + 31 * minute, 5).await;
+        assert_eq!(sink.count(), 5);
+    }
+}

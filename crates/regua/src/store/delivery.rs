@@ -1125,32 +1125,87 @@ pub async fn queue_depth_by_account(
         .collect()
 }
 
-/// Send durations of accepted attempts as a cumulative histogram: for each bound (ms), how
-/// many took at most that long; then the count and the sum (ms).
+/// Sent attempts' durations bucketed for `/metrics`: counts at or under each bound, the count
+/// and the sum in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DurationHistogram {
+    /// Attempts at or under each bound (cumulative, as Prometheus wants).
+    pub buckets: Vec<i64>,
+    /// Every sent attempt counted.
+    pub count: i64,
+    /// Their durations' sum, in milliseconds.
+    pub sum_ms: i64,
+}
+
+impl DurationHistogram {
+    /// Adds another range's counts to these.
+    pub fn add(&mut self, other: &DurationHistogram) {
+        self.buckets
+            .resize(other.buckets.len().max(self.buckets.len()), 0);
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.sum_ms += other.sum_ms;
+    }
+}
+
+/// The histogram of sent attempts with an id in `(after_id, up_to]` (no upper bound when `None`):
+/// a range of the primary key, so `/metrics` reads only what is new since its last scrape.
 pub async fn send_duration_histogram(
     conn: &mut AnyConnection,
     bounds_ms: &[i64],
-) -> anyhow::Result<(Vec<i64>, i64, i64)> {
+    after_id: i64,
+    up_to: Option<i64>,
+) -> anyhow::Result<DurationHistogram> {
     let cases: Vec<String> = bounds_ms
         .iter()
         .map(|b| format!("COALESCE(SUM(CASE WHEN duration_ms <= {b} THEN 1 ELSE 0 END), 0)"))
         .collect();
     let sql = format!(
-        "SELECT {}, COUNT(*), COALESCE(SUM(duration_ms), 0) FROM delivery_attempts WHERE outcome = 'sent'",
+        "SELECT {}, COUNT(*), CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT) FROM delivery_attempts
+         WHERE outcome = 'sent' AND id > $1 AND ($2 IS NULL OR id <= $2)",
         cases.join(", ")
     );
     let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(after_id)
+        .bind(up_to)
         .fetch_one(&mut *conn)
         .await?;
     let mut buckets = Vec::with_capacity(bounds_ms.len());
     for i in 0..bounds_ms.len() {
         buckets.push(row.try_get::<i64, _>(i)?);
     }
-    Ok((
+    Ok(DurationHistogram {
         buckets,
-        row.try_get(bounds_ms.len())?,
-        row.try_get(bounds_ms.len() + 1)?,
-    ))
+        count: row.try_get(bounds_ms.len())?,
+        sum_ms: row.try_get(bounds_ms.len() + 1)?,
+    })
+}
+
+/// The highest attempt id up to which the log is settled: past `after_id`, every attempt that
+/// started before `settled_before_ms`, up to the first that did not. `None` when nothing past
+/// `after_id` is settled yet.
+///
+/// Why a time and not just the highest id: on PostgreSQL ids are handed out at insert and made
+/// visible at commit, so a lower id can appear after a higher one; an attempt row is written
+/// within minutes of its start (the worker's batch, bounded by the send timeouts), so a range
+/// whose attempts all started well before now will not grow any more.
+pub async fn settled_attempt_id(
+    conn: &mut AnyConnection,
+    after_id: i64,
+    settled_before_ms: i64,
+) -> anyhow::Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT MAX(id) FROM delivery_attempts WHERE id > $1 AND id < COALESCE(
+            (SELECT MIN(id) FROM delivery_attempts WHERE id > $1 AND attempted_at >= $2), $3)",
+    )
+    .bind(after_id)
+    .bind(settled_before_ms)
+    .bind(i64::MAX)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get::<Option<i64>, _>(0)?)
 }
 
 /// A customer's notices, newest first (the timeline).

@@ -14,14 +14,53 @@ use super::AppState;
 use crate::store;
 
 /// The latency histogram's bucket bounds, in milliseconds.
-const BOUNDS_MS: [i64; 9] = [5, 10, 25, 50, 100, 250, 500, 1000, 5000];
+pub const BOUNDS_MS: [i64; 9] = [5, 10, 25, 50, 100, 250, 500, 1000, 5000];
 
+/// How long after its start an attempt's log row is taken to be written: the worker records a
+/// batch's attempts when the batch ends, and sends time out in 30 s. Attempts newer than this
+/// are counted afresh at every scrape.
+const SETTLE_MS: i64 = 15 * 60 * 1000;
+
+/// The histogram of the delivery log up to an attempt id, kept between scrapes: a log of
+/// millions of attempts is read once, then only what is new.
+#[derive(Debug, Default)]
+pub struct HistogramCache(tokio::sync::Mutex<(i64, store::DurationHistogram)>);
+
+impl HistogramCache {
+    /// The whole log's histogram: the cached part, advanced over what settled since, plus the
+    /// attempts after it.
+    pub async fn read(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        now_ms: i64,
+    ) -> anyhow::Result<store::DurationHistogram> {
+        let mut cached = self.0.lock().await;
+        let (up_to, hist) = &mut *cached;
+        if let Some(settled) = store::settled_attempt_id(conn, *up_to, now_ms - SETTLE_MS).await? {
+            hist.add(
+                &store::send_duration_histogram(conn, &BOUNDS_MS, *up_to, Some(settled)).await?,
+            );
+            *up_to = settled;
+        }
+        let mut total = hist.clone();
+        total.add(&store::send_duration_histogram(conn, &BOUNDS_MS, *up_to, None).await?);
+        Ok(total)
+    }
+
+    /// The attempt id the cached part reaches (0 before the first scrape settles anything).
+    pub async fn settled_up_to(&self) -> i64 {
+        self.0.lock().await.0
+    }
+}
+
+/// A Prometheus label value, escaped.
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
 }
 
+/// The `/metrics` handler.
 pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.metrics_token {
         let given = headers
@@ -48,8 +87,14 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderM
         for (account, n) in store::queue_depth_by_account(&mut conn).await? {
             writeln!(out, "regua_queue_depth{{account=\"{}\"}} {n}", label(&account))?;
         }
-        let (buckets, count, sum_ms) =
-            store::send_duration_histogram(&mut conn, &BOUNDS_MS).await?;
+        let store::DurationHistogram {
+            buckets,
+            count,
+            sum_ms,
+        } = state
+            .send_histogram
+            .read(&mut conn, state.clock.now_millis())
+            .await?;
         writeln!(out, "# HELP regua_send_duration_seconds Time to hand a message to the server.")?;
         writeln!(out, "# TYPE regua_send_duration_seconds histogram")?;
         for (b, n) in BOUNDS_MS.iter().zip(&buckets) {

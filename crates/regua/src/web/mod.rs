@@ -13,7 +13,7 @@ mod holidays;
 mod layouts;
 mod letters;
 mod log;
-mod metrics;
+pub mod metrics;
 mod pages;
 mod portal;
 mod portal_app;
@@ -58,6 +58,9 @@ pub struct AppState {
     pub key: Option<crate::secrets::MasterKey>,
     /// When set, `/metrics` needs `Authorization: Bearer <token>` (`REGUA_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
+    /// The send-latency histogram of the settled part of the delivery log, so each scrape
+    /// reads only the attempts since.
+    pub send_histogram: metrics::HistogramCache,
 }
 
 impl AppState {
@@ -76,6 +79,7 @@ impl AppState {
             secure_cookies,
             key,
             metrics_token: metrics_token.filter(|t| !t.is_empty()),
+            send_histogram: metrics::HistogramCache::default(),
         }
     }
 
