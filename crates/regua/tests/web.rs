@@ -2109,5 +2109,23 @@ async fn the_metrics_histogram_reads_only_new_attempts_and_counts_each_once() {
         send(4, &t1.later_by_millis(30 * minute)).await;
         scrape(t1.now_millis() + 31 * minute, 5).await;
         assert_eq!(sink.count(), 5);
+        // And through the endpoint, on either engine.
+        let label = t.label;
+        with_server(db, |addr| async move {
+            let m = http(addr, "GET", "/metrics", "", "").await;
+            assert_eq!(m.status, 200, "{label}: {}", m.body);
+            for line in [
+                "regua_notices{status=\"sent\"} 5",
+                "regua_send_duration_seconds_count 5",
+                "regua_send_duration_seconds_bucket{le=\"+Inf\"} 5",
+            ] {
+                assert!(
+                    m.body.lines().any(|l| l == line),
+                    "{label}: {line} in\n{}",
+                    m.body
+                );
+            }
+        })
+        .await;
     }
 }
