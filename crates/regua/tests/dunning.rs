@@ -1156,6 +1156,113 @@ async fn the_scheduler_runs_each_routine_once_a_day_and_not_on_holidays() {
     assert_eq!(runs[0].trigger, "schedule");
 }
 
+/// Several servers on one database: only the scheduler holding the lease runs the routines;
+/// the others take over when it gives the lease back or stops renewing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_scheduler_among_several_servers_runs_the_routines() {
+    for t in each_backend().await {
+        let db = &t.db;
+        isp(db, false).await;
+        generate_all(db).await;
+        regua_config(db).await;
+        sink_account(db, "Cobrança", 2525, AccountSetup::default()).await;
+        set_financial(db, "Cobrança").await;
+        let mut conn = db.pool.acquire().await.unwrap();
+        for (name, time) in [("Manhã", "08:00:00"), ("Tarde", "14:00:00")] {
+            store::insert_routine(
+                &mut conn,
+                name,
+                dunning::Task::SendEmails,
+                "mon-fri",
+                time,
+                false,
+                0,
+            )
+            .await
+            .unwrap();
+        }
+        drop(conn);
+        let at = |d: Date, hh: i8, mm: i8| -> Clock {
+            let zone = jiff::tz::TimeZone::get("America/Sao_Paulo").unwrap();
+            let ts = d.at(hh, mm, 0, 0).to_zoned(zone).unwrap().timestamp();
+            Clock::fixed("America/Sao_Paulo", ts).unwrap()
+        };
+        let server =
+            |name: &str, clock: Clock| dunning::Scheduler::new(db.clone(), clock).with_owner(name);
+        let runs = async || {
+            let mut conn = db.pool.acquire().await.unwrap();
+            store::list_runs(&mut conn, 10).await.unwrap().len()
+        };
+        let wed = date(2026, 1, 7);
+        // Both tick at once at 07:55: one takes the lease; nothing is due yet.
+        let (mut a, mut b) = (server("a", at(wed, 7, 55)), server("b", at(wed, 7, 55)));
+        let (ra, rb) = tokio::join!(a.tick(), b.tick());
+        assert_eq!((ra.unwrap(), rb.unwrap()), (vec![], vec![]), "{}", t.label);
+        let mut conn = db.pool.acquire().await.unwrap();
+        let (leader, _) = store::lease_holder(&mut conn, dunning::LEASE_NAME)
+            .await
+            .unwrap()
+            .unwrap();
+        drop(conn);
+        let (leader, follower) = if leader == "a" {
+            ("a", "b")
+        } else {
+            ("b", "a")
+        };
+        // 08:01: the morning routine is due, but within the lease only the leader runs it.
+        assert!(
+            server(follower, at(wed, 8, 1))
+                .tick()
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            t.label
+        );
+        assert_eq!(runs().await, 0, "{}", t.label);
+        assert_eq!(
+            server(leader, at(wed, 8, 2)).tick().await.unwrap().len(),
+            1,
+            "{}",
+            t.label
+        );
+        assert_eq!(runs().await, 1, "{}", t.label);
+        // The leader dies without giving the lease back. At 14:05 the lease has long expired:
+        // the other takes over and runs the afternoon routine, once.
+        assert_eq!(
+            server(follower, at(wed, 14, 5)).tick().await.unwrap().len(),
+            1,
+            "{}",
+            t.label
+        );
+        assert_eq!(runs().await, 2, "{}", t.label);
+        let mut conn = db.pool.acquire().await.unwrap();
+        let holder = store::lease_holder(&mut conn, dunning::LEASE_NAME)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(holder.0, follower, "{}", t.label);
+        drop(conn);
+        // Within the lease nobody else may take it; once given back (a clean stop), anyone can.
+        let mut conn = db.pool.acquire().await.unwrap();
+        let now = at(wed, 14, 7).now_millis();
+        assert!(
+            !store::take_lease(&mut conn, dunning::LEASE_NAME, leader, now, now + 1)
+                .await
+                .unwrap()
+        );
+        store::release_lease(&mut conn, dunning::LEASE_NAME, follower)
+            .await
+            .unwrap();
+        assert!(
+            store::take_lease(&mut conn, dunning::LEASE_NAME, leader, now, now + 1)
+                .await
+                .unwrap()
+        );
+        assert_eq!(runs().await, 2, "{}", t.label);
+    }
+}
+
 /// `regua serve` as a process: the scheduler runs the routine, the worker delivers to the real
 /// sink, `/health` answers, and SIGTERM stops it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,4 +14,4 @@ pub use letters::{approve_letters, letter_pdf};
 pub use planner::*;
 pub use run::*;
 pub use schedule::*;
-pub use scheduler::{Scheduler, TickOutcome};
+pub use scheduler::{LEASE, LEASE_NAME, Scheduler, TickOutcome};

@@ -2,8 +2,12 @@
 //! runs each routine that is due (its weekday, past its time of day, not yet completed today,
 //! not a holiday unless it runs on holidays). A routine whose time passed while the server was
 //! down runs when it comes back the same day; whole days missed are caught up by the planner's
-//! window. Several servers on one PostgreSQL database may both run a routine: the notices'
-//! dedup keys keep that to one message each.
+//! window.
+//!
+//! Several servers on one database: only the one holding the `scheduler` lease ticks; it
+//! renews the lease at every tick and before every run, and gives it back when it stops, so
+//! another takes over at once (or [`LEASE`] after a crash). Were two ever to run a routine
+//! anyway, the notices' dedup keys would keep that to one message each.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -42,10 +46,21 @@ pub enum TickOutcome {
     },
 }
 
+/// How long the scheduler's lease lasts without renewal: how long the other servers wait
+/// before taking over from one that died.
+pub const LEASE: Duration = Duration::from_secs(10 * 60);
+
+/// The lease's name in the database.
+pub const LEASE_NAME: &str = "scheduler";
+
 /// Runs routines on their schedule.
 pub struct Scheduler {
     db: Db,
     clock: Clock,
+    /// This server's name in the lease.
+    owner: String,
+    /// Whether the last tick held the lease (to log the changes).
+    leading: bool,
     holidays_reported: HashSet<(i64, Date)>,
     /// The last day whose suspension notices were planned (`crate::suspension::plan_day`).
     suspensions_planned: Option<Date>,
@@ -57,13 +72,43 @@ impl Scheduler {
         Scheduler {
             db,
             clock,
+            owner: crate::delivery::default_worker_name(),
+            leading: false,
             holidays_reported: HashSet::new(),
             suspensions_planned: None,
         }
     }
 
-    /// Checks every routine once and runs the due ones.
+    /// The same, naming this server in the lease `owner` (default `hostname:pid`).
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Scheduler {
+        self.owner = owner.into();
+        self
+    }
+
+    /// Takes or renews the lease; `true` when this server holds it.
+    async fn lead(&mut self) -> anyhow::Result<bool> {
+        let now = self.clock.now_millis();
+        let until = now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+        let mut conn = self.db.pool.acquire().await?;
+        let leading = store::take_lease(&mut conn, LEASE_NAME, &self.owner, now, until).await?;
+        if leading != self.leading {
+            if leading {
+                tracing::info!(owner = %self.owner, "this server's scheduler runs the routines");
+            } else {
+                let holder = store::lease_holder(&mut conn, LEASE_NAME).await?;
+                tracing::info!(owner = %self.owner, holder = ?holder.map(|h| h.0), "another server's scheduler runs the routines");
+            }
+            self.leading = leading;
+        }
+        Ok(leading)
+    }
+
+    /// Checks every routine once and runs the due ones, if this server holds the lease
+    /// (nothing otherwise).
     pub async fn tick(&mut self) -> anyhow::Result<Vec<TickOutcome>> {
+        if !self.lead().await? {
+            return Ok(Vec::new());
+        }
         let now = self
             .clock
             .now()
@@ -104,6 +149,10 @@ impl Scheduler {
             }
         }
         for (r, date) in due {
+            // A fresh lease for each run: a long one must not let another server start the next.
+            if !self.lead().await? {
+                break;
+            }
             let req = RunRequest {
                 date,
                 dry_run: false,
@@ -151,8 +200,20 @@ impl Scheduler {
                 Err(e) => tracing::error!(error = format!("{e:#}"), "scheduler tick failed"),
             }
             tokio::select! {
-                () = &mut shutdown => return,
+                () = &mut shutdown => break,
                 () = tokio::time::sleep(every) => {}
+            }
+        }
+        if self.leading {
+            let released = async {
+                let mut conn = self.db.pool.acquire().await?;
+                store::release_lease(&mut conn, LEASE_NAME, &self.owner).await
+            };
+            if let Err(e) = released.await {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "cannot release the scheduler's lease"
+                );
             }
         }
     }

@@ -954,3 +954,56 @@ pub async fn account_usage(
     let day = super::account_sends_since(conn, account, now_ms - 86_400_000).await?;
     Ok((hour, day))
 }
+
+/// Takes or renews the lease `name` for `owner` until `until_ms`. `true` when `owner` holds it
+/// now: it was free, had expired by `now_ms`, or was `owner`'s already. One statement, so two
+/// processes asking at once cannot both get it.
+pub async fn take_lease(
+    conn: &mut AnyConnection,
+    name: &str,
+    owner: &str,
+    now_ms: i64,
+    until_ms: i64,
+) -> anyhow::Result<bool> {
+    let row = sqlx::query(
+        "INSERT INTO leases (name, owner, until) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+         WHERE leases.owner = excluded.owner OR leases.until <= $4
+         RETURNING owner",
+    )
+    .bind(name)
+    .bind(owner)
+    .bind(until_ms)
+    .bind(now_ms)
+    .fetch_optional(&mut *conn)
+    .await
+    .with_context(|| format!("cannot take the lease {name:?}"))?;
+    Ok(row.is_some())
+}
+
+/// Gives the lease `name` back if `owner` holds it, so another process takes it at once.
+pub async fn release_lease(
+    conn: &mut AnyConnection,
+    name: &str,
+    owner: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM leases WHERE name = $1 AND owner = $2")
+        .bind(name)
+        .bind(owner)
+        .execute(&mut *conn)
+        .await
+        .with_context(|| format!("cannot release the lease {name:?}"))?;
+    Ok(())
+}
+
+/// Who holds the lease `name` and until when, if anyone ever took it.
+pub async fn lease_holder(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> anyhow::Result<Option<(String, i64)>> {
+    let row = sqlx::query("SELECT owner, until FROM leases WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+}

@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "channels",
         include_str!("../../migrations/0011_channels.sql"),
     ),
+    (
+        12,
+        "scheduler_lease",
+        include_str!("../../migrations/0012_scheduler_lease.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {
