@@ -1035,8 +1035,19 @@ async fn the_notifications_page_saves_the_method_and_sends_a_test() {
         let r = http(addr, "POST", "/configuracoes/notificacoes", &session, &typo).await;
         assert_eq!(r.status, 422);
         assert!(r.body.contains("Conta de e-mail SMTP não encontrada."), "{}", r.body);
+        // The typed name stays on screen, marked, not swapped for another account.
+        assert!(r.body.contains("<option value=\"Nope\" selected>Nope (não encontrado)</option>"), "{}", r.body);
         let r = http(addr, "POST", "/configuracoes/notificacoes", &session, &save("push, email")).await;
         assert_eq!(r.status, 303);
+        // Accounts and gateways are picked from lists of those that exist.
+        let page = http(addr, "GET", "/configuracoes/notificacoes", &session, "").await;
+        for option in [
+            "<option value=\"\" selected>Conta financeira (padrão)</option>",
+            "<option value=\"\">O primeiro gateway ativo</option>",
+            "<option value=\"Provedor SMS\" selected>Provedor SMS</option>",
+        ] {
+            assert!(page.body.contains(option), "{option} in {}", page.body);
+        }
         let mut conn = db.pool.acquire().await.unwrap();
         for (k, v) in [
             (store::SETTING_SUSPENSION_METHOD, "sms"),
@@ -1365,7 +1376,7 @@ async fn the_contract_page_suspends_and_ends_with_errors_in_portuguese() {
             "Viagem à praia",
             "user: ana",
             "agendada",
-            "Encerrar a suspensão de 10/01/2026 a 20/01/2026",
+            "Cancelar a suspensão agendada de 10/01/2026 a 20/01/2026",
         ] {
             assert!(page.body.contains(text), "{text} in {}", page.body);
         }
@@ -1406,8 +1417,8 @@ async fn the_contract_page_suspends_and_ends_with_errors_in_portuguese() {
             Some("/contratos/1/suspensoes?ok=cancelada")
         );
         let page = http(addr, "GET", "/contratos/1/suspensoes", &ana, "").await;
-        assert!(page.body.contains("encerrada antes do fim / cancelada"));
-        assert!(!page.body.contains("Encerrar a suspensão"));
+        assert!(page.body.contains("cancelada antes do início"));
+        assert!(!page.body.contains("end-form"));
         let r = post("/contratos/1/suspensoes/encerrar", String::new()).await;
         assert_eq!(r.status, 422);
         assert!(

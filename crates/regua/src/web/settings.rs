@@ -81,14 +81,8 @@ pub(super) const NOTIFICATIONS: Section = Section {
             store::SETTING_SUSPENSION_METHOD,
             "Método de envio das notificações de suspensão",
         ),
-        (
-            store::SETTING_SUSPENSION_ACCOUNT,
-            "Conta de e-mail SMTP (vazio: a dos parâmetros financeiros)",
-        ),
-        (
-            store::SETTING_SUSPENSION_GATEWAY,
-            "Gateway de SMS (vazio: o primeiro ativo)",
-        ),
+        (store::SETTING_SUSPENSION_ACCOUNT, "Conta de e-mail SMTP"),
+        (store::SETTING_SUSPENSION_GATEWAY, "Gateway de SMS"),
         (
             store::SETTING_SUSPENSION_FALLBACK,
             "Alternativas quando o método não alcança o cliente, em ordem (ex.: sms,email)",
@@ -102,6 +96,49 @@ pub(super) const NOTIFICATIONS: Section = Section {
 
 fn spec(key: &str) -> &'static store::SettingSpec {
     store::setting_spec(key).expect("every field is a known setting")
+}
+
+/// The names an account or gateway field may take, each with its label, the empty choice
+/// first: the accounts and gateways as they are now, plus the stored value if it has gone
+/// (so the page shows what is set instead of silently another).
+async fn named_choices(
+    state: &AppState,
+    kind: store::SettingKind,
+    value: &str,
+) -> anyhow::Result<Option<Vec<(String, String)>>> {
+    let (empty, names): (&str, Vec<String>) = match kind {
+        store::SettingKind::SmtpAccount => {
+            let mut conn = state.db.pool.acquire().await?;
+            (
+                "Conta financeira (padrão)",
+                store::list_smtp_accounts(&mut conn)
+                    .await?
+                    .into_iter()
+                    .filter(|a| a.active)
+                    .map(|a| a.name)
+                    .collect(),
+            )
+        }
+        store::SettingKind::SmsGateway => {
+            let mut conn = state.db.pool.acquire().await?;
+            (
+                "O primeiro gateway ativo",
+                store::list_sms_gateways(&mut conn)
+                    .await?
+                    .into_iter()
+                    .filter(|g| g.active)
+                    .map(|g| g.name)
+                    .collect(),
+            )
+        }
+        _ => return Ok(None),
+    };
+    let mut out = vec![(String::new(), empty.to_string())];
+    if !value.is_empty() && !names.iter().any(|n| n == value) {
+        out.push((value.to_string(), format!("{value} (não encontrado)")));
+    }
+    out.extend(names.into_iter().map(|n| (n.clone(), n)));
+    Ok(Some(out))
 }
 
 /// What the template needs to draw a field's input.
@@ -139,7 +176,7 @@ async fn current(
     Ok(out)
 }
 
-fn page(
+async fn page(
     state: &AppState,
     session: &Session,
     section: &Section,
@@ -149,16 +186,16 @@ fn page(
     (notice, warning): (Option<&str>, Option<&str>),
     status: StatusCode,
 ) -> Response {
-    let fields: Vec<_> = section
-        .fields
-        .iter()
-        .map(|&(key, label)| {
-            minijinja::context! {
-                key, label, input => input_kind(spec(key).kind),
-                value => values.get(key).cloned().unwrap_or_default(),
-            }
-        })
-        .collect();
+    let mut fields = Vec::with_capacity(section.fields.len());
+    for &(key, label) in section.fields {
+        let value = values.get(key).cloned().unwrap_or_default();
+        let input = match named_choices(state, spec(key).kind, &value).await {
+            Ok(Some(select)) => minijinja::context! { select },
+            Ok(None) => input_kind(spec(key).kind),
+            Err(e) => return internal(e),
+        };
+        fields.push(minijinja::context! { key, label, input, value });
+    }
     let test = section.path == NOTIFICATIONS.path;
     let mut resp = state.render(
         "settings.html",
@@ -224,6 +261,7 @@ async fn show(state: &AppState, session: &Session, section: &Section, saved: Sav
                 (notice, warning),
                 StatusCode::OK,
             )
+            .await
         }
         (Err(e), _) | (_, Err(e)) => internal(e),
     }
@@ -275,7 +313,8 @@ async fn save(
             &errors,
             (None, None),
             StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        )
+        .await;
     }
     let result: anyhow::Result<()> = async {
         let before = current(state, section).await?;
@@ -439,4 +478,5 @@ pub(super) async fn test_notification(
         (notice, warning),
         status,
     )
+    .await
 }

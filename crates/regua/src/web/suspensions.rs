@@ -56,17 +56,26 @@ async fn page(
             .iter()
             .find(|s| s.cancelled_at.is_none() && s.ends_on >= today)
             .map(|s| {
-                format!(
-                    "de {} a {}",
-                    format_date(s.starts_on),
-                    format_date(s.ends_on)
-                )
+                let (from, to) = (format_date(s.starts_on), format_date(s.ends_on));
+                if s.starts_on > today {
+                    format!("Cancelar a suspensão agendada de {from} a {to}")
+                } else {
+                    format!("Encerrar a suspensão de {from} a {to} (o serviço volta hoje)")
+                }
             });
         let rows: Vec<_> = list
             .iter()
             .map(|s| {
                 let situation = match (s.cancelled_at, s.starts_on > today, s.ends_on < today) {
-                    (Some(_), _, _) => "encerrada antes do fim / cancelada",
+                    (Some(at), _, _) => {
+                        let on = jiff::Timestamp::from_millisecond(at)
+                            .map(|t| t.to_zoned(state.clock.time_zone().clone()).date());
+                        if on.is_ok_and(|d| d < s.starts_on) {
+                            "cancelada antes do início"
+                        } else {
+                            "encerrada antes do fim"
+                        }
+                    }
                     (None, true, _) => "agendada",
                     (None, false, true) => "encerrada",
                     (None, false, false) => "em curso",
