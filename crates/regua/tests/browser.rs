@@ -485,6 +485,110 @@ async fn generate_invoices_and_find_the_message_in_the_log() {
     .await;
 }
 
+/// Contratos › suspensões: schedule a temporary suspension with the page's date fields; the
+/// customer gets the "scheduled" e-mail; cancel it with its button and the customer is told of
+/// the cancellation, at the real SMTP server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_a_suspension_then_cancel_it_and_the_customer_is_told() {
+    let t = sqlite().await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::insert_wallet(&mut conn, &regua::demo::banco_do_brasil_wallet("BB"), 0)
+        .await
+        .unwrap();
+    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
+        .await
+        .unwrap();
+    drop(conn);
+    add_ana(&t.db).await;
+    customer_with_contract(&t.db, 10, "email").await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+        .await
+        .unwrap();
+    drop(conn);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/login")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Css("form.logout"))
+            .await
+            .unwrap();
+        c.find(Locator::LinkText("Contratos"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("a[href$='/suspensoes']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let form = c.form(Locator::Css("#suspension-form")).await.unwrap();
+        form.set_by_name("from", "2026-01-10").await.unwrap();
+        form.set_by_name("to", "2026-01-20").await.unwrap();
+        form.set_by_name("reason", "Viagem").await.unwrap();
+        form.submit().await.unwrap();
+        let notice = c.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+        assert_eq!(
+            notice.text().await.unwrap(),
+            "Suspensão registrada; o cliente será avisado."
+        );
+        let worker = worker_at(&db, &clock_on("2026-01-07"));
+        worker.drain(|_| {}).await.unwrap();
+        assert_eq!(sink.count(), 1);
+        let button = c.find(Locator::Css("#end-form button")).await.unwrap();
+        assert_eq!(
+            button.text().await.unwrap(),
+            "Cancelar a suspensão agendada de 10/01/2026 a 20/01/2026"
+        );
+        button.click().await.unwrap();
+        let notice = c.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+        assert_eq!(
+            notice.text().await.unwrap(),
+            "Suspensão agendada cancelada; o cliente será avisado do cancelamento."
+        );
+        let row = c.find(Locator::Css("tbody tr")).await.unwrap();
+        assert!(
+            row.text()
+                .await
+                .unwrap()
+                .contains("cancelada antes do início"),
+            "{}",
+            row.text().await.unwrap()
+        );
+        worker.drain(|_| {}).await.unwrap();
+        let got: Vec<String> = sink
+            .received()
+            .iter()
+            .map(|m| m.message_id.clone().unwrap())
+            .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].contains(".agendada.") && got[1].contains(".cancelada."),
+            "{got:?}"
+        );
+        assert_eq!(sink.received()[1].to, ["maria@exemplo.com.br"]);
+        std::fs::write(
+            artifacts().join("suspension-cancelled.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.close().await.unwrap();
+    })
+    .await;
+}
+
 /// Central do Assinante: a subscriber logs in, opens the overdue invoice, copies the PIX code
 /// (its QR code, screenshotted, scans back as the same code) and e-mails the invoice to
 /// themself; the message reaches the SMTP server with the boleto attached.
