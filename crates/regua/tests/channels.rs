@@ -663,6 +663,71 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
             assert_eq!(n.status, NoticeStatus::Retrying, "{}: {status}", t.label);
             assert!(n.next_attempt_at > clock.now_millis());
         }
+
+        // One device takes it, the other is busy (503): retried for that one only, so neither
+        // gets it twice.
+        let mut conn = db.pool.acquire().await.unwrap();
+        store::register_device(&mut conn, "52998224725", "dev-2", "ios", 0)
+            .await
+            .unwrap();
+        drop(conn);
+        let busy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let busy2 = busy.clone();
+        stub.answer(google(Arc::new(move |s: &Seen| {
+            if s.body.contains("\"dev-2\"") && busy2.load(std::sync::atomic::Ordering::SeqCst) {
+                (503, r#"{"error":{"status":"UNAVAILABLE"}}"#.into())
+            } else {
+                (
+                    200,
+                    r#"{"name":"projects/regua-teste/messages/0:9"}"#.into(),
+                )
+            }
+        })));
+        let r = push_test().await;
+        assert!(!r.sent, "{}: {r:?}", t.label);
+        assert!(
+            r.answer
+                .contains("enviado a 1 de 2 dispositivo(s); os demais numa nova tentativa"),
+            "{}",
+            r.answer
+        );
+        let mut conn = db.pool.acquire().await.unwrap();
+        let n = store::list_notices(&mut conn, None, 1)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap();
+        drop(conn);
+        assert_eq!(n.status, NoticeStatus::Retrying, "{}", t.label);
+        busy.store(false, std::sync::atomic::Ordering::SeqCst);
+        drain(db, "2026-01-06").await;
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert_eq!(
+            store::get_notice(&mut conn, n.id).await.unwrap().status,
+            NoticeStatus::Sent,
+            "{}",
+            t.label
+        );
+        drop(conn);
+        let to_this: Vec<String> = stub
+            .on(path)
+            .iter()
+            .filter_map(|s| {
+                let m: Value = serde_json::from_str(&s.body).ok()?;
+                (m["message"]["data"]["aviso"] == n.id.0.to_string())
+                    .then(|| m["message"]["token"].as_str().unwrap().to_string())
+            })
+            .collect();
+        assert_eq!(to_this, ["dev-ok", "dev-2", "dev-2"], "{}", t.label);
+        let log = attempts_of(db, n.id).await;
+        assert_eq!(log.len(), 2, "{}", t.label);
+        assert!(
+            log[1]
+                .reply_text
+                .contains("enviado a 1 de 1 dispositivo(s); 1 já o tinha(m) recebido antes"),
+            "{}",
+            log[1].reply_text
+        );
     }
 }
 

@@ -505,8 +505,10 @@ impl Worker {
         Ok(client)
     }
 
-    /// One push notification to each of the customer's devices. Sent when at least one device
-    /// took it (a retry would repeat it on those); devices FCM no longer knows are removed.
+    /// One push notification to each of the customer's devices that has not had it yet. A
+    /// device FCM no longer knows is removed. When some device failed for a while (429/5xx),
+    /// the notice is retried for those only — the devices it reached are recorded, so none
+    /// gets it twice; otherwise it is sent once any device has it.
     async fn push(
         &self,
         n: &super::Notice,
@@ -520,6 +522,16 @@ impl Worker {
             Ok(c) => c,
             Err(e) => return self.failed(n, Failure::ours(&e), document, version),
         };
+        let already = match async {
+            let mut conn = self.db.pool.acquire().await?;
+            store::push_delivered(&mut conn, n.id).await
+        }
+        .await
+        {
+            Ok(a) => a,
+            Err(e) => return self.failed(n, Failure::ours(&e), document, version),
+        };
+        let pending: Vec<&String> = devices.iter().filter(|d| !already.contains(*d)).collect();
         let body: String = rendered
             .text
             .split_whitespace()
@@ -531,7 +543,7 @@ impl Worker {
         let data = serde_json::json!({"tipo": n.purpose.as_str(), "aviso": n.id.0.to_string()});
         let (mut sent, mut removed) = (Vec::new(), 0);
         let mut worst: Option<Failure> = None;
-        for device in devices {
+        for device in &pending {
             match client
                 .send(
                     device,
@@ -542,7 +554,26 @@ impl Worker {
                 )
                 .await
             {
-                Ok(accepted) => sent.push(accepted),
+                Ok(accepted) => {
+                    let recorded = async {
+                        let mut conn = self.db.pool.acquire().await?;
+                        store::record_push_delivery(
+                            &mut conn,
+                            n.id,
+                            device,
+                            self.clock.now_millis(),
+                        )
+                        .await
+                    };
+                    if let Err(e) = recorded.await {
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            notice = n.id.0,
+                            "cannot record a push delivery"
+                        );
+                    }
+                    sent.push(accepted)
+                }
                 Err(PushError::Unregistered(reply)) => {
                     removed += 1;
                     tracing::info!(notice = n.id.0, %reply, "device token unregistered; removed");
@@ -565,25 +596,39 @@ impl Worker {
         } else {
             String::new()
         };
-        if let Some(first) = sent.first() {
-            let failed_note = match &worst {
-                Some(Failure::Transient { text, .. } | Failure::Permanent { text, .. }) => {
-                    format!("; falhas: {text}")
-                }
-                None => String::new(),
-            };
-            return self.sent(
-                document,
-                first.code,
-                format!(
-                    "enviado a {} de {} dispositivo(s){removed_note}{failed_note}",
-                    sent.len(),
-                    devices.len()
-                ),
-                version,
-            );
-        }
+        let earlier_note = if already.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} já o tinha(m) recebido antes",
+                devices.len() - pending.len()
+            )
+        };
+        let reached = format!(
+            "enviado a {} de {} dispositivo(s){earlier_note}{removed_note}",
+            sent.len(),
+            pending.len()
+        );
+        let delivered = sent.len() + (devices.len() - pending.len());
         match worst {
+            Some(Failure::Transient { code, text }) if n.attempts < MAX_ATTEMPTS => {
+                let text = if delivered > 0 {
+                    format!("{text}; {reached}; os demais numa nova tentativa")
+                } else {
+                    text
+                };
+                self.failed(n, Failure::Transient { code, text }, document, version)
+            }
+            worst if delivered > 0 => {
+                let failed_note = match &worst {
+                    Some(Failure::Transient { text, .. } | Failure::Permanent { text, .. }) => {
+                        format!("; falhas: {text}")
+                    }
+                    None => String::new(),
+                };
+                let code = sent.first().map_or(200, |a| a.code);
+                self.sent(document, code, format!("{reached}{failed_note}"), version)
+            }
             Some(f) => self.failed(n, f, document, version),
             None => self.unreachable(
                 n,

@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scheduler_lease",
         include_str!("../../migrations/0012_scheduler_lease.sql"),
     ),
+    (
+        13,
+        "push_deliveries",
+        include_str!("../../migrations/0013_push_deliveries.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -393,3 +393,37 @@ pub async fn delete_device(conn: &mut AnyConnection, token: &str) -> anyhow::Res
         .rows_affected()
         > 0)
 }
+
+/// The device tokens a push notice has reached in earlier attempts.
+pub async fn push_delivered(
+    conn: &mut AnyConnection,
+    notice: crate::delivery::NoticeId,
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    sqlx::query("SELECT device_token FROM push_deliveries WHERE notice_id = $1")
+        .bind(notice.0)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get(0)?))
+        .collect()
+}
+
+/// Records that a push notice reached a device (at once, so that a worker dying before the
+/// attempt is settled does not send it there again).
+pub async fn record_push_delivery(
+    conn: &mut AnyConnection,
+    notice: crate::delivery::NoticeId,
+    token: &str,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO push_deliveries (notice_id, device_token, delivered_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(notice.0)
+    .bind(token)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
