@@ -709,12 +709,13 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
             t.label
         );
         drop(conn);
+        let aviso = n.id.0.to_string();
         let to_this: Vec<String> = stub
             .on(path)
             .iter()
             .filter_map(|s| {
                 let m: Value = serde_json::from_str(&s.body).ok()?;
-                (m["message"]["data"]["aviso"] == n.id.0.to_string())
+                (m["message"]["data"]["aviso"] == aviso.as_str())
                     .then(|| m["message"]["token"].as_str().unwrap().to_string())
             })
             .collect();
