@@ -95,6 +95,48 @@ async fn submit_login(c: &fantoccini::Client, login: &str, password: &str) {
     form.submit().await.unwrap();
 }
 
+/// A Banco do Brasil wallet (e-mailing on generation if asked), its billing method, Ana,
+/// customer C1 with contract K1 (by e-mail), and an SMTP sink as the financial account.
+async fn isp_with_sink(db: &store::Db, send_on_generate: bool) -> mailsink::Sink {
+    let mut conn = db.pool.acquire().await.unwrap();
+    let wallet = regua::domain::NewWallet {
+        send_on_generate,
+        ..regua::demo::banco_do_brasil_wallet("BB")
+    };
+    store::insert_wallet(&mut conn, &wallet, 0).await.unwrap();
+    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
+        .await
+        .unwrap();
+    drop(conn);
+    add_ana(db).await;
+    customer_with_contract(db, 10, "email").await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    sink_account(db, "Principal", sink.port(), AccountSetup::default()).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+        .await
+        .unwrap();
+    sink
+}
+
+/// Logs in as Ana and opens Contratos.
+async fn ana_on_contracts(c: &fantoccini::Client, addr: std::net::SocketAddr) {
+    c.goto(&format!("http://{addr}/login")).await.unwrap();
+    submit_login(c, "ana", "senha-forte-1").await;
+    c.wait()
+        .for_element(Locator::Css("form.logout"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("Contratos"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 fn artifacts() -> std::path::PathBuf {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-artifacts");
@@ -385,53 +427,13 @@ async fn a_layout_typo_is_shown_while_typing_and_refused_on_save() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generate_invoices_and_find_the_message_in_the_log() {
     let t = sqlite().await;
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    let wallet = regua::domain::NewWallet {
-        send_on_generate: true,
-        ..regua::demo::banco_do_brasil_wallet("BB")
-    };
-    store::insert_wallet(&mut conn, &wallet, 0).await.unwrap();
-    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
-        .await
-        .unwrap();
-    store::insert_user(
-        &mut conn,
-        "ana",
-        "Ana Souza",
-        Role::Finance,
-        "senha-forte-1",
-        0,
-    )
-    .await
-    .unwrap();
-    drop(conn);
-    customer_with_contract(&t.db, 10, "email").await;
-    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
-        .await
-        .unwrap();
-    sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-        .await
-        .unwrap();
-    drop(conn);
+    let sink = isp_with_sink(&t.db, true).await;
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
     let db = t.db.clone();
     with_server(&t.db, |addr| async move {
         let c = driver.client(profile.path()).await;
-        c.goto(&format!("http://{addr}/login")).await.unwrap();
-        submit_login(&c, "ana", "senha-forte-1").await;
-        c.wait()
-            .for_element(Locator::Css("form.logout"))
-            .await
-            .unwrap();
-        c.find(Locator::LinkText("Contratos"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        ana_on_contracts(&c, addr).await;
         c.wait()
             .for_element(Locator::Css("form[action$='/gerar']"))
             .await
@@ -491,42 +493,13 @@ async fn generate_invoices_and_find_the_message_in_the_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedule_a_suspension_then_cancel_it_and_the_customer_is_told() {
     let t = sqlite().await;
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    store::insert_wallet(&mut conn, &regua::demo::banco_do_brasil_wallet("BB"), 0)
-        .await
-        .unwrap();
-    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
-        .await
-        .unwrap();
-    drop(conn);
-    add_ana(&t.db).await;
-    customer_with_contract(&t.db, 10, "email").await;
-    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
-        .await
-        .unwrap();
-    sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-        .await
-        .unwrap();
-    drop(conn);
+    let sink = isp_with_sink(&t.db, false).await;
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
     let db = t.db.clone();
     with_server(&t.db, |addr| async move {
         let c = driver.client(profile.path()).await;
-        c.goto(&format!("http://{addr}/login")).await.unwrap();
-        submit_login(&c, "ana", "senha-forte-1").await;
-        c.wait()
-            .for_element(Locator::Css("form.logout"))
-            .await
-            .unwrap();
-        c.find(Locator::LinkText("Contratos"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        ana_on_contracts(&c, addr).await;
         c.wait()
             .for_element(Locator::Css("a[href$='/suspensoes']"))
             .await

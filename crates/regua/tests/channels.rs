@@ -647,6 +647,14 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
         assert_eq!(sends[3].headers["authorization"], "Bearer tok-3");
 
         // 429 and 5xx: retried later, with backoff.
+        let latest = async || {
+            let mut conn = db.pool.acquire().await.unwrap();
+            store::list_notices(&mut conn, None, 1)
+                .await
+                .unwrap()
+                .pop()
+                .unwrap()
+        };
         for status in [429, 500, 503] {
             stub.answer(google(Arc::new(move |_: &Seen| {
                 (status, r#"{"error":{"status":"UNAVAILABLE"}}"#.into())
@@ -654,12 +662,7 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
             let r = push_test().await;
             assert!(!r.sent);
             assert!(r.answer.starts_with(&status.to_string()), "{}", r.answer);
-            let mut conn = db.pool.acquire().await.unwrap();
-            let n = store::list_notices(&mut conn, None, 1)
-                .await
-                .unwrap()
-                .pop()
-                .unwrap();
+            let n = latest().await;
             assert_eq!(n.status, NoticeStatus::Retrying, "{}: {status}", t.label);
             assert!(n.next_attempt_at > clock.now_millis());
         }
@@ -691,13 +694,7 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
             "{}",
             r.answer
         );
-        let mut conn = db.pool.acquire().await.unwrap();
-        let n = store::list_notices(&mut conn, None, 1)
-            .await
-            .unwrap()
-            .pop()
-            .unwrap();
-        drop(conn);
+        let n = latest().await;
         assert_eq!(n.status, NoticeStatus::Retrying, "{}", t.label);
         busy.store(false, std::sync::atomic::Ordering::SeqCst);
         drain(db, "2026-01-06").await;

@@ -1090,18 +1090,16 @@ async fn the_operator_cli() {
     assert!(stdout(&cli(&["letters", "list"])).lines().count() == 1);
 }
 
-/// The scheduler runs a due routine once a day and reports a holiday once.
-#[tokio::test]
-async fn the_scheduler_runs_each_routine_once_a_day_and_not_on_holidays() {
-    let t = sqlite().await;
-    let db = &t.db;
+/// The ISP with its invoices, rules and bands, an account as the financial one, and routines
+/// sending e-mails on weekdays at the given times.
+async fn isp_with_routines(db: &Db, routines: &[(&str, &str)]) {
     isp(db, false).await;
     generate_all(db).await;
     regua_config(db).await;
     sink_account(db, "Cobrança", 2525, AccountSetup::default()).await;
     set_financial(db, "Cobrança").await;
     let mut conn = db.pool.acquire().await.unwrap();
-    for (name, time) in [("Manhã", "08:00:00"), ("Noite", "20:00:00")] {
+    for (name, time) in routines {
         store::insert_routine(
             &mut conn,
             name,
@@ -1114,7 +1112,14 @@ async fn the_scheduler_runs_each_routine_once_a_day_and_not_on_holidays() {
         .await
         .unwrap();
     }
-    drop(conn);
+}
+
+/// The scheduler runs a due routine once a day and reports a holiday once.
+#[tokio::test]
+async fn the_scheduler_runs_each_routine_once_a_day_and_not_on_holidays() {
+    let t = sqlite().await;
+    let db = &t.db;
+    isp_with_routines(db, &[("Manhã", "08:00:00"), ("Noite", "20:00:00")]).await;
     // Wednesday 07/01/2026 at noon: the morning routine is due, the evening one is not.
     let mut s = dunning::Scheduler::new(db.clone(), noon(date(2026, 1, 7)));
     let first = s.tick().await.unwrap();
@@ -1162,26 +1167,7 @@ async fn the_scheduler_runs_each_routine_once_a_day_and_not_on_holidays() {
 async fn one_scheduler_among_several_servers_runs_the_routines() {
     for t in each_backend().await {
         let db = &t.db;
-        isp(db, false).await;
-        generate_all(db).await;
-        regua_config(db).await;
-        sink_account(db, "Cobrança", 2525, AccountSetup::default()).await;
-        set_financial(db, "Cobrança").await;
-        let mut conn = db.pool.acquire().await.unwrap();
-        for (name, time) in [("Manhã", "08:00:00"), ("Tarde", "14:00:00")] {
-            store::insert_routine(
-                &mut conn,
-                name,
-                dunning::Task::SendEmails,
-                "mon-fri",
-                time,
-                false,
-                0,
-            )
-            .await
-            .unwrap();
-        }
-        drop(conn);
+        isp_with_routines(db, &[("Manhã", "08:00:00"), ("Tarde", "14:00:00")]).await;
         let at = |d: Date, hh: i8, mm: i8| -> Clock {
             let zone = jiff::tz::TimeZone::get("America/Sao_Paulo").unwrap();
             let ts = d.at(hh, mm, 0, 0).to_zoned(zone).unwrap().timestamp();
