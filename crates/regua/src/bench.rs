@@ -457,15 +457,13 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     drop(contracts);
+    // "Gerar financeiro" for the whole base, as `regua invoices generate --all` does it.
     let bar = progress("generate", customers);
     stages.push(
         timed("generate", customers * u64::from(months), || async {
-            for i in 1..=customers {
-                crate::invoicing::generate_invoices(&db, &format!("K{i:07}"), months, clock)
-                    .await
-                    .context("generate")?;
-                bar.inc(1);
-            }
+            crate::invoicing::generate_all(&db, months, clock, |done| bar.set_position(done))
+                .await
+                .context("generate")?;
             Ok(())
         })
         .await?,

@@ -92,18 +92,147 @@ pub async fn generate_invoices(
     if contract.status == ContractStatus::Cancelled {
         return Err(GenerateError::Cancelled(contract.external_id));
     }
+    let generation = generate_in(&mut tx, contract, months, clock, &mut Shared::default()).await?;
+    tx.commit().await.map_err(anyhow::Error::from)?;
+    if generation.notice == GenerationNotice::NoAccount {
+        tracing::warn!(contract = %generation.contract.external_id, "send on generation: no financial SMTP account");
+    }
+    tracing::info!(contract = %generation.contract.external_id, created = generation.created.len(), skipped = generation.skipped_months.len(), notice = ?generation.notice, "invoices generated");
+    Ok(generation)
+}
+
+/// Contracts per transaction in [`generate_all`].
+pub const BATCH_CONTRACTS: i64 = 500;
+
+/// What [`generate_all`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Contracts looked at (every one not cancelled).
+    pub contracts: u64,
+    /// Invoices created.
+    pub created: u64,
+    /// Competence months skipped because an invoice for them existed.
+    pub skipped_months: u64,
+    /// Generation e-mails queued (one per contract that got invoices, when its wallet sends).
+    pub queued: u64,
+    /// Contracts whose wallet sends on generation but no financial SMTP account is set.
+    pub no_account: u64,
+}
+
+/// "Gerar financeiro" for every contract that is not cancelled: each one's next `months`
+/// invoices, exactly as [`generate_invoices`] makes them (same window, same skips, same
+/// generation e-mail), [`BATCH_CONTRACTS`] contracts per transaction. A failure stops the run
+/// with the batches before it committed and the failing one rolled back; running it again
+/// finishes the job, since what exists is skipped. `progress` is called with the contracts done
+/// after each batch.
+pub async fn generate_all(
+    db: &Db,
+    months: u32,
+    clock: &Clock,
+    mut progress: impl FnMut(u64),
+) -> Result<BatchReport, GenerateError> {
+    if !(1..=60).contains(&months) {
+        return Err(GenerateError::Months(months));
+    }
+    let mut report = BatchReport::default();
+    let mut after = ContractId(0);
+    loop {
+        let mut tx = db.begin().await?;
+        let contracts = store::active_contracts_after(&mut tx, after, BATCH_CONTRACTS).await?;
+        let Some(last) = contracts.last() else {
+            break;
+        };
+        after = last.id;
+        // Every window starts this month or the next and spans `months` months.
+        let today = clock.today();
+        let from = today.first_of_month();
+        let to = generation_window(today.first_of_month(), 28, months + 1)
+            .last()
+            .map_or(today, |&(y, m)| {
+                Date::new(y, m, 1).expect("valid month").last_of_month()
+            });
+        let ids: Vec<ContractId> = contracts.iter().map(|c| c.id).collect();
+        let mut shared = Shared {
+            existing: Some(store::months_with_invoices(&mut tx, &ids, from, to).await?),
+            ..Shared::default()
+        };
+        let n = contracts.len() as u64;
+        for contract in contracts {
+            let g = generate_in(&mut tx, contract, months, clock, &mut shared).await?;
+            report.created += g.created.len() as u64;
+            report.skipped_months += g.skipped_months.len() as u64;
+            match g.notice {
+                GenerationNotice::Queued(_) => report.queued += 1,
+                GenerationNotice::NoAccount => report.no_account += 1,
+                GenerationNotice::NotApplicable | GenerationNotice::Printed => {}
+            }
+        }
+        tx.commit().await.map_err(anyhow::Error::from)?;
+        report.contracts += n;
+        progress(report.contracts);
+    }
+    if report.no_account > 0 {
+        tracing::warn!(
+            contracts = report.no_account,
+            "send on generation: no financial SMTP account"
+        );
+    }
+    tracing::info!(?report, "invoices generated for every contract");
+    Ok(report)
+}
+
+/// What the contracts of one transaction share: wallets, the financial account and the
+/// generation layout, read once; in a batch, the months that already have an invoice.
+#[derive(Default)]
+struct Shared {
+    existing: Option<std::collections::HashSet<(ContractId, i16, i8)>>,
+    wallets: std::collections::HashMap<WalletId, BillingWallet>,
+    account: Option<Option<crate::delivery::SmtpAccount>>,
+    layout: Option<LayoutId>,
+}
+
+/// One contract's generation, in the caller's transaction.
+async fn generate_in(
+    conn: &mut sqlx::AnyConnection,
+    contract: Contract,
+    months: u32,
+    clock: &Clock,
+    shared: &mut Shared,
+) -> anyhow::Result<Generation> {
     let today = clock.today();
     let now = clock.now_millis();
     let mut created = Vec::new();
     let mut skipped_months = Vec::new();
+    let mut to_create = Vec::new();
     for (y, m) in generation_window(today, contract.due_day, months) {
-        let competence = format!("{y:04}-{m:02}");
-        let first = Date::new(y, m, 1).expect("valid month");
-        let last = first.last_of_month();
-        if store::contract_has_invoice_due_between(&mut tx, contract.id, first, last).await? {
-            skipped_months.push(competence);
-            continue;
+        let exists = match &shared.existing {
+            Some(set) => set.contains(&(contract.id, y, m)),
+            None => {
+                let first = Date::new(y, m, 1).expect("valid month");
+                store::contract_has_invoice_due_between(
+                    conn,
+                    contract.id,
+                    first,
+                    first.last_of_month(),
+                )
+                .await?
+            }
+        };
+        if exists {
+            skipped_months.push(format!("{y:04}-{m:02}"));
+        } else {
+            to_create.push((y, m));
         }
+    }
+    // One reservation for the contract's new invoices (a month lost to a concurrent run leaves
+    // a gap, which boletos allow).
+    let first_number = if to_create.is_empty() {
+        0
+    } else {
+        store::allocate_our_numbers(conn, contract.wallet_id, to_create.len() as i64).await?
+    };
+    for (i, (y, m)) in to_create.into_iter().enumerate() {
+        let competence = format!("{y:04}-{m:02}");
         let new = NewInvoice {
             external_id: format!("{}/{competence}", contract.external_id),
             contract: contract.clone(),
@@ -113,15 +242,13 @@ pub async fn generate_invoices(
             competence: Some(competence.clone()),
             status: InvoiceStatus::Open,
         };
-        let our_number = store::allocate_our_numbers(&mut tx, contract.wallet_id, 1).await?;
-        match store::insert_invoice(&mut tx, &new, our_number, now).await? {
+        let our_number = first_number + i as i64;
+        match store::insert_invoice(conn, &new, our_number, now).await? {
             Some(id) => created.push(new.into_invoice(id, our_number)),
             None => skipped_months.push(competence),
         }
     }
-    let notice = generation_notice(&mut tx, &contract, &created, now).await?;
-    tx.commit().await.map_err(anyhow::Error::from)?;
-    tracing::info!(contract = %contract.external_id, created = created.len(), skipped = skipped_months.len(), notice = ?notice, "invoices generated");
+    let notice = generation_notice(conn, &contract, &created, now, shared).await?;
     Ok(Generation {
         contract,
         created,
@@ -138,25 +265,42 @@ async fn generation_notice(
     contract: &Contract,
     created: &[Invoice],
     now_ms: i64,
+    shared: &mut Shared,
 ) -> anyhow::Result<GenerationNotice> {
     let Some(first) = created.first() else {
         return Ok(GenerationNotice::NotApplicable);
     };
-    let wallet = store::get_wallet(conn, contract.wallet_id).await?;
+    let wallet = match shared.wallets.get(&contract.wallet_id) {
+        Some(w) => w,
+        None => {
+            let w = store::get_wallet(conn, contract.wallet_id).await?;
+            shared.wallets.entry(contract.wallet_id).or_insert(w)
+        }
+    };
     if !wallet.send_on_generate {
         return Ok(GenerationNotice::NotApplicable);
     }
     if first.delivery_type == DeliveryType::Printed {
         return Ok(GenerationNotice::Printed);
     }
-    let Some(account) = store::financial_account(conn).await? else {
-        tracing::warn!(contract = %contract.external_id, "send on generation: no financial SMTP account");
+    if shared.account.is_none() {
+        shared.account = Some(store::financial_account(conn).await?);
+    }
+    let Some(Some(account)) = &shared.account else {
+        tracing::debug!(contract = %contract.external_id, "send on generation: no financial SMTP account");
         return Ok(GenerationNotice::NoAccount);
     };
     let customer = store::get_customer(conn, contract.customer_id).await?;
-    let layout = store::layout_for_purpose(conn, crate::layouts::Purpose::InvoiceGenerated)
-        .await?
-        .context("no invoice_generated layout")?;
+    let layout = match shared.layout {
+        Some(id) => id,
+        None => {
+            let id = store::layout_for_purpose(conn, crate::layouts::Purpose::InvoiceGenerated)
+                .await?
+                .context("no invoice_generated layout")?
+                .id;
+            *shared.layout.insert(id)
+        }
+    };
     let enqueued = store::enqueue_notice(
         conn,
         &crate::delivery::NewNotice {
@@ -172,7 +316,7 @@ async fn generation_notice(
                 .map(|e| e.as_str().to_string())
                 .unwrap_or_default(),
             purpose: crate::layouts::Purpose::InvoiceGenerated,
-            layout_id: layout.id,
+            layout_id: layout,
             customer_id: Some(customer.id),
             contract_id: Some(contract.id),
             invoice_id: Some(first.id),

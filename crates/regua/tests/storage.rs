@@ -36,6 +36,147 @@ async fn wallet_and_method_names_are_unique_and_unknown_wallets_are_named() {
     }
 }
 
+/// `generate_all`: every contract not cancelled gets what `generate_invoices` would give it —
+/// months that exist skipped, printed contracts not e-mailed, one generation e-mail for each
+/// e-mailed one — in batches, and a second run adds nothing.
+#[tokio::test]
+async fn generating_for_every_contract_matches_one_by_one_and_repeats_nothing() {
+    use regua::import::ImportKind;
+    for t in each_backend().await {
+        add_bb_wallet_and_method(&t.db).await;
+        customer_with_contract(&t.db, 10, "email").await;
+        import_ok(
+            &t.db,
+            ImportKind::Contracts,
+            "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\nK2,C1,Fibra 300,\"99,90\",20,printed,Boleto BB\nK3,C1,Fibra 100,\"59,90\",5,email,Boleto BB\n",
+        )
+        .await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        assert!(
+            store::set_wallet_send_on_generate(&mut conn, 1, true)
+                .await
+                .unwrap()
+        );
+        let k3 = store::find_contract(&mut conn, "K3")
+            .await
+            .unwrap()
+            .unwrap();
+        sqlx::query("UPDATE contracts SET status = 'cancelled' WHERE id = $1")
+            .bind(k3.id.0)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        sink_account(&t.db, "Principal", 2525, AccountSetup::default()).await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
+            .await
+            .unwrap();
+        drop(conn);
+        let clock = clock_on("2026-01-05");
+        // K1 has January already (and its e-mail).
+        generate_invoices(&t.db, "K1", 1, &clock).await.unwrap();
+        let mut seen = Vec::new();
+        let report = regua::invoicing::generate_all(&t.db, 2, &clock, |n| seen.push(n))
+            .await
+            .unwrap();
+        assert_eq!(
+            report,
+            regua::invoicing::BatchReport {
+                contracts: 2,
+                created: 3,
+                skipped_months: 1,
+                queued: 1,
+                no_account: 0
+            },
+            "{}",
+            t.label
+        );
+        assert_eq!(seen, [2]);
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let mut all = Vec::new();
+        for k in ["K1", "K2", "K3"] {
+            let c = store::find_contract(&mut conn, k).await.unwrap().unwrap();
+            all.extend(
+                store::list_invoices_of_contract(&mut conn, c.id)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let mut got: Vec<(String, String)> = all
+            .iter()
+            .map(|i| (i.external_id.clone(), i.due_date.to_string()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("K1/2026-01".into(), "2026-01-10".into()),
+                ("K1/2026-02".into(), "2026-02-10".into()),
+                ("K2/2026-01".into(), "2026-01-20".into()),
+                ("K2/2026-02".into(), "2026-02-20".into()),
+            ],
+            "{}",
+            t.label
+        );
+        let mut numbers: Vec<i64> = all.iter().map(|i| i.our_number).collect();
+        numbers.sort();
+        numbers.dedup();
+        assert_eq!(numbers.len(), 4, "{}: our numbers are unique", t.label);
+        // Two generation e-mails for K1 (January alone, then February), none for printed K2.
+        let notices = store::list_notices(&mut conn, None, 10).await.unwrap();
+        assert_eq!(notices.len(), 2, "{}", t.label);
+        assert!(
+            notices
+                .iter()
+                .all(|n| n.contract_id == Some(all[0].contract_id))
+        );
+        drop(conn);
+        let again = regua::invoicing::generate_all(&t.db, 2, &clock, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.created, again.skipped_months, again.queued),
+            (0, 4, 0),
+            "{}",
+            t.label
+        );
+        assert!(matches!(
+            regua::invoicing::generate_all(&t.db, 0, &clock, |_| {}).await,
+            Err(regua::invoicing::GenerateError::Months(0))
+        ));
+        // The command: one more month for both, and a summary line scripts can read.
+        let cli = |args: &[&str]| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+                .args([
+                    "--database",
+                    &t.url,
+                    "--today",
+                    "2026-01-05",
+                    "invoices",
+                    "generate",
+                ])
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let out = cli(&["--all", "--months", "3"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            "2 contract(s): 2 invoice(s) created, 4 month(s) already had one; 1 generation e-mail(s) queued",
+            "{}",
+            t.label
+        );
+        assert_eq!(cli(&["--all", "--contract", "K1"]).status.code(), Some(2));
+        assert_eq!(cli(&[]).status.code(), Some(2));
+    }
+}
+
 #[tokio::test]
 async fn generating_twice_creates_nothing_new() {
     for t in each_backend().await {

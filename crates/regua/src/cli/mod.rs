@@ -324,11 +324,15 @@ pub struct DemoArgs {
 /// `regua invoices …`
 #[derive(Debug, Subcommand)]
 pub enum InvoicesCmd {
-    /// "Gerar financeiro do contrato": create the next N monthly invoices (idempotent).
+    /// "Gerar financeiro do contrato": create the next N monthly invoices of a contract, or of
+    /// every contract not cancelled with --all (idempotent: what exists is skipped).
     Generate {
         /// The contract's id or external id.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        contract: Option<String>,
+        /// Every contract that is not cancelled, in transactions of 500 contracts.
         #[arg(long)]
-        contract: String,
+        all: bool,
         /// How many months ahead.
         #[arg(long, default_value_t = 1)]
         months: u32,
@@ -914,7 +918,42 @@ async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
     let db = g.db().await?;
     match cmd {
-        InvoicesCmd::Generate { contract, months } => {
+        InvoicesCmd::Generate {
+            contract: None,
+            months,
+            ..
+        } => {
+            let clock = g.clock()?;
+            let mut conn = db.pool.acquire().await?;
+            let total = store::count_active_contracts(&mut conn).await?;
+            drop(conn);
+            let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {per_sec}")
+                    .context("progress template")?
+                    .progress_chars("=> "),
+            );
+            bar.set_message("generating");
+            let report =
+                crate::invoicing::generate_all(&db, months, &clock, |done| bar.set_position(done))
+                    .await?;
+            bar.finish_and_clear();
+            println!(
+                "{} contract(s): {} invoice(s) created, {} month(s) already had one; {} generation e-mail(s) queued",
+                report.contracts, report.created, report.skipped_months, report.queued
+            );
+            if report.no_account > 0 {
+                eprintln!(
+                    "warning: {} contract(s) are on wallets that send e-mail on generation but no financial SMTP account is set (regua smtp default NAME); nothing was sent to them",
+                    report.no_account
+                );
+            }
+        }
+        InvoicesCmd::Generate {
+            contract: Some(contract),
+            months,
+            ..
+        } => {
             let generation =
                 crate::invoicing::generate_invoices(&db, &contract, months, &g.clock()?).await?;
             for inv in &generation.created {

@@ -292,6 +292,34 @@ pub async fn list_open_invoices_of_customer(
         .collect()
 }
 
+/// The (contract, year, month) of every invoice (any status) of these contracts due within
+/// `[from, to]`: [`contract_has_invoice_due_between`] for a batch of contracts in one query.
+pub async fn months_with_invoices(
+    conn: &mut AnyConnection,
+    contracts: &[ContractId],
+    from: Date,
+    to: Date,
+) -> anyhow::Result<std::collections::HashSet<(ContractId, i16, i8)>> {
+    if contracts.is_empty() {
+        return Ok(Default::default());
+    }
+    let sql = format!(
+        "SELECT contract_id, due_date FROM invoices WHERE contract_id IN ({}) AND due_date >= $1 AND due_date <= $2",
+        super::id_list(contracts.iter().map(|c| c.0))
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let due: Date = r.try_get::<String, _>(1)?.parse()?;
+            Ok((ContractId(r.try_get(0)?), due.year(), due.month()))
+        })
+        .collect()
+}
+
 /// Whether a contract has an invoice (any status) due within `[from, to]`.
 pub async fn contract_has_invoice_due_between(
     conn: &mut AnyConnection,

@@ -477,6 +477,35 @@ pub async fn list_contracts(conn: &mut AnyConnection) -> anyhow::Result<Vec<Cont
         .collect()
 }
 
+/// How many contracts are not cancelled.
+pub async fn count_active_contracts(conn: &mut AnyConnection) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM contracts WHERE status <> 'cancelled'")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+/// Up to `limit` contracts that are not cancelled, with an id above `after` (in id order): a
+/// whole base read page by page without holding it in memory.
+pub async fn active_contracts_after(
+    conn: &mut AnyConnection,
+    after: ContractId,
+    limit: i64,
+) -> anyhow::Result<Vec<Contract>> {
+    let sql = format!(
+        "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id > $1 AND status <> 'cancelled' ORDER BY id LIMIT $2"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(after.0)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(contract_from_row)
+        .collect()
+}
+
 /// Map of every contract's external id to (id, customer, method, wallet, delivery type).
 pub async fn contract_refs_by_external_id(
     conn: &mut AnyConnection,
