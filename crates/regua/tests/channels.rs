@@ -817,17 +817,35 @@ async fn suspensions_through_the_api_and_csv_import_are_recorded_once() {
                 (ended["id"].clone(), ended["cancelled"].clone()),
                 (first["id"].clone(), json!(true))
             );
+            // Withdrawn before its "scheduled" notice went out: nobody to tell.
+            assert_eq!(
+                (ended["ended"].clone(), ended["customer_notified"].clone()),
+                (json!("withdrawn"), json!(false)),
+                "{ended}"
+            );
             let (status, e) = json_call(addr, "POST", end, &key, None).await;
             assert_eq!(
                 (status, e["code"].as_str()),
                 (409, Some("not_suspended")),
                 "{e}"
             );
+            // A running one ends: restored, and the "ended" notice tells the customer.
+            let today = json!({"from": "2026-01-05", "to": "2026-01-09"});
+            let (status, _) = json_call(addr, "POST", path, &key, Some(&today)).await;
+            assert_eq!(status, 201, "{label}");
+            let (status, ended) = json_call(addr, "POST", end, &key, None).await;
+            assert_eq!(status, 200, "{ended}");
+            assert_eq!(
+                (ended["ended"].clone(), ended["customer_notified"].clone()),
+                (json!("restored"), json!(true)),
+                "{ended}"
+            );
         })
         .await;
 
         // CSV: a bad row imports nothing, and names its line and column.
         use regua::import::{ImportError, ImportKind, import_csv};
+        let before = suspension_notices(db).await.len();
         let clock = clock_on("2026-01-05");
         let bad = "contract_external_id;starts_on;ends_on;reason\nK2;06/01/2026;08/01/2026;Mudança\nK9;06/01/2026;08/01/2026;x\nK2;2026-01-07;2026-01-09;\n";
         match import_csv(db, ImportKind::Suspensions, bad.as_bytes(), &clock).await {
@@ -845,7 +863,11 @@ async fn suspensions_through_the_api_and_csv_import_are_recorded_once() {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(suspension_notices(db).await.len(), 1, "nothing recorded");
+        assert_eq!(
+            suspension_notices(db).await.len(),
+            before,
+            "nothing recorded"
+        );
         let good =
             "contract_external_id,starts_on,ends_on,reason\nK2,06/01/2026,08/01/2026,Mudança\n";
         let r = import_csv(db, ImportKind::Suspensions, good.as_bytes(), &clock)
@@ -857,8 +879,8 @@ async fn suspensions_through_the_api_and_csv_import_are_recorded_once() {
             .unwrap();
         assert_eq!((r.created, r.updated), (0, 1));
         let notices = suspension_notices(db).await;
-        assert_eq!(notices.len(), 2, "{}", t.label);
-        assert_eq!(notices[1].actor, "import: suspensions");
+        assert_eq!(notices.len(), before + 1, "{}", t.label);
+        assert_eq!(notices[before].actor, "import: suspensions");
     }
 }
 

@@ -650,12 +650,12 @@ pub(super) async fn end_suspension(
         let now = state.clock.now_millis();
         let mut tx = state.db.begin().await?;
         contract_or_404(&mut tx, &id).await?;
-        use crate::suspension::SuspendError;
-        let s =
+        use crate::suspension::{Ended, SuspendError};
+        let ended =
             match crate::suspension::end(&mut tx, &id, state.clock.today(), &client.actor(), now)
                 .await
             {
-                Ok(ended) => ended.suspension().clone(),
+                Ok(ended) => ended,
                 Err(SuspendError::Other(e)) => return Err(e.into()),
                 Err(e) => {
                     return Err(ApiError::new(
@@ -665,9 +665,17 @@ pub(super) async fn end_suspension(
                     ));
                 }
             };
-        crate::suspension::audit(&mut tx, &client.actor(), "suspension.end", &id, &s, now).await?;
+        let s = ended.suspension();
+        crate::suspension::audit(&mut tx, &client.actor(), "suspension.end", &id, s, now).await?;
         tx.commit().await?;
-        Ok((StatusCode::OK, suspension_json(&s, &id)))
+        let (how, notified) = match ended {
+            Ended::Restored(_) => ("restored", true),
+            Ended::Withdrawn { notified, .. } => ("withdrawn", notified),
+        };
+        let mut body = suspension_json(s, &id);
+        body["ended"] = json!(how);
+        body["customer_notified"] = json!(notified);
+        Ok((StatusCode::OK, body))
     })
     .await
 }
