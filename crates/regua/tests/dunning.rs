@@ -1249,6 +1249,62 @@ async fn one_scheduler_among_several_servers_runs_the_routines() {
     }
 }
 
+/// A run longer than the lease keeps it: the scheduler renews it while the run lasts, so no
+/// other server starts the next routine meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_keeps_its_lease_through_a_long_run() {
+    for t in each_backend().await {
+        let db = &t.db;
+        let clock = Clock::system(regua::DEFAULT_TIME_ZONE).unwrap();
+        // Long enough that a slow machine's scheduling delays (well under a third of it) do not matter.
+        let lease = std::time::Duration::from_millis(900);
+        let mut a = dunning::Scheduler::new(db.clone(), clock.clone())
+            .with_owner("a")
+            .with_lease(lease);
+        a.tick().await.unwrap();
+        let holder = async || {
+            let mut conn = db.pool.acquire().await.unwrap();
+            store::lease_holder(&mut conn, dunning::LEASE_NAME)
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let (owner, first_until) = holder().await;
+        assert_eq!(owner, "a", "{}", t.label);
+        // A "run" of two and a half lease lengths; the other server tries to take over after
+        // one and a half, when the lease taken before the run has lapsed.
+        let b_tries = async {
+            tokio::time::sleep(lease * 3 / 2).await;
+            let now = clock.now_millis();
+            let mut conn = db.pool.acquire().await.unwrap();
+            store::take_lease(&mut conn, dunning::LEASE_NAME, "b", now, now + 900)
+                .await
+                .unwrap()
+        };
+        let run = a.renewing(tokio::time::sleep(lease * 5 / 2));
+        let (_, b_got_it) = tokio::join!(run, b_tries);
+        assert!(!b_got_it, "{}: the lease lapsed during the run", t.label);
+        let (owner, until) = holder().await;
+        assert_eq!(owner, "a", "{}", t.label);
+        assert!(
+            until >= first_until + 1350,
+            "{}: renewed during the run ({first_until} -> {until})",
+            t.label
+        );
+        // Without renewing, it lapses and the other server gets it.
+        tokio::time::sleep(lease * 3 / 2).await;
+        let now = clock.now_millis();
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert!(
+            store::take_lease(&mut conn, dunning::LEASE_NAME, "b", now, now + 900)
+                .await
+                .unwrap(),
+            "{}",
+            t.label
+        );
+    }
+}
+
 /// `regua serve` as a process: the scheduler runs the routine, the worker delivers to the real
 /// sink, `/health` answers, and SIGTERM stops it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

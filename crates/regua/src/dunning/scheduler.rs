@@ -5,9 +5,9 @@
 //! window.
 //!
 //! Several servers on one database: only the one holding the `scheduler` lease ticks; it
-//! renews the lease at every tick and before every run, and gives it back when it stops, so
-//! another takes over at once (or [`LEASE`] after a crash). Were two ever to run a routine
-//! anyway, the notices' dedup keys would keep that to one message each.
+//! renews the lease at every tick and every third of it while a run lasts, and gives it back
+//! when it stops, so another takes over at once (or [`LEASE`] after a crash). Were two ever to
+//! run a routine anyway, the notices' dedup keys would keep that to one message each.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -59,6 +59,8 @@ pub struct Scheduler {
     clock: Clock,
     /// This server's name in the lease.
     owner: String,
+    /// How long the lease lasts without renewal.
+    lease: Duration,
     /// Whether the last tick held the lease (to log the changes).
     leading: bool,
     holidays_reported: HashSet<(i64, Date)>,
@@ -73,6 +75,7 @@ impl Scheduler {
             db,
             clock,
             owner: crate::delivery::default_worker_name(),
+            lease: LEASE,
             leading: false,
             holidays_reported: HashSet::new(),
             suspensions_planned: None,
@@ -85,13 +88,49 @@ impl Scheduler {
         self
     }
 
+    /// The same, with a lease of another length than [`LEASE`].
+    pub fn with_lease(mut self, lease: Duration) -> Scheduler {
+        self.lease = lease;
+        self
+    }
+
+    /// Takes or renews the lease, without logging; `true` when this server holds it.
+    async fn take(&self) -> anyhow::Result<bool> {
+        let now = self.clock.now_millis();
+        let until = now + i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        let mut conn = self.db.pool.acquire().await?;
+        store::take_lease(&mut conn, LEASE_NAME, &self.owner, now, until).await
+    }
+
+    /// Runs `work` while renewing the lease every third of its length, so that a run longer
+    /// than the lease does not let another server start the next one.
+    pub async fn renewing<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        let keep = async {
+            loop {
+                tokio::time::sleep(self.lease / 3).await;
+                match self.take().await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(owner = %self.owner, "the scheduler's lease went to another server during a run")
+                    }
+                    Err(e) => tracing::warn!(
+                        error = format!("{e:#}"),
+                        "cannot renew the scheduler's lease"
+                    ),
+                }
+            }
+        };
+        tokio::select! {
+            r = work => r,
+            () = keep => unreachable!("renews until the work is done"),
+        }
+    }
+
     /// Takes or renews the lease; `true` when this server holds it.
     async fn lead(&mut self) -> anyhow::Result<bool> {
-        let now = self.clock.now_millis();
-        let until = now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-        let mut conn = self.db.pool.acquire().await?;
-        let leading = store::take_lease(&mut conn, LEASE_NAME, &self.owner, now, until).await?;
+        let leading = self.take().await?;
         if leading != self.leading {
+            let mut conn = self.db.pool.acquire().await?;
             if leading {
                 tracing::info!(owner = %self.owner, "this server's scheduler runs the routines");
             } else {
@@ -162,7 +201,7 @@ impl Scheduler {
                 emission: None,
                 detail: false,
             };
-            match super::run(&self.db, &self.clock, &req).await {
+            match self.renewing(super::run(&self.db, &self.clock, &req)).await {
                 Ok(report) => out.push(TickOutcome::Ran {
                     routine: r.name,
                     date,
