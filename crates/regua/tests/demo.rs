@@ -179,3 +179,46 @@ fn the_demo_serves_the_web_ui_with_a_printed_login() {
         .unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// The README's first command is `cargo run --release -- demo` at the workspace root, where
+/// `mailsink` is a binary too: cargo runs the one binary of the workspace's default members, so
+/// they must hold exactly one, `regua`. Read from `cargo metadata` (what cargo itself decides
+/// with), which builds nothing.
+#[test]
+fn cargo_run_at_the_workspace_root_runs_regua() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let defaults: Vec<&str> = m["workspace_default_members"]
+        .as_array()
+        .expect("cargo reports the default members")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let bins: Vec<&str> = m["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| defaults.contains(&p["id"].as_str().unwrap()))
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(bins, ["regua"]);
+}
