@@ -2129,3 +2129,60 @@ async fn the_metrics_histogram_reads_only_new_attempts_and_counts_each_once() {
         .await;
     }
 }
+
+/// The dashboard says which server's scheduler runs the routines, and warns when none does
+/// (never started, or its lease lapsed: the server died).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_tells_which_server_runs_the_routines_or_that_none_does() {
+    let t = sqlite().await;
+    add_user(&t.db, "ana", Role::Support, "senha-forte-1").await;
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (ana, _) = session_for(addr, "ana", "senha-forte-1").await;
+        let line = async || {
+            let dash = http(addr, "GET", "/", &ana, "").await;
+            let start = dash.body.find("id=\"scheduler\">").expect("the scheduler line");
+            let rest = &dash.body[start + "id=\"scheduler\">".len()..];
+            let alert = dash.body[..start].ends_with("class=\"error\" ");
+            (rest[..rest.find("</p>").unwrap()].to_string(), alert)
+        };
+        assert_eq!(
+            line().await,
+            (
+                "Nenhum servidor executa as rotinas agora: elas rodam dentro do regua serve (sem --no-scheduler).".to_string(),
+                true
+            )
+        );
+        // The server's clock is noon of 07/01/2026; a lease taken then by another server.
+        let now = clock_on("2026-01-07").now_millis();
+        let lease = i64::try_from(regua::dunning::LEASE.as_millis()).unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert!(
+            store::take_lease(&mut conn, regua::dunning::LEASE_NAME, "srv-1:42", now, now + lease)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            line().await,
+            (
+                "As rotinas rodam no servidor srv-1:42 (último sinal às 12:00 de 07/01/2026).".to_string(),
+                false
+            )
+        );
+        // Its last renewal an hour ago: lapsed.
+        sqlx::query("UPDATE leases SET until = $1")
+            .bind(now - 3_600_000 + lease)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        assert_eq!(
+            line().await,
+            (
+                "Nenhum servidor executa as rotinas agora: o último (srv-1:42) deu sinal às 11:00 de 07/01/2026. Verifique se o regua serve está rodando.".to_string(),
+                true
+            )
+        );
+    })
+    .await;
+}

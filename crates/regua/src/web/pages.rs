@@ -491,6 +491,28 @@ async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Resp
                 }
             })
             .collect();
+        // Which server's scheduler runs the routines (its lease), or that none does now.
+        let lease_ms = i64::try_from(crate::dunning::LEASE.as_millis()).unwrap_or(0);
+        let scheduler = match store::lease_holder(&mut conn, crate::dunning::LEASE_NAME).await? {
+            Some((owner, until)) if until > clock.now_millis() => minijinja::context! {
+                text => format!(
+                    "As rotinas rodam no servidor {owner} (último sinal às {}).",
+                    clock.local_time(until - lease_ms, "%H:%M de %d/%m/%Y")
+                ),
+                alert => false,
+            },
+            Some((owner, until)) => minijinja::context! {
+                text => format!(
+                    "Nenhum servidor executa as rotinas agora: o último ({owner}) deu sinal às {}. Verifique se o regua serve está rodando.",
+                    clock.local_time(until - lease_ms, "%H:%M de %d/%m/%Y")
+                ),
+                alert => true,
+            },
+            None => minijinja::context! {
+                text => "Nenhum servidor executa as rotinas agora: elas rodam dentro do regua serve (sem --no-scheduler).",
+                alert => true,
+            },
+        };
         let financial = store::financial_account(&mut conn).await?;
         let mut accounts = Vec::new();
         for a in store::list_smtp_accounts(&mut conn).await? {
@@ -522,6 +544,7 @@ async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Resp
                 },
                 dead => today.dead,
                 runs,
+                scheduler,
                 accounts,
                 financial => financial.is_some(),
                 portal_hidden => financial.is_none() && store::portal_settings(&mut conn).await?.send_email,
