@@ -526,7 +526,14 @@ async fn schedule_a_suspension_then_cancel_it_and_the_customer_is_told() {
             "Cancelar a suspensão agendada de 10/01/2026 a 20/01/2026"
         );
         button.click().await.unwrap();
-        let notice = c.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+        // The page before had a notice too: wait for the new page's one.
+        let notice = c
+            .wait()
+            .for_element(Locator::XPath(
+                "//p[@class='ok' and contains(., 'cancelamento')]",
+            ))
+            .await
+            .unwrap();
         assert_eq!(
             notice.text().await.unwrap(),
             "Suspensão agendada cancelada; o cliente será avisado do cancelamento."
