@@ -274,25 +274,19 @@ async fn bench_notices(
         .map(|(inv, ids)| {
             (
                 crate::delivery::NewNotice {
-                    dedup_key: format!("rule:{}:bench", inv.id),
-                    channel: crate::delivery::Channel::Email,
                     account_id: Some(account.id),
-                    gateway_id: None,
-                    suspension_id: None,
-                    fallback: Vec::new(),
-                    recipient: customers[&inv.customer_id]
-                        .email
-                        .as_ref()
-                        .map(|m| m.as_str().to_string())
-                        .unwrap_or_default(),
-                    purpose,
-                    layout_id: layout.id,
+                    recipient: customers[&inv.customer_id].email_or_empty(),
                     customer_id: Some(inv.customer_id),
                     contract_id: Some(inv.contract_id),
                     invoice_id: Some(inv.id),
                     attach_boleto: true,
-                    attach_letter: false,
-                    actor: "bench".into(),
+                    ..crate::delivery::NewNotice::new(
+                        format!("rule:{}:bench", inv.id),
+                        crate::delivery::Channel::Email,
+                        purpose,
+                        layout.id,
+                        "bench",
+                    )
                 },
                 ids,
             )

@@ -304,25 +304,19 @@ async fn generation_notice(
     let enqueued = store::enqueue_notice(
         conn,
         &crate::delivery::NewNotice {
-            dedup_key: format!("generated:{}:{}", contract.id, first.id),
-            channel: crate::delivery::Channel::Email,
             account_id: Some(account.id),
-            gateway_id: None,
-            suspension_id: None,
-            fallback: Vec::new(),
-            recipient: customer
-                .email
-                .as_ref()
-                .map(|e| e.as_str().to_string())
-                .unwrap_or_default(),
-            purpose: crate::layouts::Purpose::InvoiceGenerated,
-            layout_id: layout,
+            recipient: customer.email_or_empty(),
             customer_id: Some(customer.id),
             contract_id: Some(contract.id),
             invoice_id: Some(first.id),
             attach_boleto: true,
-            attach_letter: false,
-            actor: "generation".into(),
+            ..crate::delivery::NewNotice::new(
+                format!("generated:{}:{}", contract.id, first.id),
+                crate::delivery::Channel::Email,
+                crate::layouts::Purpose::InvoiceGenerated,
+                layout,
+                "generation",
+            )
         },
         &account.from_address,
         now_ms,

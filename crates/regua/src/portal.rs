@@ -105,21 +105,16 @@ pub async fn request_access(
     let enqueued = store::enqueue_notice(
         &mut tx,
         &NewNotice {
-            dedup_key: format!("portal-access:{token_id}"),
-            channel: Channel::Email,
             account_id: Some(account.id),
-            gateway_id: None,
-            suspension_id: None,
-            fallback: Vec::new(),
             recipient: email,
-            purpose: Purpose::PortalAccess,
-            layout_id: layout.id,
             customer_id: Some(customer.id),
-            contract_id: None,
-            invoice_id: None,
-            attach_boleto: false,
-            attach_letter: false,
-            actor: actor(customer),
+            ..NewNotice::new(
+                format!("portal-access:{token_id}"),
+                Channel::Email,
+                Purpose::PortalAccess,
+                layout.id,
+                actor(customer),
+            )
         },
         &account.from_address,
         now,

@@ -484,11 +484,7 @@ impl Routing {
         actor: &str,
     ) -> NewNotice {
         let recipient = match self.method {
-            Channel::Email => customer
-                .email
-                .as_ref()
-                .map(|e| e.as_str().to_string())
-                .unwrap_or_default(),
+            Channel::Email => customer.email_or_empty(),
             Channel::Sms => customer
                 .mobile_phone
                 .as_ref()
@@ -497,21 +493,13 @@ impl Routing {
             Channel::Push => customer.document.digits().to_string(),
         };
         NewNotice {
-            dedup_key,
-            channel: self.method,
             account_id: self.account.as_ref().map(|a| a.id),
             gateway_id: self.gateway.as_ref().map(|g| g.id),
-            suspension_id: None,
             fallback: self.fallback.clone(),
             recipient,
-            purpose,
-            layout_id: layout,
             customer_id: Some(customer.id),
             contract_id: contract.map(|c| c.id),
-            invoice_id: None,
-            attach_boleto: false,
-            attach_letter: false,
-            actor: actor.to_string(),
+            ..NewNotice::new(dedup_key, self.method, purpose, layout, actor)
         }
     }
 
@@ -704,22 +692,16 @@ pub async fn send_test(
         .map_err(internal)?
         .ok_or_else(|| test_error("no test layout", "Layout de teste ausente."))?;
     let mut n = NewNotice {
-        // Every click is a new test, also within one millisecond.
-        dedup_key: format!("notify-test:{method}:{now_ms}:{:08x}", fastrand::u32(..)),
-        channel: method,
         account_id: routing.account.as_ref().map(|a| a.id),
         gateway_id: routing.gateway.as_ref().map(|g| g.id),
-        suspension_id: None,
-        fallback: Vec::new(),
-        recipient: String::new(),
-        purpose: Purpose::SmtpTest,
-        layout_id: layout.id,
-        customer_id: None,
-        contract_id: None,
-        invoice_id: None,
-        attach_boleto: false,
-        attach_letter: false,
-        actor: actor.to_string(),
+        ..NewNotice::new(
+            // Every click is a new test, also within one millisecond.
+            format!("notify-test:{method}:{now_ms}:{:08x}", fastrand::u32(..)),
+            method,
+            Purpose::SmtpTest,
+            layout.id,
+            actor,
+        )
     };
     match method {
         Channel::Email => {

@@ -39,25 +39,19 @@ pub async fn enqueue_invoice_email(
     store::enqueue_notice(
         conn,
         &NewNotice {
-            dedup_key: dedup_key.to_string(),
-            channel: Channel::Email,
             account_id: Some(account.id),
-            gateway_id: None,
-            suspension_id: None,
-            fallback: Vec::new(),
-            recipient: customer
-                .email
-                .as_ref()
-                .map(|e| e.as_str().to_string())
-                .unwrap_or_default(),
-            purpose,
-            layout_id: layout,
+            recipient: customer.email_or_empty(),
             customer_id: Some(customer.id),
             contract_id: Some(invoice.contract_id),
             invoice_id: Some(invoice.id),
             attach_boleto: true,
-            attach_letter: false,
-            actor: actor.to_string(),
+            ..NewNotice::new(
+                dedup_key.to_string(),
+                Channel::Email,
+                purpose,
+                layout,
+                actor,
+            )
         },
         &account.from_address,
         now_ms,
@@ -82,21 +76,15 @@ pub async fn enqueue_test_message(
     store::enqueue_notice(
         conn,
         &NewNotice {
-            dedup_key: format!("smtp-test:{}:{now_ms}", account.id),
-            channel: Channel::Email,
             account_id: Some(account.id),
-            gateway_id: None,
-            suspension_id: None,
-            fallback: Vec::new(),
             recipient: to.as_str().to_string(),
-            purpose: Purpose::SmtpTest,
-            layout_id: layout.id,
-            customer_id: None,
-            contract_id: None,
-            invoice_id: None,
-            attach_boleto: false,
-            attach_letter: false,
-            actor: actor.to_string(),
+            ..NewNotice::new(
+                format!("smtp-test:{}:{now_ms}", account.id),
+                Channel::Email,
+                Purpose::SmtpTest,
+                layout.id,
+                actor,
+            )
         },
         &account.from_address,
         now_ms,

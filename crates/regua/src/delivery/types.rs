@@ -372,6 +372,37 @@ pub struct NewNotice {
     pub actor: String,
 }
 
+impl NewNotice {
+    /// A notice with its identity, channel, purpose, layout and cause, and nothing else yet:
+    /// no account or gateway, no fallback, no recipient, about no customer, contract, invoice
+    /// or suspension, no attachment. Callers add what theirs has with `..NewNotice::new(…)`.
+    pub fn new(
+        dedup_key: String,
+        channel: Channel,
+        purpose: Purpose,
+        layout_id: LayoutId,
+        actor: impl Into<String>,
+    ) -> NewNotice {
+        NewNotice {
+            dedup_key,
+            channel,
+            account_id: None,
+            gateway_id: None,
+            suspension_id: None,
+            fallback: Vec::new(),
+            recipient: String::new(),
+            purpose,
+            layout_id,
+            customer_id: None,
+            contract_id: None,
+            invoice_id: None,
+            attach_boleto: false,
+            attach_letter: false,
+            actor: actor.into(),
+        }
+    }
+}
+
 /// A stored notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {

@@ -935,11 +935,7 @@ impl Worker {
             } else {
                 ctx.customer.name = customer.name.clone();
                 ctx.customer.document = customer.document.to_string();
-                ctx.customer.email = customer
-                    .email
-                    .as_ref()
-                    .map(|e| e.as_str().to_string())
-                    .unwrap_or_default();
+                ctx.customer.email = customer.email_or_empty();
                 if let Some(contract) = n.contract_id.and_then(|c| cache.contracts.get(&c)) {
                     ctx.contract.number = contract.external_id.clone();
                     ctx.contract.plan = contract.plan.clone();

@@ -147,6 +147,17 @@ pub struct Customer {
     pub mobile_phone: Option<MobilePhone>,
 }
 
+impl Customer {
+    /// The primary e-mail as text, empty when there is none (a notice's recipient at enqueue
+    /// time, which the worker re-checks before sending; a layout's `cliente.email`).
+    pub fn email_or_empty(&self) -> String {
+        self.email
+            .as_ref()
+            .map(|e| e.as_str().to_string())
+            .unwrap_or_default()
+    }
+}
+
 /// A validated customer to insert or update (matched by external id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewCustomer {

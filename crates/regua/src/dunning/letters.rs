@@ -48,25 +48,20 @@ pub async fn approve_letters(
         store::enqueue_notice(
             conn,
             &NewNotice {
-                dedup_key: l.dedup_key.clone(),
-                channel: Channel::Email,
                 account_id: Some(account.id),
-                gateway_id: None,
-                suspension_id: None,
-                fallback: Vec::new(),
-                recipient: customer
-                    .email
-                    .as_ref()
-                    .map(|e| e.as_str().to_string())
-                    .unwrap_or_default(),
-                purpose: Purpose::OverdueBand,
-                layout_id: l.layout,
+                recipient: customer.email_or_empty(),
                 customer_id: Some(customer.id),
                 contract_id: Some(invoice.contract_id),
                 invoice_id: Some(invoice.id),
                 attach_boleto: true,
                 attach_letter: true,
-                actor: by.to_string(),
+                ..NewNotice::new(
+                    l.dedup_key.clone(),
+                    Channel::Email,
+                    Purpose::OverdueBand,
+                    l.layout,
+                    by,
+                )
             },
             &account.from_address,
             now_ms,

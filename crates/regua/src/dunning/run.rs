@@ -496,21 +496,19 @@ fn new_notice(
     actor: &str,
 ) -> NewNotice {
     NewNotice {
-        dedup_key: key.to_string(),
-        channel: Channel::Email,
         account_id: Some(account.id),
-        gateway_id: None,
-        suspension_id: None,
-        fallback: Vec::new(),
         recipient: r.email.clone().unwrap_or_default(),
-        purpose: purpose_of(cause),
-        layout_id: layout,
         customer_id: Some(inv.customer),
         contract_id: Some(r.contract),
         invoice_id: Some(inv.id),
         attach_boleto: true,
-        attach_letter: false,
-        actor: actor.to_string(),
+        ..NewNotice::new(
+            key.to_string(),
+            Channel::Email,
+            purpose_of(cause),
+            layout,
+            actor,
+        )
     }
 }
 

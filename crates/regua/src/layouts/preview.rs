@@ -98,11 +98,7 @@ pub fn layout_context(
         customer: CustomerVars {
             name: customer.name.clone(),
             document: customer.document.to_string(),
-            email: customer
-                .email
-                .as_ref()
-                .map(|e| e.as_str().to_string())
-                .unwrap_or_default(),
+            email: customer.email_or_empty(),
         },
         contract: ContractVars {
             number: contract.external_id.clone(),

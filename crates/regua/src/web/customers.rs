@@ -46,7 +46,7 @@ pub(super) async fn list(
                 minijinja::context! {
                     id => c.id.0, ext => c.external_id.clone(), name => c.name.clone(),
                     document => c.document.to_string(),
-                    email => c.email.as_ref().map(|e| e.as_str().to_string()).unwrap_or_default(),
+                    email => c.email_or_empty(),
                     mobile => c.mobile_phone.as_ref().map(|m| m.to_string()).unwrap_or_default(),
                 }
             })
