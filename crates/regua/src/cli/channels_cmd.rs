@@ -318,16 +318,6 @@ pub async fn suspend(g: &Global, a: SuspendArgs) -> anyhow::Result<ExitCode> {
                     }
                     crate::suspension::Ended::Restored(s) => ("ended; service restored today", s),
                 };
-                let now = clock.now_millis();
-                crate::suspension::audit(
-                    &mut tx,
-                    &super::actor(),
-                    "suspension.end",
-                    &a.contract,
-                    s,
-                    now,
-                )
-                .await?;
                 tx.commit().await?;
                 println!("suspension {} of contract {} {what}", s.id, a.contract);
                 Ok(ExitCode::SUCCESS)

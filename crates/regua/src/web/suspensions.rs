@@ -254,15 +254,11 @@ pub(super) async fn end(
                     Err(SuspendError::Other(e)) => return Err(e),
                     Err(e) => return Ok(Err(e)),
                 };
-            let (outcome, s) = match &ended {
-                Ended::Restored(s) => ("encerrada", s),
-                Ended::Withdrawn {
-                    suspension,
-                    notified: true,
-                } => ("cancelada_aviso", suspension),
-                Ended::Withdrawn { suspension, .. } => ("cancelada", suspension),
+            let outcome = match ended {
+                Ended::Restored(_) => "encerrada",
+                Ended::Withdrawn { notified: true, .. } => "cancelada_aviso",
+                Ended::Withdrawn { .. } => "cancelada",
             };
-            crate::suspension::audit(&mut tx, &actor, "suspension.end", &contract, s, now).await?;
             tx.commit().await?;
             Ok(Ok(outcome))
         }

@@ -666,7 +666,6 @@ pub(super) async fn end_suspension(
                 }
             };
         let s = ended.suspension();
-        crate::suspension::audit(&mut tx, &client.actor(), "suspension.end", &id, s, now).await?;
         tx.commit().await?;
         let (how, notified) = match ended {
             Ended::Restored(_) => ("restored", true),
