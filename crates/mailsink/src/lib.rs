@@ -29,6 +29,9 @@ pub enum DataReply {
     Reply(u16, String),
     /// The connection is closed after the message's content arrives, before any reply.
     Drop,
+    /// No reply at all after the message's content: the connection stays open and silent
+    /// (a server that hangs after DATA). Nothing is recorded.
+    Stall,
 }
 
 /// A message the server accepted.
@@ -70,6 +73,8 @@ pub struct SinkConfig {
     pub reject_recipients: Vec<String>,
     /// A pause before each DATA reply (slow servers, in-flight windows for crash tests).
     pub data_delay: Option<Duration>,
+    /// Accept TCP connections and never say anything (no greeting): a server that hangs.
+    pub silent: bool,
 }
 
 #[derive(Default)]
@@ -247,6 +252,14 @@ async fn session(
     let mut user: Option<String> = None;
     let mut from = String::new();
     let mut to: Vec<String> = Vec::new();
+    if config.silent {
+        // Hold the connection, read and drop whatever comes, answer nothing.
+        let mut sink = Vec::new();
+        while io.read_until(b'\n', &mut sink).await? > 0 {
+            sink.clear();
+        }
+        return Ok(());
+    }
     reply(&mut io, "220 mailsink ESMTP ready").await?;
     while let Some(line) = read_line(&mut io).await? {
         let upper = line.to_ascii_uppercase();
@@ -400,6 +413,13 @@ async fn session(
                         reply(&mut io, &format!("{code} {text}")).await?;
                     }
                     DataReply::Drop => return Ok(()),
+                    DataReply::Stall => {
+                        let mut sink = Vec::new();
+                        while io.read_until(b'\n', &mut sink).await? > 0 {
+                            sink.clear();
+                        }
+                        return Ok(());
+                    }
                 }
             }
             "RSET" => {

@@ -586,6 +586,7 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
                 lease: std::time::Duration::from_secs(600),
                 batch: 256,
                 concurrency: options.concurrency.max(1),
+                timeout: crate::delivery::DEFAULT_NETWORK_TIMEOUT,
             },
             None,
         );

@@ -238,13 +238,17 @@ impl RowCheck<'_> {
         Some(id)
     }
 
+    /// A required one-line text (an id, a name, a plan): not empty, no line break or control
+    /// character (it ends up in e-mail headers and file names), not absurdly long.
     fn required<'v>(&mut self, column: &str, value: &'v str) -> Option<&'v str> {
         self.check(
             column,
             if value.is_empty() {
                 Err("is empty".to_string())
             } else {
-                Ok(value)
+                limits::check_line(value, limits::MAX_TEXT_CHARS)
+                    .map(|()| value)
+                    .map_err(|e| e.to_string())
             },
         )
     }
@@ -295,7 +299,7 @@ pub async fn import_csv(
         ImportKind::Invoices => {
             let contracts = store::contract_refs_by_external_id(&mut conn).await?;
             let existing = store::invoice_statuses_by_external_id(&mut conn).await?;
-            let rows = parse_invoices(&table, &contracts, &mut errors);
+            let rows = parse_invoices(&table, &contracts, clock.today(), &mut errors);
             if !errors.is_empty() {
                 return Err(ImportError::BadRows(errors));
             }
@@ -504,7 +508,8 @@ fn parse_contracts(
         let plan = c.required("plan", t.field(rec, "plan"));
         let amount = c.check(
             "monthly_amount",
-            Money::parse(t.field(rec, "monthly_amount")),
+            Money::parse(t.field(rec, "monthly_amount"))
+                .and_then(|a| limits::check_boleto_amount(a).map(|()| a)),
         );
         let due_day = c.check(
             "due_day",
@@ -580,6 +585,7 @@ fn parse_contracts(
 fn parse_invoices(
     t: &Table,
     contracts: &HashMap<String, Contract>,
+    today: jiff::civil::Date,
     errors: &mut Vec<RowError>,
 ) -> Vec<NewInvoice> {
     let mut out = Vec::with_capacity(t.rows.len());
@@ -601,9 +607,17 @@ fn parse_invoices(
                         .ok_or_else(|| format!("no contract with external id {id:?}")),
                 )
             });
-        let amount = c.check("amount", Money::parse(t.field(rec, "amount")));
+        let amount = c.check(
+            "amount",
+            Money::parse(t.field(rec, "amount"))
+                .and_then(|a| limits::check_boleto_amount(a).map(|()| a)),
+        );
         let issue = c.check("issue_date", parse_date(t.field(rec, "issue_date")));
-        let due = c.check("due_date", parse_date(t.field(rec, "due_date")));
+        let due = c.check(
+            "due_date",
+            parse_date(t.field(rec, "due_date"))
+                .and_then(|d| limits::check_due_date(d, today).map(|()| d)),
+        );
         if let (Some(i), Some(d)) = (issue, due)
             && d < i
         {

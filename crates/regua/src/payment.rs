@@ -121,5 +121,43 @@ pub async fn boleto_pdf(
     let wallet = crate::store::get_wallet(conn, invoice.wallet_id).await?;
     let company = crate::store::company_profile(conn).await?;
     let input = boleto_input(invoice, &customer, &wallet, &company);
-    boleto::pdf::render_pdf(&[input]).map_err(|e| anyhow::anyhow!("boleto PDF: {e}"))
+    render_boletos(&[input]).map_err(anyhow::Error::from)
+}
+
+/// A boleto that cannot be issued from what is stored (an amount over the boleto's 10 digits,
+/// a due date its factor cannot express): nothing retried changes that. The pages and the API
+/// answer 422 with it, the worker marks the notice dead with it, instead of failing as if the
+/// server broke.
+#[derive(Debug, thiserror::Error)]
+#[error("the boleto cannot be issued: {0}")]
+pub struct Unissuable(pub String);
+
+impl Unissuable {
+    /// The reason in Portuguese, for pages and the log shown to finance staff.
+    pub fn pt(&self) -> String {
+        format!("O boleto desta fatura não pode ser gerado: {}", self.0)
+    }
+}
+
+/// The PDF of one or more boletos (one page each).
+pub fn render_boletos(inputs: &[boleto::BoletoInput]) -> Result<Vec<u8>, Unissuable> {
+    boleto::pdf::render_pdf(inputs).map_err(|e| Unissuable(e.to_string()))
+}
+
+/// A boleto's or letter's file name from an invoice's or contract's id: `prefix-ID.pdf` with
+/// every character outside `A-Za-z0-9._-` made `-`, so the name is safe in a MIME header, a
+/// `Content-Disposition` and a file system whatever the ERP's ids contain.
+pub fn pdf_file_name(prefix: &str, id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .take(100)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{prefix}-{safe}.pdf")
 }

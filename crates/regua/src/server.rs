@@ -29,8 +29,8 @@ pub struct ServeOptions {
     pub scheduler_tick: Option<Duration>,
     /// Mark cookies `Secure` (when a TLS proxy fronts the server).
     pub secure_cookies: bool,
-    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
-    pub metrics_token: Option<String>,
+    /// Who may read `/metrics`.
+    pub metrics: crate::web::MetricsAccess,
 }
 
 /// The HTTP routes: `/health` and the admin UI.
@@ -40,7 +40,7 @@ pub fn router(db: Db, clock: Clock, key: Option<MasterKey>, options: &ServeOptio
         clock,
         key,
         options.secure_cookies,
-        options.metrics_token.clone(),
+        options.metrics.clone(),
     )));
     Router::new()
         .route("/health", get(health))
@@ -48,22 +48,37 @@ pub fn router(db: Db, clock: Clock, key: Option<MasterKey>, options: &ServeOptio
         .merge(web)
 }
 
-/// `GET /health`: 200 `{"status":"ok","database":"sqlite"}` when the database answers, 503
-/// otherwise. No detail of the failure leaves the process (it is logged).
+/// `GET /health`: 200 `{"status":"ok","database":"sqlite"}` when the database answers and
+/// takes a write (a one-row upsert); 503 with `"status":"not_writable"` when it answers reads
+/// but refuses writes (a full disk, a read-only file system), `"unavailable"` when it does not
+/// answer at all. No detail of the failure leaves the process (it is logged).
 async fn health(State(db): State<Db>) -> impl IntoResponse {
-    match sqlx::query("SELECT 1").execute(&db.pool).await {
-        Ok(_) => (
-            StatusCode::OK,
-            Json(serde_json::json!({"status": "ok", "database": db.backend})),
-        ),
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let status = match sqlx::query("SELECT 1").execute(&db.pool).await {
         Err(e) => {
             tracing::error!(error = %e, "health check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"status": "unavailable", "database": db.backend})),
-            )
+            "unavailable"
         }
-    }
+        Ok(_) => match db.check_writable(now_ms).await {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "health check: database not writable"
+                );
+                "not_writable"
+            }
+        },
+    };
+    let code = if status == "ok" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(serde_json::json!({"status": status, "database": db.backend})),
+    )
 }
 
 /// Serves until `shutdown` resolves. `on_listen` gets the bound address (the port when 0 was
@@ -116,7 +131,27 @@ pub async fn serve(
         tracing::info!("shutting down");
         let _ = stop.send(true);
     };
-    let (http, worker, (), ()) = tokio::join!(http.into_future(), worker, scheduler, signal);
+    // Requests still running a few seconds after the stop (a page waiting on a slow SMTP
+    // server's test) are cut off rather than keep the process alive.
+    let http = async {
+        let mut stopped = stopped.clone();
+        let grace = async {
+            while !*stopped.borrow_and_update() {
+                if stopped.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(crate::delivery::SHUTDOWN_GRACE + Duration::from_secs(2)).await;
+        };
+        tokio::select! {
+            r = http.into_future() => r,
+            () = grace => {
+                tracing::warn!("stopping: requests still in flight were cut off");
+                Ok(())
+            }
+        }
+    };
+    let (http, worker, (), ()) = tokio::join!(http, worker, scheduler, signal);
     http?;
     worker?;
     Ok(())

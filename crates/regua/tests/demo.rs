@@ -41,7 +41,10 @@ fn the_demo_seeds_an_isp_and_writes_its_reminders_to_a_folder_once() {
         let eml = std::fs::read_to_string(f).unwrap();
         assert!(eml.contains("From: \"Provedor Exemplo\" <cobranca@provedorexemplo.com.br>"));
         // Reminders carry the boleto; the demo's one suspension notice does not.
-        if eml.contains("Message-ID: <suspensao.1.agendada.") {
+        if eml
+            .lines()
+            .any(|l| l.starts_with("Message-ID: <") && l.contains(".suspensao.1.agendada."))
+        {
             suspensions += 1;
             assert!(eml.contains("25/11/2026"), "from three days on");
         } else {

@@ -117,6 +117,10 @@ pub struct WorkerArgs {
     /// This worker's name in leases and the log (default host:pid).
     #[arg(long)]
     pub name: Option<String>,
+    /// The bound on each network step (TCP connect, SMTP greeting, each command, the message
+    /// transaction, TLS handshake, HTTP to SMS and push), in seconds.
+    #[arg(long, env = "REGUA_NETWORK_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub timeout_seconds: u64,
 }
 
 impl WorkerArgs {
@@ -130,6 +134,7 @@ impl WorkerArgs {
             lease: Duration::from_secs(self.lease_seconds.max(1)),
             batch: self.batch.max(1),
             concurrency: self.concurrency.max(1),
+            timeout: Duration::from_secs(self.timeout_seconds.max(1)),
         }
     }
 }

@@ -299,6 +299,10 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer TOKEN` on /metrics.
     #[arg(long, env = "REGUA_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Serve /metrics to anyone, without a token (it names the e-mail accounts). Without this
+    /// or a token, /metrics answers 401.
+    #[arg(long)]
+    pub metrics_open: bool,
     /// The worker's options.
     #[command(flatten)]
     pub worker: delivery_cmd::WorkerArgs,
@@ -644,10 +648,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     lease: std::time::Duration::from_secs(300),
                     batch: 64,
                     concurrency: 4,
+                    timeout: crate::delivery::network_timeout_from_env(),
                 }),
                 scheduler_tick: Some(std::time::Duration::from_secs(30)),
                 secure_cookies: false,
-                metrics_token: None,
+                metrics: crate::web::MetricsAccess::Closed,
             };
             crate::server::serve(
                 db,
@@ -900,7 +905,7 @@ async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         scheduler_tick: (!args.no_scheduler)
             .then(|| std::time::Duration::from_secs(args.tick_seconds.max(1))),
         secure_cookies: args.secure_cookies,
-        metrics_token: args.metrics_token,
+        metrics: crate::web::MetricsAccess::from_options(args.metrics_token, args.metrics_open),
     };
     crate::server::serve(
         db,

@@ -21,6 +21,15 @@ pub fn build_message(
     rendered: &RenderedMessage,
     attachments: &[(String, Vec<u8>)],
 ) -> Result<lettre::Message, BuildError> {
+    // Accounts are checked when saved; one stored before that check (or edited in the
+    // database) is refused here rather than handed to lettre, which panics on a line break.
+    crate::domain::limits::check_line(&account.from_name, crate::domain::limits::MAX_TEXT_CHARS)
+        .map_err(|e| {
+            BuildError(format!(
+                "nome do remetente inválido na conta {}: {e}",
+                account.name
+            ))
+        })?;
     let from = Mailbox::new(
         Some(account.from_name.clone()).filter(|n| !n.is_empty()),
         account
@@ -36,14 +45,16 @@ pub fn build_message(
     let builder = lettre::Message::builder()
         .from(from)
         .to(to)
-        .subject(rendered.subject.clone())
+        // The subject is rendered from a template with the customer's data: a line break
+        // there would end the header, so each control run becomes a space.
+        .subject(crate::domain::limits::header_safe(&rendered.subject))
         .message_id(Some(message_id.to_string()));
     let result = if attachments.is_empty() {
         builder.multipart(body)
     } else {
         let mut mixed = MultiPart::mixed().multipart(body);
         for (filename, pdf) in attachments {
-            mixed = mixed.singlepart(Attachment::new(filename.clone()).body(
+            mixed = mixed.singlepart(Attachment::new(header_safe_name(filename)).body(
                 pdf.clone(),
                 ContentType::parse("application/pdf").unwrap_or(ContentType::TEXT_PLAIN),
             ));
@@ -59,11 +70,57 @@ pub fn build_message(
             lettre::message::dkim::DkimSigningAlgorithm::Rsa,
         )
         .map_err(|e| BuildError(format!("invalid DKIM key {}: {e}", dkim.key_file)))?;
-        message.sign(&lettre::message::dkim::DkimConfig::default_config(
-            dkim.selector.clone(),
-            dkim.domain.clone(),
-            key,
-        ));
+        message.sign(&dkim_config(dkim, key));
     }
     Ok(message)
+}
+
+/// An attachment's file name as a MIME header can carry it (names are built by
+/// `payment::pdf_file_name`; this is the last guard).
+fn header_safe_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() || c == '"' || c == '\\' {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// How messages are signed: `c=relaxed/relaxed` over the headers a receiver shows or relies on.
+///
+/// lettre's default (`c=simple/relaxed`) produced signatures no other implementation verified:
+/// with simple header canonicalization the DKIM-Signature header must be hashed exactly as it
+/// is sent, and lettre hashes it before its `b=` value is added, so the header is folded at
+/// other places in the message than in the hash (dkimpy: "DKIM-Signature valid: False", body
+/// hash matching). Relaxed canonicalization unfolds headers before hashing, so where a long
+/// header is folded no longer matters; it is also what the big mailbox providers sign with.
+fn dkim_config(
+    dkim: &super::DkimConfig,
+    key: lettre::message::dkim::DkimSigningKey,
+) -> lettre::message::dkim::DkimConfig {
+    use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType};
+    use lettre::message::header::HeaderName;
+    lettre::message::dkim::DkimConfig::new(
+        dkim.selector.clone(),
+        dkim.domain.clone(),
+        key,
+        [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "MIME-Version",
+        ]
+        .into_iter()
+        .map(HeaderName::new_from_ascii_str)
+        .collect(),
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
+    )
 }

@@ -16,6 +16,9 @@ mod worker;
 pub use enqueue::{enqueue_invoice_email, enqueue_test_message};
 pub use message::{BuildError, build_message};
 pub use policy::{Failure, MAX_ATTEMPTS, backoff_ms, classify_http, classify_smtp};
-pub use transport::{Accepted, MailTransport, SMTP_TIMEOUT};
+pub use transport::{Accepted, MailTransport};
 pub use types::*;
-pub use worker::{BatchReport, Worker, WorkerOptions, default_worker_name};
+pub use worker::{
+    BatchReport, DEFAULT_NETWORK_TIMEOUT, NETWORK_TIMEOUT_ENV, SHUTDOWN_GRACE, Worker,
+    WorkerOptions, default_worker_name, network_timeout_from_env,
+};

@@ -55,57 +55,90 @@ impl SmtpPool {
         }
     }
 
+    /// Opens a connection: TCP, greeting and EHLO, STARTTLS, AUTH. Each of those steps is
+    /// bounded by the target's timeout: a server that accepts TCP and never speaks must cost
+    /// one timeout, not a connection (and a worker) held forever.
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
         let t = &self.target;
         let mut conn = match t.security {
-            // lettre does the TLS handshake for implicit TLS on its own socket.
-            Security::Tls => AsyncSmtpConnection::connect_tokio1(
-                (t.host.as_str(), t.port),
-                Some(t.timeout),
-                &t.hello,
-                t.tls.clone(),
-                None,
+            // lettre does the TLS handshake for implicit TLS on its own socket; it bounds only
+            // the TCP connect, so the handshake and greeting get the bound here.
+            Security::Tls => step(
+                t.timeout,
+                "TLS handshake and greeting",
+                AsyncSmtpConnection::connect_tokio1(
+                    (t.host.as_str(), t.port),
+                    Some(t.timeout),
+                    &t.hello,
+                    t.tls.clone(),
+                    None,
+                ),
             )
-            .await
+            .await?
             .map_err(|e| classify_smtp(&e))?,
             Security::None | Security::StartTls => {
-                let socket = tokio::time::timeout(
+                let socket = step(
                     t.timeout,
+                    "TCP connect",
                     tokio::net::TcpStream::connect((t.host.as_str(), t.port)),
                 )
-                .await
-                .map_err(|_| transient("connection timed out"))?
+                .await?
                 .map_err(|e| transient(&format!("cannot connect to {}:{}: {e}", t.host, t.port)))?;
                 let _ = socket.set_nodelay(true);
-                let mut conn =
-                    AsyncSmtpConnection::connect_with_transport(Box::new(socket), &t.hello)
-                        .await
-                        .map_err(|e| classify_smtp(&e))?;
+                let mut conn = step(
+                    t.timeout,
+                    "greeting and EHLO",
+                    AsyncSmtpConnection::connect_with_transport(Box::new(socket), &t.hello),
+                )
+                .await?
+                .map_err(|e| classify_smtp(&e))?;
                 if t.security == Security::StartTls {
                     let params = t
                         .tls
                         .clone()
                         .ok_or_else(|| transient("no TLS parameters"))?;
                     if !conn.can_starttls() {
+                        close(conn).await;
                         return Err(transient("the server does not offer STARTTLS"));
                     }
-                    conn.starttls(params, &t.hello)
-                        .await
-                        .map_err(|e| classify_smtp(&e))?;
+                    match step(t.timeout, "STARTTLS", conn.starttls(params, &t.hello)).await {
+                        Ok(r) => r.map_err(|e| classify_smtp(&e))?,
+                        Err(f) => {
+                            close(conn).await;
+                            return Err(f);
+                        }
+                    }
                 }
                 conn
             }
         };
         if let Some(credentials) = &t.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
-                .await
-                .map_err(|e| classify_smtp(&e))?;
+            let auth = step(
+                t.timeout,
+                "AUTH",
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
+            )
+            .await;
+            match auth {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    close(conn).await;
+                    return Err(classify_smtp(&e));
+                }
+                Err(f) => {
+                    close(conn).await;
+                    return Err(f);
+                }
+            }
         }
         Ok(conn)
     }
 
-    /// Sends one message on a pooled (or new) connection.
+    /// Sends one message on a pooled (or new) connection. The message's transaction (MAIL,
+    /// RCPT, DATA, the content and the final reply) is one step bounded by the timeout, as is
+    /// the NOOP that checks an idle connection.
     pub async fn send(&self, envelope: &Envelope, email: &[u8]) -> Result<Response, Failure> {
+        let t = &self.target;
         let _permit = self
             .permits
             .acquire()
@@ -115,34 +148,71 @@ impl SmtpPool {
             let Some((mut conn, since)) = self.idle.lock().await.pop() else {
                 break None;
             };
-            if since.elapsed() < CHECK_AFTER_IDLE || conn.test_connected().await {
+            if since.elapsed() < CHECK_AFTER_IDLE
+                || step(t.timeout, "NOOP", conn.test_connected())
+                    .await
+                    .unwrap_or(false)
+            {
                 break Some(conn);
             }
-            conn.abort().await;
+            close(conn).await;
         };
         let was_reused = reused.is_some();
         let mut conn = match reused {
             Some(c) => c,
             None => self.connect().await?,
         };
-        let mut result = conn.send(envelope, email).await;
+        let mut result = step(t.timeout, "message transaction", conn.send(envelope, email)).await;
         // A reused connection the server closed meanwhile fails before any reply: try a fresh one.
         if was_reused
-            && let Err(e) = &result
+            && let Ok(Err(e)) = &result
             && !e.is_transient()
             && !e.is_permanent()
         {
-            conn.abort().await;
+            close(conn).await;
             conn = self.connect().await?;
-            result = conn.send(envelope, email).await;
+            result = step(t.timeout, "message transaction", conn.send(envelope, email)).await;
         }
-        if result.is_ok() && !conn.has_broken() {
-            self.idle.lock().await.push((conn, Instant::now()));
-        } else {
-            conn.abort().await;
+        match result {
+            Ok(Ok(r)) if !conn.has_broken() => {
+                self.idle.lock().await.push((conn, Instant::now()));
+                Ok(r)
+            }
+            Ok(r) => {
+                close(conn).await;
+                r.map_err(|e| classify_smtp(&e))
+            }
+            Err(timed_out) => {
+                close(conn).await;
+                Err(timed_out)
+            }
         }
-        result.map_err(|e| classify_smtp(&e))
     }
+}
+
+/// How long a closing connection may take to say QUIT: a silent server gets its socket
+/// dropped instead.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Closes a connection politely if the server answers within [`CLOSE_TIMEOUT`], otherwise by
+/// dropping the socket.
+async fn close(mut conn: AsyncSmtpConnection) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.abort()).await;
+}
+
+/// Runs one network step within `limit`; a step that takes longer is a transient failure
+/// ("timed out after 30 s waiting for the greeting and EHLO"), retried like any other.
+async fn step<T>(
+    limit: Duration,
+    what: &str,
+    future: impl std::future::Future<Output = T>,
+) -> Result<T, Failure> {
+    tokio::time::timeout(limit, future).await.map_err(|_| {
+        transient(&format!(
+            "timed out after {} s waiting for the {what}",
+            limit.as_secs_f64()
+        ))
+    })
 }
 
 fn transient(text: &str) -> Failure {

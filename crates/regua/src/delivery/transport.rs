@@ -15,9 +15,6 @@ use super::smtp_pool::{SmtpPool, SmtpTarget};
 use super::{Security, SmtpAccount, Transport};
 use crate::secrets::Secret;
 
-/// How long one SMTP command may take before the attempt counts as a timeout.
-pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The server's answer to an accepted message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
@@ -47,11 +44,13 @@ impl std::fmt::Debug for MailTransport {
 
 impl MailTransport {
     /// Builds the transport of an account. `password` is the opened secret, when it has one;
-    /// `connections` caps the pool (the concurrent sends of this account).
+    /// `connections` caps the pool (the concurrent sends of this account); `timeout` bounds
+    /// each network step.
     pub fn for_account(
         account: &SmtpAccount,
         password: Option<Secret>,
         connections: u32,
+        timeout: Duration,
     ) -> anyhow::Result<MailTransport> {
         if account.transport == Transport::File {
             let folder = account
@@ -103,7 +102,7 @@ impl MailTransport {
             },
             credentials,
             hello,
-            timeout: SMTP_TIMEOUT,
+            timeout,
         };
         Ok(MailTransport::Smtp(Arc::new(SmtpPool::new(
             target,

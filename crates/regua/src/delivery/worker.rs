@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use futures_util::StreamExt as _;
+use futures_util::{FutureExt as _, StreamExt as _};
 
 use super::fcm::{FcmClient, PushError};
 use super::message::build_message;
@@ -37,6 +37,10 @@ pub struct WorkerOptions {
     pub batch: i64,
     /// Sends in flight at once (also each SMTP account's connection pool size).
     pub concurrency: usize,
+    /// The bound on each network step: TCP connect, SMTP greeting, each command, the message
+    /// transaction, the TLS handshake, and every HTTP request to an SMS gateway or FCM. A step
+    /// that takes longer fails the attempt as transient (retried later).
+    pub timeout: Duration,
 }
 
 impl Default for WorkerOptions {
@@ -46,9 +50,35 @@ impl Default for WorkerOptions {
             lease: Duration::from_secs(300),
             batch: 64,
             concurrency: 8,
+            timeout: network_timeout_from_env(),
         }
     }
 }
+
+/// The network timeout when nothing else is said: 30 s per step.
+pub const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The environment variable that sets the network timeout (whole seconds) of every process
+/// that delivers: `regua worker`, `outbox drain`, `serve`, and the "send a test" commands and
+/// buttons.
+pub const NETWORK_TIMEOUT_ENV: &str = "REGUA_NETWORK_TIMEOUT_SECONDS";
+
+/// The network timeout from [`NETWORK_TIMEOUT_ENV`], or [`DEFAULT_NETWORK_TIMEOUT`].
+pub fn network_timeout_from_env() -> Duration {
+    std::env::var(NETWORK_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(DEFAULT_NETWORK_TIMEOUT, Duration::from_secs)
+}
+
+/// How long a stopping worker lets the sends in flight finish before it cancels them; the
+/// cancelled ones are recorded as interrupted and retried at once by the next worker.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The longest pause between two tries of a worker that meets database errors (claiming or
+/// recording): 1 s, then 2, 4, … up to this.
+const MAX_ERROR_PAUSE: Duration = Duration::from_secs(30);
 
 /// `hostname:pid`.
 pub fn default_worker_name() -> String {
@@ -205,6 +235,23 @@ pub struct Worker {
     http: reqwest::Client,
     sms_secrets: Mutex<HashMap<GatewayId, Arc<super::GatewaySecrets>>>,
     fcm: Mutex<Option<Arc<FcmClient>>>,
+    /// Lanes holding attempts they could not record yet. While any does, no lane claims: a
+    /// notice whose result is unrecorded must not be claimed and sent again.
+    unrecorded: std::sync::atomic::AtomicUsize,
+    /// Per-sender budget of failure log lines.
+    failure_log: Mutex<HashMap<String, FailureLogWindow>>,
+}
+
+/// How many failure lines one account or gateway may log per minute; beyond that they are
+/// counted and reported in one line when the minute is over, so an outage does not flood the
+/// log with one line per notice.
+const FAILURE_LINES_PER_MINUTE: u32 = 10;
+
+#[derive(Debug)]
+struct FailureLogWindow {
+    started: Instant,
+    logged: u32,
+    suppressed: u32,
 }
 
 /// Where a notice goes on its channel, as re-checked right before sending.
@@ -231,7 +278,6 @@ impl Worker {
         Worker {
             db,
             clock,
-            options,
             key,
             transports: Mutex::new(HashMap::new()),
             layouts: Mutex::new(HashMap::new()),
@@ -240,16 +286,38 @@ impl Worker {
             http: reqwest::Client::builder()
                 .user_agent(concat!("regua/", env!("CARGO_PKG_VERSION")))
                 .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(options.timeout)
+                .timeout(options.timeout)
                 .build()
                 .expect("an HTTP client with the built-in roots"),
+            options,
             sms_secrets: Mutex::new(HashMap::new()),
             fcm: Mutex::new(None),
+            unrecorded: std::sync::atomic::AtomicUsize::new(0),
+            failure_log: Mutex::new(HashMap::new()),
         }
     }
 
     /// Claims one batch of due notices, delivers it, and records every attempt in one
     /// transaction. The accounts, layouts, wallets and company profile are read once per batch.
     pub async fn deliver_batch(&self) -> anyhow::Result<BatchReport> {
+        let (_never, stop) = tokio::sync::watch::channel(false);
+        self.deliver_batch_until(stop).await
+    }
+
+    /// [`Worker::deliver_batch`], cut short by `stop`: once it turns true, the sends still in
+    /// flight get [`SHUTDOWN_GRACE`], then are cancelled and recorded as interrupted (retried
+    /// at once by the next worker). A batch whose attempts cannot be recorded (the database
+    /// refuses writes) keeps them and tries again, 1 s, 2 s, … apart, claiming nothing new
+    /// meanwhile: letting its leases lapse would send those messages again.
+    async fn deliver_batch_until(
+        &self,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<BatchReport> {
+        use std::sync::atomic::Ordering;
+        if self.unrecorded.load(Ordering::SeqCst) > 0 {
+            return Ok(BatchReport::default());
+        }
         let claims = store::claim_due_notices(
             &self.db,
             &self.options.name,
@@ -271,16 +339,8 @@ impl Worker {
             self.clock.now_millis(),
         )
         .await?;
-        let done: Vec<(&Claim, AttemptResult)> = futures_util::stream::iter(claims.iter())
-            .map(|c| {
-                let cache = &cache;
-                async move { (c, self.deliver(c, cache).await) }
-            })
-            .buffer_unordered(self.options.concurrency.div_ceil(2).max(1))
-            .collect()
-            .await;
-        store::finish_attempts(&self.db, &done, &self.options.name, self.clock.now_millis())
-            .await?;
+        let done = self.deliver_claims(&claims, &cache, stop.clone()).await;
+        self.record(&done, stop).await?;
         for (_, r) in &done {
             match r.outcome {
                 NoticeStatus::Sent => report.sent += 1,
@@ -290,6 +350,128 @@ impl Worker {
             }
         }
         Ok(report)
+    }
+
+    /// Sends a batch's notices, several at once; on `stop`, waits [`SHUTDOWN_GRACE`] and then
+    /// records what is still in flight as interrupted.
+    async fn deliver_claims<'c>(
+        &self,
+        claims: &'c [Claim],
+        cache: &BatchCache,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<(&'c Claim, AttemptResult)> {
+        let mut results: Vec<Option<AttemptResult>> = vec![None; claims.len()];
+        let mut sends = futures_util::stream::iter(claims.iter().enumerate())
+            .map(|(i, c)| async move { (i, self.deliver(c, cache).await) })
+            .buffer_unordered(self.options.concurrency.div_ceil(2).max(1));
+        let cancelled = async {
+            while !*stop.borrow_and_update() {
+                if stop.changed().await.is_err() {
+                    // No one can stop this batch any more.
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        tokio::pin!(cancelled);
+        loop {
+            tokio::select! {
+                next = sends.next() => match next {
+                    Some((i, r)) => results[i] = Some(r),
+                    None => break,
+                },
+                () = &mut cancelled => break,
+            }
+        }
+        drop(sends);
+        let interrupted = results.iter().filter(|r| r.is_none()).count();
+        if interrupted > 0 {
+            tracing::warn!(
+                interrupted,
+                "stopping: sends still in flight were cancelled; they will be retried"
+            );
+        }
+        claims
+            .iter()
+            .zip(results)
+            .map(|(c, r)| (c, r.unwrap_or_else(|| self.interrupted(&c.notice))))
+            .collect()
+    }
+
+    /// An attempt cancelled by a stop: due again at once, for the next worker.
+    fn interrupted(&self, n: &super::Notice) -> AttemptResult {
+        let now = self.clock.now_millis();
+        AttemptResult {
+            outcome: NoticeStatus::Retrying,
+            retry_at: Some(now),
+            reply_code: None,
+            reply_text: "envio interrompido: o processo foi encerrado durante o envio; nova tentativa em seguida".into(),
+            recipient: n.recipient.clone(),
+            layout_version: None,
+            duration_ms: 0,
+            at_ms: now,
+            fallback: None,
+        }
+    }
+
+    /// Records a batch's attempts, trying again while the database refuses (see
+    /// [`Worker::deliver_batch_until`]). After a stop it gives up within a few tries: those
+    /// notices stay leased and are taken again when the lease lapses.
+    async fn record(
+        &self,
+        done: &[(&Claim, AttemptResult)],
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering;
+        let mut pause = Duration::from_secs(1);
+        let mut held = false;
+        let mut tries_after_stop = 0;
+        let result = loop {
+            match store::finish_attempts(
+                &self.db,
+                done,
+                &self.options.name,
+                self.clock.now_millis(),
+            )
+            .await
+            {
+                Ok(_) => break Ok(()),
+                Err(e) => {
+                    if *stop.borrow() {
+                        tries_after_stop += 1;
+                        if tries_after_stop > 3 {
+                            break Err(e.context("stopping with attempts unrecorded"));
+                        }
+                        pause = Duration::from_secs(1);
+                    }
+                    if !held {
+                        held = true;
+                        self.unrecorded.fetch_add(1, Ordering::SeqCst);
+                    }
+                    tracing::error!(
+                        error = format!("{e:#}"),
+                        attempts = done.len(),
+                        retry_in_s = pause.as_secs(),
+                        "cannot record the attempts; keeping them and claiming nothing until they are recorded"
+                    );
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        _ = stop.changed() => {}
+                    }
+                    pause = (pause * 2).min(MAX_ERROR_PAUSE);
+                }
+            }
+        };
+        if held {
+            self.unrecorded.fetch_sub(1, Ordering::SeqCst);
+            if result.is_ok() {
+                tracing::warn!(
+                    attempts = done.len(),
+                    "attempts recorded after the database came back"
+                );
+            }
+        }
+        result
     }
 
     /// Delivers one notice now, if it is due; returns its new status (`None` when it was not
@@ -372,12 +554,27 @@ impl Worker {
     ) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let lane = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            // Consecutive failed batches (the database refusing): wait 1 s, 2 s, … 30 s before
+            // the next, instead of failing in a tight loop.
+            let mut pause = Duration::ZERO;
             while !*stopped.borrow() {
-                let r = match self.deliver_batch().await {
-                    Ok(r) => r,
+                let r = match self.deliver_batch_until(stopped.clone()).await {
+                    Ok(r) => {
+                        pause = Duration::ZERO;
+                        r
+                    }
                     Err(e) => {
-                        tracing::error!(error = format!("{e:#}"), "delivery batch failed");
-                        BatchReport::default()
+                        pause = (pause * 2).clamp(Duration::from_secs(1), MAX_ERROR_PAUSE);
+                        tracing::error!(
+                            error = format!("{e:#}"),
+                            retry_in_s = pause.as_secs(),
+                            "delivery batch failed"
+                        );
+                        tokio::select! {
+                            _ = stopped.changed() => {}
+                            () = tokio::time::sleep(pause) => {}
+                        }
+                        continue;
                     }
                 };
                 if r.claimed > 0 {
@@ -398,7 +595,8 @@ impl Worker {
                 }
             }
         };
-        // Two lanes, as in `drain`; a stop lets each finish the batch in flight.
+        // Two lanes, as in `drain`; a stop gives the sends in flight a few seconds, then
+        // cancels them (they are retried).
         tokio::join!(lane(stopped.clone()), lane(stopped), async {
             shutdown.await;
             let _ = stop.send(true);
@@ -647,6 +845,7 @@ impl Worker {
             account,
             password,
             u32::try_from(self.options.concurrency).unwrap_or(8),
+            self.options.timeout,
         )?;
         self.transports
             .lock()
@@ -675,25 +874,112 @@ impl Worker {
     async fn deliver(&self, claim: &Claim, cache: &BatchCache) -> AttemptResult {
         let started = Instant::now();
         let n = &claim.notice;
-        let mut result = match self.attempt(claim, cache).await {
-            Ok(r) => r,
-            Err(e) => {
+        // A panic while preparing or sending one message (a library refusing a value we let
+        // through) fails that message, dead with the reason, and never the process: a crash
+        // would leave the whole batch leased, to be sent again after the lease.
+        let attempt = std::panic::AssertUnwindSafe(self.attempt(claim, cache)).catch_unwind();
+        let mut result = match attempt.await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
                 // Our own failure (database, PDF): worth retrying like a transient one.
                 tracing::error!(notice = n.id.0, error = format!("{e:#}"), "delivery failed");
                 self.failed(n, Failure::ours(&e), n.recipient.clone(), None)
             }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                self.failed(
+                    n,
+                    Failure::Permanent {
+                        code: None,
+                        text: format!("erro interno ao preparar a mensagem: {what}"),
+                    },
+                    n.recipient.clone(),
+                    None,
+                )
+            }
         };
         result.duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         result.at_ms = self.clock.now_millis();
-        tracing::info!(
-            notice = n.id.0,
-            key = %n.dedup_key,
-            outcome = %result.outcome,
-            code = result.reply_code,
-            reply = %result.reply_text,
-            "attempt"
-        );
+        self.log_attempt(n, &result);
         result
+    }
+
+    /// One line per attempt: sent and skipped at INFO, a failure to be retried at WARN, a
+    /// notice given up at ERROR — failures at most [`FAILURE_LINES_PER_MINUTE`] a minute per
+    /// account or gateway, the rest counted in one line when the minute is over.
+    fn log_attempt(&self, n: &super::Notice, result: &AttemptResult) {
+        let failed = matches!(result.outcome, NoticeStatus::Retrying | NoticeStatus::Dead);
+        if !failed {
+            tracing::info!(
+                notice = n.id.0,
+                key = %n.dedup_key,
+                outcome = %result.outcome,
+                code = result.reply_code,
+                reply = %result.reply_text,
+                "attempt"
+            );
+            return;
+        }
+        let sender = match (n.channel, n.account_id, n.gateway_id) {
+            (Channel::Email, Some(a), _) => format!("smtp account {a}"),
+            (Channel::Sms, _, Some(g)) => format!("sms gateway {g}"),
+            (channel, _, _) => channel.as_str().to_string(),
+        };
+        let suppressed_before = {
+            let mut windows = self.failure_log.lock().expect("poisoned");
+            let w = windows.entry(sender.clone()).or_insert(FailureLogWindow {
+                started: Instant::now(),
+                logged: 0,
+                suppressed: 0,
+            });
+            let mut earlier = 0;
+            if w.started.elapsed() >= Duration::from_secs(60) {
+                earlier = w.suppressed;
+                *w = FailureLogWindow {
+                    started: Instant::now(),
+                    logged: 0,
+                    suppressed: 0,
+                };
+            }
+            if w.logged >= FAILURE_LINES_PER_MINUTE {
+                w.suppressed += 1;
+                return;
+            }
+            w.logged += 1;
+            earlier
+        };
+        if suppressed_before > 0 {
+            tracing::warn!(
+                sender = %sender,
+                suppressed = suppressed_before,
+                "more delivery failures in the last minute were not logged one by one"
+            );
+        }
+        if result.outcome == NoticeStatus::Dead {
+            tracing::error!(
+                notice = n.id.0,
+                key = %n.dedup_key,
+                sender = %sender,
+                attempt = n.attempts,
+                code = result.reply_code,
+                reply = %result.reply_text,
+                "delivery failed for good; notice is dead"
+            );
+        } else {
+            tracing::warn!(
+                notice = n.id.0,
+                key = %n.dedup_key,
+                sender = %sender,
+                attempt = n.attempts,
+                code = result.reply_code,
+                reply = %result.reply_text,
+                "delivery failed; will retry"
+            );
+        }
     }
 
     fn failed(
@@ -917,21 +1203,31 @@ impl Worker {
                             Ok(crate::payment::boleto_input(inv, customer, wallet, company))
                         })
                         .collect::<anyhow::Result<Vec<_>>>()?;
-                    let pdf = boleto::pdf::render_pdf(&inputs)
-                        .map_err(|e| anyhow::anyhow!("cannot render the boleto PDF: {e}"))?;
+                    let pdf = match crate::payment::render_boletos(&inputs) {
+                        Ok(pdf) => pdf,
+                        // Retrying renders the same data: dead at once, with the reason.
+                        Err(e) => {
+                            return Ok(self.failed(
+                                n,
+                                Failure::Permanent {
+                                    code: None,
+                                    text: e.pt(),
+                                },
+                                recipient,
+                                None,
+                            ));
+                        }
+                    };
                     let name = if cache.groups.contains_key(&n.id) {
-                        format!("boletos-{}.pdf", contract.external_id.replace('/', "-"))
+                        crate::payment::pdf_file_name("boletos", &contract.external_id)
                     } else {
-                        format!("boleto-{}.pdf", invoice.external_id.replace('/', "-"))
+                        crate::payment::pdf_file_name("boleto", &invoice.external_id)
                     };
                     attachments.push((name, pdf));
                 }
-                letter_name = n.attach_letter.then(|| {
-                    format!(
-                        "carta-cobranca-{}.pdf",
-                        invoice.external_id.replace('/', "-")
-                    )
-                });
+                letter_name = n
+                    .attach_letter
+                    .then(|| crate::payment::pdf_file_name("carta-cobranca", &invoice.external_id));
             } else {
                 ctx.customer.name = customer.name.clone();
                 ctx.customer.document = customer.document.to_string();

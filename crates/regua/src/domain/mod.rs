@@ -5,6 +5,7 @@
 mod contact;
 mod dates;
 mod entities;
+pub mod limits;
 mod money;
 
 pub use boleto::{Document, DocumentError, format_date};

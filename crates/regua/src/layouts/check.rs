@@ -92,6 +92,18 @@ pub fn check_layout(subject: &str, html: &str, text: &str) -> Vec<Problem> {
             column: 1,
             message: "o assunto é obrigatório".into(),
         });
+    } else if let Err(crate::domain::limits::TextError::Control { position, .. }) =
+        crate::domain::limits::check_line(subject, usize::MAX)
+    {
+        // A subject is one header line; what the template renders is folded to one line too.
+        problems.push(Problem {
+            part: Part::Subject,
+            line: 1,
+            column: position,
+            message:
+                "o assunto é uma linha só: sem quebra de linha, tabulação ou caractere de controle"
+                    .into(),
+        });
     } else {
         problems.extend(check_template(Part::Subject, subject));
     }

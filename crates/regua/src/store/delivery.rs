@@ -96,6 +96,23 @@ pub async fn insert_smtp_account(
     if a.name.trim().is_empty() {
         return Err(invalid("name", "is required".into()));
     }
+    // Everything that reaches a header or the SMTP conversation is one line: a line break in
+    // the sender's name made lettre panic in every process that sent through the account.
+    let dkim = a.dkim.as_ref();
+    for (field, value) in [
+        ("name", Some(a.name.as_str())),
+        ("host", Some(a.host.as_str())),
+        ("from-name", Some(a.from_name.as_str())),
+        ("user", a.credentials.as_ref().map(|(u, _)| u.as_str())),
+        ("folder", a.folder.as_deref()),
+        ("dkim-selector", dkim.map(|d| d.selector.as_str())),
+        ("dkim-domain", dkim.map(|d| d.domain.as_str())),
+    ] {
+        if let Some(v) = value {
+            crate::domain::limits::check_line(v, crate::domain::limits::MAX_TEXT_CHARS)
+                .map_err(|e| invalid(field, e.to_string()))?;
+        }
+    }
     let password_enc = match &a.credentials {
         Some((_, password)) => Some(
             key.ok_or(SecretError::NoKey)
@@ -288,9 +305,18 @@ fn notice_from_row(r: &AnyRow) -> anyhow::Result<Notice> {
     })
 }
 
-/// The Message-ID of a notice: derived from its dedup key only, so every attempt of one notice,
-/// by any worker, carries the same id and a receiving server can drop a repeat.
+/// The Message-ID of a new notice, written once when it is enqueued and kept by every attempt
+/// (after a retry or a crash, by any worker), so a receiving server can drop a repeat. It is
+/// unique per notice: 96 random bits first (two installations, or one database restored from an
+/// old backup, can reuse a dedup key, and Gmail silently drops a second message with a
+/// Message-ID it has seen), then the dedup key made readable (`rule:42:7` → `rule.42.7`) for
+/// whoever reads the headers. The key part is only a hint: cut at 100 characters, punctuation
+/// folded to `.`; the random part alone makes the id unique (and the `.eml` file name of the
+/// folder transport with it).
 pub fn message_id_for(dedup_key: &str, from: &EmailAddress) -> String {
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).expect("the OS random source");
+    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
     let local: String = dedup_key
         .chars()
         .map(|c| {
@@ -300,13 +326,13 @@ pub fn message_id_for(dedup_key: &str, from: &EmailAddress) -> String {
                 '.'
             }
         })
-        .take(120)
+        .take(100)
         .collect();
     let domain = from
         .as_str()
         .rsplit_once('@')
         .map_or("regua.local", |(_, d)| d);
-    format!("<{local}.regua@{domain}>")
+    format!("<{random}.{local}.regua@{domain}>")
 }
 
 /// Enqueues a notice in the caller's transaction (the one that records its cause). A dedup key

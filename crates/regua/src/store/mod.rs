@@ -114,6 +114,28 @@ impl Db {
             // readers run beside it. 8 rather than 4 made no measurable difference in bench/web
             // (a request holds a connection only per statement); it leaves room for the pages.
             .max_connections(if backend == Backend::Sqlite { 8 } else { 10 })
+            // A connection comes back from a failed transaction still inside it when the
+            // COMMIT or ROLLBACK itself failed (a full disk, a read-only file system: SQLite
+            // may have rolled back on its own, and sqlx's count of open transactions then
+            // stays at 1). Pooled again, every later `BEGIN IMMEDIATE` on it failed ("non-zero
+            // transaction depth") until the process restarted. Such a connection is closed
+            // instead; the ping first lets a rollback queued by a dropped transaction finish.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection as _;
+                    // The common case costs nothing: no transaction open.
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
+                    if conn.ping().await.is_err() || conn.is_in_transaction() {
+                        tracing::warn!(
+                            "database connection left inside a failed transaction; closing it"
+                        );
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -158,6 +180,25 @@ impl Db {
             inner: tx.context("cannot start a transaction")?,
             _writer: writer,
         })
+    }
+}
+
+impl Db {
+    /// Whether the database takes a write now: a one-row upsert in its own transaction (the
+    /// `leases` row `health`). `/health` answers with it, so a full disk or a read-only file
+    /// system shows there instead of only as failing writes.
+    pub async fn check_writable(&self, now_ms: i64) -> anyhow::Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO leases (name, owner, until) VALUES ('health', 'health', $1)
+             ON CONFLICT (name) DO UPDATE SET until = excluded.until",
+        )
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await
+        .context("cannot write the health row")?;
+        tx.commit().await.context("cannot commit the health row")?;
+        Ok(())
     }
 }
 

@@ -186,6 +186,10 @@ pub async fn record_login_failure(
 /// The prefix of the subscriber portal's entries in `login_failures` (`portal:<document>`).
 pub const PORTAL_LOGIN_PREFIX: &str = "portal:";
 
+/// The prefix of the portal's access-link requests in `login_failures` (`access:`): every
+/// request is counted there, per client address, so one address cannot walk through CPFs.
+pub const ACCESS_REQUEST_PREFIX: &str = "access:";
+
 /// Failed logins since `since_ms`: (for this login, from this client on the same surface). The
 /// portal's failures (logins starting with [`PORTAL_LOGIN_PREFIX`]) and the admin UI's are
 /// counted apart, so subscribers mistyping their passwords behind one address (a shared NAT)
@@ -198,8 +202,10 @@ pub async fn login_failures_since(
 ) -> anyhow::Result<(i64, i64)> {
     let same_surface = if login.trim().starts_with(PORTAL_LOGIN_PREFIX) {
         "login LIKE 'portal:%'"
+    } else if login.trim().starts_with(ACCESS_REQUEST_PREFIX) {
+        "login LIKE 'access:%'"
     } else {
-        "login NOT LIKE 'portal:%'"
+        "login NOT LIKE 'portal:%' AND login NOT LIKE 'access:%'"
     };
     let by_login: i64 =
         sqlx::query("SELECT COUNT(*) FROM login_failures WHERE login = $1 AND failed_at > $2")
@@ -217,6 +223,67 @@ pub async fn login_failures_since(
             .await?
             .try_get(0)?;
     Ok((by_login, by_client))
+}
+
+/// The throttle's limits for one login attempt: failures allowed within the window, per login
+/// and per client address.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    /// The window's start.
+    pub since_ms: i64,
+    /// Failures allowed for one login (or document).
+    pub per_login: i64,
+    /// Failures allowed from one client address, on the same surface.
+    pub per_client: i64,
+}
+
+/// Takes a slot for one login attempt, or `None` when the throttle is full. Counting and taking
+/// the slot are one step: the slot is a row in `login_failures` written in the same
+/// transaction as the count (SQLite: one writer at a time; PostgreSQL: a transaction-scoped
+/// advisory lock), so 50 parallel guesses let exactly the allowed number through to the
+/// password check instead of all that counted before any failure was written. A successful
+/// login gives its slot back with [`release_login_attempt`]; a failed one keeps it as its
+/// failure.
+pub async fn reserve_login_attempt(
+    db: &super::Db,
+    login: &str,
+    client: &str,
+    limits: LoginLimits,
+    now_ms: i64,
+) -> anyhow::Result<Option<i64>> {
+    let mut tx = db.begin().await?;
+    if db.backend == super::Backend::Postgres {
+        // One lock for all logins: the count and the insert are a few microseconds.
+        sqlx::query("SELECT pg_advisory_xact_lock(7465720)")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let (by_login, by_client) =
+        login_failures_since(&mut tx, login, client, limits.since_ms).await?;
+    if by_login >= limits.per_login || by_client >= limits.per_client {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    let id: i64 = sqlx::query(
+        "INSERT INTO login_failures (login, client, failed_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(login.trim())
+    .bind(client)
+    .bind(now_ms)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get(0)?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// Gives back the slot of a login attempt that succeeded.
+pub async fn release_login_attempt(conn: &mut AnyConnection, slot: i64) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM login_failures WHERE id = $1")
+        .bind(slot)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Records a settings change (who, what, before, after). Callers mask secrets first.

@@ -290,7 +290,7 @@ pub(super) async fn boleto_pdf(
         };
         let pdf = crate::payment::boleto_pdf(&mut conn, &invoice).await?;
         Ok(Some((
-            format!("boleto-{}.pdf", invoice.external_id.replace('/', "-")),
+            crate::payment::pdf_file_name("boleto", &invoice.external_id),
             pdf,
         )))
     }

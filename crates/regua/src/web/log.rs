@@ -225,12 +225,12 @@ pub(super) async fn csv(
                 a.notice_id.0.to_string(),
                 a.outcome.as_str().to_string(),
                 a.reply_code.map_or(String::new(), |c| c.to_string()),
-                a.reply_text,
+                spreadsheet_safe(a.reply_text),
                 a.channel.as_str().to_string(),
-                a.account.unwrap_or_default(),
-                a.recipient,
+                spreadsheet_safe(a.account.unwrap_or_default()),
+                spreadsheet_safe(a.recipient),
                 a.purpose.as_str().to_string(),
-                a.actor,
+                spreadsheet_safe(a.actor),
             ])?;
         }
         let body = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -289,5 +289,34 @@ pub(super) async fn requeue(
             "Só avisos sem entrega podem ser reenviados.",
         ),
         Err(e) => internal(e),
+    }
+}
+
+/// A free-text cell as a spreadsheet may open it: one starting with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be read as a formula (a server's reply text or an account's
+/// name is not ours to trust), so it gets a leading `'`, which spreadsheets show as text.
+pub fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_quoted() {
+        for (cell, safe) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+55 11", "'+55 11"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("250 2.0.0 Ok", "250 2.0.0 Ok"),
+            ("maria@exemplo.com.br", "maria@exemplo.com.br"),
+        ] {
+            assert_eq!(super::spreadsheet_safe(cell.to_string()), safe);
+        }
     }
 }

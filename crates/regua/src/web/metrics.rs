@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus text format, series named `regua_*` — notices by status, the
 //! queue depth per account, the send latency histogram and the last routine run. Counts only,
-//! nothing personal. When `REGUA_METRICS_TOKEN` is set, scrapes must send
-//! `Authorization: Bearer <token>`.
+//! nothing personal but the accounts' names. Closed unless configured: with
+//! `REGUA_METRICS_TOKEN` scrapes must send `Authorization: Bearer <token>`; `--metrics-open`
+//! serves them to anyone (a scraper on a private network); with neither, every scrape gets 401.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -12,6 +13,28 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::store;
+
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Scrapes send `Authorization: Bearer <token>`.
+    Token(String),
+    /// Anyone (explicitly asked for with `--metrics-open`).
+    Open,
+    /// No one: nothing was configured.
+    Closed,
+}
+
+impl MetricsAccess {
+    /// From the options: a token wins; otherwise open only when asked for.
+    pub fn from_options(token: Option<String>, open: bool) -> MetricsAccess {
+        match token.filter(|t| !t.is_empty()) {
+            Some(t) => MetricsAccess::Token(t),
+            None if open => MetricsAccess::Open,
+            None => MetricsAccess::Closed,
+        }
+    }
+}
 
 /// The latency histogram's bucket bounds, in milliseconds.
 pub const BOUNDS_MS: [i64; 9] = [5, 10, 25, 50, 100, 250, 500, 1000, 5000];
@@ -62,14 +85,24 @@ fn label(v: &str) -> String {
 
 /// The `/metrics` handler.
 pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Some(token) = &state.metrics_token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !super::auth::same_secret(given, token) {
-            return (StatusCode::UNAUTHORIZED, "unauthorized").into_response();
+    match &state.metrics {
+        MetricsAccess::Open => {}
+        MetricsAccess::Closed => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                "metrics are closed: set REGUA_METRICS_TOKEN (or start with --metrics-open)",
+            )
+                .into_response();
+        }
+        MetricsAccess::Token(token) => {
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if !super::auth::same_secret(given, token) {
+                return (StatusCode::UNAUTHORIZED, "unauthorized").into_response();
+            }
         }
     }
     let result: anyhow::Result<String> = async {

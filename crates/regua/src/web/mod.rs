@@ -14,6 +14,7 @@ mod layouts;
 mod letters;
 mod log;
 pub mod metrics;
+pub use metrics::MetricsAccess;
 mod pages;
 mod portal;
 mod portal_app;
@@ -56,8 +57,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The master key: seals SMTP passwords on save, opens them to send a test.
     pub key: Option<crate::secrets::MasterKey>,
-    /// When set, `/metrics` needs `Authorization: Bearer <token>` (`REGUA_METRICS_TOKEN`).
-    pub metrics_token: Option<String>,
+    /// Who may read `/metrics`.
+    pub metrics: metrics::MetricsAccess,
     /// The send-latency histogram of the settled part of the delivery log, so each scrape
     /// reads only the attempts since.
     pub send_histogram: metrics::HistogramCache,
@@ -70,7 +71,7 @@ impl AppState {
         clock: Clock,
         key: Option<crate::secrets::MasterKey>,
         secure_cookies: bool,
-        metrics_token: Option<String>,
+        metrics: metrics::MetricsAccess,
     ) -> AppState {
         AppState {
             db,
@@ -78,7 +79,7 @@ impl AppState {
             templates: templates(),
             secure_cookies,
             key,
-            metrics_token: metrics_token.filter(|t| !t.is_empty()),
+            metrics,
             send_histogram: metrics::HistogramCache::default(),
         }
     }
@@ -222,6 +223,10 @@ pub struct CsrfOnly {
 
 /// The answer to an unexpected failure: logged with its cause, a bare 500 to the browser.
 pub fn internal(e: anyhow::Error) -> Response {
+    if let Some(u) = e.downcast_ref::<crate::payment::Unissuable>() {
+        tracing::warn!(error = %u, "page refused: boleto cannot be issued");
+        return (StatusCode::UNPROCESSABLE_ENTITY, u.pt()).into_response();
+    }
     tracing::error!(error = format!("{e:#}"), "page failed");
     (StatusCode::INTERNAL_SERVER_ERROR, "erro interno").into_response()
 }
@@ -381,7 +386,15 @@ fn url_encode(s: &str) -> String {
 
 /// A redirect target from a form: a local path only (no scheme, no `//host`), else `/`.
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    // Visible ASCII only: browsers drop tabs and line breaks from a URL, so `/\t/evil.test/`
+    // became `//evil.test/` (another site), and a line break cannot be put in a header at all.
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 2000
+        && next
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'\\')
+    {
         next
     } else {
         "/"

@@ -286,11 +286,15 @@ async fn login(
     let client = super::client_of(Some(peer));
     let now = state.clock.now_millis();
     let result: anyhow::Result<Response> = async {
+        let limits = store::LoginLimits {
+            since_ms: now - THROTTLE_WINDOW_MS,
+            per_login: MAX_FAILURES_PER_LOGIN,
+            per_client: MAX_FAILURES_PER_CLIENT,
+        };
+        let slot =
+            store::reserve_login_attempt(&state.db, &form.login, &client, limits, now).await?;
         let mut conn = state.db.pool.acquire().await?;
-        let (by_login, by_client) =
-            store::login_failures_since(&mut conn, &form.login, &client, now - THROTTLE_WINDOW_MS)
-                .await?;
-        if by_login >= MAX_FAILURES_PER_LOGIN || by_client >= MAX_FAILURES_PER_CLIENT {
+        let Some(slot) = slot else {
             tracing::warn!(login = %form.login, %client, "login throttled");
             return Ok(login_page(
                 &state,
@@ -299,7 +303,7 @@ async fn login(
                 &form.login,
                 &form.next,
             ));
-        }
+        };
         let user = store::user_for_login(&mut conn, &form.login).await?;
         // Verify even for an unknown login, so the answer takes as long either way.
         let hash = user
@@ -308,6 +312,7 @@ async fn login(
         let ok = auth::verify_password(&form.password, hash);
         match user {
             Some((user, _)) if ok && user.active => {
+                store::release_login_attempt(&mut conn, slot).await?;
                 let (token, _csrf) =
                     store::create_session(&mut conn, user.id, now, SESSION_TTL_MS).await?;
                 tracing::info!(user = %user.login, "logged in");
@@ -323,7 +328,6 @@ async fn login(
                 Ok(resp)
             }
             _ => {
-                store::record_login_failure(&mut conn, &form.login, &client, now).await?;
                 tracing::warn!(login = %form.login, %client, "login failed");
                 Ok(login_page(
                     &state,

@@ -283,6 +283,15 @@ pub(super) struct CsrfForm {
     csrf: String,
 }
 
+/// The "Enviar por e-mail" confirmation: the CSRF token and the form's own request id.
+#[derive(Deserialize)]
+pub(super) struct SendForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default, rename = "pedido")]
+    request: String,
+}
+
 // The error is the page the handler returns as is, like the admin session's checks.
 #[allow(clippy::result_large_err)]
 fn csrf_ok(state: &AppState, session: &PortalSession, token: &str) -> Result<(), Response> {
@@ -358,10 +367,25 @@ pub(super) struct AccessForm {
 /// happened.
 pub(super) async fn request_access(
     State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<AccessForm>,
 ) -> Response {
-    if !form_token_ok(&headers, &form.csrf) {
+    // Every answer after the same time, whatever the document (see ACCESS_ANSWER_FLOOR).
+    let answer_at = tokio::time::Instant::now() + portal::ACCESS_ANSWER_FLOOR;
+    let response = request_access_now(&state, peer, &headers, &form).await;
+    tokio::time::sleep_until(answer_at).await;
+    response
+}
+
+async fn request_access_now(
+    state: &Arc<AppState>,
+    peer: std::net::SocketAddr,
+    headers: &HeaderMap,
+    form: &AccessForm,
+) -> Response {
+    let state = state.clone();
+    if !form_token_ok(headers, &form.csrf) {
         return access_page(
             &state,
             StatusCode::FORBIDDEN,
@@ -377,6 +401,22 @@ pub(super) async fn request_access(
             &form.documento,
         );
     };
+    let client = super::client_of(Some(peer));
+    match portal::reserve_access_request(&state.db, &state.clock, &client).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(%client, "portal access link requests throttled for this address");
+            return access_page(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(
+                    "Muitas solicitações a partir deste endereço. Tente de novo daqui a uma hora.",
+                ),
+                &form.documento,
+            );
+        }
+        Err(e) => return internal(e),
+    }
     match portal::request_access(&state.db, &state.clock, &document).await {
         Ok(outcome) => {
             tracing::info!(
@@ -622,8 +662,8 @@ pub(super) async fn boleto_pdf(
                 (
                     header::CONTENT_DISPOSITION,
                     format!(
-                        "attachment; filename=\"boleto-{}.pdf\"",
-                        invoice.external_id.replace('/', "-")
+                        "attachment; filename=\"{}\"",
+                        crate::payment::pdf_file_name("boleto", &invoice.external_id)
                     ),
                 ),
                 (header::CACHE_CONTROL, "no-store".to_string()),
@@ -655,6 +695,9 @@ pub(super) async fn send_confirm(
                 minijinja::context! {
                     title => "Enviar por e-mail", invoice => invoice_row(&invoice, state.clock.today()),
                     masked, csrf => session.csrf.clone(), logged_in => true,
+                    // This form's own id: however often it is submitted (a double click, five
+                    // impatient clicks), it queues one message.
+                    request => crate::web::auth::new_token(),
                 },
             ),
             Err(refusal) => refused(&state, &session, refusal),
@@ -679,7 +722,7 @@ pub(super) async fn send(
     State(state): State<Arc<AppState>>,
     session: PortalSession,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<SendForm>,
 ) -> Response {
     if let Err(r) = csrf_ok(&state, &session, &form.csrf) {
         return r;
@@ -688,8 +731,9 @@ pub(super) async fn send(
         let Some(invoice) = find(&state, &session, id).await? else {
             return Ok(not_found(&state, &session, id));
         };
+        let request = Some(form.request.as_str()).filter(|r| !r.is_empty());
         Ok(
-            match portal::send_second_copy(&state.db, &state.clock, &invoice).await? {
+            match portal::send_second_copy(&state.db, &state.clock, &invoice, request).await? {
                 Ok((_, masked)) => {
                     let q = serde_urlencoded::to_string([("enviada", masked.as_str())])
                         .unwrap_or_default();

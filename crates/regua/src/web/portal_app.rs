@@ -231,7 +231,7 @@ async fn send(
     respond(
         async {
             let i = find(&state, &client, id).await?;
-            match portal::send_second_copy(&state.db, &state.clock, &i).await? {
+            match portal::send_second_copy(&state.db, &state.clock, &i, None).await? {
                 Ok((notice, masked)) => Ok((
                     StatusCode::ACCEPTED,
                     json!({"notice": notice.0, "status": "queued", "to": masked}),

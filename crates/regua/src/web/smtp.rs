@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::auth::Permission;
 use super::{AppState, CsrfOnly, Session, internal};
 use crate::delivery::{NewSmtpAccount, NoticeStatus, Security, Worker, WorkerOptions};
-use crate::domain::EmailAddress;
+use crate::domain::{EmailAddress, limits};
 use crate::secrets::Secret;
 use crate::store::{self, ConfigError};
 
@@ -59,6 +59,17 @@ fn validate(f: &SmtpForm) -> Result<NewSmtpAccount, Errors> {
     }
     if f.host.trim().is_empty() {
         errors.insert("host", "Informe o servidor de saída.".into());
+    }
+    // Each of these reaches a header or the SMTP conversation: one line, no control character.
+    for (field, value) in [
+        ("name", &f.name),
+        ("host", &f.host),
+        ("user", &f.user),
+        ("from_name", &f.from_name),
+    ] {
+        if let Err(e) = limits::check_line(value.trim(), limits::MAX_TEXT_CHARS) {
+            errors.insert(field, e.pt());
+        }
     }
     let port = match f.port.trim().parse::<u16>() {
         Ok(p) if p > 0 => p,

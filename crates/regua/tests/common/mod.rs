@@ -195,6 +195,7 @@ pub fn worker_at(db: &Db, clock: &Clock) -> regua::delivery::Worker {
             lease: std::time::Duration::from_secs(60),
             batch: 16,
             concurrency: 4,
+            timeout: std::time::Duration::from_secs(10),
         },
         Some(test_key()),
     )
@@ -270,7 +271,11 @@ where
             worker: None,
             scheduler_tick: None,
             secure_cookies: false,
-            metrics_token: metrics_token.map(str::to_string),
+            // Tests scrape /metrics: open unless a token is given.
+            metrics: regua::web::MetricsAccess::from_options(
+                metrics_token.map(str::to_string),
+                true,
+            ),
         },
         move |addr| {
             let _ = tx.send(addr);
@@ -333,4 +338,41 @@ pub async fn set_portal_password(db: &Db, document: &str, password: &str) {
     )
     .await
     .unwrap();
+}
+
+/// Whether dkimpy (Debian's python3-dkim, which `scripts/test` installs), an implementation
+/// independent of Régua's, verifies the DKIM signature of `message` signed with the private
+/// key at `key` (its public half standing in for the selector's DNS record).
+pub fn dkim_verifies(message: &[u8], key: &std::path::Path) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let eml = dir.path().join("signed.eml");
+    std::fs::write(&eml, message).unwrap();
+    let public = std::process::Command::new("openssl")
+        .args([
+            "rsa",
+            "-in",
+            key.to_str().unwrap(),
+            "-pubout",
+            "-outform",
+            "DER",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(public.status.success());
+    use base64::Engine as _;
+    let public = base64::engine::general_purpose::STANDARD.encode(public.stdout);
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/dkim_verify.py"
+        ))
+        .arg(&eml)
+        .arg(public)
+        .output()
+        .expect("python3 with dkimpy (scripts/test installs python3-dkim)");
+    if !out.status.success() {
+        eprintln!("dkimpy: {}", String::from_utf8_lossy(&out.stdout).trim());
+    }
+    out.status.success()
 }

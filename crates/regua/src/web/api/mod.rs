@@ -86,6 +86,9 @@ impl IntoResponse for ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
+        if let Some(u) = e.downcast_ref::<crate::payment::Unissuable>() {
+            return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unissuable", u.pt());
+        }
         ApiError::internal(e)
     }
 }

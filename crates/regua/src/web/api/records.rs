@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use super::{ApiClient, ApiError, AppState, customer_json, idempotent, invoice_value, parse_json};
 use crate::domain::{
     Contract, ContractStatus, DeliveryType, Document, EmailAddress, InvoiceStatus, MobilePhone,
-    Money, NewContract, NewCustomer, parse_date,
+    Money, NewContract, NewCustomer, limits, parse_date,
 };
 use crate::store::{self, NewInvoice};
 use crate::web::auth::Permission;
@@ -62,8 +62,10 @@ fn record_id(path: Option<&str>, body: Option<&str>) -> Result<String, ApiError>
             "id",
             "O código no corpo difere do código no endereço.",
         )),
-        (Some(p), _) => Ok(p.to_string()),
-        (None, Some(b)) if !b.is_empty() && b.len() <= 100 => Ok(b.to_string()),
+        (Some(p), _) => text_field("id", p).map(str::to_string),
+        (None, Some(b)) if !b.is_empty() && b.len() <= 100 => {
+            text_field("id", b).map(str::to_string)
+        }
         (None, _) => Err(ApiError::invalid(
             "id",
             "Informe o código (até 100 caracteres).",
@@ -83,8 +85,16 @@ pub(super) struct CustomerBody {
     mobile_phone: Option<String>,
 }
 
+/// A one-line text field (no line break or control character, bounded length): names, plans
+/// and ids reach e-mail headers, file names and the boleto.
+fn text_field<'v>(field: &str, value: &'v str) -> Result<&'v str, ApiError> {
+    limits::check_line(value, limits::MAX_TEXT_CHARS)
+        .map(|()| value)
+        .map_err(|e| ApiError::invalid(field, e.pt()))
+}
+
 fn new_customer(id: String, b: &CustomerBody) -> Result<NewCustomer, ApiError> {
-    let name = b.name.trim();
+    let name = text_field("name", b.name.trim())?;
     if name.is_empty() {
         return Err(ApiError::invalid("name", "Informe o nome."));
     }
@@ -228,7 +238,7 @@ async fn save_contract(
     client.require(Permission::EditBilling)?;
     let b: ContractBody = parse_json(body)?;
     let id = record_id(path_id, b.id.as_deref())?;
-    let plan = b.plan.trim();
+    let plan = text_field("plan", b.plan.trim())?;
     if plan.is_empty() {
         return Err(ApiError::invalid("plan", "Informe o plano."));
     }
@@ -241,6 +251,9 @@ async fn save_contract(
             ));
         }
     };
+    if let Some(reason) = limits::boleto_amount_pt(monthly_amount) {
+        return Err(ApiError::invalid("monthly_amount_cents", reason));
+    }
     let due_day = match b.due_day {
         Some(d @ 1..=31) => d as u8,
         _ => {
@@ -402,6 +415,9 @@ async fn save_invoice(
             ));
         }
     };
+    if let Some(reason) = limits::boleto_amount_pt(amount) {
+        return Err(ApiError::invalid("amount_cents", reason));
+    }
     let date = |field: &str, v: &Option<String>| -> Result<Option<jiff::civil::Date>, ApiError> {
         v.as_deref()
             .map(|d| {
@@ -418,6 +434,9 @@ async fn save_invoice(
             "due_date",
             "O vencimento é anterior à emissão.",
         ));
+    }
+    if let Some(reason) = limits::due_date_pt(due_date, state.clock.today()) {
+        return Err(ApiError::invalid("due_date", reason));
     }
     let now = state.clock.now_millis();
     let mut tx = state.db.begin().await?;
