@@ -658,3 +658,306 @@ async fn dkim_signatures_verify_with_an_independent_implementation_over_smtp_and
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_a_boleto_cannot_carry_are_refused_at_the_edge_and_a_stored_one_is_dead_at_once() {
+    use regua::import::{ImportError, ImportKind};
+    for t in each_backend().await {
+        let label = t.label;
+        open_invoices(&t.db, 1).await;
+        // The CSV import names the line, the column and the reason, and imports nothing.
+        let csv = "external_id,contract_external_id,amount,issue_date,due_date,status\n\
+                   I1,K1,\"100.000.000,00\",2026-01-01,2026-01-10,open\n\
+                   I2,K1,\"99.999.999,99\",2026-01-01,2026-01-10,open\n\
+                   I3,K1,\"10,00\",2000-07-01,2000-07-02,open\n\
+                   I4,K1,\"10,00\",2026-01-01,2037-01-10,open\n";
+        let bad = match regua::import::import_csv(
+            &t.db,
+            ImportKind::Invoices,
+            csv.as_bytes(),
+            &clock_on(T0),
+        )
+        .await
+        {
+            Err(ImportError::BadRows(rows)) => rows,
+            other => panic!("{label}: {other:?}"),
+        };
+        let got: Vec<(u64, &str)> = bad.iter().map(|r| (r.line, r.column.as_str())).collect();
+        assert_eq!(
+            got,
+            [(2, "amount"), (4, "due_date"), (5, "due_date")],
+            "{label}: {bad:?}"
+        );
+        assert!(
+            bad[0].reason.contains("more than a boleto can carry"),
+            "{label}"
+        );
+        let names = format!(
+            "external_id,name,document,email,mobile_phone\nC5,{},529.982.247-25,,\n\"C\u{1}6\",Ana,529.982.247-25,,\n\"C7\",\"Ana\nSouza\",529.982.247-25,,\n",
+            "a".repeat(2_000_000)
+        );
+        let bad = match regua::import::import_csv(
+            &t.db,
+            ImportKind::Customers,
+            names.as_bytes(),
+            &clock_on(T0),
+        )
+        .await
+        {
+            Err(ImportError::BadRows(rows)) => rows,
+            other => panic!("{label}: {other:?}"),
+        };
+        let got: Vec<(u64, &str)> = bad.iter().map(|r| (r.line, r.column.as_str())).collect();
+        assert_eq!(
+            got,
+            [(2, "name"), (3, "external_id"), (4, "name")],
+            "{label}: {bad:?}"
+        );
+        assert!(bad[0].reason.contains("longer than 200"), "{label}");
+        assert!(bad[1].reason.contains("control character"), "{label}");
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        assert!(
+            store::find_invoice_by_external_id(&mut conn, "I2")
+                .await
+                .unwrap()
+                .is_none(),
+            "{label}: all or nothing"
+        );
+        drop(conn);
+
+        // The REST API names the field.
+        let db = t.db.clone();
+        let token = {
+            let mut conn = db.pool.acquire().await.unwrap();
+            use regua::web::auth::Permission;
+            store::insert_api_key(
+                &mut conn,
+                "erp",
+                &[Permission::View, Permission::EditBilling],
+                0,
+            )
+            .await
+            .unwrap()
+            .1
+        };
+        with_server(&t.db, |addr| async move {
+            use common::http::json_call;
+            use serde_json::json;
+            let post = |path: &'static str, body: serde_json::Value| {
+                let token = token.clone();
+                async move { json_call(addr, "POST", path, &token, Some(&body)).await }
+            };
+            let inv = json!({"id": "F-1", "contract": "K1", "amount_cents": 13990, "issue_date": "2026-01-05", "due_date": "2026-01-15"});
+            for (field, value, expect) in [
+                ("amount_cents", json!(10_000_000_000i64), "amount_cents"),
+                ("due_date", json!("2000-07-02"), "due_date"),
+                ("due_date", json!("2037-01-15"), "due_date"),
+                ("id", json!("F\u{1}1"), "id"),
+            ] {
+                let mut body = inv.clone();
+                body[field] = value;
+                if field == "due_date" && body["due_date"] == "2000-07-02" {
+                    body["issue_date"] = json!("2000-07-01");
+                }
+                let (status, answer) = post("/api/v1/invoices", body).await;
+                assert_eq!((status, answer["field"].clone()), (422, json!(expect)), "{label}: {field}: {answer}");
+            }
+            let (status, answer) = post("/api/v1/customers", json!({"id": "C9", "name": "Ana\r\nSouza", "document": "52998224725"})).await;
+            assert_eq!((status, answer["field"].clone()), (422, json!("name")), "{label}: {answer}");
+            let (status, answer) = post("/api/v1/customers", json!({"id": "C9", "name": "a".repeat(201), "document": "52998224725"})).await;
+            assert_eq!((status, answer["field"].clone()), (422, json!("name")), "{label}: {answer}");
+            let (status, answer) = post("/api/v1/contracts", json!({"id": "K9", "customer": "C1", "plan": "Fibra", "monthly_amount_cents": 10_000_000_000i64, "due_day": 10, "billing_method": "Boleto BB"})).await;
+            assert_eq!((status, answer["field"].clone()), (422, json!("monthly_amount_cents")), "{label}: {answer}");
+            // At the limit it is accepted.
+            let mut max = inv.clone();
+            max["amount_cents"] = json!(9_999_999_999i64);
+            assert_eq!(post("/api/v1/invoices", max).await.0, 201, "{label}");
+
+            // One stored before the checks: its PDF is a 422 with the reason, not a 500.
+            sqlx::query("UPDATE invoices SET amount_cents = 10000000000 WHERE external_id = 'F-1'")
+                .execute(&db.pool)
+                .await
+                .unwrap();
+            let (status, answer) = json_call(addr, "GET", "/api/v1/invoices/F-1/boleto.pdf", &token, None).await;
+            assert_eq!((status, answer["code"].clone()), (422, json!("unissuable")), "{label}: {answer}");
+        })
+        .await;
+        // Its notice is dead at the first attempt, with the reason; nothing is retried.
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let invoice = store::find_invoice_by_external_id(&mut conn, "F-1")
+            .await
+            .unwrap()
+            .unwrap();
+        let account = sink_account(&t.db, "Principal", 9, AccountSetup::default()).await;
+        drop(conn);
+        let id =
+            queue_invoice_email(&t.db, &invoice, &account, "f:1", clock_on(T0).now_millis()).await;
+        worker_at(&t.db, &clock_on(T0)).drain(|_| {}).await.unwrap();
+        let n = notice(&t.db, id).await;
+        assert_eq!((n.status, n.attempts), (NoticeStatus::Dead, 1), "{label}");
+        assert!(
+            n.last_error.unwrap().contains("não pode ser gerado"),
+            "{label}"
+        );
+    }
+}
+
+/// A login form's cookie and CSRF token, reusable for several posts.
+async fn login_form(addr: std::net::SocketAddr) -> (String, String) {
+    use common::http::http;
+    let form = http(addr, "GET", "/login", "", "").await;
+    (
+        format!("regua_login={}", form.cookie("regua_login").unwrap()),
+        form.field("_csrf"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_parallel_guesses_get_exactly_the_allowed_tries() {
+    for t in each_backend().await {
+        let label = t.label;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        store::insert_user(
+            &mut conn,
+            "ana",
+            "Ana",
+            regua::web::auth::Role::Admin,
+            "senha-certa-123",
+            0,
+        )
+        .await
+        .unwrap();
+        drop(conn);
+        with_server(&t.db, |addr| async move {
+            use common::http::{enc, http};
+            let (cookie, csrf) = login_form(addr).await;
+            let guesses = (0..50).map(|i| {
+                let (cookie, csrf) = (cookie.clone(), csrf.clone());
+                async move {
+                    http(
+                        addr,
+                        "POST",
+                        "/login",
+                        &cookie,
+                        &format!("_csrf={}&login=ana&password=errada{i}&next=%2F", enc(&csrf)),
+                    )
+                    .await
+                    .status
+                }
+            });
+            let statuses = futures_util::future::join_all(guesses).await;
+            let tried = statuses.iter().filter(|s| **s == 401).count();
+            let refused = statuses.iter().filter(|s| **s == 429).count();
+            assert_eq!((tried, refused), (5, 45), "{label}: {statuses:?}");
+            // The right password is refused too while the login is throttled.
+            let r = http(
+                addr,
+                "POST",
+                "/login",
+                &cookie,
+                &format!(
+                    "_csrf={}&login=ana&password=senha-certa-123&next=%2F",
+                    enc(&csrf)
+                ),
+            )
+            .await;
+            assert_eq!(r.status, 429, "{label}");
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_login_redirect_goes_only_to_this_site() {
+    let t = sqlite().await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::insert_user(
+        &mut conn,
+        "ana",
+        "Ana",
+        regua::web::auth::Role::Admin,
+        "senha-certa-123",
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    with_server(&t.db, |addr| async move {
+        use common::http::{enc, http};
+        for (next, expect) in [
+            ("%2F%09%2Fevil.test%2F", "/"),
+            ("%2F%0A%2Fevil.test", "/"),
+            ("%2F%0D%0ASet-Cookie%3A%20x%3D1", "/"),
+            ("%2F%2Fevil.test", "/"),
+            ("%2F%5Cevil.test", "/"),
+            ("https%3A%2F%2Fevil.test", "/"),
+            ("%2Ffaturas%3Fstatus%3Dopen", "/faturas?status=open"),
+        ] {
+            let (cookie, csrf) = login_form(addr).await;
+            let r = http(
+                addr,
+                "POST",
+                "/login",
+                &cookie,
+                &format!(
+                    "_csrf={}&login=ana&password=senha-certa-123&next={next}",
+                    enc(&csrf)
+                ),
+            )
+            .await;
+            assert_eq!(r.status, 303, "{next}: {}", r.body);
+            assert_eq!(r.header("location"), Some(expect), "{next}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn metrics_are_closed_unless_a_token_or_open_is_configured() {
+    use regua::web::MetricsAccess;
+    assert_eq!(
+        MetricsAccess::from_options(None, false),
+        MetricsAccess::Closed
+    );
+    assert_eq!(
+        MetricsAccess::from_options(Some(String::new()), false),
+        MetricsAccess::Closed
+    );
+    assert_eq!(MetricsAccess::from_options(None, true), MetricsAccess::Open);
+    assert_eq!(
+        MetricsAccess::from_options(Some("t".into()), true),
+        MetricsAccess::Token("t".into())
+    );
+    // `regua serve` with neither: 401.
+    let t = sqlite().await;
+    let mut child = regua_cmd()
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-worker",
+            "--no-scheduler",
+        ])
+        .env("REGUA_DATABASE_URL", &t.url)
+        .env_remove("REGUA_METRICS_TOKEN")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead as _;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: std::net::SocketAddr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .parse()
+        .unwrap();
+    let r = common::http::http(addr, "GET", "/metrics", "", "").await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(!r.body.contains("regua_queue_depth"));
+}

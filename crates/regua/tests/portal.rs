@@ -770,3 +770,115 @@ async fn portal_and_admin_failures_are_counted_apart_per_address() {
         (4, 20)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_form_takes_the_same_time_for_anyone_and_limits_each_address() {
+    let t = sqlite().await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    portal_isp(&t.db, &sink).await;
+    with_server(&t.db, |addr| async move {
+        let ask = |doc: &'static str| async move {
+            let (cookie, csrf) = form_tokens(addr, "/central/acesso").await;
+            let started = std::time::Instant::now();
+            let r = http(
+                addr,
+                "POST",
+                "/central/acesso",
+                &cookie,
+                &format!("_csrf={}&documento={}", enc(&csrf), enc(doc)),
+            )
+            .await;
+            (r, started.elapsed())
+        };
+        let (mut known, mut stranger) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let (r, took) = ask("529.982.247-25").await;
+            assert_eq!(r.status, 200);
+            known.push(took);
+            let (r, took) = ask("390.533.447-05").await;
+            assert_eq!(r.status, 200);
+            stranger.push(took);
+        }
+        // Every answer waits for the floor: the work behind it no longer shows.
+        for took in known.iter().chain(&stranger) {
+            assert!(*took >= regua::portal::ACCESS_ANSWER_FLOOR, "{took:?}");
+        }
+        let median = |v: &mut Vec<std::time::Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        let (k, s) = (median(&mut known), median(&mut stranger));
+        assert!(
+            k.abs_diff(s) < std::time::Duration::from_millis(40),
+            "{k:?} vs {s:?}"
+        );
+        // Ten requests an hour from one address, whatever the documents.
+        let (r, _) = ask("111.444.777-35").await;
+        assert_eq!(r.status, 429, "{}", r.body);
+        assert!(r.body.contains("Muitas solicitações"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_impatient_clicks_on_one_confirmation_queue_one_message() {
+    for t in each_backend().await {
+        let label = t.label;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        portal_isp(&t.db, &sink).await;
+        set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
+        let invoice =
+            store::portal_invoices(&mut t.db.pool.acquire().await.unwrap(), "52998224725", 10)
+                .await
+                .unwrap()[0]
+                .id
+                .0;
+        with_server(&t.db, |addr| async move {
+            let (s, _) = portal_session(addr, "529.982.247-25", "senha-da-maria").await;
+            let confirm = http(
+                addr,
+                "GET",
+                &format!("/central/faturas/{invoice}/enviar"),
+                &s,
+                "",
+            )
+            .await;
+            let form = format!(
+                "_csrf={}&pedido={}",
+                enc(&confirm.field("_csrf")),
+                enc(&confirm.field("pedido"))
+            );
+            let path = format!("/central/faturas/{invoice}/enviar");
+            let clicks = (0..5).map(|_| http(addr, "POST", &path, &s, &form));
+            let statuses: Vec<u16> = futures_util::future::join_all(clicks)
+                .await
+                .iter()
+                .map(|r| r.status)
+                .collect();
+            assert_eq!(
+                statuses, [303; 5],
+                "{label}: each click is answered as sent"
+            );
+            // A new confirmation is a new request.
+            let again = http(
+                addr,
+                "GET",
+                &format!("/central/faturas/{invoice}/enviar"),
+                &s,
+                "",
+            )
+            .await;
+            assert_ne!(again.field("pedido"), confirm.field("pedido"));
+        })
+        .await;
+        assert_eq!(
+            notices_of(&t.db, "portal_second_copy").await.len(),
+            1,
+            "{label}"
+        );
+    }
+}
