@@ -961,3 +961,91 @@ async fn metrics_are_closed_unless_a_token_or_open_is_configured() {
     assert_eq!(r.status, 401, "{}", r.body);
     assert!(!r.body.contains("regua_queue_depth"));
 }
+
+#[tokio::test]
+async fn every_setting_gateway_header_and_account_form_field_is_one_line() {
+    let t = sqlite().await;
+    let run = |args: &[&str]| {
+        regua_cmd()
+            .args(args)
+            .env("REGUA_DATABASE_URL", &t.url)
+            .env("REGUA_SECRET_KEY", "5e".repeat(32))
+            .output()
+            .unwrap()
+    };
+    let out = run(&["settings", "set", "company_name", "Provedor\r\nBcc: x@y.z"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && out.status.code() != Some(101),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line break or control character"),
+        "{stderr}"
+    );
+    let out = run(&[
+        "sms",
+        "add",
+        "--name",
+        "Gateway",
+        "--url",
+        "http://127.0.0.1:9/sms",
+        "--header",
+        "Authorization: Bearer x\r\nX-Evil: 1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && out.status.code() != Some(101),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line break or control character"),
+        "{stderr}"
+    );
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    assert!(
+        store::list_sms_gateways(&mut conn)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store::insert_user(
+        &mut conn,
+        "ana",
+        "Ana",
+        regua::web::auth::Role::Admin,
+        "senha-certa-123",
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    with_server(&t.db, |addr| async move {
+        use common::http::{enc, http, staff_session};
+        let session = staff_session(addr, "ana", "senha-certa-123").await;
+        let csrf = http(addr, "GET", "/", &session, "").await.field("_csrf");
+        let r = http(
+            addr,
+            "POST",
+            "/configuracoes/email",
+            &session,
+            &format!(
+                "_csrf={}&name=Principal&host=127.0.0.1&port=25&security=none&from=cobranca%40provedor.com.br&from_name={}",
+                enc(&csrf),
+                enc("Provedor\r\nBcc: intruso@exemplo.com")
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{}", r.body);
+        assert!(r.body.contains("Não pode conter quebra de linha"), "{}", r.body);
+    })
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    assert!(
+        store::list_smtp_accounts(&mut conn)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing saved"
+    );
+}

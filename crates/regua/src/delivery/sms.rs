@@ -387,6 +387,9 @@ impl GatewayInput {
                 return Err(("header", format!("{n:?} is not a header name")));
             }
             let v = expand_env(v.trim(), env).map_err(|e| ("header", e))?;
+            // A line break would end the header (and reqwest refuses it at every send).
+            crate::domain::limits::check_line(&v, 8192)
+                .map_err(|e| ("header", format!("the value of {n:?} {e}")))?;
             headers.push((n.to_string(), v));
         }
         let body = match (&self.body, method.as_str()) {

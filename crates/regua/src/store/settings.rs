@@ -160,6 +160,14 @@ pub struct SettingError {
 pub fn check_setting(spec: &SettingSpec, value: &str) -> Result<String, SettingError> {
     let v = value.trim();
     let err = |en: String, pt: &str| SettingError { en, pt: pt.into() };
+    // Every setting is one line: the company's name and phone reach subjects, PDFs and SMS,
+    // the portal's address reaches links.
+    if let Err(e) = crate::domain::limits::check_line(v, crate::domain::limits::MAX_TEXT_CHARS) {
+        return Err(SettingError {
+            en: e.to_string(),
+            pt: e.pt(),
+        });
+    }
     match spec.kind {
         SettingKind::Text | SettingKind::SmtpAccount | SettingKind::SmsGateway => Ok(v.to_string()),
         SettingKind::Email => {
