@@ -572,21 +572,7 @@ async fn enqueuing_a_key_twice_is_a_no_op_that_says_so() {
 async fn the_folder_transport_writes_each_message_as_an_eml_named_by_its_message_id() {
     let t = sqlite().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    let id = store::insert_smtp_account(
-        &mut conn,
-        &regua::delivery::NewSmtpAccount::folder(
-            "Pasta",
-            &dir.path().join("mail").display().to_string(),
-            regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
-        ),
-        None,
-        0,
-    )
-    .await
-    .unwrap();
-    let account = store::get_smtp_account(&mut conn, id).await.unwrap();
-    drop(conn);
+    let account = folder_account(&t.db, &dir.path().join("mail")).await;
     let invoices = open_invoices(&t.db, 1).await;
     let clock = clock_on(T0);
     let id = queue_invoice_email(

@@ -271,21 +271,7 @@ fn a_subject_template_with_a_line_break_is_refused_when_saved() {
 async fn two_keys_that_fold_alike_get_different_message_ids_and_files() {
     let t = sqlite().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    let id = store::insert_smtp_account(
-        &mut conn,
-        &regua::delivery::NewSmtpAccount::folder(
-            "Pasta",
-            &dir.path().join("mail").display().to_string(),
-            regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
-        ),
-        None,
-        0,
-    )
-    .await
-    .unwrap();
-    let account = store::get_smtp_account(&mut conn, id).await.unwrap();
-    drop(conn);
+    let account = folder_account(&t.db, &dir.path().join("mail")).await;
     // Before: both became `<lote.2026.12.regua@…>`, and the second .eml overwrote the first.
     let ids = queue(&t.db, &account, &["lote:2026/12", "lote_2026.12"]).await;
     let report = worker_at(&t.db, &clock_on(T0)).drain(|_| {}).await.unwrap();
@@ -661,7 +647,7 @@ async fn dkim_signatures_verify_with_an_independent_implementation_over_smtp_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_a_boleto_cannot_carry_are_refused_at_the_edge_and_a_stored_one_is_dead_at_once() {
-    use regua::import::{ImportError, ImportKind};
+    use regua::import::ImportKind;
     for t in each_backend().await {
         let label = t.label;
         open_invoices(&t.db, 1).await;
@@ -671,17 +657,7 @@ async fn values_a_boleto_cannot_carry_are_refused_at_the_edge_and_a_stored_one_i
                    I2,K1,\"99.999.999,99\",2026-01-01,2026-01-10,open\n\
                    I3,K1,\"10,00\",2000-07-01,2000-07-02,open\n\
                    I4,K1,\"10,00\",2026-01-01,2037-01-10,open\n";
-        let bad = match regua::import::import_csv(
-            &t.db,
-            ImportKind::Invoices,
-            csv.as_bytes(),
-            &clock_on(T0),
-        )
-        .await
-        {
-            Err(ImportError::BadRows(rows)) => rows,
-            other => panic!("{label}: {other:?}"),
-        };
+        let bad = bad_rows(&t.db, ImportKind::Invoices, csv).await;
         let got: Vec<(u64, &str)> = bad.iter().map(|r| (r.line, r.column.as_str())).collect();
         assert_eq!(
             got,
@@ -696,17 +672,7 @@ async fn values_a_boleto_cannot_carry_are_refused_at_the_edge_and_a_stored_one_i
             "external_id,name,document,email,mobile_phone\nC5,{},529.982.247-25,,\n\"C\u{1}6\",Ana,529.982.247-25,,\n\"C7\",\"Ana\nSouza\",529.982.247-25,,\n",
             "a".repeat(2_000_000)
         );
-        let bad = match regua::import::import_csv(
-            &t.db,
-            ImportKind::Customers,
-            names.as_bytes(),
-            &clock_on(T0),
-        )
-        .await
-        {
-            Err(ImportError::BadRows(rows)) => rows,
-            other => panic!("{label}: {other:?}"),
-        };
+        let bad = bad_rows(&t.db, ImportKind::Customers, &names).await;
         let got: Vec<(u64, &str)> = bad.iter().map(|r| (r.line, r.column.as_str())).collect();
         assert_eq!(
             got,
@@ -799,6 +765,18 @@ async fn values_a_boleto_cannot_carry_are_refused_at_the_edge_and_a_stored_one_i
             n.last_error.unwrap().contains("não pode ser gerado"),
             "{label}"
         );
+    }
+}
+
+/// The rows a file is refused for (it must be refused).
+async fn bad_rows(
+    db: &store::Db,
+    kind: regua::import::ImportKind,
+    csv: &str,
+) -> Vec<regua::import::RowError> {
+    match regua::import::import_csv(db, kind, csv.as_bytes(), &clock_on(T0)).await {
+        Err(regua::import::ImportError::BadRows(rows)) => rows,
+        other => panic!("{other:?}"),
     }
 }
 

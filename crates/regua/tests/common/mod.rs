@@ -174,6 +174,24 @@ pub async fn sink_account(
     store::get_smtp_account(&mut conn, id).await.unwrap()
 }
 
+/// Creates the account "Pasta", which writes `.eml` files into `folder`.
+pub async fn folder_account(db: &Db, folder: &std::path::Path) -> regua::delivery::SmtpAccount {
+    let mut conn = db.pool.acquire().await.unwrap();
+    let id = store::insert_smtp_account(
+        &mut conn,
+        &regua::delivery::NewSmtpAccount::folder(
+            "Pasta",
+            &folder.display().to_string(),
+            regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
+        ),
+        None,
+        0,
+    )
+    .await
+    .unwrap();
+    store::get_smtp_account(&mut conn, id).await.unwrap()
+}
+
 /// The BB wallet, one customer (maria@exemplo.com.br) with a contract due on the 10th, and its
 /// invoices for the next `months` months as of 2026-01-05; returns them.
 pub async fn open_invoices(db: &Db, months: u32) -> Vec<Invoice> {
