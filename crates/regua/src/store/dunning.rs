@@ -8,10 +8,8 @@ use jiff::civil::Date;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::ConfigError;
-use crate::delivery::{AccountId, NewNotice};
-use crate::domain::{
-    ContractId, CustomerId, DeliveryType, EmailAddress, InvoiceId, LayoutId, parse_date,
-};
+use crate::delivery::AccountId;
+use crate::domain::{ContractId, CustomerId, DeliveryType, InvoiceId, LayoutId, parse_date};
 use crate::dunning::{
     HolidayScope, IspHoliday, OverdueBand, PlanInvoice, Routine, Task, format_weekdays,
     parse_time_of_day, parse_weekdays,
@@ -737,77 +735,6 @@ pub async fn dunning_keys(
 
 // ---------------------------------------------------------------------------------------------
 // Batched enqueue
-
-/// A row for [`insert_notices`]: a notice to queue, or a skip to record (status `skipped`,
-/// with the reason in pt-BR as `last_error`).
-#[derive(Debug, Clone)]
-pub struct NoticeRow {
-    /// The notice.
-    pub notice: NewNotice,
-    /// `Some(reason)` records it skipped.
-    pub skipped: Option<String>,
-}
-
-/// Inserts notices 32 rows per statement (sqlx binds slow down with the statement's size: 500
-/// rows per statement wrote 6 500 rows/s, 32 rows 39 000) (`ON CONFLICT (dedup_key) DO NOTHING`, so a key that
-/// exists is left alone). Returns how many rows were new. The caller owns the transaction.
-pub async fn insert_notices(
-    conn: &mut AnyConnection,
-    rows: &[NoticeRow],
-    from: &EmailAddress,
-    now_ms: i64,
-) -> anyhow::Result<u64> {
-    const COLS: usize = 15;
-    let mut inserted = 0;
-    for chunk in rows.chunks(32) {
-        let mut sql = String::from(
-            "INSERT INTO notices (dedup_key, channel, account_id, recipient, purpose, layout_id, customer_id,
-                contract_id, invoice_id, attach_boleto, attach_letter, actor, status, last_error, message_id,
-                attempts, next_attempt_at, created_at, updated_at) VALUES ",
-        );
-        for k in 0..chunk.len() {
-            if k > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 1..=COLS {
-                sql.push_str(&format!("${}, ", k * COLS + c));
-            }
-            sql.push_str(&format!("0, {now_ms}, {now_ms}, {now_ms})"));
-        }
-        sql.push_str(" ON CONFLICT (dedup_key) DO NOTHING");
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for r in chunk {
-            let n = &r.notice;
-            q = q
-                .bind(n.dedup_key.clone())
-                .bind(n.channel.as_str())
-                .bind(n.account_id.map(|a| a.0))
-                .bind(n.recipient.clone())
-                .bind(n.purpose.as_str())
-                .bind(n.layout_id.0)
-                .bind(n.customer_id.map(|c| c.0))
-                .bind(n.contract_id.map(|c| c.0))
-                .bind(n.invoice_id.map(|i| i.0))
-                .bind(i64::from(n.attach_boleto))
-                .bind(i64::from(n.attach_letter))
-                .bind(n.actor.clone())
-                .bind(if r.skipped.is_some() {
-                    "skipped"
-                } else {
-                    "queued"
-                })
-                .bind(r.skipped.clone())
-                .bind(super::message_id_for(&n.dedup_key, from));
-        }
-        inserted += q
-            .execute(&mut *conn)
-            .await
-            .context("cannot enqueue the notices")?
-            .rows_affected();
-    }
-    Ok(inserted)
-}
 
 /// Records the invoices a notice carries (the generation message).
 pub async fn insert_notice_invoices(
