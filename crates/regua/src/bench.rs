@@ -281,7 +281,7 @@ async fn bench_notices(
                     invoice_id: Some(inv.id),
                     attach_boleto: true,
                     ..crate::delivery::NewNotice::new(
-                        format!("rule:{}:bench", inv.id),
+                        crate::delivery::NoticeKey::Bench { invoice: inv.id },
                         crate::delivery::Channel::Email,
                         purpose,
                         layout.id,

@@ -364,7 +364,10 @@ pub async fn send_demo_mail(
             &account,
             purpose,
             layout,
-            &format!("demo:{kind}:{id}"),
+            crate::delivery::NoticeKey::Demo {
+                kind: kind.to_string(),
+                invoice: crate::domain::InvoiceId(id),
+            },
             "demo",
             clock.now_millis(),
         )

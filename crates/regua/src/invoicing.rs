@@ -311,7 +311,10 @@ async fn generation_notice(
             invoice_id: Some(first.id),
             attach_boleto: true,
             ..crate::delivery::NewNotice::new(
-                format!("generated:{}:{}", contract.id, first.id),
+                crate::delivery::NoticeKey::Generated {
+                    contract: contract.id,
+                    invoice: first.id,
+                },
                 crate::delivery::Channel::Email,
                 crate::layouts::Purpose::InvoiceGenerated,
                 layout,

@@ -133,7 +133,7 @@ pub async fn request_access(
             recipient: email,
             customer_id: Some(customer.id),
             ..NewNotice::new(
-                format!("portal-access:{token_id}"),
+                crate::delivery::NoticeKey::PortalAccess { token: token_id },
                 Channel::Email,
                 Purpose::PortalAccess,
                 layout.id,
@@ -393,7 +393,10 @@ pub async fn send_second_copy(
     let mut tx = db.begin().await?;
     if let Some(r) = request {
         // The same form sent again (a double click): the message it queued, nothing new.
-        let key = format!("portal:{}:{r}", invoice.id);
+        let key = crate::delivery::NoticeKey::PortalRequest {
+            invoice: invoice.id,
+            request: r.to_string(),
+        };
         if let Some((notice, _)) = store::notice_by_dedup_key(&mut tx, &key).await? {
             let customer = store::get_customer(&mut tx, invoice.customer_id).await?;
             tx.commit().await?;
@@ -424,13 +427,15 @@ pub async fn send_second_copy(
     // The form's request id: however often one confirmation is submitted, one message. The
     // app's API has no form: its n-th request of the day is its key.
     let key = match request {
-        Some(r) => format!("portal:{}:{r}", invoice.id),
-        None => format!(
-            "portal:{}:{}:{}",
-            invoice.id,
-            clock.today(),
-            requests_today + 1
-        ),
+        Some(r) => crate::delivery::NoticeKey::PortalRequest {
+            invoice: invoice.id,
+            request: r.to_string(),
+        },
+        None => crate::delivery::NoticeKey::PortalDaily {
+            invoice: invoice.id,
+            date: clock.today(),
+            n: requests_today + 1,
+        },
     };
     let enqueued = crate::delivery::enqueue_invoice_email(
         &mut tx,
@@ -438,7 +443,7 @@ pub async fn send_second_copy(
         &account,
         Purpose::PortalSecondCopy,
         Some(layout.id),
-        &key,
+        key,
         &actor(&customer),
         now,
     )

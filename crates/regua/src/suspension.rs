@@ -478,7 +478,7 @@ impl Routing {
     /// address, phone or devices right before sending.
     pub fn notice(
         &self,
-        dedup_key: String,
+        dedup_key: crate::delivery::NoticeKey,
         purpose: Purpose,
         layout: crate::domain::LayoutId,
         customer: &crate::domain::Customer,
@@ -556,8 +556,11 @@ async fn plan_one(
 }
 
 /// The dedup key of a suspension's notice: `suspensao:<id>:<event>`.
-fn dedup_key(s: &Suspension, e: Event) -> String {
-    format!("suspensao:{}:{}", s.id, e.as_str())
+fn dedup_key(s: &Suspension, e: Event) -> crate::delivery::NoticeKey {
+    crate::delivery::NoticeKey::Suspension {
+        suspension: s.id,
+        event: e.as_str().to_string(),
+    }
 }
 
 /// Enqueues one notice of a suspension; `true` when it is new.
@@ -698,7 +701,7 @@ pub async fn send_test(
         gateway_id: routing.gateway.as_ref().map(|g| g.id),
         ..NewNotice::new(
             // Every click is a new test, also within one millisecond.
-            format!("notify-test:{method}:{now_ms}:{:08x}", fastrand::u32(..)),
+            crate::delivery::NoticeKey::notify_test(method, now_ms),
             method,
             Purpose::SmtpTest,
             layout.id,

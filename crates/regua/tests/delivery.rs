@@ -548,7 +548,7 @@ async fn enqueuing_a_key_twice_is_a_no_op_that_says_so() {
             &account,
             regua::layouts::Purpose::ReminderBeforeDue,
             None,
-            "rule:1:1",
+            test_key_named("rule:1:1"),
             "test",
             clock.now_millis(),
         )

@@ -51,7 +51,11 @@ async fn queue_many(
             account,
             regua::layouts::Purpose::ReminderBeforeDue,
             None,
-            &format!("manual:{i}"),
+            regua::delivery::NoticeKey::Manual {
+                invoice: invoice.id,
+                at_ms: i as i64,
+                nonce: None,
+            },
             "test",
             now_ms,
         )

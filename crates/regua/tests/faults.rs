@@ -601,7 +601,7 @@ async fn dkim_signatures_verify_with_an_independent_implementation_over_smtp_and
             account,
             regua::layouts::Purpose::PortalSecondCopy,
             None,
-            &format!("dkim:{i}"),
+            test_key_named(&format!("dkim:{i}")),
             "test",
             clock_on(T0).now_millis(),
         )

@@ -1022,14 +1022,14 @@ async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
             );
             // Each "send now" is its own notice: the clock may be frozen (--today), so a random
             // suffix keeps two sends in the same millisecond apart.
-            let key = format!("manual:{}:{now}-{:08x}", found.id, fastrand::u32(..));
+            let key = crate::delivery::NoticeKey::manual(found.id, now);
             match crate::delivery::enqueue_invoice_email(
                 &mut conn,
                 found.id,
                 &account,
                 crate::layouts::Purpose::AccountDefault,
                 None,
-                &key,
+                key,
                 &who,
                 now,
             )

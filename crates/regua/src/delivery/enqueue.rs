@@ -21,7 +21,7 @@ pub async fn enqueue_invoice_email(
     account: &SmtpAccount,
     purpose: Purpose,
     layout: Option<crate::domain::LayoutId>,
-    dedup_key: &str,
+    dedup_key: super::NoticeKey,
     actor: &str,
     now_ms: i64,
 ) -> anyhow::Result<Enqueued> {
@@ -45,13 +45,7 @@ pub async fn enqueue_invoice_email(
             contract_id: Some(invoice.contract_id),
             invoice_id: Some(invoice.id),
             attach_boleto: true,
-            ..NewNotice::new(
-                dedup_key.to_string(),
-                Channel::Email,
-                purpose,
-                layout,
-                actor,
-            )
+            ..NewNotice::new(dedup_key, Channel::Email, purpose, layout, actor)
         },
         &account.from_address,
         now_ms,
@@ -79,7 +73,10 @@ pub async fn enqueue_test_message(
             account_id: Some(account.id),
             recipient: to.as_str().to_string(),
             ..NewNotice::new(
-                format!("smtp-test:{}:{now_ms}", account.id),
+                super::NoticeKey::SmtpTest {
+                    account: account.id,
+                    at_ms: now_ms,
+                },
                 Channel::Email,
                 Purpose::SmtpTest,
                 layout.id,

@@ -5,6 +5,7 @@
 
 mod enqueue;
 pub mod fcm;
+mod keys;
 mod message;
 mod policy;
 pub mod sms;
@@ -14,6 +15,7 @@ mod types;
 mod worker;
 
 pub use enqueue::{enqueue_invoice_email, enqueue_test_message};
+pub use keys::{BadNoticeKey, NoticeKey};
 pub use message::{BuildError, build_message};
 pub use policy::{Failure, MAX_ATTEMPTS, backoff_ms, classify_http, classify_smtp};
 pub use transport::{Accepted, MailTransport};

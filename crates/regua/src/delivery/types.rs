@@ -340,8 +340,8 @@ impl NewSmtpAccount {
 /// A notice to enqueue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewNotice {
-    /// Its identity (`rule:<invoice>:<rule>`, `manual:<invoice>:<ms>`, …).
-    pub dedup_key: String,
+    /// Its identity.
+    pub dedup_key: super::NoticeKey,
     /// Channel.
     pub channel: Channel,
     /// The e-mail account that sends it (also for a notice whose fallback is e-mail).
@@ -377,7 +377,7 @@ impl NewNotice {
     /// no account or gateway, no fallback, no recipient, about no customer, contract, invoice
     /// or suspension, no attachment. Callers add what theirs has with `..NewNotice::new(…)`.
     pub fn new(
-        dedup_key: String,
+        dedup_key: super::NoticeKey,
         channel: Channel,
         purpose: Purpose,
         layout_id: LayoutId,

@@ -56,7 +56,7 @@ pub async fn approve_letters(
                 attach_boleto: true,
                 attach_letter: true,
                 ..NewNotice::new(
-                    l.dedup_key.clone(),
+                    l.dedup_key.parse()?,
                     Channel::Email,
                     Purpose::OverdueBand,
                     l.layout,

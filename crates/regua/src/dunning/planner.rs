@@ -17,7 +17,9 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::civil::Date;
 
+use crate::delivery::NoticeKey;
 use crate::domain::{BillingMethodId, CustomerId, DeliveryType, InvoiceId, LayoutId};
+use crate::layouts::Purpose;
 
 /// When a rule fires relative to the due date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,6 +92,15 @@ impl SendRule {
         };
         due.checked_add(jiff::Span::new().days(shift))
             .unwrap_or(due)
+    }
+
+    /// What its notice is: a reminder before the due date, on it, or after it.
+    pub fn purpose(&self) -> Purpose {
+        match self.kind {
+            RuleKind::BeforeDue => Purpose::ReminderBeforeDue,
+            RuleKind::OnDue => Purpose::DueToday,
+            RuleKind::AfterDue => Purpose::ReminderAfterDue,
+        }
     }
 
     /// `rule:after_due:13`, as dry runs print causes.
@@ -181,7 +192,9 @@ pub struct Planned {
     /// `rule:after_due:13`, `band:1-10`.
     pub cause: String,
     /// `rule:<invoice>:<rule>` or `band:<invoice>:<band>`.
-    pub dedup_key: String,
+    pub dedup_key: NoticeKey,
+    /// What the notice is.
+    pub purpose: Purpose,
     /// The layout to send.
     pub layout: LayoutId,
     /// For an `email_and_letter` band's notice, the band: it waits for an operator to review
@@ -197,7 +210,9 @@ pub struct Skipped {
     /// What would have fired.
     pub cause: String,
     /// The dedup key it would have had.
-    pub dedup_key: String,
+    pub dedup_key: NoticeKey,
+    /// What the notice would have been.
+    pub purpose: Purpose,
     /// Why not.
     pub reason: SkipReason,
     /// The layout it would have sent (a recorded skip names it).
@@ -270,16 +285,21 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         fired.sort_by_key(|(r, t)| (*t, r.kind, r.days, r.id));
         let winner = fired.len().checked_sub(1);
         for (i, (rule, _)) in fired.iter().enumerate() {
-            let candidate = (
-                rule.cause(),
-                format!("rule:{}:{}", inv.id, rule.id),
-                rule.layout,
-                None,
-            );
+            let key = NoticeKey::Rule {
+                invoice: inv.id,
+                rule: rule.id,
+            };
             let reason = if Some(i) != winner {
                 Some(SkipReason::Superseded)
             } else {
-                blocked(inv, today, input.already, &candidate.1)
+                blocked(inv, today, input.already, &key.to_string())
+            };
+            let candidate = Candidate {
+                cause: rule.cause(),
+                key,
+                purpose: rule.purpose(),
+                layout: rule.layout,
+                letter_band: None,
             };
             push(&mut out, inv.id, candidate, reason);
         }
@@ -292,21 +312,22 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 .iter()
                 .find(|b| i32::from(b.from_days) <= overdue && overdue <= i32::from(b.to_days))
         {
-            let key = format!("band:{}:{}", inv.id, band.id);
+            let key = NoticeKey::Band {
+                invoice: inv.id,
+                band: band.id,
+            };
+            let text = key.to_string();
             // A band already sent is simply not due again: not worth a line in the dry run.
-            if !input.already.contains(&key) {
-                let reason = blocked(inv, today, input.already, &key);
-                push(
-                    &mut out,
-                    inv.id,
-                    (
-                        band.cause(),
-                        key,
-                        band.layout,
-                        band.letter.then_some(band.id),
-                    ),
-                    reason,
-                );
+            if !input.already.contains(&text) {
+                let reason = blocked(inv, today, input.already, &text);
+                let candidate = Candidate {
+                    cause: band.cause(),
+                    key,
+                    purpose: Purpose::OverdueBand,
+                    layout: band.layout,
+                    letter_band: band.letter.then_some(band.id),
+                };
+                push(&mut out, inv.id, candidate, reason);
             }
         }
     }
@@ -334,26 +355,32 @@ fn blocked(
     }
 }
 
-fn push(
-    out: &mut Plan,
-    invoice: InvoiceId,
-    (cause, dedup_key, layout, letter_band): (String, String, LayoutId, Option<i64>),
-    reason: Option<SkipReason>,
-) {
+/// A notice that fires, before it is known whether it goes out.
+struct Candidate {
+    cause: String,
+    key: NoticeKey,
+    purpose: Purpose,
+    layout: LayoutId,
+    letter_band: Option<i64>,
+}
+
+fn push(out: &mut Plan, invoice: InvoiceId, c: Candidate, reason: Option<SkipReason>) {
     match reason {
         None => out.notices.push(Planned {
             invoice,
-            cause,
-            dedup_key,
-            layout,
-            letter_band,
+            cause: c.cause,
+            dedup_key: c.key,
+            purpose: c.purpose,
+            layout: c.layout,
+            letter_band: c.letter_band,
         }),
         Some(reason) => out.skipped.push(Skipped {
             invoice,
-            cause,
-            dedup_key,
+            cause: c.cause,
+            dedup_key: c.key,
+            purpose: c.purpose,
             reason,
-            layout,
+            layout: c.layout,
         }),
     }
 }
@@ -434,7 +461,7 @@ mod tests {
             &none,
         );
         assert_eq!(causes(&p), ["rule:after_due:13"]);
-        assert_eq!(p.notices[0].dedup_key, "rule:1:7");
+        assert_eq!(p.notices[0].dedup_key.to_string(), "rule:1:7");
     }
 
     #[test]
@@ -559,7 +586,11 @@ mod tests {
             &[],
             &HashSet::new(),
         );
-        let already: HashSet<String> = first.notices.iter().map(|n| n.dedup_key.clone()).collect();
+        let already: HashSet<String> = first
+            .notices
+            .iter()
+            .map(|n| n.dedup_key.to_string())
+            .collect();
         let again = run(
             date(2026, 6, 1),
             Some(date(2026, 5, 31)),
@@ -600,7 +631,7 @@ mod tests {
                 .unwrap();
             let p = run(today, last, &inv, &[], &bands, &already);
             for n in &p.notices {
-                already.insert(n.dedup_key.clone());
+                already.insert(n.dedup_key.to_string());
                 sent.push((today.to_string(), n.cause.clone()));
             }
             last = Some(today);
@@ -725,16 +756,16 @@ mod properties {
                     already: &already,
                 });
                 for n in &p.notices {
-                    prop_assert!(already.insert(n.dedup_key.clone()), "{} planned twice", n.dedup_key);
+                    prop_assert!(already.insert(n.dedup_key.to_string()), "{} planned twice", n.dedup_key);
                 }
                 // A run records its rule skips (the store writes them to the outbox).
                 for s in &p.skipped {
-                    if s.dedup_key.starts_with("rule:") {
-                        already.insert(s.dedup_key.clone());
+                    if s.dedup_key.is_rule() {
+                        already.insert(s.dedup_key.to_string());
                     }
                 }
-                let seen: HashSet<&str> = p.notices.iter().map(|n| n.dedup_key.as_str())
-                    .chain(p.skipped.iter().map(|s| s.dedup_key.as_str())).collect();
+                let seen: HashSet<String> = p.notices.iter().map(|n| n.dedup_key.to_string())
+                    .chain(p.skipped.iter().map(|s| s.dedup_key.to_string())).collect();
                 let from = match last {
                     Some(l) => l.max(today.checked_sub(jiff::Span::new().days(i64::from(DEFAULT_WINDOW_DAYS) + 1)).unwrap()),
                     None => today.yesterday().unwrap(),

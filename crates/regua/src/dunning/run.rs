@@ -170,18 +170,6 @@ fn skip_reason_pt(reason: SkipReason) -> &'static str {
     }
 }
 
-fn purpose_of(cause: &str) -> Purpose {
-    if cause.starts_with("band:") {
-        Purpose::OverdueBand
-    } else if cause.starts_with("rule:before_due") {
-        Purpose::ReminderBeforeDue
-    } else if cause.starts_with("rule:on_due") {
-        Purpose::DueToday
-    } else {
-        Purpose::ReminderAfterDue
-    }
-}
-
 /// Runs (or dry-runs) the régua for `req.date`.
 pub async fn run(db: &Db, clock: &Clock, req: &RunRequest) -> Result<RunReport, RunError> {
     let started = clock.now_millis();
@@ -448,10 +436,10 @@ async fn page(
             });
         }
         if let Some(band) = n.letter_band {
-            letters.push((n.dedup_key.clone(), n.invoice, band, n.layout));
+            letters.push((n.dedup_key.to_string(), n.invoice, band, n.layout));
         } else if let Some(acc) = input.account {
             queue.push(NoticeRow {
-                notice: new_notice(acc, inv, r, &n.dedup_key, &n.cause, n.layout, &req.actor),
+                notice: new_notice(acc, inv, r, &n.dedup_key, n.purpose, n.layout, &req.actor),
                 skipped: None,
             });
         }
@@ -467,10 +455,10 @@ async fn page(
                 reason: s.reason.as_str(),
             });
         }
-        let record = s.dedup_key.starts_with("rule:") && s.reason != SkipReason::AlreadySent;
+        let record = s.dedup_key.is_rule() && s.reason != SkipReason::AlreadySent;
         if record && let Some(acc) = input.account {
             skips.push(NoticeRow {
-                notice: new_notice(acc, inv, r, &s.dedup_key, &s.cause, s.layout, &req.actor),
+                notice: new_notice(acc, inv, r, &s.dedup_key, s.purpose, s.layout, &req.actor),
                 skipped: Some(skip_reason_pt(s.reason).to_string()),
             });
         }
@@ -490,8 +478,8 @@ fn new_notice(
     account: &SmtpAccount,
     inv: &super::PlanInvoice,
     r: &InvoiceRef,
-    key: &str,
-    cause: &str,
+    key: &crate::delivery::NoticeKey,
+    purpose: Purpose,
     layout: crate::domain::LayoutId,
     actor: &str,
 ) -> NewNotice {
@@ -502,13 +490,7 @@ fn new_notice(
         contract_id: Some(r.contract),
         invoice_id: Some(inv.id),
         attach_boleto: true,
-        ..NewNotice::new(
-            key.to_string(),
-            Channel::Email,
-            purpose_of(cause),
-            layout,
-            actor,
-        )
+        ..NewNotice::new(key.clone(), Channel::Email, purpose, layout, actor)
     }
 }
 

@@ -381,7 +381,8 @@ fn bind_notice<'q>(
     } else {
         NoticeStatus::Queued
     };
-    q.bind(n.dedup_key.clone())
+    let key = n.dedup_key.to_string();
+    q.bind(key.clone())
         .bind(n.channel.as_str())
         .bind(n.account_id.map(|a| a.0))
         .bind(n.gateway_id.map(|g| g.0))
@@ -398,7 +399,7 @@ fn bind_notice<'q>(
         .bind(n.actor.clone())
         .bind(status.as_str())
         .bind(skipped.map(str::to_string))
-        .bind(message_id_for(&n.dedup_key, from))
+        .bind(message_id_for(&key, from))
 }
 
 /// Enqueues a notice in the caller's transaction (the one that records its cause). A dedup key
@@ -461,10 +462,10 @@ pub async fn insert_notices(
 /// The notice with a dedup key, and its status, if there is one.
 pub async fn notice_by_dedup_key(
     conn: &mut AnyConnection,
-    dedup_key: &str,
+    dedup_key: &crate::delivery::NoticeKey,
 ) -> anyhow::Result<Option<(NoticeId, NoticeStatus)>> {
     let row = sqlx::query("SELECT id, status FROM notices WHERE dedup_key = $1")
-        .bind(dedup_key)
+        .bind(dedup_key.to_string())
         .fetch_optional(&mut *conn)
         .await?;
     row.map(|row| Ok((NoticeId(row.try_get(0)?), parse(&row, "status")?)))

@@ -713,21 +713,31 @@ pub async fn plan_invoices_page(
     Ok((plan, refs))
 }
 
-/// The dunning dedup keys (`rule:…`, `band:…`) of these invoices already in the outbox or the
-/// letter review queue.
+/// The dedup keys of the régua's notices (its rules' and bands') for these invoices already in
+/// the outbox or the letter review queue, as the planner compares them.
 pub async fn dunning_keys(
     conn: &mut AnyConnection,
     invoices: &[InvoiceId],
 ) -> anyhow::Result<HashSet<String>> {
+    use crate::layouts::Purpose;
     let ids: Vec<i64> = invoices.iter().map(|i| i.0).collect();
+    let purposes = [
+        Purpose::ReminderBeforeDue,
+        Purpose::DueToday,
+        Purpose::ReminderAfterDue,
+        Purpose::OverdueBand,
+    ]
+    .map(|p| format!("'{}'", p.as_str()))
+    .join(", ");
     let mut keys = HashSet::new();
     for sql in [
-        "SELECT dedup_key FROM notices WHERE invoice_id IN ({ids})
-            AND (dedup_key LIKE 'rule:%' OR dedup_key LIKE 'band:%')",
-        "SELECT dedup_key FROM letter_reviews WHERE invoice_id IN ({ids})",
+        format!(
+            "SELECT dedup_key FROM notices WHERE invoice_id IN ({{ids}}) AND purpose IN ({purposes})"
+        ),
+        "SELECT dedup_key FROM letter_reviews WHERE invoice_id IN ({ids})".to_string(),
     ] {
         keys.extend(
-            super::fetch_by_ids(conn, sql, &ids, |r| Ok(r.try_get::<String, _>(0)?)).await?,
+            super::fetch_by_ids(conn, &sql, &ids, |r| Ok(r.try_get::<String, _>(0)?)).await?,
         );
     }
     Ok(keys)

@@ -340,7 +340,11 @@ pub(super) async fn send_now(
             &account,
             crate::layouts::Purpose::AccountDefault,
             None,
-            &format!("manual:{}:{now}", invoice.id),
+            crate::delivery::NoticeKey::Manual {
+                invoice: invoice.id,
+                at_ms: now,
+                nonce: None,
+            },
             &format!("user: {}", session.user.login),
             now,
         )

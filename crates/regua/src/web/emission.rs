@@ -237,7 +237,10 @@ pub(super) async fn send(
                 &account,
                 crate::layouts::Purpose::AccountDefault,
                 None,
-                &format!("emissao:{}:{today}", invoice.id),
+                crate::delivery::NoticeKey::Emission {
+                    invoice: invoice.id,
+                    date: today,
+                },
                 &actor,
                 now,
             )

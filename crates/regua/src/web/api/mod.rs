@@ -638,8 +638,15 @@ async fn send(
             // With an Idempotency-Key the notice's own dedup key carries it: two concurrent retries
             // still queue one message.
             let key = match &idem {
-                Some(k) => format!("api:{}:{k}", client.key.id),
-                None => format!("api:{}:{}:{now}", client.key.id, i.id),
+                Some(k) => crate::delivery::NoticeKey::ApiIdempotent {
+                    api_key: client.key.id,
+                    idempotency: k.clone(),
+                },
+                None => crate::delivery::NoticeKey::ApiSend {
+                    api_key: client.key.id,
+                    invoice: i.id,
+                    at_ms: now,
+                },
             };
             let enqueued = crate::delivery::enqueue_invoice_email(
                 &mut tx,
@@ -647,7 +654,7 @@ async fn send(
                 &account,
                 crate::layouts::Purpose::AccountDefault,
                 None,
-                &key,
+                key,
                 &client.actor(),
                 now,
             )
