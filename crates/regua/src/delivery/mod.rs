@@ -5,21 +5,19 @@
 
 mod enqueue;
 pub mod fcm;
-mod keys;
 mod message;
 mod policy;
 pub mod sms;
 mod smtp_pool;
 mod transport;
-mod types;
 mod worker;
 
+pub use crate::domain::delivery::*;
+pub use crate::domain::{BadNoticeKey, NoticeKey};
 pub use enqueue::{enqueue_invoice_email, enqueue_test_message};
-pub use keys::{BadNoticeKey, NoticeKey};
 pub use message::{BuildError, build_message};
 pub use policy::{Failure, MAX_ATTEMPTS, backoff_ms, classify_http, classify_smtp};
 pub use transport::{Accepted, MailTransport};
-pub use types::*;
 pub use worker::{
     BatchReport, DEFAULT_NETWORK_TIMEOUT, NETWORK_TIMEOUT_ENV, SHUTDOWN_GRACE, Worker,
     WorkerOptions, default_worker_name, network_timeout_from_env,

@@ -2,17 +2,26 @@
 //! Pure types. Raw strings become these types once, at the edge (CSV rows, CLI flags, forms),
 //! through the `parse` constructors here; inside, nothing re-validates.
 
+pub mod auth;
 mod contact;
 mod dates;
+pub mod delivery;
 mod entities;
+pub mod holidays;
 pub mod limits;
 mod money;
+mod notice_key;
+mod purpose;
+pub mod rules;
+pub mod schedule;
 
 pub use boleto::{Document, DocumentError, format_date};
 pub use contact::{EmailAddress, MobilePhone};
 pub use dates::{Clock, due_date_in_month, parse_date};
 pub use entities::*;
 pub use money::Money;
+pub use notice_key::{BadNoticeKey, NoticeKey};
+pub use purpose::Purpose;
 
 /// Defines an id newtype over the database's `BIGINT` key, so ids of different tables cannot be
 /// mixed up across modules.

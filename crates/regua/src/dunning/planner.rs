@@ -17,141 +17,8 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::civil::Date;
 
-use crate::delivery::NoticeKey;
-use crate::domain::{BillingMethodId, CustomerId, DeliveryType, InvoiceId, LayoutId};
-use crate::layouts::Purpose;
-
-/// When a rule fires relative to the due date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RuleKind {
-    /// `days` before the due date.
-    BeforeDue,
-    /// On the due date (days = 0).
-    OnDue,
-    /// `days` after the due date.
-    AfterDue,
-}
-
-impl std::str::FromStr for RuleKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim() {
-            "before_due" => Ok(RuleKind::BeforeDue),
-            "on_due" => Ok(RuleKind::OnDue),
-            "after_due" => Ok(RuleKind::AfterDue),
-            other => Err(format!(
-                "{other:?} is not one of: before_due, on_due, after_due"
-            )),
-        }
-    }
-}
-
-impl RuleKind {
-    /// The layout purpose a rule of this kind sends by default.
-    pub fn default_purpose(self) -> crate::layouts::Purpose {
-        match self {
-            RuleKind::BeforeDue => crate::layouts::Purpose::ReminderBeforeDue,
-            RuleKind::OnDue => crate::layouts::Purpose::DueToday,
-            RuleKind::AfterDue => crate::layouts::Purpose::ReminderAfterDue,
-        }
-    }
-
-    /// The stored and CLI name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RuleKind::BeforeDue => "before_due",
-            RuleKind::OnDue => "on_due",
-            RuleKind::AfterDue => "after_due",
-        }
-    }
-}
-
-/// A send rule of a billing method ("regra de envio").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SendRule {
-    /// Key, part of the dedup key.
-    pub id: i64,
-    /// The billing method it belongs to.
-    pub method: BillingMethodId,
-    /// Before, on or after the due date.
-    pub kind: RuleKind,
-    /// Days from the due date (0 for on_due).
-    pub days: u16,
-    /// The layout it sends.
-    pub layout: LayoutId,
-}
-
-impl SendRule {
-    /// The date this rule fires for an invoice due on `due`.
-    pub fn target(&self, due: Date) -> Date {
-        let days = i64::from(self.days);
-        let shift = match self.kind {
-            RuleKind::BeforeDue => -days,
-            RuleKind::OnDue => 0,
-            RuleKind::AfterDue => days,
-        };
-        due.checked_add(jiff::Span::new().days(shift))
-            .unwrap_or(due)
-    }
-
-    /// What its notice is: a reminder before the due date, on it, or after it.
-    pub fn purpose(&self) -> Purpose {
-        match self.kind {
-            RuleKind::BeforeDue => Purpose::ReminderBeforeDue,
-            RuleKind::OnDue => Purpose::DueToday,
-            RuleKind::AfterDue => Purpose::ReminderAfterDue,
-        }
-    }
-
-    /// `rule:after_due:13`, as dry runs print causes.
-    pub fn cause(&self) -> String {
-        format!("rule:{}:{}", self.kind.as_str(), self.days)
-    }
-}
-
-/// An overdue band ("faixa de atraso").
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OverdueBand {
-    /// Key, part of the dedup key.
-    pub id: i64,
-    /// First day overdue it covers (≥ 1).
-    pub from_days: u16,
-    /// Last day overdue it covers.
-    pub to_days: u16,
-    /// The layout it sends (and, with `letter`, the collection letter's text).
-    pub layout: LayoutId,
-    /// Generation type `email_and_letter`: a PDF collection letter goes with the e-mail, after
-    /// an operator reviews it.
-    pub letter: bool,
-}
-
-impl OverdueBand {
-    /// `band:1-10`.
-    pub fn cause(&self) -> String {
-        format!("band:{}-{}", self.from_days, self.to_days)
-    }
-}
-
-/// What the planner needs of an invoice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanInvoice {
-    /// The invoice.
-    pub id: InvoiceId,
-    /// Its customer.
-    pub customer: CustomerId,
-    /// Its billing method (whose rules apply).
-    pub method: BillingMethodId,
-    /// Due date.
-    pub due: Date,
-    /// Still open (not paid, not cancelled).
-    pub open: bool,
-    /// The delivery type snapshotted on the invoice.
-    pub delivery: DeliveryType,
-    /// The customer has an e-mail on file.
-    pub has_email: bool,
-    /// Dunning paused for it (or its customer) through this date.
-    pub paused_until: Option<Date>,
-}
+pub use crate::domain::rules::{DEFAULT_WINDOW_DAYS, OverdueBand, PlanInvoice, RuleKind, SendRule};
+use crate::domain::{BillingMethodId, DeliveryType, InvoiceId, LayoutId, NoticeKey, Purpose};
 
 /// Why a notice that would fire is not sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -248,9 +115,6 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
 }
 
-/// The default catch-up window, in days.
-pub const DEFAULT_WINDOW_DAYS: u16 = 7;
-
 /// The exclusive start of a run's window: targets in `(from, today]` fire. That is the last
 /// completed run, but at most `window_days` days late; the first run looks at today only.
 pub fn window_from(today: Date, last_run: Option<Date>, window_days: u16) -> Date {
@@ -297,7 +161,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             let candidate = Candidate {
                 cause: rule.cause(),
                 key,
-                purpose: rule.purpose(),
+                purpose: rule.kind.default_purpose(),
                 layout: rule.layout,
                 letter_band: None,
             };
@@ -388,6 +252,7 @@ fn push(out: &mut Plan, invoice: InvoiceId, c: Candidate, reason: Option<SkipRea
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::CustomerId;
     use jiff::civil::date;
 
     const METHOD: BillingMethodId = BillingMethodId(1);
@@ -687,6 +552,7 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+    use crate::domain::CustomerId;
     use jiff::civil::date;
     use proptest::prelude::*;
 

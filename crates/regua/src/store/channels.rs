@@ -9,8 +9,8 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::invoices::date_col;
 use super::{ConfigError, is_constraint};
-use crate::delivery::{GatewayId, GatewaySecrets, NewSmsGateway, SmsGateway, SuspensionId};
 use crate::domain::ContractId;
+use crate::domain::delivery::{GatewayId, GatewaySecrets, NewSmsGateway, SmsGateway, SuspensionId};
 use crate::secrets::{MasterKey, Secret, SecretError};
 
 const GATEWAY_COLUMNS: &str = "id, name, method, url, header_names, body_template, success_contains, \

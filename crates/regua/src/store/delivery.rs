@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::{Backend, ConfigError, Db, is_constraint};
-use crate::delivery::{
+use crate::domain::delivery::{
     AccountId, Attempt, Channel, DkimConfig, Enqueued, GatewayId, NewNotice, NewSmtpAccount,
     Notice, NoticeId, NoticeStatus, SmtpAccount, SuspensionId,
 };
@@ -462,7 +462,7 @@ pub async fn insert_notices(
 /// The notice with a dedup key, and its status, if there is one.
 pub async fn notice_by_dedup_key(
     conn: &mut AnyConnection,
-    dedup_key: &crate::delivery::NoticeKey,
+    dedup_key: &crate::domain::NoticeKey,
 ) -> anyhow::Result<Option<(NoticeId, NoticeStatus)>> {
     let row = sqlx::query("SELECT id, status FROM notices WHERE dedup_key = $1")
         .bind(dedup_key.to_string())
@@ -1017,7 +1017,7 @@ pub async fn finish_attempts(
     let settled: Vec<i64> = done
         .iter()
         .filter(|(c, r)| {
-            c.notice.purpose == crate::layouts::Purpose::PortalAccess
+            c.notice.purpose == crate::domain::Purpose::PortalAccess
                 && r.outcome != NoticeStatus::Retrying
         })
         .map(|(c, _)| c.notice.id.0)
@@ -1062,7 +1062,7 @@ pub struct LogFilter {
     /// One sending account.
     pub account: Option<AccountId>,
     /// One channel.
-    pub channel: Option<crate::delivery::Channel>,
+    pub channel: Option<crate::domain::delivery::Channel>,
     /// Skip this many (paging), newest first.
     pub offset: i64,
     /// At most this many, newest first.

@@ -8,13 +8,13 @@ use jiff::civil::Date;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::ConfigError;
-use crate::delivery::AccountId;
-use crate::domain::{ContractId, CustomerId, DeliveryType, InvoiceId, LayoutId, parse_date};
-use crate::dunning::{
-    HolidayScope, IspHoliday, OverdueBand, PlanInvoice, Routine, Task, format_weekdays,
-    parse_time_of_day, parse_weekdays,
+use crate::domain::Purpose;
+use crate::domain::delivery::AccountId;
+use crate::domain::rules::{OverdueBand, PlanInvoice};
+use crate::domain::schedule::{
+    HolidayScope, IspHoliday, Routine, Task, format_weekdays, parse_time_of_day, parse_weekdays,
 };
-use crate::layouts::Purpose;
+use crate::domain::{ContractId, CustomerId, DeliveryType, InvoiceId, LayoutId, parse_date};
 
 /// Setting: how many days a run catches up at most (default 7).
 pub const SETTING_WINDOW_DAYS: &str = "dunning_window_days";
@@ -425,8 +425,10 @@ pub async fn delete_holiday(conn: &mut AnyConnection, id: i64) -> anyhow::Result
 }
 
 /// The routines' calendar: the ISP's holidays and whether optional days count.
-pub async fn calendar(conn: &mut AnyConnection) -> anyhow::Result<crate::dunning::Calendar> {
-    Ok(crate::dunning::Calendar {
+pub async fn calendar(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<crate::domain::schedule::Calendar> {
+    Ok(crate::domain::schedule::Calendar {
         isp: list_holidays(conn).await?,
         optional_are_holidays: super::get_setting(conn, SETTING_OPTIONAL_HOLIDAYS)
             .await?
@@ -437,7 +439,7 @@ pub async fn calendar(conn: &mut AnyConnection) -> anyhow::Result<crate::dunning
 /// The catch-up window in days (setting `dunning_window_days`, default 7, at most 60).
 pub async fn window_days(conn: &mut AnyConnection) -> anyhow::Result<u16> {
     match super::get_setting(conn, SETTING_WINDOW_DAYS).await? {
-        None => Ok(crate::dunning::DEFAULT_WINDOW_DAYS),
+        None => Ok(crate::domain::rules::DEFAULT_WINDOW_DAYS),
         Some(v) => v
             .trim()
             .parse::<u16>()
@@ -719,7 +721,7 @@ pub async fn dunning_keys(
     conn: &mut AnyConnection,
     invoices: &[InvoiceId],
 ) -> anyhow::Result<HashSet<String>> {
-    use crate::layouts::Purpose;
+    use crate::domain::Purpose;
     let ids: Vec<i64> = invoices.iter().map(|i| i.0).collect();
     let purposes = [
         Purpose::ReminderBeforeDue,
@@ -749,7 +751,7 @@ pub async fn dunning_keys(
 /// Records the invoices a notice carries (the generation message).
 pub async fn insert_notice_invoices(
     conn: &mut AnyConnection,
-    notice: crate::delivery::NoticeId,
+    notice: crate::domain::delivery::NoticeId,
     invoices: &[InvoiceId],
 ) -> anyhow::Result<()> {
     for inv in invoices {
@@ -767,8 +769,8 @@ pub async fn insert_notice_invoices(
 /// The invoices of the given notices that carry several, by notice.
 pub async fn notice_invoices(
     conn: &mut AnyConnection,
-    notices: &[crate::delivery::NoticeId],
-) -> anyhow::Result<HashMap<crate::delivery::NoticeId, Vec<InvoiceId>>> {
+    notices: &[crate::domain::delivery::NoticeId],
+) -> anyhow::Result<HashMap<crate::domain::delivery::NoticeId, Vec<InvoiceId>>> {
     let ids: Vec<i64> = notices.iter().map(|n| n.0).collect();
     let pairs = super::fetch_by_ids(
         conn,
@@ -779,7 +781,7 @@ pub async fn notice_invoices(
     .await?;
     let mut out: HashMap<_, Vec<InvoiceId>> = HashMap::new();
     for (n, i) in pairs {
-        out.entry(crate::delivery::NoticeId(n))
+        out.entry(crate::domain::delivery::NoticeId(n))
             .or_default()
             .push(InvoiceId(i));
     }

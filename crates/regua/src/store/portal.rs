@@ -5,8 +5,8 @@ use anyhow::Context as _;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::invoices::{INVOICE_COLUMNS, invoice_from_row};
+use crate::domain::auth::{new_token, token_hash};
 use crate::domain::{Customer, CustomerId, Invoice, InvoiceId};
-use crate::web::auth::{new_token, token_hash};
 
 /// The customers whose CPF/CNPJ is `document` (digits), most recently updated first.
 pub async fn customers_with_document(
@@ -397,7 +397,7 @@ pub async fn delete_device(conn: &mut AnyConnection, token: &str) -> anyhow::Res
 /// The device tokens a push notice has reached in earlier attempts.
 pub async fn push_delivered(
     conn: &mut AnyConnection,
-    notice: crate::delivery::NoticeId,
+    notice: crate::domain::delivery::NoticeId,
 ) -> anyhow::Result<std::collections::HashSet<String>> {
     sqlx::query("SELECT device_token FROM push_deliveries WHERE notice_id = $1")
         .bind(notice.0)
@@ -412,7 +412,7 @@ pub async fn push_delivered(
 /// attempt is settled does not send it there again).
 pub async fn record_push_delivery(
     conn: &mut AnyConnection,
-    notice: crate::delivery::NoticeId,
+    notice: crate::domain::delivery::NoticeId,
     token: &str,
     now_ms: i64,
 ) -> anyhow::Result<()> {

@@ -4,8 +4,8 @@ use anyhow::Context as _;
 use sqlx::{AnyConnection, Row as _};
 
 use super::{ConfigError, is_constraint};
+use crate::domain::rules::{RuleKind, SendRule};
 use crate::domain::{BillingMethodId, LayoutId};
-use crate::dunning::{RuleKind, SendRule};
 
 /// Adds a rule to the billing method named `method`. `layout` names a layout; by default the
 /// one installed for the kind's purpose. Refuses a second rule of the same kind and days, days

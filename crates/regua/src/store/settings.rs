@@ -206,8 +206,8 @@ pub fn check_setting(spec: &SettingSpec, value: &str) -> Result<String, SettingE
             "no" | "não" | "nao" => Ok("no".into()),
             _ => Err(err(format!("{v:?}: use yes or no"), "Escolha sim ou não.")),
         },
-        SettingKind::Channels => crate::delivery::Channel::parse_list(v)
-            .map(|l| crate::delivery::Channel::format_list(&l))
+        SettingKind::Channels => crate::domain::delivery::Channel::parse_list(v)
+            .map(|l| crate::domain::delivery::Channel::format_list(&l))
             .map_err(|e| {
                 err(
                     e,

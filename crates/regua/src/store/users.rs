@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use sqlx::{AnyConnection, Row as _};
 
 use super::ConfigError;
-use crate::web::auth::{Role, hash_password, new_token, token_hash};
+use crate::domain::auth::{Role, hash_password, new_token, token_hash};
 
 /// A user of the admin UI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -340,7 +340,7 @@ pub struct ApiKey {
     /// The integration's name.
     pub name: String,
     /// What it may do.
-    pub permissions: Vec<crate::web::auth::Permission>,
+    pub permissions: Vec<crate::domain::auth::Permission>,
     /// Revoked keys authenticate nothing.
     pub revoked: bool,
 }
@@ -349,7 +349,7 @@ fn api_key_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<ApiKey> {
     Ok(ApiKey {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
-        permissions: crate::web::auth::Permission::parse_list(
+        permissions: crate::domain::auth::Permission::parse_list(
             &r.try_get::<String, _>("permissions")?,
         )
         .map_err(anyhow::Error::msg)?,
@@ -361,7 +361,7 @@ fn api_key_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<ApiKey> {
 pub async fn insert_api_key(
     conn: &mut AnyConnection,
     name: &str,
-    permissions: &[crate::web::auth::Permission],
+    permissions: &[crate::domain::auth::Permission],
     now_ms: i64,
 ) -> Result<(i64, String), ConfigError> {
     if name.trim().is_empty() {

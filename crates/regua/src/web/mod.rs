@@ -5,7 +5,8 @@
 //! redirects to the login.
 
 pub mod api;
-pub mod auth;
+/// Roles, permissions, password hashes and session tokens (they live in `domain::auth`).
+pub use crate::domain::auth;
 mod billing;
 mod customers;
 mod emission;

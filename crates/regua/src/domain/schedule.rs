@@ -10,7 +10,7 @@
 
 use jiff::civil::{Date, DateTime, Time, Weekday};
 
-use super::national_holidays;
+use super::holidays::national_holidays;
 
 /// What a routine does. Only one task exists: the régua itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use std::str::FromStr;
 
 use jiff::civil::Date;
 
-use super::{AccountId, Channel, SuspensionId};
-use crate::domain::{ContractId, InvoiceId};
+use super::delivery::{AccountId, Channel, SuspensionId};
+use super::{ContractId, InvoiceId};
 
 /// A notice's dedup key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,10 +1,10 @@
-//! The records of delivery: e-mail accounts, notices and their lifecycle, attempts.
+//! The records of delivery: e-mail accounts, SMS gateways, notices and their lifecycle,
+//! attempts. Plain data (the delivery module sends them; the store keeps them).
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::domain::{ContractId, CustomerId, EmailAddress, InvoiceId, LayoutId};
-use crate::layouts::Purpose;
+use super::{ContractId, CustomerId, EmailAddress, InvoiceId, LayoutId, Purpose};
 
 /// Primary key of an e-mail account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
