@@ -324,11 +324,17 @@ pub async fn import_csv(
                 return Err(ImportError::BadRows(errors));
             }
             drop(conn);
-            let mut tx = db.begin().await?;
-            for (id, paid_on, amount) in &rows {
-                store::mark_invoice_paid(&mut tx, id, *paid_on, *amount, now).await?;
-            }
-            tx.commit().await.map_err(anyhow::Error::from)?;
+            let payments: Vec<(String, crate::actions::payments::Payment)> = rows
+                .iter()
+                .map(|(id, paid_on, amount)| {
+                    let payment = crate::actions::payments::Payment {
+                        paid_on: *paid_on,
+                        amount: *amount,
+                    };
+                    (id.clone(), payment)
+                })
+                .collect();
+            crate::actions::payments::record_payments(db, &payments, "import", now).await?;
             ImportReport {
                 created: 0,
                 updated: rows.len(),

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod bench;
 pub mod cli;
 pub mod delivery;

@@ -77,7 +77,14 @@ fn the_tree_keeps_its_layers_and_a_new_breach_fails_the_check() {
     copy_tree(&src, dir.path());
     let layouts = dir.path().join("store/layouts.rs");
     let text = std::fs::read_to_string(&layouts).unwrap();
-    std::fs::write(&layouts, text.replace("crate::layouts::", "crate::domain::")).unwrap();
+    std::fs::write(
+        &layouts,
+        text.replace("crate::layouts::", "crate::domain::"),
+    )
+    .unwrap();
     let (ok, out) = check(dir.path());
-    assert!(!ok && out.contains("lower scripts/boundaries.baseline"), "{out}");
+    assert!(
+        !ok && out.contains("lower scripts/boundaries.baseline"),
+        "{out}"
+    );
 }

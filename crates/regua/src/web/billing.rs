@@ -379,34 +379,29 @@ pub(super) async fn mark_paid(
     if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
         return r;
     }
+    // Paid today, the invoice's amount.
     let result: anyhow::Result<bool> = async {
-        let mut tx = state.db.begin().await?;
-        let Ok(invoice) = store::get_invoice(&mut tx, InvoiceId(id)).await else {
+        let mut conn = state.db.pool.acquire().await?;
+        let Ok(invoice) = store::get_invoice(&mut conn, InvoiceId(id)).await else {
             return Ok(false);
         };
-        if invoice.status != InvoiceStatus::Open {
-            return Ok(false);
-        }
-        store::mark_invoice_paid(
-            &mut tx,
-            &invoice.external_id,
-            state.clock.today(),
-            invoice.amount,
-            state.clock.now_millis(),
-        )
-        .await?;
-        store::audit(
-            &mut tx,
+        drop(conn);
+        let payment = crate::actions::payments::Payment {
+            paid_on: state.clock.today(),
+            amount: invoice.amount,
+        };
+        let outcome = crate::actions::payments::record_payment(
+            &state.db,
+            invoice.id,
+            &payment,
             &format!("user: {}", session.user.login),
-            "invoice.paid",
-            &format!("invoice:{}", invoice.external_id),
-            Some("open"),
-            Some("paid"),
             state.clock.now_millis(),
         )
         .await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(matches!(
+            outcome,
+            crate::actions::payments::PaymentOutcome::Recorded(_)
+        ))
     }
     .await;
     match result {

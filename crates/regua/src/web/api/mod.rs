@@ -565,7 +565,19 @@ async fn mark_paid(
                 "O valor pago não pode ser negativo.",
             ));
         }
-        if i.status != InvoiceStatus::Open {
+        let payment = crate::actions::payments::Payment { paid_on, amount };
+        let outcome = crate::actions::payments::record_payment(
+            &state.db,
+            i.id,
+            &payment,
+            &client.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+        if !matches!(
+            outcome,
+            crate::actions::payments::PaymentOutcome::Recorded(_)
+        ) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "not_open",
@@ -573,26 +585,6 @@ async fn mark_paid(
             )
             .field("id"));
         }
-        let mut tx = state.db.begin().await?;
-        store::mark_invoice_paid(
-            &mut tx,
-            &i.external_id,
-            paid_on,
-            amount,
-            state.clock.now_millis(),
-        )
-        .await?;
-        store::audit(
-            &mut tx,
-            &client.actor(),
-            "invoice.paid",
-            &format!("invoice:{}", i.external_id),
-            Some("open"),
-            Some("paid"),
-            state.clock.now_millis(),
-        )
-        .await?;
-        tx.commit().await?;
         let i = find_invoice(&state, &id).await?;
         Ok((StatusCode::OK, invoice_value(&state, &i).await?))
     })
