@@ -14,6 +14,7 @@ mod notice_key;
 mod purpose;
 pub mod rules;
 pub mod schedule;
+pub mod send_limits;
 
 pub use boleto::{Document, DocumentError, format_date};
 pub use contact::{EmailAddress, MobilePhone};

@@ -495,18 +495,27 @@ fn new_notice(
 }
 
 /// The account's load and the warning when the day does not fit its remaining daily capacity.
-fn account_load(report: &mut RunReport, account: Option<&SmtpAccount>, usage: Option<(i64, i64)>) {
-    let (Some(acc), Some((hour, day))) = (account, usage) else {
+fn account_load(
+    report: &mut RunReport,
+    account: Option<&SmtpAccount>,
+    usage: Option<crate::domain::send_limits::Usage>,
+) {
+    let (Some(acc), Some(used)) = (account, usage) else {
         report.warnings.push(
             "nenhuma conta de e-mail nos parâmetros financeiros: nada pode ser enviado".into(),
         );
         return;
     };
+    let limits = crate::domain::send_limits::SendLimits {
+        hourly: acc.hourly_limit,
+        daily: acc.daily_limit,
+    };
+    let (capacity_left_hour, capacity_left_day) = limits.left(used);
     let load = AccountLoad {
         account: acc.name.clone(),
         planned: report.planned - report.planned_letters,
-        capacity_left_hour: acc.hourly_limit.map(|l| (i64::from(l) - hour).max(0)),
-        capacity_left_day: acc.daily_limit.map(|l| (i64::from(l) - day).max(0)),
+        capacity_left_hour,
+        capacity_left_day,
     };
     if let Some(left) = load.capacity_left_day
         && load.planned as i64 > left

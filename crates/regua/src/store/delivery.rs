@@ -21,9 +21,6 @@ use crate::secrets::{MasterKey, Secret, SecretError};
 /// Setting key of "Parâmetros financeiros → servidor de e-mail para boletos e faturas".
 pub const SETTING_FINANCIAL_ACCOUNT: &str = "financial_smtp_account";
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
-
 const ACCOUNT_COLUMNS: &str = "id, name, transport, host, port, security, username, password_enc, folder, ca_file, \
     from_address, from_name, test_recipient, hourly_limit, daily_limit, default_layout_id, fallback_account_id, \
     dkim_selector, dkim_domain, dkim_key_file, active";
@@ -797,10 +794,17 @@ impl Capacity {
         let hourly: Option<i64> = row.try_get(0)?;
         let daily: Option<i64> = row.try_get(1)?;
         let fallback = row.try_get::<Option<i64>, _>(2)?.map(AccountId);
-        let mut left: Option<i64> = None;
-        let mut opening = now_ms;
-        for (lim, window) in [(hourly, HOUR_MS), (daily, DAY_MS)] {
-            let Some(lim) = lim else { continue };
+        let limits = crate::domain::send_limits::SendLimits {
+            hourly: hourly.and_then(|l| u32::try_from(l).ok()),
+            daily: daily.and_then(|l| u32::try_from(l).ok()),
+        };
+        // Per window: what was sent in it, and its oldest send (when a slot frees up).
+        let mut windows = Vec::new();
+        for (limit, window) in limits.windows() {
+            if limit.is_none() {
+                windows.push((0, None, window));
+                continue;
+            }
             let row = sqlx::query(AssertSqlSafe(format!(
                 "SELECT COUNT(*), MIN(sent_at) FROM {table} WHERE {column} = $1 AND sent_at > $2"
             )))
@@ -808,11 +812,24 @@ impl Capacity {
             .bind(now_ms - window)
             .fetch_one(&mut *conn)
             .await?;
-            let used: i64 = row.try_get(0)?;
-            let oldest: Option<i64> = row.try_get(1)?;
-            let l = (lim - used).max(0);
-            left = Some(left.map_or(l, |x: i64| x.min(l)));
-            if l == 0 {
+            windows.push((
+                row.try_get::<i64, _>(0)?,
+                row.try_get::<Option<i64>, _>(1)?,
+                window,
+            ));
+        }
+        let used = crate::domain::send_limits::Usage {
+            hour: windows[0].0,
+            day: windows[1].0,
+        };
+        let (hour_left, day_left) = limits.left(used);
+        let left = match (hour_left, day_left) {
+            (Some(h), Some(d)) => Some(h.min(d)),
+            (h, d) => h.or(d),
+        };
+        let mut opening = now_ms;
+        for (left, (_, oldest, window)) in [hour_left, day_left].into_iter().zip(&windows) {
+            if left == Some(0) {
                 opening = opening.max(oldest.unwrap_or(now_ms) + window + 1);
             }
         }

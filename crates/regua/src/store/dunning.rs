@@ -888,10 +888,11 @@ pub async fn account_usage(
     conn: &mut AnyConnection,
     account: AccountId,
     now_ms: i64,
-) -> anyhow::Result<(i64, i64)> {
-    let hour = super::account_sends_since(conn, account, now_ms - 3_600_000).await?;
-    let day = super::account_sends_since(conn, account, now_ms - 86_400_000).await?;
-    Ok((hour, day))
+) -> anyhow::Result<crate::domain::send_limits::Usage> {
+    use crate::domain::send_limits::{DAY_MS, HOUR_MS, Usage};
+    let hour = super::account_sends_since(conn, account, now_ms - HOUR_MS).await?;
+    let day = super::account_sends_since(conn, account, now_ms - DAY_MS).await?;
+    Ok(Usage { hour, day })
 }
 
 /// Takes or renews the lease `name` for `owner` until `until_ms`. `true` when `owner` holds it

@@ -523,18 +523,19 @@ async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Resp
             if !a.active {
                 continue;
             }
-            let (hour, day) = store::account_usage(&mut conn, a.id, clock.now_millis()).await?;
-            let near = |used: i64, limit: Option<u32>| {
-                limit.is_some_and(|l| used * 10 >= i64::from(l) * 8)
+            let used = store::account_usage(&mut conn, a.id, clock.now_millis()).await?;
+            let limits = crate::domain::send_limits::SendLimits {
+                hourly: a.hourly_limit,
+                daily: a.daily_limit,
             };
             accounts.push(minijinja::context! {
                 name => a.name,
                 financial => financial.as_ref().is_some_and(|f| f.id == a.id),
-                hour,
-                day,
+                hour => used.hour,
+                day => used.day,
                 hourly_limit => a.hourly_limit,
                 daily_limit => a.daily_limit,
-                near => near(hour, a.hourly_limit) || near(day, a.daily_limit),
+                near => limits.near(used),
             });
         }
         Ok(state.render(
