@@ -344,9 +344,12 @@ const NOTICE_INSERT_COLUMNS: &str = "dedup_key, channel, account_id, gateway_id,
 /// How many of [`NOTICE_INSERT_COLUMNS`] are bound per row.
 const NOTICE_BOUND_COLUMNS: usize = 18;
 
-/// The one notice INSERT: `rows` rows (their values bound by [`bind_notice`], in order), a key
-/// that exists left alone; with `returning`, the new row's id comes back.
-fn notice_insert_sql(rows: usize, now_ms: i64, returning: bool) -> String {
+/// The one notice INSERT: `rows` rows (their values bound by [`bind_notice`], in order, then
+/// the time once), a key that exists left alone; with `returning`, the new row's id comes back.
+/// The text depends only on `rows` and `returning`, so the prepared statement is reused (a
+/// time written into the text made every single insert a new statement: 3 times slower).
+fn notice_insert_sql(rows: usize, returning: bool) -> String {
+    let now = rows * NOTICE_BOUND_COLUMNS + 1;
     let mut sql = format!("INSERT INTO notices ({NOTICE_INSERT_COLUMNS}) VALUES ");
     for k in 0..rows {
         if k > 0 {
@@ -356,7 +359,7 @@ fn notice_insert_sql(rows: usize, now_ms: i64, returning: bool) -> String {
         for c in 1..=NOTICE_BOUND_COLUMNS {
             sql.push_str(&format!("${}, ", k * NOTICE_BOUND_COLUMNS + c));
         }
-        sql.push_str(&format!("0, {now_ms}, {now_ms}, {now_ms})"));
+        sql.push_str(&format!("0, ${now}, ${now}, ${now})"));
     }
     sql.push_str(" ON CONFLICT (dedup_key) DO NOTHING");
     if returning {
@@ -407,8 +410,9 @@ pub async fn enqueue_notice(
     from: &EmailAddress,
     now_ms: i64,
 ) -> anyhow::Result<Enqueued> {
-    let sql = notice_insert_sql(1, now_ms, true);
+    let sql = notice_insert_sql(1, true);
     let row = bind_notice(sqlx::query(AssertSqlSafe(sql)), n, None, from)
+        .bind(now_ms)
         .fetch_optional(&mut *conn)
         .await
         .context("cannot enqueue the notice")?;
@@ -443,10 +447,11 @@ pub async fn insert_notices(
 ) -> anyhow::Result<u64> {
     let mut inserted = 0;
     for chunk in rows.chunks(32) {
-        let mut q = sqlx::query(AssertSqlSafe(notice_insert_sql(chunk.len(), now_ms, false)));
+        let mut q = sqlx::query(AssertSqlSafe(notice_insert_sql(chunk.len(), false)));
         for r in chunk {
             q = bind_notice(q, &r.notice, r.skipped.as_deref(), from);
         }
+        q = q.bind(now_ms);
         inserted += q
             .execute(&mut *conn)
             .await
