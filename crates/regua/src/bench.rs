@@ -119,14 +119,14 @@ pub const RENDER_ITEMS: u64 = 100_000;
 async fn plan_invoices(db: &Db) -> anyhow::Result<Vec<crate::dunning::PlanInvoice>> {
     let mut conn = db.pool.acquire().await?;
     let (filter, pauses) = (
-        store::InvoiceFilter::default(),
-        store::PauseIndex::default(),
+        store::dunning::InvoiceFilter::default(),
+        store::dunning::PauseIndex::default(),
     );
     let mut out = Vec::new();
     let mut after = InvoiceId(0);
     loop {
         let (page, _) =
-            store::plan_invoices_page(&mut conn, &filter, &pauses, after, 10_000).await?;
+            store::dunning::plan_invoices_page(&mut conn, &filter, &pauses, after, 10_000).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         out.extend(page);
@@ -195,10 +195,10 @@ async fn bench_account(
         None => NewSmtpAccount::folder("Bench", &options.mail_dir.display().to_string(), from),
     };
     let mut conn = db.pool.acquire().await?;
-    let id = store::insert_smtp_account(&mut conn, &account, None, clock.now_millis())
+    let id = store::accounts::insert_smtp_account(&mut conn, &account, None, clock.now_millis())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    store::get_smtp_account(&mut conn, id).await
+    store::accounts::get_smtp_account(&mut conn, id).await
 }
 
 /// The first `n` invoices by id, and their customers (read in one query).
@@ -213,7 +213,7 @@ async fn first_invoices_and_customers(
     let mut after = InvoiceId(0);
     while (invoices.len() as u64) < n {
         let want = (n - invoices.len() as u64).min(5_000) as i64;
-        let page = store::list_invoices_after(conn, after, want).await?;
+        let page = store::invoices::list_invoices_after(conn, after, want).await?;
         let Some(last) = page.last() else { break };
         after = last.id;
         invoices.extend(page);
@@ -221,7 +221,7 @@ async fn first_invoices_and_customers(
     let mut ids: Vec<_> = invoices.iter().map(|i| i.customer_id).collect();
     ids.sort();
     ids.dedup();
-    let customers = store::get_customers(conn, &ids)
+    let customers = store::parties::get_customers(conn, &ids)
         .await?
         .into_iter()
         .map(|c| (c.id, c))
@@ -250,7 +250,7 @@ async fn bench_notices(
 ) -> anyhow::Result<Vec<(crate::delivery::NewNotice, Vec<InvoiceId>)>> {
     let mut conn = db.pool.acquire().await?;
     let purpose = bench_purpose(pages);
-    let layout = store::layout_for_purpose(&mut conn, purpose)
+    let layout = store::layouts::layout_for_purpose(&mut conn, purpose)
         .await?
         .context("no layout for the bench's messages")?;
     let (invoices, customers) =
@@ -303,13 +303,14 @@ async fn message_size(
     pages: u32,
 ) -> anyhow::Result<usize> {
     let mut conn = db.pool.acquire().await?;
-    let group = store::list_invoices_after(&mut conn, InvoiceId(0), i64::from(pages)).await?;
+    let group =
+        store::invoices::list_invoices_after(&mut conn, InvoiceId(0), i64::from(pages)).await?;
     let invoice = group.first().context("no invoice")?.clone();
-    let customer = store::get_customer(&mut conn, invoice.customer_id).await?;
-    let wallet = store::get_wallet(&mut conn, invoice.wallet_id).await?;
-    let company = store::company_profile(&mut conn).await?;
+    let customer = store::parties::get_customer(&mut conn, invoice.customer_id).await?;
+    let wallet = store::parties::get_wallet(&mut conn, invoice.wallet_id).await?;
+    let company = store::parties::company_profile(&mut conn).await?;
     let ctx = crate::layouts::context_for_invoice(&mut conn, invoice.id, clock.today()).await?;
-    let layout = store::layout_for_purpose(&mut conn, bench_purpose(pages))
+    let layout = store::layouts::layout_for_purpose(&mut conn, bench_purpose(pages))
         .await?
         .context("no layout for the bench's messages")?;
     let rendered = layout
@@ -340,17 +341,18 @@ async fn reminder_contexts(
     clock: &Clock,
 ) -> anyhow::Result<(Vec<crate::layouts::LayoutContext>, Vec<boleto::BoletoInput>)> {
     let mut conn = db.pool.acquire().await?;
-    let company = store::company_profile(&mut conn).await?;
-    let wallets = store::list_wallets(&mut conn).await?;
+    let company = store::parties::company_profile(&mut conn).await?;
+    let wallets = store::parties::list_wallets(&mut conn).await?;
     let (invoices, customers) = first_invoices_and_customers(&mut conn, n).await?;
     let mut contract_ids: Vec<_> = invoices.iter().map(|i| i.contract_id).collect();
     contract_ids.sort();
     contract_ids.dedup();
-    let contracts: std::collections::HashMap<_, _> = store::get_contracts(&mut conn, &contract_ids)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
+    let contracts: std::collections::HashMap<_, _> =
+        store::parties::get_contracts(&mut conn, &contract_ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
     let mut out = Vec::with_capacity(invoices.len());
     let mut boletos = Vec::with_capacity(invoices.len());
     for inv in &invoices {
@@ -401,7 +403,7 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     {
         let mut conn = db.pool.acquire().await?;
         anyhow::ensure!(
-            store::count_customers(&mut conn).await? == 0,
+            store::parties::count_customers(&mut conn).await? == 0,
             "the bench needs an empty database: {}",
             store::redact_url(url)
         );
@@ -434,8 +436,8 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
         pix_key: Some("financeiro@bench.example.com".into()),
         ..banco_do_brasil_wallet("Bench")
     };
-    store::insert_wallet(&mut conn, &wallet, 0).await?;
-    store::insert_billing_method(&mut conn, "Boleto", "Bench", 0).await?;
+    store::parties::insert_wallet(&mut conn, &wallet, 0).await?;
+    store::parties::insert_billing_method(&mut conn, "Boleto", "Bench", 0).await?;
     drop(conn);
     let mut contracts = String::from(
         "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\n",
@@ -499,7 +501,7 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     )
     .await?;
     let mut conn = db.pool.acquire().await?;
-    let layout = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
+    let layout = store::layouts::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
         .await?
         .context("no reminder layout")?
         .compile()
@@ -556,7 +558,7 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
             for chunk in notices.chunks(1000) {
                 let mut tx = db.begin().await?;
                 for (notice, group) in chunk {
-                    let enqueued = store::enqueue_notice(
+                    let enqueued = store::outbox::enqueue_notice(
                         &mut tx,
                         notice,
                         &account.from_address,
@@ -565,7 +567,7 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
                     .await?;
                     if let (crate::delivery::Enqueued::New(id), true) = (enqueued, group.len() > 1)
                     {
-                        store::insert_notice_invoices(&mut tx, id, group).await?;
+                        store::dunning::insert_notice_invoices(&mut tx, id, group).await?;
                     }
                 }
                 tx.commit().await?;
@@ -647,22 +649,27 @@ async fn routine_stage(
         (RuleKind::AfterDue, 5),
         (RuleKind::AfterDue, 13),
     ] {
-        store::insert_send_rule(&mut conn, "Boleto", kind, days, None, 0)
+        store::rules::insert_send_rule(&mut conn, "Boleto", kind, days, None, 0)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     for (from, to) in [(1, 10), (11, 30), (31, 60), (61, 90)] {
-        store::insert_band(&mut conn, from, to, None, false, 0)
+        store::dunning::insert_band(&mut conn, from, to, None, false, 0)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, &account.name).await?;
+    store::parties::set_setting(
+        &mut conn,
+        store::accounts::SETTING_FINANCIAL_ACCOUNT,
+        &account.name,
+    )
+    .await?;
     let day = clock
         .today()
         .checked_add(jiff::Span::new().days(92))
         .context("date")?;
     let last = day.checked_sub(jiff::Span::new().days(7)).context("date")?;
-    store::record_run(&mut conn, None, last, "manual", Ok((0, 0, 0)), 0, 0).await?;
+    store::dunning::record_run(&mut conn, None, last, "manual", Ok((0, 0, 0)), 0, 0).await?;
     drop(conn);
     let req = crate::dunning::RunRequest {
         date: day,

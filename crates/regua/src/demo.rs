@@ -9,7 +9,7 @@ use jiff::ToSpan as _;
 
 use crate::cli::DemoArgs;
 use crate::domain::*;
-use crate::store::{self, Db, NewInvoice};
+use crate::store::{self, Db, invoices::NewInvoice};
 
 /// A small deterministic generator (SplitMix64): demo data must not depend on a crate's
 /// changing algorithm.
@@ -187,14 +187,18 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
         ("company_city", "São Paulo"),
         ("portal_url", "http://localhost:8080"),
     ] {
-        store::set_setting(&mut tx, key, value).await?;
+        store::parties::set_setting(&mut tx, key, value).await?;
     }
-    store::insert_wallet(&mut tx, &bb, now).await?;
-    store::insert_wallet(&mut tx, &itau, now).await?;
-    let m_bb =
-        store::insert_billing_method(&mut tx, "Boleto Banco do Brasil", "Banco do Brasil", now)
-            .await?;
-    let m_itau = store::insert_billing_method(&mut tx, "Boleto Itaú", "Itaú", now).await?;
+    store::parties::insert_wallet(&mut tx, &bb, now).await?;
+    store::parties::insert_wallet(&mut tx, &itau, now).await?;
+    let m_bb = store::parties::insert_billing_method(
+        &mut tx,
+        "Boleto Banco do Brasil",
+        "Banco do Brasil",
+        now,
+    )
+    .await?;
+    let m_itau = store::parties::insert_billing_method(&mut tx, "Boleto Itaú", "Itaú", now).await?;
     let from = today.checked_sub(60.days())?;
     let to = today.checked_add(60.days())?;
     for n in 1..=customers {
@@ -226,7 +230,7 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
             email,
             mobile_phone: mobile,
         };
-        let customer_id = store::upsert_customer(&mut tx, &customer, now).await?;
+        let customer_id = store::parties::upsert_customer(&mut tx, &customer, now).await?;
         let (plan, price) = if company {
             PLANS[3]
         } else {
@@ -246,8 +250,8 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
             }),
             status: ContractStatus::Active,
         };
-        let contract_id = store::upsert_contract(&mut tx, &contract, now).await?;
-        let contract = store::get_contract(&mut tx, contract_id).await?;
+        let contract_id = store::parties::upsert_contract(&mut tx, &contract, now).await?;
+        let contract = store::parties::get_contract(&mut tx, contract_id).await?;
         // Every competence month whose due date falls within the last and next 60 days.
         let (mut y, mut m) = (from.year(), from.month());
         loop {
@@ -276,8 +280,8 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
                     status,
                 };
                 let our_number =
-                    store::allocate_our_numbers(&mut tx, contract.wallet_id, 1).await?;
-                store::insert_invoice(&mut tx, &inv, our_number, now).await?;
+                    store::invoices::allocate_our_numbers(&mut tx, contract.wallet_id, 1).await?;
+                store::invoices::insert_invoice(&mut tx, &inv, our_number, now).await?;
             }
             (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
         }
@@ -313,10 +317,10 @@ pub async fn send_demo_mail(
     use crate::delivery::{NewSmtpAccount, Worker, WorkerOptions};
     use crate::layouts::Purpose;
     let mut conn = db.pool.acquire().await?;
-    let account = match store::find_smtp_account(&mut conn, DEMO_ACCOUNT).await? {
+    let account = match store::accounts::find_smtp_account(&mut conn, DEMO_ACCOUNT).await? {
         Some(a) => a,
         None => {
-            let id = store::insert_smtp_account(
+            let id = store::accounts::insert_smtp_account(
                 &mut conn,
                 &NewSmtpAccount {
                     from_name: "Provedor Exemplo".into(),
@@ -332,8 +336,13 @@ pub async fn send_demo_mail(
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-            store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, DEMO_ACCOUNT).await?;
-            store::get_smtp_account(&mut conn, id).await?
+            store::parties::set_setting(
+                &mut conn,
+                store::accounts::SETTING_FINANCIAL_ACCOUNT,
+                DEMO_ACCOUNT,
+            )
+            .await?;
+            store::accounts::get_smtp_account(&mut conn, id).await?
         }
     };
     let today = clock.today();
@@ -344,10 +353,10 @@ pub async fn send_demo_mail(
     .bind(soon.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    let before = store::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
+    let before = store::layouts::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
         .await?
         .map(|l| l.id);
-    let after = store::layout_for_purpose(&mut conn, Purpose::ReminderAfterDue)
+    let after = store::layouts::layout_for_purpose(&mut conn, Purpose::ReminderAfterDue)
         .await?
         .map(|l| l.id);
     let today_text = today.to_string();
@@ -379,7 +388,8 @@ pub async fn send_demo_mail(
         .fetch_one(&mut *tx)
         .await?;
     if none_yet == 0
-        && let Some(contract) = store::find_contract_by_external_id(&mut tx, "K00001").await?
+        && let Some(contract) =
+            store::parties::find_contract_by_external_id(&mut tx, "K00001").await?
     {
         let from = today.checked_add(jiff::Span::new().days(3))?;
         crate::suspension::suspend(
@@ -402,7 +412,7 @@ pub async fn send_demo_mail(
     let worker = Worker::new(db.clone(), clock.clone(), WorkerOptions::default(), None);
     let report = worker.drain(|_| {}).await?;
     let mut conn = db.pool.acquire().await?;
-    let total_sent = store::count_notices_by_status(&mut conn)
+    let total_sent = store::outbox::count_notices_by_status(&mut conn)
         .await?
         .get("sent")
         .copied()
@@ -424,7 +434,7 @@ pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyh
     };
     let db = Db::connect_and_migrate(&url).await?;
     let mut conn = db.pool.acquire().await?;
-    let existing = store::count_customers(&mut conn).await?;
+    let existing = store::parties::count_customers(&mut conn).await?;
     drop(conn);
     let mut out = String::new();
     if existing == 0 {
@@ -444,8 +454,8 @@ pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyh
     let mail_dir = mail_dir_for(&args.file);
     let mail = send_demo_mail(&db, clock, &mail_dir).await?;
     let mut conn = db.pool.acquire().await?;
-    let (open, paid, cancelled) = store::count_invoices_by_status(&mut conn).await?;
-    let wallets = store::list_wallets(&mut conn).await?;
+    let (open, paid, cancelled) = store::invoices::count_invoices_by_status(&mut conn).await?;
+    let wallets = store::parties::list_wallets(&mut conn).await?;
     writeln!(out, "Hoje: {}", format_date(clock.today()))?;
     writeln!(
         out,
@@ -481,10 +491,13 @@ pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyh
 pub async fn reset_admin(db: &Db, clock: &Clock) -> anyhow::Result<String> {
     let password = crate::web::auth::new_password();
     let mut conn = db.pool.acquire().await?;
-    if store::user_for_login(&mut conn, "admin").await?.is_some() {
-        store::set_user_password(&mut conn, "admin", &password, clock.now_millis()).await?;
+    if store::auth::user_for_login(&mut conn, "admin")
+        .await?
+        .is_some()
+    {
+        store::auth::set_user_password(&mut conn, "admin", &password, clock.now_millis()).await?;
     } else {
-        store::insert_user(
+        store::auth::insert_user(
             &mut conn,
             "admin",
             "Administrador da demo",
@@ -504,22 +517,23 @@ pub async fn reset_admin(db: &Db, clock: &Clock) -> anyhow::Result<String> {
 pub async fn reset_subscriber(db: &Db, clock: &Clock) -> anyhow::Result<(String, String)> {
     let password = crate::web::auth::new_password();
     let mut conn = db.pool.acquire().await?;
-    let contract = store::find_contract_by_external_id(&mut conn, "K00001")
+    let contract = store::parties::find_contract_by_external_id(&mut conn, "K00001")
         .await?
         .ok_or_else(|| anyhow::anyhow!("the demo has no contract K00001"))?;
-    let customer = store::get_customer(&mut conn, contract.customer_id).await?;
-    store::set_portal_password(
+    let customer = store::parties::get_customer(&mut conn, contract.customer_id).await?;
+    store::portal::set_portal_password(
         &mut conn,
         customer.document.digits(),
         &crate::web::auth::hash_password(&password),
         clock.now_millis(),
     )
     .await?;
-    if store::get_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL)
+    if store::parties::get_setting(&mut conn, store::settings::SETTING_PORTAL_SEND_EMAIL)
         .await?
         .is_none()
     {
-        store::set_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL, "yes").await?;
+        store::parties::set_setting(&mut conn, store::settings::SETTING_PORTAL_SEND_EMAIL, "yes")
+            .await?;
     }
     Ok((customer.document.to_string(), password))
 }

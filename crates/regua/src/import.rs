@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::domain::*;
-use crate::store::{self, Db, NewInvoice};
+use crate::store::{self, Db, invoices::NewInvoice};
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -271,19 +271,19 @@ pub async fn import_csv(
             if !errors.is_empty() {
                 return Err(ImportError::BadRows(errors));
             }
-            let existing = store::customer_ids_by_external_id(&mut conn).await?;
+            let existing = store::parties::customer_ids_by_external_id(&mut conn).await?;
             drop(conn);
             let mut tx = db.begin().await?;
             for c in &rows {
-                store::upsert_customer(&mut tx, c, now).await?;
+                store::parties::upsert_customer(&mut tx, c, now).await?;
             }
             tx.commit().await.map_err(anyhow::Error::from)?;
             count(rows.iter().map(|c| existing.contains_key(&c.external_id)))
         }
         ImportKind::Contracts => {
-            let customers = store::customer_ids_by_external_id(&mut conn).await?;
-            let methods = store::list_billing_methods(&mut conn).await?;
-            let existing = store::contract_refs_by_external_id(&mut conn).await?;
+            let customers = store::parties::customer_ids_by_external_id(&mut conn).await?;
+            let methods = store::parties::list_billing_methods(&mut conn).await?;
+            let existing = store::parties::contract_refs_by_external_id(&mut conn).await?;
             let rows = parse_contracts(&table, &customers, &methods, &mut errors);
             if !errors.is_empty() {
                 return Err(ImportError::BadRows(errors));
@@ -291,14 +291,14 @@ pub async fn import_csv(
             drop(conn);
             let mut tx = db.begin().await?;
             for c in &rows {
-                store::upsert_contract(&mut tx, c, now).await?;
+                store::parties::upsert_contract(&mut tx, c, now).await?;
             }
             tx.commit().await.map_err(anyhow::Error::from)?;
             count(rows.iter().map(|c| existing.contains_key(&c.external_id)))
         }
         ImportKind::Invoices => {
-            let contracts = store::contract_refs_by_external_id(&mut conn).await?;
-            let existing = store::invoice_statuses_by_external_id(&mut conn).await?;
+            let contracts = store::parties::contract_refs_by_external_id(&mut conn).await?;
+            let existing = store::invoices::invoice_statuses_by_external_id(&mut conn).await?;
             let rows = parse_invoices(&table, &contracts, clock.today(), &mut errors);
             if !errors.is_empty() {
                 return Err(ImportError::BadRows(errors));
@@ -307,18 +307,19 @@ pub async fn import_csv(
             let mut tx = db.begin().await?;
             for inv in &rows {
                 if existing.contains_key(&inv.external_id) {
-                    store::update_imported_invoice(&mut tx, inv, now).await?;
+                    store::invoices::update_imported_invoice(&mut tx, inv, now).await?;
                 } else {
                     let our_number =
-                        store::allocate_our_numbers(&mut tx, inv.contract.wallet_id, 1).await?;
-                    store::insert_invoice(&mut tx, inv, our_number, now).await?;
+                        store::invoices::allocate_our_numbers(&mut tx, inv.contract.wallet_id, 1)
+                            .await?;
+                    store::invoices::insert_invoice(&mut tx, inv, our_number, now).await?;
                 }
             }
             tx.commit().await.map_err(anyhow::Error::from)?;
             count(rows.iter().map(|i| existing.contains_key(&i.external_id)))
         }
         ImportKind::Payments => {
-            let invoices = store::invoice_statuses_by_external_id(&mut conn).await?;
+            let invoices = store::invoices::invoice_statuses_by_external_id(&mut conn).await?;
             let rows = parse_payments(&table, &invoices, &mut errors);
             if !errors.is_empty() {
                 return Err(ImportError::BadRows(errors));

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use jiff::civil::Date;
 
 use crate::domain::*;
-use crate::store::{self, Db, NewInvoice};
+use crate::store::{self, Db, invoices::NewInvoice};
 
 /// Why invoices could not be generated.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +86,7 @@ pub async fn generate_invoices(
         return Err(GenerateError::Months(months));
     }
     let mut tx = db.begin().await?;
-    let contract = store::find_contract(&mut tx, contract_ref)
+    let contract = store::parties::find_contract(&mut tx, contract_ref)
         .await?
         .ok_or_else(|| GenerateError::UnknownContract(contract_ref.to_string()))?;
     if contract.status == ContractStatus::Cancelled {
@@ -138,7 +138,8 @@ pub async fn generate_all(
     let mut after = ContractId(0);
     loop {
         let mut tx = db.begin().await?;
-        let contracts = store::active_contracts_after(&mut tx, after, BATCH_CONTRACTS).await?;
+        let contracts =
+            store::parties::active_contracts_after(&mut tx, after, BATCH_CONTRACTS).await?;
         let Some(last) = contracts.last() else {
             break;
         };
@@ -153,7 +154,7 @@ pub async fn generate_all(
             });
         let ids: Vec<ContractId> = contracts.iter().map(|c| c.id).collect();
         let mut shared = Shared {
-            existing: Some(store::months_with_invoices(&mut tx, &ids, from, to).await?),
+            existing: Some(store::invoices::months_with_invoices(&mut tx, &ids, from, to).await?),
             ..Shared::default()
         };
         let n = contracts.len() as u64;
@@ -209,7 +210,7 @@ async fn generate_in(
             Some(set) => set.contains(&(contract.id, y, m)),
             None => {
                 let first = Date::new(y, m, 1).expect("valid month");
-                store::contract_has_invoice_due_between(
+                store::invoices::contract_has_invoice_due_between(
                     conn,
                     contract.id,
                     first,
@@ -229,7 +230,8 @@ async fn generate_in(
     let first_number = if to_create.is_empty() {
         0
     } else {
-        store::allocate_our_numbers(conn, contract.wallet_id, to_create.len() as i64).await?
+        store::invoices::allocate_our_numbers(conn, contract.wallet_id, to_create.len() as i64)
+            .await?
     };
     for (i, (y, m)) in to_create.into_iter().enumerate() {
         let competence = format!("{y:04}-{m:02}");
@@ -243,7 +245,7 @@ async fn generate_in(
             status: InvoiceStatus::Open,
         };
         let our_number = first_number + i as i64;
-        match store::insert_invoice(conn, &new, our_number, now).await? {
+        match store::invoices::insert_invoice(conn, &new, our_number, now).await? {
             Some(id) => created.push(new.into_invoice(id, our_number)),
             None => skipped_months.push(competence),
         }
@@ -273,7 +275,7 @@ async fn generation_notice(
     let wallet = match shared.wallets.get(&contract.wallet_id) {
         Some(w) => w,
         None => {
-            let w = store::get_wallet(conn, contract.wallet_id).await?;
+            let w = store::parties::get_wallet(conn, contract.wallet_id).await?;
             shared.wallets.entry(contract.wallet_id).or_insert(w)
         }
     };
@@ -284,24 +286,25 @@ async fn generation_notice(
         return Ok(GenerationNotice::Printed);
     }
     if shared.account.is_none() {
-        shared.account = Some(store::financial_account(conn).await?);
+        shared.account = Some(store::accounts::financial_account(conn).await?);
     }
     let Some(Some(account)) = &shared.account else {
         tracing::debug!(contract = %contract.external_id, "send on generation: no financial SMTP account");
         return Ok(GenerationNotice::NoAccount);
     };
-    let customer = store::get_customer(conn, contract.customer_id).await?;
+    let customer = store::parties::get_customer(conn, contract.customer_id).await?;
     let layout = match shared.layout {
         Some(id) => id,
         None => {
-            let id = store::layout_for_purpose(conn, crate::layouts::Purpose::InvoiceGenerated)
-                .await?
-                .context("no invoice_generated layout")?
-                .id;
+            let id =
+                store::layouts::layout_for_purpose(conn, crate::layouts::Purpose::InvoiceGenerated)
+                    .await?
+                    .context("no invoice_generated layout")?
+                    .id;
             *shared.layout.insert(id)
         }
     };
-    let enqueued = store::enqueue_notice(
+    let enqueued = store::outbox::enqueue_notice(
         conn,
         &crate::delivery::NewNotice {
             account_id: Some(account.id),
@@ -329,7 +332,7 @@ async fn generation_notice(
         crate::delivery::Enqueued::New(id) | crate::delivery::Enqueued::Exists(id, _) => id,
     };
     let ids: Vec<InvoiceId> = created.iter().map(|i| i.id).collect();
-    store::insert_notice_invoices(conn, id, &ids).await?;
+    store::dunning::insert_notice_invoices(conn, id, &ids).await?;
     Ok(GenerationNotice::Queued(id))
 }
 

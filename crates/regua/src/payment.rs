@@ -101,9 +101,9 @@ pub async fn payment_codes(
     conn: &mut sqlx::AnyConnection,
     invoice: &Invoice,
 ) -> anyhow::Result<(Option<String>, Option<String>)> {
-    let customer = crate::store::get_customer(conn, invoice.customer_id).await?;
-    let wallet = crate::store::get_wallet(conn, invoice.wallet_id).await?;
-    let company = crate::store::company_profile(conn).await?;
+    let customer = crate::store::parties::get_customer(conn, invoice.customer_id).await?;
+    let wallet = crate::store::parties::get_wallet(conn, invoice.wallet_id).await?;
+    let company = crate::store::parties::company_profile(conn).await?;
     let line = boleto_input(invoice, &customer, &wallet, &company)
         .codes()
         .map(|c| c.digitable_line.formatted())
@@ -117,9 +117,9 @@ pub async fn boleto_pdf(
     conn: &mut sqlx::AnyConnection,
     invoice: &Invoice,
 ) -> anyhow::Result<Vec<u8>> {
-    let customer = crate::store::get_customer(conn, invoice.customer_id).await?;
-    let wallet = crate::store::get_wallet(conn, invoice.wallet_id).await?;
-    let company = crate::store::company_profile(conn).await?;
+    let customer = crate::store::parties::get_customer(conn, invoice.customer_id).await?;
+    let wallet = crate::store::parties::get_wallet(conn, invoice.wallet_id).await?;
+    let company = crate::store::parties::company_profile(conn).await?;
     let input = boleto_input(invoice, &customer, &wallet, &company);
     render_boletos(&[input]).map_err(anyhow::Error::from)
 }

@@ -49,16 +49,20 @@ pub const ACCESS_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_m
 /// used them all.
 pub async fn reserve_access_request(db: &Db, clock: &Clock, client: &str) -> anyhow::Result<bool> {
     let now = clock.now_millis();
-    let limits = store::LoginLimits {
+    let limits = store::auth::LoginLimits {
         since_ms: now - 60 * 60 * 1000,
         per_login: i64::MAX,
         per_client: MAX_ACCESS_REQUESTS_PER_CLIENT,
     };
-    Ok(
-        store::reserve_login_attempt(db, store::ACCESS_REQUEST_PREFIX, client, limits, now)
-            .await?
-            .is_some(),
+    Ok(store::auth::reserve_login_attempt(
+        db,
+        store::auth::ACCESS_REQUEST_PREFIX,
+        client,
+        limits,
+        now,
     )
+    .await?
+    .is_some())
 }
 
 /// The CPF/CNPJ's digits, if `input` is a valid one (with or without punctuation).
@@ -103,7 +107,7 @@ pub async fn request_access(
 ) -> anyhow::Result<AccessRequest> {
     let now = clock.now_millis();
     let mut tx = db.begin().await?;
-    let customers = store::customers_with_document(&mut tx, document).await?;
+    let customers = store::portal::customers_with_document(&mut tx, document).await?;
     if customers.is_empty() {
         return Ok(AccessRequest::Unknown);
     }
@@ -113,20 +117,20 @@ pub async fn request_access(
     else {
         return Ok(AccessRequest::NoEmail);
     };
-    if store::portal_tokens_since(&mut tx, document, now - 60 * 60 * 1000).await?
+    if store::portal::portal_tokens_since(&mut tx, document, now - 60 * 60 * 1000).await?
         >= MAX_LINKS_PER_HOUR
     {
         return Ok(AccessRequest::Throttled);
     }
-    let Some(account) = store::financial_account(&mut tx).await? else {
+    let Some(account) = store::accounts::financial_account(&mut tx).await? else {
         return Ok(AccessRequest::NoAccount);
     };
-    let layout = store::layout_for_purpose(&mut tx, Purpose::PortalAccess)
+    let layout = store::layouts::layout_for_purpose(&mut tx, Purpose::PortalAccess)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no portal_access layout"))?;
     let (token_id, _token) =
-        store::create_portal_token(&mut tx, document, now, ACCESS_LINK_TTL_MS).await?;
-    let enqueued = store::enqueue_notice(
+        store::portal::create_portal_token(&mut tx, document, now, ACCESS_LINK_TTL_MS).await?;
+    let enqueued = store::outbox::enqueue_notice(
         &mut tx,
         &NewNotice {
             account_id: Some(account.id),
@@ -145,7 +149,7 @@ pub async fn request_access(
     )
     .await?;
     let (Enqueued::New(notice) | Enqueued::Exists(notice, _)) = enqueued;
-    store::set_token_notice(&mut tx, token_id, notice.0).await?;
+    store::portal::set_token_notice(&mut tx, token_id, notice.0).await?;
     tx.commit().await?;
     Ok(AccessRequest::Sent)
 }
@@ -183,27 +187,28 @@ pub async fn login(
     let document = document_digits(document_input);
     let key = format!(
         "{}{}",
-        store::PORTAL_LOGIN_PREFIX,
+        store::auth::PORTAL_LOGIN_PREFIX,
         document.as_deref().unwrap_or(document_input.trim())
     );
-    let limits = store::LoginLimits {
+    let limits = store::auth::LoginLimits {
         since_ms: now - THROTTLE_WINDOW_MS,
         per_login: MAX_FAILURES_PER_DOCUMENT,
         per_client: MAX_FAILURES_PER_CLIENT,
     };
-    let Some(slot) = store::reserve_login_attempt(db, &key, client, limits, now).await? else {
+    let Some(slot) = store::auth::reserve_login_attempt(db, &key, client, limits, now).await?
+    else {
         tracing::warn!(login = %key, %client, "portal login throttled");
         return Ok(Login::Throttled);
     };
     let mut conn = db.pool.acquire().await?;
     let hash = match &document {
-        Some(d) => store::portal_password_hash(&mut conn, d).await?,
+        Some(d) => store::portal::portal_password_hash(&mut conn, d).await?,
         None => None,
     };
     let ok = auth::verify_password(password, hash.as_deref().unwrap_or(DUMMY_HASH.as_str()));
     match document {
         Some(d) if ok && hash.is_some() => {
-            store::release_login_attempt(&mut conn, slot).await?;
+            store::auth::release_login_attempt(&mut conn, slot).await?;
             tracing::info!(document = %masked_document(&d), "portal login");
             Ok(Login::Ok(d))
         }
@@ -244,10 +249,10 @@ pub async fn set_password_with_link(
     let now = clock.now_millis();
     let hash = auth::hash_password(password);
     let mut tx = db.begin().await?;
-    let Some(document) = store::use_portal_token(&mut tx, token, now).await? else {
+    let Some(document) = store::portal::use_portal_token(&mut tx, token, now).await? else {
         return Ok(None);
     };
-    store::set_portal_password(&mut tx, &document, &hash, now).await?;
+    store::portal::set_portal_password(&mut tx, &document, &hash, now).await?;
     tx.commit().await?;
     tracing::info!(document = %masked_document(&document), "portal password set by link");
     Ok(Some(document))
@@ -318,8 +323,8 @@ impl SendRefusal {
 /// Whether the portal offers "enviar por e-mail" at all: the setting is on and the financial
 /// parameters have an account.
 pub async fn email_offered(conn: &mut sqlx::AnyConnection) -> anyhow::Result<bool> {
-    Ok(store::portal_settings(conn).await?.send_email
-        && store::financial_account(conn).await?.is_some())
+    Ok(store::settings::portal_settings(conn).await?.send_email
+        && store::accounts::financial_account(conn).await?.is_some())
 }
 
 /// An invoice that may be e-mailed now.
@@ -339,21 +344,21 @@ pub async fn check_send(
     clock: &Clock,
     invoice: &Invoice,
 ) -> anyhow::Result<Result<SendCheck, SendRefusal>> {
-    let settings = store::portal_settings(conn).await?;
+    let settings = store::settings::portal_settings(conn).await?;
     if !settings.send_email {
         return Ok(Err(SendRefusal::Disabled));
     }
-    if store::financial_account(conn).await?.is_none() {
+    if store::accounts::financial_account(conn).await?.is_none() {
         return Ok(Err(SendRefusal::NoAccount));
     }
     if invoice.status != InvoiceStatus::Open {
         return Ok(Err(SendRefusal::NotOpen));
     }
-    let customer = store::get_customer(conn, invoice.customer_id).await?;
+    let customer = store::parties::get_customer(conn, invoice.customer_id).await?;
     let Some(email) = customer.email.as_ref().map(|e| e.as_str().to_string()) else {
         return Ok(Err(SendRefusal::NoEmail));
     };
-    let (by_invoice, by_customer) = store::portal_requests_since(
+    let (by_invoice, by_customer) = store::portal::portal_requests_since(
         conn,
         invoice.id,
         customer.id,
@@ -397,8 +402,8 @@ pub async fn send_second_copy(
             invoice: invoice.id,
             request: r.to_string(),
         };
-        if let Some((notice, _)) = store::notice_by_dedup_key(&mut tx, &key).await? {
-            let customer = store::get_customer(&mut tx, invoice.customer_id).await?;
+        if let Some((notice, _)) = store::outbox::notice_by_dedup_key(&mut tx, &key).await? {
+            let customer = store::parties::get_customer(&mut tx, invoice.customer_id).await?;
             tx.commit().await?;
             return Ok(Ok((notice, mask_email(&customer.email_or_empty()))));
         }
@@ -418,10 +423,10 @@ pub async fn send_second_copy(
             return Ok(Err(refusal));
         }
     };
-    let account = store::financial_account(&mut tx)
+    let account = store::accounts::financial_account(&mut tx)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the financial account vanished"))?;
-    let layout = store::layout_for_purpose(&mut tx, Purpose::PortalSecondCopy)
+    let layout = store::layouts::layout_for_purpose(&mut tx, Purpose::PortalSecondCopy)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no portal_second_copy layout"))?;
     // The form's request id: however often one confirmation is submitted, one message. The

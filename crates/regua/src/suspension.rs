@@ -23,7 +23,7 @@ use sqlx::AnyConnection;
 use crate::delivery::{Channel, Enqueued, NewNotice, NoticeStatus, SmsGateway, SmtpAccount};
 use crate::domain::{Clock, Contract, ContractStatus, EmailAddress, format_date};
 use crate::layouts::Purpose;
-use crate::store::{self, Db, Suspension};
+use crate::store::{self, Db, channels::Suspension};
 
 /// The hour (ISP's time zone) from which the scheduler plans the day's suspension notices.
 pub const NOTICE_HOUR: i8 = 8;
@@ -193,7 +193,7 @@ pub async fn suspend(
         en,
         pt: pt.to_string(),
     };
-    let contract = store::find_contract_by_external_id(conn, req.contract.trim())
+    let contract = store::parties::find_contract_by_external_id(conn, req.contract.trim())
         .await?
         .ok_or_else(|| {
             invalid(
@@ -224,7 +224,7 @@ pub async fn suspend(
         ));
     }
     let reason = req.reason.trim();
-    for other in store::suspensions_of_contract(conn, contract.id).await? {
+    for other in store::channels::suspensions_of_contract(conn, contract.id).await? {
         if other.cancelled_at.is_some() {
             continue;
         }
@@ -239,7 +239,7 @@ pub async fn suspend(
             });
         }
     }
-    let id = store::insert_suspension(
+    let id = store::channels::insert_suspension(
         conn,
         contract.id,
         req.from,
@@ -306,7 +306,7 @@ pub async fn end(
         en,
         pt: pt.to_string(),
     };
-    let k = store::find_contract_by_external_id(conn, contract.trim())
+    let k = store::parties::find_contract_by_external_id(conn, contract.trim())
         .await?
         .ok_or_else(|| {
             invalid(
@@ -314,7 +314,7 @@ pub async fn end(
                 "Contrato não encontrado.",
             )
         })?;
-    let Some(s) = store::suspensions_of_contract(conn, k.id)
+    let Some(s) = store::channels::suspensions_of_contract(conn, k.id)
         .await?
         .into_iter()
         .find(|s| s.cancelled_at.is_none() && s.ends_on >= today)
@@ -328,12 +328,12 @@ pub async fn end(
         ));
     };
     if s.starts_on > today {
-        store::close_suspension(conn, s.id, s.ends_on, now_ms).await?;
+        store::channels::close_suspension(conn, s.id, s.ends_on, now_ms).await?;
         let s = Suspension {
             cancelled_at: Some(now_ms),
             ..s
         };
-        let told = store::notice_by_dedup_key(conn, &dedup_key(&s, Event::Scheduled))
+        let told = store::outbox::notice_by_dedup_key(conn, &dedup_key(&s, Event::Scheduled))
             .await?
             .is_some_and(|(_, status)| {
                 matches!(status, NoticeStatus::Sent | NoticeStatus::Sending)
@@ -356,7 +356,7 @@ pub async fn end(
         cancelled_at: Some(now_ms),
         ..s
     };
-    store::close_suspension(conn, s.id, s.ends_on, now_ms).await?;
+    store::channels::close_suspension(conn, s.id, s.ends_on, now_ms).await?;
     // The "ended" notice as of today, whatever the stored last day (one that started today
     // keeps it as its last day).
     let routing = Routing::load(conn).await?;
@@ -379,7 +379,7 @@ pub async fn audit(
     s: &Suspension,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    store::audit(
+    store::audit::record(
         conn,
         actor,
         action,
@@ -411,56 +411,57 @@ impl Routing {
     /// silent switch to another.
     pub async fn load(conn: &mut AnyConnection) -> anyhow::Result<Routing> {
         let get = async |conn: &mut AnyConnection, key: &str| {
-            store::setting_or_default(
+            store::settings::setting_or_default(
                 conn,
-                store::setting_spec(key).expect("a known suspension setting"),
+                store::settings::setting_spec(key).expect("a known suspension setting"),
             )
             .await
         };
-        let method: Channel = get(conn, store::SETTING_SUSPENSION_METHOD)
+        let method: Channel = get(conn, store::settings::SETTING_SUSPENSION_METHOD)
             .await?
             .parse()
             .map_err(|e: String| anyhow::anyhow!(e))?;
-        let account_name = get(conn, store::SETTING_SUSPENSION_ACCOUNT).await?;
+        let account_name = get(conn, store::settings::SETTING_SUSPENSION_ACCOUNT).await?;
         let account = if account_name.is_empty() {
-            store::financial_account(conn).await?
+            store::accounts::financial_account(conn).await?
         } else {
             Some(
-                store::find_smtp_account(conn, &account_name)
+                store::accounts::find_smtp_account(conn, &account_name)
                     .await?
                     .filter(|a| a.active)
                     .with_context(|| {
                         format!(
                             "{}: no active smtp account {account_name:?}",
-                            store::SETTING_SUSPENSION_ACCOUNT
+                            store::settings::SETTING_SUSPENSION_ACCOUNT
                         )
                     })?,
             )
         };
-        let gateway_name = get(conn, store::SETTING_SUSPENSION_GATEWAY).await?;
+        let gateway_name = get(conn, store::settings::SETTING_SUSPENSION_GATEWAY).await?;
         let gateway = if gateway_name.is_empty() {
-            store::list_sms_gateways(conn)
+            store::channels::list_sms_gateways(conn)
                 .await?
                 .into_iter()
                 .find(|g| g.active)
         } else {
             Some(
-                store::find_sms_gateway(conn, &gateway_name)
+                store::channels::find_sms_gateway(conn, &gateway_name)
                     .await?
                     .with_context(|| {
                         format!(
                             "{}: no active sms gateway {gateway_name:?}",
-                            store::SETTING_SUSPENSION_GATEWAY
+                            store::settings::SETTING_SUSPENSION_GATEWAY
                         )
                     })?,
             )
         };
-        let fallback = Channel::parse_list(&get(conn, store::SETTING_SUSPENSION_FALLBACK).await?)
-            .map_err(|e| anyhow::anyhow!(e))?
-            .into_iter()
-            .filter(|c| *c != method)
-            .collect();
-        let ending_days = get(conn, store::SETTING_SUSPENSION_ENDING_DAYS)
+        let fallback =
+            Channel::parse_list(&get(conn, store::settings::SETTING_SUSPENSION_FALLBACK).await?)
+                .map_err(|e| anyhow::anyhow!(e))?
+                .into_iter()
+                .filter(|c| *c != method)
+                .collect();
+        let ending_days = get(conn, store::settings::SETTING_SUSPENSION_ENDING_DAYS)
             .await?
             .parse()
             .unwrap_or(3);
@@ -527,7 +528,7 @@ async fn plan_one(
 ) -> anyhow::Result<u64> {
     let events = events_due(s, today, routing.ending_days);
     if events.contains(&Event::Started) {
-        store::set_contract_status_from(
+        store::channels::set_contract_status_from(
             conn,
             contract.id,
             ContractStatus::Active,
@@ -537,7 +538,7 @@ async fn plan_one(
         .await?;
     }
     if events.contains(&Event::Ended) {
-        store::set_contract_status_from(
+        store::channels::set_contract_status_from(
             conn,
             contract.id,
             ContractStatus::Suspended,
@@ -573,8 +574,8 @@ async fn enqueue_event(
     actor: &str,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
-    let customer = store::get_customer(conn, contract.customer_id).await?;
-    let layout = store::layout_for_purpose(conn, e.purpose())
+    let customer = store::parties::get_customer(conn, contract.customer_id).await?;
+    let layout = store::layouts::layout_for_purpose(conn, e.purpose())
         .await?
         .with_context(|| format!("no layout for {}", e.purpose()))?;
     let mut n = routing.notice(
@@ -587,7 +588,7 @@ async fn enqueue_event(
     );
     n.suspension_id = Some(s.id);
     Ok(matches!(
-        store::enqueue_notice(conn, &n, &routing.from_address(), now_ms).await?,
+        store::outbox::enqueue_notice(conn, &n, &routing.from_address(), now_ms).await?,
         Enqueued::New(_)
     ))
 }
@@ -613,13 +614,13 @@ pub async fn plan_day(
     let now_ms = clock.now_millis();
     let mut tx = db.begin().await?;
     let routing = Routing::load(&mut tx).await?;
-    let live = store::live_suspensions(&mut tx, today, ENDED_GRACE_DAYS).await?;
+    let live = store::channels::live_suspensions(&mut tx, today, ENDED_GRACE_DAYS).await?;
     let mut report = DayReport {
         suspensions: live.len(),
         ..DayReport::default()
     };
     let ids: Vec<_> = live.iter().map(|s| s.contract_id).collect();
-    let contracts = store::get_contracts(&mut tx, &ids).await?;
+    let contracts = store::parties::get_contracts(&mut tx, &ids).await?;
     for s in &live {
         let contract = contracts
             .iter()
@@ -692,7 +693,7 @@ pub async fn send_test(
     let mut routing = Routing::load(&mut conn).await.map_err(internal)?;
     routing.method = method;
     routing.fallback.clear();
-    let layout = store::layout_for_purpose(&mut conn, Purpose::SmtpTest)
+    let layout = store::layouts::layout_for_purpose(&mut conn, Purpose::SmtpTest)
         .await
         .map_err(internal)?
         .ok_or_else(|| test_error("no test layout", "Layout de teste ausente."))?;
@@ -722,7 +723,7 @@ pub async fn send_test(
         }
         Channel::Sms => {
             if let Some(name) = gateway {
-                let g = store::find_sms_gateway(&mut conn, name)
+                let g = store::channels::find_sms_gateway(&mut conn, name)
                     .await
                     .map_err(internal)?
                     .ok_or_else(|| {
@@ -745,13 +746,13 @@ pub async fn send_test(
             n.recipient = phone.e164;
         }
         Channel::Push => {
-            let customer = match store::find_customer_by_external_id(&mut conn, to.trim())
+            let customer = match store::parties::find_customer_by_external_id(&mut conn, to.trim())
                 .await
                 .map_err(internal)?
             {
                 Some(c) => Some(c),
                 None => match crate::portal::document_digits(to) {
-                    Some(doc) => store::customers_with_document(&mut conn, &doc)
+                    Some(doc) => store::portal::customers_with_document(&mut conn, &doc)
                         .await
                         .map_err(internal)?
                         .into_iter()
@@ -769,7 +770,7 @@ pub async fn send_test(
             n.customer_id = Some(customer.id);
         }
     }
-    let id = match store::enqueue_notice(&mut conn, &n, &routing.from_address(), now_ms)
+    let id = match store::outbox::enqueue_notice(&mut conn, &n, &routing.from_address(), now_ms)
         .await
         .map_err(internal)?
     {
@@ -784,7 +785,9 @@ pub async fn send_test(
     );
     let (status, answer) = worker.deliver_and_answer(id).await.map_err(internal)?;
     let mut conn = db.pool.acquire().await.map_err(|e| internal(e.into()))?;
-    let notice = store::get_notice(&mut conn, id).await.map_err(internal)?;
+    let notice = store::outbox::get_notice(&mut conn, id)
+        .await
+        .map_err(internal)?;
     Ok(TestOutcome {
         sent: status == Some(crate::delivery::NoticeStatus::Sent),
         answer,

@@ -64,7 +64,7 @@ async fn call(
 
 async fn key(db: &store::Db, name: &str, perms: &[Permission]) -> String {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::insert_api_key(&mut conn, name, perms, 0)
+    store::auth::insert_api_key(&mut conn, name, perms, 0)
         .await
         .unwrap()
         .1
@@ -80,9 +80,13 @@ async fn the_api_reads_acts_refuses_and_replays() {
             .unwrap();
         sink_account(&db, "Principal", sink.port(), AccountSetup::default()).await;
         let mut conn = db.pool.acquire().await.unwrap();
-        store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-            .await
-            .unwrap();
+        store::parties::set_setting(
+            &mut conn,
+            store::accounts::SETTING_FINANCIAL_ACCOUNT,
+            "Principal",
+        )
+        .await
+        .unwrap();
         drop(conn);
         let reader = key(&db, "erp-leitura", &[Permission::View]).await;
         let full = key(
@@ -93,7 +97,11 @@ async fn the_api_reads_acts_refuses_and_replays() {
         .await;
         let revoked = key(&db, "antiga", &[Permission::View]).await;
         let mut conn = db.pool.acquire().await.unwrap();
-        assert!(store::revoke_api_key(&mut conn, "antiga", 0).await.unwrap());
+        assert!(
+            store::auth::revoke_api_key(&mut conn, "antiga", 0)
+                .await
+                .unwrap()
+        );
         drop(conn);
         let label = t.label;
         let reader2 = reader.clone();
@@ -442,7 +450,9 @@ async fn the_api_reads_acts_refuses_and_replays() {
         // Two notices queued (the retry made none); K1/2026-01 was paid meanwhile, so the worker
         // skips it and sends the other. The log shows each, by invoice.
         let mut conn = db.pool.acquire().await.unwrap();
-        let counts = store::count_notices_by_status(&mut conn).await.unwrap();
+        let counts = store::outbox::count_notices_by_status(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(counts.get("queued"), Some(&2), "{label}: {counts:?}");
         drop(conn);
         worker_at(&db, &clock_on("2026-01-07"))
@@ -535,7 +545,7 @@ fn regua_apikey_add_prints_a_key_once_and_list_never_shows_it() {
     rt.block_on(async {
         let mut conn = t.db.pool.acquire().await.unwrap();
         assert!(
-            store::api_key_for_token(&mut conn, &token)
+            store::auth::api_key_for_token(&mut conn, &token)
                 .await
                 .unwrap()
                 .is_none()

@@ -60,7 +60,7 @@ fn the_tree_keeps_its_layers_and_a_new_breach_fails_the_check() {
         ),
         (
             "cli/sneaky.rs",
-            "async fn f() { store::audit(&mut c, a, b, c, None, None, 0).await; }\n",
+            "async fn f() { store::audit::record(&mut c, a, b, c, None, None, 0).await; }\n",
             "cli/sneaky.rs: writes an audit row",
         ),
     ] {

@@ -75,7 +75,7 @@ impl Drop for Driver {
 /// The user every test logs in as: Ana Souza, Financeiro.
 async fn add_ana(db: &store::Db) {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::insert_user(
+    store::auth::insert_user(
         &mut conn,
         "ana",
         "Ana Souza",
@@ -103,8 +103,10 @@ async fn isp_with_sink(db: &store::Db, send_on_generate: bool) -> mailsink::Sink
         send_on_generate,
         ..regua::demo::banco_do_brasil_wallet("BB")
     };
-    store::insert_wallet(&mut conn, &wallet, 0).await.unwrap();
-    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
+    store::parties::insert_wallet(&mut conn, &wallet, 0)
+        .await
+        .unwrap();
+    store::parties::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
         .await
         .unwrap();
     drop(conn);
@@ -115,9 +117,13 @@ async fn isp_with_sink(db: &store::Db, send_on_generate: bool) -> mailsink::Sink
         .unwrap();
     sink_account(db, "Principal", sink.port(), AccountSetup::default()).await;
     let mut conn = db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-        .await
-        .unwrap();
+    store::parties::set_setting(
+        &mut conn,
+        store::accounts::SETTING_FINANCIAL_ACCOUNT,
+        "Principal",
+    )
+    .await
+    .unwrap();
     sink
 }
 
@@ -331,7 +337,7 @@ async fn create_a_send_rule() {
             .unwrap();
         assert_eq!(cell.text().await.unwrap(), "Após o vencimento");
         let mut conn = db.pool.acquire().await.unwrap();
-        let rules = store::list_send_rules(&mut conn).await.unwrap();
+        let rules = store::rules::list_send_rules(&mut conn).await.unwrap();
         assert_eq!(rules.len(), 1);
         assert_eq!(
             (rules[0].kind, rules[0].days),
@@ -346,7 +352,7 @@ async fn create_a_send_rule() {
 async fn a_layout_typo_is_shown_while_typing_and_refused_on_save() {
     let t = sqlite().await;
     let mut conn = t.db.pool.acquire().await.unwrap();
-    store::insert_user(
+    store::auth::insert_user(
         &mut conn,
         "ana",
         "Ana Souza",
@@ -356,7 +362,7 @@ async fn a_layout_typo_is_shown_while_typing_and_refused_on_save() {
     )
     .await
     .unwrap();
-    let layout = store::find_layout(&mut conn, "Vencimento hoje")
+    let layout = store::layouts::find_layout(&mut conn, "Vencimento hoje")
         .await
         .unwrap()
         .unwrap();
@@ -417,7 +423,7 @@ async fn a_layout_typo_is_shown_while_typing_and_refused_on_save() {
     })
     .await;
     let mut conn = t.db.pool.acquire().await.unwrap();
-    let after = store::find_layout(&mut conn, "Vencimento hoje")
+    let after = store::layouts::find_layout(&mut conn, "Vencimento hoje")
         .await
         .unwrap()
         .unwrap();

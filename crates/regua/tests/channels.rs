@@ -13,7 +13,7 @@ use common::*;
 use regua::delivery::sms::GatewayInput;
 use regua::delivery::{Channel, NoticeStatus};
 use regua::domain::ContractStatus;
-use regua::store::{self, Db, LogFilter};
+use regua::store::{self, Db, log::LogFilter};
 use regua::suspension::{SuspendRequest, Suspended, plan_day, send_test, suspend};
 use serde_json::{Value, json};
 
@@ -21,7 +21,9 @@ const TOKEN: &str = "s3cret-token-do-provedor";
 
 async fn set(db: &Db, key: &str, value: &str) {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, key, value).await.unwrap();
+    store::parties::set_setting(&mut conn, key, value)
+        .await
+        .unwrap();
 }
 
 /// A gateway posting JSON to the stub's /sms, its token in a header, success when the reply
@@ -44,7 +46,7 @@ async fn add_gateway(db: &Db, stub: &Stub, hourly_limit: Option<u32>) {
         .check(&|n| (n == "SMS_TOKEN").then(|| TOKEN.to_string()))
         .unwrap();
     let mut conn = db.pool.acquire().await.unwrap();
-    store::insert_sms_gateway(&mut conn, &g, Some(&test_key()), 0)
+    store::channels::insert_sms_gateway(&mut conn, &g, Some(&test_key()), 0)
         .await
         .unwrap();
 }
@@ -84,7 +86,7 @@ async fn plan(db: &Db, date: &str) -> u64 {
 /// The notices that tell of a suspension, oldest first.
 async fn suspension_notices(db: &Db) -> Vec<regua::delivery::Notice> {
     let mut conn = db.pool.acquire().await.unwrap();
-    let mut all: Vec<_> = store::list_notices(&mut conn, None, 1000)
+    let mut all: Vec<_> = store::outbox::list_notices(&mut conn, None, 1000)
         .await
         .unwrap()
         .into_iter()
@@ -96,7 +98,7 @@ async fn suspension_notices(db: &Db) -> Vec<regua::delivery::Notice> {
 
 async fn attempts_of(db: &Db, notice: regua::delivery::NoticeId) -> Vec<regua::delivery::Attempt> {
     let mut conn = db.pool.acquire().await.unwrap();
-    let mut all: Vec<_> = store::list_attempts(
+    let mut all: Vec<_> = store::log::list_attempts(
         &mut conn,
         &LogFilter {
             limit: 1000,
@@ -114,7 +116,7 @@ async fn attempts_of(db: &Db, notice: regua::delivery::NoticeId) -> Vec<regua::d
 
 async fn contract_status(db: &Db, id: &str) -> ContractStatus {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::find_contract_by_external_id(&mut conn, id)
+    store::parties::find_contract_by_external_id(&mut conn, id)
         .await
         .unwrap()
         .unwrap()
@@ -132,7 +134,7 @@ async fn sms_suspension_notices_reach_the_gateway_once_each() {
         open_invoices(db, 1).await;
         let stub = Stub::start(ok_sms()).await;
         add_gateway(db, &stub, Some(10)).await;
-        set(db, store::SETTING_SUSPENSION_METHOD, "sms").await;
+        set(db, store::settings::SETTING_SUSPENSION_METHOD, "sms").await;
 
         // Recorded on its first day: the "started" notice goes at once; the same request again
         // finds the same suspension and queues nothing.
@@ -161,7 +163,10 @@ async fn sms_suspension_notices_reach_the_gateway_once_each() {
         // The company and the layout's subject, in GSM-7: one SMS.
         let company = {
             let mut conn = db.pool.acquire().await.unwrap();
-            store::company_profile(&mut conn).await.unwrap().name
+            store::parties::company_profile(&mut conn)
+                .await
+                .unwrap()
+                .name
         };
         assert_eq!(
             body["text"],
@@ -241,7 +246,7 @@ async fn sms_gateway_failures_are_retried_or_given_up_and_its_limit_holds() {
         };
         let last = async || {
             let mut conn = db.pool.acquire().await.unwrap();
-            store::list_notices(&mut conn, None, 1)
+            store::outbox::list_notices(&mut conn, None, 1)
                 .await
                 .unwrap()
                 .pop()
@@ -298,7 +303,7 @@ async fn sms_gateway_failures_are_retried_or_given_up_and_its_limit_holds() {
         // The metrics count them under the gateway: the two retrying and the waiting one.
         let mut conn = db.pool.acquire().await.unwrap();
         assert_eq!(
-            store::queue_depth_by_account(&mut conn).await.unwrap(),
+            store::log::queue_depth_by_account(&mut conn).await.unwrap(),
             vec![("sms: Provedor SMS".to_string(), 3)]
         );
     }
@@ -326,7 +331,7 @@ async fn a_customer_the_method_cannot_reach_is_skipped_or_falls_back_to_email() 
         .await;
         let stub = Stub::start(ok_sms()).await;
         add_gateway(db, &stub, None).await;
-        set(db, store::SETTING_SUSPENSION_METHOD, "sms").await;
+        set(db, store::settings::SETTING_SUSPENSION_METHOD, "sms").await;
 
         // João (K2) has no mobile phone: skipped, with the reason.
         suspend_on(db, &request("K2", "2026-01-05", "2026-01-10"), "2026-01-05").await;
@@ -342,7 +347,12 @@ async fn a_customer_the_method_cannot_reach_is_skipped_or_falls_back_to_email() 
 
         // With a fallback order, Ana (K3, no phone, no app) is reached by e-mail; the log shows
         // each channel tried.
-        set(db, store::SETTING_SUSPENSION_FALLBACK, "push,email").await;
+        set(
+            db,
+            store::settings::SETTING_SUSPENSION_FALLBACK,
+            "push,email",
+        )
+        .await;
         suspend_on(db, &request("K3", "2026-01-05", "2026-01-10"), "2026-01-05").await;
         drain(db, "2026-01-05").await;
         let n = suspension_notices(db).await.pop().unwrap();
@@ -375,7 +385,7 @@ async fn a_customer_the_method_cannot_reach_is_skipped_or_falls_back_to_email() 
         );
 
         // The e-mail method: through the SMTP server, once even when the routine repeats.
-        set(db, store::SETTING_SUSPENSION_METHOD, "email").await;
+        set(db, store::settings::SETTING_SUSPENSION_METHOD, "email").await;
         suspend_on(db, &request("K1", "2026-01-08", "2026-01-12"), "2026-01-05").await;
         drain(db, "2026-01-05").await;
         assert_eq!(plan(db, "2026-01-05").await, 0);
@@ -518,12 +528,12 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
             .unwrap();
         assert!(!sealed.contains("PRIVATE KEY"));
         for device in ["dev-ok", "gone"] {
-            store::register_device(&mut conn, "52998224725", device, "android", 0)
+            store::portal::register_device(&mut conn, "52998224725", device, "android", 0)
                 .await
                 .unwrap();
         }
         drop(conn);
-        set(db, store::SETTING_SUSPENSION_METHOD, "push").await;
+        set(db, store::settings::SETTING_SUSPENSION_METHOD, "push").await;
 
         let clock = clock_on("2026-01-05");
         suspend_on(db, &request("K1", "2026-01-05", "2026-01-20"), "2026-01-05").await;
@@ -606,7 +616,9 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
         );
         let mut conn = db.pool.acquire().await.unwrap();
         assert_eq!(
-            store::devices_of(&mut conn, "52998224725").await.unwrap(),
+            store::portal::devices_of(&mut conn, "52998224725")
+                .await
+                .unwrap(),
             vec!["dev-ok".to_string()]
         );
         drop(conn);
@@ -649,7 +661,7 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
         // 429 and 5xx: retried later, with backoff.
         let latest = async || {
             let mut conn = db.pool.acquire().await.unwrap();
-            store::list_notices(&mut conn, None, 1)
+            store::outbox::list_notices(&mut conn, None, 1)
                 .await
                 .unwrap()
                 .pop()
@@ -670,7 +682,7 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
         // One device takes it, the other is busy (503): retried for that one only, so neither
         // gets it twice.
         let mut conn = db.pool.acquire().await.unwrap();
-        store::register_device(&mut conn, "52998224725", "dev-2", "ios", 0)
+        store::portal::register_device(&mut conn, "52998224725", "dev-2", "ios", 0)
             .await
             .unwrap();
         drop(conn);
@@ -700,7 +712,10 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
         drain(db, "2026-01-06").await;
         let mut conn = db.pool.acquire().await.unwrap();
         assert_eq!(
-            store::get_notice(&mut conn, n.id).await.unwrap().status,
+            store::outbox::get_notice(&mut conn, n.id)
+                .await
+                .unwrap()
+                .status,
             NoticeStatus::Sent,
             "{}",
             t.label
@@ -739,7 +754,7 @@ async fn suspensions_through_the_api_and_csv_import_are_recorded_once() {
         portal_isp(db, &sink).await;
         let key = {
             let mut conn = db.pool.acquire().await.unwrap();
-            store::insert_api_key(
+            store::auth::insert_api_key(
                 &mut conn,
                 "erp",
                 &[
@@ -1085,7 +1100,7 @@ async fn the_notifications_page_saves_the_method_and_sends_a_test() {
     add_gateway(&t.db, &stub, None).await;
     {
         let mut conn = t.db.pool.acquire().await.unwrap();
-        store::insert_user(
+        store::auth::insert_user(
             &mut conn,
             "admin",
             "Ana Souza",
@@ -1135,11 +1150,11 @@ async fn the_notifications_page_saves_the_method_and_sends_a_test() {
         }
         let mut conn = db.pool.acquire().await.unwrap();
         for (k, v) in [
-            (store::SETTING_SUSPENSION_METHOD, "sms"),
-            (store::SETTING_SUSPENSION_FALLBACK, "push,email"),
-            (store::SETTING_SUSPENSION_ENDING_DAYS, "5"),
+            (store::settings::SETTING_SUSPENSION_METHOD, "sms"),
+            (store::settings::SETTING_SUSPENSION_FALLBACK, "push,email"),
+            (store::settings::SETTING_SUSPENSION_ENDING_DAYS, "5"),
         ] {
-            assert_eq!(store::get_setting(&mut conn, k).await.unwrap().as_deref(), Some(v));
+            assert_eq!(store::parties::get_setting(&mut conn, k).await.unwrap().as_deref(), Some(v));
         }
         drop(conn);
 
@@ -1184,7 +1199,7 @@ async fn the_notifications_page_saves_the_method_and_sends_a_test() {
         let page = http(addr, "GET", "/configuracoes/notificacoes", &session, "").await;
         assert!(!page.body.contains("role=\"alert\""), "{}", page.body);
         let mut conn = db.pool.acquire().await.unwrap();
-        store::set_setting(&mut conn, store::SETTING_SUSPENSION_METHOD, "push")
+        store::parties::set_setting(&mut conn, store::settings::SETTING_SUSPENSION_METHOD, "push")
             .await
             .unwrap();
         drop(conn);
@@ -1388,7 +1403,7 @@ async fn the_contract_page_suspends_and_ends_with_errors_in_portuguese() {
             ("ana", regua::web::auth::Role::Finance),
             ("leo", regua::web::auth::Role::ReadOnly),
         ] {
-            store::insert_user(&mut conn, login, login, role, "senha-forte-123", 0)
+            store::auth::insert_user(&mut conn, login, login, role, "senha-forte-123", 0)
                 .await
                 .unwrap();
         }

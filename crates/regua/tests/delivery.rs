@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use mailsink::{DataReply, Sink, SinkConfig};
 use regua::delivery::{Enqueued, NoticeStatus};
-use regua::store::{self, LogFilter};
+use regua::store::{self, log::LogFilter};
 
 const T0: &str = "2026-01-05";
 
@@ -17,7 +17,7 @@ async fn attempts_of(
     id: regua::delivery::NoticeId,
 ) -> Vec<regua::delivery::Attempt> {
     let mut conn = db.pool.acquire().await.unwrap();
-    let mut a: Vec<_> = store::list_attempts(&mut conn, &LogFilter::default())
+    let mut a: Vec<_> = store::log::list_attempts(&mut conn, &LogFilter::default())
         .await
         .unwrap()
         .into_iter()
@@ -29,7 +29,7 @@ async fn attempts_of(
 
 async fn notice(db: &regua::store::Db, id: regua::delivery::NoticeId) -> regua::delivery::Notice {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::get_notice(&mut conn, id).await.unwrap()
+    store::outbox::get_notice(&mut conn, id).await.unwrap()
 }
 
 #[tokio::test]
@@ -280,7 +280,7 @@ async fn a_550_is_dead_after_one_attempt_with_the_reason_visible_and_can_be_requ
         // The operator requeues it; the server now accepts.
         let mut conn = t.db.pool.acquire().await.unwrap();
         assert!(
-            store::requeue_notice(&mut conn, id, clock.now_millis())
+            store::outbox::requeue_notice(&mut conn, id, clock.now_millis())
                 .await
                 .unwrap()
         );
@@ -386,7 +386,7 @@ async fn an_hourly_limit_of_10_sends_10_per_window_and_loses_none() {
         let first = worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
         assert_eq!((first.sent, sink.count()), (10, 10), "{}", t.label);
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let waiting = store::list_notices(&mut conn, Some(NoticeStatus::Queued), 100)
+        let waiting = store::outbox::list_notices(&mut conn, Some(NoticeStatus::Queued), 100)
             .await
             .unwrap();
         assert_eq!(waiting.len(), 15);
@@ -454,7 +454,7 @@ async fn overflow_goes_to_the_fallback_account_when_the_default_is_exhausted() {
         assert_eq!(r.sent, 10, "{}", t.label);
         assert_eq!((main_sink.count(), spare_sink.count()), (4, 6));
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let log = store::list_attempts(&mut conn, &LogFilter::default())
+        let log = store::log::list_attempts(&mut conn, &LogFilter::default())
             .await
             .unwrap();
         assert_eq!(
@@ -482,7 +482,7 @@ async fn a_paid_invoice_or_a_missing_address_is_skipped_with_the_reason() {
         )
         .await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        store::mark_invoice_paid(
+        store::invoices::mark_invoice_paid(
             &mut conn,
             &invoices[0].external_id,
             "2026-01-04".parse().unwrap(),

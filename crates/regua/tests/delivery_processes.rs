@@ -88,7 +88,7 @@ async fn wait_all_sent(db: &store::Db, n: usize, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let mut conn = db.pool.acquire().await.unwrap();
-        let sent = store::count_notices_by_status(&mut conn)
+        let sent = store::outbox::count_notices_by_status(&mut conn)
             .await
             .unwrap()
             .get("sent")
@@ -141,7 +141,9 @@ async fn a_worker_killed_mid_batch_loses_nothing_and_repeats_only_in_flight_noti
         "only the killed worker's leased batches may repeat ({duplicates})"
     );
     let mut conn = t.db.pool.acquire().await.unwrap();
-    let counts = store::count_notices_by_status(&mut conn).await.unwrap();
+    let counts = store::outbox::count_notices_by_status(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(counts.get("sent"), Some(&(N as i64)), "{counts:?}");
 }
 
@@ -179,7 +181,7 @@ async fn three_workers_on_postgres_share_the_outbox_without_duplicates_and_withi
     );
     assert_eq!(distinct, total);
     let mut conn = t.db.pool.acquire().await.unwrap();
-    let waiting = store::list_notices(&mut conn, Some(NoticeStatus::Queued), 10_000)
+    let waiting = store::outbox::list_notices(&mut conn, Some(NoticeStatus::Queued), 10_000)
         .await
         .unwrap();
     assert_eq!(waiting.len(), N - HOURLY as usize);
@@ -209,9 +211,9 @@ async fn three_workers_on_postgres_share_the_outbox_without_duplicates_and_withi
     assert_eq!(reached, N);
     assert_eq!(total, N, "no duplicates");
     let mut conn = t.db.pool.acquire().await.unwrap();
-    let log = store::list_attempts(
+    let log = store::log::list_attempts(
         &mut conn,
-        &store::LogFilter {
+        &store::log::LogFilter {
             limit: 100_000,
             ..Default::default()
         },
@@ -220,6 +222,8 @@ async fn three_workers_on_postgres_share_the_outbox_without_duplicates_and_withi
     .unwrap();
     let workers_used: HashSet<_> = log.iter().map(|a| a.recipient.clone()).collect();
     assert_eq!(workers_used.len(), 1);
-    let counts = store::count_notices_by_status(&mut conn).await.unwrap();
+    let counts = store::outbox::count_notices_by_status(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(counts.get("sent"), Some(&(N as i64)), "{counts:?}");
 }

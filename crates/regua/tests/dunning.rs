@@ -11,7 +11,7 @@ use jiff::civil::{Date, date};
 use mailsink::{Sink, SinkConfig};
 use regua::domain::{Clock, InvoiceId, Money};
 use regua::dunning::{self, Due, RuleKind, RunRequest, Trigger};
-use regua::store::{self, ConfigError, Db, PauseTarget};
+use regua::store::{self, Db, dunning::PauseTarget, parties::ConfigError};
 
 fn cpf(base: u32) -> String {
     boleto::Cpf::from_base(&format!("{base:09}"))
@@ -26,8 +26,10 @@ async fn isp(db: &Db, send_on_generate: bool) {
     let mut conn = db.pool.acquire().await.unwrap();
     let mut w = regua::demo::banco_do_brasil_wallet("BB");
     w.send_on_generate = send_on_generate;
-    store::insert_wallet(&mut conn, &w, 0).await.unwrap();
-    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
+    store::parties::insert_wallet(&mut conn, &w, 0)
+        .await
+        .unwrap();
+    store::parties::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
         .await
         .unwrap();
     drop(conn);
@@ -78,16 +80,16 @@ async fn regua_config(db: &Db) -> (Vec<i64>, Vec<i64>) {
         (RuleKind::AfterDue, 5),
     ] {
         rules.push(
-            store::insert_send_rule(&mut conn, "Boleto BB", kind, days, None, 0)
+            store::rules::insert_send_rule(&mut conn, "Boleto BB", kind, days, None, 0)
                 .await
                 .unwrap(),
         );
     }
     let bands = vec![
-        store::insert_band(&mut conn, 1, 10, None, false, 0)
+        store::dunning::insert_band(&mut conn, 1, 10, None, false, 0)
             .await
             .unwrap(),
-        store::insert_band(&mut conn, 11, 30, None, false, 0)
+        store::dunning::insert_band(&mut conn, 11, 30, None, false, 0)
             .await
             .unwrap(),
     ];
@@ -96,14 +98,14 @@ async fn regua_config(db: &Db) -> (Vec<i64>, Vec<i64>) {
 
 async fn set_financial(db: &Db, name: &str) {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, name)
+    store::parties::set_setting(&mut conn, store::accounts::SETTING_FINANCIAL_ACCOUNT, name)
         .await
         .unwrap();
 }
 
 async fn invoice_id(db: &Db, ext: &str) -> InvoiceId {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::find_invoice_by_external_id(&mut conn, ext)
+    store::invoices::find_invoice_by_external_id(&mut conn, ext)
         .await
         .unwrap()
         .unwrap()
@@ -129,7 +131,7 @@ fn noon(d: Date) -> Clock {
 /// The part of a Message-ID that names its dedup key (`rule.5.1.regua@provedor.com.br>`): the
 /// random part in front makes each notice's id unique, the rest tells which notice it is.
 fn mid(key: &str) -> String {
-    let id = store::message_id_for(
+    let id = store::outbox::message_id_for(
         key,
         &regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
     );
@@ -157,7 +159,7 @@ async fn sixty_days_of_routines_send_exactly_the_expected_messages() {
     sink_account(db, "Cobrança", sink.port(), AccountSetup::default()).await;
     set_financial(db, "Cobrança").await;
     let mut conn = db.pool.acquire().await.unwrap();
-    let routine_id = store::insert_routine(
+    let routine_id = store::dunning::insert_routine(
         &mut conn,
         "Cobrança diária",
         dunning::Task::SendEmails,
@@ -168,7 +170,7 @@ async fn sixty_days_of_routines_send_exactly_the_expected_messages() {
     )
     .await
     .unwrap();
-    store::insert_holiday(
+    store::dunning::insert_holiday(
         &mut conn,
         "20/01/2026",
         "Feriado municipal",
@@ -179,11 +181,11 @@ async fn sixty_days_of_routines_send_exactly_the_expected_messages() {
     )
     .await
     .unwrap();
-    store::set_setting(&mut conn, store::SETTING_OPTIONAL_HOLIDAYS, "yes")
+    store::parties::set_setting(&mut conn, store::dunning::SETTING_OPTIONAL_HOLIDAYS, "yes")
         .await
         .unwrap();
     let i2 = invoice_id(db, "K1/2026-02").await;
-    store::insert_pause(
+    store::dunning::insert_pause(
         &mut conn,
         PauseTarget::Invoice(i2),
         date(2026, 2, 16),
@@ -193,13 +195,13 @@ async fn sixty_days_of_routines_send_exactly_the_expected_messages() {
     )
     .await
     .unwrap();
-    let routine = store::list_routines(&mut conn)
+    let routine = store::dunning::list_routines(&mut conn)
         .await
         .unwrap()
         .into_iter()
         .find(|x| x.id == routine_id)
         .unwrap();
-    let calendar = store::calendar(&mut conn).await.unwrap();
+    let calendar = store::dunning::calendar(&mut conn).await.unwrap();
     drop(conn);
 
     let id = |ext: &'static str| invoice_id(db, ext);
@@ -242,7 +244,7 @@ async fn sixty_days_of_routines_send_exactly_the_expected_messages() {
         let clock = noon(day);
         if day == date(2026, 1, 21) {
             let mut conn = db.pool.acquire().await.unwrap();
-            store::mark_invoice_paid(&mut conn, "K2/2026-01", day, Money(11990), 0)
+            store::invoices::mark_invoice_paid(&mut conn, "K2/2026-01", day, Money(11990), 0)
                 .await
                 .unwrap();
         }
@@ -289,7 +291,7 @@ async fn sixty_days_of_routines_send_exactly_the_expected_messages() {
     );
     // The skips are recorded with their reasons.
     let mut conn = db.pool.acquire().await.unwrap();
-    let skipped = store::list_notices(
+    let skipped = store::outbox::list_notices(
         &mut conn,
         Some(regua::delivery::NoticeStatus::Skipped),
         1000,
@@ -310,7 +312,7 @@ async fn sixty_days_of_routines_send_exactly_the_expected_messages() {
     assert!(reason_of(&format!("rule:{k3}:{r1}")).contains("impressa"));
     assert!(reason_of(&format!("rule:{k4}:{r1}")).contains("sem e-mail"));
     // Every run is recorded; re-running a day afterwards sends nothing.
-    let runs = store::list_runs(&mut conn, 100).await.unwrap();
+    let runs = store::dunning::list_runs(&mut conn, 100).await.unwrap();
     assert_eq!(
         runs.len(),
         40,
@@ -338,14 +340,14 @@ async fn sixty_days_of_routines_send_exactly_the_expected_messages() {
 async fn bands_are_stored_without_overlaps() {
     for t in each_backend().await {
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let a = store::insert_band(&mut conn, 1, 10, None, false, 0)
+        let a = store::dunning::insert_band(&mut conn, 1, 10, None, false, 0)
             .await
             .unwrap();
-        store::insert_band(&mut conn, 11, 30, Some("Aviso de atraso"), true, 0)
+        store::dunning::insert_band(&mut conn, 11, 30, Some("Aviso de atraso"), true, 0)
             .await
             .unwrap();
         for (from, to) in [(5, 12), (30, 40), (1, 1), (0, 5)] {
-            let err = store::insert_band(&mut conn, from, to, None, false, 0)
+            let err = store::dunning::insert_band(&mut conn, from, to, None, false, 0)
                 .await
                 .unwrap_err();
             assert!(
@@ -354,11 +356,11 @@ async fn bands_are_stored_without_overlaps() {
                 t.label
             );
         }
-        let err = store::insert_band(&mut conn, 40, 35, None, false, 0)
+        let err = store::dunning::insert_band(&mut conn, 40, 35, None, false, 0)
             .await
             .unwrap_err();
         assert!(err.to_string().contains("--to"), "{err}");
-        let bands = store::list_bands(&mut conn).await.unwrap();
+        let bands = store::dunning::list_bands(&mut conn).await.unwrap();
         assert_eq!(
             bands
                 .iter()
@@ -366,8 +368,8 @@ async fn bands_are_stored_without_overlaps() {
                 .collect::<Vec<_>>(),
             [(1, 10, false), (11, 30, true)]
         );
-        assert!(store::delete_band(&mut conn, a).await.unwrap());
-        assert!(!store::delete_band(&mut conn, a).await.unwrap());
+        assert!(store::dunning::delete_band(&mut conn, a).await.unwrap());
+        assert!(!store::dunning::delete_band(&mut conn, a).await.unwrap());
     }
 }
 
@@ -445,7 +447,7 @@ async fn a_run_enqueues_once_and_a_dry_run_writes_nothing() {
         );
         let mut conn = db.pool.acquire().await.unwrap();
         assert!(
-            store::count_notices_by_status(&mut conn)
+            store::outbox::count_notices_by_status(&mut conn)
                 .await
                 .unwrap()
                 .is_empty(),
@@ -453,7 +455,7 @@ async fn a_run_enqueues_once_and_a_dry_run_writes_nothing() {
             t.label
         );
         // Only the refused run is recorded, as failed, with the reason.
-        let runs = store::list_runs(&mut conn, 10).await.unwrap();
+        let runs = store::dunning::list_runs(&mut conn, 10).await.unwrap();
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].status, "failed");
         assert!(
@@ -475,7 +477,9 @@ async fn a_run_enqueues_once_and_a_dry_run_writes_nothing() {
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.enqueued + b.enqueued, 1, "{}", t.label);
         let mut conn = db.pool.acquire().await.unwrap();
-        let counts = store::count_notices_by_status(&mut conn).await.unwrap();
+        let counts = store::outbox::count_notices_by_status(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(
             counts,
             BTreeMap::from([("queued".to_string(), 1), ("skipped".to_string(), 2)])
@@ -514,7 +518,7 @@ async fn letters_wait_for_review_and_go_out_with_the_letter_attached() {
         isp(db, false).await;
         generate_all(db).await;
         let mut conn = db.pool.acquire().await.unwrap();
-        store::insert_band(&mut conn, 1, 10, None, true, 0)
+        store::dunning::insert_band(&mut conn, 1, 10, None, true, 0)
             .await
             .unwrap();
         drop(conn);
@@ -530,13 +534,13 @@ async fn letters_wait_for_review_and_go_out_with_the_letter_attached() {
         assert!(report.notices.iter().all(|n| n.review));
         let mut conn = db.pool.acquire().await.unwrap();
         assert!(
-            store::count_notices_by_status(&mut conn)
+            store::outbox::count_notices_by_status(&mut conn)
                 .await
                 .unwrap()
                 .is_empty(),
             "nothing sent before review"
         );
-        let pending = store::list_letter_reviews(&mut conn, Some("pending"))
+        let pending = store::dunning::list_letter_reviews(&mut conn, Some("pending"))
             .await
             .unwrap();
         assert_eq!(pending.len(), 1);
@@ -651,11 +655,11 @@ async fn pauses_holidays_and_routines_are_validated() {
     let db = &t.db;
     isp(db, false).await;
     let mut conn = db.pool.acquire().await.unwrap();
-    let c1 = store::find_customer_by_external_id(&mut conn, "C1")
+    let c1 = store::parties::find_customer_by_external_id(&mut conn, "C1")
         .await
         .unwrap()
         .unwrap();
-    let err = store::insert_pause(
+    let err = store::dunning::insert_pause(
         &mut conn,
         PauseTarget::Customer(c1.id),
         date(2026, 2, 1),
@@ -672,7 +676,7 @@ async fn pauses_holidays_and_routines_are_validated() {
             ..
         }
     ));
-    store::insert_pause(
+    store::dunning::insert_pause(
         &mut conn,
         PauseTarget::Customer(c1.id),
         date(2026, 2, 1),
@@ -683,19 +687,19 @@ async fn pauses_holidays_and_routines_are_validated() {
     .await
     .unwrap();
     assert_eq!(
-        store::list_pauses(&mut conn, date(2026, 2, 1))
+        store::dunning::list_pauses(&mut conn, date(2026, 2, 1))
             .await
             .unwrap()
             .len(),
         1
     );
     assert!(
-        store::list_pauses(&mut conn, date(2026, 2, 2))
+        store::dunning::list_pauses(&mut conn, date(2026, 2, 2))
             .await
             .unwrap()
             .is_empty()
     );
-    let err = store::insert_holiday(
+    let err = store::dunning::insert_holiday(
         &mut conn,
         "31/02/2026",
         "x",
@@ -707,7 +711,7 @@ async fn pauses_holidays_and_routines_are_validated() {
     .await
     .unwrap_err();
     assert!(matches!(err, ConfigError::Invalid { field: "date", .. }));
-    let err = store::insert_holiday(
+    let err = store::dunning::insert_holiday(
         &mut conn,
         "14/07/2026",
         "x",
@@ -719,7 +723,7 @@ async fn pauses_holidays_and_routines_are_validated() {
     .await
     .unwrap_err();
     assert!(matches!(err, ConfigError::Invalid { field: "place", .. }));
-    let err = store::insert_routine(
+    let err = store::dunning::insert_routine(
         &mut conn,
         "R",
         dunning::Task::SendEmails,
@@ -731,7 +735,7 @@ async fn pauses_holidays_and_routines_are_validated() {
     .await
     .unwrap_err();
     assert!(matches!(err, ConfigError::Invalid { field: "time", .. }));
-    store::insert_routine(
+    store::dunning::insert_routine(
         &mut conn,
         "R",
         dunning::Task::SendEmails,
@@ -742,7 +746,7 @@ async fn pauses_holidays_and_routines_are_validated() {
     )
     .await
     .unwrap();
-    let dup = store::insert_routine(
+    let dup = store::dunning::insert_routine(
         &mut conn,
         "R",
         dunning::Task::SendEmails,
@@ -754,8 +758,17 @@ async fn pauses_holidays_and_routines_are_validated() {
     .await
     .unwrap_err();
     assert!(matches!(dup, ConfigError::Duplicate { .. }), "{dup}");
-    assert!(store::deactivate_routine(&mut conn, "R").await.unwrap());
-    assert!(store::list_routines(&mut conn).await.unwrap().is_empty());
+    assert!(
+        store::dunning::deactivate_routine(&mut conn, "R")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store::dunning::list_routines(&mut conn)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 fn regua_cli(url: &str, args: &[&str]) -> std::process::Output {
@@ -1109,7 +1122,7 @@ async fn isp_with_routines(db: &Db, routines: &[(&str, &str)]) {
     set_financial(db, "Cobrança").await;
     let mut conn = db.pool.acquire().await.unwrap();
     for (name, time) in routines {
-        store::insert_routine(
+        store::dunning::insert_routine(
             &mut conn,
             name,
             dunning::Task::SendEmails,
@@ -1143,7 +1156,7 @@ async fn the_scheduler_runs_each_routine_once_a_day_and_not_on_holidays() {
     assert!(s.tick().await.unwrap().is_empty(), "once a day");
     // Tuesday 20/01/2026, an ISP holiday: reported once, nothing runs.
     let mut conn = db.pool.acquire().await.unwrap();
-    store::insert_holiday(
+    store::dunning::insert_holiday(
         &mut conn,
         "2026-01-20",
         "São Sebastião",
@@ -1165,7 +1178,7 @@ async fn the_scheduler_runs_each_routine_once_a_day_and_not_on_holidays() {
     );
     assert!(s.tick().await.unwrap().is_empty());
     let mut conn = db.pool.acquire().await.unwrap();
-    let runs = store::list_runs(&mut conn, 10).await.unwrap();
+    let runs = store::dunning::list_runs(&mut conn, 10).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].trigger, "schedule");
 }
@@ -1186,7 +1199,10 @@ async fn one_scheduler_among_several_servers_runs_the_routines() {
             |name: &str, clock: Clock| dunning::Scheduler::new(db.clone(), clock).with_owner(name);
         let runs = async || {
             let mut conn = db.pool.acquire().await.unwrap();
-            store::list_runs(&mut conn, 10).await.unwrap().len()
+            store::dunning::list_runs(&mut conn, 10)
+                .await
+                .unwrap()
+                .len()
         };
         let wed = date(2026, 1, 7);
         // Both tick at once at 07:55: one takes the lease; nothing is due yet.
@@ -1194,7 +1210,7 @@ async fn one_scheduler_among_several_servers_runs_the_routines() {
         let (ra, rb) = tokio::join!(a.tick(), b.tick());
         assert_eq!((ra.unwrap(), rb.unwrap()), (vec![], vec![]), "{}", t.label);
         let mut conn = db.pool.acquire().await.unwrap();
-        let (leader, _) = store::lease_holder(&mut conn, dunning::LEASE_NAME)
+        let (leader, _) = store::dunning::lease_holder(&mut conn, dunning::LEASE_NAME)
             .await
             .unwrap()
             .unwrap();
@@ -1232,7 +1248,7 @@ async fn one_scheduler_among_several_servers_runs_the_routines() {
         );
         assert_eq!(runs().await, 2, "{}", t.label);
         let mut conn = db.pool.acquire().await.unwrap();
-        let holder = store::lease_holder(&mut conn, dunning::LEASE_NAME)
+        let holder = store::dunning::lease_holder(&mut conn, dunning::LEASE_NAME)
             .await
             .unwrap()
             .unwrap();
@@ -1242,15 +1258,15 @@ async fn one_scheduler_among_several_servers_runs_the_routines() {
         let mut conn = db.pool.acquire().await.unwrap();
         let now = at(wed, 14, 7).now_millis();
         assert!(
-            !store::take_lease(&mut conn, dunning::LEASE_NAME, leader, now, now + 1)
+            !store::dunning::take_lease(&mut conn, dunning::LEASE_NAME, leader, now, now + 1)
                 .await
                 .unwrap()
         );
-        store::release_lease(&mut conn, dunning::LEASE_NAME, follower)
+        store::dunning::release_lease(&mut conn, dunning::LEASE_NAME, follower)
             .await
             .unwrap();
         assert!(
-            store::take_lease(&mut conn, dunning::LEASE_NAME, leader, now, now + 1)
+            store::dunning::take_lease(&mut conn, dunning::LEASE_NAME, leader, now, now + 1)
                 .await
                 .unwrap()
         );
@@ -1273,7 +1289,7 @@ async fn the_scheduler_keeps_its_lease_through_a_long_run() {
         a.tick().await.unwrap();
         let holder = async || {
             let mut conn = db.pool.acquire().await.unwrap();
-            store::lease_holder(&mut conn, dunning::LEASE_NAME)
+            store::dunning::lease_holder(&mut conn, dunning::LEASE_NAME)
                 .await
                 .unwrap()
                 .unwrap()
@@ -1286,7 +1302,7 @@ async fn the_scheduler_keeps_its_lease_through_a_long_run() {
             tokio::time::sleep(lease * 3 / 2).await;
             let now = clock.now_millis();
             let mut conn = db.pool.acquire().await.unwrap();
-            store::take_lease(&mut conn, dunning::LEASE_NAME, "b", now, now + 900)
+            store::dunning::take_lease(&mut conn, dunning::LEASE_NAME, "b", now, now + 900)
                 .await
                 .unwrap()
         };
@@ -1305,7 +1321,7 @@ async fn the_scheduler_keeps_its_lease_through_a_long_run() {
         let now = clock.now_millis();
         let mut conn = db.pool.acquire().await.unwrap();
         assert!(
-            store::take_lease(&mut conn, dunning::LEASE_NAME, "b", now, now + 900)
+            store::dunning::take_lease(&mut conn, dunning::LEASE_NAME, "b", now, now + 900)
                 .await
                 .unwrap(),
             "{}",
@@ -1327,7 +1343,7 @@ async fn regua_serve_schedules_delivers_and_stops_on_sigterm() {
     sink_account(&t.db, "Cobrança", sink.port(), AccountSetup::default()).await;
     set_financial(&t.db, "Cobrança").await;
     let mut conn = t.db.pool.acquire().await.unwrap();
-    store::insert_routine(
+    store::dunning::insert_routine(
         &mut conn,
         "Manhã",
         dunning::Task::SendEmails,
@@ -1391,7 +1407,7 @@ async fn regua_serve_schedules_delivers_and_stops_on_sigterm() {
     stderr.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("regua serve: stopped"), "{rest}");
     let mut conn = t.db.pool.acquire().await.unwrap();
-    let runs = store::list_runs(&mut conn, 10).await.unwrap();
+    let runs = store::dunning::list_runs(&mut conn, 10).await.unwrap();
     assert_eq!(runs.len(), 1, "one run for the day, however many ticks");
 }
 

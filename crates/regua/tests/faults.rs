@@ -52,7 +52,7 @@ async fn queue(
 
 async fn notice(db: &store::Db, id: regua::delivery::NoticeId) -> regua::delivery::Notice {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::get_notice(&mut conn, id).await.unwrap()
+    store::outbox::get_notice(&mut conn, id).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,8 +81,8 @@ async fn a_line_break_in_the_sender_name_is_refused_and_a_stored_one_fails_only_
             );
             mutate(&mut a);
             let mut conn = t.db.pool.acquire().await.unwrap();
-            match store::insert_smtp_account(&mut conn, &a, Some(&test_key()), 0).await {
-                Err(store::ConfigError::Invalid { field: f, reason }) => {
+            match store::accounts::insert_smtp_account(&mut conn, &a, Some(&test_key()), 0).await {
+                Err(store::parties::ConfigError::Invalid { field: f, reason }) => {
                     assert_eq!(f, field, "{label}");
                     assert!(
                         reason.contains("line break or control character"),
@@ -102,11 +102,12 @@ async fn a_line_break_in_the_sender_name_is_refused_and_a_stored_one_fails_only_
             .await
             .unwrap();
         drop(conn);
-        let account = store::get_smtp_account(&mut t.db.pool.acquire().await.unwrap(), account.id)
-            .await
-            .unwrap();
+        let account =
+            store::accounts::get_smtp_account(&mut t.db.pool.acquire().await.unwrap(), account.id)
+                .await
+                .unwrap();
         let ids = queue(&t.db, &account, &["a:1", "a:2", "a:3"]).await;
-        let invoices = store::list_open_invoices_of_customers(
+        let invoices = store::invoices::list_open_invoices_of_customers(
             &mut t.db.pool.acquire().await.unwrap(),
             &[regua::domain::CustomerId(1)],
         )
@@ -172,7 +173,7 @@ async fn the_cli_refuses_a_line_break_and_smtp_test_reports_instead_of_crashing(
     );
     let mut conn = t.db.pool.acquire().await.unwrap();
     assert!(
-        store::list_smtp_accounts(&mut conn)
+        store::accounts::list_smtp_accounts(&mut conn)
             .await
             .unwrap()
             .is_empty(),
@@ -297,8 +298,8 @@ async fn two_keys_that_fold_alike_get_different_message_ids_and_files() {
     // A Message-ID is never reused, even for the same key in another database.
     let from = regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap();
     assert_ne!(
-        store::message_id_for("rule:1:1", &from),
-        store::message_id_for("rule:1:1", &from)
+        store::outbox::message_id_for("rule:1:1", &from),
+        store::outbox::message_id_for("rule:1:1", &from)
     );
 }
 
@@ -344,11 +345,11 @@ async fn a_server_that_never_speaks_or_stalls_after_data_costs_one_timeout_and_a
         );
         // The attempt is in the log.
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let log = store::list_attempts(
+        let log = store::log::list_attempts(
             &mut conn,
-            &store::LogFilter {
+            &store::log::LogFilter {
                 limit: 10,
-                ..store::LogFilter::default()
+                ..store::log::LogFilter::default()
             },
         )
         .await
@@ -577,15 +578,19 @@ async fn dkim_signatures_verify_with_an_independent_implementation_over_smtp_and
             )
         },
     ] {
-        let id = store::insert_smtp_account(&mut conn, &a, Some(&test_key()), 0)
+        let id = store::accounts::insert_smtp_account(&mut conn, &a, Some(&test_key()), 0)
             .await
             .unwrap();
-        accounts.push(store::get_smtp_account(&mut conn, id).await.unwrap());
+        accounts.push(
+            store::accounts::get_smtp_account(&mut conn, id)
+                .await
+                .unwrap(),
+        );
     }
     drop(conn);
     let invoices = open_invoices(&t.db, 1).await;
     // The subject starts with the company's name: a non-ASCII one makes an encoded subject.
-    store::set_setting(
+    store::parties::set_setting(
         &mut t.db.pool.acquire().await.unwrap(),
         "company_name",
         "Provedor Açaí Fibra",
@@ -683,7 +688,7 @@ async fn values_a_boleto_cannot_carry_are_refused_at_the_edge_and_a_stored_one_i
         assert!(bad[1].reason.contains("control character"), "{label}");
         let mut conn = t.db.pool.acquire().await.unwrap();
         assert!(
-            store::find_invoice_by_external_id(&mut conn, "I2")
+            store::invoices::find_invoice_by_external_id(&mut conn, "I2")
                 .await
                 .unwrap()
                 .is_none(),
@@ -696,7 +701,7 @@ async fn values_a_boleto_cannot_carry_are_refused_at_the_edge_and_a_stored_one_i
         let token = {
             let mut conn = db.pool.acquire().await.unwrap();
             use regua::web::auth::Permission;
-            store::insert_api_key(
+            store::auth::insert_api_key(
                 &mut conn,
                 "erp",
                 &[Permission::View, Permission::EditBilling],
@@ -750,7 +755,7 @@ async fn values_a_boleto_cannot_carry_are_refused_at_the_edge_and_a_stored_one_i
         .await;
         // Its notice is dead at the first attempt, with the reason; nothing is retried.
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let invoice = store::find_invoice_by_external_id(&mut conn, "F-1")
+        let invoice = store::invoices::find_invoice_by_external_id(&mut conn, "F-1")
             .await
             .unwrap()
             .unwrap();
@@ -795,7 +800,7 @@ async fn fifty_parallel_guesses_get_exactly_the_allowed_tries() {
     for t in each_backend().await {
         let label = t.label;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        store::insert_user(
+        store::auth::insert_user(
             &mut conn,
             "ana",
             "Ana",
@@ -849,7 +854,7 @@ async fn fifty_parallel_guesses_get_exactly_the_allowed_tries() {
 async fn a_login_redirect_goes_only_to_this_site() {
     let t = sqlite().await;
     let mut conn = t.db.pool.acquire().await.unwrap();
-    store::insert_user(
+    store::auth::insert_user(
         &mut conn,
         "ana",
         "Ana",
@@ -982,12 +987,12 @@ async fn every_setting_gateway_header_and_account_form_field_is_one_line() {
     );
     let mut conn = t.db.pool.acquire().await.unwrap();
     assert!(
-        store::list_sms_gateways(&mut conn)
+        store::channels::list_sms_gateways(&mut conn)
             .await
             .unwrap()
             .is_empty()
     );
-    store::insert_user(
+    store::auth::insert_user(
         &mut conn,
         "ana",
         "Ana",
@@ -1020,7 +1025,7 @@ async fn every_setting_gateway_header_and_account_form_field_is_one_line() {
     .await;
     let mut conn = t.db.pool.acquire().await.unwrap();
     assert!(
-        store::list_smtp_accounts(&mut conn)
+        store::accounts::list_smtp_accounts(&mut conn)
             .await
             .unwrap()
             .is_empty(),

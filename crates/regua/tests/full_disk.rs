@@ -165,7 +165,9 @@ async fn a_full_disk_during_a_run_costs_no_duplicate_beyond_the_batches_in_fligh
     assert!(!text.contains("panicked"), "{text}");
     let db = Db::connect(&url).await.unwrap();
     let mut conn = db.pool.acquire().await.unwrap();
-    let counts = store::count_notices_by_status(&mut conn).await.unwrap();
+    let counts = store::outbox::count_notices_by_status(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(
         counts.get("sent").copied(),
         Some(NOTICES as i64),

@@ -42,7 +42,7 @@ async fn a_file_with_any_bad_row_imports_nothing_and_names_every_bad_row() {
         );
         let mut conn = t.db.pool.acquire().await.unwrap();
         assert_eq!(
-            store::count_customers(&mut conn).await.unwrap(),
+            store::parties::count_customers(&mut conn).await.unwrap(),
             0,
             "{}: nothing imported",
             t.label
@@ -88,13 +88,13 @@ async fn reimporting_a_row_updates_it() {
         .await;
         assert_eq!((second.created, second.updated), (0, 1), "{}", t.label);
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let c1 = store::find_customer_by_external_id(&mut conn, "C1")
+        let c1 = store::parties::find_customer_by_external_id(&mut conn, "C1")
             .await
             .unwrap()
             .unwrap();
         assert_eq!(c1.name, "Maria Souza; filial");
         assert_eq!(c1.email.unwrap().as_str(), "maria@exemplo.com.br");
-        assert_eq!(store::count_customers(&mut conn).await.unwrap(), 2);
+        assert_eq!(store::parties::count_customers(&mut conn).await.unwrap(), 2);
     }
 }
 
@@ -115,7 +115,7 @@ async fn contracts_invoices_and_payments_import_with_both_number_and_date_forms(
             4
         );
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let f2 = store::find_invoice_by_external_id(&mut conn, "F2")
+        let f2 = store::invoices::find_invoice_by_external_id(&mut conn, "F2")
             .await
             .unwrap()
             .unwrap();
@@ -124,7 +124,7 @@ async fn contracts_invoices_and_payments_import_with_both_number_and_date_forms(
             (Money(123456), "2026-02-10".into(), InvoiceStatus::Open)
         );
         assert_eq!(f2.delivery_type, DeliveryType::Email);
-        let f4 = store::find_invoice_by_external_id(&mut conn, "F4")
+        let f4 = store::invoices::find_invoice_by_external_id(&mut conn, "F4")
             .await
             .unwrap()
             .unwrap();
@@ -141,7 +141,7 @@ async fn contracts_invoices_and_payments_import_with_both_number_and_date_forms(
         let payments = "invoice_external_id;paid_on;amount\nF1;12/01/2026;1234,56\n";
         import_ok(&t.db, ImportKind::Payments, payments).await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let f1 = store::find_invoice_by_external_id(&mut conn, "F1")
+        let f1 = store::invoices::find_invoice_by_external_id(&mut conn, "F1")
             .await
             .unwrap()
             .unwrap();
@@ -231,7 +231,7 @@ async fn the_cli_exits_non_zero_and_prints_line_numbered_errors() {
         "{stderr}"
     );
     let mut conn = t.db.pool.acquire().await.unwrap();
-    assert_eq!(store::count_customers(&mut conn).await.unwrap(), 0);
+    assert_eq!(store::parties::count_customers(&mut conn).await.unwrap(), 0);
 
     let good = dir.path().join("ok.csv");
     std::fs::write(

@@ -7,7 +7,7 @@ use common::*;
 use regua::domain::format_date;
 use regua::import::ImportKind;
 use regua::layouts::{LayoutContext, LayoutDraft, Purpose, context_for_invoice, default_layouts};
-use regua::store::{self, LayoutError};
+use regua::store::{self, layouts::LayoutError};
 
 #[test]
 fn every_default_layout_renders_the_sample_data() {
@@ -56,7 +56,7 @@ async fn migrate_installs_one_default_layout_per_purpose_once() {
     for t in each_backend().await {
         store::migrate(&t.db).await.unwrap();
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let layouts = store::list_layouts(&mut conn).await.unwrap();
+        let layouts = store::layouts::list_layouts(&mut conn).await.unwrap();
         assert_eq!(layouts.len(), Purpose::ALL.len(), "{}", t.label);
         assert!(
             layouts
@@ -64,7 +64,7 @@ async fn migrate_installs_one_default_layout_per_purpose_once() {
                 .all(|l| l.version == 1 && l.default_of == Some(l.purpose))
         );
         for p in Purpose::ALL {
-            let l = store::layout_for_purpose(&mut conn, p)
+            let l = store::layouts::layout_for_purpose(&mut conn, p)
                 .await
                 .unwrap()
                 .unwrap();
@@ -86,7 +86,7 @@ fn draft(name: &str, subject: &str, html: &str) -> LayoutDraft {
 #[tokio::test]
 async fn saving_grows_the_version_and_keeps_every_old_version() {
     for t in each_backend().await {
-        let v1 = store::save_layout(
+        let v1 = store::layouts::save_layout(
             &t.db,
             None,
             &draft(
@@ -100,7 +100,7 @@ async fn saving_grows_the_version_and_keeps_every_old_version() {
         .await
         .unwrap();
         assert_eq!(v1.version, 1);
-        let v2 = store::save_layout(
+        let v2 = store::layouts::save_layout(
             &t.db,
             Some("Lembrete 5 dias"),
             &draft(
@@ -115,12 +115,12 @@ async fn saving_grows_the_version_and_keeps_every_old_version() {
         .unwrap();
         assert_eq!((v2.id, v2.version), (v1.id, 2), "{}", t.label);
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let old = store::get_layout_version(&mut conn, v1.id, 1)
+        let old = store::layouts::get_layout_version(&mut conn, v1.id, 1)
             .await
             .unwrap();
         assert_eq!(old.subject, "Vence {{ fatura.vencimento }}");
         assert_eq!(old.version, 1);
-        let cur = store::get_layout_version(&mut conn, v1.id, 2)
+        let cur = store::layouts::get_layout_version(&mut conn, v1.id, 2)
             .await
             .unwrap();
         assert_eq!(cur.html, "<p>Olá {{ cliente.nome }}</p>");
@@ -130,7 +130,7 @@ async fn saving_grows_the_version_and_keeps_every_old_version() {
 #[tokio::test]
 async fn an_invalid_layout_is_refused_with_line_and_column_and_nothing_changes() {
     for t in each_backend().await {
-        store::save_layout(&t.db, None, &draft("L", "Fatura", "<p>ok</p>"), "ana", 1)
+        store::layouts::save_layout(&t.db, None, &draft("L", "Fatura", "<p>ok</p>"), "ana", 1)
             .await
             .unwrap();
         let bad = draft(
@@ -138,7 +138,7 @@ async fn an_invalid_layout_is_refused_with_line_and_column_and_nothing_changes()
             "Fatura {{ fatura.numero }}",
             "<p>Olá,</p>\n<p>{{ cliente.nome }}</p>\n<p>Valor: {{ fatura.valorr }}</p>",
         );
-        let err = store::save_layout(&t.db, Some("L"), &bad, "ana", 2)
+        let err = store::layouts::save_layout(&t.db, Some("L"), &bad, "ana", 2)
             .await
             .unwrap_err();
         assert_eq!(
@@ -146,14 +146,17 @@ async fn an_invalid_layout_is_refused_with_line_and_column_and_nothing_changes()
             "corpo HTML: linha 3, coluna 14: variável desconhecida `fatura.valorr` — você quis dizer `fatura.valor`?"
         );
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let l = store::find_layout(&mut conn, "L").await.unwrap().unwrap();
+        let l = store::layouts::find_layout(&mut conn, "L")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (l.version, l.subject.as_str(), l.html.as_str()),
             (1, "Fatura", "<p>ok</p>"),
             "{}",
             t.label
         );
-        let err = store::save_layout(&t.db, None, &draft("L", "x", "<p>x</p>"), "ana", 3)
+        let err = store::layouts::save_layout(&t.db, None, &draft("L", "x", "<p>x</p>"), "ana", 3)
             .await
             .unwrap_err();
         assert!(
@@ -169,10 +172,10 @@ async fn restore_default_brings_back_the_built_in_words_as_a_new_version() {
         let name = regua::layouts::default_layout(Purpose::DueToday).name;
         let mut edited = draft(name, "Editado", "<p>editado</p>");
         edited.purpose = Purpose::DueToday;
-        store::save_layout(&t.db, Some(name), &edited, "ana", 1)
+        store::layouts::save_layout(&t.db, Some(name), &edited, "ana", 1)
             .await
             .unwrap();
-        let restored = store::restore_default_layout(&t.db, name, "ana", 2)
+        let restored = store::layouts::restore_default_layout(&t.db, name, "ana", 2)
             .await
             .unwrap();
         let d = regua::layouts::default_layout(Purpose::DueToday);
@@ -185,7 +188,7 @@ async fn restore_default_brings_back_the_built_in_words_as_a_new_version() {
             (3, d.subject, d.html.as_str())
         );
         assert!(matches!(
-            store::restore_default_layout(&t.db, "nope", "ana", 3).await,
+            store::layouts::restore_default_layout(&t.db, "nope", "ana", 3).await,
             Err(LayoutError::NotFound(_))
         ));
     }
@@ -196,14 +199,16 @@ async fn nasty_customer_invoice(db: &regua::store::Db) -> regua::domain::Invoice
     let mut conn = db.pool.acquire().await.unwrap();
     let mut w = regua::demo::banco_do_brasil_wallet("BB");
     w.pix_key = Some("financeiro@provedor.com.br".into());
-    store::insert_wallet(&mut conn, &w, 0).await.unwrap();
-    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
+    store::parties::insert_wallet(&mut conn, &w, 0)
         .await
         .unwrap();
-    store::set_setting(&mut conn, "company_name", "Provedor Ágil")
+    store::parties::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
         .await
         .unwrap();
-    store::set_setting(&mut conn, "portal_url", "https://central.agil.net.br/")
+    store::parties::set_setting(&mut conn, "company_name", "Provedor Ágil")
+        .await
+        .unwrap();
+    store::parties::set_setting(&mut conn, "portal_url", "https://central.agil.net.br/")
         .await
         .unwrap();
     drop(conn);
@@ -223,7 +228,7 @@ async fn a_customer_named_script_is_escaped_in_html_and_intact_in_text() {
         let ctx = context_for_invoice(&mut conn, invoice.id, "2026-01-05".parse().unwrap())
             .await
             .unwrap();
-        for layout in store::list_layouts(&mut conn).await.unwrap() {
+        for layout in store::layouts::list_layouts(&mut conn).await.unwrap() {
             let m = layout.compile().unwrap().render(&ctx).unwrap();
             if layout.html.contains("cliente.nome") {
                 assert!(
@@ -493,7 +498,10 @@ async fn company_settings_reach_the_messages_and_unknown_keys_are_refused() {
     assert!(list.contains("company_phone\t\t(default)\n"), "{list}");
     let mut conn = t.db.pool.acquire().await.unwrap();
     assert_eq!(
-        store::company_profile(&mut conn).await.unwrap().name,
+        store::parties::company_profile(&mut conn)
+            .await
+            .unwrap()
+            .name,
         "Fibra Já Telecom"
     );
 }

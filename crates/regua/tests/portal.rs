@@ -238,17 +238,21 @@ async fn a_subscriber_sees_pays_and_emails_only_their_own_invoices() {
         set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
         set_portal_password(&t.db, "11222333000181", "senha-do-joao").await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let maria = store::find_invoice_by_external_id(&mut conn, "K1/2026-01")
+        let maria = store::invoices::find_invoice_by_external_id(&mut conn, "K1/2026-01")
             .await
             .unwrap()
             .unwrap();
-        let joao = store::find_invoice_by_external_id(&mut conn, "K2/2026-01")
+        let joao = store::invoices::find_invoice_by_external_id(&mut conn, "K2/2026-01")
             .await
             .unwrap()
             .unwrap();
-        store::set_setting(&mut conn, store::SETTING_PORTAL_LIMIT_INVOICE, "2")
-            .await
-            .unwrap();
+        store::parties::set_setting(
+            &mut conn,
+            store::settings::SETTING_PORTAL_LIMIT_INVOICE,
+            "2",
+        )
+        .await
+        .unwrap();
         drop(conn);
         let db = t.db.clone();
         with_server_at(&t.db, "2026-01-15", |addr| async move {
@@ -304,9 +308,9 @@ async fn a_subscriber_sees_pays_and_emails_only_their_own_invoices() {
 
             // The switch off hides the button and refuses the POST.
             let mut conn = db.pool.acquire().await.unwrap();
-            store::set_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL, "no").await.unwrap();
+            store::parties::set_setting(&mut conn, store::settings::SETTING_PORTAL_SEND_EMAIL, "no").await.unwrap();
             drop(conn);
-            let feb = store::portal_invoices(&mut db.pool.acquire().await.unwrap(), "52998224725", 10).await.unwrap()[0].id.0;
+            let feb = store::portal::portal_invoices(&mut db.pool.acquire().await.unwrap(), "52998224725", 10).await.unwrap()[0].id.0;
             let page = http(addr, "GET", &format!("/central/faturas/{feb}"), &s, "").await;
             assert!(!page.body.contains("send-email"), "{label}: hidden");
             let r = http(addr, "POST", &format!("/central/faturas/{feb}/enviar"), &s, &format!("_csrf={}", enc(&csrf))).await;
@@ -341,20 +345,24 @@ async fn the_customer_limit_counts_every_invoice_and_no_email_is_explained() {
     set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
     set_portal_password(&t.db, "11222333000181", "senha-do-joao").await;
     let mut conn = t.db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, store::SETTING_PORTAL_LIMIT_CUSTOMER, "1")
-        .await
-        .unwrap();
+    store::parties::set_setting(
+        &mut conn,
+        store::settings::SETTING_PORTAL_LIMIT_CUSTOMER,
+        "1",
+    )
+    .await
+    .unwrap();
     sqlx::query("UPDATE customers SET email = NULL WHERE external_id = 'C2'")
         .execute(&mut *conn)
         .await
         .unwrap();
-    let ids: Vec<i64> = store::portal_invoices(&mut conn, "52998224725", 10)
+    let ids: Vec<i64> = store::portal::portal_invoices(&mut conn, "52998224725", 10)
         .await
         .unwrap()
         .iter()
         .map(|i| i.id.0)
         .collect();
-    let joao = store::portal_invoices(&mut conn, "11222333000181", 10)
+    let joao = store::portal::portal_invoices(&mut conn, "11222333000181", 10)
         .await
         .unwrap()[0]
         .id
@@ -420,7 +428,7 @@ async fn every_portal_page_and_form_refuses_anonymous_access_and_an_admin_sessio
         .unwrap();
     portal_isp(&t.db, &sink).await;
     let mut conn = t.db.pool.acquire().await.unwrap();
-    store::insert_user(
+    store::auth::insert_user(
         &mut conn,
         "ana",
         "Ana",
@@ -484,7 +492,7 @@ async fn the_app_api_logs_in_lists_sends_and_registers_devices() {
         set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
         set_portal_password(&t.db, "11222333000181", "senha-do-joao").await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let joao = store::find_invoice_by_external_id(&mut conn, "K2/2026-01")
+        let joao = store::invoices::find_invoice_by_external_id(&mut conn, "K2/2026-01")
             .await
             .unwrap()
             .unwrap()
@@ -622,7 +630,9 @@ async fn the_app_api_logs_in_lists_sends_and_registers_devices() {
             assert_eq!(status, 404, "{label}: not João's device");
             let mut conn = db.pool.acquire().await.unwrap();
             assert_eq!(
-                store::devices_of(&mut conn, "52998224725").await.unwrap(),
+                store::portal::devices_of(&mut conn, "52998224725")
+                    .await
+                    .unwrap(),
                 ["fcm-abc"]
             );
             drop(conn);
@@ -746,25 +756,25 @@ async fn portal_and_admin_failures_are_counted_apart_per_address() {
     );
     let mut conn = t.db.pool.acquire().await.unwrap();
     assert_eq!(
-        store::login_failures_since(&mut conn, "admin", ip, since)
+        store::auth::login_failures_since(&mut conn, "admin", ip, since)
             .await
             .unwrap(),
         (0, 0),
         "the admin UI from the same address is not throttled"
     );
     for _ in 0..3 {
-        store::record_login_failure(&mut conn, "admin", ip, clock.now_millis())
+        store::auth::record_login_failure(&mut conn, "admin", ip, clock.now_millis())
             .await
             .unwrap();
     }
     assert_eq!(
-        store::login_failures_since(&mut conn, "admin", ip, since)
+        store::auth::login_failures_since(&mut conn, "admin", ip, since)
             .await
             .unwrap(),
         (3, 3)
     );
     assert_eq!(
-        store::login_failures_since(&mut conn, "portal:52998224725", ip, since)
+        store::auth::login_failures_since(&mut conn, "portal:52998224725", ip, since)
             .await
             .unwrap(),
         (4, 20)
@@ -831,12 +841,15 @@ async fn five_impatient_clicks_on_one_confirmation_queue_one_message() {
             .unwrap();
         portal_isp(&t.db, &sink).await;
         set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
-        let invoice =
-            store::portal_invoices(&mut t.db.pool.acquire().await.unwrap(), "52998224725", 10)
-                .await
-                .unwrap()[0]
-                .id
-                .0;
+        let invoice = store::portal::portal_invoices(
+            &mut t.db.pool.acquire().await.unwrap(),
+            "52998224725",
+            10,
+        )
+        .await
+        .unwrap()[0]
+            .id
+            .0;
         with_server(&t.db, |addr| async move {
             let (s, _) = portal_session(addr, "529.982.247-25", "senha-da-maria").await;
             let confirm = http(

@@ -4,20 +4,21 @@ mod common;
 
 use common::*;
 use regua::dunning::RuleKind;
-use regua::store::{self, ConfigError};
+use regua::store::{self, parties::ConfigError};
 
 #[tokio::test]
 async fn rules_are_stored_per_method_and_the_same_kind_needs_different_days() {
     for t in each_backend().await {
         add_bb_wallet_and_method(&t.db).await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let a = store::insert_send_rule(&mut conn, "Boleto BB", RuleKind::AfterDue, 13, None, 0)
+        let a =
+            store::rules::insert_send_rule(&mut conn, "Boleto BB", RuleKind::AfterDue, 13, None, 0)
+                .await
+                .unwrap();
+        store::rules::insert_send_rule(&mut conn, "Boleto BB", RuleKind::AfterDue, 5, None, 0)
             .await
             .unwrap();
-        store::insert_send_rule(&mut conn, "Boleto BB", RuleKind::AfterDue, 5, None, 0)
-            .await
-            .unwrap();
-        store::insert_send_rule(
+        store::rules::insert_send_rule(
             &mut conn,
             "Boleto BB",
             RuleKind::OnDue,
@@ -27,26 +28,30 @@ async fn rules_are_stored_per_method_and_the_same_kind_needs_different_days() {
         )
         .await
         .unwrap();
-        let dup = store::insert_send_rule(&mut conn, "Boleto BB", RuleKind::AfterDue, 13, None, 0)
-            .await
-            .unwrap_err();
+        let dup =
+            store::rules::insert_send_rule(&mut conn, "Boleto BB", RuleKind::AfterDue, 13, None, 0)
+                .await
+                .unwrap_err();
         assert!(
             dup.to_string()
                 .contains("already has a after_due rule of 13 day(s)"),
             "{} {dup}",
             t.label
         );
-        let bad = store::insert_send_rule(&mut conn, "Boleto BB", RuleKind::OnDue, 2, None, 0)
-            .await
-            .unwrap_err();
+        let bad =
+            store::rules::insert_send_rule(&mut conn, "Boleto BB", RuleKind::OnDue, 2, None, 0)
+                .await
+                .unwrap_err();
         assert!(matches!(bad, ConfigError::Invalid { field: "days", .. }));
-        let bad = store::insert_send_rule(&mut conn, "Boleto BB", RuleKind::BeforeDue, 0, None, 0)
-            .await
-            .unwrap_err();
+        let bad =
+            store::rules::insert_send_rule(&mut conn, "Boleto BB", RuleKind::BeforeDue, 0, None, 0)
+                .await
+                .unwrap_err();
         assert!(matches!(bad, ConfigError::Invalid { field: "days", .. }));
-        let unknown = store::insert_send_rule(&mut conn, "Nenhum", RuleKind::OnDue, 0, None, 0)
-            .await
-            .unwrap_err();
+        let unknown =
+            store::rules::insert_send_rule(&mut conn, "Nenhum", RuleKind::OnDue, 0, None, 0)
+                .await
+                .unwrap_err();
         assert!(matches!(
             unknown,
             ConfigError::Unknown {
@@ -54,7 +59,7 @@ async fn rules_are_stored_per_method_and_the_same_kind_needs_different_days() {
                 ..
             }
         ));
-        let rules = store::list_send_rules(&mut conn).await.unwrap();
+        let rules = store::rules::list_send_rules(&mut conn).await.unwrap();
         let kinds: Vec<_> = rules.iter().map(|r| (r.kind, r.days)).collect();
         assert_eq!(
             kinds,
@@ -65,15 +70,23 @@ async fn rules_are_stored_per_method_and_the_same_kind_needs_different_days() {
             ]
         );
         let after13 = rules.iter().find(|r| r.id == a).unwrap();
-        let layout = store::get_layout(&mut conn, after13.layout).await.unwrap();
+        let layout = store::layouts::get_layout(&mut conn, after13.layout)
+            .await
+            .unwrap();
         assert_eq!(
             layout.purpose,
             regua::layouts::Purpose::ReminderAfterDue,
             "the kind's default layout"
         );
-        assert!(store::delete_send_rule(&mut conn, a).await.unwrap());
-        assert!(!store::delete_send_rule(&mut conn, a).await.unwrap());
-        assert_eq!(store::list_send_rules(&mut conn).await.unwrap().len(), 2);
+        assert!(store::rules::delete_send_rule(&mut conn, a).await.unwrap());
+        assert!(!store::rules::delete_send_rule(&mut conn, a).await.unwrap());
+        assert_eq!(
+            store::rules::list_send_rules(&mut conn)
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
     }
 }
 

@@ -12,15 +12,15 @@ async fn wallet_and_method_names_are_unique_and_unknown_wallets_are_named() {
     for t in each_backend().await {
         add_bb_wallet_and_method(&t.db).await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let dup = store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
+        let dup = store::parties::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
             .await
             .unwrap_err();
         assert!(
-            matches!(dup, store::ConfigError::Duplicate { .. }),
+            matches!(dup, store::parties::ConfigError::Duplicate { .. }),
             "{}: {dup}",
             t.label
         );
-        let unknown = store::insert_billing_method(&mut conn, "Outro", "Caixa", 0)
+        let unknown = store::parties::insert_billing_method(&mut conn, "Outro", "Caixa", 0)
             .await
             .unwrap_err();
         assert_eq!(
@@ -29,7 +29,7 @@ async fn wallet_and_method_names_are_unique_and_unknown_wallets_are_named() {
             "{}",
             t.label
         );
-        let wallets = store::list_wallets(&mut conn).await.unwrap();
+        let wallets = store::parties::list_wallets(&mut conn).await.unwrap();
         assert_eq!(wallets.len(), 1);
         assert_eq!(wallets[0].bank_code, "001");
         assert!(!wallets[0].send_on_generate);
@@ -53,11 +53,11 @@ async fn generating_for_every_contract_matches_one_by_one_and_repeats_nothing() 
         .await;
         let mut conn = t.db.pool.acquire().await.unwrap();
         assert!(
-            store::set_wallet_send_on_generate(&mut conn, 1, true)
+            store::parties::set_wallet_send_on_generate(&mut conn, 1, true)
                 .await
                 .unwrap()
         );
-        let k3 = store::find_contract(&mut conn, "K3")
+        let k3 = store::parties::find_contract(&mut conn, "K3")
             .await
             .unwrap()
             .unwrap();
@@ -69,9 +69,13 @@ async fn generating_for_every_contract_matches_one_by_one_and_repeats_nothing() 
         drop(conn);
         sink_account(&t.db, "Principal", 2525, AccountSetup::default()).await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-            .await
-            .unwrap();
+        store::parties::set_setting(
+            &mut conn,
+            store::accounts::SETTING_FINANCIAL_ACCOUNT,
+            "Principal",
+        )
+        .await
+        .unwrap();
         drop(conn);
         let clock = clock_on("2026-01-05");
         // K1 has January already (and its e-mail).
@@ -96,9 +100,12 @@ async fn generating_for_every_contract_matches_one_by_one_and_repeats_nothing() 
         let mut conn = t.db.pool.acquire().await.unwrap();
         let mut all = Vec::new();
         for k in ["K1", "K2", "K3"] {
-            let c = store::find_contract(&mut conn, k).await.unwrap().unwrap();
+            let c = store::parties::find_contract(&mut conn, k)
+                .await
+                .unwrap()
+                .unwrap();
             all.extend(
-                store::list_invoices_of_contract(&mut conn, c.id)
+                store::invoices::list_invoices_of_contract(&mut conn, c.id)
                     .await
                     .unwrap(),
             );
@@ -124,7 +131,9 @@ async fn generating_for_every_contract_matches_one_by_one_and_repeats_nothing() 
         numbers.dedup();
         assert_eq!(numbers.len(), 4, "{}: our numbers are unique", t.label);
         // Two generation e-mails for K1 (January alone, then February), none for printed K2.
-        let notices = store::list_notices(&mut conn, None, 10).await.unwrap();
+        let notices = store::outbox::list_notices(&mut conn, None, 10)
+            .await
+            .unwrap();
         assert_eq!(notices.len(), 2, "{}", t.label);
         assert!(
             notices
@@ -204,7 +213,7 @@ async fn generating_twice_creates_nothing_new() {
         );
         // What generation returns is exactly what was stored.
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let stored = store::list_invoices_of_contract(&mut conn, first.contract.id)
+        let stored = store::invoices::list_invoices_of_contract(&mut conn, first.contract.id)
             .await
             .unwrap();
         assert_eq!(stored, first.created, "{}", t.label);
@@ -234,12 +243,12 @@ async fn generating_twice_creates_nothing_new() {
             .collect();
         assert_eq!(dues, ["2026-05-10"], "{}", t.label);
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let contract = store::find_contract(&mut conn, "K1")
+        let contract = store::parties::find_contract(&mut conn, "K1")
             .await
             .unwrap()
             .unwrap();
         assert_eq!(
-            store::list_invoices_of_contract(&mut conn, contract.id)
+            store::invoices::list_invoices_of_contract(&mut conn, contract.id)
                 .await
                 .unwrap()
                 .len(),
@@ -265,11 +274,11 @@ async fn concurrent_generations_do_not_duplicate_a_month() {
             t.label
         );
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let contract = store::find_contract(&mut conn, "K1")
+        let contract = store::parties::find_contract(&mut conn, "K1")
             .await
             .unwrap()
             .unwrap();
-        let invoices = store::list_invoices_of_contract(&mut conn, contract.id)
+        let invoices = store::invoices::list_invoices_of_contract(&mut conn, contract.id)
             .await
             .unwrap();
         assert_eq!(invoices.len(), 6, "{}", t.label);
@@ -313,17 +322,18 @@ async fn the_delivery_type_is_copied_onto_each_invoice_when_generated() {
             .unwrap();
         assert_eq!(g.created.len(), 2);
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let contract = store::find_contract(&mut conn, "K1")
+        let contract = store::parties::find_contract(&mut conn, "K1")
             .await
             .unwrap()
             .unwrap();
         assert_eq!(contract.delivery_type, DeliveryType::Printed);
-        let types: Vec<DeliveryType> = store::list_invoices_of_contract(&mut conn, contract.id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|i| i.delivery_type)
-            .collect();
+        let types: Vec<DeliveryType> =
+            store::invoices::list_invoices_of_contract(&mut conn, contract.id)
+                .await
+                .unwrap()
+                .iter()
+                .map(|i| i.delivery_type)
+                .collect();
         use DeliveryType::*;
         assert_eq!(types, [Email, Email, Printed, Printed], "{}", t.label);
     }
@@ -334,13 +344,17 @@ async fn an_empty_delivery_type_takes_the_global_default() {
     for t in each_backend().await {
         add_bb_wallet_and_method(&t.db).await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        store::set_setting(&mut conn, store::SETTING_DEFAULT_DELIVERY_TYPE, "printed")
-            .await
-            .unwrap();
+        store::parties::set_setting(
+            &mut conn,
+            store::parties::SETTING_DEFAULT_DELIVERY_TYPE,
+            "printed",
+        )
+        .await
+        .unwrap();
         drop(conn);
         customer_with_contract(&t.db, 10, "").await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let contract = store::find_contract(&mut conn, "K1")
+        let contract = store::parties::find_contract(&mut conn, "K1")
             .await
             .unwrap()
             .unwrap();
@@ -384,7 +398,7 @@ async fn customers_round_trip_with_normalised_contacts() {
         )
         .await;
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let c1 = store::find_customer_by_external_id(&mut conn, "C1")
+        let c1 = store::parties::find_customer_by_external_id(&mut conn, "C1")
             .await
             .unwrap()
             .unwrap();
@@ -397,7 +411,7 @@ async fn customers_round_trip_with_normalised_contacts() {
             "{}",
             t.label
         );
-        let c2 = store::find_customer_by_external_id(&mut conn, "C2")
+        let c2 = store::parties::find_customer_by_external_id(&mut conn, "C2")
             .await
             .unwrap()
             .unwrap();

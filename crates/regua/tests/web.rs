@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 async fn add_user(db: &store::Db, login: &str, role: Role, password: &str) {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::insert_user(&mut conn, login, "Ana Souza", role, password, 0)
+    store::auth::insert_user(&mut conn, login, "Ana Souza", role, password, 0)
         .await
         .unwrap();
 }
@@ -154,7 +154,7 @@ async fn wrong_passwords_are_throttled_per_login() {
 async fn an_inactive_user_cannot_log_in_and_html_is_escaped() {
     let t = sqlite().await;
     let mut conn = t.db.pool.acquire().await.unwrap();
-    store::insert_user(
+    store::auth::insert_user(
         &mut conn,
         "bia",
         "<b>Bia</b>",
@@ -342,7 +342,7 @@ async fn smtp_settings_need_the_email_permission_keep_the_password_and_send_a_te
         assert!(dup.body.contains("Já existe uma conta com este nome."));
         // "Enviar teste": delivered through AUTH, the server's answer on the page.
         let mut conn = db.pool.acquire().await.unwrap();
-        let account = store::find_smtp_account(&mut conn, "Principal").await.unwrap().unwrap();
+        let account = store::accounts::find_smtp_account(&mut conn, "Principal").await.unwrap().unwrap();
         drop(conn);
         let sent = http(
             addr,
@@ -443,7 +443,7 @@ async fn the_log_filters_exports_csv_and_requeues_a_dead_notice() {
         assert_eq!(r.status, 303);
         let mut conn = db.pool.acquire().await.unwrap();
         assert_eq!(
-            store::get_notice(&mut conn, dead).await.unwrap().status,
+            store::outbox::get_notice(&mut conn, dead).await.unwrap().status,
             regua::delivery::NoticeStatus::Queued
         );
         drop(conn);
@@ -610,7 +610,7 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
         );
 
         let mut conn = db.pool.acquire().await.unwrap();
-        let rule = store::list_send_rules(&mut conn).await.unwrap()[0].id;
+        let rule = store::rules::list_send_rules(&mut conn).await.unwrap()[0].id;
         drop(conn);
         let path = format!("/configuracoes/regua/regras/{rule}/remover");
         let r = http(addr, "POST", &path, &ana, &format!("_csrf={c}")).await;
@@ -622,7 +622,12 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
             404
         );
         let mut conn = db.pool.acquire().await.unwrap();
-        assert!(store::list_send_rules(&mut conn).await.unwrap().is_empty());
+        assert!(
+            store::rules::list_send_rules(&mut conn)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
             .fetch_all(&mut *conn)
             .await
@@ -675,7 +680,7 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
             page.body
         );
         let mut conn = db.pool.acquire().await.unwrap();
-        let routine = store::list_routines(&mut conn).await.unwrap()[0].id;
+        let routine = store::dunning::list_routines(&mut conn).await.unwrap()[0].id;
         drop(conn);
         assert_eq!(
             http(
@@ -690,7 +695,12 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
             303
         );
         let mut conn = db.pool.acquire().await.unwrap();
-        assert!(store::list_routines(&mut conn).await.unwrap().is_empty());
+        assert!(
+            store::dunning::list_routines(&mut conn)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     })
     .await;
 }
@@ -708,7 +718,7 @@ async fn the_layout_editor_validates_previews_and_saves_versions() {
         let list = http(addr, "GET", "/configuracoes/layouts", &ana, "").await;
         assert!(list.body.contains("Lembrete antes do vencimento"));
         let mut conn = db.pool.acquire().await.unwrap();
-        let layout = store::find_layout(&mut conn, "Lembrete antes do vencimento").await.unwrap().unwrap();
+        let layout = store::layouts::find_layout(&mut conn, "Lembrete antes do vencimento").await.unwrap().unwrap();
         drop(conn);
         let path = format!("/configuracoes/layouts/{}", layout.id.0);
         let page = http(addr, "GET", &path, &ana, "").await;
@@ -748,7 +758,7 @@ async fn the_layout_editor_validates_previews_and_saves_versions() {
         let restored = http(addr, "POST", &format!("{path}/restaurar"), &ana, &format!("_csrf={c}")).await;
         assert_eq!(restored.status, 303);
         let mut conn = db.pool.acquire().await.unwrap();
-        let after = store::find_layout(&mut conn, "Lembrete antes do vencimento").await.unwrap().unwrap();
+        let after = store::layouts::find_layout(&mut conn, "Lembrete antes do vencimento").await.unwrap().unwrap();
         assert_eq!(after.version, layout.version + 2);
         assert_eq!(after.subject, layout.subject);
     })
@@ -767,10 +777,14 @@ async fn contracts_generate_invoices_and_invoices_send_print_and_get_paid() {
         .unwrap();
     sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
     let mut conn = t.db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-        .await
-        .unwrap();
-    let contract = store::find_contract(&mut conn, "K1")
+    store::parties::set_setting(
+        &mut conn,
+        store::accounts::SETTING_FINANCIAL_ACCOUNT,
+        "Principal",
+    )
+    .await
+    .unwrap();
+    let contract = store::parties::find_contract(&mut conn, "K1")
         .await
         .unwrap()
         .unwrap();
@@ -840,7 +854,7 @@ async fn contracts_generate_invoices_and_invoices_send_print_and_get_paid() {
         assert!(page.body.contains("K1/2026-01") && page.body.contains("K1/2026-02"));
         assert!(page.body.contains("10/02/2026") && page.body.contains("R$ 119,90"));
         let mut conn = db.pool.acquire().await.unwrap();
-        let jan = store::find_invoice_by_external_id(&mut conn, "K1/2026-01")
+        let jan = store::invoices::find_invoice_by_external_id(&mut conn, "K1/2026-01")
             .await
             .unwrap()
             .unwrap();
@@ -955,9 +969,9 @@ async fn a_customer_page_shows_contacts_emails_sent_and_the_timeline() {
     .await;
     worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
     let mut conn = t.db.pool.acquire().await.unwrap();
-    store::insert_pause(
+    store::dunning::insert_pause(
         &mut conn,
-        store::PauseTarget::Invoice(invoices[1].id),
+        store::dunning::PauseTarget::Invoice(invoices[1].id),
         jiff::civil::date(2026, 2, 20),
         "promessa de pagamento",
         "user: ana",
@@ -965,7 +979,7 @@ async fn a_customer_page_shows_contacts_emails_sent_and_the_timeline() {
     )
     .await
     .unwrap();
-    store::mark_invoice_paid(
+    store::invoices::mark_invoice_paid(
         &mut conn,
         "K1/2026-01",
         jiff::civil::date(2026, 1, 9),
@@ -974,7 +988,7 @@ async fn a_customer_page_shows_contacts_emails_sent_and_the_timeline() {
     )
     .await
     .unwrap();
-    let customer = store::find_customer_by_external_id(&mut conn, "C1")
+    let customer = store::parties::find_customer_by_external_id(&mut conn, "C1")
         .await
         .unwrap()
         .unwrap();
@@ -1099,13 +1113,16 @@ async fn every_page_and_form_refuses_anonymous_access() {
     .await;
     let mut conn = db.pool.acquire().await.unwrap();
     assert!(
-        store::count_notices_by_status(&mut conn)
+        store::outbox::count_notices_by_status(&mut conn)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        store::count_invoices_by_status(&mut conn).await.unwrap().0,
+        store::invoices::count_invoices_by_status(&mut conn)
+            .await
+            .unwrap()
+            .0,
         1,
         "still open"
     );
@@ -1157,7 +1174,7 @@ fn the_smtp_password_never_reaches_the_logs() {
         );
         assert_eq!(http(addr, "POST", "/configuracoes/email", &ana, &form).await.status, 303);
         let mut conn = t.db.pool.acquire().await.unwrap();
-        let account = store::find_smtp_account(&mut conn, "Principal").await.unwrap().unwrap();
+        let account = store::accounts::find_smtp_account(&mut conn, "Principal").await.unwrap().unwrap();
         drop(conn);
         let r = http(addr, "POST", &format!("/configuracoes/email/{}/teste", account.id.0), &ana, &format!("_csrf={}", enc(&csrf))).await;
         assert!(r.body.contains("Teste enviado"), "{}", r.body);
@@ -1208,7 +1225,7 @@ async fn general_parameters_are_for_administrators_and_audited_before_and_after(
     })
     .await;
     let mut conn = db.pool.acquire().await.unwrap();
-    assert_eq!(store::window_days(&mut conn).await.unwrap(), 10);
+    assert_eq!(store::dunning::window_days(&mut conn).await.unwrap(), 10);
     let rows: Vec<(String, String, Option<String>, Option<String>)> =
         sqlx::query_as("SELECT actor, entity, before, after FROM audit_log WHERE action = 'setting.set' ORDER BY id")
             .fetch_all(&mut *conn)
@@ -1350,7 +1367,7 @@ async fn administrators_add_deactivate_and_reactivate_users() {
         let password = "nova-senha-da-bia".to_string();
         // Deactivated, her session ends at once; reactivated, she logs in again.
         let mut conn = db.pool.acquire().await.unwrap();
-        let users = store::list_users(&mut conn).await.unwrap();
+        let users = store::auth::list_users(&mut conn).await.unwrap();
         drop(conn);
         let bia_id = users.iter().find(|u| u.login == "bia").unwrap().id;
         let root_id = users.iter().find(|u| u.login == "root").unwrap().id;
@@ -1413,10 +1430,14 @@ async fn letters_are_reviewed_in_the_ui() {
         .unwrap();
     sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
     let mut conn = t.db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-        .await
-        .unwrap();
-    store::insert_band(&mut conn, 1, 10, None, true, 0)
+    store::parties::set_setting(
+        &mut conn,
+        store::accounts::SETTING_FINANCIAL_ACCOUNT,
+        "Principal",
+    )
+    .await
+    .unwrap();
+    store::dunning::insert_band(&mut conn, 1, 10, None, true, 0)
         .await
         .unwrap();
     drop(conn);
@@ -1448,7 +1469,7 @@ async fn letters_are_reviewed_in_the_ui() {
             "Somente leitura sees, does not decide"
         );
         let mut conn = db.pool.acquire().await.unwrap();
-        let letter = store::list_letter_reviews(&mut conn, Some("pending"))
+        let letter = store::dunning::list_letter_reviews(&mut conn, Some("pending"))
             .await
             .unwrap()[0]
             .id;
@@ -1525,7 +1546,7 @@ async fn letters_are_reviewed_in_the_ui() {
     with_server(&t.db, |addr| async move {
         let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
         let mut conn = db.pool.acquire().await.unwrap();
-        let letter = store::list_letter_reviews(&mut conn, Some("pending"))
+        let letter = store::dunning::list_letter_reviews(&mut conn, Some("pending"))
             .await
             .unwrap()[0]
             .id;
@@ -1623,7 +1644,7 @@ async fn an_invoice_pause_is_set_from_the_invoices_page() {
     })
     .await;
     let mut conn = db.pool.acquire().await.unwrap();
-    let pauses = store::list_pauses(&mut conn, jiff::civil::date(2026, 1, 7))
+    let pauses = store::dunning::list_pauses(&mut conn, jiff::civil::date(2026, 1, 7))
         .await
         .unwrap();
     assert_eq!(pauses.len(), 1);
@@ -1740,7 +1761,7 @@ async fn wallets_and_billing_methods_are_added_with_the_gateway_warning() {
     add_user(&t.db, "leo", Role::ReadOnly, "senha-forte-3").await;
     {
         let mut conn = t.db.pool.acquire().await.unwrap();
-        store::insert_send_rule(
+        store::rules::insert_send_rule(
             &mut conn,
             "Boleto BB",
             regua::dunning::RuleKind::BeforeDue,
@@ -1788,7 +1809,7 @@ async fn wallets_and_billing_methods_are_added_with_the_gateway_warning() {
         );
         assert!(page.body.contains("verifique se o próprio gateway já envia o boleto"));
         let mut conn = db.pool.acquire().await.unwrap();
-        let asaas = store::list_wallets(&mut conn).await.unwrap().into_iter().find(|w| w.name == "Asaas").unwrap();
+        let asaas = store::parties::list_wallets(&mut conn).await.unwrap().into_iter().find(|w| w.name == "Asaas").unwrap();
         drop(conn);
         assert!(asaas.send_on_generate);
         let off = http(addr, "POST", &format!("/configuracoes/carteiras/{}/envio", asaas.id.0), &ana, &format!("_csrf={}&on=0", enc(&csrf))).await;
@@ -1831,7 +1852,10 @@ async fn wallets_and_billing_methods_are_added_with_the_gateway_warning() {
         ["wallet.add", "wallet.send_on_generate", "method.add"]
     );
     assert_eq!(
-        store::list_billing_methods(&mut conn).await.unwrap().len(),
+        store::parties::list_billing_methods(&mut conn)
+            .await
+            .unwrap()
+            .len(),
         2
     );
 }
@@ -1865,8 +1889,8 @@ async fn the_portal_settings_switch_the_email_button_and_set_the_daily_limits() 
     .await;
     let mut conn = db.pool.acquire().await.unwrap();
     assert_eq!(
-        store::portal_settings(&mut conn).await.unwrap(),
-        store::PortalSettings {
+        store::settings::portal_settings(&mut conn).await.unwrap(),
+        store::settings::PortalSettings {
             send_email: true,
             limit_per_invoice: 2,
             limit_per_customer: 10
@@ -1974,9 +1998,13 @@ async fn emission_emails_the_email_ones_once_and_prints_a_carne_of_the_printed_o
             "no financial account yet"
         );
         let mut conn = db.pool.acquire().await.unwrap();
-        store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-            .await
-            .unwrap();
+        store::parties::set_setting(
+            &mut conn,
+            store::accounts::SETTING_FINANCIAL_ACCOUNT,
+            "Principal",
+        )
+        .await
+        .unwrap();
         drop(conn);
         let send = format!(
             "_csrf={}&de=&ate=&emissao_de=&emissao_ate=&forma=&cliente=&entrega=",
@@ -2077,7 +2105,7 @@ async fn the_metrics_histogram_reads_only_new_attempts_and_counts_each_once() {
         let scrape = async |now: i64, count: i64| {
             let mut conn = db.pool.acquire().await.unwrap();
             let got = cache.read(&mut conn, now).await.unwrap();
-            let full = store::send_duration_histogram(&mut conn, &BOUNDS_MS, 0, None)
+            let full = store::log::send_duration_histogram(&mut conn, &BOUNDS_MS, 0, None)
                 .await
                 .unwrap();
             assert_eq!(got, full, "{}", t.label);
@@ -2158,7 +2186,7 @@ async fn the_dashboard_tells_which_server_runs_the_routines_or_that_none_does() 
         let lease = i64::try_from(regua::dunning::LEASE.as_millis()).unwrap();
         let mut conn = db.pool.acquire().await.unwrap();
         assert!(
-            store::take_lease(&mut conn, regua::dunning::LEASE_NAME, "srv-1:42", now, now + lease)
+            store::dunning::take_lease(&mut conn, regua::dunning::LEASE_NAME, "srv-1:42", now, now + lease)
                 .await
                 .unwrap()
         );

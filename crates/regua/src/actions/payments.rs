@@ -38,14 +38,14 @@ pub async fn record_payment(
     now_ms: i64,
 ) -> anyhow::Result<PaymentOutcome> {
     let mut tx = db.begin().await?;
-    let Ok(current) = store::get_invoice(&mut tx, invoice).await else {
+    let Ok(current) = store::invoices::get_invoice(&mut tx, invoice).await else {
         return Ok(PaymentOutcome::NotFound);
     };
     if current.status != InvoiceStatus::Open {
         return Ok(PaymentOutcome::NotOpen(current));
     }
     write_payment(&mut tx, &current, payment, actor, now_ms).await?;
-    let paid = store::get_invoice(&mut tx, invoice).await?;
+    let paid = store::invoices::get_invoice(&mut tx, invoice).await?;
     tx.commit().await?;
     Ok(PaymentOutcome::Recorded(paid))
 }
@@ -62,7 +62,7 @@ pub async fn record_payments(
 ) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
     for (external_id, payment) in payments {
-        let invoice = store::find_invoice_by_external_id(&mut tx, external_id)
+        let invoice = store::invoices::find_invoice_by_external_id(&mut tx, external_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("invoice {external_id:?} vanished"))?;
         write_payment(&mut tx, &invoice, payment, actor, now_ms).await?;
@@ -79,7 +79,7 @@ async fn write_payment(
     actor: &str,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    store::mark_invoice_paid(
+    store::invoices::mark_invoice_paid(
         conn,
         &invoice.external_id,
         payment.paid_on,
@@ -87,7 +87,7 @@ async fn write_payment(
         now_ms,
     )
     .await?;
-    store::audit(
+    store::audit::record(
         conn,
         actor,
         "invoice.paid",

@@ -11,7 +11,7 @@ use crate::delivery::Channel;
 use crate::delivery::fcm::{FCM_URL, ServiceAccount};
 use crate::delivery::sms::GatewayInput;
 use crate::secrets::Secret;
-use crate::store::{self, ConfigError};
+use crate::store::{self, parties::ConfigError};
 use crate::suspension::{SuspendError, SuspendRequest, Suspended};
 
 /// `regua sms …`
@@ -148,8 +148,13 @@ pub async fn sms(g: &Global, cmd: SmsCmd) -> anyhow::Result<ExitCode> {
                 Ok(k) => k,
                 Err(e) => return bad(e),
             };
-            match store::insert_sms_gateway(&mut conn, &gateway, key.as_ref(), clock.now_millis())
-                .await
+            match store::channels::insert_sms_gateway(
+                &mut conn,
+                &gateway,
+                key.as_ref(),
+                clock.now_millis(),
+            )
+            .await
             {
                 Ok(id) => {
                     super::audit(
@@ -170,7 +175,7 @@ pub async fn sms(g: &Global, cmd: SmsCmd) -> anyhow::Result<ExitCode> {
         }
         SmsCmd::List => {
             println!("name\tmethod\turl\theaders\thourly_limit\tdaily_limit\tactive");
-            for gw in store::list_sms_gateways(&mut conn).await? {
+            for gw in store::channels::list_sms_gateways(&mut conn).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     gw.name,
@@ -193,7 +198,8 @@ pub async fn sms(g: &Global, cmd: SmsCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SmsCmd::Remove { name } => {
-            if store::deactivate_sms_gateway(&mut conn, &name, clock.now_millis()).await? {
+            if store::channels::deactivate_sms_gateway(&mut conn, &name, clock.now_millis()).await?
+            {
                 super::audit(
                     &mut conn,
                     g,
@@ -247,7 +253,7 @@ pub async fn push(g: &Global, cmd: PushCmd) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => return bad(e),
             };
-            let config = store::PushConfig {
+            let config = store::channels::PushConfig {
                 project_id: sa.project_id.clone(),
                 client_email: sa.client_email.clone(),
                 private_key_id: sa.private_key_id.clone(),
@@ -256,8 +262,13 @@ pub async fn push(g: &Global, cmd: PushCmd) -> anyhow::Result<ExitCode> {
                 updated_at: clock.now_millis(),
             };
             let mut tx = db.begin().await?;
-            store::set_push_config(&mut tx, &config, &Secret::new(sa.private_key), Some(&key))
-                .await?;
+            store::channels::set_push_config(
+                &mut tx,
+                &config,
+                &Secret::new(sa.private_key),
+                Some(&key),
+            )
+            .await?;
             let after = serde_json::json!({
                 "project_id": config.project_id, "client_email": config.client_email,
                 "token_uri": config.token_uri, "fcm_url": config.fcm_url, "private_key": "***",
@@ -271,7 +282,7 @@ pub async fn push(g: &Global, cmd: PushCmd) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        PushCmd::Status => match store::push_config(&mut conn).await? {
+        PushCmd::Status => match store::channels::push_config(&mut conn).await? {
             Some(c) => {
                 println!(
                     "project\t{}\nservice_account\t{}\ntoken_uri\t{}\nfcm_url\t{}",

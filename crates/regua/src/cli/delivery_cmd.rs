@@ -14,7 +14,7 @@ use crate::delivery::{
 };
 use crate::domain::{EmailAddress, format_date};
 use crate::secrets::{MasterKey, Secret, SecretError};
-use crate::store::{self, ConfigError, LogFilter};
+use crate::store::{self, log::LogFilter, parties::ConfigError};
 
 /// `regua smtp …`
 #[derive(Debug, Subcommand)]
@@ -273,8 +273,13 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
             {
                 return bad(format!("--ca-file: cannot read {}: {e}", ca.display()));
             }
-            match store::insert_smtp_account(&mut conn, &account, key.as_ref(), clock.now_millis())
-                .await
+            match store::accounts::insert_smtp_account(
+                &mut conn,
+                &account,
+                key.as_ref(),
+                clock.now_millis(),
+            )
+            .await
             {
                 Ok(id) => {
                     super::audit(
@@ -287,7 +292,7 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
                     )
                     .await?;
                     if a.default {
-                        store::set_financial_account(
+                        store::accounts::set_financial_account(
                             &mut conn,
                             &super::actor(),
                             &a.name,
@@ -311,11 +316,13 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
             }
         }
         SmtpCmd::List => {
-            let default = store::get_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT).await?;
+            let default =
+                store::parties::get_setting(&mut conn, store::accounts::SETTING_FINANCIAL_ACCOUNT)
+                    .await?;
             println!(
                 "name\ttransport\tserver\tsecurity\tuser\tpassword\tfrom\thourly_limit\tdaily_limit\tdefault\tactive"
             );
-            for a in store::list_smtp_accounts(&mut conn).await? {
+            for a in store::accounts::list_smtp_accounts(&mut conn).await? {
                 let server = match a.transport {
                     Transport::Smtp => format!("{}:{}", a.host, a.port),
                     Transport::File => a.folder.clone().unwrap_or_default(),
@@ -342,7 +349,9 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SmtpCmd::Remove { name } => {
-            if store::deactivate_smtp_account(&mut conn, &name, clock.now_millis()).await? {
+            if store::accounts::deactivate_smtp_account(&mut conn, &name, clock.now_millis())
+                .await?
+            {
                 super::audit(
                     &mut conn,
                     g,
@@ -358,17 +367,24 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
                 bad(format!("no active smtp account named {name:?}"))
             }
         }
-        SmtpCmd::Default { name } => match store::find_smtp_account(&mut conn, &name).await? {
-            Some(a) if a.active => {
-                store::set_financial_account(&mut conn, &super::actor(), &name, clock.now_millis())
+        SmtpCmd::Default { name } => {
+            match store::accounts::find_smtp_account(&mut conn, &name).await? {
+                Some(a) if a.active => {
+                    store::accounts::set_financial_account(
+                        &mut conn,
+                        &super::actor(),
+                        &name,
+                        clock.now_millis(),
+                    )
                     .await?;
-                println!("{name:?} is the default account for boletos and invoices");
-                Ok(ExitCode::SUCCESS)
+                    println!("{name:?} is the default account for boletos and invoices");
+                    Ok(ExitCode::SUCCESS)
+                }
+                _ => bad(format!("no active smtp account named {name:?}")),
             }
-            _ => bad(format!("no active smtp account named {name:?}")),
-        },
+        }
         SmtpCmd::Test { name, to } => {
-            let Some(account) = store::find_smtp_account(&mut conn, &name)
+            let Some(account) = store::accounts::find_smtp_account(&mut conn, &name)
                 .await?
                 .filter(|a| a.active)
             else {
@@ -449,7 +465,7 @@ pub async fn outbox(g: &Global, cmd: OutboxCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         OutboxCmd::Drain(args) => {
             let mut conn = db.pool.acquire().await?;
-            let due = store::count_due_notices(&mut conn, clock.now_millis()).await?;
+            let due = store::outbox::count_due_notices(&mut conn, clock.now_millis()).await?;
             drop(conn);
             let bar = indicatif::ProgressBar::new(u64::try_from(due).unwrap_or(0));
             bar.set_style(
@@ -480,7 +496,7 @@ pub async fn outbox(g: &Global, cmd: OutboxCmd) -> anyhow::Result<ExitCode> {
             };
             let mut conn = db.pool.acquire().await?;
             println!("id\tstatus\tattempts\tkey\trecipient\tpurpose\tactor\tlast_error");
-            for n in store::list_notices(&mut conn, status, limit).await? {
+            for n in store::outbox::list_notices(&mut conn, status, limit).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     n.id,
@@ -497,7 +513,7 @@ pub async fn outbox(g: &Global, cmd: OutboxCmd) -> anyhow::Result<ExitCode> {
         }
         OutboxCmd::Requeue { id } => {
             let mut conn = db.pool.acquire().await?;
-            if store::requeue_notice(&mut conn, NoticeId(id), clock.now_millis()).await? {
+            if store::outbox::requeue_notice(&mut conn, NoticeId(id), clock.now_millis()).await? {
                 println!("notice {id} queued again");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -516,7 +532,7 @@ pub async fn log(g: &Global, args: LogArgs) -> anyhow::Result<ExitCode> {
     let mut conn = db.pool.acquire().await?;
     let customer = match &args.customer {
         None => None,
-        Some(c) => match store::find_customer_by_external_id(&mut conn, c).await? {
+        Some(c) => match store::parties::find_customer_by_external_id(&mut conn, c).await? {
             Some(found) => Some(found.id),
             None => match c.parse::<i64>() {
                 Ok(id) => Some(crate::domain::CustomerId(id)),
@@ -526,7 +542,7 @@ pub async fn log(g: &Global, args: LogArgs) -> anyhow::Result<ExitCode> {
     };
     let invoice = match &args.invoice {
         None => None,
-        Some(i) => match store::find_invoice_by_external_id(&mut conn, i).await? {
+        Some(i) => match store::invoices::find_invoice_by_external_id(&mut conn, i).await? {
             Some(found) => Some(found.id),
             None => match i.parse::<i64>() {
                 Ok(id) => Some(crate::domain::InvoiceId(id)),
@@ -557,7 +573,7 @@ pub async fn log(g: &Global, args: LogArgs) -> anyhow::Result<ExitCode> {
     println!(
         "time\tnotice\toutcome\tcode\treply\tchannel\taccount\trecipient\tpurpose\tcaused_by\tms"
     );
-    for a in store::list_attempts(&mut conn, &filter).await? {
+    for a in store::log::list_attempts(&mut conn, &filter).await? {
         let when = jiff::Timestamp::from_millisecond(a.attempted_at)?.to_zoned(tz.clone());
         println!(
             "{} {}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",

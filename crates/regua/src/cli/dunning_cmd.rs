@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use super::{Global, parse_date_arg};
 use crate::domain::format_date;
 use crate::dunning::{self, RunRequest, Trigger};
-use crate::store::{self, ConfigError, InvoiceFilter, PauseTarget};
+use crate::store::{self, dunning::InvoiceFilter, dunning::PauseTarget, parties::ConfigError};
 
 /// Prints a configuration error for the operator (exit 2) or passes an unexpected one on.
 fn config_error(e: ConfigError) -> anyhow::Result<ExitCode> {
@@ -250,7 +250,7 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             layout,
             letter,
         } => {
-            match store::insert_band(
+            match store::dunning::insert_band(
                 &mut conn,
                 from,
                 to,
@@ -277,9 +277,9 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             }
         }
         BandCmd::List => {
-            let layouts = store::list_layouts(&mut conn).await?;
+            let layouts = store::layouts::list_layouts(&mut conn).await?;
             println!("id\tfrom\tto\tgeneration\tlayout");
-            for b in store::list_bands(&mut conn).await? {
+            for b in store::dunning::list_bands(&mut conn).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
                     b.id,
@@ -297,7 +297,7 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        BandCmd::Remove { id } => match store::delete_band(&mut conn, id).await {
+        BandCmd::Remove { id } => match store::dunning::delete_band(&mut conn, id).await {
             Ok(true) => {
                 super::audit(
                     &mut conn,
@@ -319,7 +319,7 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
         BandCmd::Emit(args) => {
             let method = match &args.method {
                 None => None,
-                Some(name) => match store::list_billing_methods(&mut conn)
+                Some(name) => match store::parties::list_billing_methods(&mut conn)
                     .await?
                     .into_iter()
                     .find(|m| &m.name == name)
@@ -333,13 +333,15 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             };
             let customer = match &args.customer {
                 None => None,
-                Some(ext) => match store::find_customer_by_external_id(&mut conn, ext).await? {
-                    Some(c) => Some(c.id),
-                    None => {
-                        eprintln!("--customer: no customer {ext:?}");
-                        return Ok(ExitCode::from(2));
+                Some(ext) => {
+                    match store::parties::find_customer_by_external_id(&mut conn, ext).await? {
+                        Some(c) => Some(c.id),
+                        None => {
+                            eprintln!("--customer: no customer {ext:?}");
+                            return Ok(ExitCode::from(2));
+                        }
                     }
-                },
+                }
             };
             drop(conn);
             let clock = g.clock()?;
@@ -411,7 +413,7 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            match store::insert_routine(
+            match store::dunning::insert_routine(
                 &mut conn,
                 &name,
                 task,
@@ -439,7 +441,7 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
         }
         RoutineCmd::List => {
             println!("id\tname\ttask\tweekdays\ttime\tholidays");
-            for r in store::list_routines(&mut conn).await? {
+            for r in store::dunning::list_routines(&mut conn).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     r.id,
@@ -452,7 +454,7 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
             }
         }
         RoutineCmd::Remove { name } => {
-            if store::deactivate_routine(&mut conn, &name).await? {
+            if store::dunning::deactivate_routine(&mut conn, &name).await? {
                 super::audit(
                     &mut conn,
                     g,
@@ -476,7 +478,7 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
         } => {
             let routine = match &name {
                 None => None,
-                Some(n) => match store::list_routines(&mut conn)
+                Some(n) => match store::dunning::list_routines(&mut conn)
                     .await?
                     .into_iter()
                     .find(|r| &r.name == n)
@@ -504,9 +506,9 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
             return print_run(&db, &clock, &req, json).await;
         }
         RoutineCmd::Runs { limit } => {
-            let routines = store::list_routines(&mut conn).await?;
+            let routines = store::dunning::list_routines(&mut conn).await?;
             println!("id\tdate\troutine\ttrigger\tstatus\tplanned\tenqueued\tskipped\terror");
-            for r in store::list_runs(&mut conn, limit).await? {
+            for r in store::dunning::list_runs(&mut conn, limit).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.id,
@@ -534,18 +536,22 @@ pub async fn pause(g: &Global, args: PauseArgs) -> anyhow::Result<ExitCode> {
     let clock = g.clock()?;
     if args.list {
         println!("id\ttarget\tuntil\treason\tset_by");
-        for p in store::list_pauses(&mut conn, clock.today()).await? {
+        for p in store::dunning::list_pauses(&mut conn, clock.today()).await? {
             let target = match p.target {
                 PauseTarget::Customer(c) => {
                     format!(
                         "customer {}",
-                        store::get_customer(&mut conn, c).await?.external_id
+                        store::parties::get_customer(&mut conn, c)
+                            .await?
+                            .external_id
                     )
                 }
                 PauseTarget::Invoice(i) => {
                     format!(
                         "invoice {}",
-                        store::get_invoice(&mut conn, i).await?.external_id
+                        store::invoices::get_invoice(&mut conn, i)
+                            .await?
+                            .external_id
                     )
                 }
             };
@@ -560,20 +566,23 @@ pub async fn pause(g: &Global, args: PauseArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let (target, label) = match (&args.customer, &args.invoice) {
-        (Some(ext), _) => match store::find_customer_by_external_id(&mut conn, ext).await? {
+        (Some(ext), _) => match store::parties::find_customer_by_external_id(&mut conn, ext).await?
+        {
             Some(c) => (PauseTarget::Customer(c.id), format!("customer {ext}")),
             None => {
                 eprintln!("--customer: no customer {ext:?}");
                 return Ok(ExitCode::from(2));
             }
         },
-        (None, Some(ext)) => match store::find_invoice_by_external_id(&mut conn, ext).await? {
-            Some(i) => (PauseTarget::Invoice(i.id), format!("invoice {ext}")),
-            None => {
-                eprintln!("--invoice: no invoice {ext:?}");
-                return Ok(ExitCode::from(2));
+        (None, Some(ext)) => {
+            match store::invoices::find_invoice_by_external_id(&mut conn, ext).await? {
+                Some(i) => (PauseTarget::Invoice(i.id), format!("invoice {ext}")),
+                None => {
+                    eprintln!("--invoice: no invoice {ext:?}");
+                    return Ok(ExitCode::from(2));
+                }
             }
-        },
+        }
         (None, None) => unreachable!("clap requires one"),
     };
     let until = args.until.context("--until")?;
@@ -585,7 +594,7 @@ pub async fn pause(g: &Global, args: PauseArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    match store::insert_pause(
+    match store::dunning::insert_pause(
         &mut conn,
         target,
         until,
@@ -618,7 +627,7 @@ pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode
                 eprintln!("year must be between 1900 and 2999");
                 return Ok(ExitCode::from(2));
             }
-            let calendar = store::calendar(&mut conn).await?;
+            let calendar = store::dunning::calendar(&mut conn).await?;
             for (date, name, note) in calendar.year(year) {
                 if note.is_empty() {
                     println!("{}\t{name}", format_date(date));
@@ -644,7 +653,7 @@ pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode
                     return Ok(ExitCode::from(2));
                 }
             };
-            match store::insert_holiday(
+            match store::dunning::insert_holiday(
                 &mut conn,
                 &date,
                 &name,
@@ -672,7 +681,7 @@ pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode
         }
         (Some(HolidaysCmd::List), _) => {
             println!("id\tdate\tname\tyearly\tscope\tplace");
-            for h in store::list_holidays(&mut conn).await? {
+            for h in store::dunning::list_holidays(&mut conn).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     h.id,
@@ -685,7 +694,7 @@ pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode
             }
         }
         (Some(HolidaysCmd::Remove { id }), _) => {
-            if store::delete_holiday(&mut conn, id).await? {
+            if store::dunning::delete_holiday(&mut conn, id).await? {
                 super::audit(
                     &mut conn,
                     g,
@@ -712,13 +721,13 @@ pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         LettersCmd::List { all } => {
             let mut conn = db.pool.acquire().await?;
-            let bands = store::list_bands(&mut conn).await?;
+            let bands = store::dunning::list_bands(&mut conn).await?;
             println!("id\tinvoice\tcustomer\tband\tstatus");
             let letters =
-                store::list_letter_reviews(&mut conn, (!all).then_some("pending")).await?;
+                store::dunning::list_letter_reviews(&mut conn, (!all).then_some("pending")).await?;
             for l in letters {
-                let inv = store::get_invoice(&mut conn, l.invoice).await?;
-                let customer = store::get_customer(&mut conn, inv.customer_id).await?;
+                let inv = store::invoices::get_invoice(&mut conn, l.invoice).await?;
+                let customer = store::parties::get_customer(&mut conn, inv.customer_id).await?;
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
                     l.id,
@@ -734,7 +743,7 @@ pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
         }
         LettersCmd::Preview { id, out } => {
             let mut conn = db.pool.acquire().await?;
-            let Some(letter) = store::list_letter_reviews(&mut conn, None)
+            let Some(letter) = store::dunning::list_letter_reviews(&mut conn, None)
                 .await?
                 .into_iter()
                 .find(|l| l.id == id)
@@ -749,7 +758,7 @@ pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
         LettersCmd::Approve { ids, all, by } => {
             let by = operator(by);
             let mut tx = db.begin().await?;
-            let pending = store::list_letter_reviews(&mut tx, Some("pending")).await?;
+            let pending = store::dunning::list_letter_reviews(&mut tx, Some("pending")).await?;
             let chosen: Vec<_> = if all {
                 pending
             } else {
@@ -777,7 +786,9 @@ pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
             let by = operator(by);
             let mut tx = db.begin().await?;
             for id in &ids {
-                if !store::decide_letter(&mut tx, *id, false, &by, clock.now_millis()).await? {
+                if !store::dunning::decide_letter(&mut tx, *id, false, &by, clock.now_millis())
+                    .await?
+                {
                     eprintln!("letter {id} is not waiting for review");
                     return Ok(ExitCode::from(2));
                 }

@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use super::Global;
 use crate::layouts::{LayoutContext, LayoutDraft, Part, Purpose, check_template, preview};
-use crate::store::{self, LayoutError};
+use crate::store::{self, layouts::LayoutError};
 
 /// `regua layout …`
 #[derive(Debug, Subcommand)]
@@ -92,21 +92,23 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
         LayoutCmd::Preview { name, invoice } => {
             let db = g.db().await?;
             let mut conn = db.pool.acquire().await?;
-            let layout = store::find_layout(&mut conn, &name)
+            let layout = store::layouts::find_layout(&mut conn, &name)
                 .await?
                 .with_context(|| format!("no layout named {name:?}"))?;
             let ctx = match invoice {
                 None => LayoutContext::sample(),
                 Some(key) => {
                     let inv = match key.parse::<i64>() {
-                        Ok(id) => store::get_invoice(&mut conn, crate::domain::InvoiceId(id))
-                            .await
-                            .ok(),
+                        Ok(id) => {
+                            store::invoices::get_invoice(&mut conn, crate::domain::InvoiceId(id))
+                                .await
+                                .ok()
+                        }
                         Err(_) => None,
                     };
                     let inv = match inv {
                         Some(i) => i,
-                        None => store::find_invoice_by_external_id(&mut conn, &key)
+                        None => store::invoices::find_invoice_by_external_id(&mut conn, &key)
                             .await?
                             .with_context(|| format!("no invoice {key:?}"))?,
                     };
@@ -132,7 +134,7 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
             let db = g.db().await?;
             let mut conn = db.pool.acquire().await?;
             println!("name\tpurpose\tversion");
-            for l in store::list_layouts(&mut conn).await? {
+            for l in store::layouts::list_layouts(&mut conn).await? {
                 println!("{}\t{}\t{}", l.name, l.purpose, l.version);
             }
             Ok(ExitCode::SUCCESS)
@@ -146,7 +148,7 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
         } => {
             let db = g.db().await?;
             let mut conn = db.pool.acquire().await?;
-            let existing = store::find_layout(&mut conn, &name).await?;
+            let existing = store::layouts::find_layout(&mut conn, &name).await?;
             drop(conn);
             let draft = LayoutDraft {
                 name: name.clone(),
@@ -166,7 +168,7 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
                 text: text.map(|p| read(&p)).transpose()?.unwrap_or_default(),
             };
             let now = g.clock()?.now_millis();
-            match store::save_layout(
+            match store::layouts::save_layout(
                 &db,
                 existing.as_ref().map(|_| name.as_str()),
                 &draft,
@@ -188,7 +190,7 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
         }
         LayoutCmd::Restore { name } => {
             let db = g.db().await?;
-            match store::restore_default_layout(
+            match store::layouts::restore_default_layout(
                 &db,
                 &name,
                 &super::actor(),

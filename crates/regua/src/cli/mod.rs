@@ -210,7 +210,7 @@ async fn portal(g: &Global, cmd: PortalCmd) -> anyhow::Result<ExitCode> {
     }
     let db = g.db().await?;
     let mut conn = db.pool.acquire().await?;
-    if store::customers_with_document(&mut conn, &digits)
+    if store::portal::customers_with_document(&mut conn, &digits)
         .await?
         .is_empty()
     {
@@ -218,7 +218,7 @@ async fn portal(g: &Global, cmd: PortalCmd) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let now = g.clock()?.now_millis();
-    store::set_portal_password(
+    store::portal::set_portal_password(
         &mut conn,
         &digits,
         &crate::web::auth::hash_password(&password),
@@ -448,7 +448,7 @@ pub(super) async fn audit(
     before: Option<&str>,
     after: Option<&str>,
 ) -> anyhow::Result<()> {
-    store::audit(
+    store::audit::record(
         conn,
         &actor(),
         action,
@@ -465,18 +465,18 @@ async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
     let mut conn = db.pool.acquire().await?;
     match cmd {
         SettingsCmd::List => {
-            for spec in store::SETTINGS {
-                match store::get_setting(&mut conn, spec.key).await? {
+            for spec in store::settings::SETTINGS {
+                match store::parties::get_setting(&mut conn, spec.key).await? {
                     Some(v) => println!("{}\t{v}", spec.key),
                     None => println!("{}\t{}\t(default)", spec.key, spec.default),
                 }
             }
         }
         SettingsCmd::Set { key, value } => {
-            let Some(spec) = store::setting_spec(&key) else {
+            let Some(spec) = store::settings::setting_spec(&key) else {
                 eprintln!(
                     "unknown setting {key:?}; known: {}",
-                    store::SETTINGS
+                    store::settings::SETTINGS
                         .iter()
                         .map(|s| s.key)
                         .collect::<Vec<_>>()
@@ -484,21 +484,21 @@ async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::from(2));
             };
-            let value = match store::check_setting(spec, &value) {
+            let value = match store::settings::check_setting(spec, &value) {
                 Ok(v) => v,
                 Err(e) => {
                     eprintln!("{key}: {}", e.en);
                     return Ok(ExitCode::from(2));
                 }
             };
-            if let Err(e) = store::check_setting_in_db(&mut conn, spec, &value).await? {
+            if let Err(e) = store::settings::check_setting_in_db(&mut conn, spec, &value).await? {
                 eprintln!("{key}: {}", e.en);
                 return Ok(ExitCode::from(2));
             }
-            let before = store::get_setting(&mut conn, &key).await?;
-            store::set_setting(&mut conn, &key, &value).await?;
+            let before = store::parties::get_setting(&mut conn, &key).await?;
+            store::parties::set_setting(&mut conn, &key, &value).await?;
             if before.as_deref() != Some(value.as_str()) {
-                store::audit(
+                store::audit::record(
                     &mut conn,
                     &actor(),
                     "setting.set",
@@ -556,7 +556,7 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             days,
             layout,
         } => {
-            match store::insert_send_rule(
+            match store::rules::insert_send_rule(
                 &mut conn,
                 &method,
                 kind,
@@ -581,7 +581,7 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
                         kind.as_str()
                     );
                 }
-                Err(store::ConfigError::Other(e)) => return Err(e),
+                Err(store::parties::ConfigError::Other(e)) => return Err(e),
                 Err(e) => {
                     eprintln!("{e}");
                     return Ok(ExitCode::from(2));
@@ -589,10 +589,10 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             }
         }
         RuleCmd::List => {
-            let methods = store::list_billing_methods(&mut conn).await?;
-            let layouts = store::list_layouts(&mut conn).await?;
+            let methods = store::parties::list_billing_methods(&mut conn).await?;
+            let layouts = store::layouts::list_layouts(&mut conn).await?;
             println!("id\tmethod\tkind\tdays\tlayout");
-            for r in store::list_send_rules(&mut conn).await? {
+            for r in store::rules::list_send_rules(&mut conn).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
                     r.id,
@@ -610,7 +610,7 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             }
         }
         RuleCmd::Remove { id } => {
-            if !store::delete_send_rule(&mut conn, id).await? {
+            if !store::rules::delete_send_rule(&mut conn, id).await? {
                 eprintln!("no rule {id}");
                 return Ok(ExitCode::from(2));
             }
@@ -779,10 +779,10 @@ async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            match store::insert_api_key(&mut conn, &name, &perms, now).await {
+            match store::auth::insert_api_key(&mut conn, &name, &perms, now).await {
                 Ok((_, token)) => {
                     let list: Vec<&str> = perms.iter().map(|p| p.as_str()).collect();
-                    store::audit(
+                    store::audit::record(
                         &mut conn,
                         &actor(),
                         "apikey.add",
@@ -795,7 +795,7 @@ async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
                     println!("API key {name:?} added ({})", list.join(","));
                     println!("key: {token}");
                 }
-                Err(store::ConfigError::Other(e)) => return Err(e),
+                Err(store::parties::ConfigError::Other(e)) => return Err(e),
                 Err(e) => {
                     eprintln!("{e}");
                     return Ok(ExitCode::from(2));
@@ -804,7 +804,7 @@ async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
         }
         ApiKeyCmd::List => {
             println!("name\tpermissions\tstatus");
-            for k in store::list_api_keys(&mut conn).await? {
+            for k in store::auth::list_api_keys(&mut conn).await? {
                 let list: Vec<&str> = k.permissions.iter().map(|p| p.as_str()).collect();
                 println!(
                     "{}\t{}\t{}",
@@ -815,8 +815,8 @@ async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
             }
         }
         ApiKeyCmd::Revoke { name } => {
-            if store::revoke_api_key(&mut conn, &name, now).await? {
-                store::audit(
+            if store::auth::revoke_api_key(&mut conn, &name, now).await? {
+                store::audit::record(
                     &mut conn,
                     &actor(),
                     "apikey.revoke",
@@ -849,7 +849,7 @@ async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {
                 }
             };
             let password = crate::web::auth::new_password();
-            match store::insert_user(
+            match store::auth::insert_user(
                 &mut conn,
                 &login,
                 &name,
@@ -860,8 +860,8 @@ async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {
             .await
             {
                 Ok(_) => {
-                    store::require_password_change(&mut conn, &login).await?;
-                    store::audit(
+                    store::auth::require_password_change(&mut conn, &login).await?;
+                    store::audit::record(
                         &mut conn,
                         &actor(),
                         "user.add",
@@ -874,7 +874,7 @@ async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {
                     println!("user {login:?} added ({})", role.label_pt());
                     println!("password: {password}");
                 }
-                Err(store::ConfigError::Other(e)) => return Err(e),
+                Err(store::parties::ConfigError::Other(e)) => return Err(e),
                 Err(e) => {
                     eprintln!("{e}");
                     return Ok(ExitCode::from(2));
@@ -883,7 +883,7 @@ async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {
         }
         UserCmd::List => {
             println!("login\tname\trole\tactive");
-            for u in store::list_users(&mut conn).await? {
+            for u in store::auth::list_users(&mut conn).await? {
                 println!(
                     "{}\t{}\t{}\t{}",
                     u.login,
@@ -930,7 +930,7 @@ async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
         } => {
             let clock = g.clock()?;
             let mut conn = db.pool.acquire().await?;
-            let total = store::count_active_contracts(&mut conn).await?;
+            let total = store::parties::count_active_contracts(&mut conn).await?;
             drop(conn);
             let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
             bar.set_style(
@@ -994,20 +994,22 @@ async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
         }
         InvoicesCmd::Send { invoice, account } => {
             let mut conn = db.pool.acquire().await?;
-            let found = match store::find_invoice_by_external_id(&mut conn, &invoice).await? {
+            let found = match store::invoices::find_invoice_by_external_id(&mut conn, &invoice)
+                .await?
+            {
                 Some(i) => i,
                 None => match invoice.parse::<i64>() {
-                    Ok(id) => store::get_invoice(&mut conn, crate::domain::InvoiceId(id))
+                    Ok(id) => store::invoices::get_invoice(&mut conn, crate::domain::InvoiceId(id))
                         .await
                         .with_context(|| format!("no invoice {invoice:?}"))?,
                     Err(_) => anyhow::bail!("no invoice {invoice:?}"),
                 },
             };
             let account = match &account {
-                Some(name) => store::find_smtp_account(&mut conn, name)
+                Some(name) => store::accounts::find_smtp_account(&mut conn, name)
                     .await?
                     .filter(|a| a.active),
-                None => store::financial_account(&mut conn).await?,
+                None => store::accounts::financial_account(&mut conn).await?,
             };
             let Some(account) = account else {
                 eprintln!(
@@ -1045,10 +1047,10 @@ async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
         }
         InvoicesCmd::List { contract } => {
             let mut conn = db.pool.acquire().await?;
-            let c = store::find_contract(&mut conn, &contract)
+            let c = store::parties::find_contract(&mut conn, &contract)
                 .await?
                 .with_context(|| format!("no contract {contract:?}"))?;
-            for inv in store::list_invoices_of_contract(&mut conn, c.id).await? {
+            for inv in store::invoices::list_invoices_of_contract(&mut conn, c.id).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
                     inv.external_id,
@@ -1089,7 +1091,7 @@ async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCode> {
                 send_on_generate,
                 pix_key,
             };
-            let id = store::insert_wallet(&mut conn, &w, g.clock()?.now_millis()).await?;
+            let id = store::parties::insert_wallet(&mut conn, &w, g.clock()?.now_millis()).await?;
             audit(
                 &mut conn,
                 g,
@@ -1108,7 +1110,7 @@ async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCode> {
             println!(
                 "name\tbank\tagency\taccount\twallet\tagreement\tkind\tsend_on_generate\tpix_key"
             );
-            for w in store::list_wallets(&mut conn).await? {
+            for w in store::parties::list_wallets(&mut conn).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     w.name,
@@ -1137,9 +1139,13 @@ async fn method(g: &Global, cmd: MethodCmd) -> anyhow::Result<ExitCode> {
     let mut conn = db.pool.acquire().await?;
     match cmd {
         MethodCmd::Add { name, wallet } => {
-            let id =
-                store::insert_billing_method(&mut conn, &name, &wallet, g.clock()?.now_millis())
-                    .await?;
+            let id = store::parties::insert_billing_method(
+                &mut conn,
+                &name,
+                &wallet,
+                g.clock()?.now_millis(),
+            )
+            .await?;
             audit(
                 &mut conn,
                 g,
@@ -1152,9 +1158,9 @@ async fn method(g: &Global, cmd: MethodCmd) -> anyhow::Result<ExitCode> {
             println!("billing method {name:?} added (id {id})");
         }
         MethodCmd::List => {
-            let wallets = store::list_wallets(&mut conn).await?;
+            let wallets = store::parties::list_wallets(&mut conn).await?;
             println!("name\twallet");
-            for m in store::list_billing_methods(&mut conn).await? {
+            for m in store::parties::list_billing_methods(&mut conn).await? {
                 let w = wallets
                     .iter()
                     .find(|w| w.id == m.wallet_id)

@@ -1,7 +1,7 @@
 //! Enqueuing the notices this module knows how to cause on its own: an invoice sent by e-mail
 //! by an operator ("enviar por e-mail agora", with the account's default message) and an
 //! account's test message. Dunning, the portal and suspensions enqueue through the same
-//! `store::enqueue_notice`, in their own transactions.
+//! `store::outbox::enqueue_notice`, in their own transactions.
 
 use anyhow::Context as _;
 use sqlx::AnyConnection;
@@ -25,18 +25,18 @@ pub async fn enqueue_invoice_email(
     actor: &str,
     now_ms: i64,
 ) -> anyhow::Result<Enqueued> {
-    let invoice = store::get_invoice(conn, invoice).await?;
-    let customer = store::get_customer(conn, invoice.customer_id).await?;
+    let invoice = store::invoices::get_invoice(conn, invoice).await?;
+    let customer = store::parties::get_customer(conn, invoice.customer_id).await?;
     let layout = match layout.or(account.default_layout_id) {
         Some(l) => l,
         None => {
-            store::layout_for_purpose(conn, purpose)
+            store::layouts::layout_for_purpose(conn, purpose)
                 .await?
                 .with_context(|| format!("no layout for {purpose}"))?
                 .id
         }
     };
-    store::enqueue_notice(
+    store::outbox::enqueue_notice(
         conn,
         &NewNotice {
             account_id: Some(account.id),
@@ -64,10 +64,10 @@ pub async fn enqueue_test_message(
     let to = to
         .or(account.test_recipient.as_ref())
         .context("no recipient: pass --to or set the account's test recipient")?;
-    let layout = store::layout_for_purpose(conn, Purpose::SmtpTest)
+    let layout = store::layouts::layout_for_purpose(conn, Purpose::SmtpTest)
         .await?
         .context("no SMTP test layout")?;
-    store::enqueue_notice(
+    store::outbox::enqueue_notice(
         conn,
         &NewNotice {
             account_id: Some(account.id),

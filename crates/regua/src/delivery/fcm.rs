@@ -14,7 +14,7 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use super::policy::{Failure, classify_http};
 use super::sms::{HTTP_TIMEOUT, http_error, short};
 use crate::secrets::Secret;
-use crate::store::PushConfig;
+use crate::store::channels::PushConfig;
 
 /// The OAuth2 scope FCM's send API requires.
 pub const FCM_SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";

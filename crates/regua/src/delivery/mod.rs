@@ -1,6 +1,6 @@
 //! Delivery: the outbox, the worker, rate limits, retries, transports and the log. The one
 //! way a message leaves Régua: a notice enqueued in the transaction of its cause
-//! (`store::enqueue_notice`), claimed by a worker with a lease (`store::claim_due_notices`),
+//! (`store::outbox::enqueue_notice`), claimed by a worker with a lease (`store::outbox::claim_due_notices`),
 //! re-checked, rendered, sent, and recorded (`store::finish_attempt`). See `docs/delivery.md`.
 
 mod enqueue;

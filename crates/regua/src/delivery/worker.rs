@@ -24,7 +24,7 @@ use crate::domain::{
 };
 use crate::layouts::{CompiledLayout, LayoutContext, layout_context};
 use crate::secrets::MasterKey;
-use crate::store::{self, AttemptResult, Claim, Db};
+use crate::store::{self, Db, outbox::AttemptResult, outbox::Claim};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -131,10 +131,10 @@ struct BatchCache {
     /// The portal access links' tokens still usable, by notice.
     access_tokens: HashMap<i64, String>,
     gateways: Vec<SmsGateway>,
-    push: Option<store::PushConfig>,
+    push: Option<store::channels::PushConfig>,
     /// The app devices of the push notices' customers, by document (digits).
     devices: HashMap<String, Vec<String>>,
-    suspensions: HashMap<SuspensionId, store::Suspension>,
+    suspensions: HashMap<SuspensionId, store::channels::Suspension>,
 }
 
 impl BatchCache {
@@ -143,19 +143,19 @@ impl BatchCache {
         let customer_ids: Vec<CustomerId> =
             claims.iter().filter_map(|c| c.notice.customer_id).collect();
         let notice_ids: Vec<_> = claims.iter().map(|c| c.notice.id).collect();
-        let groups = store::notice_invoices(&mut conn, &notice_ids).await?;
+        let groups = store::dunning::notice_invoices(&mut conn, &notice_ids).await?;
         let mut invoice_ids: Vec<InvoiceId> =
             claims.iter().filter_map(|c| c.notice.invoice_id).collect();
         invoice_ids.extend(groups.values().flatten().copied());
         invoice_ids.sort();
         invoice_ids.dedup();
-        let invoices = store::get_invoices(&mut conn, &invoice_ids).await?;
+        let invoices = store::invoices::get_invoices(&mut conn, &invoice_ids).await?;
         let mut contract_ids: Vec<ContractId> = invoices.iter().map(|i| i.contract_id).collect();
         contract_ids.extend(claims.iter().filter_map(|c| c.notice.contract_id));
         contract_ids.sort();
         contract_ids.dedup();
         let customers: HashMap<CustomerId, Customer> =
-            store::get_customers(&mut conn, &customer_ids)
+            store::parties::get_customers(&mut conn, &customer_ids)
                 .await?
                 .into_iter()
                 .map(|c| (c.id, c))
@@ -165,7 +165,7 @@ impl BatchCache {
             if let Some(customer) = c.notice.customer_id.and_then(|id| customers.get(&id)) {
                 let doc = customer.document.digits().to_string();
                 if let std::collections::hash_map::Entry::Vacant(e) = devices.entry(doc) {
-                    let tokens = store::devices_of(&mut conn, e.key()).await?;
+                    let tokens = store::portal::devices_of(&mut conn, e.key()).await?;
                     e.insert(tokens);
                 }
             }
@@ -174,13 +174,15 @@ impl BatchCache {
             .iter()
             .filter_map(|c| c.notice.suspension_id)
             .collect();
-        let suspensions = store::get_suspensions(&mut conn, &suspension_ids)
+        let suspensions = store::channels::get_suspensions(&mut conn, &suspension_ids)
             .await?
             .into_iter()
             .map(|s| (s.id, s))
             .collect();
         let mut open: HashMap<CustomerId, Vec<Invoice>> = HashMap::new();
-        for inv in store::list_open_invoices_of_customers(&mut conn, &customer_ids).await? {
+        for inv in
+            store::invoices::list_open_invoices_of_customers(&mut conn, &customer_ids).await?
+        {
             open.entry(inv.customer_id).or_default().push(inv);
         }
         let access: Vec<i64> = claims
@@ -188,31 +190,31 @@ impl BatchCache {
             .filter(|c| c.notice.purpose == crate::layouts::Purpose::PortalAccess)
             .map(|c| c.notice.id.0)
             .collect();
-        let access_tokens = store::access_tokens_of_notices(&mut conn, &access, now_ms)
+        let access_tokens = store::portal::access_tokens_of_notices(&mut conn, &access, now_ms)
             .await?
             .into_iter()
             .collect();
         Ok(BatchCache {
             access_tokens,
-            accounts: store::list_smtp_accounts(&mut conn).await?,
-            layouts: store::list_layouts(&mut conn).await?,
-            wallets: store::list_wallets(&mut conn).await?,
-            company: store::company_profile(&mut conn).await?,
+            accounts: store::accounts::list_smtp_accounts(&mut conn).await?,
+            layouts: store::layouts::list_layouts(&mut conn).await?,
+            wallets: store::parties::list_wallets(&mut conn).await?,
+            company: store::parties::company_profile(&mut conn).await?,
             // Two reads the e-mail batches of a morning run do not need.
             gateways: if claims.iter().any(|c| c.notice.channel == Channel::Sms) {
-                store::list_sms_gateways(&mut conn).await?
+                store::channels::list_sms_gateways(&mut conn).await?
             } else {
                 Vec::new()
             },
             push: if claims.iter().any(|c| c.notice.channel == Channel::Push) {
-                store::push_config(&mut conn).await?
+                store::channels::push_config(&mut conn).await?
             } else {
                 None
             },
             devices,
             suspensions,
             customers,
-            contracts: store::get_contracts(&mut conn, &contract_ids)
+            contracts: store::parties::get_contracts(&mut conn, &contract_ids)
                 .await?
                 .into_iter()
                 .map(|c| (c.id, c))
@@ -258,7 +260,7 @@ struct FailureLogWindow {
 enum Target<'a> {
     Email(&'a SmtpAccount, String),
     Sms(&'a SmsGateway, SmsPhone),
-    Push(&'a store::PushConfig, &'a [String], String),
+    Push(&'a store::channels::PushConfig, &'a [String], String),
 }
 
 impl Target<'_> {
@@ -318,7 +320,7 @@ impl Worker {
         if self.unrecorded.load(Ordering::SeqCst) > 0 {
             return Ok(BatchReport::default());
         }
-        let claims = store::claim_due_notices(
+        let claims = store::outbox::claim_due_notices(
             &self.db,
             &self.options.name,
             self.clock.now_millis(),
@@ -427,7 +429,7 @@ impl Worker {
         let mut held = false;
         let mut tries_after_stop = 0;
         let result = loop {
-            match store::finish_attempts(
+            match store::outbox::finish_attempts(
                 &self.db,
                 done,
                 &self.options.name,
@@ -480,7 +482,7 @@ impl Worker {
         &self,
         id: super::NoticeId,
     ) -> anyhow::Result<Option<NoticeStatus>> {
-        let claim = store::claim_notice(
+        let claim = store::outbox::claim_notice(
             &self.db,
             &self.options.name,
             self.clock.now_millis(),
@@ -494,7 +496,7 @@ impl Worker {
         let cache = BatchCache::load(&self.db, &[&claim], self.clock.now_millis()).await?;
         let result = self.deliver(&claim, &cache).await;
         let outcome = result.outcome;
-        store::finish_attempts(
+        store::outbox::finish_attempts(
             &self.db,
             &[(&claim, result)],
             &self.options.name,
@@ -512,7 +514,7 @@ impl Worker {
     ) -> anyhow::Result<(Option<NoticeStatus>, String)> {
         let status = self.deliver_notice(id).await?;
         let mut conn = self.db.pool.acquire().await?;
-        let answer = store::last_attempt_reply(&mut conn, id)
+        let answer = store::log::last_attempt_reply(&mut conn, id)
             .await?
             .map(|(code, text)| format!("{} {text}", code.map_or("---".into(), |c| c.to_string())))
             .unwrap_or_default();
@@ -607,7 +609,7 @@ impl Worker {
     /// How long to sleep when nothing is due: until the next notice is, at most `idle`.
     async fn idle_wait(&self, idle: Duration) -> anyhow::Result<Duration> {
         let mut conn = self.db.pool.acquire().await?;
-        Ok(match store::next_due_at(&mut conn).await? {
+        Ok(match store::outbox::next_due_at(&mut conn).await? {
             Some(next) => {
                 let ms = (next - self.clock.now_millis())
                     .clamp(0, i64::try_from(idle.as_millis()).unwrap_or(i64::MAX));
@@ -682,7 +684,8 @@ impl Worker {
             return Ok(h.clone());
         }
         let mut conn = self.db.pool.acquire().await?;
-        let h = Arc::new(store::sms_gateway_secrets(&mut conn, id, self.key.as_ref()).await?);
+        let h =
+            Arc::new(store::channels::sms_gateway_secrets(&mut conn, id, self.key.as_ref()).await?);
         self.sms_secrets
             .lock()
             .expect("poisoned")
@@ -690,14 +693,14 @@ impl Worker {
         Ok(h)
     }
 
-    async fn fcm(&self, config: &store::PushConfig) -> anyhow::Result<Arc<FcmClient>> {
+    async fn fcm(&self, config: &store::channels::PushConfig) -> anyhow::Result<Arc<FcmClient>> {
         if let Some(c) = &*self.fcm.lock().expect("poisoned")
             && c.config() == config
         {
             return Ok(c.clone());
         }
         let mut conn = self.db.pool.acquire().await?;
-        let key = store::push_private_key(&mut conn, self.key.as_ref()).await?;
+        let key = store::channels::push_private_key(&mut conn, self.key.as_ref()).await?;
         let client = Arc::new(FcmClient::new(config.clone(), &key, self.http.clone())?);
         *self.fcm.lock().expect("poisoned") = Some(client.clone());
         Ok(client)
@@ -710,7 +713,7 @@ impl Worker {
     async fn push(
         &self,
         n: &super::Notice,
-        config: &store::PushConfig,
+        config: &store::channels::PushConfig,
         devices: &[String],
         document: String,
         rendered: &crate::layouts::RenderedMessage,
@@ -722,7 +725,7 @@ impl Worker {
         };
         let already = match async {
             let mut conn = self.db.pool.acquire().await?;
-            store::push_delivered(&mut conn, n.id).await
+            store::portal::push_delivered(&mut conn, n.id).await
         }
         .await
         {
@@ -755,7 +758,7 @@ impl Worker {
                 Ok(accepted) => {
                     let recorded = async {
                         let mut conn = self.db.pool.acquire().await?;
-                        store::record_push_delivery(
+                        store::portal::record_push_delivery(
                             &mut conn,
                             n.id,
                             device,
@@ -776,7 +779,7 @@ impl Worker {
                     removed += 1;
                     tracing::info!(notice = n.id.0, %reply, "device token unregistered; removed");
                     if let Ok(mut conn) = self.db.pool.acquire().await
-                        && let Err(e) = store::delete_device(&mut conn, device).await
+                        && let Err(e) = store::portal::delete_device(&mut conn, device).await
                     {
                         tracing::error!(error = format!("{e:#}"), "cannot remove a device token");
                     }
@@ -840,7 +843,8 @@ impl Worker {
             return Ok(t.clone());
         }
         let mut conn = self.db.pool.acquire().await?;
-        let password = store::smtp_password(&mut conn, account.id, self.key.as_ref()).await?;
+        let password =
+            store::accounts::smtp_password(&mut conn, account.id, self.key.as_ref()).await?;
         let t = MailTransport::for_account(
             account,
             password,

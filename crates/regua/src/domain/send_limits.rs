@@ -1,6 +1,6 @@
 //! An e-mail account's or SMS gateway's sending limits: at most so many messages in any rolling
 //! hour and any rolling day. The arithmetic lives here once — the claim's capacity
-//! (`store::claim_due_notices`), the régua's "does the day fit" warning, the dashboard's "near
+//! (`store::outbox::claim_due_notices`), the régua's "does the day fit" warning, the dashboard's "near
 //! the limit" — so the three cannot disagree.
 
 /// A rolling hour, in milliseconds.

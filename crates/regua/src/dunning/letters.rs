@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 
 use crate::delivery::{Channel, NewNotice};
 use crate::layouts::Purpose;
-use crate::store::{self, LetterReview};
+use crate::store::{self, dunning::LetterReview};
 
 /// The letter's PDF as it would be sent today.
 pub async fn letter_pdf(
@@ -17,7 +17,7 @@ pub async fn letter_pdf(
     letter: &LetterReview,
     today: Date,
 ) -> anyhow::Result<Vec<u8>> {
-    let layout = store::get_layout(conn, letter.layout).await?;
+    let layout = store::layouts::get_layout(conn, letter.layout).await?;
     let ctx = crate::layouts::context_for_invoice(conn, letter.invoice, today).await?;
     let rendered = crate::layouts::preview(&layout, &ctx).map_err(anyhow::Error::msg)?;
     Ok(boleto::pdf::render_text_pdf(
@@ -35,17 +35,17 @@ pub async fn approve_letters(
     by: &str,
     now_ms: i64,
 ) -> anyhow::Result<usize> {
-    let account = store::financial_account(conn)
+    let account = store::accounts::financial_account(conn)
         .await?
         .context("no financial SMTP account: set one with `regua smtp default NAME`")?;
     let mut approved = 0;
     for l in letters {
-        if !store::decide_letter(conn, l.id, true, by, now_ms).await? {
+        if !store::dunning::decide_letter(conn, l.id, true, by, now_ms).await? {
             continue;
         }
-        let invoice = store::get_invoice(conn, l.invoice).await?;
-        let customer = store::get_customer(conn, invoice.customer_id).await?;
-        store::enqueue_notice(
+        let invoice = store::invoices::get_invoice(conn, l.invoice).await?;
+        let customer = store::parties::get_customer(conn, invoice.customer_id).await?;
+        store::outbox::enqueue_notice(
             conn,
             &NewNotice {
                 account_id: Some(account.id),

@@ -19,7 +19,7 @@ use super::{OverdueBand, Plan, PlanInput, SendRule, SkipReason, plan, window_fro
 use crate::delivery::{Channel, NewNotice, SmtpAccount};
 use crate::domain::{Clock, format_date};
 use crate::layouts::Purpose;
-use crate::store::{self, Db, InvoiceFilter, InvoiceRef, NoticeRow};
+use crate::store::{self, Db, dunning::InvoiceFilter, dunning::InvoiceRef, outbox::NoticeRow};
 
 /// How a run was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +182,7 @@ pub async fn run(db: &Db, clock: &Clock, req: &RunRequest) -> Result<RunReport, 
         let text = format!("{e:#}");
         tracing::error!(date = %req.date, error = %text, "routine run failed");
         if let Ok(mut tx) = db.begin().await {
-            let recorded = store::record_run(
+            let recorded = store::dunning::record_run(
                 &mut tx,
                 req.routine.as_ref().map(|r| r.id),
                 req.date,
@@ -214,12 +214,12 @@ async fn run_inner(
     let rules: Vec<SendRule> = if req.emission.is_some() {
         Vec::new()
     } else {
-        store::list_send_rules(&mut conn).await?
+        store::rules::list_send_rules(&mut conn).await?
     };
-    let bands: Vec<OverdueBand> = store::list_bands(&mut conn).await?;
-    let window_days = store::window_days(&mut conn).await?;
-    let last_run = store::last_completed_run_before(&mut conn, today).await?;
-    let account = store::financial_account(&mut conn).await?;
+    let bands: Vec<OverdueBand> = store::dunning::list_bands(&mut conn).await?;
+    let window_days = store::dunning::window_days(&mut conn).await?;
+    let last_run = store::dunning::last_completed_run_before(&mut conn, today).await?;
+    let account = store::accounts::financial_account(&mut conn).await?;
     if account.is_none() && !req.dry_run {
         return Err(RunError::NoAccount);
     }
@@ -241,10 +241,12 @@ async fn run_inner(
     };
     // The account's remaining capacity before this run adds to its queue.
     let usage = match &account {
-        Some(acc) => Some(store::account_usage(&mut conn, acc.id, clock.now_millis()).await?),
+        Some(acc) => {
+            Some(store::dunning::account_usage(&mut conn, acc.id, clock.now_millis()).await?)
+        }
         None => None,
     };
-    let pauses = store::PauseIndex::load(&mut conn, today).await?;
+    let pauses = store::dunning::PauseIndex::load(&mut conn, today).await?;
     drop(conn);
 
     match reach(today, last_run, window_days, &rules, &bands) {
@@ -281,7 +283,7 @@ async fn run_inner(
     account_load(&mut report, account.as_ref(), usage);
     if !req.dry_run && req.emission.is_none() {
         let mut tx = db.begin().await?;
-        store::record_run(
+        store::dunning::record_run(
             &mut tx,
             req.routine.as_ref().map(|r| r.id),
             req.date,
@@ -360,7 +362,7 @@ struct PageInput<'a> {
     rules: &'a [SendRule],
     bands: &'a [OverdueBand],
     filter: &'a InvoiceFilter,
-    pauses: &'a store::PauseIndex,
+    pauses: &'a store::dunning::PauseIndex,
     account: Option<&'a SmtpAccount>,
 }
 
@@ -393,12 +395,12 @@ async fn page(
         (None, None) => unreachable!("one of the two"),
     };
     let (invoices, refs) =
-        store::plan_invoices_page(conn, input.filter, input.pauses, after, PAGE).await?;
+        store::dunning::plan_invoices_page(conn, input.filter, input.pauses, after, PAGE).await?;
     let Some(last) = invoices.last().map(|i| i.id) else {
         return Ok(None);
     };
     let ids: Vec<_> = invoices.iter().map(|i| i.id).collect();
-    let already = store::dunning_keys(conn, &ids).await?;
+    let already = store::dunning::dunning_keys(conn, &ids).await?;
     report.considered += invoices.len();
     let Plan { notices, skipped } = plan(&PlanInput {
         today: input.today,
@@ -465,10 +467,11 @@ async fn page(
     }
     if let (Some(mut tx), Some(acc)) = (tx, input.account) {
         let now = clock.now_millis();
-        report.enqueued += store::insert_notices(&mut tx, &queue, &acc.from_address, now).await?;
+        report.enqueued +=
+            store::outbox::insert_notices(&mut tx, &queue, &acc.from_address, now).await?;
         report.recorded_skips +=
-            store::insert_notices(&mut tx, &skips, &acc.from_address, now).await?;
-        report.letters += store::insert_letter_reviews(&mut tx, &letters, now).await?;
+            store::outbox::insert_notices(&mut tx, &skips, &acc.from_address, now).await?;
+        report.letters += store::dunning::insert_letter_reviews(&mut tx, &letters, now).await?;
         tx.commit().await.context("cannot commit the run's page")?;
     }
     Ok(Some(last))

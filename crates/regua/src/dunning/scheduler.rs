@@ -99,7 +99,7 @@ impl Scheduler {
         let now = self.clock.now_millis();
         let until = now + i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
         let mut conn = self.db.pool.acquire().await?;
-        store::take_lease(&mut conn, LEASE_NAME, &self.owner, now, until).await
+        store::dunning::take_lease(&mut conn, LEASE_NAME, &self.owner, now, until).await
     }
 
     /// Runs `work` while renewing the lease every third of its length, so that a run longer
@@ -134,7 +134,7 @@ impl Scheduler {
             if leading {
                 tracing::info!(owner = %self.owner, "this server's scheduler runs the routines");
             } else {
-                let holder = store::lease_holder(&mut conn, LEASE_NAME).await?;
+                let holder = store::dunning::lease_holder(&mut conn, LEASE_NAME).await?;
                 tracing::info!(owner = %self.owner, holder = ?holder.map(|h| h.0), "another server's scheduler runs the routines");
             }
             self.leading = leading;
@@ -155,12 +155,12 @@ impl Scheduler {
             .datetime();
         let today = now.date();
         let mut conn = self.db.pool.acquire().await?;
-        let routines = store::list_routines(&mut conn).await?;
-        let calendar = store::calendar(&mut conn).await?;
+        let routines = store::dunning::list_routines(&mut conn).await?;
+        let calendar = store::dunning::calendar(&mut conn).await?;
         let mut due = Vec::new();
         let mut out = Vec::new();
         for r in routines {
-            let ran = store::routine_ran_on(&mut conn, r.id, today).await?;
+            let ran = store::dunning::routine_ran_on(&mut conn, r.id, today).await?;
             match due_now(&r, now, &calendar, ran) {
                 Due::Run(date) => due.push((r, date)),
                 Due::Holiday(holiday) => {
@@ -246,7 +246,7 @@ impl Scheduler {
         if self.leading {
             let released = async {
                 let mut conn = self.db.pool.acquire().await?;
-                store::release_lease(&mut conn, LEASE_NAME, &self.owner).await
+                store::dunning::release_lease(&mut conn, LEASE_NAME, &self.owner).await
             };
             if let Err(e) = released.await {
                 tracing::warn!(

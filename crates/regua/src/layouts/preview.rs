@@ -51,17 +51,17 @@ pub async fn context_for_invoice(
     invoice: InvoiceId,
     today: Date,
 ) -> anyhow::Result<LayoutContext> {
-    let invoice = store::get_invoice(conn, invoice).await?;
-    let customer = store::get_customer(conn, invoice.customer_id).await?;
-    let contract = store::get_contract(conn, invoice.contract_id).await?;
-    let company = store::company_profile(conn).await?;
-    let open = store::list_open_invoices_of_customer(conn, customer.id).await?;
+    let invoice = store::invoices::get_invoice(conn, invoice).await?;
+    let customer = store::parties::get_customer(conn, invoice.customer_id).await?;
+    let contract = store::parties::get_contract(conn, invoice.contract_id).await?;
+    let company = store::parties::company_profile(conn).await?;
+    let open = store::invoices::list_open_invoices_of_customer(conn, customer.id).await?;
     // Usually one wallet for all of a customer's invoices: read each once.
     let mut wallets: Vec<BillingWallet> = Vec::new();
     for inv in open.iter().chain([&invoice]) {
         if !wallets.iter().any(|w| w.id == inv.wallet_id) {
             wallets.push(
-                store::get_wallet(conn, inv.wallet_id)
+                store::parties::get_wallet(conn, inv.wallet_id)
                     .await
                     .context("the invoice's wallet")?,
             );

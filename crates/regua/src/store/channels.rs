@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::invoices::date_col;
-use super::{ConfigError, is_constraint};
+use super::{is_constraint, parties::ConfigError};
 use crate::domain::ContractId;
 use crate::domain::delivery::{GatewayId, GatewaySecrets, NewSmsGateway, SmsGateway, SuspensionId};
 use crate::secrets::{MasterKey, Secret, SecretError};

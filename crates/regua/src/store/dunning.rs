@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use jiff::civil::Date;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
-use super::ConfigError;
+use super::parties::ConfigError;
 use crate::domain::Purpose;
 use crate::domain::delivery::AccountId;
 use crate::domain::rules::{OverdueBand, PlanInvoice};
@@ -63,7 +63,8 @@ pub async fn insert_band(
             ),
         );
     }
-    let layout_id = super::layout_named_or_default(conn, layout, Purpose::OverdueBand).await?;
+    let layout_id =
+        super::layouts::layout_named_or_default(conn, layout, Purpose::OverdueBand).await?;
     let row = sqlx::query(
         "INSERT INTO overdue_bands (from_days, to_days, layout_id, generation, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -430,7 +431,7 @@ pub async fn calendar(
 ) -> anyhow::Result<crate::domain::schedule::Calendar> {
     Ok(crate::domain::schedule::Calendar {
         isp: list_holidays(conn).await?,
-        optional_are_holidays: super::get_setting(conn, SETTING_OPTIONAL_HOLIDAYS)
+        optional_are_holidays: super::parties::get_setting(conn, SETTING_OPTIONAL_HOLIDAYS)
             .await?
             .is_some_and(|v| matches!(v.trim(), "yes" | "sim" | "true" | "1")),
     })
@@ -438,7 +439,7 @@ pub async fn calendar(
 
 /// The catch-up window in days (setting `dunning_window_days`, default 7, at most 60).
 pub async fn window_days(conn: &mut AnyConnection) -> anyhow::Result<u16> {
-    match super::get_setting(conn, SETTING_WINDOW_DAYS).await? {
+    match super::parties::get_setting(conn, SETTING_WINDOW_DAYS).await? {
         None => Ok(crate::domain::rules::DEFAULT_WINDOW_DAYS),
         Some(v) => v
             .trim()
@@ -890,8 +891,8 @@ pub async fn account_usage(
     now_ms: i64,
 ) -> anyhow::Result<crate::domain::send_limits::Usage> {
     use crate::domain::send_limits::{DAY_MS, HOUR_MS, Usage};
-    let hour = super::account_sends_since(conn, account, now_ms - HOUR_MS).await?;
-    let day = super::account_sends_since(conn, account, now_ms - DAY_MS).await?;
+    let hour = super::log::account_sends_since(conn, account, now_ms - HOUR_MS).await?;
+    let day = super::log::account_sends_since(conn, account, now_ms - DAY_MS).await?;
     Ok(Usage { hour, day })
 }
 

@@ -284,7 +284,7 @@ pub async fn save_layout(
     )
     .await?;
     let layout = get_layout(&mut tx, id).await?;
-    super::audit(
+    super::audit::record(
         &mut tx,
         actor,
         "layout.save",
@@ -329,10 +329,10 @@ pub(crate) async fn layout_named_or_default(
     conn: &mut AnyConnection,
     name: Option<&str>,
     purpose: Purpose,
-) -> Result<LayoutId, super::ConfigError> {
+) -> Result<LayoutId, super::parties::ConfigError> {
     match name {
         Some(name) => find_layout(conn, name).await?.map(|l| l.id).ok_or_else(|| {
-            super::ConfigError::Unknown {
+            super::parties::ConfigError::Unknown {
                 what: "layout",
                 name: name.to_string(),
                 known: String::new(),

@@ -119,7 +119,7 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
         tx.commit().await?;
         tracing::info!(version, name, "migration applied");
     }
-    let installed = super::install_default_layouts(db).await?;
+    let installed = super::layouts::install_default_layouts(db).await?;
     if installed > 0 {
         tracing::info!(installed, "default layouts installed");
     }

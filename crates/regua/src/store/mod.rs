@@ -3,30 +3,32 @@
 //! (`$n` placeholders, `ON CONFLICT … DO UPDATE`, `RETURNING`). Functions here are small and
 //! named after what they do; they take a connection or transaction and the caller owns the
 //! transaction.
+//!
+//! One module per kind of record, and a call names it (`store::outbox::claim_due_notices`):
+//! `accounts` (e-mail accounts, the financial account), `outbox` (notices: the one writer,
+//! claims, settling), `log` (attempts, the send ledger's counts, dashboards), `audit`, `auth`
+//! (users, sessions, API keys, login throttling), `parties` (customers, contracts, wallets,
+//! billing methods, the company profile), `invoices`, `rules` (send rules), `dunning` (bands,
+//! routines, holidays, runs, letters, leases), `channels` (SMS gateways, suspensions, push),
+//! `portal`, `layouts`, `settings`. The store imports only `domain` (and `secrets`); see
+//! docs/architecture.md.
 
-mod channels;
-mod delivery;
-mod dunning;
-mod invoices;
-mod layouts;
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod channels;
+pub mod dunning;
+pub mod invoices;
+pub mod layouts;
+pub mod log;
 mod migrate;
-mod parties;
-mod portal;
-mod rules;
-mod settings;
-mod users;
+pub mod outbox;
+pub mod parties;
+pub mod portal;
+pub mod rules;
+pub mod settings;
 
-pub use channels::*;
-pub use delivery::*;
-pub use dunning::*;
-pub use invoices::*;
-pub use layouts::*;
 pub use migrate::{MIGRATIONS, migrate};
-pub use parties::*;
-pub use portal::*;
-pub use rules::*;
-pub use settings::*;
-pub use users::*;
 
 use std::str::FromStr;
 

@@ -22,7 +22,7 @@ pub async fn customers_with_document(
     .iter()
     .map(|r| r.try_get(0).map(CustomerId))
     .collect::<Result<_, _>>()?;
-    let mut found = super::get_customers(conn, &ids).await?;
+    let mut found = super::parties::get_customers(conn, &ids).await?;
     // One query for the records; the order is the first query's.
     found.sort_by_key(|c| ids.iter().position(|id| *id == c.id));
     Ok(found)

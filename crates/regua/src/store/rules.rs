@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use sqlx::{AnyConnection, Row as _};
 
-use super::{ConfigError, is_constraint};
+use super::{is_constraint, parties::ConfigError};
 use crate::domain::rules::{RuleKind, SendRule};
 use crate::domain::{BillingMethodId, LayoutId};
 
@@ -42,7 +42,7 @@ pub async fn insert_send_rule(
         }
         _ => {}
     }
-    let method_id = super::list_billing_methods(conn)
+    let method_id = super::parties::list_billing_methods(conn)
         .await?
         .into_iter()
         .find(|m| m.name == method)
@@ -52,7 +52,8 @@ pub async fn insert_send_rule(
             name: method.to_string(),
             known: String::new(),
         })?;
-    let layout_id = super::layout_named_or_default(conn, layout, kind.default_purpose()).await?;
+    let layout_id =
+        super::layouts::layout_named_or_default(conn, layout, kind.default_purpose()).await?;
     let res = sqlx::query(
         "INSERT INTO send_rules (billing_method_id, kind, days, layout_id, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",

@@ -5,8 +5,8 @@
 use sqlx::AnyConnection;
 
 use super::{
-    COMPANY_SETTINGS, SETTING_DEFAULT_DELIVERY_TYPE, SETTING_OPTIONAL_HOLIDAYS,
-    SETTING_WINDOW_DAYS, get_setting,
+    dunning::SETTING_OPTIONAL_HOLIDAYS, dunning::SETTING_WINDOW_DAYS, parties::COMPANY_SETTINGS,
+    parties::SETTING_DEFAULT_DELIVERY_TYPE, parties::get_setting,
 };
 
 /// Setting key: whether the subscriber portal offers "enviar por e-mail" ("envia e-mail
@@ -239,14 +239,14 @@ pub async fn check_setting_in_db(
         return Ok(Ok(()));
     }
     Ok(match spec.kind {
-        SettingKind::SmtpAccount => match super::find_smtp_account(conn, value).await? {
+        SettingKind::SmtpAccount => match super::accounts::find_smtp_account(conn, value).await? {
             Some(a) if a.active => Ok(()),
             _ => Err(SettingError {
                 en: format!("no active smtp account named {value:?}"),
                 pt: "Conta de e-mail SMTP não encontrada.".into(),
             }),
         },
-        SettingKind::SmsGateway => match super::find_sms_gateway(conn, value).await? {
+        SettingKind::SmsGateway => match super::channels::find_sms_gateway(conn, value).await? {
             Some(_) => Ok(()),
             None => Err(SettingError {
                 en: format!("no active sms gateway named {value:?}"),

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Permission;
 use super::{AppState, CsrfOnly, Session, internal};
 use crate::domain::{ContractStatus, InvoiceId, InvoiceStatus, format_date, parse_date};
-use crate::store::{self, InvoiceListFilter};
+use crate::store::{self, invoices::InvoiceListFilter};
 
 const PAGE: i64 = 50;
 
@@ -37,13 +37,13 @@ pub(super) async fn contracts(
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
         let search = Some(q.q.trim()).filter(|s| !s.is_empty());
-        let mut list = store::list_contracts_page(&mut conn, search, (page - 1) * PAGE, PAGE + 1).await?;
+        let mut list = store::parties::list_contracts_page(&mut conn, search, (page - 1) * PAGE, PAGE + 1).await?;
         let more = list.len() as i64 > PAGE;
         list.truncate(PAGE as usize);
         let mut ids: Vec<_> = list.iter().map(|c| c.customer_id).collect();
         ids.sort();
         ids.dedup();
-        let names: HashMap<_, _> = store::get_customers(&mut conn, &ids)
+        let names: HashMap<_, _> = store::parties::get_customers(&mut conn, &ids)
             .await?
             .into_iter()
             .map(|c| (c.id, c.name))
@@ -110,7 +110,7 @@ pub(super) async fn generate(
             Ok(c) => c,
             Err(e) => return internal(e.into()),
         };
-        match store::get_contract(&mut conn, crate::domain::ContractId(id)).await {
+        match store::parties::get_contract(&mut conn, crate::domain::ContractId(id)).await {
             Ok(c) => c,
             Err(_) => return StatusCode::NOT_FOUND.into_response(),
         }
@@ -195,13 +195,13 @@ pub(super) async fn invoices(
             ..InvoiceListFilter::default()
         };
         if !q.cliente.trim().is_empty() {
-            match store::find_customer_by_external_id(&mut conn, q.cliente.trim()).await? {
+            match store::parties::find_customer_by_external_id(&mut conn, q.cliente.trim()).await? {
                 Some(c) => f.customer = Some(c.id),
                 None => error = Some(format!("Cliente não encontrado: {}", q.cliente.trim())),
             }
         }
         if !q.contrato.trim().is_empty() {
-            match store::find_contract(&mut conn, q.contrato.trim()).await? {
+            match store::parties::find_contract(&mut conn, q.contrato.trim()).await? {
                 Some(c) => f.contract = Some(c.id),
                 None => error = Some(format!("Contrato não encontrado: {}", q.contrato.trim())),
             }
@@ -215,7 +215,7 @@ pub(super) async fn invoices(
             }
         }
         let mut list = if error.is_none() {
-            store::list_invoices_page(&mut conn, &f, (page - 1) * PAGE, PAGE + 1).await?
+            store::invoices::list_invoices_page(&mut conn, &f, (page - 1) * PAGE, PAGE + 1).await?
         } else {
             Vec::new()
         };
@@ -285,7 +285,7 @@ pub(super) async fn boleto_pdf(
     }
     let result: anyhow::Result<Option<(String, Vec<u8>)>> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let Ok(invoice) = store::get_invoice(&mut conn, InvoiceId(id)).await else {
+        let Ok(invoice) = store::invoices::get_invoice(&mut conn, InvoiceId(id)).await else {
             return Ok(None);
         };
         let pdf = crate::payment::boleto_pdf(&mut conn, &invoice).await?;
@@ -325,13 +325,13 @@ pub(super) async fn send_now(
     let now = state.clock.now_millis();
     let result: anyhow::Result<Result<String, &'static str>> = async {
         let mut tx = state.db.begin().await?;
-        let Ok(invoice) = store::get_invoice(&mut tx, InvoiceId(id)).await else {
+        let Ok(invoice) = store::invoices::get_invoice(&mut tx, InvoiceId(id)).await else {
             return Ok(Err("Fatura não encontrada."));
         };
         if invoice.status != InvoiceStatus::Open {
             return Ok(Err("Só faturas em aberto são enviadas."));
         }
-        let Some(account) = store::financial_account(&mut tx).await? else {
+        let Some(account) = store::accounts::financial_account(&mut tx).await? else {
             return Ok(Err("Nenhuma conta de e-mail nos parâmetros financeiros."));
         };
         crate::delivery::enqueue_invoice_email(
@@ -382,7 +382,7 @@ pub(super) async fn mark_paid(
     // Paid today, the invoice's amount.
     let result: anyhow::Result<bool> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let Ok(invoice) = store::get_invoice(&mut conn, InvoiceId(id)).await else {
+        let Ok(invoice) = store::invoices::get_invoice(&mut conn, InvoiceId(id)).await else {
             return Ok(false);
         };
         drop(conn);
@@ -473,13 +473,13 @@ pub(super) async fn pause(
     let result: anyhow::Result<Option<String>> = async {
         let mut tx = state.db.begin().await?;
         let Some(invoice) =
-            store::find_invoice_by_external_id(&mut tx, form.invoice.trim()).await?
+            store::invoices::find_invoice_by_external_id(&mut tx, form.invoice.trim()).await?
         else {
             return Ok(None);
         };
-        store::insert_pause(
+        store::dunning::insert_pause(
             &mut tx,
-            store::PauseTarget::Invoice(invoice.id),
+            store::dunning::PauseTarget::Invoice(invoice.id),
             until,
             &form.reason,
             &by,
@@ -487,7 +487,7 @@ pub(super) async fn pause(
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        store::audit(
+        store::audit::record(
             &mut tx,
             &by,
             "invoice.pause",

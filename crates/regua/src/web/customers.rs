@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Permission;
 use super::{AppState, Session, internal};
 use crate::domain::{CustomerId, InvoiceStatus, format_date};
-use crate::store::{self, LogFilter, PauseTarget};
+use crate::store::{self, dunning::PauseTarget, log::LogFilter};
 
 const PAGE: i64 = 50;
 
@@ -37,7 +37,7 @@ pub(super) async fn list(
         let mut conn = state.db.pool.acquire().await?;
         let search = Some(q.q.trim()).filter(|s| !s.is_empty());
         let mut list =
-            store::list_customers_page(&mut conn, search, (page - 1) * PAGE, PAGE + 1).await?;
+            store::parties::list_customers_page(&mut conn, search, (page - 1) * PAGE, PAGE + 1).await?;
         let more = list.len() as i64 > PAGE;
         list.truncate(PAGE as usize);
         let rows: Vec<_> = list
@@ -78,10 +78,10 @@ pub(super) async fn show(
     }
     let result: anyhow::Result<Option<Response>> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let Ok(customer) = store::get_customer(&mut conn, CustomerId(id)).await else {
+        let Ok(customer) = store::parties::get_customer(&mut conn, CustomerId(id)).await else {
             return Ok(None);
         };
-        let contracts: Vec<_> = store::list_contracts_of_customer(&mut conn, customer.id)
+        let contracts: Vec<_> = store::parties::list_contracts_of_customer(&mut conn, customer.id)
             .await?
             .iter()
             .map(|k| {
@@ -92,7 +92,7 @@ pub(super) async fn show(
                 }
             })
             .collect();
-        let attempts = store::list_attempts(
+        let attempts = store::log::list_attempts(
             &mut conn,
             &LogFilter { customer: Some(customer.id), limit: 50, ..LogFilter::default() },
         )
@@ -110,7 +110,7 @@ pub(super) async fn show(
             .collect();
         // The timeline: notices (sent or not, with the reason), payments, pauses; newest first.
         let mut timeline: Vec<(i64, String)> = Vec::new();
-        for n in store::list_notices_of_customer(&mut conn, customer.id, 100).await? {
+        for n in store::outbox::list_notices_of_customer(&mut conn, customer.id, 100).await? {
             let what = n.purpose.label_pt();
             let text = match n.status {
                 crate::delivery::NoticeStatus::Sent => format!("{what}: enviado para {}", n.recipient),
@@ -120,9 +120,9 @@ pub(super) async fn show(
             };
             timeline.push((n.sent_at.unwrap_or(n.created_at), format!("{text} ({})", n.actor)));
         }
-        for (inv, _) in store::list_invoices_page(
+        for (inv, _) in store::invoices::list_invoices_page(
             &mut conn,
-            &store::InvoiceListFilter { customer: Some(customer.id), status: Some("paid".into()), ..Default::default() },
+            &store::invoices::InvoiceListFilter { customer: Some(customer.id), status: Some("paid".into()), ..Default::default() },
             0,
             100,
         )
@@ -133,10 +133,10 @@ pub(super) async fn show(
                 timeline.push((at, format!("Pagamento da fatura {}: {amount} em {}", inv.external_id, format_date(paid_on))));
             }
         }
-        for p in store::list_pauses_of_customer(&mut conn, customer.id).await? {
+        for p in store::dunning::list_pauses_of_customer(&mut conn, customer.id).await? {
             let what = match p.target {
                 PauseTarget::Customer(_) => "Cobrança pausada".to_string(),
-                PauseTarget::Invoice(i) => format!("Cobrança da fatura {} pausada", store::get_invoice(&mut conn, i).await?.external_id),
+                PauseTarget::Invoice(i) => format!("Cobrança da fatura {} pausada", store::invoices::get_invoice(&mut conn, i).await?.external_id),
             };
             timeline.push((p.created_at, format!("{what} até {}: {} ({})", format_date(p.until), p.reason, p.set_by)));
         }

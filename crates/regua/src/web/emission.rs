@@ -25,7 +25,7 @@ use super::auth::Permission;
 use super::{AppState, Session, internal};
 use crate::delivery::Enqueued;
 use crate::domain::{CustomerId, DeliveryType, Invoice, WalletId, format_date, parse_date};
-use crate::store::{self, InvoiceListFilter};
+use crate::store::{self, invoices::InvoiceListFilter};
 
 /// The most invoices one e-mail batch or carnê takes.
 pub const MAX_BATCH: i64 = 5000;
@@ -91,14 +91,14 @@ impl EmissionQuery {
             }
         }
         if !self.forma.trim().is_empty() {
-            let methods = store::list_billing_methods(conn).await?;
+            let methods = store::parties::list_billing_methods(conn).await?;
             match methods.iter().find(|m| m.name == self.forma.trim()) {
                 Some(m) => f.method = Some(m.id),
                 None => return Ok(Err("Forma de cobrança não encontrada.".into())),
             }
         }
         if !self.cliente.trim().is_empty() {
-            match store::find_customer_by_external_id(conn, self.cliente.trim()).await? {
+            match store::parties::find_customer_by_external_id(conn, self.cliente.trim()).await? {
                 Some(c) => f.customer = Some(c.id),
                 None => {
                     return Ok(Err(format!(
@@ -129,7 +129,7 @@ async fn pick(
     conn: &mut sqlx::AnyConnection,
     f: &InvoiceListFilter,
 ) -> anyhow::Result<Vec<(Invoice, String)>> {
-    store::list_invoices_page(conn, f, 0, MAX_BATCH + 1).await
+    store::invoices::list_invoices_page(conn, f, 0, MAX_BATCH + 1).await
 }
 
 /// `GET /emissao`
@@ -143,13 +143,13 @@ pub(super) async fn show(
     }
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let methods: Vec<String> = store::list_billing_methods(&mut conn)
+        let methods: Vec<String> = store::parties::list_billing_methods(&mut conn)
             .await?
             .into_iter()
             .map(|m| m.name)
             .collect();
-        let financial = store::financial_account(&mut conn).await?.is_some();
-        let letters = store::list_letter_reviews(&mut conn, Some("pending"))
+        let financial = store::accounts::financial_account(&mut conn).await?.is_some();
+        let letters = store::dunning::list_letter_reviews(&mut conn, Some("pending"))
             .await?
             .len();
         let (error, picked) = match q.filter(&mut conn).await? {
@@ -215,7 +215,7 @@ pub(super) async fn send(
             Ok(f) => f,
             Err(e) => return Ok(Err(e)),
         };
-        let Some(account) = store::financial_account(&mut tx).await? else {
+        let Some(account) = store::accounts::financial_account(&mut tx).await? else {
             return Ok(Err(
                 "Nenhuma conta de e-mail nos parâmetros financeiros.".into()
             ));
@@ -305,16 +305,16 @@ pub(super) async fn carne(
         picked.sort_by(|(a, an), (b, bn)| {
             (an, a.customer_id.0, a.due_date).cmp(&(bn, b.customer_id.0, b.due_date))
         });
-        let company = store::company_profile(&mut conn).await?;
+        let company = store::parties::company_profile(&mut conn).await?;
         let mut customers = HashMap::<CustomerId, crate::domain::Customer>::new();
         let mut wallets = HashMap::<WalletId, crate::domain::BillingWallet>::new();
         let mut inputs = Vec::with_capacity(picked.len());
         for (invoice, _) in &picked {
             if let Entry::Vacant(e) = customers.entry(invoice.customer_id) {
-                e.insert(store::get_customer(&mut conn, invoice.customer_id).await?);
+                e.insert(store::parties::get_customer(&mut conn, invoice.customer_id).await?);
             }
             if let Entry::Vacant(e) = wallets.entry(invoice.wallet_id) {
-                e.insert(store::get_wallet(&mut conn, invoice.wallet_id).await?);
+                e.insert(store::parties::get_wallet(&mut conn, invoice.wallet_id).await?);
             }
             inputs.push(crate::payment::boleto_input(
                 invoice,

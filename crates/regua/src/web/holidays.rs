@@ -14,7 +14,7 @@ use super::auth::Permission;
 use super::{AppState, CsrfOnly, Session, internal};
 use crate::domain::format_date;
 use crate::dunning::HolidayScope;
-use crate::store::{self, ConfigError};
+use crate::store::{self, parties::ConfigError};
 
 #[derive(Deserialize)]
 pub(super) struct YearQuery {
@@ -47,7 +47,7 @@ async fn page(
 ) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let calendar = store::calendar(&mut conn).await?;
+        let calendar = store::dunning::calendar(&mut conn).await?;
         let rows: Vec<_> = calendar
             .year(year)
             .into_iter()
@@ -124,7 +124,7 @@ pub(super) async fn add(
     let by = format!("user: {}", session.user.login);
     let result: anyhow::Result<Result<(), (&'static str, String)>> = async {
         let mut tx = state.db.begin().await?;
-        match store::insert_holiday(
+        match store::dunning::insert_holiday(
             &mut tx,
             &form.date,
             &form.name,
@@ -136,7 +136,7 @@ pub(super) async fn add(
         .await
         {
             Ok(id) => {
-                store::audit(
+                store::audit::record(
                     &mut tx,
                     &by,
                     "holiday.add",
@@ -193,9 +193,9 @@ pub(super) async fn remove(
     let now = state.clock.now_millis();
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;
-        let removed = store::delete_holiday(&mut tx, id).await?;
+        let removed = store::dunning::delete_holiday(&mut tx, id).await?;
         if removed {
-            store::audit(
+            store::audit::record(
                 &mut tx,
                 &format!("user: {}", session.user.login),
                 "holiday.remove",

@@ -17,7 +17,7 @@ use crate::layouts::{
     CompiledLayout, Layout, LayoutContext, LayoutDraft, Problem, RenderedMessage, VARIABLES,
     check_layout,
 };
-use crate::store::{self, LayoutError};
+use crate::store::{self, layouts::LayoutError};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub(super) struct LayoutForm {
@@ -73,7 +73,7 @@ fn try_preview(f: &LayoutForm) -> Result<RenderedMessage, Vec<Problem>> {
 
 async fn load(state: &AppState, id: i64) -> anyhow::Result<Option<Layout>> {
     let mut conn = state.db.pool.acquire().await?;
-    Ok(store::list_layouts(&mut conn)
+    Ok(store::layouts::list_layouts(&mut conn)
         .await?
         .into_iter()
         .find(|l| l.id == LayoutId(id)))
@@ -125,7 +125,7 @@ pub(super) async fn list(State(state): State<Arc<AppState>>, session: Session) -
         Ok(c) => c,
         Err(e) => return internal(e.into()),
     };
-    match store::list_layouts(&mut conn).await {
+    match store::layouts::list_layouts(&mut conn).await {
         Ok(layouts) => {
             let rows: Vec<_> = layouts
                 .iter()
@@ -241,7 +241,7 @@ pub(super) async fn save(
     };
     let actor = format!("user: {}", session.user.login);
     let now = state.clock.now_millis();
-    match store::save_layout(&state.db, Some(&layout.name), &draft, &actor, now).await {
+    match store::layouts::save_layout(&state.db, Some(&layout.name), &draft, &actor, now).await {
         Ok(saved) => Redirect::to(&format!(
             "/configuracoes/layouts/{id}?salvo={}",
             saved.version
@@ -276,8 +276,13 @@ pub(super) async fn restore(
         Err(e) => return internal(e),
     };
     let actor = format!("user: {}", session.user.login);
-    match store::restore_default_layout(&state.db, &layout.name, &actor, state.clock.now_millis())
-        .await
+    match store::layouts::restore_default_layout(
+        &state.db,
+        &layout.name,
+        &actor,
+        state.clock.now_millis(),
+    )
+    .await
     {
         Ok(saved) => Redirect::to(&format!(
             "/configuracoes/layouts/{id}?salvo={}",

@@ -30,11 +30,11 @@ pub(super) async fn list(
     }
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let bands = store::list_bands(&mut conn).await?;
+        let bands = store::dunning::list_bands(&mut conn).await?;
         let mut rows = Vec::new();
-        for l in store::list_letter_reviews(&mut conn, Some("pending")).await? {
-            let inv = store::get_invoice(&mut conn, l.invoice).await?;
-            let customer = store::get_customer(&mut conn, inv.customer_id).await?;
+        for l in store::dunning::list_letter_reviews(&mut conn, Some("pending")).await? {
+            let inv = store::invoices::get_invoice(&mut conn, l.invoice).await?;
+            let customer = store::parties::get_customer(&mut conn, inv.customer_id).await?;
             rows.push(minijinja::context! {
                 id => l.id, invoice => inv.external_id, customer => customer.name,
                 band => bands.iter().find(|b| b.id == l.band).map_or(String::new(), |b| format!("{} a {} dias", b.from_days, b.to_days)),
@@ -68,7 +68,7 @@ pub(super) async fn pdf(
     }
     let result: anyhow::Result<Option<Vec<u8>>> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let Some(letter) = store::list_letter_reviews(&mut conn, None)
+        let Some(letter) = store::dunning::list_letter_reviews(&mut conn, None)
             .await?
             .into_iter()
             .find(|l| l.id == id)
@@ -92,14 +92,14 @@ async fn approve(state: &AppState, session: &Session, only: Option<i64>) -> anyh
     let by = format!("user: {}", session.user.login);
     let now = state.clock.now_millis();
     let mut tx = state.db.begin().await?;
-    let pending: Vec<_> = store::list_letter_reviews(&mut tx, Some("pending"))
+    let pending: Vec<_> = store::dunning::list_letter_reviews(&mut tx, Some("pending"))
         .await?
         .into_iter()
         .filter(|l| only.is_none_or(|id| l.id == id))
         .collect();
     let n = crate::dunning::approve_letters(&mut tx, &pending, &by, now).await?;
     for l in &pending {
-        store::audit(
+        store::audit::record(
             &mut tx,
             &by,
             "letter.approve",
@@ -161,9 +161,9 @@ pub(super) async fn reject(
     let now = state.clock.now_millis();
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;
-        let done = store::decide_letter(&mut tx, id, false, &by, now).await?;
+        let done = store::dunning::decide_letter(&mut tx, id, false, &by, now).await?;
         if done {
-            store::audit(
+            store::audit::record(
                 &mut tx,
                 &by,
                 "letter.reject",

@@ -13,7 +13,7 @@ use super::auth::Permission;
 use super::{AppState, CsrfOnly, Session, internal};
 use crate::delivery::{Channel, NoticeId, NoticeStatus};
 use crate::domain::parse_date;
-use crate::store::{self, LogFilter};
+use crate::store::{self, log::LogFilter};
 
 const PAGE: i64 = 100;
 
@@ -88,14 +88,14 @@ async fn filter(
     let mut conn = state.db.pool.acquire().await?;
     let customer = match q.customer.trim() {
         "" => None,
-        ext => match store::find_customer_by_external_id(&mut conn, ext).await? {
+        ext => match store::parties::find_customer_by_external_id(&mut conn, ext).await? {
             Some(c) => Some(c.id),
             None => return Ok(Err(format!("Cliente não encontrado: {ext}"))),
         },
     };
     let account = match q.account.trim() {
         "" => None,
-        name => match store::find_smtp_account(&mut conn, name).await? {
+        name => match store::accounts::find_smtp_account(&mut conn, name).await? {
             Some(a) => Some(a.id),
             None => return Ok(Err(format!("Conta de e-mail não encontrada: {name}"))),
         },
@@ -129,7 +129,7 @@ pub(super) async fn list(
         let (rows, error) = match filter(&state, &q, PAGE + 1).await? {
             Ok(f) => {
                 let mut conn = state.db.pool.acquire().await?;
-                (store::list_attempts(&mut conn, &f).await?, None)
+                (store::log::list_attempts(&mut conn, &f).await?, None)
             }
             Err(e) => (Vec::new(), Some(e)),
         };
@@ -205,7 +205,7 @@ pub(super) async fn csv(
             Err(e) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, e).into_response()),
         };
         let mut conn = state.db.pool.acquire().await?;
-        let rows = store::list_attempts(&mut conn, &f).await?;
+        let rows = store::log::list_attempts(&mut conn, &f).await?;
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([
             "data_hora",
@@ -262,9 +262,10 @@ pub(super) async fn requeue(
     }
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;
-        let ok = store::requeue_notice(&mut tx, NoticeId(id), state.clock.now_millis()).await?;
+        let ok =
+            store::outbox::requeue_notice(&mut tx, NoticeId(id), state.clock.now_millis()).await?;
         if ok {
-            store::audit(
+            store::audit::record(
                 &mut tx,
                 &format!("user: {}", session.user.login),
                 "notice.requeue",

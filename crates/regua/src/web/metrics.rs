@@ -47,7 +47,7 @@ const SETTLE_MS: i64 = 15 * 60 * 1000;
 /// The histogram of the delivery log up to an attempt id, kept between scrapes: a log of
 /// millions of attempts is read once, then only what is new.
 #[derive(Debug, Default)]
-pub struct HistogramCache(tokio::sync::Mutex<(i64, store::DurationHistogram)>);
+pub struct HistogramCache(tokio::sync::Mutex<(i64, store::log::DurationHistogram)>);
 
 impl HistogramCache {
     /// The whole log's histogram: the cached part, advanced over what settled since, plus the
@@ -56,17 +56,20 @@ impl HistogramCache {
         &self,
         conn: &mut sqlx::AnyConnection,
         now_ms: i64,
-    ) -> anyhow::Result<store::DurationHistogram> {
+    ) -> anyhow::Result<store::log::DurationHistogram> {
         let mut cached = self.0.lock().await;
         let (up_to, hist) = &mut *cached;
-        if let Some(settled) = store::settled_attempt_id(conn, *up_to, now_ms - SETTLE_MS).await? {
+        if let Some(settled) =
+            store::log::settled_attempt_id(conn, *up_to, now_ms - SETTLE_MS).await?
+        {
             hist.add(
-                &store::send_duration_histogram(conn, &BOUNDS_MS, *up_to, Some(settled)).await?,
+                &store::log::send_duration_histogram(conn, &BOUNDS_MS, *up_to, Some(settled))
+                    .await?,
             );
             *up_to = settled;
         }
         let mut total = hist.clone();
-        total.add(&store::send_duration_histogram(conn, &BOUNDS_MS, *up_to, None).await?);
+        total.add(&store::log::send_duration_histogram(conn, &BOUNDS_MS, *up_to, None).await?);
         Ok(total)
     }
 
@@ -110,17 +113,17 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderM
         let mut out = String::new();
         writeln!(out, "# HELP regua_notices Notices in the outbox by status.")?;
         writeln!(out, "# TYPE regua_notices gauge")?;
-        let counts = store::count_notices_by_status(&mut conn).await?;
+        let counts = store::outbox::count_notices_by_status(&mut conn).await?;
         for status in ["queued", "sending", "sent", "retrying", "dead", "skipped"] {
             let n = counts.get(status).copied().unwrap_or(0);
             writeln!(out, "regua_notices{{status=\"{status}\"}} {n}")?;
         }
         writeln!(out, "# HELP regua_queue_depth Notices waiting to be sent, per account.")?;
         writeln!(out, "# TYPE regua_queue_depth gauge")?;
-        for (account, n) in store::queue_depth_by_account(&mut conn).await? {
+        for (account, n) in store::log::queue_depth_by_account(&mut conn).await? {
             writeln!(out, "regua_queue_depth{{account=\"{}\"}} {n}", label(&account))?;
         }
-        let store::DurationHistogram {
+        let store::log::DurationHistogram {
             buckets,
             count,
             sum_ms,
@@ -140,7 +143,7 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderM
         writeln!(out, "regua_send_duration_seconds_bucket{{le=\"+Inf\"}} {count}")?;
         writeln!(out, "regua_send_duration_seconds_sum {}", sum_ms as f64 / 1000.0)?;
         writeln!(out, "regua_send_duration_seconds_count {count}")?;
-        if let Some(run) = store::list_runs(&mut conn, 1).await?.first() {
+        if let Some(run) = store::dunning::list_runs(&mut conn, 1).await?.first() {
             writeln!(out, "# HELP regua_routine_last_run_timestamp_seconds When the last routine run finished.")?;
             writeln!(out, "# TYPE regua_routine_last_run_timestamp_seconds gauge")?;
             writeln!(

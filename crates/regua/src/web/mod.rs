@@ -36,7 +36,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 use crate::domain::Clock;
-use crate::store::{self, Db, User};
+use crate::store::{self, Db, auth::User};
 use auth::Permission;
 
 /// Cookie holding the session token.
@@ -350,7 +350,7 @@ impl FromRequestParts<Arc<AppState>> for Session {
             )
                 .into_response()
         })?;
-        match store::session_user(&mut conn, &token, state.clock.now_millis()).await {
+        match store::auth::session_user(&mut conn, &token, state.clock.now_millis()).await {
             // A generated password is for the first login only: nothing else until it changes.
             Ok(Some((user, _)))
                 if user.must_change_password

@@ -286,13 +286,13 @@ async fn login(
     let client = super::client_of(Some(peer));
     let now = state.clock.now_millis();
     let result: anyhow::Result<Response> = async {
-        let limits = store::LoginLimits {
+        let limits = store::auth::LoginLimits {
             since_ms: now - THROTTLE_WINDOW_MS,
             per_login: MAX_FAILURES_PER_LOGIN,
             per_client: MAX_FAILURES_PER_CLIENT,
         };
-        let slot =
-            store::reserve_login_attempt(&state.db, &form.login, &client, limits, now).await?;
+        let slot = store::auth::reserve_login_attempt(&state.db, &form.login, &client, limits, now)
+            .await?;
         let mut conn = state.db.pool.acquire().await?;
         let Some(slot) = slot else {
             tracing::warn!(login = %form.login, %client, "login throttled");
@@ -304,7 +304,7 @@ async fn login(
                 &form.next,
             ));
         };
-        let user = store::user_for_login(&mut conn, &form.login).await?;
+        let user = store::auth::user_for_login(&mut conn, &form.login).await?;
         // Verify even for an unknown login, so the answer takes as long either way.
         let hash = user
             .as_ref()
@@ -312,9 +312,9 @@ async fn login(
         let ok = auth::verify_password(&form.password, hash);
         match user {
             Some((user, _)) if ok && user.active => {
-                store::release_login_attempt(&mut conn, slot).await?;
+                store::auth::release_login_attempt(&mut conn, slot).await?;
                 let (token, _csrf) =
-                    store::create_session(&mut conn, user.id, now, SESSION_TTL_MS).await?;
+                    store::auth::create_session(&mut conn, user.id, now, SESSION_TTL_MS).await?;
                 tracing::info!(user = %user.login, "logged in");
                 let mut resp = Redirect::to(super::safe_next(&form.next)).into_response();
                 resp.headers_mut().append(
@@ -395,7 +395,8 @@ async fn change_password(
     }
     let result: anyhow::Result<Result<(), &'static str>> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let Some((_, hash)) = store::user_for_login(&mut conn, &session.user.login).await? else {
+        let Some((_, hash)) = store::auth::user_for_login(&mut conn, &session.user.login).await?
+        else {
             return Ok(Err("Usuário não encontrado."));
         };
         if !auth::verify_password(&form.current, &hash) {
@@ -413,9 +414,9 @@ async fn change_password(
         drop(conn);
         let mut tx = state.db.begin().await?;
         let now = state.clock.now_millis();
-        store::change_own_password(&mut tx, session.user.id, &form.new, &session.token, now)
+        store::auth::change_own_password(&mut tx, session.user.id, &form.new, &session.token, now)
             .await?;
-        store::audit(
+        store::audit::record(
             &mut tx,
             &format!("user: {}", session.user.login),
             "user.password",
@@ -456,7 +457,7 @@ async fn logout(
         return resp;
     }
     if let Ok(mut conn) = state.db.pool.acquire().await
-        && let Err(e) = store::delete_session(&mut conn, &session.token).await
+        && let Err(e) = store::auth::delete_session(&mut conn, &session.token).await
     {
         tracing::error!(error = format!("{e:#}"), "cannot end the session");
     }
@@ -474,9 +475,9 @@ async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Resp
         let mut conn = state.db.pool.acquire().await?;
         let clock = &state.clock;
         let midnight = clock.start_of_day_ms(clock.today())?;
-        let today = store::dashboard_counts(&mut conn, midnight).await?;
-        let routines = store::list_routines(&mut conn).await?;
-        let runs: Vec<_> = store::list_runs(&mut conn, 5)
+        let today = store::log::dashboard_counts(&mut conn, midnight).await?;
+        let routines = store::dunning::list_routines(&mut conn).await?;
+        let runs: Vec<_> = store::dunning::list_runs(&mut conn, 5)
             .await?
             .into_iter()
             .map(|r| {
@@ -497,7 +498,7 @@ async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Resp
             .collect();
         // Which server's scheduler runs the routines (its lease), or that none does now.
         let lease_ms = i64::try_from(crate::dunning::LEASE.as_millis()).unwrap_or(0);
-        let scheduler = match store::lease_holder(&mut conn, crate::dunning::LEASE_NAME).await? {
+        let scheduler = match store::dunning::lease_holder(&mut conn, crate::dunning::LEASE_NAME).await? {
             Some((owner, until)) if until > clock.now_millis() => minijinja::context! {
                 text => format!(
                     "As rotinas rodam no servidor {owner} (último sinal às {}).",
@@ -517,13 +518,13 @@ async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Resp
                 alert => true,
             },
         };
-        let financial = store::financial_account(&mut conn).await?;
+        let financial = store::accounts::financial_account(&mut conn).await?;
         let mut accounts = Vec::new();
-        for a in store::list_smtp_accounts(&mut conn).await? {
+        for a in store::accounts::list_smtp_accounts(&mut conn).await? {
             if !a.active {
                 continue;
             }
-            let used = store::account_usage(&mut conn, a.id, clock.now_millis()).await?;
+            let used = store::dunning::account_usage(&mut conn, a.id, clock.now_millis()).await?;
             let limits = crate::domain::send_limits::SendLimits {
                 hourly: a.hourly_limit,
                 daily: a.daily_limit,
@@ -552,7 +553,7 @@ async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Resp
                 scheduler,
                 accounts,
                 financial => financial.is_some(),
-                portal_hidden => financial.is_none() && store::portal_settings(&mut conn).await?.send_email,
+                portal_hidden => financial.is_none() && store::settings::portal_settings(&mut conn).await?.send_email,
                 ..session.ctx()
             },
         ))

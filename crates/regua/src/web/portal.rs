@@ -2,7 +2,7 @@
 //! live in [`crate::portal`]; this module draws them.
 //!
 //! Every invoice a page names is looked up together with the logged-in document
-//! ([`store::portal_invoice`]): someone else's invoice is a 404, logged, like one that does not
+//! ([`store::portal::portal_invoice`]): someone else's invoice is a 404, logged, like one that does not
 //! exist.
 
 use std::net::SocketAddr;
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::{AppState, auth, cookie, internal};
 use crate::domain::{Invoice, InvoiceId, format_date};
 use crate::portal::{self, AccessRequest, Login};
-use crate::store::{self, PortalSessionKind};
+use crate::store::{self, portal::PortalSessionKind};
 
 /// The portal's session cookie.
 pub const PORTAL_COOKIE: &str = "regua_central";
@@ -58,7 +58,7 @@ impl FromRequestParts<Arc<AppState>> for PortalSession {
         };
         let found = async {
             let mut conn = state.db.pool.acquire().await?;
-            store::portal_session(
+            store::portal::portal_session(
                 &mut conn,
                 &token,
                 PortalSessionKind::Web,
@@ -233,7 +233,7 @@ pub(super) async fn login(
         {
             Login::Ok(document) => {
                 let mut conn = state.db.pool.acquire().await?;
-                let (token, _) = store::create_portal_session(
+                let (token, _) = store::portal::create_portal_session(
                     &mut conn,
                     &document,
                     PortalSessionKind::Web,
@@ -320,7 +320,7 @@ pub(super) async fn logout(
     }
     let result = async {
         let mut conn = state.db.pool.acquire().await?;
-        store::delete_portal_session(&mut conn, &session.token).await
+        store::portal::delete_portal_session(&mut conn, &session.token).await
     }
     .await;
     match result {
@@ -446,7 +446,7 @@ pub(super) async fn password_form(
 ) -> Response {
     let valid = async {
         let mut conn = state.db.pool.acquire().await?;
-        store::portal_token_document(&mut conn, &token, state.clock.now_millis()).await
+        store::portal::portal_token_document(&mut conn, &token, state.clock.now_millis()).await
     }
     .await;
     match valid {
@@ -522,7 +522,7 @@ pub(super) async fn set_password(
             return Ok(expired_link(&state));
         };
         let mut conn = state.db.pool.acquire().await?;
-        let (session, _) = store::create_portal_session(
+        let (session, _) = store::portal::create_portal_session(
             &mut conn,
             &document,
             PortalSessionKind::Web,
@@ -565,8 +565,8 @@ pub(super) async fn invoices(
 ) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let list = store::portal_invoices(&mut conn, &session.document, LIST_LIMIT).await?;
-        let name = store::customers_with_document(&mut conn, &session.document)
+        let list = store::portal::portal_invoices(&mut conn, &session.document, LIST_LIMIT).await?;
+        let name = store::portal::customers_with_document(&mut conn, &session.document)
             .await?
             .first()
             .map(|c| c.name.clone())
@@ -598,7 +598,7 @@ async fn find(
     id: i64,
 ) -> anyhow::Result<Option<Invoice>> {
     let mut conn = state.db.pool.acquire().await?;
-    store::portal_invoice(&mut conn, &session.document, InvoiceId(id)).await
+    store::portal::portal_invoice(&mut conn, &session.document, InvoiceId(id)).await
 }
 
 #[derive(Deserialize)]

@@ -20,7 +20,7 @@ use super::AppState;
 use super::api::{ApiError, ApiResult, parse_json, respond};
 use crate::domain::{Invoice, InvoiceId};
 use crate::portal::{self, Login};
-use crate::store::{self, PortalSessionKind};
+use crate::store::{self, portal::PortalSessionKind};
 
 /// A request from the app with a live session: the document (digits) and the token.
 pub struct AppClient {
@@ -47,7 +47,7 @@ impl FromRequestParts<Arc<AppState>> for AppClient {
             return Err(unauthorized());
         }
         let mut conn = state.db.pool.acquire().await?;
-        match store::portal_session(
+        match store::portal::portal_session(
             &mut conn,
             &token,
             PortalSessionKind::App,
@@ -97,7 +97,7 @@ async fn create_session(
                 Login::Ok(document) => {
                     let now = state.clock.now_millis();
                     let mut conn = state.db.pool.acquire().await?;
-                    let (token, _) = store::create_portal_session(
+                    let (token, _) = store::portal::create_portal_session(
                         &mut conn,
                         &document,
                         PortalSessionKind::App,
@@ -133,7 +133,7 @@ async fn create_session(
 async fn end_session(State(state): State<Arc<AppState>>, client: AppClient) -> Response {
     let result = async {
         let mut conn = state.db.pool.acquire().await?;
-        store::delete_portal_session(&mut conn, &client.token).await
+        store::portal::delete_portal_session(&mut conn, &client.token).await
     }
     .await;
     match result {
@@ -158,7 +158,7 @@ async fn invoices(State(state): State<Arc<AppState>>, client: AppClient) -> Resp
     respond(
         async {
             let mut conn = state.db.pool.acquire().await?;
-            let list = store::portal_invoices(&mut conn, &client.document, 60).await?;
+            let list = store::portal::portal_invoices(&mut conn, &client.document, 60).await?;
             let today = state.clock.today();
             Ok((
                 StatusCode::OK,
@@ -174,7 +174,7 @@ async fn invoices(State(state): State<Arc<AppState>>, client: AppClient) -> Resp
 
 async fn find(state: &AppState, client: &AppClient, id: i64) -> Result<Invoice, ApiError> {
     let mut conn = state.db.pool.acquire().await?;
-    match store::portal_invoice(&mut conn, &client.document, InvoiceId(id)).await? {
+    match store::portal::portal_invoice(&mut conn, &client.document, InvoiceId(id)).await? {
         Some(i) => Ok(i),
         None => {
             tracing::warn!(
@@ -276,7 +276,7 @@ async fn register_device(
                 return Err(ApiError::invalid("platform", "Use android, ios ou web."));
             }
             let mut conn = state.db.pool.acquire().await?;
-            store::register_device(
+            store::portal::register_device(
                 &mut conn,
                 &client.document,
                 token,
@@ -298,13 +298,13 @@ async fn remove_device(
     let result: ApiResult = async {
         let mut conn = state.db.pool.acquire().await?;
         // Only this document's device: a token of someone else's is "not found".
-        if !store::devices_of(&mut conn, &client.document)
+        if !store::portal::devices_of(&mut conn, &client.document)
             .await?
             .contains(&token)
         {
             return Err(ApiError::not_found("Dispositivo"));
         }
-        store::delete_device(&mut conn, &token).await?;
+        store::portal::delete_device(&mut conn, &token).await?;
         Ok((StatusCode::NO_CONTENT, Value::Null))
     }
     .await;

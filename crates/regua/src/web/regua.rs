@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::auth::Permission;
 use super::{AppState, CsrfOnly, Session, internal};
 use crate::dunning::{RuleKind, format_weekdays};
-use crate::store::{self, ConfigError};
+use crate::store::{self, parties::ConfigError};
 
 type Errors = BTreeMap<&'static str, String>;
 
@@ -92,15 +92,15 @@ async fn page_with(
 ) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let layouts = store::list_layouts(&mut conn).await?;
+        let layouts = store::layouts::list_layouts(&mut conn).await?;
         let layout_name = |id| {
             layouts
                 .iter()
                 .find(|l| l.id == id)
                 .map_or("?".to_string(), |l| l.name.clone())
         };
-        let rules = store::list_send_rules(&mut conn).await?;
-        let methods: Vec<_> = store::list_billing_methods(&mut conn)
+        let rules = store::rules::list_send_rules(&mut conn).await?;
+        let methods: Vec<_> = store::parties::list_billing_methods(&mut conn)
             .await?
             .into_iter()
             .map(|m| {
@@ -116,7 +116,7 @@ async fn page_with(
                 minijinja::context! { name => m.name, rules }
             })
             .collect();
-        let bands: Vec<_> = store::list_bands(&mut conn)
+        let bands: Vec<_> = store::dunning::list_bands(&mut conn)
             .await?
             .into_iter()
             .map(|b| {
@@ -127,7 +127,7 @@ async fn page_with(
                 }
             })
             .collect();
-        let routines: Vec<_> = store::list_routines(&mut conn)
+        let routines: Vec<_> = store::dunning::list_routines(&mut conn)
             .await?
             .into_iter()
             .map(|r| {
@@ -222,9 +222,9 @@ pub(super) async fn add_rule(
     let now = state.clock.now_millis();
     let result: anyhow::Result<Option<String>> = async {
         let mut tx = state.db.begin().await?;
-        match store::insert_send_rule(&mut tx, &form.method, kind, days, layout, now).await {
+        match store::rules::insert_send_rule(&mut tx, &form.method, kind, days, layout, now).await {
             Ok(id) => {
-                store::audit(
+                store::audit::record(
                     &mut tx,
                     &format!("user: {}", session.user.login),
                     "rule.add",
@@ -281,9 +281,9 @@ pub(super) async fn remove_rule(
     let now = state.clock.now_millis();
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;
-        let removed = store::delete_send_rule(&mut tx, id).await?;
+        let removed = store::rules::delete_send_rule(&mut tx, id).await?;
         if removed {
-            store::audit(
+            store::audit::record(
                 &mut tx,
                 &format!("user: {}", session.user.login),
                 "rule.remove",
@@ -341,7 +341,7 @@ pub(super) async fn add_band(
     let now = state.clock.now_millis();
     let result: anyhow::Result<Option<(&'static str, String)>> = async {
         let mut tx = state.db.begin().await?;
-        let bands = store::list_bands(&mut tx).await?;
+        let bands = store::dunning::list_bands(&mut tx).await?;
         if to < from {
             return Ok(Some((
                 "to",
@@ -357,9 +357,10 @@ pub(super) async fn add_band(
                 format!("Sobrepõe a faixa de {} a {} dias.", b.from_days, b.to_days),
             )));
         }
-        match store::insert_band(&mut tx, from, to, None, form.letter.is_some(), now).await {
+        match store::dunning::insert_band(&mut tx, from, to, None, form.letter.is_some(), now).await
+        {
             Ok(id) => {
-                store::audit(
+                store::audit::record(
                     &mut tx,
                     &format!("user: {}", session.user.login),
                     "band.add",
@@ -407,10 +408,10 @@ pub(super) async fn remove_band(
     let now = state.clock.now_millis();
     let result: anyhow::Result<Result<bool, String>> = async {
         let mut tx = state.db.begin().await?;
-        match store::delete_band(&mut tx, id).await {
+        match store::dunning::delete_band(&mut tx, id).await {
             Ok(removed) => {
                 if removed {
-                    store::audit(
+                    store::audit::record(
                         &mut tx,
                         &format!("user: {}", session.user.login),
                         "band.remove",
@@ -481,7 +482,7 @@ pub(super) async fn add_routine(
         } else {
             form.time.trim()
         };
-        match store::insert_routine(
+        match store::dunning::insert_routine(
             &mut tx,
             &form.name,
             crate::dunning::Task::SendEmails,
@@ -493,7 +494,7 @@ pub(super) async fn add_routine(
         .await
         {
             Ok(id) => {
-                store::audit(
+                store::audit::record(
                     &mut tx,
                     &format!("user: {}", session.user.login),
                     "routine.add",
@@ -558,16 +559,16 @@ pub(super) async fn remove_routine(
     let now = state.clock.now_millis();
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;
-        let Some(routine) = store::list_routines(&mut tx)
+        let Some(routine) = store::dunning::list_routines(&mut tx)
             .await?
             .into_iter()
             .find(|r| r.id == id)
         else {
             return Ok(false);
         };
-        let removed = store::deactivate_routine(&mut tx, &routine.name).await?;
+        let removed = store::dunning::deactivate_routine(&mut tx, &routine.name).await?;
         if removed {
-            store::audit(
+            store::audit::record(
                 &mut tx,
                 &format!("user: {}", session.user.login),
                 "routine.remove",

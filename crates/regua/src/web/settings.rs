@@ -37,15 +37,15 @@ pub(super) const GENERAL: Section = Section {
         ("company_city", "Cidade (local de pagamento)"),
         ("portal_url", "Endereço da Central do Assinante"),
         (
-            store::SETTING_DEFAULT_DELIVERY_TYPE,
+            store::parties::SETTING_DEFAULT_DELIVERY_TYPE,
             "Tipo de cobrança padrão",
         ),
         (
-            store::SETTING_WINDOW_DAYS,
+            store::dunning::SETTING_WINDOW_DAYS,
             "Dias de recuperação da régua (0 a 60)",
         ),
         (
-            store::SETTING_OPTIONAL_HOLIDAYS,
+            store::dunning::SETTING_OPTIONAL_HOLIDAYS,
             "Pontos facultativos param as rotinas",
         ),
     ],
@@ -58,13 +58,16 @@ pub(super) const PORTAL: Section = Section {
     title: "Central do Assinante",
     permission: Permission::ConfigureEmail,
     fields: &[
-        (store::SETTING_PORTAL_SEND_EMAIL, "Envia e-mail aplicativo"),
         (
-            store::SETTING_PORTAL_LIMIT_INVOICE,
+            store::settings::SETTING_PORTAL_SEND_EMAIL,
+            "Envia e-mail aplicativo",
+        ),
+        (
+            store::settings::SETTING_PORTAL_LIMIT_INVOICE,
             "Envios por fatura por dia",
         ),
         (
-            store::SETTING_PORTAL_LIMIT_CUSTOMER,
+            store::settings::SETTING_PORTAL_LIMIT_CUSTOMER,
             "Envios por cliente por dia",
         ),
     ],
@@ -78,24 +81,30 @@ pub(super) const NOTIFICATIONS: Section = Section {
     permission: Permission::ConfigureEmail,
     fields: &[
         (
-            store::SETTING_SUSPENSION_METHOD,
+            store::settings::SETTING_SUSPENSION_METHOD,
             "Método de envio das notificações de suspensão",
         ),
-        (store::SETTING_SUSPENSION_ACCOUNT, "Conta de e-mail SMTP"),
-        (store::SETTING_SUSPENSION_GATEWAY, "Gateway de SMS"),
         (
-            store::SETTING_SUSPENSION_FALLBACK,
+            store::settings::SETTING_SUSPENSION_ACCOUNT,
+            "Conta de e-mail SMTP",
+        ),
+        (
+            store::settings::SETTING_SUSPENSION_GATEWAY,
+            "Gateway de SMS",
+        ),
+        (
+            store::settings::SETTING_SUSPENSION_FALLBACK,
             "Alternativas quando o método não alcança o cliente, em ordem (ex.: sms,email)",
         ),
         (
-            store::SETTING_SUSPENSION_ENDING_DAYS,
+            store::settings::SETTING_SUSPENSION_ENDING_DAYS,
             "Aviso de término: dias antes do fim (1 a 30)",
         ),
     ],
 };
 
-fn spec(key: &str) -> &'static store::SettingSpec {
-    store::setting_spec(key).expect("every field is a known setting")
+fn spec(key: &str) -> &'static store::settings::SettingSpec {
+    store::settings::setting_spec(key).expect("every field is a known setting")
 }
 
 /// The names an account or gateway field may take, each with its label, the empty choice
@@ -103,15 +112,15 @@ fn spec(key: &str) -> &'static store::SettingSpec {
 /// (so the page shows what is set instead of silently another).
 async fn named_choices(
     state: &AppState,
-    kind: store::SettingKind,
+    kind: store::settings::SettingKind,
     value: &str,
 ) -> anyhow::Result<Option<Vec<(String, String)>>> {
     let (empty, names): (&str, Vec<String>) = match kind {
-        store::SettingKind::SmtpAccount => {
+        store::settings::SettingKind::SmtpAccount => {
             let mut conn = state.db.pool.acquire().await?;
             (
                 "Conta financeira (padrão)",
-                store::list_smtp_accounts(&mut conn)
+                store::accounts::list_smtp_accounts(&mut conn)
                     .await?
                     .into_iter()
                     .filter(|a| a.active)
@@ -119,11 +128,11 @@ async fn named_choices(
                     .collect(),
             )
         }
-        store::SettingKind::SmsGateway => {
+        store::settings::SettingKind::SmsGateway => {
             let mut conn = state.db.pool.acquire().await?;
             (
                 "O primeiro gateway ativo",
-                store::list_sms_gateways(&mut conn)
+                store::channels::list_sms_gateways(&mut conn)
                     .await?
                     .into_iter()
                     .filter(|g| g.active)
@@ -142,8 +151,8 @@ async fn named_choices(
 }
 
 /// What the template needs to draw a field's input.
-fn input_kind(kind: store::SettingKind) -> minijinja::Value {
-    use store::SettingKind as K;
+fn input_kind(kind: store::settings::SettingKind) -> minijinja::Value {
+    use store::settings::SettingKind as K;
     match kind {
         K::Delivery => {
             minijinja::context! { select => vec![("email", "E-mail"), ("printed", "Impresso")] }
@@ -171,7 +180,10 @@ async fn current(
     let mut conn = state.db.pool.acquire().await?;
     let mut out = HashMap::new();
     for (key, _) in section.fields {
-        out.insert(*key, store::setting_or_default(&mut conn, spec(key)).await?);
+        out.insert(
+            *key,
+            store::settings::setting_or_default(&mut conn, spec(key)).await?,
+        );
     }
     Ok(out)
 }
@@ -220,19 +232,22 @@ async fn show(state: &AppState, session: &Session, section: &Section, saved: Sav
     let warning = async {
         let mut conn = state.db.pool.acquire().await?;
         if section.path == PORTAL.path {
-            let none = store::get_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT)
-                .await?
-                .is_none();
+            let none =
+                store::parties::get_setting(&mut conn, store::accounts::SETTING_FINANCIAL_ACCOUNT)
+                    .await?
+                    .is_none();
             return anyhow::Ok(none.then_some(
                 "Nenhuma conta SMTP padrão nos Parâmetros financeiros: o envio por e-mail fica oculto na Central do Assinante até que uma seja definida.",
             ));
         }
         if section.path == NOTIFICATIONS.path {
-            let method =
-                store::setting_or_default(&mut conn, spec(store::SETTING_SUSPENSION_METHOD))
-                    .await?;
+            let method = store::settings::setting_or_default(
+                &mut conn,
+                spec(store::settings::SETTING_SUSPENSION_METHOD),
+            )
+            .await?;
             if method == "sms"
-                && !store::list_sms_gateways(&mut conn)
+                && !store::channels::list_sms_gateways(&mut conn)
                     .await?
                     .iter()
                     .any(|g| g.active)
@@ -241,7 +256,7 @@ async fn show(state: &AppState, session: &Session, section: &Section, saved: Sav
                     "Nenhum gateway de SMS cadastrado: as notificações por SMS não podem ser enviadas (cadastre um com regua sms add).",
                 ));
             }
-            if method == "push" && store::push_config(&mut conn).await?.is_none() {
+            if method == "push" && store::channels::push_config(&mut conn).await?.is_none() {
                 return Ok(Some(
                     "Falta o arquivo de configuração do Firebase: as notificações push não podem ser enviadas (regua push configure --service-account ARQUIVO.json).",
                 ));
@@ -285,8 +300,8 @@ async fn save(
     };
     for (key, _) in section.fields {
         let typed = form.get(*key).cloned().unwrap_or_default();
-        let checked = match store::check_setting(spec(key), &typed) {
-            Ok(v) => match store::check_setting_in_db(&mut conn, spec(key), &v).await {
+        let checked = match store::settings::check_setting(spec(key), &typed) {
+            Ok(v) => match store::settings::check_setting_in_db(&mut conn, spec(key), &v).await {
                 Ok(Ok(())) => Ok(v),
                 Ok(Err(e)) => Err(e),
                 Err(e) => return internal(e),
@@ -326,8 +341,8 @@ async fn save(
                 values[key].clone(),
             );
             if old != new {
-                store::set_setting(&mut tx, key, &new).await?;
-                store::audit(
+                store::parties::set_setting(&mut tx, key, &new).await?;
+                store::audit::record(
                     &mut tx,
                     &format!("user: {}", session.user.login),
                     "setting.set",

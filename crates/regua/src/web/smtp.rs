@@ -16,7 +16,7 @@ use super::{AppState, CsrfOnly, Session, internal};
 use crate::delivery::{NewSmtpAccount, NoticeStatus, Security, Worker, WorkerOptions};
 use crate::domain::{EmailAddress, limits};
 use crate::secrets::Secret;
-use crate::store::{self, ConfigError};
+use crate::store::{self, parties::ConfigError};
 
 /// The form's fields, as typed.
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -153,8 +153,8 @@ async fn page(
 ) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let financial = store::financial_account(&mut conn).await?;
-        let accounts: Vec<_> = store::list_smtp_accounts(&mut conn)
+        let financial = store::accounts::financial_account(&mut conn).await?;
+        let accounts: Vec<_> = store::accounts::list_smtp_accounts(&mut conn)
             .await?
             .into_iter()
             .filter(|a| a.active)
@@ -258,7 +258,8 @@ pub(super) async fn create(
     let now = state.clock.now_millis();
     let result: anyhow::Result<Result<(), Errors>> = async {
         let mut tx = state.db.begin().await?;
-        match store::insert_smtp_account(&mut tx, &account, state.key.as_ref(), now).await {
+        match store::accounts::insert_smtp_account(&mut tx, &account, state.key.as_ref(), now).await
+        {
             Ok(_) => {}
             Err(ConfigError::Duplicate { .. }) => {
                 return Ok(Err(Errors::from([(
@@ -274,7 +275,7 @@ pub(super) async fn create(
                 )])));
             }
         }
-        store::audit(
+        store::audit::record(
             &mut tx,
             &format!("user: {}", session.user.login),
             "smtp.add",
@@ -285,7 +286,7 @@ pub(super) async fn create(
         )
         .await?;
         if form.financial.is_some() {
-            store::set_financial_account(
+            store::accounts::set_financial_account(
                 &mut tx,
                 &format!("user: {}", session.user.login),
                 &account.name,
@@ -328,14 +329,15 @@ pub(super) async fn financial(
     }
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;
-        let Ok(account) = store::get_smtp_account(&mut tx, crate::delivery::AccountId(id)).await
+        let Ok(account) =
+            store::accounts::get_smtp_account(&mut tx, crate::delivery::AccountId(id)).await
         else {
             return Ok(false);
         };
         if !account.active {
             return Ok(false);
         }
-        store::set_financial_account(
+        store::accounts::set_financial_account(
             &mut tx,
             &format!("user: {}", session.user.login),
             &account.name,
@@ -396,7 +398,8 @@ pub(super) async fn test(
     };
     let result: anyhow::Result<(bool, String)> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let account = store::get_smtp_account(&mut conn, crate::delivery::AccountId(id)).await?;
+        let account =
+            store::accounts::get_smtp_account(&mut conn, crate::delivery::AccountId(id)).await?;
         let id = match crate::delivery::enqueue_test_message(
             &mut conn,
             &account,

@@ -46,12 +46,12 @@ async fn page(
 ) -> Response {
     let result: anyhow::Result<Option<Response>> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let Ok(contract) = store::get_contract(&mut conn, ContractId(id)).await else {
+        let Ok(contract) = store::parties::get_contract(&mut conn, ContractId(id)).await else {
             return Ok(None);
         };
-        let customer = store::get_customer(&mut conn, contract.customer_id).await?;
+        let customer = store::parties::get_customer(&mut conn, contract.customer_id).await?;
         let today = state.clock.today();
-        let list = store::suspensions_of_contract(&mut conn, contract.id).await?;
+        let list = store::channels::suspensions_of_contract(&mut conn, contract.id).await?;
         let current = list
             .iter()
             .find(|s| s.cancelled_at.is_none() && s.ends_on >= today)
@@ -144,7 +144,7 @@ pub(super) async fn show(
 
 async fn contract_ext(state: &AppState, id: i64) -> anyhow::Result<Option<String>> {
     let mut conn = state.db.pool.acquire().await?;
-    Ok(store::get_contract(&mut conn, ContractId(id))
+    Ok(store::parties::get_contract(&mut conn, ContractId(id))
         .await
         .ok()
         .map(|c| c.external_id))

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{Permission, Role};
 use super::{AppState, CsrfOnly, Session, internal};
-use crate::store::{self, ConfigError};
+use crate::store::{self, parties::ConfigError};
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub(super) struct UserForm {
@@ -39,7 +39,7 @@ async fn page(
         Ok(c) => c,
         Err(e) => return internal(e.into()),
     };
-    let users = match store::list_users(&mut conn).await {
+    let users = match store::auth::list_users(&mut conn).await {
         Ok(u) => u,
         Err(e) => return internal(e),
     };
@@ -111,7 +111,8 @@ pub(super) async fn create(
     let now = state.clock.now_millis();
     let result: anyhow::Result<Result<(), String>> = async {
         let mut tx = state.db.begin().await?;
-        match store::insert_user(&mut tx, &form.login, &form.name, role, &password, now).await {
+        match store::auth::insert_user(&mut tx, &form.login, &form.name, role, &password, now).await
+        {
             Ok(_) => {}
             Err(ConfigError::Duplicate { .. }) => {
                 return Ok(Err("Já existe um usuário com este login.".into()));
@@ -124,8 +125,8 @@ pub(super) async fn create(
             Err(ConfigError::Other(e)) => return Err(e),
             Err(e) => return Ok(Err(e.to_string())),
         }
-        store::require_password_change(&mut tx, &form.login).await?;
-        store::audit(
+        store::auth::require_password_change(&mut tx, &form.login).await?;
+        store::audit::record(
             &mut tx,
             &format!("user: {}", session.user.login),
             "user.add",
@@ -192,9 +193,9 @@ async fn set_active(
     let now = state.clock.now_millis();
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;
-        let changed = store::set_user_active(&mut tx, id, active, now).await?;
+        let changed = store::auth::set_user_active(&mut tx, id, active, now).await?;
         if changed {
-            store::audit(
+            store::audit::record(
                 &mut tx,
                 &format!("user: {}", session.user.login),
                 if active {

@@ -21,7 +21,7 @@ use super::auth::Permission;
 use super::{AppState, Session, internal};
 use crate::cli::GATEWAY_SEND_ON_GENERATE_WARNING;
 use crate::domain::{NewWallet, WalletKind};
-use crate::store::{self, ConfigError};
+use crate::store::{self, parties::ConfigError};
 
 type Errors = BTreeMap<&'static str, String>;
 
@@ -66,8 +66,8 @@ async fn wallets_page(
 ) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let methods = store::list_billing_methods(&mut conn).await?;
-        let rows: Vec<_> = store::list_wallets(&mut conn)
+        let methods = store::parties::list_billing_methods(&mut conn).await?;
+        let rows: Vec<_> = store::parties::list_wallets(&mut conn)
             .await?
             .into_iter()
             .map(|w| {
@@ -159,9 +159,9 @@ pub(super) async fn add_wallet(
     let now = state.clock.now_millis();
     let result: anyhow::Result<Result<i64, (&'static str, String)>> = async {
         let mut tx = state.db.begin().await?;
-        match store::insert_wallet(&mut tx, &w, now).await {
+        match store::parties::insert_wallet(&mut tx, &w, now).await {
             Ok(id) => {
-                store::audit(
+                store::audit::record(
                     &mut tx,
                     &format!("user: {}", session.user.login),
                     "wallet.add",
@@ -219,9 +219,9 @@ pub(super) async fn switch_send(
     let now = state.clock.now_millis();
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;
-        let found = store::set_wallet_send_on_generate(&mut tx, id, on).await?;
+        let found = store::parties::set_wallet_send_on_generate(&mut tx, id, on).await?;
         if found {
-            store::audit(
+            store::audit::record(
                 &mut tx,
                 &format!("user: {}", session.user.login),
                 "wallet.send_on_generate",
@@ -262,9 +262,9 @@ async fn methods_page(
 ) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let wallets = store::list_wallets(&mut conn).await?;
-        let rules = store::list_send_rules(&mut conn).await?;
-        let rows: Vec<_> = store::list_billing_methods(&mut conn)
+        let wallets = store::parties::list_wallets(&mut conn).await?;
+        let rules = store::rules::list_send_rules(&mut conn).await?;
+        let rows: Vec<_> = store::parties::list_billing_methods(&mut conn)
             .await?
             .into_iter()
             .map(|m| {
@@ -324,9 +324,9 @@ pub(super) async fn add_method(
     let now = state.clock.now_millis();
     let result: anyhow::Result<Result<(), (&'static str, String)>> = async {
         let mut tx = state.db.begin().await?;
-        match store::insert_billing_method(&mut tx, &form.name, &form.wallet, now).await {
+        match store::parties::insert_billing_method(&mut tx, &form.name, &form.wallet, now).await {
             Ok(id) => {
-                store::audit(
+                store::audit::record(
                     &mut tx,
                     &format!("user: {}", session.user.login),
                     "method.add",

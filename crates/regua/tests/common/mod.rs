@@ -87,8 +87,10 @@ pub fn clock_on(date: &str) -> Clock {
 pub async fn add_bb_wallet_and_method(db: &Db) {
     let mut conn = db.pool.acquire().await.unwrap();
     let w = regua::demo::banco_do_brasil_wallet("BB");
-    store::insert_wallet(&mut conn, &w, 0).await.unwrap();
-    store::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
+    store::parties::insert_wallet(&mut conn, &w, 0)
+        .await
+        .unwrap();
+    store::parties::insert_billing_method(&mut conn, "Boleto BB", "BB", 0)
         .await
         .unwrap();
 }
@@ -168,16 +170,18 @@ pub async fn sink_account(
             EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
         )
     };
-    let id = store::insert_smtp_account(&mut conn, &a, Some(&test_key()), 0)
+    let id = store::accounts::insert_smtp_account(&mut conn, &a, Some(&test_key()), 0)
         .await
         .unwrap();
-    store::get_smtp_account(&mut conn, id).await.unwrap()
+    store::accounts::get_smtp_account(&mut conn, id)
+        .await
+        .unwrap()
 }
 
 /// Creates the account "Pasta", which writes `.eml` files into `folder`.
 pub async fn folder_account(db: &Db, folder: &std::path::Path) -> regua::delivery::SmtpAccount {
     let mut conn = db.pool.acquire().await.unwrap();
-    let id = store::insert_smtp_account(
+    let id = store::accounts::insert_smtp_account(
         &mut conn,
         &regua::delivery::NewSmtpAccount::folder(
             "Pasta",
@@ -189,7 +193,9 @@ pub async fn folder_account(db: &Db, folder: &std::path::Path) -> regua::deliver
     )
     .await
     .unwrap();
-    store::get_smtp_account(&mut conn, id).await.unwrap()
+    store::accounts::get_smtp_account(&mut conn, id)
+        .await
+        .unwrap()
 }
 
 /// The BB wallet, one customer (maria@exemplo.com.br) with a contract due on the 10th, and its
@@ -343,10 +349,14 @@ pub async fn portal_isp(db: &Db, sink: &mailsink::Sink) {
         .unwrap();
     sink_account(db, "Principal", sink.port(), AccountSetup::default()).await;
     let mut conn = db.pool.acquire().await.unwrap();
-    store::set_setting(&mut conn, store::SETTING_FINANCIAL_ACCOUNT, "Principal")
-        .await
-        .unwrap();
-    store::set_setting(&mut conn, store::SETTING_PORTAL_SEND_EMAIL, "yes")
+    store::parties::set_setting(
+        &mut conn,
+        store::accounts::SETTING_FINANCIAL_ACCOUNT,
+        "Principal",
+    )
+    .await
+    .unwrap();
+    store::parties::set_setting(&mut conn, store::settings::SETTING_PORTAL_SEND_EMAIL, "yes")
         .await
         .unwrap();
     sqlx::query("UPDATE wallets SET pix_key = 'financeiro@provedor.com.br'")
@@ -359,7 +369,7 @@ pub async fn portal_isp(db: &Db, sink: &mailsink::Sink) {
 /// logged in.
 pub async fn set_portal_password(db: &Db, document: &str, password: &str) {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::set_portal_password(
+    store::portal::set_portal_password(
         &mut conn,
         document,
         &regua::web::auth::hash_password(password),

@@ -22,7 +22,7 @@ mod records;
 use super::AppState;
 use super::auth::Permission;
 use crate::domain::{Customer, Invoice, InvoiceStatus, Money, parse_date};
-use crate::store::{self, ApiKey, InvoiceListFilter, LogFilter};
+use crate::store::{self, auth::ApiKey, invoices::InvoiceListFilter, log::LogFilter};
 
 /// An API error: status, machine code, pt-BR message, and the field at fault.
 #[derive(Debug)]
@@ -145,7 +145,7 @@ impl FromRequestParts<Arc<AppState>> for ApiClient {
             return Err(unauthorized());
         }
         let mut conn = state.db.pool.acquire().await?;
-        match store::api_key_for_token(&mut conn, token).await? {
+        match store::auth::api_key_for_token(&mut conn, token).await? {
             Some(key) => Ok(ApiClient { key }),
             None => {
                 tracing::warn!("api request with an unknown key refused");
@@ -241,7 +241,7 @@ where
         .map(|b| format!("{b:02x}"))
         .collect();
     let stored = match state.db.pool.acquire().await {
-        Ok(mut conn) => store::idempotent_response(&mut conn, client.key.id, &idem).await,
+        Ok(mut conn) => store::auth::idempotent_response(&mut conn, client.key.id, &idem).await,
         Err(e) => Err(e.into()),
     };
     match stored {
@@ -275,7 +275,7 @@ where
     // Server errors are not kept: the client's retry should try again.
     if !status.is_server_error()
         && let Ok(mut conn) = state.db.pool.acquire().await
-        && let Err(e) = store::store_idempotent_response(
+        && let Err(e) = store::auth::store_idempotent_response(
             &mut conn,
             client.key.id,
             &idem,
@@ -386,7 +386,8 @@ async fn customers(
             let (offset, limit) = paging(q.page, q.per_page)?;
             let mut conn = state.db.pool.acquire().await?;
             let search = Some(q.search.trim()).filter(|s| !s.is_empty());
-            let list = store::list_customers_page(&mut conn, search, offset, limit).await?;
+            let list =
+                store::parties::list_customers_page(&mut conn, search, offset, limit).await?;
             Ok((
                 StatusCode::OK,
                 json!({"customers": list.iter().map(customer_json).collect::<Vec<_>>()}),
@@ -405,7 +406,7 @@ async fn customer(
         async {
             client.require(Permission::View)?;
             let mut conn = state.db.pool.acquire().await?;
-            let c = store::find_customer_by_external_id(&mut conn, &id)
+            let c = store::parties::find_customer_by_external_id(&mut conn, &id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Cliente"))?;
             Ok((StatusCode::OK, customer_json(&c)))
@@ -450,7 +451,7 @@ async fn invoices(
             }
             if !q.customer.trim().is_empty() {
                 f.customer = Some(
-                    store::find_customer_by_external_id(&mut conn, q.customer.trim())
+                    store::parties::find_customer_by_external_id(&mut conn, q.customer.trim())
                         .await?
                         .ok_or_else(|| ApiError::invalid("customer", "Cliente não encontrado."))?
                         .id,
@@ -458,7 +459,7 @@ async fn invoices(
             }
             if !q.contract.trim().is_empty() {
                 f.contract = Some(
-                    store::find_contract(&mut conn, q.contract.trim())
+                    store::parties::find_contract(&mut conn, q.contract.trim())
                         .await?
                         .ok_or_else(|| ApiError::invalid("contract", "Contrato não encontrado."))?
                         .id,
@@ -475,11 +476,11 @@ async fn invoices(
                         })?);
                 }
             }
-            let list = store::list_invoices_page(&mut conn, &f, offset, limit).await?;
+            let list = store::invoices::list_invoices_page(&mut conn, &f, offset, limit).await?;
             let mut out = Vec::with_capacity(list.len());
             for (i, _) in &list {
-                let c = store::get_customer(&mut conn, i.customer_id).await?;
-                let k = store::get_contract(&mut conn, i.contract_id).await?;
+                let c = store::parties::get_customer(&mut conn, i.customer_id).await?;
+                let k = store::parties::get_contract(&mut conn, i.contract_id).await?;
                 out.push(invoice_json(i, &c.external_id, &k.external_id));
             }
             Ok((StatusCode::OK, json!({"invoices": out})))
@@ -490,15 +491,15 @@ async fn invoices(
 
 async fn find_invoice(state: &AppState, id: &str) -> Result<Invoice, ApiError> {
     let mut conn = state.db.pool.acquire().await?;
-    store::find_invoice_by_external_id(&mut conn, id)
+    store::invoices::find_invoice_by_external_id(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Fatura"))
 }
 
 async fn invoice_value(state: &AppState, i: &Invoice) -> Result<Value, ApiError> {
     let mut conn = state.db.pool.acquire().await?;
-    let c = store::get_customer(&mut conn, i.customer_id).await?;
-    let k = store::get_contract(&mut conn, i.contract_id).await?;
+    let c = store::parties::get_customer(&mut conn, i.customer_id).await?;
+    let k = store::parties::get_contract(&mut conn, i.contract_id).await?;
     Ok(invoice_json(i, &c.external_id, &k.external_id))
 }
 
@@ -620,13 +621,15 @@ async fn send(
             }
             let now = state.clock.now_millis();
             let mut tx = state.db.begin().await?;
-            let account = store::financial_account(&mut tx).await?.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "no_account",
-                    "Nenhuma conta de e-mail nos parâmetros financeiros.",
-                )
-            })?;
+            let account = store::accounts::financial_account(&mut tx)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::CONFLICT,
+                        "no_account",
+                        "Nenhuma conta de e-mail nos parâmetros financeiros.",
+                    )
+                })?;
             // With an Idempotency-Key the notice's own dedup key carries it: two concurrent retries
             // still queue one message.
             let key = match &idem {
@@ -719,15 +722,15 @@ async fn notices(
         let mut conn = state.db.pool.acquire().await?;
         let mut f = LogFilter { offset, limit, ..LogFilter::default() };
         if !q.customer.trim().is_empty() {
-            f.customer = Some(store::find_customer_by_external_id(&mut conn, q.customer.trim()).await?.ok_or_else(|| ApiError::invalid("customer", "Cliente não encontrado."))?.id);
+            f.customer = Some(store::parties::find_customer_by_external_id(&mut conn, q.customer.trim()).await?.ok_or_else(|| ApiError::invalid("customer", "Cliente não encontrado."))?.id);
         }
         if !q.invoice.trim().is_empty() {
-            f.invoice = Some(store::find_invoice_by_external_id(&mut conn, q.invoice.trim()).await?.ok_or_else(|| ApiError::invalid("invoice", "Fatura não encontrada."))?.id);
+            f.invoice = Some(store::invoices::find_invoice_by_external_id(&mut conn, q.invoice.trim()).await?.ok_or_else(|| ApiError::invalid("invoice", "Fatura não encontrada."))?.id);
         }
         if !q.status.trim().is_empty() {
             f.outcome = Some(q.status.trim().parse().map_err(|_| ApiError::invalid("status", "Use sent, retrying, dead ou skipped."))?);
         }
-        let attempts = store::list_attempts(&mut conn, &f).await?;
+        let attempts = store::log::list_attempts(&mut conn, &f).await?;
         let out: Vec<Value> = attempts
             .iter()
             .map(|a| {

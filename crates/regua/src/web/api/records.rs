@@ -27,12 +27,12 @@ use crate::domain::{
     Contract, ContractStatus, DeliveryType, Document, EmailAddress, InvoiceStatus, MobilePhone,
     Money, NewContract, NewCustomer, limits, parse_date,
 };
-use crate::store::{self, NewInvoice};
+use crate::store::{self, invoices::NewInvoice};
 use crate::web::auth::Permission;
 
 /// A contract by external id, or 404.
 async fn contract_or_404(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Contract, ApiError> {
-    store::find_contract_by_external_id(conn, id)
+    store::parties::find_contract_by_external_id(conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Contrato"))
 }
@@ -133,17 +133,17 @@ async fn save_customer(
     let c = new_customer(record_id(path_id, b.id.as_deref())?, &b)?;
     let now = state.clock.now_millis();
     let mut tx = state.db.begin().await?;
-    let before = store::find_customer_by_external_id(&mut tx, &c.external_id).await?;
+    let before = store::parties::find_customer_by_external_id(&mut tx, &c.external_id).await?;
     match (path_id, &before) {
         (None, Some(_)) => return Err(exists("Cliente")),
         (Some(_), None) => return Err(ApiError::not_found("Cliente")),
         _ => {}
     }
-    store::upsert_customer(&mut tx, &c, now).await?;
-    let saved = store::find_customer_by_external_id(&mut tx, &c.external_id)
+    store::parties::upsert_customer(&mut tx, &c, now).await?;
+    let saved = store::parties::find_customer_by_external_id(&mut tx, &c.external_id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("customer vanished")))?;
-    store::audit(
+    store::audit::record(
         &mut tx,
         &client.actor(),
         if before.is_some() {
@@ -210,8 +210,8 @@ pub(super) struct ContractBody {
 }
 
 async fn contract_json(conn: &mut sqlx::AnyConnection, k: &Contract) -> anyhow::Result<Value> {
-    let customer = store::get_customer(conn, k.customer_id).await?;
-    let method = store::list_billing_methods(conn)
+    let customer = store::parties::get_customer(conn, k.customer_id).await?;
+    let method = store::parties::list_billing_methods(conn)
         .await?
         .into_iter()
         .find(|m| m.id == k.billing_method_id)
@@ -275,15 +275,15 @@ async fn save_contract(
     };
     let now = state.clock.now_millis();
     let mut tx = state.db.begin().await?;
-    let customer = store::find_customer_by_external_id(&mut tx, b.customer.trim())
+    let customer = store::parties::find_customer_by_external_id(&mut tx, b.customer.trim())
         .await?
         .ok_or_else(|| ApiError::invalid("customer", "Cliente não encontrado."))?;
-    let method = store::list_billing_methods(&mut tx)
+    let method = store::parties::list_billing_methods(&mut tx)
         .await?
         .into_iter()
         .find(|m| m.name.eq_ignore_ascii_case(b.billing_method.trim()))
         .ok_or_else(|| ApiError::invalid("billing_method", "Forma de cobrança não encontrada."))?;
-    let before = store::find_contract_by_external_id(&mut tx, &id).await?;
+    let before = store::parties::find_contract_by_external_id(&mut tx, &id).await?;
     match (path_id, &before) {
         (None, Some(_)) => return Err(exists("Contrato")),
         (Some(_), None) => return Err(ApiError::not_found("Contrato")),
@@ -305,16 +305,16 @@ async fn save_contract(
         delivery_type,
         status,
     };
-    store::upsert_contract(&mut tx, &k, now).await?;
+    store::parties::upsert_contract(&mut tx, &k, now).await?;
     let before_json = match &before {
         Some(k) => Some(contract_json(&mut tx, k).await?.to_string()),
         None => None,
     };
-    let saved = store::find_contract_by_external_id(&mut tx, &id)
+    let saved = store::parties::find_contract_by_external_id(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("contract vanished")))?;
     let out = contract_json(&mut tx, &saved).await?;
-    store::audit(
+    store::audit::record(
         &mut tx,
         &client.actor(),
         if before.is_some() {
@@ -440,7 +440,7 @@ async fn save_invoice(
     }
     let now = state.clock.now_millis();
     let mut tx = state.db.begin().await?;
-    let before = store::find_invoice_by_external_id(&mut tx, &id).await?;
+    let before = store::invoices::find_invoice_by_external_id(&mut tx, &id).await?;
     let contract = match (path_id, &before) {
         (None, Some(_)) => return Err(exists("Fatura")),
         (Some(_), None) => return Err(ApiError::not_found("Fatura")),
@@ -450,7 +450,7 @@ async fn save_invoice(
             }
             if let Some(k) = &b.contract
                 && k.trim()
-                    != store::get_contract(&mut tx, i.contract_id)
+                    != store::parties::get_contract(&mut tx, i.contract_id)
                         .await?
                         .external_id
             {
@@ -459,11 +459,11 @@ async fn save_invoice(
                     "O contrato de uma fatura não muda.",
                 ));
             }
-            store::get_contract(&mut tx, i.contract_id).await?
+            store::parties::get_contract(&mut tx, i.contract_id).await?
         }
         (None, None) => {
             let k = b.contract.as_deref().map(str::trim).unwrap_or_default();
-            store::find_contract_by_external_id(&mut tx, k)
+            store::parties::find_contract_by_external_id(&mut tx, k)
                 .await?
                 .ok_or_else(|| ApiError::invalid("contract", "Contrato não encontrado."))?
         }
@@ -487,17 +487,17 @@ async fn save_invoice(
     };
     let action = match &before {
         Some(_) => {
-            store::update_imported_invoice(&mut tx, &inv, now).await?;
+            store::invoices::update_imported_invoice(&mut tx, &inv, now).await?;
             "invoice.update"
         }
         None => {
             let our_number =
-                store::allocate_our_numbers(&mut tx, inv.contract.wallet_id, 1).await?;
-            store::insert_invoice(&mut tx, &inv, our_number, now).await?;
+                store::invoices::allocate_our_numbers(&mut tx, inv.contract.wallet_id, 1).await?;
+            store::invoices::insert_invoice(&mut tx, &inv, our_number, now).await?;
             "invoice.create"
         }
     };
-    store::audit(
+    store::audit::record(
         &mut tx,
         &client.actor(),
         action,
@@ -552,15 +552,15 @@ pub(super) async fn cancel_invoice(
         client.require(Permission::EditBilling)?;
         let now = state.clock.now_millis();
         let mut tx = state.db.begin().await?;
-        let i = store::find_invoice_by_external_id(&mut tx, &id)
+        let i = store::invoices::find_invoice_by_external_id(&mut tx, &id)
             .await?
             .ok_or_else(|| ApiError::not_found("Fatura"))?;
         match i.status {
             InvoiceStatus::Cancelled => {}
             InvoiceStatus::Paid { .. } => return Err(not_open()),
             InvoiceStatus::Open => {
-                store::cancel_invoice(&mut tx, i.id, now).await?;
-                store::audit(
+                store::invoices::cancel_invoice(&mut tx, i.id, now).await?;
+                store::audit::record(
                     &mut tx,
                     &client.actor(),
                     "invoice.cancel",
@@ -588,7 +588,7 @@ pub(super) struct SuspensionBody {
     reason: String,
 }
 
-fn suspension_json(s: &store::Suspension, contract: &str) -> Value {
+fn suspension_json(s: &store::channels::Suspension, contract: &str) -> Value {
     json!({
         "id": s.id.0, "contract": contract, "from": s.starts_on.to_string(),
         "to": s.ends_on.to_string(), "reason": s.reason, "requested_by": s.requested_by,
@@ -709,7 +709,7 @@ pub(super) async fn suspensions(
             client.require(Permission::View)?;
             let mut conn = state.db.pool.acquire().await?;
             let k = contract_or_404(&mut conn, &id).await?;
-            let list: Vec<Value> = store::suspensions_of_contract(&mut conn, k.id)
+            let list: Vec<Value> = store::channels::suspensions_of_contract(&mut conn, k.id)
                 .await?
                 .iter()
                 .map(|s| suspension_json(s, &id))

@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use sqlx::{AnyConnection, Row as _};
 
-use super::ConfigError;
+use super::parties::ConfigError;
 use crate::domain::auth::{Role, hash_password, new_token, token_hash};
 
 /// A user of the admin UI.
@@ -283,30 +283,6 @@ pub async fn release_login_attempt(conn: &mut AnyConnection, slot: i64) -> anyho
         .bind(slot)
         .execute(&mut *conn)
         .await?;
-    Ok(())
-}
-
-/// Records a settings change (who, what, before, after). Callers mask secrets first.
-pub async fn audit(
-    conn: &mut AnyConnection,
-    actor: &str,
-    action: &str,
-    entity: &str,
-    before: Option<&str>,
-    after: Option<&str>,
-    now_ms: i64,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, entity, before, after) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(now_ms)
-    .bind(actor)
-    .bind(action)
-    .bind(entity)
-    .bind(before)
-    .bind(after)
-    .execute(&mut *conn)
-    .await?;
     Ok(())
 }
 
