@@ -65,9 +65,9 @@ pub(super) fn notice_from_row(r: &AnyRow) -> anyhow::Result<Notice> {
 /// folded to `.`; the random part alone makes the id unique (and the `.eml` file name of the
 /// folder transport with it).
 pub fn message_id_for(dedup_key: &str, from: &EmailAddress) -> String {
-    let mut random = [0u8; 12];
-    getrandom::fill(&mut random).expect("the OS random source");
-    let random: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    // Uniqueness, not secrecy: fastrand (seeded from the OS per thread) is enough, and cheap
+    // on the bulk path.
+    let random = format!("{:016x}{:08x}", fastrand::u64(..), fastrand::u32(..));
     let local: String = dedup_key
         .chars()
         .map(|c| {
@@ -97,6 +97,11 @@ const NOTICE_INSERT_COLUMNS: &str = "dedup_key, channel, account_id, gateway_id,
 
 /// How many of [`NOTICE_INSERT_COLUMNS`] are bound per row.
 const NOTICE_BOUND_COLUMNS: usize = 18;
+
+/// Rows per bulk INSERT: sqlx's binding slows down more than linearly with a statement's
+/// parameters, and about 480 per statement was the sweet spot (32 rows of 15 columns wrote
+/// 39 000 rows/s where 500 rows wrote 6 500).
+const ROWS_PER_INSERT: usize = 480 / NOTICE_BOUND_COLUMNS;
 
 /// The one notice INSERT: `rows` rows (their values bound by [`bind_notice`], in order, then
 /// the time once), a key that exists left alone; with `returning`, the new row's id comes back.
@@ -200,7 +205,7 @@ pub async fn insert_notices(
     now_ms: i64,
 ) -> anyhow::Result<u64> {
     let mut inserted = 0;
-    for chunk in rows.chunks(32) {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::query(AssertSqlSafe(notice_insert_sql(chunk.len(), false)));
         for r in chunk {
             q = bind_notice(q, &r.notice, r.skipped.as_deref(), from);
