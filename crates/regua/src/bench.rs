@@ -154,7 +154,7 @@ fn bench_rules() -> (
     .iter()
     .zip(1..)
     .map(|(&(kind, days), id)| SendRule {
-        id,
+        id: crate::domain::rules::RuleId(id),
         method,
         kind,
         days,
@@ -165,7 +165,7 @@ fn bench_rules() -> (
         .iter()
         .zip(1..)
         .map(|(&(from_days, to_days), id)| OverdueBand {
-            id,
+            id: crate::domain::rules::BandId(id),
             from_days,
             to_days,
             layout,

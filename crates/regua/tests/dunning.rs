@@ -82,16 +82,19 @@ async fn regua_config(db: &Db) -> (Vec<i64>, Vec<i64>) {
         rules.push(
             store::rules::insert_send_rule(&mut conn, "Boleto BB", kind, days, None, 0)
                 .await
-                .unwrap(),
+                .unwrap()
+                .0,
         );
     }
     let bands = vec![
         store::dunning::insert_band(&mut conn, 1, 10, None, false, 0)
             .await
-            .unwrap(),
+            .unwrap()
+            .0,
         store::dunning::insert_band(&mut conn, 11, 30, None, false, 0)
             .await
-            .unwrap(),
+            .unwrap()
+            .0,
     ];
     (rules, bands)
 }

@@ -297,25 +297,27 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        BandCmd::Remove { id } => match store::dunning::delete_band(&mut conn, id).await {
-            Ok(true) => {
-                super::audit(
-                    &mut conn,
-                    g,
-                    "band.remove",
-                    &format!("band:{id}"),
-                    None,
-                    None,
-                )
-                .await?;
-                println!("band {id} removed");
+        BandCmd::Remove { id } => {
+            match store::dunning::delete_band(&mut conn, crate::domain::rules::BandId(id)).await {
+                Ok(true) => {
+                    super::audit(
+                        &mut conn,
+                        g,
+                        "band.remove",
+                        &format!("band:{id}"),
+                        None,
+                        None,
+                    )
+                    .await?;
+                    println!("band {id} removed");
+                }
+                Ok(false) => {
+                    eprintln!("no band {id}");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return config_error(e),
             }
-            Ok(false) => {
-                eprintln!("no band {id}");
-                return Ok(ExitCode::from(2));
-            }
-            Err(e) => return config_error(e),
-        },
+        }
         BandCmd::Emit(args) => {
             let method = match &args.method {
                 None => None,
@@ -735,7 +737,7 @@ pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
                     customer.external_id,
                     bands
                         .iter()
-                        .find(|b| b.id == l.band)
+                        .find(|b| b.id.0 == l.band)
                         .map_or_else(|| l.band.to_string(), |b| b.cause()),
                     l.status
                 );

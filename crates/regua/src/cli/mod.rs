@@ -610,7 +610,7 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             }
         }
         RuleCmd::Remove { id } => {
-            if !store::rules::delete_send_rule(&mut conn, id).await? {
+            if !store::rules::delete_send_rule(&mut conn, crate::domain::rules::RuleId(id)).await? {
                 eprintln!("no rule {id}");
                 return Ok(ExitCode::from(2));
             }

@@ -2,6 +2,23 @@
 //! Pure types. Raw strings become these types once, at the edge (CSV rows, CLI flags, forms),
 //! through the `parse` constructors here; inside, nothing re-validates.
 
+/// Defines an id newtype over the database's `BIGINT` key, so ids of different tables cannot be
+/// mixed up across modules.
+macro_rules! id_type {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
 pub mod auth;
 mod contact;
 mod dates;
@@ -23,23 +40,6 @@ pub use entities::*;
 pub use money::Money;
 pub use notice_key::{BadNoticeKey, NoticeKey};
 pub use purpose::Purpose;
-
-/// Defines an id newtype over the database's `BIGINT` key, so ids of different tables cannot be
-/// mixed up across modules.
-macro_rules! id_type {
-    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    )*};
-}
 
 id_type!(
     /// Primary key of a customer.

@@ -23,14 +23,14 @@ pub enum NoticeKey {
         /// The invoice.
         invoice: InvoiceId,
         /// The send rule.
-        rule: i64,
+        rule: super::rules::RuleId,
     },
     /// An overdue band for an invoice: `band:<invoice>:<band>`.
     Band {
         /// The invoice.
         invoice: InvoiceId,
         /// The overdue band.
-        band: i64,
+        band: super::rules::BandId,
     },
     /// The message of a contract's generated invoices ("enviar e-mail ao gerar financeiro"),
     /// named by its first invoice: `generated:<contract>:<invoice>`.
@@ -230,11 +230,11 @@ impl FromStr for NoticeKey {
         Ok(match (kind, parts.as_slice()) {
             ("rule", [i, r]) => NoticeKey::Rule {
                 invoice: InvoiceId(int(i)?),
-                rule: int(r)?,
+                rule: super::rules::RuleId(int(r)?),
             },
             ("band", [i, b]) => NoticeKey::Band {
                 invoice: InvoiceId(int(i)?),
-                band: int(b)?,
+                band: super::rules::BandId(int(b)?),
             },
             ("generated", [c, i]) => NoticeKey::Generated {
                 contract: ContractId(int(c)?),
@@ -310,11 +310,11 @@ mod tests {
         let keys = [
             NoticeKey::Rule {
                 invoice: InvoiceId(42),
-                rule: 7,
+                rule: super::super::rules::RuleId(7),
             },
             NoticeKey::Band {
                 invoice: InvoiceId(42),
-                band: 2,
+                band: super::super::rules::BandId(2),
             },
             NoticeKey::Generated {
                 contract: ContractId(3),
@@ -386,7 +386,7 @@ mod tests {
             (
                 NoticeKey::Rule {
                     invoice: InvoiceId(42),
-                    rule: 7,
+                    rule: super::super::rules::RuleId(7),
                 },
                 "rule:42:7",
             ),

@@ -6,6 +6,13 @@ use jiff::civil::Date;
 
 use super::{BillingMethodId, CustomerId, DeliveryType, InvoiceId, LayoutId};
 
+id_type!(
+    /// Primary key of a send rule (regra de envio).
+    RuleId,
+    /// Primary key of an overdue band (faixa de atraso).
+    BandId,
+);
+
 /// The default catch-up window, in days.
 pub const DEFAULT_WINDOW_DAYS: u16 = 7;
 
@@ -58,7 +65,7 @@ impl RuleKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRule {
     /// Key, part of the dedup key.
-    pub id: i64,
+    pub id: RuleId,
     /// The billing method it belongs to.
     pub method: BillingMethodId,
     /// Before, on or after the due date.
@@ -92,7 +99,7 @@ impl SendRule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OverdueBand {
     /// Key, part of the dedup key.
-    pub id: i64,
+    pub id: BandId,
     /// First day overdue it covers (≥ 1).
     pub from_days: u16,
     /// Last day overdue it covers.

@@ -189,7 +189,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     key,
                     purpose: Purpose::OverdueBand,
                     layout: band.layout,
-                    letter_band: band.letter.then_some(band.id),
+                    letter_band: band.letter.then_some(band.id.0),
                 };
                 push(&mut out, inv.id, candidate, reason);
             }
@@ -259,7 +259,7 @@ mod tests {
 
     fn rule(id: i64, kind: RuleKind, days: u16) -> SendRule {
         SendRule {
-            id,
+            id: crate::domain::rules::RuleId(id),
             method: METHOD,
             kind,
             days,
@@ -472,14 +472,14 @@ mod tests {
     fn bands_fire_once_each_and_again_in_the_next_band() {
         let bands = [
             OverdueBand {
-                id: 1,
+                id: crate::domain::rules::BandId(1),
                 from_days: 1,
                 to_days: 10,
                 layout: LayoutId(9),
                 letter: false,
             },
             OverdueBand {
-                id: 2,
+                id: crate::domain::rules::BandId(2),
                 from_days: 11,
                 to_days: 30,
                 layout: LayoutId(9),
@@ -588,14 +588,14 @@ mod properties {
                 paused_until: None,
             }).collect();
             let rules: Vec<SendRule> = rules.iter().enumerate().map(|(i, (k, d))| SendRule {
-                id: i as i64 + 1,
+                id: crate::domain::rules::RuleId(i as i64 + 1),
                 method: BillingMethodId(1),
                 kind: kind(*k),
                 days: if kind(*k) == RuleKind::OnDue { 0 } else { *d },
                 layout: LayoutId(1),
             }).collect();
             let bands: Vec<OverdueBand> = [(1, 10), (11, 30), (31, 60)].iter().zip(1..).map(|(&(f, t), id)| OverdueBand {
-                id,
+                id: crate::domain::rules::BandId(id),
                 from_days: f,
                 to_days: t,
                 layout: LayoutId(2),

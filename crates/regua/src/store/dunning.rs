@@ -39,7 +39,7 @@ pub async fn insert_band(
     layout: Option<&str>,
     letter: bool,
     now_ms: i64,
-) -> Result<i64, ConfigError> {
+) -> Result<crate::domain::rules::BandId, ConfigError> {
     let invalid = |field, reason: String| Err(ConfigError::Invalid { field, reason });
     if from < 1 {
         return invalid("from", "a band starts at 1 day overdue or later".into());
@@ -77,7 +77,9 @@ pub async fn insert_band(
     .fetch_one(&mut *conn)
     .await
     .context("cannot insert the band")?;
-    Ok(row.try_get(0).context("band id")?)
+    Ok(crate::domain::rules::BandId(
+        row.try_get(0).context("band id")?,
+    ))
 }
 
 /// Every band, by days overdue.
@@ -90,7 +92,7 @@ pub async fn list_bands(conn: &mut AnyConnection) -> anyhow::Result<Vec<OverdueB
     .iter()
     .map(|r| {
         Ok(OverdueBand {
-            id: r.try_get(0)?,
+            id: crate::domain::rules::BandId(r.try_get(0)?),
             from_days: u16::try_from(r.try_get::<i64, _>(1)?).unwrap_or(u16::MAX),
             to_days: u16::try_from(r.try_get::<i64, _>(2)?).unwrap_or(u16::MAX),
             layout: LayoutId(r.try_get(3)?),
@@ -102,9 +104,12 @@ pub async fn list_bands(conn: &mut AnyConnection) -> anyhow::Result<Vec<OverdueB
 
 /// Removes a band; false when there is none with that id. A band whose letters were reviewed
 /// stays (the review names it) and the removal is refused with the reason.
-pub async fn delete_band(conn: &mut AnyConnection, id: i64) -> Result<bool, ConfigError> {
+pub async fn delete_band(
+    conn: &mut AnyConnection,
+    id: crate::domain::rules::BandId,
+) -> Result<bool, ConfigError> {
     let reviews: i64 = sqlx::query("SELECT COUNT(*) FROM letter_reviews WHERE band_id = $1")
-        .bind(id)
+        .bind(id.0)
         .fetch_one(&mut *conn)
         .await
         .map_err(anyhow::Error::from)?
@@ -117,7 +122,7 @@ pub async fn delete_band(conn: &mut AnyConnection, id: i64) -> Result<bool, Conf
         });
     }
     Ok(sqlx::query("DELETE FROM overdue_bands WHERE id = $1")
-        .bind(id)
+        .bind(id.0)
         .execute(&mut *conn)
         .await
         .map_err(anyhow::Error::from)?

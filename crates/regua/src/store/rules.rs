@@ -17,7 +17,7 @@ pub async fn insert_send_rule(
     days: u16,
     layout: Option<&str>,
     now_ms: i64,
-) -> Result<i64, ConfigError> {
+) -> Result<crate::domain::rules::RuleId, ConfigError> {
     match (kind, days) {
         (RuleKind::OnDue, d) if d != 0 => {
             return Err(ConfigError::Invalid {
@@ -66,7 +66,9 @@ pub async fn insert_send_rule(
     .fetch_one(&mut *conn)
     .await;
     match res {
-        Ok(row) => Ok(row.try_get(0).context("rule id")?),
+        Ok(row) => Ok(crate::domain::rules::RuleId(
+            row.try_get(0).context("rule id")?,
+        )),
         Err(e)
             if is_constraint(&e, "send_rules_method_kind_days_key")
                 || is_constraint(&e, "send_rules.billing_method_id") =>
@@ -96,7 +98,7 @@ pub async fn list_send_rules(conn: &mut AnyConnection) -> anyhow::Result<Vec<Sen
     rows.iter()
         .map(|r| {
             Ok(SendRule {
-                id: r.try_get(0)?,
+                id: crate::domain::rules::RuleId(r.try_get(0)?),
                 method: BillingMethodId(r.try_get(1)?),
                 kind: r
                     .try_get::<String, _>(2)?
@@ -110,9 +112,12 @@ pub async fn list_send_rules(conn: &mut AnyConnection) -> anyhow::Result<Vec<Sen
 }
 
 /// Removes a rule; false when there is none with that id.
-pub async fn delete_send_rule(conn: &mut AnyConnection, id: i64) -> anyhow::Result<bool> {
+pub async fn delete_send_rule(
+    conn: &mut AnyConnection,
+    id: crate::domain::rules::RuleId,
+) -> anyhow::Result<bool> {
     Ok(sqlx::query("DELETE FROM send_rules WHERE id = $1")
-        .bind(id)
+        .bind(id.0)
         .execute(&mut *conn)
         .await?
         .rows_affected()

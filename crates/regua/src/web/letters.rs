@@ -37,7 +37,7 @@ pub(super) async fn list(
             let customer = store::parties::get_customer(&mut conn, inv.customer_id).await?;
             rows.push(minijinja::context! {
                 id => l.id, invoice => inv.external_id, customer => customer.name,
-                band => bands.iter().find(|b| b.id == l.band).map_or(String::new(), |b| format!("{} a {} dias", b.from_days, b.to_days)),
+                band => bands.iter().find(|b| b.id.0 == l.band).map_or(String::new(), |b| format!("{} a {} dias", b.from_days, b.to_days)),
             });
         }
         let notice = match (done.aprovadas, done.rejeitada) {

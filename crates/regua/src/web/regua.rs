@@ -109,7 +109,7 @@ async fn page_with(
                     .filter(|r| r.method == m.id)
                     .map(|r| {
                         minijinja::context! {
-                            id => r.id, kind => kind_pt(r.kind), days => r.days, layout => layout_name(r.layout),
+                            id => r.id.0, kind => kind_pt(r.kind), days => r.days, layout => layout_name(r.layout),
                         }
                     })
                     .collect();
@@ -121,7 +121,7 @@ async fn page_with(
             .into_iter()
             .map(|b| {
                 minijinja::context! {
-                    id => b.id, from => b.from_days, to => b.to_days,
+                    id => b.id.0, from => b.from_days, to => b.to_days,
                     generation => if b.letter { "e-mail e carta" } else { "e-mail" },
                     layout => layout_name(b.layout),
                 }
@@ -281,7 +281,8 @@ pub(super) async fn remove_rule(
     let now = state.clock.now_millis();
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;
-        let removed = store::rules::delete_send_rule(&mut tx, id).await?;
+        let removed =
+            store::rules::delete_send_rule(&mut tx, crate::domain::rules::RuleId(id)).await?;
         if removed {
             store::audit::record(
                 &mut tx,
@@ -408,7 +409,7 @@ pub(super) async fn remove_band(
     let now = state.clock.now_millis();
     let result: anyhow::Result<Result<bool, String>> = async {
         let mut tx = state.db.begin().await?;
-        match store::dunning::delete_band(&mut tx, id).await {
+        match store::dunning::delete_band(&mut tx, crate::domain::rules::BandId(id)).await {
             Ok(removed) => {
                 if removed {
                     store::audit::record(
