@@ -652,31 +652,11 @@ fn an_account_with_dkim_signs_its_messages() {
         .status()
         .unwrap();
     assert!(status.success());
-    let account = regua::delivery::SmtpAccount {
-        id: regua::delivery::AccountId(1),
-        name: "Principal".into(),
-        transport: regua::delivery::Transport::Smtp,
-        host: "127.0.0.1".into(),
-        port: 25,
-        security: regua::delivery::Security::None,
-        username: None,
-        has_password: false,
-        folder: None,
-        ca_file: None,
-        from_address: regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
-        from_name: "Provedor".into(),
-        test_recipient: None,
-        hourly_limit: None,
-        daily_limit: None,
-        default_layout_id: None,
-        fallback_account_id: None,
-        dkim: Some(regua::delivery::DkimConfig {
-            selector: "regua2026".into(),
-            domain: "provedor.com.br".into(),
-            key_file: key.display().to_string(),
-        }),
-        active: true,
-    };
+    let account = bare_smtp_account(Some(regua::delivery::DkimConfig {
+        selector: "regua2026".into(),
+        domain: "provedor.com.br".into(),
+        key_file: key.display().to_string(),
+    }));
     let rendered = regua::layouts::RenderedMessage {
         subject: "Sua fatura".into(),
         html: "<p>Olá</p>".into(),

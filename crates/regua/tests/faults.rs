@@ -209,27 +209,7 @@ async fn the_cli_refuses_a_line_break_and_smtp_test_reports_instead_of_crashing(
 
 #[test]
 fn a_rendered_subject_with_a_line_break_stays_one_header() {
-    let account = regua::delivery::SmtpAccount {
-        id: regua::delivery::AccountId(1),
-        name: "Principal".into(),
-        transport: regua::delivery::Transport::Smtp,
-        host: "127.0.0.1".into(),
-        port: 25,
-        security: regua::delivery::Security::None,
-        username: None,
-        has_password: false,
-        folder: None,
-        ca_file: None,
-        from_address: regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
-        from_name: "Provedor".into(),
-        test_recipient: None,
-        hourly_limit: None,
-        daily_limit: None,
-        default_layout_id: None,
-        fallback_account_id: None,
-        dkim: None,
-        active: true,
-    };
+    let account = bare_smtp_account(None);
     let rendered = regua::layouts::RenderedMessage {
         // A customer's name with a line break, rendered into the subject.
         subject: "Fatura de Maria\r\nBcc: intruso@exemplo.com".into(),
@@ -785,6 +765,21 @@ async fn bad_rows(
     }
 }
 
+/// The administrator "ana", password "senha-certa-123".
+async fn add_admin_ana(db: &store::Db) {
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::auth::insert_user(
+        &mut conn,
+        "ana",
+        "Ana",
+        regua::web::auth::Role::Admin,
+        "senha-certa-123",
+        0,
+    )
+    .await
+    .unwrap();
+}
+
 /// A login form's cookie and CSRF token, reusable for several posts.
 async fn login_form(addr: std::net::SocketAddr) -> (String, String) {
     use common::http::http;
@@ -799,18 +794,7 @@ async fn login_form(addr: std::net::SocketAddr) -> (String, String) {
 async fn fifty_parallel_guesses_get_exactly_the_allowed_tries() {
     for t in each_backend().await {
         let label = t.label;
-        let mut conn = t.db.pool.acquire().await.unwrap();
-        store::auth::insert_user(
-            &mut conn,
-            "ana",
-            "Ana",
-            regua::web::auth::Role::Admin,
-            "senha-certa-123",
-            0,
-        )
-        .await
-        .unwrap();
-        drop(conn);
+        add_admin_ana(&t.db).await;
         with_server(&t.db, |addr| async move {
             use common::http::{enc, http};
             let (cookie, csrf) = login_form(addr).await;
@@ -853,18 +837,7 @@ async fn fifty_parallel_guesses_get_exactly_the_allowed_tries() {
 #[tokio::test]
 async fn a_login_redirect_goes_only_to_this_site() {
     let t = sqlite().await;
-    let mut conn = t.db.pool.acquire().await.unwrap();
-    store::auth::insert_user(
-        &mut conn,
-        "ana",
-        "Ana",
-        regua::web::auth::Role::Admin,
-        "senha-certa-123",
-        0,
-    )
-    .await
-    .unwrap();
-    drop(conn);
+    add_admin_ana(&t.db).await;
     with_server(&t.db, |addr| async move {
         use common::http::{enc, http};
         for (next, expect) in [
@@ -992,17 +965,8 @@ async fn every_setting_gateway_header_and_account_form_field_is_one_line() {
             .unwrap()
             .is_empty()
     );
-    store::auth::insert_user(
-        &mut conn,
-        "ana",
-        "Ana",
-        regua::web::auth::Role::Admin,
-        "senha-certa-123",
-        0,
-    )
-    .await
-    .unwrap();
     drop(conn);
+    add_admin_ana(&t.db).await;
     with_server(&t.db, |addr| async move {
         use common::http::{enc, http, staff_session};
         let session = staff_session(addr, "ana", "senha-certa-123").await;

@@ -415,3 +415,31 @@ pub fn dkim_verifies(message: &[u8], key: &std::path::Path) -> bool {
     }
     out.status.success()
 }
+
+/// An SMTP account as the message builder sees it (not stored): "Principal", from
+/// cobranca@provedor.com.br as "Provedor", with `dkim` if given.
+pub fn bare_smtp_account(
+    dkim: Option<regua::delivery::DkimConfig>,
+) -> regua::delivery::SmtpAccount {
+    regua::delivery::SmtpAccount {
+        id: regua::delivery::AccountId(1),
+        name: "Principal".into(),
+        transport: regua::delivery::Transport::Smtp,
+        host: "127.0.0.1".into(),
+        port: 25,
+        security: regua::delivery::Security::None,
+        username: None,
+        has_password: false,
+        folder: None,
+        ca_file: None,
+        from_address: regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap(),
+        from_name: "Provedor".into(),
+        test_recipient: None,
+        hourly_limit: None,
+        daily_limit: None,
+        default_layout_id: None,
+        fallback_account_id: None,
+        dkim,
+        active: true,
+    }
+}
