@@ -64,14 +64,14 @@ async fn a_line_break_in_the_sender_name_is_refused_and_a_stored_one_fails_only_
         // Every field that reaches a header or the SMTP conversation, on input.
         for (field, mutate) in [
             (
-                "from-name",
+                "from_name",
                 (|a: &mut regua::delivery::NewSmtpAccount| {
                     a.from_name = "Provedor\r\nBcc: intruso@exemplo.com".into()
                 }) as fn(&mut regua::delivery::NewSmtpAccount),
             ),
             ("name", |a| a.name = "Conta\nNova".into()),
             ("host", |a| a.host = "smtp.exemplo.com\r\n".into()),
-            ("from-name", |a| a.from_name = "Provedor\u{0}".into()),
+            ("from_name", |a| a.from_name = "Provedor\u{0}".into()),
         ] {
             let mut a = regua::delivery::NewSmtpAccount::smtp(
                 "Outra",

@@ -170,7 +170,7 @@ pub async fn sms(g: &Global, cmd: SmsCmd) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(ConfigError::Other(e)) => Err(e),
-                Err(e) => bad(e),
+                Err(e) => bad(e.for_cli()),
             }
         }
         SmsCmd::List => {

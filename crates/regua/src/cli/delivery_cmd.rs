@@ -312,7 +312,7 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(ConfigError::Other(e)) => Err(e),
-                Err(e) => bad(e),
+                Err(e) => bad(e.for_cli()),
             }
         }
         SmtpCmd::List => {

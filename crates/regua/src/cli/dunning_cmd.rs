@@ -16,7 +16,7 @@ fn config_error(e: ConfigError) -> anyhow::Result<ExitCode> {
     match e {
         ConfigError::Other(e) => Err(e),
         e => {
-            eprintln!("{e}");
+            eprintln!("{}", e.for_cli());
             Ok(ExitCode::from(2))
         }
     }

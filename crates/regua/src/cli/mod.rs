@@ -583,7 +583,7 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
                 }
                 Err(store::parties::ConfigError::Other(e)) => return Err(e),
                 Err(e) => {
-                    eprintln!("{e}");
+                    eprintln!("{}", e.for_cli());
                     return Ok(ExitCode::from(2));
                 }
             }
@@ -797,7 +797,7 @@ async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
                 }
                 Err(store::parties::ConfigError::Other(e)) => return Err(e),
                 Err(e) => {
-                    eprintln!("{e}");
+                    eprintln!("{}", e.for_cli());
                     return Ok(ExitCode::from(2));
                 }
             }
@@ -876,7 +876,7 @@ async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {
                 }
                 Err(store::parties::ConfigError::Other(e)) => return Err(e),
                 Err(e) => {
-                    eprintln!("{e}");
+                    eprintln!("{}", e.for_cli());
                     return Ok(ExitCode::from(2));
                 }
             }

@@ -94,11 +94,11 @@ pub async fn insert_smtp_account(
     for (field, value) in [
         ("name", Some(a.name.as_str())),
         ("host", Some(a.host.as_str())),
-        ("from-name", Some(a.from_name.as_str())),
+        ("from_name", Some(a.from_name.as_str())),
         ("user", a.credentials.as_ref().map(|(u, _)| u.as_str())),
         ("folder", a.folder.as_deref()),
-        ("dkim-selector", dkim.map(|d| d.selector.as_str())),
-        ("dkim-domain", dkim.map(|d| d.domain.as_str())),
+        ("dkim_selector", dkim.map(|d| d.selector.as_str())),
+        ("dkim_domain", dkim.map(|d| d.domain.as_str())),
     ] {
         if let Some(v) = value {
             crate::domain::limits::check_line(v, crate::domain::limits::MAX_TEXT_CHARS)
@@ -108,7 +108,7 @@ pub async fn insert_smtp_account(
     let password_enc = match &a.credentials {
         Some((_, password)) => Some(
             key.ok_or(SecretError::NoKey)
-                .map_err(|e| invalid("password-env", e.to_string()))?
+                .map_err(|e| invalid("password", e.to_string()))?
                 .seal(password),
         ),
         None => None,

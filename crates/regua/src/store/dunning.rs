@@ -45,7 +45,7 @@ pub async fn insert_band(
         return invalid("from", "a band starts at 1 day overdue or later".into());
     }
     if to < from {
-        return invalid("to", format!("must be at least --from ({from})"));
+        return invalid("to", format!("must be at least the band's start ({from})"));
     }
     if to > 3650 {
         return invalid("to", "at most 3650 days".into());

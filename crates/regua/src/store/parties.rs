@@ -93,9 +93,9 @@ pub enum ConfigError {
         known: String,
     },
     /// A field failed validation.
-    #[error("--{field}: {reason}")]
+    #[error("{field}: {reason}")]
     Invalid {
-        /// The flag or field.
+        /// The field (`from_name`, `days`, …).
         field: &'static str,
         /// Why.
         reason: String,
@@ -103,6 +103,23 @@ pub enum ConfigError {
     /// Unexpected failure.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl ConfigError {
+    /// The error as the command line says it: a field is named by its flag (`from_name` →
+    /// `--from-name`; the password comes from `--password-env`).
+    pub fn for_cli(&self) -> String {
+        match self {
+            ConfigError::Invalid { field, reason } => {
+                let flag = match *field {
+                    "password" => "password-env".to_string(),
+                    f => f.replace('_', "-"),
+                };
+                format!("--{flag}: {reason}")
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 fn wallet_from_row(r: &AnyRow) -> anyhow::Result<BillingWallet> {
