@@ -377,7 +377,7 @@ pub async fn send_demo_mail(
                 kind: kind.to_string(),
                 invoice: crate::domain::InvoiceId(id),
             },
-            "demo",
+            &crate::domain::Actor::Demo.to_string(),
             clock.now_millis(),
         )
         .await?;
@@ -399,7 +399,7 @@ pub async fn send_demo_mail(
                 from,
                 to: from.checked_add(jiff::Span::new().days(14))?,
                 reason: "Viagem de férias".into(),
-                actor: "demo".into(),
+                actor: crate::domain::Actor::Demo.to_string(),
             },
             today,
             clock.now_millis(),

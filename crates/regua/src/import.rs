@@ -335,7 +335,13 @@ pub async fn import_csv(
                     (id.clone(), payment)
                 })
                 .collect();
-            crate::actions::payments::record_payments(db, &payments, "import", now).await?;
+            crate::actions::payments::record_payments(
+                db,
+                &payments,
+                &crate::domain::Actor::Import.to_string(),
+                now,
+            )
+            .await?;
             ImportReport {
                 created: 0,
                 updated: rows.len(),

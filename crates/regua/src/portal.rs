@@ -156,7 +156,7 @@ pub async fn request_access(
 
 /// Who a portal request is recorded as: `portal: <customer code>`.
 pub fn actor(customer: &Customer) -> String {
-    format!("portal: {}", customer.external_id)
+    crate::domain::Actor::Portal(customer.external_id.clone()).to_string()
 }
 
 /// The outcome of a login attempt.

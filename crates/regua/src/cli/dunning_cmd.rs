@@ -497,9 +497,10 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
             let req = RunRequest {
                 date: date.unwrap_or_else(|| clock.today()),
                 dry_run,
-                actor: routine
-                    .as_ref()
-                    .map_or_else(|| operator(None), |r| format!("routine: {}", r.name)),
+                actor: routine.as_ref().map_or_else(
+                    || operator(None),
+                    |r| crate::domain::Actor::Routine(r.name.clone()).to_string(),
+                ),
                 routine,
                 trigger: Trigger::Manual,
                 emission: None,

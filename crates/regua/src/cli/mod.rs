@@ -432,10 +432,8 @@ pub enum SettingsCmd {
 
 /// `cli: USER`: who a command-line change is recorded as.
 pub(super) fn actor() -> String {
-    format!(
-        "cli: {}",
-        std::env::var("USER").unwrap_or_else(|_| "operator".into())
-    )
+    crate::domain::Actor::Cli(std::env::var("USER").unwrap_or_else(|_| "operator".into()))
+        .to_string()
 }
 
 /// Records a configuration change made from the command line in the audit trail, as the web
@@ -1018,10 +1016,7 @@ async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             };
             let now = g.clock()?.now_millis();
-            let who = format!(
-                "cli: {}",
-                std::env::var("USER").unwrap_or_else(|_| "operator".into())
-            );
+            let who = actor();
             // Each "send now" is its own notice: the clock may be frozen (--today), so a random
             // suffix keeps two sends in the same millisecond apart.
             let key = crate::delivery::NoticeKey::manual(found.id, now);

@@ -19,6 +19,7 @@ macro_rules! id_type {
     )*};
 }
 
+mod actor;
 pub mod auth;
 mod contact;
 mod dates;
@@ -33,6 +34,7 @@ pub mod rules;
 pub mod schedule;
 pub mod send_limits;
 
+pub use actor::Actor;
 pub use boleto::{Document, DocumentError, format_date};
 pub use contact::{EmailAddress, MobilePhone};
 pub use dates::{Clock, due_date_in_month, parse_date};

@@ -195,7 +195,7 @@ impl Scheduler {
             let req = RunRequest {
                 date,
                 dry_run: false,
-                actor: format!("routine: {}", r.name),
+                actor: crate::domain::Actor::Routine(r.name.clone()).to_string(),
                 routine: Some(r.clone()),
                 trigger: Trigger::Schedule,
                 emission: None,

@@ -345,7 +345,7 @@ pub(super) async fn send_now(
                 at_ms: now,
                 nonce: None,
             },
-            &format!("user: {}", session.user.login),
+            &session.actor().to_string(),
             now,
         )
         .await?;
@@ -394,7 +394,7 @@ pub(super) async fn mark_paid(
             &state.db,
             invoice.id,
             &payment,
-            &format!("user: {}", session.user.login),
+            &session.actor().to_string(),
             state.clock.now_millis(),
         )
         .await?;
@@ -468,7 +468,7 @@ pub(super) async fn pause(
             "Informe o motivo (a promessa de pagamento).",
         );
     }
-    let by = format!("user: {}", session.user.login);
+    let by = session.actor().to_string();
     let now = state.clock.now_millis();
     let result: anyhow::Result<Option<String>> = async {
         let mut tx = state.db.begin().await?;

@@ -208,7 +208,7 @@ pub(super) async fn send(
     }
     let now = state.clock.now_millis();
     let today = state.clock.today();
-    let actor = format!("user: {}", session.user.login);
+    let actor = session.actor().to_string();
     let result: anyhow::Result<Result<(u32, u32), String>> = async {
         let mut tx = state.db.begin().await?;
         let f = match q.filter(&mut tx).await? {

@@ -121,7 +121,7 @@ pub(super) async fn add(
     let year = state.clock.today().year();
     let scope: HolidayScope = form.scope.parse().unwrap_or(HolidayScope::City);
     let now = state.clock.now_millis();
-    let by = format!("user: {}", session.user.login);
+    let by = session.actor().to_string();
     let result: anyhow::Result<Result<(), (&'static str, String)>> = async {
         let mut tx = state.db.begin().await?;
         match store::dunning::insert_holiday(
@@ -197,7 +197,7 @@ pub(super) async fn remove(
         if removed {
             store::audit::record(
                 &mut tx,
-                &format!("user: {}", session.user.login),
+                &session.actor().to_string(),
                 "holiday.remove",
                 &format!("holiday:{id}"),
                 None,

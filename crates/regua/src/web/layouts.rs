@@ -239,7 +239,7 @@ pub(super) async fn save(
         html: form.html.clone(),
         text: form.text.clone(),
     };
-    let actor = format!("user: {}", session.user.login);
+    let actor = session.actor().to_string();
     let now = state.clock.now_millis();
     match store::layouts::save_layout(&state.db, Some(&layout.name), &draft, &actor, now).await {
         Ok(saved) => Redirect::to(&format!(
@@ -275,7 +275,7 @@ pub(super) async fn restore(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return internal(e),
     };
-    let actor = format!("user: {}", session.user.login);
+    let actor = session.actor().to_string();
     match store::layouts::restore_default_layout(
         &state.db,
         &layout.name,

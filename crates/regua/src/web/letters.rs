@@ -89,7 +89,7 @@ pub(super) async fn pdf(
 
 /// Approves the pending letters given (all of them with `None`); how many.
 async fn approve(state: &AppState, session: &Session, only: Option<i64>) -> anyhow::Result<usize> {
-    let by = format!("user: {}", session.user.login);
+    let by = session.actor().to_string();
     let now = state.clock.now_millis();
     let mut tx = state.db.begin().await?;
     let pending: Vec<_> = store::dunning::list_letter_reviews(&mut tx, Some("pending"))
@@ -157,7 +157,7 @@ pub(super) async fn reject(
     if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
         return r;
     }
-    let by = format!("user: {}", session.user.login);
+    let by = session.actor().to_string();
     let now = state.clock.now_millis();
     let result: anyhow::Result<bool> = async {
         let mut tx = state.db.begin().await?;

@@ -267,7 +267,7 @@ pub(super) async fn requeue(
         if ok {
             store::audit::record(
                 &mut tx,
-                &format!("user: {}", session.user.login),
+                &session.actor().to_string(),
                 "notice.requeue",
                 &format!("notice:{id}"),
                 Some("dead"),

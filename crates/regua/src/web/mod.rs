@@ -244,6 +244,11 @@ pub struct Session {
 }
 
 impl Session {
+    /// Who the changes this session makes are recorded as (`user: LOGIN`).
+    pub fn actor(&self) -> crate::domain::Actor {
+        crate::domain::Actor::User(self.user.login.clone())
+    }
+
     /// Refuses (403 page) unless the user's role allows `p`.
     // The error is the page the handler returns as is; boxing it would only add a deref.
     #[allow(clippy::result_large_err)]

@@ -418,7 +418,7 @@ async fn change_password(
             .await?;
         store::audit::record(
             &mut tx,
-            &format!("user: {}", session.user.login),
+            &session.actor().to_string(),
             "user.password",
             &format!("user:{}", session.user.login),
             None,
@@ -583,7 +583,7 @@ async fn forecast(State(state): State<Arc<AppState>>, session: Session) -> Respo
         dry_run: true,
         routine: None,
         trigger: crate::dunning::Trigger::Manual,
-        actor: format!("user: {}", session.user.login),
+        actor: session.actor().to_string(),
         emission: None,
         detail: false,
     };

@@ -226,7 +226,7 @@ pub(super) async fn add_rule(
             Ok(id) => {
                 store::audit::record(
                     &mut tx,
-                    &format!("user: {}", session.user.login),
+                    &session.actor().to_string(),
                     "rule.add",
                     &format!("rule:{id}"),
                     None,
@@ -286,7 +286,7 @@ pub(super) async fn remove_rule(
         if removed {
             store::audit::record(
                 &mut tx,
-                &format!("user: {}", session.user.login),
+                &session.actor().to_string(),
                 "rule.remove",
                 &format!("rule:{id}"),
                 None,
@@ -363,7 +363,7 @@ pub(super) async fn add_band(
             Ok(id) => {
                 store::audit::record(
                     &mut tx,
-                    &format!("user: {}", session.user.login),
+                    &session.actor().to_string(),
                     "band.add",
                     &format!("band:{id}"),
                     None,
@@ -414,7 +414,7 @@ pub(super) async fn remove_band(
                 if removed {
                     store::audit::record(
                         &mut tx,
-                        &format!("user: {}", session.user.login),
+                        &session.actor().to_string(),
                         "band.remove",
                         &format!("band:{id}"),
                         None,
@@ -497,7 +497,7 @@ pub(super) async fn add_routine(
             Ok(id) => {
                 store::audit::record(
                     &mut tx,
-                    &format!("user: {}", session.user.login),
+                    &session.actor().to_string(),
                     "routine.add",
                     &format!("routine:{id}"),
                     None,
@@ -571,7 +571,7 @@ pub(super) async fn remove_routine(
         if removed {
             store::audit::record(
                 &mut tx,
-                &format!("user: {}", session.user.login),
+                &session.actor().to_string(),
                 "routine.remove",
                 &format!("routine:{id}"),
                 Some(&routine.name),

@@ -344,7 +344,7 @@ async fn save(
                 store::parties::set_setting(&mut tx, key, &new).await?;
                 store::audit::record(
                     &mut tx,
-                    &format!("user: {}", session.user.login),
+                    &session.actor().to_string(),
                     "setting.set",
                     key,
                     Some(&old),
@@ -454,7 +454,7 @@ pub(super) async fn test_notification(
             method,
             &form.to,
             None,
-            &format!("user: {}", session.user.login),
+            &session.actor().to_string(),
         )
         .await
         {

@@ -277,7 +277,7 @@ pub(super) async fn create(
         }
         store::audit::record(
             &mut tx,
-            &format!("user: {}", session.user.login),
+            &session.actor().to_string(),
             "smtp.add",
             &format!("smtp:{}", account.name),
             None,
@@ -288,7 +288,7 @@ pub(super) async fn create(
         if form.financial.is_some() {
             store::accounts::set_financial_account(
                 &mut tx,
-                &format!("user: {}", session.user.login),
+                &session.actor().to_string(),
                 &account.name,
                 now,
             )
@@ -339,7 +339,7 @@ pub(super) async fn financial(
         }
         store::accounts::set_financial_account(
             &mut tx,
-            &format!("user: {}", session.user.login),
+            &session.actor().to_string(),
             &account.name,
             state.clock.now_millis(),
         )
@@ -404,7 +404,7 @@ pub(super) async fn test(
             &mut conn,
             &account,
             to.as_ref(),
-            &format!("user: {}", session.user.login),
+            &session.actor().to_string(),
             state.clock.now_millis(),
         )
         .await

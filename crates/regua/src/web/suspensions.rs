@@ -181,7 +181,7 @@ pub(super) async fn create(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return internal(e),
     };
-    let actor = format!("user: {}", session.user.login);
+    let actor = session.actor().to_string();
     let req = SuspendRequest {
         contract,
         from,
@@ -241,7 +241,7 @@ pub(super) async fn end(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return internal(e),
     };
-    let actor = format!("user: {}", session.user.login);
+    let actor = session.actor().to_string();
     let result: anyhow::Result<Result<&str, SuspendError>> =
         async {
             let now = state.clock.now_millis();

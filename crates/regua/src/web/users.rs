@@ -128,7 +128,7 @@ pub(super) async fn create(
         store::auth::require_password_change(&mut tx, &form.login).await?;
         store::audit::record(
             &mut tx,
-            &format!("user: {}", session.user.login),
+            &session.actor().to_string(),
             "user.add",
             &format!("user:{}", form.login.trim()),
             None,
@@ -197,7 +197,7 @@ async fn set_active(
         if changed {
             store::audit::record(
                 &mut tx,
-                &format!("user: {}", session.user.login),
+                &session.actor().to_string(),
                 if active {
                     "user.activate"
                 } else {

@@ -163,7 +163,7 @@ pub(super) async fn add_wallet(
             Ok(id) => {
                 store::audit::record(
                     &mut tx,
-                    &format!("user: {}", session.user.login),
+                    &session.actor().to_string(),
                     "wallet.add",
                     &format!("wallet:{}", id.0),
                     None,
@@ -223,7 +223,7 @@ pub(super) async fn switch_send(
         if found {
             store::audit::record(
                 &mut tx,
-                &format!("user: {}", session.user.login),
+                &session.actor().to_string(),
                 "wallet.send_on_generate",
                 &format!("wallet:{id}"),
                 Some(if on { "false" } else { "true" }),
@@ -328,7 +328,7 @@ pub(super) async fn add_method(
             Ok(id) => {
                 store::audit::record(
                     &mut tx,
-                    &format!("user: {}", session.user.login),
+                    &session.actor().to_string(),
                     "method.add",
                     &format!("method:{}", id.0),
                     None,

@@ -122,7 +122,7 @@ impl ApiClient {
     }
 
     fn actor(&self) -> String {
-        format!("api: {}", self.key.name)
+        crate::domain::Actor::Api(self.key.name.clone()).to_string()
     }
 }
 
