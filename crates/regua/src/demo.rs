@@ -7,9 +7,25 @@ use std::fmt::Write as _;
 
 use jiff::ToSpan as _;
 
-use crate::cli::DemoArgs;
 use crate::domain::*;
 use crate::store::{self, Db, invoices::NewInvoice};
+
+/// `regua demo` options.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where the demo database lives.
+    #[arg(long, default_value = "regua-demo.db")]
+    pub file: std::path::PathBuf,
+    /// How many customers to seed on first run.
+    #[arg(long, default_value_t = 300)]
+    pub customers: usize,
+    /// Print the summary and exit instead of serving the web UI.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Where the web UI listens.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+}
 
 /// A small deterministic generator (SplitMix64): demo data must not depend on a crate's
 /// changing algorithm.

@@ -69,7 +69,7 @@ impl Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the demo: a fictitious ISP seeded into ./regua-demo.db, then a summary.
-    Demo(DemoArgs),
+    Demo(crate::demo::DemoArgs),
     /// Create or update the database schema.
     Migrate,
     /// Import customers, contracts, invoices or payments from a CSV file (all or nothing).
@@ -306,23 +306,6 @@ pub struct ServeArgs {
     /// The worker's options.
     #[command(flatten)]
     pub worker: delivery_cmd::WorkerArgs,
-}
-
-/// `regua demo` options.
-#[derive(Debug, Args)]
-pub struct DemoArgs {
-    /// Where the demo database lives.
-    #[arg(long, default_value = "regua-demo.db")]
-    pub file: std::path::PathBuf,
-    /// How many customers to seed on first run.
-    #[arg(long, default_value_t = 300)]
-    pub customers: usize,
-    /// Print the summary and exit instead of serving the web UI.
-    #[arg(long)]
-    pub no_serve: bool,
-    /// Where the web UI listens.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: std::net::SocketAddr,
 }
 
 /// `regua invoices …`
@@ -1097,7 +1080,7 @@ async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCode> {
             )
             .await?;
             if send_on_generate && kind == WalletKind::Gateway {
-                eprintln!("{}", GATEWAY_SEND_ON_GENERATE_WARNING);
+                eprintln!("{}", crate::domain::GATEWAY_SEND_ON_GENERATE_WARNING);
             }
             println!("wallet {:?} added (id {id})", w.name);
         }
@@ -1123,11 +1106,6 @@ async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
-
-/// The seed documents' warning for gateway wallets with "send on generate" on: the gateway may
-/// e-mail the customer too.
-pub const GATEWAY_SEND_ON_GENERATE_WARNING: &str = "atenção: esta carteira é de um gateway de pagamento; \
-verifique se o próprio gateway já envia o boleto por e-mail ao cliente, para que ele não receba duas mensagens.";
 
 async fn method(g: &Global, cmd: MethodCmd) -> anyhow::Result<ExitCode> {
     let db = g.db().await?;

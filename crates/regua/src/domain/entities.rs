@@ -430,3 +430,8 @@ pub struct CompanyProfile {
     /// Base URL of the subscriber portal, without the trailing slash.
     pub portal_url: String,
 }
+
+/// The seed documents' warning for gateway wallets with "send on generate" on: the gateway may
+/// e-mail the customer too.
+pub const GATEWAY_SEND_ON_GENERATE_WARNING: &str = "atenção: esta carteira é de um gateway de pagamento; \
+verifique se o próprio gateway já envia o boleto por e-mail ao cliente, para que ele não receba duas mensagens.";

@@ -103,24 +103,30 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/configuracoes/feriados/{id}/remover",
             post(super::holidays::remove),
         )
-        .route("/configuracoes/regua", get(super::regua::show))
-        .route("/configuracoes/regua/regras", post(super::regua::add_rule))
+        .route("/configuracoes/regua", get(super::dunning::show))
+        .route(
+            "/configuracoes/regua/regras",
+            post(super::dunning::add_rule),
+        )
         .route(
             "/configuracoes/regua/regras/{id}/remover",
-            post(super::regua::remove_rule),
+            post(super::dunning::remove_rule),
         )
-        .route("/configuracoes/regua/faixas", post(super::regua::add_band))
+        .route(
+            "/configuracoes/regua/faixas",
+            post(super::dunning::add_band),
+        )
         .route(
             "/configuracoes/regua/rotinas",
-            post(super::regua::add_routine),
+            post(super::dunning::add_routine),
         )
         .route(
             "/configuracoes/regua/rotinas/{id}/remover",
-            post(super::regua::remove_routine),
+            post(super::dunning::remove_routine),
         )
         .route(
             "/configuracoes/regua/faixas/{id}/remover",
-            post(super::regua::remove_band),
+            post(super::dunning::remove_band),
         )
         .route(
             "/configuracoes/carteiras",

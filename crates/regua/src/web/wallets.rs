@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Permission;
 use super::{AppState, Session, internal};
-use crate::cli::GATEWAY_SEND_ON_GENERATE_WARNING;
+use crate::domain::GATEWAY_SEND_ON_GENERATE_WARNING;
 use crate::domain::{NewWallet, WalletKind};
 use crate::store::{self, parties::ConfigError};
 
@@ -275,7 +275,7 @@ async fn methods_page(
                 let mine: Vec<_> = rules
                     .iter()
                     .filter(|r| r.method == m.id)
-                    .map(|r| super::regua::rule_label(r.kind, r.days))
+                    .map(|r| super::dunning::rule_label(r.kind, r.days))
                     .collect();
                 minijinja::context! { name => m.name, wallet, rules => mine }
             })
