@@ -16,10 +16,12 @@ mod letters;
 mod log;
 pub mod metrics;
 pub use metrics::MetricsAccess;
+mod dashboard;
 mod dunning;
-mod pages;
+mod login;
 mod portal;
 mod portal_app;
+mod router;
 mod settings;
 mod smtp;
 mod suspensions;
@@ -185,7 +187,7 @@ fn templates() -> minijinja::Environment<'static> {
 
 /// The routes of the admin UI.
 pub fn router(state: Arc<AppState>) -> Router {
-    pages::routes()
+    router::routes()
         .merge(api::routes())
         .merge(portal_app::routes())
         .with_state(state)

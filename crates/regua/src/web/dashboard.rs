@@ -1,0 +1,160 @@
+//! The dashboard (today's sending, the accounts' limits, which server runs the routines) and
+//! tomorrow's forecast.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::auth::Permission;
+use super::{AppState, Session};
+use crate::domain::format_date;
+use crate::store;
+
+pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    if let Err(resp) = session.require(&state, Permission::View) {
+        return resp;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let clock = &state.clock;
+        let midnight = clock.start_of_day_ms(clock.today())?;
+        let today = store::log::dashboard_counts(&mut conn, midnight).await?;
+        let routines = store::dunning::list_routines(&mut conn).await?;
+        let runs: Vec<_> = store::dunning::list_runs(&mut conn, 5)
+            .await?
+            .into_iter()
+            .map(|r| {
+                minijinja::context! {
+                    date => format_date(r.date),
+                    routine => r.routine_id
+                        .and_then(|id| routines.iter().find(|x| x.id == id))
+                        .map_or("manual".to_string(), |x| x.name.clone()),
+                    trigger => if r.trigger == "schedule" { "agendada" } else { "manual" },
+                    status_pt => if r.status == "completed" { "concluída" } else { "falhou" },
+                    status => r.status,
+                    error => r.error,
+                    planned => r.planned,
+                    enqueued => r.enqueued,
+                    skipped => r.skipped,
+                }
+            })
+            .collect();
+        // Which server's scheduler runs the routines (its lease), or that none does now.
+        let lease_ms = i64::try_from(crate::dunning::LEASE.as_millis()).unwrap_or(0);
+        let scheduler = match store::dunning::lease_holder(&mut conn, crate::dunning::LEASE_NAME).await? {
+            Some((owner, until)) if until > clock.now_millis() => minijinja::context! {
+                text => format!(
+                    "As rotinas rodam no servidor {owner} (último sinal às {}).",
+                    clock.local_time(until - lease_ms, "%H:%M de %d/%m/%Y")
+                ),
+                alert => false,
+            },
+            Some((owner, until)) => minijinja::context! {
+                text => format!(
+                    "Nenhum servidor executa as rotinas agora: o último ({owner}) deu sinal às {}. Verifique se o regua serve está rodando.",
+                    clock.local_time(until - lease_ms, "%H:%M de %d/%m/%Y")
+                ),
+                alert => true,
+            },
+            None => minijinja::context! {
+                text => "Nenhum servidor executa as rotinas agora: elas rodam dentro do regua serve (sem --no-scheduler).",
+                alert => true,
+            },
+        };
+        let financial = store::accounts::financial_account(&mut conn).await?;
+        let mut accounts = Vec::new();
+        for a in store::accounts::list_smtp_accounts(&mut conn).await? {
+            if !a.active {
+                continue;
+            }
+            let used = store::dunning::account_usage(&mut conn, a.id, clock.now_millis()).await?;
+            let limits = crate::domain::send_limits::SendLimits {
+                hourly: a.hourly_limit,
+                daily: a.daily_limit,
+            };
+            accounts.push(minijinja::context! {
+                name => a.name,
+                financial => financial.as_ref().is_some_and(|f| f.id == a.id),
+                hour => used.hour,
+                day => used.day,
+                hourly_limit => a.hourly_limit,
+                daily_limit => a.daily_limit,
+                near => limits.near(used),
+            });
+        }
+        Ok(state.render(
+            "dashboard.html",
+            minijinja::context! {
+                title => "Painel",
+                today => minijinja::context! {
+                    queued => today.queued,
+                    sent => today.sent,
+                    failed => today.failed,
+                },
+                dead => today.dead,
+                runs,
+                scheduler,
+                accounts,
+                financial => financial.is_some(),
+                portal_hidden => financial.is_none() && store::settings::portal_settings(&mut conn).await?.send_email,
+                ..session.ctx()
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = format!("{e:#}"), "dashboard failed");
+        super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Erro",
+            "Não foi possível montar o painel.",
+        )
+    })
+}
+
+pub(super) async fn forecast(State(state): State<Arc<AppState>>, session: Session) -> Response {
+    if let Err(resp) = session.require(&state, Permission::View) {
+        return resp;
+    }
+    let Ok(tomorrow) = state.clock.today().tomorrow() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let req = crate::dunning::RunRequest {
+        date: tomorrow,
+        dry_run: true,
+        routine: None,
+        trigger: crate::dunning::Trigger::Manual,
+        actor: session.actor().to_string(),
+        emission: None,
+        detail: false,
+    };
+    match crate::dunning::run(&state.db, &state.clock, &req).await {
+        Ok(report) => state.render(
+            "forecast.html",
+            minijinja::context! {
+                title => "Previsão",
+                date => format_date(tomorrow),
+                planned => report.planned,
+                causes => report.by_cause.iter().map(|(c, n)| (c.clone(), *n)).collect::<Vec<_>>(),
+                reasons => report.by_reason.iter().map(|(r, n)| (r.to_string(), *n)).collect::<Vec<_>>(),
+                accounts => minijinja::Value::from(minijinja::value::Serde(&report.accounts)),
+                warnings => report.warnings,
+                ..session.ctx()
+            },
+        ),
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "forecast failed");
+            super::error_page(
+                &state,
+                Some(&session),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Erro",
+                "Não foi possível calcular a previsão.",
+            )
+        }
+    }
+}
