@@ -521,8 +521,7 @@ fn parse_contracts(
         let plan = c.required("plan", t.field(rec, "plan"));
         let amount = c.check(
             "monthly_amount",
-            Money::parse(t.field(rec, "monthly_amount"))
-                .and_then(|a| limits::check_boleto_amount(a).map(|()| a)),
+            Money::parse(t.field(rec, "monthly_amount")).and_then(limits::check_boleto_amount),
         );
         let due_day = c.check(
             "due_day",
@@ -622,14 +621,12 @@ fn parse_invoices(
             });
         let amount = c.check(
             "amount",
-            Money::parse(t.field(rec, "amount"))
-                .and_then(|a| limits::check_boleto_amount(a).map(|()| a)),
+            Money::parse(t.field(rec, "amount")).and_then(limits::check_boleto_amount),
         );
         let issue = c.check("issue_date", parse_date(t.field(rec, "issue_date")));
         let due = c.check(
             "due_date",
-            parse_date(t.field(rec, "due_date"))
-                .and_then(|d| limits::check_due_date(d, today).map(|()| d)),
+            parse_date(t.field(rec, "due_date")).and_then(|d| limits::check_due_date(d, today)),
         );
         if let (Some(i), Some(d)) = (issue, due)
             && d < i

@@ -49,12 +49,12 @@ pub const ACCESS_ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_m
 /// used them all.
 pub async fn reserve_access_request(db: &Db, clock: &Clock, client: &str) -> anyhow::Result<bool> {
     let now = clock.now_millis();
-    let limits = store::auth::LoginLimits {
+    let limits = crate::actions::logins::LoginLimits {
         since_ms: now - 60 * 60 * 1000,
         per_login: i64::MAX,
         per_client: MAX_ACCESS_REQUESTS_PER_CLIENT,
     };
-    Ok(store::auth::reserve_login_attempt(
+    Ok(crate::actions::logins::reserve_login_attempt(
         db,
         store::auth::ACCESS_REQUEST_PREFIX,
         client,
@@ -190,12 +190,13 @@ pub async fn login(
         store::auth::PORTAL_LOGIN_PREFIX,
         document.as_deref().unwrap_or(document_input.trim())
     );
-    let limits = store::auth::LoginLimits {
+    let limits = crate::actions::logins::LoginLimits {
         since_ms: now - THROTTLE_WINDOW_MS,
         per_login: MAX_FAILURES_PER_DOCUMENT,
         per_client: MAX_FAILURES_PER_CLIENT,
     };
-    let Some(slot) = store::auth::reserve_login_attempt(db, &key, client, limits, now).await?
+    let Some(slot) =
+        crate::actions::logins::reserve_login_attempt(db, &key, client, limits, now).await?
     else {
         tracing::warn!(login = %key, %client, "portal login throttled");
         return Ok(Login::Throttled);
@@ -395,14 +396,14 @@ pub async fn send_second_copy(
             && r.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     });
+    let request_key = request.map(|r| crate::delivery::NoticeKey::PortalRequest {
+        invoice: invoice.id,
+        request: r.to_string(),
+    });
     let mut tx = db.begin().await?;
-    if let Some(r) = request {
+    if let Some(key) = &request_key {
         // The same form sent again (a double click): the message it queued, nothing new.
-        let key = crate::delivery::NoticeKey::PortalRequest {
-            invoice: invoice.id,
-            request: r.to_string(),
-        };
-        if let Some((notice, _)) = store::outbox::notice_by_dedup_key(&mut tx, &key).await? {
+        if let Some((notice, _)) = store::outbox::notice_by_dedup_key(&mut tx, key).await? {
             let customer = store::parties::get_customer(&mut tx, invoice.customer_id).await?;
             tx.commit().await?;
             return Ok(Ok((notice, mask_email(&customer.email_or_empty()))));
@@ -431,17 +432,11 @@ pub async fn send_second_copy(
         .ok_or_else(|| anyhow::anyhow!("no portal_second_copy layout"))?;
     // The form's request id: however often one confirmation is submitted, one message. The
     // app's API has no form: its n-th request of the day is its key.
-    let key = match request {
-        Some(r) => crate::delivery::NoticeKey::PortalRequest {
-            invoice: invoice.id,
-            request: r.to_string(),
-        },
-        None => crate::delivery::NoticeKey::PortalDaily {
-            invoice: invoice.id,
-            date: clock.today(),
-            n: requests_today + 1,
-        },
-    };
+    let key = request_key.unwrap_or(crate::delivery::NoticeKey::PortalDaily {
+        invoice: invoice.id,
+        date: clock.today(),
+        n: requests_today + 1,
+    });
     let enqueued = crate::delivery::enqueue_invoice_email(
         &mut tx,
         invoice.id,

@@ -134,13 +134,8 @@ pub async fn serve(
     // Requests still running a few seconds after the stop (a page waiting on a slow SMTP
     // server's test) are cut off rather than keep the process alive.
     let http = async {
-        let mut stopped = stopped.clone();
         let grace = async {
-            while !*stopped.borrow_and_update() {
-                if stopped.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
+            wait(stopped.clone()).await;
             tokio::time::sleep(crate::delivery::SHUTDOWN_GRACE + Duration::from_secs(2)).await;
         };
         tokio::select! {

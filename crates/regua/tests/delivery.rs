@@ -639,24 +639,8 @@ async fn the_stable_message_id_survives_retries() {
 #[test]
 fn an_account_with_dkim_signs_its_messages() {
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("dkim.pem");
-    let status = std::process::Command::new("openssl")
-        .args([
-            "genrsa",
-            "-traditional",
-            "-out",
-            key.to_str().unwrap(),
-            "2048",
-        ])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let account = bare_smtp_account(Some(regua::delivery::DkimConfig {
-        selector: "regua2026".into(),
-        domain: "provedor.com.br".into(),
-        key_file: key.display().to_string(),
-    }));
+    let (key, dkim) = dkim_key(dir.path());
+    let account = bare_smtp_account(Some(dkim));
     let rendered = regua::layouts::RenderedMessage {
         subject: "Sua fatura".into(),
         html: "<p>Olá</p>".into(),

@@ -516,24 +516,7 @@ async fn failures_are_logged_at_the_default_level_without_flooding() {
 async fn dkim_signatures_verify_with_an_independent_implementation_over_smtp_and_in_files() {
     let t = sqlite().await;
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("dkim.pem");
-    let status = std::process::Command::new("openssl")
-        .args([
-            "genrsa",
-            "-traditional",
-            "-out",
-            key.to_str().unwrap(),
-            "2048",
-        ])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let dkim = regua::delivery::DkimConfig {
-        selector: "regua2026".into(),
-        domain: "provedor.com.br".into(),
-        key_file: key.display().to_string(),
-    };
+    let (key, dkim) = dkim_key(dir.path());
     let sink = Sink::start(SinkConfig::default()).await.unwrap();
     let from = regua::domain::EmailAddress::parse("cobranca@provedor.com.br").unwrap();
     let mut conn = t.db.pool.acquire().await.unwrap();

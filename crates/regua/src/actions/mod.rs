@@ -4,4 +4,5 @@
 //! action and render what it answers. None of them opens a transaction or writes an audit row
 //! itself (`scripts/check-boundaries` keeps count of those that still do).
 
+pub mod logins;
 pub mod payments;

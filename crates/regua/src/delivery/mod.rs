@@ -1,7 +1,7 @@
 //! Delivery: the outbox, the worker, rate limits, retries, transports and the log. The one
 //! way a message leaves Régua: a notice enqueued in the transaction of its cause
 //! (`store::outbox::enqueue_notice`), claimed by a worker with a lease (`store::outbox::claim_due_notices`),
-//! re-checked, rendered, sent, and recorded (`store::finish_attempt`). See `docs/delivery.md`.
+//! re-checked, rendered, sent, and recorded (`store::outbox::finish_attempts`). See `docs/delivery.md`.
 
 mod enqueue;
 pub mod fcm;

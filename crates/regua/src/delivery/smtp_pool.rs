@@ -57,7 +57,8 @@ impl SmtpPool {
 
     /// Opens a connection: TCP, greeting and EHLO, STARTTLS, AUTH. Each of those steps is
     /// bounded by the target's timeout: a server that accepts TCP and never speaks must cost
-    /// one timeout, not a connection (and a worker) held forever.
+    /// one timeout, not a connection (and a worker) held forever. A connection that fails on
+    /// the way is dropped, which closes its socket (no QUIT to a server that is not answering).
     async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
         let t = &self.target;
         let mut conn = match t.security {
@@ -98,38 +99,23 @@ impl SmtpPool {
                         .clone()
                         .ok_or_else(|| transient("no TLS parameters"))?;
                     if !conn.can_starttls() {
-                        close(conn).await;
                         return Err(transient("the server does not offer STARTTLS"));
                     }
-                    match step(t.timeout, "STARTTLS", conn.starttls(params, &t.hello)).await {
-                        Ok(r) => r.map_err(|e| classify_smtp(&e))?,
-                        Err(f) => {
-                            close(conn).await;
-                            return Err(f);
-                        }
-                    }
+                    step(t.timeout, "STARTTLS", conn.starttls(params, &t.hello))
+                        .await?
+                        .map_err(|e| classify_smtp(&e))?;
                 }
                 conn
             }
         };
         if let Some(credentials) = &t.credentials {
-            let auth = step(
+            step(
                 t.timeout,
                 "AUTH",
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
             )
-            .await;
-            match auth {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    close(conn).await;
-                    return Err(classify_smtp(&e));
-                }
-                Err(f) => {
-                    close(conn).await;
-                    return Err(f);
-                }
-            }
+            .await?
+            .map_err(|e| classify_smtp(&e))?;
         }
         Ok(conn)
     }

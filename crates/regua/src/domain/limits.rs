@@ -94,8 +94,8 @@ pub fn header_safe(value: &str) -> String {
     out.trim().to_string()
 }
 
-/// Checks an amount a boleto is issued for.
-pub fn check_boleto_amount(amount: Money) -> Result<(), String> {
+/// Checks an amount a boleto is issued for; the amount itself when it can carry it.
+pub fn check_boleto_amount(amount: Money) -> Result<Money, String> {
     if amount.cents() < 0 {
         return Err("is negative".into());
     }
@@ -105,7 +105,7 @@ pub fn check_boleto_amount(amount: Money) -> Result<(), String> {
             amount
         ));
     }
-    Ok(())
+    Ok(amount)
 }
 
 /// The same, in Portuguese.
@@ -115,8 +115,9 @@ pub fn boleto_amount_pt(amount: Money) -> Option<String> {
     })
 }
 
-/// Checks a due date against what the due-date factor can express, seen from `today`.
-pub fn check_due_date(due: Date, today: Date) -> Result<(), String> {
+/// Checks a due date against what the due-date factor can express, seen from `today`; the
+/// date itself when it can.
+pub fn check_due_date(due: Date, today: Date) -> Result<Date, String> {
     if due < EARLIEST_DUE_DATE {
         return Err(format!(
             "{due} is before 2000-07-03, the earliest due date a boleto can carry"
@@ -130,7 +131,7 @@ pub fn check_due_date(due: Date, today: Date) -> Result<(), String> {
             "{due} is more than {MAX_YEARS_AHEAD} years ahead (a boleto's due-date factor repeats every 9000 days)"
         ));
     }
-    Ok(())
+    Ok(due)
 }
 
 /// The same, in Portuguese.

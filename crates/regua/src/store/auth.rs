@@ -1,4 +1,4 @@
-//! Users of the admin UI, their sessions, failed logins and the audit trail.
+//! Users of the admin UI, their sessions and API keys, and the login throttle (failed logins).
 
 use anyhow::Context as _;
 use sqlx::{AnyConnection, Row as _};
@@ -173,13 +173,30 @@ pub async fn record_login_failure(
     login: &str,
     client: &str,
     now_ms: i64,
+) -> anyhow::Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO login_failures (login, client, failed_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(login.trim())
+    .bind(client)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
+/// Makes the caller's transaction the only one counting failed logins until it ends (on
+/// PostgreSQL a transaction-scoped advisory lock; SQLite's single writer already is).
+pub async fn lock_login_throttle(
+    conn: &mut AnyConnection,
+    backend: super::Backend,
 ) -> anyhow::Result<()> {
-    sqlx::query("INSERT INTO login_failures (login, client, failed_at) VALUES ($1, $2, $3)")
-        .bind(login.trim())
-        .bind(client)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?;
+    if backend == super::Backend::Postgres {
+        // One lock for all logins: the count and the insert take a few microseconds.
+        sqlx::query("SELECT pg_advisory_xact_lock(7465720)")
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -225,59 +242,7 @@ pub async fn login_failures_since(
     Ok((by_login, by_client))
 }
 
-/// The throttle's limits for one login attempt: failures allowed within the window, per login
-/// and per client address.
-#[derive(Debug, Clone, Copy)]
-pub struct LoginLimits {
-    /// The window's start.
-    pub since_ms: i64,
-    /// Failures allowed for one login (or document).
-    pub per_login: i64,
-    /// Failures allowed from one client address, on the same surface.
-    pub per_client: i64,
-}
-
-/// Takes a slot for one login attempt, or `None` when the throttle is full. Counting and taking
-/// the slot are one step: the slot is a row in `login_failures` written in the same
-/// transaction as the count (SQLite: one writer at a time; PostgreSQL: a transaction-scoped
-/// advisory lock), so 50 parallel guesses let exactly the allowed number through to the
-/// password check instead of all that counted before any failure was written. A successful
-/// login gives its slot back with [`release_login_attempt`]; a failed one keeps it as its
-/// failure.
-pub async fn reserve_login_attempt(
-    db: &super::Db,
-    login: &str,
-    client: &str,
-    limits: LoginLimits,
-    now_ms: i64,
-) -> anyhow::Result<Option<i64>> {
-    let mut tx = db.begin().await?;
-    if db.backend == super::Backend::Postgres {
-        // One lock for all logins: the count and the insert are a few microseconds.
-        sqlx::query("SELECT pg_advisory_xact_lock(7465720)")
-            .execute(&mut *tx)
-            .await?;
-    }
-    let (by_login, by_client) =
-        login_failures_since(&mut tx, login, client, limits.since_ms).await?;
-    if by_login >= limits.per_login || by_client >= limits.per_client {
-        tx.commit().await?;
-        return Ok(None);
-    }
-    let id: i64 = sqlx::query(
-        "INSERT INTO login_failures (login, client, failed_at) VALUES ($1, $2, $3) RETURNING id",
-    )
-    .bind(login.trim())
-    .bind(client)
-    .bind(now_ms)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get(0)?;
-    tx.commit().await?;
-    Ok(Some(id))
-}
-
-/// Gives back the slot of a login attempt that succeeded.
+/// Gives back the slot of a login attempt that succeeded (`actions::logins`).
 pub async fn release_login_attempt(conn: &mut AnyConnection, slot: i64) -> anyhow::Result<()> {
     sqlx::query("DELETE FROM login_failures WHERE id = $1")
         .bind(slot)

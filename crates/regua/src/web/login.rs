@@ -93,13 +93,19 @@ pub(super) async fn login(
     let client = super::client_of(Some(peer));
     let now = state.clock.now_millis();
     let result: anyhow::Result<Response> = async {
-        let limits = store::auth::LoginLimits {
+        let limits = crate::actions::logins::LoginLimits {
             since_ms: now - THROTTLE_WINDOW_MS,
             per_login: MAX_FAILURES_PER_LOGIN,
             per_client: MAX_FAILURES_PER_CLIENT,
         };
-        let slot = store::auth::reserve_login_attempt(&state.db, &form.login, &client, limits, now)
-            .await?;
+        let slot = crate::actions::logins::reserve_login_attempt(
+            &state.db,
+            &form.login,
+            &client,
+            limits,
+            now,
+        )
+        .await?;
         let mut conn = state.db.pool.acquire().await?;
         let Some(slot) = slot else {
             tracing::warn!(login = %form.login, %client, "login throttled");

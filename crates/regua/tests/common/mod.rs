@@ -443,3 +443,27 @@ pub fn bare_smtp_account(
         active: true,
     }
 }
+
+/// A new 2048-bit RSA key (PKCS#1 PEM, made by openssl) in `dir`, and the DKIM configuration
+/// that signs with it as `regua2026._domainkey.provedor.com.br`.
+pub fn dkim_key(dir: &std::path::Path) -> (std::path::PathBuf, regua::delivery::DkimConfig) {
+    let key = dir.join("dkim.pem");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "genrsa",
+            "-traditional",
+            "-out",
+            key.to_str().unwrap(),
+            "2048",
+        ])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dkim = regua::delivery::DkimConfig {
+        selector: "regua2026".into(),
+        domain: "provedor.com.br".into(),
+        key_file: key.display().to_string(),
+    };
+    (key, dkim)
+}
