@@ -313,8 +313,7 @@ async fn message_size(
     let layout = store::layouts::layout_for_purpose(&mut conn, bench_purpose(pages))
         .await?
         .context("no layout for the bench's messages")?;
-    let rendered = layout
-        .compile()
+    let rendered = crate::layouts::CompiledLayout::of(&layout)
         .and_then(|c| c.render(&ctx))
         .map_err(|(part, e)| anyhow::anyhow!("{part:?}: {e}"))?;
     let inputs: Vec<_> = group
@@ -503,8 +502,8 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     let mut conn = db.pool.acquire().await?;
     let layout = store::layouts::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
         .await?
-        .context("no reminder layout")?
-        .compile()
+        .context("no reminder layout")?;
+    let layout = crate::layouts::CompiledLayout::of(&layout)
         .map_err(|(part, e)| anyhow::anyhow!("{part:?}: {e}"))?;
     drop(conn);
     let bar = progress("render", contexts.len() as u64);

@@ -338,7 +338,7 @@ pub async fn import_csv(
             crate::actions::payments::record_payments(
                 db,
                 &payments,
-                &crate::domain::Actor::Import.to_string(),
+                &crate::domain::Actor::Import,
                 now,
             )
             .await?;

@@ -293,7 +293,7 @@ impl Ended {
 /// the contract is active again and its "ended" notice goes at once; one not yet started is
 /// withdrawn, and a customer who was told it was scheduled (that notice sent, or going out
 /// now) is told it was withdrawn; one who was not hears nothing. Either way the scheduler
-/// leaves it alone from then on, and the change is audited (`suspension.end`, by `actor`).
+/// leaves it alone from then on. (The audit row is the caller's: `actions::suspensions`.)
 pub async fn end(
     conn: &mut AnyConnection,
     contract: &str,
@@ -342,7 +342,6 @@ pub async fn end(
             let routing = Routing::load(conn).await?;
             enqueue_event(conn, &routing, &s, &k, Event::Withdrawn, actor, now_ms).await?;
         }
-        audit(conn, actor, "suspension.end", &k.external_id, &s, now_ms).await?;
         return Ok(Ended::Withdrawn {
             suspension: s,
             notified: told,
@@ -365,30 +364,7 @@ pub async fn end(
         ..s.clone()
     };
     plan_one(conn, &routing, &as_ended, &k, today, actor, now_ms).await?;
-    audit(conn, actor, "suspension.end", &k.external_id, &s, now_ms).await?;
     Ok(Ended::Restored(s))
-}
-
-/// Records a suspension's change in the audit trail: `action` (`suspension.add`,
-/// `suspension.end`) on `contract:<id>`, the suspension as it is now.
-pub async fn audit(
-    conn: &mut AnyConnection,
-    actor: &str,
-    action: &str,
-    contract: &str,
-    s: &Suspension,
-    now_ms: i64,
-) -> anyhow::Result<()> {
-    store::audit::record(
-        conn,
-        actor,
-        action,
-        &format!("contract:{contract}"),
-        None,
-        Some(&serde_json::to_string(s)?),
-        now_ms,
-    )
-    .await
 }
 
 /// How suspension notices go: the method, the account and gateway, the fallback order.

@@ -17,9 +17,15 @@ async fn a_payment_from_any_source_is_the_same_fact_with_its_audit_row() {
             paid_on: "2026-01-07".parse().unwrap(),
             amount: Money(11990),
         };
-        let paid = match record_payment(&t.db, invoices[0].id, &payment, "user: ana", now)
-            .await
-            .unwrap()
+        let paid = match record_payment(
+            &t.db,
+            invoices[0].id,
+            &payment,
+            &regua::domain::Actor::User("ana".into()),
+            now,
+        )
+        .await
+        .unwrap()
         {
             PaymentOutcome::Recorded(i) => i,
             other => panic!("{label}: {other:?}"),
@@ -34,9 +40,15 @@ async fn a_payment_from_any_source_is_the_same_fact_with_its_audit_row() {
         );
         // Twice is nothing new.
         assert!(matches!(
-            record_payment(&t.db, invoices[0].id, &payment, "user: ana", now)
-                .await
-                .unwrap(),
+            record_payment(
+                &t.db,
+                invoices[0].id,
+                &payment,
+                &regua::domain::Actor::User("ana".into()),
+                now
+            )
+            .await
+            .unwrap(),
             PaymentOutcome::NotOpen(_)
         ));
         // The ERP's file goes through the same action.

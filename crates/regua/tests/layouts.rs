@@ -4,10 +4,11 @@
 mod common;
 
 use common::*;
+use regua::actions::layouts::LayoutError;
 use regua::domain::format_date;
 use regua::import::ImportKind;
 use regua::layouts::{LayoutContext, LayoutDraft, Purpose, context_for_invoice, default_layouts};
-use regua::store::{self, layouts::LayoutError};
+use regua::store;
 
 #[test]
 fn every_default_layout_renders_the_sample_data() {
@@ -86,7 +87,7 @@ fn draft(name: &str, subject: &str, html: &str) -> LayoutDraft {
 #[tokio::test]
 async fn saving_grows_the_version_and_keeps_every_old_version() {
     for t in each_backend().await {
-        let v1 = store::layouts::save_layout(
+        let v1 = regua::actions::layouts::save_layout(
             &t.db,
             None,
             &draft(
@@ -94,13 +95,13 @@ async fn saving_grows_the_version_and_keeps_every_old_version() {
                 "Vence {{ fatura.vencimento }}",
                 "<p>{{ cliente.nome }}</p>",
             ),
-            "ana",
+            &ana(),
             1,
         )
         .await
         .unwrap();
         assert_eq!(v1.version, 1);
-        let v2 = store::layouts::save_layout(
+        let v2 = regua::actions::layouts::save_layout(
             &t.db,
             Some("Lembrete 5 dias"),
             &draft(
@@ -108,7 +109,7 @@ async fn saving_grows_the_version_and_keeps_every_old_version() {
                 "Sua fatura vence {{ fatura.vencimento }}",
                 "<p>Olá {{ cliente.nome }}</p>",
             ),
-            "bia",
+            &regua::domain::Actor::User("bia".into()),
             2,
         )
         .await
@@ -130,15 +131,21 @@ async fn saving_grows_the_version_and_keeps_every_old_version() {
 #[tokio::test]
 async fn an_invalid_layout_is_refused_with_line_and_column_and_nothing_changes() {
     for t in each_backend().await {
-        store::layouts::save_layout(&t.db, None, &draft("L", "Fatura", "<p>ok</p>"), "ana", 1)
-            .await
-            .unwrap();
+        regua::actions::layouts::save_layout(
+            &t.db,
+            None,
+            &draft("L", "Fatura", "<p>ok</p>"),
+            &ana(),
+            1,
+        )
+        .await
+        .unwrap();
         let bad = draft(
             "L",
             "Fatura {{ fatura.numero }}",
             "<p>Olá,</p>\n<p>{{ cliente.nome }}</p>\n<p>Valor: {{ fatura.valorr }}</p>",
         );
-        let err = store::layouts::save_layout(&t.db, Some("L"), &bad, "ana", 2)
+        let err = regua::actions::layouts::save_layout(&t.db, Some("L"), &bad, &ana(), 2)
             .await
             .unwrap_err();
         assert_eq!(
@@ -156,9 +163,15 @@ async fn an_invalid_layout_is_refused_with_line_and_column_and_nothing_changes()
             "{}",
             t.label
         );
-        let err = store::layouts::save_layout(&t.db, None, &draft("L", "x", "<p>x</p>"), "ana", 3)
-            .await
-            .unwrap_err();
+        let err = regua::actions::layouts::save_layout(
+            &t.db,
+            None,
+            &draft("L", "x", "<p>x</p>"),
+            &ana(),
+            3,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(err, LayoutError::DuplicateName(ref n) if n == "L"),
             "{err:?}"
@@ -172,10 +185,10 @@ async fn restore_default_brings_back_the_built_in_words_as_a_new_version() {
         let name = regua::layouts::default_layout(Purpose::DueToday).name;
         let mut edited = draft(name, "Editado", "<p>editado</p>");
         edited.purpose = Purpose::DueToday;
-        store::layouts::save_layout(&t.db, Some(name), &edited, "ana", 1)
+        regua::actions::layouts::save_layout(&t.db, Some(name), &edited, &ana(), 1)
             .await
             .unwrap();
-        let restored = store::layouts::restore_default_layout(&t.db, name, "ana", 2)
+        let restored = regua::actions::layouts::restore_default_layout(&t.db, name, &ana(), 2)
             .await
             .unwrap();
         let d = regua::layouts::default_layout(Purpose::DueToday);
@@ -188,7 +201,7 @@ async fn restore_default_brings_back_the_built_in_words_as_a_new_version() {
             (3, d.subject, d.html.as_str())
         );
         assert!(matches!(
-            store::layouts::restore_default_layout(&t.db, "nope", "ana", 3).await,
+            regua::actions::layouts::restore_default_layout(&t.db, "nope", &ana(), 3).await,
             Err(LayoutError::NotFound(_))
         ));
     }
@@ -229,7 +242,10 @@ async fn a_customer_named_script_is_escaped_in_html_and_intact_in_text() {
             .await
             .unwrap();
         for layout in store::layouts::list_layouts(&mut conn).await.unwrap() {
-            let m = layout.compile().unwrap().render(&ctx).unwrap();
+            let m = regua::layouts::CompiledLayout::of(&layout)
+                .unwrap()
+                .render(&ctx)
+                .unwrap();
             if layout.html.contains("cliente.nome") {
                 assert!(
                     m.html
@@ -504,4 +520,9 @@ async fn company_settings_reach_the_messages_and_unknown_keys_are_refused() {
             .name,
         "Fibra Já Telecom"
     );
+}
+
+/// The editor in these tests.
+fn ana() -> regua::domain::Actor {
+    regua::domain::Actor::User("ana".into())
 }

@@ -5,7 +5,7 @@
 
 use jiff::civil::Date;
 
-use crate::domain::{Invoice, InvoiceId, InvoiceStatus, Money};
+use crate::domain::{Actor, Invoice, InvoiceId, InvoiceStatus, Money};
 use crate::store::{self, Db};
 
 /// A payment to record.
@@ -34,7 +34,7 @@ pub async fn record_payment(
     db: &Db,
     invoice: InvoiceId,
     payment: &Payment,
-    actor: &str,
+    actor: &Actor,
     now_ms: i64,
 ) -> anyhow::Result<PaymentOutcome> {
     let mut tx = db.begin().await?;
@@ -57,7 +57,7 @@ pub async fn record_payment(
 pub async fn record_payments(
     db: &Db,
     payments: &[(String, Payment)],
-    actor: &str,
+    actor: &Actor,
     now_ms: i64,
 ) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
@@ -76,7 +76,7 @@ async fn write_payment(
     conn: &mut sqlx::AnyConnection,
     invoice: &Invoice,
     payment: &Payment,
-    actor: &str,
+    actor: &Actor,
     now_ms: i64,
 ) -> anyhow::Result<()> {
     store::invoices::mark_invoice_paid(
@@ -87,14 +87,9 @@ async fn write_payment(
         now_ms,
     )
     .await?;
-    store::audit::record(
-        conn,
-        actor,
-        "invoice.paid",
-        &format!("invoice:{}", invoice.external_id),
-        Some(invoice.status.as_str()),
-        Some("paid"),
-        now_ms,
-    )
-    .await
+    super::Audit::of("invoice.paid", format!("invoice:{}", invoice.external_id))
+        .before(invoice.status.as_str())
+        .after("paid")
+        .write(conn, actor, now_ms)
+        .await
 }

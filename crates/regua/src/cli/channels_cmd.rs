@@ -148,24 +148,16 @@ pub async fn sms(g: &Global, cmd: SmsCmd) -> anyhow::Result<ExitCode> {
                 Ok(k) => k,
                 Err(e) => return bad(e),
             };
-            match store::channels::insert_sms_gateway(
-                &mut conn,
+            match crate::actions::channels::add_sms_gateway(
+                &db,
                 &gateway,
                 key.as_ref(),
+                &super::actor(),
                 clock.now_millis(),
             )
             .await
             {
                 Ok(id) => {
-                    super::audit(
-                        &mut conn,
-                        g,
-                        "sms.add",
-                        &format!("sms:{}", gateway.name),
-                        None,
-                        Some(&gateway.audit_json()),
-                    )
-                    .await?;
                     println!("sms gateway {:?} added (id {id})", gateway.name);
                     Ok(ExitCode::SUCCESS)
                 }
@@ -198,17 +190,14 @@ pub async fn sms(g: &Global, cmd: SmsCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SmsCmd::Remove { name } => {
-            if store::channels::deactivate_sms_gateway(&mut conn, &name, clock.now_millis()).await?
+            if crate::actions::channels::remove_sms_gateway(
+                &db,
+                &name,
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
             {
-                super::audit(
-                    &mut conn,
-                    g,
-                    "sms.remove",
-                    &format!("sms:{name}"),
-                    None,
-                    None,
-                )
-                .await?;
                 println!("sms gateway {name:?} removed");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -261,21 +250,14 @@ pub async fn push(g: &Global, cmd: PushCmd) -> anyhow::Result<ExitCode> {
                 fcm_url: fcm_url.trim_end_matches('/').to_string(),
                 updated_at: clock.now_millis(),
             };
-            let mut tx = db.begin().await?;
-            store::channels::set_push_config(
-                &mut tx,
+            crate::actions::channels::configure_push(
+                &db,
                 &config,
                 &Secret::new(sa.private_key),
-                Some(&key),
+                &key,
+                &super::actor(),
             )
             .await?;
-            let after = serde_json::json!({
-                "project_id": config.project_id, "client_email": config.client_email,
-                "token_uri": config.token_uri, "fcm_url": config.fcm_url, "private_key": "***",
-            })
-            .to_string();
-            super::audit(&mut tx, g, "push.configure", "push", None, Some(&after)).await?;
-            tx.commit().await?;
             println!(
                 "push configured: project {}, service account {}",
                 config.project_id, config.client_email
@@ -304,10 +286,9 @@ pub async fn push(g: &Global, cmd: PushCmd) -> anyhow::Result<ExitCode> {
 pub async fn suspend(g: &Global, a: SuspendArgs) -> anyhow::Result<ExitCode> {
     let db = g.db().await?;
     let clock = g.clock()?;
-    let mut tx = db.begin().await?;
     let (Some(from), Some(to)) = (a.from, a.to) else {
-        return match crate::suspension::end(
-            &mut tx,
+        return match crate::actions::suspensions::end_suspension(
+            &db,
             &a.contract,
             clock.today(),
             &super::actor(),
@@ -329,7 +310,6 @@ pub async fn suspend(g: &Global, a: SuspendArgs) -> anyhow::Result<ExitCode> {
                     }
                     crate::suspension::Ended::Restored(s) => ("ended; service restored today", s),
                 };
-                tx.commit().await?;
                 println!("suspension {} of contract {} {what}", s.id, a.contract);
                 Ok(ExitCode::SUCCESS)
             }
@@ -342,21 +322,17 @@ pub async fn suspend(g: &Global, a: SuspendArgs) -> anyhow::Result<ExitCode> {
         from,
         to,
         reason: a.reason.clone(),
-        actor: super::actor(),
+        actor: super::actor().to_string(),
     };
-    match crate::suspension::suspend(&mut tx, &req, clock.today(), clock.now_millis()).await {
+    match crate::actions::suspensions::start_suspension(
+        &db,
+        &req,
+        clock.today(),
+        clock.now_millis(),
+    )
+    .await
+    {
         Ok(Suspended::New(s)) => {
-            let now = clock.now_millis();
-            crate::suspension::audit(
-                &mut tx,
-                &super::actor(),
-                "suspension.add",
-                &a.contract,
-                &s,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
             println!(
                 "contract {} suspended from {} to {} (suspension {})",
                 a.contract, s.starts_on, s.ends_on, s.id
@@ -364,7 +340,6 @@ pub async fn suspend(g: &Global, a: SuspendArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Ok(Suspended::Exists(s)) => {
-            tx.commit().await?;
             println!(
                 "contract {} was already suspended from {} to {} (suspension {}); nothing changed",
                 a.contract, s.starts_on, s.ends_on, s.id
@@ -397,7 +372,7 @@ pub async fn notify(g: &Global, cmd: NotifyCmd) -> anyhow::Result<ExitCode> {
         method,
         &to,
         gateway.as_deref(),
-        &super::actor(),
+        &super::actor().to_string(),
     )
     .await
     {

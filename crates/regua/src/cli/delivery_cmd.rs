@@ -273,33 +273,17 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
             {
                 return bad(format!("--ca-file: cannot read {}: {e}", ca.display()));
             }
-            match store::accounts::insert_smtp_account(
-                &mut conn,
+            match crate::actions::channels::add_smtp_account(
+                &db,
                 &account,
                 key.as_ref(),
+                a.default,
+                &super::actor(),
                 clock.now_millis(),
             )
             .await
             {
                 Ok(id) => {
-                    super::audit(
-                        &mut conn,
-                        g,
-                        "smtp.add",
-                        &format!("smtp:{}", a.name),
-                        None,
-                        Some(&account.audit_json()),
-                    )
-                    .await?;
-                    if a.default {
-                        store::accounts::set_financial_account(
-                            &mut conn,
-                            &super::actor(),
-                            &a.name,
-                            clock.now_millis(),
-                        )
-                        .await?;
-                    }
                     println!(
                         "smtp account {:?} added (id {id}){}",
                         a.name,
@@ -349,18 +333,14 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SmtpCmd::Remove { name } => {
-            if store::accounts::deactivate_smtp_account(&mut conn, &name, clock.now_millis())
-                .await?
+            if crate::actions::channels::remove_smtp_account(
+                &db,
+                &name,
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
             {
-                super::audit(
-                    &mut conn,
-                    g,
-                    "smtp.remove",
-                    &format!("smtp:{name}"),
-                    None,
-                    None,
-                )
-                .await?;
                 println!("smtp account {name:?} removed");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -368,19 +348,18 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
             }
         }
         SmtpCmd::Default { name } => {
-            match store::accounts::find_smtp_account(&mut conn, &name).await? {
-                Some(a) if a.active => {
-                    store::accounts::set_financial_account(
-                        &mut conn,
-                        &super::actor(),
-                        &name,
-                        clock.now_millis(),
-                    )
-                    .await?;
-                    println!("{name:?} is the default account for boletos and invoices");
-                    Ok(ExitCode::SUCCESS)
-                }
-                _ => bad(format!("no active smtp account named {name:?}")),
+            if crate::actions::channels::set_financial_account(
+                &db,
+                crate::actions::channels::AccountRef::Name(&name),
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
+            {
+                println!("{name:?} is the default account for boletos and invoices");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                bad(format!("no active smtp account named {name:?}"))
             }
         }
         SmtpCmd::Test { name, to } => {
@@ -398,7 +377,7 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
                 &mut conn,
                 &account,
                 to.as_ref(),
-                &super::actor(),
+                &super::actor().to_string(),
                 clock.now_millis(),
             )
             .await

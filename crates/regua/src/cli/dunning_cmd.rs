@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::{Global, parse_date_arg};
+use crate::actions::dunning::PauseOf;
 use crate::domain::format_date;
 use crate::dunning::{self, RunRequest, Trigger};
 use crate::store::{self, dunning::InvoiceFilter, dunning::PauseTarget, parties::ConfigError};
@@ -236,7 +237,7 @@ pub enum LettersCmd {
 }
 
 fn operator(by: Option<String>) -> String {
-    by.unwrap_or_else(super::actor)
+    by.unwrap_or_else(|| super::actor().to_string())
 }
 
 /// `regua band …`
@@ -250,27 +251,18 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             layout,
             letter,
         } => {
-            match store::dunning::insert_band(
-                &mut conn,
-                from,
-                to,
+            match crate::actions::dunning::add_band(
+                &db,
+                (from, to),
                 layout.as_deref(),
                 letter,
+                &super::actor(),
                 g.clock()?.now_millis(),
             )
             .await
             {
                 Ok(id) => {
                     let generation = if letter { "email_and_letter" } else { "email" };
-                    super::audit(
-                        &mut conn,
-                        g,
-                        "band.add",
-                        &format!("band:{id}"),
-                        None,
-                        Some(&format!("{from}-{to} {generation}")),
-                    )
-                    .await?;
                     println!("band {id} added: {from}-{to} days overdue ({generation})");
                 }
                 Err(e) => return config_error(e),
@@ -298,19 +290,15 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             }
         }
         BandCmd::Remove { id } => {
-            match store::dunning::delete_band(&mut conn, crate::domain::rules::BandId(id)).await {
-                Ok(true) => {
-                    super::audit(
-                        &mut conn,
-                        g,
-                        "band.remove",
-                        &format!("band:{id}"),
-                        None,
-                        None,
-                    )
-                    .await?;
-                    println!("band {id} removed");
-                }
+            match crate::actions::dunning::remove_band(
+                &db,
+                crate::domain::rules::BandId(id),
+                &super::actor(),
+                g.clock()?.now_millis(),
+            )
+            .await
+            {
+                Ok(true) => println!("band {id} removed"),
                 Ok(false) => {
                     eprintln!("no band {id}");
                     return Ok(ExitCode::from(2));
@@ -415,29 +403,22 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            match store::dunning::insert_routine(
-                &mut conn,
-                &name,
+            let routine = crate::actions::dunning::NewRoutine {
+                name: &name,
                 task,
-                &weekdays,
-                &time,
-                holidays,
+                weekdays: &weekdays,
+                time: &time,
+                run_on_holidays: holidays,
+            };
+            match crate::actions::dunning::add_routine(
+                &db,
+                &routine,
+                &super::actor(),
                 g.clock()?.now_millis(),
             )
             .await
             {
-                Ok(id) => {
-                    super::audit(
-                        &mut conn,
-                        g,
-                        "routine.add",
-                        &format!("routine:{id}"),
-                        None,
-                        Some(&format!("{name} {weekdays} {time}")),
-                    )
-                    .await?;
-                    println!("routine {id} added: {name:?}");
-                }
+                Ok(id) => println!("routine {id} added: {name:?}"),
                 Err(e) => return config_error(e),
             }
         }
@@ -456,16 +437,14 @@ pub async fn routine(g: &Global, cmd: RoutineCmd) -> anyhow::Result<ExitCode> {
             }
         }
         RoutineCmd::Remove { name } => {
-            if store::dunning::deactivate_routine(&mut conn, &name).await? {
-                super::audit(
-                    &mut conn,
-                    g,
-                    "routine.remove",
-                    &format!("routine:{name}"),
-                    Some(&name),
-                    None,
-                )
-                .await?;
+            if crate::actions::dunning::remove_routine(
+                &db,
+                crate::actions::dunning::RoutineRef::Name(&name),
+                &super::actor(),
+                g.clock()?.now_millis(),
+            )
+            .await?
+            {
                 println!("routine {name:?} removed");
             } else {
                 eprintln!("no routine named {name:?}");
@@ -571,7 +550,7 @@ pub async fn pause(g: &Global, args: PauseArgs) -> anyhow::Result<ExitCode> {
     let (target, label) = match (&args.customer, &args.invoice) {
         (Some(ext), _) => match store::parties::find_customer_by_external_id(&mut conn, ext).await?
         {
-            Some(c) => (PauseTarget::Customer(c.id), format!("customer {ext}")),
+            Some(_) => (PauseOf::Customer(ext), format!("customer {ext}")),
             None => {
                 eprintln!("--customer: no customer {ext:?}");
                 return Ok(ExitCode::from(2));
@@ -579,7 +558,7 @@ pub async fn pause(g: &Global, args: PauseArgs) -> anyhow::Result<ExitCode> {
         },
         (None, Some(ext)) => {
             match store::invoices::find_invoice_by_external_id(&mut conn, ext).await? {
-                Some(i) => (PauseTarget::Invoice(i.id), format!("invoice {ext}")),
+                Some(_) => (PauseOf::Invoice(ext), format!("invoice {ext}")),
                 None => {
                     eprintln!("--invoice: no invoice {ext:?}");
                     return Ok(ExitCode::from(2));
@@ -597,17 +576,23 @@ pub async fn pause(g: &Global, args: PauseArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    match store::dunning::insert_pause(
-        &mut conn,
+    drop(conn);
+    match crate::actions::dunning::pause_dunning(
+        &db,
         target,
         until,
         args.reason.as_deref().unwrap_or_default(),
         &operator(args.by),
+        &super::actor(),
         clock.now_millis(),
     )
     .await
     {
-        Ok(id) => println!(
+        Ok(None) => {
+            eprintln!("{label} vanished");
+            return Ok(ExitCode::from(2));
+        }
+        Ok(Some(id)) => println!(
             "pause {id}: dunning of {label} paused through {}",
             format_date(until)
         ),
@@ -656,29 +641,22 @@ pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode
                     return Ok(ExitCode::from(2));
                 }
             };
-            match store::dunning::insert_holiday(
-                &mut conn,
-                &date,
-                &name,
+            let holiday = crate::actions::dunning::NewHoliday {
+                date: &date,
+                name: &name,
                 yearly,
                 scope,
-                &place,
+                place: &place,
+            };
+            match crate::actions::dunning::add_holiday(
+                &db,
+                &holiday,
+                &super::actor(),
                 g.clock()?.now_millis(),
             )
             .await
             {
-                Ok(id) => {
-                    super::audit(
-                        &mut conn,
-                        g,
-                        "holiday.add",
-                        &format!("holiday:{id}"),
-                        None,
-                        Some(&format!("{} {}", date.trim(), name.trim())),
-                    )
-                    .await?;
-                    println!("holiday {id} added: {name:?}");
-                }
+                Ok(id) => println!("holiday {id} added: {name:?}"),
                 Err(e) => return config_error(e),
             }
         }
@@ -697,16 +675,14 @@ pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode
             }
         }
         (Some(HolidaysCmd::Remove { id }), _) => {
-            if store::dunning::delete_holiday(&mut conn, id).await? {
-                super::audit(
-                    &mut conn,
-                    g,
-                    "holiday.remove",
-                    &format!("holiday:{id}"),
-                    None,
-                    None,
-                )
-                .await?;
+            if crate::actions::dunning::remove_holiday(
+                &db,
+                id,
+                &super::actor(),
+                g.clock()?.now_millis(),
+            )
+            .await?
+            {
                 println!("holiday {id} removed");
             } else {
                 eprintln!("no holiday {id}");
@@ -759,45 +735,53 @@ pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
             println!("{}", out.display());
         }
         LettersCmd::Approve { ids, all, by } => {
-            let by = operator(by);
-            let mut tx = db.begin().await?;
-            let pending = store::dunning::list_letter_reviews(&mut tx, Some("pending")).await?;
-            let chosen: Vec<_> = if all {
-                pending
+            let which = if all {
+                crate::actions::dunning::Letters::All
             } else {
-                let mut out = Vec::new();
-                for id in &ids {
-                    match pending.iter().find(|l| l.id == *id) {
-                        Some(l) => out.push(l.clone()),
-                        None => {
-                            eprintln!("letter {id} is not waiting for review");
-                            return Ok(ExitCode::from(2));
-                        }
-                    }
-                }
-                out
+                crate::actions::dunning::Letters::Ids(&ids)
             };
-            if chosen.is_empty() {
-                eprintln!("no letters to approve");
-                return Ok(ExitCode::from(2));
-            }
-            let n = dunning::approve_letters(&mut tx, &chosen, &by, clock.now_millis()).await?;
-            tx.commit().await?;
-            println!("{n} letter(s) approved and queued");
-        }
-        LettersCmd::Reject { ids, by } => {
             let by = operator(by);
-            let mut tx = db.begin().await?;
-            for id in &ids {
-                if !store::dunning::decide_letter(&mut tx, *id, false, &by, clock.now_millis())
-                    .await?
-                {
+            match crate::actions::dunning::approve_letters(
+                &db,
+                which,
+                &by,
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
+            {
+                crate::actions::dunning::Approval::Approved(0) => {
+                    eprintln!("no letters to approve");
+                    return Ok(ExitCode::from(2));
+                }
+                crate::actions::dunning::Approval::Approved(n) => {
+                    println!("{n} letter(s) approved and queued");
+                }
+                crate::actions::dunning::Approval::NotPending(id) => {
                     eprintln!("letter {id} is not waiting for review");
                     return Ok(ExitCode::from(2));
                 }
             }
-            tx.commit().await?;
-            println!("{} letter(s) rejected", ids.len());
+        }
+        LettersCmd::Reject { ids, by } => {
+            let by = operator(by);
+            match crate::actions::dunning::reject_letters(
+                &db,
+                &ids,
+                &by,
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
+            {
+                crate::actions::dunning::Approval::Approved(n) => {
+                    println!("{n} letter(s) rejected");
+                }
+                crate::actions::dunning::Approval::NotPending(id) => {
+                    eprintln!("letter {id} is not waiting for review");
+                    return Ok(ExitCode::from(2));
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -7,8 +7,9 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::Global;
+use crate::actions::layouts::LayoutError;
 use crate::layouts::{LayoutContext, LayoutDraft, Part, Purpose, check_template, preview};
-use crate::store::{self, layouts::LayoutError};
+use crate::store;
 
 /// `regua layout …`
 #[derive(Debug, Subcommand)]
@@ -168,7 +169,7 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
                 text: text.map(|p| read(&p)).transpose()?.unwrap_or_default(),
             };
             let now = g.clock()?.now_millis();
-            match store::layouts::save_layout(
+            match crate::actions::layouts::save_layout(
                 &db,
                 existing.as_ref().map(|_| name.as_str()),
                 &draft,
@@ -190,7 +191,7 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
         }
         LayoutCmd::Restore { name } => {
             let db = g.db().await?;
-            match store::layouts::restore_default_layout(
+            match crate::actions::layouts::restore_default_layout(
                 &db,
                 &name,
                 &super::actor(),

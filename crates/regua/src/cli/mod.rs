@@ -209,31 +209,18 @@ async fn portal(g: &Global, cmd: PortalCmd) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let db = g.db().await?;
-    let mut conn = db.pool.acquire().await?;
-    if store::portal::customers_with_document(&mut conn, &digits)
-        .await?
-        .is_empty()
+    if !crate::actions::access::set_portal_password(
+        &db,
+        &digits,
+        &password,
+        &actor(),
+        g.clock()?.now_millis(),
+    )
+    .await?
     {
         eprintln!("--document: no customer has the document {document}");
         return Ok(ExitCode::from(2));
     }
-    let now = g.clock()?.now_millis();
-    store::portal::set_portal_password(
-        &mut conn,
-        &digits,
-        &crate::web::auth::hash_password(&password),
-        now,
-    )
-    .await?;
-    audit(
-        &mut conn,
-        g,
-        "portal.password",
-        &format!("portal:{}", crate::portal::masked_document(&digits)),
-        None,
-        None,
-    )
-    .await?;
     println!("portal password set for {document}");
     Ok(ExitCode::SUCCESS)
 }
@@ -414,31 +401,8 @@ pub enum SettingsCmd {
 }
 
 /// `cli: USER`: who a command-line change is recorded as.
-pub(super) fn actor() -> String {
+pub(super) fn actor() -> crate::domain::Actor {
     crate::domain::Actor::Cli(std::env::var("USER").unwrap_or_else(|_| "operator".into()))
-        .to_string()
-}
-
-/// Records a configuration change made from the command line in the audit trail, as the web
-/// pages do for theirs.
-pub(super) async fn audit(
-    conn: &mut sqlx::AnyConnection,
-    g: &Global,
-    action: &str,
-    entity: &str,
-    before: Option<&str>,
-    after: Option<&str>,
-) -> anyhow::Result<()> {
-    store::audit::record(
-        conn,
-        &actor(),
-        action,
-        entity,
-        before,
-        after,
-        g.clock()?.now_millis(),
-    )
-    .await
 }
 
 async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
@@ -476,20 +440,14 @@ async fn settings(g: &Global, cmd: SettingsCmd) -> anyhow::Result<ExitCode> {
                 eprintln!("{key}: {}", e.en);
                 return Ok(ExitCode::from(2));
             }
-            let before = store::parties::get_setting(&mut conn, &key).await?;
-            store::parties::set_setting(&mut conn, &key, &value).await?;
-            if before.as_deref() != Some(value.as_str()) {
-                store::audit::record(
-                    &mut conn,
-                    &actor(),
-                    "setting.set",
-                    &key,
-                    before.as_deref(),
-                    Some(&value),
-                    g.clock()?.now_millis(),
-                )
-                .await?;
-            }
+            crate::actions::billing_setup::set_settings(
+                &db,
+                &[(key.as_str(), value.clone())],
+                crate::actions::billing_setup::Unset::ReadsAsNone,
+                &actor(),
+                g.clock()?.now_millis(),
+            )
+            .await?;
             println!("{key} = {value}");
         }
     }
@@ -537,26 +495,18 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             days,
             layout,
         } => {
-            match store::rules::insert_send_rule(
-                &mut conn,
+            match crate::actions::dunning::add_rule(
+                &db,
                 &method,
                 kind,
                 days,
                 layout.as_deref(),
+                &actor(),
                 g.clock()?.now_millis(),
             )
             .await
             {
                 Ok(id) => {
-                    audit(
-                        &mut conn,
-                        g,
-                        "rule.add",
-                        &format!("rule:{id}"),
-                        None,
-                        Some(&format!("{method} {} {days}", kind.as_str())),
-                    )
-                    .await?;
                     println!(
                         "rule {id} added: {} {days} day(s) on {method:?}",
                         kind.as_str()
@@ -591,19 +541,17 @@ async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             }
         }
         RuleCmd::Remove { id } => {
-            if !store::rules::delete_send_rule(&mut conn, crate::domain::rules::RuleId(id)).await? {
+            if !crate::actions::dunning::remove_rule(
+                &db,
+                crate::domain::rules::RuleId(id),
+                &actor(),
+                g.clock()?.now_millis(),
+            )
+            .await?
+            {
                 eprintln!("no rule {id}");
                 return Ok(ExitCode::from(2));
             }
-            audit(
-                &mut conn,
-                g,
-                "rule.remove",
-                &format!("rule:{id}"),
-                None,
-                None,
-            )
-            .await?;
             println!("rule {id} removed");
         }
     }
@@ -760,19 +708,9 @@ async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            match store::auth::insert_api_key(&mut conn, &name, &perms, now).await {
+            match crate::actions::access::add_api_key(&db, &name, &perms, &actor(), now).await {
                 Ok((_, token)) => {
                     let list: Vec<&str> = perms.iter().map(|p| p.as_str()).collect();
-                    store::audit::record(
-                        &mut conn,
-                        &actor(),
-                        "apikey.add",
-                        &format!("apikey:{name}"),
-                        None,
-                        Some(&list.join(",")),
-                        now,
-                    )
-                    .await?;
                     println!("API key {name:?} added ({})", list.join(","));
                     println!("key: {token}");
                 }
@@ -796,17 +734,7 @@ async fn apikey(g: &Global, cmd: ApiKeyCmd) -> anyhow::Result<ExitCode> {
             }
         }
         ApiKeyCmd::Revoke { name } => {
-            if store::auth::revoke_api_key(&mut conn, &name, now).await? {
-                store::audit::record(
-                    &mut conn,
-                    &actor(),
-                    "apikey.revoke",
-                    &format!("apikey:{name}"),
-                    None,
-                    None,
-                    now,
-                )
-                .await?;
+            if crate::actions::access::revoke_api_key(&db, &name, &actor(), now).await? {
                 println!("API key {name:?} revoked");
             } else {
                 eprintln!("no active API key named {name:?}");
@@ -830,28 +758,18 @@ async fn user(g: &Global, cmd: UserCmd) -> anyhow::Result<ExitCode> {
                 }
             };
             let password = crate::web::auth::new_password();
-            match store::auth::insert_user(
-                &mut conn,
+            match crate::actions::access::add_user(
+                &db,
                 &login,
                 &name,
                 role,
                 &password,
+                &actor(),
                 g.clock()?.now_millis(),
             )
             .await
             {
                 Ok(_) => {
-                    store::auth::require_password_change(&mut conn, &login).await?;
-                    store::audit::record(
-                        &mut conn,
-                        &actor(),
-                        "user.add",
-                        &format!("user:{login}"),
-                        None,
-                        Some(&format!("role={}", role.as_str())),
-                        g.clock()?.now_millis(),
-                    )
-                    .await?;
                     println!("user {login:?} added ({})", role.label_pt());
                     println!("password: {password}");
                 }
@@ -986,41 +904,42 @@ async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
                     Err(_) => anyhow::bail!("no invoice {invoice:?}"),
                 },
             };
-            let account = match &account {
-                Some(name) => store::accounts::find_smtp_account(&mut conn, name)
-                    .await?
-                    .filter(|a| a.active),
-                None => store::accounts::financial_account(&mut conn).await?,
-            };
-            let Some(account) = account else {
-                eprintln!(
-                    "no e-mail account: pass --account or set a default with `regua smtp default NAME`"
-                );
-                return Ok(ExitCode::from(2));
-            };
+            drop(conn);
             let now = g.clock()?.now_millis();
-            let who = actor();
             // Each "send now" is its own notice: the clock may be frozen (--today), so a random
             // suffix keeps two sends in the same millisecond apart.
-            let key = crate::delivery::NoticeKey::manual(found.id, now);
-            match crate::delivery::enqueue_invoice_email(
-                &mut conn,
+            let key = |i: &crate::domain::Invoice| crate::delivery::NoticeKey::manual(i.id, now);
+            use crate::actions::notices::NotSent;
+            match crate::actions::notices::send_invoice_now(
+                &db,
                 found.id,
-                &account,
-                crate::layouts::Purpose::AccountDefault,
-                None,
+                account.as_deref(),
                 key,
-                &who,
+                &actor(),
                 now,
             )
             .await?
             {
-                crate::delivery::Enqueued::New(id) => {
+                Ok((_, crate::delivery::Enqueued::New(id))) => {
                     println!("notice {id} queued for invoice {}", found.external_id)
                 }
-                crate::delivery::Enqueued::Exists(id, status) => {
+                Ok((_, crate::delivery::Enqueued::Exists(id, status))) => {
                     println!("already queued/sent: notice {id} ({status})")
                 }
+                Err(NotSent::NoAccount) => {
+                    eprintln!(
+                        "no e-mail account: pass --account or set a default with `regua smtp default NAME`"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                Err(NotSent::NotOpen) => {
+                    eprintln!(
+                        "invoice {} is {}: only open invoices are sent",
+                        found.external_id, found.status
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                Err(NotSent::NotFound) => anyhow::bail!("no invoice {invoice:?}"),
             }
         }
         InvoicesCmd::List { contract } => {
@@ -1069,14 +988,11 @@ async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCode> {
                 send_on_generate,
                 pix_key,
             };
-            let id = store::parties::insert_wallet(&mut conn, &w, g.clock()?.now_millis()).await?;
-            audit(
-                &mut conn,
-                g,
-                "wallet.add",
-                &format!("wallet:{}", id.0),
-                None,
-                Some(&w.audit_text()),
+            let id = crate::actions::billing_setup::add_wallet(
+                &db,
+                &w,
+                &actor(),
+                g.clock()?.now_millis(),
             )
             .await?;
             if send_on_generate && kind == WalletKind::Gateway {
@@ -1112,20 +1028,12 @@ async fn method(g: &Global, cmd: MethodCmd) -> anyhow::Result<ExitCode> {
     let mut conn = db.pool.acquire().await?;
     match cmd {
         MethodCmd::Add { name, wallet } => {
-            let id = store::parties::insert_billing_method(
-                &mut conn,
+            let id = crate::actions::billing_setup::add_billing_method(
+                &db,
                 &name,
                 &wallet,
+                &actor(),
                 g.clock()?.now_millis(),
-            )
-            .await?;
-            audit(
-                &mut conn,
-                g,
-                "method.add",
-                &format!("method:{}", id.0),
-                None,
-                Some(&format!("{} wallet={wallet}", name.trim())),
             )
             .await?;
             println!("billing method {name:?} added (id {id})");

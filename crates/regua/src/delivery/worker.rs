@@ -1,28 +1,24 @@
 //! The delivery worker: a thin loop around one step, [`Worker::deliver_batch`]: claim due
-//! notices (leased), re-check each one's cause, render its layout (and the boleto PDF), send it
-//! through its account's pooled transport, and record the attempt. Several sends run at once.
+//! notices (leased), read what they need (`super::batch`), re-check each one's route and
+//! cause and prepare its message (`super::prepare`), send it by its channel
+//! (`super::channels`), and record the attempt. Several sends run at once.
 //! `regua worker` loops forever; `regua outbox drain` loops until nothing is due. The reasons
 //! it records for skipped and abandoned notices are shown to finance staff, so they are in
 //! Portuguese; server replies are kept as the server sent them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures_util::{FutureExt as _, StreamExt as _};
 
-use super::fcm::{FcmClient, PushError};
-use super::message::build_message;
+use super::batch::BatchCache;
+use super::channels::{Channels, Outcome};
 use super::policy::{Failure, MAX_ATTEMPTS, backoff_ms};
-use super::sms::{SmsPhone, send_sms, sms_text};
-use super::transport::MailTransport;
-use super::{AccountId, Channel, GatewayId, NoticeStatus, SmsGateway, SmtpAccount, SuspensionId};
-use crate::domain::{
-    BillingWallet, Clock, Contract, ContractId, Customer, CustomerId, Invoice, InvoiceId,
-    InvoiceStatus, LayoutId, format_date,
-};
-use crate::layouts::{CompiledLayout, LayoutContext, layout_context};
+use super::prepare::{Layouts, Prepared, prepare};
+use super::{Channel, NoticeStatus};
+use crate::domain::Clock;
 use crate::secrets::MasterKey;
 use crate::store::{self, Db, outbox::AttemptResult, outbox::Claim};
 
@@ -113,130 +109,13 @@ impl BatchReport {
     }
 }
 
-/// Everything a batch's notices need, read in a handful of queries when the batch starts (a
-/// few milliseconds before sending) rather than several per notice: the accounts, layouts,
-/// wallets and company profile, and the batch's customers, invoices, contracts and open
-/// invoices. A payment or an address change recorded after that is seen by the next batch.
-struct BatchCache {
-    accounts: Vec<SmtpAccount>,
-    layouts: Vec<crate::layouts::Layout>,
-    wallets: Vec<BillingWallet>,
-    company: crate::domain::CompanyProfile,
-    customers: HashMap<CustomerId, Customer>,
-    invoices: HashMap<InvoiceId, Invoice>,
-    contracts: HashMap<ContractId, Contract>,
-    open: HashMap<CustomerId, Vec<Invoice>>,
-    /// The invoices of notices that carry several (the generation message).
-    groups: HashMap<crate::delivery::NoticeId, Vec<InvoiceId>>,
-    /// The portal access links' tokens still usable, by notice.
-    access_tokens: HashMap<i64, String>,
-    gateways: Vec<SmsGateway>,
-    push: Option<store::channels::PushConfig>,
-    /// The app devices of the push notices' customers, by document (digits).
-    devices: HashMap<String, Vec<String>>,
-    suspensions: HashMap<SuspensionId, store::channels::Suspension>,
-}
-
-impl BatchCache {
-    async fn load(db: &Db, claims: &[&Claim], now_ms: i64) -> anyhow::Result<BatchCache> {
-        let mut conn = db.pool.acquire().await?;
-        let customer_ids: Vec<CustomerId> =
-            claims.iter().filter_map(|c| c.notice.customer_id).collect();
-        let notice_ids: Vec<_> = claims.iter().map(|c| c.notice.id).collect();
-        let groups = store::dunning::notice_invoices(&mut conn, &notice_ids).await?;
-        let mut invoice_ids: Vec<InvoiceId> =
-            claims.iter().filter_map(|c| c.notice.invoice_id).collect();
-        invoice_ids.extend(groups.values().flatten().copied());
-        invoice_ids.sort();
-        invoice_ids.dedup();
-        let invoices = store::invoices::get_invoices(&mut conn, &invoice_ids).await?;
-        let mut contract_ids: Vec<ContractId> = invoices.iter().map(|i| i.contract_id).collect();
-        contract_ids.extend(claims.iter().filter_map(|c| c.notice.contract_id));
-        contract_ids.sort();
-        contract_ids.dedup();
-        let customers: HashMap<CustomerId, Customer> =
-            store::parties::get_customers(&mut conn, &customer_ids)
-                .await?
-                .into_iter()
-                .map(|c| (c.id, c))
-                .collect();
-        let mut devices = HashMap::new();
-        for c in claims.iter().filter(|c| c.notice.channel == Channel::Push) {
-            if let Some(customer) = c.notice.customer_id.and_then(|id| customers.get(&id)) {
-                let doc = customer.document.digits().to_string();
-                if let std::collections::hash_map::Entry::Vacant(e) = devices.entry(doc) {
-                    let tokens = store::portal::devices_of(&mut conn, e.key()).await?;
-                    e.insert(tokens);
-                }
-            }
-        }
-        let suspension_ids: Vec<SuspensionId> = claims
-            .iter()
-            .filter_map(|c| c.notice.suspension_id)
-            .collect();
-        let suspensions = store::channels::get_suspensions(&mut conn, &suspension_ids)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s))
-            .collect();
-        let mut open: HashMap<CustomerId, Vec<Invoice>> = HashMap::new();
-        for inv in
-            store::invoices::list_open_invoices_of_customers(&mut conn, &customer_ids).await?
-        {
-            open.entry(inv.customer_id).or_default().push(inv);
-        }
-        let access: Vec<i64> = claims
-            .iter()
-            .filter(|c| c.notice.purpose == crate::layouts::Purpose::PortalAccess)
-            .map(|c| c.notice.id.0)
-            .collect();
-        let access_tokens = store::portal::access_tokens_of_notices(&mut conn, &access, now_ms)
-            .await?
-            .into_iter()
-            .collect();
-        Ok(BatchCache {
-            access_tokens,
-            accounts: store::accounts::list_smtp_accounts(&mut conn).await?,
-            layouts: store::layouts::list_layouts(&mut conn).await?,
-            wallets: store::parties::list_wallets(&mut conn).await?,
-            company: store::parties::company_profile(&mut conn).await?,
-            // Two reads the e-mail batches of a morning run do not need.
-            gateways: if claims.iter().any(|c| c.notice.channel == Channel::Sms) {
-                store::channels::list_sms_gateways(&mut conn).await?
-            } else {
-                Vec::new()
-            },
-            push: if claims.iter().any(|c| c.notice.channel == Channel::Push) {
-                store::channels::push_config(&mut conn).await?
-            } else {
-                None
-            },
-            devices,
-            suspensions,
-            customers,
-            contracts: store::parties::get_contracts(&mut conn, &contract_ids)
-                .await?
-                .into_iter()
-                .map(|c| (c.id, c))
-                .collect(),
-            invoices: invoices.into_iter().map(|i| (i.id, i)).collect(),
-            open,
-            groups,
-        })
-    }
-}
-
 /// The delivery worker.
 pub struct Worker {
     db: Db,
     clock: Clock,
     options: WorkerOptions,
-    key: Option<MasterKey>,
-    transports: Mutex<HashMap<AccountId, MailTransport>>,
-    layouts: Mutex<HashMap<(LayoutId, i64), Arc<CompiledLayout>>>,
-    http: reqwest::Client,
-    sms_secrets: Mutex<HashMap<GatewayId, Arc<super::GatewaySecrets>>>,
-    fcm: Mutex<Option<Arc<FcmClient>>>,
+    channels: Channels,
+    layouts: Layouts,
     /// Lanes holding attempts they could not record yet. While any does, no lane claims: a
     /// notice whose result is unrecorded must not be claimed and sent again.
     unrecorded: std::sync::atomic::AtomicUsize,
@@ -256,45 +135,21 @@ struct FailureLogWindow {
     suppressed: u32,
 }
 
-/// Where a notice goes on its channel, as re-checked right before sending.
-enum Target<'a> {
-    Email(&'a SmtpAccount, String),
-    Sms(&'a SmsGateway, SmsPhone),
-    Push(&'a store::channels::PushConfig, &'a [String], String),
-}
-
-impl Target<'_> {
-    /// The recipient as the log shows it: address, phone, or the customer's document.
-    fn recipient(&self) -> String {
-        match self {
-            Target::Email(_, to) => to.clone(),
-            Target::Sms(_, phone) => phone.e164.clone(),
-            Target::Push(_, _, document) => document.clone(),
-        }
-    }
-}
-
 impl Worker {
     /// A worker on `db`; `key` opens the accounts' passwords.
     pub fn new(db: Db, clock: Clock, options: WorkerOptions, key: Option<MasterKey>) -> Worker {
         Worker {
+            channels: Channels::new(
+                &db,
+                &clock,
+                key.as_ref(),
+                options.concurrency,
+                options.timeout,
+            ),
+            layouts: Layouts::default(),
             db,
             clock,
-            key,
-            transports: Mutex::new(HashMap::new()),
-            layouts: Mutex::new(HashMap::new()),
-            // No redirects: a gateway's headers carry its credentials, and a 3xx from an SMS
-            // provider or Google is an answer to log, not a place to send them.
-            http: reqwest::Client::builder()
-                .user_agent(concat!("regua/", env!("CARGO_PKG_VERSION")))
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(options.timeout)
-                .timeout(options.timeout)
-                .build()
-                .expect("an HTTP client with the built-in roots"),
             options,
-            sms_secrets: Mutex::new(HashMap::new()),
-            fcm: Mutex::new(None),
             unrecorded: std::sync::atomic::AtomicUsize::new(0),
             failure_log: Mutex::new(HashMap::new()),
         }
@@ -639,241 +494,6 @@ impl Worker {
         }
     }
 
-    /// One SMS through its gateway.
-    async fn sms(
-        &self,
-        n: &super::Notice,
-        gateway: &SmsGateway,
-        phone: &SmsPhone,
-        text: &str,
-        version: Option<i64>,
-    ) -> AttemptResult {
-        let secrets = match self.gateway_secrets(gateway.id).await {
-            Ok(h) => h,
-            Err(e) => return self.failed(n, Failure::ours(&e), phone.e164.clone(), version),
-        };
-        let sms = sms_text(text);
-        if sms.parts > 1 {
-            tracing::warn!(
-                notice = n.id.0,
-                units = sms.units,
-                parts = sms.parts,
-                "sms text longer than 160 GSM-7 characters; sent as a concatenated message"
-            );
-        }
-        match send_sms(&self.http, gateway, &secrets, phone, &sms.text).await {
-            Ok(accepted) => {
-                let parts = if sms.parts > 1 {
-                    format!(" [{} partes SMS]", sms.parts)
-                } else {
-                    String::new()
-                };
-                self.sent(
-                    phone.e164.clone(),
-                    accepted.code,
-                    format!("{}{parts}", accepted.text),
-                    version,
-                )
-            }
-            Err(failure) => self.failed(n, failure, phone.e164.clone(), version),
-        }
-    }
-
-    async fn gateway_secrets(&self, id: GatewayId) -> anyhow::Result<Arc<super::GatewaySecrets>> {
-        if let Some(h) = self.sms_secrets.lock().expect("poisoned").get(&id) {
-            return Ok(h.clone());
-        }
-        let mut conn = self.db.pool.acquire().await?;
-        let h =
-            Arc::new(store::channels::sms_gateway_secrets(&mut conn, id, self.key.as_ref()).await?);
-        self.sms_secrets
-            .lock()
-            .expect("poisoned")
-            .insert(id, h.clone());
-        Ok(h)
-    }
-
-    async fn fcm(&self, config: &store::channels::PushConfig) -> anyhow::Result<Arc<FcmClient>> {
-        if let Some(c) = &*self.fcm.lock().expect("poisoned")
-            && c.config() == config
-        {
-            return Ok(c.clone());
-        }
-        let mut conn = self.db.pool.acquire().await?;
-        let key = store::channels::push_private_key(&mut conn, self.key.as_ref()).await?;
-        let client = Arc::new(FcmClient::new(config.clone(), &key, self.http.clone())?);
-        *self.fcm.lock().expect("poisoned") = Some(client.clone());
-        Ok(client)
-    }
-
-    /// One push notification to each of the customer's devices that has not had it yet. A
-    /// device FCM no longer knows is removed. When some device failed for a while (429/5xx),
-    /// the notice is retried for those only — the devices it reached are recorded, so none
-    /// gets it twice; otherwise it is sent once any device has it.
-    async fn push(
-        &self,
-        n: &super::Notice,
-        config: &store::channels::PushConfig,
-        devices: &[String],
-        document: String,
-        rendered: &crate::layouts::RenderedMessage,
-        version: Option<i64>,
-    ) -> AttemptResult {
-        let client = match self.fcm(config).await {
-            Ok(c) => c,
-            Err(e) => return self.failed(n, Failure::ours(&e), document, version),
-        };
-        let already = match async {
-            let mut conn = self.db.pool.acquire().await?;
-            store::portal::push_delivered(&mut conn, n.id).await
-        }
-        .await
-        {
-            Ok(a) => a,
-            Err(e) => return self.failed(n, Failure::ours(&e), document, version),
-        };
-        let pending: Vec<&String> = devices.iter().filter(|d| !already.contains(*d)).collect();
-        let body: String = rendered
-            .text
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .take(1000)
-            .collect();
-        let data = serde_json::json!({"tipo": n.purpose.as_str(), "aviso": n.id.0.to_string()});
-        let (mut sent, mut removed) = (Vec::new(), 0);
-        let mut worst: Option<Failure> = None;
-        for device in &pending {
-            match client
-                .send(
-                    device,
-                    &rendered.subject,
-                    &body,
-                    &data,
-                    self.clock.now_millis(),
-                )
-                .await
-            {
-                Ok(accepted) => {
-                    let recorded = async {
-                        let mut conn = self.db.pool.acquire().await?;
-                        store::portal::record_push_delivery(
-                            &mut conn,
-                            n.id,
-                            device,
-                            self.clock.now_millis(),
-                        )
-                        .await
-                    };
-                    if let Err(e) = recorded.await {
-                        tracing::error!(
-                            error = format!("{e:#}"),
-                            notice = n.id.0,
-                            "cannot record a push delivery"
-                        );
-                    }
-                    sent.push(accepted)
-                }
-                Err(PushError::Unregistered(reply)) => {
-                    removed += 1;
-                    tracing::info!(notice = n.id.0, %reply, "device token unregistered; removed");
-                    if let Ok(mut conn) = self.db.pool.acquire().await
-                        && let Err(e) = store::portal::delete_device(&mut conn, device).await
-                    {
-                        tracing::error!(error = format!("{e:#}"), "cannot remove a device token");
-                    }
-                }
-                Err(PushError::Failed(f)) => {
-                    // A transient failure outweighs a permanent one: the notice is retried.
-                    if !matches!(worst, Some(Failure::Transient { .. })) {
-                        worst = Some(f);
-                    }
-                }
-            }
-        }
-        let removed_note = if removed > 0 {
-            format!("; {removed} dispositivo(s) não registrado(s) removido(s)")
-        } else {
-            String::new()
-        };
-        let earlier_note = if already.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; {} já o tinha(m) recebido antes",
-                devices.len() - pending.len()
-            )
-        };
-        let reached = format!(
-            "enviado a {} de {} dispositivo(s){earlier_note}{removed_note}",
-            sent.len(),
-            pending.len()
-        );
-        let delivered = sent.len() + (devices.len() - pending.len());
-        match worst {
-            Some(Failure::Transient { code, text }) if n.attempts < MAX_ATTEMPTS => {
-                let text = if delivered > 0 {
-                    format!("{text}; {reached}; os demais numa nova tentativa")
-                } else {
-                    text
-                };
-                self.failed(n, Failure::Transient { code, text }, document, version)
-            }
-            worst if delivered > 0 => {
-                let failed_note = match &worst {
-                    Some(Failure::Transient { text, .. } | Failure::Permanent { text, .. }) => {
-                        format!("; falhas: {text}")
-                    }
-                    None => String::new(),
-                };
-                let code = sent.first().map_or(200, |a| a.code);
-                self.sent(document, code, format!("{reached}{failed_note}"), version)
-            }
-            Some(f) => self.failed(n, f, document, version),
-            None => self.unreachable(
-                n,
-                format!("cliente sem o aplicativo (dispositivos não registrados{removed_note})"),
-            ),
-        }
-    }
-
-    async fn transport(&self, account: &SmtpAccount) -> anyhow::Result<MailTransport> {
-        if let Some(t) = self.transports.lock().expect("poisoned").get(&account.id) {
-            return Ok(t.clone());
-        }
-        let mut conn = self.db.pool.acquire().await?;
-        let password =
-            store::accounts::smtp_password(&mut conn, account.id, self.key.as_ref()).await?;
-        let t = MailTransport::for_account(
-            account,
-            password,
-            u32::try_from(self.options.concurrency).unwrap_or(8),
-            self.options.timeout,
-        )?;
-        self.transports
-            .lock()
-            .expect("poisoned")
-            .insert(account.id, t.clone());
-        Ok(t)
-    }
-
-    fn compiled(&self, layout: &crate::layouts::Layout) -> Result<Arc<CompiledLayout>, String> {
-        let key = (layout.id, layout.version);
-        if let Some(c) = self.layouts.lock().expect("poisoned").get(&key) {
-            return Ok(c.clone());
-        }
-        let c =
-            Arc::new(layout.compile().map_err(|(part, e)| {
-                format!("layout {} ({}): {e}", layout.name, part.label_pt())
-            })?);
-        self.layouts
-            .lock()
-            .expect("poisoned")
-            .insert(key, c.clone());
-        Ok(c)
-    }
-
     /// One notice, start to finish (recording aside).
     async fn deliver(&self, claim: &Claim, cache: &BatchCache) -> AttemptResult {
         let started = Instant::now();
@@ -1035,82 +655,6 @@ impl Worker {
         }
     }
 
-    /// Where the notice can go now on its channel, or why it cannot (in Portuguese: the log
-    /// shows it to finance staff).
-    fn reach<'a>(
-        &self,
-        n: &super::Notice,
-        customer: Option<&Customer>,
-        cache: &'a BatchCache,
-    ) -> anyhow::Result<Result<Target<'a>, String>> {
-        Ok(match n.channel {
-            Channel::Email => {
-                let Some(account_id) = n.account_id else {
-                    return Ok(Err("sem conta de e-mail para enviar".into()));
-                };
-                let account = cache
-                    .accounts
-                    .iter()
-                    .find(|a| a.id == account_id)
-                    .with_context(|| format!("smtp account {account_id}"))?;
-                if !account.active {
-                    return Ok(Err(format!(
-                        "a conta de e-mail {} foi removida",
-                        account.name
-                    )));
-                }
-                match customer {
-                    Some(c) => match &c.email {
-                        Some(e) => Ok(Target::Email(account, e.as_str().to_string())),
-                        None => Err("cliente sem e-mail cadastrado".into()),
-                    },
-                    None => Ok(Target::Email(account, n.recipient.clone())),
-                }
-            }
-            Channel::Sms => {
-                let Some(gateway_id) = n.gateway_id else {
-                    return Ok(Err("nenhum gateway de SMS configurado".into()));
-                };
-                let gateway = cache
-                    .gateways
-                    .iter()
-                    .find(|g| g.id == gateway_id)
-                    .with_context(|| format!("sms gateway {gateway_id}"))?;
-                if !gateway.active {
-                    return Ok(Err(format!(
-                        "o gateway de SMS {} foi removido",
-                        gateway.name
-                    )));
-                }
-                match customer {
-                    Some(c) => match &c.mobile_phone {
-                        Some(p) => Ok(Target::Sms(gateway, SmsPhone::of(p))),
-                        None => Err("cliente sem celular cadastrado".into()),
-                    },
-                    None => SmsPhone::parse(&n.recipient)
-                        .map(|p| Target::Sms(gateway, p))
-                        .map_err(|e| format!("celular inválido: {e}")),
-                }
-            }
-            Channel::Push => {
-                let Some(config) = &cache.push else {
-                    return Ok(Err(
-                        "envio push não configurado (falta o arquivo de configuração do Firebase)"
-                            .into(),
-                    ));
-                };
-                let Some(c) = customer else {
-                    return Ok(Err("aviso push sem cliente".into()));
-                };
-                let doc = c.document.digits().to_string();
-                match cache.devices.get(&doc) {
-                    Some(d) if !d.is_empty() => Ok(Target::Push(config, d, doc)),
-                    _ => Err("cliente sem o aplicativo (nenhum dispositivo registrado)".into()),
-                }
-            }
-        })
-    }
-
     /// A notice its channel cannot deliver: on to the next fallback channel if it has one
     /// (the log row says so), otherwise skipped with the reason.
     fn unreachable(&self, n: &super::Notice, reason: String) -> AttemptResult {
@@ -1126,6 +670,7 @@ impl Worker {
         }
     }
 
+    /// One attempt: the route re-checked, the message prepared, sent by its channel.
     async fn attempt(&self, claim: &Claim, cache: &BatchCache) -> anyhow::Result<AttemptResult> {
         let n = &claim.notice;
         let customer = match n.customer_id {
@@ -1137,224 +682,35 @@ impl Worker {
             ),
             None => None,
         };
-        let target = match self.reach(n, customer, cache)? {
-            Ok(t) => t,
+        let route = match self.channels.route(n, customer, cache)? {
+            Ok(r) => r,
             Err(reason) => return Ok(self.unreachable(n, reason)),
         };
-        let today = self.clock.today();
-        let company = &cache.company;
-
-        // Re-check the cause right before sending: still open, still an address on file.
-        let recipient = target.recipient();
-        let mut ctx = LayoutContext {
-            today: format_date(today),
-            ..LayoutContext::default()
-        };
-        let mut attachments: Vec<(String, Vec<u8>)> = Vec::new();
-        let mut letter_name = None;
-        if let Some(customer) = customer {
-            if let Some(invoice_id) = n.invoice_id {
-                // A generation message carries several invoices: the open ones go, one PDF.
-                let carried: Vec<&Invoice> = match cache.groups.get(&n.id) {
-                    Some(ids) => ids
-                        .iter()
-                        .map(|i| {
-                            cache
-                                .invoices
-                                .get(i)
-                                .with_context(|| format!("invoice {i}"))
-                        })
-                        .collect::<anyhow::Result<_>>()?,
-                    None => vec![
-                        cache
-                            .invoices
-                            .get(&invoice_id)
-                            .with_context(|| format!("invoice {invoice_id}"))?,
-                    ],
-                };
-                let still_open: Vec<&Invoice> = carried
-                    .iter()
-                    .copied()
-                    .filter(|i| matches!(i.status, InvoiceStatus::Open))
-                    .collect();
-                let Some(invoice) = still_open.first().copied() else {
-                    let reason = match &carried[..] {
-                        [one] => match &one.status {
-                            InvoiceStatus::Paid { paid_on, .. } => {
-                                format!("fatura paga em {}", format_date(*paid_on))
-                            }
-                            _ => "fatura cancelada".into(),
-                        },
-                        _ => "faturas pagas ou canceladas".into(),
-                    };
-                    return Ok(self.skipped(reason, recipient));
-                };
-                let contract = cache
-                    .contracts
-                    .get(&invoice.contract_id)
-                    .with_context(|| format!("contract {}", invoice.contract_id))?;
-                let open = cache.open.get(&customer.id).map_or(&[][..], Vec::as_slice);
-                let wallets = &cache.wallets;
-                ctx = layout_context(invoice, customer, contract, open, wallets, company, today)?;
-                if n.attach_boleto {
-                    let inputs = still_open
-                        .iter()
-                        .map(|inv| {
-                            let wallet = wallets
-                                .iter()
-                                .find(|w| w.id == inv.wallet_id)
-                                .context("the invoice's wallet")?;
-                            Ok(crate::payment::boleto_input(inv, customer, wallet, company))
-                        })
-                        .collect::<anyhow::Result<Vec<_>>>()?;
-                    let pdf = match crate::payment::render_boletos(&inputs) {
-                        Ok(pdf) => pdf,
-                        // Retrying renders the same data: dead at once, with the reason.
-                        Err(e) => {
-                            return Ok(self.failed(
-                                n,
-                                Failure::Permanent {
-                                    code: None,
-                                    text: e.pt(),
-                                },
-                                recipient,
-                                None,
-                            ));
-                        }
-                    };
-                    let name = if cache.groups.contains_key(&n.id) {
-                        crate::payment::pdf_file_name("boletos", &contract.external_id)
-                    } else {
-                        crate::payment::pdf_file_name("boleto", &invoice.external_id)
-                    };
-                    attachments.push((name, pdf));
-                }
-                letter_name = n
-                    .attach_letter
-                    .then(|| crate::payment::pdf_file_name("carta-cobranca", &invoice.external_id));
-            } else {
-                ctx.customer.name = customer.name.clone();
-                ctx.customer.document = customer.document.to_string();
-                ctx.customer.email = customer.email_or_empty();
-                if let Some(contract) = n.contract_id.and_then(|c| cache.contracts.get(&c)) {
-                    ctx.contract.number = contract.external_id.clone();
-                    ctx.contract.plan = contract.plan.clone();
-                }
+        let recipient = route.recipient();
+        let message = match prepare(n, customer, cache, &self.layouts, self.clock.today())? {
+            Prepared::Ready(m) => m,
+            Prepared::Skip(reason) => return Ok(self.skipped(reason, recipient)),
+            Prepared::Fail(failure, version) => {
+                return Ok(self.failed(n, failure, recipient, version));
             }
-        }
-        if let Some(id) = n.suspension_id {
-            let s = cache
-                .suspensions
-                .get(&id)
-                .with_context(|| format!("suspension {id}"))?;
-            // An ended-early suspension still tells of its end (or its withdrawal); the rest of
-            // its notices are moot.
-            if s.cancelled_at.is_some()
-                && !matches!(
-                    n.purpose,
-                    crate::layouts::Purpose::SuspensionEnded
-                        | crate::layouts::Purpose::SuspensionWithdrawn
-                )
+        };
+        let version = message.version;
+        Ok(
+            match self
+                .channels
+                .send(n, route, &message, &cache.company.name)
+                .await
             {
-                return Ok(self.skipped("suspensão cancelada".into(), recipient));
-            }
-            ctx.suspension.start = format_date(s.starts_on);
-            ctx.suspension.end = format_date(s.ends_on);
-            ctx.suspension.reason = s.reason.clone();
-        }
-        if n.purpose == crate::layouts::Purpose::PortalAccess {
-            match cache.access_tokens.get(&n.id.0) {
-                Some(token) => {
-                    ctx.portal.access_link = format!(
-                        "{}/central/senha/{token}",
-                        company.portal_url.trim_end_matches('/')
-                    );
-                }
-                None => {
-                    return Ok(
-                        self.skipped("link de acesso expirado ou já usado".into(), recipient)
-                    );
-                }
-            }
-        }
-        ctx.company.name = company.name.clone();
-        ctx.company.phone = company.phone.clone();
-        ctx.company.email = company.email.clone();
-        ctx.company.site = company.site.clone();
-
-        let layout = cache
-            .layouts
-            .iter()
-            .find(|l| l.id == n.layout_id)
-            .with_context(|| format!("layout {}", n.layout_id))?;
-        let version = Some(layout.version);
-        let rendered = match self.compiled(layout).and_then(|c| {
-            c.render(&ctx)
-                .map_err(|(part, e)| format!("layout {} ({}): {e}", layout.name, part.label_pt()))
-        }) {
-            Ok(r) => r,
-            Err(text) => {
-                return Ok(self.failed(
-                    n,
-                    Failure::Permanent { code: None, text },
+                Outcome::Sent {
                     recipient,
-                    version,
-                ));
-            }
-        };
-        if let Some(name) = letter_name {
-            // The band's collection letter: the layout's text, on paper.
-            attachments.push((
-                name,
-                boleto::pdf::render_text_pdf(&rendered.subject, &rendered.text),
-            ));
-        }
-        let account = match target {
-            Target::Email(account, _) => account,
-            Target::Sms(gateway, phone) => {
-                let line = super::sms::sms_line(&company.name, &rendered.subject);
-                return Ok(self.sms(n, gateway, &phone, &line, version).await);
-            }
-            Target::Push(config, devices, document) => {
-                return Ok(self
-                    .push(n, config, devices, document, &rendered, version)
-                    .await);
-            }
-        };
-        let message =
-            match build_message(account, &recipient, &n.message_id, &rendered, &attachments) {
-                Ok(m) => m,
-                Err(e) => {
-                    return Ok(self.failed(
-                        n,
-                        Failure::Permanent {
-                            code: None,
-                            text: e.0,
-                        },
-                        recipient,
-                        version,
-                    ));
+                    code,
+                    text,
+                } => self.sent(recipient, code, text, version),
+                Outcome::Failed { recipient, failure } => {
+                    self.failed(n, failure, recipient, version)
                 }
-            };
-        let transport = match self.transport(account).await {
-            Ok(t) => t,
-            Err(e) => {
-                return Ok(self.failed(n, Failure::ours(&e), recipient, version));
-            }
-        };
-        Ok(match transport.send(&message).await {
-            Ok(accepted) => AttemptResult {
-                outcome: NoticeStatus::Sent,
-                retry_at: None,
-                reply_code: Some(accepted.code),
-                reply_text: accepted.text,
-                recipient,
-                layout_version: version,
-                duration_ms: 0,
-                at_ms: 0,
-                fallback: None,
+                Outcome::Unreachable(reason) => self.unreachable(n, reason),
             },
-            Err(failure) => self.failed(n, failure, recipient, version),
-        })
+        )
     }
 }

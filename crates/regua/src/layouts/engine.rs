@@ -158,6 +158,11 @@ impl std::fmt::Debug for CompiledLayout {
 }
 
 impl CompiledLayout {
+    /// Compiles a stored layout's current version for rendering.
+    pub fn of(layout: &super::Layout) -> Result<CompiledLayout, (Part, Error)> {
+        CompiledLayout::compile(&layout.subject, &layout.html, &layout.text)
+    }
+
     /// Compiles subject, HTML and text; an empty `text` is derived from the HTML. Errors name
     /// the part; templates that passed [`super::check_layout`] always compile.
     pub fn compile(subject: &str, html: &str, text: &str) -> Result<CompiledLayout, (Part, Error)> {

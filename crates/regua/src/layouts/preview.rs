@@ -118,8 +118,7 @@ pub fn layout_context(
 
 /// Renders a layout for preview.
 pub fn preview(layout: &Layout, ctx: &LayoutContext) -> Result<RenderedMessage, String> {
-    let compiled = layout
-        .compile()
+    let compiled = super::CompiledLayout::of(layout)
         .map_err(|(part, e)| super::problem_from_error(part, &layout.html, &e).to_string())?;
     compiled.render(ctx).map_err(|(part, e)| {
         let source = match part {

@@ -260,28 +260,3 @@ pub async fn financial_account(conn: &mut AnyConnection) -> anyhow::Result<Optio
     };
     Ok(find_smtp_account(conn, &name).await?.filter(|a| a.active))
 }
-
-/// Makes `name` the financial parameters' account (boletos and invoices), recording the change
-/// with its value before and after in the audit trail.
-pub async fn set_financial_account(
-    conn: &mut AnyConnection,
-    actor: &str,
-    name: &str,
-    now_ms: i64,
-) -> anyhow::Result<()> {
-    let before = super::parties::get_setting(conn, SETTING_FINANCIAL_ACCOUNT).await?;
-    super::parties::set_setting(conn, SETTING_FINANCIAL_ACCOUNT, name).await?;
-    if before.as_deref() != Some(name) {
-        super::audit::record(
-            conn,
-            actor,
-            "setting.set",
-            SETTING_FINANCIAL_ACCOUNT,
-            before.as_deref(),
-            Some(name),
-            now_ms,
-        )
-        .await?;
-    }
-    Ok(())
-}

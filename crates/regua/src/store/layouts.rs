@@ -1,21 +1,19 @@
-//! Layouts and their versions. Saving validates first (nothing invalid is ever stored), bumps
-//! the version and keeps the old words in `layout_versions`, all in one transaction.
+//! Layouts and their versions. Writing bumps the version and keeps the old words in
+//! `layout_versions`; checking the templates first is the caller's (`actions::layouts`), so
+//! nothing invalid is ever stored.
 
 use anyhow::Context as _;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row as _};
 
 use super::{Db, is_constraint};
-use crate::layouts::{
-    Layout, LayoutDraft, LayoutId, Problem, Purpose, check_layout, default_layout, default_layouts,
-};
+use crate::domain::default_layouts::default_layouts;
+use crate::domain::layout::{Layout, LayoutDraft};
+use crate::domain::{LayoutId, Purpose};
 
-/// Why a layout could not be saved.
+/// Why a layout could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum LayoutError {
-    /// The templates have problems; nothing was saved.
-    #[error("layout has {} problem(s)", .0.len())]
-    Invalid(Vec<Problem>),
+pub enum WriteError {
     /// Another layout has this name.
     #[error("a layout named {0:?} already exists")]
     DuplicateName(String),
@@ -25,22 +23,6 @@ pub enum LayoutError {
     /// Unexpected failure.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
-}
-
-impl LayoutError {
-    /// The message for the editor's screen, in Portuguese.
-    pub fn message_pt(&self) -> String {
-        match self {
-            LayoutError::Invalid(problems) => problems
-                .iter()
-                .map(|p| format!("{}: {p}", p.part.label_pt()))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            LayoutError::DuplicateName(n) => format!("já existe um layout chamado \"{n}\""),
-            LayoutError::NotFound(n) => format!("não existe layout chamado \"{n}\""),
-            LayoutError::Other(_) => "erro inesperado ao salvar o layout; tente novamente".into(),
-        }
-    }
 }
 
 const COLUMNS: &str = "id, name, purpose, subject, html, text, version, default_of";
@@ -205,30 +187,17 @@ pub async fn get_layout_version(
     })
 }
 
-/// Saves a layout: creates it when `existing` is `None`, else writes a new version of that
-/// layout (which may rename it), recorded in the audit trail as `actor`'s. Validates first; an
-/// invalid draft changes nothing.
-pub async fn save_layout(
-    db: &Db,
+/// Writes a (checked) layout in the caller's transaction: creates it when `existing` is
+/// `None`, else a new version of that layout (which may rename it), keeping the words in
+/// `layout_versions`. The layout as stored now.
+pub async fn write_layout(
+    conn: &mut AnyConnection,
     existing: Option<&str>,
     draft: &LayoutDraft,
     actor: &str,
     now_ms: i64,
-) -> Result<Layout, LayoutError> {
+) -> Result<Layout, WriteError> {
     let name = draft.name.trim();
-    if name.is_empty() {
-        return Err(LayoutError::Invalid(vec![Problem {
-            part: crate::layouts::Part::Subject,
-            line: 1,
-            column: 1,
-            message: "o nome do layout é obrigatório".into(),
-        }]));
-    }
-    let problems = check_layout(&draft.subject, &draft.html, &draft.text);
-    if !problems.is_empty() {
-        return Err(LayoutError::Invalid(problems));
-    }
-    let mut tx = db.begin().await?;
     let result = match existing {
         None => sqlx::query(
             "INSERT INTO layouts (name, purpose, subject, html, text, version, updated_at, updated_by)
@@ -241,7 +210,7 @@ pub async fn save_layout(
         .bind(&draft.text)
         .bind(now_ms)
         .bind(actor)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await,
         Some(old) => sqlx::query(
             "UPDATE layouts SET name = $1, purpose = $2, subject = $3, html = $4, text = $5,
@@ -255,14 +224,14 @@ pub async fn save_layout(
         .bind(now_ms)
         .bind(actor)
         .bind(old)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *conn)
         .await,
     };
     let row = match result {
         Ok(Some(row)) => row,
-        Ok(None) => return Err(LayoutError::NotFound(existing.unwrap_or(name).to_string())),
+        Ok(None) => return Err(WriteError::NotFound(existing.unwrap_or(name).to_string())),
         Err(e) if is_constraint(&e, "layouts_name_key") || is_constraint(&e, "layouts.name") => {
-            return Err(LayoutError::DuplicateName(name.to_string()));
+            return Err(WriteError::DuplicateName(name.to_string()));
         }
         Err(e) => {
             return Err(anyhow::Error::new(e)
@@ -273,7 +242,7 @@ pub async fn save_layout(
     let id = LayoutId(row.try_get(0).context("layout id")?);
     let version: i64 = row.try_get(1).context("layout version")?;
     insert_version(
-        &mut tx,
+        conn,
         id,
         version,
         &draft.subject,
@@ -283,45 +252,7 @@ pub async fn save_layout(
         actor,
     )
     .await?;
-    let layout = get_layout(&mut tx, id).await?;
-    super::audit::record(
-        &mut tx,
-        actor,
-        "layout.save",
-        &format!("layout:{}", layout.name),
-        (version > 1)
-            .then(|| format!("version {}", version - 1))
-            .as_deref(),
-        Some(&format!("version {version}")),
-        now_ms,
-    )
-    .await?;
-    tx.commit().await.context("cannot save the layout")?;
-    tracing::info!(layout = %layout.name, version, actor, "layout saved");
-    Ok(layout)
-}
-
-/// "Restaurar padrão": writes the built-in words of the layout's purpose as a new version.
-pub async fn restore_default_layout(
-    db: &Db,
-    name: &str,
-    actor: &str,
-    now_ms: i64,
-) -> Result<Layout, LayoutError> {
-    let mut conn = db.pool.acquire().await.context("database")?;
-    let layout = find_layout(&mut conn, name)
-        .await?
-        .ok_or_else(|| LayoutError::NotFound(name.to_string()))?;
-    drop(conn);
-    let d = default_layout(layout.default_of.unwrap_or(layout.purpose));
-    let draft = LayoutDraft {
-        name: layout.name.clone(),
-        purpose: d.purpose,
-        subject: d.subject.to_string(),
-        html: d.html,
-        text: String::new(),
-    };
-    save_layout(db, Some(&layout.name), &draft, actor, now_ms).await
+    Ok(get_layout(conn, id).await?)
 }
 
 /// The layout a rule or band sends: the one named, or the one installed for `purpose`.

@@ -127,24 +127,38 @@ pub async fn dashboard_counts(
     let count = |row: sqlx::any::AnyRow| -> anyhow::Result<i64> { Ok(row.try_get(0)?) };
     Ok(DashboardCounts {
         queued: count(
-            sqlx::query("SELECT COUNT(*) FROM notices WHERE status IN ('queued', 'sending', 'retrying')")
-                .fetch_one(&mut *conn)
-                .await?,
+            sqlx::query(concat!(
+                "SELECT COUNT(*) FROM notices WHERE status IN ",
+                status_sql!(pending)
+            ))
+            .fetch_one(&mut *conn)
+            .await?,
         )?,
         sent: count(
-            one("SELECT COUNT(*) FROM notices WHERE status = 'sent' AND sent_at >= $1")
-                .fetch_one(&mut *conn)
-                .await?,
+            one(concat!(
+                "SELECT COUNT(*) FROM notices WHERE status = ",
+                status_sql!(sent),
+                " AND sent_at >= $1"
+            ))
+            .fetch_one(&mut *conn)
+            .await?,
         )?,
         failed: count(
-            one("SELECT COUNT(*) FROM delivery_attempts WHERE outcome IN ('retrying', 'dead') AND attempted_at >= $1")
-                .fetch_one(&mut *conn)
-                .await?,
+            one(concat!(
+                "SELECT COUNT(*) FROM delivery_attempts WHERE outcome IN ",
+                status_sql!(failed),
+                " AND attempted_at >= $1"
+            ))
+            .fetch_one(&mut *conn)
+            .await?,
         )?,
         dead: count(
-            sqlx::query("SELECT COUNT(*) FROM notices WHERE status = 'dead'")
-                .fetch_one(&mut *conn)
-                .await?,
+            sqlx::query(concat!(
+                "SELECT COUNT(*) FROM notices WHERE status = ",
+                status_sql!(dead)
+            ))
+            .fetch_one(&mut *conn)
+            .await?,
         )?,
     })
 }
@@ -176,14 +190,16 @@ pub async fn queue_depth_by_account(
 ) -> anyhow::Result<Vec<(String, i64)>> {
     // Each notice under what it is sent through now: its e-mail account, `sms: GATEWAY`, or
     // `push` (an SMS notice also names the e-mail account of its fallback).
-    let rows = sqlx::query(
+    let rows = sqlx::query(concat!(
         "SELECT CASE n.channel WHEN 'email' THEN COALESCE(s.name, '')
                                WHEN 'sms' THEN 'sms: ' || COALESCE(g.name, '')
                                ELSE 'push' END AS sender, COUNT(*)
          FROM notices n LEFT JOIN smtp_accounts s ON s.id = n.account_id
                         LEFT JOIN sms_gateways g ON g.id = n.gateway_id
-         WHERE n.status IN ('queued', 'sending', 'retrying') GROUP BY 1 ORDER BY 1",
-    )
+         WHERE n.status IN ",
+        status_sql!(pending),
+        " GROUP BY 1 ORDER BY 1"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -230,8 +246,9 @@ pub async fn send_duration_histogram(
         .collect();
     let sql = format!(
         "SELECT {}, COUNT(*), CAST(COALESCE(SUM(duration_ms), 0) AS BIGINT) FROM delivery_attempts
-         WHERE outcome = 'sent' AND id > $1 AND ($2 IS NULL OR id <= $2)",
-        cases.join(", ")
+         WHERE outcome = {} AND id > $1 AND ($2 IS NULL OR id <= $2)",
+        cases.join(", "),
+        status_sql!(sent)
     );
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(after_id)

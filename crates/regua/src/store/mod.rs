@@ -13,6 +13,40 @@
 //! `portal`, `layouts`, `settings`. The store imports only `domain` (and `secrets`); see
 //! docs/architecture.md.
 
+/// A notice status (or a set of them) as SQL writes it: the one place the status values
+/// appear in a query, each the text of its `NoticeStatus` (a test checks). A macro so the
+/// queries stay `&'static str` literals (`concat!`).
+macro_rules! status_sql {
+    (queued) => {
+        "'queued'"
+    };
+    (sending) => {
+        "'sending'"
+    };
+    (sent) => {
+        "'sent'"
+    };
+    (dead) => {
+        "'dead'"
+    };
+    // Waiting for their next attempt time.
+    (waiting) => {
+        "('queued', 'retrying')"
+    };
+    // Not finished: waiting or leased.
+    (pending) => {
+        "('queued', 'sending', 'retrying')"
+    };
+    // Failed attempts (an attempt's outcome).
+    (failed) => {
+        "('retrying', 'dead')"
+    };
+    // Finished without being sent: what an operator may queue again.
+    (given_up) => {
+        "('dead', 'skipped')"
+    };
+}
+
 pub mod accounts;
 pub mod audit;
 pub mod auth;
@@ -259,5 +293,31 @@ mod tests {
             "postgres://u:***@h/db"
         );
         assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}
+
+#[cfg(test)]
+mod status_sql_tests {
+    use crate::domain::delivery::NoticeStatus::{self, *};
+
+    fn sql(statuses: &[NoticeStatus]) -> String {
+        let quoted: Vec<String> = statuses.iter().map(|s| format!("'{s}'")).collect();
+        if statuses.len() == 1 {
+            quoted[0].clone()
+        } else {
+            format!("({})", quoted.join(", "))
+        }
+    }
+
+    #[test]
+    fn the_sql_status_values_are_the_notice_statuses() {
+        assert_eq!(status_sql!(queued), sql(&[Queued]));
+        assert_eq!(status_sql!(sending), sql(&[Sending]));
+        assert_eq!(status_sql!(sent), sql(&[Sent]));
+        assert_eq!(status_sql!(dead), sql(&[Dead]));
+        assert_eq!(status_sql!(waiting), sql(&[Queued, Retrying]));
+        assert_eq!(status_sql!(pending), sql(&[Queued, Sending, Retrying]));
+        assert_eq!(status_sql!(failed), sql(&[Retrying, Dead]));
+        assert_eq!(status_sql!(given_up), sql(&[Dead, Skipped]));
     }
 }

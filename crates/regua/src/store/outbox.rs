@@ -278,10 +278,13 @@ pub async fn count_notices_by_status(
 /// How many notices a drain would find due at `now` (queued or retrying and due, or leased
 /// with an expired lease).
 pub async fn count_due_notices(conn: &mut AnyConnection, now_ms: i64) -> anyhow::Result<i64> {
-    Ok(sqlx::query(
-        "SELECT COUNT(*) FROM notices WHERE (status IN ('queued', 'retrying') AND next_attempt_at <= $1)
-            OR (status = 'sending' AND lease_until <= $1)",
-    )
+    Ok(sqlx::query(concat!(
+        "SELECT COUNT(*) FROM notices WHERE (status IN ",
+        status_sql!(waiting),
+        " AND next_attempt_at <= $1) OR (status = ",
+        status_sql!(sending),
+        " AND lease_until <= $1)"
+    ))
     .bind(now_ms)
     .fetch_one(&mut *conn)
     .await?
@@ -290,10 +293,13 @@ pub async fn count_due_notices(conn: &mut AnyConnection, now_ms: i64) -> anyhow:
 
 /// The next time a queued or retrying notice becomes due, if any.
 pub async fn next_due_at(conn: &mut AnyConnection) -> anyhow::Result<Option<i64>> {
-    Ok(sqlx::query(
-        "SELECT MIN(t) FROM (SELECT MIN(next_attempt_at) AS t FROM notices WHERE status IN ('queued', 'retrying')
-            UNION ALL SELECT MIN(lease_until) AS t FROM notices WHERE status = 'sending') AS due",
-    )
+    Ok(sqlx::query(concat!(
+        "SELECT MIN(t) FROM (SELECT MIN(next_attempt_at) AS t FROM notices WHERE status IN ",
+        status_sql!(waiting),
+        " UNION ALL SELECT MIN(lease_until) AS t FROM notices WHERE status = ",
+        status_sql!(sending),
+        ") AS due"
+    ))
     .fetch_one(&mut *conn)
     .await?
     .try_get(0)?)
@@ -350,9 +356,11 @@ async fn claim_notices(
     };
     let candidates: Vec<Notice> = sqlx::query(AssertSqlSafe(format!(
         "SELECT {NOTICE_COLUMNS} FROM notices
-         WHERE ((status IN ('queued', 'retrying') AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until <= $1))
+         WHERE ((status IN {waiting} AND next_attempt_at <= $1) OR (status = {sending} AND lease_until <= $1))
            AND ($3 IS NULL OR id = $3)
-         ORDER BY next_attempt_at, id LIMIT $2{lock}"
+         ORDER BY next_attempt_at, id LIMIT $2{lock}",
+        waiting = status_sql!(waiting),
+        sending = status_sql!(sending),
     )))
     .bind(now_ms)
     .bind(batch)
@@ -413,8 +421,9 @@ async fn claim_notices(
 
     for (opening, ids) in &deferred {
         sqlx::query(AssertSqlSafe(format!(
-            "UPDATE notices SET next_attempt_at = $1, updated_at = $2 WHERE id IN ({}) AND status IN ('queued', 'retrying')",
-            super::id_list(ids.iter().copied())
+            "UPDATE notices SET next_attempt_at = $1, updated_at = $2 WHERE id IN ({}) AND status IN {}",
+            super::id_list(ids.iter().copied()),
+            status_sql!(waiting),
         )))
         .bind(*opening)
         .bind(now_ms)
@@ -441,8 +450,9 @@ async fn claim_notices(
             _ => String::new(),
         };
         sqlx::query(AssertSqlSafe(format!(
-            "UPDATE notices SET status = 'sending', lease_until = $1, lease_owner = $2, attempts = attempts + 1,
+            "UPDATE notices SET status = {}, lease_until = $1, lease_owner = $2, attempts = attempts + 1,
                 updated_at = $3{set_account} WHERE id IN ({})",
+            status_sql!(sending),
             super::id_list(ids.iter().copied())
         )))
         .bind(now_ms + lease_ms)
@@ -664,11 +674,15 @@ pub async fn finish_attempts(
             // The channel could not reach the customer: the notice goes on through the next one,
             // due now; this attempt's log row says why.
             let rest: Vec<Channel> = n.fallback.iter().copied().filter(|c| *c != next).collect();
-            let updated = sqlx::query(
-                "UPDATE notices SET status = 'queued', channel = $1, fallback = $2, next_attempt_at = $3,
+            let updated = sqlx::query(concat!(
+                "UPDATE notices SET status = ",
+                status_sql!(queued),
+                ", channel = $1, fallback = $2, next_attempt_at = $3,
                     lease_until = NULL, lease_owner = NULL, last_error = $4, updated_at = $3
-                 WHERE id = $5 AND status = 'sending' AND lease_owner = $6",
-            )
+                 WHERE id = $5 AND status = ",
+                status_sql!(sending),
+                " AND lease_owner = $6"
+            ))
             .bind(next.as_str())
             .bind(Channel::format_list(&rest))
             .bind(now_ms)
@@ -684,12 +698,14 @@ pub async fn finish_attempts(
         let sent_at = (result.outcome == NoticeStatus::Sent).then_some(now_ms);
         let last_error =
             (result.outcome != NoticeStatus::Sent).then_some(result.reply_text.as_str());
-        let updated = sqlx::query(
+        let updated = sqlx::query(concat!(
             "UPDATE notices SET status = $1, next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL,
                 lease_owner = NULL, last_error = $3, sent_at = COALESCE($4, sent_at), recipient = $5,
                 layout_version = COALESCE($6, layout_version), updated_at = $7
-             WHERE id = $8 AND status = 'sending' AND lease_owner = $9",
-        )
+             WHERE id = $8 AND status = ",
+            status_sql!(sending),
+            " AND lease_owner = $9"
+        ))
         .bind(result.outcome.as_str())
         .bind(result.retry_at)
         .bind(last_error)
@@ -706,10 +722,12 @@ pub async fn finish_attempts(
     }
     for (version, ids) in &sent {
         let updated = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE notices SET status = 'sent', lease_until = NULL, lease_owner = NULL, last_error = NULL,
+            "UPDATE notices SET status = {sent}, lease_until = NULL, lease_owner = NULL, last_error = NULL,
                 sent_at = $1, layout_version = COALESCE($2, layout_version), updated_at = $1
-             WHERE id IN ({}) AND status = 'sending' AND lease_owner = $3",
-            super::id_list(ids.iter().copied())
+             WHERE id IN ({ids}) AND status = {sending} AND lease_owner = $3",
+            ids = super::id_list(ids.iter().copied()),
+            sent = status_sql!(sent),
+            sending = status_sql!(sending),
         )))
         .bind(now_ms)
         .bind(*version)
@@ -815,10 +833,12 @@ pub async fn requeue_notice(
     id: NoticeId,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE notices SET status = 'queued', next_attempt_at = $1, attempts = 0, updated_at = $1
-         WHERE id = $2 AND status IN ('dead', 'skipped')",
-    )
+    Ok(sqlx::query(concat!(
+        "UPDATE notices SET status = ",
+        status_sql!(queued),
+        ", next_attempt_at = $1, attempts = 0, updated_at = $1 WHERE id = $2 AND status IN ",
+        status_sql!(given_up)
+    ))
     .bind(now_ms)
     .bind(id.0)
     .execute(&mut *conn)

@@ -323,36 +323,27 @@ pub(super) async fn send_now(
         return r;
     }
     let now = state.clock.now_millis();
-    let result: anyhow::Result<Result<String, &'static str>> = async {
-        let mut tx = state.db.begin().await?;
-        let Ok(invoice) = store::invoices::get_invoice(&mut tx, InvoiceId(id)).await else {
-            return Ok(Err("Fatura não encontrada."));
-        };
-        if invoice.status != InvoiceStatus::Open {
-            return Ok(Err("Só faturas em aberto são enviadas."));
-        }
-        let Some(account) = store::accounts::financial_account(&mut tx).await? else {
-            return Ok(Err("Nenhuma conta de e-mail nos parâmetros financeiros."));
-        };
-        crate::delivery::enqueue_invoice_email(
-            &mut tx,
-            invoice.id,
-            &account,
-            crate::layouts::Purpose::AccountDefault,
+    use crate::actions::notices::NotSent;
+    let result: anyhow::Result<Result<String, &'static str>> =
+        crate::actions::notices::send_invoice_now(
+            &state.db,
+            InvoiceId(id),
             None,
-            crate::delivery::NoticeKey::Manual {
+            |invoice| crate::delivery::NoticeKey::Manual {
                 invoice: invoice.id,
                 at_ms: now,
                 nonce: None,
             },
-            &session.actor().to_string(),
+            &session.actor(),
             now,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(Ok(invoice.external_id))
-    }
-    .await;
+        .await
+        .map(|sent| match sent {
+            Ok((invoice, _)) => Ok(invoice.external_id),
+            Err(NotSent::NotFound) => Err("Fatura não encontrada."),
+            Err(NotSent::NotOpen) => Err("Só faturas em aberto são enviadas."),
+            Err(NotSent::NoAccount) => Err("Nenhuma conta de e-mail nos parâmetros financeiros."),
+        });
     match result {
         Ok(Ok(ext)) => {
             let q = serde_urlencoded::to_string([("enviada", ext.as_str())]).unwrap_or_default();
@@ -394,7 +385,7 @@ pub(super) async fn mark_paid(
             &state.db,
             invoice.id,
             &payment,
-            &session.actor().to_string(),
+            &session.actor(),
             state.clock.now_millis(),
         )
         .await?;
@@ -468,39 +459,19 @@ pub(super) async fn pause(
             "Informe o motivo (a promessa de pagamento).",
         );
     }
-    let by = session.actor().to_string();
-    let now = state.clock.now_millis();
-    let result: anyhow::Result<Option<String>> = async {
-        let mut tx = state.db.begin().await?;
-        let Some(invoice) =
-            store::invoices::find_invoice_by_external_id(&mut tx, form.invoice.trim()).await?
-        else {
-            return Ok(None);
-        };
-        store::dunning::insert_pause(
-            &mut tx,
-            store::dunning::PauseTarget::Invoice(invoice.id),
-            until,
-            &form.reason,
-            &by,
-            now,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        store::audit::record(
-            &mut tx,
-            &by,
-            "invoice.pause",
-            &format!("invoice:{}", invoice.external_id),
-            None,
-            Some(&format!("until {until}")),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(invoice.external_id))
-    }
-    .await;
+    let actor = session.actor();
+    let result: anyhow::Result<Option<String>> = crate::actions::dunning::pause_dunning(
+        &state.db,
+        crate::actions::dunning::PauseOf::Invoice(&form.invoice),
+        until,
+        &form.reason,
+        &actor.to_string(),
+        &actor,
+        state.clock.now_millis(),
+    )
+    .await
+    .map(|paused| paused.map(|_| form.invoice.trim().to_string()))
+    .map_err(|e| anyhow::anyhow!("{e}"));
     match result {
         Ok(Some(ext)) => {
             let q = serde_urlencoded::to_string([("pausada", ext.as_str())]).unwrap_or_default();

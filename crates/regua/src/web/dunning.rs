@@ -220,37 +220,30 @@ pub(super) async fn add_rule(
     };
     let layout = Some(form.layout.trim()).filter(|l| !l.is_empty());
     let now = state.clock.now_millis();
-    let result: anyhow::Result<Option<String>> = async {
-        let mut tx = state.db.begin().await?;
-        match store::rules::insert_send_rule(&mut tx, &form.method, kind, days, layout, now).await {
-            Ok(id) => {
-                store::audit::record(
-                    &mut tx,
-                    &session.actor().to_string(),
-                    "rule.add",
-                    &format!("rule:{id}"),
-                    None,
-                    Some(&format!("{} {} {days}", form.method, kind.as_str())),
-                    now,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(None)
-            }
-            Err(ConfigError::Invalid { .. }) => Ok(Some(format!(
-                "A forma de cobrança {} já tem uma regra \"{}\" de {days} dia(s).",
-                form.method,
-                kind_pt(kind).to_lowercase()
-            ))),
-            Err(ConfigError::Unknown { what, name, .. }) => Ok(Some(match what {
-                "layout" => format!("Layout não encontrado: {name}"),
-                _ => format!("Forma de cobrança não encontrada: {name}"),
-            })),
-            Err(ConfigError::Duplicate { .. }) => Ok(Some("Regra repetida.".into())),
-            Err(ConfigError::Other(e)) => Err(e),
-        }
-    }
-    .await;
+    let result: anyhow::Result<Option<String>> = match crate::actions::dunning::add_rule(
+        &state.db,
+        &form.method,
+        kind,
+        days,
+        layout,
+        &session.actor(),
+        now,
+    )
+    .await
+    {
+        Ok(_) => Ok(None),
+        Err(ConfigError::Invalid { .. }) => Ok(Some(format!(
+            "A forma de cobrança {} já tem uma regra \"{}\" de {days} dia(s).",
+            form.method,
+            kind_pt(kind).to_lowercase()
+        ))),
+        Err(ConfigError::Unknown { what, name, .. }) => Ok(Some(match what {
+            "layout" => format!("Layout não encontrado: {name}"),
+            _ => format!("Forma de cobrança não encontrada: {name}"),
+        })),
+        Err(ConfigError::Duplicate { .. }) => Ok(Some("Regra repetida.".into())),
+        Err(ConfigError::Other(e)) => Err(e),
+    };
     match result {
         Ok(None) => Redirect::to("/configuracoes/regua").into_response(),
         Ok(Some(msg)) => {
@@ -279,25 +272,12 @@ pub(super) async fn remove_rule(
         return r;
     }
     let now = state.clock.now_millis();
-    let result: anyhow::Result<bool> = async {
-        let mut tx = state.db.begin().await?;
-        let removed =
-            store::rules::delete_send_rule(&mut tx, crate::domain::rules::RuleId(id)).await?;
-        if removed {
-            store::audit::record(
-                &mut tx,
-                &session.actor().to_string(),
-                "rule.remove",
-                &format!("rule:{id}"),
-                None,
-                None,
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(removed)
-    }
+    let result = crate::actions::dunning::remove_rule(
+        &state.db,
+        crate::domain::rules::RuleId(id),
+        &session.actor(),
+        now,
+    )
     .await;
     match result {
         Ok(true) => Redirect::to("/configuracoes/regua").into_response(),
@@ -341,14 +321,16 @@ pub(super) async fn add_band(
     };
     let now = state.clock.now_millis();
     let result: anyhow::Result<Option<(&'static str, String)>> = async {
-        let mut tx = state.db.begin().await?;
-        let bands = store::dunning::list_bands(&mut tx).await?;
         if to < from {
             return Ok(Some((
                 "to",
                 "\"Até\" não pode ser menor que \"De\".".into(),
             )));
         }
+        let bands = {
+            let mut conn = state.db.pool.acquire().await?;
+            store::dunning::list_bands(&mut conn).await?
+        };
         if let Some(b) = bands
             .iter()
             .find(|b| from <= b.to_days && b.from_days <= to)
@@ -358,22 +340,17 @@ pub(super) async fn add_band(
                 format!("Sobrepõe a faixa de {} a {} dias.", b.from_days, b.to_days),
             )));
         }
-        match store::dunning::insert_band(&mut tx, from, to, None, form.letter.is_some(), now).await
+        match crate::actions::dunning::add_band(
+            &state.db,
+            (from, to),
+            None,
+            form.letter.is_some(),
+            &session.actor(),
+            now,
+        )
+        .await
         {
-            Ok(id) => {
-                store::audit::record(
-                    &mut tx,
-                    &session.actor().to_string(),
-                    "band.add",
-                    &format!("band:{id}"),
-                    None,
-                    Some(&format!("{from}-{to}")),
-                    now,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(None)
-            }
+            Ok(_) => Ok(None),
             Err(ConfigError::Other(e)) => Err(e),
             Err(e) => Ok(Some(("from", format!("Não foi possível salvar: {e}")))),
         }
@@ -407,32 +384,20 @@ pub(super) async fn remove_band(
         return r;
     }
     let now = state.clock.now_millis();
-    let result: anyhow::Result<Result<bool, String>> = async {
-        let mut tx = state.db.begin().await?;
-        match store::dunning::delete_band(&mut tx, crate::domain::rules::BandId(id)).await {
-            Ok(removed) => {
-                if removed {
-                    store::audit::record(
-                        &mut tx,
-                        &session.actor().to_string(),
-                        "band.remove",
-                        &format!("band:{id}"),
-                        None,
-                        None,
-                        now,
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(Ok(removed))
-            }
-            Err(ConfigError::Other(e)) => Err(e),
-            Err(_) => Ok(Err(
-                "Esta faixa tem cartas no histórico de revisão e não pode ser removida.".into(),
-            )),
-        }
-    }
-    .await;
+    let result: anyhow::Result<Result<bool, String>> = match crate::actions::dunning::remove_band(
+        &state.db,
+        crate::domain::rules::BandId(id),
+        &session.actor(),
+        now,
+    )
+    .await
+    {
+        Ok(removed) => Ok(Ok(removed)),
+        Err(ConfigError::Other(e)) => Err(e),
+        Err(_) => Ok(Err(
+            "Esta faixa tem cartas no histórico de revisão e não pode ser removida.".into(),
+        )),
+    };
     match result {
         Ok(Ok(true)) => Redirect::to("/configuracoes/regua").into_response(),
         Ok(Ok(false)) => StatusCode::NOT_FOUND.into_response(),
@@ -470,44 +435,28 @@ pub(super) async fn add_routine(
         return r;
     }
     let now = state.clock.now_millis();
-    let result: anyhow::Result<Result<(), (&'static str, String)>> = async {
-        let mut tx = state.db.begin().await?;
-        let weekdays = form.weekdays.trim();
-        let weekdays = if weekdays.is_empty() {
-            "seg-sex"
-        } else {
-            weekdays
-        };
-        let time = if form.time.trim().is_empty() {
-            "08:00:00"
-        } else {
-            form.time.trim()
-        };
-        match store::dunning::insert_routine(
-            &mut tx,
-            &form.name,
-            crate::dunning::Task::SendEmails,
-            weekdays,
-            time,
-            form.holidays.is_some(),
-            now,
-        )
-        .await
+    let weekdays = form.weekdays.trim();
+    let weekdays = if weekdays.is_empty() {
+        "seg-sex"
+    } else {
+        weekdays
+    };
+    let time = if form.time.trim().is_empty() {
+        "08:00:00"
+    } else {
+        form.time.trim()
+    };
+    let routine = crate::actions::dunning::NewRoutine {
+        name: &form.name,
+        task: crate::dunning::Task::SendEmails,
+        weekdays,
+        time,
+        run_on_holidays: form.holidays.is_some(),
+    };
+    let result: anyhow::Result<Result<(), (&'static str, String)>> =
+        match crate::actions::dunning::add_routine(&state.db, &routine, &session.actor(), now).await
         {
-            Ok(id) => {
-                store::audit::record(
-                    &mut tx,
-                    &session.actor().to_string(),
-                    "routine.add",
-                    &format!("routine:{id}"),
-                    None,
-                    Some(&format!("{} {weekdays} {time}", form.name.trim())),
-                    now,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(Ok(()))
-            }
+            Ok(_) => Ok(Ok(())),
             Err(ConfigError::Duplicate { .. }) => Ok(Err((
                 "routine_name",
                 "Já existe uma rotina com este nome.".into(),
@@ -526,9 +475,7 @@ pub(super) async fn add_routine(
             }
             Err(ConfigError::Other(e)) => Err(e),
             Err(e) => Ok(Err(("routine_name", e.to_string()))),
-        }
-    }
-    .await;
+        };
     match result {
         Ok(Ok(())) => Redirect::to("/configuracoes/regua").into_response(),
         Ok(Err((field, msg))) => {
@@ -558,31 +505,12 @@ pub(super) async fn remove_routine(
         return r;
     }
     let now = state.clock.now_millis();
-    let result: anyhow::Result<bool> = async {
-        let mut tx = state.db.begin().await?;
-        let Some(routine) = store::dunning::list_routines(&mut tx)
-            .await?
-            .into_iter()
-            .find(|r| r.id == id)
-        else {
-            return Ok(false);
-        };
-        let removed = store::dunning::deactivate_routine(&mut tx, &routine.name).await?;
-        if removed {
-            store::audit::record(
-                &mut tx,
-                &session.actor().to_string(),
-                "routine.remove",
-                &format!("routine:{id}"),
-                Some(&routine.name),
-                None,
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(removed)
-    }
+    let result = crate::actions::dunning::remove_routine(
+        &state.db,
+        crate::actions::dunning::RoutineRef::Id(id),
+        &session.actor(),
+        now,
+    )
     .await;
     match result {
         Ok(true) => Redirect::to("/configuracoes/regua").into_response(),

@@ -23,7 +23,6 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Permission;
 use super::{AppState, Session, internal};
-use crate::delivery::Enqueued;
 use crate::domain::{CustomerId, DeliveryType, Invoice, WalletId, format_date, parse_date};
 use crate::store::{self, invoices::InvoiceListFilter};
 
@@ -208,51 +207,51 @@ pub(super) async fn send(
     }
     let now = state.clock.now_millis();
     let today = state.clock.today();
-    let actor = session.actor().to_string();
+    let actor = session.actor();
+    let no_account = || "Nenhuma conta de e-mail nos parâmetros financeiros.".to_string();
     let result: anyhow::Result<Result<(u32, u32), String>> = async {
-        let mut tx = state.db.begin().await?;
-        let f = match q.filter(&mut tx).await? {
-            Ok(f) => f,
-            Err(e) => return Ok(Err(e)),
+        let picked = {
+            let mut conn = state.db.pool.acquire().await?;
+            let f = match q.filter(&mut conn).await? {
+                Ok(f) => f,
+                Err(e) => return Ok(Err(e)),
+            };
+            if store::accounts::financial_account(&mut conn)
+                .await?
+                .is_none()
+            {
+                return Ok(Err(no_account()));
+            }
+            pick(&mut conn, &f).await?
         };
-        let Some(account) = store::accounts::financial_account(&mut tx).await? else {
-            return Ok(Err(
-                "Nenhuma conta de e-mail nos parâmetros financeiros.".into()
-            ));
-        };
-        let picked = pick(&mut tx, &f).await?;
         if picked.len() as i64 > MAX_BATCH {
             return Ok(Err(format!(
                 "Mais de {MAX_BATCH} faturas: refine os filtros."
             )));
         }
-        let (mut queued, mut again) = (0, 0);
-        for (invoice, _) in picked
+        let invoices: Vec<_> = picked
             .iter()
             .filter(|(i, _)| i.delivery_type == DeliveryType::Email)
-        {
-            match crate::delivery::enqueue_invoice_email(
-                &mut tx,
-                invoice.id,
-                &account,
-                crate::layouts::Purpose::AccountDefault,
-                None,
-                crate::delivery::NoticeKey::Emission {
-                    invoice: invoice.id,
-                    date: today,
-                },
-                &actor,
-                now,
-            )
-            .await?
-            {
-                Enqueued::New(_) => queued += 1,
-                Enqueued::Exists(..) => again += 1,
+            .map(|(i, _)| i.id)
+            .collect();
+        let sent = crate::actions::notices::send_invoices(
+            &state.db,
+            &invoices,
+            |invoice| crate::delivery::NoticeKey::Emission {
+                invoice,
+                date: today,
+            },
+            &actor,
+            now,
+        )
+        .await?;
+        Ok(match sent {
+            Ok((queued, again)) => {
+                tracing::info!(queued, again, %actor, "emission: invoices e-mailed");
+                Ok((queued, again))
             }
-        }
-        tx.commit().await?;
-        tracing::info!(queued, again, actor, "emission: invoices e-mailed");
-        Ok(Ok((queued, again)))
+            Err(_) => Err(no_account()),
+        })
     }
     .await;
     match result {

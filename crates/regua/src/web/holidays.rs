@@ -121,34 +121,17 @@ pub(super) async fn add(
     let year = state.clock.today().year();
     let scope: HolidayScope = form.scope.parse().unwrap_or(HolidayScope::City);
     let now = state.clock.now_millis();
-    let by = session.actor().to_string();
-    let result: anyhow::Result<Result<(), (&'static str, String)>> = async {
-        let mut tx = state.db.begin().await?;
-        match store::dunning::insert_holiday(
-            &mut tx,
-            &form.date,
-            &form.name,
-            form.yearly.is_some(),
-            scope,
-            &form.place,
-            now,
-        )
-        .await
+    let holiday = crate::actions::dunning::NewHoliday {
+        date: &form.date,
+        name: &form.name,
+        yearly: form.yearly.is_some(),
+        scope,
+        place: &form.place,
+    };
+    let result: anyhow::Result<Result<(), (&'static str, String)>> =
+        match crate::actions::dunning::add_holiday(&state.db, &holiday, &session.actor(), now).await
         {
-            Ok(id) => {
-                store::audit::record(
-                    &mut tx,
-                    &by,
-                    "holiday.add",
-                    &format!("holiday:{id}"),
-                    None,
-                    Some(&format!("{} {}", form.date.trim(), form.name.trim())),
-                    now,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(Ok(()))
-            }
+            Ok(_) => Ok(Ok(())),
             Err(ConfigError::Invalid { field: "date", .. }) => {
                 Ok(Err(("date", "Data inválida (dd/mm/aaaa).".into())))
             }
@@ -161,9 +144,7 @@ pub(super) async fn add(
             ))),
             Err(ConfigError::Other(e)) => Err(e),
             Err(e) => Ok(Err(("name", e.to_string()))),
-        }
-    }
-    .await;
+        };
     match result {
         Ok(Ok(())) => Redirect::to("/configuracoes/feriados").into_response(),
         Ok(Err((field, msg))) => {
@@ -191,25 +172,8 @@ pub(super) async fn remove(
         return r;
     }
     let now = state.clock.now_millis();
-    let result: anyhow::Result<bool> = async {
-        let mut tx = state.db.begin().await?;
-        let removed = store::dunning::delete_holiday(&mut tx, id).await?;
-        if removed {
-            store::audit::record(
-                &mut tx,
-                &session.actor().to_string(),
-                "holiday.remove",
-                &format!("holiday:{id}"),
-                None,
-                None,
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(removed)
-    }
-    .await;
+    let result =
+        crate::actions::dunning::remove_holiday(&state.db, id, &session.actor(), now).await;
     match result {
         Ok(true) => Redirect::to("/configuracoes/feriados").into_response(),
         Ok(false) => StatusCode::NOT_FOUND.into_response(),

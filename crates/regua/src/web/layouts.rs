@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Permission;
 use super::{AppState, CsrfOnly, Session, internal};
+use crate::actions::layouts::LayoutError;
 use crate::domain::LayoutId;
 use crate::layouts::{
     CompiledLayout, Layout, LayoutContext, LayoutDraft, Problem, RenderedMessage, VARIABLES,
     check_layout,
 };
-use crate::store::{self, layouts::LayoutError};
+use crate::store;
 
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub(super) struct LayoutForm {
@@ -239,9 +240,11 @@ pub(super) async fn save(
         html: form.html.clone(),
         text: form.text.clone(),
     };
-    let actor = session.actor().to_string();
+    let actor = session.actor();
     let now = state.clock.now_millis();
-    match store::layouts::save_layout(&state.db, Some(&layout.name), &draft, &actor, now).await {
+    match crate::actions::layouts::save_layout(&state.db, Some(&layout.name), &draft, &actor, now)
+        .await
+    {
         Ok(saved) => Redirect::to(&format!(
             "/configuracoes/layouts/{id}?salvo={}",
             saved.version
@@ -275,8 +278,8 @@ pub(super) async fn restore(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return internal(e),
     };
-    let actor = session.actor().to_string();
-    match store::layouts::restore_default_layout(
+    let actor = session.actor();
+    match crate::actions::layouts::restore_default_layout(
         &state.db,
         &layout.name,
         &actor,

@@ -89,29 +89,27 @@ pub(super) async fn pdf(
 
 /// Approves the pending letters given (all of them with `None`); how many.
 async fn approve(state: &AppState, session: &Session, only: Option<i64>) -> anyhow::Result<usize> {
-    let by = session.actor().to_string();
-    let now = state.clock.now_millis();
-    let mut tx = state.db.begin().await?;
-    let pending: Vec<_> = store::dunning::list_letter_reviews(&mut tx, Some("pending"))
-        .await?
-        .into_iter()
-        .filter(|l| only.is_none_or(|id| l.id == id))
-        .collect();
-    let n = crate::dunning::approve_letters(&mut tx, &pending, &by, now).await?;
-    for l in &pending {
-        store::audit::record(
-            &mut tx,
+    let actor = session.actor();
+    let ids = only.map(|id| [id]);
+    let which = match &ids {
+        Some(one) => crate::actions::dunning::Letters::Ids(one),
+        None => crate::actions::dunning::Letters::All,
+    };
+    let by = actor.to_string();
+    Ok(
+        match crate::actions::dunning::approve_letters(
+            &state.db,
+            which,
             &by,
-            "letter.approve",
-            &format!("letter:{}", l.id),
-            Some("pending"),
-            Some("approved"),
-            now,
+            &actor,
+            state.clock.now_millis(),
         )
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(n)
+        .await?
+        {
+            crate::actions::dunning::Approval::Approved(n) => n,
+            crate::actions::dunning::Approval::NotPending(_) => 0,
+        },
+    )
 }
 
 fn approved(n: usize) -> Response {
@@ -157,27 +155,16 @@ pub(super) async fn reject(
     if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
         return r;
     }
-    let by = session.actor().to_string();
-    let now = state.clock.now_millis();
-    let result: anyhow::Result<bool> = async {
-        let mut tx = state.db.begin().await?;
-        let done = store::dunning::decide_letter(&mut tx, id, false, &by, now).await?;
-        if done {
-            store::audit::record(
-                &mut tx,
-                &by,
-                "letter.reject",
-                &format!("letter:{id}"),
-                Some("pending"),
-                Some("rejected"),
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(done)
-    }
-    .await;
+    let actor = session.actor();
+    let result = crate::actions::dunning::reject_letters(
+        &state.db,
+        &[id],
+        &actor.to_string(),
+        &actor,
+        state.clock.now_millis(),
+    )
+    .await
+    .map(|done| done == crate::actions::dunning::Approval::Approved(1));
     match result {
         Ok(true) => Redirect::to("/cartas?rejeitada=1").into_response(),
         Ok(false) => StatusCode::NOT_FOUND.into_response(),

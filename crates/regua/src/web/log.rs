@@ -260,25 +260,12 @@ pub(super) async fn requeue(
     if let Err(r) = session.allow(&state, Permission::Send, Some(&form.csrf)) {
         return r;
     }
-    let result: anyhow::Result<bool> = async {
-        let mut tx = state.db.begin().await?;
-        let ok =
-            store::outbox::requeue_notice(&mut tx, NoticeId(id), state.clock.now_millis()).await?;
-        if ok {
-            store::audit::record(
-                &mut tx,
-                &session.actor().to_string(),
-                "notice.requeue",
-                &format!("notice:{id}"),
-                Some("dead"),
-                Some("queued"),
-                state.clock.now_millis(),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(ok)
-    }
+    let result = crate::actions::notices::requeue_notice(
+        &state.db,
+        NoticeId(id),
+        &session.actor(),
+        state.clock.now_millis(),
+    )
     .await;
     match result {
         Ok(true) => Redirect::to("/log?status=dead").into_response(),

@@ -228,21 +228,14 @@ pub(super) async fn change_password(
             return Ok(Err("A nova senha precisa ser diferente da atual."));
         }
         drop(conn);
-        let mut tx = state.db.begin().await?;
-        let now = state.clock.now_millis();
-        store::auth::change_own_password(&mut tx, session.user.id, &form.new, &session.token, now)
-            .await?;
-        store::audit::record(
-            &mut tx,
-            &session.actor().to_string(),
-            "user.password",
-            &format!("user:{}", session.user.login),
-            None,
-            Some("***"),
-            now,
+        crate::actions::access::change_own_password(
+            &state.db,
+            (session.user.id, &session.user.login),
+            &form.new,
+            &session.token,
+            state.clock.now_millis(),
         )
         .await?;
-        tx.commit().await?;
         Ok(Ok(()))
     }
     .await;

@@ -331,33 +331,20 @@ async fn save(
         )
         .await;
     }
-    let result: anyhow::Result<()> = async {
-        let before = current(state, section).await?;
-        let now = state.clock.now_millis();
-        let mut tx = state.db.begin().await?;
-        for (key, _) in section.fields {
-            let (old, new) = (
-                before.get(key).cloned().unwrap_or_default(),
-                values[key].clone(),
-            );
-            if old != new {
-                store::parties::set_setting(&mut tx, key, &new).await?;
-                store::audit::record(
-                    &mut tx,
-                    &session.actor().to_string(),
-                    "setting.set",
-                    key,
-                    Some(&old),
-                    Some(&new),
-                    now,
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-    .await;
+    let changes: Vec<(&str, String)> = section
+        .fields
+        .iter()
+        .map(|(key, _)| (*key, values[key].clone()))
+        .collect();
+    let result = crate::actions::billing_setup::set_settings(
+        &state.db,
+        &changes,
+        crate::actions::billing_setup::Unset::ReadsAsDefault,
+        &session.actor(),
+        state.clock.now_millis(),
+    )
+    .await
+    .map(|_| ());
     match result {
         Ok(()) => Redirect::to(&format!("{}?salvo=1", section.path)).into_response(),
         Err(e) => internal(e),

@@ -256,48 +256,28 @@ pub(super) async fn create(
         .await;
     }
     let now = state.clock.now_millis();
-    let result: anyhow::Result<Result<(), Errors>> = async {
-        let mut tx = state.db.begin().await?;
-        match store::accounts::insert_smtp_account(&mut tx, &account, state.key.as_ref(), now).await
-        {
-            Ok(_) => {}
-            Err(ConfigError::Duplicate { .. }) => {
-                return Ok(Err(Errors::from([(
-                    "name",
-                    "Já existe uma conta com este nome.".to_string(),
-                )])));
-            }
-            Err(ConfigError::Other(e)) => return Err(e),
-            Err(e) => {
-                return Ok(Err(Errors::from([(
-                    "name",
-                    format!("Não foi possível salvar: {e}"),
-                )])));
-            }
-        }
-        store::audit::record(
-            &mut tx,
-            &session.actor().to_string(),
-            "smtp.add",
-            &format!("smtp:{}", account.name),
-            None,
-            Some(&account.audit_json()),
+    let result: anyhow::Result<Result<(), Errors>> =
+        match crate::actions::channels::add_smtp_account(
+            &state.db,
+            &account,
+            state.key.as_ref(),
+            form.financial.is_some(),
+            &session.actor(),
             now,
         )
-        .await?;
-        if form.financial.is_some() {
-            store::accounts::set_financial_account(
-                &mut tx,
-                &session.actor().to_string(),
-                &account.name,
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Ok(()))
-    }
-    .await;
+        .await
+        {
+            Ok(_) => Ok(Ok(())),
+            Err(ConfigError::Duplicate { .. }) => Ok(Err(Errors::from([(
+                "name",
+                "Já existe uma conta com este nome.".to_string(),
+            )]))),
+            Err(ConfigError::Other(e)) => Err(e),
+            Err(e) => Ok(Err(Errors::from([(
+                "name",
+                format!("Não foi possível salvar: {e}"),
+            )]))),
+        };
     match result {
         Ok(Ok(())) => {
             tracing::info!(user = %session.user.login, account = %account.name, "smtp account added");
@@ -327,26 +307,12 @@ pub(super) async fn financial(
     if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&form.csrf)) {
         return r;
     }
-    let result: anyhow::Result<bool> = async {
-        let mut tx = state.db.begin().await?;
-        let Ok(account) =
-            store::accounts::get_smtp_account(&mut tx, crate::delivery::AccountId(id)).await
-        else {
-            return Ok(false);
-        };
-        if !account.active {
-            return Ok(false);
-        }
-        store::accounts::set_financial_account(
-            &mut tx,
-            &session.actor().to_string(),
-            &account.name,
-            state.clock.now_millis(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
+    let result = crate::actions::channels::set_financial_account(
+        &state.db,
+        crate::actions::channels::AccountRef::Id(crate::delivery::AccountId(id)),
+        &session.actor(),
+        state.clock.now_millis(),
+    )
     .await;
     match result {
         Ok(true) => Redirect::to("/configuracoes/email").into_response(),

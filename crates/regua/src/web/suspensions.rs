@@ -189,26 +189,20 @@ pub(super) async fn create(
         reason: form.reason.clone(),
         actor: actor.clone(),
     };
-    let result: anyhow::Result<Result<&str, SuspendError>> = async {
-        let now = state.clock.now_millis();
-        let mut tx = state.db.begin().await?;
-        let done = match crate::suspension::suspend(&mut tx, &req, state.clock.today(), now).await {
-            Ok(d) => d,
-            Err(SuspendError::Other(e)) => return Err(e),
-            Err(e) => return Ok(Err(e)),
+    let result: anyhow::Result<Result<&str, SuspendError>> =
+        match crate::actions::suspensions::start_suspension(
+            &state.db,
+            &req,
+            state.clock.today(),
+            state.clock.now_millis(),
+        )
+        .await
+        {
+            Ok(Suspended::New(_)) => Ok(Ok("nova")),
+            Ok(Suspended::Exists(_)) => Ok(Ok("existente")),
+            Err(SuspendError::Other(e)) => Err(e),
+            Err(e) => Ok(Err(e)),
         };
-        let outcome = match &done {
-            Suspended::New(s) => {
-                crate::suspension::audit(&mut tx, &actor, "suspension.add", &req.contract, s, now)
-                    .await?;
-                "nova"
-            }
-            Suspended::Exists(_) => "existente",
-        };
-        tx.commit().await?;
-        Ok(Ok(outcome))
-    }
-    .await;
     match result {
         Ok(Ok(outcome)) => {
             Redirect::to(&format!("/contratos/{id}/suspensoes?ok={outcome}")).into_response()
@@ -241,28 +235,22 @@ pub(super) async fn end(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return internal(e),
     };
-    let actor = session.actor().to_string();
     let result: anyhow::Result<Result<&str, SuspendError>> =
-        async {
-            let now = state.clock.now_millis();
-            let mut tx = state.db.begin().await?;
-            let ended =
-                match crate::suspension::end(&mut tx, &contract, state.clock.today(), &actor, now)
-                    .await
-                {
-                    Ok(e) => e,
-                    Err(SuspendError::Other(e)) => return Err(e),
-                    Err(e) => return Ok(Err(e)),
-                };
-            let outcome = match ended {
-                Ended::Restored(_) => "encerrada",
-                Ended::Withdrawn { notified: true, .. } => "cancelada_aviso",
-                Ended::Withdrawn { .. } => "cancelada",
-            };
-            tx.commit().await?;
-            Ok(Ok(outcome))
-        }
-        .await;
+        match crate::actions::suspensions::end_suspension(
+            &state.db,
+            &contract,
+            state.clock.today(),
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await
+        {
+            Ok(Ended::Restored(_)) => Ok(Ok("encerrada")),
+            Ok(Ended::Withdrawn { notified: true, .. }) => Ok(Ok("cancelada_aviso")),
+            Ok(Ended::Withdrawn { .. }) => Ok(Ok("cancelada")),
+            Err(SuspendError::Other(e)) => Err(e),
+            Err(e) => Ok(Err(e)),
+        };
     match result {
         Ok(Ok(outcome)) => {
             Redirect::to(&format!("/contratos/{id}/suspensoes?ok={outcome}")).into_response()

@@ -109,37 +109,27 @@ pub(super) async fn create(
     };
     let password = super::auth::new_password();
     let now = state.clock.now_millis();
-    let result: anyhow::Result<Result<(), String>> = async {
-        let mut tx = state.db.begin().await?;
-        match store::auth::insert_user(&mut tx, &form.login, &form.name, role, &password, now).await
-        {
-            Ok(_) => {}
-            Err(ConfigError::Duplicate { .. }) => {
-                return Ok(Err("Já existe um usuário com este login.".into()));
-            }
-            Err(ConfigError::Invalid { .. }) => {
-                return Ok(Err(
-                    "De 3 a 64 letras, números, '.', '_', '-' ou '@'.".into()
-                ));
-            }
-            Err(ConfigError::Other(e)) => return Err(e),
-            Err(e) => return Ok(Err(e.to_string())),
+    let result: anyhow::Result<Result<(), String>> = match crate::actions::access::add_user(
+        &state.db,
+        &form.login,
+        &form.name,
+        role,
+        &password,
+        &session.actor(),
+        now,
+    )
+    .await
+    {
+        Ok(_) => Ok(Ok(())),
+        Err(ConfigError::Duplicate { .. }) => {
+            Ok(Err("Já existe um usuário com este login.".into()))
         }
-        store::auth::require_password_change(&mut tx, &form.login).await?;
-        store::audit::record(
-            &mut tx,
-            &session.actor().to_string(),
-            "user.add",
-            &format!("user:{}", form.login.trim()),
-            None,
-            Some(&format!("role={}", role.as_str())),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Ok(()))
-    }
-    .await;
+        Err(ConfigError::Invalid { .. }) => Ok(Err(
+            "De 3 a 64 letras, números, '.', '_', '-' ou '@'.".into(),
+        )),
+        Err(ConfigError::Other(e)) => Err(e),
+        Err(e) => Ok(Err(e.to_string())),
+    };
     match result {
         Ok(Ok(())) => {
             let blank = UserForm {
@@ -191,29 +181,8 @@ async fn set_active(
         );
     }
     let now = state.clock.now_millis();
-    let result: anyhow::Result<bool> = async {
-        let mut tx = state.db.begin().await?;
-        let changed = store::auth::set_user_active(&mut tx, id, active, now).await?;
-        if changed {
-            store::audit::record(
-                &mut tx,
-                &session.actor().to_string(),
-                if active {
-                    "user.activate"
-                } else {
-                    "user.deactivate"
-                },
-                &format!("user:{id}"),
-                Some(if active { "inactive" } else { "active" }),
-                Some(if active { "active" } else { "inactive" }),
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(changed)
-    }
-    .await;
+    let result =
+        crate::actions::access::set_user_active(&state.db, id, active, &session.actor(), now).await;
     match result {
         Ok(true) => Redirect::to("/configuracoes/usuarios").into_response(),
         Ok(false) => StatusCode::NOT_FOUND.into_response(),

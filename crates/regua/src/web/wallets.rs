@@ -157,28 +157,13 @@ pub(super) async fn add_wallet(
         pix_key: Some(form.pix_key.trim().to_string()).filter(|k| !k.is_empty()),
     };
     let now = state.clock.now_millis();
-    let result: anyhow::Result<Result<i64, (&'static str, String)>> = async {
-        let mut tx = state.db.begin().await?;
-        match store::parties::insert_wallet(&mut tx, &w, now).await {
-            Ok(id) => {
-                store::audit::record(
-                    &mut tx,
-                    &session.actor().to_string(),
-                    "wallet.add",
-                    &format!("wallet:{}", id.0),
-                    None,
-                    Some(&w.audit_text()),
-                    now,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(Ok(id.0))
-            }
+    let result: anyhow::Result<Result<i64, (&'static str, String)>> =
+        match crate::actions::billing_setup::add_wallet(&state.db, &w, &session.actor(), now).await
+        {
+            Ok(id) => Ok(Ok(id.0)),
             Err(ConfigError::Other(e)) => Err(e),
             Err(e) => Ok(Err(wallet_error(&e))),
-        }
-    }
-    .await;
+        };
     match result {
         Ok(Ok(_)) => Redirect::to("/configuracoes/carteiras").into_response(),
         Ok(Err((field, msg))) => {
@@ -217,24 +202,13 @@ pub(super) async fn switch_send(
     }
     let on = form.on == "1";
     let now = state.clock.now_millis();
-    let result: anyhow::Result<bool> = async {
-        let mut tx = state.db.begin().await?;
-        let found = store::parties::set_wallet_send_on_generate(&mut tx, id, on).await?;
-        if found {
-            store::audit::record(
-                &mut tx,
-                &session.actor().to_string(),
-                "wallet.send_on_generate",
-                &format!("wallet:{id}"),
-                Some(if on { "false" } else { "true" }),
-                Some(if on { "true" } else { "false" }),
-                now,
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(found)
-    }
+    let result = crate::actions::billing_setup::set_wallet_send_on_generate(
+        &state.db,
+        crate::domain::WalletId(id),
+        on,
+        &session.actor(),
+        now,
+    )
     .await;
     match result {
         Ok(true) => Redirect::to("/configuracoes/carteiras").into_response(),
@@ -322,23 +296,17 @@ pub(super) async fn add_method(
         return r;
     }
     let now = state.clock.now_millis();
-    let result: anyhow::Result<Result<(), (&'static str, String)>> = async {
-        let mut tx = state.db.begin().await?;
-        match store::parties::insert_billing_method(&mut tx, &form.name, &form.wallet, now).await {
-            Ok(id) => {
-                store::audit::record(
-                    &mut tx,
-                    &session.actor().to_string(),
-                    "method.add",
-                    &format!("method:{}", id.0),
-                    None,
-                    Some(&format!("{} wallet={}", form.name.trim(), form.wallet)),
-                    now,
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(Ok(()))
-            }
+    let result: anyhow::Result<Result<(), (&'static str, String)>> =
+        match crate::actions::billing_setup::add_billing_method(
+            &state.db,
+            &form.name,
+            &form.wallet,
+            &session.actor(),
+            now,
+        )
+        .await
+        {
+            Ok(_) => Ok(Ok(())),
             Err(ConfigError::Other(e)) => Err(e),
             Err(ConfigError::Duplicate { .. }) => Ok(Err((
                 "name",
@@ -348,9 +316,7 @@ pub(super) async fn add_method(
                 Ok(Err(("wallet", "Escolha uma carteira cadastrada.".into())))
             }
             Err(_) => Ok(Err(("name", "Informe o nome da forma de cobrança.".into()))),
-        }
-    }
-    .await;
+        };
     match result {
         Ok(Ok(())) => Redirect::to("/configuracoes/formas").into_response(),
         Ok(Err((field, msg))) => {

@@ -121,8 +121,8 @@ impl ApiClient {
         }
     }
 
-    fn actor(&self) -> String {
-        crate::domain::Actor::Api(self.key.name.clone()).to_string()
+    fn actor(&self) -> crate::domain::Actor {
+        crate::domain::Actor::Api(self.key.name.clone())
     }
 }
 
@@ -320,13 +320,7 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
 }
 
 fn customer_json(c: &Customer) -> Value {
-    json!({
-        "id": c.external_id,
-        "name": c.name,
-        "document": c.document.to_string(),
-        "email": c.email.as_ref().map(|e| e.as_str()),
-        "mobile_phone": c.mobile_phone.as_ref().map(|m| format!("+{}", m.e164())),
-    })
+    crate::actions::records::customer_record(c)
 }
 
 fn invoice_json(i: &Invoice, customer: &str, contract: &str) -> Value {
@@ -611,50 +605,49 @@ async fn send(
             let (state, client, id) = (state_ref, client_ref, id_ref);
             client.require(Permission::Send)?;
             let i = find_invoice(state, id).await?;
-            if i.status != InvoiceStatus::Open {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "not_open",
-                    "Só faturas em aberto são enviadas.",
-                )
-                .field("id"));
-            }
             let now = state.clock.now_millis();
-            let mut tx = state.db.begin().await?;
-            let account = store::accounts::financial_account(&mut tx)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::CONFLICT,
-                        "no_account",
-                        "Nenhuma conta de e-mail nos parâmetros financeiros.",
-                    )
-                })?;
             // With an Idempotency-Key the notice's own dedup key carries it: two concurrent retries
             // still queue one message.
-            let key = match &idem {
+            let key = |invoice: &Invoice| match &idem {
                 Some(k) => crate::delivery::NoticeKey::ApiIdempotent {
                     api_key: client.key.id,
                     idempotency: k.clone(),
                 },
                 None => crate::delivery::NoticeKey::ApiSend {
                     api_key: client.key.id,
-                    invoice: i.id,
+                    invoice: invoice.id,
                     at_ms: now,
                 },
             };
-            let enqueued = crate::delivery::enqueue_invoice_email(
-                &mut tx,
+            use crate::actions::notices::NotSent;
+            let enqueued = match crate::actions::notices::send_invoice_now(
+                &state.db,
                 i.id,
-                &account,
-                crate::layouts::Purpose::AccountDefault,
                 None,
                 key,
                 &client.actor(),
                 now,
             )
-            .await?;
-            tx.commit().await?;
+            .await?
+            {
+                Ok((_, enqueued)) => enqueued,
+                Err(NotSent::NotFound) => return Err(ApiError::not_found("Fatura")),
+                Err(NotSent::NotOpen) => {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "not_open",
+                        "Só faturas em aberto são enviadas.",
+                    )
+                    .field("id"));
+                }
+                Err(NotSent::NoAccount) => {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "no_account",
+                        "Nenhuma conta de e-mail nos parâmetros financeiros.",
+                    ));
+                }
+            };
             let notice = match enqueued {
                 crate::delivery::Enqueued::New(n) | crate::delivery::Enqueued::Exists(n, _) => n,
             };
@@ -772,7 +765,7 @@ async fn dry_run(State(state): State<Arc<AppState>>, client: ApiClient, body: By
                 dry_run: true,
                 routine: None,
                 trigger: crate::dunning::Trigger::Manual,
-                actor: client.actor(),
+                actor: client.actor().to_string(),
                 emission: None,
                 detail: true,
             };

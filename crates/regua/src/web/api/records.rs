@@ -24,10 +24,10 @@ use serde_json::{Value, json};
 
 use super::{ApiClient, ApiError, AppState, customer_json, idempotent, invoice_value, parse_json};
 use crate::domain::{
-    Contract, ContractStatus, DeliveryType, Document, EmailAddress, InvoiceStatus, MobilePhone,
-    Money, NewContract, NewCustomer, limits, parse_date,
+    Contract, ContractStatus, DeliveryType, Document, EmailAddress, MobilePhone, Money,
+    NewCustomer, limits, parse_date,
 };
-use crate::store::{self, invoices::NewInvoice};
+use crate::store;
 use crate::web::auth::Permission;
 
 /// A contract by external id, or 404.
@@ -35,6 +35,35 @@ async fn contract_or_404(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Con
     store::parties::find_contract_by_external_id(conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Contrato"))
+}
+
+/// `Create` for a POST (no id in the path), `Update` for a PUT.
+fn mode(path_id: Option<&str>) -> crate::actions::records::Save {
+    match path_id {
+        None => crate::actions::records::Save::Create,
+        Some(_) => crate::actions::records::Save::Update,
+    }
+}
+
+/// A refused save as the API answers it: 409 `exists`, 404, 422 on a field, 409 `not_open`
+/// or `cancelled`. `what` names the record ("Cliente", "Contrato", "Fatura").
+fn refused<T>(
+    outcome: Result<T, crate::actions::records::Refused>,
+    what: &str,
+) -> Result<T, ApiError> {
+    use crate::actions::records::Refused;
+    outcome.map_err(|r| match r {
+        Refused::Exists => exists(what),
+        Refused::NotFound => ApiError::not_found(what),
+        Refused::Invalid { field, pt } => ApiError::invalid(field, pt),
+        Refused::NotOpen => not_open(),
+        Refused::Cancelled => ApiError::new(
+            StatusCode::CONFLICT,
+            "cancelled",
+            "O contrato está cancelado.",
+        )
+        .field("contract"),
+    })
 }
 
 /// 200 for a record that existed (updated), 201 for a new one.
@@ -131,38 +160,18 @@ async fn save_customer(
     client.require(Permission::EditBilling)?;
     let b: CustomerBody = parse_json(body)?;
     let c = new_customer(record_id(path_id, b.id.as_deref())?, &b)?;
-    let now = state.clock.now_millis();
-    let mut tx = state.db.begin().await?;
-    let before = store::parties::find_customer_by_external_id(&mut tx, &c.external_id).await?;
-    match (path_id, &before) {
-        (None, Some(_)) => return Err(exists("Cliente")),
-        (Some(_), None) => return Err(ApiError::not_found("Cliente")),
-        _ => {}
-    }
-    store::parties::upsert_customer(&mut tx, &c, now).await?;
-    let saved = store::parties::find_customer_by_external_id(&mut tx, &c.external_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("customer vanished")))?;
-    store::audit::record(
-        &mut tx,
-        &client.actor(),
-        if before.is_some() {
-            "customer.update"
-        } else {
-            "customer.create"
-        },
-        &format!("customer:{}", c.external_id),
-        before
-            .as_ref()
-            .map(|b| customer_json(b).to_string())
-            .as_deref(),
-        Some(&customer_json(&saved).to_string()),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    let status = saved_status(before.is_some());
-    Ok((status, customer_json(&saved)))
+    let (saved, existed) = refused(
+        crate::actions::records::save_customer(
+            &state.db,
+            &c,
+            mode(path_id),
+            &client.actor(),
+            state.clock.now_millis(),
+        )
+        .await?,
+        "Cliente",
+    )?;
+    Ok((saved_status(existed), customer_json(&saved)))
 }
 
 /// `POST /api/v1/customers`
@@ -210,23 +219,7 @@ pub(super) struct ContractBody {
 }
 
 async fn contract_json(conn: &mut sqlx::AnyConnection, k: &Contract) -> anyhow::Result<Value> {
-    let customer = store::parties::get_customer(conn, k.customer_id).await?;
-    let method = store::parties::list_billing_methods(conn)
-        .await?
-        .into_iter()
-        .find(|m| m.id == k.billing_method_id)
-        .map(|m| m.name)
-        .unwrap_or_default();
-    Ok(json!({
-        "id": k.external_id,
-        "customer": customer.external_id,
-        "plan": k.plan,
-        "monthly_amount_cents": k.monthly_amount.cents(),
-        "due_day": k.due_day,
-        "billing_method": method,
-        "delivery_type": k.delivery_type.as_str(),
-        "status": k.status.as_str(),
-    }))
+    crate::actions::records::contract_record(conn, k).await
 }
 
 async fn save_contract(
@@ -273,64 +266,30 @@ async fn save_contract(
             .parse::<ContractStatus>()
             .map_err(|_| ApiError::invalid("status", "Use active, suspended ou cancelled."))?,
     };
-    let now = state.clock.now_millis();
-    let mut tx = state.db.begin().await?;
-    let customer = store::parties::find_customer_by_external_id(&mut tx, b.customer.trim())
-        .await?
-        .ok_or_else(|| ApiError::invalid("customer", "Cliente não encontrado."))?;
-    let method = store::parties::list_billing_methods(&mut tx)
-        .await?
-        .into_iter()
-        .find(|m| m.name.eq_ignore_ascii_case(b.billing_method.trim()))
-        .ok_or_else(|| ApiError::invalid("billing_method", "Forma de cobrança não encontrada."))?;
-    let before = store::parties::find_contract_by_external_id(&mut tx, &id).await?;
-    match (path_id, &before) {
-        (None, Some(_)) => return Err(exists("Contrato")),
-        (Some(_), None) => return Err(ApiError::not_found("Contrato")),
-        (Some(_), Some(k)) if k.customer_id != customer.id => {
-            return Err(ApiError::invalid(
-                "customer",
-                "O cliente de um contrato não muda; cadastre um novo contrato.",
-            ));
-        }
-        _ => {}
-    }
-    let k = NewContract {
-        external_id: id.clone(),
-        customer_id: customer.id,
+    let input = crate::actions::records::ContractInput {
+        external_id: id,
+        customer: b.customer.clone(),
         plan: plan.to_string(),
         monthly_amount,
         due_day,
-        billing_method_id: method.id,
+        billing_method: b.billing_method.clone(),
         delivery_type,
         status,
     };
-    store::parties::upsert_contract(&mut tx, &k, now).await?;
-    let before_json = match &before {
-        Some(k) => Some(contract_json(&mut tx, k).await?.to_string()),
-        None => None,
-    };
-    let saved = store::parties::find_contract_by_external_id(&mut tx, &id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("contract vanished")))?;
-    let out = contract_json(&mut tx, &saved).await?;
-    store::audit::record(
-        &mut tx,
-        &client.actor(),
-        if before.is_some() {
-            "contract.update"
-        } else {
-            "contract.create"
-        },
-        &format!("contract:{id}"),
-        before_json.as_deref(),
-        Some(&out.to_string()),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    let status = saved_status(before.is_some());
-    Ok((status, out))
+    let (saved, existed) = refused(
+        crate::actions::records::save_contract(
+            &state.db,
+            &input,
+            mode(path_id),
+            &client.actor(),
+            state.clock.now_millis(),
+        )
+        .await?,
+        "Contrato",
+    )?;
+    let mut conn = state.db.pool.acquire().await?;
+    let out = contract_json(&mut conn, &saved).await?;
+    Ok((saved_status(existed), out))
 }
 
 /// `GET /api/v1/contracts/{id}`
@@ -438,82 +397,26 @@ async fn save_invoice(
     if let Some(reason) = limits::due_date_pt(due_date, state.clock.today()) {
         return Err(ApiError::invalid("due_date", reason));
     }
-    let now = state.clock.now_millis();
-    let mut tx = state.db.begin().await?;
-    let before = store::invoices::find_invoice_by_external_id(&mut tx, &id).await?;
-    let contract = match (path_id, &before) {
-        (None, Some(_)) => return Err(exists("Fatura")),
-        (Some(_), None) => return Err(ApiError::not_found("Fatura")),
-        (Some(_), Some(i)) => {
-            if i.status != InvoiceStatus::Open {
-                return Err(not_open());
-            }
-            if let Some(k) = &b.contract
-                && k.trim()
-                    != store::parties::get_contract(&mut tx, i.contract_id)
-                        .await?
-                        .external_id
-            {
-                return Err(ApiError::invalid(
-                    "contract",
-                    "O contrato de uma fatura não muda.",
-                ));
-            }
-            store::parties::get_contract(&mut tx, i.contract_id).await?
-        }
-        (None, None) => {
-            let k = b.contract.as_deref().map(str::trim).unwrap_or_default();
-            store::parties::find_contract_by_external_id(&mut tx, k)
-                .await?
-                .ok_or_else(|| ApiError::invalid("contract", "Contrato não encontrado."))?
-        }
-    };
-    if before.is_none() && contract.status == ContractStatus::Cancelled {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "cancelled",
-            "O contrato está cancelado.",
-        )
-        .field("contract"));
-    }
-    let inv = NewInvoice {
+    let input = crate::actions::records::InvoiceInput {
         external_id: id.clone(),
-        contract,
+        contract: b.contract.clone(),
         amount,
         issue_date,
         due_date,
-        competence: None,
-        status: InvoiceStatus::Open,
     };
-    let action = match &before {
-        Some(_) => {
-            store::invoices::update_imported_invoice(&mut tx, &inv, now).await?;
-            "invoice.update"
-        }
-        None => {
-            let our_number =
-                store::invoices::allocate_our_numbers(&mut tx, inv.contract.wallet_id, 1).await?;
-            store::invoices::insert_invoice(&mut tx, &inv, our_number, now).await?;
-            "invoice.create"
-        }
-    };
-    store::audit::record(
-        &mut tx,
-        &client.actor(),
-        action,
-        &format!("invoice:{id}"),
-        before
-            .as_ref()
-            .map(|i| format!("{} due {}", i.amount.cents(), i.due_date))
-            .as_deref(),
-        Some(&format!("{} due {}", amount.cents(), due_date)),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let existed = refused(
+        crate::actions::records::save_invoice(
+            &state.db,
+            &input,
+            mode(path_id),
+            &client.actor(),
+            state.clock.now_millis(),
+        )
+        .await?,
+        "Fatura",
+    )?;
     let saved = super::find_invoice(state, &id).await?;
-    let status = saved_status(before.is_some());
-    Ok((status, invoice_value(state, &saved).await?))
+    Ok((saved_status(existed), invoice_value(state, &saved).await?))
 }
 
 /// `POST /api/v1/invoices`
@@ -550,29 +453,16 @@ pub(super) async fn cancel_invoice(
     let path = format!("/api/v1/invoices/{id}/cancel");
     idempotent(&state, &client, &headers, &path, &body, |_| async {
         client.require(Permission::EditBilling)?;
-        let now = state.clock.now_millis();
-        let mut tx = state.db.begin().await?;
-        let i = store::invoices::find_invoice_by_external_id(&mut tx, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("Fatura"))?;
-        match i.status {
-            InvoiceStatus::Cancelled => {}
-            InvoiceStatus::Paid { .. } => return Err(not_open()),
-            InvoiceStatus::Open => {
-                store::invoices::cancel_invoice(&mut tx, i.id, now).await?;
-                store::audit::record(
-                    &mut tx,
-                    &client.actor(),
-                    "invoice.cancel",
-                    &format!("invoice:{id}"),
-                    Some("open"),
-                    Some("cancelled"),
-                    now,
-                )
-                .await?;
-            }
-        }
-        tx.commit().await?;
+        refused(
+            crate::actions::records::cancel_invoice(
+                &state.db,
+                &id,
+                &client.actor(),
+                state.clock.now_millis(),
+            )
+            .await?,
+            "Fatura",
+        )?;
         let i = super::find_invoice(&state, &id).await?;
         Ok((StatusCode::OK, invoice_value(&state, &i).await?))
     })
@@ -620,13 +510,21 @@ pub(super) async fn create_suspension(
             from: date("from", &b.from)?,
             to: date("to", &b.to)?,
             reason: b.reason.clone(),
-            actor: client.actor(),
+            actor: client.actor().to_string(),
         };
-        let now = state.clock.now_millis();
-        let mut tx = state.db.begin().await?;
-        contract_or_404(&mut tx, &id).await?;
+        {
+            let mut conn = state.db.pool.acquire().await?;
+            contract_or_404(&mut conn, &id).await?;
+        }
         use crate::suspension::{SuspendError, Suspended};
-        let done = match crate::suspension::suspend(&mut tx, &req, state.clock.today(), now).await {
+        let done = match crate::actions::suspensions::start_suspension(
+            &state.db,
+            &req,
+            state.clock.today(),
+            state.clock.now_millis(),
+        )
+        .await
+        {
             Ok(d) => d,
             Err(SuspendError::Other(e)) => return Err(e.into()),
             Err(e @ SuspendError::Overlap { .. }) => {
@@ -641,14 +539,9 @@ pub(super) async fn create_suspension(
             }
         };
         let status = match &done {
-            Suspended::New(s) => {
-                crate::suspension::audit(&mut tx, &client.actor(), "suspension.add", &id, s, now)
-                    .await?;
-                StatusCode::CREATED
-            }
+            Suspended::New(_) => StatusCode::CREATED,
             Suspended::Exists(_) => StatusCode::OK,
         };
-        tx.commit().await?;
         Ok((status, suspension_json(done.suspension(), &id)))
     })
     .await
@@ -666,31 +559,36 @@ pub(super) async fn end_suspension(
     let path = format!("/api/v1/contracts/{id}/suspensions/end");
     idempotent(&state, &client, &headers, &path, &body, |_| async {
         client.require(Permission::EditBilling)?;
-        let now = state.clock.now_millis();
-        let mut tx = state.db.begin().await?;
-        contract_or_404(&mut tx, &id).await?;
+        {
+            let mut conn = state.db.pool.acquire().await?;
+            contract_or_404(&mut conn, &id).await?;
+        }
         use crate::suspension::{Ended, SuspendError};
-        let ended =
-            match crate::suspension::end(&mut tx, &id, state.clock.today(), &client.actor(), now)
-                .await
-            {
-                Ok(ended) => ended,
-                Err(SuspendError::Other(e)) => return Err(e.into()),
-                Err(e) => {
-                    return Err(ApiError::new(
-                        StatusCode::CONFLICT,
-                        "not_suspended",
-                        e.message_pt(),
-                    ));
-                }
-            };
-        let s = ended.suspension();
-        tx.commit().await?;
+        let ended = match crate::actions::suspensions::end_suspension(
+            &state.db,
+            &id,
+            state.clock.today(),
+            &client.actor(),
+            state.clock.now_millis(),
+        )
+        .await
+        {
+            Ok(ended) => ended,
+            Err(SuspendError::Other(e)) => return Err(e.into()),
+            Err(e) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "not_suspended",
+                    e.message_pt(),
+                ));
+            }
+        };
+        let s = ended.suspension().clone();
         let (how, notified) = match ended {
             Ended::Restored(_) => ("restored", true),
             Ended::Withdrawn { notified, .. } => ("withdrawn", notified),
         };
-        let mut body = suspension_json(s, &id);
+        let mut body = suspension_json(&s, &id);
         body["ended"] = json!(how);
         body["customer_notified"] = json!(notified);
         Ok((StatusCode::OK, body))

@@ -5,7 +5,7 @@
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 
-use super::SmtpAccount;
+use crate::delivery::SmtpAccount;
 use crate::layouts::RenderedMessage;
 
 /// Why a message could not be built: always permanent (retrying builds the same thing).
@@ -98,7 +98,7 @@ fn header_safe_name(name: &str) -> String {
 /// hash matching). Relaxed canonicalization unfolds headers before hashing, so where a long
 /// header is folded no longer matters; it is also what the big mailbox providers sign with.
 fn dkim_config(
-    dkim: &super::DkimConfig,
+    dkim: &crate::delivery::DkimConfig,
     key: lettre::message::dkim::DkimSigningKey,
 ) -> lettre::message::dkim::DkimConfig {
     use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType};

@@ -14,8 +14,8 @@ use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::Security;
-use super::policy::{Failure, classify_smtp};
+use crate::delivery::Security;
+use crate::delivery::policy::{Failure, classify_smtp};
 
 /// A connection idle longer than this is checked with NOOP before reuse.
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(30);

@@ -6,10 +6,18 @@
 //! longer text goes whole (the provider splits it into concatenated parts) and the log says how
 //! many parts it costs.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::policy::Failure;
-use super::{Accepted, SmsGateway};
+use anyhow::Context as _;
+
+use super::{Outcome, Route};
+use crate::delivery::policy::Failure;
+use crate::delivery::{Accepted, GatewayId, GatewaySecrets, Notice, SmsGateway};
+use crate::domain::Customer;
+use crate::secrets::MasterKey;
+use crate::store::{self, Db};
 
 /// How long a gateway may take to answer before the attempt counts as a timeout.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -192,7 +200,7 @@ pub fn content_type(gateway: &SmsGateway, headers: &[(String, String)]) -> Strin
 /// sent. Values are JSON-escaped in a JSON body, percent-encoded in a form body and the URL.
 pub fn build_request(
     gateway: &SmsGateway,
-    secrets: &super::GatewaySecrets,
+    secrets: &crate::delivery::GatewaySecrets,
     phone: &SmsPhone,
     message: &str,
 ) -> (String, String, Vec<(String, String)>, String) {
@@ -230,7 +238,7 @@ pub fn build_request(
 pub async fn send_sms(
     http: &reqwest::Client,
     gateway: &SmsGateway,
-    secrets: &super::GatewaySecrets,
+    secrets: &crate::delivery::GatewaySecrets,
     phone: &SmsPhone,
     message: &str,
 ) -> Result<Accepted, Failure> {
@@ -275,7 +283,7 @@ pub async fn send_sms(
             text: reply,
         });
     }
-    Err(super::policy::classify_http(status, reply))
+    Err(crate::delivery::policy::classify_http(status, reply))
 }
 
 /// A reply body as the log keeps it: one line, at most 300 characters.
@@ -313,7 +321,7 @@ pub(crate) fn http_error(e: &reqwest::Error) -> String {
 /// The body a gateway sends when none is given (JSON; a GET gateway sends none).
 pub const DEFAULT_BODY: &str = r#"{"telefone":"{{telefone}}","mensagem":"{{mensagem}}"}"#;
 
-/// A gateway as typed (CLI flags): checked into a [`super::NewSmsGateway`], or the flag at fault
+/// A gateway as typed (CLI flags): checked into a [`crate::delivery::NewSmsGateway`], or the flag at fault
 /// and why.
 #[derive(Debug, Clone, Default)]
 pub struct GatewayInput {
@@ -361,7 +369,7 @@ impl GatewayInput {
     pub fn check(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<super::NewSmsGateway, (&'static str, String)> {
+    ) -> Result<crate::delivery::NewSmsGateway, (&'static str, String)> {
         let name = self.name.trim();
         if name.is_empty() {
             return Err(("name", "is required".into()));
@@ -426,16 +434,124 @@ impl GatewayInput {
                 return Err((flag, "must be at least 1".into()));
             }
         }
-        Ok(super::NewSmsGateway {
+        Ok(crate::delivery::NewSmsGateway {
             name: name.to_string(),
             method,
             url: url.to_string(),
-            secrets: super::GatewaySecrets { headers, vars },
+            secrets: crate::delivery::GatewaySecrets { headers, vars },
             body_template: body,
             success_contains: self.success_contains.clone().filter(|s| !s.is_empty()),
             hourly_limit: self.hourly_limit,
             daily_limit: self.daily_limit,
         })
+    }
+}
+
+/// Where an SMS notice goes: its gateway, if still active, and the customer's mobile phone on
+/// file now (the number it was queued with when it has no customer: a test message).
+pub(super) fn route<'a>(
+    n: &Notice,
+    customer: Option<&Customer>,
+    gateways: &'a [SmsGateway],
+) -> anyhow::Result<Result<Route<'a>, String>> {
+    let Some(gateway_id) = n.gateway_id else {
+        return Ok(Err("nenhum gateway de SMS configurado".into()));
+    };
+    let gateway = gateways
+        .iter()
+        .find(|g| g.id == gateway_id)
+        .with_context(|| format!("sms gateway {gateway_id}"))?;
+    if !gateway.active {
+        return Ok(Err(format!(
+            "o gateway de SMS {} foi removido",
+            gateway.name
+        )));
+    }
+    Ok(match customer {
+        Some(c) => match &c.mobile_phone {
+            Some(p) => Ok(Route::Sms(gateway, SmsPhone::of(p))),
+            None => Err("cliente sem celular cadastrado".into()),
+        },
+        None => SmsPhone::parse(&n.recipient)
+            .map(|p| Route::Sms(gateway, p))
+            .map_err(|e| format!("celular inválido: {e}")),
+    })
+}
+
+/// The SMS channel: the gateways' secrets, opened on first use.
+pub(super) struct SmsChannel {
+    db: Db,
+    key: Option<MasterKey>,
+    http: reqwest::Client,
+    secrets: Mutex<HashMap<GatewayId, Arc<GatewaySecrets>>>,
+}
+
+impl SmsChannel {
+    /// The channel, sending with `http`.
+    pub(super) fn new(db: Db, key: Option<MasterKey>, http: reqwest::Client) -> SmsChannel {
+        SmsChannel {
+            db,
+            key,
+            http,
+            secrets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn secrets(&self, id: GatewayId) -> anyhow::Result<Arc<GatewaySecrets>> {
+        if let Some(h) = self.secrets.lock().expect("poisoned").get(&id) {
+            return Ok(h.clone());
+        }
+        let mut conn = self.db.pool.acquire().await?;
+        let h =
+            Arc::new(store::channels::sms_gateway_secrets(&mut conn, id, self.key.as_ref()).await?);
+        self.secrets.lock().expect("poisoned").insert(id, h.clone());
+        Ok(h)
+    }
+
+    /// One SMS through its gateway.
+    pub(super) async fn send(
+        &self,
+        n: &Notice,
+        gateway: &SmsGateway,
+        phone: SmsPhone,
+        text: &str,
+    ) -> Outcome {
+        let secrets = match self.secrets(gateway.id).await {
+            Ok(h) => h,
+            Err(e) => {
+                return Outcome::Failed {
+                    recipient: phone.e164,
+                    failure: Failure::ours(&e),
+                };
+            }
+        };
+        let sms = sms_text(text);
+        if sms.parts > 1 {
+            tracing::warn!(
+                notice = n.id.0,
+                units = sms.units,
+                parts = sms.parts,
+                "sms text longer than 160 GSM-7 characters; sent as a concatenated message"
+            );
+        }
+        match send_sms(&self.http, gateway, &secrets, &phone, &sms.text).await {
+            Ok(accepted) => {
+                let parts = if sms.parts > 1 {
+                    format!(" [{} partes SMS]", sms.parts)
+                } else {
+                    String::new()
+                };
+                Outcome::Sent {
+                    recipient: phone.e164,
+                    code: accepted.code,
+                    text: format!("{}{parts}", accepted.text),
+                }
+            }
+            Err(failure) => Outcome::Failed {
+                recipient: phone.e164,
+                failure,
+            },
+        }
     }
 }
 

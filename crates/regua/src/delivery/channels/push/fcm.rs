@@ -11,8 +11,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 
-use super::policy::{Failure, classify_http};
-use super::sms::{HTTP_TIMEOUT, http_error, short};
+use crate::delivery::channels::sms::{HTTP_TIMEOUT, http_error, short};
+use crate::delivery::policy::{Failure, classify_http};
 use crate::secrets::Secret;
 use crate::store::channels::PushConfig;
 
@@ -213,7 +213,7 @@ impl FcmClient {
         body: &str,
         data: &serde_json::Value,
         now_ms: i64,
-    ) -> Result<super::Accepted, PushError> {
+    ) -> Result<crate::delivery::Accepted, PushError> {
         let message = serde_json::json!({
             "message": {
                 "token": device,
@@ -249,7 +249,7 @@ impl FcmClient {
                     .ok()
                     .and_then(|v| v["name"].as_str().map(str::to_string))
                     .unwrap_or_default();
-                return Ok(super::Accepted {
+                return Ok(crate::delivery::Accepted {
                     code: status,
                     text: name,
                 });

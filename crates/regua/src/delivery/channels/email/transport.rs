@@ -10,19 +10,10 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 
-use super::policy::{Failure, error_chain};
-use super::smtp_pool::{SmtpPool, SmtpTarget};
-use super::{Security, SmtpAccount, Transport};
+use super::pool::{SmtpPool, SmtpTarget};
+use crate::delivery::policy::{Failure, error_chain};
+use crate::delivery::{Accepted, Security, SmtpAccount, Transport};
 use crate::secrets::Secret;
-
-/// The server's answer to an accepted message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted {
-    /// Reply code (250).
-    pub code: u16,
-    /// Reply text.
-    pub text: String,
-}
 
 /// An account's way out.
 #[derive(Clone)]

@@ -1,0 +1,127 @@
+//! How an ISP bills: wallets (the bank account a boleto is drawn on), billing methods (the
+//! contracts' "forma de cobrança") and the system's settings.
+
+use sqlx::AnyConnection;
+
+use crate::domain::{Actor, BillingMethodId, NewWallet, WalletId};
+use crate::store::parties::ConfigError;
+use crate::store::{self, Db};
+
+use super::{Audit, in_transaction};
+
+/// Adds a wallet.
+pub async fn add_wallet(
+    db: &Db,
+    wallet: &NewWallet,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<WalletId, ConfigError> {
+    in_transaction(db, async |tx| {
+        let id = store::parties::insert_wallet(tx, wallet, now_ms).await?;
+        Audit::of("wallet.add", format!("wallet:{}", id.0))
+            .after(wallet.audit_text())
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(id)
+    })
+    .await
+}
+
+/// Turns a wallet's "send the boleto when generated" on or off; false when there is no such
+/// wallet.
+pub async fn set_wallet_send_on_generate(
+    db: &Db,
+    wallet: WalletId,
+    on: bool,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    in_transaction(db, async |tx| {
+        let found = store::parties::set_wallet_send_on_generate(tx, wallet.0, on).await?;
+        if found {
+            Audit::of("wallet.send_on_generate", format!("wallet:{}", wallet.0))
+                .before(if on { "false" } else { "true" })
+                .after(if on { "true" } else { "false" })
+                .write(tx, actor, now_ms)
+                .await?;
+        }
+        Ok(found)
+    })
+    .await
+}
+
+/// Adds a billing method drawn on the wallet named `wallet`.
+pub async fn add_billing_method(
+    db: &Db,
+    name: &str,
+    wallet: &str,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<BillingMethodId, ConfigError> {
+    in_transaction(db, async |tx| {
+        let id = store::parties::insert_billing_method(tx, name, wallet, now_ms).await?;
+        Audit::of("method.add", format!("method:{}", id.0))
+            .after(format!("{} wallet={wallet}", name.trim()))
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(id)
+    })
+    .await
+}
+
+/// What an unset setting's value was, for the trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unset {
+    /// Its default: the parameters page showed it and the operator replaced it. Saving the
+    /// default unchanged writes nothing, so a page saved as shown leaves the defaults alone.
+    ReadsAsDefault,
+    /// Nothing: `regua settings set` names the value to store, whatever the default.
+    ReadsAsNone,
+}
+
+/// Sets the (already checked) settings given, in one transaction, each with its audit row
+/// (`setting.set`, the value before and after); how many changed. A value equal to the one
+/// before writes nothing.
+pub async fn set_settings(
+    db: &Db,
+    values: &[(&str, String)],
+    unset: Unset,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<usize> {
+    in_transaction(db, async |tx| {
+        let mut changed = 0;
+        for (key, value) in values {
+            if write_setting(tx, key, value, unset, actor, now_ms).await? {
+                changed += 1;
+            }
+        }
+        Ok(changed)
+    })
+    .await
+}
+
+/// Sets one setting in the caller's transaction with its audit row, unless it already holds
+/// `value`; whether it changed.
+pub(super) async fn write_setting(
+    tx: &mut AnyConnection,
+    key: &str,
+    value: &str,
+    unset: Unset,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let stored = store::parties::get_setting(tx, key).await?;
+    let before = match (stored, store::settings::setting_spec(key), unset) {
+        (None, Some(spec), Unset::ReadsAsDefault) => Some(spec.default.to_string()),
+        (stored, _, _) => stored,
+    };
+    if before.as_deref() == Some(value) {
+        return Ok(false);
+    }
+    store::parties::set_setting(tx, key, value).await?;
+    let mut audit = Audit::of("setting.set", key).after(value);
+    audit.before = before;
+    audit.write(tx, actor, now_ms).await?;
+    Ok(true)
+}

@@ -1,0 +1,144 @@
+//! E-mail: the account a notice goes through, the MIME message (`message`, DKIM-signed when
+//! the account has a key), and the transport that carries it (`transport`: SMTP through a pool
+//! of kept-open connections, `pool`, or a folder of `.eml` files).
+
+mod message;
+mod pool;
+mod transport;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+pub use message::{BuildError, build_message};
+pub use transport::MailTransport;
+
+use super::{Outcome, Route};
+use crate::delivery::policy::Failure;
+use crate::delivery::prepare::Message;
+use crate::delivery::{AccountId, Notice, SmtpAccount};
+use crate::domain::Customer;
+use crate::secrets::MasterKey;
+use crate::store::{self, Db};
+
+/// Where an e-mail notice goes: its account, if still active, and the customer's address on
+/// file now (the address it was queued with when it has no customer: a test message).
+pub(super) fn route<'a>(
+    n: &Notice,
+    customer: Option<&Customer>,
+    accounts: &'a [SmtpAccount],
+) -> anyhow::Result<Result<Route<'a>, String>> {
+    let Some(account_id) = n.account_id else {
+        return Ok(Err("sem conta de e-mail para enviar".into()));
+    };
+    let account = accounts
+        .iter()
+        .find(|a| a.id == account_id)
+        .with_context(|| format!("smtp account {account_id}"))?;
+    if !account.active {
+        return Ok(Err(format!(
+            "a conta de e-mail {} foi removida",
+            account.name
+        )));
+    }
+    Ok(match customer {
+        Some(c) => match &c.email {
+            Some(e) => Ok(Route::Email(account, e.as_str().to_string())),
+            None => Err("cliente sem e-mail cadastrado".into()),
+        },
+        None => Ok(Route::Email(account, n.recipient.clone())),
+    })
+}
+
+/// The e-mail channel: one pooled transport per account, opened on first use.
+pub(super) struct EmailChannel {
+    db: Db,
+    key: Option<MasterKey>,
+    connections: u32,
+    timeout: Duration,
+    transports: Mutex<HashMap<AccountId, MailTransport>>,
+}
+
+impl EmailChannel {
+    /// The channel; each account's pool holds up to `connections` connections.
+    pub(super) fn new(
+        db: Db,
+        key: Option<MasterKey>,
+        connections: usize,
+        timeout: Duration,
+    ) -> EmailChannel {
+        EmailChannel {
+            db,
+            key,
+            connections: u32::try_from(connections).unwrap_or(8),
+            timeout,
+            transports: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn transport(&self, account: &SmtpAccount) -> anyhow::Result<MailTransport> {
+        if let Some(t) = self.transports.lock().expect("poisoned").get(&account.id) {
+            return Ok(t.clone());
+        }
+        let mut conn = self.db.pool.acquire().await?;
+        let password =
+            store::accounts::smtp_password(&mut conn, account.id, self.key.as_ref()).await?;
+        let t = MailTransport::for_account(account, password, self.connections, self.timeout)?;
+        self.transports
+            .lock()
+            .expect("poisoned")
+            .insert(account.id, t.clone());
+        Ok(t)
+    }
+
+    /// Builds the message (with its attachments) and hands it to the account's transport.
+    pub(super) async fn send(
+        &self,
+        n: &Notice,
+        account: &SmtpAccount,
+        to: String,
+        message: &Message,
+    ) -> Outcome {
+        let mime = match build_message(
+            account,
+            &to,
+            &n.message_id,
+            &message.rendered,
+            &message.attachments,
+        ) {
+            Ok(m) => m,
+            Err(e) => {
+                let failure = Failure::Permanent {
+                    code: None,
+                    text: e.0,
+                };
+                return Outcome::Failed {
+                    recipient: to,
+                    failure,
+                };
+            }
+        };
+        let transport = match self.transport(account).await {
+            Ok(t) => t,
+            Err(e) => {
+                return Outcome::Failed {
+                    recipient: to,
+                    failure: Failure::ours(&e),
+                };
+            }
+        };
+        match transport.send(&mime).await {
+            Ok(accepted) => Outcome::Sent {
+                recipient: to,
+                code: accepted.code,
+                text: accepted.text,
+            },
+            Err(failure) => Outcome::Failed {
+                recipient: to,
+                failure,
+            },
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Preparing one message: the cause re-checked right before sending (the invoice still open,
+//! the suspension not withdrawn, the access link still usable), the layout's context, the
+//! attachments (boleto PDF, collection letter) and the rendered words. What a channel sends
+//! is decided here; how it is sent is the channel's (`super::channels`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+
+use super::Notice;
+use super::batch::BatchCache;
+use super::policy::Failure;
+use crate::domain::{Customer, Invoice, InvoiceStatus, LayoutId, Purpose, format_date};
+use crate::layouts::{CompiledLayout, Layout, LayoutContext, RenderedMessage, layout_context};
+
+/// A message ready for its channel.
+pub(super) struct Message {
+    /// The layout rendered for this notice.
+    pub rendered: RenderedMessage,
+    /// File name and bytes of each attachment (e-mail only).
+    pub attachments: Vec<(String, Vec<u8>)>,
+    /// The layout version rendered, recorded with the attempt.
+    pub version: Option<i64>,
+}
+
+/// What preparing a notice came to.
+pub(super) enum Prepared {
+    /// Ready to send.
+    Ready(Message),
+    /// Its cause is gone (paid, cancelled, withdrawn, expired): skipped with the reason.
+    Skip(String),
+    /// It can never be sent as it is (a layout or a boleto that does not render): the
+    /// failure, and the layout version when one was rendered.
+    Fail(Failure, Option<i64>),
+}
+
+/// The compiled layouts a worker keeps, by layout and version.
+#[derive(Default)]
+pub(super) struct Layouts(Mutex<HashMap<(LayoutId, i64), Arc<CompiledLayout>>>);
+
+impl Layouts {
+    fn compiled(&self, layout: &Layout) -> Result<Arc<CompiledLayout>, String> {
+        let key = (layout.id, layout.version);
+        if let Some(c) = self.0.lock().expect("poisoned").get(&key) {
+            return Ok(c.clone());
+        }
+        let c =
+            Arc::new(CompiledLayout::of(layout).map_err(|(part, e)| {
+                format!("layout {} ({}): {e}", layout.name, part.label_pt())
+            })?);
+        self.0.lock().expect("poisoned").insert(key, c.clone());
+        Ok(c)
+    }
+}
+
+/// Prepares notice `n` (for `customer`, when it has one) from the batch's records. An error
+/// is our own failure (a record missing from the batch), retried like a transient one.
+pub(super) fn prepare(
+    n: &Notice,
+    customer: Option<&Customer>,
+    cache: &BatchCache,
+    layouts: &Layouts,
+    today: jiff::civil::Date,
+) -> anyhow::Result<Prepared> {
+    let company = &cache.company;
+    let mut ctx = LayoutContext {
+        today: format_date(today),
+        ..LayoutContext::default()
+    };
+    let mut attachments: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut letter_name = None;
+    if let Some(customer) = customer {
+        if let Some(invoice_id) = n.invoice_id {
+            // A generation message carries several invoices: the open ones go, one PDF.
+            let carried: Vec<&Invoice> = match cache.groups.get(&n.id) {
+                Some(ids) => ids
+                    .iter()
+                    .map(|i| {
+                        cache
+                            .invoices
+                            .get(i)
+                            .with_context(|| format!("invoice {i}"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+                None => vec![
+                    cache
+                        .invoices
+                        .get(&invoice_id)
+                        .with_context(|| format!("invoice {invoice_id}"))?,
+                ],
+            };
+            let still_open: Vec<&Invoice> = carried
+                .iter()
+                .copied()
+                .filter(|i| matches!(i.status, InvoiceStatus::Open))
+                .collect();
+            let Some(invoice) = still_open.first().copied() else {
+                return Ok(Prepared::Skip(match &carried[..] {
+                    [one] => match &one.status {
+                        InvoiceStatus::Paid { paid_on, .. } => {
+                            format!("fatura paga em {}", format_date(*paid_on))
+                        }
+                        _ => "fatura cancelada".into(),
+                    },
+                    _ => "faturas pagas ou canceladas".into(),
+                }));
+            };
+            let contract = cache
+                .contracts
+                .get(&invoice.contract_id)
+                .with_context(|| format!("contract {}", invoice.contract_id))?;
+            let open = cache.open.get(&customer.id).map_or(&[][..], Vec::as_slice);
+            let wallets = &cache.wallets;
+            ctx = layout_context(invoice, customer, contract, open, wallets, company, today)?;
+            if n.attach_boleto {
+                let inputs = still_open
+                    .iter()
+                    .map(|inv| {
+                        let wallet = wallets
+                            .iter()
+                            .find(|w| w.id == inv.wallet_id)
+                            .context("the invoice's wallet")?;
+                        Ok(crate::payment::boleto_input(inv, customer, wallet, company))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let pdf = match crate::payment::render_boletos(&inputs) {
+                    Ok(pdf) => pdf,
+                    // Retrying renders the same data: dead at once, with the reason.
+                    Err(e) => {
+                        let failure = Failure::Permanent {
+                            code: None,
+                            text: e.pt(),
+                        };
+                        return Ok(Prepared::Fail(failure, None));
+                    }
+                };
+                let name = if cache.groups.contains_key(&n.id) {
+                    crate::payment::pdf_file_name("boletos", &contract.external_id)
+                } else {
+                    crate::payment::pdf_file_name("boleto", &invoice.external_id)
+                };
+                attachments.push((name, pdf));
+            }
+            letter_name = n
+                .attach_letter
+                .then(|| crate::payment::pdf_file_name("carta-cobranca", &invoice.external_id));
+        } else {
+            ctx.customer.name = customer.name.clone();
+            ctx.customer.document = customer.document.to_string();
+            ctx.customer.email = customer.email_or_empty();
+            if let Some(contract) = n.contract_id.and_then(|c| cache.contracts.get(&c)) {
+                ctx.contract.number = contract.external_id.clone();
+                ctx.contract.plan = contract.plan.clone();
+            }
+        }
+    }
+    if let Some(id) = n.suspension_id {
+        let s = cache
+            .suspensions
+            .get(&id)
+            .with_context(|| format!("suspension {id}"))?;
+        // An ended-early suspension still tells of its end (or its withdrawal); the rest of
+        // its notices are moot.
+        if s.cancelled_at.is_some()
+            && !matches!(
+                n.purpose,
+                Purpose::SuspensionEnded | Purpose::SuspensionWithdrawn
+            )
+        {
+            return Ok(Prepared::Skip("suspensão cancelada".into()));
+        }
+        ctx.suspension.start = format_date(s.starts_on);
+        ctx.suspension.end = format_date(s.ends_on);
+        ctx.suspension.reason = s.reason.clone();
+    }
+    if n.purpose == Purpose::PortalAccess {
+        match cache.access_tokens.get(&n.id.0) {
+            Some(token) => {
+                ctx.portal.access_link = format!(
+                    "{}/central/senha/{token}",
+                    company.portal_url.trim_end_matches('/')
+                );
+            }
+            None => return Ok(Prepared::Skip("link de acesso expirado ou já usado".into())),
+        }
+    }
+    ctx.company.name = company.name.clone();
+    ctx.company.phone = company.phone.clone();
+    ctx.company.email = company.email.clone();
+    ctx.company.site = company.site.clone();
+
+    let layout = cache
+        .layouts
+        .iter()
+        .find(|l| l.id == n.layout_id)
+        .with_context(|| format!("layout {}", n.layout_id))?;
+    let version = Some(layout.version);
+    let rendered = match layouts.compiled(layout).and_then(|c| {
+        c.render(&ctx)
+            .map_err(|(part, e)| format!("layout {} ({}): {e}", layout.name, part.label_pt()))
+    }) {
+        Ok(r) => r,
+        Err(text) => {
+            return Ok(Prepared::Fail(
+                Failure::Permanent { code: None, text },
+                version,
+            ));
+        }
+    };
+    if let Some(name) = letter_name {
+        // The band's collection letter: the layout's text, on paper.
+        attachments.push((
+            name,
+            boleto::pdf::render_text_pdf(&rendered.subject, &rendered.text),
+        ));
+    }
+    Ok(Prepared::Ready(Message {
+        rendered,
+        attachments,
+        version,
+    }))
+}
