@@ -1,17 +1,24 @@
-//! `GET /metrics`: Prometheus text format, series named `regua_*` — notices by status, the
+//! `GET /metrics`: the OpenMetrics text format (Prometheus reads it), written by the
+//! `prometheus-client` crate, series named `regua_*` — notices by status, the
 //! queue depth per account, the send latency histogram and the last routine run. Counts only,
 //! nothing personal but the accounts' names. Closed unless configured: with
 //! `REGUA_METRICS_TOKEN` scrapes must send `Authorization: Bearer <token>`; `--metrics-open`
 //! serves them to anyone (a scraper on a private network); with neither, every scrape gets 401.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric as _, NoLabelSet as NoLabels};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+
 use super::AppState;
+use crate::delivery::NoticeStatus;
 use crate::store;
 
 /// Who may read `/metrics`.
@@ -79,11 +86,78 @@ impl HistogramCache {
     }
 }
 
-/// A Prometheus label value, escaped.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// What one scrape shows, read from the database, encoded by `prometheus_client` (the
+/// OpenMetrics text format) as a collector of constant metrics.
+#[derive(Debug)]
+struct Scrape {
+    notices: Vec<(&'static str, i64)>,
+    queue_depth: Vec<(String, i64)>,
+    histogram: store::log::DurationHistogram,
+    last_run: Option<(String, i64)>,
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "regua_notices",
+            "Notices in the outbox by status.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (status, n) in &self.notices {
+            let labels = [("status", *status)];
+            ConstGauge::new(*n).encode(family.encode_family(&labels)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "regua_queue_depth",
+            "Notices waiting to be sent, per account.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (account, n) in &self.queue_depth {
+            let labels = [("account", account.as_str())];
+            ConstGauge::new(*n).encode(family.encode_family(&labels)?)?;
+        }
+        let h = &self.histogram;
+        // The encoder takes each bucket's own count and adds them up; the store's are
+        // cumulative (`le`), as the exposition shows them.
+        let mut below = 0;
+        let buckets: Vec<(f64, u64)> = BOUNDS_MS
+            .iter()
+            .map(|b| *b as f64 / 1000.0)
+            .chain([f64::INFINITY])
+            .zip(h.buckets.iter().copied().chain([h.count]))
+            .map(|(le, cumulative)| {
+                let own = u64::try_from(cumulative - below).unwrap_or(0);
+                below = cumulative;
+                (le, own)
+            })
+            .collect();
+        encoder
+            .encode_descriptor(
+                "regua_send_duration_seconds",
+                "Time to hand a message to the server.",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<NoLabels>(
+                h.sum_ms as f64 / 1000.0,
+                u64::try_from(h.count).unwrap_or(0),
+                &buckets,
+                None,
+            )?;
+        if let Some((status, at)) = &self.last_run {
+            let mut family = encoder.encode_descriptor(
+                "regua_routine_last_run_timestamp_seconds",
+                "When the last routine run finished.",
+                None,
+                MetricType::Gauge,
+            )?;
+            let labels = [("status", status.as_str())];
+            ConstGauge::new(*at).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
 }
 
 /// The `/metrics` handler.
@@ -110,49 +184,31 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderM
     }
     let result: anyhow::Result<String> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let mut out = String::new();
-        writeln!(out, "# HELP regua_notices Notices in the outbox by status.")?;
-        writeln!(out, "# TYPE regua_notices gauge")?;
         let counts = store::outbox::count_notices_by_status(&mut conn).await?;
-        for status in ["queued", "sending", "sent", "retrying", "dead", "skipped"] {
-            let n = counts.get(status).copied().unwrap_or(0);
-            writeln!(out, "regua_notices{{status=\"{status}\"}} {n}")?;
-        }
-        writeln!(out, "# HELP regua_queue_depth Notices waiting to be sent, per account.")?;
-        writeln!(out, "# TYPE regua_queue_depth gauge")?;
-        for (account, n) in store::log::queue_depth_by_account(&mut conn).await? {
-            writeln!(out, "regua_queue_depth{{account=\"{}\"}} {n}", label(&account))?;
-        }
-        let store::log::DurationHistogram {
-            buckets,
-            count,
-            sum_ms,
-        } = state
-            .send_histogram
-            .read(&mut conn, state.clock.now_millis())
-            .await?;
-        writeln!(out, "# HELP regua_send_duration_seconds Time to hand a message to the server.")?;
-        writeln!(out, "# TYPE regua_send_duration_seconds histogram")?;
-        for (b, n) in BOUNDS_MS.iter().zip(&buckets) {
-            writeln!(
-                out,
-                "regua_send_duration_seconds_bucket{{le=\"{}\"}} {n}",
-                *b as f64 / 1000.0
-            )?;
-        }
-        writeln!(out, "regua_send_duration_seconds_bucket{{le=\"+Inf\"}} {count}")?;
-        writeln!(out, "regua_send_duration_seconds_sum {}", sum_ms as f64 / 1000.0)?;
-        writeln!(out, "regua_send_duration_seconds_count {count}")?;
-        if let Some(run) = store::dunning::list_runs(&mut conn, 1).await?.first() {
-            writeln!(out, "# HELP regua_routine_last_run_timestamp_seconds When the last routine run finished.")?;
-            writeln!(out, "# TYPE regua_routine_last_run_timestamp_seconds gauge")?;
-            writeln!(
-                out,
-                "regua_routine_last_run_timestamp_seconds{{status=\"{}\"}} {}",
-                label(&run.status),
-                run.finished_at.unwrap_or(run.started_at) / 1000
-            )?;
-        }
+        let scrape = Scrape {
+            notices: NoticeStatus::ALL
+                .iter()
+                .map(|s| (s.as_str(), counts.get(s.as_str()).copied().unwrap_or(0)))
+                .collect(),
+            queue_depth: store::log::queue_depth_by_account(&mut conn).await?,
+            histogram: state
+                .send_histogram
+                .read(&mut conn, state.clock.now_millis())
+                .await?,
+            last_run: store::dunning::list_runs(&mut conn, 1)
+                .await?
+                .first()
+                .map(|run| {
+                    (
+                        run.status.clone(),
+                        run.finished_at.unwrap_or(run.started_at) / 1000,
+                    )
+                }),
+        };
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(scrape));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry)?;
         Ok(out)
     }
     .await;
@@ -160,7 +216,7 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderM
         Ok(body) => (
             [(
                 header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
             )],
             body,
         )
