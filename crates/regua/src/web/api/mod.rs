@@ -14,14 +14,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::Digest as _;
 
+mod doc;
 mod records;
+mod schema;
 
 use super::AppState;
 use super::auth::Permission;
-use crate::domain::{Customer, Invoice, InvoiceStatus, Money, parse_date};
+use crate::domain::{Customer, Invoice, Money, parse_date};
 use crate::store::{self, auth::ApiKey, invoices::InvoiceListFilter, log::LogFilter};
 
 /// An API error: status, machine code, pt-BR message, and the field at fault.
@@ -74,7 +76,11 @@ impl ApiError {
     }
 
     fn body(&self) -> Value {
-        json!({"code": self.code, "message": self.message, "field": self.field})
+        schema::json(&schema::ErrorBody {
+            code: self.code,
+            message: self.message.clone(),
+            field: self.field.clone(),
+        })
     }
 }
 
@@ -320,40 +326,27 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
 }
 
 fn customer_json(c: &Customer) -> Value {
-    crate::actions::records::customer_record(c)
+    schema::json(&schema::Customer::from(c))
 }
 
 fn invoice_json(i: &Invoice, customer: &str, contract: &str) -> Value {
-    let (status, paid_on, paid) = match &i.status {
-        InvoiceStatus::Open => ("open", None, None),
-        InvoiceStatus::Paid { paid_on, amount } => {
-            ("paid", Some(paid_on.to_string()), Some(amount.cents()))
-        }
-        InvoiceStatus::Cancelled => ("cancelled", None, None),
-    };
-    json!({
-        "id": i.external_id,
-        "customer": customer,
-        "contract": contract,
-        "amount_cents": i.amount.cents(),
-        "issue_date": i.issue_date.to_string(),
-        "due_date": i.due_date.to_string(),
-        "competence": i.competence,
-        "status": status,
-        "paid_on": paid_on,
-        "paid_amount_cents": paid,
-        "delivery_type": i.delivery_type.as_str(),
-        "our_number": i.our_number,
-    })
+    schema::json(&schema::Invoice::of(i, customer, contract))
 }
 
-#[derive(Deserialize)]
+/// A search and a page.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    /// Code, name, CPF/CNPJ digits or e-mail.
     #[serde(default)]
     search: String,
+    /// From 1.
     #[serde(default)]
+    #[param(minimum = 1)]
     page: Option<i64>,
+    /// From 1 to 500 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     per_page: Option<i64>,
 }
 
@@ -369,6 +362,13 @@ fn paging(page: Option<i64>, per_page: Option<i64>) -> Result<(i64, i64), ApiErr
     Ok(((page - 1) * per, per))
 }
 
+#[utoipa::path(
+    get,
+    path = "/customers",
+    summary = "List customers",
+    params(PageQuery),
+    responses((status = 200, description = "customers", body = schema::CustomerList), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 422, description = "a field is invalid", body = schema::ErrorBody))
+)]
 async fn customers(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -384,13 +384,22 @@ async fn customers(
                 store::parties::list_customers_page(&mut conn, search, offset, limit).await?;
             Ok((
                 StatusCode::OK,
-                json!({"customers": list.iter().map(customer_json).collect::<Vec<_>>()}),
+                schema::json(&schema::CustomerList {
+                    customers: list.iter().map(schema::Customer::from).collect(),
+                }),
             ))
         }
         .await,
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/customers/{id}",
+    summary = "A customer",
+    params(("id" = String, Path, description = "external id")),
+    responses((status = 200, description = "the customer", body = schema::Customer), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 404, description = "no such record", body = schema::ErrorBody))
+)]
 async fn customer(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -409,24 +418,42 @@ async fn customer(
     )
 }
 
-#[derive(Deserialize)]
+/// Which invoices, and a page.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct InvoiceQuery {
+    /// The customer's external id.
     #[serde(default)]
     customer: String,
+    /// The contract's external id.
     #[serde(default)]
     contract: String,
+    /// `open`, `paid` or `cancelled`.
     #[serde(default)]
     status: String,
+    /// Due from (YYYY-MM-DD).
     #[serde(default)]
     due_from: String,
+    /// Due until (YYYY-MM-DD).
     #[serde(default)]
     due_to: String,
+    /// From 1.
     #[serde(default)]
+    #[param(minimum = 1)]
     page: Option<i64>,
+    /// From 1 to 500 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     per_page: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/invoices",
+    summary = "List invoices, latest due first",
+    params(InvoiceQuery),
+    responses((status = 200, description = "invoices", body = schema::InvoiceList), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 422, description = "a field is invalid", body = schema::ErrorBody))
+)]
 async fn invoices(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -475,9 +502,12 @@ async fn invoices(
             for (i, _) in &list {
                 let c = store::parties::get_customer(&mut conn, i.customer_id).await?;
                 let k = store::parties::get_contract(&mut conn, i.contract_id).await?;
-                out.push(invoice_json(i, &c.external_id, &k.external_id));
+                out.push(schema::Invoice::of(i, &c.external_id, &k.external_id));
             }
-            Ok((StatusCode::OK, json!({"invoices": out})))
+            Ok((
+                StatusCode::OK,
+                schema::json(&schema::InvoiceList { invoices: out }),
+            ))
         }
         .await,
     )
@@ -497,6 +527,13 @@ async fn invoice_value(state: &AppState, i: &Invoice) -> Result<Value, ApiError>
     Ok(invoice_json(i, &c.external_id, &k.external_id))
 }
 
+#[utoipa::path(
+    get,
+    path = "/invoices/{id}",
+    summary = "An invoice",
+    params(("id" = String, Path, description = "external id")),
+    responses((status = 200, description = "the invoice", body = schema::Invoice), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 404, description = "no such record", body = schema::ErrorBody))
+)]
 async fn invoice(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -512,6 +549,13 @@ async fn invoice(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/invoices/{id}/boleto.pdf",
+    summary = "The invoice's boleto",
+    params(("id" = String, Path, description = "external id")),
+    responses((status = 200, description = "the boleto", content_type = "application/pdf"), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 404, description = "no such record", body = schema::ErrorBody), (status = 422, description = "a field is invalid", body = schema::ErrorBody))
+)]
 async fn boleto(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -530,12 +574,26 @@ async fn boleto(
     }
 }
 
-#[derive(Deserialize)]
+/// A payment: by default today, the invoice's amount.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PaymentInput)]
 struct PaidBody {
+    /// Paid on (YYYY-MM-DD).
+    #[schema(format = Date)]
     paid_on: Option<String>,
+    /// What was paid, in centavos.
+    #[schema(minimum = 0)]
     amount_cents: Option<i64>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/invoices/{id}/paid",
+    summary = "Mark paid (permission billing)",
+    params(("id" = String, Path, description = "external id"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    request_body = PaidBody,
+    responses((status = 200, description = "the invoice, paid", body = schema::Invoice), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 404, description = "no such record", body = schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = schema::ErrorBody), (status = 422, description = "a field is invalid", body = schema::ErrorBody))
+)]
 async fn mark_paid(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -586,6 +644,13 @@ async fn mark_paid(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/invoices/{id}/send",
+    summary = "Send by e-mail now, boleto attached (permission send)",
+    params(("id" = String, Path, description = "external id"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    responses((status = 202, description = "queued", body = schema::Queued), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 404, description = "no such record", body = schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = schema::ErrorBody))
+)]
 async fn send(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -653,18 +718,34 @@ async fn send(
             };
             Ok((
                 StatusCode::ACCEPTED,
-                json!({"notice": notice.0, "status": "queued", "invoice": i.external_id}),
+                schema::json(&schema::Queued {
+                    notice: notice.0,
+                    status: "queued",
+                    invoice: i.external_id.clone(),
+                }),
             ))
         },
     )
     .await
 }
 
-#[derive(Deserialize)]
+/// How many months to generate.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = GenerateInput)]
 struct GenerateBody {
+    /// From 1 to 60.
+    #[schema(minimum = 1, maximum = 60)]
     months: u32,
 }
 
+#[utoipa::path(
+    post,
+    path = "/contracts/{id}/generate",
+    summary = "Generate the contract's next invoices (permission billing; idempotent by month)",
+    params(("id" = String, Path, description = "external id"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    request_body = GenerateBody,
+    responses((status = 201, description = "the invoices made", body = schema::Generated), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 404, description = "no such record", body = schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = schema::ErrorBody), (status = 422, description = "a field is invalid", body = schema::ErrorBody))
+)]
 async fn generate(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -678,78 +759,149 @@ async fn generate(
         let b: GenerateBody = parse_json(&body)?;
         match crate::invoicing::generate_invoices(&state.db, &id, b.months, &state.clock).await {
             Ok(g) => {
-                let created: Vec<Value> = g.created.iter().map(|i| json!({"id": i.external_id, "due_date": i.due_date.to_string(), "amount_cents": i.amount.cents()})).collect();
-                Ok((StatusCode::CREATED, json!({"contract": g.contract.external_id, "created": created, "skipped_months": g.skipped_months})))
+                let created = g
+                    .created
+                    .iter()
+                    .map(|i| schema::GeneratedInvoice {
+                        id: i.external_id.clone(),
+                        due_date: i.due_date.to_string(),
+                        amount_cents: i.amount.cents(),
+                    })
+                    .collect();
+                let body = schema::Generated {
+                    contract: g.contract.external_id.clone(),
+                    created,
+                    skipped_months: g.skipped_months.clone(),
+                };
+                Ok((StatusCode::CREATED, schema::json(&body)))
             }
-            Err(crate::invoicing::GenerateError::Months(_)) => Err(ApiError::invalid("months", "De 1 a 60 meses.")),
-            Err(crate::invoicing::GenerateError::UnknownContract(_)) => Err(ApiError::not_found("Contrato")),
-            Err(crate::invoicing::GenerateError::Cancelled(_)) => Err(ApiError::new(StatusCode::CONFLICT, "cancelled", "O contrato está cancelado.").field("id")),
+            Err(crate::invoicing::GenerateError::Months(_)) => {
+                Err(ApiError::invalid("months", "De 1 a 60 meses."))
+            }
+            Err(crate::invoicing::GenerateError::UnknownContract(_)) => {
+                Err(ApiError::not_found("Contrato"))
+            }
+            Err(crate::invoicing::GenerateError::Cancelled(_)) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "cancelled",
+                "O contrato está cancelado.",
+            )
+            .field("id")),
             Err(crate::invoicing::GenerateError::Other(e)) => Err(ApiError::internal(e)),
         }
     })
     .await
 }
 
-#[derive(Deserialize)]
+/// Which attempts, and a page.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct NoticeQuery {
+    /// The customer's external id.
     #[serde(default)]
     customer: String,
+    /// The invoice's external id.
     #[serde(default)]
     invoice: String,
+    /// `sent`, `retrying`, `dead` or `skipped`.
     #[serde(default)]
     status: String,
+    /// From 1.
     #[serde(default)]
+    #[param(minimum = 1)]
     page: Option<i64>,
+    /// From 1 to 500 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     per_page: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/notices",
+    summary = "The delivery log",
+    params(NoticeQuery),
+    responses((status = 200, description = "attempts, newest first", body = schema::AttemptList), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 422, description = "a field is invalid", body = schema::ErrorBody))
+)]
 async fn notices(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
-    respond(async {
-        client.require(Permission::View)?;
-        let (offset, limit) = paging(q.page, q.per_page)?;
-        let mut conn = state.db.pool.acquire().await?;
-        let mut f = LogFilter { offset, limit, ..LogFilter::default() };
-        if !q.customer.trim().is_empty() {
-            f.customer = Some(store::parties::find_customer_by_external_id(&mut conn, q.customer.trim()).await?.ok_or_else(|| ApiError::invalid("customer", "Cliente não encontrado."))?.id);
-        }
-        if !q.invoice.trim().is_empty() {
-            f.invoice = Some(store::invoices::find_invoice_by_external_id(&mut conn, q.invoice.trim()).await?.ok_or_else(|| ApiError::invalid("invoice", "Fatura não encontrada."))?.id);
-        }
-        if !q.status.trim().is_empty() {
-            f.outcome = Some(q.status.trim().parse().map_err(|_| ApiError::invalid("status", "Use sent, retrying, dead ou skipped."))?);
-        }
-        let attempts = store::log::list_attempts(&mut conn, &f).await?;
-        let out: Vec<Value> = attempts
-            .iter()
-            .map(|a| {
-                json!({
-                    "notice": a.notice_id.0,
-                    "at": jiff::Timestamp::from_millisecond(a.attempted_at).map(|t| t.to_string()).unwrap_or_default(),
-                    "outcome": a.outcome.as_str(),
-                    "channel": a.channel.as_str(),
-                    "account": a.account,
-                    "recipient": a.recipient,
-                    "purpose": a.purpose.as_str(),
-                    "reply_code": a.reply_code,
-                    "reply": a.reply_text,
-                    "caused_by": a.actor,
+    respond(
+        async {
+            client.require(Permission::View)?;
+            let (offset, limit) = paging(q.page, q.per_page)?;
+            let mut conn = state.db.pool.acquire().await?;
+            let mut f = LogFilter {
+                offset,
+                limit,
+                ..LogFilter::default()
+            };
+            if !q.customer.trim().is_empty() {
+                f.customer = Some(
+                    store::parties::find_customer_by_external_id(&mut conn, q.customer.trim())
+                        .await?
+                        .ok_or_else(|| ApiError::invalid("customer", "Cliente não encontrado."))?
+                        .id,
+                );
+            }
+            if !q.invoice.trim().is_empty() {
+                f.invoice = Some(
+                    store::invoices::find_invoice_by_external_id(&mut conn, q.invoice.trim())
+                        .await?
+                        .ok_or_else(|| ApiError::invalid("invoice", "Fatura não encontrada."))?
+                        .id,
+                );
+            }
+            if !q.status.trim().is_empty() {
+                f.outcome = Some(q.status.trim().parse().map_err(|_| {
+                    ApiError::invalid("status", "Use sent, retrying, dead ou skipped.")
+                })?);
+            }
+            let attempts = store::log::list_attempts(&mut conn, &f).await?;
+            let attempts = attempts
+                .iter()
+                .map(|a| schema::Attempt {
+                    notice: a.notice_id.0,
+                    at: jiff::Timestamp::from_millisecond(a.attempted_at)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    outcome: a.outcome.as_str(),
+                    channel: a.channel.as_str(),
+                    account: a.account.clone(),
+                    recipient: a.recipient.clone(),
+                    purpose: a.purpose.as_str(),
+                    reply_code: a.reply_code,
+                    reply: a.reply_text.clone(),
+                    caused_by: a.actor.clone(),
                 })
-            })
-            .collect();
-        Ok((StatusCode::OK, json!({"attempts": out})))
-    }.await)
+                .collect();
+            Ok((
+                StatusCode::OK,
+                schema::json(&schema::AttemptList { attempts }),
+            ))
+        }
+        .await,
+    )
 }
 
-#[derive(Deserialize)]
+/// The day to plan.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = DryRunInput)]
 struct DryRunBody {
+    /// The day (YYYY-MM-DD); default today.
+    #[schema(format = Date)]
     date: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/dry-run",
+    summary = "What the régua would send on a date (nothing is written)",
+    request_body = DryRunBody,
+    responses((status = 200, description = "the dry run (docs/dunning.md)", body = schema::DryRun), (status = 401, description = "no API key, or an unknown or revoked one", body = schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = schema::ErrorBody), (status = 422, description = "a field is invalid", body = schema::ErrorBody))
+)]
 async fn dry_run(State(state): State<Arc<AppState>>, client: ApiClient, body: Bytes) -> Response {
     respond(
         async {
@@ -783,73 +935,8 @@ async fn dry_run(State(state): State<Arc<AppState>>, client: ApiClient, body: By
 
 /// The OpenAPI 3.1 document of this API.
 pub fn openapi_document() -> Value {
-    let err = json!({"$ref": "#/components/responses/Error"});
-    let id_param = |name: &str, what: &str| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": what});
-    let q = |name: &str, desc: &str| json!({"name": name, "in": "query", "required": false, "schema": {"type": "string"}, "description": desc});
-    let idem = json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string", "maxLength": 200}, "description": "A retry with the same key and body gets the first response (header Idempotent-Replayed: true)."});
-    let body = |schema: &str| json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
-    let one = |schema: &str| json!({"description": schema, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
-    let paging = [
-        json!({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}}),
-        json!({"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}),
-    ];
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "Régua API", "version": "1", "description": "Customers, invoices, sending and the delivery log of Régua. Authenticate with an API key: Authorization: Bearer rg_…"},
-        "servers": [{"url": "/api/v1"}],
-        "security": [{"apiKey": []}],
-        "paths": {
-            "/customers": {
-                "get": {"summary": "List customers", "parameters": [q("search", "code, name, CPF/CNPJ digits or e-mail"), paging[0], paging[1]], "responses": {"200": {"description": "customers", "content": {"application/json": {"schema": {"type": "object", "properties": {"customers": {"type": "array", "items": {"$ref": "#/components/schemas/Customer"}}}}}}}, "401": err, "403": err, "422": err}},
-                "post": {"summary": "Create a customer (permission billing)", "parameters": [idem.clone()], "requestBody": body("CustomerInput"), "responses": {"201": one("Customer"), "409": err, "422": err}}
-            },
-            "/customers/{id}": {
-                "get": {"summary": "A customer", "parameters": [id_param("id", "external id")], "responses": {"200": one("Customer"), "404": err}},
-                "put": {"summary": "Replace a customer's fields (permission billing; optional fields left out are cleared)", "parameters": [id_param("id", "external id")], "requestBody": body("CustomerInput"), "responses": {"200": one("Customer"), "404": err, "422": err}}
-            },
-            "/contracts": {"post": {"summary": "Create a contract (permission billing)", "parameters": [idem.clone()], "requestBody": body("ContractInput"), "responses": {"201": one("Contract"), "409": err, "422": err}}},
-            "/contracts/{id}": {
-                "get": {"summary": "A contract", "parameters": [id_param("id", "external id")], "responses": {"200": one("Contract"), "404": err}},
-                "put": {"summary": "Replace a contract's fields (permission billing; the customer cannot change)", "parameters": [id_param("id", "external id")], "requestBody": body("ContractInput"), "responses": {"200": one("Contract"), "404": err, "422": err}}
-            },
-            "/invoices/{id}/cancel": {"post": {"summary": "Cancel an open invoice (permission billing; cancelling a cancelled one answers 200)", "parameters": [id_param("id", "external id"), idem.clone()], "responses": {"200": one("Invoice"), "404": err, "409": err}}},
-            "/invoices": {
-                "get": {"summary": "List invoices, latest due first", "parameters": [q("customer", "customer external id"), q("contract", "contract external id"), q("status", "open | paid | cancelled"), q("due_from", "YYYY-MM-DD"), q("due_to", "YYYY-MM-DD"), paging[0], paging[1]], "responses": {"200": {"description": "invoices", "content": {"application/json": {"schema": {"type": "object", "properties": {"invoices": {"type": "array", "items": {"$ref": "#/components/schemas/Invoice"}}}}}}}, "422": err}},
-                "post": {"summary": "Create an open invoice for a contract (permission billing)", "parameters": [idem.clone()], "requestBody": body("InvoiceInput"), "responses": {"201": one("Invoice"), "409": err, "422": err}}
-            },
-            "/invoices/{id}": {
-                "get": {"summary": "An invoice", "parameters": [id_param("id", "external id")], "responses": {"200": one("Invoice"), "404": err}},
-                "put": {"summary": "Change an open invoice's amount and dates (permission billing; the nosso número stays)", "parameters": [id_param("id", "external id")], "requestBody": body("InvoiceInput"), "responses": {"200": one("Invoice"), "404": err, "409": err, "422": err}}
-            },
-            "/invoices/{id}/boleto.pdf": {"get": {"summary": "The invoice's boleto", "parameters": [id_param("id", "external id")], "responses": {"200": {"description": "PDF", "content": {"application/pdf": {}}}, "404": err}}},
-            "/invoices/{id}/paid": {"post": {"summary": "Mark paid (permission billing)", "parameters": [id_param("id", "external id"), idem.clone()], "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"paid_on": {"type": "string", "format": "date"}, "amount_cents": {"type": "integer", "minimum": 0}}}}}}, "responses": {"200": {"description": "the invoice, paid", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Invoice"}}}}, "409": err, "422": err}}},
-            "/invoices/{id}/send": {"post": {"summary": "Send by e-mail now, boleto attached (permission send)", "parameters": [id_param("id", "external id"), idem.clone()], "responses": {"202": {"description": "queued", "content": {"application/json": {"schema": {"type": "object", "properties": {"notice": {"type": "integer"}, "status": {"type": "string"}, "invoice": {"type": "string"}}}}}}, "409": err}}},
-            "/contracts/{id}/generate": {"post": {"summary": "Generate the contract's next invoices (permission billing; idempotent by month)", "parameters": [id_param("id", "external id"), idem], "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["months"], "properties": {"months": {"type": "integer", "minimum": 1, "maximum": 60}}}}}}, "responses": {"201": {"description": "created invoices"}, "404": err, "409": err, "422": err}}},
-            "/contracts/{id}/suspensions": {
-                "get": {"summary": "The contract's temporary suspensions, latest first", "parameters": [id_param("id", "external id")], "responses": {"200": {"description": "suspensions", "content": {"application/json": {"schema": {"type": "object", "properties": {"suspensions": {"type": "array", "items": {"$ref": "#/components/schemas/Suspension"}}}}}}}, "404": err}},
-                "post": {"summary": "Suspend the contract temporarily (permission billing); its customer is told by the suspension notice method. The same request again answers 200 and sends nothing.", "parameters": [id_param("id", "external id"), idem.clone()], "requestBody": body("SuspensionInput"), "responses": {"201": one("Suspension"), "200": one("Suspension"), "404": err, "409": err, "422": err}}
-            },
-            "/contracts/{id}/suspensions/end": {"post": {"summary": "End the contract's running suspension today (service restored, the ended notice sent) or withdraw its upcoming one (permission billing)", "parameters": [id_param("id", "external id"), idem.clone()], "responses": {"200": one("SuspensionEnded"), "404": err, "409": err}}},
-            "/notices": {"get": {"summary": "The delivery log", "parameters": [q("customer", "customer external id"), q("invoice", "invoice external id"), q("status", "sent | retrying | dead | skipped"), paging[0], paging[1]], "responses": {"200": {"description": "attempts, newest first"}, "422": err}}},
-            "/dry-run": {"post": {"summary": "What the régua would send on a date (nothing is written)", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"date": {"type": "string", "format": "date"}}}}}}, "responses": {"200": {"description": "the dry run's JSON (docs/dunning.md)"}, "422": err}}}
-        },
-        "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "regua apikey add --name NAME --permissions view,send,billing"}},
-            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string", "description": "pt-BR"}, "field": {"type": ["string", "null"]}}},
-                "CustomerInput": {"type": "object", "additionalProperties": false, "required": ["name", "document"], "properties": {"id": {"type": "string", "description": "required on POST; on PUT, if given, equal to the path's"}, "name": {"type": "string"}, "document": {"type": "string", "description": "CPF or CNPJ, with or without punctuation"}, "email": {"type": ["string", "null"]}, "mobile_phone": {"type": ["string", "null"], "description": "a Brazilian mobile number"}}},
-                "Contract": {"type": "object", "properties": {"id": {"type": "string"}, "customer": {"type": "string"}, "plan": {"type": "string"}, "monthly_amount_cents": {"type": "integer"}, "due_day": {"type": "integer"}, "billing_method": {"type": "string"}, "delivery_type": {"enum": ["email", "printed"]}, "status": {"enum": ["active", "suspended", "cancelled"]}}},
-                "ContractInput": {"type": "object", "additionalProperties": false, "required": ["customer", "plan", "monthly_amount_cents", "due_day", "billing_method"], "properties": {"id": {"type": "string"}, "customer": {"type": "string", "description": "customer external id"}, "plan": {"type": "string"}, "monthly_amount_cents": {"type": "integer", "minimum": 0}, "due_day": {"type": "integer", "minimum": 1, "maximum": 31}, "billing_method": {"type": "string", "description": "a billing method's name"}, "delivery_type": {"enum": ["email", "printed"], "description": "default: the general parameter"}, "status": {"enum": ["active", "suspended", "cancelled"], "description": "default active"}}},
-                "InvoiceInput": {"type": "object", "additionalProperties": false, "required": ["amount_cents", "due_date"], "properties": {"id": {"type": "string"}, "contract": {"type": "string", "description": "contract external id; required on POST"}, "amount_cents": {"type": "integer", "minimum": 0}, "issue_date": {"type": "string", "format": "date", "description": "default today"}, "due_date": {"type": "string", "format": "date"}}},
-                "SuspensionInput": {"type": "object", "additionalProperties": false, "required": ["from", "to"], "properties": {"from": {"type": "string", "format": "date", "description": "first day without service"}, "to": {"type": "string", "format": "date", "description": "last day without service"}, "reason": {"type": "string"}}},
-                "Suspension": {"type": "object", "properties": {"id": {"type": "integer"}, "contract": {"type": "string"}, "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"}, "reason": {"type": "string"}, "requested_by": {"type": "string"}, "cancelled": {"type": "boolean"}}},
-                "SuspensionEnded": {"allOf": [{"$ref": "#/components/schemas/Suspension"}, {"type": "object", "properties": {"ended": {"type": "string", "enum": ["restored", "withdrawn"], "description": "restored: it was running and ends yesterday, the ended notice goes; withdrawn: it had not started"}, "customer_notified": {"type": "boolean", "description": "whether a notice tells the customer (always for restored; for withdrawn, when the scheduled notice had been sent)"}}}]},
-                "Customer": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "document": {"type": "string"}, "email": {"type": ["string", "null"]}, "mobile_phone": {"type": ["string", "null"], "description": "E.164"}}},
-                "Invoice": {"type": "object", "properties": {"id": {"type": "string"}, "customer": {"type": "string"}, "contract": {"type": "string"}, "amount_cents": {"type": "integer"}, "issue_date": {"type": "string", "format": "date"}, "due_date": {"type": "string", "format": "date"}, "competence": {"type": ["string", "null"]}, "status": {"enum": ["open", "paid", "cancelled"]}, "paid_on": {"type": ["string", "null"]}, "paid_amount_cents": {"type": ["integer", "null"]}, "delivery_type": {"enum": ["email", "printed"]}, "our_number": {"type": "integer"}}}
-            }
-        }
-    })
+    use utoipa::OpenApi as _;
+    serde_json::to_value(doc::ApiDoc::openapi()).unwrap_or(Value::Null)
 }
 
 /// `GET /api/v1/openapi.json`: public, it holds no data.

@@ -20,7 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{ApiClient, ApiError, AppState, customer_json, idempotent, invoice_value, parse_json};
 use crate::domain::{
@@ -102,15 +102,22 @@ fn record_id(path: Option<&str>, body: Option<&str>) -> Result<String, ApiError>
     }
 }
 
-#[derive(Deserialize)]
+/// A customer to create or replace.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CustomerInput)]
 pub(super) struct CustomerBody {
+    /// External id: required on POST; on PUT, if given, equal to the path's.
     id: Option<String>,
+    /// Name or company name.
     #[serde(default)]
     name: String,
+    /// CPF or CNPJ, with or without punctuation.
     #[serde(default)]
     document: String,
+    /// E-mail.
     email: Option<String>,
+    /// A Brazilian mobile number.
     mobile_phone: Option<String>,
 }
 
@@ -175,6 +182,14 @@ async fn save_customer(
 }
 
 /// `POST /api/v1/customers`
+#[utoipa::path(
+    post,
+    path = "/customers",
+    summary = "Create a customer (permission billing)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    request_body = CustomerBody,
+    responses((status = 201, description = "created", body = super::schema::Customer), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = super::schema::ErrorBody), (status = 422, description = "a field is invalid", body = super::schema::ErrorBody))
+)]
 pub(super) async fn create_customer(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -193,6 +208,14 @@ pub(super) async fn create_customer(
 }
 
 /// `PUT /api/v1/customers/{id}`
+#[utoipa::path(
+    put,
+    path = "/customers/{id}",
+    summary = "Replace a customer's fields (permission billing; optional fields left out are cleared)",
+    params(("id" = String, Path, description = "external id")),
+    request_body = CustomerBody,
+    responses((status = 200, description = "replaced", body = super::schema::Customer), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 404, description = "no such record", body = super::schema::ErrorBody), (status = 422, description = "a field is invalid", body = super::schema::ErrorBody))
+)]
 pub(super) async fn update_customer(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -202,24 +225,52 @@ pub(super) async fn update_customer(
     super::respond(save_customer(&state, &client, Some(&id), &body).await)
 }
 
-#[derive(Deserialize)]
+/// A contract to create or replace (its customer never changes).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ContractInput)]
 pub(super) struct ContractBody {
+    /// External id: required on POST; on PUT, if given, equal to the path's.
     id: Option<String>,
+    /// The customer's external id.
     #[serde(default)]
     customer: String,
+    /// The plan.
     #[serde(default)]
     plan: String,
+    /// The monthly amount, in centavos (0 or more).
+    #[schema(minimum = 0)]
     monthly_amount_cents: Option<i64>,
+    /// Day of the month its invoices fall due.
+    #[schema(minimum = 1, maximum = 31)]
     due_day: Option<i64>,
+    /// A billing method's name.
     #[serde(default)]
     billing_method: String,
+    /// `email` or `printed`; default: the general parameter.
     delivery_type: Option<String>,
+    /// `active`, `suspended` or `cancelled`; default `active`.
     status: Option<String>,
 }
 
 async fn contract_json(conn: &mut sqlx::AnyConnection, k: &Contract) -> anyhow::Result<Value> {
-    crate::actions::records::contract_record(conn, k).await
+    let customer = store::parties::get_customer(conn, k.customer_id).await?;
+    let method = store::parties::list_billing_methods(conn)
+        .await?
+        .into_iter()
+        .find(|m| m.id == k.billing_method_id)
+        .map(|m| m.name)
+        .unwrap_or_default();
+    Ok(super::schema::json(&super::schema::Contract {
+        id: k.external_id.clone(),
+        customer: customer.external_id,
+        plan: k.plan.clone(),
+        monthly_amount_cents: k.monthly_amount.cents(),
+        due_day: k.due_day,
+        billing_method: method,
+        delivery_type: k.delivery_type.as_str(),
+        status: k.status.as_str(),
+    }))
 }
 
 async fn save_contract(
@@ -293,6 +344,13 @@ async fn save_contract(
 }
 
 /// `GET /api/v1/contracts/{id}`
+#[utoipa::path(
+    get,
+    path = "/contracts/{id}",
+    summary = "A contract",
+    params(("id" = String, Path, description = "external id")),
+    responses((status = 200, description = "the contract", body = super::schema::Contract), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 404, description = "no such record", body = super::schema::ErrorBody))
+)]
 pub(super) async fn contract(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -310,6 +368,14 @@ pub(super) async fn contract(
 }
 
 /// `POST /api/v1/contracts`
+#[utoipa::path(
+    post,
+    path = "/contracts",
+    summary = "Create a contract (permission billing)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    request_body = ContractBody,
+    responses((status = 201, description = "created", body = super::schema::Contract), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = super::schema::ErrorBody), (status = 422, description = "a field is invalid", body = super::schema::ErrorBody))
+)]
 pub(super) async fn create_contract(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -328,6 +394,14 @@ pub(super) async fn create_contract(
 }
 
 /// `PUT /api/v1/contracts/{id}`
+#[utoipa::path(
+    put,
+    path = "/contracts/{id}",
+    summary = "Replace a contract's fields (permission billing; the customer cannot change)",
+    params(("id" = String, Path, description = "external id")),
+    request_body = ContractBody,
+    responses((status = 200, description = "replaced", body = super::schema::Contract), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 404, description = "no such record", body = super::schema::ErrorBody), (status = 422, description = "a field is invalid", body = super::schema::ErrorBody))
+)]
 pub(super) async fn update_contract(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -337,13 +411,23 @@ pub(super) async fn update_contract(
     super::respond(save_contract(&state, &client, Some(&id), &body).await)
 }
 
-#[derive(Deserialize)]
+/// An invoice to create, or an open one's new amount and dates.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = InvoiceInput)]
 pub(super) struct InvoiceBody {
+    /// External id: required on POST; on PUT, if given, equal to the path's.
     id: Option<String>,
+    /// The contract's external id; required on POST, unchangeable.
     contract: Option<String>,
+    /// The amount, in centavos (0 or more).
+    #[schema(minimum = 0)]
     amount_cents: Option<i64>,
+    /// Issued on (YYYY-MM-DD); default today.
+    #[schema(format = Date)]
     issue_date: Option<String>,
+    /// Due on (YYYY-MM-DD).
+    #[schema(format = Date)]
     due_date: Option<String>,
 }
 
@@ -420,6 +504,14 @@ async fn save_invoice(
 }
 
 /// `POST /api/v1/invoices`
+#[utoipa::path(
+    post,
+    path = "/invoices",
+    summary = "Create an open invoice for a contract (permission billing)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    request_body = InvoiceBody,
+    responses((status = 201, description = "created", body = super::schema::Invoice), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = super::schema::ErrorBody), (status = 422, description = "a field is invalid", body = super::schema::ErrorBody))
+)]
 pub(super) async fn create_invoice(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -433,6 +525,14 @@ pub(super) async fn create_invoice(
 }
 
 /// `PUT /api/v1/invoices/{id}`
+#[utoipa::path(
+    put,
+    path = "/invoices/{id}",
+    summary = "Change an open invoice's amount and dates (permission billing; the nosso número stays)",
+    params(("id" = String, Path, description = "external id")),
+    request_body = InvoiceBody,
+    responses((status = 200, description = "changed", body = super::schema::Invoice), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 404, description = "no such record", body = super::schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = super::schema::ErrorBody), (status = 422, description = "a field is invalid", body = super::schema::ErrorBody))
+)]
 pub(super) async fn update_invoice(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -443,6 +543,13 @@ pub(super) async fn update_invoice(
 }
 
 /// `POST /api/v1/invoices/{id}/cancel`
+#[utoipa::path(
+    post,
+    path = "/invoices/{id}/cancel",
+    summary = "Cancel an open invoice (permission billing; cancelling a cancelled one answers 200)",
+    params(("id" = String, Path, description = "external id"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    responses((status = 200, description = "the invoice, cancelled", body = super::schema::Invoice), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 404, description = "no such record", body = super::schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = super::schema::ErrorBody))
+)]
 pub(super) async fn cancel_invoice(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -469,25 +576,36 @@ pub(super) async fn cancel_invoice(
     .await
 }
 
-#[derive(Deserialize)]
+/// A temporary suspension to record.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SuspensionInput)]
 pub(super) struct SuspensionBody {
+    /// First day without service (YYYY-MM-DD).
+    #[schema(format = Date)]
     from: Option<String>,
+    /// Last day without service (YYYY-MM-DD).
+    #[schema(format = Date)]
     to: Option<String>,
+    /// Why.
     #[serde(default)]
     reason: String,
 }
 
 fn suspension_json(s: &store::channels::Suspension, contract: &str) -> Value {
-    json!({
-        "id": s.id.0, "contract": contract, "from": s.starts_on.to_string(),
-        "to": s.ends_on.to_string(), "reason": s.reason, "requested_by": s.requested_by,
-        "cancelled": s.cancelled_at.is_some(),
-    })
+    super::schema::json(&super::schema::Suspension::of(s, contract))
 }
 
 /// `POST /api/v1/contracts/{id}/suspensions`: a temporary suspension. The same request again
 /// answers 200 with the suspension it made (no second notice); an overlapping one is 409.
+#[utoipa::path(
+    post,
+    path = "/contracts/{id}/suspensions",
+    summary = "Suspend the contract temporarily (permission billing); its customer is told by the suspension notice method. The same request again answers 200 and sends nothing.",
+    params(("id" = String, Path, description = "external id"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    request_body = SuspensionBody,
+    responses((status = 201, description = "recorded", body = super::schema::Suspension), (status = 200, description = "recorded before: nothing changed", body = super::schema::Suspension), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 404, description = "no such record", body = super::schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = super::schema::ErrorBody), (status = 422, description = "a field is invalid", body = super::schema::ErrorBody))
+)]
 pub(super) async fn create_suspension(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -549,6 +667,13 @@ pub(super) async fn create_suspension(
 
 /// `POST /api/v1/contracts/{id}/suspensions/end`: ends the running suspension today (service
 /// restored, the "ended" notice sent) or withdraws the upcoming one; 409 when there is none.
+#[utoipa::path(
+    post,
+    path = "/contracts/{id}/suspensions/end",
+    summary = "End the contract's running suspension today (service restored, the ended notice sent) or withdraw its upcoming one (permission billing)",
+    params(("id" = String, Path, description = "external id"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    responses((status = 200, description = "ended or withdrawn", body = super::schema::SuspensionEnded), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 404, description = "no such record", body = super::schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = super::schema::ErrorBody))
+)]
 pub(super) async fn end_suspension(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -588,15 +713,24 @@ pub(super) async fn end_suspension(
             Ended::Restored(_) => ("restored", true),
             Ended::Withdrawn { notified, .. } => ("withdrawn", notified),
         };
-        let mut body = suspension_json(&s, &id);
-        body["ended"] = json!(how);
-        body["customer_notified"] = json!(notified);
-        Ok((StatusCode::OK, body))
+        let body = super::schema::SuspensionEnded {
+            suspension: super::schema::Suspension::of(&s, &id),
+            ended: how,
+            customer_notified: notified,
+        };
+        Ok((StatusCode::OK, super::schema::json(&body)))
     })
     .await
 }
 
 /// `GET /api/v1/contracts/{id}/suspensions`: the contract's suspensions, latest first.
+#[utoipa::path(
+    get,
+    path = "/contracts/{id}/suspensions",
+    summary = "The contract's temporary suspensions, latest first",
+    params(("id" = String, Path, description = "external id")),
+    responses((status = 200, description = "suspensions", body = super::schema::SuspensionList), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 404, description = "no such record", body = super::schema::ErrorBody))
+)]
 pub(super) async fn suspensions(
     State(state): State<Arc<AppState>>,
     client: ApiClient,
@@ -607,12 +741,13 @@ pub(super) async fn suspensions(
             client.require(Permission::View)?;
             let mut conn = state.db.pool.acquire().await?;
             let k = contract_or_404(&mut conn, &id).await?;
-            let list: Vec<Value> = store::channels::suspensions_of_contract(&mut conn, k.id)
+            let suspensions = store::channels::suspensions_of_contract(&mut conn, k.id)
                 .await?
                 .iter()
-                .map(|s| suspension_json(s, &id))
+                .map(|s| super::schema::Suspension::of(s, &id))
                 .collect();
-            Ok((StatusCode::OK, json!({ "suspensions": list })))
+            let body = super::schema::SuspensionList { suspensions };
+            Ok((StatusCode::OK, super::schema::json(&body)))
         }
         .await,
     )
