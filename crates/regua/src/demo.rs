@@ -537,7 +537,7 @@ pub async fn reset_subscriber(db: &Db, clock: &Clock) -> anyhow::Result<(String,
         .await?
         .ok_or_else(|| anyhow::anyhow!("the demo has no contract K00001"))?;
     let customer = store::parties::get_customer(&mut conn, contract.customer_id).await?;
-    store::portal::set_portal_password(
+    store::subscribers::set_portal_password(
         &mut conn,
         customer.document.digits(),
         &crate::web::auth::hash_password(&password),

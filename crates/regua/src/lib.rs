@@ -15,7 +15,6 @@ pub mod import;
 pub mod invoicing;
 pub mod layouts;
 pub mod payment;
-pub mod portal;
 pub mod secrets;
 pub mod server;
 pub mod store;

@@ -727,8 +727,8 @@ pub async fn send_test(
                 .map_err(internal)?
             {
                 Some(c) => Some(c),
-                None => match crate::portal::document_digits(to) {
-                    Some(doc) => store::portal::customers_with_document(&mut conn, &doc)
+                None => match crate::actions::self_service::document_digits(to) {
+                    Some(doc) => store::subscribers::customers_with_document(&mut conn, &doc)
                         .await
                         .map_err(internal)?
                         .into_iter()

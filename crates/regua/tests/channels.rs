@@ -528,7 +528,7 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
             .unwrap();
         assert!(!sealed.contains("PRIVATE KEY"));
         for device in ["dev-ok", "gone"] {
-            store::portal::register_device(&mut conn, "52998224725", device, "android", 0)
+            store::subscribers::register_device(&mut conn, "52998224725", device, "android", 0)
                 .await
                 .unwrap();
         }
@@ -616,7 +616,7 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
         );
         let mut conn = db.pool.acquire().await.unwrap();
         assert_eq!(
-            store::portal::devices_of(&mut conn, "52998224725")
+            store::subscribers::devices_of(&mut conn, "52998224725")
                 .await
                 .unwrap(),
             vec!["dev-ok".to_string()]
@@ -682,7 +682,7 @@ async fn push_signs_the_jwt_exchanges_it_and_handles_what_fcm_answers() {
         // One device takes it, the other is busy (503): retried for that one only, so neither
         // gets it twice.
         let mut conn = db.pool.acquire().await.unwrap();
-        store::portal::register_device(&mut conn, "52998224725", "dev-2", "ios", 0)
+        store::subscribers::register_device(&mut conn, "52998224725", "dev-2", "ios", 0)
             .await
             .unwrap();
         drop(conn);

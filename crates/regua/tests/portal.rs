@@ -310,7 +310,7 @@ async fn a_subscriber_sees_pays_and_emails_only_their_own_invoices() {
             let mut conn = db.pool.acquire().await.unwrap();
             store::parties::set_setting(&mut conn, store::settings::SETTING_PORTAL_SEND_EMAIL, "no").await.unwrap();
             drop(conn);
-            let feb = store::portal::portal_invoices(&mut db.pool.acquire().await.unwrap(), "52998224725", 10).await.unwrap()[0].id.0;
+            let feb = store::subscribers::portal_invoices(&mut db.pool.acquire().await.unwrap(), "52998224725", 10).await.unwrap()[0].id.0;
             let page = http(addr, "GET", &format!("/central/faturas/{feb}"), &s, "").await;
             assert!(!page.body.contains("send-email"), "{label}: hidden");
             let r = http(addr, "POST", &format!("/central/faturas/{feb}/enviar"), &s, &format!("_csrf={}", enc(&csrf))).await;
@@ -356,13 +356,13 @@ async fn the_customer_limit_counts_every_invoice_and_no_email_is_explained() {
         .execute(&mut *conn)
         .await
         .unwrap();
-    let ids: Vec<i64> = store::portal::portal_invoices(&mut conn, "52998224725", 10)
+    let ids: Vec<i64> = store::subscribers::portal_invoices(&mut conn, "52998224725", 10)
         .await
         .unwrap()
         .iter()
         .map(|i| i.id.0)
         .collect();
-    let joao = store::portal::portal_invoices(&mut conn, "11222333000181", 10)
+    let joao = store::subscribers::portal_invoices(&mut conn, "11222333000181", 10)
         .await
         .unwrap()[0]
         .id
@@ -630,7 +630,7 @@ async fn the_app_api_logs_in_lists_sends_and_registers_devices() {
             assert_eq!(status, 404, "{label}: not João's device");
             let mut conn = db.pool.acquire().await.unwrap();
             assert_eq!(
-                store::portal::devices_of(&mut conn, "52998224725")
+                store::subscribers::devices_of(&mut conn, "52998224725")
                     .await
                     .unwrap(),
                 ["fcm-abc"]
@@ -726,7 +726,7 @@ async fn regua_portal_password_sets_a_password_that_logs_in() {
 /// admin UI from that address, nor the other way round: the per-address counters are apart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn portal_and_admin_failures_are_counted_apart_per_address() {
-    use regua::portal::{Login, login};
+    use regua::actions::self_service::{Login, login};
     let t = sqlite().await;
     let clock = clock_on("2026-01-07");
     let since = clock.now_millis() - 3_600_000;
@@ -813,7 +813,10 @@ async fn the_access_form_takes_the_same_time_for_anyone_and_limits_each_address(
         }
         // Every answer waits for the floor: the work behind it no longer shows.
         for took in known.iter().chain(&stranger) {
-            assert!(*took >= regua::portal::ACCESS_ANSWER_FLOOR, "{took:?}");
+            assert!(
+                *took >= regua::actions::self_service::ACCESS_ANSWER_FLOOR,
+                "{took:?}"
+            );
         }
         let median = |v: &mut Vec<std::time::Duration>| {
             v.sort();
@@ -841,7 +844,7 @@ async fn five_impatient_clicks_on_one_confirmation_queue_one_message() {
             .unwrap();
         portal_isp(&t.db, &sink).await;
         set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
-        let invoice = store::portal::portal_invoices(
+        let invoice = store::subscribers::portal_invoices(
             &mut t.db.pool.acquire().await.unwrap(),
             "52998224725",
             10,

@@ -127,16 +127,20 @@ pub async fn set_portal_password(
     now_ms: i64,
 ) -> anyhow::Result<bool> {
     in_transaction(db, async |tx| {
-        if store::portal::customers_with_document(tx, digits)
+        if store::subscribers::customers_with_document(tx, digits)
             .await?
             .is_empty()
         {
             return Ok(false);
         }
-        store::portal::set_portal_password(tx, digits, &hash_password(password), now_ms).await?;
+        store::subscribers::set_portal_password(tx, digits, &hash_password(password), now_ms)
+            .await?;
         Audit::of(
             "portal.password",
-            format!("portal:{}", crate::portal::masked_document(digits)),
+            format!(
+                "portal:{}",
+                crate::actions::self_service::masked_document(digits)
+            ),
         )
         .write(tx, actor, now_ms)
         .await?;

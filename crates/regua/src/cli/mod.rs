@@ -196,15 +196,15 @@ async fn portal(g: &Global, cmd: PortalCmd) -> anyhow::Result<ExitCode> {
         document,
         password_env,
     } = cmd;
-    let Some(digits) = crate::portal::document_digits(&document) else {
+    let Some(digits) = crate::actions::self_service::document_digits(&document) else {
         eprintln!("--document: {document:?} is not a valid CPF or CNPJ");
         return Ok(ExitCode::from(2));
     };
     let password = std::env::var(&password_env).unwrap_or_default();
-    if password.chars().count() < crate::portal::MIN_PASSWORD_LEN {
+    if password.chars().count() < crate::actions::self_service::MIN_PASSWORD_LEN {
         eprintln!(
             "--password-env: {password_env} must hold a password of at least {} characters",
-            crate::portal::MIN_PASSWORD_LEN
+            crate::actions::self_service::MIN_PASSWORD_LEN
         );
         return Ok(ExitCode::from(2));
     }

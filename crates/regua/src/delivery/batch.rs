@@ -65,7 +65,7 @@ impl BatchCache {
             if let Some(customer) = c.notice.customer_id.and_then(|id| customers.get(&id)) {
                 let doc = customer.document.digits().to_string();
                 if let std::collections::hash_map::Entry::Vacant(e) = devices.entry(doc) {
-                    let tokens = store::portal::devices_of(&mut conn, e.key()).await?;
+                    let tokens = store::subscribers::devices_of(&mut conn, e.key()).await?;
                     e.insert(tokens);
                 }
             }
@@ -90,10 +90,11 @@ impl BatchCache {
             .filter(|c| c.notice.purpose == crate::layouts::Purpose::PortalAccess)
             .map(|c| c.notice.id.0)
             .collect();
-        let access_tokens = store::portal::access_tokens_of_notices(&mut conn, &access, now_ms)
-            .await?
-            .into_iter()
-            .collect();
+        let access_tokens =
+            store::subscribers::access_tokens_of_notices(&mut conn, &access, now_ms)
+                .await?
+                .into_iter()
+                .collect();
         Ok(BatchCache {
             access_tokens,
             accounts: store::accounts::list_smtp_accounts(&mut conn).await?,

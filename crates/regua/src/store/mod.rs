@@ -58,9 +58,9 @@ pub mod log;
 mod migrate;
 pub mod outbox;
 pub mod parties;
-pub mod portal;
 pub mod rules;
 pub mod settings;
+pub mod subscribers;
 
 pub use migrate::{MIGRATIONS, migrate};
 

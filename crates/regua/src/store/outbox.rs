@@ -821,7 +821,7 @@ pub async fn finish_attempts(
         })
         .map(|(c, _)| c.notice.id.0)
         .collect();
-    super::portal::forget_token_texts(&mut tx, &settled).await?;
+    super::subscribers::forget_token_texts(&mut tx, &settled).await?;
     tx.commit().await.context("cannot record the attempts")?;
     Ok(lost)
 }

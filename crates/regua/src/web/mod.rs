@@ -16,11 +16,11 @@ mod letters;
 mod log;
 pub mod metrics;
 pub use metrics::MetricsAccess;
+mod app_api;
+mod central;
 mod dashboard;
 mod dunning;
 mod login;
-mod portal;
-mod portal_app;
 mod router;
 mod settings;
 mod smtp;
@@ -189,7 +189,7 @@ fn templates() -> minijinja::Environment<'static> {
 pub fn router(state: Arc<AppState>) -> Router {
     router::routes()
         .merge(api::routes())
-        .merge(portal_app::routes())
+        .merge(app_api::routes())
         .with_state(state)
 }
 

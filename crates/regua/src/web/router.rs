@@ -134,31 +134,31 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/configuracoes/formas",
             get(super::wallets::methods).post(super::wallets::add_method),
         )
-        .route("/central", get(super::portal::home))
+        .route("/central", get(super::central::home))
         .route(
             "/central/entrar",
-            get(super::portal::login_form).post(super::portal::login),
+            get(super::central::login_form).post(super::central::login),
         )
-        .route("/central/sair", post(super::portal::logout))
+        .route("/central/sair", post(super::central::logout))
         .route(
             "/central/acesso",
-            get(super::portal::access_form).post(super::portal::request_access),
+            get(super::central::access_form).post(super::central::request_access),
         )
         .route(
             "/central/senha/{token}",
-            get(super::portal::password_form).post(super::portal::set_password),
+            get(super::central::password_form).post(super::central::set_password),
         )
-        .route("/central/faturas", get(super::portal::invoices))
-        .route("/central/faturas/{id}", get(super::portal::invoice))
+        .route("/central/faturas", get(super::central::invoices))
+        .route("/central/faturas/{id}", get(super::central::invoice))
         .route(
             "/central/faturas/{id}/boleto.pdf",
-            get(super::portal::boleto_pdf),
+            get(super::central::boleto_pdf),
         )
         .route(
             "/central/faturas/{id}/enviar",
-            get(super::portal::send_confirm).post(super::portal::send),
+            get(super::central::send_confirm).post(super::central::send),
         )
-        .route("/static/central.js", get(super::portal::js))
+        .route("/static/central.js", get(super::central::js))
         .route("/emissao", get(super::emission::show))
         .route("/emissao/enviar", post(super::emission::send))
         .route("/emissao/carne.pdf", get(super::emission::carne))

@@ -369,7 +369,7 @@ pub async fn portal_isp(db: &Db, sink: &mailsink::Sink) {
 /// logged in.
 pub async fn set_portal_password(db: &Db, document: &str, password: &str) {
     let mut conn = db.pool.acquire().await.unwrap();
-    store::portal::set_portal_password(
+    store::subscribers::set_portal_password(
         &mut conn,
         document,
         &regua::web::auth::hash_password(password),

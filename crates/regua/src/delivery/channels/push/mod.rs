@@ -98,7 +98,7 @@ impl PushChannel {
         };
         let already = match async {
             let mut conn = self.db.pool.acquire().await?;
-            store::portal::push_delivered(&mut conn, n.id).await
+            store::subscribers::push_delivered(&mut conn, n.id).await
         }
         .await
         {
@@ -126,7 +126,7 @@ impl PushChannel {
                 Ok(accepted) => {
                     let recorded = async {
                         let mut conn = self.db.pool.acquire().await?;
-                        store::portal::record_push_delivery(&mut conn, n.id, device, now).await
+                        store::subscribers::record_push_delivery(&mut conn, n.id, device, now).await
                     };
                     if let Err(e) = recorded.await {
                         tracing::error!(
@@ -141,7 +141,7 @@ impl PushChannel {
                     removed += 1;
                     tracing::info!(notice = n.id.0, %reply, "device token unregistered; removed");
                     if let Ok(mut conn) = self.db.pool.acquire().await
-                        && let Err(e) = store::portal::delete_device(&mut conn, device).await
+                        && let Err(e) = store::subscribers::delete_device(&mut conn, device).await
                     {
                         tracing::error!(error = format!("{e:#}"), "cannot remove a device token");
                     }

@@ -1,8 +1,8 @@
 //! Central do Assinante (`/central`): the subscriber's pages, mobile-first, in pt-BR. The rules
-//! live in [`crate::portal`]; this module draws them.
+//! live in [`crate::actions::self_service`]; this module draws them.
 //!
 //! Every invoice a page names is looked up together with the logged-in document
-//! ([`store::portal::portal_invoice`]): someone else's invoice is a 404, logged, like one that does not
+//! ([`store::subscribers::portal_invoice`]): someone else's invoice is a 404, logged, like one that does not
 //! exist.
 
 use std::net::SocketAddr;
@@ -16,9 +16,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{AppState, auth, cookie, internal};
+use crate::actions::self_service::{self, AccessRequest, Login};
 use crate::domain::{Invoice, InvoiceId, format_date};
-use crate::portal::{self, AccessRequest, Login};
-use crate::store::{self, portal::PortalSessionKind};
+use crate::store::{self, subscribers::PortalSessionKind};
 
 /// The portal's session cookie.
 pub const PORTAL_COOKIE: &str = "regua_central";
@@ -58,7 +58,7 @@ impl FromRequestParts<Arc<AppState>> for PortalSession {
         };
         let found = async {
             let mut conn = state.db.pool.acquire().await?;
-            store::portal::portal_session(
+            store::subscribers::portal_session(
                 &mut conn,
                 &token,
                 PortalSessionKind::Web,
@@ -110,7 +110,7 @@ fn message_page(
 /// Someone else's invoice, or none: the same answer, and a line in the log.
 fn not_found(state: &AppState, session: &PortalSession, id: i64) -> Response {
     tracing::warn!(
-        document = %portal::masked_document(&session.document),
+        document = %self_service::masked_document(&session.document),
         invoice = id,
         "portal: invoice not found for this subscriber"
     );
@@ -222,7 +222,7 @@ pub(super) async fn login(
     }
     let client = super::client_of(Some(peer));
     let result: anyhow::Result<Response> = async {
-        match portal::login(
+        match self_service::login(
             &state.db,
             &state.clock,
             &form.documento,
@@ -233,12 +233,12 @@ pub(super) async fn login(
         {
             Login::Ok(document) => {
                 let mut conn = state.db.pool.acquire().await?;
-                let (token, _) = store::portal::create_portal_session(
+                let (token, _) = store::subscribers::create_portal_session(
                     &mut conn,
                     &document,
                     PortalSessionKind::Web,
                     state.clock.now_millis(),
-                    portal::WEB_SESSION_TTL_MS,
+                    self_service::WEB_SESSION_TTL_MS,
                 )
                 .await?;
                 let mut resp = Redirect::to(safe_portal_next(&form.next)).into_response();
@@ -248,7 +248,7 @@ pub(super) async fn login(
                         PORTAL_COOKIE,
                         &token,
                         "/central",
-                        portal::WEB_SESSION_TTL_MS / 1000,
+                        self_service::WEB_SESSION_TTL_MS / 1000,
                     ),
                 );
                 resp.headers_mut().append(
@@ -320,7 +320,7 @@ pub(super) async fn logout(
     }
     let result = async {
         let mut conn = state.db.pool.acquire().await?;
-        store::portal::delete_portal_session(&mut conn, &session.token).await
+        store::subscribers::delete_portal_session(&mut conn, &session.token).await
     }
     .await;
     match result {
@@ -372,7 +372,7 @@ pub(super) async fn request_access(
     Form(form): Form<AccessForm>,
 ) -> Response {
     // Every answer after the same time, whatever the document (see ACCESS_ANSWER_FLOOR).
-    let answer_at = tokio::time::Instant::now() + portal::ACCESS_ANSWER_FLOOR;
+    let answer_at = tokio::time::Instant::now() + self_service::ACCESS_ANSWER_FLOOR;
     let response = request_access_now(&state, peer, &headers, &form).await;
     tokio::time::sleep_until(answer_at).await;
     response
@@ -393,7 +393,7 @@ async fn request_access_now(
             &form.documento,
         );
     }
-    let Some(document) = portal::document_digits(&form.documento) else {
+    let Some(document) = self_service::document_digits(&form.documento) else {
         return access_page(
             &state,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -402,7 +402,7 @@ async fn request_access_now(
         );
     };
     let client = super::client_of(Some(peer));
-    match portal::reserve_access_request(&state.db, &state.clock, &client).await {
+    match self_service::reserve_access_request(&state.db, &state.clock, &client).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!(%client, "portal access link requests throttled for this address");
@@ -417,10 +417,10 @@ async fn request_access_now(
         }
         Err(e) => return internal(e),
     }
-    match portal::request_access(&state.db, &state.clock, &document).await {
+    match self_service::request_access(&state.db, &state.clock, &document).await {
         Ok(outcome) => {
             tracing::info!(
-                document = %portal::masked_document(&document),
+                document = %self_service::masked_document(&document),
                 ?outcome,
                 "portal access link requested"
             );
@@ -446,7 +446,7 @@ pub(super) async fn password_form(
 ) -> Response {
     let valid = async {
         let mut conn = state.db.pool.acquire().await?;
-        store::portal::portal_token_document(&mut conn, &token, state.clock.now_millis()).await
+        store::subscribers::portal_token_document(&mut conn, &token, state.clock.now_millis()).await
     }
     .await;
     match valid {
@@ -477,7 +477,7 @@ fn password_page(
         "portal_password.html",
         status,
         minijinja::context! {
-            title => "Criar senha", error, token, min => portal::MIN_PASSWORD_LEN,
+            title => "Criar senha", error, token, min => self_service::MIN_PASSWORD_LEN,
         },
     )
 }
@@ -507,7 +507,7 @@ pub(super) async fn set_password(
             Some("O formulário expirou. Tente de novo."),
         );
     }
-    if let Some(problem) = portal::password_problem(&form.senha, &form.confirmacao) {
+    if let Some(problem) = self_service::password_problem(&form.senha, &form.confirmacao) {
         return password_page(
             &state,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -517,17 +517,18 @@ pub(super) async fn set_password(
     }
     let result: anyhow::Result<Response> = async {
         let Some(document) =
-            portal::set_password_with_link(&state.db, &state.clock, &token, &form.senha).await?
+            self_service::set_password_with_link(&state.db, &state.clock, &token, &form.senha)
+                .await?
         else {
             return Ok(expired_link(&state));
         };
         let mut conn = state.db.pool.acquire().await?;
-        let (session, _) = store::portal::create_portal_session(
+        let (session, _) = store::subscribers::create_portal_session(
             &mut conn,
             &document,
             PortalSessionKind::Web,
             state.clock.now_millis(),
-            portal::WEB_SESSION_TTL_MS,
+            self_service::WEB_SESSION_TTL_MS,
         )
         .await?;
         let mut resp = Redirect::to("/central/faturas").into_response();
@@ -537,7 +538,7 @@ pub(super) async fn set_password(
                 PORTAL_COOKIE,
                 &session,
                 "/central",
-                portal::WEB_SESSION_TTL_MS / 1000,
+                self_service::WEB_SESSION_TTL_MS / 1000,
             ),
         );
         Ok(resp)
@@ -550,7 +551,7 @@ pub(super) async fn set_password(
 const LIST_LIMIT: i64 = 60;
 
 fn invoice_row(invoice: &Invoice, today: jiff::civil::Date) -> minijinja::Value {
-    let (code, label) = portal::status_pt(invoice, today);
+    let (code, label) = self_service::status_pt(invoice, today);
     minijinja::context! {
         id => invoice.id.0, number => invoice.external_id.clone(),
         amount => invoice.amount.to_string(), due => format_date(invoice.due_date),
@@ -565,8 +566,9 @@ pub(super) async fn invoices(
 ) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
-        let list = store::portal::portal_invoices(&mut conn, &session.document, LIST_LIMIT).await?;
-        let name = store::portal::customers_with_document(&mut conn, &session.document)
+        let list =
+            store::subscribers::portal_invoices(&mut conn, &session.document, LIST_LIMIT).await?;
+        let name = store::subscribers::customers_with_document(&mut conn, &session.document)
             .await?
             .first()
             .map(|c| c.name.clone())
@@ -598,7 +600,7 @@ async fn find(
     id: i64,
 ) -> anyhow::Result<Option<Invoice>> {
     let mut conn = state.db.pool.acquire().await?;
-    store::portal::portal_invoice(&mut conn, &session.document, InvoiceId(id)).await
+    store::subscribers::portal_invoice(&mut conn, &session.document, InvoiceId(id)).await
 }
 
 #[derive(Deserialize)]
@@ -627,7 +629,7 @@ pub(super) async fn invoice(
             .as_deref()
             .and_then(|p| boleto::pdf::qr_svg(p).ok())
             .map(minijinja::Value::from_safe_string);
-        let offered = open && portal::email_offered(&mut conn).await?;
+        let offered = open && self_service::email_offered(&mut conn).await?;
         let today = state.clock.today();
         Ok(render(
             &state,
@@ -687,8 +689,8 @@ pub(super) async fn send_confirm(
             return Ok(not_found(&state, &session, id));
         };
         let mut conn = state.db.pool.acquire().await?;
-        Ok(match portal::check_send(&mut conn, &state.clock, &invoice).await? {
-            Ok(portal::SendCheck { masked, .. }) => render(
+        Ok(match self_service::check_send(&mut conn, &state.clock, &invoice).await? {
+            Ok(self_service::SendCheck { masked, .. }) => render(
                 &state,
                 "portal_send.html",
                 StatusCode::OK,
@@ -707,7 +709,11 @@ pub(super) async fn send_confirm(
     result.unwrap_or_else(internal)
 }
 
-fn refused(state: &AppState, session: &PortalSession, refusal: portal::SendRefusal) -> Response {
+fn refused(
+    state: &AppState,
+    session: &PortalSession,
+    refusal: self_service::SendRefusal,
+) -> Response {
     message_page(
         state,
         Some(session),
@@ -733,7 +739,8 @@ pub(super) async fn send(
         };
         let request = Some(form.request.as_str()).filter(|r| !r.is_empty());
         Ok(
-            match portal::send_second_copy(&state.db, &state.clock, &invoice, request).await? {
+            match self_service::send_second_copy(&state.db, &state.clock, &invoice, request).await?
+            {
                 Ok((_, masked)) => {
                     let q = serde_urlencoded::to_string([("enviada", masked.as_str())])
                         .unwrap_or_default();

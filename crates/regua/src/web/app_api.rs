@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::api::{ApiError, ApiResult, parse_json, respond};
+use crate::actions::self_service::{self, Login};
 use crate::domain::{Invoice, InvoiceId};
-use crate::portal::{self, Login};
-use crate::store::{self, portal::PortalSessionKind};
+use crate::store::{self, subscribers::PortalSessionKind};
 
 /// A request from the app with a live session: the document (digits) and the token.
 pub struct AppClient {
@@ -47,7 +47,7 @@ impl FromRequestParts<Arc<AppState>> for AppClient {
             return Err(unauthorized());
         }
         let mut conn = state.db.pool.acquire().await?;
-        match store::portal::portal_session(
+        match store::subscribers::portal_session(
             &mut conn,
             &token,
             PortalSessionKind::App,
@@ -93,20 +93,22 @@ async fn create_session(
         async {
             let b: LoginBody = parse_json(&body)?;
             let client = super::client_of(Some(peer));
-            match portal::login(&state.db, &state.clock, &b.document, &b.password, &client).await? {
+            match self_service::login(&state.db, &state.clock, &b.document, &b.password, &client)
+                .await?
+            {
                 Login::Ok(document) => {
                     let now = state.clock.now_millis();
                     let mut conn = state.db.pool.acquire().await?;
-                    let (token, _) = store::portal::create_portal_session(
+                    let (token, _) = store::subscribers::create_portal_session(
                         &mut conn,
                         &document,
                         PortalSessionKind::App,
                         now,
-                        portal::APP_SESSION_TTL_MS,
+                        self_service::APP_SESSION_TTL_MS,
                     )
                     .await?;
                     let expires =
-                        jiff::Timestamp::from_millisecond(now + portal::APP_SESSION_TTL_MS)
+                        jiff::Timestamp::from_millisecond(now + self_service::APP_SESSION_TTL_MS)
                             .map(|t| t.to_string())
                             .unwrap_or_default();
                     Ok((
@@ -133,7 +135,7 @@ async fn create_session(
 async fn end_session(State(state): State<Arc<AppState>>, client: AppClient) -> Response {
     let result = async {
         let mut conn = state.db.pool.acquire().await?;
-        store::portal::delete_portal_session(&mut conn, &client.token).await
+        store::subscribers::delete_portal_session(&mut conn, &client.token).await
     }
     .await;
     match result {
@@ -143,7 +145,7 @@ async fn end_session(State(state): State<Arc<AppState>>, client: AppClient) -> R
 }
 
 fn invoice_json(i: &Invoice, today: jiff::civil::Date) -> Value {
-    let (status, _) = portal::status_pt(i, today);
+    let (status, _) = self_service::status_pt(i, today);
     json!({
         "id": i.id.0,
         "number": i.external_id,
@@ -158,13 +160,13 @@ async fn invoices(State(state): State<Arc<AppState>>, client: AppClient) -> Resp
     respond(
         async {
             let mut conn = state.db.pool.acquire().await?;
-            let list = store::portal::portal_invoices(&mut conn, &client.document, 60).await?;
+            let list = store::subscribers::portal_invoices(&mut conn, &client.document, 60).await?;
             let today = state.clock.today();
             Ok((
                 StatusCode::OK,
                 json!({
                     "invoices": list.iter().map(|i| invoice_json(i, today)).collect::<Vec<_>>(),
-                    "email_available": portal::email_offered(&mut conn).await?,
+                    "email_available": self_service::email_offered(&mut conn).await?,
                 }),
             ))
         }
@@ -174,11 +176,11 @@ async fn invoices(State(state): State<Arc<AppState>>, client: AppClient) -> Resp
 
 async fn find(state: &AppState, client: &AppClient, id: i64) -> Result<Invoice, ApiError> {
     let mut conn = state.db.pool.acquire().await?;
-    match store::portal::portal_invoice(&mut conn, &client.document, InvoiceId(id)).await? {
+    match store::subscribers::portal_invoice(&mut conn, &client.document, InvoiceId(id)).await? {
         Some(i) => Ok(i),
         None => {
             tracing::warn!(
-                document = %portal::masked_document(&client.document),
+                document = %self_service::masked_document(&client.document),
                 invoice = id,
                 "portal app: invoice not found for this subscriber"
             );
@@ -231,7 +233,7 @@ async fn send(
     respond(
         async {
             let i = find(&state, &client, id).await?;
-            match portal::send_second_copy(&state.db, &state.clock, &i, None).await? {
+            match self_service::send_second_copy(&state.db, &state.clock, &i, None).await? {
                 Ok((notice, masked)) => Ok((
                     StatusCode::ACCEPTED,
                     json!({"notice": notice.0, "status": "queued", "to": masked}),
@@ -276,7 +278,7 @@ async fn register_device(
                 return Err(ApiError::invalid("platform", "Use android, ios ou web."));
             }
             let mut conn = state.db.pool.acquire().await?;
-            store::portal::register_device(
+            store::subscribers::register_device(
                 &mut conn,
                 &client.document,
                 token,
@@ -298,13 +300,13 @@ async fn remove_device(
     let result: ApiResult = async {
         let mut conn = state.db.pool.acquire().await?;
         // Only this document's device: a token of someone else's is "not found".
-        if !store::portal::devices_of(&mut conn, &client.document)
+        if !store::subscribers::devices_of(&mut conn, &client.document)
             .await?
             .contains(&token)
         {
             return Err(ApiError::not_found("Dispositivo"));
         }
-        store::portal::delete_device(&mut conn, &token).await?;
+        store::subscribers::delete_device(&mut conn, &token).await?;
         Ok((StatusCode::NO_CONTENT, Value::Null))
     }
     .await;

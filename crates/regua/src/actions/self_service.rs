@@ -107,7 +107,7 @@ pub async fn request_access(
 ) -> anyhow::Result<AccessRequest> {
     let now = clock.now_millis();
     let mut tx = db.begin().await?;
-    let customers = store::portal::customers_with_document(&mut tx, document).await?;
+    let customers = store::subscribers::customers_with_document(&mut tx, document).await?;
     if customers.is_empty() {
         return Ok(AccessRequest::Unknown);
     }
@@ -117,7 +117,7 @@ pub async fn request_access(
     else {
         return Ok(AccessRequest::NoEmail);
     };
-    if store::portal::portal_tokens_since(&mut tx, document, now - 60 * 60 * 1000).await?
+    if store::subscribers::portal_tokens_since(&mut tx, document, now - 60 * 60 * 1000).await?
         >= MAX_LINKS_PER_HOUR
     {
         return Ok(AccessRequest::Throttled);
@@ -129,7 +129,7 @@ pub async fn request_access(
         .await?
         .ok_or_else(|| anyhow::anyhow!("no portal_access layout"))?;
     let (token_id, _token) =
-        store::portal::create_portal_token(&mut tx, document, now, ACCESS_LINK_TTL_MS).await?;
+        store::subscribers::create_portal_token(&mut tx, document, now, ACCESS_LINK_TTL_MS).await?;
     let enqueued = store::outbox::enqueue_notice(
         &mut tx,
         &NewNotice {
@@ -149,7 +149,7 @@ pub async fn request_access(
     )
     .await?;
     let (Enqueued::New(notice) | Enqueued::Exists(notice, _)) = enqueued;
-    store::portal::set_token_notice(&mut tx, token_id, notice.0).await?;
+    store::subscribers::set_token_notice(&mut tx, token_id, notice.0).await?;
     tx.commit().await?;
     Ok(AccessRequest::Sent)
 }
@@ -203,7 +203,7 @@ pub async fn login(
     };
     let mut conn = db.pool.acquire().await?;
     let hash = match &document {
-        Some(d) => store::portal::portal_password_hash(&mut conn, d).await?,
+        Some(d) => store::subscribers::portal_password_hash(&mut conn, d).await?,
         None => None,
     };
     let ok = auth::verify_password(password, hash.as_deref().unwrap_or(DUMMY_HASH.as_str()));
@@ -250,10 +250,10 @@ pub async fn set_password_with_link(
     let now = clock.now_millis();
     let hash = auth::hash_password(password);
     let mut tx = db.begin().await?;
-    let Some(document) = store::portal::use_portal_token(&mut tx, token, now).await? else {
+    let Some(document) = store::subscribers::use_portal_token(&mut tx, token, now).await? else {
         return Ok(None);
     };
-    store::portal::set_portal_password(&mut tx, &document, &hash, now).await?;
+    store::subscribers::set_portal_password(&mut tx, &document, &hash, now).await?;
     tx.commit().await?;
     tracing::info!(document = %masked_document(&document), "portal password set by link");
     Ok(Some(document))
@@ -359,7 +359,7 @@ pub async fn check_send(
     let Some(email) = customer.email.as_ref().map(|e| e.as_str().to_string()) else {
         return Ok(Err(SendRefusal::NoEmail));
     };
-    let (by_invoice, by_customer) = store::portal::portal_requests_since(
+    let (by_invoice, by_customer) = store::subscribers::portal_requests_since(
         conn,
         invoice.id,
         customer.id,
