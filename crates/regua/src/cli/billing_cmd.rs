@@ -1,0 +1,370 @@
+//! `regua invoices`, `regua wallet`, `regua method`, `regua import`: what is billed and how.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+
+use super::{Global, actor};
+use crate::domain::{NewWallet, WalletKind, format_date};
+use crate::store;
+
+/// `regua invoices …`
+#[derive(Debug, Subcommand)]
+pub enum InvoicesCmd {
+    /// "Gerar financeiro do contrato": create the next N monthly invoices of a contract, or of
+    /// every contract not cancelled with --all (idempotent: what exists is skipped).
+    Generate {
+        /// The contract's id or external id.
+        #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+        contract: Option<String>,
+        /// Every contract that is not cancelled, in transactions of 500 contracts.
+        #[arg(long)]
+        all: bool,
+        /// How many months ahead.
+        #[arg(long, default_value_t = 1)]
+        months: u32,
+    },
+    /// "Enviar por e-mail agora": queue an invoice's e-mail (boleto attached) with an
+    /// account's default message; `regua outbox drain` or a worker delivers it.
+    Send {
+        /// The invoice's id or external id.
+        #[arg(long)]
+        invoice: String,
+        /// The e-mail account (default: the one in the financial parameters).
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// List a contract's invoices.
+    List {
+        /// The contract's id or external id.
+        #[arg(long)]
+        contract: String,
+    },
+}
+
+pub(super) async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    match cmd {
+        InvoicesCmd::Generate {
+            contract: None,
+            months,
+            ..
+        } => {
+            let clock = g.clock()?;
+            let mut conn = db.pool.acquire().await?;
+            let total = store::parties::count_active_contracts(&mut conn).await?;
+            drop(conn);
+            let bar = indicatif::ProgressBar::new(u64::try_from(total).unwrap_or(0));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {per_sec}")
+                    .context("progress template")?
+                    .progress_chars("=> "),
+            );
+            bar.set_message("generating");
+            let report =
+                crate::invoicing::generate_all(&db, months, &clock, |done| bar.set_position(done))
+                    .await?;
+            bar.finish_and_clear();
+            println!(
+                "{} contract(s): {} invoice(s) created, {} month(s) already had one; {} generation e-mail(s) queued",
+                report.contracts, report.created, report.skipped_months, report.queued
+            );
+            if report.no_account > 0 {
+                eprintln!(
+                    "warning: {} contract(s) are on wallets that send e-mail on generation but no financial SMTP account is set (regua smtp default NAME); nothing was sent to them",
+                    report.no_account
+                );
+            }
+        }
+        InvoicesCmd::Generate {
+            contract: Some(contract),
+            months,
+            ..
+        } => {
+            let generation =
+                crate::invoicing::generate_invoices(&db, &contract, months, &g.clock()?).await?;
+            for inv in &generation.created {
+                println!(
+                    "created {}  due {}  {}  our number {}",
+                    inv.external_id,
+                    format_date(inv.due_date),
+                    inv.amount,
+                    inv.our_number
+                );
+            }
+            for m in &generation.skipped_months {
+                println!("exists  {m}");
+            }
+            println!(
+                "{} invoice(s) created for contract {}",
+                generation.created.len(),
+                generation.contract.external_id
+            );
+            use crate::invoicing::GenerationNotice;
+            match generation.notice {
+                GenerationNotice::Queued(id) => {
+                    println!("e-mail with the boletos queued (notice {id})")
+                }
+                GenerationNotice::Printed => {
+                    println!("printed delivery: no e-mail is sent for these invoices")
+                }
+                GenerationNotice::NoAccount => eprintln!(
+                    "warning: the wallet sends e-mail on generation but no financial SMTP account is set (regua smtp default NAME); nothing was sent"
+                ),
+                GenerationNotice::NotApplicable => {}
+            }
+        }
+        InvoicesCmd::Send { invoice, account } => {
+            let mut conn = db.pool.acquire().await?;
+            let found = match store::invoices::find_invoice_by_external_id(&mut conn, &invoice)
+                .await?
+            {
+                Some(i) => i,
+                None => match invoice.parse::<i64>() {
+                    Ok(id) => store::invoices::get_invoice(&mut conn, crate::domain::InvoiceId(id))
+                        .await
+                        .with_context(|| format!("no invoice {invoice:?}"))?,
+                    Err(_) => anyhow::bail!("no invoice {invoice:?}"),
+                },
+            };
+            drop(conn);
+            let now = g.clock()?.now_millis();
+            // Each "send now" is its own notice: the clock may be frozen (--today), so a random
+            // suffix keeps two sends in the same millisecond apart.
+            let key = |i: &crate::domain::Invoice| crate::delivery::NoticeKey::manual(i.id, now);
+            use crate::actions::notices::NotSent;
+            match crate::actions::notices::send_invoice_now(
+                &db,
+                found.id,
+                account.as_deref(),
+                key,
+                &actor(),
+                now,
+            )
+            .await?
+            {
+                Ok((_, crate::delivery::Enqueued::New(id))) => {
+                    println!("notice {id} queued for invoice {}", found.external_id)
+                }
+                Ok((_, crate::delivery::Enqueued::Exists(id, status))) => {
+                    println!("already queued/sent: notice {id} ({status})")
+                }
+                Err(NotSent::NoAccount) => {
+                    eprintln!(
+                        "no e-mail account: pass --account or set a default with `regua smtp default NAME`"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                Err(NotSent::NotOpen) => {
+                    eprintln!(
+                        "invoice {} is {}: only open invoices are sent",
+                        found.external_id, found.status
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                Err(NotSent::NotFound) => anyhow::bail!("no invoice {invoice:?}"),
+            }
+        }
+        InvoicesCmd::List { contract } => {
+            let mut conn = db.pool.acquire().await?;
+            let c = store::parties::find_contract(&mut conn, &contract)
+                .await?
+                .with_context(|| format!("no contract {contract:?}"))?;
+            for inv in store::invoices::list_invoices_of_contract(&mut conn, c.id).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    inv.external_id,
+                    format_date(inv.due_date),
+                    inv.amount,
+                    inv.status,
+                    inv.delivery_type.label_pt()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `regua wallet …`
+#[derive(Debug, Subcommand)]
+pub enum WalletCmd {
+    /// Add a billing wallet.
+    Add {
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// FEBRABAN bank code: 001, 033, 104, 237, 341, 748, 756.
+        #[arg(long)]
+        bank: String,
+        /// Agência (digits, without check digit).
+        #[arg(long)]
+        agency: String,
+        /// Conta (digits, optionally -digit).
+        #[arg(long)]
+        account: String,
+        /// Carteira.
+        #[arg(long)]
+        wallet: String,
+        /// Convênio / código do beneficiário.
+        #[arg(long)]
+        agreement: String,
+        /// bank or gateway.
+        #[arg(long, default_value = "bank", value_parser = parse_kind)]
+        kind: WalletKind,
+        /// E-mail the customer when the contract's invoices are generated.
+        #[arg(long)]
+        send_on_generate: bool,
+        /// PIX key, so boletos carry a PIX QR code.
+        #[arg(long)]
+        pix_key: Option<String>,
+    },
+    /// List billing wallets.
+    List,
+}
+
+pub(super) async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        WalletCmd::Add {
+            name,
+            bank,
+            agency,
+            account,
+            wallet,
+            agreement,
+            kind,
+            send_on_generate,
+            pix_key,
+        } => {
+            let w = NewWallet {
+                name,
+                bank_code: bank,
+                agency,
+                account,
+                wallet_code: wallet,
+                agreement,
+                kind,
+                send_on_generate,
+                pix_key,
+            };
+            let id = crate::actions::billing_setup::add_wallet(
+                &db,
+                &w,
+                &actor(),
+                g.clock()?.now_millis(),
+            )
+            .await?;
+            if send_on_generate && kind == WalletKind::Gateway {
+                eprintln!("{}", crate::domain::GATEWAY_SEND_ON_GENERATE_WARNING);
+            }
+            println!("wallet {:?} added (id {id})", w.name);
+        }
+        WalletCmd::List => {
+            println!(
+                "name\tbank\tagency\taccount\twallet\tagreement\tkind\tsend_on_generate\tpix_key"
+            );
+            for w in store::parties::list_wallets(&mut conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    w.name,
+                    w.bank_code,
+                    w.agency,
+                    w.account,
+                    w.wallet_code,
+                    w.agreement,
+                    w.kind.as_str(),
+                    if w.send_on_generate { "yes" } else { "no" },
+                    w.pix_key.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `regua method …`
+#[derive(Debug, Subcommand)]
+pub enum MethodCmd {
+    /// Add a billing method issuing through a wallet.
+    Add {
+        /// Unique name.
+        #[arg(long)]
+        name: String,
+        /// The wallet's name.
+        #[arg(long)]
+        wallet: String,
+    },
+    /// List billing methods.
+    List,
+}
+
+pub(super) async fn method(g: &Global, cmd: MethodCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        MethodCmd::Add { name, wallet } => {
+            let id = crate::actions::billing_setup::add_billing_method(
+                &db,
+                &name,
+                &wallet,
+                &actor(),
+                g.clock()?.now_millis(),
+            )
+            .await?;
+            println!("billing method {name:?} added (id {id})");
+        }
+        MethodCmd::List => {
+            let wallets = store::parties::list_wallets(&mut conn).await?;
+            println!("name\twallet");
+            for m in store::parties::list_billing_methods(&mut conn).await? {
+                let w = wallets
+                    .iter()
+                    .find(|w| w.id == m.wallet_id)
+                    .map_or("?", |w| w.name.as_str());
+                println!("{}\t{}", m.name, w);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_kind(s: &str) -> Result<WalletKind, String> {
+    s.parse()
+}
+
+/// `regua import KIND FILE`: all or nothing; each bad row named on stderr.
+pub(super) async fn import(
+    g: &Global,
+    kind: crate::import::ImportKind,
+    file: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let db = g.db().await?;
+    match crate::import::import_csv(&db, kind, &bytes, &g.clock()?).await {
+        Ok(r) => {
+            println!(
+                "imported {}: {} created, {} updated",
+                file.display(),
+                r.created,
+                r.updated
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(crate::import::ImportError::BadRows(rows)) => {
+            for r in &rows {
+                eprintln!("{r}");
+            }
+            eprintln!(
+                "{}: {} bad row(s); nothing was imported",
+                file.display(),
+                rows.len()
+            );
+            Ok(ExitCode::from(2))
+        }
+        Err(crate::import::ImportError::Other(e)) => {
+            Err(e.context("import failed; nothing was imported"))
+        }
+    }
+}

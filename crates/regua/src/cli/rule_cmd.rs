@@ -1,0 +1,112 @@
+//! `regua rule`: the billing methods' send rules.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use super::{Global, actor};
+use crate::store;
+
+/// `regua rule …`
+#[derive(Debug, Subcommand)]
+pub enum RuleCmd {
+    /// Add a rule to a billing method.
+    Add {
+        /// The billing method's name.
+        #[arg(long)]
+        method: String,
+        /// before_due, on_due or after_due.
+        #[arg(long, value_parser = parse_rule_kind)]
+        kind: crate::dunning::RuleKind,
+        /// Days from the due date (0 for on_due).
+        #[arg(long, default_value_t = 0)]
+        days: u16,
+        /// The layout's name (default: the one for the kind's purpose).
+        #[arg(long)]
+        layout: Option<String>,
+    },
+    /// List every rule.
+    List,
+    /// Remove a rule by id.
+    Remove {
+        /// The rule's id (see `regua rule list`).
+        id: i64,
+    },
+}
+
+pub(super) fn parse_rule_kind(s: &str) -> Result<crate::dunning::RuleKind, String> {
+    s.parse()
+}
+
+pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
+    let db = g.db().await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        RuleCmd::Add {
+            method,
+            kind,
+            days,
+            layout,
+        } => {
+            match crate::actions::dunning::add_rule(
+                &db,
+                &method,
+                kind,
+                days,
+                layout.as_deref(),
+                &actor(),
+                g.clock()?.now_millis(),
+            )
+            .await
+            {
+                Ok(id) => {
+                    println!(
+                        "rule {id} added: {} {days} day(s) on {method:?}",
+                        kind.as_str()
+                    );
+                }
+                Err(store::parties::ConfigError::Other(e)) => return Err(e),
+                Err(e) => {
+                    eprintln!("{}", e.for_cli());
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        RuleCmd::List => {
+            let methods = store::parties::list_billing_methods(&mut conn).await?;
+            let layouts = store::layouts::list_layouts(&mut conn).await?;
+            println!("id\tmethod\tkind\tdays\tlayout");
+            for r in store::rules::list_send_rules(&mut conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    r.id,
+                    methods
+                        .iter()
+                        .find(|m| m.id == r.method)
+                        .map_or("?", |m| m.name.as_str()),
+                    r.kind.as_str(),
+                    r.days,
+                    layouts
+                        .iter()
+                        .find(|l| l.id == r.layout)
+                        .map_or("?", |l| l.name.as_str())
+                );
+            }
+        }
+        RuleCmd::Remove { id } => {
+            if !crate::actions::dunning::remove_rule(
+                &db,
+                crate::domain::rules::RuleId(id),
+                &actor(),
+                g.clock()?.now_millis(),
+            )
+            .await?
+            {
+                eprintln!("no rule {id}");
+                return Ok(ExitCode::from(2));
+            }
+            println!("rule {id} removed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
