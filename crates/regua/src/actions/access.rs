@@ -2,7 +2,7 @@
 //! passwords. (The login throttle is [`super::logins`].)
 
 use crate::domain::Actor;
-use crate::domain::auth::{Permission, Role, hash_password};
+use crate::domain::auth::{Permission, Role, UserId, hash_password};
 use crate::store::parties::ConfigError;
 use crate::store::{self, Db};
 
@@ -17,7 +17,7 @@ pub async fn add_user(
     password: &str,
     actor: &Actor,
     now_ms: i64,
-) -> Result<i64, ConfigError> {
+) -> Result<UserId, ConfigError> {
     in_transaction(db, async |tx| {
         let id = store::auth::insert_user(tx, login, name, role, password, now_ms).await?;
         store::auth::require_password_change(tx, login).await?;
@@ -34,7 +34,7 @@ pub async fn add_user(
 /// changed.
 pub async fn set_user_active(
     db: &Db,
-    id: i64,
+    id: UserId,
     active: bool,
     actor: &Actor,
     now_ms: i64,
@@ -62,7 +62,7 @@ pub async fn set_user_active(
 /// `keep_session` stays. The trail records the change, never the password.
 pub async fn change_own_password(
     db: &Db,
-    user: (i64, &str),
+    user: (UserId, &str),
     password: &str,
     keep_session: &str,
     now_ms: i64,
@@ -85,7 +85,7 @@ pub async fn add_api_key(
     permissions: &[Permission],
     actor: &Actor,
     now_ms: i64,
-) -> Result<(i64, String), ConfigError> {
+) -> Result<(crate::domain::auth::ApiKeyId, String), ConfigError> {
     in_transaction(db, async |tx| {
         let made = store::auth::insert_api_key(tx, name, permissions, now_ms).await?;
         let list: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();

@@ -2,9 +2,8 @@
 //! holidays, letters waiting for review and pauses of dunning.
 
 use crate::domain::Actor;
-use crate::domain::rules::{BandId, RuleId, RuleKind};
-use crate::domain::schedule::HolidayScope;
-use crate::domain::schedule::Task;
+use crate::domain::rules::{BandId, LetterId, PauseId, RuleId, RuleKind};
+use crate::domain::schedule::{HolidayId, HolidayScope, RoutineId, Task};
 use crate::store::dunning::PauseTarget;
 use crate::store::parties::ConfigError;
 use crate::store::{self, Db};
@@ -108,7 +107,7 @@ pub async fn add_routine(
     r: &NewRoutine<'_>,
     actor: &Actor,
     now_ms: i64,
-) -> Result<i64, ConfigError> {
+) -> Result<RoutineId, ConfigError> {
     in_transaction(db, async |tx| {
         let id = store::dunning::insert_routine(
             tx,
@@ -133,7 +132,7 @@ pub async fn add_routine(
 #[derive(Debug, Clone, Copy)]
 pub enum RoutineRef<'a> {
     /// By id (the web page's button).
-    Id(i64),
+    Id(RoutineId),
     /// By name (the CLI).
     Name(&'a str),
 }
@@ -193,7 +192,7 @@ pub async fn add_holiday(
     h: &NewHoliday<'_>,
     actor: &Actor,
     now_ms: i64,
-) -> Result<i64, ConfigError> {
+) -> Result<HolidayId, ConfigError> {
     in_transaction(db, async |tx| {
         let id =
             store::dunning::insert_holiday(tx, h.date, h.name, h.yearly, h.scope, h.place, now_ms)
@@ -208,7 +207,12 @@ pub async fn add_holiday(
 }
 
 /// Removes a holiday; false when there is none.
-pub async fn remove_holiday(db: &Db, id: i64, actor: &Actor, now_ms: i64) -> anyhow::Result<bool> {
+pub async fn remove_holiday(
+    db: &Db,
+    id: HolidayId,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
     in_transaction(db, async |tx| {
         let removed = store::dunning::delete_holiday(tx, id).await?;
         if removed {
@@ -227,7 +231,7 @@ pub enum Letters<'a> {
     /// Every pending one.
     All,
     /// These, all of which must be pending.
-    Ids(&'a [i64]),
+    Ids(&'a [LetterId]),
 }
 
 /// What became of an approval.
@@ -236,7 +240,7 @@ pub enum Approval {
     /// Approved and queued: how many.
     Approved(usize),
     /// This letter is not waiting for review: nothing changed.
-    NotPending(i64),
+    NotPending(LetterId),
 }
 
 /// Approves letters waiting for review and queues them, all or none, each audited
@@ -279,7 +283,7 @@ pub async fn approve_letters(
 /// first that is not pending refuses them all.
 pub async fn reject_letters(
     db: &Db,
-    ids: &[i64],
+    ids: &[LetterId],
     by: &str,
     actor: &Actor,
     now_ms: i64,
@@ -319,7 +323,7 @@ pub async fn pause_dunning(
     by: &str,
     actor: &Actor,
     now_ms: i64,
-) -> Result<Option<i64>, ConfigError> {
+) -> Result<Option<PauseId>, ConfigError> {
     in_transaction(db, async |tx| {
         let (target, action, entity) = match of {
             PauseOf::Customer(ext) => {

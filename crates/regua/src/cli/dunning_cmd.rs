@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use super::{Global, parse_date_arg};
 use crate::actions::dunning::PauseOf;
 use crate::domain::format_date;
+use crate::domain::rules::LetterId;
 use crate::dunning::{self, RunRequest, Trigger};
 use crate::store::{self, dunning::InvoiceFilter, dunning::PauseTarget, parties::ConfigError};
 
@@ -677,7 +678,7 @@ pub async fn holidays(g: &Global, args: HolidaysArgs) -> anyhow::Result<ExitCode
         (Some(HolidaysCmd::Remove { id }), _) => {
             if crate::actions::dunning::remove_holiday(
                 &db,
-                id,
+                crate::domain::schedule::HolidayId(id),
                 &super::actor(),
                 g.clock()?.now_millis(),
             )
@@ -725,7 +726,7 @@ pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
             let Some(letter) = store::dunning::list_letter_reviews(&mut conn, None)
                 .await?
                 .into_iter()
-                .find(|l| l.id == id)
+                .find(|l| l.id.0 == id)
             else {
                 eprintln!("no letter {id}");
                 return Ok(ExitCode::from(2));
@@ -735,6 +736,7 @@ pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
             println!("{}", out.display());
         }
         LettersCmd::Approve { ids, all, by } => {
+            let ids: Vec<_> = ids.into_iter().map(LetterId).collect();
             let which = if all {
                 crate::actions::dunning::Letters::All
             } else {
@@ -764,6 +766,7 @@ pub async fn letters(g: &Global, cmd: LettersCmd) -> anyhow::Result<ExitCode> {
             }
         }
         LettersCmd::Reject { ids, by } => {
+            let ids: Vec<_> = ids.into_iter().map(LetterId).collect();
             let by = operator(by);
             match crate::actions::dunning::reject_letters(
                 &db,

@@ -6,6 +6,13 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use base64::Engine as _;
 use sha2::Digest as _;
 
+id_type!(
+    /// Primary key of a staff user.
+    UserId,
+    /// Primary key of an integration's API key.
+    ApiKeyId,
+);
+
 /// A user's role ("perfil").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Role {

@@ -16,6 +16,13 @@ macro_rules! id_type {
                 self.0.fmt(f)
             }
         }
+
+        // Pages show an id as the number it is.
+        impl From<$name> for minijinja::Value {
+            fn from(id: $name) -> minijinja::Value {
+                minijinja::Value::from(id.0)
+            }
+        }
     )*};
 }
 

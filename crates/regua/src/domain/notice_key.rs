@@ -54,14 +54,14 @@ pub enum NoticeKey {
     /// "Send" through the REST API with an `Idempotency-Key`: `api:<api key id>:<idempotency key>`.
     ApiIdempotent {
         /// The API key's id.
-        api_key: i64,
+        api_key: crate::domain::auth::ApiKeyId,
         /// The client's idempotency key.
         idempotency: String,
     },
     /// "Send" through the REST API without one: `api:<api key id>:<invoice>:<ms>`.
     ApiSend {
         /// The API key's id.
-        api_key: i64,
+        api_key: crate::domain::auth::ApiKeyId,
         /// The invoice.
         invoice: InvoiceId,
         /// When (ms).
@@ -253,13 +253,13 @@ impl FromStr for NoticeKey {
             }
             ("api", [k, i, at]) if i.parse::<i64>().is_ok() && at.parse::<i64>().is_ok() => {
                 NoticeKey::ApiSend {
-                    api_key: int(k)?,
+                    api_key: crate::domain::auth::ApiKeyId(int(k)?),
                     invoice: InvoiceId(int(i)?),
                     at_ms: int(at)?,
                 }
             }
             ("api", [k, ..]) => NoticeKey::ApiIdempotent {
-                api_key: int(k)?,
+                api_key: crate::domain::auth::ApiKeyId(int(k)?),
                 idempotency: rest[k.len() + 1..].to_string(),
             },
             ("portal", [i, d, n]) => NoticeKey::PortalDaily {
@@ -331,11 +331,11 @@ mod tests {
                 nonce: Some(0xdead_beef),
             },
             NoticeKey::ApiIdempotent {
-                api_key: 5,
+                api_key: crate::domain::auth::ApiKeyId(5),
                 idempotency: "pedido:2026/12 #1".into(),
             },
             NoticeKey::ApiSend {
-                api_key: 5,
+                api_key: crate::domain::auth::ApiKeyId(5),
                 invoice: InvoiceId(42),
                 at_ms: 9,
             },

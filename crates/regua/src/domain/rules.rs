@@ -11,6 +11,12 @@ id_type!(
     RuleId,
     /// Primary key of an overdue band (faixa de atraso).
     BandId,
+    /// Primary key of a pause of dunning (promessa de pagamento).
+    PauseId,
+    /// Primary key of a collection letter waiting for (or past) review.
+    LetterId,
+    /// Primary key of a recorded routine run.
+    RunId,
 );
 
 /// The default catch-up window, in days.

@@ -38,11 +38,18 @@ impl std::str::FromStr for Task {
     }
 }
 
+id_type!(
+    /// Primary key of a routine (rotina).
+    RoutineId,
+    /// Primary key of a holiday of the ISP's calendar.
+    HolidayId,
+);
+
 /// A stored routine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routine {
     /// Key.
-    pub id: i64,
+    pub id: RoutineId,
     /// Unique name ("Cobrança diária").
     pub name: String,
     /// What it does.
@@ -183,7 +190,7 @@ impl std::str::FromStr for HolidayScope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IspHoliday {
     /// Key.
-    pub id: i64,
+    pub id: HolidayId,
     /// The date (for a yearly holiday, its first year; day and month repeat).
     pub date: Date,
     /// Its name.
@@ -307,7 +314,7 @@ mod tests {
 
     fn routine() -> Routine {
         Routine {
-            id: 1,
+            id: RoutineId(1),
             name: "Cobrança".into(),
             task: Task::SendEmails,
             weekdays: parse_weekdays("mon-fri").unwrap(),
@@ -406,7 +413,7 @@ mod tests {
         ));
         // The ISP's city holiday, yearly from 2020: 14/07 (Tuesday in 2026).
         cal.isp.push(IspHoliday {
-            id: 1,
+            id: HolidayId(1),
             date: date(2020, 7, 14),
             name: "Aniversário da cidade".into(),
             yearly: true,
@@ -424,7 +431,7 @@ mod tests {
         );
         // One-off.
         cal.isp.push(IspHoliday {
-            id: 2,
+            id: HolidayId(2),
             date: date(2026, 12, 24),
             name: "Véspera de Natal".into(),
             yearly: false,

@@ -63,7 +63,7 @@ pub struct Scheduler {
     lease: Duration,
     /// Whether the last tick held the lease (to log the changes).
     leading: bool,
-    holidays_reported: HashSet<(i64, Date)>,
+    holidays_reported: HashSet<(crate::domain::schedule::RoutineId, Date)>,
     /// The last day whose suspension notices were planned (`crate::suspension::plan_day`).
     suspensions_planned: Option<Date>,
 }

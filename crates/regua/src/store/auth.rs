@@ -10,7 +10,7 @@ use crate::domain::auth::{Role, hash_password, new_token, token_hash};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// Key.
-    pub id: i64,
+    pub id: crate::domain::auth::UserId,
     /// Login name.
     pub login: String,
     /// Full name.
@@ -25,7 +25,7 @@ pub struct User {
 
 fn user_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<User> {
     Ok(User {
-        id: r.try_get("id")?,
+        id: crate::domain::auth::UserId(r.try_get("id")?),
         login: r.try_get("login")?,
         name: r.try_get("name")?,
         role: r
@@ -46,7 +46,7 @@ pub async fn insert_user(
     role: Role,
     password: &str,
     now_ms: i64,
-) -> Result<i64, ConfigError> {
+) -> Result<crate::domain::auth::UserId, ConfigError> {
     let login = login.trim();
     if !(3..=64).contains(&login.chars().count())
         || !login
@@ -74,7 +74,9 @@ pub async fn insert_user(
     .fetch_one(&mut *conn)
     .await;
     match res {
-        Ok(row) => Ok(row.try_get(0).context("user id")?),
+        Ok(row) => Ok(crate::domain::auth::UserId(
+            row.try_get(0).context("user id")?,
+        )),
         Err(e)
             if super::is_constraint(&e, "users_login_key")
                 || super::is_constraint(&e, "users.login") =>
@@ -119,7 +121,7 @@ pub async fn user_for_login(
 /// stored.
 pub async fn create_session(
     conn: &mut AnyConnection,
-    user: i64,
+    user: crate::domain::auth::UserId,
     now_ms: i64,
     ttl_ms: i64,
 ) -> anyhow::Result<(String, String)> {
@@ -129,7 +131,7 @@ pub async fn create_session(
         "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_hash(&token))
-    .bind(user)
+    .bind(user.0)
     .bind(&csrf)
     .bind(now_ms)
     .bind(now_ms + ttl_ms)
@@ -277,7 +279,7 @@ pub async fn set_user_password(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     /// Key.
-    pub id: i64,
+    pub id: crate::domain::auth::ApiKeyId,
     /// The integration's name.
     pub name: String,
     /// What it may do.
@@ -288,7 +290,7 @@ pub struct ApiKey {
 
 fn api_key_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<ApiKey> {
     Ok(ApiKey {
-        id: r.try_get("id")?,
+        id: crate::domain::auth::ApiKeyId(r.try_get("id")?),
         name: r.try_get("name")?,
         permissions: crate::domain::auth::Permission::parse_list(
             &r.try_get::<String, _>("permissions")?,
@@ -304,7 +306,7 @@ pub async fn insert_api_key(
     name: &str,
     permissions: &[crate::domain::auth::Permission],
     now_ms: i64,
-) -> Result<(i64, String), ConfigError> {
+) -> Result<(crate::domain::auth::ApiKeyId, String), ConfigError> {
     if name.trim().is_empty() {
         return Err(ConfigError::Invalid {
             field: "name",
@@ -323,7 +325,10 @@ pub async fn insert_api_key(
     .fetch_one(&mut *conn)
     .await;
     match res {
-        Ok(row) => Ok((row.try_get(0).context("key id")?, token)),
+        Ok(row) => Ok((
+            crate::domain::auth::ApiKeyId(row.try_get(0).context("key id")?),
+            token,
+        )),
         Err(e)
             if super::is_constraint(&e, "api_keys_name_key")
                 || super::is_constraint(&e, "api_keys.name") =>
@@ -383,13 +388,13 @@ pub async fn revoke_api_key(
 /// A stored response for an Idempotency-Key: (request hash, status, body).
 pub async fn idempotent_response(
     conn: &mut AnyConnection,
-    key: i64,
+    key: crate::domain::auth::ApiKeyId,
     idem: &str,
 ) -> anyhow::Result<Option<(String, u16, String)>> {
     let row = sqlx::query(
         "SELECT request_hash, status, body FROM idempotency_keys WHERE api_key_id = $1 AND idem_key = $2",
     )
-    .bind(key)
+    .bind(key.0)
     .bind(idem)
     .fetch_optional(&mut *conn)
     .await?;
@@ -406,7 +411,7 @@ pub async fn idempotent_response(
 /// Keeps a response for an Idempotency-Key (the first one wins).
 pub async fn store_idempotent_response(
     conn: &mut AnyConnection,
-    key: i64,
+    key: crate::domain::auth::ApiKeyId,
     idem: &str,
     request_hash: &str,
     status: u16,
@@ -417,7 +422,7 @@ pub async fn store_idempotent_response(
         "INSERT INTO idempotency_keys (api_key_id, idem_key, request_hash, status, body, created_at)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (api_key_id, idem_key) DO NOTHING",
     )
-    .bind(key)
+    .bind(key.0)
     .bind(idem)
     .bind(request_hash)
     .bind(i64::from(status))
@@ -432,7 +437,7 @@ pub async fn store_idempotent_response(
 /// request). False when nothing changed.
 pub async fn set_user_active(
     conn: &mut AnyConnection,
-    id: i64,
+    id: crate::domain::auth::UserId,
     active: bool,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
@@ -440,14 +445,14 @@ pub async fn set_user_active(
         sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE id = $3 AND active <> $1")
             .bind(i64::from(active))
             .bind(now_ms)
-            .bind(id)
+            .bind(id.0)
             .execute(&mut *conn)
             .await?
             .rows_affected()
             == 1;
     if changed && !active {
         sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(id)
+            .bind(id.0)
             .execute(&mut *conn)
             .await?;
     }
@@ -467,7 +472,7 @@ pub async fn require_password_change(conn: &mut AnyConnection, login: &str) -> a
 /// session of theirs ended (the one given, by its token, stays).
 pub async fn change_own_password(
     conn: &mut AnyConnection,
-    user: i64,
+    user: crate::domain::auth::UserId,
     password: &str,
     keep_session: &str,
     now_ms: i64,
@@ -477,11 +482,11 @@ pub async fn change_own_password(
     )
     .bind(hash_password(password))
     .bind(now_ms)
-    .bind(user)
+    .bind(user.0)
     .execute(&mut *conn)
     .await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-        .bind(user)
+        .bind(user.0)
         .bind(token_hash(keep_session))
         .execute(&mut *conn)
         .await?;

@@ -4,6 +4,9 @@
 use std::collections::{HashMap, HashSet};
 
 use anyhow::Context as _;
+
+use crate::domain::rules::{LetterId, PauseId, RunId};
+use crate::domain::schedule::{HolidayId, RoutineId};
 use jiff::civil::Date;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
@@ -142,7 +145,7 @@ pub async fn insert_routine(
     time: &str,
     run_on_holidays: bool,
     now_ms: i64,
-) -> Result<i64, ConfigError> {
+) -> Result<RoutineId, ConfigError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(ConfigError::Invalid {
@@ -171,7 +174,7 @@ pub async fn insert_routine(
     .fetch_one(&mut *conn)
     .await;
     match res {
-        Ok(row) => Ok(row.try_get(0).context("routine id")?),
+        Ok(row) => Ok(RoutineId(row.try_get(0).context("routine id")?)),
         Err(e)
             if super::is_constraint(&e, "routines_name_key")
                 || super::is_constraint(&e, "routines.name") =>
@@ -198,7 +201,7 @@ pub async fn list_routines(conn: &mut AnyConnection) -> anyhow::Result<Vec<Routi
     .iter()
     .map(|r| {
         Ok(Routine {
-            id: r.try_get(0)?,
+            id: RoutineId(r.try_get(0)?),
             name: r.try_get(1)?,
             task: r
                 .try_get::<String, _>(2)?
@@ -229,9 +232,9 @@ pub async fn deactivate_routine(conn: &mut AnyConnection, name: &str) -> anyhow:
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoutineRun {
     /// Key.
-    pub id: i64,
+    pub id: crate::domain::rules::RunId,
     /// The routine (none for a run by hand without one).
-    pub routine_id: Option<i64>,
+    pub routine_id: Option<crate::domain::schedule::RoutineId>,
     /// The date it ran as.
     pub date: Date,
     /// `schedule` or `manual`.
@@ -256,7 +259,7 @@ pub struct RoutineRun {
 #[allow(clippy::too_many_arguments)]
 pub async fn record_run(
     conn: &mut AnyConnection,
-    routine_id: Option<i64>,
+    routine_id: Option<RoutineId>,
     date: Date,
     trigger: &str,
     outcome: Result<(i64, i64, i64), &str>,
@@ -271,7 +274,7 @@ pub async fn record_run(
         "INSERT INTO routine_runs (routine_id, run_date, trigger, status, planned, enqueued, skipped, error, started_at, finished_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
-    .bind(routine_id)
+    .bind(routine_id.map(|r| r.0))
     .bind(date.to_string())
     .bind(trigger)
     .bind(status)
@@ -306,13 +309,13 @@ pub async fn last_completed_run_before(
 /// Whether `routine` has a completed run for `date` (the scheduler runs a routine once a day).
 pub async fn routine_ran_on(
     conn: &mut AnyConnection,
-    routine: i64,
+    routine: RoutineId,
     date: Date,
 ) -> anyhow::Result<bool> {
     let n: i64 = sqlx::query(
         "SELECT COUNT(*) FROM routine_runs WHERE routine_id = $1 AND run_date = $2 AND status = 'completed'",
     )
-    .bind(routine)
+    .bind(routine.0)
     .bind(date.to_string())
     .fetch_one(&mut *conn)
     .await?
@@ -332,8 +335,8 @@ pub async fn list_runs(conn: &mut AnyConnection, limit: i64) -> anyhow::Result<V
     .iter()
     .map(|r| {
         Ok(RoutineRun {
-            id: r.try_get(0)?,
-            routine_id: r.try_get(1)?,
+            id: RunId(r.try_get(0)?),
+            routine_id: r.try_get::<Option<i64>, _>(1)?.map(RoutineId),
             date: date_of(&r.try_get::<String, _>(2)?)?,
             trigger: r.try_get(3)?,
             status: r.try_get(4)?,
@@ -360,7 +363,7 @@ pub async fn insert_holiday(
     scope: HolidayScope,
     place: &str,
     now_ms: i64,
-) -> Result<i64, ConfigError> {
+) -> Result<HolidayId, ConfigError> {
     let date = parse_date(date).map_err(|reason| ConfigError::Invalid {
         field: "date",
         reason,
@@ -393,7 +396,7 @@ pub async fn insert_holiday(
     .fetch_one(&mut *conn)
     .await
     .context("cannot insert the holiday")?;
-    Ok(row.try_get(0).context("holiday id")?)
+    Ok(HolidayId(row.try_get(0).context("holiday id")?))
 }
 
 /// Every holiday the ISP added, by date.
@@ -406,7 +409,7 @@ pub async fn list_holidays(conn: &mut AnyConnection) -> anyhow::Result<Vec<IspHo
     .iter()
     .map(|r| {
         Ok(IspHoliday {
-            id: r.try_get(0)?,
+            id: HolidayId(r.try_get(0)?),
             date: date_of(&r.try_get::<String, _>(1)?)?,
             name: r.try_get(2)?,
             yearly: r.try_get::<i64, _>(3)? != 0,
@@ -421,9 +424,9 @@ pub async fn list_holidays(conn: &mut AnyConnection) -> anyhow::Result<Vec<IspHo
 }
 
 /// Removes a holiday; false when there is none with that id.
-pub async fn delete_holiday(conn: &mut AnyConnection, id: i64) -> anyhow::Result<bool> {
+pub async fn delete_holiday(conn: &mut AnyConnection, id: HolidayId) -> anyhow::Result<bool> {
     Ok(sqlx::query("DELETE FROM holidays WHERE id = $1")
-        .bind(id)
+        .bind(id.0)
         .execute(&mut *conn)
         .await?
         .rows_affected()
@@ -473,7 +476,7 @@ pub enum PauseTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pause {
     /// Key.
-    pub id: i64,
+    pub id: crate::domain::rules::PauseId,
     /// Customer or invoice.
     pub target: PauseTarget,
     /// Through this date (inclusive).
@@ -494,7 +497,7 @@ pub async fn insert_pause(
     reason: &str,
     set_by: &str,
     now_ms: i64,
-) -> Result<i64, ConfigError> {
+) -> Result<PauseId, ConfigError> {
     if reason.trim().is_empty() {
         return Err(ConfigError::Invalid {
             field: "reason",
@@ -518,7 +521,7 @@ pub async fn insert_pause(
     .fetch_one(&mut *conn)
     .await
     .context("cannot insert the pause")?;
-    Ok(row.try_get(0).context("pause id")?)
+    Ok(PauseId(row.try_get(0).context("pause id")?))
 }
 
 /// The pauses still in force on `date` (until ≥ date), newest first.
@@ -563,7 +566,7 @@ fn pause_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<Pause> {
         (None, None) => anyhow::bail!("pause without a target"),
     };
     Ok(Pause {
-        id: r.try_get(0)?,
+        id: PauseId(r.try_get(0)?),
         target,
         until: date_of(&r.try_get::<String, _>(3)?)?,
         reason: r.try_get(4)?,
@@ -801,7 +804,7 @@ pub async fn notice_invoices(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LetterReview {
     /// Key.
-    pub id: i64,
+    pub id: crate::domain::rules::LetterId,
     /// The notice's dedup key (`band:<invoice>:<band>`).
     pub dedup_key: String,
     /// The invoice.
@@ -855,7 +858,7 @@ pub async fn list_letter_reviews(
     .iter()
     .map(|r| {
         Ok(LetterReview {
-            id: r.try_get(0)?,
+            id: LetterId(r.try_get(0)?),
             dedup_key: r.try_get(1)?,
             invoice: InvoiceId(r.try_get(2)?),
             band: r.try_get(3)?,
@@ -871,7 +874,7 @@ pub async fn list_letter_reviews(
 /// or no such id), so two operators never both act on one letter.
 pub async fn decide_letter(
     conn: &mut AnyConnection,
-    id: i64,
+    id: LetterId,
     approve: bool,
     by: &str,
     now_ms: i64,
@@ -882,7 +885,7 @@ pub async fn decide_letter(
     .bind(if approve { "approved" } else { "rejected" })
     .bind(now_ms)
     .bind(by)
-    .bind(id)
+    .bind(id.0)
     .execute(&mut *conn)
     .await?
     .rows_affected()

@@ -498,7 +498,7 @@ pub(super) async fn add_routine(
 pub(super) async fn remove_routine(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<crate::domain::schedule::RoutineId>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {

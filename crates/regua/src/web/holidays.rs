@@ -165,7 +165,7 @@ pub(super) async fn add(
 pub(super) async fn remove(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<crate::domain::schedule::HolidayId>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {

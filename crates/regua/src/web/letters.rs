@@ -2,6 +2,7 @@
 //! preview each PDF, approve (the e-mail goes out with the letter and the boleto) or reject, one
 //! by one or all. Seeing needs the view permission; deciding, the dunning one. Audited.
 
+use crate::domain::rules::LetterId;
 use std::sync::Arc;
 
 use axum::Form;
@@ -61,7 +62,7 @@ pub(super) async fn list(
 pub(super) async fn pdf(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<LetterId>,
 ) -> Response {
     if let Err(r) = session.allow(&state, Permission::View, None) {
         return r;
@@ -88,7 +89,11 @@ pub(super) async fn pdf(
 }
 
 /// Approves the pending letters given (all of them with `None`); how many.
-async fn approve(state: &AppState, session: &Session, only: Option<i64>) -> anyhow::Result<usize> {
+async fn approve(
+    state: &AppState,
+    session: &Session,
+    only: Option<LetterId>,
+) -> anyhow::Result<usize> {
     let actor = session.actor();
     let ids = only.map(|id| [id]);
     let which = match &ids {
@@ -119,7 +124,7 @@ fn approved(n: usize) -> Response {
 pub(super) async fn approve_one(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<LetterId>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
@@ -149,7 +154,7 @@ pub(super) async fn approve_all(
 pub(super) async fn reject(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<LetterId>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {

@@ -164,7 +164,7 @@ pub(super) async fn create(
 async fn set_active(
     state: &AppState,
     session: &Session,
-    id: i64,
+    id: crate::domain::auth::UserId,
     csrf: &str,
     active: bool,
 ) -> Response {
@@ -193,7 +193,7 @@ async fn set_active(
 pub(super) async fn deactivate(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<crate::domain::auth::UserId>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     set_active(&state, &session, id, &form.csrf, false).await
@@ -202,7 +202,7 @@ pub(super) async fn deactivate(
 pub(super) async fn reactivate(
     State(state): State<Arc<AppState>>,
     session: Session,
-    Path(id): Path<i64>,
+    Path(id): Path<crate::domain::auth::UserId>,
     Form(form): Form<CsrfOnly>,
 ) -> Response {
     set_active(&state, &session, id, &form.csrf, true).await

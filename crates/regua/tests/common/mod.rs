@@ -231,7 +231,7 @@ pub fn worker_at(db: &Db, clock: &Clock) -> regua::delivery::Worker {
 pub fn test_key_named(name: &str) -> regua::delivery::NoticeKey {
     name.parse()
         .unwrap_or_else(|_| regua::delivery::NoticeKey::ApiIdempotent {
-            api_key: 0,
+            api_key: regua::domain::auth::ApiKeyId(0),
             idempotency: name.to_string(),
         })
 }
