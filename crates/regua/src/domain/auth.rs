@@ -192,6 +192,36 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A user of the admin UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Key.
+    pub id: UserId,
+    /// Login name.
+    pub login: String,
+    /// Full name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Inactive users cannot log in.
+    pub active: bool,
+    /// Created with a generated password: must choose one before anything else.
+    pub must_change_password: bool,
+}
+
+/// An API key of an integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// Key.
+    pub id: ApiKeyId,
+    /// The integration's name.
+    pub name: String,
+    /// What it may do.
+    pub permissions: Vec<crate::domain::auth::Permission>,
+    /// Revoked keys authenticate nothing.
+    pub revoked: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -543,3 +543,41 @@ impl NewSmsGateway {
         .to_string()
     }
 }
+
+/// The Firebase configuration as stored (the private key stays sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushConfig {
+    /// Firebase project.
+    pub project_id: String,
+    /// The service account (`iss` of the JWT).
+    pub client_email: String,
+    /// The key's id (`kid` of the JWT).
+    pub private_key_id: String,
+    /// Where the JWT is exchanged for an access token.
+    pub token_uri: String,
+    /// The FCM base address (`https://fcm.googleapis.com`).
+    pub fcm_url: String,
+    /// When it was saved (ms): a worker rebuilds its client when this changes.
+    pub updated_at: i64,
+}
+
+/// A temporary suspension of a contract, both dates inclusive.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Suspension {
+    /// Key.
+    pub id: SuspensionId,
+    /// The contract.
+    pub contract_id: crate::domain::ContractId,
+    /// First day without service.
+    pub starts_on: jiff::civil::Date,
+    /// Last day without service; it is restored the day after.
+    pub ends_on: jiff::civil::Date,
+    /// Why (the customer's words, or the operator's).
+    pub reason: String,
+    /// Who asked: `user: LOGIN`, `api: KEY`, `cli: USER`, `import: FILE`.
+    pub requested_by: String,
+    /// When it was recorded (ms).
+    pub created_at: i64,
+    /// When it was withdrawn (ms), if it was.
+    pub cancelled_at: Option<i64>,
+}

@@ -4,24 +4,8 @@ use anyhow::Context as _;
 use sqlx::{AnyConnection, Row as _};
 
 use super::parties::ConfigError;
+pub use crate::domain::auth::{ApiKey, User};
 use crate::domain::auth::{Role, hash_password, new_token, token_hash};
-
-/// A user of the admin UI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// Key.
-    pub id: crate::domain::auth::UserId,
-    /// Login name.
-    pub login: String,
-    /// Full name.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// Inactive users cannot log in.
-    pub active: bool,
-    /// Created with a generated password: must choose one before anything else.
-    pub must_change_password: bool,
-}
 
 fn user_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<User> {
     Ok(User {
@@ -273,19 +257,6 @@ pub async fn set_user_password(
         .execute(&mut *conn)
         .await?;
     Ok(updated == 1)
-}
-
-/// An API key of an integration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKey {
-    /// Key.
-    pub id: crate::domain::auth::ApiKeyId,
-    /// The integration's name.
-    pub name: String,
-    /// What it may do.
-    pub permissions: Vec<crate::domain::auth::Permission>,
-    /// Revoked keys authenticate nothing.
-    pub revoked: bool,
 }
 
 fn api_key_from_row(r: &sqlx::any::AnyRow) -> anyhow::Result<ApiKey> {

@@ -11,6 +11,7 @@ use super::invoices::date_col;
 use super::{is_constraint, parties::ConfigError};
 use crate::domain::ContractId;
 use crate::domain::delivery::{GatewayId, GatewaySecrets, NewSmsGateway, SmsGateway, SuspensionId};
+pub use crate::domain::delivery::{PushConfig, Suspension};
 use crate::secrets::{MasterKey, Secret, SecretError};
 
 const GATEWAY_COLUMNS: &str = "id, name, method, url, header_names, body_template, success_contains, \
@@ -185,23 +186,6 @@ pub async fn gateway_sends_since(
     )
 }
 
-/// The Firebase configuration as stored (the private key stays sealed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushConfig {
-    /// Firebase project.
-    pub project_id: String,
-    /// The service account (`iss` of the JWT).
-    pub client_email: String,
-    /// The key's id (`kid` of the JWT).
-    pub private_key_id: String,
-    /// Where the JWT is exchanged for an access token.
-    pub token_uri: String,
-    /// The FCM base address (`https://fcm.googleapis.com`).
-    pub fcm_url: String,
-    /// When it was saved (ms): a worker rebuilds its client when this changes.
-    pub updated_at: i64,
-}
-
 /// Saves the Firebase configuration, replacing the previous one. The private key is sealed.
 pub async fn set_push_config(
     conn: &mut AnyConnection,
@@ -260,27 +244,6 @@ pub async fn push_private_key(
         .context("no Firebase configuration")?
         .try_get(0)?;
     Ok(key.ok_or(SecretError::NoKey)?.open(&sealed)?)
-}
-
-/// A temporary suspension of a contract, both dates inclusive.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Suspension {
-    /// Key.
-    pub id: SuspensionId,
-    /// The contract.
-    pub contract_id: ContractId,
-    /// First day without service.
-    pub starts_on: Date,
-    /// Last day without service; it is restored the day after.
-    pub ends_on: Date,
-    /// Why (the customer's words, or the operator's).
-    pub reason: String,
-    /// Who asked: `user: LOGIN`, `api: KEY`, `cli: USER`, `import: FILE`.
-    pub requested_by: String,
-    /// When it was recorded (ms).
-    pub created_at: i64,
-    /// When it was withdrawn (ms), if it was.
-    pub cancelled_at: Option<i64>,
 }
 
 const SUSPENSION_COLUMNS: &str =
