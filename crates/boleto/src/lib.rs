@@ -8,6 +8,7 @@
 
 mod banks;
 pub mod checksum;
+pub mod cnab;
 mod codes;
 mod document;
 mod format;

@@ -18,12 +18,6 @@ fn every_boleto_vector_gives_the_expected_barcode_and_digitable_line() {
         let codes = input
             .codes()
             .unwrap_or_else(|e| panic!("{}: {e}", v["source"]));
-        let source = v["source"].as_str().unwrap();
-        if source.starts_with(ITAU_168_ERRATUM) {
-            assert_itau_168_erratum(&codes, v);
-            banks.insert(input.bank.clone());
-            continue;
-        }
         assert_eq!(
             codes.barcode.as_str(),
             v["expected"]["barcode"],
@@ -135,37 +129,4 @@ fn every_pix_vector_is_verified_and_the_valid_ones_rebuild() {
 
 fn boleto_gui_lower() -> &'static str {
     "0014br.gov.bcb.pix"
-}
-
-/// brcobranca's `itau_spec.rb:94` sets `carteira = 168` as a Ruby Integer, which its old code
-/// compared against a list of strings, so the our-number DAC was computed over agency/account/
-/// wallet/our number (giving 2). Itaú's manual, and brcobranca's current code, compute it for
-/// wallets 126, 131, 146, 150 and 168 over wallet/our number only (giving 0). We follow Itaú: the
-/// free field must equal the vector's except for that one digit, and the codes must verify.
-const ITAU_168_ERRATUM: &str = "kivanio/brcobranca:spec/brcobranca/boleto/itau_spec.rb:94";
-
-fn assert_itau_168_erratum(codes: &boleto::BoletoCodes, v: &Value) {
-    let expected = v["expected"]["barcode"].as_str().unwrap();
-    let ours = codes.barcode.free_field();
-    let theirs = &expected[19..];
-    assert_eq!(&ours[..11], &theirs[..11]);
-    assert_eq!(&ours[12..], &theirs[12..]);
-    assert_eq!(
-        &theirs[11..12],
-        "2",
-        "the vector carries the agency/account DAC"
-    );
-    let wallet_and_number = &ours[..11];
-    let dac = boleto::checksum::mod10(wallet_and_number.as_bytes());
-    assert_eq!(
-        ours.as_bytes()[11] - b'0',
-        dac,
-        "DAC over wallet + our number only"
-    );
-    assert_eq!(
-        &expected[5..19],
-        &codes.barcode.as_str()[5..19],
-        "factor and amount unchanged"
-    );
-    assert!(DigitableLine::parse(codes.digitable_line.as_str()).is_ok());
 }

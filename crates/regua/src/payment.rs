@@ -161,3 +161,29 @@ pub fn pdf_file_name(prefix: &str, id: &str) -> String {
         .collect();
     format!("{prefix}-{safe}.pdf")
 }
+
+/// An invoice's our number as its bank prints it (with its check digit), from the wallet it is
+/// drawn on: what a return file's records are matched against. `None` when the wallet cannot
+/// issue it (a missing agreement, say).
+pub fn printed_our_number(invoice: &Invoice, wallet: &BillingWallet) -> Option<String> {
+    let (account, account_digit) = match wallet.account.split_once('-') {
+        Some((a, d)) => (a.to_string(), Some(d.to_string())),
+        None => (wallet.account.clone(), None),
+    };
+    BoletoInput {
+        bank: wallet.bank_code.clone(),
+        agency: wallet.agency.clone(),
+        account: Some(account),
+        account_digit,
+        wallet: Some(wallet.wallet_code.clone()),
+        agreement: Some(wallet.agreement.clone()),
+        our_number: invoice.our_number.to_string(),
+        due_date: invoice.due_date,
+        issue_date: Some(invoice.issue_date),
+        amount_cents: u64::try_from(invoice.amount.cents()).unwrap_or(0),
+        ..BoletoInput::default()
+    }
+    .codes()
+    .ok()
+    .map(|c| c.our_number)
+}

@@ -11,6 +11,7 @@
 //! the API), [`payments`], [`notices`] (sending now, requeueing) and [`suspensions`].
 
 pub mod access;
+pub mod bank_returns;
 pub mod billing_setup;
 pub mod channels;
 pub mod dunning;

@@ -71,8 +71,9 @@ pub async fn record_payments(
     Ok(payments.len())
 }
 
-/// The fact and its evidence, in the caller's transaction.
-async fn write_payment(
+/// The fact and its evidence, in the caller's transaction; the invoice's notices still waiting
+/// are skipped `fatura paga em …` with it.
+pub(super) async fn write_payment(
     conn: &mut sqlx::AnyConnection,
     invoice: &Invoice,
     payment: &Payment,
@@ -91,5 +92,12 @@ async fn write_payment(
         .before(invoice.status.as_str())
         .after("paid")
         .write(conn, actor, now_ms)
-        .await
+        .await?;
+    // Its reminders still waiting are moot now, whatever told Régua of the payment.
+    let reason = format!(
+        "fatura paga em {}",
+        crate::domain::format_date(payment.paid_on)
+    );
+    store::outbox::skip_waiting_notices_of_invoice(conn, invoice.id, &reason, now_ms).await?;
+    Ok(())
 }

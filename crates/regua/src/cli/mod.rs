@@ -5,6 +5,7 @@ mod access_cmd;
 mod billing_cmd;
 mod boleto_cmd;
 mod channels_cmd;
+mod cnab_cmd;
 mod delivery_cmd;
 mod dunning_cmd;
 mod layout_cmd;
@@ -118,6 +119,9 @@ pub enum Command {
     /// Boleto codes, PDFs and digitable-line checks.
     #[command(subcommand)]
     Boleto(boleto_cmd::BoletoCmd),
+    /// Bank return files (arquivo de retorno, CNAB 400/240): read one, import one.
+    #[command(subcommand)]
+    Cnab(cnab_cmd::CnabCmd),
     /// E-mail accounts (E-mail SMTP): add, list, remove, test, default.
     #[command(subcommand)]
     Smtp(delivery_cmd::SmtpCmd),
@@ -203,6 +207,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wallet(cmd) => billing_cmd::wallet(g, cmd).await,
         Command::Method(cmd) => billing_cmd::method(g, cmd).await,
         Command::Boleto(cmd) => boleto_cmd::run(cmd),
+        Command::Cnab(cmd) => cnab_cmd::run(g, cmd).await,
         Command::Layout(cmd) => layout_cmd::run(g, cmd).await,
         Command::Settings(cmd) => settings_cmd::settings(g, cmd).await,
         Command::Smtp(cmd) => delivery_cmd::smtp(g, cmd).await,

@@ -68,6 +68,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "push_deliveries",
         include_str!("../../migrations/0013_push_deliveries.sql"),
     ),
+    (
+        14,
+        "bank_returns",
+        include_str!("../../migrations/0014_bank_returns.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -29,6 +29,9 @@ macro_rules! status_sql {
     (dead) => {
         "'dead'"
     };
+    (skipped) => {
+        "'skipped'"
+    };
     // Waiting for their next attempt time.
     (waiting) => {
         "('queued', 'retrying')"
@@ -50,6 +53,7 @@ macro_rules! status_sql {
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod bank_returns;
 pub mod channels;
 pub mod dunning;
 pub mod invoices;
@@ -315,6 +319,7 @@ mod status_sql_tests {
         assert_eq!(status_sql!(sending), sql(&[Sending]));
         assert_eq!(status_sql!(sent), sql(&[Sent]));
         assert_eq!(status_sql!(dead), sql(&[Dead]));
+        assert_eq!(status_sql!(skipped), sql(&[Skipped]));
         assert_eq!(status_sql!(waiting), sql(&[Queued, Retrying]));
         assert_eq!(status_sql!(pending), sql(&[Queued, Sending, Retrying]));
         assert_eq!(status_sql!(failed), sql(&[Retrying, Dead]));

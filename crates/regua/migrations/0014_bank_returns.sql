@@ -1,0 +1,44 @@
+-- Bank return files (arquivo de retorno) and what each of their records did. A file is known by
+-- the SHA-256 of its bytes: the same file again changes nothing.
+CREATE TABLE bank_return_files (
+    id           @ID@,
+    sha256       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    bank         TEXT NOT NULL,
+    layout       TEXT NOT NULL,
+    records      BIGINT NOT NULL,
+    paid         BIGINT NOT NULL,
+    unmatched    BIGINT NOT NULL,
+    imported_at  BIGINT NOT NULL,
+    imported_by  TEXT NOT NULL,
+    CONSTRAINT bank_return_files_sha256_key UNIQUE (sha256)
+);
+
+-- One row per title record of a file: the bank's event, the invoice it names (none when no
+-- invoice matches), and what Régua did with it.
+CREATE TABLE bank_events (
+    id             @ID@,
+    file_id        BIGINT NOT NULL REFERENCES bank_return_files (id),
+    line           BIGINT NOT NULL,
+    invoice_id     BIGINT REFERENCES invoices (id),
+    our_number     TEXT NOT NULL,
+    occurrence     TEXT NOT NULL,
+    event          TEXT NOT NULL CHECK (event IN ('registered', 'rejected', 'paid', 'written_off', 'other')),
+    outcome        TEXT NOT NULL CHECK (outcome IN ('paid', 'duplicate_payment', 'underpaid', 'flagged', 'recorded', 'unmatched')),
+    occurred_on    TEXT,
+    credit_on      TEXT,
+    face_cents     BIGINT NOT NULL,
+    paid_cents     BIGINT NOT NULL,
+    fee_cents      BIGINT NOT NULL,
+    interest_cents BIGINT NOT NULL,
+    discount_cents BIGINT NOT NULL,
+    reasons        TEXT NOT NULL,
+    created_at     BIGINT NOT NULL
+);
+CREATE INDEX bank_events_file_idx ON bank_events (file_id);
+CREATE INDEX bank_events_invoice_idx ON bank_events (invoice_id);
+
+-- The bank's word on an invoice's registration: registered, rejected (with the reason, until
+-- someone acts) or written off.
+ALTER TABLE invoices ADD COLUMN bank_status TEXT;
+ALTER TABLE invoices ADD COLUMN bank_status_reason TEXT;

@@ -1,0 +1,263 @@
+//! Bank return files end to end, on SQLite and PostgreSQL: a file built from Banco do Brasil's
+//! CNAB 400 layout pays the invoices it names, their waiting reminders are skipped, the same
+//! file again changes nothing, a second payment is kept as a duplicate, and a file with one bad
+//! line changes nothing and names the line.
+
+mod common;
+
+use common::*;
+use regua::actions::bank_returns::{ReturnUpload, import_return};
+use regua::domain::{Actor, Invoice, InvoiceStatus, Money};
+use regua::store;
+
+/// A Banco do Brasil CNAB 400 (CBR643) return file: one type-7 detail per `(invoice our
+/// number as printed, occurrence, paid cents)`.
+fn bb_return(records: &[(String, &str, i64)]) -> Vec<u8> {
+    let mut lines = Vec::new();
+    let mut header = vec![b' '; 400];
+    header[0] = b'0';
+    header[76..79].copy_from_slice(b"001");
+    lines.push(header);
+    for (our_number, occurrence, paid) in records {
+        let mut l = vec![b' '; 400];
+        l[0] = b'7';
+        let digits: String = our_number.chars().filter(char::is_ascii_digit).collect();
+        l[63..80].copy_from_slice(format!("{digits:0>17}").as_bytes());
+        l[108..110].copy_from_slice(occurrence.as_bytes());
+        l[110..116].copy_from_slice(b"120126"); // paid on 12/01/2026
+        l[175..181].copy_from_slice(b"130126"); // credited on 13/01/2026
+        l[152..165].copy_from_slice(format!("{:013}", 11990).as_bytes());
+        l[181..188].copy_from_slice(b"0000250");
+        l[253..266].copy_from_slice(format!("{paid:013}").as_bytes());
+        for (a, b) in [(241, 253), (267, 279)] {
+            l[a - 1..b].fill(b'0');
+        }
+        lines.push(l);
+    }
+    let mut trailer = vec![b' '; 400];
+    trailer[0] = b'9';
+    lines.push(trailer);
+    lines.join(&b"\r\n"[..])
+}
+
+fn printed(db_wallet: &regua::domain::BillingWallet, i: &Invoice) -> String {
+    regua::payment::printed_our_number(i, db_wallet).unwrap()
+}
+
+async fn import(
+    db: &regua::store::Db,
+    bytes: &[u8],
+    dry_run: bool,
+) -> regua::actions::bank_returns::ImportOutcome {
+    let file = boleto::cnab::read_return(bytes).unwrap();
+    let clock = clock_on("2026-01-14");
+    import_return(
+        db,
+        &ReturnUpload {
+            name: "CBR643.RET",
+            bytes,
+            file: &file,
+        },
+        dry_run,
+        &Actor::Cli("operador".into()),
+        (clock.today(), clock.now_millis()),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_return_file_pays_once_skips_the_reminders_and_keeps_what_it_cannot_apply() {
+    for t in each_backend().await {
+        let label = t.label;
+        let invoices = open_invoices(&t.db, 3).await;
+        let dir = tempfile::tempdir().unwrap();
+        let account = folder_account(&t.db, dir.path()).await;
+        let now = clock_on("2026-01-06").now_millis();
+        let reminder = queue_invoice_email(&t.db, &invoices[0], &account, "r:1", now).await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let wallet = store::parties::list_wallets(&mut conn).await.unwrap()[0].clone();
+        drop(conn);
+        let file = bb_return(&[
+            (printed(&wallet, &invoices[0]), "06", 11990),
+            (printed(&wallet, &invoices[1]), "06", 10000),
+            ("9999999".into(), "06", 11990),
+            (printed(&wallet, &invoices[2]), "03", 0),
+        ]);
+
+        // A dry run says what would happen and changes nothing.
+        let dry = import(&t.db, &file, true).await;
+        assert_eq!(
+            (
+                dry.count("paid"),
+                dry.count("underpaid"),
+                dry.count("unmatched")
+            ),
+            (1, 1, 1),
+            "{label}: {:?}",
+            dry.lines
+        );
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        assert_eq!(
+            store::invoices::get_invoice(&mut conn, invoices[0].id)
+                .await
+                .unwrap()
+                .status,
+            InvoiceStatus::Open,
+            "{label}: a dry run pays nothing"
+        );
+        drop(conn);
+
+        let done = import(&t.db, &file, false).await;
+        assert!(done.file_id.is_some());
+        assert_eq!(done.count("flagged"), 1, "{label}");
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let paid = store::invoices::get_invoice(&mut conn, invoices[0].id)
+            .await
+            .unwrap();
+        assert_eq!(
+            paid.status,
+            InvoiceStatus::Paid {
+                paid_on: "2026-01-12".parse().unwrap(),
+                amount: Money(11990)
+            },
+            "{label}"
+        );
+        let under = store::invoices::get_invoice(&mut conn, invoices[1].id)
+            .await
+            .unwrap();
+        assert!(
+            matches!(under.status, InvoiceStatus::Paid { amount, .. } if amount == Money(10000)),
+            "{label}: an underpayment is recorded"
+        );
+        // Its reminder waiting in the queue was skipped with the payment, and logged.
+        let notice = store::outbox::get_notice(&mut conn, reminder)
+            .await
+            .unwrap();
+        assert_eq!(
+            notice.status,
+            regua::delivery::NoticeStatus::Skipped,
+            "{label}"
+        );
+        let logged: Vec<(String, String)> = sqlx::query_as(
+            "SELECT outcome, reply_text FROM delivery_attempts WHERE notice_id = $1",
+        )
+        .bind(reminder.0)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            logged,
+            [(
+                "skipped".to_string(),
+                "fatura paga em 12/01/2026".to_string()
+            )],
+            "{label}"
+        );
+        // The rejected registration is flagged until someone acts.
+        let rejected = store::bank_returns::rejected_registrations(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(rejected.len(), 1, "{label}");
+        assert_eq!(rejected[0].0, invoices[2].external_id);
+        assert!(rejected[0].1.starts_with("03: "), "{}", rejected[0].1);
+        // Every record is on its invoice's timeline, the unmatched one on the file only.
+        let timeline = store::bank_returns::events_of_invoice(&mut conn, invoices[0].id)
+            .await
+            .unwrap();
+        assert_eq!(timeline.len(), 1);
+        assert_eq!(
+            (timeline[0].outcome.as_str(), timeline[0].fee_cents),
+            ("paid", 250)
+        );
+        let all = store::bank_returns::events_of_file(&mut conn, done.file_id.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[2].invoice_id, None);
+        assert_eq!(all[2].outcome, "unmatched");
+        drop(conn);
+
+        // The same file again: nothing changes, and it says so.
+        let again = import(&t.db, &file, false).await;
+        assert!(again.already.is_some(), "{label}");
+        assert!(again.lines.is_empty());
+
+        // Another file paying the same invoice: a duplicate payment, kept to be refunded.
+        let second = bb_return(&[(printed(&wallet, &invoices[0]), "06", 11990)]);
+        let dup = import(&t.db, &second, false).await;
+        assert_eq!(dup.count("duplicate_payment"), 1, "{label}");
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        assert_eq!(
+            store::invoices::get_invoice(&mut conn, invoices[0].id)
+                .await
+                .unwrap()
+                .status,
+            paid.status,
+            "{label}: the first payment stands"
+        );
+        let files: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bank_return_files")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(files, 2);
+        drop(conn);
+
+        // From the command line: a file with one bad amount changes nothing and names the line.
+        let mut bad = bb_return(&[(printed(&wallet, &invoices[2]), "06", 11990)]);
+        let at = bad.iter().position(|b| *b == b'\n').unwrap() + 1 + 253;
+        bad[at..at + 2].copy_from_slice(b"1x");
+        let path = dir.path().join("bad.ret");
+        std::fs::write(&path, &bad).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+            .args(["cnab", "import", path.to_str().unwrap()])
+            .env("REGUA_DATABASE_URL", &t.url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{label}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("line 2: paid"), "{err}");
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        assert_eq!(
+            store::invoices::get_invoice(&mut conn, invoices[2].id)
+                .await
+                .unwrap()
+                .status,
+            InvoiceStatus::Open,
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn cnab_read_json_prints_the_records_of_a_real_file() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../boleto/tests/data/cnab/retorno-341-cnab400-brcobranca.ret");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args(["cnab", "read", file.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["bank"], "341");
+    assert_eq!(json["layout"], "cnab400");
+    let first = &json["records"][0];
+    for (key, value) in [
+        ("line", serde_json::json!(2)),
+        ("our_number", serde_json::json!("00000011")),
+        ("occurrence", serde_json::json!("06")),
+        ("event", serde_json::json!("paid")),
+        ("occurred_on", serde_json::json!("2013-05-20")),
+        ("credit_on", serde_json::json!("2013-05-21")),
+        ("face_cents", serde_json::json!(4000)),
+        ("paid_cents", serde_json::json!(3790)),
+        ("fee_cents", serde_json::json!(210)),
+    ] {
+        assert_eq!(first[key], value, "{key}");
+    }
+    assert!(first["reasons"].is_array());
+}
