@@ -612,6 +612,7 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
 
     let (stage, routine_notices) = routine_stage(&db, &account, clock).await?;
     stages.push(stage);
+    stages.push(cnab_stage(&db, clock).await?);
     // The stages reset the kernel's mark; the run's peak is the highest of theirs.
     let overall_peak = stages
         .iter()
@@ -626,6 +627,83 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
         message_bytes,
         routine_notices: Some(routine_notices),
     })
+}
+
+/// Records in the `cnab` stage's return file.
+pub const CNAB_RECORDS: usize = 100_000;
+
+/// Importing a bank return file (`cnab`): a Banco do Brasil CNAB 400 file of
+/// [`CNAB_RECORDS`] records is built (untimed) paying every open invoice once — with the
+/// routine's reminders waiting, so each payment also skips them — and, past the invoices, the
+/// bank's tariff records (occurrence 28) on them; then read and imported in one transaction.
+/// Items are the file's records.
+async fn cnab_stage(db: &Db, clock: &Clock) -> anyhow::Result<Stage> {
+    let mut conn = db.pool.acquire().await?;
+    let wallets = store::parties::list_wallets(&mut conn).await?;
+    let ids: Vec<_> = wallets.iter().map(|w| w.id).collect();
+    let invoices: Vec<_> = store::bank_returns::invoices_of_wallets(&mut conn, &ids)
+        .await?
+        .into_iter()
+        .filter(|i| i.status == crate::domain::InvoiceStatus::Open)
+        .collect();
+    drop(conn);
+    anyhow::ensure!(!invoices.is_empty(), "no open invoice to pay");
+    let mut text = String::with_capacity((CNAB_RECORDS + 2) * 402);
+    let mut header = " ".repeat(400);
+    header.replace_range(0..1, "0");
+    header.replace_range(76..79, "001");
+    text.push_str(&header);
+    for k in 0..CNAB_RECORDS {
+        let inv = &invoices[k % invoices.len()];
+        let wallet = wallets
+            .iter()
+            .find(|w| w.id == inv.wallet_id)
+            .context("the invoice's wallet")?;
+        let printed =
+            crate::payment::printed_our_number(inv.into(), wallet).context("our number")?;
+        let digits: String = printed.chars().filter(char::is_ascii_digit).collect();
+        let occurrence = if k < invoices.len() { "06" } else { "28" };
+        let mut l = " ".repeat(400);
+        l.replace_range(0..1, "7");
+        l.replace_range(63..80, &format!("{digits:0>17}"));
+        l.replace_range(108..110, occurrence);
+        let day = inv.due_date.strftime("%d%m%y").to_string();
+        l.replace_range(110..116, &day);
+        l.replace_range(152..165, &format!("{:013}", inv.amount.cents()));
+        l.replace_range(253..266, &format!("{:013}", inv.amount.cents()));
+        text.push_str("\r\n");
+        text.push_str(&l);
+    }
+    text.push_str("\r\n9");
+    let bytes = text.into_bytes();
+    let bar =
+        indicatif::ProgressBar::new_spinner().with_message(format!("cnab: {CNAB_RECORDS} records"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let stage = timed("cnab", CNAB_RECORDS as u64, || async {
+        let file = boleto::cnab::read_return(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let outcome = crate::actions::bank_returns::import_return(
+            db,
+            &crate::actions::bank_returns::ReturnUpload {
+                name: "bench.ret",
+                bytes: &bytes,
+                file: &file,
+            },
+            false,
+            &crate::domain::Actor::Demo,
+            (clock.today(), clock.now_millis()),
+        )
+        .await?;
+        anyhow::ensure!(
+            outcome.count("paid") == invoices.len().min(CNAB_RECORDS),
+            "{} payments recorded, {} expected",
+            outcome.count("paid"),
+            invoices.len().min(CNAB_RECORDS)
+        );
+        Ok(())
+    })
+    .await?;
+    bar.finish_and_clear();
+    Ok(stage)
 }
 
 /// The whole routine as the scheduler runs it (`routine`): the bench's 6 rules and 4 bands

@@ -162,10 +162,34 @@ pub fn pdf_file_name(prefix: &str, id: &str) -> String {
     format!("{prefix}-{safe}.pdf")
 }
 
+/// The fields of an invoice its printed our number is made of (with its wallet's).
+#[derive(Debug, Clone, Copy)]
+pub struct OurNumberOf {
+    /// The our number as stored.
+    pub our_number: i64,
+    /// Issue date (Sicredi puts its year in the number).
+    pub issue_date: jiff::civil::Date,
+    /// Due date.
+    pub due_date: jiff::civil::Date,
+    /// Amount.
+    pub amount: crate::domain::Money,
+}
+
+impl From<&Invoice> for OurNumberOf {
+    fn from(i: &Invoice) -> Self {
+        OurNumberOf {
+            our_number: i.our_number,
+            issue_date: i.issue_date,
+            due_date: i.due_date,
+            amount: i.amount,
+        }
+    }
+}
+
 /// An invoice's our number as its bank prints it (with its check digit), from the wallet it is
 /// drawn on: what a return file's records are matched against. `None` when the wallet cannot
 /// issue it (a missing agreement, say).
-pub fn printed_our_number(invoice: &Invoice, wallet: &BillingWallet) -> Option<String> {
+pub fn printed_our_number(invoice: OurNumberOf, wallet: &BillingWallet) -> Option<String> {
     let (account, account_digit) = match wallet.account.split_once('-') {
         Some((a, d)) => (a.to_string(), Some(d.to_string())),
         None => (wallet.account.clone(), None),

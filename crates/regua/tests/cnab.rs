@@ -41,7 +41,7 @@ fn bb_return(records: &[(String, &str, i64)]) -> Vec<u8> {
 }
 
 fn printed(db_wallet: &regua::domain::BillingWallet, i: &Invoice) -> String {
-    regua::payment::printed_our_number(i, db_wallet).unwrap()
+    regua::payment::printed_our_number(i.into(), db_wallet).unwrap()
 }
 
 async fn import(

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use sha2::Digest as _;
 
-use crate::domain::{Actor, Invoice, InvoiceId, InvoiceStatus, Money};
-use crate::store::bank_returns::{BankEvent, NewReturnFile, ReturnFileRow};
+use crate::domain::{Actor, InvoiceId, Money};
+use crate::store::bank_returns::{BankEvent, NewReturnFile, PayableInvoice, ReturnFileRow};
 use crate::store::{self, Db};
 use boleto::cnab::{Event, Layout, ReturnFile, ReturnRecord};
 
@@ -100,7 +100,7 @@ fn number(s: &str) -> Option<u128> {
 struct Index {
     with_dv: HashMap<u128, Vec<usize>>,
     without_dv: HashMap<u128, Vec<usize>>,
-    invoices: Vec<Invoice>,
+    invoices: Vec<PayableInvoice>,
 }
 
 impl Index {
@@ -111,7 +111,7 @@ impl Index {
             .filter(|w| w.bank_code == bank)
             .collect();
         let ids: Vec<_> = wallets.iter().map(|w| w.id).collect();
-        let invoices = store::bank_returns::invoices_of_wallets(conn, &ids).await?;
+        let invoices = store::bank_returns::payable_invoices(conn, &ids).await?;
         let mut index = Index {
             with_dv: HashMap::new(),
             without_dv: HashMap::new(),
@@ -121,7 +121,13 @@ impl Index {
             let Some(wallet) = wallets.iter().find(|w| w.id == inv.wallet_id) else {
                 continue;
             };
-            let printed = crate::payment::printed_our_number(&inv, wallet)
+            let of = crate::payment::OurNumberOf {
+                our_number: inv.our_number,
+                issue_date: inv.issue_date,
+                due_date: inv.due_date,
+                amount: inv.amount,
+            };
+            let printed = crate::payment::printed_our_number(of, wallet)
                 .unwrap_or_else(|| inv.our_number.to_string());
             let digits: String = printed
                 .chars()
@@ -144,7 +150,7 @@ impl Index {
     /// The one invoice a record names, trying the closest reading first: the number as
     /// printed, then without its check digit on either side. More than one at a step is no
     /// match (never guess).
-    fn find(&self, our_number: &str) -> Option<&Invoice> {
+    fn find(&self, our_number: &str) -> Option<&PayableInvoice> {
         let n = number(our_number)?;
         let t = our_number.trim();
         let shorter = if t.len() > 1 {
@@ -186,8 +192,9 @@ pub async fn import_return(
     let index = Index::load(&mut tx, &file.bank).await?;
     let mut lines = Vec::with_capacity(file.records.len());
     let mut events = Vec::with_capacity(file.records.len());
-    // Invoices paid by an earlier record of this same file.
+    // Invoices paid by an earlier record of this same file, and the payments to write.
     let mut paid_now: HashMap<InvoiceId, ()> = HashMap::new();
+    let mut payments = Vec::new();
     for r in &file.records {
         let invoice = index.find(&r.our_number);
         let mut paid = None;
@@ -196,14 +203,19 @@ pub async fn import_return(
             (Some(inv), Event::Paid) => {
                 let amount = Money(paid_amount(file, r));
                 paid = Some(amount);
-                if inv.status != InvoiceStatus::Open || paid_now.contains_key(&inv.id) {
+                if inv.status != "open" || paid_now.contains_key(&inv.id) {
                     "duplicate_payment"
                 } else {
                     let payment = super::payments::Payment {
                         paid_on: r.occurred_on.or(r.credit_on).unwrap_or(today),
                         amount,
                     };
-                    super::payments::write_payment(&mut tx, inv, &payment, actor, now_ms).await?;
+                    payments.push(super::payments::Paying {
+                        id: inv.id,
+                        external_id: &inv.external_id,
+                        status_before: &inv.status,
+                        payment,
+                    });
                     paid_now.insert(inv.id, ());
                     if amount.cents() < inv.amount.cents() {
                         "underpaid"
@@ -256,6 +268,7 @@ pub async fn import_return(
             reasons: r.reasons.join("\n"),
         });
     }
+    super::payments::write_payments(&mut tx, &payments, actor, now_ms).await?;
     let mut outcome = ImportOutcome {
         already: None,
         file_id: None,

@@ -44,7 +44,7 @@ pub async fn record_payment(
     if current.status != InvoiceStatus::Open {
         return Ok(PaymentOutcome::NotOpen(current));
     }
-    write_payment(&mut tx, &current, payment, actor, now_ms).await?;
+    write_payments(&mut tx, &[Paying::of(&current, payment)], actor, now_ms).await?;
     let paid = store::invoices::get_invoice(&mut tx, invoice).await?;
     tx.commit().await?;
     Ok(PaymentOutcome::Recorded(paid))
@@ -61,43 +61,69 @@ pub async fn record_payments(
     now_ms: i64,
 ) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
+    let mut invoices = Vec::with_capacity(payments.len());
     for (external_id, payment) in payments {
         let invoice = store::invoices::find_invoice_by_external_id(&mut tx, external_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("invoice {external_id:?} vanished"))?;
-        write_payment(&mut tx, &invoice, payment, actor, now_ms).await?;
+        invoices.push((invoice, payment.clone()));
     }
+    let refs: Vec<_> = invoices.iter().map(|(i, p)| Paying::of(i, p)).collect();
+    write_payments(&mut tx, &refs, actor, now_ms).await?;
     tx.commit().await?;
     Ok(payments.len())
 }
 
-/// The fact and its evidence, in the caller's transaction; the invoice's notices still waiting
-/// are skipped `fatura paga em …` with it.
-pub(super) async fn write_payment(
+/// One payment [`write_payments`] writes: the invoice by id and external id, its status before.
+pub(super) struct Paying<'a> {
+    /// The invoice.
+    pub id: InvoiceId,
+    /// Its external id (the audit row names it).
+    pub external_id: &'a str,
+    /// `open` (the audit row's before).
+    pub status_before: &'a str,
+    /// The payment.
+    pub payment: Payment,
+}
+
+impl<'a> Paying<'a> {
+    fn of(invoice: &'a Invoice, payment: &Payment) -> Paying<'a> {
+        Paying {
+            id: invoice.id,
+            external_id: &invoice.external_id,
+            status_before: invoice.status.as_str(),
+            payment: payment.clone(),
+        }
+    }
+}
+
+/// The facts and their evidence, in the caller's transaction, a few statements for any number
+/// of payments: each invoice paid, its `invoice.paid` audit row, and its notices still waiting
+/// skipped `fatura paga em …` — a paid invoice is not reminded of, whatever told Régua of the
+/// payment. The invoices are the caller's to have checked (open, each once).
+pub(super) async fn write_payments(
     conn: &mut sqlx::AnyConnection,
-    invoice: &Invoice,
-    payment: &Payment,
+    payments: &[Paying<'_>],
     actor: &Actor,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    store::invoices::mark_invoice_paid(
-        conn,
-        &invoice.external_id,
-        payment.paid_on,
-        payment.amount,
-        now_ms,
-    )
-    .await?;
-    super::Audit::of("invoice.paid", format!("invoice:{}", invoice.external_id))
-        .before(invoice.status.as_str())
-        .after("paid")
-        .write(conn, actor, now_ms)
-        .await?;
-    // Its reminders still waiting are moot now, whatever told Régua of the payment.
-    let reason = format!(
-        "fatura paga em {}",
-        crate::domain::format_date(payment.paid_on)
-    );
-    store::outbox::skip_waiting_notices_of_invoice(conn, invoice.id, &reason, now_ms).await?;
+    let facts: Vec<_> = payments
+        .iter()
+        .map(|p| (p.id, p.payment.paid_on, p.payment.amount))
+        .collect();
+    store::invoices::mark_invoices_paid(conn, &facts, now_ms).await?;
+    let audit: Vec<store::audit::Row> = payments
+        .iter()
+        .map(|p| {
+            (
+                "invoice.paid",
+                format!("invoice:{}", p.external_id),
+                Some(p.status_before.to_string()),
+                Some("paid".to_string()),
+            )
+        })
+        .collect();
+    store::audit::record_many(conn, &actor.to_string(), &audit, now_ms).await?;
+    store::outbox::skip_waiting_notices_of_paid(conn, now_ms).await?;
     Ok(())
 }

@@ -26,3 +26,34 @@ pub async fn record(
     .await?;
     Ok(())
 }
+
+/// One row of [`record_many`]: action, entity, before, after.
+pub type Row<'a> = (&'a str, String, Option<String>, Option<String>);
+
+/// Records many changes by one actor at one time, a few statements for all of them (a bank
+/// file's payments).
+pub async fn record_many(
+    conn: &mut AnyConnection,
+    actor: &str,
+    rows: &[Row<'_>],
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    for chunk in rows.chunks(super::MAX_BIND / 6) {
+        let sql = format!(
+            "INSERT INTO audit_log (at, actor, action, entity, before, after) VALUES {}",
+            super::values_rows(conn, chunk.len(), 6, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (action, entity, before, after) in chunk {
+            q = q
+                .bind(now_ms)
+                .bind(actor)
+                .bind(*action)
+                .bind(entity.clone())
+                .bind(before.clone())
+                .bind(after.clone());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -5,7 +5,9 @@ use anyhow::Context as _;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use super::invoices::{INVOICE_COLUMNS, invoice_from_row};
-use crate::domain::{Invoice, InvoiceId, WalletId};
+use jiff::civil::Date;
+
+use crate::domain::{Invoice, InvoiceId, Money, WalletId};
 
 /// A return file as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,20 +164,12 @@ pub async fn insert_events(
     events: &[BankEvent],
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    // 16 values a row: stay under SQLite's 999 bound parameters per statement.
-    for chunk in events.chunks(60) {
-        let mut sql = String::from(
+    for chunk in events.chunks(super::MAX_BIND / 16) {
+        let sql = format!(
             "INSERT INTO bank_events (file_id, line, invoice_id, our_number, occurrence, event, outcome, occurred_on,
-                credit_on, face_cents, paid_cents, fee_cents, interest_cents, discount_cents, reasons, created_at) VALUES ",
+                credit_on, face_cents, paid_cents, fee_cents, interest_cents, discount_cents, reasons, created_at) VALUES {}",
+            super::values_rows(conn, chunk.len(), 16, 1)
         );
-        for k in 0..chunk.len() {
-            let b = k * 16;
-            if k > 0 {
-                sql.push_str(", ");
-            }
-            let marks: Vec<String> = (1..=16).map(|i| format!("${}", b + i)).collect();
-            sql.push_str(&format!("({})", marks.join(", ")));
-        }
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for e in chunk {
             q = q
@@ -254,8 +248,63 @@ pub async fn events_of_file(conn: &mut AnyConnection, file: i64) -> anyhow::Resu
         .collect()
 }
 
-/// Every invoice drawn on these wallets (open, paid or cancelled): what a return file's records
-/// are matched against.
+/// What a return file's record is matched against and applied to: an invoice's key, status and
+/// the fields its printed our number is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayableInvoice {
+    /// Key.
+    pub id: InvoiceId,
+    /// The ERP's id.
+    pub external_id: String,
+    /// The wallet it is drawn on.
+    pub wallet_id: WalletId,
+    /// Its our number, as stored.
+    pub our_number: i64,
+    /// `open`, `paid` or `cancelled`.
+    pub status: String,
+    /// Amount due.
+    pub amount: Money,
+    /// Issue date.
+    pub issue_date: Date,
+    /// Due date.
+    pub due_date: Date,
+}
+
+/// Every invoice drawn on these wallets (open, paid or cancelled), read lean: a file may name
+/// a hundred thousand of them.
+pub async fn payable_invoices(
+    conn: &mut AnyConnection,
+    wallets: &[WalletId],
+) -> anyhow::Result<Vec<PayableInvoice>> {
+    if wallets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT id, external_id, wallet_id, our_number, status, amount_cents, issue_date, due_date
+           FROM invoices WHERE wallet_id IN ({})",
+        super::id_list(wallets.iter().map(|w| w.0))
+    );
+    let date = |s: String| -> anyhow::Result<Date> { Ok(s.parse()?) };
+    sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PayableInvoice {
+                id: InvoiceId(r.try_get(0)?),
+                external_id: r.try_get(1)?,
+                wallet_id: WalletId(r.try_get(2)?),
+                our_number: r.try_get(3)?,
+                status: r.try_get(4)?,
+                amount: Money(r.try_get(5)?),
+                issue_date: date(r.try_get(6)?)?,
+                due_date: date(r.try_get(7)?)?,
+            })
+        })
+        .collect()
+}
+
+/// Every invoice drawn on these wallets (open, paid or cancelled).
 pub async fn invoices_of_wallets(
     conn: &mut AnyConnection,
     wallets: &[WalletId],

@@ -444,3 +444,56 @@ pub async fn cancel_invoice(
     .await?;
     Ok(res.rows_affected() > 0)
 }
+
+/// Records the payments of many invoices (`id`, paid on, amount), a few statements for all of
+/// them; the caller checked they are open. The payments go through the connection's scratch
+/// table `regua_payments` (created on first use, emptied each time), so that both engines
+/// update by primary key.
+pub async fn mark_invoices_paid(
+    conn: &mut AnyConnection,
+    payments: &[(InvoiceId, Date, Money)],
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    fill_payments_scratch(conn, payments).await?;
+    sqlx::query(
+        "UPDATE invoices SET status = 'paid',
+            paid_on = (SELECT p.paid_on FROM regua_payments p WHERE p.id = invoices.id),
+            paid_amount_cents = (SELECT p.amount_cents FROM regua_payments p WHERE p.id = invoices.id),
+            updated_at = $1
+         WHERE id IN (SELECT id FROM regua_payments)",
+    )
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await
+    .context("cannot record the payments")?;
+    Ok(())
+}
+
+/// Fills the connection's scratch table of payments (`regua_payments`: invoice id, paid on,
+/// amount), emptied first.
+async fn fill_payments_scratch(
+    conn: &mut AnyConnection,
+    payments: &[(InvoiceId, Date, Money)],
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS regua_payments (
+            id BIGINT PRIMARY KEY, paid_on TEXT NOT NULL, amount_cents BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM regua_payments")
+        .execute(&mut *conn)
+        .await?;
+    for chunk in payments.chunks(super::MAX_BIND / 3) {
+        let sql = format!(
+            "INSERT INTO regua_payments (id, paid_on, amount_cents) VALUES {}",
+            super::values_rows(conn, chunk.len(), 3, 1)
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (id, paid_on, amount) in chunk {
+            q = q.bind(id.0).bind(paid_on.to_string()).bind(amount.cents());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}

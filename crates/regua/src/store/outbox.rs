@@ -865,57 +865,48 @@ pub async fn list_notices_of_customer(
     .collect()
 }
 
-/// Skips an invoice's notices still waiting to be sent (queued or retrying) with `reason`, in
-/// the caller's transaction, each with its log row: a paid invoice is not reminded of, even
-/// between the payment and the worker's own check. A message carrying several invoices (the
-/// generation e-mail) is left to that check, which sends the ones still open. How many.
-pub async fn skip_waiting_notices_of_invoice(
+/// Skips the notices still waiting to be sent (queued or retrying) of the invoices just paid
+/// (`store::invoices::mark_invoices_paid`, in the caller's transaction), each with `fatura paga
+/// em DD/MM/AAAA` and its log row: a paid invoice is not reminded of, even between the payment
+/// and the worker's own check. A message carrying several invoices (the generation e-mail) is
+/// left to that check, which sends the ones still open. Two statements for any number of
+/// invoices; how many notices.
+pub async fn skip_waiting_notices_of_paid(
     conn: &mut AnyConnection,
-    invoice: crate::domain::InvoiceId,
-    reason: &str,
     now_ms: i64,
 ) -> anyhow::Result<u64> {
-    let rows = sqlx::query(concat!(
-        "SELECT id, channel, account_id, recipient FROM notices WHERE invoice_id = $1 AND status IN ",
-        status_sql!(waiting),
-        " AND NOT EXISTS (SELECT 1 FROM notice_invoices g WHERE g.notice_id = notices.id)"
-    ))
-    .bind(invoice.0)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut skipped = 0;
-    for r in &rows {
-        let id: i64 = r.try_get(0)?;
-        let done = sqlx::query(concat!(
-            "UPDATE notices SET status = ",
-            status_sql!(skipped),
-            ", last_error = $1, lease_until = NULL, lease_owner = NULL, updated_at = $2 WHERE id = $3 AND status IN ",
-            status_sql!(waiting)
-        ))
-        .bind(reason)
+    // The date as the log shows it, DD/MM/AAAA, from the stored AAAA-MM-DD (same on both engines).
+    const REASON: &str = "'fatura paga em ' || substr(p.paid_on, 9, 2) || '/' || substr(p.paid_on, 6, 2) \
+         || '/' || substr(p.paid_on, 1, 4)";
+    // `status || ''`: an expression, so SQLite looks the notices up by invoice instead of walking
+    // the (status, time) index over every waiting notice.
+    let sql = format!(
+        "UPDATE notices SET status = {skipped},
+            last_error = (SELECT {REASON} FROM regua_payments p WHERE p.id = notices.invoice_id),
+            lease_until = NULL, lease_owner = NULL, updated_at = $1
+         WHERE invoice_id IN (SELECT id FROM regua_payments) AND status || '' IN {waiting}
+           AND NOT EXISTS (SELECT 1 FROM notice_invoices g WHERE g.notice_id = notices.id)",
+        skipped = status_sql!(skipped),
+        waiting = status_sql!(waiting),
+    );
+    let skipped = sqlx::query(AssertSqlSafe(sql))
         .bind(now_ms)
-        .bind(id)
         .execute(&mut *conn)
         .await?
         .rows_affected();
-        if done == 0 {
-            continue;
-        }
-        sqlx::query(concat!(
-            "INSERT INTO delivery_attempts (notice_id, attempted_at, channel, account_id, recipient, reply_code,
-                reply_text, outcome, duration_ms, worker) VALUES ($1, $2, $3, $4, $5, NULL, $6, ",
-            status_sql!(skipped),
-            ", 0, 'payment')"
-        ))
-        .bind(id)
+    // Their log rows: the notices this statement just skipped (of an invoice just paid,
+    // skipped at this very time, in this transaction).
+    let sql = format!(
+        "INSERT INTO delivery_attempts (notice_id, attempted_at, channel, account_id, recipient, reply_code,
+            reply_text, outcome, duration_ms, worker)
+         SELECT n.id, $1, n.channel, n.account_id, n.recipient, NULL, n.last_error, {skipped}, 0, 'payment'
+           FROM regua_payments p JOIN notices n ON n.invoice_id = p.id
+          WHERE n.status || '' = {skipped} AND n.updated_at = $1",
+        skipped = status_sql!(skipped),
+    );
+    sqlx::query(AssertSqlSafe(sql))
         .bind(now_ms)
-        .bind(r.try_get::<String, _>(1)?)
-        .bind(r.try_get::<Option<i64>, _>(2)?)
-        .bind(r.try_get::<String, _>(3)?)
-        .bind(reason)
         .execute(&mut *conn)
         .await?;
-        skipped += 1;
-    }
     Ok(skipped)
 }
