@@ -42,3 +42,13 @@ CREATE INDEX bank_events_invoice_idx ON bank_events (invoice_id);
 -- someone acts) or written off.
 ALTER TABLE invoices ADD COLUMN bank_status TEXT;
 ALTER TABLE invoices ADD COLUMN bank_status_reason TEXT;
+
+-- A return file uploaded on the page and previewed, waiting for the operator's confirmation
+-- (base64 of its bytes); removed once imported.
+CREATE TABLE bank_return_uploads (
+    id          @ID@,
+    name        TEXT NOT NULL,
+    content     TEXT NOT NULL,
+    uploaded_at BIGINT NOT NULL,
+    uploaded_by TEXT NOT NULL
+);

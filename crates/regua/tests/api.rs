@@ -447,13 +447,15 @@ async fn the_api_reads_acts_refuses_and_replays() {
             );
         })
         .await;
-        // Two notices queued (the retry made none); K1/2026-01 was paid meanwhile, so the worker
-        // skips it and sends the other. The log shows each, by invoice.
+        // Two notices queued (the retry made none); K1/2026-01 was paid meanwhile, so its notice
+        // was skipped with the payment (issue #20) and the worker sends the other. The log
+        // shows each, by invoice.
         let mut conn = db.pool.acquire().await.unwrap();
         let counts = store::outbox::count_notices_by_status(&mut conn)
             .await
             .unwrap();
-        assert_eq!(counts.get("queued"), Some(&2), "{label}: {counts:?}");
+        assert_eq!(counts.get("queued"), Some(&1), "{label}: {counts:?}");
+        assert_eq!(counts.get("skipped"), Some(&1), "{label}: {counts:?}");
         drop(conn);
         worker_at(&db, &clock_on("2026-01-07"))
             .drain(|_| {})

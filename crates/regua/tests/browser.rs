@@ -689,3 +689,101 @@ async fn a_subscriber_copies_the_pix_code_and_emails_the_overdue_invoice() {
     assert!(text.contains("Content-Type: application/pdf"), "{text}");
     assert!(text.contains("boleto-K1-2026-01.pdf"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_a_return_file_on_retorno_bancario_and_see_the_invoice_paid() {
+    let t = sqlite().await;
+    let _sink = isp_with_sink(&t.db, false).await;
+    let invoices = regua::invoicing::generate_invoices(&t.db, "K1", 2, &clock_on("2026-01-05"))
+        .await
+        .unwrap()
+        .created;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let wallet = store::parties::list_wallets(&mut conn).await.unwrap()[0].clone();
+    drop(conn);
+    let our_number = regua::payment::printed_our_number((&invoices[0]).into(), &wallet).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("CBR643.RET");
+    std::fs::write(&file, bb_return(&[(our_number, "06", 11990)])).unwrap();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let id = invoices[0].id.0;
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/login")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Css("form.logout"))
+            .await
+            .unwrap();
+        c.find(Locator::LinkText("Retorno bancário"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let input = c
+            .wait()
+            .for_element(Locator::Css("#return-form input[type=file]"))
+            .await
+            .unwrap();
+        input.send_keys(&file.display().to_string()).await.unwrap();
+        c.find(Locator::Css("#return-form button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The preview: one payment, nothing changed yet.
+        let preview = c
+            .wait()
+            .for_element(Locator::Css("#preview"))
+            .await
+            .unwrap();
+        let text = preview.text().await.unwrap();
+        assert!(text.contains("Pagas 1"), "{text}");
+        assert!(text.contains("CBR643.RET"), "{text}");
+        std::fs::write(
+            artifacts().join("retorno-previa.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.find(Locator::Css("#confirm-return"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let notice = c.wait().for_element(Locator::Css(".notice")).await.unwrap();
+        assert!(
+            notice
+                .text()
+                .await
+                .unwrap()
+                .starts_with("Arquivo importado")
+        );
+        // The invoice is paid, the bank's event on its timeline.
+        c.goto(&format!("http://{addr}/faturas/{id}"))
+            .await
+            .unwrap();
+        let status = c
+            .wait()
+            .for_element(Locator::Css("#invoice-status"))
+            .await
+            .unwrap();
+        assert_eq!(
+            status.text().await.unwrap(),
+            "Paga em 12/01/2026 (R$ 119,90)"
+        );
+        let events = c
+            .find(Locator::Css("#bank-events"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(events.contains("06 · Liquidação"), "{events}");
+        assert!(events.contains("Paga"), "{events}");
+    })
+    .await;
+}

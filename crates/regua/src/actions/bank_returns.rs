@@ -313,6 +313,54 @@ pub async fn import_return(
     Ok(outcome)
 }
 
+/// Keeps a file uploaded on the page until its preview is confirmed; its id.
+pub async fn stage_upload(
+    db: &Db,
+    name: &str,
+    bytes: &[u8],
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<i64> {
+    super::in_transaction(db, async |tx| {
+        store::bank_returns::insert_upload(tx, name, bytes, &actor.to_string(), now_ms).await
+    })
+    .await
+}
+
+/// Imports a kept upload (the preview confirmed) and forgets it; `None` when there is no such
+/// upload (confirmed already, say).
+pub async fn confirm_upload(
+    db: &Db,
+    upload: i64,
+    actor: &Actor,
+    (today, now_ms): (jiff::civil::Date, i64),
+) -> anyhow::Result<Option<ImportOutcome>> {
+    let Some((name, bytes)) = ({
+        let mut conn = db.pool.acquire().await?;
+        store::bank_returns::get_upload(&mut conn, upload).await?
+    }) else {
+        return Ok(None);
+    };
+    let file = boleto::cnab::read_return(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let outcome = import_return(
+        db,
+        &ReturnUpload {
+            name: &name,
+            bytes: &bytes,
+            file: &file,
+        },
+        false,
+        actor,
+        (today, now_ms),
+    )
+    .await?;
+    super::in_transaction(db, async |tx| {
+        store::bank_returns::delete_upload(tx, upload).await
+    })
+    .await?;
+    Ok(Some(outcome))
+}
+
 /// The CLI's account of an import: one line per count, then the records that need a person.
 pub fn summary(o: &ImportOutcome, dry_run: bool) -> String {
     if let Some(before) = &o.already {

@@ -360,3 +360,53 @@ pub async fn rejected_registrations(
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
 }
+
+/// Keeps an uploaded file until its preview is confirmed; its id.
+pub async fn insert_upload(
+    conn: &mut AnyConnection,
+    name: &str,
+    bytes: &[u8],
+    actor: &str,
+    now_ms: i64,
+) -> anyhow::Result<i64> {
+    use base64::Engine as _;
+    let row = sqlx::query(
+        "INSERT INTO bank_return_uploads (name, content, uploaded_at, uploaded_by) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(base64::engine::general_purpose::STANDARD.encode(bytes))
+    .bind(now_ms)
+    .bind(actor)
+    .fetch_one(&mut *conn)
+    .await
+    .context("cannot keep the uploaded file")?;
+    Ok(row.try_get(0)?)
+}
+
+/// An upload waiting for confirmation: its name and bytes.
+pub async fn get_upload(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> anyhow::Result<Option<(String, Vec<u8>)>> {
+    use base64::Engine as _;
+    let Some(row) = sqlx::query("SELECT name, content FROM bank_return_uploads WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(row.try_get::<String, _>(1)?)
+        .context("a kept upload")?;
+    Ok(Some((row.try_get(0)?, bytes)))
+}
+
+/// Forgets an upload (imported, or older than a day).
+pub async fn delete_upload(conn: &mut AnyConnection, id: i64) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM bank_return_uploads WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

@@ -7,6 +7,7 @@
 pub mod api;
 /// Roles, permissions, password hashes and session tokens (they live in `domain::auth`).
 pub use crate::domain::auth;
+mod bank_returns;
 mod billing;
 mod customers;
 mod emission;
@@ -138,6 +139,11 @@ fn templates() -> minijinja::Environment<'static> {
         ("customers.html", include_str!("templates/customers.html")),
         ("customer.html", include_str!("templates/customer.html")),
         ("invoices.html", include_str!("templates/invoices.html")),
+        ("invoice.html", include_str!("templates/invoice.html")),
+        (
+            "bank_returns.html",
+            include_str!("templates/bank_returns.html"),
+        ),
         ("layouts.html", include_str!("templates/layouts.html")),
         ("wallets.html", include_str!("templates/wallets.html")),
         ("emission.html", include_str!("templates/emission.html")),

@@ -44,6 +44,19 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             post(super::suspensions::end),
         )
         .route("/faturas", get(super::billing::invoices))
+        .route("/faturas/{id}", get(super::bank_returns::invoice))
+        .route(
+            "/retorno-bancario",
+            get(super::bank_returns::show)
+                .post(super::bank_returns::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    super::bank_returns::MAX_UPLOAD,
+                )),
+        )
+        .route(
+            "/retorno-bancario/{upload}/confirmar",
+            post(super::bank_returns::confirm),
+        )
         .route("/faturas/{id}/boleto.pdf", get(super::billing::boleto_pdf))
         .route("/faturas/{id}/enviar", post(super::billing::send_now))
         .route("/faturas/{id}/pagar", post(super::billing::mark_paid))

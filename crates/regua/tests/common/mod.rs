@@ -467,3 +467,33 @@ pub fn dkim_key(dir: &std::path::Path) -> (std::path::PathBuf, regua::delivery::
     };
     (key, dkim)
 }
+
+/// A Banco do Brasil CNAB 400 (CBR643) return file: one type-7 detail per `(invoice our
+/// number as printed, occurrence, paid cents)`.
+pub fn bb_return(records: &[(String, &str, i64)]) -> Vec<u8> {
+    let mut lines = Vec::new();
+    let mut header = vec![b' '; 400];
+    header[0] = b'0';
+    header[76..79].copy_from_slice(b"001");
+    lines.push(header);
+    for (our_number, occurrence, paid) in records {
+        let mut l = vec![b' '; 400];
+        l[0] = b'7';
+        let digits: String = our_number.chars().filter(char::is_ascii_digit).collect();
+        l[63..80].copy_from_slice(format!("{digits:0>17}").as_bytes());
+        l[108..110].copy_from_slice(occurrence.as_bytes());
+        l[110..116].copy_from_slice(b"120126"); // paid on 12/01/2026
+        l[175..181].copy_from_slice(b"130126"); // credited on 13/01/2026
+        l[152..165].copy_from_slice(format!("{:013}", 11990).as_bytes());
+        l[181..188].copy_from_slice(b"0000250");
+        l[253..266].copy_from_slice(format!("{paid:013}").as_bytes());
+        for (a, b) in [(241, 253), (267, 279)] {
+            l[a - 1..b].fill(b'0');
+        }
+        lines.push(l);
+    }
+    let mut trailer = vec![b' '; 400];
+    trailer[0] = b'9';
+    lines.push(trailer);
+    lines.join(&b"\r\n"[..])
+}

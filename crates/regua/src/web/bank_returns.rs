@@ -1,0 +1,315 @@
+//! Retorno bancário: upload a bank return file, see what it will change, confirm; the files
+//! imported with their counts. And an invoice's page with the bank's events on its timeline.
+//! The rules are `actions::bank_returns`'s (docs/cnab.md).
+
+use std::sync::Arc;
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::auth::Permission;
+use super::{AppState, CsrfOnly, Session, internal};
+use crate::actions::bank_returns::{ImportOutcome, LineOutcome};
+use crate::domain::{InvoiceId, format_date};
+use crate::store;
+
+/// A return file may be large (a hundred thousand records is 40 MB).
+pub(super) const MAX_UPLOAD: usize = 64 * 1024 * 1024;
+
+/// The outcome of a record, on screen.
+fn outcome_pt(outcome: &str) -> &'static str {
+    match outcome {
+        "paid" => "Paga",
+        "underpaid" => "Paga abaixo do valor",
+        "duplicate_payment" => "Pagamento em duplicidade (a devolver)",
+        "flagged" => "Registro rejeitado",
+        "recorded" => "Registrado",
+        _ => "Sem fatura correspondente",
+    }
+}
+
+/// The bank's event, on screen.
+fn event_pt(event: &str) -> &'static str {
+    match event {
+        "registered" => "Entrada confirmada",
+        "rejected" => "Entrada rejeitada",
+        "paid" => "Liquidação",
+        "written_off" => "Baixa",
+        _ => "Outra ocorrência",
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct PageQuery {
+    #[serde(default)]
+    importado: Option<i64>,
+}
+
+async fn page(
+    state: &AppState,
+    session: &Session,
+    preview: Option<(i64, String, &ImportOutcome)>,
+    error: Option<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let files = async {
+        let mut conn = state.db.pool.acquire().await?;
+        store::bank_returns::list_files(&mut conn, 50).await
+    }
+    .await;
+    let files = match files {
+        Ok(f) => f,
+        Err(e) => return internal(e),
+    };
+    let files: Vec<_> = files
+        .iter()
+        .map(|f| {
+            minijinja::context! {
+                id => f.id, name => f.name.clone(), bank => f.bank.clone(),
+                layout => f.layout.to_uppercase().replace("CNAB", "CNAB "),
+                records => f.records, paid => f.paid, unmatched => f.unmatched,
+                at => state.clock.local_time(f.imported_at, "%d/%m/%Y %H:%M"), by => f.imported_by.clone(),
+            }
+        })
+        .collect();
+    let preview = preview.map(|(upload, name, o)| {
+        let line = |l: &LineOutcome| {
+            minijinja::context! {
+                line => l.line, our_number => l.our_number.clone(),
+                event => event_pt(l.event.as_str()), outcome => outcome_pt(l.outcome),
+                code => l.outcome, invoice => l.invoice.clone().unwrap_or_default(),
+                paid => l.paid.map(|m| m.to_string()).unwrap_or_default(),
+            }
+        };
+        minijinja::context! {
+            upload, name,
+            counts => [
+                ("Pagas", o.count("paid")),
+                ("Pagas abaixo do valor", o.count("underpaid")),
+                ("Pagamentos em duplicidade", o.count("duplicate_payment")),
+                ("Registros rejeitados", o.count("flagged")),
+                ("Outros eventos", o.count("recorded")),
+                ("Sem fatura correspondente", o.count("unmatched")),
+            ],
+            lines => o.lines.iter().take(500).map(line).collect::<Vec<_>>(),
+            more => o.lines.len().saturating_sub(500),
+        }
+    });
+    let mut resp = state.render(
+        "bank_returns.html",
+        minijinja::context! {
+            title => "Retorno bancário", files, preview, error, notice,
+            can_import => session.user.role.allows(Permission::EditBilling),
+            ..session.ctx()
+        },
+    );
+    *resp.status_mut() = status;
+    resp
+}
+
+/// `GET /retorno-bancario`
+pub(super) async fn show(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let notice = q
+        .importado
+        .map(|id| format!("Arquivo importado (nº {id})."));
+    page(&state, &session, None, None, notice, StatusCode::OK).await
+}
+
+/// `POST /retorno-bancario`: the file read and previewed (a dry run), kept until confirmed.
+pub(super) async fn upload(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    mut form: Multipart,
+) -> Response {
+    let (mut csrf, mut name, mut bytes) = (String::new(), String::new(), Vec::new());
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let field_name = field.name().unwrap_or_default().to_string();
+                if field_name == "arquivo" {
+                    name = field.file_name().unwrap_or("retorno").to_string();
+                }
+                match field.bytes().await {
+                    Ok(b) if field_name == "_csrf" => {
+                        csrf = String::from_utf8_lossy(&b).to_string()
+                    }
+                    Ok(b) if field_name == "arquivo" => bytes = b.to_vec(),
+                    Ok(_) => {}
+                    Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return StatusCode::BAD_REQUEST.into_response(),
+        }
+    }
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&csrf)) {
+        return r;
+    }
+    let refuse = |message: String| async {
+        page(
+            &state,
+            &session,
+            None,
+            Some(message),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await
+    };
+    if bytes.is_empty() {
+        return refuse("Escolha o arquivo de retorno do banco.".into()).await;
+    }
+    let file = match boleto::cnab::read_return(&bytes) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::info!(user = %session.user.login, error = %e, "return file refused");
+            return refuse(format!("Arquivo recusado, nada foi importado: {}", e.pt())).await;
+        }
+    };
+    let actor = session.actor();
+    let now = state.clock.now_millis();
+    let result: anyhow::Result<Response> = async {
+        let preview = crate::actions::bank_returns::import_return(
+            &state.db,
+            &crate::actions::bank_returns::ReturnUpload {
+                name: &name,
+                bytes: &bytes,
+                file: &file,
+            },
+            true,
+            &actor,
+            (state.clock.today(), now),
+        )
+        .await?;
+        if let Some(before) = &preview.already {
+            return Ok(refuse(format!(
+                "Este arquivo já foi importado em {} por {} (nº {}); nada muda.",
+                state.clock.local_time(before.imported_at, "%d/%m/%Y %H:%M"),
+                before.imported_by,
+                before.id
+            ))
+            .await);
+        }
+        let upload =
+            crate::actions::bank_returns::stage_upload(&state.db, &name, &bytes, &actor, now)
+                .await?;
+        let title = format!(
+            "{name} — banco {}, {}, {} registro(s)",
+            file.bank,
+            file.layout.as_str().to_uppercase().replace("CNAB", "CNAB "),
+            file.records.len()
+        );
+        Ok(page(
+            &state,
+            &session,
+            Some((upload, title, &preview)),
+            None,
+            None,
+            StatusCode::OK,
+        )
+        .await)
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+/// `POST /retorno-bancario/{upload}/confirmar`
+pub(super) async fn confirm(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(upload): Path<i64>,
+    axum::Form(form): axum::Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
+        return r;
+    }
+    match crate::actions::bank_returns::confirm_upload(
+        &state.db,
+        upload,
+        &session.actor(),
+        (state.clock.today(), state.clock.now_millis()),
+    )
+    .await
+    {
+        Ok(Some(o)) => match (o.file_id, &o.already) {
+            (Some(id), _) => {
+                Redirect::to(&format!("/retorno-bancario?importado={id}")).into_response()
+            }
+            (None, Some(before)) => {
+                Redirect::to(&format!("/retorno-bancario?importado={}", before.id)).into_response()
+            }
+            (None, None) => StatusCode::NOT_FOUND.into_response(),
+        },
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// `GET /faturas/{id}`: an invoice, with the bank's events about it.
+pub(super) async fn invoice(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<InvoiceId>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Ok(i) = store::invoices::get_invoice(&mut conn, id).await else {
+            return Ok(StatusCode::NOT_FOUND.into_response());
+        };
+        let customer = store::parties::get_customer(&mut conn, i.customer_id).await?;
+        let events: Vec<_> = store::bank_returns::events_of_invoice(&mut conn, id)
+            .await?
+            .iter()
+            .map(|e| {
+                let date = |d: &Option<String>| {
+                    d.as_deref()
+                        .and_then(|d| d.parse().ok())
+                        .map(format_date)
+                        .unwrap_or_default()
+                };
+                minijinja::context! {
+                    file => e.file_id, line => e.line, occurrence => e.occurrence.clone(),
+                    event => event_pt(&e.event), outcome => outcome_pt(&e.outcome),
+                    occurred_on => date(&e.occurred_on), credit_on => date(&e.credit_on),
+                    paid => crate::domain::Money(e.paid_cents).to_string(),
+                    fee => crate::domain::Money(e.fee_cents).to_string(),
+                    interest => crate::domain::Money(e.interest_cents).to_string(),
+                    reasons => e.reasons.replace('\n', "; "),
+                }
+            })
+            .collect();
+        let status = match &i.status {
+            crate::domain::InvoiceStatus::Paid { paid_on, amount } => {
+                format!("Paga em {} ({amount})", format_date(*paid_on))
+            }
+            crate::domain::InvoiceStatus::Open => "Em aberto".to_string(),
+            crate::domain::InvoiceStatus::Cancelled => "Cancelada".to_string(),
+        };
+        Ok(state.render(
+            "invoice.html",
+            minijinja::context! {
+                title => format!("Fatura {}", i.external_id),
+                ext => i.external_id.clone(), id => i.id, customer => customer.name,
+                customer_id => customer.id, due => format_date(i.due_date),
+                amount => i.amount.to_string(), status, our_number => i.our_number,
+                events,
+                ..session.ctx()
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
