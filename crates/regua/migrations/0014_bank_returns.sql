@@ -52,3 +52,28 @@ CREATE TABLE bank_return_uploads (
     uploaded_at BIGINT NOT NULL,
     uploaded_by TEXT NOT NULL
 );
+
+-- The PSPs whose PIX webhooks Régua accepts, each by its secret (only its SHA-256 is kept).
+CREATE TABLE pix_psps (
+    id         @ID@,
+    name       TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    CONSTRAINT pix_psps_name_key UNIQUE (name),
+    CONSTRAINT pix_psps_token_key UNIQUE (token_hash)
+);
+
+-- Every PIX payment a PSP told of, once per end-to-end id, with the invoice its txid names
+-- (none when it names none) and what Régua did.
+CREATE TABLE pix_payments (
+    id            @ID@,
+    end_to_end_id TEXT NOT NULL,
+    txid          TEXT NOT NULL,
+    amount_cents  BIGINT NOT NULL,
+    paid_at       TEXT NOT NULL,
+    psp           TEXT NOT NULL,
+    invoice_id    BIGINT REFERENCES invoices (id),
+    outcome       TEXT NOT NULL CHECK (outcome IN ('paid', 'underpaid', 'duplicate_payment', 'unmatched')),
+    created_at    BIGINT NOT NULL,
+    CONSTRAINT pix_payments_e2e_key UNIQUE (end_to_end_id)
+);

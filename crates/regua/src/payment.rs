@@ -60,7 +60,7 @@ pub fn pix_payload(
         &pix_text(&company.city, 15),
     );
     code.amount_cents = u64::try_from(invoice.amount.cents()).ok();
-    code.txid = format!("REGUA{}", invoice.our_number);
+    code.txid = pix_txid(invoice.id);
     match code.to_payload() {
         Ok(p) => Some(p),
         Err(e) => {
@@ -68,6 +68,21 @@ pub fn pix_payload(
             None
         }
     }
+}
+
+/// The PIX transaction id of an invoice: `REGUA` and its id, unique per invoice (an our number
+/// is unique only within its wallet), so a PSP's payment notice names exactly one invoice.
+pub fn pix_txid(invoice: crate::domain::InvoiceId) -> String {
+    format!("REGUA{}", invoice.0)
+}
+
+/// The invoice a PIX transaction id names, if it is one of Régua's.
+pub fn invoice_of_txid(txid: &str) -> Option<crate::domain::InvoiceId> {
+    let n = txid.trim().strip_prefix("REGUA")?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok().map(crate::domain::InvoiceId)
 }
 
 /// The BR Code's merchant fields want plain upper-case ASCII within a length.

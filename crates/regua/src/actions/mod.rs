@@ -19,6 +19,7 @@ pub mod layouts;
 pub mod logins;
 pub mod notices;
 pub mod payments;
+pub mod pix;
 pub mod records;
 pub mod self_service;
 pub mod suspensions;

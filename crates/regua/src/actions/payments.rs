@@ -75,7 +75,7 @@ pub async fn record_payments(
 }
 
 /// One payment [`write_payments`] writes: the invoice by id and external id, its status before.
-pub(super) struct Paying<'a> {
+pub struct Paying<'a> {
     /// The invoice.
     pub id: InvoiceId,
     /// Its external id (the audit row names it).
@@ -101,7 +101,7 @@ impl<'a> Paying<'a> {
 /// of payments: each invoice paid, its `invoice.paid` audit row, and its notices still waiting
 /// skipped `fatura paga em …` — a paid invoice is not reminded of, whatever told Régua of the
 /// payment. The invoices are the caller's to have checked (open, each once).
-pub(super) async fn write_payments(
+pub(crate) async fn write_payments(
     conn: &mut sqlx::AnyConnection,
     payments: &[Paying<'_>],
     actor: &Actor,

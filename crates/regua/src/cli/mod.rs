@@ -9,6 +9,7 @@ mod cnab_cmd;
 mod delivery_cmd;
 mod dunning_cmd;
 mod layout_cmd;
+mod pix_cmd;
 mod rule_cmd;
 mod serve_cmd;
 mod settings_cmd;
@@ -122,6 +123,9 @@ pub enum Command {
     /// Bank return files (arquivo de retorno, CNAB 400/240): read one, import one.
     #[command(subcommand)]
     Cnab(cnab_cmd::CnabCmd),
+    /// PIX: the PSPs whose payment webhooks are accepted.
+    #[command(subcommand)]
+    Pix(pix_cmd::PixCmd),
     /// E-mail accounts (E-mail SMTP): add, list, remove, test, default.
     #[command(subcommand)]
     Smtp(delivery_cmd::SmtpCmd),
@@ -208,6 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Method(cmd) => billing_cmd::method(g, cmd).await,
         Command::Boleto(cmd) => boleto_cmd::run(cmd),
         Command::Cnab(cmd) => cnab_cmd::run(g, cmd).await,
+        Command::Pix(cmd) => pix_cmd::run(g, cmd).await,
         Command::Layout(cmd) => layout_cmd::run(g, cmd).await,
         Command::Settings(cmd) => settings_cmd::settings(g, cmd).await,
         Command::Smtp(cmd) => delivery_cmd::smtp(g, cmd).await,

@@ -18,6 +18,8 @@ pub enum Actor {
     Portal(String),
     /// A routine of the scheduler, by name: `routine: NAME`.
     Routine(String),
+    /// A PSP's PIX webhook, by the PSP's name: `pix: NAME`.
+    Psp(String),
     /// A CSV import from the ERP: `import`.
     Import,
     /// `regua demo`: `demo`.
@@ -32,6 +34,7 @@ impl fmt::Display for Actor {
             Actor::Cli(user) => write!(f, "cli: {user}"),
             Actor::Portal(code) => write!(f, "portal: {code}"),
             Actor::Routine(name) => write!(f, "routine: {name}"),
+            Actor::Psp(name) => write!(f, "pix: {name}"),
             Actor::Import => f.write_str("import"),
             Actor::Demo => f.write_str("demo"),
         }
@@ -53,6 +56,7 @@ mod tests {
                 Actor::Routine("Envio diário".into()),
                 "routine: Envio diário",
             ),
+            (Actor::Psp("efi".into()), "pix: efi"),
             (Actor::Import, "import"),
             (Actor::Demo, "demo"),
         ] {

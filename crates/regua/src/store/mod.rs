@@ -67,6 +67,7 @@ pub mod log;
 mod migrate;
 pub mod outbox;
 pub mod parties;
+pub mod pix;
 pub mod rules;
 pub mod settings;
 pub mod subscribers;

@@ -22,6 +22,7 @@ mod central;
 mod dashboard;
 mod dunning;
 mod login;
+mod pix_webhook;
 mod router;
 mod settings;
 mod smtp;

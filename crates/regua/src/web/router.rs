@@ -45,6 +45,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/faturas", get(super::billing::invoices))
         .route("/faturas/{id}", get(super::bank_returns::invoice))
+        .route("/webhooks/pix", post(super::pix_webhook::receive))
+        .route("/webhooks/pix/pix", post(super::pix_webhook::receive))
         .route(
             "/retorno-bancario",
             get(super::bank_returns::show)
