@@ -173,6 +173,28 @@ async fn a_return_file_pays_once_skips_the_reminders_and_keeps_what_it_cannot_ap
         assert_eq!(files, 2);
         drop(conn);
 
+        // The dashboard's money side: two payments from files today, two files, one rejection
+        // open, one record that matched nothing.
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let clock = clock_on("2026-01-14");
+        let midnight = clock.start_of_day_ms(clock.today()).unwrap();
+        let money = store::bank_returns::payments_today(&mut conn, midnight)
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                money.bank,
+                money.pix,
+                money.other,
+                money.files,
+                money.rejected,
+                money.unmatched
+            ),
+            (2, 0, 0, 2, 1, 1),
+            "{label}: {money:?}"
+        );
+        drop(conn);
+
         // From the command line: a file with one bad amount changes nothing and names the line.
         let mut bad = bb_return(&[(printed(&wallet, &invoices[2]), "06", 11990)]);
         let at = bad.iter().position(|b| *b == b'\n').unwrap() + 1 + 253;

@@ -410,3 +410,70 @@ pub async fn delete_upload(conn: &mut AnyConnection, id: i64) -> anyhow::Result<
         .await?;
     Ok(())
 }
+
+/// The money side of the dashboard: today's payments by source, the return files imported
+/// today, the registrations rejected still open, and the records of the last 30 days that
+/// matched no invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PaymentsToday {
+    /// Payments from bank return files.
+    pub bank: i64,
+    /// Payments from PIX webhooks.
+    pub pix: i64,
+    /// Every other payment: "marcar paga", the API, a CSV of payments.
+    pub other: i64,
+    /// Return files imported today.
+    pub files: i64,
+    /// Open invoices whose registration the bank rejected.
+    pub rejected: i64,
+    /// Records (files and PIX) of the last 30 days that matched no invoice.
+    pub unmatched: i64,
+}
+
+/// Reads [`PaymentsToday`] from `midnight` (ms).
+pub async fn payments_today(
+    conn: &mut AnyConnection,
+    midnight: i64,
+) -> anyhow::Result<PaymentsToday> {
+    let one = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+    let total = one("SELECT COUNT(*) FROM audit_log WHERE action = 'invoice.paid' AND at >= $1")
+        .bind(midnight)
+        .fetch_one(&mut *conn)
+        .await?;
+    let bank = one(
+        "SELECT COUNT(*) FROM bank_events WHERE outcome IN ('paid', 'underpaid') AND created_at >= $1",
+    )
+    .bind(midnight)
+    .fetch_one(&mut *conn)
+    .await?;
+    let pix = one(
+        "SELECT COUNT(*) FROM pix_payments WHERE outcome IN ('paid', 'underpaid') AND created_at >= $1",
+    )
+    .bind(midnight)
+    .fetch_one(&mut *conn)
+    .await?;
+    let files = one("SELECT COUNT(*) FROM bank_return_files WHERE imported_at >= $1")
+        .bind(midnight)
+        .fetch_one(&mut *conn)
+        .await?;
+    let rejected =
+        one("SELECT COUNT(*) FROM invoices WHERE bank_status = 'rejected' AND status = 'open'")
+            .fetch_one(&mut *conn)
+            .await?;
+    let month_ago = midnight - 30 * crate::domain::send_limits::DAY_MS;
+    let unmatched = one(
+        "SELECT (SELECT COUNT(*) FROM bank_events WHERE outcome = 'unmatched' AND created_at >= $1)
+              + (SELECT COUNT(*) FROM pix_payments WHERE outcome = 'unmatched' AND created_at >= $1)",
+    )
+    .bind(month_ago)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(PaymentsToday {
+        bank,
+        pix,
+        other: (total - bank - pix).max(0),
+        files,
+        rejected,
+        unmatched,
+    })
+}

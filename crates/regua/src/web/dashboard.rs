@@ -63,6 +63,13 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
                 alert => true,
             },
         };
+        let money = store::bank_returns::payments_today(&mut conn, midnight).await?;
+        let rejections: Vec<_> = store::bank_returns::rejected_registrations(&mut conn)
+            .await?
+            .into_iter()
+            .take(10)
+            .map(|(invoice, reason)| minijinja::context! { invoice, reason })
+            .collect();
         let financial = store::accounts::financial_account(&mut conn).await?;
         let mut accounts = Vec::new();
         for a in store::accounts::list_smtp_accounts(&mut conn).await? {
@@ -94,6 +101,11 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
                     failed => today.failed,
                 },
                 dead => today.dead,
+                money => minijinja::context! {
+                    bank => money.bank, pix => money.pix, other => money.other,
+                    files => money.files, rejected => money.rejected, unmatched => money.unmatched,
+                },
+                rejections,
                 runs,
                 scheduler,
                 accounts,
