@@ -197,6 +197,11 @@ pub struct BoletoInput {
     /// A PIX BR Code to print as QR code and copia-e-cola ("boleto híbrido").
     #[serde(default)]
     pub pix: Option<String>,
+    /// The barcode (or digitable line) the bank registered, when another system issued the
+    /// boleto (the ERP): used as it is, once its bank, amount and due date agree with these
+    /// inputs, instead of the one computed from them.
+    #[serde(default)]
+    pub registered_barcode: Option<String>,
 }
 
 /// A boleto's codes, computed and checked.
@@ -270,7 +275,33 @@ impl BoletoInput {
             Bank::Sicoob => self.sicoob()?,
         };
         debug_assert_eq!(free.len(), 25, "{bank:?} free field");
-        let barcode = Barcode::compose(bank.code(), self.due_date, self.amount_cents, &free)?;
+        let mut barcode = Barcode::compose(bank.code(), self.due_date, self.amount_cents, &free)?;
+        if let Some(registered) = &self.registered_barcode {
+            let invalid = |reason: String| BoletoError::Invalid {
+                field: "registered_barcode",
+                reason,
+            };
+            let theirs =
+                DigitableLine::parse_any(registered).map_err(|e| invalid(e.to_string()))?;
+            if theirs.bank() != bank.code() {
+                return Err(invalid(format!(
+                    "is of bank {}, not {}",
+                    theirs.bank(),
+                    bank.code()
+                )));
+            }
+            if theirs.amount_cents() != self.amount_cents {
+                return Err(invalid(format!(
+                    "is for {} centavos, not {}",
+                    theirs.amount_cents(),
+                    self.amount_cents
+                )));
+            }
+            if theirs.factor() != barcode.factor() {
+                return Err(invalid("falls due on another date".into()));
+            }
+            barcode = theirs;
+        }
         let digitable_line = barcode.digitable_line();
         Ok(BoletoCodes {
             bank,

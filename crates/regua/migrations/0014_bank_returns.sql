@@ -77,3 +77,8 @@ CREATE TABLE pix_payments (
     created_at    BIGINT NOT NULL,
     CONSTRAINT pix_payments_e2e_key UNIQUE (end_to_end_id)
 );
+
+-- The ERP's own boleto, carried unchanged: the barcode it registered at the bank and its PIX
+-- copia-e-cola (none for the boletos Régua issues itself).
+ALTER TABLE invoices ADD COLUMN registered_barcode TEXT;
+ALTER TABLE invoices ADD COLUMN registered_pix TEXT;

@@ -299,24 +299,75 @@ pub async fn import_csv(
         ImportKind::Invoices => {
             let contracts = store::parties::contract_refs_by_external_id(&mut conn).await?;
             let existing = store::invoices::invoice_statuses_by_external_id(&mut conn).await?;
-            let rows = parse_invoices(&table, &contracts, clock.today(), &mut errors);
+            let banks: HashMap<_, _> = store::parties::list_wallets(&mut conn)
+                .await?
+                .into_iter()
+                .map(|w| (w.id, w.bank_code))
+                .collect();
+            let rows = parse_invoices(&table, &contracts, &banks, clock.today(), &mut errors);
+            if !errors.is_empty() {
+                return Err(ImportError::BadRows(errors));
+            }
+            // An ERP's our number must be free in its wallet, in the file and in the database
+            // (with no bad row, the rows are the file's, in order).
+            let mut in_file = std::collections::HashSet::new();
+            for ((inv, erp), (line, _)) in rows.iter().zip(&table.rows) {
+                let Some(n) = erp.our_number.filter(|_| errors.len() < 100) else {
+                    continue;
+                };
+                if !in_file.insert((inv.contract.wallet_id, n))
+                    || store::invoices::our_number_taken(
+                        &mut conn,
+                        inv.contract.wallet_id,
+                        n,
+                        &inv.external_id,
+                    )
+                    .await?
+                {
+                    errors.push(RowError {
+                        line: *line,
+                        column: "our_number".into(),
+                        reason: format!("{n} is another invoice's our number in this wallet"),
+                    });
+                }
+            }
             if !errors.is_empty() {
                 return Err(ImportError::BadRows(errors));
             }
             drop(conn);
             let mut tx = db.begin().await?;
-            for inv in &rows {
+            for (inv, erp) in &rows {
                 if existing.contains_key(&inv.external_id) {
                     store::invoices::update_imported_invoice(&mut tx, inv, now).await?;
                 } else {
-                    let our_number =
-                        store::invoices::allocate_our_numbers(&mut tx, inv.contract.wallet_id, 1)
-                            .await?;
+                    let our_number = match erp.our_number {
+                        Some(n) => n,
+                        None => {
+                            store::invoices::allocate_our_numbers(
+                                &mut tx,
+                                inv.contract.wallet_id,
+                                1,
+                            )
+                            .await?
+                        }
+                    };
                     store::invoices::insert_invoice(&mut tx, inv, our_number, now).await?;
+                }
+                if erp.barcode.is_some() || erp.pix.is_some() {
+                    store::invoices::set_registered_boleto(
+                        &mut tx,
+                        &inv.external_id,
+                        erp.barcode.as_deref(),
+                        erp.pix.as_deref(),
+                    )
+                    .await?;
                 }
             }
             tx.commit().await.map_err(anyhow::Error::from)?;
-            count(rows.iter().map(|i| existing.contains_key(&i.external_id)))
+            count(
+                rows.iter()
+                    .map(|(i, _)| existing.contains_key(&i.external_id)),
+            )
         }
         ImportKind::Payments => {
             let invoices = store::invoices::invoice_statuses_by_external_id(&mut conn).await?;
@@ -594,12 +645,116 @@ fn parse_contracts(
     out
 }
 
+/// The ERP's own boleto on an imported invoice (optional columns `our_number`,
+/// `digitable_line`, `pix_code`): kept instead of Régua's, once checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ErpBoleto {
+    our_number: Option<i64>,
+    barcode: Option<String>,
+    pix: Option<String>,
+}
+
+/// Checks the ERP's boleto columns of a row against its wallet's bank, amount and due date.
+fn erp_boleto(
+    c: &mut RowCheck,
+    t: &Table,
+    rec: &csv::StringRecord,
+    bank: Option<&str>,
+    amount: Option<Money>,
+    due: Option<jiff::civil::Date>,
+) -> Option<ErpBoleto> {
+    let mut out = ErpBoleto::default();
+    let mut ok = true;
+    match t.field(rec, "our_number").trim() {
+        "" => {}
+        n => match n.parse::<i64>() {
+            Ok(v) if v > 0 && n.bytes().all(|b| b.is_ascii_digit()) => out.our_number = Some(v),
+            _ => {
+                c.check::<()>("our_number", Err(format!("{n:?} is not a number")));
+                ok = false;
+            }
+        },
+    }
+    match t.field(rec, "digitable_line").trim() {
+        "" => {}
+        line => match boleto::DigitableLine::parse_any(line) {
+            Err(e) => {
+                c.check::<()>(
+                    "digitable_line",
+                    Err(format!("not a valid boleto line: {e}")),
+                );
+                ok = false;
+            }
+            Ok(barcode) => {
+                let why = if bank.is_some_and(|b| b != barcode.bank()) {
+                    Some(format!(
+                        "is of bank {}, the contract's wallet is of bank {}",
+                        barcode.bank(),
+                        bank.unwrap_or_default()
+                    ))
+                } else if amount
+                    .is_some_and(|a| u64::try_from(a.cents()).ok() != Some(barcode.amount_cents()))
+                {
+                    Some(format!(
+                        "is for {}, the row for {}",
+                        Money(i64::try_from(barcode.amount_cents()).unwrap_or(i64::MAX)),
+                        amount.unwrap_or_default()
+                    ))
+                } else if due
+                    .is_some_and(|d| boleto::due_date_factor(d).ok() != Some(barcode.factor()))
+                {
+                    Some(format!(
+                        "falls due on another date than {}",
+                        due.map(format_date).unwrap_or_default()
+                    ))
+                } else {
+                    None
+                };
+                match why {
+                    Some(reason) => {
+                        c.check::<()>("digitable_line", Err(reason));
+                        ok = false;
+                    }
+                    None => out.barcode = Some(barcode.as_str().to_string()),
+                }
+            }
+        },
+    }
+    match t.field(rec, "pix_code").trim() {
+        "" => {}
+        code => match boleto::BrCode::parse(code) {
+            Err(e) => {
+                c.check::<()>("pix_code", Err(format!("not a valid PIX code: {e}")));
+                ok = false;
+            }
+            Ok(pix)
+                if pix.amount_cents.is_some()
+                    && amount
+                        .is_some_and(|a| u64::try_from(a.cents()).ok() != pix.amount_cents) =>
+            {
+                c.check::<()>("pix_code", Err("is for another amount than the row".into()));
+                ok = false;
+            }
+            Ok(_) => out.pix = Some(code.to_string()),
+        },
+    }
+    if out.barcode.is_some() && out.our_number.is_none() {
+        c.check::<()>(
+            "our_number",
+            Err("is required with the ERP's digitable line (the boleto's nosso número)".into()),
+        );
+        ok = false;
+    }
+    ok.then_some(out)
+}
+
 fn parse_invoices(
     t: &Table,
     contracts: &HashMap<String, Contract>,
+    banks: &HashMap<crate::domain::WalletId, String>,
     today: jiff::civil::Date,
     errors: &mut Vec<RowError>,
-) -> Vec<NewInvoice> {
+) -> Vec<(NewInvoice, ErpBoleto)> {
     let mut out = Vec::with_capacity(t.rows.len());
     let mut seen = HashMap::new();
     for (line, rec) in &t.rows {
@@ -655,6 +810,11 @@ fn parse_invoices(
             "" => Some(amount),
             p => c.check("paid_amount", Money::parse(p)).map(Some),
         };
+        let bank = contract
+            .as_ref()
+            .and_then(|k| banks.get(&k.wallet_id))
+            .map(String::as_str);
+        let erp = erp_boleto(&mut c, t, rec, bank, amount, due);
         if let (
             Some(external_id),
             Some(contract),
@@ -664,6 +824,7 @@ fn parse_invoices(
             Some(kind),
             Some(paid_on),
             Some(paid_amount),
+            Some(erp),
         ) = (
             external_id,
             contract,
@@ -673,6 +834,7 @@ fn parse_invoices(
             kind,
             paid_on,
             paid_amount,
+            erp,
         ) {
             let status = match kind {
                 InvoiceStatusKind::Open => InvoiceStatus::Open,
@@ -682,15 +844,18 @@ fn parse_invoices(
                     amount: paid_amount.unwrap_or(amount),
                 },
             };
-            out.push(NewInvoice {
-                external_id: external_id.to_string(),
-                contract,
-                amount,
-                issue_date,
-                due_date,
-                competence: None,
-                status,
-            });
+            out.push((
+                NewInvoice {
+                    external_id: external_id.to_string(),
+                    contract,
+                    amount,
+                    issue_date,
+                    due_date,
+                    competence: None,
+                    status,
+                },
+                erp,
+            ));
         }
     }
     out

@@ -40,7 +40,11 @@ pub fn boleto_input(
             address: None,
         }),
         instructions: vec!["Não receber após 90 dias do vencimento.".to_string()],
-        pix: pix_payload(invoice, wallet, company),
+        pix: invoice
+            .registered_pix
+            .clone()
+            .or_else(|| pix_payload(invoice, wallet, company)),
+        registered_barcode: invoice.registered_barcode.clone(),
         ..BoletoInput::default()
     }
 }
@@ -123,7 +127,11 @@ pub async fn payment_codes(
         .codes()
         .map(|c| c.digitable_line.formatted())
         .ok();
-    Ok((line, pix_payload(invoice, &wallet, &company)))
+    let pix = invoice
+        .registered_pix
+        .clone()
+        .or_else(|| pix_payload(invoice, &wallet, &company));
+    Ok((line, pix))
 }
 
 /// An invoice's boleto PDF, read from the database: what the admin pages, the REST API and the

@@ -397,6 +397,11 @@ pub struct Invoice {
     pub our_number: i64,
     /// Delivery type copied from the contract when the invoice was generated.
     pub delivery_type: DeliveryType,
+    /// The barcode of the boleto the ERP registered at the bank, carried unchanged (docs/import.md);
+    /// `None` for the boletos Régua issues.
+    pub registered_barcode: Option<String>,
+    /// The ERP's PIX copia-e-cola for it, carried unchanged.
+    pub registered_pix: Option<String>,
 }
 
 impl fmt::Display for InvoiceStatus {

@@ -44,12 +44,14 @@ impl NewInvoice {
             status: self.status,
             our_number,
             delivery_type: self.contract.delivery_type,
+            registered_barcode: None,
+            registered_pix: None,
         }
     }
 }
 
 pub(super) const INVOICE_COLUMNS: &str = "id, external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date, \
-     due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type";
+     due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type, registered_barcode, registered_pix";
 
 pub(crate) fn date_col(r: &AnyRow, col: &str) -> anyhow::Result<Date> {
     let s: String = r.try_get(col)?;
@@ -83,7 +85,45 @@ pub(super) fn invoice_from_row(r: &AnyRow) -> anyhow::Result<Invoice> {
             .try_get::<String, _>("delivery_type")?
             .parse()
             .map_err(anyhow::Error::msg)?,
+        registered_barcode: r.try_get("registered_barcode")?,
+        registered_pix: r.try_get("registered_pix")?,
     })
+}
+
+/// Carries the ERP's boleto on an invoice (its registered barcode and PIX code), or drops it.
+pub async fn set_registered_boleto(
+    conn: &mut AnyConnection,
+    external_id: &str,
+    barcode: Option<&str>,
+    pix: Option<&str>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE invoices SET registered_barcode = $1, registered_pix = $2 WHERE external_id = $3",
+    )
+    .bind(barcode)
+    .bind(pix)
+    .bind(external_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether a wallet has an invoice with this our number (other than `except`).
+pub async fn our_number_taken(
+    conn: &mut AnyConnection,
+    wallet: WalletId,
+    our_number: i64,
+    except: &str,
+) -> anyhow::Result<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 FROM invoices WHERE wallet_id = $1 AND our_number = $2 AND external_id <> $3",
+    )
+    .bind(wallet.0)
+    .bind(our_number)
+    .bind(except)
+    .fetch_optional(&mut *conn)
+    .await?
+    .is_some())
 }
 
 /// Reserves `count` consecutive our numbers in a wallet and returns the first. Run it in the
