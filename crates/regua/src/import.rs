@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::domain::*;
+use crate::payment::ErpBoleto;
 use crate::store::{self, Db, invoices::NewInvoice};
 
 /// What a file holds.
@@ -645,15 +646,6 @@ fn parse_contracts(
     out
 }
 
-/// The ERP's own boleto on an imported invoice (optional columns `our_number`,
-/// `digitable_line`, `pix_code`): kept instead of Régua's, once checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct ErpBoleto {
-    our_number: Option<i64>,
-    barcode: Option<String>,
-    pix: Option<String>,
-}
-
 /// Checks the ERP's boleto columns of a row against its wallet's bank, amount and due date.
 fn erp_boleto(
     c: &mut RowCheck,
@@ -663,89 +655,18 @@ fn erp_boleto(
     amount: Option<Money>,
     due: Option<jiff::civil::Date>,
 ) -> Option<ErpBoleto> {
-    let mut out = ErpBoleto::default();
-    let mut ok = true;
-    match t.field(rec, "our_number").trim() {
-        "" => {}
-        n => match n.parse::<i64>() {
-            Ok(v) if v > 0 && n.bytes().all(|b| b.is_ascii_digit()) => out.our_number = Some(v),
-            _ => {
-                c.check::<()>("our_number", Err(format!("{n:?} is not a number")));
-                ok = false;
-            }
-        },
+    let given = crate::payment::ErpBoletoText {
+        our_number: t.field(rec, "our_number"),
+        digitable_line: t.field(rec, "digitable_line"),
+        pix_code: t.field(rec, "pix_code"),
+    };
+    match crate::payment::check_erp_boleto(&given, bank, amount, due) {
+        Ok(erp) => Some(erp),
+        Err((column, reason)) => {
+            c.check::<()>(column, Err(reason));
+            None
+        }
     }
-    match t.field(rec, "digitable_line").trim() {
-        "" => {}
-        line => match boleto::DigitableLine::parse_any(line) {
-            Err(e) => {
-                c.check::<()>(
-                    "digitable_line",
-                    Err(format!("not a valid boleto line: {e}")),
-                );
-                ok = false;
-            }
-            Ok(barcode) => {
-                let why = if bank.is_some_and(|b| b != barcode.bank()) {
-                    Some(format!(
-                        "is of bank {}, the contract's wallet is of bank {}",
-                        barcode.bank(),
-                        bank.unwrap_or_default()
-                    ))
-                } else if amount
-                    .is_some_and(|a| u64::try_from(a.cents()).ok() != Some(barcode.amount_cents()))
-                {
-                    Some(format!(
-                        "is for {}, the row for {}",
-                        Money(i64::try_from(barcode.amount_cents()).unwrap_or(i64::MAX)),
-                        amount.unwrap_or_default()
-                    ))
-                } else if due
-                    .is_some_and(|d| boleto::due_date_factor(d).ok() != Some(barcode.factor()))
-                {
-                    Some(format!(
-                        "falls due on another date than {}",
-                        due.map(format_date).unwrap_or_default()
-                    ))
-                } else {
-                    None
-                };
-                match why {
-                    Some(reason) => {
-                        c.check::<()>("digitable_line", Err(reason));
-                        ok = false;
-                    }
-                    None => out.barcode = Some(barcode.as_str().to_string()),
-                }
-            }
-        },
-    }
-    match t.field(rec, "pix_code").trim() {
-        "" => {}
-        code => match boleto::BrCode::parse(code) {
-            Err(e) => {
-                c.check::<()>("pix_code", Err(format!("not a valid PIX code: {e}")));
-                ok = false;
-            }
-            Ok(pix)
-                if pix.amount_cents.is_some()
-                    && amount
-                        .is_some_and(|a| u64::try_from(a.cents()).ok() != pix.amount_cents) =>
-            {
-                c.check::<()>("pix_code", Err("is for another amount than the row".into()));
-                ok = false;
-            }
-            Ok(_) => out.pix = Some(code.to_string()),
-        },
-    }
-    if out.barcode.is_some() && out.our_number.is_none() {
-        c.check::<()>(
-            "our_number",
-            Err("is required with the ERP's digitable line (the boleto's nosso número)".into()),
-        );
-        ok = false;
-    }
-    ok.then_some(out)
 }
 
 fn parse_invoices(

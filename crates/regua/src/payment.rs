@@ -13,21 +13,7 @@ pub fn boleto_input(
     wallet: &BillingWallet,
     company: &CompanyProfile,
 ) -> BoletoInput {
-    let (account, account_digit) = match wallet.account.split_once('-') {
-        Some((a, d)) => (a.to_string(), Some(d.to_string())),
-        None => (wallet.account.clone(), None),
-    };
     BoletoInput {
-        bank: wallet.bank_code.clone(),
-        agency: wallet.agency.clone(),
-        account: Some(account),
-        account_digit,
-        wallet: Some(wallet.wallet_code.clone()),
-        agreement: Some(wallet.agreement.clone()),
-        our_number: invoice.our_number.to_string(),
-        due_date: invoice.due_date,
-        issue_date: Some(invoice.issue_date),
-        amount_cents: u64::try_from(invoice.amount.cents()).unwrap_or(0),
         document_number: Some(invoice.external_id.chars().take(15).collect()),
         beneficiary: Some(Party {
             name: company.name.clone(),
@@ -45,6 +31,27 @@ pub fn boleto_input(
             .clone()
             .or_else(|| pix_payload(invoice, wallet, company)),
         registered_barcode: invoice.registered_barcode.clone(),
+        ..wallet_input(invoice.into(), wallet)
+    }
+}
+
+/// The boleto's bank fields: the wallet's, and the invoice's our number, dates and amount.
+fn wallet_input(invoice: OurNumberOf, wallet: &BillingWallet) -> BoletoInput {
+    let (account, account_digit) = match wallet.account.split_once('-') {
+        Some((a, d)) => (a.to_string(), Some(d.to_string())),
+        None => (wallet.account.clone(), None),
+    };
+    BoletoInput {
+        bank: wallet.bank_code.clone(),
+        agency: wallet.agency.clone(),
+        account: Some(account),
+        account_digit,
+        wallet: Some(wallet.wallet_code.clone()),
+        agreement: Some(wallet.agreement.clone()),
+        our_number: invoice.our_number.to_string(),
+        due_date: invoice.due_date,
+        issue_date: Some(invoice.issue_date),
+        amount_cents: u64::try_from(invoice.amount.cents()).unwrap_or(0),
         ..BoletoInput::default()
     }
 }
@@ -213,24 +220,104 @@ impl From<&Invoice> for OurNumberOf {
 /// drawn on: what a return file's records are matched against. `None` when the wallet cannot
 /// issue it (a missing agreement, say).
 pub fn printed_our_number(invoice: OurNumberOf, wallet: &BillingWallet) -> Option<String> {
-    let (account, account_digit) = match wallet.account.split_once('-') {
-        Some((a, d)) => (a.to_string(), Some(d.to_string())),
-        None => (wallet.account.clone(), None),
-    };
-    BoletoInput {
-        bank: wallet.bank_code.clone(),
-        agency: wallet.agency.clone(),
-        account: Some(account),
-        account_digit,
-        wallet: Some(wallet.wallet_code.clone()),
-        agreement: Some(wallet.agreement.clone()),
-        our_number: invoice.our_number.to_string(),
-        due_date: invoice.due_date,
-        issue_date: Some(invoice.issue_date),
-        amount_cents: u64::try_from(invoice.amount.cents()).unwrap_or(0),
-        ..BoletoInput::default()
+    wallet_input(invoice, wallet)
+        .codes()
+        .ok()
+        .map(|c| c.our_number)
+}
+
+/// The ERP's own boleto on an invoice, checked: kept instead of Régua's (docs/import.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErpBoleto {
+    /// The our number the ERP registered.
+    pub our_number: Option<i64>,
+    /// Its barcode (44 digits).
+    pub barcode: Option<String>,
+    /// Its PIX copia-e-cola.
+    pub pix: Option<String>,
+}
+
+/// The ERP's boleto as typed (a CSV row, an API body); empty texts are absent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErpBoletoText<'a> {
+    /// `our_number`.
+    pub our_number: &'a str,
+    /// `digitable_line` (or the 44-digit barcode).
+    pub digitable_line: &'a str,
+    /// `pix_code`.
+    pub pix_code: &'a str,
+}
+
+/// Checks an ERP's boleto against its invoice: the wallet's `bank`, the `amount` and the `due`
+/// date must be the line's; the PIX code must be valid (CRC) and, when it has an amount, for
+/// this one; an our number goes with a line. The field at fault and why (English).
+pub fn check_erp_boleto(
+    given: &ErpBoletoText,
+    bank: Option<&str>,
+    amount: Option<crate::domain::Money>,
+    due: Option<jiff::civil::Date>,
+) -> Result<ErpBoleto, (&'static str, String)> {
+    use crate::domain::Money;
+    let mut out = ErpBoleto::default();
+    match given.our_number.trim() {
+        "" => {}
+        n => match n.parse::<i64>() {
+            Ok(v) if v > 0 && n.bytes().all(|b| b.is_ascii_digit()) => out.our_number = Some(v),
+            _ => return Err(("our_number", format!("{n:?} is not a number"))),
+        },
     }
-    .codes()
-    .ok()
-    .map(|c| c.our_number)
+    match given.digitable_line.trim() {
+        "" => {}
+        line => {
+            let barcode = boleto::DigitableLine::parse_any(line)
+                .map_err(|e| ("digitable_line", format!("not a valid boleto line: {e}")))?;
+            let why = if bank.is_some_and(|b| b != barcode.bank()) {
+                Some(format!(
+                    "is of bank {}, the contract's wallet is of bank {}",
+                    barcode.bank(),
+                    bank.unwrap_or_default()
+                ))
+            } else if amount
+                .is_some_and(|a| u64::try_from(a.cents()).ok() != Some(barcode.amount_cents()))
+            {
+                Some(format!(
+                    "is for {}, the row for {}",
+                    Money(i64::try_from(barcode.amount_cents()).unwrap_or(i64::MAX)),
+                    amount.unwrap_or_default()
+                ))
+            } else if due.is_some_and(|d| boleto::due_date_factor(d).ok() != Some(barcode.factor()))
+            {
+                Some(format!(
+                    "falls due on another date than {}",
+                    due.map(crate::domain::format_date).unwrap_or_default()
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = why {
+                return Err(("digitable_line", reason));
+            }
+            out.barcode = Some(barcode.as_str().to_string());
+        }
+    }
+    match given.pix_code.trim() {
+        "" => {}
+        code => {
+            let pix = boleto::BrCode::parse(code)
+                .map_err(|e| ("pix_code", format!("not a valid PIX code: {e}")))?;
+            if pix.amount_cents.is_some()
+                && amount.is_some_and(|a| u64::try_from(a.cents()).ok() != pix.amount_cents)
+            {
+                return Err(("pix_code", "is for another amount than the row".into()));
+            }
+            out.pix = Some(code.to_string());
+        }
+    }
+    if out.barcode.is_some() && out.our_number.is_none() {
+        return Err((
+            "our_number",
+            "is required with the ERP's digitable line (the boleto's nosso número)".into(),
+        ));
+    }
+    Ok(out)
 }

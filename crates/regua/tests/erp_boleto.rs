@@ -54,7 +54,7 @@ async fn an_imported_erp_boleto_is_the_one_emailed() {
     // The ERP registered the boleto under another convênio than the wallet Régua knows: its
     // barcode is not the one Régua would compute.
     let due: jiff::civil::Date = "2026-02-10".parse().unwrap();
-    let erp = boleto::BoletoInput {
+    let erp_input = boleto::BoletoInput {
         bank: "001".into(),
         agency: "4042".into(),
         account: Some("61900".into()),
@@ -64,9 +64,8 @@ async fn an_imported_erp_boleto_is_the_one_emailed() {
         due_date: due,
         amount_cents: 11990,
         ..boleto::BoletoInput::default()
-    }
-    .codes()
-    .unwrap();
+    };
+    let erp = erp_input.codes().unwrap();
     let header = "external_id,contract_external_id,amount,issue_date,due_date,status,our_number,digitable_line\n";
     // A line for another amount is a bad row, naming the column; nothing is imported.
     let wrong = format!(
@@ -131,20 +130,74 @@ async fn an_imported_erp_boleto_is_the_one_emailed() {
     let ours = regua::payment::printed_our_number((&inv).into(), &wallet).unwrap();
     assert!(!ours.is_empty());
     let computed = boleto::BoletoInput {
-        registered_barcode: None,
         agreement: Some(wallet.agreement.clone()),
-        ..boleto::BoletoInput {
-            bank: "001".into(),
-            agency: "4042".into(),
-            account: Some("61900".into()),
-            wallet: Some("18".into()),
-            our_number: "555".into(),
-            due_date: due,
-            amount_cents: 11990,
-            ..boleto::BoletoInput::default()
-        }
+        ..erp_input
     }
     .codes()
     .unwrap();
     assert_ne!(computed.barcode, erp.barcode);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_carries_the_erp_boleto_too() {
+    use regua::actions::records::{InvoiceInput, Refused, Save, save_invoice};
+    let t = sqlite().await;
+    add_bb_wallet_and_method(&t.db).await;
+    customer_with_contract(&t.db, 10, "email").await;
+    let due: jiff::civil::Date = "2026-02-10".parse().unwrap();
+    let erp = boleto::BoletoInput {
+        bank: "001".into(),
+        agency: "4042".into(),
+        account: Some("61900".into()),
+        wallet: Some("18".into()),
+        agreement: Some("7654321".into()),
+        our_number: "777".into(),
+        due_date: due,
+        amount_cents: 5000,
+        ..boleto::BoletoInput::default()
+    }
+    .codes()
+    .unwrap();
+    let input = |amount: i64| InvoiceInput {
+        external_id: "ERP-9".into(),
+        contract: Some("K1".into()),
+        amount: regua::domain::Money(amount),
+        issue_date: "2026-01-05".parse().unwrap(),
+        due_date: due,
+        erp_our_number: "777".into(),
+        erp_digitable_line: erp.digitable_line.formatted(),
+        erp_pix_code: String::new(),
+    };
+    let actor = regua::domain::Actor::Api("erp".into());
+    let refused = save_invoice(&t.db, &input(4000), Save::Create, &actor, 1)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            refused,
+            Err(Refused::Invalid {
+                field: "digitable_line",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    save_invoice(&t.db, &input(5000), Save::Create, &actor, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let inv = store::invoices::find_invoice_by_external_id(&mut conn, "ERP-9")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(inv.our_number, 777);
+    assert_eq!(
+        inv.registered_barcode.as_deref(),
+        Some(erp.barcode.as_str())
+    );
+    let (line, _) = regua::payment::payment_codes(&mut conn, &inv)
+        .await
+        .unwrap();
+    assert_eq!(line, Some(erp.digitable_line.formatted()));
 }

@@ -214,6 +214,13 @@ pub struct InvoiceInput {
     pub issue_date: Date,
     /// Due on.
     pub due_date: Date,
+    /// The ERP's boleto, when it issued and registered it (docs/import.md): its our number,
+    /// digitable line and PIX code as given (empty: absent).
+    pub erp_our_number: String,
+    /// See `erp_our_number`.
+    pub erp_digitable_line: String,
+    /// See `erp_our_number`.
+    pub erp_pix_code: String,
 }
 
 /// Creates an invoice (with an our number from its wallet) or updates an open one's amount
@@ -254,6 +261,38 @@ pub async fn save_invoice(
                 k
             }
         };
+        let bank = store::parties::get_wallet(tx, contract.wallet_id)
+            .await?
+            .bank_code;
+        let given = crate::payment::ErpBoletoText {
+            our_number: &input.erp_our_number,
+            digitable_line: &input.erp_digitable_line,
+            pix_code: &input.erp_pix_code,
+        };
+        let erp = match crate::payment::check_erp_boleto(
+            &given,
+            Some(&bank),
+            Some(input.amount),
+            Some(input.due_date),
+        ) {
+            Ok(erp) => erp,
+            Err((field, _)) => {
+                let pt = match field {
+                    "digitable_line" => {
+                        "A linha digitável não confere com o banco, o valor ou o vencimento."
+                    }
+                    "pix_code" => "Código PIX inválido ou de outro valor.",
+                    _ => "Nosso número: só dígitos, obrigatório com a linha digitável.",
+                };
+                return invalid(field, pt);
+            }
+        };
+        if let Some(n) = erp.our_number
+            && store::invoices::our_number_taken(tx, contract.wallet_id, n, &input.external_id)
+                .await?
+        {
+            return invalid("our_number", "Nosso número de outra fatura desta carteira.");
+        }
         let inv = NewInvoice {
             external_id: input.external_id.clone(),
             contract,
@@ -269,12 +308,25 @@ pub async fn save_invoice(
                 "invoice.update"
             }
             None => {
-                let our_number =
-                    store::invoices::allocate_our_numbers(tx, inv.contract.wallet_id, 1).await?;
+                let our_number = match erp.our_number {
+                    Some(n) => n,
+                    None => {
+                        store::invoices::allocate_our_numbers(tx, inv.contract.wallet_id, 1).await?
+                    }
+                };
                 store::invoices::insert_invoice(tx, &inv, our_number, now_ms).await?;
                 "invoice.create"
             }
         };
+        if erp.barcode.is_some() || erp.pix.is_some() {
+            store::invoices::set_registered_boleto(
+                tx,
+                &input.external_id,
+                erp.barcode.as_deref(),
+                erp.pix.as_deref(),
+            )
+            .await?;
+        }
         let mut audit = Audit::of(action, format!("invoice:{}", input.external_id)).after(format!(
             "{} due {}",
             input.amount.cents(),

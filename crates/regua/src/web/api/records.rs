@@ -429,6 +429,13 @@ pub(super) struct InvoiceBody {
     /// Due on (YYYY-MM-DD).
     #[schema(format = Date)]
     due_date: Option<String>,
+    /// The ERP's our number, when the ERP issued and registered the boleto (docs/import.md).
+    our_number: Option<String>,
+    /// The ERP's digitable line (or barcode): must match the wallet's bank, the amount and the
+    /// due date.
+    digitable_line: Option<String>,
+    /// The ERP's PIX copia-e-cola.
+    pix_code: Option<String>,
 }
 
 fn not_open() -> ApiError {
@@ -487,6 +494,9 @@ async fn save_invoice(
         amount,
         issue_date,
         due_date,
+        erp_our_number: b.our_number.clone().unwrap_or_default(),
+        erp_digitable_line: b.digitable_line.clone().unwrap_or_default(),
+        erp_pix_code: b.pix_code.clone().unwrap_or_default(),
     };
     let existed = refused(
         crate::actions::records::save_invoice(
