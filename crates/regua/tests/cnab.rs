@@ -55,6 +55,50 @@ async fn a_return_file_pays_once_skips_the_reminders_and_keeps_what_it_cannot_ap
             (printed(&wallet, &invoices[2]), "03", 0),
         ]);
 
+        // A rule two days after the due date: the régua would remind of the first invoice.
+        let operator = Actor::Cli("operador".into());
+        regua::actions::dunning::add_rule(
+            &t.db,
+            "Boleto BB",
+            regua::domain::rules::RuleKind::AfterDue,
+            2,
+            None,
+            &operator,
+            0,
+        )
+        .await
+        .unwrap();
+        regua::actions::channels::set_financial_account(
+            &t.db,
+            regua::actions::channels::AccountRef::Id(account.id),
+            &operator,
+            0,
+        )
+        .await
+        .unwrap();
+        let planned = |db: regua::store::Db| async move {
+            let req = regua::dunning::RunRequest {
+                date: "2026-01-12".parse().unwrap(),
+                dry_run: true,
+                routine: None,
+                trigger: regua::dunning::Trigger::Manual,
+                actor: "cli: operador".into(),
+                emission: None,
+                detail: true,
+            };
+            regua::dunning::run(&db, &clock_on("2026-01-12"), &req)
+                .await
+                .unwrap()
+                .notices
+                .into_iter()
+                .map(|n| n.invoice)
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            planned(t.db.clone()).await.contains(&invoices[0].external_id),
+            "{label}: the reminder is due before the payment is known"
+        );
+
         // A dry run says what would happen and changes nothing.
         let dry = import(&t.db, &file, true).await;
         assert_eq!(
@@ -147,6 +191,12 @@ async fn a_return_file_pays_once_skips_the_reminders_and_keeps_what_it_cannot_ap
         assert_eq!(all[2].invoice_id, None);
         assert_eq!(all[2].outcome, "unmatched");
         drop(conn);
+
+        // The next routine plans nothing for the paid invoice.
+        assert!(
+            !planned(t.db.clone()).await.contains(&invoices[0].external_id),
+            "{label}"
+        );
 
         // The same file again: nothing changes, and it says so.
         let again = import(&t.db, &file, false).await;
