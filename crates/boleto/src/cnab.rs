@@ -577,29 +577,6 @@ pub fn to_json(file: &ReturnFile) -> serde_json::Value {
     })
 }
 
-/// Whether a record's our number names the invoice's: equal as integers, or equal once one
-/// trailing check digit is dropped from either side (banks write it with or without its DV).
-pub fn same_our_number(in_file: &str, ours: &str) -> bool {
-    let digits = |s: &str| -> Option<u128> {
-        let t = s.trim().trim_start_matches('0');
-        if t.is_empty() {
-            return Some(0);
-        }
-        t.parse().ok()
-    };
-    let drop_dv = |s: &str| -> Option<u128> {
-        let s = s.trim();
-        if s.len() < 2 {
-            return None;
-        }
-        digits(&s[..s.len() - 1])
-    };
-    let (a, b) = (digits(in_file), digits(ours));
-    (a.is_some() && a == b)
-        || (drop_dv(in_file).is_some() && drop_dv(in_file) == b)
-        || (drop_dv(ours).is_some() && drop_dv(ours) == a)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,14 +632,5 @@ mod tests {
         assert_eq!(event("104", Layout::Cnab240, "46"), Event::Paid);
         assert_eq!(event("001", Layout::Cnab240, "46"), Event::Other);
         assert_eq!(event("237", Layout::Cnab400, "24"), Event::Rejected);
-    }
-
-    #[test]
-    fn our_numbers_match_with_or_without_a_check_digit() {
-        assert!(same_our_number("00000011", "11"));
-        assert!(same_our_number("000000000097", "9"));
-        assert!(same_our_number("5", "54"));
-        assert!(!same_our_number("12", "13"));
-        assert!(!same_our_number("1234", "1299"));
     }
 }

@@ -641,10 +641,10 @@ async fn cnab_stage(db: &Db, clock: &Clock) -> anyhow::Result<Stage> {
     let mut conn = db.pool.acquire().await?;
     let wallets = store::parties::list_wallets(&mut conn).await?;
     let ids: Vec<_> = wallets.iter().map(|w| w.id).collect();
-    let invoices: Vec<_> = store::bank_returns::invoices_of_wallets(&mut conn, &ids)
+    let invoices: Vec<_> = store::bank_returns::payable_invoices(&mut conn, &ids)
         .await?
         .into_iter()
-        .filter(|i| i.status == crate::domain::InvoiceStatus::Open)
+        .filter(|i| i.status == "open")
         .collect();
     drop(conn);
     anyhow::ensure!(!invoices.is_empty(), "no open invoice to pay");

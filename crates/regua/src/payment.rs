@@ -205,6 +205,17 @@ pub struct OurNumberOf {
     pub amount: crate::domain::Money,
 }
 
+impl From<&crate::store::bank_returns::PayableInvoice> for OurNumberOf {
+    fn from(i: &crate::store::bank_returns::PayableInvoice) -> Self {
+        OurNumberOf {
+            our_number: i.our_number,
+            issue_date: i.issue_date,
+            due_date: i.due_date,
+            amount: i.amount,
+        }
+    }
+}
+
 impl From<&Invoice> for OurNumberOf {
     fn from(i: &Invoice) -> Self {
         OurNumberOf {

@@ -95,7 +95,9 @@ async fn a_return_file_pays_once_skips_the_reminders_and_keeps_what_it_cannot_ap
                 .collect::<Vec<_>>()
         };
         assert!(
-            planned(t.db.clone()).await.contains(&invoices[0].external_id),
+            planned(t.db.clone())
+                .await
+                .contains(&invoices[0].external_id),
             "{label}: the reminder is due before the payment is known"
         );
 
@@ -194,7 +196,9 @@ async fn a_return_file_pays_once_skips_the_reminders_and_keeps_what_it_cannot_ap
 
         // The next routine plans nothing for the paid invoice.
         assert!(
-            !planned(t.db.clone()).await.contains(&invoices[0].external_id),
+            !planned(t.db.clone())
+                .await
+                .contains(&invoices[0].external_id),
             "{label}"
         );
 

@@ -10,7 +10,7 @@
 //! - a payment of an invoice already paid (or cancelled) is a `duplicate_payment`, kept to be
 //!   refunded; one below the amount due is recorded and kept as `underpaid`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sha2::Digest as _;
 
@@ -121,13 +121,7 @@ impl Index {
             let Some(wallet) = wallets.iter().find(|w| w.id == inv.wallet_id) else {
                 continue;
             };
-            let of = crate::payment::OurNumberOf {
-                our_number: inv.our_number,
-                issue_date: inv.issue_date,
-                due_date: inv.due_date,
-                amount: inv.amount,
-            };
-            let printed = crate::payment::printed_our_number(of, wallet)
+            let printed = crate::payment::printed_our_number((&inv).into(), wallet)
                 .unwrap_or_else(|| inv.our_number.to_string());
             let digits: String = printed
                 .chars()
@@ -193,7 +187,7 @@ pub async fn import_return(
     let mut lines = Vec::with_capacity(file.records.len());
     let mut events = Vec::with_capacity(file.records.len());
     // Invoices paid by an earlier record of this same file, and the payments to write.
-    let mut paid_now: HashMap<InvoiceId, ()> = HashMap::new();
+    let mut paid_now: HashSet<InvoiceId> = HashSet::new();
     let mut payments = Vec::new();
     for r in &file.records {
         let invoice = index.find(&r.our_number);
@@ -203,7 +197,7 @@ pub async fn import_return(
             (Some(inv), Event::Paid) => {
                 let amount = Money(paid_amount(file, r));
                 paid = Some(amount);
-                if inv.status != "open" || paid_now.contains_key(&inv.id) {
+                if inv.status != "open" || paid_now.contains(&inv.id) {
                     "duplicate_payment"
                 } else {
                     let payment = super::payments::Payment {
@@ -216,7 +210,7 @@ pub async fn import_return(
                         status_before: &inv.status,
                         payment,
                     });
-                    paid_now.insert(inv.id, ());
+                    paid_now.insert(inv.id);
                     if amount.cents() < inv.amount.cents() {
                         "underpaid"
                     } else {

@@ -13,18 +13,18 @@ pub async fn record(
     after: Option<&str>,
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor, action, entity, before, after) VALUES ($1, $2, $3, $4, $5, $6)",
+    record_many(
+        conn,
+        actor,
+        &[(
+            action,
+            entity.to_string(),
+            before.map(str::to_string),
+            after.map(str::to_string),
+        )],
+        now_ms,
     )
-    .bind(now_ms)
-    .bind(actor)
-    .bind(action)
-    .bind(entity)
-    .bind(before)
-    .bind(after)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// One row of [`record_many`]: action, entity, before, after.

@@ -4,10 +4,9 @@
 use anyhow::Context as _;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
-use super::invoices::{INVOICE_COLUMNS, invoice_from_row};
 use jiff::civil::Date;
 
-use crate::domain::{Invoice, InvoiceId, Money, WalletId};
+use crate::domain::{InvoiceId, Money, WalletId};
 
 /// A return file as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,26 +300,6 @@ pub async fn payable_invoices(
                 due_date: date(r.try_get(7)?)?,
             })
         })
-        .collect()
-}
-
-/// Every invoice drawn on these wallets (open, paid or cancelled).
-pub async fn invoices_of_wallets(
-    conn: &mut AnyConnection,
-    wallets: &[WalletId],
-) -> anyhow::Result<Vec<Invoice>> {
-    if wallets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE wallet_id IN ({})",
-        super::id_list(wallets.iter().map(|w| w.0))
-    );
-    sqlx::query(AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(invoice_from_row)
         .collect()
 }
 

@@ -216,7 +216,10 @@ pub async fn update_imported_invoice(
     Ok(())
 }
 
-/// Records a payment: the invoice becomes paid on that date with that amount.
+/// Marks one invoice paid on that date with that amount, and nothing else: no audit row, its
+/// notices left as they are. Payments go through `actions::payments` (which uses
+/// [`mark_invoices_paid`]); this is for tests that set up a paid invoice to see what the
+/// worker's own re-check does.
 pub async fn mark_invoice_paid(
     conn: &mut AnyConnection,
     external_id: &str,
