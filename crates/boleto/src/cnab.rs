@@ -482,76 +482,112 @@ pub fn event(bank: &str, layout: Layout, occurrence: &str) -> Event {
         .map_or(Event::Other, |(_, e)| e)
 }
 
-/// The occurrence's description and, for a refused entry, the reason codes the bank gives.
+/// The occurrence's description and, for an occurrence that refuses something (an entry, an
+/// instruction, a change), the bank's reasons: each in the bank's words from
+/// `data/cnab-codes.tsv`, or, for a code outside the table, the code and where to look it up.
 fn reasons(bank: &str, layout: Layout, occurrence: &str, event: Event, f: &Fields) -> Vec<String> {
     let mut out = vec![describe(bank, layout, occurrence, event)];
-    if event != Event::Rejected {
+    if event != Event::Rejected && !refuses(bank, layout, occurrence) {
         return out;
     }
-    // Where each layout puts the rejection reasons: CNAB 240's T segment 214-223 (five
-    // two-character codes); CNAB 400's Banco do Brasil 87-88, Bradesco 319-328 (five codes),
-    // Itaú 378-385 (four codes).
-    let (a, b) = match (layout, bank) {
-        (Layout::Cnab240, _) => (214, 223),
-        (Layout::Cnab400, "001") => (87, 88),
-        (Layout::Cnab400, "237") => (319, 328),
-        (Layout::Cnab400, "341") => (378, 385),
+    // Where each layout puts the reasons (docs/cnab.md, "Code tables"): CNAB 240's T segment
+    // 214-223, five codes of two characters; CNAB 400's Banco do Brasil 87-88 (one code),
+    // Santander 137-145 (three codes of three), Caixa 80-82 (one), Bradesco and Sicredi 319-328
+    // (five codes), Itaú 378-385 (four codes). Sicoob's CNAB 400 has no reason field.
+    let (a, b, width) = match (layout, bank) {
+        (Layout::Cnab240, _) => (214, 223, 2),
+        (Layout::Cnab400, "001") => (87, 88, 2),
+        (Layout::Cnab400, "033") => (137, 145, 3),
+        (Layout::Cnab400, "104") => (80, 82, 3),
+        (Layout::Cnab400, "237" | "748") => (319, 328, 2),
+        (Layout::Cnab400, "341") => (378, 385, 2),
         _ => return out,
     };
     let raw = f.text(a, b).as_bytes();
-    for code in raw.chunks(2) {
+    for code in raw.chunks(width) {
         let code = String::from_utf8_lossy(code);
-        let code = code.trim();
-        if !code.is_empty() && code != "00" {
-            out.push(format!("motivo {code} do banco"));
+        let mut code = code.trim();
+        // Caixa writes its two-character reason in a three-character field.
+        if bank == "104" && layout == Layout::Cnab400 {
+            code = code.strip_prefix('0').unwrap_or(code);
         }
+        if code.is_empty() || code.bytes().all(|c| c == b'0') {
+            continue;
+        }
+        out.push(match lookup(layout, bank, Kind::Reason, code) {
+            Some(text) => format!("motivo {code}: {text}"),
+            None => format!(
+                "motivo {code}: código fora da tabela do banco (consulte o manual do banco {bank})"
+            ),
+        });
     }
     out
 }
 
-/// The occurrence in Portuguese: the bank's own words where Régua has its table (Banco do
-/// Brasil and Santander CNAB 400), FEBRABAN's for CNAB 240, else by the event.
-fn describe(bank: &str, layout: Layout, occurrence: &str, event: Event) -> String {
-    let own = match (layout, bank, occurrence) {
-        (Layout::Cnab400, "001", "02") => Some("Confirmação de entrada de título"),
-        (Layout::Cnab400, "001", "03") => Some("Comando recusado"),
-        (Layout::Cnab400, "001", "05") => Some("Liquidado sem registro"),
-        (Layout::Cnab400, "001", "06") => Some("Liquidação normal"),
-        (Layout::Cnab400, "001", "07") => Some("Liquidação por conta/parcial"),
-        (Layout::Cnab400, "001", "08") => Some("Liquidação por saldo"),
-        (Layout::Cnab400, "001", "09") => Some("Baixa de título"),
-        (Layout::Cnab400, "001", "10") => Some("Baixa solicitada"),
-        (Layout::Cnab400, "001", "15") => Some("Liquidação em cartório"),
-        (Layout::Cnab400, "033", "02") => Some("Entrada confirmada"),
-        (Layout::Cnab400, "033", "03") => Some("Entrada rejeitada"),
-        (Layout::Cnab400, "033", "06") => Some("Liquidação normal"),
-        (Layout::Cnab400, "033", "07") => Some("Liquidação por conta"),
-        (Layout::Cnab400, "033", "08") => Some("Liquidação por saldo"),
-        (Layout::Cnab400, "033", "09") => Some("Baixado automaticamente via arquivo"),
-        (Layout::Cnab400, "033", "10") => Some("Baixado conforme instruções da agência"),
-        (Layout::Cnab400, "033", "17") => Some("Liquidado em cartório"),
-        (Layout::Cnab240, _, "02") => Some("Entrada confirmada"),
-        (Layout::Cnab240, _, "03") => Some("Entrada rejeitada"),
-        (Layout::Cnab240, _, "06") => Some("Liquidação"),
-        (Layout::Cnab240, _, "09") => Some("Baixa"),
-        (Layout::Cnab240, _, "17") => Some("Liquidação após baixa ou de título não registrado"),
-        (Layout::Cnab240, _, "25") => Some("Protestado e baixado"),
-        (Layout::Cnab240, _, "28") => Some("Débito de tarifas/custas"),
-        _ => None,
+/// Occurrences that refuse an instruction or a change rather than an entry: their reasons are
+/// read too, though the event stays `other` (the title itself is unchanged).
+fn refuses(bank: &str, layout: Layout, occurrence: &str) -> bool {
+    let codes: &[&str] = match (layout, bank) {
+        (Layout::Cnab240, _) => &["26", "30"],
+        (Layout::Cnab400, "237" | "748") => &["24", "27", "30", "32"],
+        (Layout::Cnab400, "341") => &["15", "16", "17", "18", "24"],
+        _ => &[],
     };
-    match own {
-        Some(text) => format!("{occurrence}: {text}"),
-        None => {
-            let what = match event {
-                Event::Registered => "entrada confirmada",
-                Event::Rejected => "entrada rejeitada",
-                Event::Paid => "liquidação",
-                Event::WrittenOff => "baixa",
-                Event::Other => "outra ocorrência",
-            };
-            format!("{occurrence}: {what}")
-        }
+    codes.contains(&occurrence)
+}
+
+/// The occurrence in Portuguese, in the bank's words (`data/cnab-codes.tsv`); a code outside
+/// the table is described by its event.
+fn describe(bank: &str, layout: Layout, occurrence: &str, event: Event) -> String {
+    if let Some(text) = lookup(layout, bank, Kind::Occurrence, occurrence) {
+        return format!("{occurrence}: {text}");
     }
+    let what = match event {
+        Event::Registered => "entrada confirmada",
+        Event::Rejected => "entrada rejeitada",
+        Event::Paid => "liquidação",
+        Event::WrittenOff => "baixa",
+        Event::Other => "outra ocorrência",
+    };
+    format!("{occurrence}: {what}")
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Occurrence,
+    Reason,
+}
+
+/// The code tables, parsed once from the data file compiled in, keyed `layout|bank|kind|code`.
+fn code_table() -> &'static std::collections::HashMap<String, &'static str> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<String, &'static str>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        include_str!("../data/cnab-codes.tsv")
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| {
+                let cols: Vec<&'static str> = l.split('\t').collect();
+                let [layout, bank, kind, code, text] = cols[..] else {
+                    return None;
+                };
+                Some((format!("{layout}|{bank}|{kind}|{code}"), text))
+            })
+            .collect()
+    })
+}
+
+/// The bank's own entry first, then the layout's common one (FEBRABAN's for CNAB 240).
+fn lookup(layout: Layout, bank: &str, kind: Kind, code: &str) -> Option<&'static str> {
+    let table = code_table();
+    let kind = match kind {
+        Kind::Occurrence => "occurrence",
+        Kind::Reason => "reason",
+    };
+    let layout = layout.as_str();
+    [bank, "*"]
+        .iter()
+        .find_map(|b| table.get(&format!("{layout}|{b}|{kind}|{code}")).copied())
 }
 
 /// The file as `regua cnab read --json` prints it: dates ISO, events by name.
@@ -632,5 +668,85 @@ mod tests {
         assert_eq!(event("104", Layout::Cnab240, "46"), Event::Paid);
         assert_eq!(event("001", Layout::Cnab240, "46"), Event::Other);
         assert_eq!(event("237", Layout::Cnab400, "24"), Event::Rejected);
+    }
+
+    #[test]
+    fn every_row_of_the_code_tables_is_well_formed_and_unique() {
+        let rows: Vec<&str> = include_str!("../data/cnab-codes.tsv")
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for row in &rows {
+            let cols: Vec<&str> = row.split('\t').collect();
+            assert_eq!(cols.len(), 5, "{row}");
+            assert!(["cnab240", "cnab400"].contains(&cols[0]), "{row}");
+            assert!(["occurrence", "reason"].contains(&cols[2]), "{row}");
+            assert!(!cols[4].trim().is_empty(), "{row}");
+            assert!(
+                seen.insert((cols[0], cols[1], cols[2], cols[3])),
+                "twice: {row}"
+            );
+        }
+        assert_eq!(code_table().len(), rows.len());
+    }
+
+    #[test]
+    fn a_rejected_entry_names_the_banks_reasons_in_its_words() {
+        // Itaú: occurrence 03 with reasons 08 and 14 at 378-385.
+        let detail = line400("341", |l| {
+            l[108..110].copy_from_slice(b"03");
+            l[377..385].copy_from_slice(b"08140000");
+        });
+        let file = format!("{}\n{}\n", header400("341"), detail);
+        let r = &read_return(file.as_bytes()).unwrap().records[0];
+        assert_eq!(r.event, Event::Rejected);
+        assert_eq!(
+            r.reasons,
+            [
+                "03: Entrada rejeitada",
+                "motivo 08: Nome do pagador não informado ou deslocado",
+                "motivo 14: Nosso número já registrado no cadastro do banco ou fora da faixa",
+            ]
+        );
+        // Santander: three-digit codes at 137-145; one outside the table says so.
+        let detail = line400("033", |l| {
+            l[108..110].copy_from_slice(b"03");
+            l[136..145].copy_from_slice(b"092998000");
+        });
+        let file = format!("{}\n{}\n", header400("033"), detail);
+        let r = &read_return(file.as_bytes()).unwrap().records[0];
+        assert_eq!(r.reasons[1], "motivo 092: Nosso número já cadastrado");
+        assert!(
+            r.reasons[2].starts_with("motivo 998: código fora da tabela"),
+            "{:?}",
+            r.reasons
+        );
+        assert_eq!(r.reasons.len(), 3);
+        // A paid record carries only its description.
+        let detail = line400("237", |_| {});
+        let file = format!("{}\n{}\n", header400("237"), detail);
+        let r = &read_return(file.as_bytes()).unwrap().records[0];
+        assert_eq!(r.reasons, ["06: Liquidação normal"]);
+    }
+
+    #[test]
+    fn cnab240_falls_back_to_febraban_and_caixa_has_its_own_words() {
+        assert_eq!(
+            describe("756", Layout::Cnab240, "28", Event::Other),
+            "28: Débito de tarifas/custas"
+        );
+        assert_eq!(
+            describe("104", Layout::Cnab240, "46", Event::Paid),
+            "46: Liquidação on-line"
+        );
+        assert_eq!(
+            lookup(Layout::Cnab240, "104", Kind::Reason, "09"),
+            Some("Nosso número duplicado")
+        );
+        assert_eq!(
+            describe("001", Layout::Cnab400, "77", Event::Other),
+            "77: outra ocorrência"
+        );
     }
 }
