@@ -702,12 +702,18 @@ async fn import_a_return_file_on_retorno_bancario_and_see_the_invoice_paid() {
     let wallet = store::parties::list_wallets(&mut conn).await.unwrap()[0].clone();
     drop(conn);
     let our_number = regua::payment::printed_our_number((&invoices[0]).into(), &wallet).unwrap();
+    let refused = regua::payment::printed_our_number((&invoices[1]).into(), &wallet).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("CBR643.RET");
-    std::fs::write(&file, bb_return(&[(our_number, "06", 11990)])).unwrap();
+    std::fs::write(
+        &file,
+        bb_return(&[(our_number, "06", 11990), (refused, "03", 0)]),
+    )
+    .unwrap();
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
     let id = invoices[0].id.0;
+    let refused_id = invoices[1].id.0;
     with_server(&t.db, |addr| async move {
         let c = driver.client(profile.path()).await;
         c.goto(&format!("http://{addr}/login")).await.unwrap();
@@ -784,6 +790,59 @@ async fn import_a_return_file_on_retorno_bancario_and_see_the_invoice_paid() {
             .unwrap();
         assert!(events.contains("06 · Liquidação"), "{events}");
         assert!(events.contains("Paga"), "{events}");
+
+        // The refused registration: on the dashboard, linked to its invoice, where someone
+        // says what was done and the flag clears.
+        c.goto(&format!("http://{addr}/")).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css("#rejections a"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let registration = c
+            .wait()
+            .for_element(Locator::Css("#registration"))
+            .await
+            .unwrap();
+        let text = registration.text().await.unwrap();
+        assert!(
+            text.starts_with("Registro rejeitado: 03: Comando recusado"),
+            "{text}"
+        );
+        assert!(
+            c.current_url()
+                .await
+                .unwrap()
+                .path()
+                .ends_with(&format!("/faturas/{refused_id}"))
+        );
+        c.find(Locator::Css("#resolve-rejection textarea"))
+            .await
+            .unwrap()
+            .send_keys("Endereço corrigido e boleto reenviado ao banco")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#resolve-rejection button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::XPath(
+                "//td[@id='registration'][starts-with(., 'Rejeição resolvida')]",
+            ))
+            .await
+            .unwrap();
+        assert!(c.find(Locator::Css("#resolve-rejection")).await.is_err());
+        c.goto(&format!("http://{addr}/")).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css("form.logout"))
+            .await
+            .unwrap();
+        assert!(c.find(Locator::Css("#rejections")).await.is_err());
     })
     .await;
 }

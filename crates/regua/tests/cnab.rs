@@ -175,8 +175,8 @@ async fn a_return_file_pays_once_skips_the_reminders_and_keeps_what_it_cannot_ap
             .await
             .unwrap();
         assert_eq!(rejected.len(), 1, "{label}");
-        assert_eq!(rejected[0].0, invoices[2].external_id);
-        assert!(rejected[0].1.starts_with("03: "), "{}", rejected[0].1);
+        assert_eq!(rejected[0].1, invoices[2].external_id);
+        assert!(rejected[0].2.starts_with("03: "), "{}", rejected[0].2);
         // Every record is on its invoice's timeline, the unmatched one on the file only.
         let timeline = store::bank_returns::events_of_invoice(&mut conn, invoices[0].id)
             .await
@@ -246,6 +246,60 @@ async fn a_return_file_pays_once_skips_the_reminders_and_keeps_what_it_cannot_ap
             ),
             (2, 0, 0, 2, 1, 1),
             "{label}: {money:?}"
+        );
+        drop(conn);
+
+        // Someone acts on the rejection: a note is required, then the invoice leaves the list,
+        // the bank's reason is kept with the note, and the trail says who.
+        use regua::actions::bank_returns::{ResolveError, resolve_rejection};
+        let now = clock.now_millis();
+        let r = resolve_rejection(&t.db, invoices[2].id, "  ", &operator, now).await;
+        assert_eq!(r.unwrap(), Err(ResolveError::NoteMissing), "{label}");
+        let note = "CEP corrigido, boleto enviado de novo";
+        let r = resolve_rejection(&t.db, invoices[2].id, note, &operator, now).await;
+        assert_eq!(r.unwrap(), Ok(()), "{label}");
+        let r = resolve_rejection(&t.db, invoices[2].id, note, &operator, now).await;
+        assert_eq!(
+            r.unwrap(),
+            Err(ResolveError::NotRejected),
+            "{label}: only once"
+        );
+        let r = resolve_rejection(&t.db, invoices[1].id, note, &operator, now).await;
+        assert_eq!(
+            r.unwrap(),
+            Err(ResolveError::NotRejected),
+            "{label}: a paid one"
+        );
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        assert!(
+            store::bank_returns::rejected_registrations(&mut conn)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{label}"
+        );
+        let (status, reason) = store::bank_returns::bank_status_of(&mut conn, invoices[2].id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(status, "resolved");
+        assert!(
+            reason.starts_with("03: ") && reason.ends_with(note),
+            "{reason}"
+        );
+        let trail: Vec<(String, String)> = sqlx::query_as(
+            "SELECT actor, action FROM audit_log WHERE action = 'invoice.registration_resolved'",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            trail,
+            [(
+                operator.to_string(),
+                "invoice.registration_resolved".to_string()
+            )],
+            "{label}"
         );
         drop(conn);
 

@@ -397,3 +397,49 @@ pub fn summary(o: &ImportOutcome, dry_run: bool) -> String {
     }
     out
 }
+
+/// Why a rejected registration could not be marked resolved.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResolveError {
+    /// The note saying what was done is required: the flag is evidence, its clearing too.
+    NoteMissing,
+    /// The invoice's registration is not flagged rejected (never was, or already resolved).
+    NotRejected,
+}
+
+/// Clears the "registro rejeitado" flag of an invoice once someone has acted (fixed the data
+/// and sent the boleto to the bank again, cancelled it, or registered it by hand at the bank's
+/// site): the invoice leaves the dashboard's list, the bank's reason is kept with the note, and
+/// the audit trail says who did it. The bank events stay on the invoice's timeline.
+pub async fn resolve_rejection(
+    db: &Db,
+    invoice: InvoiceId,
+    note: &str,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<Result<(), ResolveError>> {
+    let note = note.trim();
+    if note.is_empty() {
+        return Ok(Err(ResolveError::NoteMissing));
+    }
+    super::in_transaction(db, async |tx| {
+        let Some((status, reason)) = store::bank_returns::bank_status_of(tx, invoice).await? else {
+            return Ok(Err(ResolveError::NotRejected));
+        };
+        if status != "rejected" {
+            return Ok(Err(ResolveError::NotRejected));
+        }
+        let after = format!("{reason}\nresolvido: {note}");
+        store::bank_returns::set_bank_status(tx, invoice, "resolved", &after, now_ms).await?;
+        super::Audit::of(
+            "invoice.registration_resolved",
+            format!("invoice:{}", invoice.0),
+        )
+        .before(format!("rejected: {reason}"))
+        .after(format!("resolved: {note}"))
+        .write(tx, actor, now_ms)
+        .await?;
+        Ok(Ok(()))
+    })
+    .await
+}

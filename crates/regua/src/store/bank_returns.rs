@@ -324,19 +324,35 @@ pub async fn set_bank_status(
     Ok(())
 }
 
+/// The bank's word on an invoice's registration and its reason; `None` when the bank has said
+/// nothing about it.
+pub async fn bank_status_of(
+    conn: &mut AnyConnection,
+    invoice: InvoiceId,
+) -> anyhow::Result<Option<(String, String)>> {
+    let row = sqlx::query(
+        "SELECT bank_status, COALESCE(bank_status_reason, '') FROM invoices
+         WHERE id = $1 AND bank_status IS NOT NULL",
+    )
+    .bind(invoice.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+}
+
 /// Invoices whose registration the bank rejected, with the reason: the dashboard's list until
 /// someone acts.
 pub async fn rejected_registrations(
     conn: &mut AnyConnection,
-) -> anyhow::Result<Vec<(String, String)>> {
+) -> anyhow::Result<Vec<(InvoiceId, String, String)>> {
     let rows = sqlx::query(
-        "SELECT external_id, COALESCE(bank_status_reason, '') FROM invoices
+        "SELECT id, external_id, COALESCE(bank_status_reason, '') FROM invoices
          WHERE bank_status = 'rejected' AND status = 'open' ORDER BY due_date, id",
     )
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .map(|r| Ok((InvoiceId(r.try_get(0)?), r.try_get(1)?, r.try_get(2)?)))
         .collect()
 }
 

@@ -255,6 +255,65 @@ pub(super) async fn confirm(
     }
 }
 
+/// The bank's word on a registration, on screen.
+fn registration_pt(status: &str) -> &'static str {
+    match status {
+        "registered" => "Registrado",
+        "rejected" => "Registro rejeitado",
+        "written_off" => "Baixado pelo banco",
+        "resolved" => "Rejeição resolvida",
+        _ => "Sem informação do banco",
+    }
+}
+
+/// The form that clears a rejected registration.
+#[derive(Deserialize)]
+pub(super) struct ResolveForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /faturas/{id}/registro-resolvido`: someone acted on a rejected registration.
+pub(super) async fn resolve(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<InvoiceId>,
+    axum::Form(form): axum::Form<ResolveForm>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
+        return r;
+    }
+    use crate::actions::bank_returns::ResolveError;
+    match crate::actions::bank_returns::resolve_rejection(
+        &state.db,
+        id,
+        &form.note,
+        &session.actor(),
+        state.clock.now_millis(),
+    )
+    .await
+    {
+        Ok(Ok(())) => Redirect::to(&format!("/faturas/{}", id.0)).into_response(),
+        Ok(Err(e)) => {
+            let message = match e {
+                ResolveError::NoteMissing => "Diga o que foi feito para resolver o registro.",
+                ResolveError::NotRejected => "O registro desta fatura não está rejeitado.",
+            };
+            invoice_page(
+                &state,
+                &session,
+                id,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => internal(e),
+    }
+}
+
 /// `GET /faturas/{id}`: an invoice, with the bank's events about it.
 pub(super) async fn invoice(
     State(state): State<Arc<AppState>>,
@@ -264,6 +323,16 @@ pub(super) async fn invoice(
     if let Err(r) = session.require(&state, Permission::View) {
         return r;
     }
+    invoice_page(&state, &session, id, None, StatusCode::OK).await
+}
+
+async fn invoice_page(
+    state: &AppState,
+    session: &Session,
+    id: InvoiceId,
+    error: Option<&str>,
+    code: StatusCode,
+) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
         let Ok(i) = store::invoices::get_invoice(&mut conn, id).await else {
@@ -298,17 +367,30 @@ pub(super) async fn invoice(
             crate::domain::InvoiceStatus::Open => "Em aberto".to_string(),
             crate::domain::InvoiceStatus::Cancelled => "Cancelada".to_string(),
         };
-        Ok(state.render(
+        let bank = store::bank_returns::bank_status_of(&mut conn, id).await?;
+        let rejected = matches!(&bank, Some((s, _)) if s == "rejected");
+        let registration = bank.map(|(s, reason)| {
+            let reason = reason.replace('\n', "; ");
+            if reason.is_empty() {
+                registration_pt(&s).to_string()
+            } else {
+                format!("{}: {reason}", registration_pt(&s))
+            }
+        });
+        let mut resp = state.render(
             "invoice.html",
             minijinja::context! {
                 title => format!("Fatura {}", i.external_id),
                 ext => i.external_id.clone(), id => i.id, customer => customer.name,
                 customer_id => customer.id, due => format_date(i.due_date),
                 amount => i.amount.to_string(), status, our_number => i.our_number,
-                events,
+                events, registration, rejected, error,
+                csrf => session.csrf.clone(),
                 ..session.ctx()
             },
-        ))
+        );
+        *resp.status_mut() = code;
+        Ok(resp)
     }
     .await;
     result.unwrap_or_else(internal)

@@ -68,7 +68,7 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
             .await?
             .into_iter()
             .take(10)
-            .map(|(invoice, reason)| minijinja::context! { invoice, reason })
+            .map(|(id, invoice, reason)| minijinja::context! { id, invoice, reason })
             .collect();
         let financial = store::accounts::financial_account(&mut conn).await?;
         let mut accounts = Vec::new();

@@ -62,6 +62,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/faturas/{id}/boleto.pdf", get(super::billing::boleto_pdf))
         .route("/faturas/{id}/enviar", post(super::billing::send_now))
         .route("/faturas/{id}/pagar", post(super::billing::mark_paid))
+        .route(
+            "/faturas/{id}/registro-resolvido",
+            post(super::bank_returns::resolve),
+        )
         .route("/faturas/pausar", post(super::billing::pause))
         .route("/configuracoes/layouts", get(super::layouts::list))
         .route(
