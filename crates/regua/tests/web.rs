@@ -1834,6 +1834,22 @@ async fn wallets_and_billing_methods_are_added_with_the_gateway_warning() {
         let page = http(addr, "GET", "/configuracoes/formas", &ana, "").await;
         assert!(page.body.contains("<td>Boleto Asaas</td><td>Asaas</td>"));
         assert_eq!(http(addr, "POST", "/configuracoes/formas", &ana, "name=X&wallet=BB").await.status, 403, "no CSRF");
+        // "Pagamento confirmado": off until switched on; a viewer cannot switch it.
+        let mut conn = db.pool.acquire().await.unwrap();
+        let bb = store::parties::list_billing_methods(&mut conn).await.unwrap().into_iter().find(|m| m.name == "Boleto BB").unwrap();
+        drop(conn);
+        assert!(!bb.confirm_payment);
+        let cell = format!("<td id=\"confirm-{}\">não", bb.id.0);
+        assert!(page.body.contains(&cell), "{}", page.body);
+        let switch = format!("/configuracoes/formas/{}/confirmacao", bb.id.0);
+        assert_eq!(http(addr, "POST", &switch, &leo, &format!("_csrf={}&on=1", enc(&leo_csrf))).await.status, 403);
+        assert_eq!(http(addr, "POST", &switch, &ana, &format!("_csrf={}&on=1", enc(&csrf))).await.status, 303);
+        let page = http(addr, "GET", "/configuracoes/formas", &ana, "").await;
+        assert!(page.body.contains(&format!("<td id=\"confirm-{}\">sim", bb.id.0)), "{}", page.body);
+        assert_eq!(
+            http(addr, "POST", "/configuracoes/formas/999/confirmacao", &ana, &format!("_csrf={}&on=1", enc(&csrf))).await.status,
+            404
+        );
     })
     .await;
     let mut conn = db.pool.acquire().await.unwrap();
@@ -1849,7 +1865,12 @@ async fn wallets_and_billing_methods_are_added_with_the_gateway_warning() {
         .collect();
     assert_eq!(
         actions,
-        ["wallet.add", "wallet.send_on_generate", "method.add"]
+        [
+            "wallet.add",
+            "wallet.send_on_generate",
+            "method.add",
+            "method.confirm_payment"
+        ]
     );
     assert_eq!(
         store::parties::list_billing_methods(&mut conn)

@@ -50,6 +50,29 @@ pub async fn set_wallet_send_on_generate(
     .await
 }
 
+/// Turns a billing method's "pagamento confirmado" message on or off (docs/payments.md); false
+/// when there is no such method.
+pub async fn set_method_confirm_payment(
+    db: &Db,
+    method: BillingMethodId,
+    on: bool,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    in_transaction(db, async |tx| {
+        let found = store::parties::set_method_confirm_payment(tx, method, on).await?;
+        if found {
+            Audit::of("method.confirm_payment", format!("method:{}", method.0))
+                .before(if on { "false" } else { "true" })
+                .after(if on { "true" } else { "false" })
+                .write(tx, actor, now_ms)
+                .await?;
+        }
+        Ok(found)
+    })
+    .await
+}
+
 /// Adds a billing method drawn on the wallet named `wallet`.
 pub async fn add_billing_method(
     db: &Db,

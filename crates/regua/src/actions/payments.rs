@@ -125,5 +125,49 @@ pub(crate) async fn write_payments(
         .collect();
     store::audit::record_many(conn, &actor.to_string(), &audit, now_ms).await?;
     store::outbox::skip_waiting_notices_of_paid(conn, now_ms).await?;
+    queue_confirmations(conn, now_ms).await?;
+    Ok(())
+}
+
+/// The "pagamento confirmado" message of each invoice just paid whose billing method asks for
+/// it (off by default): by e-mail on the financial account, one per invoice (`pago:<invoice>`,
+/// so a duplicate payment does not confirm again). An invoice delivered on paper, a customer
+/// without an e-mail, or no financial account: nothing is queued. One query when no method
+/// asks for it, which keeps a 100 000-record return file as fast as before.
+async fn queue_confirmations(conn: &mut sqlx::AnyConnection, now_ms: i64) -> anyhow::Result<()> {
+    use crate::delivery::{Channel, NewNotice};
+    use crate::domain::{NoticeKey, Purpose};
+    let due = store::invoices::paid_to_confirm(conn).await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let Some(account) = store::accounts::financial_account(conn).await? else {
+        tracing::warn!(
+            invoices = due.len(),
+            "payment confirmations not queued: no financial SMTP account"
+        );
+        return Ok(());
+    };
+    let Some(layout) = store::layouts::layout_for_purpose(conn, Purpose::PaymentConfirmed).await?
+    else {
+        anyhow::bail!("no payment_confirmed layout (run regua migrate)");
+    };
+    for c in due {
+        let notice = NewNotice {
+            account_id: Some(account.id),
+            recipient: c.email,
+            customer_id: Some(c.customer),
+            contract_id: Some(c.contract),
+            invoice_id: Some(c.invoice),
+            ..NewNotice::new(
+                NoticeKey::PaymentConfirmed { invoice: c.invoice },
+                Channel::Email,
+                Purpose::PaymentConfirmed,
+                layout.id,
+                "payment",
+            )
+        };
+        store::outbox::enqueue_notice(conn, &notice, &account.from_address, now_ms).await?;
+    }
     Ok(())
 }

@@ -296,6 +296,15 @@ pub enum MethodCmd {
         #[arg(long)]
         wallet: String,
     },
+    /// Turn a method's "pagamento confirmado" message on or off (off by default): when on, a
+    /// payment of one of its invoices, from any source, e-mails the subscriber a confirmation.
+    ConfirmPayment {
+        /// The method's name.
+        name: String,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
     /// List billing methods.
     List,
 }
@@ -315,15 +324,36 @@ pub(super) async fn method(g: &Global, cmd: MethodCmd) -> anyhow::Result<ExitCod
             .await?;
             println!("billing method {name:?} added (id {id})");
         }
+        MethodCmd::ConfirmPayment { name, state } => {
+            let Some(m) = store::parties::list_billing_methods(&mut conn)
+                .await?
+                .into_iter()
+                .find(|m| m.name == name)
+            else {
+                eprintln!("error: no billing method named {name:?}");
+                return Ok(ExitCode::from(2));
+            };
+            let on = state == "on";
+            crate::actions::billing_setup::set_method_confirm_payment(
+                &db,
+                m.id,
+                on,
+                &actor(),
+                g.clock()?.now_millis(),
+            )
+            .await?;
+            println!("billing method {name:?}: payment confirmation {state}");
+        }
         MethodCmd::List => {
             let wallets = store::parties::list_wallets(&mut conn).await?;
-            println!("name\twallet");
+            println!("name\twallet\tconfirm_payment");
             for m in store::parties::list_billing_methods(&mut conn).await? {
                 let w = wallets
                     .iter()
                     .find(|w| w.id == m.wallet_id)
                     .map_or("?", |w| w.name.as_str());
-                println!("{}\t{}", m.name, w);
+                let confirm = if m.confirm_payment { "on" } else { "off" };
+                println!("{}\t{}\t{confirm}", m.name, w);
             }
         }
     }

@@ -90,12 +90,24 @@ pub(super) fn prepare(
                         .with_context(|| format!("invoice {invoice_id}"))?,
                 ],
             };
+            // A payment's confirmation is about a paid invoice; every other message about
+            // an open one.
+            let confirming = n.purpose == Purpose::PaymentConfirmed;
             let still_open: Vec<&Invoice> = carried
                 .iter()
                 .copied()
-                .filter(|i| matches!(i.status, InvoiceStatus::Open))
+                .filter(|i| match i.status {
+                    InvoiceStatus::Open => !confirming,
+                    InvoiceStatus::Paid { .. } => confirming,
+                    InvoiceStatus::Cancelled => false,
+                })
                 .collect();
             let Some(invoice) = still_open.first().copied() else {
+                if confirming {
+                    return Ok(Prepared::Skip(
+                        "o pagamento não consta mais na fatura".into(),
+                    ));
+                }
                 return Ok(Prepared::Skip(match &carried[..] {
                     [one] => match &one.status {
                         InvoiceStatus::Paid { paid_on, .. } => {

@@ -182,6 +182,14 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
             ),
         },
         DefaultLayout {
+            purpose: Purpose::PaymentConfirmed,
+            name: "Pagamento confirmado",
+            subject: "{{ empresa.nome }}: pagamento da fatura {{ fatura.numero }} confirmado",
+            html: framed(
+                "<p>Olá, {{ cliente.nome }}.</p>\n<p>Recebemos o pagamento da sua fatura {{ fatura.numero }}, com vencimento em {{ fatura.vencimento }}: {{ pagamento.valor }}, pago em {{ pagamento.data }}. Obrigado!</p>\n<p>Nada mais é devido por esta fatura. Se você pagou duas vezes, fale conosco para a devolução.</p>\n",
+            ),
+        },
+        DefaultLayout {
             purpose: Purpose::SmtpTest,
             name: "Teste de envio",
             subject: "Teste de envio — {{ empresa.nome }}",

@@ -267,6 +267,8 @@ pub struct BillingMethod {
     pub name: String,
     /// The wallet its boletos are issued under.
     pub wallet_id: WalletId,
+    /// Whether a recorded payment of its invoices sends the "pagamento confirmado" message.
+    pub confirm_payment: bool,
 }
 
 /// A contract (contrato): a subscription of a customer.

@@ -84,6 +84,12 @@ pub enum NoticeKey {
         /// Its number that day (1-based).
         n: i64,
     },
+    /// The "pagamento confirmado" message of an invoice: `pago:<invoice>`. One per invoice: a
+    /// second payment (a duplicate, to be refunded) does not confirm again.
+    PaymentConfirmed {
+        /// The invoice.
+        invoice: InvoiceId,
+    },
     /// A portal access link: `portal-access:<token id>`.
     PortalAccess {
         /// The token's row.
@@ -193,6 +199,7 @@ impl fmt::Display for NoticeKey {
             NoticeKey::PortalDaily { invoice, date, n } => {
                 write!(f, "portal:{invoice}:{date}:{n}")
             }
+            NoticeKey::PaymentConfirmed { invoice } => write!(f, "pago:{invoice}"),
             NoticeKey::PortalAccess { token } => write!(f, "portal-access:{token}"),
             NoticeKey::Emission { invoice, date } => write!(f, "emissao:{invoice}:{date}"),
             NoticeKey::Suspension { suspension, event } => {
@@ -272,6 +279,9 @@ impl FromStr for NoticeKey {
                 request: r.to_string(),
             },
             ("portal-access", [t]) => NoticeKey::PortalAccess { token: int(t)? },
+            ("pago", [i]) => NoticeKey::PaymentConfirmed {
+                invoice: InvoiceId(int(i)?),
+            },
             ("emissao", [i, d]) => NoticeKey::Emission {
                 invoice: InvoiceId(int(i)?),
                 date: date(d)?,
@@ -349,6 +359,9 @@ mod tests {
                 n: 2,
             },
             NoticeKey::PortalAccess { token: 11 },
+            NoticeKey::PaymentConfirmed {
+                invoice: InvoiceId(42),
+            },
             NoticeKey::Emission {
                 invoice: InvoiceId(42),
                 date: jiff::civil::date(2026, 12, 6),

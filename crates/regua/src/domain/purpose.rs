@@ -17,6 +17,8 @@ pub enum Purpose {
     ReminderAfterDue,
     /// An overdue band's notice.
     OverdueBand,
+    /// A payment was recorded ("pagamento confirmado"; per billing method, off by default).
+    PaymentConfirmed,
     /// Second copy requested in the subscriber portal.
     PortalSecondCopy,
     /// The subscriber portal's first-access or password-reset link.
@@ -40,12 +42,13 @@ pub enum Purpose {
 
 impl Purpose {
     /// Every purpose, in the order screens list them.
-    pub const ALL: [Purpose; 14] = [
+    pub const ALL: [Purpose; 15] = [
         Purpose::InvoiceGenerated,
         Purpose::ReminderBeforeDue,
         Purpose::DueToday,
         Purpose::ReminderAfterDue,
         Purpose::OverdueBand,
+        Purpose::PaymentConfirmed,
         Purpose::PortalSecondCopy,
         Purpose::PortalAccess,
         Purpose::SuspensionScheduled,
@@ -65,6 +68,7 @@ impl Purpose {
             Purpose::DueToday => "due_today",
             Purpose::ReminderAfterDue => "reminder_after_due",
             Purpose::OverdueBand => "overdue_band",
+            Purpose::PaymentConfirmed => "payment_confirmed",
             Purpose::PortalSecondCopy => "portal_second_copy",
             Purpose::PortalAccess => "portal_access",
             Purpose::SuspensionScheduled => "suspension_scheduled",
@@ -85,6 +89,7 @@ impl Purpose {
             Purpose::DueToday => "Vencimento hoje",
             Purpose::ReminderAfterDue => "Lembrete após o vencimento",
             Purpose::OverdueBand => "Faixa de atraso",
+            Purpose::PaymentConfirmed => "Pagamento confirmado",
             Purpose::PortalSecondCopy => "Segunda via pela Central do Assinante",
             Purpose::PortalAccess => "Acesso à Central do Assinante",
             Purpose::SuspensionScheduled => "Suspensão agendada",

@@ -5,7 +5,9 @@ use anyhow::Context as _;
 use jiff::civil::Date;
 use sqlx::AnyConnection;
 
-use super::variables::{CompanyVars, ContractVars, CustomerVars, InvoiceVars, LayoutContext};
+use super::variables::{
+    CompanyVars, ContractVars, CustomerVars, InvoiceVars, LayoutContext, PaymentVars,
+};
 use super::{Layout, RenderedMessage};
 use crate::domain::{
     BillingWallet, CompanyProfile, Contract, Customer, Invoice, InvoiceId, Money, format_date,
@@ -109,6 +111,14 @@ pub fn layout_context(
             phone: company.phone.clone(),
             email: company.email.clone(),
             site: company.site.clone(),
+        },
+        // The invoice's payment, when it has one: the "pagamento confirmado" message's.
+        payment: match &invoice.status {
+            crate::domain::InvoiceStatus::Paid { paid_on, amount } => PaymentVars {
+                date: format_date(*paid_on),
+                amount: amount.to_string(),
+            },
+            _ => PaymentVars::default(),
         },
         suspension: Default::default(),
         portal: Default::default(),

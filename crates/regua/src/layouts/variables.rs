@@ -74,6 +74,16 @@ pub const VARIABLES: &[Variable] = &[
         "Endereço da fatura na Central do Assinante",
         "https://central.example.com.br/central/faturas/42",
     ),
+    var(
+        "pagamento.data",
+        "Data do pagamento (dd/mm/aaaa; vazio fora do aviso de pagamento confirmado)",
+        "12/12/2026",
+    ),
+    var(
+        "pagamento.valor",
+        "Valor pago, formatado (vazio fora do aviso de pagamento confirmado)",
+        "R$ 1.234,56",
+    ),
     var("empresa.nome", "Nome do provedor", "Provedor Exemplo"),
     var(
         "empresa.telefone",
@@ -194,6 +204,17 @@ pub struct CompanyVars {
     pub site: String,
 }
 
+/// `pagamento.*`: empty strings outside the "pagamento confirmado" notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct PaymentVars {
+    /// `pagamento.data`
+    #[serde(rename = "data")]
+    pub date: String,
+    /// `pagamento.valor`
+    #[serde(rename = "valor")]
+    pub amount: String,
+}
+
 /// `suspensao.*`: empty strings outside suspension notices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct SuspensionVars {
@@ -232,6 +253,9 @@ pub struct LayoutContext {
     /// `empresa`
     #[serde(rename = "empresa")]
     pub company: CompanyVars,
+    /// `pagamento`
+    #[serde(rename = "pagamento")]
+    pub payment: PaymentVars,
     /// `suspensao`
     #[serde(rename = "suspensao")]
     pub suspension: SuspensionVars,
@@ -291,6 +315,10 @@ impl LayoutContext {
                 phone: example("empresa.telefone"),
                 email: example("empresa.email"),
                 site: example("empresa.site"),
+            },
+            payment: PaymentVars {
+                date: example("pagamento.data"),
+                amount: example("pagamento.valor"),
             },
             suspension: SuspensionVars {
                 start: example("suspensao.inicio"),

@@ -540,3 +540,44 @@ async fn fill_payments_scratch(
     }
     Ok(())
 }
+
+/// An invoice just paid whose billing method sends "pagamento confirmado", with whom to tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToConfirm {
+    /// The invoice.
+    pub invoice: InvoiceId,
+    /// Its customer.
+    pub customer: crate::domain::CustomerId,
+    /// Its contract.
+    pub contract: crate::domain::ContractId,
+    /// The customer's e-mail.
+    pub email: String,
+}
+
+/// The invoices of the connection's `regua_payments` (just paid, in the caller's transaction)
+/// whose billing method has `confirm_payment` on, delivered by e-mail to a customer with an
+/// address.
+pub async fn paid_to_confirm(conn: &mut AnyConnection) -> anyhow::Result<Vec<ToConfirm>> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.customer_id, i.contract_id, c.email
+           FROM regua_payments p
+           JOIN invoices i ON i.id = p.id
+           JOIN billing_methods m ON m.id = i.billing_method_id
+           JOIN customers c ON c.id = i.customer_id
+          WHERE m.confirm_payment = 1 AND i.delivery_type = 'email'
+            AND c.email IS NOT NULL AND c.email <> ''
+          ORDER BY i.id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ToConfirm {
+                invoice: InvoiceId(r.try_get(0)?),
+                customer: crate::domain::CustomerId(r.try_get(1)?),
+                contract: crate::domain::ContractId(r.try_get(2)?),
+                email: r.try_get(3)?,
+            })
+        })
+        .collect()
+}

@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "bank_returns",
         include_str!("../../migrations/0014_bank_returns.sql"),
     ),
+    (
+        15,
+        "payment_confirmation",
+        include_str!("../../migrations/0015_payment_confirmation.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

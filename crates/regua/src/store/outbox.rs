@@ -869,7 +869,8 @@ pub async fn list_notices_of_customer(
 /// (`store::invoices::mark_invoices_paid`, in the caller's transaction), each with `fatura paga
 /// em DD/MM/AAAA` and its log row: a paid invoice is not reminded of, even between the payment
 /// and the worker's own check. A message carrying several invoices (the generation e-mail) is
-/// left to that check, which sends the ones still open. Two statements for any number of
+/// left to that check, which sends the ones still open; a payment's own confirmation
+/// (`payment_confirmed`) is not a reminder and stays. Two statements for any number of
 /// invoices; how many notices.
 pub async fn skip_waiting_notices_of_paid(
     conn: &mut AnyConnection,
@@ -885,6 +886,7 @@ pub async fn skip_waiting_notices_of_paid(
             last_error = (SELECT {REASON} FROM regua_payments p WHERE p.id = notices.invoice_id),
             lease_until = NULL, lease_owner = NULL, updated_at = $1
          WHERE invoice_id IN (SELECT id FROM regua_payments) AND status || '' IN {waiting}
+           AND purpose <> 'payment_confirmed'
            AND NOT EXISTS (SELECT 1 FROM notice_invoices g WHERE g.notice_id = notices.id)",
         skipped = status_sql!(skipped),
         waiting = status_sql!(waiting),

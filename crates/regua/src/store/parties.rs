@@ -257,15 +257,18 @@ pub async fn insert_billing_method(
 
 /// Every billing method, by name.
 pub async fn list_billing_methods(conn: &mut AnyConnection) -> anyhow::Result<Vec<BillingMethod>> {
-    let rows = sqlx::query("SELECT id, name, wallet_id FROM billing_methods ORDER BY name")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, name, wallet_id, confirm_payment FROM billing_methods ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter()
         .map(|r| {
             Ok(BillingMethod {
                 id: BillingMethodId(r.try_get(0)?),
                 name: r.try_get(1)?,
                 wallet_id: WalletId(r.try_get(2)?),
+                confirm_payment: r.try_get::<i64, _>(3)? != 0,
             })
         })
         .collect()
@@ -605,6 +608,21 @@ pub async fn list_contracts_of_customer(
         .iter()
         .map(contract_from_row)
         .collect()
+}
+
+/// Turns a billing method's "pagamento confirmado" message on or off; false when there is no
+/// such method.
+pub async fn set_method_confirm_payment(
+    conn: &mut AnyConnection,
+    id: BillingMethodId,
+    on: bool,
+) -> anyhow::Result<bool> {
+    let res = sqlx::query("UPDATE billing_methods SET confirm_payment = $1 WHERE id = $2")
+        .bind(i64::from(on))
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(res.rows_affected() > 0)
 }
 
 /// Turns a wallet's "send e-mail on generation" on or off; whether the wallet existed.

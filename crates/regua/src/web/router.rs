@@ -153,6 +153,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/configuracoes/formas",
             get(super::wallets::methods).post(super::wallets::add_method),
         )
+        .route(
+            "/configuracoes/formas/{id}/confirmacao",
+            post(super::wallets::switch_confirm),
+        )
         .route("/central", get(super::central::home))
         .route(
             "/central/entrar",

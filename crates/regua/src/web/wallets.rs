@@ -217,6 +217,32 @@ pub(super) async fn switch_send(
     }
 }
 
+/// `POST /configuracoes/formas/{id}/confirmacao`: turns the "pagamento confirmado" message of
+/// a billing method on (`on=1`) or off.
+pub(super) async fn switch_confirm(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<SwitchForm>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
+        return r;
+    }
+    let result = crate::actions::billing_setup::set_method_confirm_payment(
+        &state.db,
+        crate::domain::BillingMethodId(id),
+        form.on == "1",
+        &session.actor(),
+        state.clock.now_millis(),
+    )
+    .await;
+    match result {
+        Ok(true) => Redirect::to("/configuracoes/formas").into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => internal(e),
+    }
+}
+
 #[derive(Debug, Default, Deserialize, Serialize)]
 pub(super) struct MethodForm {
     #[serde(default, rename = "_csrf", skip_serializing)]
@@ -251,7 +277,10 @@ async fn methods_page(
                     .filter(|r| r.method == m.id)
                     .map(|r| super::dunning::rule_label(r.kind, r.days))
                     .collect();
-                minijinja::context! { name => m.name, wallet, rules => mine }
+                minijinja::context! {
+                    id => m.id.0, name => m.name, wallet, rules => mine,
+                    confirm_payment => m.confirm_payment,
+                }
             })
             .collect();
         let wallet_names: Vec<_> = wallets.into_iter().map(|w| w.name).collect();
