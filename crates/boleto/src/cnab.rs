@@ -413,6 +413,8 @@ fn read_240(bank: &str, lines: &[String]) -> Result<Vec<ReturnRecord>, CnabError
         let (our_number, face, fee) = match bank {
             "033" => ((41, 53), (78, 92), (194, 208)),
             "104" => ((40, 56), (82, 96), (199, 213)),
+            // Itaú: 38-40 carteira, 41-48 nosso número, 49 its DAC (as in its CNAB 400).
+            "341" => ((41, 48), (82, 96), (199, 213)),
             "756" => ((38, 47), (82, 96), (199, 213)),
             _ => ((38, 57), (82, 96), (199, 213)),
         };
@@ -440,6 +442,8 @@ fn read_240(bank: &str, lines: &[String]) -> Result<Vec<ReturnRecord>, CnabError
 pub fn event(bank: &str, layout: Layout, occurrence: &str) -> Event {
     let table: [&[&str]; 4] = match (layout, bank) {
         (Layout::Cnab240, "104") => [&["02"], &["03"], &["06", "17", "46"], &["09", "25"]],
+        // Itaú's CNAB 240 keeps its own occurrence codes, those of its CNAB 400.
+        (Layout::Cnab240, "341") => return event(bank, Layout::Cnab400, occurrence),
         (Layout::Cnab240, _) => [&["02"], &["03"], &["06", "17"], &["09", "25"]],
         (Layout::Cnab400, "001") => [
             &["02"],
@@ -495,6 +499,7 @@ fn reasons(bank: &str, layout: Layout, occurrence: &str, event: Event, f: &Field
     // Santander 137-145 (three codes of three), Caixa 80-82 (one), Bradesco and Sicredi 319-328
     // (five codes), Itaú 378-385 (four codes). Sicoob's CNAB 400 has no reason field.
     let (a, b, width) = match (layout, bank) {
+        (Layout::Cnab240, "341") => (214, 221, 2),
         (Layout::Cnab240, _) => (214, 223, 2),
         (Layout::Cnab400, "001") => (87, 88, 2),
         (Layout::Cnab400, "033") => (137, 145, 3),
@@ -514,7 +519,9 @@ fn reasons(bank: &str, layout: Layout, occurrence: &str, event: Event, f: &Field
         if code.is_empty() || code.bytes().all(|c| c == b'0') {
             continue;
         }
-        out.push(match lookup(layout, bank, Kind::Reason, code) {
+        let text = lookup(layout, bank, Kind::ReasonOf(occurrence), code)
+            .or_else(|| lookup(layout, bank, Kind::Reason, code));
+        out.push(match text {
             Some(text) => format!("motivo {code}: {text}"),
             None => format!(
                 "motivo {code}: código fora da tabela do banco (consulte o manual do banco {bank})"
@@ -528,9 +535,12 @@ fn reasons(bank: &str, layout: Layout, occurrence: &str, event: Event, f: &Field
 /// read too, though the event stays `other` (the title itself is unchanged).
 fn refuses(bank: &str, layout: Layout, occurrence: &str) -> bool {
     let codes: &[&str] = match (layout, bank) {
+        (_, "341") => &["15", "16", "17", "18"],
         (Layout::Cnab240, _) => &["26", "30"],
-        (Layout::Cnab400, "237" | "748") => &["24", "27", "30", "32"],
-        (Layout::Cnab400, "341") => &["15", "16", "17", "18", "24"],
+        // Sicredi has one reason table for every occurrence; Itaú one per occurrence (its
+        // nota 20), in the table as `reason:OC`. Bradesco's lists of refused instructions are
+        // not in Régua's table: only its refused entry's reasons are read (docs/cnab.md).
+        (Layout::Cnab400, "748") => &["24", "27", "30", "32"],
         _ => &[],
     };
     codes.contains(&occurrence)
@@ -553,9 +563,11 @@ fn describe(bank: &str, layout: Layout, occurrence: &str, event: Event) -> Strin
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Kind {
+enum Kind<'o> {
     Occurrence,
     Reason,
+    /// The reasons of one occurrence, where the bank keeps a list per occurrence.
+    ReasonOf(&'o str),
 }
 
 /// The code tables, parsed once from the data file compiled in, keyed `layout|bank|kind|code`.
@@ -581,10 +593,15 @@ fn code_table() -> &'static std::collections::HashMap<String, &'static str> {
 fn lookup(layout: Layout, bank: &str, kind: Kind, code: &str) -> Option<&'static str> {
     let table = code_table();
     let kind = match kind {
-        Kind::Occurrence => "occurrence",
-        Kind::Reason => "reason",
+        Kind::Occurrence => "occurrence".to_string(),
+        Kind::Reason => "reason".to_string(),
+        Kind::ReasonOf(occurrence) => format!("reason:{occurrence}"),
     };
-    let layout = layout.as_str();
+    // Itaú's CNAB 240 uses the codes of its CNAB 400.
+    let layout = match (layout, bank) {
+        (Layout::Cnab240, "341") => "cnab400",
+        _ => layout.as_str(),
+    };
     [bank, "*"]
         .iter()
         .find_map(|b| table.get(&format!("{layout}|{b}|{kind}|{code}")).copied())
@@ -681,7 +698,10 @@ mod tests {
             let cols: Vec<&str> = row.split('\t').collect();
             assert_eq!(cols.len(), 5, "{row}");
             assert!(["cnab240", "cnab400"].contains(&cols[0]), "{row}");
-            assert!(["occurrence", "reason"].contains(&cols[2]), "{row}");
+            assert!(
+                ["occurrence", "reason"].contains(&cols[2]) || cols[2].starts_with("reason:"),
+                "{row}"
+            );
             assert!(!cols[4].trim().is_empty(), "{row}");
             assert!(
                 seen.insert((cols[0], cols[1], cols[2], cols[3])),
@@ -730,6 +750,61 @@ mod tests {
         assert_eq!(r.reasons, ["06: Liquidação normal"]);
     }
 
+    fn line240(f: impl Fn(&mut Vec<u8>)) -> String {
+        let mut l = vec![b' '; 240];
+        f(&mut l);
+        String::from_utf8(l).unwrap()
+    }
+
+    #[test]
+    fn an_itau_cnab240_file_reads_its_own_positions_and_codes() {
+        // Built from Itaú's "Cobrança CNAB 240" layout: T 38-40 carteira, 41-48 nosso número,
+        // 49 DAC, 16-17 occurrence; U 78-92 paid, 138-145 occurred on, 146-153 credited on.
+        let header = line240(|l| {
+            l[0..3].copy_from_slice(b"341");
+            l[7] = b'0';
+        });
+        let t = line240(|l| {
+            l[0..3].copy_from_slice(b"341");
+            l[7] = b'3';
+            l[13] = b'T';
+            l[15..17].copy_from_slice(b"06");
+            l[37..49].copy_from_slice(b"109123456789");
+            l[81..96].copy_from_slice(b"000000000011990");
+            l[198..213].copy_from_slice(b"000000000000250");
+        });
+        let u = line240(|l| {
+            l[0..3].copy_from_slice(b"341");
+            l[7] = b'3';
+            l[13] = b'U';
+            l[77..92].copy_from_slice(b"000000000011990");
+            l[137..145].copy_from_slice(b"12012026");
+            l[145..153].copy_from_slice(b"13012026");
+        });
+        let file = format!("{header}\n{t}\n{u}\n");
+        let read = read_return(file.as_bytes()).unwrap();
+        assert_eq!((read.bank.as_str(), read.layout), ("341", Layout::Cnab240));
+        let r = &read.records[0];
+        assert_eq!(r.our_number, "12345678");
+        assert_eq!(
+            (r.event, r.paid_cents, r.fee_cents),
+            (Event::Paid, 11990, 250)
+        );
+        assert_eq!(r.occurred_on, Some(jiff::civil::date(2026, 1, 12)));
+        assert_eq!(r.reasons, ["06: Liquidação normal"]);
+        // A refused instruction reads its own list: Itaú 16, reason 03.
+        let refused = format!("{}16{}03000000{}", &t[..15], &t[17..213], &t[221..]);
+        let file = format!("{header}\n{refused}\n{u}\n");
+        let r = &read_return(file.as_bytes()).unwrap().records[0];
+        assert_eq!(
+            r.reasons,
+            [
+                "16: Instruções rejeitadas",
+                "motivo 03: Conta não tem permissão para protestar"
+            ]
+        );
+    }
+
     #[test]
     fn cnab240_falls_back_to_febraban_and_caixa_has_its_own_words() {
         assert_eq!(
@@ -747,6 +822,13 @@ mod tests {
         assert_eq!(
             describe("001", Layout::Cnab400, "77", Event::Other),
             "77: outra ocorrência"
+        );
+        // Itaú's CNAB 240 speaks its CNAB 400 codes.
+        assert_eq!(event("341", Layout::Cnab240, "08"), Event::Paid);
+        assert_eq!(event("341", Layout::Cnab240, "17"), Event::Other);
+        assert_eq!(
+            describe("341", Layout::Cnab240, "09", Event::WrittenOff),
+            "09: Baixa simples"
         );
     }
 }
