@@ -169,6 +169,8 @@ pub fn banco_do_brasil_wallet(name: &str) -> NewWallet {
         kind: WalletKind::Bank,
         send_on_generate: false,
         pix_key: None,
+        registration: crate::domain::charges::Registration::Erp,
+        terms: crate::domain::charges::Terms::default(),
     }
 }
 
@@ -178,9 +180,16 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
     let today = clock.today();
     let now = clock.now_millis();
     let mut tx = db.begin().await?;
+    // The demo's wallets charge what most ISPs do: 2 % fine, 1 % a month.
+    let usual = crate::domain::charges::Terms {
+        fine_bp: 200,
+        interest_bp_month: 100,
+        ..Default::default()
+    };
     let bb = NewWallet {
         send_on_generate: true,
         pix_key: Some("financeiro@provedorexemplo.com.br".into()),
+        terms: usual,
         ..banco_do_brasil_wallet("Banco do Brasil")
     };
     let itau = NewWallet {
@@ -193,6 +202,8 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
         kind: WalletKind::Bank,
         send_on_generate: false,
         pix_key: None,
+        registration: crate::domain::charges::Registration::Erp,
+        terms: usual,
     };
     for (key, value) in [
         ("company_name", "Provedor Exemplo"),

@@ -25,13 +25,80 @@ pub fn boleto_input(
             document: Some(customer.document.to_string()),
             address: None,
         }),
-        instructions: vec!["Não receber após 90 dias do vencimento.".to_string()],
+        instructions: instructions(invoice, wallet),
         pix: invoice
             .registered_pix
             .clone()
             .or_else(|| pix_payload(invoice, wallet, company)),
         registered_barcode: invoice.registered_barcode.clone(),
         ..wallet_input(invoice.into(), wallet)
+    }
+}
+
+/// The boleto's instruction lines: the wallet's terms (fine, interest, discount) and when the
+/// bank stops receiving it.
+fn instructions(invoice: &Invoice, wallet: &BillingWallet) -> Vec<String> {
+    let mut lines = wallet.terms.instructions(invoice.due_date);
+    let days = wallet.terms.write_off_days.unwrap_or(90);
+    lines.push(format!("Não receber após {days} dias do vencimento."));
+    lines
+}
+
+/// What the invoice costs if paid `today` under its wallet's terms (docs/charges.md): the
+/// boleto is the registered one, for its face amount; the fine and interest are the bank's to
+/// add at payment, and the messages and the portal tell the payer the total. A paid or
+/// cancelled invoice owes nothing more: its face amount, no charges.
+pub fn amount_due_today(
+    invoice: &Invoice,
+    wallet: &BillingWallet,
+    today: jiff::civil::Date,
+) -> crate::domain::charges::AmountDue {
+    if !matches!(invoice.status, crate::domain::InvoiceStatus::Open) {
+        return crate::domain::charges::AmountDue {
+            total: invoice.amount,
+            ..Default::default()
+        };
+    }
+    crate::domain::charges::amount_due(
+        invoice.amount,
+        invoice.due_date,
+        today,
+        &wallet.terms,
+        crate::domain::charges::is_national_bank_holiday,
+    )
+}
+
+/// The PIX copia-e-cola for the amount due `today`: the invoice's own code while nothing is
+/// added or discounted; otherwise a code for the total with the txid `REGUA<id>D<AAAAMMDD>` —
+/// the same family, so the PSP's webhook still names the invoice. `None` as for
+/// [`pix_payload`]; an ERP's registered PIX code is carried unchanged (Régua cannot reissue it).
+pub fn pix_payload_due_today(
+    invoice: &Invoice,
+    wallet: &BillingWallet,
+    company: &CompanyProfile,
+    today: jiff::civil::Date,
+) -> Option<String> {
+    if let Some(code) = &invoice.registered_pix {
+        return Some(code.clone());
+    }
+    let due = amount_due_today(invoice, wallet, today);
+    if due.total == invoice.amount {
+        return pix_payload(invoice, wallet, company);
+    }
+    let key = wallet.pix_key.as_deref()?;
+    let mut code = BrCode::new_static(
+        key,
+        &pix_text(&company.name, 25),
+        &pix_text(&company.city, 15),
+    );
+    code.amount_cents = u64::try_from(due.total.cents()).ok();
+    code.txid = format!("{}D{}", pix_txid(invoice.id), today.strftime("%Y%m%d"));
+    match code.to_payload() {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(invoice = invoice.id.0, error = %e, "cannot build the PIX code");
+            None
+        }
     }
 }
 
@@ -87,9 +154,15 @@ pub fn pix_txid(invoice: crate::domain::InvoiceId) -> String {
     format!("REGUA{}", invoice.0)
 }
 
-/// The invoice a PIX transaction id names, if it is one of Régua's.
+/// The invoice a PIX transaction id names, if it is one of Régua's: `REGUA<id>`, or
+/// `REGUA<id>D<AAAAMMDD>` for the amount due on a day ([`pix_payload_due_today`]).
 pub fn invoice_of_txid(txid: &str) -> Option<crate::domain::InvoiceId> {
     let n = txid.trim().strip_prefix("REGUA")?;
+    let n = match n.split_once('D') {
+        Some((id, day)) if day.len() == 8 && day.bytes().all(|b| b.is_ascii_digit()) => id,
+        Some(_) => return None,
+        None => n,
+    };
     if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -120,13 +193,25 @@ pub fn portal_link(invoice: &Invoice, company: &CompanyProfile) -> String {
     format!("{}/central/faturas/{}", company.portal_url, invoice.id)
 }
 
-/// What a subscriber pays an invoice with, read from the database: the digitable line (when the
-/// bank's codes can be built) and the PIX copia-e-cola (when the wallet has a key). The portal's
-/// page and the app's API show the same.
+/// What a subscriber pays an invoice with today.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentCodes {
+    /// The registered boleto's digitable line (when the bank's codes can be built).
+    pub line: Option<String>,
+    /// The PIX copia-e-cola for the amount due today (when the wallet has a key).
+    pub pix: Option<String>,
+    /// The amount due today: fine and interest when late (docs/charges.md).
+    pub due: crate::domain::charges::AmountDue,
+}
+
+/// What a subscriber pays an invoice with `today`, read from the database: the registered
+/// boleto's line, the PIX code for the amount due today, and that amount. The portal's page
+/// and the app's API show the same.
 pub async fn payment_codes(
     conn: &mut sqlx::AnyConnection,
     invoice: &Invoice,
-) -> anyhow::Result<(Option<String>, Option<String>)> {
+    today: jiff::civil::Date,
+) -> anyhow::Result<PaymentCodes> {
     let customer = crate::store::parties::get_customer(conn, invoice.customer_id).await?;
     let wallet = crate::store::parties::get_wallet(conn, invoice.wallet_id).await?;
     let company = crate::store::parties::company_profile(conn).await?;
@@ -134,11 +219,11 @@ pub async fn payment_codes(
         .codes()
         .map(|c| c.digitable_line.formatted())
         .ok();
-    let pix = invoice
-        .registered_pix
-        .clone()
-        .or_else(|| pix_payload(invoice, &wallet, &company));
-    Ok((line, pix))
+    Ok(PaymentCodes {
+        line,
+        pix: pix_payload_due_today(invoice, &wallet, &company, today),
+        due: amount_due_today(invoice, &wallet, today),
+    })
 }
 
 /// An invoice's boleto PDF, read from the database: what the admin pages, the REST API and the

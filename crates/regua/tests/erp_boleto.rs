@@ -196,8 +196,8 @@ async fn the_api_carries_the_erp_boleto_too() {
         inv.registered_barcode.as_deref(),
         Some(erp.barcode.as_str())
     );
-    let (line, _) = regua::payment::payment_codes(&mut conn, &inv)
+    let codes = regua::payment::payment_codes(&mut conn, &inv, inv.due_date)
         .await
         .unwrap();
-    assert_eq!(line, Some(erp.digitable_line.formatted()));
+    assert_eq!(codes.line, Some(erp.digitable_line.formatted()));
 }

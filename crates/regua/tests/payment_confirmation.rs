@@ -22,31 +22,6 @@ async fn notices_of(db: &regua::store::Db, invoice: i64) -> Vec<(String, String,
     .unwrap()
 }
 
-/// The message with quoted-printable undone (soft breaks and `=XX` bytes).
-fn quoted_printable_decoded(message: &str) -> String {
-    let raw = message.replace("=\r\n", "").replace("=\n", "");
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'=', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payment_confirms_once_when_the_method_asks_and_never_otherwise() {
     for t in each_backend().await {

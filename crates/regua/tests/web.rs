@@ -1850,6 +1850,37 @@ async fn wallets_and_billing_methods_are_added_with_the_gateway_warning() {
             http(addr, "POST", "/configuracoes/formas/999/confirmacao", &ana, &format!("_csrf={}&on=1", enc(&csrf))).await.status,
             404
         );
+        // Registration and terms: a consumer wallet above the caps is refused with the law's
+        // reason and nothing changes; within them, or marked business-only, it is saved.
+        let terms_path = format!("/configuracoes/carteiras/{}/condicoes", asaas.id.0);
+        let terms = |fine: &str, interest: &str, business: bool| {
+            format!(
+                "_csrf={}&registration=cnab400&fine={}&interest={}&discount=&discount_days=&write_off_days=30{}",
+                enc(&csrf),
+                enc(fine),
+                enc(interest),
+                if business { "&business_only=1" } else { "" }
+            )
+        };
+        assert_eq!(http(addr, "POST", &terms_path, &leo, &terms("2", "1", false)).await.status, 403);
+        let refused = http(addr, "POST", &terms_path, &ana, &terms("3", "1", false)).await;
+        assert_eq!(refused.status, 422);
+        assert!(refused.body.contains("A multa de 3% passa do limite de 2% para consumidores (Código de Defesa do Consumidor, art. 52, § 1º)"), "{}", refused.body);
+        let bad = http(addr, "POST", &terms_path, &ana, &terms("dois", "1", false)).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("Multa: informe um percentual"), "{}", bad.body);
+        assert_eq!(http(addr, "POST", &terms_path, &ana, &terms("2", "1", false)).await.status, 303);
+        let page = http(addr, "GET", "/configuracoes/carteiras", &ana, "").await;
+        assert!(
+            page.body.contains("Remessa CNAB 400 · multa 2,00% · juros 1,00% ao mês · baixa 30 dia(s) após o vencimento"),
+            "{}",
+            page.body
+        );
+        assert_eq!(http(addr, "POST", &terms_path, &ana, &terms("3", "1,5", true)).await.status, 303);
+        assert_eq!(
+            http(addr, "POST", "/configuracoes/carteiras/999/condicoes", &ana, &terms("2", "1", false)).await.status,
+            404
+        );
     })
     .await;
     let mut conn = db.pool.acquire().await.unwrap();
@@ -1869,7 +1900,9 @@ async fn wallets_and_billing_methods_are_added_with_the_gateway_warning() {
             "wallet.add",
             "wallet.send_on_generate",
             "method.add",
-            "method.confirm_payment"
+            "method.confirm_payment",
+            "wallet.terms",
+            "wallet.terms"
         ]
     );
     assert_eq!(

@@ -73,6 +73,35 @@ pub async fn set_method_confirm_payment(
     .await
 }
 
+/// Replaces a wallet's registration mode and terms, checked against the consumer caps
+/// (docs/charges.md); `Ok(Err(..))` names what was refused and changes nothing.
+pub async fn update_wallet_terms(
+    db: &Db,
+    wallet: WalletId,
+    registration: crate::domain::charges::Registration,
+    terms: &crate::domain::charges::Terms,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<Result<(), crate::domain::charges::TermsError>> {
+    if let Err(e) = terms.validate() {
+        return Ok(Err(e));
+    }
+    in_transaction(db, async |tx| {
+        let before = store::parties::get_wallet(tx, wallet).await?;
+        store::parties::update_wallet_terms(tx, wallet, registration, terms).await?;
+        Audit::of("wallet.terms", format!("wallet:{}", wallet.0))
+            .before(crate::domain::charges::audit_text(
+                before.registration,
+                &before.terms,
+            ))
+            .after(crate::domain::charges::audit_text(registration, terms))
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(Ok(()))
+    })
+    .await
+}
+
 /// Adds a billing method drawn on the wallet named `wallet`.
 pub async fn add_billing_method(
     db: &Db,

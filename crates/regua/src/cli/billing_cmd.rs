@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use clap::Subcommand;
 
 use super::{Global, actor};
+use crate::domain::charges::{Registration, Terms};
 use crate::domain::{NewWallet, WalletKind, format_date};
 use crate::store;
 
@@ -218,9 +219,74 @@ pub enum WalletCmd {
         /// PIX key, so boletos carry a PIX QR code.
         #[arg(long)]
         pix_key: Option<String>,
+        /// Registration and terms.
+        #[command(flatten)]
+        terms: TermsArgs,
+    },
+    /// Change a wallet's registration mode and terms; flags left out keep their value.
+    Update {
+        /// The wallet's name.
+        name: String,
+        /// Registration and terms.
+        #[command(flatten)]
+        terms: TermsArgs,
     },
     /// List billing wallets.
     List,
+}
+
+/// A wallet's registration and terms (docs/charges.md). Percentages take `2`, `2,5` or `0.5`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TermsArgs {
+    /// Who registers the boletos: cnab240 or cnab400 (Régua writes the remessa) or erp (the
+    /// ERP does; no remessa). Default for a new wallet: erp.
+    #[arg(long, value_parser = parse_registration)]
+    registration: Option<Registration>,
+    /// Fine (multa) after the due date, percent of the amount; at most 2 for consumers.
+    #[arg(long, value_parser = parse_percent_arg)]
+    fine_percent: Option<u32>,
+    /// Interest (juros de mora), percent a month, simple, pro rata per day; at most 1 for
+    /// consumers.
+    #[arg(long, value_parser = parse_percent_arg)]
+    interest_percent: Option<u32>,
+    /// Discount for paying early, percent of the amount (0 = none).
+    #[arg(long, value_parser = parse_percent_arg)]
+    discount_percent: Option<u32>,
+    /// The discount holds until this many days before the due date.
+    #[arg(long)]
+    discount_days: Option<u32>,
+    /// Days after the due date the bank writes the boleto off (baixa/devolução).
+    #[arg(long)]
+    write_off_days: Option<u32>,
+    /// The wallet bills businesses only: the consumer caps do not apply. `--business-only
+    /// false` turns it off.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    business_only: Option<bool>,
+}
+
+impl TermsArgs {
+    /// `current` with the flags given applied.
+    fn apply(&self, registration: Registration, current: Terms) -> (Registration, Terms) {
+        (
+            self.registration.unwrap_or(registration),
+            Terms {
+                fine_bp: self.fine_percent.unwrap_or(current.fine_bp),
+                interest_bp_month: self.interest_percent.unwrap_or(current.interest_bp_month),
+                discount_bp: self.discount_percent.unwrap_or(current.discount_bp),
+                discount_days: self.discount_days.unwrap_or(current.discount_days),
+                write_off_days: self.write_off_days.or(current.write_off_days),
+                business_only: self.business_only.unwrap_or(current.business_only),
+            },
+        )
+    }
+}
+
+fn parse_registration(s: &str) -> Result<Registration, String> {
+    s.parse()
+}
+
+fn parse_percent_arg(s: &str) -> Result<u32, String> {
+    crate::domain::charges::parse_percent(s)
 }
 
 pub(super) async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCode> {
@@ -237,7 +303,9 @@ pub(super) async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCod
             kind,
             send_on_generate,
             pix_key,
+            terms,
         } => {
+            let (registration, terms) = terms.apply(Registration::Erp, Terms::default());
             let w = NewWallet {
                 name,
                 bank_code: bank,
@@ -248,26 +316,66 @@ pub(super) async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCod
                 kind,
                 send_on_generate,
                 pix_key,
+                registration,
+                terms,
             };
-            let id = crate::actions::billing_setup::add_wallet(
+            let id = match crate::actions::billing_setup::add_wallet(
                 &db,
                 &w,
                 &actor(),
                 g.clock()?.now_millis(),
             )
-            .await?;
+            .await
+            {
+                Ok(id) => id,
+                Err(crate::store::parties::ConfigError::Other(e)) => return Err(e),
+                Err(e) => {
+                    eprintln!("error: {}", e.for_cli());
+                    return Ok(ExitCode::from(2));
+                }
+            };
             if send_on_generate && kind == WalletKind::Gateway {
                 eprintln!("{}", crate::domain::GATEWAY_SEND_ON_GENERATE_WARNING);
             }
             println!("wallet {:?} added (id {id})", w.name);
         }
+        WalletCmd::Update { name, terms } => {
+            let Some(w) = store::parties::list_wallets(&mut conn)
+                .await?
+                .into_iter()
+                .find(|w| w.name == name)
+            else {
+                eprintln!("error: no wallet named {name:?}");
+                return Ok(ExitCode::from(2));
+            };
+            let (registration, new) = terms.apply(w.registration, w.terms);
+            match crate::actions::billing_setup::update_wallet_terms(
+                &db,
+                w.id,
+                registration,
+                &new,
+                &actor(),
+                g.clock()?.now_millis(),
+            )
+            .await?
+            {
+                Ok(()) => println!(
+                    "wallet {name:?}: {}",
+                    crate::domain::charges::audit_text(registration, &new)
+                ),
+                Err(e) => {
+                    eprintln!("error: --{}: {e}", e.flag());
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
         WalletCmd::List => {
             println!(
-                "name\tbank\tagency\taccount\twallet\tagreement\tkind\tsend_on_generate\tpix_key"
+                "name\tbank\tagency\taccount\twallet\tagreement\tkind\tsend_on_generate\tpix_key\tregistration\tfine\tinterest_month\tdiscount\tdiscount_days\twrite_off_days\tbusiness_only"
             );
             for w in store::parties::list_wallets(&mut conn).await? {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     w.name,
                     w.bank_code,
                     w.agency,
@@ -276,7 +384,16 @@ pub(super) async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCod
                     w.agreement,
                     w.kind.as_str(),
                     if w.send_on_generate { "yes" } else { "no" },
-                    w.pix_key.as_deref().unwrap_or("-")
+                    w.pix_key.as_deref().unwrap_or("-"),
+                    w.registration.as_str(),
+                    crate::domain::charges::percent(w.terms.fine_bp),
+                    crate::domain::charges::percent(w.terms.interest_bp_month),
+                    crate::domain::charges::percent(w.terms.discount_bp),
+                    w.terms.discount_days,
+                    w.terms
+                        .write_off_days
+                        .map_or_else(|| "-".to_string(), |d| d.to_string()),
+                    if w.terms.business_only { "yes" } else { "no" },
                 );
             }
         }

@@ -60,6 +60,28 @@ const PAYMENT: &str = r#"<table role="presentation" cellpadding="0" cellspacing=
 <p><a href="{{ fatura.link_portal }}" style="color:#1f5fa8;">Ver a fatura na Central do Assinante</a></p>
 "#;
 
+/// The payment block after the due date: the amount due today with fine and interest
+/// (docs/charges.md), and the PIX code for that amount in the text itself — a subscriber on a
+/// phone pays from the message, not from inside the PDF.
+const PAYMENT_LATE: &str = r#"<table role="presentation" cellpadding="0" cellspacing="0" style="margin:16px 0;border:1px solid #e3e5e8;border-radius:4px;width:100%;">
+<tr><td style="padding:12px 16px;">
+<p><strong>Fatura:</strong> {{ fatura.numero }}<br>
+<strong>Vencimento:</strong> {{ fatura.vencimento }}<br>
+<strong>Valor original:</strong> {{ fatura.valor }}</p>
+{% if fatura.valor_atualizado != fatura.valor %}
+<p><strong>Valor para pagamento hoje:</strong> {{ fatura.valor_atualizado }}<br>
+<span style="font-size:13px;color:#555;">Inclui multa de {{ fatura.multa }} e juros de {{ fatura.juros_ao_dia }} por dia de atraso ({{ fatura.dias_em_atraso }} dias).</span></p>
+{% endif %}
+{% if fatura.pix_valor_atualizado %}
+<p><strong>PIX copia e cola (valor de hoje):</strong><br><span style="word-break:break-all;font-size:12px;">{{ fatura.pix_valor_atualizado }}</span></p>
+{% endif %}
+<p><strong>Linha digitável do boleto:</strong><br>{{ fatura.linha_digitavel }}<br>
+<span style="font-size:13px;color:#555;">Pelo boleto, a multa e os juros são calculados pelo banco no pagamento.</span></p>
+</td></tr>
+</table>
+<p><a href="{{ fatura.link_portal }}" style="color:#1f5fa8;">Ver a fatura na Central do Assinante</a></p>
+"#;
+
 fn framed(body: &str) -> String {
     format!("{FRAME_TOP}{body}{FRAME_BOTTOM}")
 }
@@ -99,10 +121,10 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
             purpose: Purpose::ReminderAfterDue,
             name: "Lembrete após o vencimento",
             subject: "Fatura em aberto: vencida em {{ fatura.vencimento }}",
-            html: with_payment(
-                "<p>Olá, {{ cliente.nome }}.</p>\n<p>Não identificamos o pagamento da fatura vencida em {{ fatura.vencimento }} ({{ fatura.dias_atraso }} dias). Para evitar a interrupção do serviço, regularize pelo boleto em anexo ou pelo PIX. Se o pagamento já foi efetuado, por favor desconsidere este aviso.</p>\n",
-                "",
-            ),
+            html: framed(&format!(
+                "{}{PAYMENT_LATE}",
+                "<p>Olá, {{ cliente.nome }}.</p>\n<p>Não identificamos o pagamento da fatura vencida em {{ fatura.vencimento }} ({{ fatura.dias_atraso }} dias). Para evitar a interrupção do serviço, regularize pelo PIX abaixo ou pelo boleto em anexo. Se o pagamento já foi efetuado, por favor desconsidere este aviso.</p>\n",
+            )),
         },
         DefaultLayout {
             purpose: Purpose::OverdueBand,
@@ -112,15 +134,15 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
                 &(r#"<p>Olá, {{ cliente.nome }}.</p>
 <p>Consta em nosso sistema o seguinte débito em aberto, em atraso há {{ fatura.dias_atraso }} dias:</p>
 <table role="presentation" cellpadding="6" cellspacing="0" style="border-collapse:collapse;width:100%;font-size:14px;">
-<tr style="background:#f4f5f7;"><th align="left">Fatura</th><th align="left">Vencimento</th><th align="right">Valor</th></tr>
+<tr style="background:#f4f5f7;"><th align="left">Fatura</th><th align="left">Vencimento</th><th align="right">Valor</th><th align="right">Valor hoje</th></tr>
 {% for f in faturas_em_aberto %}
-<tr><td>{{ f.numero }}</td><td>{{ f.vencimento }}</td><td align="right">{{ f.valor }}</td></tr>
+<tr><td>{{ f.numero }}</td><td>{{ f.vencimento }}</td><td align="right">{{ f.valor }}</td><td align="right">{{ f.valor_atualizado }}</td></tr>
 {% endfor %}
-<tr><td colspan="2"><strong>Total em aberto</strong></td><td align="right"><strong>{{ total_em_aberto }}</strong></td></tr>
+<tr><td colspan="2"><strong>Total em aberto</strong></td><td align="right"><strong>{{ total_em_aberto }}</strong></td><td></td></tr>
 </table>
 "#
                 .to_string()
-                    + PAYMENT
+                    + PAYMENT_LATE
                     + "<p>Caso precise negociar, fale com o nosso atendimento. Se o pagamento já foi efetuado, por favor desconsidere este aviso.</p>\n"),
             ),
         },

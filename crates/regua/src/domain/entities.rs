@@ -196,6 +196,10 @@ pub struct BillingWallet {
     pub send_on_generate: bool,
     /// PIX key for hybrid boletos.
     pub pix_key: Option<String>,
+    /// Who registers its boletos at the bank.
+    pub registration: super::charges::Registration,
+    /// Fine, interest, discount and write-off.
+    pub terms: super::charges::Terms,
 }
 
 /// A validated wallet to create.
@@ -219,13 +223,17 @@ pub struct NewWallet {
     pub send_on_generate: bool,
     /// PIX key.
     pub pix_key: Option<String>,
+    /// Who registers its boletos at the bank.
+    pub registration: super::charges::Registration,
+    /// Fine, interest, discount and write-off.
+    pub terms: super::charges::Terms,
 }
 
 impl NewWallet {
     /// The wallet as the audit trail records it.
     pub fn audit_text(&self) -> String {
         format!(
-            "{} bank={} agency={} account={} wallet={} agreement={} kind={} send_on_generate={}",
+            "{} bank={} agency={} account={} wallet={} agreement={} kind={} send_on_generate={} {}",
             self.name,
             self.bank_code,
             self.agency,
@@ -233,7 +241,8 @@ impl NewWallet {
             self.wallet_code,
             self.agreement,
             self.kind.as_str(),
-            self.send_on_generate
+            self.send_on_generate,
+            super::charges::audit_text(self.registration, &self.terms)
         )
     }
 
@@ -254,6 +263,9 @@ impl NewWallet {
         digits("account", self.account.split('-').next().unwrap_or(""))?;
         digits("wallet", &self.wallet_code)?;
         digits("agreement", &self.agreement)?;
+        self.terms
+            .validate()
+            .map_err(|e| (e.field(), e.to_string()))?;
         Ok(())
     }
 }

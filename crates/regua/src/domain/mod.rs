@@ -28,6 +28,7 @@ macro_rules! id_type {
 
 mod actor;
 pub mod auth;
+pub mod charges;
 mod contact;
 mod dates;
 pub mod default_layouts;

@@ -35,12 +35,20 @@ pub fn invoice_vars(
     } else {
         0
     };
+    let due = payment::amount_due_today(invoice, wallet, today);
+    let fine_once_late = wallet.terms.fine_of(invoice.amount);
     InvoiceVars {
         number: invoice.external_id.clone(),
         amount: invoice.amount.to_string(),
         amount_cents: invoice.amount.cents(),
         due_date: format_date(invoice.due_date),
         days_overdue,
+        days_late: due.days_late,
+        fine: fine_once_late.to_string(),
+        interest_per_day: due.interest_per_day.to_string(),
+        amount_due: due.total.to_string(),
+        pix_code_due: payment::pix_payload_due_today(invoice, wallet, company, today)
+            .unwrap_or_default(),
         digitable_line,
         pix_code: input.pix.unwrap_or_default(),
         portal_link: payment::portal_link(invoice, company),

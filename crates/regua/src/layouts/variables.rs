@@ -60,6 +60,31 @@ pub const VARIABLES: &[Variable] = &[
         "13",
     ),
     var(
+        "fatura.dias_em_atraso",
+        "Dias de atraso para multa e juros (0 até o vencimento; vencimento em fim de semana ou feriado bancário passa para o próximo dia útil)",
+        "13",
+    ),
+    var(
+        "fatura.multa",
+        "Multa por atraso, em reais (a da carteira, aplicada uma vez após o vencimento)",
+        "R$ 24,69",
+    ),
+    var(
+        "fatura.juros_ao_dia",
+        "Juros de mora por dia de atraso, em reais",
+        "R$ 0,41",
+    ),
+    var(
+        "fatura.valor_atualizado",
+        "Valor a pagar hoje: valor + multa + juros até hoje (ou com o desconto, se em dia)",
+        "R$ 1.264,60",
+    ),
+    var(
+        "fatura.pix_valor_atualizado",
+        "PIX copia e cola do valor a pagar hoje (vazio se a carteira não tem chave PIX)",
+        "00020101021226…6304EF01",
+    ),
+    var(
         "fatura.linha_digitavel",
         "Linha digitável do boleto",
         "00190.00009 01234.567004 00000.001180 1 12345000123456",
@@ -154,6 +179,21 @@ pub struct InvoiceVars {
     /// `fatura.dias_atraso`: 0 until the due date has passed.
     #[serde(rename = "dias_atraso")]
     pub days_overdue: i64,
+    /// `fatura.dias_em_atraso`: days late for fine and interest (docs/charges.md).
+    #[serde(rename = "dias_em_atraso")]
+    pub days_late: i64,
+    /// `fatura.multa`: the fine once late, formatted.
+    #[serde(rename = "multa")]
+    pub fine: String,
+    /// `fatura.juros_ao_dia`: interest a day, formatted.
+    #[serde(rename = "juros_ao_dia")]
+    pub interest_per_day: String,
+    /// `fatura.valor_atualizado`: the amount due today, formatted.
+    #[serde(rename = "valor_atualizado")]
+    pub amount_due: String,
+    /// `fatura.pix_valor_atualizado`: the PIX code for the amount due today.
+    #[serde(rename = "pix_valor_atualizado")]
+    pub pix_code_due: String,
     /// `fatura.linha_digitavel`, formatted.
     #[serde(rename = "linha_digitavel")]
     pub digitable_line: String,
@@ -289,6 +329,11 @@ impl LayoutContext {
             amount_cents: 123_456,
             due_date: example("fatura.vencimento"),
             days_overdue: 13,
+            days_late: 13,
+            fine: example("fatura.multa"),
+            interest_per_day: example("fatura.juros_ao_dia"),
+            amount_due: example("fatura.valor_atualizado"),
+            pix_code_due: example("fatura.pix_valor_atualizado"),
             digitable_line: example("fatura.linha_digitavel"),
             pix_code: example("fatura.pix_copia_e_cola"),
             portal_link: example("fatura.link_portal"),
@@ -297,6 +342,8 @@ impl LayoutContext {
             number: "CT-1001/2026-11".into(),
             due_date: "10/11/2026".into(),
             days_overdue: 43,
+            days_late: 43,
+            amount_due: "R$ 1.276,95".into(),
             portal_link: "https://central.example.com.br/central/faturas/41".into(),
             ..invoice.clone()
         };

@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "payment_confirmation",
         include_str!("../../migrations/0015_payment_confirmation.sql"),
     ),
+    (
+        16,
+        "wallet_terms",
+        include_str!("../../migrations/0016_wallet_terms.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -113,6 +113,7 @@ impl ConfigError {
             ConfigError::Invalid { field, reason } => {
                 let flag = match *field {
                     "password" => "password-env".to_string(),
+                    "fine" | "interest" | "discount" => format!("{field}-percent"),
                     f => f.replace('_', "-"),
                 };
                 format!("--{flag}: {reason}")
@@ -137,11 +138,26 @@ fn wallet_from_row(r: &AnyRow) -> anyhow::Result<BillingWallet> {
             .map_err(anyhow::Error::msg)?,
         send_on_generate: r.try_get::<i64, _>("send_on_generate")? != 0,
         pix_key: r.try_get("pix_key")?,
+        registration: r
+            .try_get::<String, _>("registration")?
+            .parse()
+            .map_err(anyhow::Error::msg)?,
+        terms: crate::domain::charges::Terms {
+            fine_bp: u32::try_from(r.try_get::<i64, _>("fine_bp")?)?,
+            interest_bp_month: u32::try_from(r.try_get::<i64, _>("interest_bp_month")?)?,
+            discount_bp: u32::try_from(r.try_get::<i64, _>("discount_bp")?)?,
+            discount_days: u32::try_from(r.try_get::<i64, _>("discount_days")?)?,
+            write_off_days: r
+                .try_get::<Option<i64>, _>("write_off_days")?
+                .map(u32::try_from)
+                .transpose()?,
+            business_only: r.try_get::<i64, _>("business_only")? != 0,
+        },
     })
 }
 
-const WALLET_COLUMNS: &str =
-    "id, name, bank_code, agency, account, wallet_code, agreement, kind, send_on_generate, pix_key";
+const WALLET_COLUMNS: &str = "id, name, bank_code, agency, account, wallet_code, agreement, kind, send_on_generate, pix_key, \
+     registration, fine_bp, interest_bp_month, discount_bp, discount_days, write_off_days, business_only";
 
 /// Creates a wallet.
 pub async fn insert_wallet(
@@ -152,8 +168,9 @@ pub async fn insert_wallet(
     w.validate()
         .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
     let res = sqlx::query(
-        "INSERT INTO wallets (name, bank_code, agency, account, wallet_code, agreement, kind, send_on_generate, pix_key, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        "INSERT INTO wallets (name, bank_code, agency, account, wallet_code, agreement, kind, send_on_generate, pix_key, created_at,
+            registration, fine_bp, interest_bp_month, discount_bp, discount_days, write_off_days, business_only)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
     )
     .bind(w.name.trim())
     .bind(&w.bank_code)
@@ -165,6 +182,13 @@ pub async fn insert_wallet(
     .bind(i64::from(w.send_on_generate))
     .bind(w.pix_key.as_deref())
     .bind(now_ms)
+    .bind(w.registration.as_str())
+    .bind(i64::from(w.terms.fine_bp))
+    .bind(i64::from(w.terms.interest_bp_month))
+    .bind(i64::from(w.terms.discount_bp))
+    .bind(i64::from(w.terms.discount_days))
+    .bind(w.terms.write_off_days.map(i64::from))
+    .bind(i64::from(w.terms.business_only))
     .fetch_one(&mut *conn)
     .await;
     match res {
@@ -182,6 +206,31 @@ pub async fn insert_wallet(
             .context("cannot insert wallet")
             .into()),
     }
+}
+
+/// Replaces a wallet's registration mode and terms (checked by the caller); false when there is
+/// no such wallet.
+pub async fn update_wallet_terms(
+    conn: &mut AnyConnection,
+    id: WalletId,
+    registration: crate::domain::charges::Registration,
+    t: &crate::domain::charges::Terms,
+) -> anyhow::Result<bool> {
+    let res = sqlx::query(
+        "UPDATE wallets SET registration = $1, fine_bp = $2, interest_bp_month = $3, discount_bp = $4,
+            discount_days = $5, write_off_days = $6, business_only = $7 WHERE id = $8",
+    )
+    .bind(registration.as_str())
+    .bind(i64::from(t.fine_bp))
+    .bind(i64::from(t.interest_bp_month))
+    .bind(i64::from(t.discount_bp))
+    .bind(i64::from(t.discount_days))
+    .bind(t.write_off_days.map(i64::from))
+    .bind(i64::from(t.business_only))
+    .bind(id.0)
+    .execute(&mut *conn)
+    .await?;
+    Ok(res.rows_affected() > 0)
 }
 
 /// Every wallet, by name.

@@ -198,10 +198,17 @@ async fn invoice(
         async {
             let i = find(&state, &client, id).await?;
             let mut conn = state.db.pool.acquire().await?;
-            let (line, pix) = crate::payment::payment_codes(&mut conn, &i).await?;
-            let mut out = invoice_json(&i, state.clock.today());
-            out["digitable_line"] = json!(line);
-            out["pix_code"] = json!(pix);
+            let today = state.clock.today();
+            let codes = crate::payment::payment_codes(&mut conn, &i, today).await?;
+            let mut out = invoice_json(&i, today);
+            out["digitable_line"] = json!(codes.line);
+            out["pix_code"] = json!(codes.pix);
+            // The amount due today (docs/charges.md): the PIX code is for it.
+            out["amount_due_today_cents"] = json!(codes.due.total.cents());
+            out["fine_cents"] = json!(codes.due.fine.cents());
+            out["interest_cents"] = json!(codes.due.interest.cents());
+            out["discount_cents"] = json!(codes.due.discount.cents());
+            out["days_late"] = json!(codes.due.days_late);
             Ok((StatusCode::OK, out))
         }
         .await,

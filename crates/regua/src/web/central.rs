@@ -622,22 +622,31 @@ pub(super) async fn invoice(
         };
         let mut conn = state.db.pool.acquire().await?;
         let open = matches!(invoice.status, crate::domain::InvoiceStatus::Open);
-        let (line, pix) = crate::payment::payment_codes(&mut conn, &invoice).await?;
-        let line = line.unwrap_or_default();
-        let pix = pix.filter(|_| open);
+        let today = state.clock.today();
+        let codes = crate::payment::payment_codes(&mut conn, &invoice, today).await?;
+        let line = codes.line.unwrap_or_default();
+        let pix = codes.pix.filter(|_| open);
+        // Late: the amount due today, with its parts (docs/charges.md).
+        let updated = (open && codes.due.total != invoice.amount).then(|| {
+            minijinja::context! {
+                total => codes.due.total.to_string(), fine => codes.due.fine.to_string(),
+                interest => codes.due.interest.to_string(), days => codes.due.days_late,
+                discount => codes.due.discount.to_string(),
+                late => codes.due.days_late > 0,
+            }
+        });
         let qr = pix
             .as_deref()
             .and_then(|p| boleto::pdf::qr_svg(p).ok())
             .map(minijinja::Value::from_safe_string);
         let offered = open && self_service::email_offered(&mut conn).await?;
-        let today = state.clock.today();
         Ok(render(
             &state,
             "portal_invoice.html",
             StatusCode::OK,
             minijinja::context! {
                 title => format!("Fatura {}", invoice.external_id),
-                invoice => invoice_row(&invoice, today), open, line, pix, qr, offered,
+                invoice => invoice_row(&invoice, today), open, line, pix, qr, offered, updated,
                 sent => q.enviada, csrf => session.csrf.clone(), logged_in => true,
             },
         ))

@@ -150,6 +150,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             post(super::wallets::switch_send),
         )
         .route(
+            "/configuracoes/carteiras/{id}/condicoes",
+            post(super::wallets::save_terms),
+        )
+        .route(
             "/configuracoes/formas",
             get(super::wallets::methods).post(super::wallets::add_method),
         )

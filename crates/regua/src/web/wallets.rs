@@ -4,8 +4,10 @@
 //! the audit trail.
 //!
 //! A wallet's bank fields are fixed once saved: they are part of every boleto already issued
-//! (nosso número, barcode), so the page only adds wallets and turns "enviar e-mail ao gerar
-//! financeiro" on or off. Wallets and methods are not removed here: contracts and invoices
+//! (nosso número, barcode), so the page only adds wallets, turns "enviar e-mail ao gerar
+//! financeiro" on or off, and edits the wallet's registration and terms (fine, interest,
+//! discount, write-off: docs/charges.md). A new wallet starts with registration "ERP" and no
+//! charges; its terms are set in its own form. Wallets and methods are not removed here: contracts and invoices
 //! refer to them.
 
 use std::collections::BTreeMap;
@@ -57,11 +59,56 @@ fn banks() -> Vec<minijinja::Value> {
         .collect()
 }
 
+/// A wallet's registration and terms on screen: `CNAB 240 · multa 2,00% · juros 1,00% ao mês`.
+fn terms_pt(w: &crate::domain::BillingWallet) -> String {
+    use crate::domain::charges::{Registration, percent_pt};
+    let t = &w.terms;
+    let mut parts = vec![
+        match w.registration {
+            Registration::Erp => "Registro pelo ERP",
+            Registration::Cnab240 => "Remessa CNAB 240",
+            Registration::Cnab400 => "Remessa CNAB 400",
+        }
+        .to_string(),
+    ];
+    if t.fine_bp > 0 {
+        parts.push(format!("multa {}", percent_pt(t.fine_bp)));
+    }
+    if t.interest_bp_month > 0 {
+        parts.push(format!("juros {} ao mês", percent_pt(t.interest_bp_month)));
+    }
+    if t.discount_bp > 0 {
+        parts.push(format!(
+            "desconto {} até {} dia(s) antes",
+            percent_pt(t.discount_bp),
+            t.discount_days
+        ));
+    }
+    if let Some(d) = t.write_off_days {
+        parts.push(format!("baixa {d} dia(s) após o vencimento"));
+    }
+    if t.business_only {
+        parts.push("só clientes empresariais".into());
+    }
+    parts.join(" · ")
+}
+
 async fn wallets_page(
     state: &AppState,
     session: &Session,
     form: &WalletForm,
     errors: &Errors,
+    status: StatusCode,
+) -> Response {
+    wallets_page_with(state, session, form, errors, None, status).await
+}
+
+async fn wallets_page_with(
+    state: &AppState,
+    session: &Session,
+    form: &WalletForm,
+    errors: &Errors,
+    terms_error: Option<(i64, String)>,
     status: StatusCode,
 ) -> Response {
     let result: anyhow::Result<Response> = async {
@@ -72,12 +119,22 @@ async fn wallets_page(
             .into_iter()
             .map(|w| {
                 let bank = boleto::Bank::from_code(&w.bank_code).map_or("?", |b| b.name());
+                let terms = terms_pt(&w);
                 minijinja::context! {
                     id => w.id.0, name => w.name, bank_code => w.bank_code, bank,
                     agency => w.agency, account => w.account, wallet => w.wallet_code,
                     agreement => w.agreement, gateway => w.kind == WalletKind::Gateway,
-                    send_on_generate => w.send_on_generate, pix_key => w.pix_key,
+                    send_on_generate => w.send_on_generate,
                     methods => methods.iter().filter(|m| m.wallet_id == w.id).count(),
+                    terms, registration => w.registration.as_str(),
+                    fine => crate::domain::charges::percent_pt(w.terms.fine_bp).trim_end_matches('%').to_string(),
+                    interest => crate::domain::charges::percent_pt(w.terms.interest_bp_month).trim_end_matches('%').to_string(),
+                    discount => crate::domain::charges::percent_pt(w.terms.discount_bp).trim_end_matches('%').to_string(),
+                    discount_days => w.terms.discount_days,
+                    write_off_days => w.terms.write_off_days,
+                    business_only => w.terms.business_only,
+                    terms_error => terms_error.as_ref().filter(|(id, _)| *id == w.id.0).map(|(_, e)| e.clone()),
+                    pix_key => w.pix_key,
                 }
             })
             .collect();
@@ -155,6 +212,8 @@ pub(super) async fn add_wallet(
         kind,
         send_on_generate: form.send_on_generate.is_some(),
         pix_key: Some(form.pix_key.trim().to_string()).filter(|k| !k.is_empty()),
+        registration: crate::domain::charges::Registration::Erp,
+        terms: crate::domain::charges::Terms::default(),
     };
     let now = state.clock.now_millis();
     let result: anyhow::Result<Result<i64, (&'static str, String)>> =
@@ -176,6 +235,130 @@ pub(super) async fn add_wallet(
             )
             .await
         }
+        Err(e) => internal(e),
+    }
+}
+
+/// The form of a wallet's registration and terms.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct TermsForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    registration: String,
+    #[serde(default)]
+    fine: String,
+    #[serde(default)]
+    interest: String,
+    #[serde(default)]
+    discount: String,
+    #[serde(default)]
+    discount_days: String,
+    #[serde(default)]
+    write_off_days: String,
+    #[serde(default)]
+    business_only: Option<String>,
+}
+
+impl TermsForm {
+    /// The terms, or the first field's problem in Portuguese.
+    fn parse(
+        &self,
+    ) -> Result<
+        (
+            crate::domain::charges::Registration,
+            crate::domain::charges::Terms,
+        ),
+        String,
+    > {
+        use crate::domain::charges::parse_percent;
+        let registration = self
+            .registration
+            .parse()
+            .map_err(|_| "Escolha como os boletos são registrados.".to_string())?;
+        let pct = |v: &str, label: &str| {
+            if v.trim().is_empty() {
+                return Ok(0);
+            }
+            parse_percent(v).map_err(|_| {
+                format!("{label}: informe um percentual, como 2 ou 0,5 (até duas casas decimais).")
+            })
+        };
+        let days = |v: &str, label: &str| -> Result<Option<u32>, String> {
+            if v.trim().is_empty() {
+                return Ok(None);
+            }
+            v.trim()
+                .parse::<u32>()
+                .map(Some)
+                .map_err(|_| format!("{label}: informe um número de dias."))
+        };
+        Ok((
+            registration,
+            crate::domain::charges::Terms {
+                fine_bp: pct(&self.fine, "Multa")?,
+                interest_bp_month: pct(&self.interest, "Juros")?,
+                discount_bp: pct(&self.discount, "Desconto")?,
+                discount_days: days(&self.discount_days, "Dias de desconto")?.unwrap_or(0),
+                write_off_days: days(&self.write_off_days, "Dias para baixa")?,
+                business_only: self.business_only.is_some(),
+            },
+        ))
+    }
+}
+
+/// `POST /configuracoes/carteiras/{id}/condicoes`: a wallet's registration and terms.
+pub(super) async fn save_terms(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<TermsForm>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
+        return r;
+    }
+    let refused = |message: String| async {
+        let blank = WalletForm {
+            kind: "bank".into(),
+            ..WalletForm::default()
+        };
+        wallets_page_with(
+            &state,
+            &session,
+            &blank,
+            &Errors::new(),
+            Some((id, message)),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await
+    };
+    let (registration, terms) = match form.parse() {
+        Ok(t) => t,
+        Err(message) => return refused(message).await,
+    };
+    let wallet = crate::domain::WalletId(id);
+    let exists = async {
+        let mut conn = state.db.pool.acquire().await?;
+        Ok::<_, anyhow::Error>(store::parties::get_wallet(&mut conn, wallet).await.is_ok())
+    }
+    .await;
+    match exists {
+        Ok(true) => {}
+        Ok(false) => return StatusCode::NOT_FOUND.into_response(),
+        Err(e) => return internal(e),
+    }
+    match crate::actions::billing_setup::update_wallet_terms(
+        &state.db,
+        wallet,
+        registration,
+        &terms,
+        &session.actor(),
+        state.clock.now_millis(),
+    )
+    .await
+    {
+        Ok(Ok(())) => Redirect::to("/configuracoes/carteiras").into_response(),
+        Ok(Err(e)) => refused(e.pt()).await,
         Err(e) => internal(e),
     }
 }

@@ -160,3 +160,37 @@ pub async fn staff_session(addr: SocketAddr, login: &str, password: &str) -> Str
     assert_eq!(r.status, 303, "login {login}: {}", r.body);
     format!("regua_session={}", r.cookie("regua_session").unwrap())
 }
+
+/// A form page's token pair: (cookie header, hidden field).
+pub async fn form_tokens(addr: SocketAddr, path: &str) -> (String, String) {
+    let page = http(addr, "GET", path, "", "").await;
+    assert_eq!(page.status, 200, "{path}");
+    let cookie = page.cookie("regua_central_form").expect("form cookie");
+    (format!("regua_central_form={cookie}"), page.field("_csrf"))
+}
+
+pub async fn portal_login(addr: SocketAddr, document: &str, password: &str) -> Resp {
+    let (cookie, csrf) = form_tokens(addr, "/central/entrar").await;
+    http(
+        addr,
+        "POST",
+        "/central/entrar",
+        &cookie,
+        &format!(
+            "_csrf={}&documento={}&senha={}&next=%2Fcentral%2Ffaturas",
+            enc(&csrf),
+            enc(document),
+            enc(password)
+        ),
+    )
+    .await
+}
+
+/// Logs in; the session cookie header and the page's CSRF token.
+pub async fn portal_session(addr: SocketAddr, document: &str, password: &str) -> (String, String) {
+    let r = portal_login(addr, document, password).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let cookie = format!("regua_central={}", r.cookie("regua_central").unwrap());
+    let list = http(addr, "GET", "/central/faturas", &cookie, "").await;
+    (cookie, list.field("_csrf"))
+}
