@@ -14,6 +14,7 @@ mod document;
 mod format;
 pub mod pdf;
 mod pix;
+pub mod remessa;
 
 pub use banks::{Bank, BoletoCodes, BoletoError, BoletoInput, Extra, Party};
 pub use codes::{Barcode, CodeError, DigitableLine, ParseError, date_from_factor, due_date_factor};
