@@ -113,6 +113,17 @@ impl Page {
         }
     }
 
+    /// A party's field: its name and document, and under them, smaller, its address.
+    fn party_field(&mut self, [x, y, w, h]: [f32; 4], label: &str, value: &str, address: &str) {
+        if address.is_empty() {
+            return self.field([x, y, w, h], label, value, false);
+        }
+        self.c.rect(x, y, w, h).stroke();
+        self.text(x + 2.0, y + h - 7.0, 5.5, false, label);
+        self.text(x + 3.0, y + 8.0, 7.5, false, value);
+        self.text(x + 3.0, y + 2.0, 6.0, false, address);
+    }
+
     /// The line that heads both parts of the page: bank name, code with digit, digitable line.
     fn bank_header(&mut self, x: f32, y: f32, codes: &BoletoCodes) {
         self.text(x, y, 12.0, true, codes.bank.name());
@@ -240,6 +251,11 @@ fn draw(
         .as_ref()
         .and_then(|p| p.address.clone())
         .unwrap_or_default();
+    let beneficiary_address = input
+        .beneficiary
+        .as_ref()
+        .and_then(|p| p.address.clone())
+        .unwrap_or_default();
     let document_number = input.document_number.clone().unwrap_or_default();
     let issue = input.issue_date.map(format_date).unwrap_or_default();
     p.c.set_line_width(0.5);
@@ -256,7 +272,12 @@ fn draw(
     };
     let h = 22.0;
     y -= 12.0 + h;
-    p.field([left, y, recibo_w, h], "Beneficiário", &beneficiary, false);
+    p.party_field(
+        [left, y, recibo_w, h],
+        "Beneficiário",
+        &beneficiary,
+        &beneficiary_address,
+    );
     y -= h;
     p.field([left, y, recibo_w, h], "Pagador", &payer, false);
     y -= h;
@@ -337,7 +358,12 @@ fn draw(
     );
     p.field([rx, y, right_w, h], "Vencimento", &due, true);
     y -= h;
-    p.field([left, y, main_w, h], "Beneficiário", &beneficiary, false);
+    p.party_field(
+        [left, y, main_w, h],
+        "Beneficiário",
+        &beneficiary,
+        &beneficiary_address,
+    );
     p.field(
         [rx, y, right_w, h],
         "Agência / Código do beneficiário",

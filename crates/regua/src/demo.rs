@@ -212,6 +212,10 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
         ("company_email", "atendimento@provedorexemplo.com.br"),
         ("company_site", "https://www.provedorexemplo.com.br"),
         ("company_city", "São Paulo"),
+        (
+            "company_address",
+            "Av. Paulista, 1000 - Bela Vista - São Paulo/SP - CEP 01310-100",
+        ),
         ("portal_url", "http://localhost:8080"),
     ] {
         store::parties::set_setting(&mut tx, key, value).await?;
@@ -256,6 +260,15 @@ pub async fn seed(db: &Db, customers: usize, clock: &Clock) -> anyhow::Result<us
             document: Document::parse(&document).expect("generated document"),
             email,
             mobile_phone: mobile,
+            address: Some(crate::domain::PostalAddress {
+                street: format!("Rua {}", rng.pick(LAST)),
+                number: (1 + rng.below(2000)).to_string(),
+                complement: String::new(),
+                district: "Centro".into(),
+                zip: format!("{:05}000", 1000 + rng.below(98_000)),
+                city: "São Paulo".into(),
+                state: "SP".into(),
+            }),
         };
         let customer_id = store::parties::upsert_customer(&mut tx, &customer, now).await?;
         let (plan, price) = if company {

@@ -16,7 +16,9 @@ use crate::store::{self, Db, invoices::NewInvoice};
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ImportKind {
-    /// `external_id,name,document,email,mobile_phone`
+    /// `external_id,name,document,email,mobile_phone`, optionally `address_street,
+    /// address_number, address_complement, address_district, address_zip, address_city,
+    /// address_state`
     Customers,
     /// `external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method`
     Contracts,
@@ -523,8 +525,26 @@ fn parse_customers(t: &Table, errors: &mut Vec<RowError>) -> Vec<NewCustomer> {
             "" => Some(None),
             p => c.check("mobile_phone", MobilePhone::parse(p)).map(Some),
         };
-        if let (Some(external_id), Some(name), Some(document), Some(email), Some(mobile_phone)) =
-            (external_id, name, document, email, mobile)
+        let address = match crate::domain::PostalAddress::parse(&crate::domain::AddressText {
+            street: t.field(rec, "address_street"),
+            number: t.field(rec, "address_number"),
+            complement: t.field(rec, "address_complement"),
+            district: t.field(rec, "address_district"),
+            zip: t.field(rec, "address_zip"),
+            city: t.field(rec, "address_city"),
+            state: t.field(rec, "address_state"),
+        }) {
+            Ok(a) => Some(a),
+            Err((field, reason)) => c.check(field, Err::<(), _>(reason)).map(|()| None),
+        };
+        if let (
+            Some(external_id),
+            Some(name),
+            Some(document),
+            Some(email),
+            Some(mobile_phone),
+            Some(address),
+        ) = (external_id, name, document, email, mobile, address)
         {
             out.push(NewCustomer {
                 external_id: external_id.to_string(),
@@ -532,6 +552,7 @@ fn parse_customers(t: &Table, errors: &mut Vec<RowError>) -> Vec<NewCustomer> {
                 document,
                 email,
                 mobile_phone,
+                address,
             });
         }
     }

@@ -18,12 +18,12 @@ pub fn boleto_input(
         beneficiary: Some(Party {
             name: company.name.clone(),
             document: Some(company.document.clone()).filter(|d| !d.is_empty()),
-            address: None,
+            address: Some(company.address.clone()).filter(|a| !a.trim().is_empty()),
         }),
         payer: Some(Party {
             name: customer.name.clone(),
             document: Some(customer.document.to_string()),
-            address: None,
+            address: customer.address.as_ref().map(ToString::to_string),
         }),
         instructions: instructions(invoice, wallet),
         pix: invoice

@@ -254,3 +254,72 @@ async fn the_cli_exits_non_zero_and_prints_line_numbered_errors() {
         format!("imported {}: 1 created, 0 updated", good.display())
     );
 }
+
+#[tokio::test]
+async fn customers_carry_an_optional_postal_address_checked_by_cep_and_uf() {
+    for t in each_backend().await {
+        let header = format!(
+            "{CUSTOMERS_HEADER},address_street,address_number,address_complement,address_district,address_zip,address_city,address_state"
+        );
+        // A bad CEP, a bad UF, an address without its district: each named, nothing saved.
+        let bad = format!(
+            "{header}\n\
+             C1,Maria,529.982.247-25,,,Rua das Flores,10,,Centro,0100-100,São Paulo,SP\n\
+             C2,José,111.444.777-35,,,Rua B,,,Centro,01001000,Rio,XX\n\
+             C3,Ana,390.533.447-05,,,Rua C,1,,,01001000,Santos,SP\n"
+        );
+        assert_eq!(
+            import_err(&t.db, ImportKind::Customers, &bad).await,
+            [
+                "line 2: address_zip: \"0100-100\" is not a CEP (8 digits)",
+                "line 3: address_state: \"XX\" is not a UF",
+                "line 4: address_district: is required when an address is given",
+            ],
+            "{}",
+            t.label
+        );
+        // Good rows: one with an address, one without (the columns are optional).
+        let good = format!(
+            "{header}\n\
+             C1,Maria,529.982.247-25,,,Rua das Flores,10,apto 3,Centro,01001-000,São Paulo,sp\n\
+             C2,José,111.444.777-35,,,,,,,,,\n"
+        );
+        import_ok(&t.db, ImportKind::Customers, &good).await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let maria = store::parties::find_customer_by_external_id(&mut conn, "C1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            maria.address.as_ref().map(ToString::to_string).as_deref(),
+            Some("Rua das Flores, 10, apto 3 - Centro - São Paulo/SP - CEP 01001-000"),
+            "{}",
+            t.label
+        );
+        let jose = store::parties::find_customer_by_external_id(&mut conn, "C2")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(jose.address, None);
+        drop(conn);
+        // A file without the address columns keeps working and erases no address.
+        import_ok(
+            &t.db,
+            ImportKind::Customers,
+            &format!("{CUSTOMERS_HEADER}\nC1,Maria Silva,529.982.247-25,,\n"),
+        )
+        .await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let maria = store::parties::find_customer_by_external_id(&mut conn, "C1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(maria.name, "Maria Silva");
+        assert_eq!(
+            maria.address.map(|a| a.zip).as_deref(),
+            Some("01001000"),
+            "{}",
+            t.label
+        );
+    }
+}

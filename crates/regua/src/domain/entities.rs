@@ -145,6 +145,8 @@ pub struct Customer {
     pub email: Option<EmailAddress>,
     /// Mobile phone (contact tab), if any.
     pub mobile_phone: Option<MobilePhone>,
+    /// Postal address, if the ERP or a clerk gave one (a registered boleto needs it).
+    pub address: Option<super::PostalAddress>,
 }
 
 impl Customer {
@@ -171,6 +173,8 @@ pub struct NewCustomer {
     pub email: Option<EmailAddress>,
     /// Mobile phone.
     pub mobile_phone: Option<MobilePhone>,
+    /// Postal address.
+    pub address: Option<super::PostalAddress>,
 }
 
 /// A billing wallet (carteira de cobrança): the bank agreement boletos are issued under.
@@ -448,6 +452,8 @@ pub struct CompanyProfile {
     pub city: String,
     /// Base URL of the subscriber portal, without the trailing slash.
     pub portal_url: String,
+    /// The beneficiary's postal address, one line, printed on the boleto; empty when unset.
+    pub address: String,
 }
 
 /// The seed documents' warning for gateway wallets with "send on generate" on: the gateway may

@@ -27,6 +27,7 @@ macro_rules! id_type {
 }
 
 mod actor;
+mod address;
 pub mod auth;
 pub mod charges;
 mod contact;
@@ -45,6 +46,7 @@ pub mod schedule;
 pub mod send_limits;
 
 pub use actor::Actor;
+pub use address::{AddressText, PostalAddress, UFS};
 pub use boleto::{Document, DocumentError, format_date};
 pub use contact::{EmailAddress, MobilePhone};
 pub use dates::{Clock, due_date_in_month, parse_date};

@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "wallet_terms",
         include_str!("../../migrations/0016_wallet_terms.sql"),
     ),
+    (
+        17,
+        "addresses",
+        include_str!("../../migrations/0017_addresses.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

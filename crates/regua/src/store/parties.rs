@@ -45,6 +45,7 @@ pub const COMPANY_SETTINGS: &[(&str, &str)] = &[
     ("company_site", ""),
     ("company_city", "SAO PAULO"),
     ("portal_url", "http://localhost:8080"),
+    ("company_address", ""),
 ];
 
 /// The company profile from the settings, defaults filled in.
@@ -57,7 +58,16 @@ pub async fn company_profile(conn: &mut AnyConnection) -> anyhow::Result<Company
                 .unwrap_or_else(|| (*default).to_string()),
         );
     }
-    let [name, document, phone, email, site, city, portal_url]: [String; 7] = values
+    let [
+        name,
+        document,
+        phone,
+        email,
+        site,
+        city,
+        portal_url,
+        address,
+    ]: [String; 8] = values
         .try_into()
         .map_err(|_| anyhow::anyhow!("company settings list changed"))?;
     Ok(CompanyProfile {
@@ -68,6 +78,7 @@ pub async fn company_profile(conn: &mut AnyConnection) -> anyhow::Result<Company
         site,
         city,
         portal_url: portal_url.trim_end_matches('/').to_string(),
+        address,
     })
 }
 
@@ -341,20 +352,52 @@ fn customer_from_row(r: &AnyRow) -> anyhow::Result<Customer> {
             .map(|p| MobilePhone::parse(&p))
             .transpose()
             .map_err(anyhow::Error::msg)?,
+        address: match r.try_get::<Option<String>, _>("address_zip")? {
+            None => None,
+            Some(zip) => {
+                let text = |c: &str| {
+                    r.try_get::<Option<String>, _>(c)
+                        .map(Option::unwrap_or_default)
+                };
+                Some(crate::domain::PostalAddress {
+                    street: text("address_street")?,
+                    number: text("address_number")?,
+                    complement: text("address_complement")?,
+                    district: text("address_district")?,
+                    zip,
+                    city: text("address_city")?,
+                    state: text("address_state")?,
+                })
+            }
+        },
     })
 }
 
-/// Inserts a customer, or updates the one with the same external id. Returns its id.
+/// The columns of a customer, for `customer_from_row`.
+const CUSTOMER_COLUMNS: &str = "id, external_id, name, document, email, mobile_phone, address_street, address_number, \
+     address_complement, address_district, address_zip, address_city, address_state";
+
+/// Inserts a customer, or updates the one with the same external id. Returns its id. An
+/// address replaces the stored one as a whole; a customer saved without one keeps the address
+/// it had (an ERP file without the address columns must not erase what another source gave).
 pub async fn upsert_customer(
     conn: &mut AnyConnection,
     c: &NewCustomer,
     now_ms: i64,
 ) -> anyhow::Result<CustomerId> {
     let row = sqlx::query(
-        "INSERT INTO customers (external_id, name, document, email, mobile_phone, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6)
+        "INSERT INTO customers (external_id, name, document, email, mobile_phone, created_at, updated_at,
+             address_street, address_number, address_complement, address_district, address_zip, address_city, address_state)
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, document = excluded.document,
-             email = excluded.email, mobile_phone = excluded.mobile_phone, updated_at = excluded.updated_at
+             email = excluded.email, mobile_phone = excluded.mobile_phone, updated_at = excluded.updated_at,
+             address_street = CASE WHEN excluded.address_zip IS NULL THEN customers.address_street ELSE excluded.address_street END,
+             address_number = CASE WHEN excluded.address_zip IS NULL THEN customers.address_number ELSE excluded.address_number END,
+             address_complement = CASE WHEN excluded.address_zip IS NULL THEN customers.address_complement ELSE excluded.address_complement END,
+             address_district = CASE WHEN excluded.address_zip IS NULL THEN customers.address_district ELSE excluded.address_district END,
+             address_zip = CASE WHEN excluded.address_zip IS NULL THEN customers.address_zip ELSE excluded.address_zip END,
+             address_city = CASE WHEN excluded.address_zip IS NULL THEN customers.address_city ELSE excluded.address_city END,
+             address_state = CASE WHEN excluded.address_zip IS NULL THEN customers.address_state ELSE excluded.address_state END
          RETURNING id",
     )
     .bind(&c.external_id)
@@ -363,6 +406,13 @@ pub async fn upsert_customer(
     .bind(c.email.as_ref().map(|e| e.as_str().to_string()))
     .bind(c.mobile_phone.as_ref().map(|p| p.e164()))
     .bind(now_ms)
+    .bind(c.address.as_ref().map(|a| a.street.clone()))
+    .bind(c.address.as_ref().map(|a| a.number.clone()))
+    .bind(c.address.as_ref().map(|a| a.complement.clone()))
+    .bind(c.address.as_ref().map(|a| a.district.clone()))
+    .bind(c.address.as_ref().map(|a| a.zip.clone()))
+    .bind(c.address.as_ref().map(|a| a.city.clone()))
+    .bind(c.address.as_ref().map(|a| a.state.clone()))
     .fetch_one(&mut *conn)
     .await
     .with_context(|| format!("cannot save customer {}", c.external_id))?;
@@ -371,13 +421,12 @@ pub async fn upsert_customer(
 
 /// A customer by id.
 pub async fn get_customer(conn: &mut AnyConnection, id: CustomerId) -> anyhow::Result<Customer> {
-    let row = sqlx::query(
-        "SELECT id, external_id, name, document, email, mobile_phone FROM customers WHERE id = $1",
-    )
-    .bind(id.0)
-    .fetch_one(&mut *conn)
-    .await
-    .with_context(|| format!("customer {id}"))?;
+    let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.0)
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("customer {id}"))?;
     customer_from_row(&row)
 }
 
@@ -387,13 +436,8 @@ pub async fn get_customers(
     ids: &[CustomerId],
 ) -> anyhow::Result<Vec<Customer>> {
     let ids: Vec<i64> = ids.iter().map(|i| i.0).collect();
-    super::fetch_by_ids(
-        conn,
-        "SELECT id, external_id, name, document, email, mobile_phone FROM customers WHERE id IN ({ids})",
-        &ids,
-        customer_from_row,
-    )
-    .await
+    let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id IN ({{ids}})");
+    super::fetch_by_ids(conn, &sql, &ids, customer_from_row).await
 }
 
 /// The contracts with these ids, in no particular order.
@@ -411,7 +455,8 @@ pub async fn find_customer_by_external_id(
     conn: &mut AnyConnection,
     external_id: &str,
 ) -> anyhow::Result<Option<Customer>> {
-    let row = sqlx::query("SELECT id, external_id, name, document, email, mobile_phone FROM customers WHERE external_id = $1")
+    let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE external_id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(external_id)
         .fetch_optional(&mut *conn)
         .await?;

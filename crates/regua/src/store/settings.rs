@@ -140,6 +140,11 @@ pub const SETTINGS: &[SettingSpec] = &[
         COMPANY_SETTINGS[6].1,
         SettingKind::Url,
     ),
+    spec(
+        COMPANY_SETTINGS[7].0,
+        COMPANY_SETTINGS[7].1,
+        SettingKind::Text,
+    ),
 ];
 
 /// The spec of `key`, if it is a known setting.

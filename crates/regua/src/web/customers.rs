@@ -153,6 +153,7 @@ pub(super) async fn show(
                     ext => customer.external_id.clone(), name => customer.name.clone(), document => customer.document.to_string(),
                     email => customer.email.as_ref().map(|e| e.as_str().to_string()),
                     mobile => customer.mobile_phone.as_ref().map(|m| m.to_string()),
+                    address => customer.address.as_ref().map(ToString::to_string),
                 },
                 contracts, emails, timeline,
                 ..session.ctx()

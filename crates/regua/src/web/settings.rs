@@ -35,6 +35,10 @@ pub(super) const GENERAL: Section = Section {
         ("company_email", "E-mail de contato"),
         ("company_site", "Site"),
         ("company_city", "Cidade (local de pagamento)"),
+        (
+            "company_address",
+            "Endereço da empresa (impresso no boleto)",
+        ),
         ("portal_url", "Endereço da Central do Assinante"),
         (
             store::parties::SETTING_DEFAULT_DELIVERY_TYPE,

@@ -119,6 +119,21 @@ pub(super) struct CustomerBody {
     email: Option<String>,
     /// A Brazilian mobile number.
     mobile_phone: Option<String>,
+    /// Street (logradouro); the address is optional, but given, street, district, CEP, city
+    /// and UF are required.
+    address_street: Option<String>,
+    /// Number.
+    address_number: Option<String>,
+    /// Complement.
+    address_complement: Option<String>,
+    /// District (bairro).
+    address_district: Option<String>,
+    /// CEP, 8 digits (`01001-000` accepted).
+    address_zip: Option<String>,
+    /// City.
+    address_city: Option<String>,
+    /// UF.
+    address_state: Option<String>,
 }
 
 /// A one-line text field (no line break or control character, bounded length): names, plans
@@ -149,12 +164,49 @@ fn new_customer(id: String, b: &CustomerBody) -> Result<NewCustomer, ApiError> {
                 ApiError::invalid("mobile_phone", "Celular inválido (DDD e número).")
             })?),
         };
+    let text = |v: &Option<String>| v.as_deref().unwrap_or("").to_string();
+    let (street, number, complement, district, zip, city, state) = (
+        text(&b.address_street),
+        text(&b.address_number),
+        text(&b.address_complement),
+        text(&b.address_district),
+        text(&b.address_zip),
+        text(&b.address_city),
+        text(&b.address_state),
+    );
+    for (field, v) in [
+        ("address_street", &street),
+        ("address_number", &number),
+        ("address_complement", &complement),
+        ("address_district", &district),
+        ("address_city", &city),
+    ] {
+        text_field(field, v)?;
+    }
+    let address = crate::domain::PostalAddress::parse(&crate::domain::AddressText {
+        street: &street,
+        number: &number,
+        complement: &complement,
+        district: &district,
+        zip: &zip,
+        city: &city,
+        state: &state,
+    })
+    .map_err(|(field, _)| {
+        let message = match field {
+            "address_zip" => "CEP inválido (8 dígitos).",
+            "address_state" => "UF inválida.",
+            _ => "Endereço incompleto: informe logradouro, bairro, CEP, cidade e UF.",
+        };
+        ApiError::invalid(field, message)
+    })?;
     Ok(NewCustomer {
         external_id: id,
         name: name.to_string(),
         document,
         email,
         mobile_phone,
+        address,
     })
 }
 

@@ -35,6 +35,20 @@ pub struct Customer {
     pub email: Option<String>,
     /// Mobile phone, E.164.
     pub mobile_phone: Option<String>,
+    /// Street (logradouro), when the customer has an address.
+    pub address_street: Option<String>,
+    /// Number.
+    pub address_number: Option<String>,
+    /// Complement.
+    pub address_complement: Option<String>,
+    /// District (bairro).
+    pub address_district: Option<String>,
+    /// CEP, 8 digits.
+    pub address_zip: Option<String>,
+    /// City.
+    pub address_city: Option<String>,
+    /// UF.
+    pub address_state: Option<String>,
 }
 
 impl From<&crate::domain::Customer> for Customer {
@@ -45,6 +59,13 @@ impl From<&crate::domain::Customer> for Customer {
             document: c.document.to_string(),
             email: c.email.as_ref().map(|e| e.as_str().to_string()),
             mobile_phone: c.mobile_phone.as_ref().map(|m| format!("+{}", m.e164())),
+            address_street: c.address.as_ref().map(|a| a.street.clone()),
+            address_number: c.address.as_ref().map(|a| a.number.clone()),
+            address_complement: c.address.as_ref().map(|a| a.complement.clone()),
+            address_district: c.address.as_ref().map(|a| a.district.clone()),
+            address_zip: c.address.as_ref().map(|a| a.zip.clone()),
+            address_city: c.address.as_ref().map(|a| a.city.clone()),
+            address_state: c.address.as_ref().map(|a| a.state.clone()),
         }
     }
 }
