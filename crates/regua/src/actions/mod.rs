@@ -21,6 +21,7 @@ pub mod notices;
 pub mod payments;
 pub mod pix;
 pub mod records;
+pub mod remessa;
 pub mod self_service;
 pub mod suspensions;
 

@@ -1,4 +1,5 @@
-//! `regua cnab read|import`: the banks' return files.
+//! `regua cnab read|import|remessa`: the banks' return files, and the remessa files Régua
+//! sends them.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,6 +29,20 @@ pub enum CnabCmd {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Write a wallet's next remessa: every invoice not yet sent for registration, every
+    /// cancelled one to write off, every due-date change (docs/remessa.md). Exit 0 with a file,
+    /// 1 when there is nothing to send, 2 on bad input.
+    Remessa {
+        /// The wallet's name.
+        #[arg(long)]
+        wallet: String,
+        /// Where to write the file (default: its name, in the current directory).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// The generation date written in the file (YYYY-MM-DD or dd/mm/aaaa; default today).
+        #[arg(long, value_parser = crate::domain::parse_date)]
+        date: Option<jiff::civil::Date>,
+    },
 }
 
 fn read(file: &Path) -> anyhow::Result<Result<(Vec<u8>, boleto::cnab::ReturnFile), String>> {
@@ -38,9 +53,69 @@ fn read(file: &Path) -> anyhow::Result<Result<(Vec<u8>, boleto::cnab::ReturnFile
     })
 }
 
+async fn remessa(
+    g: &Global,
+    wallet: &str,
+    output: Option<PathBuf>,
+    date: Option<jiff::civil::Date>,
+) -> anyhow::Result<ExitCode> {
+    use crate::actions::remessa::Outcome;
+    let db = g.db().await?;
+    let clock = g.clock()?;
+    let mut conn = db.pool.acquire().await?;
+    let Some(w) = crate::store::parties::list_wallets(&mut conn)
+        .await?
+        .into_iter()
+        .find(|w| w.name == wallet)
+    else {
+        eprintln!("error: --wallet: no wallet named {wallet:?}");
+        return Ok(ExitCode::from(2));
+    };
+    drop(conn);
+    let now = clock.now().to_zoned(clock.time_zone().clone()).datetime();
+    let at = date.map_or(now, |d| d.to_datetime(now.time()));
+    let print_blocked = |blocked: &[crate::actions::remessa::Blocked]| {
+        for b in blocked {
+            eprintln!("left out: {}: {}", b.invoice, b.reason);
+        }
+    };
+    match crate::actions::remessa::generate(&db, w.id, at, &actor(), clock.now_millis()).await? {
+        Outcome::Generated(file, blocked) => {
+            let path = output.unwrap_or_else(|| PathBuf::from(&file.name));
+            std::fs::write(&path, &file.content)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!(
+                "{}: remessa {} (NSA {}): {} entries, {} write-offs, {} changes",
+                path.display(),
+                file.name,
+                file.sequence,
+                file.counts.0,
+                file.counts.1,
+                file.counts.2
+            );
+            print_blocked(&blocked);
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Nothing(blocked) => {
+            println!("nothing to send for wallet {wallet:?}; no file written");
+            print_blocked(&blocked);
+            Ok(ExitCode::from(1))
+        }
+        Outcome::NotRegisteredByRegua(reason, _) => {
+            eprintln!("error: --wallet: {wallet:?}: {reason}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
 /// Runs `regua cnab …`.
 pub(super) async fn run(g: &Global, cmd: CnabCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        CnabCmd::Remessa {
+            wallet,
+            output,
+            date,
+        } => remessa(g, &wallet, output, date).await,
         CnabCmd::Read { file, json } => {
             let (_, r) = match read(&file)? {
                 Ok(r) => r,

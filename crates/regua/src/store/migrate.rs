@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "addresses",
         include_str!("../../migrations/0017_addresses.sql"),
     ),
+    (
+        18,
+        "remessa",
+        include_str!("../../migrations/0018_remessa.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

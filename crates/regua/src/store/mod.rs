@@ -68,6 +68,7 @@ mod migrate;
 pub mod outbox;
 pub mod parties;
 pub mod pix;
+pub mod remessa;
 pub mod rules;
 pub mod settings;
 pub mod subscribers;
