@@ -846,3 +846,116 @@ async fn import_a_return_file_on_retorno_bancario_and_see_the_invoice_paid() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_a_remessa_on_its_page_download_it_and_see_the_invoices_sent() {
+    let t = sqlite().await;
+    let _sink = isp_with_sink(&t.db, false).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let wallet = store::parties::list_wallets(&mut conn).await.unwrap()[0].clone();
+    store::parties::update_wallet_terms(
+        &mut conn,
+        wallet.id,
+        regua::domain::charges::Registration::Cnab240,
+        &regua::domain::charges::Terms::default(),
+    )
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE customers SET address_street = 'Rua das Flores', address_number = '10',
+            address_district = 'Centro', address_zip = '01001000', address_city = 'São Paulo',
+            address_state = 'SP'",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let invoices = regua::invoicing::generate_invoices(&t.db, "K1", 2, &clock_on("2026-01-05"))
+        .await
+        .unwrap()
+        .created;
+    let id = invoices[0].id.0;
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/login")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Css("form.logout"))
+            .await
+            .unwrap();
+        // Before: the invoice is pending.
+        c.goto(&format!("http://{addr}/faturas/{id}"))
+            .await
+            .unwrap();
+        let state = c
+            .wait()
+            .for_element(Locator::Css("#registration"))
+            .await
+            .unwrap();
+        assert!(state.text().await.unwrap().starts_with("Pendente"));
+        c.find(Locator::LinkText("Remessa"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let entries = match c
+            .wait()
+            .for_element(Locator::Css("section.wallet td.entries"))
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => panic!("{e}: {}", c.source().await.unwrap()),
+        };
+        assert_eq!(entries.text().await.unwrap(), "2");
+        c.find(Locator::Css("button.generate"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let notice = c
+            .wait()
+            .for_element(Locator::Css("#remessa-notice"))
+            .await
+            .unwrap();
+        assert!(notice.text().await.unwrap().starts_with("Remessa gerada"));
+        std::fs::write(
+            artifacts().join("remessa.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        // The download: the file itself, lines of 240 characters, NSA 1.
+        let link = c.find(Locator::Css("a.download")).await.unwrap();
+        let href = link.attr("href").await.unwrap().unwrap();
+        let text = c
+            .execute_async(
+                "const [u, done] = arguments; fetch(u).then(r => r.text()).then(done);",
+                vec![serde_json::json!(href)],
+            )
+            .await
+            .unwrap();
+        let text = text.as_str().unwrap().to_string();
+        let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 10, "{text}");
+        assert!(lines.iter().all(|l| l.len() == 240));
+        assert_eq!(&lines[0][157..163], "000001");
+        // Nothing left to send; the invoice says where it went.
+        assert!(c.find(Locator::Css("button.generate")).await.is_err());
+        c.goto(&format!("http://{addr}/faturas/{id}"))
+            .await
+            .unwrap();
+        let state = c
+            .wait()
+            .for_element(Locator::Css("#registration"))
+            .await
+            .unwrap();
+        assert_eq!(
+            state.text().await.unwrap(),
+            "Enviada na remessa 1 (aguardando o banco)"
+        );
+    })
+    .await;
+}

@@ -369,14 +369,33 @@ async fn invoice_page(
         };
         let bank = store::bank_returns::bank_status_of(&mut conn, id).await?;
         let rejected = matches!(&bank, Some((s, _)) if s == "rejected");
-        let registration = bank.map(|(s, reason)| {
-            let reason = reason.replace('\n', "; ");
-            if reason.is_empty() {
-                registration_pt(&s).to_string()
-            } else {
-                format!("{}: {reason}", registration_pt(&s))
+        let sent = store::remessa::last_item_of(&mut conn, id).await?;
+        let wallet = store::parties::get_wallet(&mut conn, i.wallet_id).await?;
+        // The bank's word first; else what Régua sent; else, for a wallet Régua registers,
+        // that it is still to be sent.
+        let registration = match (bank, sent) {
+            (Some((s, reason)), _) => {
+                let reason = reason.replace('\n', "; ");
+                Some(if reason.is_empty() {
+                    registration_pt(&s).to_string()
+                } else {
+                    format!("{}: {reason}", registration_pt(&s))
+                })
             }
-        });
+            (None, Some((movement, nsa))) => Some(match movement.as_str() {
+                "write_off" => format!("Baixa pedida na remessa {nsa} (aguardando o banco)"),
+                "change" => format!("Alteração enviada na remessa {nsa} (aguardando o banco)"),
+                _ => format!("Enviada na remessa {nsa} (aguardando o banco)"),
+            }),
+            (None, None)
+                if wallet.registration != crate::domain::charges::Registration::Erp
+                    && i.registered_barcode.is_none()
+                    && matches!(i.status, crate::domain::InvoiceStatus::Open) =>
+            {
+                Some("Pendente: ainda não enviada ao banco (página Remessa)".to_string())
+            }
+            (None, None) => None,
+        };
         let mut resp = state.render(
             "invoice.html",
             minijinja::context! {

@@ -23,6 +23,7 @@ mod dashboard;
 mod dunning;
 mod login;
 mod pix_webhook;
+mod remessa;
 mod router;
 mod settings;
 mod smtp;
@@ -145,6 +146,7 @@ fn templates() -> minijinja::Environment<'static> {
             "bank_returns.html",
             include_str!("templates/bank_returns.html"),
         ),
+        ("remessa.html", include_str!("templates/remessa.html")),
         ("layouts.html", include_str!("templates/layouts.html")),
         ("wallets.html", include_str!("templates/wallets.html")),
         ("emission.html", include_str!("templates/emission.html")),

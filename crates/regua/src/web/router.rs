@@ -62,6 +62,9 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/faturas/{id}/boleto.pdf", get(super::billing::boleto_pdf))
         .route("/faturas/{id}/enviar", post(super::billing::send_now))
         .route("/faturas/{id}/pagar", post(super::billing::mark_paid))
+        .route("/remessa", get(super::remessa::show))
+        .route("/remessa/{wallet}/gerar", post(super::remessa::generate))
+        .route("/remessa/{id}/arquivo", get(super::remessa::download))
         .route(
             "/faturas/{id}/registro-resolvido",
             post(super::bank_returns::resolve),
