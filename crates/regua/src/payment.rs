@@ -104,6 +104,11 @@ pub fn pix_payload_due_today(
 
 /// The boleto's bank fields: the wallet's, and the invoice's our number, dates and amount.
 fn wallet_input(invoice: OurNumberOf, wallet: &BillingWallet) -> BoletoInput {
+    // Sicredi's agreement is kept as "posto.código" (docs/boleto.md).
+    let (station, agreement) = match (wallet.bank_code.as_str(), wallet.agreement.split_once('.')) {
+        ("748", Some((station, code))) => (Some(station), code),
+        _ => (None, wallet.agreement.as_str()),
+    };
     let (account, account_digit) = match wallet.account.split_once('-') {
         Some((a, d)) => (a.to_string(), Some(d.to_string())),
         None => (wallet.account.clone(), None),
@@ -114,7 +119,11 @@ fn wallet_input(invoice: OurNumberOf, wallet: &BillingWallet) -> BoletoInput {
         account: Some(account),
         account_digit,
         wallet: Some(wallet.wallet_code.clone()),
-        agreement: Some(wallet.agreement.clone()),
+        agreement: Some(agreement.to_string()),
+        extra: boleto::Extra {
+            station: station.map(str::to_string),
+            ..boleto::Extra::default()
+        },
         our_number: invoice.our_number.to_string(),
         due_date: invoice.due_date,
         issue_date: Some(invoice.issue_date),

@@ -226,3 +226,212 @@ async fn a_wallets_remessa_registers_each_invoice_once_and_follows_its_changes()
         }
     }
 }
+
+/// One wallet per bank Régua writes a remessa for, with the boleto vectors' agreements.
+fn bank_wallets() -> Vec<(regua::domain::NewWallet, Registration)> {
+    let w = |bank: &str, agency: &str, account: &str, wallet: &str, agreement: &str| {
+        regua::domain::NewWallet {
+            name: format!("Banco {bank}"),
+            bank_code: bank.into(),
+            agency: agency.into(),
+            account: account.into(),
+            wallet_code: wallet.into(),
+            agreement: agreement.into(),
+            kind: regua::domain::WalletKind::Bank,
+            send_on_generate: false,
+            pix_key: None,
+            registration: Registration::Erp,
+            terms: Terms::default(),
+        }
+    };
+    vec![
+        (
+            w("001", "4042", "61900", "18", "1238798"),
+            Registration::Cnab240,
+        ),
+        (
+            w("033", "0059", "013000123", "102", "1899775"),
+            Registration::Cnab240,
+        ),
+        (
+            w("104", "1825", "0000528", "1", "245274"),
+            Registration::Cnab240,
+        ),
+        (
+            w("748", "0710", "61900", "3", "65.129"),
+            Registration::Cnab240,
+        ),
+        (
+            w("756", "4327", "417270", "1", "229385"),
+            Registration::Cnab240,
+        ),
+        (
+            w("237", "1172", "0403005", "06", "12387989"),
+            Registration::Cnab400,
+        ),
+        (
+            w("341", "0810", "53678", "175", "12387"),
+            Registration::Cnab400,
+        ),
+    ]
+}
+
+/// The README's positions (`shared/vectors/cnab/README.md`, "Remessa positions"), sliced here
+/// independently of the writer: (our number, due date, amount, payer document) of each title.
+fn titles_of(
+    bank: &str,
+    layout: Registration,
+    text: &str,
+) -> Vec<(String, String, String, String)> {
+    let lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let width = if layout == Registration::Cnab240 {
+        240
+    } else {
+        400
+    };
+    assert!(
+        lines.iter().all(|l| l.len() == width && l.is_ascii()),
+        "{bank}"
+    );
+    if layout == Registration::Cnab400 {
+        assert_eq!(&lines[0][..19], "01REMESSA01COBRANCA", "{bank}");
+        assert_eq!(&lines[0][76..79], bank);
+        for (n, l) in lines.iter().enumerate() {
+            assert_eq!(&l[394..400], format!("{:06}", n + 1), "{bank}: sequence");
+        }
+        assert!(lines.last().unwrap().starts_with('9'));
+        let on = if bank == "237" { (71, 82) } else { (63, 70) };
+        return lines
+            .iter()
+            .filter(|l| l.starts_with('1'))
+            .map(|l| {
+                (
+                    f(l, on.0, on.1).to_string(),
+                    f(l, 121, 126).to_string(),
+                    f(l, 127, 139).to_string(),
+                    f(l, 221, 234).to_string(),
+                )
+            })
+            .collect();
+    }
+    assert_eq!((&lines[0][..3], &lines[0][3..8]), (bank, "00000"), "{bank}");
+    assert_eq!(f(lines[1], 8, 9), "1R");
+    let batch_trailer = lines[lines.len() - 2];
+    assert_eq!(f(batch_trailer, 8, 8), "5");
+    assert_eq!(
+        f(batch_trailer, 18, 23),
+        format!("{:06}", lines.len() - 2),
+        "{bank}"
+    );
+    let file_trailer = lines[lines.len() - 1];
+    assert_eq!(
+        (f(file_trailer, 4, 8), f(file_trailer, 18, 23)),
+        ("99999", "000001")
+    );
+    assert_eq!(
+        f(file_trailer, 24, 29),
+        format!("{:06}", lines.len()),
+        "{bank}"
+    );
+    let on = match bank {
+        "033" => (45, 57),
+        "104" => (41, 57),
+        "756" => (38, 47),
+        _ => (38, 57),
+    };
+    let mut out = Vec::new();
+    for (k, l) in lines.iter().enumerate() {
+        if f(l, 14, 14) == "P" {
+            let q = lines[k + 1];
+            assert_eq!(f(q, 14, 14), "Q", "{bank}");
+            out.push((
+                f(l, on.0, on.1).trim().to_string(),
+                f(l, 78, 85).to_string(),
+                f(l, 86, 100).to_string(),
+                f(q, 19, 33).to_string(),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_required_bank_and_layout_writes_its_invoices_at_the_manuals_positions() {
+    let t = sqlite().await;
+    import_ok(
+        &t.db,
+        regua::import::ImportKind::Customers,
+        "external_id,name,document,email,mobile_phone,address_street,address_number,address_complement,address_district,address_zip,address_city,address_state\n\
+         C1,Maria Silva,529.982.247-25,,,Rua das Flores,10,,Centro,01001-000,São Paulo,SP\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    for (n, (wallet, registration)) in bank_wallets().into_iter().enumerate() {
+        let bank = wallet.bank_code.clone();
+        let name = wallet.name.clone();
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let id = store::parties::insert_wallet(&mut conn, &wallet, 0)
+            .await
+            .unwrap();
+        store::parties::update_wallet_terms(&mut conn, id, registration, &Terms::default())
+            .await
+            .unwrap();
+        store::parties::insert_billing_method(&mut conn, &format!("Boleto {bank}"), &name, 0)
+            .await
+            .unwrap();
+        drop(conn);
+        import_ok(
+            &t.db,
+            regua::import::ImportKind::Contracts,
+            &format!(
+                "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\n\
+                 K{n},C1,Fibra,\"1{n}9,90\",10,email,Boleto {bank}\n"
+            ),
+        )
+        .await;
+        let invoices = regua::invoicing::generate_invoices(
+            &t.db,
+            &format!("K{n}"),
+            2,
+            &clock_on("2026-01-05"),
+        )
+        .await
+        .unwrap()
+        .created;
+        let path = dir.path().join(format!("{bank}.rem"));
+        let out = regua(
+            &t.url,
+            &[
+                "cnab",
+                "remessa",
+                "--wallet",
+                &name,
+                "--output",
+                path.to_str().unwrap(),
+            ],
+        );
+        assert!(out.status.success(), "{bank}: {out:?}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let titles = titles_of(&bank, registration, &text);
+        assert_eq!(titles.len(), invoices.len(), "{bank}");
+        for (inv, (on, due, amount, doc)) in invoices.iter().zip(&titles) {
+            // Our number: the invoice's sequence at the end, with or without one check digit
+            // (and the prefix the bank wants: BB's convênio, CAIXA's modalidade).
+            let seq = inv.our_number.to_string();
+            let digits: String = on.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+            let without_dv = &digits[..digits.len() - 1];
+            assert!(
+                digits.ends_with(&seq) || without_dv.ends_with(&seq),
+                "{bank}: our number {on:?} does not carry {seq}"
+            );
+            let want_due = if registration == Registration::Cnab240 {
+                inv.due_date.strftime("%d%m%Y").to_string()
+            } else {
+                inv.due_date.strftime("%d%m%y").to_string()
+            };
+            assert_eq!(due, &want_due, "{bank}");
+            assert_eq!(amount.parse::<i64>().unwrap(), inv.amount.cents(), "{bank}");
+            assert_eq!(doc.trim_start_matches('0'), "52998224725", "{bank}");
+        }
+    }
+}

@@ -266,7 +266,14 @@ impl NewWallet {
         digits("agency", &self.agency)?;
         digits("account", self.account.split('-').next().unwrap_or(""))?;
         digits("wallet", &self.wallet_code)?;
-        digits("agreement", &self.agreement)?;
+        match (self.bank_code.as_str(), self.agreement.split_once('.')) {
+            // Sicredi: "posto.código do beneficiário", as its boletos print them.
+            ("748", Some((station, code))) => {
+                digits("agreement", station)?;
+                digits("agreement", code)?;
+            }
+            _ => digits("agreement", &self.agreement)?,
+        }
         self.terms
             .validate()
             .map_err(|e| (e.field(), e.to_string()))?;
