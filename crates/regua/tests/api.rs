@@ -697,3 +697,42 @@ async fn customers_contracts_and_invoices_are_created_updated_and_cancelled() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_terms_are_read_and_set_through_the_api_within_the_consumer_caps() {
+    for t in each_backend().await {
+        let label = t.label;
+        add_bb_wallet_and_method(&t.db).await;
+        let viewer = key(&t.db, "painel", &[Permission::View]).await;
+        let erp = key(&t.db, "erp", &[Permission::View, Permission::EditBilling]).await;
+        with_server(&t.db, |addr| async move {
+            let (status, body) = common::http::json_call(addr, "GET", "/api/v1/wallets", &viewer, None).await;
+            assert_eq!(status, 200, "{label}: {body}");
+            assert_eq!(body["wallets"][0]["name"], "BB");
+            assert_eq!(body["wallets"][0]["registration"], "erp");
+            let path = "/api/v1/wallets/BB/terms";
+            let terms = serde_json::json!({"registration": "cnab240", "fine_bp": 300, "interest_bp_month": 100});
+            let (status, _) = common::http::json_call(addr, "PUT", path, &viewer, Some(&terms)).await;
+            assert_eq!(status, 403, "{label}");
+            // 3 % for consumers: refused, with the law's reason, nothing saved.
+            let (status, body) = common::http::json_call(addr, "PUT", path, &erp, Some(&terms)).await;
+            assert_eq!(status, 422, "{label}: {body}");
+            assert_eq!(body["field"], "fine_bp", "{body}");
+            assert!(body["message"].as_str().unwrap().contains("art. 52, § 1º"), "{body}");
+            let (_, list) = common::http::json_call(addr, "GET", "/api/v1/wallets", &viewer, None).await;
+            assert_eq!(list["wallets"][0]["fine_bp"], 0);
+            // Within the caps it is saved; fields left out keep their value.
+            let ok = serde_json::json!({"registration": "cnab240", "fine_bp": 200, "interest_bp_month": 100});
+            let (status, body) = common::http::json_call(addr, "PUT", path, &erp, Some(&ok)).await;
+            assert_eq!(status, 200, "{label}: {body}");
+            assert_eq!((body["registration"].as_str(), body["fine_bp"].as_u64()), (Some("cnab240"), Some(200)));
+            let (status, body) = common::http::json_call(addr, "PUT", path, &erp, Some(&serde_json::json!({"write_off_days": 30}))).await;
+            assert_eq!(status, 200);
+            assert_eq!((body["fine_bp"].as_u64(), body["write_off_days"].as_u64()), (Some(200), Some(30)));
+            let bad = serde_json::json!({"registration": "fax"});
+            assert_eq!(common::http::json_call(addr, "PUT", path, &erp, Some(&bad)).await.0, 422);
+            assert_eq!(common::http::json_call(addr, "PUT", "/api/v1/wallets/Nenhuma/terms", &erp, Some(&ok)).await.0, 404);
+        })
+        .await;
+    }
+}

@@ -40,6 +40,8 @@ use super::schema;
         super::records::end_suspension,
         super::notices,
         super::dry_run,
+        super::wallets::wallets,
+        super::wallets::set_terms,
     ),
     components(schemas(schema::ErrorBody))
 )]

@@ -20,6 +20,7 @@ use sha2::Digest as _;
 mod doc;
 mod records;
 mod schema;
+mod wallets;
 
 use super::AppState;
 use super::auth::Permission;
@@ -203,6 +204,11 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/api/v1/notices", get(notices))
         .route("/api/v1/dry-run", post(dry_run))
+        .route("/api/v1/wallets", get(wallets::wallets))
+        .route(
+            "/api/v1/wallets/{name}/terms",
+            axum::routing::put(wallets::set_terms),
+        )
 }
 
 /// The JSON answer of a handler's result.
