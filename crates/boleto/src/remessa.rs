@@ -24,6 +24,8 @@ pub enum Movement {
     WriteOff,
     /// Change its due date ("alteração de vencimento").
     ChangeDueDate,
+    /// Change its amount ("alteração de outros dados", the line carrying the new amount).
+    ChangeAmount,
 }
 
 /// Who a title is drawn on.
@@ -505,6 +507,7 @@ mod cnab240 {
                 Movement::Entry => "01",
                 Movement::WriteOff => "02",
                 Movement::ChangeDueDate => "06",
+                Movement::ChangeAmount => "31",
             };
             let segment = |seq: &mut u32, code: &str| {
                 *seq += 1;
@@ -850,6 +853,7 @@ mod cnab400 {
             Movement::Entry => "01",
             Movement::WriteOff => "02",
             Movement::ChangeDueDate => "06",
+            Movement::ChangeAmount => "31",
         }
     }
 

@@ -2,7 +2,7 @@
 //! wallet's invoices go out once each (their our number, amount, due date and payer CPF read
 //! back here by slicing the FEBRABAN positions, not by the writer's code), the sequence number
 //! grows once per file, a payer without an address is left out with the reason, a cancelled
-//! invoice is written off and a changed due date sent as a change, file N downloads again as
+//! invoice is written off and a changed due date or amount sent as a change, file N downloads again as
 //! the same bytes, and the bank's return file marks each invoice registered or rejected.
 
 mod common;
@@ -146,18 +146,21 @@ async fn a_wallets_remessa_registers_each_invoice_once_and_follows_its_changes()
         assert_eq!(again.status.code(), Some(1), "{label}: {again:?}");
         assert!(!dir.path().join("none.rem").exists());
 
-        // One invoice cancelled, the other's due date moved: a write-off and a change, NSA 2.
+        // One invoice cancelled, the other's due date and amount changed: a write-off and two
+        // changes, NSA 2.
         let mut conn = t.db.pool.acquire().await.unwrap();
         sqlx::query("UPDATE invoices SET status = 'cancelled' WHERE id = $1")
             .bind(maria[0].id.0)
             .execute(&mut *conn)
             .await
             .unwrap();
-        sqlx::query("UPDATE invoices SET due_date = '2026-02-20' WHERE id = $1")
-            .bind(maria[1].id.0)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE invoices SET due_date = '2026-02-20', amount_cents = 12990 WHERE id = $1",
+        )
+        .bind(maria[1].id.0)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
         drop(conn);
         let second = dir.path().join("second.rem");
         let out = regua(
@@ -180,7 +183,11 @@ async fn a_wallets_remessa_registers_each_invoice_once_and_follows_its_changes()
             .filter(|l| f(l, 14, 14) == "P")
             .map(|l| f(l, 16, 17))
             .collect();
-        assert_eq!(movements, ["02", "06"], "{label}");
+        // The due date moved (06) and the amount changed (31, "alteração de outros dados").
+        assert_eq!(movements, ["02", "06", "31"], "{label}");
+        assert!(lines2.iter().any(|l| f(l, 14, 14) == "P"
+            && f(l, 16, 17) == "31"
+            && f(l, 86, 100) == "000000000012990"));
         assert!(
             lines2
                 .iter()

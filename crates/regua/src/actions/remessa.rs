@@ -1,6 +1,6 @@
 //! Generating a wallet's remessa (docs/remessa.md): every open invoice Régua issued and never
-//! sent ("entrada"), every cancelled one already sent ("pedido de baixa"), every due-date change
-//! ("alteração"), in one file with the wallet's next sequence number — all in one transaction:
+//! sent ("entrada"), every cancelled one already sent ("pedido de baixa"), every change of due
+//! date or amount ("alteração"), in one file with the wallet's next sequence number — all in one transaction:
 //! the file, its items and the audit row, or nothing. An invoice whose payer has no valid
 //! address stays out, listed with the reason.
 
@@ -157,18 +157,20 @@ pub async fn pending(
         return Ok(((0, 0, 0), Vec::new()));
     };
     let (titles, blocked) = collect(&mut conn, &w, layout).await?;
-    let count = |m: Movement| titles.iter().filter(|(_, t)| t.movement == m).count();
-    Ok((
-        (
-            count(Movement::Entry),
-            count(Movement::WriteOff),
-            count(Movement::ChangeDueDate),
-        ),
-        blocked,
-    ))
+    Ok((counts_of(&titles), blocked))
 }
 
 type Titles = Vec<(Invoice, Title)>;
+
+/// Entries, write-offs and changes (of due date or amount).
+fn counts_of(titles: &Titles) -> (usize, usize, usize) {
+    let count = |f: &dyn Fn(Movement) -> bool| titles.iter().filter(|(_, t)| f(t.movement)).count();
+    (
+        count(&|m| m == Movement::Entry),
+        count(&|m| m == Movement::WriteOff),
+        count(&|m| matches!(m, Movement::ChangeDueDate | Movement::ChangeAmount)),
+    )
+}
 
 async fn collect(
     conn: &mut sqlx::AnyConnection,
@@ -182,8 +184,16 @@ async fn collect(
     for i in store::remessa::to_write_off(conn, w.id).await? {
         wanted.push((i, Movement::WriteOff));
     }
-    for i in store::remessa::to_change(conn, w.id).await? {
-        wanted.push((i, Movement::ChangeDueDate));
+    for (i, sent_due, sent_amount) in store::remessa::to_change(conn, w.id).await? {
+        // A due date and an amount changed together go as two lines, each with its code.
+        let due_changed = sent_due != i.due_date.to_string();
+        let amount_changed = sent_amount != i.amount.cents();
+        if due_changed {
+            wanted.push((i.clone(), Movement::ChangeDueDate));
+        }
+        if amount_changed {
+            wanted.push((i, Movement::ChangeAmount));
+        }
     }
     let ids: Vec<_> = wanted.iter().map(|(i, _)| i.customer_id).collect();
     let customers: HashMap<_, _> = store::parties::get_customers(conn, &ids)
@@ -252,19 +262,14 @@ pub async fn generate(
         .map_err(|e| anyhow::anyhow!("remessa of wallet {}: {e}", w.name))?;
     let content = String::from_utf8(bytes.clone())?;
     let name = file_name(&w, sequence);
-    let count = |m: Movement| titles.iter().filter(|(_, t)| t.movement == m).count();
-    let counts = (
-        count(Movement::Entry),
-        count(Movement::WriteOff),
-        count(Movement::ChangeDueDate),
-    );
+    let counts = counts_of(&titles);
     let items: Vec<_> = titles
         .iter()
         .map(|(i, t)| {
             let m = match t.movement {
                 Movement::Entry => ItemMovement::Entry,
                 Movement::WriteOff => ItemMovement::WriteOff,
-                Movement::ChangeDueDate => ItemMovement::Change,
+                Movement::ChangeDueDate | Movement::ChangeAmount => ItemMovement::Change,
             };
             (i.id, m, i.due_date.to_string(), i.amount.cents())
         })

@@ -13,7 +13,7 @@ pub enum ItemMovement {
     Entry,
     /// Pedido de baixa.
     WriteOff,
-    /// Alteração de vencimento.
+    /// Alteração (de vencimento or of the amount).
     Change,
 }
 
@@ -72,17 +72,41 @@ pub async fn to_write_off(
     .await
 }
 
-/// Open invoices sent for registration whose due date differs from the last one sent.
-pub async fn to_change(conn: &mut AnyConnection, wallet: WalletId) -> anyhow::Result<Vec<Invoice>> {
-    invoices_where(
-        conn,
-        wallet,
-        "status = 'open'
-         AND EXISTS (SELECT 1 FROM remessa_items r WHERE r.invoice_id = invoices.id AND r.movement = 'entry')
-         AND due_date <> (SELECT r.due_date FROM remessa_items r WHERE r.invoice_id = invoices.id
-                          ORDER BY r.id DESC LIMIT 1)",
-    )
-    .await
+/// Open invoices sent for registration whose due date or amount differs from the last one
+/// sent, with those last values: (invoice, due date sent, amount sent).
+pub async fn to_change(
+    conn: &mut AnyConnection,
+    wallet: WalletId,
+) -> anyhow::Result<Vec<(Invoice, String, i64)>> {
+    let last = |col: &str| {
+        format!(
+            "(SELECT r.{col} FROM remessa_items r WHERE r.invoice_id = invoices.id ORDER BY r.id DESC LIMIT 1)"
+        )
+    };
+    let sql = format!(
+        "SELECT {INVOICE_COLUMNS}, {} AS sent_due, {} AS sent_amount FROM invoices
+          WHERE wallet_id = $1 AND status = 'open'
+            AND EXISTS (SELECT 1 FROM remessa_items r WHERE r.invoice_id = invoices.id AND r.movement = 'entry')
+            AND (due_date <> {} OR amount_cents <> {})
+          ORDER BY due_date, id",
+        last("due_date"),
+        last("amount_cents"),
+        last("due_date"),
+        last("amount_cents"),
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(wallet.0)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                invoice_from_row(r)?,
+                r.try_get("sent_due")?,
+                r.try_get("sent_amount")?,
+            ))
+        })
+        .collect()
 }
 
 /// The wallet's next file sequence number (NSA), taken: incremented once, in the caller's

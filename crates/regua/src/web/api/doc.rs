@@ -81,7 +81,7 @@ mod tests {
             .values()
             .map(|ops| ops.as_object().unwrap().len())
             .sum();
-        assert_eq!(operations, 21);
+        assert_eq!(operations, 23);
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for name in [
             "Error",
