@@ -223,17 +223,16 @@ async fn sixty_days_of_routines_send_exactly_the_expected_messages() {
         expected.entry(d).or_default().extend(keys.iter().cloned());
     };
     expect(date(2026, 1, 7), &[key_r(i1, r1)]);
-    // Due Saturday 10/01: caught up on Monday, with the first band.
-    expect(date(2026, 1, 12), &[key_r(i1, r2), key_b(i1, b1)]);
+    // Due Saturday 10/01: caught up on Monday; the first band goes and carries the day's
+    // collection (the rule due the same day is superseded: one message per invoice per day).
+    expect(date(2026, 1, 12), &[key_b(i1, b1)]);
     expect(date(2026, 1, 15), &[key_r(i1, r3)]);
     expect(date(2026, 1, 19), &[key_r(i3, r1)]);
     // 20/01 is a holiday; K2/2026-01 is paid on 21/01, so only K1's second band goes.
     expect(date(2026, 1, 21), &[key_b(i1, b2)]);
-    // Paused through 16/02 (R1, R2 skipped); Carnival 16–18/02 is off: 19/02 catches up.
-    expect(
-        date(2026, 2, 19),
-        &[key_r(i2, r3), key_b(i2, b1), key_r(i4, r1)],
-    );
+    // Paused through 16/02 (R1, R2 skipped); Carnival 16–18/02 is off: 19/02 catches up, the
+    // band superseding the rule for K1/2026-02.
+    expect(date(2026, 2, 19), &[key_b(i2, b1), key_r(i4, r1)]);
     expect(date(2026, 2, 20), &[key_r(i4, r2)]);
     expect(date(2026, 2, 23), &[key_b(i2, b2), key_b(i4, b1)]);
     expect(date(2026, 2, 25), &[key_r(i4, r3)]);
@@ -489,8 +488,13 @@ async fn a_run_enqueues_once_and_a_dry_run_writes_nothing() {
             counts,
             BTreeMap::from([("queued".to_string(), 1), ("skipped".to_string(), 2)])
         );
+        // A day with more than the account's daily capacity left warns (the limit lowered to
+        // one message a day, two due).
+        sqlx::query("UPDATE smtp_accounts SET daily_limit = 1")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
         drop(conn);
-        // A day with more than the account's daily capacity left warns.
         let dry = dunning::run(
             db,
             &noon(date(2026, 1, 17)),
@@ -500,8 +504,8 @@ async fn a_run_enqueues_once_and_a_dry_run_writes_nothing() {
         .unwrap();
         assert_eq!(
             dry.notices.len(),
-            3,
-            "K1 band + K2 before_due 3 + ... {:?}",
+            2,
+            "K1's band (its rule superseded) + K2 before_due 3: {:?}",
             dry.notices
         );
         assert!(
@@ -969,10 +973,7 @@ async fn the_operator_cli() {
         .collect();
     assert_eq!(
         notices,
-        BTreeSet::from([
-            ("K1/2026-01".into(), "band:1-10".into()),
-            ("K1/2026-01".into(), "rule:after_due:5".into()),
-        ])
+        BTreeSet::from([("K1/2026-01".into(), "band:1-10".into())])
     );
     let skipped: BTreeSet<(String, String, String)> = v["skipped"]
         .as_array()
@@ -1001,10 +1002,15 @@ async fn the_operator_cli() {
                 "paused".into()
             ),
             ("K4/2026-01".into(), "band:1-10".into(), "paused".into()),
+            (
+                "K1/2026-01".into(),
+                "rule:after_due:5".into(),
+                "superseded".into()
+            ),
         ])
     );
     assert_eq!(v["accounts"][0]["account"], "Cobrança");
-    assert_eq!(v["accounts"][0]["planned"], 2);
+    assert_eq!(v["accounts"][0]["planned"], 1);
 
     // The run itself, then the summary in pt-BR.
     let out = stdout(&cli(&[
@@ -1017,13 +1023,13 @@ async fn the_operator_cli() {
     ]));
     assert!(
         out.starts_with(
-            "Rotina de 15/01/2026: 2 notificações (2 novas na fila, 0 cartas para revisão)"
+            "Rotina de 15/01/2026: 1 notificações (1 novas na fila, 0 cartas para revisão)"
         ),
         "{out}"
     );
     let runs = stdout(&cli(&["routine", "runs"]));
     assert!(
-        runs.contains("15/01/2026\tManhã\tmanual\tcompleted\t2\t2\t2\t"),
+        runs.contains("15/01/2026\tManhã\tmanual\tcompleted\t1\t1\t3\t"),
         "{runs}"
     );
 

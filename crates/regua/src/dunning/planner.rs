@@ -31,7 +31,8 @@ pub enum SkipReason {
     NoEmail,
     /// Dunning paused ("promessa de pagamento").
     Paused,
-    /// A more advanced rule of the same invoice fired in the same window.
+    /// A more advanced rule of the same invoice fired in the same window, or the invoice's
+    /// overdue band goes out the same run (one collection message per invoice per day).
     Superseded,
     /// Its dedup key is already in the outbox.
     AlreadySent,
@@ -138,6 +139,40 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
     let mut out = Plan::default();
     for inv in input.invoices {
+        // Bands: the one the invoice is in today, once. A paid invoice is in no band.
+        let overdue = (today - inv.due).get_days();
+        let band = if inv.open && overdue >= 1 {
+            input
+                .bands
+                .iter()
+                .find(|b| i32::from(b.from_days) <= overdue && overdue <= i32::from(b.to_days))
+        } else {
+            None
+        };
+        let band = band.and_then(|band| {
+            let key = NoticeKey::Band {
+                invoice: inv.id,
+                band: band.id,
+            };
+            let text = key.to_string();
+            // A band already sent is simply not due again: not worth a line in the dry run.
+            if input.already.contains(&text) {
+                return None;
+            }
+            let reason = blocked(inv, today, input.already, &text);
+            let candidate = Candidate {
+                cause: band.cause(),
+                key,
+                purpose: Purpose::OverdueBand,
+                layout: band.layout,
+                letter_band: band.letter.then_some(band.id.0),
+            };
+            Some((candidate, reason))
+        });
+        // One collection message per invoice per run (docs/dunning.md, "Precedence"): when the
+        // invoice's band goes out, it carries the collection; the rule that would have gone out
+        // the same day is recorded `superseded`.
+        let band_goes = matches!(band, Some((_, None)));
         // Rules: every one whose target is in the window; the most advanced wins.
         let mut fired: Vec<(&SendRule, Date)> = rules_by_method
             .get(&inv.method)
@@ -156,7 +191,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             let reason = if Some(i) != winner {
                 Some(SkipReason::Superseded)
             } else {
-                blocked(inv, today, input.already, &key.to_string())
+                match blocked(inv, today, input.already, &key.to_string()) {
+                    None if band_goes => Some(SkipReason::Superseded),
+                    other => other,
+                }
             };
             let candidate = Candidate {
                 cause: rule.cause(),
@@ -167,32 +205,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             };
             push(&mut out, inv.id, candidate, reason);
         }
-        // Bands: the one the invoice is in today, once. A paid invoice is in no band.
-        let overdue = (today - inv.due).get_days();
-        if inv.open
-            && overdue >= 1
-            && let Some(band) = input
-                .bands
-                .iter()
-                .find(|b| i32::from(b.from_days) <= overdue && overdue <= i32::from(b.to_days))
-        {
-            let key = NoticeKey::Band {
-                invoice: inv.id,
-                band: band.id,
-            };
-            let text = key.to_string();
-            // A band already sent is simply not due again: not worth a line in the dry run.
-            if !input.already.contains(&text) {
-                let reason = blocked(inv, today, input.already, &text);
-                let candidate = Candidate {
-                    cause: band.cause(),
-                    key,
-                    purpose: Purpose::OverdueBand,
-                    layout: band.layout,
-                    letter_band: band.letter.then_some(band.id.0),
-                };
-                push(&mut out, inv.id, candidate, reason);
-            }
+        if let Some((candidate, reason)) = band {
+            push(&mut out, inv.id, candidate, reason);
         }
     }
     out
@@ -506,6 +520,71 @@ mod tests {
             [
                 ("2026-06-02".to_string(), "band:1-10".to_string()),
                 ("2026-06-12".to_string(), "band:11-30".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rule_and_a_band_due_the_same_day_send_one_message_the_band() {
+        // The seed's case: 25/02/2021, rule "5 days after due" and band 1-10 for an invoice due
+        // on 20/02/2021.
+        let rules = [rule(3, RuleKind::AfterDue, 5)];
+        let bands = [OverdueBand {
+            id: crate::domain::rules::BandId(1),
+            from_days: 1,
+            to_days: 10,
+            layout: LayoutId(9),
+            letter: false,
+        }];
+        let inv = [invoice(1, date(2021, 2, 20))];
+        let today = date(2021, 2, 25);
+        let p = run(
+            today,
+            today.yesterday().ok(),
+            &inv,
+            &rules,
+            &bands,
+            &HashSet::new(),
+        );
+        assert_eq!(causes(&p), ["band:1-10"]);
+        let skipped: Vec<_> = p
+            .skipped
+            .iter()
+            .map(|s| (s.cause.as_str(), s.reason))
+            .collect();
+        assert_eq!(skipped, [("rule:after_due:5", SkipReason::Superseded)]);
+        // The band already sent on an earlier day: the rule goes out alone.
+        let already: HashSet<String> = ["band:1:1".to_string()].into();
+        let p = run(
+            today,
+            today.yesterday().ok(),
+            &inv,
+            &rules,
+            &bands,
+            &already,
+        );
+        assert_eq!(causes(&p), ["rule:after_due:5"]);
+        // A band that cannot go out (no e-mail) does not silence the rule's reason either.
+        let mut no_email = invoice(1, date(2021, 2, 20));
+        no_email.has_email = false;
+        let p = run(
+            today,
+            today.yesterday().ok(),
+            &[no_email],
+            &rules,
+            &bands,
+            &HashSet::new(),
+        );
+        let reasons: Vec<_> = p
+            .skipped
+            .iter()
+            .map(|s| (s.cause.as_str(), s.reason))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("rule:after_due:5", SkipReason::NoEmail),
+                ("band:1-10", SkipReason::NoEmail)
             ]
         );
     }
