@@ -7,14 +7,6 @@ mod common;
 use common::*;
 use regua::store;
 
-fn regua(url: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
-        .args(args)
-        .env("REGUA_DATABASE_URL", url)
-        .output()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wallet_terms_from_the_command_line_keep_the_consumer_caps() {
     for t in each_backend().await {
@@ -37,7 +29,7 @@ async fn wallet_terms_from_the_command_line_keep_the_consumer_caps() {
                 "12345",
             ];
             args.extend_from_slice(extra);
-            regua(&t.url, &args)
+            regua_cli(&t.url, &args)
         };
         // 3 % fine for consumers: refused, naming the flag and the cap; nothing saved.
         let out = add(&["--fine-percent", "3"]);
@@ -46,7 +38,7 @@ async fn wallet_terms_from_the_command_line_keep_the_consumer_caps() {
             String::from_utf8_lossy(&out.stderr),
             "error: --fine-percent: 3% is above the consumer cap of 2% (mark the wallet business-only to bill above it)\n"
         );
-        let list = regua(&t.url, &["wallet", "list"]);
+        let list = regua_cli(&t.url, &["wallet", "list"]);
         assert_eq!(
             String::from_utf8_lossy(&list.stdout).lines().count(),
             1,
@@ -70,7 +62,7 @@ async fn wallet_terms_from_the_command_line_keep_the_consumer_caps() {
         ]);
         assert!(out.status.success(), "{label}: {out:?}");
         // Update: interest above 1 % refused; allowed once business-only.
-        let out = regua(
+        let out = regua_cli(
             &t.url,
             &["wallet", "update", "Itaú", "--interest-percent", "1,5"],
         );
@@ -79,7 +71,7 @@ async fn wallet_terms_from_the_command_line_keep_the_consumer_caps() {
             String::from_utf8_lossy(&out.stderr)
                 .starts_with("error: --interest-percent: 1.5% is above")
         );
-        let out = regua(
+        let out = regua_cli(
             &t.url,
             &[
                 "wallet",
@@ -91,7 +83,7 @@ async fn wallet_terms_from_the_command_line_keep_the_consumer_caps() {
             ],
         );
         assert!(out.status.success(), "{label}: {out:?}");
-        let list = regua(&t.url, &["wallet", "list"]);
+        let list = regua_cli(&t.url, &["wallet", "list"]);
         let text = String::from_utf8_lossy(&list.stdout);
         let row: Vec<&str> = text.lines().nth(1).unwrap().split('\t').collect();
         assert_eq!(

@@ -11,14 +11,6 @@ use common::*;
 use regua::domain::charges::{Registration, Terms};
 use regua::store;
 
-fn regua(url: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
-        .args(args)
-        .env("REGUA_DATABASE_URL", url)
-        .output()
-        .unwrap()
-}
-
 /// Field `a..=b` (1-based) of a line.
 fn f(line: &str, a: usize, b: usize) -> &str {
     &line[a - 1..b]
@@ -71,7 +63,7 @@ async fn a_wallets_remessa_registers_each_invoice_once_and_follows_its_changes()
         let first = dir.path().join("first.rem");
 
         // The first file: Maria's two invoices; João's left out for want of an address.
-        let out = regua(
+        let out = regua_cli(
             &t.url,
             &[
                 "cnab",
@@ -132,7 +124,7 @@ async fn a_wallets_remessa_registers_each_invoice_once_and_follows_its_changes()
         }
 
         // Nothing new: no file, the sequence number not taken.
-        let again = regua(
+        let again = regua_cli(
             &t.url,
             &[
                 "cnab",
@@ -163,7 +155,7 @@ async fn a_wallets_remessa_registers_each_invoice_once_and_follows_its_changes()
         .unwrap();
         drop(conn);
         let second = dir.path().join("second.rem");
-        let out = regua(
+        let out = regua_cli(
             &t.url,
             &[
                 "cnab",
@@ -221,7 +213,7 @@ async fn a_wallets_remessa_registers_each_invoice_once_and_follows_its_changes()
         ]);
         let path = dir.path().join("ret.ret");
         std::fs::write(&path, &return_file).unwrap();
-        let out = regua(&t.url, &["cnab", "import", path.to_str().unwrap()]);
+        let out = regua_cli(&t.url, &["cnab", "import", path.to_str().unwrap()]);
         assert!(out.status.success(), "{label}: {out:?}");
         let mut conn = t.db.pool.acquire().await.unwrap();
         for (invoice, want) in [(&maria[1], "registered"), (&maria[0], "rejected")] {
@@ -406,7 +398,7 @@ async fn every_required_bank_and_layout_writes_its_invoices_at_the_manuals_posit
         .unwrap()
         .created;
         let path = dir.path().join(format!("{bank}.rem"));
-        let out = regua(
+        let out = regua_cli(
             &t.url,
             &[
                 "cnab",

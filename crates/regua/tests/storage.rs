@@ -53,9 +53,14 @@ async fn generating_for_every_contract_matches_one_by_one_and_repeats_nothing() 
         .await;
         let mut conn = t.db.pool.acquire().await.unwrap();
         assert!(
-            store::parties::set_wallet_send_on_generate(&mut conn, 1, true)
-                .await
-                .unwrap()
+            store::parties::set_switch(
+                &mut conn,
+                store::parties::Switch::WalletSendOnGenerate,
+                1,
+                true
+            )
+            .await
+            .unwrap()
         );
         let k3 = store::parties::find_contract(&mut conn, "K3")
             .await

@@ -27,6 +27,34 @@ pub async fn add_wallet(
     .await
 }
 
+/// Turns a switch on or off with its audit row (`wallet.send_on_generate`,
+/// `method.confirm_payment`); false when there is no such record.
+async fn set_switch(
+    db: &Db,
+    switch: store::parties::Switch,
+    id: i64,
+    on: bool,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let (action, entity) = match switch {
+        store::parties::Switch::WalletSendOnGenerate => ("wallet.send_on_generate", "wallet"),
+        store::parties::Switch::MethodConfirmPayment => ("method.confirm_payment", "method"),
+    };
+    in_transaction(db, async |tx| {
+        let found = store::parties::set_switch(tx, switch, id, on).await?;
+        if found {
+            Audit::of(action, format!("{entity}:{id}"))
+                .before(if on { "false" } else { "true" })
+                .after(if on { "true" } else { "false" })
+                .write(tx, actor, now_ms)
+                .await?;
+        }
+        Ok(found)
+    })
+    .await
+}
+
 /// Turns a wallet's "send the boleto when generated" on or off; false when there is no such
 /// wallet.
 pub async fn set_wallet_send_on_generate(
@@ -36,18 +64,8 @@ pub async fn set_wallet_send_on_generate(
     actor: &Actor,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
-    in_transaction(db, async |tx| {
-        let found = store::parties::set_wallet_send_on_generate(tx, wallet.0, on).await?;
-        if found {
-            Audit::of("wallet.send_on_generate", format!("wallet:{}", wallet.0))
-                .before(if on { "false" } else { "true" })
-                .after(if on { "true" } else { "false" })
-                .write(tx, actor, now_ms)
-                .await?;
-        }
-        Ok(found)
-    })
-    .await
+    let switch = store::parties::Switch::WalletSendOnGenerate;
+    set_switch(db, switch, wallet.0, on, actor, now_ms).await
 }
 
 /// Turns a billing method's "pagamento confirmado" message on or off (docs/payments.md); false
@@ -59,18 +77,8 @@ pub async fn set_method_confirm_payment(
     actor: &Actor,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
-    in_transaction(db, async |tx| {
-        let found = store::parties::set_method_confirm_payment(tx, method, on).await?;
-        if found {
-            Audit::of("method.confirm_payment", format!("method:{}", method.0))
-                .before(if on { "false" } else { "true" })
-                .after(if on { "true" } else { "false" })
-                .write(tx, actor, now_ms)
-                .await?;
-        }
-        Ok(found)
-    })
-    .await
+    let switch = store::parties::Switch::MethodConfirmPayment;
+    set_switch(db, switch, method.0, on, actor, now_ms).await
 }
 
 /// Replaces a wallet's registration mode and terms, checked against the consumer caps

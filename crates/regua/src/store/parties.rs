@@ -704,28 +704,29 @@ pub async fn list_contracts_of_customer(
         .collect()
 }
 
-/// Turns a billing method's "pagamento confirmado" message on or off; false when there is no
-/// such method.
-pub async fn set_method_confirm_payment(
-    conn: &mut AnyConnection,
-    id: BillingMethodId,
-    on: bool,
-) -> anyhow::Result<bool> {
-    let res = sqlx::query("UPDATE billing_methods SET confirm_payment = $1 WHERE id = $2")
-        .bind(i64::from(on))
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
-    Ok(res.rows_affected() > 0)
+/// An on/off setting of a configuration record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    /// A wallet's "send e-mail on generation" (`wallets.send_on_generate`).
+    WalletSendOnGenerate,
+    /// A billing method's "pagamento confirmado" (`billing_methods.confirm_payment`).
+    MethodConfirmPayment,
 }
 
-/// Turns a wallet's "send e-mail on generation" on or off; whether the wallet existed.
-pub async fn set_wallet_send_on_generate(
+/// Turns a switch of record `id` on or off; false when there is no such record.
+pub async fn set_switch(
     conn: &mut AnyConnection,
+    switch: Switch,
     id: i64,
     on: bool,
 ) -> anyhow::Result<bool> {
-    let res = sqlx::query("UPDATE wallets SET send_on_generate = $1 WHERE id = $2")
+    let sql = match switch {
+        Switch::WalletSendOnGenerate => "UPDATE wallets SET send_on_generate = $1 WHERE id = $2",
+        Switch::MethodConfirmPayment => {
+            "UPDATE billing_methods SET confirm_payment = $1 WHERE id = $2"
+        }
+    };
+    let res = sqlx::query(sql)
         .bind(i64::from(on))
         .bind(id)
         .execute(&mut *conn)

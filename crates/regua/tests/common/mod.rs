@@ -522,3 +522,12 @@ pub fn quoted_printable_decoded(message: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// Runs the real `regua` binary on the database at `url`; its output.
+pub fn regua_cli(url: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args(args)
+        .env("REGUA_DATABASE_URL", url)
+        .output()
+        .unwrap()
+}
