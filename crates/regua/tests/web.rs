@@ -2268,3 +2268,70 @@ async fn the_dashboard_tells_which_server_runs_the_routines_or_that_none_does() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_invoice_page_lists_its_collection_history() {
+    let t = sqlite().await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    let invoices = open_invoices(&t.db, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let account = folder_account(&t.db, dir.path()).await;
+    let clock = clock_on("2026-01-06");
+    queue_invoice_email(
+        &t.db,
+        &invoices[0],
+        &account,
+        "band:1:9",
+        clock.now_millis(),
+    )
+    .await;
+    worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+    let id = invoices[0].id.0;
+    let customer = invoices[0].customer_id.0;
+    let ext = invoices[0].external_id.clone();
+    with_server(&t.db, |addr| async move {
+        let (ana, _) = session_for(addr, "ana", "senha-forte-1").await;
+        let page = http(addr, "GET", &format!("/faturas/{id}"), &ana, "").await;
+        assert_eq!(page.status, 200);
+        let at = page
+            .body
+            .find("id=\"collection-history\"")
+            .expect("the history table");
+        let table = &page.body[at..page.body[at..].find("</table>").unwrap() + at];
+        assert!(
+            table.contains("<td>Lembrete antes do vencimento</td><td>e-mail</td>"),
+            "{table}"
+        );
+        assert!(table.contains("<td>teste</td><td>enviado ("), "{table}");
+        // The log names the invoice and filters by it.
+        let log = http(
+            addr,
+            "GET",
+            &format!("/log?invoice={}", enc(&ext)),
+            &ana,
+            "",
+        )
+        .await;
+        assert!(
+            log.body
+                .contains(&format!("<a href=\"/faturas/{id}\">{ext}</a>")),
+            "{}",
+            log.body
+        );
+        let none = http(addr, "GET", "/log?invoice=NAO-EXISTE", &ana, "").await;
+        assert!(
+            none.body.contains("Fatura não encontrada: NAO-EXISTE"),
+            "{}",
+            none.body
+        );
+        // The customer's "E-mails enviados" names it too.
+        let page = http(addr, "GET", &format!("/clientes/{customer}"), &ana, "").await;
+        assert!(
+            page.body
+                .contains(&format!("<a href=\"/faturas/{id}\">{ext}</a>")),
+            "{}",
+            page.body
+        );
+    })
+    .await;
+}

@@ -461,6 +461,8 @@ pub struct Attempt {
     pub purpose: Purpose,
     /// The invoice, if any.
     pub invoice_id: Option<InvoiceId>,
+    /// The invoice's external id (its number on screen), if any.
+    pub invoice: Option<String>,
     /// The customer, if any.
     pub customer_id: Option<CustomerId>,
 }

@@ -36,9 +36,10 @@ pub async fn list_attempts(
 ) -> anyhow::Result<Vec<Attempt>> {
     let rows = sqlx::query(
         "SELECT a.attempted_at, a.notice_id, n.dedup_key, a.channel, s.name, a.recipient, a.reply_code, a.reply_text,
-                a.outcome, a.duration_ms, n.actor, n.purpose, n.invoice_id, n.customer_id
+                a.outcome, a.duration_ms, n.actor, n.purpose, n.invoice_id, n.customer_id, i.external_id
          FROM delivery_attempts a JOIN notices n ON n.id = a.notice_id
          LEFT JOIN smtp_accounts s ON s.id = a.account_id
+         LEFT JOIN invoices i ON i.id = n.invoice_id
          WHERE ($1 IS NULL OR n.customer_id = $1) AND ($2 IS NULL OR n.invoice_id = $2)
            AND ($3 IS NULL OR a.outcome = $3) AND ($4 IS NULL OR a.attempted_at >= $4)
            AND ($5 IS NULL OR a.attempted_at < $5)
@@ -84,6 +85,7 @@ pub async fn list_attempts(
                     .map_err(anyhow::Error::msg)?,
                 invoice_id: r.try_get::<Option<i64>, _>(12)?.map(InvoiceId),
                 customer_id: r.try_get::<Option<i64>, _>(13)?.map(CustomerId),
+                invoice: r.try_get(14)?,
             })
         })
         .collect()
@@ -289,4 +291,61 @@ pub async fn settled_attempt_id(
     .fetch_one(&mut *conn)
     .await?;
     Ok(row.try_get::<Option<i64>, _>(0)?)
+}
+
+/// One message of an invoice's collection history ("Hist. Cobrança").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceNotice {
+    /// The notice.
+    pub id: i64,
+    /// What it was for (the layout purpose's stored name).
+    pub purpose: String,
+    /// `email`, `sms` or `push`.
+    pub channel: String,
+    /// The layout's name.
+    pub layout: String,
+    /// Who or what caused it (`user: ana`, `routine: Manhã`, `generation`…).
+    pub actor: String,
+    /// Its status.
+    pub status: String,
+    /// Why it was not sent, or the last error.
+    pub last_error: Option<String>,
+    /// When it was queued (ms).
+    pub created_at: i64,
+    /// When it was sent (ms).
+    pub sent_at: Option<i64>,
+}
+
+/// Every notice about an invoice, oldest first: those naming it and the grouped ones carrying
+/// it (the generation message of several invoices).
+pub async fn notices_of_invoice(
+    conn: &mut AnyConnection,
+    invoice: crate::domain::InvoiceId,
+) -> anyhow::Result<Vec<InvoiceNotice>> {
+    let rows = sqlx::query(
+        "SELECT n.id, n.purpose, n.channel, COALESCE(l.name, ''), n.actor, n.status, n.last_error,
+                n.created_at, n.sent_at
+           FROM notices n LEFT JOIN layouts l ON l.id = n.layout_id
+          WHERE n.invoice_id = $1
+             OR n.id IN (SELECT g.notice_id FROM notice_invoices g WHERE g.invoice_id = $1)
+          ORDER BY n.created_at, n.id",
+    )
+    .bind(invoice.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(InvoiceNotice {
+                id: r.try_get(0)?,
+                purpose: r.try_get(1)?,
+                channel: r.try_get(2)?,
+                layout: r.try_get(3)?,
+                actor: r.try_get(4)?,
+                status: r.try_get(5)?,
+                last_error: r.try_get(6)?,
+                created_at: r.try_get(7)?,
+                sent_at: r.try_get(8)?,
+            })
+        })
+        .collect()
 }

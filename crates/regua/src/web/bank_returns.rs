@@ -255,6 +255,22 @@ pub(super) async fn confirm(
     }
 }
 
+/// Who or what caused a message, on screen.
+fn actor_pt(actor: &str) -> String {
+    match actor {
+        "generation" => "geração de faturas".into(),
+        "payment" => "pagamento registrado".into(),
+        "test" => "teste".into(),
+        other => match other.split_once(':') {
+            Some(("user", who)) => format!("usuário {}", who.trim()),
+            Some(("cli", who)) => format!("linha de comando ({})", who.trim()),
+            Some(("api", who)) => format!("API ({})", who.trim()),
+            Some(("routine", who)) => format!("rotina {}", who.trim()),
+            _ => other.to_string(),
+        },
+    }
+}
+
 /// The bank's word on a registration, on screen.
 fn registration_pt(status: &str) -> &'static str {
     match status {
@@ -367,6 +383,35 @@ async fn invoice_page(
             crate::domain::InvoiceStatus::Open => "Em aberto".to_string(),
             crate::domain::InvoiceStatus::Cancelled => "Cancelada".to_string(),
         };
+        // The collection history ("Hist. Cobrança"): every message about the invoice.
+        let history: Vec<_> = store::log::notices_of_invoice(&mut conn, id)
+            .await?
+            .iter()
+            .map(|n| {
+                let step = n
+                    .purpose
+                    .parse::<crate::domain::Purpose>()
+                    .map_or(n.purpose.clone(), |p| p.label_pt().to_string());
+                let channel = n
+                    .channel
+                    .parse::<crate::domain::delivery::Channel>()
+                    .map_or(n.channel.clone(), |c| c.label_pt().to_string());
+                let status = n
+                    .status
+                    .parse::<crate::domain::delivery::NoticeStatus>()
+                    .map_or(n.status.clone(), |s| s.label_pt().to_string());
+                let outcome = match (&n.last_error, n.status.as_str()) {
+                    (Some(why), "skipped" | "dead" | "retrying") => format!("{status}: {why}"),
+                    _ => status,
+                };
+                minijinja::context! {
+                    id => n.id, step, channel, layout => n.layout.clone(),
+                    at => state.clock.local_time(n.created_at, "%d/%m/%Y %H:%M"),
+                    sent => n.sent_at.map(|t| state.clock.local_time(t, "%d/%m/%Y %H:%M")),
+                    by => actor_pt(&n.actor), outcome,
+                }
+            })
+            .collect();
         let bank = store::bank_returns::bank_status_of(&mut conn, id).await?;
         let rejected = matches!(&bank, Some((s, _)) if s == "rejected");
         let sent = store::remessa::last_item_of(&mut conn, id).await?;
@@ -403,7 +448,7 @@ async fn invoice_page(
                 ext => i.external_id.clone(), id => i.id, customer => customer.name,
                 customer_id => customer.id, due => format_date(i.due_date),
                 amount => i.amount.to_string(), status, our_number => i.our_number,
-                events, registration, rejected, error,
+                events, registration, rejected, error, history,
                 csrf => session.csrf.clone(),
                 ..session.ctx()
             },

@@ -104,6 +104,7 @@ pub(super) async fn show(
                     when => when(&state, a.attempted_at), outcome => a.outcome.as_str(),
                     outcome_pt => super::log::outcome_pt(a.outcome), recipient => a.recipient.clone(),
                     purpose => a.purpose.label_pt(),
+                    invoice => a.invoice.clone(), invoice_id => a.invoice_id.map(|i| i.0),
                     reply => format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim().to_string(),
                 }
             })

@@ -29,6 +29,8 @@ pub(super) struct LogQuery {
     #[serde(default)]
     customer: String,
     #[serde(default)]
+    invoice: String,
+    #[serde(default)]
     account: String,
     #[serde(default)]
     channel: String,
@@ -93,6 +95,13 @@ async fn filter(
             None => return Ok(Err(format!("Cliente não encontrado: {ext}"))),
         },
     };
+    let invoice = match q.invoice.trim() {
+        "" => None,
+        ext => match store::invoices::find_invoice_by_external_id(&mut conn, ext).await? {
+            Some(i) => Some(i.id),
+            None => return Ok(Err(format!("Fatura não encontrada: {ext}"))),
+        },
+    };
     let account = match q.account.trim() {
         "" => None,
         name => match store::accounts::find_smtp_account(&mut conn, name).await? {
@@ -102,7 +111,7 @@ async fn filter(
     };
     Ok(Ok(LogFilter {
         customer,
-        invoice: None,
+        invoice,
         outcome,
         from_ms: from.map(day_start).transpose()?,
         to_ms: to.map(|d| day_start(d.tomorrow()?)).transpose()?,
@@ -150,6 +159,7 @@ pub(super) async fn list(
                     recipient => a.recipient,
                     purpose => a.purpose.label_pt(),
                     actor => a.actor,
+                    invoice => a.invoice, invoice_id => a.invoice_id.map(|i| i.0),
                     dead => a.outcome == NoticeStatus::Dead,
                 }
             })
@@ -183,6 +193,7 @@ impl LogQuery {
             from: self.from.clone(),
             to: self.to.clone(),
             customer: self.customer.clone(),
+            invoice: self.invoice.clone(),
             account: self.account.clone(),
             channel: self.channel.clone(),
             page: None,
