@@ -75,12 +75,25 @@ fn next_month(y: i16, m: i8) -> (i16, i8) {
     if m == 12 { (y + 1, 1) } else { (y, m + 1) }
 }
 
-/// Generates the contract's next `months` invoices (see the module doc), in one transaction.
+/// Generates the contract's next `months` invoices (see the module doc), in one transaction;
+/// the generation e-mail, if any, says it was caused by the generation itself.
 pub async fn generate_invoices(
     db: &Db,
     contract_ref: &str,
     months: u32,
     clock: &Clock,
+) -> Result<Generation, GenerateError> {
+    generate_invoices_by(db, contract_ref, months, clock, None).await
+}
+
+/// [`generate_invoices`] asked by someone (a page's button, the API, the command line): the
+/// generation e-mail's history names them (`user: ana`) instead of `generation`.
+pub async fn generate_invoices_by(
+    db: &Db,
+    contract_ref: &str,
+    months: u32,
+    clock: &Clock,
+    actor: Option<&crate::domain::Actor>,
 ) -> Result<Generation, GenerateError> {
     if !(1..=60).contains(&months) {
         return Err(GenerateError::Months(months));
@@ -92,7 +105,11 @@ pub async fn generate_invoices(
     if contract.status == ContractStatus::Cancelled {
         return Err(GenerateError::Cancelled(contract.external_id));
     }
-    let generation = generate_in(&mut tx, contract, months, clock, &mut Shared::default()).await?;
+    let mut shared = Shared {
+        actor: actor.map(ToString::to_string),
+        ..Shared::default()
+    };
+    let generation = generate_in(&mut tx, contract, months, clock, &mut shared).await?;
     tx.commit().await.map_err(anyhow::Error::from)?;
     if generation.notice == GenerationNotice::NoAccount {
         tracing::warn!(contract = %generation.contract.external_id, "send on generation: no financial SMTP account");
@@ -190,6 +207,8 @@ struct Shared {
     wallets: std::collections::HashMap<WalletId, BillingWallet>,
     account: Option<Option<crate::delivery::SmtpAccount>>,
     layout: Option<LayoutId>,
+    /// Who asked, for the generation e-mail's history; `None`: the generation itself.
+    actor: Option<String>,
 }
 
 /// One contract's generation, in the caller's transaction.
@@ -321,7 +340,7 @@ async fn generation_notice(
                 crate::delivery::Channel::Email,
                 crate::layouts::Purpose::InvoiceGenerated,
                 layout,
-                "generation",
+                shared.actor.as_deref().unwrap_or("generation"),
             )
         },
         &account.from_address,

@@ -1004,7 +1004,8 @@ async fn a_customer_page_shows_contacts_emails_sent_and_the_timeline() {
         assert!(page.body.contains("Celular: +55 11 98765-4321"), "{}", page.body);
         assert!(page.body.contains(">K1</a>"));
         // E-mails enviados: the reminder, accepted.
-        assert!(page.body.contains("<td>enviado</td><td>maria@exemplo.com.br</td><td>Lembrete antes do vencimento</td>"), "{}", page.body);
+        assert!(page.body.contains("<td>enviado</td><td>maria@exemplo.com.br</td><td><a href=\"/faturas/"), "{}", page.body);
+        assert!(page.body.contains(">K1/2026-01</a></td><td>Lembrete antes do vencimento</td>"), "{}", page.body);
         // The timeline, newest first: the payment (09/01), the pause, the reminder.
         let tl = page.body.split("<ul class=\"timeline\">").nth(1).unwrap();
         let pay = tl.find("Pagamento da fatura K1/2026-01: R$ 119,90 em 09/01/2026").expect("payment");
@@ -2332,6 +2333,54 @@ async fn the_invoice_page_lists_its_collection_history() {
             "{}",
             page.body
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_generation_asked_on_a_page_names_the_user_in_the_history() {
+    let t = sqlite().await;
+    add_bb_wallet_and_method(&t.db).await;
+    customer_with_contract(&t.db, 10, "email").await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let account = folder_account(&t.db, dir.path()).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::parties::set_setting(
+        &mut conn,
+        store::accounts::SETTING_FINANCIAL_ACCOUNT,
+        &account.name,
+    )
+    .await
+    .unwrap();
+    sqlx::query("UPDATE wallets SET send_on_generate = 1")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let contract = store::parties::find_contract(&mut conn, "K1")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let r = http(
+            addr,
+            "POST",
+            &format!("/contratos/{}/gerar", contract.id.0),
+            &ana,
+            &format!("_csrf={}&months=1", enc(&csrf)),
+        )
+        .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let mut conn = db.pool.acquire().await.unwrap();
+        let actors: Vec<String> =
+            sqlx::query_scalar("SELECT actor FROM notices WHERE purpose = 'invoice_generated'")
+                .fetch_all(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(actors, ["user: ana"]);
     })
     .await;
 }

@@ -83,8 +83,14 @@ pub(super) async fn invoices(g: &Global, cmd: InvoicesCmd) -> anyhow::Result<Exi
             months,
             ..
         } => {
-            let generation =
-                crate::invoicing::generate_invoices(&db, &contract, months, &g.clock()?).await?;
+            let generation = crate::invoicing::generate_invoices_by(
+                &db,
+                &contract,
+                months,
+                &g.clock()?,
+                Some(&actor()),
+            )
+            .await?;
             for inv in &generation.created {
                 println!(
                     "created {}  due {}  {}  our number {}",

@@ -115,11 +115,12 @@ pub(super) async fn generate(
             Err(_) => return StatusCode::NOT_FOUND.into_response(),
         }
     };
-    match crate::invoicing::generate_invoices(
+    match crate::invoicing::generate_invoices_by(
         &state.db,
         &contract.external_id,
         months,
         &state.clock,
+        Some(&session.actor()),
     )
     .await
     {

@@ -763,7 +763,15 @@ async fn generate(
     idempotent(&state, &client, &headers, &path, &body, |_| async {
         client.require(Permission::EditBilling)?;
         let b: GenerateBody = parse_json(&body)?;
-        match crate::invoicing::generate_invoices(&state.db, &id, b.months, &state.clock).await {
+        match crate::invoicing::generate_invoices_by(
+            &state.db,
+            &id,
+            b.months,
+            &state.clock,
+            Some(&client.actor()),
+        )
+        .await
+        {
             Ok(g) => {
                 let created = g
                     .created
