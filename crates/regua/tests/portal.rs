@@ -265,6 +265,10 @@ async fn a_subscriber_sees_pays_and_emails_only_their_own_invoices() {
             assert_eq!(r.status, 303, "{label}: {}", r.body);
             let back = http(addr, "GET", r.header("location").unwrap(), &s, "").await;
             assert!(back.body.contains("Enviamos a fatura para m***@exemplo.com.br."));
+            // The address comes from the record, never from the URL.
+            let forged = http(addr, "GET", &format!("/central/faturas/{}?enviada=golpe%40fraude.com", maria.id.0), &s, "").await;
+            assert!(forged.body.contains("Enviamos a fatura para m***@exemplo.com.br."), "{}", forged.body);
+            assert!(!forged.body.contains("fraude"), "{label}: nothing from the URL is shown");
             assert_eq!(http(addr, "POST", &send, &s, &format!("_csrf={}", enc(&csrf))).await.status, 303);
             let over = http(addr, "POST", &send, &s, &format!("_csrf={}", enc(&csrf))).await;
             assert_eq!(over.status, 429, "{label}: the invoice's limit of 2");
@@ -355,6 +359,20 @@ async fn the_customer_limit_counts_every_invoice_and_no_email_is_explained() {
         );
         assert!(over.body.contains("Você já pediu 1 envio(s) hoje"));
         let (j, jcsrf) = portal_session(addr, "11222333000181", "senha-do-joao").await;
+        // The invoice page hides the button and says why.
+        let invoice_page = http(addr, "GET", &format!("/central/faturas/{joao}"), &j, "").await;
+        assert!(
+            !invoice_page.body.contains("id=\"send-email\""),
+            "{}",
+            invoice_page.body
+        );
+        assert!(
+            invoice_page
+                .body
+                .contains("Não há e-mail cadastrado para você"),
+            "{}",
+            invoice_page.body
+        );
         let page = http(
             addr,
             "GET",

@@ -639,7 +639,19 @@ pub(super) async fn invoice(
             .as_deref()
             .and_then(|p| boleto::pdf::qr_svg(p).ok())
             .map(minijinja::Value::from_safe_string);
-        let offered = open && self_service::email_offered(&mut conn).await?;
+        let email = store::parties::get_customer(&mut conn, invoice.customer_id)
+            .await?
+            .email
+            .map(|e| e.as_str().to_string());
+        let offered_here = open && self_service::email_offered(&mut conn).await?;
+        let offered = offered_here && email.is_some();
+        // Offered, but the subscriber has no e-mail on file: say why there is no button.
+        let no_email = offered_here && email.is_none();
+        let sent = q
+            .enviada
+            .as_ref()
+            .and(email.as_deref())
+            .map(self_service::mask_email);
         Ok(render(
             &state,
             "portal_invoice.html",
@@ -647,7 +659,7 @@ pub(super) async fn invoice(
             minijinja::context! {
                 title => format!("Fatura {}", invoice.external_id),
                 invoice => invoice_row(&invoice, today), open, line, pix, qr, offered, updated,
-                sent => q.enviada, csrf => session.csrf.clone(), logged_in => true,
+                sent, no_email, csrf => session.csrf.clone(), logged_in => true,
             },
         ))
     }
@@ -750,11 +762,9 @@ pub(super) async fn send(
         Ok(
             match self_service::send_second_copy(&state.db, &state.clock, &invoice, request).await?
             {
-                Ok((_, masked)) => {
-                    let q = serde_urlencoded::to_string([("enviada", masked.as_str())])
-                        .unwrap_or_default();
-                    Redirect::to(&format!("/central/faturas/{id}?{q}")).into_response()
-                }
+                // The page says where it went from the record, not from the URL: a link
+                // cannot make it claim another address.
+                Ok(_) => Redirect::to(&format!("/central/faturas/{id}?enviada=1")).into_response(),
                 Err(refusal) => refused(&state, &session, refusal),
             },
         )
