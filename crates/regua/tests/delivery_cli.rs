@@ -194,3 +194,37 @@ async fn an_invoice_sent_from_the_cli_shows_in_the_log_with_who_caused_it() {
         "a sent notice cannot be requeued"
     );
 }
+
+#[tokio::test]
+async fn port_465_with_starttls_is_refused_with_the_fix() {
+    let t = sqlite().await;
+    let out = regua(
+        &t.url,
+        &[],
+        &[
+            "smtp",
+            "add",
+            "--name",
+            "Provedor",
+            "--host",
+            "smtp.exemplo.com.br",
+            "--port",
+            "465",
+            "--security",
+            "starttls",
+            "--from",
+            "cobranca@provedor.com.br",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "--security: port 465 is implicit TLS (SMTPS): use --security tls, or port 587 with starttls\n"
+    );
+    let list = regua(&t.url, &[], &["smtp", "list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).lines().count(),
+        1,
+        "nothing added"
+    );
+}

@@ -307,6 +307,17 @@ async fn smtp_settings_need_the_email_permission_keep_the_password_and_send_a_te
             assert!(bad.body.contains(msg), "{msg}");
         }
         assert!(!bad.body.contains("segredo-1"));
+        // Port 465 is TLS from the first byte: STARTTLS there is refused with the fix.
+        let smtps = http(
+            addr,
+            "POST",
+            "/configuracoes/email",
+            &finance,
+            &format!("_csrf={}&name=Provedor&host=smtp.exemplo.com.br&port=465&security=starttls&from=cobranca%40provedor.com.br", enc(&csrf)),
+        )
+        .await;
+        assert_eq!(smtps.status, 422);
+        assert!(smtps.body.contains("A porta 465 usa TLS direto (SMTPS)"), "{}", smtps.body);
         // No CSRF token: refused.
         let forged = http(addr, "POST", "/configuracoes/email", &finance, "name=X&host=h&port=25&security=none&from=a%40b.com").await;
         assert_eq!(forged.status, 403);

@@ -224,6 +224,9 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
                 },
                 None => Security::suggested_for_port(port).unwrap_or(Security::StartTls),
             };
+            if let Some((en, _)) = security.refused_with_port(port) {
+                return bad(format!("--security: {en}"));
+            }
             if let Some(suggested) = Security::suggested_for_port(port)
                 && suggested != security
             {

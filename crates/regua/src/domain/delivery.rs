@@ -76,6 +76,16 @@ impl Security {
             _ => None,
         }
     }
+
+    /// A pairing that cannot work, refused: port 465 is SMTPS, TLS from the first byte, so a
+    /// STARTTLS client waits for a greeting that never comes (RFC 8314 § 3.3). Why, in English
+    /// and in Portuguese.
+    pub fn refused_with_port(self, port: u16) -> Option<(&'static str, &'static str)> {
+        (port == 465 && self == Security::StartTls).then_some((
+            "port 465 is implicit TLS (SMTPS): use --security tls, or port 587 with starttls",
+            "A porta 465 usa TLS direto (SMTPS): escolha TLS, ou use a porta 587 com STARTTLS.",
+        ))
+    }
 }
 
 str_enum!(

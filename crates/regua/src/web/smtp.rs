@@ -87,6 +87,9 @@ fn validate(f: &SmtpForm) -> Result<NewSmtpAccount, Errors> {
             Security::None
         }
     };
+    if let Some((_, pt)) = security.refused_with_port(port) {
+        errors.insert("security", pt.into());
+    }
     let from = EmailAddress::parse(&f.from).map_err(|_| ());
     if from.is_err() {
         errors.insert("from", "Informe um e-mail de remetente válido.".into());
