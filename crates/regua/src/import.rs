@@ -94,6 +94,76 @@ pub struct ImportReport {
     pub created: usize,
     /// Rows that updated an existing record.
     pub updated: usize,
+    /// How the file's bytes were read.
+    pub encoding: Encoding,
+}
+
+/// How a CSV file's bytes are read. Brazilian ERPs and Excel export Windows-1252 (or
+/// ISO-8859-1, whose printable characters it includes); everything else is UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// UTF-8 (a BOM is skipped).
+    #[default]
+    Utf8,
+    /// Windows-1252, also read for ISO-8859-1.
+    Windows1252,
+}
+
+impl Encoding {
+    /// The name said to the operator.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Utf8 => "UTF-8",
+            Encoding::Windows1252 => "Windows-1252",
+        }
+    }
+}
+
+impl std::str::FromStr for Encoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Encoding, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(Encoding::Utf8),
+            "windows-1252" | "cp1252" | "iso-8859-1" | "latin1" | "latin-1" => {
+                Ok(Encoding::Windows1252)
+            }
+            other => Err(format!(
+                "unknown encoding {other:?}; one of: utf-8, windows-1252, iso-8859-1"
+            )),
+        }
+    }
+}
+
+/// The file as text: as `forced` says, or detected — UTF-8 when the bytes are valid UTF-8,
+/// Windows-1252 otherwise (no byte sequence is invalid there). Forced UTF-8 over bytes that are
+/// not names the first line at fault.
+pub fn decode(
+    bytes: &[u8],
+    forced: Option<Encoding>,
+) -> Result<(std::borrow::Cow<'_, str>, Encoding), ImportError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match (forced, std::str::from_utf8(bytes)) {
+        (None | Some(Encoding::Utf8), Ok(text)) => Ok((text.into(), Encoding::Utf8)),
+        (Some(Encoding::Utf8), Err(e)) => {
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1;
+            Err(ImportError::BadRows(vec![RowError {
+                line: line as u64,
+                column: "-".into(),
+                reason:
+                    "not UTF-8 (an accent saved by another program?): try --encoding windows-1252"
+                        .into(),
+            }]))
+        }
+        (None | Some(Encoding::Windows1252), _) => {
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
+            Ok((text, Encoding::Windows1252))
+        }
+    }
 }
 
 /// A CSV file read into header and rows, with each row's line number.
@@ -264,11 +334,23 @@ pub async fn import_csv(
     bytes: &[u8],
     clock: &Clock,
 ) -> Result<ImportReport, ImportError> {
-    let table = read_table(bytes, kind)?;
+    import_csv_as(db, kind, bytes, None, clock).await
+}
+
+/// [`import_csv`] with the encoding given (`None`: detected, see [`decode`]).
+pub async fn import_csv_as(
+    db: &Db,
+    kind: ImportKind,
+    bytes: &[u8],
+    encoding: Option<Encoding>,
+    clock: &Clock,
+) -> Result<ImportReport, ImportError> {
+    let (text, encoding) = decode(bytes, encoding)?;
+    let table = read_table(text.as_bytes(), kind)?;
     let mut conn = db.pool.acquire().await.map_err(anyhow::Error::from)?;
     let mut errors = Vec::new();
     let now = clock.now_millis();
-    let report = match kind {
+    let mut report = match kind {
         ImportKind::Customers => {
             let rows = parse_customers(&table, &mut errors);
             if !errors.is_empty() {
@@ -399,6 +481,7 @@ pub async fn import_csv(
             ImportReport {
                 created: 0,
                 updated: rows.len(),
+                ..ImportReport::default()
             }
         }
         ImportKind::Suspensions => {
@@ -406,10 +489,12 @@ pub async fn import_csv(
             import_suspensions(db, &table, clock, &mut errors).await?
         }
     };
+    report.encoding = encoding;
     tracing::info!(
         ?kind,
         created = report.created,
         updated = report.updated,
+        encoding = encoding.as_str(),
         "import committed"
     );
     Ok(report)

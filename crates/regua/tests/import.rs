@@ -323,3 +323,54 @@ async fn customers_carry_an_optional_postal_address_checked_by_cep_and_uf() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_windows_1252_file_is_read_with_its_accents_and_the_encoding_said() {
+    let t = sqlite().await;
+    // "José Conceição" as Excel saves it in Brazil: Windows-1252 bytes.
+    let mut bytes = format!("{CUSTOMERS_HEADER}\nC1,Jos").into_bytes();
+    bytes.push(0xE9);
+    bytes.extend_from_slice(b" Concei");
+    bytes.extend_from_slice(&[0xE7, 0xE3]);
+    bytes.extend_from_slice(b"o,529.982.247-25,,\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clientes.csv");
+    std::fs::write(&path, &bytes).unwrap();
+    // Forced UTF-8: refused on the right line (the row, line 2), nothing imported.
+    let out = regua_cli(
+        &t.url,
+        &[
+            "import",
+            "customers",
+            path.to_str().unwrap(),
+            "--encoding",
+            "utf-8",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("line 2: -: not UTF-8"), "{err}");
+    // Detected: read as Windows-1252, the accents kept, and said.
+    let out = regua_cli(&t.url, &["import", "customers", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("read as Windows-1252 (detected: not UTF-8)")
+    );
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let c = store::parties::find_customer_by_external_id(&mut conn, "C1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.name, "José Conceição");
+    // A UTF-8 file is read as UTF-8.
+    let utf8 = format!("{CUSTOMERS_HEADER}\nC2,João,111.444.777-35,,\n");
+    let r = import_csv(
+        &t.db,
+        ImportKind::Customers,
+        utf8.as_bytes(),
+        &clock_on("2026-01-05"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.encoding, regua::import::Encoding::Utf8);
+}

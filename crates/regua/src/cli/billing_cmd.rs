@@ -492,11 +492,24 @@ pub(super) async fn import(
     g: &Global,
     kind: crate::import::ImportKind,
     file: &std::path::Path,
+    encoding: Option<crate::import::Encoding>,
 ) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let db = g.db().await?;
-    match crate::import::import_csv(&db, kind, &bytes, &g.clock()?).await {
+    match crate::import::import_csv_as(&db, kind, &bytes, encoding, &g.clock()?).await {
         Ok(r) => {
+            if r.encoding != crate::import::Encoding::Utf8 {
+                let how = if encoding.is_some() {
+                    "as asked"
+                } else {
+                    "detected: not UTF-8"
+                };
+                eprintln!(
+                    "{}: read as {} ({how})",
+                    file.display(),
+                    r.encoding.as_str()
+                );
+            }
             println!(
                 "imported {}: {} created, {} updated",
                 file.display(),

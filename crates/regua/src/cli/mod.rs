@@ -82,8 +82,12 @@ pub enum Command {
     Import {
         /// What the file holds.
         kind: ImportKind,
-        /// The CSV file (UTF-8, comma or semicolon separated, with a header row).
+        /// The CSV file (comma or semicolon separated, with a header row).
         file: std::path::PathBuf,
+        /// utf-8, windows-1252 or iso-8859-1 (default: detected — UTF-8 when the bytes are,
+        /// else Windows-1252, what Brazilian ERPs and Excel export).
+        #[arg(long, value_parser = |s: &str| s.parse::<crate::import::Encoding>())]
+        encoding: Option<crate::import::Encoding>,
     },
     /// Invoices (faturas): generate a contract's monthly invoices, list them.
     #[command(subcommand)]
@@ -206,7 +210,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Import { kind, file } => billing_cmd::import(g, kind, &file).await,
+        Command::Import {
+            kind,
+            file,
+            encoding,
+        } => billing_cmd::import(g, kind, &file, encoding).await,
         Command::Invoices(cmd) => billing_cmd::invoices(g, cmd).await,
         Command::Wallet(cmd) => billing_cmd::wallet(g, cmd).await,
         Command::Method(cmd) => billing_cmd::method(g, cmd).await,
