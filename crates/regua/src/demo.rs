@@ -491,6 +491,15 @@ pub async fn run(args: &DemoArgs, clock: &Clock, database: Option<&str>) -> anyh
             store::redact_url(&url)
         )?;
     }
+    // The messages' links (the portal's) follow where this run listens, not the default port.
+    let portal = if args.bind.ip().is_unspecified() {
+        format!("http://localhost:{}", args.bind.port())
+    } else {
+        format!("http://{}", args.bind)
+    };
+    let mut conn = db.pool.acquire().await?;
+    store::parties::set_setting(&mut conn, "portal_url", &portal).await?;
+    drop(conn);
     let mail_dir = mail_dir_for(&args.file);
     let mail = send_demo_mail(&db, clock, &mail_dir).await?;
     let mut conn = db.pool.acquire().await?;

@@ -5,7 +5,14 @@ fn the_demo_seeds_an_isp_and_writes_its_reminders_to_a_folder_once() {
     let dir = tempfile::tempdir().unwrap();
     let run = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
-            .args(["demo", "--customers", "60", "--no-serve"])
+            .args([
+                "demo",
+                "--customers",
+                "60",
+                "--no-serve",
+                "--bind",
+                "127.0.0.1:9191",
+            ])
             .current_dir(dir.path())
             .env_remove("REGUA_DATABASE_URL")
             .env("REGUA_TODAY", "2026-11-22")
@@ -52,6 +59,14 @@ fn the_demo_seeds_an_isp_and_writes_its_reminders_to_a_folder_once() {
         }
     }
     assert_eq!(suspensions, 1);
+    // The messages' portal links follow --bind.
+    assert!(
+        files.iter().any(|f| std::fs::read_to_string(f)
+            .unwrap()
+            .replace("=\r\n", "")
+            .contains("http://127.0.0.1:9191/central/faturas/")),
+        "a reminder links to the portal where the demo listens"
+    );
     let second = run();
     assert!(second.contains("E-mails: 0 enviados"), "{second}");
     assert_eq!(
