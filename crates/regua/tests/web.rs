@@ -2395,3 +2395,55 @@ async fn a_generation_asked_on_a_page_names_the_user_in_the_history() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_customer_page_edits_the_contact_and_keeps_the_trail() {
+    let t = sqlite().await;
+    add_bb_wallet_and_method(&t.db).await;
+    customer_with_contract(&t.db, 10, "email").await;
+    add_user(&t.db, "ana", Role::Finance, "senha-forte-1").await;
+    add_user(&t.db, "caio", Role::Support, "senha-forte-2").await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let c = store::parties::find_customer_by_external_id(&mut conn, "C1")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let path = format!("/clientes/{}/contato", c.id.0);
+        let form = |csrf: &str, email: &str, zip: &str| {
+            format!(
+                "_csrf={}&name=Maria+Souza&email={}&mobile_phone=11987654321&address_street=Rua+Nova&address_number=5&address_complement=&address_district=Centro&address_zip={}&address_city=Santos&address_state=SP",
+                enc(csrf),
+                enc(email),
+                enc(zip)
+            )
+        };
+        let (caio, caio_csrf) = session_for(addr, "caio", "senha-forte-2").await;
+        assert_eq!(http(addr, "POST", &path, &caio, &form(&caio_csrf, "m@x.com", "11010000")).await.status, 403);
+        let (ana, csrf) = session_for(addr, "ana", "senha-forte-1").await;
+        let bad = http(addr, "POST", &path, &ana, &form(&csrf, "nao-e-email", "11010000")).await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("E-mail principal inválido."), "{}", bad.body);
+        let bad = http(addr, "POST", &path, &ana, &form(&csrf, "maria@nova.com.br", "123")).await;
+        assert!(bad.body.contains("CEP inválido (8 dígitos)."), "{}", bad.body);
+        let ok = http(addr, "POST", &path, &ana, &form(&csrf, "maria@nova.com.br", "11010-000")).await;
+        assert_eq!(ok.status, 303, "{}", ok.body);
+        let page = http(addr, "GET", &format!("/clientes/{}", c.id.0), &ana, "").await;
+        assert!(page.body.contains("E-mail principal: maria@nova.com.br"));
+        assert!(page.body.contains("Endereço: Rua Nova, 5 - Centro - Santos/SP - CEP 11010-000"), "{}", page.body);
+        let mut conn = db.pool.acquire().await.unwrap();
+        let trail: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT actor, action, before, after FROM audit_log WHERE action = 'customer.update'",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(trail.len(), 1, "only the saved change: {trail:?}");
+        assert_eq!(trail[0].0, "user: ana");
+        assert!(trail[0].2.as_deref().unwrap().contains("maria@exemplo.com.br"));
+        assert!(trail[0].3.as_deref().unwrap().contains("maria@nova.com.br"));
+    })
+    .await;
+}

@@ -56,6 +56,7 @@ pub fn customer_record(c: &Customer) -> Value {
         "document": c.document.to_string(),
         "email": c.email.as_ref().map(|e| e.as_str()),
         "mobile_phone": c.mobile_phone.as_ref().map(|m| format!("+{}", m.e164())),
+        "address": c.address.as_ref().map(ToString::to_string),
     })
 }
 

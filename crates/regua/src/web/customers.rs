@@ -1,4 +1,5 @@
-//! Clientes: the list (search by code, name, document or e-mail) and a customer's page — contact,
+//! Clientes: the list (search by code, name, document or e-mail) and a customer's page — contact
+//! (editable: name, e-mail principal, mobile phone, postal address — the seed's "aba Contato"),
 //! contracts, "E-mails enviados" and the timeline of every notice (sent or not, with the reason),
 //! payment and pause.
 
@@ -6,7 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Permission;
@@ -76,6 +77,137 @@ pub(super) async fn show(
     if let Err(r) = session.require(&state, Permission::View) {
         return r;
     }
+    page(&state, &session, id, None, StatusCode::OK).await
+}
+
+/// The contact form ("aba Contato").
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ContactForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    mobile_phone: String,
+    #[serde(default)]
+    address_street: String,
+    #[serde(default)]
+    address_number: String,
+    #[serde(default)]
+    address_complement: String,
+    #[serde(default)]
+    address_district: String,
+    #[serde(default)]
+    address_zip: String,
+    #[serde(default)]
+    address_city: String,
+    #[serde(default)]
+    address_state: String,
+}
+
+/// `POST /clientes/{id}/contato`: name, e-mail principal, mobile phone and address, audited
+/// `customer.update`. An empty address keeps the one stored.
+pub(super) async fn save_contact(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<ContactForm>,
+) -> Response {
+    use crate::domain::{AddressText, EmailAddress, MobilePhone, NewCustomer, PostalAddress};
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&f.csrf)) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Ok(customer) = store::parties::get_customer(&mut conn, CustomerId(id)).await else {
+            return Ok(StatusCode::NOT_FOUND.into_response());
+        };
+        drop(conn);
+        let refuse = |message: &str| {
+            page(
+                &state,
+                &session,
+                id,
+                Some(message.to_string()),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        };
+        let name = f.name.trim();
+        if name.is_empty()
+            || crate::domain::limits::check_line(name, crate::domain::limits::MAX_TEXT_CHARS)
+                .is_err()
+        {
+            return Ok(refuse("Informe o nome (uma linha).").await);
+        }
+        let email = match f.email.trim() {
+            "" => None,
+            e => match EmailAddress::parse(e) {
+                Ok(e) => Some(e),
+                Err(_) => return Ok(refuse("E-mail principal inválido.").await),
+            },
+        };
+        let mobile_phone = match f.mobile_phone.trim() {
+            "" => None,
+            p => match MobilePhone::parse(p) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    return Ok(refuse("Celular inválido (DDD e número, começando com 9).").await);
+                }
+            },
+        };
+        let address = match PostalAddress::parse(&AddressText {
+            street: &f.address_street,
+            number: &f.address_number,
+            complement: &f.address_complement,
+            district: &f.address_district,
+            zip: &f.address_zip,
+            city: &f.address_city,
+            state: &f.address_state,
+        }) {
+            Ok(a) => a,
+            Err(("address_zip", _)) => return Ok(refuse("CEP inválido (8 dígitos).").await),
+            Err(("address_state", _)) => return Ok(refuse("UF inválida.").await),
+            Err(_) => {
+                return Ok(refuse(
+                    "Endereço incompleto: informe logradouro, bairro, CEP, cidade e UF.",
+                )
+                .await);
+            }
+        };
+        let record = NewCustomer {
+            external_id: customer.external_id.clone(),
+            name: name.to_string(),
+            document: customer.document.clone(),
+            email,
+            mobile_phone,
+            address,
+        };
+        match crate::actions::records::save_customer(
+            &state.db,
+            &record,
+            crate::actions::records::Save::Update,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?
+        {
+            Ok(_) => Ok(Redirect::to(&format!("/clientes/{id}")).into_response()),
+            Err(_) => Ok(StatusCode::NOT_FOUND.into_response()),
+        }
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+async fn page(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    error: Option<String>,
+    code: StatusCode,
+) -> Response {
     let result: anyhow::Result<Option<Response>> = async {
         let mut conn = state.db.pool.acquire().await?;
         let Ok(customer) = store::parties::get_customer(&mut conn, CustomerId(id)).await else {
@@ -101,7 +233,7 @@ pub(super) async fn show(
             .iter()
             .map(|a| {
                 minijinja::context! {
-                    when => when(&state, a.attempted_at), outcome => a.outcome.as_str(),
+                    when => when(state, a.attempted_at), outcome => a.outcome.as_str(),
                     outcome_pt => super::log::outcome_pt(a.outcome), recipient => a.recipient.clone(),
                     purpose => a.purpose.label_pt(),
                     invoice => a.invoice.clone(), invoice_id => a.invoice_id.map(|i| i.0),
@@ -144,22 +276,29 @@ pub(super) async fn show(
         timeline.sort_by_key(|t| std::cmp::Reverse(t.0));
         let timeline: Vec<_> = timeline
             .into_iter()
-            .map(|(ms, text)| minijinja::context! { when => when(&state, ms), text })
+            .map(|(ms, text)| minijinja::context! { when => when(state, ms), text })
             .collect();
-        Ok(Some(state.render(
+        let a = customer.address.clone().unwrap_or_default();
+        let mut resp = state.render(
             "customer.html",
             minijinja::context! {
                 title => customer.name.clone(),
                 c => minijinja::context! {
+                    id => customer.id.0,
                     ext => customer.external_id.clone(), name => customer.name.clone(), document => customer.document.to_string(),
                     email => customer.email.as_ref().map(|e| e.as_str().to_string()),
                     mobile => customer.mobile_phone.as_ref().map(|m| m.to_string()),
                     address => customer.address.as_ref().map(ToString::to_string),
+                    street => a.street, number => a.number, complement => a.complement,
+                    district => a.district, zip => a.zip, city => a.city, state => a.state,
                 },
-                contracts, emails, timeline,
+                contracts, emails, timeline, error,
+                can_edit => session.user.role.allows(Permission::EditBilling),
                 ..session.ctx()
             },
-        )))
+        );
+        *resp.status_mut() = code;
+        Ok(Some(resp))
     }
     .await;
     match result {

@@ -33,6 +33,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/cartas/aprovar-todas", post(super::letters::approve_all))
         .route("/clientes", get(super::customers::list))
         .route("/clientes/{id}", get(super::customers::show))
+        .route(
+            "/clientes/{id}/contato",
+            post(super::customers::save_contact),
+        )
         .route("/contratos", get(super::billing::contracts))
         .route("/contratos/{id}/gerar", post(super::billing::generate))
         .route(
