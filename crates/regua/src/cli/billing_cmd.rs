@@ -346,11 +346,7 @@ pub(super) async fn wallet(g: &Global, cmd: WalletCmd) -> anyhow::Result<ExitCod
             println!("wallet {:?} added (id {id})", w.name);
         }
         WalletCmd::Update { name, terms } => {
-            let Some(w) = store::parties::list_wallets(&mut conn)
-                .await?
-                .into_iter()
-                .find(|w| w.name == name)
-            else {
+            let Some(w) = store::parties::find_wallet_by_name(&mut conn, &name).await? else {
                 eprintln!("error: no wallet named {name:?}");
                 return Ok(ExitCode::from(2));
             };

@@ -63,16 +63,12 @@ async fn remessa(
     let db = g.db().await?;
     let clock = g.clock()?;
     let mut conn = db.pool.acquire().await?;
-    let Some(w) = crate::store::parties::list_wallets(&mut conn)
-        .await?
-        .into_iter()
-        .find(|w| w.name == wallet)
-    else {
+    let Some(w) = crate::store::parties::find_wallet_by_name(&mut conn, wallet).await? else {
         eprintln!("error: --wallet: no wallet named {wallet:?}");
         return Ok(ExitCode::from(2));
     };
     drop(conn);
-    let now = clock.now().to_zoned(clock.time_zone().clone()).datetime();
+    let now = clock.local_now();
     let at = date.map_or(now, |d| d.to_datetime(now.time()));
     let print_blocked = |blocked: &[crate::actions::remessa::Blocked]| {
         for b in blocked {

@@ -88,6 +88,11 @@ impl Clock {
         self.now().to_zoned(self.tz.clone()).date()
     }
 
+    /// The current date and time on the ISP's wall clock.
+    pub fn local_now(&self) -> jiff::civil::DateTime {
+        self.now().to_zoned(self.tz.clone()).datetime()
+    }
+
     /// The ISP's time zone.
     pub fn time_zone(&self) -> &TimeZone {
         &self.tz

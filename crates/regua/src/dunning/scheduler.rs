@@ -148,11 +148,7 @@ impl Scheduler {
         if !self.lead().await? {
             return Ok(Vec::new());
         }
-        let now = self
-            .clock
-            .now()
-            .to_zoned(self.clock.time_zone().clone())
-            .datetime();
+        let now = self.clock.local_now();
         let today = now.date();
         let mut conn = self.db.pool.acquire().await?;
         let routines = store::dunning::list_routines(&mut conn).await?;

@@ -255,6 +255,21 @@ pub async fn list_wallets(conn: &mut AnyConnection) -> anyhow::Result<Vec<Billin
         .collect()
 }
 
+/// One wallet by its name.
+pub async fn find_wallet_by_name(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> anyhow::Result<Option<BillingWallet>> {
+    let sql = format!("SELECT {WALLET_COLUMNS} FROM wallets WHERE name = $1");
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(wallet_from_row)
+        .transpose()
+}
+
 /// One wallet by id.
 pub async fn get_wallet(conn: &mut AnyConnection, id: WalletId) -> anyhow::Result<BillingWallet> {
     let sql = format!("SELECT {WALLET_COLUMNS} FROM wallets WHERE id = $1");

@@ -99,11 +99,7 @@ pub(super) async fn generate(
     if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
         return r;
     }
-    let now = state
-        .clock
-        .now()
-        .to_zoned(state.clock.time_zone().clone())
-        .datetime();
+    let now = state.clock.local_now();
     match crate::actions::remessa::generate(
         &state.db,
         WalletId(wallet),

@@ -133,11 +133,7 @@ pub(super) async fn set_terms(
             client.require(Permission::EditBilling)?;
             let b: TermsBody = parse_json(&body)?;
             let mut conn = state.db.pool.acquire().await?;
-            let Some(w) = store::parties::list_wallets(&mut conn)
-                .await?
-                .into_iter()
-                .find(|w| w.name == name)
-            else {
+            let Some(w) = store::parties::find_wallet_by_name(&mut conn, &name).await? else {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
                     "not_found",
