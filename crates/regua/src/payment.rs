@@ -85,21 +85,8 @@ pub fn pix_payload_due_today(
     if due.total == invoice.amount {
         return pix_payload(invoice, wallet, company);
     }
-    let key = wallet.pix_key.as_deref()?;
-    let mut code = BrCode::new_static(
-        key,
-        &pix_text(&company.name, 25),
-        &pix_text(&company.city, 15),
-    );
-    code.amount_cents = u64::try_from(due.total.cents()).ok();
-    code.txid = format!("{}D{}", pix_txid(invoice.id), today.strftime("%Y%m%d"));
-    match code.to_payload() {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(invoice = invoice.id.0, error = %e, "cannot build the PIX code");
-            None
-        }
-    }
+    let txid = format!("{}D{}", pix_txid(invoice.id), today.strftime("%Y%m%d"));
+    static_pix(invoice, wallet, company, due.total, txid)
 }
 
 /// The boleto's bank fields: the wallet's, and the invoice's our number, dates and amount.
@@ -140,14 +127,32 @@ pub fn pix_payload(
     wallet: &BillingWallet,
     company: &CompanyProfile,
 ) -> Option<String> {
+    static_pix(
+        invoice,
+        wallet,
+        company,
+        invoice.amount,
+        pix_txid(invoice.id),
+    )
+}
+
+/// A static BR Code to the wallet's key for `amount` with `txid`; `None` without a key or when
+/// the code cannot be built.
+fn static_pix(
+    invoice: &Invoice,
+    wallet: &BillingWallet,
+    company: &CompanyProfile,
+    amount: crate::domain::Money,
+    txid: String,
+) -> Option<String> {
     let key = wallet.pix_key.as_deref()?;
     let mut code = BrCode::new_static(
         key,
         &pix_text(&company.name, 25),
         &pix_text(&company.city, 15),
     );
-    code.amount_cents = u64::try_from(invoice.amount.cents()).ok();
-    code.txid = pix_txid(invoice.id);
+    code.amount_cents = u64::try_from(amount.cents()).ok();
+    code.txid = txid;
     match code.to_payload() {
         Ok(p) => Some(p),
         Err(e) => {

@@ -105,18 +105,7 @@ fn title_of(
         .ok_or_else(|| "o nosso número não pôde ser calculado para esta carteira".to_string())?;
     let bank = boleto::Bank::from_code(&wallet.bank_code).map_err(|e| e.to_string())?;
     let terms = &wallet.terms;
-    let due = crate::domain::charges::amount_due(
-        invoice.amount,
-        invoice.due_date,
-        invoice.due_date,
-        terms,
-        |_| false,
-    );
-    let discount_cents = if terms.discount_bp > 0 {
-        invoice.amount.cents() * i64::from(terms.discount_bp) / 10_000
-    } else {
-        0
-    };
+    let discount_cents = terms.discount_of(invoice.amount).cents();
     Ok(Title {
         movement,
         our_number: remessa::remessa_our_number(bank, layout, &printed),
@@ -134,7 +123,8 @@ fn title_of(
             state: address.state.clone(),
         },
         fine_bp: terms.fine_bp,
-        interest_per_day_cents: u64::try_from(due.interest_per_day.cents()).unwrap_or(0),
+        interest_per_day_cents: u64::try_from(terms.interest_per_day(invoice.amount).cents())
+            .unwrap_or(0),
         discount: (discount_cents > 0).then(|| {
             (
                 u64::try_from(discount_cents).unwrap_or(0),

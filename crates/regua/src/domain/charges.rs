@@ -173,6 +173,23 @@ impl Terms {
         ))
     }
 
+    /// Interest a day on `amount` (a month's rate over 30 days), rounded for display and the
+    /// remessa's "juros por dia"; a late total is computed exactly, not from it.
+    pub fn interest_per_day(&self, amount: Money) -> Money {
+        Money(div_half_up(
+            i128::from(amount.cents().max(0)) * i128::from(self.interest_bp_month),
+            30 * 10_000,
+        ))
+    }
+
+    /// The discount `amount` gets when paid in time for it.
+    pub fn discount_of(&self, amount: Money) -> Money {
+        Money(div_half_up(
+            i128::from(amount.cents().max(0)) * i128::from(self.discount_bp),
+            10_000,
+        ))
+    }
+
     /// The boleto's instruction lines, in Portuguese ("Após o vencimento, multa de 2,00% e
     /// juros de 1,00% ao mês."); none when the wallet charges nothing and grants nothing.
     pub fn instructions(&self, due: Date) -> Vec<String> {
@@ -318,15 +335,12 @@ pub fn amount_due(
     is_bank_holiday: impl Fn(Date) -> bool,
 ) -> AmountDue {
     let cents = i128::from(amount.cents().max(0));
-    let interest_per_day = Money(div_half_up(
-        cents * i128::from(terms.interest_bp_month),
-        30 * 10_000,
-    ));
+    let interest_per_day = terms.interest_per_day(amount);
     let effective = effective_due_date(due, is_bank_holiday);
     if paid_on <= effective {
         let in_time = terms.discount_bp > 0 && paid_on <= discount_until(due, terms.discount_days);
         let discount = if in_time {
-            Money(div_half_up(cents * i128::from(terms.discount_bp), 10_000))
+            terms.discount_of(amount)
         } else {
             Money(0)
         };
@@ -438,6 +452,12 @@ mod tests {
         let due = date(2026, 3, 10);
         let early = amount_due(Money(10_000), due, date(2026, 3, 5), &terms, no_holidays);
         assert_eq!((early.discount, early.total), (Money(500), Money(9_500)));
+        // One rounding for every surface: R$ 119,90 × 5 % = 5,995 → R$ 6,00 in the portal's
+        // total and in the remessa's discount field alike.
+        assert_eq!(terms.discount_of(Money(11_990)), Money(600));
+        let portal = amount_due(Money(11_990), due, date(2026, 3, 5), &terms, no_holidays);
+        assert_eq!(portal.discount, terms.discount_of(Money(11_990)));
+        assert_eq!(terms.interest_per_day(Money(11_990)), Money(4));
         let late_for_it = amount_due(Money(10_000), due, date(2026, 3, 6), &terms, no_holidays);
         assert_eq!(late_for_it.total, Money(10_000));
         assert_eq!(
