@@ -959,3 +959,121 @@ async fn generate_a_remessa_on_its_page_download_it_and_see_the_invoices_sent() 
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_an_smtp_accounts_password_and_limits() {
+    let t = sqlite().await;
+    add_ana(&t.db).await;
+    // The server takes only the new password: the test passes only if the edit replaced it.
+    let sink = mailsink::Sink::start(mailsink::SinkConfig {
+        auth: Some(("cobranca".into(), "senha-nova-1".into())),
+        ..mailsink::SinkConfig::default()
+    })
+    .await
+    .unwrap();
+    let account = sink_account(
+        &t.db,
+        "Principal",
+        sink.port(),
+        AccountSetup {
+            auth: Some(("cobranca".into(), "senha-velha-1".into())),
+            ..AccountSetup::default()
+        },
+    )
+    .await;
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/configuracoes/email"))
+            .await
+            .unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::LinkText("Editar ou remover"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        if c.wait()
+            .for_element(Locator::XPath("//h1[text()='Conta Principal']"))
+            .await
+            .is_err()
+        {
+            panic!("{}", c.source().await.unwrap());
+        }
+        let form = c.form(Locator::Id("smtp-form")).await.unwrap();
+        let password = c
+            .find(Locator::Css("#smtp-form input[name=password]"))
+            .await
+            .unwrap();
+        assert_eq!(password.prop("value").await.unwrap().as_deref(), Some(""));
+        form.set_by_name("password", "senha-nova-1").await.unwrap();
+        form.set_by_name("hourly_limit", "1").await.unwrap();
+        form.set_by_name("test_recipient", "ana@provedor.com.br")
+            .await
+            .unwrap();
+        std::fs::write(
+            artifacts().join("smtp-edit.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        form.submit_direct().await.unwrap();
+        let saved = c.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+        assert_eq!(saved.text().await.unwrap(), "Alterações salvas.");
+        let row = c
+            .find(Locator::XPath(
+                "//tr[td[starts-with(normalize-space(.), 'Principal')]]",
+            ))
+            .await
+            .unwrap();
+        let text = row.text().await.unwrap();
+        assert!(text.contains("1 / sem limite"), "{text}");
+        assert!(!c.source().await.unwrap().contains("senha-nova-1"));
+        c.find(Locator::XPath("//button[text()='Enviar teste']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let status = c.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+        assert!(
+            status
+                .text()
+                .await
+                .unwrap()
+                .starts_with("Teste enviado para Principal."),
+            "the new password authenticated"
+        );
+        assert_eq!(sink.count(), 1);
+        // A second test within the hour: the limit of 1 holds it, and the page says so.
+        c.find(Locator::XPath("//button[text()='Enviar teste']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let held = c.wait().for_element(Locator::Css("p.error")).await.unwrap();
+        let held = held.text().await.unwrap();
+        assert!(
+            held.contains("atingiu o limite de envios (1 por hora)"),
+            "{held}"
+        );
+        assert_eq!(sink.count(), 1);
+        c.close().await.unwrap();
+    })
+    .await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let trail: Vec<String> =
+        sqlx::query_scalar("SELECT actor FROM audit_log WHERE action = 'smtp.update'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(trail, ["user: ana"]);
+    let stored = store::accounts::get_smtp_account(&mut conn, account.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.hourly_limit, Some(1));
+}

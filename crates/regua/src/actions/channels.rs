@@ -41,21 +41,192 @@ pub async fn add_smtp_account(
     .await
 }
 
-/// Deactivates the active SMTP account `name`; false when there is none.
+/// Edits the active SMTP account `id` (audited `smtp.update` with the fields before and after,
+/// the password masked). See [`store::accounts::update_smtp_account`] for what an edit changes.
+pub async fn update_smtp_account(
+    db: &Db,
+    id: AccountId,
+    account: &NewSmtpAccount,
+    password: &store::accounts::PasswordChange,
+    key: Option<&MasterKey>,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<(), ConfigError> {
+    in_transaction(db, async |tx| {
+        let before = store::accounts::get_smtp_account(tx, id).await?;
+        let financial = store::accounts::financial_account(tx)
+            .await?
+            .is_some_and(|f| f.id == id);
+        store::accounts::update_smtp_account(tx, id, account, password, key, now_ms).await?;
+        let masked = |has: bool| has.then_some("***");
+        let before_json = serde_json::json!({
+            "name": before.name, "host": before.host, "port": before.port,
+            "security": before.security.as_str(), "user": before.username,
+            "password": masked(before.has_password), "from": before.from_address.as_str(),
+            "from_name": before.from_name,
+            "test_recipient": before.test_recipient.as_ref().map(|e| e.as_str().to_string()),
+            "hourly_limit": before.hourly_limit, "daily_limit": before.daily_limit,
+        });
+        let after = store::accounts::get_smtp_account(tx, id).await?;
+        let mut after_json = before_json.clone();
+        for (k, v) in [
+            ("name", serde_json::json!(after.name)),
+            ("host", serde_json::json!(after.host)),
+            ("port", serde_json::json!(after.port)),
+            ("security", serde_json::json!(after.security.as_str())),
+            ("user", serde_json::json!(after.username)),
+            ("from", serde_json::json!(after.from_address.as_str())),
+            ("from_name", serde_json::json!(after.from_name)),
+            (
+                "test_recipient",
+                serde_json::json!(
+                    after
+                        .test_recipient
+                        .as_ref()
+                        .map(|e| e.as_str().to_string())
+                ),
+            ),
+            ("hourly_limit", serde_json::json!(after.hourly_limit)),
+            ("daily_limit", serde_json::json!(after.daily_limit)),
+        ] {
+            after_json[k] = v;
+        }
+        after_json["password"] = match password {
+            store::accounts::PasswordChange::Keep => serde_json::json!(masked(after.has_password)),
+            store::accounts::PasswordChange::Replace(_) => serde_json::json!("*** (nova)"),
+            store::accounts::PasswordChange::Clear => serde_json::Value::Null,
+        };
+        Audit::of("smtp.update", format!("smtp:{}", after.name))
+            .before(before_json.to_string())
+            .after(after_json.to_string())
+            .write(tx, actor, now_ms)
+            .await?;
+        // A renamed financial account stays the financial one.
+        if financial && before.name != after.name {
+            super::billing_setup::write_setting(
+                tx,
+                store::accounts::SETTING_FINANCIAL_ACCOUNT,
+                &after.name,
+                super::billing_setup::Unset::ReadsAsNone,
+                actor,
+                now_ms,
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// What removing an SMTP account did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    /// The account's name in the log from now on (see [`store::accounts::removed_name`]).
+    pub renamed_to: String,
+    /// Notices that were waiting on it and now wait on `moved_to`.
+    pub moved: u64,
+    /// Where they went.
+    pub moved_to: Option<String>,
+    /// It was the financial parameters' account; now there is none until one is chosen.
+    pub was_financial: bool,
+}
+
+/// Why an SMTP account was not removed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveError {
+    /// No active account of that name.
+    #[error("no active smtp account named {0:?}")]
+    NotFound(String),
+    /// Notices wait on it and there is no other account to move them to: nothing changed.
+    #[error(
+        "{waiting} notice(s) wait to be sent through {name:?}; name the account to move them to"
+    )]
+    Held {
+        /// The account.
+        name: String,
+        /// How many notices wait on it.
+        waiting: i64,
+    },
+    /// `move_to` is not another active account.
+    #[error("{0:?} is not another active smtp account")]
+    BadTarget(String),
+    /// The database failed.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Removes the active SMTP account `name`: it stops sending and its name is freed; when it was
+/// the financial parameters' account, that setting is cleared. Notices still waiting on it are
+/// moved to `move_to`, or else to the financial account; when there is neither, nothing is
+/// removed ([`RemoveError::Held`]) so that no notice is silently skipped. Audited `smtp.remove`.
 pub async fn remove_smtp_account(
     db: &Db,
     name: &str,
+    move_to: Option<&str>,
     actor: &Actor,
     now_ms: i64,
-) -> anyhow::Result<bool> {
+) -> Result<Removed, RemoveError> {
     in_transaction(db, async |tx| {
-        let removed = store::accounts::deactivate_smtp_account(tx, name, now_ms).await?;
-        if removed {
-            Audit::of("smtp.remove", format!("smtp:{name}"))
-                .write(tx, actor, now_ms)
-                .await?;
+        let Some(account) = store::accounts::find_smtp_account(tx, name)
+            .await?
+            .filter(|a| a.active)
+        else {
+            return Err(RemoveError::NotFound(name.to_string()));
+        };
+        let financial = store::accounts::financial_account(tx).await?;
+        let was_financial = financial.as_ref().is_some_and(|f| f.id == account.id);
+        let target = match move_to.map(str::trim).filter(|m| !m.is_empty()) {
+            Some(m) => Some(
+                store::accounts::find_smtp_account(tx, m)
+                    .await?
+                    .filter(|a| a.active && a.id != account.id)
+                    .ok_or_else(|| RemoveError::BadTarget(m.to_string()))?,
+            ),
+            None => financial.filter(|f| f.id != account.id),
+        };
+        let waiting = store::accounts::waiting_notices(tx, account.id).await?;
+        let (moved, moved_to) = match (waiting, &target) {
+            (0, _) => (0, None),
+            (_, Some(t)) => (
+                store::accounts::move_waiting_notices(tx, account.id, t.id, now_ms).await?,
+                Some(t.name.clone()),
+            ),
+            (waiting, None) => {
+                return Err(RemoveError::Held {
+                    name: name.to_string(),
+                    waiting,
+                });
+            }
+        };
+        store::accounts::deactivate_smtp_account(tx, name, now_ms).await?;
+        if was_financial {
+            super::billing_setup::write_setting(
+                tx,
+                store::accounts::SETTING_FINANCIAL_ACCOUNT,
+                "",
+                super::billing_setup::Unset::ReadsAsNone,
+                actor,
+                now_ms,
+            )
+            .await?;
         }
-        Ok(removed)
+        let renamed_to = store::accounts::removed_name(name, account.id);
+        Audit::of("smtp.remove", format!("smtp:{name}"))
+            .after(
+                serde_json::json!({
+                    "renamed_to": renamed_to, "moved_notices": moved, "moved_to": moved_to,
+                    "was_financial": was_financial,
+                })
+                .to_string(),
+            )
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(Removed {
+            renamed_to,
+            moved,
+            moved_to,
+            was_financial,
+        })
     })
     .await
 }

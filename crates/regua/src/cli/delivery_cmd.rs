@@ -23,10 +23,15 @@ pub enum SmtpCmd {
     Add(Box<SmtpAddArgs>),
     /// List accounts (passwords are never shown).
     List,
-    /// Remove an account: it stops sending; its history stays in the log.
+    /// Remove an account: it stops sending and frees its name; its history stays in the log.
+    /// Notices waiting on it move to --move-to, or to the financial account; with neither,
+    /// nothing is removed.
     Remove {
         /// The account's name.
         name: String,
+        /// The account that takes over its waiting notices.
+        #[arg(long)]
+        move_to: Option<String>,
     },
     /// Send the account's test message now and print the server's answer.
     Test {
@@ -335,19 +340,33 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        SmtpCmd::Remove { name } => {
-            if crate::actions::channels::remove_smtp_account(
+        SmtpCmd::Remove { name, move_to } => {
+            match crate::actions::channels::remove_smtp_account(
                 &db,
                 &name,
+                move_to.as_deref(),
                 &super::actor(),
                 clock.now_millis(),
             )
-            .await?
+            .await
             {
-                println!("smtp account {name:?} removed");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                bad(format!("no active smtp account named {name:?}"))
+                Ok(r) => {
+                    println!(
+                        "smtp account {name:?} removed (kept in the log as {:?})",
+                        r.renamed_to
+                    );
+                    if let Some(to) = r.moved_to {
+                        println!("{} waiting notice(s) moved to {to:?}", r.moved);
+                    }
+                    if r.was_financial {
+                        println!(
+                            "it was the financial account: choose another with `regua smtp default`"
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(crate::actions::channels::RemoveError::Other(e)) => Err(e),
+                Err(e) => bad(e.to_string()),
             }
         }
         SmtpCmd::Default { name } => {

@@ -216,6 +216,8 @@ pub struct SmtpAccount {
     pub dkim: Option<DkimConfig>,
     /// False once removed.
     pub active: bool,
+    /// When the account was last changed (ms): a worker opens a new pool when this moves.
+    pub revision: i64,
 }
 
 /// DKIM signing settings of an account.

@@ -15,7 +15,7 @@ pub const SETTING_FINANCIAL_ACCOUNT: &str = "financial_smtp_account";
 
 const ACCOUNT_COLUMNS: &str = "id, name, transport, host, port, security, username, password_enc, folder, ca_file, \
     from_address, from_name, test_recipient, hourly_limit, daily_limit, default_layout_id, fallback_account_id, \
-    dkim_selector, dkim_domain, dkim_key_file, active";
+    dkim_selector, dkim_domain, dkim_key_file, active, updated_at";
 
 pub(super) fn parse<T: std::str::FromStr<Err = String>>(
     r: &AnyRow,
@@ -73,6 +73,7 @@ fn account_from_row(r: &AnyRow) -> anyhow::Result<SmtpAccount> {
             .map(AccountId),
         dkim,
         active: r.try_get::<i64, _>("active")? != 0,
+        revision: r.try_get("updated_at")?,
     })
 }
 
@@ -235,22 +236,152 @@ pub async fn smtp_password(
     }
 }
 
-/// Removes an account: it stops sending (its queued notices are skipped with the reason) but
-/// stays in the log. Returns false when there is no active account of that name.
+/// What an edit does to an account's password.
+#[derive(Debug, Clone)]
+pub enum PasswordChange {
+    /// Left as stored (the form's password field was left blank).
+    Keep,
+    /// Replaced, sealed with the master key.
+    Replace(Secret),
+    /// Removed with the user: the server takes no authentication.
+    Clear,
+}
+
+/// Edits the account `id` in place: server, security, user, password (per `password`),
+/// sender, test recipient and limits. The name, transport, folder, fallback and DKIM stay.
+/// `updated_at` moves, which makes every worker open a new connection pool for it.
+pub async fn update_smtp_account(
+    conn: &mut AnyConnection,
+    id: AccountId,
+    a: &NewSmtpAccount,
+    password: &PasswordChange,
+    key: Option<&MasterKey>,
+    now_ms: i64,
+) -> Result<(), ConfigError> {
+    let invalid = |field, reason: String| ConfigError::Invalid { field, reason };
+    for (field, value) in [
+        ("name", Some(a.name.as_str())),
+        ("host", Some(a.host.as_str())),
+        ("from_name", Some(a.from_name.as_str())),
+        ("user", a.credentials.as_ref().map(|(u, _)| u.as_str())),
+    ] {
+        if let Some(v) = value {
+            crate::domain::limits::check_line(v, crate::domain::limits::MAX_TEXT_CHARS)
+                .map_err(|e| invalid(field, e.to_string()))?;
+        }
+    }
+    let sealed = match password {
+        PasswordChange::Replace(p) => Some(
+            key.ok_or(SecretError::NoKey)
+                .map_err(|e| invalid("password", e.to_string()))?
+                .seal(p),
+        ),
+        _ => None,
+    };
+    let password_sql = match password {
+        PasswordChange::Keep => "password_enc",
+        PasswordChange::Replace(_) => "$11",
+        PasswordChange::Clear => "NULL",
+    };
+    let res = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE smtp_accounts SET name = $2, host = $3, port = $4, security = $5, username = $6,
+            from_address = $7, from_name = $8, test_recipient = $9, hourly_limit = $10,
+            password_enc = {password_sql}, daily_limit = $12, updated_at = $13
+         WHERE id = $1 AND active = 1"
+    )))
+    .bind(id.0)
+    .bind(a.name.trim())
+    .bind(&a.host)
+    .bind(i64::from(a.port))
+    .bind(a.security.as_str())
+    .bind(a.credentials.as_ref().map(|(u, _)| u.as_str()))
+    .bind(a.from_address.as_str())
+    .bind(&a.from_name)
+    .bind(a.test_recipient.as_ref().map(|e| e.as_str()))
+    .bind(a.hourly_limit.map(i64::from))
+    .bind(sealed)
+    .bind(a.daily_limit.map(i64::from))
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await;
+    match res {
+        Ok(r) if r.rows_affected() == 1 => Ok(()),
+        Ok(_) => Err(ConfigError::Unknown {
+            what: "smtp account",
+            name: id.to_string(),
+            known: String::new(),
+        }),
+        Err(e)
+            if is_constraint(&e, "smtp_accounts_name_key")
+                || is_constraint(&e, "smtp_accounts.name") =>
+        {
+            Err(ConfigError::Duplicate {
+                what: "smtp account",
+                name: a.name.clone(),
+            })
+        }
+        Err(e) => Err(anyhow::Error::from(e)
+            .context("cannot update the smtp account")
+            .into()),
+    }
+}
+
+/// The name a removed account keeps in the log: `"<name> (removida #<id>)"`. Names are unique
+/// across every account, so removing one renames it to free its name for a new account.
+pub fn removed_name(name: &str, id: AccountId) -> String {
+    format!("{name} (removida #{})", id.0)
+}
+
+/// Removes an account: it stops sending, frees its name (see [`removed_name`]) and stays in
+/// the log. Returns its id, or `None` when there is no active account of that name.
 pub async fn deactivate_smtp_account(
     conn: &mut AnyConnection,
     name: &str,
     now_ms: i64,
-) -> anyhow::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE smtp_accounts SET active = 0, updated_at = $2 WHERE name = $1 AND active = 1",
+) -> anyhow::Result<Option<AccountId>> {
+    let Some(account) = find_smtp_account(conn, name).await?.filter(|a| a.active) else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE smtp_accounts SET active = 0, name = $2, updated_at = $3 WHERE id = $1 AND active = 1",
     )
-    .bind(name)
+    .bind(account.id.0)
+    .bind(removed_name(name, account.id))
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Some(account.id))
+}
+
+/// How many notices wait to be sent through account `id` (queued or retrying).
+pub async fn waiting_notices(conn: &mut AnyConnection, id: AccountId) -> anyhow::Result<i64> {
+    Ok(sqlx::query(concat!(
+        "SELECT COUNT(*) FROM notices WHERE account_id = $1 AND status IN ",
+        status_sql!(waiting)
+    ))
+    .bind(id.0)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
+/// Moves the notices waiting on account `from` to account `to`; returns how many moved.
+pub async fn move_waiting_notices(
+    conn: &mut AnyConnection,
+    from: AccountId,
+    to: AccountId,
+    now_ms: i64,
+) -> anyhow::Result<u64> {
+    Ok(sqlx::query(concat!(
+        "UPDATE notices SET account_id = $2, updated_at = $3 WHERE account_id = $1 AND status IN ",
+        status_sql!(waiting)
+    ))
+    .bind(from.0)
+    .bind(to.0)
     .bind(now_ms)
     .execute(&mut *conn)
     .await?
-    .rows_affected();
-    Ok(done > 0)
+    .rows_affected())
 }
 
 /// The default account for boletos and invoices ("parâmetros financeiros"), if set and active.

@@ -130,6 +130,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("forecast.html", include_str!("templates/forecast.html")),
         ("error.html", include_str!("templates/error.html")),
         ("smtp.html", include_str!("templates/smtp.html")),
+        ("smtp_edit.html", include_str!("templates/smtp_edit.html")),
         ("log.html", include_str!("templates/log.html")),
         ("regua.html", include_str!("templates/regua.html")),
         ("settings.html", include_str!("templates/settings.html")),

@@ -205,6 +205,14 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/configuracoes/email/{id}/teste", post(super::smtp::test))
         .route(
+            "/configuracoes/email/{id}",
+            get(super::smtp::edit).post(super::smtp::update),
+        )
+        .route(
+            "/configuracoes/email/{id}/remover",
+            post(super::smtp::remove),
+        )
+        .route(
             "/configuracoes/email/{id}/financeiro",
             post(super::smtp::financial),
         )

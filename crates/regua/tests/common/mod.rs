@@ -441,6 +441,7 @@ pub fn bare_smtp_account(
         fallback_account_id: None,
         dkim,
         active: true,
+        revision: 0,
     }
 }
 

@@ -58,7 +58,8 @@ pub(super) struct EmailChannel {
     key: Option<MasterKey>,
     connections: u32,
     timeout: Duration,
-    transports: Mutex<HashMap<AccountId, MailTransport>>,
+    /// Keyed by the account and its revision: an edited account gets a new pool.
+    transports: Mutex<HashMap<(AccountId, i64), MailTransport>>,
 }
 
 impl EmailChannel {
@@ -79,7 +80,12 @@ impl EmailChannel {
     }
 
     async fn transport(&self, account: &SmtpAccount) -> anyhow::Result<MailTransport> {
-        if let Some(t) = self.transports.lock().expect("poisoned").get(&account.id) {
+        if let Some(t) = self
+            .transports
+            .lock()
+            .expect("poisoned")
+            .get(&(account.id, account.revision))
+        {
             return Ok(t.clone());
         }
         let mut conn = self.db.pool.acquire().await?;
@@ -89,7 +95,7 @@ impl EmailChannel {
         self.transports
             .lock()
             .expect("poisoned")
-            .insert(account.id, t.clone());
+            .insert((account.id, account.revision), t.clone());
         Ok(t)
     }
 
