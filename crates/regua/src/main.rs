@@ -6,6 +6,7 @@ use clap::Parser as _;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    quiet_on_closed_pipe();
     let cli = regua::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -22,4 +23,24 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// `regua log | head`: when the reader goes away, Rust ignores SIGPIPE and `println!` panics
+/// with "failed printing to stdout: Broken pipe". A command whose output nobody reads any more
+/// has nothing left to say: exit quietly with 141 (128 + SIGPIPE), as a C tool killed by the
+/// signal would, instead of printing a panic. Any other panic keeps the default report.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") || message.contains("os error 32") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

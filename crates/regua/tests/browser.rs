@@ -135,7 +135,18 @@ async fn ana_on_contracts(c: &fantoccini::Client, addr: std::net::SocketAddr) {
         .for_element(Locator::Css("form.logout"))
         .await
         .unwrap();
-    c.find(Locator::LinkText("Contratos"))
+    menu(c, "Clientes", "Contratos").await;
+}
+
+/// Opens the menu group `group` and follows its link `item`.
+async fn menu(c: &fantoccini::Client, group: &str, item: &str) {
+    c.find(Locator::XPath(&format!("//nav//summary[text()='{group}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::LinkText(item))
         .await
         .unwrap()
         .click()
@@ -314,12 +325,7 @@ async fn create_a_send_rule() {
             .for_element(Locator::Css("form.logout"))
             .await
             .unwrap();
-        c.find(Locator::LinkText("Régua de cobrança"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        menu(&c, "Cobrança", "Régua de cobrança").await;
         c.wait()
             .for_element(Locator::Css("form.rule-form"))
             .await
@@ -458,12 +464,7 @@ async fn generate_invoices_and_find_the_message_in_the_log() {
             .await
             .unwrap();
         assert_eq!(sink.count(), 1);
-        c.find(Locator::LinkText("Log de e-mail"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        menu(&c, "Envio", "Log de envios").await;
         let row = c
             .wait()
             .for_element(Locator::XPath(
@@ -722,12 +723,7 @@ async fn import_a_return_file_on_retorno_bancario_and_see_the_invoice_paid() {
             .for_element(Locator::Css("form.logout"))
             .await
             .unwrap();
-        c.find(Locator::LinkText("Retorno bancário"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        menu(&c, "Cobrança", "Retorno bancário").await;
         let input = c
             .wait()
             .for_element(Locator::Css("#return-form input[type=file]"))
@@ -895,12 +891,7 @@ async fn generate_a_remessa_on_its_page_download_it_and_see_the_invoices_sent() 
             .await
             .unwrap();
         assert!(state.text().await.unwrap().starts_with("Pendente"));
-        c.find(Locator::LinkText("Remessa"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        menu(&c, "Cobrança", "Remessa").await;
         let entries = match c
             .wait()
             .for_element(Locator::Css("section.wallet td.entries"))
@@ -1076,4 +1067,112 @@ async fn edit_an_smtp_accounts_password_and_limits() {
         .await
         .unwrap();
     assert_eq!(stored.hourly_limit, Some(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_a_customers_email_and_a_contracts_delivery_type() {
+    let t = sqlite().await;
+    let _sink = isp_with_sink(&t.db, false).await;
+    let before = regua::invoicing::generate_invoices(&t.db, "K1", 1, &clock_on("2026-01-05"))
+        .await
+        .unwrap()
+        .created;
+    assert_eq!(before.len(), 1);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/clientes/1")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::XPath("//summary[text()='Editar contato']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let form = c.form(Locator::Id("contact-form")).await.unwrap();
+        form.set_by_name("email", "maria.nova@exemplo.com.br")
+            .await
+            .unwrap();
+        form.submit_direct().await.unwrap();
+        c.wait()
+            .for_element(Locator::XPath(
+                "//*[contains(text(), 'maria.nova@exemplo.com.br')]",
+            ))
+            .await
+            .unwrap();
+        c.find(Locator::XPath("//summary[text()='Editar contrato K1']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let form = c.form(Locator::Id("contract-K1")).await.unwrap();
+        form.set_by_name("delivery_type", "printed").await.unwrap();
+        form.set_by_name("due_day", "20").await.unwrap();
+        std::fs::write(
+            artifacts().join("contract-edit.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        form.submit_direct().await.unwrap();
+        let saved = c
+            .wait()
+            .for_element(Locator::Id("contract-saved"))
+            .await
+            .unwrap();
+        assert!(
+            saved
+                .text()
+                .await
+                .unwrap()
+                .starts_with("Contrato K1 salvo."),
+        );
+        let row = c
+            .find(Locator::XPath("//section[@id='contratos']//tbody/tr"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(row.contains("dia 20") && row.contains("Impresso"), "{row}");
+        c.close().await.unwrap();
+    })
+    .await;
+    // The next invoice follows the contract; the one generated before does not change.
+    let next = regua::invoicing::generate_invoices(&t.db, "K1", 2, &clock_on("2026-01-06"))
+        .await
+        .unwrap()
+        .created;
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].delivery_type, regua::domain::DeliveryType::Printed);
+    assert_eq!(next[0].due_date.day(), 20);
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let old = store::invoices::get_invoice(&mut conn, before[0].id)
+        .await
+        .unwrap();
+    assert_eq!(old.delivery_type, regua::domain::DeliveryType::Email);
+    assert_eq!(old.due_date, before[0].due_date);
+    let customer = store::parties::find_customer_by_external_id(&mut conn, "C1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        customer.email.unwrap().as_str(),
+        "maria.nova@exemplo.com.br"
+    );
+    let trail: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, actor FROM audit_log WHERE action IN ('customer.update', 'contract.update') ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        trail,
+        [
+            ("customer.update".to_string(), "user: ana".to_string()),
+            ("contract.update".to_string(), "user: ana".to_string())
+        ]
+    );
 }

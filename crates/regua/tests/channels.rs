@@ -1145,9 +1145,28 @@ async fn the_notifications_page_saves_the_method_and_sends_a_test() {
             "<option value=\"\" selected>Conta financeira (padrão)</option>",
             "<option value=\"\">O primeiro gateway ativo</option>",
             "<option value=\"Provedor SMS\" selected>Provedor SMS</option>",
+            // The fallback order is picked, position by position, not typed.
+            "<option value=\"push\" selected>1ª: Push (aplicativo)</option>",
+            "<option value=\"email\" selected>2ª: E-mail</option>",
+            "<option value=\"\">3ª alternativa: nenhuma</option>",
         ] {
             assert!(page.body.contains(option), "{option} in {}", page.body);
         }
+        // As the page sends it: one select per position; a blank and a repeat are dropped.
+        let picked = save("").replace(
+            "&suspension_fallback=",
+            "&suspension_fallback__1=email&suspension_fallback__2=&suspension_fallback__3=email&x=",
+        );
+        let r = http(addr, "POST", "/configuracoes/notificacoes", &session, &picked).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert_eq!(
+            store::parties::get_setting(&mut conn, store::settings::SETTING_SUSPENSION_FALLBACK).await.unwrap().as_deref(),
+            Some("email")
+        );
+        drop(conn);
+        let r = http(addr, "POST", "/configuracoes/notificacoes", &session, &save("push, email")).await;
+        assert_eq!(r.status, 303);
         let mut conn = db.pool.acquire().await.unwrap();
         for (k, v) in [
             (store::settings::SETTING_SUSPENSION_METHOD, "sms"),
@@ -1537,4 +1556,130 @@ async fn the_contract_page_suspends_and_ends_with_errors_in_portuguese() {
     .await
     .unwrap();
     assert_eq!(actions, ["suspension.add", "suspension.end"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_gateways_and_the_firebase_file_are_configured_on_the_page() {
+    use common::http::{enc, http, http_multipart, staff_session};
+    let t = sqlite().await;
+    open_invoices(&t.db, 1).await;
+    let stub = Stub::start(ok_sms()).await;
+    {
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        store::auth::insert_user(
+            &mut conn,
+            "admin",
+            "Ana Souza",
+            regua::web::auth::Role::Admin,
+            "senha-forte-123",
+            0,
+        )
+        .await
+        .unwrap();
+    }
+    let (pem, _) = test_rsa_key();
+    let db = t.db.clone();
+    let stub_url = stub.url();
+    with_server(&t.db, |addr| async move {
+        let session = staff_session(addr, "admin", "senha-forte-123").await;
+        let page = http(addr, "GET", "/configuracoes/sms-push", &session, "").await;
+        assert_eq!(page.status, 200);
+        let csrf = page.field("_csrf");
+        let form = |name: &str, url: &str, headers: &str, body: &str| {
+            format!(
+                "_csrf={}&name={}&url={}&method=POST&headers={}&body={}&success_contains=ok&hourly_limit=&daily_limit=100",
+                enc(&csrf), enc(name), enc(url), enc(headers), enc(body)
+            )
+        };
+        let body = r#"{"to":"{{telefone_digitos}}","text":"{{mensagem}}"}"#;
+        // A body without the message is refused in Portuguese, naming the field.
+        let r = http(addr, "POST", "/configuracoes/sms", &session,
+            &form("Provedor SMS", &format!("{stub_url}/sms"), "", r#"{"to":"{{telefone}}"}"#)).await;
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("O corpo ou o endereço precisa de {{mensagem}}"), "{}", r.body);
+        let r = http(addr, "POST", "/configuracoes/sms", &session,
+            &form("Provedor SMS", &format!("{stub_url}/sms"), &format!("Authorization: Bearer {TOKEN}"), body)).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let page = http(addr, "GET", "/configuracoes/sms-push?salvo=sms", &session, "").await;
+        assert!(page.body.contains("Gateway de SMS salvo."));
+        assert!(page.body.contains("Authorization"), "the header's name is listed");
+        assert!(!page.body.contains(TOKEN), "its value never comes back");
+        // The edit: another path, the header box left blank keeps the stored token.
+        let id: i64 = {
+            let mut conn = db.pool.acquire().await.unwrap();
+            sqlx::query_scalar("SELECT id FROM sms_gateways").fetch_one(&mut *conn).await.unwrap()
+        };
+        let edit = http(addr, "GET", &format!("/configuracoes/sms/{id}"), &session, "").await;
+        assert_eq!(edit.status, 200);
+        assert!(!edit.body.contains(TOKEN));
+        let r = http(addr, "POST", &format!("/configuracoes/sms/{id}"), &session,
+            &form("Provedor SMS", &format!("{stub_url}/v2/sms"), "", body)).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let sent = send_test(&db, &clock_on("2026-01-05"), Some(test_key()), Channel::Sms,
+            "(21) 99876-5432", Some("Provedor SMS"), "test").await.unwrap();
+        assert!(sent.sent, "{sent:?}");
+        let seen = stub.seen();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].path, "/v2/sms");
+        assert_eq!(seen[0].headers.get("authorization").map(String::as_str), Some(format!("Bearer {TOKEN}").as_str()));
+        // Removing frees the name.
+        let r = http(addr, "POST", &format!("/configuracoes/sms/{id}/remover"), &session,
+            &format!("_csrf={}", enc(&csrf))).await;
+        assert_eq!(r.status, 303);
+        let r = http(addr, "POST", "/configuracoes/sms", &session,
+            &form("Provedor SMS", &format!("{stub_url}/sms"), "", body)).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+
+        // Firebase: a file that is not a service account is refused; a good one is sealed.
+        let r = http_multipart(addr, "/configuracoes/push", &session,
+            &[("_csrf", None, csrf.as_bytes()), ("service_account", Some("x.json"), b"{\"type\":\"user\"}"), ("fcm_url", None, b"")]).await;
+        assert_eq!(r.status, 422);
+        assert!(r.body.contains("não é uma conta de serviço do Firebase"), "{}", r.body);
+        let file = json!({
+            "type": "service_account", "project_id": "regua-teste", "private_key_id": "kid-123",
+            "private_key": pem, "client_email": "regua@regua-teste.iam.gserviceaccount.com",
+            "token_uri": format!("{stub_url}/token"),
+        })
+        .to_string();
+        let r = http_multipart(addr, "/configuracoes/push", &session,
+            &[("_csrf", None, csrf.as_bytes()), ("service_account", Some("firebase.json"), file.as_bytes()), ("fcm_url", None, stub_url.as_bytes())]).await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let page = http(addr, "GET", "/configuracoes/sms-push?salvo=push", &session, "").await;
+        assert!(page.body.contains("Projeto <strong>regua-teste</strong>"), "{}", page.body);
+        assert!(!page.body.contains("PRIVATE KEY"));
+    })
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let push = store::channels::push_config(&mut conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        push.fcm_url.starts_with("http://127.0.0.1:"),
+        "{}",
+        push.fcm_url
+    );
+    let actions: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT action, actor, after FROM audit_log WHERE action LIKE 'sms.%' OR action LIKE 'push.%' ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    let names: Vec<&str> = actions.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "sms.add",
+            "sms.update",
+            "sms.remove",
+            "sms.add",
+            "push.configure"
+        ]
+    );
+    assert!(
+        actions
+            .iter()
+            .all(|(_, actor, after)| actor == "user: admin"
+                && !after.as_deref().unwrap_or("").contains(TOKEN)
+                && !after.as_deref().unwrap_or("").contains("PRIVATE KEY"))
+    );
 }

@@ -637,6 +637,13 @@ async fn generating_invoices_sends_one_message_with_every_boleto() {
         let text = m.text();
         assert!(text.contains("filename=\"boletos-K1.pdf\""), "{text:.1500}");
         assert_eq!(text.matches("filename=").count(), 1, "one PDF");
+        // The text is true to the case: three boletos, in the plural.
+        let body = quoted_printable_decoded(&text);
+        assert!(
+            body.contains("As suas faturas do plano Fibra 300 já estão disponíveis: os 3 boletos seguem em anexo."),
+            "{body:.3000}"
+        );
+        assert!(!body.contains("O boleto segue em anexo"));
         // The PDF has three pages.
         let b64: String = text
             .split("filename=\"boletos-K1.pdf\"")

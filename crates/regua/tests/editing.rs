@@ -252,3 +252,128 @@ async fn editing_keeps_replaces_or_clears_the_password_and_follows_a_rename() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_wallet_with_invoices_keeps_its_bank_identity_and_a_method_moves_to_another_wallet() {
+    use regua::actions::billing_setup::{WalletEditError, update_billing_method, update_wallet};
+    for t in each_backend().await {
+        let invoices = open_invoices(&t.db, 1).await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let bb = store::parties::find_wallet_by_name(&mut conn, "BB")
+            .await
+            .unwrap()
+            .unwrap();
+        let spare = regua::domain::NewWallet {
+            name: "BB reserva".into(),
+            ..regua::demo::banco_do_brasil_wallet("BB reserva")
+        };
+        let spare_id = store::parties::insert_wallet(&mut conn, &spare, 0)
+            .await
+            .unwrap();
+        drop(conn);
+        let as_new = |w: &regua::domain::BillingWallet| regua::domain::NewWallet {
+            name: w.name.clone(),
+            bank_code: w.bank_code.clone(),
+            agency: w.agency.clone(),
+            account: w.account.clone(),
+            wallet_code: w.wallet_code.clone(),
+            agreement: w.agreement.clone(),
+            kind: w.kind,
+            send_on_generate: w.send_on_generate,
+            pix_key: w.pix_key.clone(),
+            registration: w.registration,
+            terms: w.terms,
+        };
+        // The boletos already sent carry the agency: it stays.
+        let moved = update_wallet(
+            &t.db,
+            bb.id,
+            &regua::domain::NewWallet {
+                agency: "9999".into(),
+                ..as_new(&bb)
+            },
+            &actor(),
+            1,
+        )
+        .await;
+        assert!(
+            matches!(moved, Err(WalletEditError::IdentityLocked(_))),
+            "{moved:?}"
+        );
+        // The name and the PIX key may change.
+        update_wallet(
+            &t.db,
+            bb.id,
+            &regua::domain::NewWallet {
+                name: "Banco do Brasil".into(),
+                pix_key: Some("financeiro@provedor.com.br".into()),
+                ..as_new(&bb)
+            },
+            &actor(),
+            2,
+        )
+        .await
+        .unwrap();
+        // A wallet without invoices takes a corrected agency.
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let s = store::parties::get_wallet(&mut conn, spare_id)
+            .await
+            .unwrap();
+        drop(conn);
+        update_wallet(
+            &t.db,
+            spare_id,
+            &regua::domain::NewWallet {
+                agency: "4321".into(),
+                ..as_new(&s)
+            },
+            &actor(),
+            3,
+        )
+        .await
+        .unwrap();
+        // The method now draws on the spare wallet: the next invoice does, the first does not.
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let method = store::parties::list_billing_methods(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.name == "Boleto BB")
+            .unwrap();
+        drop(conn);
+        update_billing_method(&t.db, method.id, "Boleto reserva", spare_id, &actor(), 4)
+            .await
+            .unwrap();
+        let next = regua::invoicing::generate_invoices(&t.db, "K1", 2, &clock_on("2026-01-06"))
+            .await
+            .unwrap()
+            .created;
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].wallet_id, spare_id);
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let first = store::invoices::get_invoice(&mut conn, invoices[0].id)
+            .await
+            .unwrap();
+        assert_eq!(first.wallet_id, bb.id);
+        let after = store::parties::get_wallet(&mut conn, bb.id).await.unwrap();
+        assert_eq!(
+            (
+                after.name.as_str(),
+                after.agency.as_str(),
+                after.pix_key.as_deref()
+            ),
+            (
+                "Banco do Brasil",
+                bb.agency.as_str(),
+                Some("financeiro@provedor.com.br")
+            )
+        );
+        let trail: Vec<String> = sqlx::query_scalar(
+            "SELECT action FROM audit_log WHERE action IN ('wallet.update', 'method.update') ORDER BY id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(trail, ["wallet.update", "wallet.update", "method.update"]);
+    }
+}

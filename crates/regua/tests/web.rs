@@ -562,6 +562,14 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
         )
         .await;
         assert!(bad.body.contains("Layout não encontrado: Nenhum"));
+        // A rule's layout is one of its kind: a band's model is refused for "no vencimento".
+        let wrong = post(
+            "/configuracoes/regua/regras",
+            format!("_csrf={c}&method=Boleto+BB&kind=on_due&days=0&layout=Aviso+de+atraso"),
+        )
+        .await;
+        assert_eq!(wrong.status, 422);
+        assert!(wrong.body.contains("não é um modelo de \"no vencimento\""), "{}", wrong.body);
         assert_eq!(
             post(
                 "/configuracoes/regua/regras",
@@ -583,7 +591,7 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
         );
         let overlap = post(
             "/configuracoes/regua/faixas",
-            format!("_csrf={c}&from=5&to=20&letter=1"),
+            format!("_csrf={c}&from=5&to=20&generation=email_and_letter"),
         )
         .await;
         assert_eq!(overlap.status, 422);
@@ -598,10 +606,18 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
                 .body
                 .contains("\"Até\" não pode ser menor que \"De\".")
         );
+        // A band's model is a band layout: a reminder's layout is refused.
+        let wrong = post(
+            "/configuracoes/regua/faixas",
+            format!("_csrf={c}&from=11&to=30&generation=email_and_letter&layout=Lembrete+ap%C3%B3s+o+vencimento"),
+        )
+        .await;
+        assert_eq!(wrong.status, 422);
+        assert!(wrong.body.contains("Escolha um modelo de faixa de atraso."), "{}", wrong.body);
         assert_eq!(
             post(
                 "/configuracoes/regua/faixas",
-                format!("_csrf={c}&from=11&to=30&letter=1")
+                format!("_csrf={c}&from=11&to=30&generation=email_and_letter")
             )
             .await
             .status,
@@ -617,7 +633,7 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
         );
         assert!(
             page.body
-                .contains("<td>11 a 30</td><td>e-mail e carta</td>")
+                .contains("<td>11 a 30</td><td>E-mail e carta (revisão antes do envio)</td>")
         );
 
         let mut conn = db.pool.acquire().await.unwrap();
@@ -651,17 +667,17 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
             "POST",
             "/configuracoes/regua/rotinas",
             &ana,
-            &format!("_csrf={c}&name=Manh%C3%A3&weekdays=funday&time=08%3A00%3A00"),
+            &format!("_csrf={c}&name=Manh%C3%A3&time=08%3A00%3A00"),
         )
         .await;
         assert_eq!(bad.status, 422);
-        assert!(bad.body.contains("Dias como seg-sex, seg,qua,sex ou 1-5."));
+        assert!(bad.body.contains("Marque ao menos um dia da semana."));
         let bad = http(
             addr,
             "POST",
             "/configuracoes/regua/rotinas",
             &ana,
-            &format!("_csrf={c}&name=Manh%C3%A3&weekdays=seg-sex&time=25%3A00"),
+            &format!("_csrf={c}&name=Manh%C3%A3&wd_seg=1&time=25%3A00"),
         )
         .await;
         assert!(bad.body.contains("Horário como 08:00:00."));
@@ -670,7 +686,7 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
             "POST",
             "/configuracoes/regua/rotinas",
             &ana,
-            &format!("_csrf={c}&name=Manh%C3%A3&weekdays=seg%2Cqua%2Csex&time=07%3A30%3A00"),
+            &format!("_csrf={c}&name=Manh%C3%A3&wd_seg=1&wd_qua=1&wd_sex=1&time=07%3A30%3A00"),
         )
         .await;
         assert_eq!(ok.status, 303);
@@ -686,7 +702,7 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
         let page = http(addr, "GET", "/configuracoes/regua", &ana, "").await;
         assert!(
             page.body
-                .contains("<td>Manhã</td><td>mon,wed,fri</td><td>07:30</td><td>não roda</td>"),
+                .contains("<td>Manhã</td><td>seg, qua, sex</td><td>07:30</td><td>não roda</td>"),
             "{}",
             page.body
         );

@@ -129,6 +129,115 @@ pub async fn add_billing_method(
     .await
 }
 
+/// Why a wallet edit was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletEditError {
+    /// The wallet has invoices and the edit changes its bank identity.
+    #[error("wallet {0} has invoices: its agency, account, wallet code and agreement stay")]
+    IdentityLocked(String),
+    /// Refused by the store (a duplicate name, a non-digit field…).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl From<anyhow::Error> for WalletEditError {
+    fn from(e: anyhow::Error) -> Self {
+        WalletEditError::Config(ConfigError::Other(e))
+    }
+}
+
+/// Edits a wallet's name, PIX key and — while no invoice was issued on it — its bank identity
+/// (agency, account, wallet code, agreement). Audited `wallet.update`, before and after.
+pub async fn update_wallet(
+    db: &Db,
+    id: WalletId,
+    edit: &NewWallet,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<(), WalletEditError> {
+    in_transaction(db, async |tx| {
+        let before = store::parties::get_wallet(tx, id).await?;
+        let identity_changes = (
+            &before.agency,
+            &before.account,
+            &before.wallet_code,
+            &before.agreement,
+        ) != (
+            &edit.agency,
+            &edit.account,
+            &edit.wallet_code,
+            &edit.agreement,
+        );
+        if identity_changes && store::parties::wallet_invoice_count(tx, id).await? > 0 {
+            return Err(WalletEditError::IdentityLocked(before.name));
+        }
+        store::parties::update_wallet_identity(tx, id, edit).await?;
+        let text = |name: &str,
+                    agency: &str,
+                    account: &str,
+                    code: &str,
+                    agreement: &str,
+                    pix: Option<&str>| {
+            serde_json::json!({"name": name, "agency": agency, "account": account,
+                "wallet": code, "agreement": agreement, "pix_key": pix})
+            .to_string()
+        };
+        Audit::of("wallet.update", format!("wallet:{}", id.0))
+            .before(text(
+                &before.name,
+                &before.agency,
+                &before.account,
+                &before.wallet_code,
+                &before.agreement,
+                before.pix_key.as_deref(),
+            ))
+            .after(text(
+                edit.name.trim(),
+                &edit.agency,
+                &edit.account,
+                &edit.wallet_code,
+                &edit.agreement,
+                edit.pix_key.as_deref(),
+            ))
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Renames a billing method and draws it on another wallet (see
+/// [`store::parties::update_billing_method`]); audited `method.update`.
+pub async fn update_billing_method(
+    db: &Db,
+    id: BillingMethodId,
+    name: &str,
+    wallet: WalletId,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<(), ConfigError> {
+    in_transaction(db, async |tx| {
+        let methods = store::parties::list_billing_methods(tx).await?;
+        let Some(before) = methods.iter().find(|m| m.id == id) else {
+            return Err(ConfigError::Unknown {
+                what: "billing method",
+                name: id.0.to_string(),
+                known: String::new(),
+            });
+        };
+        let old_wallet = store::parties::get_wallet(tx, before.wallet_id).await?;
+        let new_wallet = store::parties::get_wallet(tx, wallet).await?;
+        store::parties::update_billing_method(tx, id, name, wallet, now_ms).await?;
+        Audit::of("method.update", format!("method:{}", id.0))
+            .before(format!("{} wallet={}", before.name, old_wallet.name))
+            .after(format!("{} wallet={}", name.trim(), new_wallet.name))
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(())
+    })
+    .await
+}
+
 /// What an unset setting's value was, for the trail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unset {

@@ -289,6 +289,42 @@ pub async fn add_sms_gateway(
     .await
 }
 
+/// Replaces the active SMS gateway `id` with `gateway` (audited `sms.update` with the stored
+/// and new fields; header values and variables never reach the trail).
+pub async fn update_sms_gateway(
+    db: &Db,
+    id: GatewayId,
+    gateway: &NewSmsGateway,
+    key: Option<&MasterKey>,
+    actor: &Actor,
+    now_ms: i64,
+) -> Result<(), ConfigError> {
+    in_transaction(db, async |tx| {
+        let before = store::channels::get_sms_gateway(tx, id)
+            .await?
+            .filter(|g| g.active)
+            .ok_or_else(|| ConfigError::Unknown {
+                what: "sms gateway",
+                name: id.to_string(),
+                known: String::new(),
+            })?;
+        store::channels::update_sms_gateway(tx, id, gateway, key, now_ms).await?;
+        let before_json = serde_json::json!({
+            "name": before.name, "method": before.method, "url": before.url,
+            "headers": before.header_names.iter().map(|n| format!("{n}: ***")).collect::<Vec<_>>(),
+            "body": before.body_template, "success_contains": before.success_contains,
+            "hourly_limit": before.hourly_limit, "daily_limit": before.daily_limit,
+        });
+        Audit::of("sms.update", format!("sms:{}", gateway.name))
+            .before(before_json.to_string())
+            .after(gateway.audit_json())
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(())
+    })
+    .await
+}
+
 /// Deactivates the active SMS gateway `name`; false when there is none.
 pub async fn remove_sms_gateway(
     db: &Db,

@@ -136,6 +136,7 @@ pub(super) fn prepare(
                         Ok(crate::payment::boleto_input(inv, customer, wallet, company))
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
+                ctx.attached_boletos = inputs.len();
                 let pdf = match crate::payment::render_boletos(&inputs) {
                     Ok(pdf) => pdf,
                     // Retrying renders the same data: dead at once, with the reason.

@@ -93,9 +93,9 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
         DefaultLayout {
             purpose: Purpose::InvoiceGenerated,
             name: "Fatura gerada",
-            subject: "{{ empresa.nome }}: sua fatura de {{ fatura.vencimento }} está disponível",
+            subject: "{{ empresa.nome }}: {% if boletos_anexos > 1 %}suas faturas estão disponíveis{% else %}sua fatura de {{ fatura.vencimento }} está disponível{% endif %}",
             html: with_payment(
-                "<p>Olá, {{ cliente.nome }}.</p>\n<p>A fatura do seu plano {{ contrato.plano }} já está disponível. O boleto segue em anexo.</p>\n",
+                "<p>Olá, {{ cliente.nome }}.</p>\n{% if boletos_anexos > 1 %}<p>As suas faturas do plano {{ contrato.plano }} já estão disponíveis: os {{ boletos_anexos }} boletos seguem em anexo.</p>{% else %}<p>A fatura do seu plano {{ contrato.plano }} já está disponível. O boleto segue em anexo.</p>{% endif %}\n",
                 "",
             ),
         },
@@ -113,7 +113,7 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
             name: "Vencimento hoje",
             subject: "Sua fatura vence hoje ({{ fatura.vencimento }})",
             html: with_payment(
-                "<p>Olá, {{ cliente.nome }}.</p>\n<p>A sua fatura vence <strong>hoje</strong>. Pague pelo boleto em anexo ou pelo PIX, se preferir.</p>\n",
+                "<p>Olá, {{ cliente.nome }}.</p>\n<p>A sua fatura vence <strong>hoje</strong>. Pague pelo boleto em anexo{% if fatura.pix_copia_e_cola %} ou pelo PIX, se preferir{% endif %}.</p>\n",
                 "",
             ),
         },
@@ -123,7 +123,7 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
             subject: "Fatura em aberto: vencida em {{ fatura.vencimento }}",
             html: framed(&format!(
                 "{}{PAYMENT_LATE}",
-                "<p>Olá, {{ cliente.nome }}.</p>\n<p>Não identificamos o pagamento da fatura vencida em {{ fatura.vencimento }} ({{ fatura.dias_atraso }} dias). Para evitar a interrupção do serviço, regularize pelo PIX abaixo ou pelo boleto em anexo. Se o pagamento já foi efetuado, por favor desconsidere este aviso.</p>\n",
+                "<p>Olá, {{ cliente.nome }}.</p>\n<p>Não identificamos o pagamento da fatura vencida em {{ fatura.vencimento }} ({{ fatura.dias_atraso }} dias). Para evitar a interrupção do serviço, regularize {% if fatura.pix_valor_atualizado %}pelo PIX abaixo ou {% endif %}pelo boleto em anexo. Se o pagamento já foi efetuado, por favor desconsidere este aviso.</p>\n",
             )),
         },
         DefaultLayout {
@@ -224,7 +224,7 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
             name: "Mensagem padrão de cobrança",
             subject: "{{ empresa.nome }}: fatura com vencimento em {{ fatura.vencimento }}",
             html: with_payment(
-                "<p>Olá, {{ cliente.nome }}.</p>\n<p>Segue em anexo o boleto da sua fatura. Caso o pagamento já tenha sido efetuado, por favor desconsidere esta mensagem.</p>\n",
+                "<p>Olá, {{ cliente.nome }}.</p>\n<p>{% if boletos_anexos > 1 %}Seguem em anexo os boletos das suas faturas.{% else %}Segue em anexo o boleto da sua fatura.{% endif %} Caso o pagamento já tenha sido efetuado, por favor desconsidere esta mensagem.</p>\n",
                 "",
             ),
         },

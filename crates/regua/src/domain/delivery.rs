@@ -455,7 +455,8 @@ pub struct Attempt {
     pub dedup_key: String,
     /// Channel.
     pub channel: Channel,
-    /// Account name, if any.
+    /// What it went through: the e-mail account's name, the SMS gateway's, or `Firebase` for
+    /// push (an SMS notice's e-mail fallback account is not it).
     pub account: Option<String>,
     /// Recipient.
     pub recipient: String,
@@ -503,6 +504,8 @@ pub struct SmsGateway {
     pub daily_limit: Option<u32>,
     /// False once removed.
     pub active: bool,
+    /// When it was last changed (ms): a worker reopens its secrets when this moves.
+    pub revision: i64,
 }
 
 /// What a gateway keeps sealed with the master key: its headers (`Authorization: Bearer …`) and

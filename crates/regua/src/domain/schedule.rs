@@ -133,6 +133,42 @@ pub fn format_weekdays(days: &[Weekday]) -> String {
         .join(",")
 }
 
+/// A weekday list as a page shows it: `segunda a sexta`, `todos os dias`, or the days'
+/// Portuguese abbreviations (`seg, qua, sex`).
+pub fn weekdays_pt(days: &[Weekday]) -> String {
+    let mut sorted = days.to_vec();
+    sorted.sort_by_key(|d| d.to_monday_one_offset());
+    sorted.dedup();
+    let all = WEEKDAY_NAMES.map(|(w, _, _)| w);
+    if sorted == all {
+        return "todos os dias".into();
+    }
+    if sorted == all[..5] {
+        return "segunda a sexta".into();
+    }
+    sorted
+        .iter()
+        .map(|d| {
+            WEEKDAY_NAMES
+                .iter()
+                .find(|(w, _, _)| w == d)
+                .map_or("?", |(_, _, pt)| pt)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The weekdays a routine form offers, Monday first: (value, label).
+pub const WEEKDAYS_PT: [(&str, &str); 7] = [
+    ("seg", "Segunda"),
+    ("ter", "Terça"),
+    ("qua", "Quarta"),
+    ("qui", "Quinta"),
+    ("sex", "Sexta"),
+    ("sab", "Sábado"),
+    ("dom", "Domingo"),
+];
+
 /// Parses `HH:MM:SS` (or `HH:MM`).
 pub fn parse_time_of_day(input: &str) -> Result<Time, String> {
     let s = input.trim();

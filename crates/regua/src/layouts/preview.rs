@@ -102,6 +102,7 @@ pub fn layout_context(
         Ok::<_, anyhow::Error>(invoice_vars(inv, customer, wallet, company, today))
     };
     Ok(LayoutContext {
+        attached_boletos: 0,
         invoice: vars(invoice)?,
         open_invoices: open.iter().map(vars).collect::<anyhow::Result<_>>()?,
         open_total: Money::from_cents(open.iter().map(|i| i.amount.cents()).sum()).to_string(),

@@ -152,6 +152,11 @@ pub const VARIABLES: &[Variable] = &[
         "R$ 2.469,12",
     ),
     var("hoje", "Data do envio (dd/mm/aaaa)", "22/11/2026"),
+    var(
+        "boletos_anexos",
+        "Quantos boletos vão em anexo nesta mensagem (0, 1 ou mais: a geração de vários meses envia todos)",
+        "1",
+    ),
 ];
 
 /// The object names (`cliente`, `fatura`…) and top-level variables a template may name.
@@ -311,6 +316,10 @@ pub struct LayoutContext {
     /// `hoje`: the sending date, `dd/mm/aaaa`.
     #[serde(rename = "hoje")]
     pub today: String,
+    /// `boletos_anexos`: how many boletos this message attaches, so a text can say "o boleto
+    /// segue" or "os boletos seguem".
+    #[serde(rename = "boletos_anexos")]
+    pub attached_boletos: usize,
 }
 
 impl LayoutContext {
@@ -378,6 +387,7 @@ impl LayoutContext {
             open_invoices: vec![older, invoice.clone()],
             open_total: example("total_em_aberto"),
             today: example("hoje"),
+            attached_boletos: 1,
             invoice,
         }
     }

@@ -15,7 +15,7 @@ pub use crate::domain::delivery::{PushConfig, Suspension};
 use crate::secrets::{MasterKey, Secret, SecretError};
 
 const GATEWAY_COLUMNS: &str = "id, name, method, url, header_names, body_template, success_contains, \
-    hourly_limit, daily_limit, active";
+    hourly_limit, daily_limit, active, updated_at";
 
 fn gateway_from_row(r: &AnyRow) -> anyhow::Result<SmsGateway> {
     let limit = |col: &str| -> anyhow::Result<Option<u32>> {
@@ -38,28 +38,25 @@ fn gateway_from_row(r: &AnyRow) -> anyhow::Result<SmsGateway> {
         hourly_limit: limit("hourly_limit")?,
         daily_limit: limit("daily_limit")?,
         active: r.try_get::<i64, _>("active")? != 0,
+        revision: r.try_get("updated_at")?,
     })
 }
 
-/// Creates an SMS gateway. Headers are sealed with `key`; without a key, a gateway with
-/// headers is refused (they would have to be stored in clear).
-pub async fn insert_sms_gateway(
-    conn: &mut AnyConnection,
+/// The sealed secrets and the header names (never their values) as stored.
+fn sealed_secrets(
     g: &NewSmsGateway,
     key: Option<&MasterKey>,
-    now_ms: i64,
-) -> Result<GatewayId, ConfigError> {
-    let invalid = |field, reason: String| ConfigError::Invalid { field, reason };
-    if g.name.trim().is_empty() {
-        return Err(invalid("name", "is required".into()));
-    }
+) -> Result<(Option<String>, String), ConfigError> {
     let headers_enc = if g.secrets.is_empty() {
         None
     } else {
         let json = serde_json::to_string(&g.secrets).context("secrets")?;
         Some(
             key.ok_or(SecretError::NoKey)
-                .map_err(|e| invalid("header", e.to_string()))?
+                .map_err(|e| ConfigError::Invalid {
+                    field: "header",
+                    reason: e.to_string(),
+                })?
                 .seal(&Secret::new(json)),
         )
     };
@@ -70,6 +67,35 @@ pub async fn insert_sms_gateway(
         .map(|(n, _)| n.as_str())
         .collect::<Vec<_>>()
         .join("\n");
+    Ok((headers_enc, names))
+}
+
+fn gateway_write_error(e: sqlx::Error, name: &str, doing: &'static str) -> ConfigError {
+    if is_constraint(&e, "sms_gateways_name_key") || is_constraint(&e, "sms_gateways.name") {
+        ConfigError::Duplicate {
+            what: "sms gateway",
+            name: name.to_string(),
+        }
+    } else {
+        anyhow::Error::from(e).context(doing).into()
+    }
+}
+
+/// Creates an SMS gateway. Headers are sealed with `key`; without a key, a gateway with
+/// headers is refused (they would have to be stored in clear).
+pub async fn insert_sms_gateway(
+    conn: &mut AnyConnection,
+    g: &NewSmsGateway,
+    key: Option<&MasterKey>,
+    now_ms: i64,
+) -> Result<GatewayId, ConfigError> {
+    if g.name.trim().is_empty() {
+        return Err(ConfigError::Invalid {
+            field: "name",
+            reason: "is required".into(),
+        });
+    }
+    let (headers_enc, names) = sealed_secrets(g, key)?;
     let res = sqlx::query(
         "INSERT INTO sms_gateways (name, method, url, headers_enc, header_names, body_template, success_contains,
             hourly_limit, daily_limit, active, created_at, updated_at)
@@ -89,19 +115,77 @@ pub async fn insert_sms_gateway(
     .await;
     match res {
         Ok(row) => Ok(GatewayId(row.try_get(0).context("gateway id")?)),
-        Err(e)
-            if is_constraint(&e, "sms_gateways_name_key")
-                || is_constraint(&e, "sms_gateways.name") =>
-        {
-            Err(ConfigError::Duplicate {
-                what: "sms gateway",
-                name: g.name.clone(),
-            })
-        }
-        Err(e) => Err(anyhow::Error::from(e)
-            .context("cannot insert the sms gateway")
-            .into()),
+        Err(e) => Err(gateway_write_error(
+            e,
+            &g.name,
+            "cannot insert the sms gateway",
+        )),
     }
+}
+
+/// Replaces every field of the active gateway `id` with `g` (its secrets sealed anew);
+/// `updated_at` moves, so workers read the new secrets on their next message.
+pub async fn update_sms_gateway(
+    conn: &mut AnyConnection,
+    id: GatewayId,
+    g: &NewSmsGateway,
+    key: Option<&MasterKey>,
+    now_ms: i64,
+) -> Result<(), ConfigError> {
+    if g.name.trim().is_empty() {
+        return Err(ConfigError::Invalid {
+            field: "name",
+            reason: "is required".into(),
+        });
+    }
+    let (headers_enc, names) = sealed_secrets(g, key)?;
+    let res = sqlx::query(
+        "UPDATE sms_gateways SET name = $2, method = $3, url = $4, headers_enc = $5, header_names = $6,
+            body_template = $7, success_contains = $8, hourly_limit = $9, daily_limit = $10, updated_at = $11
+         WHERE id = $1 AND active = 1",
+    )
+    .bind(id.0)
+    .bind(g.name.trim())
+    .bind(&g.method)
+    .bind(&g.url)
+    .bind(headers_enc)
+    .bind(names)
+    .bind(&g.body_template)
+    .bind(g.success_contains.as_deref())
+    .bind(g.hourly_limit.map(i64::from))
+    .bind(g.daily_limit.map(i64::from))
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await;
+    match res {
+        Ok(r) if r.rows_affected() == 1 => Ok(()),
+        Ok(_) => Err(ConfigError::Unknown {
+            what: "sms gateway",
+            name: id.to_string(),
+            known: String::new(),
+        }),
+        Err(e) => Err(gateway_write_error(
+            e,
+            &g.name,
+            "cannot update the sms gateway",
+        )),
+    }
+}
+
+/// A gateway by id (removed ones too).
+pub async fn get_sms_gateway(
+    conn: &mut AnyConnection,
+    id: GatewayId,
+) -> anyhow::Result<Option<SmsGateway>> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {GATEWAY_COLUMNS} FROM sms_gateways WHERE id = $1"
+    )))
+    .bind(id.0)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(gateway_from_row)
+    .transpose()
 }
 
 /// Every SMS gateway (removed ones too), by name.
@@ -159,8 +243,10 @@ pub async fn deactivate_sms_gateway(
     name: &str,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
+    // Like a removed e-mail account, a removed gateway frees its name for a new one.
     Ok(sqlx::query(
-        "UPDATE sms_gateways SET active = 0, updated_at = $2 WHERE name = $1 AND active = 1",
+        "UPDATE sms_gateways SET active = 0, name = name || ' (removido #' || CAST(id AS TEXT) || ')', updated_at = $2
+         WHERE name = $1 AND active = 1",
     )
     .bind(name)
     .bind(now_ms)

@@ -262,13 +262,27 @@ pub(crate) async fn layout_named_or_default(
     purpose: Purpose,
 ) -> Result<LayoutId, super::parties::ConfigError> {
     match name {
-        Some(name) => find_layout(conn, name).await?.map(|l| l.id).ok_or_else(|| {
-            super::parties::ConfigError::Unknown {
-                what: "layout",
-                name: name.to_string(),
-                known: String::new(),
+        Some(name) => {
+            let layout = find_layout(conn, name).await?.ok_or_else(|| {
+                super::parties::ConfigError::Unknown {
+                    what: "layout",
+                    name: name.to_string(),
+                    known: String::new(),
+                }
+            })?;
+            // A layout is written for its purpose's variables and moment: a band's model in a
+            // "before due" rule would greet a subscriber who owes nothing yet with overdue text.
+            if layout.purpose != purpose {
+                return Err(super::parties::ConfigError::Invalid {
+                    field: "layout",
+                    reason: format!(
+                        "{name:?} is a {} layout; this needs a {purpose} one",
+                        layout.purpose
+                    ),
+                });
             }
-        }),
+            Ok(layout.id)
+        }
         None => Ok(layout_for_purpose(conn, purpose)
             .await?
             .map(|l| l.id)

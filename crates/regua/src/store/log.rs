@@ -35,10 +35,13 @@ pub async fn list_attempts(
     f: &LogFilter,
 ) -> anyhow::Result<Vec<Attempt>> {
     let rows = sqlx::query(
-        "SELECT a.attempted_at, a.notice_id, n.dedup_key, a.channel, s.name, a.recipient, a.reply_code, a.reply_text,
+        "SELECT a.attempted_at, a.notice_id, n.dedup_key, a.channel,
+                CASE a.channel WHEN 'email' THEN s.name WHEN 'sms' THEN g.name WHEN 'push' THEN 'Firebase' END,
+                a.recipient, a.reply_code, a.reply_text,
                 a.outcome, a.duration_ms, n.actor, n.purpose, n.invoice_id, n.customer_id, i.external_id
          FROM delivery_attempts a JOIN notices n ON n.id = a.notice_id
          LEFT JOIN smtp_accounts s ON s.id = a.account_id
+         LEFT JOIN sms_gateways g ON g.id = n.gateway_id
          LEFT JOIN invoices i ON i.id = n.invoice_id
          WHERE ($1 IS NULL OR n.customer_id = $1) AND ($2 IS NULL OR n.invoice_id = $2)
            AND ($3 IS NULL OR a.outcome = $3) AND ($4 IS NULL OR a.attempted_at >= $4)

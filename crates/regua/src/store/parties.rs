@@ -244,6 +244,107 @@ pub async fn update_wallet_terms(
     Ok(res.rows_affected() > 0)
 }
 
+/// How many invoices were issued on a wallet: once there is one, its bank identity (agency,
+/// account, wallet code, agreement) no longer changes — the boletos already sent carry it.
+pub async fn wallet_invoice_count(conn: &mut AnyConnection, id: WalletId) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query("SELECT COUNT(*) FROM invoices WHERE wallet_id = $1")
+            .bind(id.0)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?,
+    )
+}
+
+/// Replaces a wallet's name, PIX key and bank identity with `w`'s (checked by
+/// [`NewWallet::validate`]); the bank, kind, switches, registration and terms stay.
+pub async fn update_wallet_identity(
+    conn: &mut AnyConnection,
+    id: WalletId,
+    w: &NewWallet,
+) -> Result<(), ConfigError> {
+    w.validate()
+        .map_err(|(field, reason)| ConfigError::Invalid { field, reason })?;
+    let res = sqlx::query(
+        "UPDATE wallets SET name = $2, agency = $3, account = $4, wallet_code = $5, agreement = $6, pix_key = $7
+         WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(w.name.trim())
+    .bind(&w.agency)
+    .bind(&w.account)
+    .bind(&w.wallet_code)
+    .bind(&w.agreement)
+    .bind(w.pix_key.as_deref())
+    .execute(&mut *conn)
+    .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(e)
+            if super::is_constraint(&e, "wallets_name_key")
+                || super::is_constraint(&e, "wallets.name") =>
+        {
+            Err(ConfigError::Duplicate {
+                what: "wallet",
+                name: w.name.clone(),
+            })
+        }
+        Err(e) => Err(anyhow::Error::from(e)
+            .context("cannot update wallet")
+            .into()),
+    }
+}
+
+/// Renames a billing method and points it at another wallet; the contracts of the method
+/// follow (their next invoices are drawn on the new wallet — issued invoices keep theirs).
+pub async fn update_billing_method(
+    conn: &mut AnyConnection,
+    id: BillingMethodId,
+    name: &str,
+    wallet: WalletId,
+    now_ms: i64,
+) -> Result<(), ConfigError> {
+    if name.trim().is_empty() {
+        return Err(ConfigError::Invalid {
+            field: "name",
+            reason: "must not be empty".into(),
+        });
+    }
+    let res = sqlx::query("UPDATE billing_methods SET name = $2, wallet_id = $3 WHERE id = $1")
+        .bind(id.0)
+        .bind(name.trim())
+        .bind(wallet.0)
+        .execute(&mut *conn)
+        .await;
+    match res {
+        Ok(_) => {}
+        Err(e)
+            if super::is_constraint(&e, "billing_methods_name_key")
+                || super::is_constraint(&e, "billing_methods.name") =>
+        {
+            return Err(ConfigError::Duplicate {
+                what: "billing method",
+                name: name.to_string(),
+            });
+        }
+        Err(e) => {
+            return Err(anyhow::Error::from(e)
+                .context("cannot update billing method")
+                .into());
+        }
+    }
+    sqlx::query(
+        "UPDATE contracts SET wallet_id = $2, updated_at = $3 WHERE billing_method_id = $1 AND wallet_id <> $2",
+    )
+    .bind(id.0)
+    .bind(wallet.0)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await
+    .context("contracts of the billing method")?;
+    Ok(())
+}
+
 /// Every wallet, by name.
 pub async fn list_wallets(conn: &mut AnyConnection) -> anyhow::Result<Vec<BillingWallet>> {
     let sql = format!("SELECT {WALLET_COLUMNS} FROM wallets ORDER BY name");

@@ -255,22 +255,6 @@ pub(super) async fn confirm(
     }
 }
 
-/// Who or what caused a message, on screen.
-fn actor_pt(actor: &str) -> String {
-    match actor {
-        "generation" => "geração de faturas".into(),
-        "payment" => "pagamento registrado".into(),
-        "test" => "teste".into(),
-        other => match other.split_once(':') {
-            Some(("user", who)) => format!("usuário {}", who.trim()),
-            Some(("cli", who)) => format!("linha de comando ({})", who.trim()),
-            Some(("api", who)) => format!("API ({})", who.trim()),
-            Some(("routine", who)) => format!("rotina {}", who.trim()),
-            _ => other.to_string(),
-        },
-    }
-}
-
 /// The bank's word on a registration, on screen.
 fn registration_pt(status: &str) -> &'static str {
     match status {
@@ -408,7 +392,7 @@ async fn invoice_page(
                     id => n.id, step, channel, layout => n.layout.clone(),
                     at => state.clock.local_time(n.created_at, "%d/%m/%Y %H:%M"),
                     sent => n.sent_at.map(|t| state.clock.local_time(t, "%d/%m/%Y %H:%M")),
-                    by => actor_pt(&n.actor), outcome,
+                    by => super::actor_pt(&n.actor), outcome,
                 }
             })
             .collect();

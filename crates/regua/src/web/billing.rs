@@ -64,10 +64,13 @@ pub(super) async fn contracts(
         let next = more.then(|| {
             serde_urlencoded::to_string(ContractQuery { q: q.q.clone(), pagina: Some(page + 1) }).unwrap_or_default()
         });
+        // Every role sees the default a contract without a delivery type takes (only an
+        // administrator changes it, on Parâmetros gerais).
+        let default_delivery = store::parties::default_delivery_type(&mut conn).await?.label_pt();
         Ok(state.render(
             "contracts.html",
             minijinja::context! {
-                title => "Contratos", contracts => rows, q => q.q.clone(), next,
+                title => "Contratos", contracts => rows, q => q.q.clone(), next, default_delivery,
                 can_edit => session.user.role.allows(Permission::EditBilling),
                 ..session.ctx()
             },

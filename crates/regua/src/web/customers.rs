@@ -73,11 +73,105 @@ pub(super) async fn show(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::BTreeMap<String, String>>,
 ) -> Response {
     if let Err(r) = session.require(&state, Permission::View) {
         return r;
     }
-    page(&state, &session, id, None, StatusCode::OK).await
+    let saved = q.get("contrato_salvo").map(|k| {
+        format!("Contrato {k} salvo. A mudança vale para as faturas geradas a partir de agora; as já geradas não mudam.")
+    });
+    page_with(&state, &session, id, None, saved, StatusCode::OK).await
+}
+
+/// The contract form on the customer page: what a clerk may change on a contract.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ContractForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    delivery_type: String,
+    #[serde(default)]
+    billing_method: String,
+    #[serde(default)]
+    due_day: String,
+}
+
+/// `POST /contratos/{id}/editar`: the contract's delivery type ("tipo de envio de cobrança"),
+/// billing method and due day, audited `contract.update`. As in the ERPs, a change applies to
+/// invoices generated afterwards: an invoice keeps the due date, method and delivery type it
+/// was generated with.
+pub(super) async fn save_contract(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(contract_id): Path<i64>,
+    axum::Form(f): axum::Form<ContractForm>,
+) -> Response {
+    use crate::domain::DeliveryType;
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&f.csrf)) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Ok(k) =
+            store::parties::get_contract(&mut conn, crate::domain::ContractId(contract_id)).await
+        else {
+            return Ok(StatusCode::NOT_FOUND.into_response());
+        };
+        let customer = store::parties::get_customer(&mut conn, k.customer_id).await?;
+        drop(conn);
+        let id = customer.id.0;
+        let refuse = |message: String| {
+            page(
+                &state,
+                &session,
+                id,
+                Some(message),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        };
+        let delivery = match f.delivery_type.parse::<DeliveryType>() {
+            Ok(d) => d,
+            Err(_) => {
+                return Ok(refuse("Escolha o tipo de envio: E-mail ou Impresso.".into()).await);
+            }
+        };
+        let due_day = match f.due_day.trim().parse::<u8>() {
+            Ok(d @ 1..=31) => d,
+            _ => return Ok(refuse("O dia de vencimento é um número de 1 a 31.".into()).await),
+        };
+        let input = crate::actions::records::ContractInput {
+            external_id: k.external_id.clone(),
+            customer: customer.external_id.clone(),
+            plan: k.plan.clone(),
+            monthly_amount: k.monthly_amount,
+            due_day,
+            billing_method: f.billing_method.trim().to_string(),
+            delivery_type: Some(delivery),
+            status: k.status,
+        };
+        match crate::actions::records::save_contract(
+            &state.db,
+            &input,
+            crate::actions::records::Save::Update,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?
+        {
+            Ok(_) => Ok(Redirect::to(&format!(
+                "/clientes/{id}?{}#contratos",
+                serde_urlencoded::to_string([("contrato_salvo", &k.external_id)])?
+            ))
+            .into_response()),
+            Err(crate::actions::records::Refused::Invalid { pt, .. }) => {
+                Ok(refuse(pt.to_string()).await)
+            }
+            Err(_) => Ok(StatusCode::NOT_FOUND.into_response()),
+        }
+    }
+    .await;
+    result.unwrap_or_else(internal)
 }
 
 /// The contact form ("aba Contato").
@@ -208,18 +302,33 @@ async fn page(
     error: Option<String>,
     code: StatusCode,
 ) -> Response {
+    page_with(state, session, id, error, None, code).await
+}
+
+/// The customer page with an error (a refused edit) or a notice (a saved one).
+async fn page_with(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    error: Option<String>,
+    notice: Option<String>,
+    code: StatusCode,
+) -> Response {
     let result: anyhow::Result<Option<Response>> = async {
         let mut conn = state.db.pool.acquire().await?;
         let Ok(customer) = store::parties::get_customer(&mut conn, CustomerId(id)).await else {
             return Ok(None);
         };
+        let methods = store::parties::list_billing_methods(&mut conn).await?;
         let contracts: Vec<_> = store::parties::list_contracts_of_customer(&mut conn, customer.id)
             .await?
             .iter()
             .map(|k| {
                 minijinja::context! {
+                    id => k.id.0,
                     ext => k.external_id.clone(), plan => k.plan.clone(), amount => k.monthly_amount.to_string(),
-                    delivery => k.delivery_type.label_pt(),
+                    delivery => k.delivery_type.label_pt(), delivery_code => k.delivery_type.as_str(),
+                    due_day => k.due_day, method => methods.iter().find(|m| m.id == k.billing_method_id).map(|m| m.name.clone()).unwrap_or_default(),
                     status => k.status.label_pt(),
                 }
             })
@@ -251,7 +360,7 @@ async fn page(
                 crate::delivery::NoticeStatus::Dead => format!("{what}: sem entrega — {}", n.last_error.clone().unwrap_or_default()),
                 s => format!("{what}: {}", super::log::outcome_pt(s)),
             };
-            timeline.push((n.sent_at.unwrap_or(n.created_at), format!("{text} ({})", n.actor)));
+            timeline.push((n.sent_at.unwrap_or(n.created_at), format!("{text} ({})", super::actor_pt(&n.actor))));
         }
         for (inv, _) in store::invoices::list_invoices_page(
             &mut conn,
@@ -292,7 +401,8 @@ async fn page(
                     street => a.street, number => a.number, complement => a.complement,
                     district => a.district, zip => a.zip, city => a.city, state => a.state,
                 },
-                contracts, emails, timeline, error,
+                contracts, emails, timeline, error, notice,
+                methods => methods.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
                 can_edit => session.user.role.allows(Permission::EditBilling),
                 ..session.ctx()
             },

@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use super::auth::Permission;
 use super::{AppState, CsrfOnly, Session, internal};
-use crate::dunning::{RuleKind, format_weekdays};
+use crate::dunning::{RuleKind, WEEKDAYS_PT, weekdays_pt};
+use crate::layouts::Purpose;
 use crate::store::{self, parties::ConfigError};
 
 type Errors = BTreeMap<&'static str, String>;
@@ -57,8 +58,12 @@ pub(super) struct BandForm {
     from: String,
     #[serde(default)]
     to: String,
+    /// The generation type: `email` or `email_and_letter`.
     #[serde(default)]
-    letter: Option<String>,
+    generation: String,
+    /// The band's model (layout), by name; empty for the default.
+    #[serde(default)]
+    layout: String,
 }
 
 async fn page(
@@ -122,7 +127,7 @@ async fn page_with(
             .map(|b| {
                 minijinja::context! {
                     id => b.id.0, from => b.from_days, to => b.to_days,
-                    generation => if b.letter { "e-mail e carta" } else { "e-mail" },
+                    generation => if b.letter { "E-mail e carta (revisão antes do envio)" } else { "E-mail" },
                     layout => layout_name(b.layout),
                 }
             })
@@ -132,7 +137,7 @@ async fn page_with(
             .into_iter()
             .map(|r| {
                 minijinja::context! {
-                    id => r.id, name => r.name, weekdays => format_weekdays(&r.weekdays),
+                    id => r.id, name => r.name, weekdays => weekdays_pt(&r.weekdays),
                     time => r.time.strftime("%H:%M").to_string(),
                     holidays => if r.run_on_holidays { "roda" } else { "não roda" },
                 }
@@ -142,12 +147,24 @@ async fn page_with(
             .iter()
             .map(|k| (k.as_str(), kind_pt(*k)))
             .collect();
+        // Each rule kind offers only the layouts of its purpose (the server refuses the others).
+        let of = |p: Purpose| layouts.iter().filter(|l| l.purpose == p).map(|l| l.name.clone()).collect::<Vec<_>>();
+        let rule_layouts: Vec<_> = [RuleKind::BeforeDue, RuleKind::OnDue, RuleKind::AfterDue]
+            .iter()
+            .map(|k| minijinja::context! { kind => k.as_str(), label => kind_pt(*k), layouts => of(k.default_purpose()) })
+            .collect();
+        let band_layouts = of(Purpose::OverdueBand);
+        let checked: Vec<&str> = if routine.weekdays_checked().is_empty() {
+            vec!["seg", "ter", "qua", "qui", "sex"]
+        } else {
+            routine.weekdays_checked()
+        };
         let mut resp = state.render(
             "regua.html",
             minijinja::context! {
                 title => "Régua de cobrança",
-                methods, bands, routines, kinds,
-                layouts => layouts.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+                methods, bands, routines, kinds, rule_layouts, band_layouts,
+                weekdays => WEEKDAYS_PT.to_vec(), checked,
                 form => minijinja::Value::from(minijinja::value::Serde(rule)),
                 band => minijinja::Value::from(minijinja::value::Serde(band)),
                 routine => minijinja::Value::from(minijinja::value::Serde(routine)),
@@ -232,6 +249,13 @@ pub(super) async fn add_rule(
     .await
     {
         Ok(_) => Ok(None),
+        Err(ConfigError::Invalid {
+            field: "layout", ..
+        }) => Ok(Some(format!(
+            "O layout {} não é um modelo de \"{}\": escolha um layout desse tipo.",
+            form.layout.trim(),
+            kind_pt(kind).to_lowercase()
+        ))),
         Err(ConfigError::Invalid { .. }) => Ok(Some(format!(
             "A forma de cobrança {} já tem uma regra \"{}\" de {days} dia(s).",
             form.method,
@@ -340,17 +364,32 @@ pub(super) async fn add_band(
                 format!("Sobrepõe a faixa de {} a {} dias.", b.from_days, b.to_days),
             )));
         }
+        let letter = match form.generation.as_str() {
+            "" | "email" => false,
+            "email_and_letter" => true,
+            _ => return Ok(Some(("generation", "Escolha o tipo de geração.".into()))),
+        };
+        let layout = Some(form.layout.trim()).filter(|l| !l.is_empty());
         match crate::actions::dunning::add_band(
             &state.db,
             (from, to),
-            None,
-            form.letter.is_some(),
+            layout,
+            letter,
             &session.actor(),
             now,
         )
         .await
         {
             Ok(_) => Ok(None),
+            Err(
+                ConfigError::Invalid {
+                    field: "layout", ..
+                }
+                | ConfigError::Unknown { .. },
+            ) => Ok(Some((
+                "layout",
+                "Escolha um modelo de faixa de atraso.".into(),
+            ))),
             Err(ConfigError::Other(e)) => Err(e),
             Err(e) => Ok(Some(("from", format!("Não foi possível salvar: {e}")))),
         }
@@ -418,12 +457,46 @@ pub(super) struct RoutineForm {
     csrf: String,
     #[serde(default)]
     name: String,
+    /// The days typed (the CLI's syntax); the page sends the checkboxes below instead.
     #[serde(default)]
     weekdays: String,
+    #[serde(default)]
+    wd_seg: Option<String>,
+    #[serde(default)]
+    wd_ter: Option<String>,
+    #[serde(default)]
+    wd_qua: Option<String>,
+    #[serde(default)]
+    wd_qui: Option<String>,
+    #[serde(default)]
+    wd_sex: Option<String>,
+    #[serde(default)]
+    wd_sab: Option<String>,
+    #[serde(default)]
+    wd_dom: Option<String>,
     #[serde(default)]
     time: String,
     #[serde(default)]
     holidays: Option<String>,
+}
+
+impl RoutineForm {
+    /// The weekdays ticked, as `seg`, `ter`…
+    fn weekdays_checked(&self) -> Vec<&'static str> {
+        [
+            ("seg", &self.wd_seg),
+            ("ter", &self.wd_ter),
+            ("qua", &self.wd_qua),
+            ("qui", &self.wd_qui),
+            ("sex", &self.wd_sex),
+            ("sab", &self.wd_sab),
+            ("dom", &self.wd_dom),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(d, _)| d)
+        .collect()
+    }
 }
 
 pub(super) async fn add_routine(
@@ -435,11 +508,24 @@ pub(super) async fn add_routine(
         return r;
     }
     let now = state.clock.now_millis();
-    let weekdays = form.weekdays.trim();
-    let weekdays = if weekdays.is_empty() {
-        "seg-sex"
-    } else {
-        weekdays
+    let ticked = form.weekdays_checked().join(",");
+    let weekdays = match (ticked.as_str(), form.weekdays.trim()) {
+        ("", "") => {
+            let errors =
+                Errors::from([("weekdays", "Marque ao menos um dia da semana.".to_string())]);
+            return page_with(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &RuleForm::default(),
+                &BandForm::default(),
+                &form,
+                &errors,
+            )
+            .await;
+        }
+        ("", typed) => typed,
+        (ticked, _) => ticked,
     };
     let time = if form.time.trim().is_empty() {
         "08:00:00"
@@ -468,7 +554,7 @@ pub(super) async fn add_routine(
                 field: "weekdays", ..
             }) => Ok(Err((
                 "weekdays",
-                "Dias como seg-sex, seg,qua,sex ou 1-5.".into(),
+                "Marque ao menos um dia da semana.".into(),
             ))),
             Err(ConfigError::Invalid { field: "time", .. }) => {
                 Ok(Err(("time", "Horário como 08:00:00.".into())))

@@ -1,4 +1,4 @@
-//! Log de e-mail: every delivery attempt, filtered by status, dates, customer, account and
+//! Log de envios: every delivery attempt, filtered by status, dates, customer, account and
 //! channel, 100 per page; the same as CSV; and requeueing a notice given up on.
 
 use std::sync::Arc;
@@ -155,10 +155,15 @@ pub(super) async fn list(
                     outcome_pt => outcome_pt(a.outcome),
                     reply => format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim().to_string(),
                     channel => a.channel.as_str(),
-                    account => a.account.unwrap_or_default(),
+                    account => a.account.clone().unwrap_or_default(),
+                    channel_pt => match a.channel {
+                        crate::delivery::Channel::Email => "E-mail",
+                        crate::delivery::Channel::Sms => "SMS",
+                        crate::delivery::Channel::Push => "Push",
+                    },
                     recipient => a.recipient,
                     purpose => a.purpose.label_pt(),
-                    actor => a.actor,
+                    actor => super::actor_pt(&a.actor),
                     invoice => a.invoice, invoice_id => a.invoice_id.map(|i| i.0),
                     dead => a.outcome == NoticeStatus::Dead,
                 }
@@ -169,7 +174,7 @@ pub(super) async fn list(
         let mut resp = state.render(
             "log.html",
             minijinja::context! {
-                title => "Log de e-mail",
+                title => "Log de envios",
                 rows,
                 q => minijinja::Value::from(minijinja::value::Serde(&q)),
                 error,

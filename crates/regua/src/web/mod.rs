@@ -9,6 +9,7 @@ pub mod api;
 pub use crate::domain::auth;
 mod bank_returns;
 mod billing;
+mod channels;
 mod customers;
 mod emission;
 mod holidays;
@@ -131,6 +132,9 @@ fn templates() -> minijinja::Environment<'static> {
         ("error.html", include_str!("templates/error.html")),
         ("smtp.html", include_str!("templates/smtp.html")),
         ("smtp_edit.html", include_str!("templates/smtp_edit.html")),
+        ("channels.html", include_str!("templates/channels.html")),
+        ("sms_edit.html", include_str!("templates/sms_edit.html")),
+        ("sms_form.html", include_str!("templates/sms_form.html")),
         ("log.html", include_str!("templates/log.html")),
         ("regua.html", include_str!("templates/regua.html")),
         ("settings.html", include_str!("templates/settings.html")),
@@ -232,6 +236,51 @@ pub struct CsrfOnly {
     /// The session's token, from the form's hidden field.
     #[serde(default, rename = "_csrf")]
     pub csrf: String,
+}
+
+/// Who or what caused a message or a change, on screen (the stored text is the
+/// [`crate::domain::Actor`]'s `Display`, plus the system's own causes).
+pub(crate) fn actor_pt(actor: &str) -> String {
+    match actor {
+        "generation" => "geração de faturas".into(),
+        "payment" => "pagamento registrado".into(),
+        "test" => "teste".into(),
+        "import" => "importação do ERP".into(),
+        "demo" => "demonstração".into(),
+        other => match other.split_once(':') {
+            Some(("user", who)) => format!("usuário {}", who.trim()),
+            Some(("cli", who)) => format!("linha de comando ({})", who.trim()),
+            Some(("api", who)) => format!("integração {}", who.trim()),
+            Some(("routine", who)) => format!("rotina {}", who.trim()),
+            Some(("portal", who)) => format!("Central do Assinante ({})", who.trim()),
+            Some(("pix", who)) => format!("PIX ({})", who.trim()),
+            _ => other.to_string(),
+        },
+    }
+}
+
+/// Every field of a multipart form by name: the file name (for file fields) and the bytes.
+/// A malformed body is a 400.
+pub(crate) async fn read_multipart(
+    mut form: axum::extract::Multipart,
+) -> Result<std::collections::BTreeMap<String, (Option<String>, Vec<u8>)>, Response> {
+    let mut fields = std::collections::BTreeMap::new();
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_string();
+                let file_name = field.file_name().map(str::to_string);
+                match field.bytes().await {
+                    Ok(b) => {
+                        fields.insert(name, (file_name, b.to_vec()));
+                    }
+                    Err(_) => return Err(StatusCode::BAD_REQUEST.into_response()),
+                }
+            }
+            Ok(None) => return Ok(fields),
+            Err(_) => return Err(StatusCode::BAD_REQUEST.into_response()),
+        }
+    }
 }
 
 /// The answer to an unexpected failure: logged with its cause, a bare 500 to the browser.

@@ -40,6 +40,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/contratos", get(super::billing::contracts))
         .route("/contratos/{id}/gerar", post(super::billing::generate))
         .route(
+            "/contratos/{id}/editar",
+            post(super::customers::save_contract),
+        )
+        .route(
             "/contratos/{id}/suspensoes",
             get(super::suspensions::show).post(super::suspensions::create),
         )
@@ -212,6 +216,25 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/configuracoes/email/{id}/remover",
             post(super::smtp::remove),
         )
+        .route("/configuracoes/sms-push", get(super::channels::show))
+        .route(
+            "/configuracoes/carteiras/{id}/dados",
+            post(super::wallets::save_wallet),
+        )
+        .route(
+            "/configuracoes/formas/{id}",
+            post(super::wallets::save_method),
+        )
+        .route("/configuracoes/sms", post(super::channels::add))
+        .route(
+            "/configuracoes/sms/{id}",
+            get(super::channels::edit).post(super::channels::update),
+        )
+        .route(
+            "/configuracoes/sms/{id}/remover",
+            post(super::channels::remove),
+        )
+        .route("/configuracoes/push", post(super::channels::configure_push))
         .route(
             "/configuracoes/email/{id}/financeiro",
             post(super::smtp::financial),

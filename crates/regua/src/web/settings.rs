@@ -98,7 +98,7 @@ pub(super) const NOTIFICATIONS: Section = Section {
         ),
         (
             store::settings::SETTING_SUSPENSION_FALLBACK,
-            "Alternativas quando o método não alcança o cliente, em ordem (ex.: sms,email)",
+            "Alternativas quando o método não alcança o cliente, em ordem",
         ),
         (
             store::settings::SETTING_SUSPENSION_ENDING_DAYS,
@@ -154,6 +154,9 @@ async fn named_choices(
     Ok(Some(out))
 }
 
+/// How many fallback positions the notification page offers (there are three channels).
+const CHANNEL_SLOTS: usize = 3;
+
 /// What the template needs to draw a field's input.
 fn input_kind(kind: store::settings::SettingKind) -> minijinja::Value {
     use store::settings::SettingKind as K;
@@ -169,7 +172,11 @@ fn input_kind(kind: store::settings::SettingKind) -> minijinja::Value {
         },
         K::Number(min, max) => minijinja::context! { number => true, min, max },
         K::Email => minijinja::context! { email => true },
-        K::Text | K::Url | K::Channels | K::SmtpAccount | K::SmsGateway => {
+        K::Channels => minijinja::context! {
+            slots => (1..=CHANNEL_SLOTS).collect::<Vec<_>>(),
+            channels => vec![("email", "E-mail"), ("sms", "SMS"), ("push", "Push (aplicativo)")],
+        },
+        K::Text | K::Url | K::SmtpAccount | K::SmsGateway => {
             minijinja::context! {}
         }
     }
@@ -210,7 +217,12 @@ async fn page(
             Ok(None) => input_kind(spec(key).kind),
             Err(e) => return internal(e),
         };
-        fields.push(minijinja::context! { key, label, input, value });
+        let chosen: Vec<String> = value
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        fields.push(minijinja::context! { key, label, input, value, chosen });
     }
     let test = section.path == NOTIFICATIONS.path;
     let mut resp = state.render(
@@ -257,12 +269,12 @@ async fn show(state: &AppState, session: &Session, section: &Section, saved: Sav
                     .any(|g| g.active)
             {
                 return Ok(Some(
-                    "Nenhum gateway de SMS cadastrado: as notificações por SMS não podem ser enviadas (cadastre um com regua sms add).",
+                    "Nenhum gateway de SMS cadastrado: as notificações por SMS não podem ser enviadas (cadastre um em Envio › SMS e push).",
                 ));
             }
             if method == "push" && store::channels::push_config(&mut conn).await?.is_none() {
                 return Ok(Some(
-                    "Falta o arquivo de configuração do Firebase: as notificações push não podem ser enviadas (regua push configure --service-account ARQUIVO.json).",
+                    "Falta o arquivo de configuração do Firebase: as notificações push não podem ser enviadas (envie-o em Envio › SMS e push).",
                 ));
             }
         }
@@ -303,7 +315,26 @@ async fn save(
         Err(e) => return internal(e.into()),
     };
     for (key, _) in section.fields {
-        let typed = form.get(*key).cloned().unwrap_or_default();
+        let typed = match (form.get(*key), spec(key).kind) {
+            (Some(v), _) => v.clone(),
+            // The page's ordered list: one select per position ("1ª alternativa"…), blanks
+            // and repeats dropped, in order.
+            (None, store::settings::SettingKind::Channels) => {
+                let mut picked: Vec<String> = Vec::new();
+                for n in 1..=CHANNEL_SLOTS {
+                    if let Some(v) = form
+                        .get(&format!("{key}__{n}"))
+                        .map(|v| v.trim().to_string())
+                        && !v.is_empty()
+                        && !picked.contains(&v)
+                    {
+                        picked.push(v);
+                    }
+                }
+                picked.join(",")
+            }
+            (None, _) => String::new(),
+        };
         let checked = match store::settings::check_setting(spec(key), &typed) {
             Ok(v) => match store::settings::check_setting_in_db(&mut conn, spec(key), &v).await {
                 Ok(Ok(())) => Ok(v),

@@ -114,8 +114,12 @@ async fn wallets_page_with(
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
         let methods = store::parties::list_billing_methods(&mut conn).await?;
-        let rows: Vec<_> = store::parties::list_wallets(&mut conn)
-            .await?
+        let wallets = store::parties::list_wallets(&mut conn).await?;
+        let mut counts = Vec::new();
+        for w in &wallets {
+            counts.push((w.id, store::parties::wallet_invoice_count(&mut conn, w.id).await?));
+        }
+        let rows: Vec<_> = wallets
             .into_iter()
             .map(|w| {
                 let bank = boleto::Bank::from_code(&w.bank_code).map_or("?", |b| b.name());
@@ -127,6 +131,7 @@ async fn wallets_page_with(
                     send_on_generate => w.send_on_generate,
                     methods => methods.iter().filter(|m| m.wallet_id == w.id).count(),
                     terms, registration => w.registration.as_str(),
+                    locked => counts.iter().find(|(id, _)| *id == w.id).is_some_and(|(_, n)| *n > 0),
                     fine => crate::domain::charges::percent_pt(w.terms.fine_bp).trim_end_matches('%').to_string(),
                     interest => crate::domain::charges::percent_pt(w.terms.interest_bp_month).trim_end_matches('%').to_string(),
                     discount => crate::domain::charges::percent_pt(w.terms.discount_bp).trim_end_matches('%').to_string(),
@@ -542,5 +547,165 @@ pub(super) async fn add_method(
             .await
         }
         Err(e) => internal(e),
+    }
+}
+
+/// The "Dados da carteira" form: what may change on a wallet after it was added.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct WalletEditForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    agency: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    wallet: String,
+    #[serde(default)]
+    agreement: String,
+    #[serde(default)]
+    pix_key: String,
+}
+
+/// `POST /configuracoes/carteiras/{id}/dados`: name and PIX key, and — while the wallet has no
+/// invoice — agency, account, wallet code and agreement (audited `wallet.update`).
+pub(super) async fn save_wallet(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<WalletEditForm>,
+) -> Response {
+    use crate::actions::billing_setup::WalletEditError;
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
+        return r;
+    }
+    let stored = async {
+        let mut conn = state.db.pool.acquire().await?;
+        store::parties::get_wallet(&mut conn, crate::domain::WalletId(id)).await
+    }
+    .await;
+    let Ok(stored) = stored else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let edit = NewWallet {
+        name: form.name.trim().to_string(),
+        bank_code: stored.bank_code.clone(),
+        agency: form.agency.trim().to_string(),
+        account: form.account.trim().to_string(),
+        wallet_code: form.wallet.trim().to_string(),
+        agreement: form.agreement.trim().to_string(),
+        kind: stored.kind,
+        send_on_generate: stored.send_on_generate,
+        pix_key: Some(form.pix_key.trim().to_string()).filter(|k| !k.is_empty()),
+        registration: stored.registration,
+        terms: stored.terms,
+    };
+    let saved = crate::actions::billing_setup::update_wallet(
+        &state.db,
+        stored.id,
+        &edit,
+        &session.actor(),
+        state.clock.now_millis(),
+    )
+    .await;
+    let message = match saved {
+        Ok(()) => return Redirect::to("/configuracoes/carteiras").into_response(),
+        Err(WalletEditError::IdentityLocked(_)) => "A carteira já tem faturas: agência, conta, carteira e convênio ficam como estão (os boletos enviados os trazem). Para mudar de conta, cadastre uma nova carteira e aponte a forma de cobrança para ela.".to_string(),
+        Err(WalletEditError::Config(ConfigError::Other(e))) => return internal(e),
+        Err(WalletEditError::Config(e)) => {
+            let (field, msg) = wallet_error(&e);
+            format!("{}: {msg}", field_pt(field))
+        }
+    };
+    wallets_page_with(
+        &state,
+        &session,
+        &WalletForm::default(),
+        &Errors::new(),
+        Some((id, message)),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// A wallet field's name on screen.
+fn field_pt(field: &str) -> &'static str {
+    match field {
+        "name" => "Nome",
+        "agency" => "Agência",
+        "account" => "Conta",
+        "wallet" | "wallet_code" => "Carteira",
+        "agreement" => "Convênio",
+        "bank" => "Banco",
+        _ => "Carteira",
+    }
+}
+
+/// The billing method edit form.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct MethodEditForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    wallet: String,
+}
+
+/// `POST /configuracoes/formas/{id}`: renames a billing method or draws it on another wallet
+/// (audited `method.update`); the method's contracts follow for the invoices generated next.
+pub(super) async fn save_method(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<MethodEditForm>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&form.csrf)) {
+        return r;
+    }
+    let wallet = async {
+        let mut conn = state.db.pool.acquire().await?;
+        store::parties::find_wallet_by_name(&mut conn, form.wallet.trim()).await
+    }
+    .await;
+    let refuse = async |field: &'static str, msg: &str| {
+        let shown = MethodForm {
+            name: form.name.clone(),
+            wallet: form.wallet.clone(),
+            ..MethodForm::default()
+        };
+        methods_page(
+            &state,
+            &session,
+            &shown,
+            &Errors::from([(field, msg.to_string())]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await
+    };
+    let wallet = match wallet {
+        Ok(Some(w)) => w,
+        Ok(None) => return refuse("wallet", "Escolha uma carteira cadastrada.").await,
+        Err(e) => return internal(e),
+    };
+    match crate::actions::billing_setup::update_billing_method(
+        &state.db,
+        crate::domain::BillingMethodId(id),
+        &form.name,
+        wallet.id,
+        &session.actor(),
+        state.clock.now_millis(),
+    )
+    .await
+    {
+        Ok(()) => Redirect::to("/configuracoes/formas").into_response(),
+        Err(ConfigError::Duplicate { .. }) => {
+            refuse("name", "Já existe uma forma de cobrança com esse nome.").await
+        }
+        Err(ConfigError::Unknown { .. }) => StatusCode::NOT_FOUND.into_response(),
+        Err(ConfigError::Other(e)) => internal(e),
+        Err(_) => refuse("name", "Informe o nome da forma de cobrança.").await,
     }
 }

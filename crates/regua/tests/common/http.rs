@@ -194,3 +194,62 @@ pub async fn portal_session(addr: SocketAddr, document: &str, password: &str) ->
     let list = http(addr, "GET", "/central/faturas", &cookie, "").await;
     (cookie, list.field("_csrf"))
 }
+
+/// A `multipart/form-data` POST: each field by name, with a file name for file fields.
+pub async fn http_multipart(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, Option<&str>, &[u8])],
+) -> Resp {
+    let boundary = "----regua-test-boundary-7d3f";
+    let mut body = Vec::new();
+    for (name, file, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: regua\r\nConnection: close\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if !cookie.is_empty() {
+        req.extend_from_slice(format!("Cookie: {cookie}\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    req.extend_from_slice(&body);
+    s.write_all(&req).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Resp {
+        status,
+        headers,
+        body: body.to_string(),
+    }
+}

@@ -483,7 +483,8 @@ pub(super) struct SmsChannel {
     db: Db,
     key: Option<MasterKey>,
     http: reqwest::Client,
-    secrets: Mutex<HashMap<GatewayId, Arc<GatewaySecrets>>>,
+    /// Keyed by the gateway and its revision: an edited gateway's secrets are read again.
+    secrets: Mutex<HashMap<(GatewayId, i64), Arc<GatewaySecrets>>>,
 }
 
 impl SmsChannel {
@@ -497,14 +498,17 @@ impl SmsChannel {
         }
     }
 
-    async fn secrets(&self, id: GatewayId) -> anyhow::Result<Arc<GatewaySecrets>> {
-        if let Some(h) = self.secrets.lock().expect("poisoned").get(&id) {
+    async fn secrets(&self, id: GatewayId, revision: i64) -> anyhow::Result<Arc<GatewaySecrets>> {
+        if let Some(h) = self.secrets.lock().expect("poisoned").get(&(id, revision)) {
             return Ok(h.clone());
         }
         let mut conn = self.db.pool.acquire().await?;
         let h =
             Arc::new(store::channels::sms_gateway_secrets(&mut conn, id, self.key.as_ref()).await?);
-        self.secrets.lock().expect("poisoned").insert(id, h.clone());
+        self.secrets
+            .lock()
+            .expect("poisoned")
+            .insert((id, revision), h.clone());
         Ok(h)
     }
 
@@ -516,7 +520,7 @@ impl SmsChannel {
         phone: SmsPhone,
         text: &str,
     ) -> Outcome {
-        let secrets = match self.secrets(gateway.id).await {
+        let secrets = match self.secrets(gateway.id, gateway.revision).await {
             Ok(h) => h,
             Err(e) => {
                 return Outcome::Failed {
@@ -598,6 +602,7 @@ mod tests {
             method: "POST".into(),
             url: "http://x/send?to={{telefone}}&m={{mensagem}}".into(),
             header_names: vec![],
+            revision: 0,
             body_template: r#"{"to":"{{telefone_digitos}}","text":"{{mensagem}}"}"#.into(),
             success_contains: None,
             hourly_limit: None,

@@ -48,3 +48,22 @@ document.addEventListener("DOMContentLoaded", () => {
     timer = setTimeout(refresh, 400);
   });
 });
+
+// Régua: a rule's layout list shows only the layouts of the kind chosen.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form.rule-form")) {
+    const kind = form.querySelector("select[name=kind]");
+    const layout = form.querySelector("select.rule-layout");
+    if (!kind || !layout) continue;
+    const show = () => {
+      for (const g of layout.querySelectorAll("optgroup")) {
+        const match = g.dataset.kind === kind.value;
+        g.hidden = !match;
+        g.disabled = !match;
+      }
+      if (layout.selectedOptions[0] && layout.selectedOptions[0].parentElement.disabled) layout.value = "";
+    };
+    kind.addEventListener("change", show);
+    show();
+  }
+});

@@ -124,11 +124,16 @@ impl MailTransport {
                 match write.and(tokio::fs::rename(&tmp, &path).await) {
                     Ok(()) => Ok(Accepted {
                         code: 250,
-                        text: format!("written to {}", path.display()),
+                        // Shown on the log page as the "server's answer": in Portuguese.
+                        text: format!("gravado em {}", path.display()),
                     }),
                     Err(e) => Err(Failure::Transient {
                         code: None,
-                        text: format!("cannot write {}: {}", path.display(), error_chain(&e)),
+                        text: format!(
+                            "não foi possível gravar {}: {}",
+                            path.display(),
+                            error_chain(&e)
+                        ),
                     }),
                 }
             }
