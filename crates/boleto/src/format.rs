@@ -23,6 +23,32 @@ pub fn format_date(d: Date) -> String {
     format!("{:02}/{:02}/{:04}", d.day(), d.month(), d.year())
 }
 
+/// The months' names, January first.
+pub const MONTHS_PT: [&str; 12] = [
+    "janeiro",
+    "fevereiro",
+    "março",
+    "abril",
+    "maio",
+    "junho",
+    "julho",
+    "agosto",
+    "setembro",
+    "outubro",
+    "novembro",
+    "dezembro",
+];
+
+/// `10 de dezembro de 2026`, as letters date themselves.
+pub fn format_date_long(d: Date) -> String {
+    format!(
+        "{} de {} de {}",
+        d.day(),
+        MONTHS_PT[usize::try_from(d.month() - 1).unwrap_or(0)],
+        d.year()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,5 +19,5 @@ pub mod remessa;
 pub use banks::{Bank, BoletoCodes, BoletoError, BoletoInput, Extra, Party};
 pub use codes::{Barcode, CodeError, DigitableLine, ParseError, date_from_factor, due_date_factor};
 pub use document::{Cnpj, Cpf, Document, DocumentError};
-pub use format::{format_brl, format_date};
+pub use format::{format_brl, format_date, format_date_long};
 pub use pix::{BrCode, PixError, crc16_ccitt_false};

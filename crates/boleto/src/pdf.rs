@@ -600,6 +600,221 @@ pub fn render_text_pdf(title: &str, body: &str) -> Vec<u8> {
     pdf.finish()
 }
 
+/// A collection letter ("carta de cobrança") as a letter: who sends it, to whom, where and
+/// when, what about, the text, and the open invoices it is about.
+#[derive(Debug, Clone, Default)]
+pub struct LetterDoc {
+    /// The letterhead: the sender's name (printed bold), then its other lines (CNPJ, address,
+    /// phone and e-mail).
+    pub sender: Vec<String>,
+    /// The recipient's block: name, then address lines.
+    pub recipient: Vec<String>,
+    /// Place and date, as the letter prints them ("Campinas, 15 de janeiro de 2026").
+    pub place_date: String,
+    /// The subject line.
+    pub subject: String,
+    /// The text, one paragraph per line.
+    pub body: String,
+    /// The table's heading, one cell per column.
+    pub table_head: Vec<String>,
+    /// The table's rows (the open invoices), as printed.
+    pub table: Vec<Vec<String>>,
+    /// The line under the table ("Total em aberto: R$ …").
+    pub total: String,
+    /// The signature (the sender's name).
+    pub signature: String,
+}
+
+/// Renders a [`LetterDoc`] on A4: letterhead and a rule, the recipient's block, place and
+/// date, the subject in bold, the text wrapped at the page width, the invoices' table, the
+/// total, and the signature; as many pages as it takes.
+pub fn render_letter_pdf(letter: &LetterDoc) -> Vec<u8> {
+    const SIZE: f32 = 10.5;
+    const LEADING: f32 = 15.0;
+    const LEFT: f32 = 25.0 * MM;
+    const TOP: f32 = PAGE_H - 20.0 * MM;
+    const BOTTOM: f32 = 25.0 * MM;
+    let width = PAGE_W - 2.0 * LEFT;
+    let max_chars = (width / (SIZE * 0.5)) as usize;
+    // Each element: (gap before, size, bold, x offset, text, column texts for a table row).
+    enum Item {
+        Line { size: f32, bold: bool, text: String },
+        Row { bold: bool, cells: Vec<String> },
+        Rule,
+        Gap(f32),
+    }
+    let mut items: Vec<Item> = Vec::new();
+    for (i, line) in letter.sender.iter().enumerate() {
+        items.push(Item::Line {
+            size: if i == 0 { 13.0 } else { 8.5 },
+            bold: i == 0,
+            text: line.clone(),
+        });
+    }
+    items.push(Item::Rule);
+    items.push(Item::Gap(LEADING));
+    for line in &letter.recipient {
+        items.push(Item::Line {
+            size: SIZE,
+            bold: false,
+            text: line.clone(),
+        });
+    }
+    items.push(Item::Gap(LEADING));
+    items.push(Item::Line {
+        size: SIZE,
+        bold: false,
+        text: letter.place_date.clone(),
+    });
+    items.push(Item::Gap(LEADING));
+    if !letter.subject.is_empty() {
+        items.push(Item::Line {
+            size: SIZE,
+            bold: true,
+            text: letter.subject.clone(),
+        });
+        items.push(Item::Gap(LEADING * 0.5));
+    }
+    for paragraph in letter.body.lines() {
+        let mut line = String::new();
+        for word in paragraph.split_whitespace() {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > max_chars {
+                items.push(Item::Line {
+                    size: SIZE,
+                    bold: false,
+                    text: std::mem::take(&mut line),
+                });
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        items.push(Item::Line {
+            size: SIZE,
+            bold: false,
+            text: line,
+        });
+    }
+    if !letter.table.is_empty() {
+        items.push(Item::Gap(LEADING * 0.5));
+        items.push(Item::Row {
+            bold: true,
+            cells: letter.table_head.clone(),
+        });
+        for row in &letter.table {
+            items.push(Item::Row {
+                bold: false,
+                cells: row.clone(),
+            });
+        }
+        if !letter.total.is_empty() {
+            items.push(Item::Line {
+                size: SIZE,
+                bold: true,
+                text: letter.total.clone(),
+            });
+        }
+    }
+    items.push(Item::Gap(LEADING * 1.5));
+    items.push(Item::Line {
+        size: SIZE,
+        bold: false,
+        text: "Atenciosamente,".into(),
+    });
+    items.push(Item::Line {
+        size: SIZE,
+        bold: true,
+        text: letter.signature.clone(),
+    });
+    // Lay the items out on pages.
+    let mut pages: Vec<Content> = Vec::new();
+    let mut p = Page {
+        c: Content::new(),
+        qr: None,
+    };
+    let mut y = TOP;
+    for item in &items {
+        let height = match item {
+            Item::Line { size, .. } => size.max(SIZE) * LEADING / SIZE,
+            Item::Row { .. } => LEADING,
+            Item::Rule => 6.0,
+            Item::Gap(g) => *g,
+        };
+        if y - height < BOTTOM {
+            pages.push(
+                std::mem::replace(
+                    &mut p,
+                    Page {
+                        c: Content::new(),
+                        qr: None,
+                    },
+                )
+                .c,
+            );
+            y = TOP;
+        }
+        match item {
+            Item::Line { size, bold, text } => {
+                y -= height;
+                p.text(LEFT, y, *size, *bold, text);
+            }
+            Item::Row { bold, cells } => {
+                y -= height;
+                let columns = cells.len().max(1) as f32;
+                for (i, cell) in cells.iter().enumerate() {
+                    p.text(
+                        LEFT + width * i as f32 / columns,
+                        y,
+                        SIZE - 1.0,
+                        *bold,
+                        cell,
+                    );
+                }
+            }
+            Item::Rule => {
+                y -= height;
+                p.c.move_to(LEFT, y).line_to(LEFT + width, y).stroke();
+            }
+            Item::Gap(_) => y -= height,
+        }
+    }
+    pages.push(p.c);
+    let mut pdf = Pdf::new();
+    let catalog_id = Ref::new(1);
+    let pages_id = Ref::new(2);
+    let font_id = Ref::new(3);
+    let bold_id = Ref::new(4);
+    let page_ids: Vec<(Ref, Ref)> = (0..pages.len() as i32)
+        .map(|i| (Ref::new(5 + 2 * i), Ref::new(6 + 2 * i)))
+        .collect();
+    pdf.catalog(catalog_id).pages(pages_id);
+    pdf.pages(pages_id)
+        .kids(page_ids.iter().map(|(p, _)| *p))
+        .count(page_ids.len() as i32);
+    pdf.type1_font(font_id)
+        .base_font(Name(b"Helvetica"))
+        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    pdf.type1_font(bold_id)
+        .base_font(Name(b"Helvetica-Bold"))
+        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    for ((page_id, content_id), content) in page_ids.iter().zip(pages) {
+        let mut page = pdf.page(*page_id);
+        page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
+            .parent(pages_id)
+            .contents(*content_id);
+        let mut resources = page.resources();
+        resources
+            .fonts()
+            .pair(FONT, font_id)
+            .pair(FONT_BOLD, bold_id);
+        resources.finish();
+        page.finish();
+        pdf.stream(*content_id, &content.finish());
+    }
+    pdf.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

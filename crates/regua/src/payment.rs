@@ -431,3 +431,89 @@ pub fn check_erp_boleto(
     }
     Ok(out)
 }
+
+/// The collection letter of a band notice as a letter (docs/dunning.md, "Cartas"): the
+/// company's letterhead (name, CNPJ, address, phone, e-mail), the customer's name and postal
+/// address, place and date, the subject, the band model's text rendered with `carta` true
+/// (`text`), and the customer's open invoices with due dates and amounts.
+pub fn letter_doc(
+    company: &CompanyProfile,
+    customer: &Customer,
+    ctx: &crate::layouts::LayoutContext,
+    subject: &str,
+    text: &str,
+    today: jiff::civil::Date,
+) -> boleto::pdf::LetterDoc {
+    let mut sender = vec![company.name.clone()];
+    if !company.document.is_empty() {
+        sender.push(format!("CNPJ {}", company.document));
+    }
+    if !company.address.is_empty() {
+        sender.push(company.address.clone());
+    }
+    let contact: Vec<&str> = [company.phone.as_str(), company.email.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !contact.is_empty() {
+        sender.push(contact.join(" · "));
+    }
+    let mut recipient = vec![customer.name.clone()];
+    if let Some(a) = &customer.address {
+        recipient.push(a.street_line());
+        recipient.push(a.district.clone());
+        recipient.push(format!(
+            "{}/{} - CEP {}",
+            a.city,
+            a.state,
+            a.zip_formatted()
+        ));
+    }
+    let place = company.city.trim();
+    let date = crate::domain::format_date_long(today);
+    // The e-mail frame's lines that a letter does not print, for a layout written before the
+    // `carta` variable: the sender's name alone (the letterhead has it) and the notice that
+    // the message is automatic.
+    let body: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let l = l.trim();
+            l != company.name.trim() && !l.contains("mensagem automática")
+        })
+        .collect();
+    boleto::pdf::LetterDoc {
+        sender,
+        recipient,
+        place_date: if place.is_empty() {
+            date
+        } else {
+            format!("{place}, {date}")
+        },
+        subject: subject.to_string(),
+        body: body.join("\n").trim().to_string(),
+        table_head: vec![
+            "Fatura".into(),
+            "Vencimento".into(),
+            "Valor".into(),
+            "Valor hoje".into(),
+        ],
+        table: ctx
+            .open_invoices
+            .iter()
+            .map(|f| {
+                vec![
+                    f.number.clone(),
+                    f.due_date.clone(),
+                    f.amount.clone(),
+                    f.amount_due.clone(),
+                ]
+            })
+            .collect(),
+        total: if ctx.open_invoices.is_empty() {
+            String::new()
+        } else {
+            format!("Total em aberto: {}", ctx.open_total)
+        },
+        signature: company.name.clone(),
+    }
+}

@@ -1176,3 +1176,224 @@ async fn edit_a_customers_email_and_a_contracts_delivery_type() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_the_bands_with_filters_from_the_page() {
+    let t = sqlite().await;
+    let sink = isp_with_sink(&t.db, false).await;
+    // A second customer, overdue too, that the customer filter leaves out.
+    use regua::import::ImportKind;
+    import_ok(
+        &t.db,
+        ImportKind::Customers,
+        "external_id,name,document,email,mobile_phone\nC2,João Souza,111.444.777-35,joao@exemplo.com.br,\n",
+    )
+    .await;
+    import_ok(
+        &t.db,
+        ImportKind::Contracts,
+        "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\nK2,C2,Fibra 300,\"99,90\",10,email,Boleto BB\n",
+    )
+    .await;
+    for k in ["K1", "K2"] {
+        regua::invoicing::generate_invoices(&t.db, k, 1, &clock_on("2026-01-05"))
+            .await
+            .unwrap();
+    }
+    let actor = regua::domain::Actor::Cli("ana".into());
+    regua::actions::dunning::add_band(&t.db, (1, 10), None, false, &actor, 0)
+        .await
+        .unwrap();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let db = t.db.clone();
+    // Five days after the due date (10/01/2026): both invoices are in the 1–10 band.
+    with_server_at(&t.db, "2026-01-15", |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/emissao")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Id("to-bands"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Id("band-filters"))
+            .await
+            .unwrap();
+        let form = c.form(Locator::Id("band-filters")).await.unwrap();
+        form.set_by_name("cliente", "C1").await.unwrap();
+        form.set_by_name("de", "01/01/2026").await.unwrap();
+        form.set_by_name("ate", "31/01/2026").await.unwrap();
+        form.set_by_name("forma", "Boleto BB").await.unwrap();
+        form.submit().await.unwrap();
+        let causes = c
+            .wait()
+            .for_element(Locator::Id("band-causes"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            causes.contains("Faixa de 1 a 10 dias de atraso 1"),
+            "{causes}"
+        );
+        let button = c.find(Locator::Css("#bands-send button")).await.unwrap();
+        assert_eq!(
+            button.text().await.unwrap(),
+            "Confirmar o envio de 1 aviso(s)"
+        );
+        std::fs::write(
+            artifacts().join("emission-bands.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        assert_eq!(sink.count(), 0, "the preview sends nothing");
+        button.click().await.unwrap();
+        let sent = c
+            .wait()
+            .for_element(Locator::Id("bands-sent"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            sent.starts_with("1 aviso(s) de faixa na fila de envio"),
+            "{sent}"
+        );
+        c.close().await.unwrap();
+    })
+    .await;
+    // The band's notice, with the band's layout, for C1 only; caused by Ana.
+    let mut conn = db.pool.acquire().await.unwrap();
+    let notices: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT n.dedup_key, n.purpose, n.actor FROM notices n ORDER BY n.id")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].0.starts_with("band:"), "{notices:?}");
+    assert_eq!(notices[0].1, "overdue_band");
+    assert_eq!(notices[0].2, "user: ana (emissão manual)");
+    let customer: String = sqlx::query_scalar(
+        "SELECT c.external_id FROM notices n JOIN customers c ON c.id = n.customer_id",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(customer, "C1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collection_letter_is_a_letter() {
+    let t = sqlite().await;
+    let _sink = isp_with_sink(&t.db, false).await;
+    // The customer's postal address and the company's profile.
+    import_ok(
+        &t.db,
+        regua::import::ImportKind::Customers,
+        "external_id,name,document,email,mobile_phone,address_street,address_number,address_complement,address_district,address_zip,address_city,address_state\n\
+         C1,Maria Silva,529.982.247-25,maria@exemplo.com.br,(11) 98765-4321,Rua das Flores,120,apto 3,Centro,13015-100,Campinas,SP\n",
+    )
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    for (k, v) in [
+        ("company_name", "Provedor Exemplo"),
+        ("company_document", "12.345.678/0001-95"),
+        (
+            "company_address",
+            "Av. Brasil, 500 - Centro - Campinas/SP - CEP 13010-000",
+        ),
+        ("company_city", "Campinas"),
+        ("company_phone", "(19) 4000-1234"),
+    ] {
+        store::parties::set_setting(&mut conn, k, v).await.unwrap();
+    }
+    store::dunning::insert_band(&mut conn, 1, 10, None, true, 0)
+        .await
+        .unwrap();
+    drop(conn);
+    regua::invoicing::generate_invoices(&t.db, "K1", 2, &clock_on("2026-01-05"))
+        .await
+        .unwrap();
+    let req = regua::dunning::RunRequest {
+        date: jiff::civil::date(2026, 1, 15),
+        dry_run: false,
+        routine: None,
+        trigger: regua::dunning::Trigger::Manual,
+        actor: "test".into(),
+        emission: None,
+        detail: false,
+    };
+    regua::dunning::run(&t.db, &clock_on("2026-01-15"), &req)
+        .await
+        .unwrap();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server_at(&t.db, "2026-01-15", |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/cartas")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        let link = c
+            .wait()
+            .for_element(Locator::Css("a[href$='/carta.pdf']"))
+            .await
+            .unwrap();
+        let href = link.attr("href").await.unwrap().unwrap();
+        // The PDF with the browser's own session.
+        let cookie = c
+            .get_all_cookies()
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| format!("{}={}", k.name(), k.value()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let pdf = reqwest::Client::new()
+            .get(format!("http://{addr}{href}"))
+            .header("Cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pdf.status(), 200);
+        let bytes = pdf.bytes().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("carta.pdf");
+        std::fs::write(&file, &bytes).unwrap();
+        std::fs::copy(&file, artifacts().join("carta.pdf")).unwrap();
+        let out = std::process::Command::new("pdftotext")
+            .args(["-layout"])
+            .arg(&file)
+            .arg("-")
+            .output()
+            .expect("pdftotext (poppler-utils, installed by scripts/test)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for expected in [
+            "Provedor Exemplo",
+            "CNPJ 12.345.678/0001-95",
+            "Av. Brasil, 500",
+            "Maria Silva",
+            "Rua das Flores, 120",
+            "Campinas/SP - CEP 13015-100",
+            "Campinas, 15 de janeiro de 2026",
+            "K1/2026-01",
+            "10/01/2026",
+            "Total em aberto",
+            "Atenciosamente",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected:?} in the letter:\n{text}"
+            );
+        }
+        for absent in ["mensagem automática", "Central do Assinante", "http"] {
+            assert!(!text.contains(absent), "{absent:?} is e-mail only:\n{text}");
+        }
+        c.close().await.unwrap();
+    })
+    .await;
+}

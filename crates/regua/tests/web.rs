@@ -1036,8 +1036,8 @@ async fn a_customer_page_shows_contacts_emails_sent_and_the_timeline() {
         // The timeline, newest first: the payment (09/01), the pause, the reminder.
         let tl = page.body.split("<ul class=\"timeline\">").nth(1).unwrap();
         let pay = tl.find("Pagamento da fatura K1/2026-01: R$ 119,90 em 09/01/2026").expect("payment");
-        let pause = tl.find("Cobrança da fatura K1/2026-02 pausada até 20/02/2026: promessa de pagamento (user: ana)").expect("pause");
-        let sent = tl.find("Lembrete antes do vencimento: enviado para maria@exemplo.com.br (test)").expect("reminder");
+        let pause = tl.find("Cobrança da fatura K1/2026-02 pausada até 20/02/2026: promessa de pagamento (usuário ana)").expect("pause");
+        let sent = tl.find("Lembrete antes do vencimento: enviado para maria@exemplo.com.br (teste)").expect("reminder");
         assert!(pay < pause && pause < sent, "{tl}");
         assert_eq!(http(addr, "GET", "/clientes/999999", &leo, "").await.status, 404);
     })

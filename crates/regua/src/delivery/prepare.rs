@@ -221,12 +221,33 @@ pub(super) fn prepare(
             ));
         }
     };
-    if let Some(name) = letter_name {
-        // The band's collection letter: the layout's text, on paper.
-        attachments.push((
-            name,
-            boleto::pdf::render_text_pdf(&rendered.subject, &rendered.text),
-        ));
+    if let (Some(name), Some(customer)) = (letter_name, customer) {
+        // The band's collection letter: the model rendered as a letter, on paper.
+        let letter_ctx = crate::layouts::LayoutContext {
+            letter: true,
+            ..ctx.clone()
+        };
+        let letter = match layouts.compiled(layout).and_then(|c| {
+            c.render(&letter_ctx)
+                .map_err(|(part, e)| format!("layout {} ({}): {e}", layout.name, part.label_pt()))
+        }) {
+            Ok(r) => r,
+            Err(text) => {
+                return Ok(Prepared::Fail(
+                    Failure::Permanent { code: None, text },
+                    version,
+                ));
+            }
+        };
+        let doc = crate::payment::letter_doc(
+            company,
+            customer,
+            &letter_ctx,
+            &letter.subject,
+            &letter.text,
+            today,
+        );
+        attachments.push((name, boleto::pdf::render_letter_pdf(&doc)));
     }
     Ok(Prepared::Ready(Message {
         rendered,

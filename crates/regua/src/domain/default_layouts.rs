@@ -29,15 +29,15 @@ const FRAME_TOP: &str = r#"<!DOCTYPE html>
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f4f5f7;">
 <tr><td align="center" style="padding:24px 12px;">
 <table role="presentation" width="600" cellpadding="0" cellspacing="0" style="max-width:600px;width:100%;background:#ffffff;border-radius:6px;">
-<tr><td style="padding:20px 28px;border-bottom:3px solid #1f5fa8;font-size:20px;font-weight:bold;color:#1f5fa8;">{{ empresa.nome }}</td></tr>
+{% if not carta %}<tr><td style="padding:20px 28px;border-bottom:3px solid #1f5fa8;font-size:20px;font-weight:bold;color:#1f5fa8;">{{ empresa.nome }}</td></tr>{% endif %}
 <tr><td style="padding:24px 28px;font-size:15px;line-height:1.5;">
 "#;
 
 const FRAME_BOTTOM: &str = r#"</td></tr>
-<tr><td style="padding:16px 28px;border-top:1px solid #e3e5e8;font-size:12px;color:#666;">
+{% if not carta %}<tr><td style="padding:16px 28px;border-top:1px solid #e3e5e8;font-size:12px;color:#666;">
 <p>{{ empresa.nome }}{% if empresa.telefone %} · Atendimento: {{ empresa.telefone }}{% endif %}{% if empresa.email %} · {{ empresa.email }}{% endif %}</p>
 <p>Esta é uma mensagem automática; não é preciso respondê-la.</p>
-</td></tr>
+</td></tr>{% endif %}
 </table>
 </td></tr>
 </table>
@@ -131,7 +131,9 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
             name: "Aviso de atraso",
             subject: "Aviso de débito em aberto — {{ empresa.nome }}",
             html: framed(
-                &(r#"<p>Olá, {{ cliente.nome }}.</p>
+                &(r#"{% if carta %}<p>Prezado(a) {{ cliente.nome }},</p>
+<p>Consta em nosso sistema débito em aberto em seu nome, em atraso há {{ fatura.dias_atraso }} dias, referente às faturas relacionadas abaixo. Pedimos que regularize o pagamento para evitar a suspensão do serviço. Caso precise negociar, fale com o nosso atendimento{% if empresa.telefone %} pelo telefone {{ empresa.telefone }}{% endif %}. Se o pagamento já foi efetuado, por favor desconsidere este aviso.</p>
+{% else %}<p>Olá, {{ cliente.nome }}.</p>
 <p>Consta em nosso sistema o seguinte débito em aberto, em atraso há {{ fatura.dias_atraso }} dias:</p>
 <table role="presentation" cellpadding="6" cellspacing="0" style="border-collapse:collapse;width:100%;font-size:14px;">
 <tr style="background:#f4f5f7;"><th align="left">Fatura</th><th align="left">Vencimento</th><th align="right">Valor</th><th align="right">Valor hoje</th></tr>
@@ -143,7 +145,7 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
 "#
                 .to_string()
                     + PAYMENT_LATE
-                    + "<p>Caso precise negociar, fale com o nosso atendimento. Se o pagamento já foi efetuado, por favor desconsidere este aviso.</p>\n"),
+                    + "<p>Caso precise negociar, fale com o nosso atendimento. Se o pagamento já foi efetuado, por favor desconsidere este aviso.</p>\n{% endif %}\n"),
             ),
         },
         DefaultLayout {

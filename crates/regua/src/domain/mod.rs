@@ -47,7 +47,7 @@ pub mod send_limits;
 
 pub use actor::Actor;
 pub use address::{AddressText, PostalAddress, UFS};
-pub use boleto::{Document, DocumentError, format_date};
+pub use boleto::{Document, DocumentError, format_date, format_date_long};
 pub use contact::{EmailAddress, MobilePhone};
 pub use dates::{Clock, due_date_in_month, parse_date};
 pub use entities::*;

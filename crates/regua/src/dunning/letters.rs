@@ -1,7 +1,8 @@
 //! Collection letters of `email_and_letter` bands: the run queues them for review; an operator
 //! previews the PDF and approves (the e-mail goes to the outbox with the letter and the boleto
 //! attached) or rejects (nothing is sent in that band). The letter is the band layout's text,
-//! rendered for the invoice, on A4 pages.
+//! rendered as a letter (`carta` true) under the company's letterhead, to the customer's
+//! postal address, with the open invoices (see [`crate::payment::letter_doc`]).
 
 use anyhow::Context as _;
 use jiff::civil::Date;
@@ -18,12 +19,23 @@ pub async fn letter_pdf(
     today: Date,
 ) -> anyhow::Result<Vec<u8>> {
     let layout = store::layouts::get_layout(conn, letter.layout).await?;
-    let ctx = crate::layouts::context_for_invoice(conn, letter.invoice, today).await?;
+    let ctx = crate::layouts::LayoutContext {
+        letter: true,
+        ..crate::layouts::context_for_invoice(conn, letter.invoice, today).await?
+    };
     let rendered = crate::layouts::preview(&layout, &ctx).map_err(anyhow::Error::msg)?;
-    Ok(boleto::pdf::render_text_pdf(
+    let invoice = store::invoices::get_invoice(conn, letter.invoice).await?;
+    let customer = store::parties::get_customer(conn, invoice.customer_id).await?;
+    let company = store::parties::company_profile(conn).await?;
+    let doc = crate::payment::letter_doc(
+        &company,
+        &customer,
+        &ctx,
         &rendered.subject,
         &rendered.text,
-    ))
+        today,
+    );
+    Ok(boleto::pdf::render_letter_pdf(&doc))
 }
 
 /// Approves pending letters in the caller's transaction: each is marked approved and its

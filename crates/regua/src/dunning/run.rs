@@ -159,6 +159,36 @@ pub enum RunError {
     Other(#[from] anyhow::Error),
 }
 
+/// A cause (`rule:after_due:5`, `band:1-10`) as a page says it.
+pub fn cause_pt(cause: &str) -> String {
+    let parts: Vec<&str> = cause.split(':').collect();
+    match parts.as_slice() {
+        ["band", range] => match range.split_once('-') {
+            Some((from, to)) => format!("Faixa de {from} a {to} dias de atraso"),
+            None => format!("Faixa {range}"),
+        },
+        ["rule", "on_due", _] => "Regra: no vencimento".into(),
+        ["rule", "before_due", days] => format!("Regra: {days} dia(s) antes do vencimento"),
+        ["rule", "after_due", days] => format!("Regra: {days} dia(s) após o vencimento"),
+        _ => cause.to_string(),
+    }
+}
+
+/// A skip reason's code (as in [`RunReport::by_reason`]) as a page says it.
+pub fn reason_code_pt(code: &str) -> &'static str {
+    [
+        SkipReason::Paid,
+        SkipReason::Printed,
+        SkipReason::NoEmail,
+        SkipReason::Paused,
+        SkipReason::Superseded,
+        SkipReason::AlreadySent,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == code)
+    .map_or("outro motivo", skip_reason_pt)
+}
+
 fn skip_reason_pt(reason: SkipReason) -> &'static str {
     match reason {
         SkipReason::Paid => "fatura paga ou cancelada",

@@ -117,33 +117,13 @@ fn filter_data(v: String, style: Option<String>) -> Result<String, Error> {
         .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("data: {e}")))?;
     match style.as_deref() {
         None | Some("curta") => Ok(crate::domain::format_date(date)),
-        Some("extenso") => Ok(format!(
-            "{} de {} de {}",
-            date.day(),
-            MONTHS_PT[usize::try_from(date.month() - 1).unwrap_or(0)],
-            date.year()
-        )),
+        Some("extenso") => Ok(crate::domain::format_date_long(date)),
         Some(other) => Err(Error::new(
             ErrorKind::InvalidOperation,
             format!("data: unknown style {other:?} (use \"curta\" or \"extenso\")"),
         )),
     }
 }
-
-const MONTHS_PT: [&str; 12] = [
-    "janeiro",
-    "fevereiro",
-    "março",
-    "abril",
-    "maio",
-    "junho",
-    "julho",
-    "agosto",
-    "setembro",
-    "outubro",
-    "novembro",
-    "dezembro",
-];
 
 /// A layout's three templates compiled once, ready to render many messages. Compile one per
 /// layout version and keep it; rendering does not re-parse.

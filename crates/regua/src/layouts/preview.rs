@@ -103,6 +103,7 @@ pub fn layout_context(
     };
     Ok(LayoutContext {
         attached_boletos: 0,
+        letter: false,
         invoice: vars(invoice)?,
         open_invoices: open.iter().map(vars).collect::<anyhow::Result<_>>()?,
         open_total: Money::from_cents(open.iter().map(|i| i.amount.cents()).sum()).to_string(),

@@ -153,6 +153,11 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var("hoje", "Data do envio (dd/mm/aaaa)", "22/11/2026"),
     var(
+        "carta",
+        "Verdadeiro quando o modelo da faixa é impresso como carta de cobrança (use {% if not carta %} no que só vale no e-mail: links, \"mensagem automática\")",
+        "false",
+    ),
+    var(
         "boletos_anexos",
         "Quantos boletos vão em anexo nesta mensagem (0, 1 ou mais: a geração de vários meses envia todos)",
         "1",
@@ -320,6 +325,10 @@ pub struct LayoutContext {
     /// segue" or "os boletos seguem".
     #[serde(rename = "boletos_anexos")]
     pub attached_boletos: usize,
+    /// `carta`: true while the band's model is rendered as the collection letter (on paper:
+    /// no links, no "mensagem automática"), false in the e-mail.
+    #[serde(rename = "carta")]
+    pub letter: bool,
 }
 
 impl LayoutContext {
@@ -388,6 +397,7 @@ impl LayoutContext {
             open_total: example("total_em_aberto"),
             today: example("hoje"),
             attached_boletos: 1,
+            letter: false,
             invoice,
         }
     }

@@ -380,7 +380,7 @@ async fn page_with(
                 PauseTarget::Customer(_) => "Cobrança pausada".to_string(),
                 PauseTarget::Invoice(i) => format!("Cobrança da fatura {} pausada", store::invoices::get_invoice(&mut conn, i).await?.external_id),
             };
-            timeline.push((p.created_at, format!("{what} até {}: {} ({})", format_date(p.until), p.reason, p.set_by)));
+            timeline.push((p.created_at, format!("{what} até {}: {} ({})", format_date(p.until), p.reason, super::actor_pt(&p.set_by))));
         }
         timeline.sort_by_key(|t| std::cmp::Reverse(t.0));
         let timeline: Vec<_> = timeline

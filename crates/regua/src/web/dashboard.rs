@@ -151,8 +151,8 @@ pub(super) async fn forecast(State(state): State<Arc<AppState>>, session: Sessio
                 title => "Previsão",
                 date => format_date(tomorrow),
                 planned => report.planned,
-                causes => report.by_cause.iter().map(|(c, n)| (c.clone(), *n)).collect::<Vec<_>>(),
-                reasons => report.by_reason.iter().map(|(r, n)| (r.to_string(), *n)).collect::<Vec<_>>(),
+                causes => report.by_cause.iter().map(|(c, n)| (crate::dunning::cause_pt(c), *n)).collect::<Vec<_>>(),
+                reasons => report.by_reason.iter().map(|(r, n)| (crate::dunning::reason_code_pt(r).to_string(), *n)).collect::<Vec<_>>(),
                 accounts => minijinja::Value::from(minijinja::value::Serde(&report.accounts)),
                 warnings => report.warnings,
                 ..session.ctx()

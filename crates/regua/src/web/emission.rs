@@ -348,3 +348,186 @@ pub(super) async fn carne(
         Err(e) => internal(e),
     }
 }
+
+/// The page's filters as the régua's emission filter (what `regua band emit` takes); the
+/// delivery type is not one — printed invoices are skipped by the bands with the reason.
+async fn band_filter(
+    q: &EmissionQuery,
+    conn: &mut sqlx::AnyConnection,
+) -> anyhow::Result<Result<crate::store::dunning::InvoiceFilter, String>> {
+    Ok(q.filter(conn)
+        .await?
+        .map(|f| crate::store::dunning::InvoiceFilter {
+            due_from: f.due_from,
+            due_to: f.due_to,
+            issued_from: f.issue_from,
+            issued_to: f.issue_to,
+            method: f.method.map(|m| m.0),
+            customer: f.customer,
+            open_only: true,
+        }))
+}
+
+/// Rows of the band preview shown under the counts.
+const BAND_ROWS: usize = 100;
+
+/// `GET /emissao/faixas`: "Emissão por faixa de atraso" — what each overdue band would send
+/// today for the invoices the filters pick (the dry run of `regua band emit`), with the
+/// confirmation that sends it.
+pub(super) async fn bands(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<BandQuery>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let methods: Vec<String> = store::parties::list_billing_methods(&mut conn)
+            .await?
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        let filter = band_filter(&q.f, &mut conn).await?;
+        drop(conn);
+        let (error, report) = match filter {
+            Err(e) => (Some(e), None),
+            Ok(filter) => {
+                let req = crate::dunning::RunRequest {
+                    date: state.clock.today(),
+                    dry_run: true,
+                    routine: None,
+                    trigger: crate::dunning::Trigger::Manual,
+                    actor: String::new(),
+                    detail: true,
+                    emission: Some(filter),
+                };
+                match crate::dunning::run(&state.db, &state.clock, &req).await {
+                    Ok(r) => (None, Some(r)),
+                    Err(crate::dunning::RunError::NoAccount) => (
+                        Some("Nenhuma conta de e-mail nos parâmetros financeiros.".into()),
+                        None,
+                    ),
+                    Err(crate::dunning::RunError::Other(e)) => return Err(e),
+                }
+            }
+        };
+        let (causes, reasons, rows, planned, letters, warnings) = match &report {
+            Some(r) => (
+                r.by_cause
+                    .iter()
+                    .map(|(c, n)| (crate::dunning::cause_pt(c), *n))
+                    .collect::<Vec<_>>(),
+                r.by_reason
+                    .iter()
+                    .map(|(c, n)| (crate::dunning::reason_code_pt(c).to_string(), *n))
+                    .collect::<Vec<_>>(),
+                r.notices
+                    .iter()
+                    .take(BAND_ROWS)
+                    .map(|n| {
+                        minijinja::context! {
+                            invoice => n.invoice.clone(), customer => n.customer.clone(),
+                            cause => crate::dunning::cause_pt(&n.cause),
+                            review => n.review,
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+                r.planned,
+                r.planned_letters,
+                r.warnings.clone(),
+            ),
+            None => Default::default(),
+        };
+        let sent = q.enviadas.map(|n| {
+            format!(
+                "{n} aviso(s) de faixa na fila de envio; {} carta(s) para revisão.",
+                q.cartas.unwrap_or(0)
+            )
+        });
+        Ok(state.render(
+            "emission_bands.html",
+            minijinja::context! {
+                title => "Emissão por faixa de atraso",
+                q => minijinja::Value::from(minijinja::value::Serde(&q.f)),
+                methods, error, causes, reasons, rows, planned, letters, warnings, sent,
+                shown => rows_len(planned),
+                can_send => session.user.role.allows(Permission::Send),
+                ..session.ctx()
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+fn rows_len(planned: usize) -> usize {
+    planned.min(BAND_ROWS)
+}
+
+/// The band page's query: the emission filters and, after a send, what it queued.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct BandQuery {
+    #[serde(flatten)]
+    f: EmissionQuery,
+    #[serde(default)]
+    enviadas: Option<u64>,
+    #[serde(default)]
+    cartas: Option<u64>,
+}
+
+/// `POST /emissao/faixas`: sends what the preview showed — the régua's bands for the invoices
+/// the filters pick, today, as `regua band emit --confirm` (each notice once: the band's key).
+pub(super) async fn send_bands(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(q): Form<EmissionQuery>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::Send, Some(&q.csrf)) {
+        return r;
+    }
+    let result: anyhow::Result<Result<(u64, u64), String>> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let filter = match band_filter(&q, &mut conn).await? {
+            Ok(f) => f,
+            Err(e) => return Ok(Err(e)),
+        };
+        drop(conn);
+        let req = crate::dunning::RunRequest {
+            date: state.clock.today(),
+            dry_run: false,
+            routine: None,
+            trigger: crate::dunning::Trigger::Manual,
+            actor: format!("{} (emissão manual)", session.actor()),
+            detail: false,
+            emission: Some(filter),
+        };
+        match crate::dunning::run(&state.db, &state.clock, &req).await {
+            Ok(r) => {
+                tracing::info!(enqueued = r.enqueued, letters = r.letters, user = %session.user.login, "band emission");
+                Ok(Ok((r.enqueued, r.letters)))
+            }
+            Err(crate::dunning::RunError::NoAccount) => {
+                Ok(Err("Nenhuma conta de e-mail nos parâmetros financeiros.".into()))
+            }
+            Err(crate::dunning::RunError::Other(e)) => Err(e),
+        }
+    }
+    .await;
+    match result {
+        Ok(Ok((sent, letters))) => Redirect::to(&format!(
+            "/emissao/faixas?{}&enviadas={sent}&cartas={letters}",
+            q.query_string()
+        ))
+        .into_response(),
+        Ok(Err(msg)) => super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Nada enviado",
+            &msg,
+        ),
+        Err(e) => internal(e),
+    }
+}

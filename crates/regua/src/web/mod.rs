@@ -156,6 +156,10 @@ fn templates() -> minijinja::Environment<'static> {
         ("wallets.html", include_str!("templates/wallets.html")),
         ("emission.html", include_str!("templates/emission.html")),
         (
+            "emission_bands.html",
+            include_str!("templates/emission_bands.html"),
+        ),
+        (
             "portal_base.html",
             include_str!("templates/portal_base.html"),
         ),

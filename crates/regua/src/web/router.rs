@@ -218,6 +218,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/configuracoes/sms-push", get(super::channels::show))
         .route(
+            "/emissao/faixas",
+            get(super::emission::bands).post(super::emission::send_bands),
+        )
+        .route(
             "/configuracoes/carteiras/{id}/dados",
             post(super::wallets::save_wallet),
         )
