@@ -32,6 +32,42 @@ pub enum ImportKind {
 }
 
 impl ImportKind {
+    /// Every kind, in the order the *Importar* page offers them.
+    pub const ALL: [ImportKind; 5] = [
+        ImportKind::Customers,
+        ImportKind::Contracts,
+        ImportKind::Invoices,
+        ImportKind::Payments,
+        ImportKind::Suspensions,
+    ];
+
+    /// The stored and CLI name (`customers`…).
+    pub fn name(self) -> &'static str {
+        match self {
+            ImportKind::Customers => "customers",
+            ImportKind::Contracts => "contracts",
+            ImportKind::Invoices => "invoices",
+            ImportKind::Payments => "payments",
+            ImportKind::Suspensions => "suspensions",
+        }
+    }
+
+    /// The kind named `name` ([`ImportKind::name`]).
+    pub fn from_name(name: &str) -> Option<ImportKind> {
+        ImportKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// What the page calls it.
+    pub fn label_pt(self) -> &'static str {
+        match self {
+            ImportKind::Customers => "Clientes",
+            ImportKind::Contracts => "Contratos",
+            ImportKind::Invoices => "Faturas",
+            ImportKind::Payments => "Pagamentos",
+            ImportKind::Suspensions => "Suspensões temporárias",
+        }
+    }
+
     /// The columns a file of this kind must have.
     pub fn required_columns(self) -> &'static [&'static str] {
         match self {
@@ -76,6 +112,88 @@ impl fmt::Display for RowError {
     }
 }
 
+impl RowError {
+    /// The error as the *Importar* page lists it, in Portuguese: the line, the column and why.
+    pub fn pt(&self) -> String {
+        let why = reason_pt(&self.column, &self.reason);
+        if self.column == "-" {
+            format!("Linha {}: {why}", self.line)
+        } else {
+            format!("Linha {}, coluna {}: {why}", self.line, self.column)
+        }
+    }
+}
+
+/// A row error's reason in Portuguese, by column and by what the checker said.
+fn reason_pt(column: &str, reason: &str) -> String {
+    if reason == "is empty" {
+        return "está vazia.".into();
+    }
+    if let Some(rest) = reason.split("(first on line ").nth(1) {
+        let first = rest.trim_end_matches(')');
+        return format!("código repetido no arquivo (aparece antes na linha {first}).");
+    }
+    if reason.starts_with("required column is missing") {
+        return "coluna obrigatória ausente no cabeçalho.".into();
+    }
+    if reason.starts_with("missing (the row has too few fields)") {
+        return "faltando: a linha tem menos campos que o cabeçalho.".into();
+    }
+    if reason.contains("UTF-8") {
+        return "o arquivo não está em UTF-8 (acentos gravados por outro programa?): escolha a codificação Windows-1252.".into();
+    }
+    if reason.starts_with("cannot read the header") {
+        return "não foi possível ler o cabeçalho do arquivo.".into();
+    }
+    if reason.starts_with("no customer with external id") {
+        return "cliente não encontrado (importe os clientes antes).".into();
+    }
+    if reason.starts_with("no contract with external id") {
+        return "contrato não encontrado (importe os contratos antes).".into();
+    }
+    if reason.starts_with("no invoice with external id") {
+        return "fatura não encontrada.".into();
+    }
+    if reason.ends_with("is cancelled") {
+        return "a fatura está cancelada.".into();
+    }
+    if reason.starts_with("no billing method named") {
+        return "forma de cobrança não cadastrada.".into();
+    }
+    if reason.contains("contains a line break") || reason.contains("longer than") {
+        return "texto inválido: uma linha só, sem caracteres de controle, e não longo demais."
+            .into();
+    }
+    match column {
+        "document" => "não é um CPF ou CNPJ válido.".into(),
+        "email" => "e-mail inválido.".into(),
+        "mobile_phone" => "celular inválido (DDD e número, começando com 9).".into(),
+        "amount" | "monthly_amount" | "paid_amount" => {
+            "valor inválido (escreva 1234,56 ou 1.234,56).".into()
+        }
+        "issue_date" | "due_date" | "paid_on" | "starts_on" | "ends_on" => {
+            "data inválida (use dd/mm/aaaa ou aaaa-mm-dd).".into()
+        }
+        "due_day" => "dia de vencimento inválido (de 1 a 31).".into(),
+        "delivery_type" => "tipo de envio inválido (email ou printed, para impresso).".into(),
+        "status" => "situação inválida.".into(),
+        "our_number" if reason.contains("another invoice") => {
+            "nosso número já usado por outra fatura desta carteira.".into()
+        }
+        "our_number" => "nosso número inválido.".into(),
+        "digitable_line" | "pix_code" => {
+            "não confere com a fatura (banco, valor ou vencimento).".into()
+        }
+        c if c.starts_with("address_") => {
+            "endereço inválido ou incompleto (logradouro, bairro, CEP, cidade e UF).".into()
+        }
+        "contract_external_id" | "customer_external_id" | "invoice_external_id" => {
+            "referência inválida.".into()
+        }
+        _ => format!("valor inválido ({reason})."),
+    }
+}
+
 /// Why an import wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -96,7 +214,13 @@ pub struct ImportReport {
     pub updated: usize,
     /// How the file's bytes were read.
     pub encoding: Encoding,
+    /// The first rows (up to [`SAMPLE_ROWS`]): the record's id and whether it exists (an
+    /// update) — what a preview shows.
+    pub sample: Vec<(String, bool)>,
 }
+
+/// How many rows an [`ImportReport`] lists in `sample`.
+pub const SAMPLE_ROWS: usize = 20;
 
 /// How a CSV file's bytes are read. Brazilian ERPs and Excel export Windows-1252 (or
 /// ISO-8859-1, whose printable characters it includes); everything else is UTF-8.
@@ -345,6 +469,29 @@ pub async fn import_csv_as(
     encoding: Option<Encoding>,
     clock: &Clock,
 ) -> Result<ImportReport, ImportError> {
+    run_import(db, kind, bytes, encoding, clock, true).await
+}
+
+/// Everything [`import_csv_as`] checks — every row, against the database — and the counts it
+/// would report, writing nothing: the preview of the *Importar* page.
+pub async fn preview_csv(
+    db: &Db,
+    kind: ImportKind,
+    bytes: &[u8],
+    encoding: Option<Encoding>,
+    clock: &Clock,
+) -> Result<ImportReport, ImportError> {
+    run_import(db, kind, bytes, encoding, clock, false).await
+}
+
+async fn run_import(
+    db: &Db,
+    kind: ImportKind,
+    bytes: &[u8],
+    encoding: Option<Encoding>,
+    clock: &Clock,
+    write: bool,
+) -> Result<ImportReport, ImportError> {
     let (text, encoding) = decode(bytes, encoding)?;
     let table = read_table(text.as_bytes(), kind)?;
     let mut conn = db.pool.acquire().await.map_err(anyhow::Error::from)?;
@@ -358,12 +505,18 @@ pub async fn import_csv_as(
             }
             let existing = store::parties::customer_ids_by_external_id(&mut conn).await?;
             drop(conn);
-            let mut tx = db.begin().await?;
-            for c in &rows {
-                store::parties::upsert_customer(&mut tx, c, now).await?;
+            let report = count(
+                rows.iter()
+                    .map(|c| (&c.external_id, existing.contains_key(&c.external_id))),
+            );
+            if write {
+                let mut tx = db.begin().await?;
+                for c in &rows {
+                    store::parties::upsert_customer(&mut tx, c, now).await?;
+                }
+                tx.commit().await.map_err(anyhow::Error::from)?;
             }
-            tx.commit().await.map_err(anyhow::Error::from)?;
-            count(rows.iter().map(|c| existing.contains_key(&c.external_id)))
+            report
         }
         ImportKind::Contracts => {
             let customers = store::parties::customer_ids_by_external_id(&mut conn).await?;
@@ -374,12 +527,18 @@ pub async fn import_csv_as(
                 return Err(ImportError::BadRows(errors));
             }
             drop(conn);
-            let mut tx = db.begin().await?;
-            for c in &rows {
-                store::parties::upsert_contract(&mut tx, c, now).await?;
+            let report = count(
+                rows.iter()
+                    .map(|c| (&c.external_id, existing.contains_key(&c.external_id))),
+            );
+            if write {
+                let mut tx = db.begin().await?;
+                for c in &rows {
+                    store::parties::upsert_contract(&mut tx, c, now).await?;
+                }
+                tx.commit().await.map_err(anyhow::Error::from)?;
             }
-            tx.commit().await.map_err(anyhow::Error::from)?;
-            count(rows.iter().map(|c| existing.contains_key(&c.external_id)))
+            report
         }
         ImportKind::Invoices => {
             let contracts = store::parties::contract_refs_by_external_id(&mut conn).await?;
@@ -420,6 +579,13 @@ pub async fn import_csv_as(
                 return Err(ImportError::BadRows(errors));
             }
             drop(conn);
+            let report = count(
+                rows.iter()
+                    .map(|(i, _)| (&i.external_id, existing.contains_key(&i.external_id))),
+            );
+            if !write {
+                return Ok(ImportReport { encoding, ..report });
+            }
             let mut tx = db.begin().await?;
             for (inv, erp) in &rows {
                 if existing.contains_key(&inv.external_id) {
@@ -449,10 +615,7 @@ pub async fn import_csv_as(
                 }
             }
             tx.commit().await.map_err(anyhow::Error::from)?;
-            count(
-                rows.iter()
-                    .map(|(i, _)| existing.contains_key(&i.external_id)),
-            )
+            report
         }
         ImportKind::Payments => {
             let invoices = store::invoices::invoice_statuses_by_external_id(&mut conn).await?;
@@ -461,6 +624,18 @@ pub async fn import_csv_as(
                 return Err(ImportError::BadRows(errors));
             }
             drop(conn);
+            if !write {
+                return Ok(ImportReport {
+                    updated: rows.len(),
+                    encoding,
+                    sample: rows
+                        .iter()
+                        .take(SAMPLE_ROWS)
+                        .map(|(id, _, _)| (id.clone(), true))
+                        .collect(),
+                    ..ImportReport::default()
+                });
+            }
             let payments: Vec<(String, crate::actions::payments::Payment)> = rows
                 .iter()
                 .map(|(id, paid_on, amount)| {
@@ -486,10 +661,13 @@ pub async fn import_csv_as(
         }
         ImportKind::Suspensions => {
             drop(conn);
-            import_suspensions(db, &table, clock, &mut errors).await?
+            import_suspensions(db, &table, clock, &mut errors, write).await?
         }
     };
     report.encoding = encoding;
+    if !write {
+        return Ok(report);
+    }
     tracing::info!(
         ?kind,
         created = report.created,
@@ -508,6 +686,7 @@ async fn import_suspensions(
     table: &Table,
     clock: &Clock,
     errors: &mut Vec<RowError>,
+    write: bool,
 ) -> Result<ImportReport, ImportError> {
     use crate::suspension::{SuspendError, SuspendRequest, Suspended, suspend};
     let mut rows = Vec::new();
@@ -544,8 +723,17 @@ async fn import_suspensions(
     let mut report = ImportReport::default();
     for (line, req) in &rows {
         match suspend(&mut tx, req, clock.today(), clock.now_millis()).await {
-            Ok(Suspended::New(_)) => report.created += 1,
-            Ok(Suspended::Exists(_)) => report.updated += 1,
+            Ok(found) => {
+                let exists = matches!(found, Suspended::Exists(_));
+                if exists {
+                    report.updated += 1;
+                } else {
+                    report.created += 1;
+                }
+                if report.sample.len() < SAMPLE_ROWS {
+                    report.sample.push((req.contract.clone(), exists));
+                }
+            }
             Err(SuspendError::Other(e)) => return Err(ImportError::Other(e)),
             Err(e) => {
                 let column = match &e {
@@ -571,14 +759,24 @@ async fn import_suspensions(
         // Dropping the transaction rolls back the rows already recorded.
         return Err(ImportError::BadRows(std::mem::take(errors)));
     }
-    tx.commit().await.map_err(anyhow::Error::from)?;
+    if write {
+        tx.commit().await.map_err(anyhow::Error::from)?;
+    }
+    // A preview drops the transaction: nothing recorded, no notice queued.
     Ok(report)
 }
 
-fn count(updates: impl Iterator<Item = bool>) -> ImportReport {
+fn count<'a>(rows: impl Iterator<Item = (&'a String, bool)>) -> ImportReport {
     let mut r = ImportReport::default();
-    for u in updates {
-        if u { r.updated += 1 } else { r.created += 1 }
+    for (id, u) in rows {
+        if u {
+            r.updated += 1
+        } else {
+            r.created += 1
+        }
+        if r.sample.len() < SAMPLE_ROWS {
+            r.sample.push((id.clone(), u));
+        }
     }
     r
 }

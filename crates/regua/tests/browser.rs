@@ -1397,3 +1397,153 @@ async fn the_collection_letter_is_a_letter() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_a_windows_1252_customers_file_on_importar() {
+    let t = sqlite().await;
+    add_ana(&t.db).await;
+    let dir = tempfile::tempdir().unwrap();
+    // What Excel saves: Windows-1252, semicolons.
+    let good = dir.path().join("clientes.csv");
+    let (text, _, _) = encoding_rs::WINDOWS_1252.encode(
+        "external_id;name;document;email;mobile_phone\n\
+         C1;João Conceição;529.982.247-25;joao@exemplo.com.br;(11) 98765-4321\n\
+         C2;Lúcia Araújo;111.444.777-35;lucia@exemplo.com.br;\n",
+    );
+    std::fs::write(&good, &text).unwrap();
+    let bad = dir.path().join("clientes-ruim.csv");
+    let (text, _, _) = encoding_rs::WINDOWS_1252.encode(
+        "external_id;name;document;email;mobile_phone\n\
+         C3;Mário Sérgio;529.982.247-25;mario@exemplo.com.br;\n\
+         C4;Inês Brandão;123.456.789-00;ines@exemplo;\n",
+    );
+    std::fs::write(&bad, &text).unwrap();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let db = t.db.clone();
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/login")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Css("form.logout"))
+            .await
+            .unwrap();
+        menu(&c, "Clientes", "Importar").await;
+        let upload = async |path: &std::path::Path| {
+            let input = c
+                .wait()
+                .for_element(Locator::Css("#import-form input[name=arquivo]"))
+                .await
+                .unwrap();
+            input.send_keys(&path.display().to_string()).await.unwrap();
+            c.find(Locator::Css("#import-form button"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        };
+        // The bad file: each bad line named, in Portuguese; nothing imported.
+        upload(&bad).await;
+        let errors = c
+            .wait()
+            .for_element(Locator::Id("import-errors"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            errors.contains("2 linha(s) com problema: nada foi importado."),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("Linha 3, coluna document: não é um CPF ou CNPJ válido."),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("Linha 3, coluna email: e-mail inválido."),
+            "{errors}"
+        );
+        std::fs::write(
+            artifacts().join("import-errors.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        // The good file: a preview, then the import.
+        upload(&good).await;
+        let preview = c
+            .wait()
+            .for_element(Locator::Id("import-preview"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(preview.contains("2 novo(s) e 0 atualizado(s)"), "{preview}");
+        assert!(
+            preview.contains("lido como Windows-1252 (detectado)"),
+            "{preview}"
+        );
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert_eq!(
+            store::parties::count_customers(&mut conn).await.unwrap(),
+            0,
+            "a preview writes nothing"
+        );
+        drop(conn);
+        std::fs::write(
+            artifacts().join("import-preview.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.find(Locator::Css("#import-confirm button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let done = c
+            .wait()
+            .for_element(Locator::Id("import-done"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            done,
+            "Clientes: 2 novo(s) e 0 atualizado(s), lido(s) como Windows-1252."
+        );
+        c.close().await.unwrap();
+    })
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let c1 = store::parties::find_customer_by_external_id(&mut conn, "C1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c1.name, "João Conceição");
+    let c2 = store::parties::find_customer_by_external_id(&mut conn, "C2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c2.name, "Lúcia Araújo");
+    assert!(
+        store::parties::find_customer_by_external_id(&mut conn, "C3")
+            .await
+            .unwrap()
+            .is_none(),
+        "the bad file imported nothing"
+    );
+    let audit: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, actor FROM audit_log WHERE action LIKE 'import.%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        audit,
+        [("import.customers".to_string(), "user: ana".to_string())]
+    );
+}

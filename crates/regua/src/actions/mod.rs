@@ -15,6 +15,7 @@ pub mod bank_returns;
 pub mod billing_setup;
 pub mod channels;
 pub mod dunning;
+pub mod imports;
 pub mod layouts;
 pub mod logins;
 pub mod notices;

@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "remessa",
         include_str!("../../migrations/0018_remessa.sql"),
     ),
+    (
+        19,
+        "import_uploads",
+        include_str!("../../migrations/0019_import_uploads.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

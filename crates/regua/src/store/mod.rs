@@ -61,6 +61,7 @@ pub mod auth;
 pub mod bank_returns;
 pub mod channels;
 pub mod dunning;
+pub mod imports;
 pub mod invoices;
 pub mod layouts;
 pub mod log;

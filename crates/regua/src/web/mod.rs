@@ -13,6 +13,7 @@ mod channels;
 mod customers;
 mod emission;
 mod holidays;
+mod imports;
 mod layouts;
 mod letters;
 mod log;
@@ -133,6 +134,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("smtp.html", include_str!("templates/smtp.html")),
         ("smtp_edit.html", include_str!("templates/smtp_edit.html")),
         ("channels.html", include_str!("templates/channels.html")),
+        ("imports.html", include_str!("templates/imports.html")),
         ("sms_edit.html", include_str!("templates/sms_edit.html")),
         ("sms_form.html", include_str!("templates/sms_form.html")),
         ("log.html", include_str!("templates/log.html")),
@@ -377,6 +379,7 @@ impl Session {
                 email => self.user.role.allows(Permission::ConfigureEmail),
                 dunning => self.user.role.allows(Permission::ManageDunning),
                 admin => self.user.role.allows(Permission::ManageUsers),
+                billing => self.user.role.allows(Permission::EditBilling),
             },
             csrf => self.csrf.clone(),
         }

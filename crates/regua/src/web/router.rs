@@ -218,6 +218,11 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/configuracoes/sms-push", get(super::channels::show))
         .route(
+            "/importar",
+            get(super::imports::show).post(super::imports::upload),
+        )
+        .route("/importar/{id}/confirmar", post(super::imports::confirm))
+        .route(
             "/emissao/faixas",
             get(super::emission::bands).post(super::emission::send_bands),
         )
