@@ -1547,3 +1547,315 @@ async fn import_a_windows_1252_customers_file_on_importar() {
         [("import.customers".to_string(), "user: ana".to_string())]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invoice_page_shows_its_collection_history_with_who_caused_each() {
+    use common::http::{enc, http, portal_session};
+    let t = sqlite().await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    portal_isp(&t.db, &sink).await;
+    add_ana(&t.db).await;
+    set_portal_password(&t.db, "52998224725", "senha-do-assinante-1").await;
+    let actor = regua::domain::Actor::Cli("ana".into());
+    regua::actions::dunning::add_rule(
+        &t.db,
+        "Boleto BB",
+        regua::dunning::RuleKind::BeforeDue,
+        3,
+        None,
+        &actor,
+        0,
+    )
+    .await
+    .unwrap();
+    regua::actions::dunning::add_band(&t.db, (1, 10), None, false, &actor, 0)
+        .await
+        .unwrap();
+    // The rule three days before the due date (10/01), the band two days after: each by the
+    // morning routine.
+    for day in ["2026-01-07", "2026-01-12"] {
+        let clock = clock_on(day);
+        let req = regua::dunning::RunRequest {
+            date: clock.today(),
+            dry_run: false,
+            routine: None,
+            trigger: regua::dunning::Trigger::Manual,
+            actor: "routine: Manhã".into(),
+            emission: None,
+            detail: false,
+        };
+        regua::dunning::run(&t.db, &clock, &req).await.unwrap();
+    }
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let invoice: i64 = sqlx::query_scalar(
+        "SELECT i.id FROM invoices i JOIN contracts k ON k.id = i.contract_id WHERE k.external_id = 'K1' ORDER BY i.due_date LIMIT 1",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server_at(&t.db, "2026-01-12", |addr| async move {
+        // The subscriber asks for a second copy in the Central do Assinante.
+        let (s, csrf) = portal_session(addr, "52998224725", "senha-do-assinante-1").await;
+        let r = http(
+            addr,
+            "POST",
+            &format!("/central/faturas/{invoice}/enviar"),
+            &s,
+            &format!("_csrf={}", enc(&csrf)),
+        )
+        .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/faturas/{invoice}"))
+            .await
+            .unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        let table = c
+            .wait()
+            .for_element(Locator::Id("collection-history"))
+            .await
+            .unwrap();
+        let rows: Vec<String> = {
+            let mut out = Vec::new();
+            for tr in table.find_all(Locator::Css("tbody tr")).await.unwrap() {
+                out.push(tr.text().await.unwrap());
+            }
+            out
+        };
+        std::fs::write(
+            artifacts().join("invoice-history.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        let find = |needle: &str| rows.iter().find(|r| r.contains(needle)).cloned();
+        let rule = find("Lembrete antes do vencimento").unwrap_or_else(|| panic!("{rows:#?}"));
+        assert!(rule.contains("rotina Manhã"), "{rule}");
+        let band = find("Aviso de atraso").unwrap_or_else(|| panic!("{rows:#?}"));
+        assert!(band.contains("rotina Manhã"), "{band}");
+        let copy = find("Segunda via").unwrap_or_else(|| panic!("{rows:#?}"));
+        assert!(copy.contains("Central do Assinante"), "{copy}");
+        for r in &rows {
+            assert!(!r.contains("routine:") && !r.contains("portal:"), "{r}");
+        }
+        c.close().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_and_customer_tables_fit_1280_pixels() {
+    let t = sqlite().await;
+    let clock = clock_on("2026-03-20");
+    regua::demo::seed(&t.db, 40, &clock).await.unwrap();
+    let mail = tempfile::tempdir().unwrap();
+    regua::demo::send_demo_mail(&t.db, &clock, mail.path())
+        .await
+        .unwrap();
+    add_ana(&t.db).await;
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server_at(&t.db, "2026-03-20", |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/login")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Css("form.logout"))
+            .await
+            .unwrap();
+        for (path, shot) in [
+            ("/log", "log.png"),
+            ("/clientes", "customers.png"),
+            ("/clientes/1", "customer.png"),
+            ("/faturas", "invoices.png"),
+            ("/contratos", "contracts.png"),
+        ] {
+            c.goto(&format!("http://{addr}{path}")).await.unwrap();
+            c.wait().for_element(Locator::Css("main h1")).await.unwrap();
+            let widths = c
+                .execute(
+                    "return [document.documentElement.scrollWidth, window.innerWidth, document.querySelectorAll('main table tbody tr').length];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let w: Vec<i64> = serde_json::from_value(widths).unwrap();
+            assert!(w[2] > 0, "{path}: the table has rows");
+            assert!(
+                w[0] <= w[1],
+                "{path}: the page is {} px wide in a {} px window",
+                w[0],
+                w[1]
+            );
+            std::fs::write(artifacts().join(shot), c.screenshot().await.unwrap()).unwrap();
+        }
+        c.close().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edit_a_layout_in_the_visual_mode() {
+    let t = sqlite().await;
+    add_ana(&t.db).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let layout = store::layouts::find_layout(&mut conn, "Lembrete antes do vencimento")
+        .await
+        .unwrap()
+        .unwrap();
+    let band = store::layouts::find_layout(&mut conn, "Aviso de atraso")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let (frame_top, _) = layout.html.split_once("<!-- conteudo -->").unwrap();
+    let (_, frame_bottom) = layout.html.split_once("<!-- /conteudo -->").unwrap();
+    let (frame_top, frame_bottom) = (frame_top.to_string(), frame_bottom.to_string());
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let db = t.db.clone();
+    let id = layout.id.0;
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/configuracoes/layouts/{id}"))
+            .await
+            .unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Id("mode-visual"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let body = c.find(Locator::Id("visual-body")).await.unwrap();
+        if !body.is_displayed().await.unwrap() {
+            let dbg = c
+                .execute(
+                    "const t = document.querySelector('textarea[name=html]').value; const a = t.indexOf('<!-- conteudo -->') + 17; const b = t.indexOf('<!-- /conteudo -->'); const d = document.createElement('div'); d.innerHTML = t.slice(a, b); return [t.slice(a, b), d.innerHTML];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            panic!("{dbg:#}");
+        }
+        assert!(
+            !c.find(Locator::Css("textarea[name=html]"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap(),
+            "the raw HTML is one click away, not in the way"
+        );
+        // The caret at the end of the first paragraph; type, then pick a variable.
+        body.click().await.unwrap();
+        c.execute(
+            "const p = document.querySelector('#visual-body p:nth-of-type(2)');\
+             const r = document.createRange(); r.selectNodeContents(p); r.collapse(false);\
+             const s = getSelection(); s.removeAllRanges(); s.addRange(r);\
+             document.getElementById('visual-body').dispatchEvent(new MouseEvent('mouseup'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+        body.send_keys(" Valor: ").await.unwrap();
+        c.find(Locator::Id("var-picker"))
+            .await
+            .unwrap()
+            .select_by_value("fatura.valor")
+            .await
+            .unwrap();
+        // A heading, from the toolbar, on a new line.
+        body.send_keys("\u{E007}Pague em dia").await.unwrap();
+        c.find(Locator::Css("button[data-cmd=h2]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The live preview renders the edit with the sample data.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let frame = c
+                .find(Locator::Id("preview-html"))
+                .await
+                .unwrap()
+                .attr("srcdoc")
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            if frame.contains("Valor: R$") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no live preview: {frame:.300}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        std::fs::write(
+            artifacts().join("layout-visual.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.find(Locator::Css("button[value=save]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("p.ok"))
+            .await
+            .unwrap();
+        // The band's model has template loops between table rows: the visual mode declines.
+        c.goto(&format!("http://{addr}/configuracoes/layouts/{}", band.id.0))
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Id("mode-visual"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let note = c.find(Locator::Id("visual-note")).await.unwrap();
+        assert!(
+            note.text().await.unwrap().contains("edite-o no modo HTML"),
+            "{}",
+            note.text().await.unwrap()
+        );
+        assert!(
+            c.find(Locator::Css("textarea[name=html]"))
+                .await
+                .unwrap()
+                .is_displayed()
+                .await
+                .unwrap()
+        );
+        c.close().await.unwrap();
+    })
+    .await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let saved = store::layouts::find_layout(&mut conn, "Lembrete antes do vencimento")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.version, layout.version + 1);
+    assert!(
+        saved.html.contains("Valor: {{ fatura.valor }}"),
+        "{}",
+        saved.html
+    );
+    assert!(saved.html.contains("<h2>Pague em dia"), "{}", saved.html);
+    assert!(
+        saved.html.starts_with(&frame_top),
+        "the frame above is untouched"
+    );
+    assert!(
+        saved.html.ends_with(&frame_bottom),
+        "the frame below is untouched"
+    );
+}

@@ -1,7 +1,9 @@
 //! The default layouts, in Portuguese, one per purpose: neutral and professional, installed by
 //! `regua migrate` and restorable after edits. Each body sits in one shared HTML frame
 //! (header with the ISP's name, footer with its contacts), so the defaults look alike; the frame
-//! is part of each stored layout, so staff can edit everything.
+//! is part of each stored layout, so staff can edit everything. The message itself sits between
+//! `<!-- conteudo -->` and `<!-- /conteudo -->`: the layout editor's visual mode edits that part
+//! and leaves the frame as it is.
 
 use super::Purpose;
 
@@ -31,9 +33,11 @@ const FRAME_TOP: &str = r#"<!DOCTYPE html>
 <table role="presentation" width="600" cellpadding="0" cellspacing="0" style="max-width:600px;width:100%;background:#ffffff;border-radius:6px;">
 {% if not carta %}<tr><td style="padding:20px 28px;border-bottom:3px solid #1f5fa8;font-size:20px;font-weight:bold;color:#1f5fa8;">{{ empresa.nome }}</td></tr>{% endif %}
 <tr><td style="padding:24px 28px;font-size:15px;line-height:1.5;">
+<!-- conteudo -->
 "#;
 
-const FRAME_BOTTOM: &str = r#"</td></tr>
+const FRAME_BOTTOM: &str = r#"<!-- /conteudo -->
+</td></tr>
 {% if not carta %}<tr><td style="padding:16px 28px;border-top:1px solid #e3e5e8;font-size:12px;color:#666;">
 <p>{{ empresa.nome }}{% if empresa.telefone %} · Atendimento: {{ empresa.telefone }}{% endif %}{% if empresa.email %} · {{ empresa.email }}{% endif %}</p>
 <p>Esta é uma mensagem automática; não é preciso respondê-la.</p>

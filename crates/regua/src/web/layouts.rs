@@ -233,12 +233,15 @@ pub(super) async fn save(
         Ok(None) => return StatusCode::NOT_FOUND.into_response(),
         Err(e) => return internal(e),
     };
+    // A browser sends a textarea's lines with CRLF; the templates keep the LF they were
+    // written with, so a save changes only what was edited.
+    let lf = |s: &str| s.replace("\r\n", "\n");
     let draft = LayoutDraft {
         name: layout.name.clone(),
         purpose: layout.purpose,
-        subject: form.subject.clone(),
-        html: form.html.clone(),
-        text: form.text.clone(),
+        subject: lf(&form.subject),
+        html: lf(&form.html),
+        text: lf(&form.text),
     };
     let actor = session.actor();
     let now = state.clock.now_millis();

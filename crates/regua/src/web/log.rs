@@ -122,6 +122,16 @@ async fn filter(
     }))
 }
 
+/// A long server answer cut for the table (the whole text is the cell's tooltip and in the
+/// CSV): at most `max` characters, with an ellipsis.
+pub(super) fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
 fn when(state: &AppState, ms: i64) -> String {
     state.clock.local_time(ms, "%d/%m/%Y %H:%M:%S")
 }
@@ -148,12 +158,20 @@ pub(super) async fn list(
             .into_iter()
             .take(PAGE as usize)
             .map(|a| {
+                let reply = format!(
+                    "{} {}",
+                    a.reply_code.map_or(String::new(), |c| c.to_string()),
+                    a.reply_text
+                )
+                .trim()
+                .to_string();
                 minijinja::context! {
                     when => when(&state, a.attempted_at),
                     notice => a.notice_id.0,
                     outcome => a.outcome.as_str(),
                     outcome_pt => outcome_pt(a.outcome),
-                    reply => format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim().to_string(),
+                    reply_short => short(&reply, 48),
+                    reply,
                     channel => a.channel.as_str(),
                     account => a.account.clone().unwrap_or_default(),
                     channel_pt => match a.channel {
@@ -184,7 +202,10 @@ pub(super) async fn list(
                 ..session.ctx()
             },
         );
-        resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+        resp.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
         Ok(resp)
     }
     .await;
