@@ -346,7 +346,7 @@ async fn page_with(
                     outcome_pt => super::log::outcome_pt(a.outcome), recipient => a.recipient.clone(),
                     purpose => a.purpose.label_pt(),
                     invoice => a.invoice.clone(), invoice_id => a.invoice_id.map(|i| i.0),
-                    reply_short => super::log::short(&format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim().to_string(), 48),
+                    reply_short => super::log::short(format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim(), 48),
                     reply => format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim().to_string(),
                 }
             })
