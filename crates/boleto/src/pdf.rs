@@ -521,43 +521,14 @@ pub fn render_pdf(inputs: &[BoletoInput]) -> Result<Vec<u8>, BoletoError> {
     Ok(pdf.finish())
 }
 
-/// Renders a plain-text document — a collection letter ("carta de cobrança") — on A4 pages:
-/// the title in bold, then the body, paragraphs wrapped at the page width, as many pages as it
-/// takes. Characters outside WinAnsi print as `?`.
-pub fn render_text_pdf(title: &str, body: &str) -> Vec<u8> {
-    const SIZE: f32 = 10.5;
-    const LEADING: f32 = 15.0;
-    const LEFT: f32 = 25.0 * MM;
-    const TOP: f32 = PAGE_H - 25.0 * MM;
-    const BOTTOM: f32 = 25.0 * MM;
-    // Helvetica averages about half an em per character in Portuguese text.
-    let max_chars = ((PAGE_W - 2.0 * LEFT) / (SIZE * 0.5)) as usize;
-    let mut lines: Vec<String> = Vec::new();
-    for paragraph in body.lines() {
-        let mut line = String::new();
-        for word in paragraph.split_whitespace() {
-            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > max_chars {
-                lines.push(std::mem::take(&mut line));
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-        lines.push(line);
-    }
-    let per_page = ((TOP - BOTTOM - 2.0 * LEADING) / LEADING) as usize;
-    let chunks: Vec<&[String]> = if lines.is_empty() {
-        vec![&[]]
-    } else {
-        lines.chunks(per_page.max(1)).collect()
-    };
+/// A document of text pages (A4, Helvetica and Helvetica-Bold): one page per content stream.
+fn text_pages_pdf(pages: Vec<Content>) -> Vec<u8> {
     let mut pdf = Pdf::new();
     let catalog_id = Ref::new(1);
     let pages_id = Ref::new(2);
     let font_id = Ref::new(3);
     let bold_id = Ref::new(4);
-    let page_ids: Vec<(Ref, Ref)> = (0..chunks.len() as i32)
+    let page_ids: Vec<(Ref, Ref)> = (0..pages.len() as i32)
         .map(|i| (Ref::new(5 + 2 * i), Ref::new(6 + 2 * i)))
         .collect();
     pdf.catalog(catalog_id).pages(pages_id);
@@ -570,20 +541,7 @@ pub fn render_text_pdf(title: &str, body: &str) -> Vec<u8> {
     pdf.type1_font(bold_id)
         .base_font(Name(b"Helvetica-Bold"))
         .encoding_predefined(Name(b"WinAnsiEncoding"));
-    for (i, ((page_id, content_id), chunk)) in page_ids.iter().zip(&chunks).enumerate() {
-        let mut p = Page {
-            c: Content::new(),
-            qr: None,
-        };
-        let mut y = TOP;
-        if i == 0 {
-            p.text(LEFT, y, 13.0, true, title);
-            y -= 2.0 * LEADING;
-        }
-        for line in chunk.iter() {
-            p.text(LEFT, y, SIZE, false, line);
-            y -= LEADING;
-        }
+    for ((page_id, content_id), content) in page_ids.iter().zip(pages) {
         let mut page = pdf.page(*page_id);
         page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
             .parent(pages_id)
@@ -595,7 +553,7 @@ pub fn render_text_pdf(title: &str, body: &str) -> Vec<u8> {
             .pair(FONT_BOLD, bold_id);
         resources.finish();
         page.finish();
-        pdf.stream(*content_id, &p.c.finish());
+        pdf.stream(*content_id, &content.finish());
     }
     pdf.finish()
 }
@@ -780,39 +738,7 @@ pub fn render_letter_pdf(letter: &LetterDoc) -> Vec<u8> {
         }
     }
     pages.push(p.c);
-    let mut pdf = Pdf::new();
-    let catalog_id = Ref::new(1);
-    let pages_id = Ref::new(2);
-    let font_id = Ref::new(3);
-    let bold_id = Ref::new(4);
-    let page_ids: Vec<(Ref, Ref)> = (0..pages.len() as i32)
-        .map(|i| (Ref::new(5 + 2 * i), Ref::new(6 + 2 * i)))
-        .collect();
-    pdf.catalog(catalog_id).pages(pages_id);
-    pdf.pages(pages_id)
-        .kids(page_ids.iter().map(|(p, _)| *p))
-        .count(page_ids.len() as i32);
-    pdf.type1_font(font_id)
-        .base_font(Name(b"Helvetica"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-    pdf.type1_font(bold_id)
-        .base_font(Name(b"Helvetica-Bold"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-    for ((page_id, content_id), content) in page_ids.iter().zip(pages) {
-        let mut page = pdf.page(*page_id);
-        page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
-            .parent(pages_id)
-            .contents(*content_id);
-        let mut resources = page.resources();
-        resources
-            .fonts()
-            .pair(FONT, font_id)
-            .pair(FONT_BOLD, bold_id);
-        resources.finish();
-        page.finish();
-        pdf.stream(*content_id, &content.finish());
-    }
-    pdf.finish()
+    text_pages_pdf(pages)
 }
 
 #[cfg(test)]
@@ -832,11 +758,20 @@ mod tests {
 
     #[test]
     fn a_long_letter_flows_onto_more_pages() {
-        let short = render_text_pdf("Carta de cobrança", "Prezado cliente,\n\nPague.");
+        let letter = |body: &str| LetterDoc {
+            sender: vec!["Provedor".into(), "CNPJ 12.345.678/0001-95".into()],
+            recipient: vec!["Maria".into()],
+            subject: "Carta de cobrança".into(),
+            body: body.into(),
+            table_head: vec!["Fatura".into(), "Valor".into()],
+            table: vec![vec!["K1/2026-01".into(), "R$ 99,90".into()]],
+            ..LetterDoc::default()
+        };
+        let short = render_letter_pdf(&letter("Prezado cliente,\n\nPague."));
         assert!(short.starts_with(b"%PDF-"));
         assert!(short.windows(8).any(|w| w == b"/Count 1"));
         let long_body = "Linha de texto da carta.\n".repeat(200);
-        let long = render_text_pdf("Carta", &long_body);
+        let long = render_letter_pdf(&letter(&long_body));
         let count = long
             .windows(7)
             .position(|w| w == b"/Count ")

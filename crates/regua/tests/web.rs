@@ -1031,7 +1031,7 @@ async fn a_customer_page_shows_contacts_emails_sent_and_the_timeline() {
         assert!(page.body.contains("Celular: +55 11 98765-4321"), "{}", page.body);
         assert!(page.body.contains(">K1</a>"));
         // E-mails enviados: the reminder, accepted.
-        assert!(page.body.contains("<td>enviado</td><td>maria@exemplo.com.br</td><td><a href=\"/faturas/"), "{}", page.body);
+        assert!(page.body.contains("<td>enviado</td><td class=\"wrap\">maria@exemplo.com.br</td><td><a href=\"/faturas/"), "{}", page.body);
         assert!(page.body.contains(">K1/2026-01</a></td><td>Lembrete antes do vencimento</td>"), "{}", page.body);
         // The timeline, newest first: the payment (09/01), the pause, the reminder.
         let tl = page.body.split("<ul class=\"timeline\">").nth(1).unwrap();

@@ -209,17 +209,20 @@ pub(super) fn prepare(
         .find(|l| l.id == n.layout_id)
         .with_context(|| format!("layout {}", n.layout_id))?;
     let version = Some(layout.version);
-    let rendered = match layouts.compiled(layout).and_then(|c| {
-        c.render(&ctx)
-            .map_err(|(part, e)| format!("layout {} ({}): {e}", layout.name, part.label_pt()))
-    }) {
+    // A layout that does not render with this data fails for good: retrying renders the same.
+    let render = |ctx: &LayoutContext| {
+        layouts
+            .compiled(layout)
+            .and_then(|c| {
+                c.render(ctx).map_err(|(part, e)| {
+                    format!("layout {} ({}): {e}", layout.name, part.label_pt())
+                })
+            })
+            .map_err(|text| Prepared::Fail(Failure::Permanent { code: None, text }, version))
+    };
+    let rendered = match render(&ctx) {
         Ok(r) => r,
-        Err(text) => {
-            return Ok(Prepared::Fail(
-                Failure::Permanent { code: None, text },
-                version,
-            ));
-        }
+        Err(fail) => return Ok(fail),
     };
     if let (Some(name), Some(customer)) = (letter_name, customer) {
         // The band's collection letter: the model rendered as a letter, on paper.
@@ -227,17 +230,9 @@ pub(super) fn prepare(
             letter: true,
             ..ctx.clone()
         };
-        let letter = match layouts.compiled(layout).and_then(|c| {
-            c.render(&letter_ctx)
-                .map_err(|(part, e)| format!("layout {} ({}): {e}", layout.name, part.label_pt()))
-        }) {
+        let letter = match render(&letter_ctx) {
             Ok(r) => r,
-            Err(text) => {
-                return Ok(Prepared::Fail(
-                    Failure::Permanent { code: None, text },
-                    version,
-                ));
-            }
+            Err(fail) => return Ok(fail),
         };
         let doc = crate::payment::letter_doc(
             company,

@@ -437,16 +437,11 @@ pub(super) async fn configure_push(
     session: Session,
     form: Multipart,
 ) -> Response {
-    let fields = match super::read_multipart(form).await {
+    let fields = match super::MultipartForm::read(form).await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let text = |name: &str| {
-        fields
-            .get(name)
-            .map(|(_, b)| String::from_utf8_lossy(b).trim().to_string())
-            .unwrap_or_default()
-    };
+    let text = |name: &str| fields.text(name);
     if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&text("_csrf"))) {
         return r;
     }
@@ -462,13 +457,9 @@ pub(super) async fn configure_push(
         )
         .await
     };
-    let json = fields
-        .get("service_account")
-        .map(|(_, b)| b.clone())
-        .unwrap_or_default();
-    if json.is_empty() {
+    let Some((_, json)) = fields.file("service_account") else {
         return refuse("Escolha o arquivo JSON da conta de serviço do Firebase.".into()).await;
-    }
+    };
     let Ok(json) = String::from_utf8(json) else {
         return refuse("O arquivo não é um JSON de conta de serviço do Firebase.".into()).await;
     };

@@ -83,16 +83,11 @@ pub(super) async fn upload(
     session: Session,
     form: Multipart,
 ) -> Response {
-    let fields = match super::read_multipart(form).await {
+    let fields = match super::MultipartForm::read(form).await {
         Ok(f) => f,
         Err(r) => return r,
     };
-    let text = |name: &str| {
-        fields
-            .get(name)
-            .map(|(_, b)| String::from_utf8_lossy(b).trim().to_string())
-            .unwrap_or_default()
-    };
+    let text = |name: &str| fields.text(name);
     if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&text("_csrf"))) {
         return r;
     }
@@ -121,13 +116,10 @@ pub(super) async fn upload(
             Err(_) => return refuse("Codificação desconhecida.".into()),
         },
     };
-    let (file_name, bytes) = match fields.get("arquivo") {
-        Some((name, b)) if !b.is_empty() => (
-            name.clone().unwrap_or_else(|| "arquivo.csv".into()),
-            b.clone(),
-        ),
-        _ => return refuse("Escolha o arquivo CSV.".into()),
+    let Some((file_name, bytes)) = fields.file("arquivo") else {
+        return refuse("Escolha o arquivo CSV.".into());
     };
+    let file_name = file_name.unwrap_or_else(|| "arquivo.csv".into());
     let staged = crate::actions::imports::stage(
         &state.db,
         kind,

@@ -265,27 +265,44 @@ pub(crate) fn actor_pt(actor: &str) -> String {
     }
 }
 
-/// Every field of a multipart form by name: the file name (for file fields) and the bytes.
-/// A malformed body is a 400.
-pub(crate) async fn read_multipart(
-    mut form: axum::extract::Multipart,
-) -> Result<std::collections::BTreeMap<String, (Option<String>, Vec<u8>)>, Response> {
-    let mut fields = std::collections::BTreeMap::new();
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or_default().to_string();
-                let file_name = field.file_name().map(str::to_string);
-                match field.bytes().await {
-                    Ok(b) => {
-                        fields.insert(name, (file_name, b.to_vec()));
+/// A multipart form read whole: each field by name, with the file name of file fields.
+pub(crate) struct MultipartForm(std::collections::BTreeMap<String, (Option<String>, Vec<u8>)>);
+
+impl MultipartForm {
+    /// Reads every field; a malformed body is a 400.
+    pub(crate) async fn read(
+        mut form: axum::extract::Multipart,
+    ) -> Result<MultipartForm, Response> {
+        let mut fields = std::collections::BTreeMap::new();
+        loop {
+            match form.next_field().await {
+                Ok(Some(field)) => {
+                    let name = field.name().unwrap_or_default().to_string();
+                    let file_name = field.file_name().map(str::to_string);
+                    match field.bytes().await {
+                        Ok(b) => {
+                            fields.insert(name, (file_name, b.to_vec()));
+                        }
+                        Err(_) => return Err(StatusCode::BAD_REQUEST.into_response()),
                     }
-                    Err(_) => return Err(StatusCode::BAD_REQUEST.into_response()),
                 }
+                Ok(None) => return Ok(MultipartForm(fields)),
+                Err(_) => return Err(StatusCode::BAD_REQUEST.into_response()),
             }
-            Ok(None) => return Ok(fields),
-            Err(_) => return Err(StatusCode::BAD_REQUEST.into_response()),
         }
+    }
+
+    /// A text field, trimmed; empty when absent.
+    pub(crate) fn text(&self, name: &str) -> String {
+        self.0
+            .get(name)
+            .map(|(_, b)| String::from_utf8_lossy(b).trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// A file field: its name as uploaded and its bytes, when a non-empty file was sent.
+    pub(crate) fn file(&self, name: &str) -> Option<(Option<String>, Vec<u8>)> {
+        self.0.get(name).filter(|(_, b)| !b.is_empty()).cloned()
     }
 }
 

@@ -72,6 +72,11 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, cookie: &str, form
     req.push_str("\r\n");
     req.push_str(form);
     s.write_all(req.as_bytes()).await.unwrap();
+    read_response(&mut s).await
+}
+
+/// Reads an HTTP/1.1 response to the end (the request said `Connection: close`).
+async fn read_response(s: &mut tokio::net::TcpStream) -> Resp {
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -230,26 +235,5 @@ pub async fn http_multipart(
     req.extend_from_slice(b"\r\n");
     req.extend_from_slice(&body);
     s.write_all(&req).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(": "))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Resp {
-        status,
-        headers,
-        body: body.to_string(),
-    }
+    read_response(&mut s).await
 }
