@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod bench;
+pub mod bounce;
 pub mod cli;
 pub mod delivery;
 pub mod demo;

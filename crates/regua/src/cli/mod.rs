@@ -4,6 +4,7 @@
 mod access_cmd;
 mod billing_cmd;
 mod boleto_cmd;
+mod bounce_cmd;
 mod channels_cmd;
 mod cnab_cmd;
 mod delivery_cmd;
@@ -153,6 +154,9 @@ pub enum Command {
     Log(delivery_cmd::LogArgs),
     /// Print a new master key for REGUA_SECRET_KEY (it seals SMTP passwords at rest).
     SecretKey,
+    /// Returned e-mail: `regua bounce classify FILE.eml [--json]` says what a bounce means.
+    #[command(subcommand)]
+    Bounce(bounce_cmd::BounceCmd),
     /// Send rules of the billing methods (regras de envio): add, list, remove.
     #[command(subcommand)]
     Rule(rule_cmd::RuleCmd),
@@ -232,6 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,
         Command::Log(args) => delivery_cmd::log(g, args).await,
         Command::SecretKey => Ok(delivery_cmd::secret_key()),
+        Command::Bounce(cmd) => bounce_cmd::run(cmd),
         Command::Rule(cmd) => rule_cmd::rule(g, cmd).await,
         Command::Holidays(args) => dunning_cmd::holidays(g, args).await,
         Command::Serve(args) => serve_cmd::serve(g, args).await,
