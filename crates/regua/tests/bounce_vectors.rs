@@ -1,11 +1,12 @@
-//! `regua bounce classify --json` on the 224 real bounce messages of the shared vectors
-//! (`bounces/` and `bounces/more/`, from sisimai/set-of-emails, BSD-2): recipient, kind and
-//! status against `expected.json`. The floor is 95 % on kind and on recipient (README there).
+//! `regua bounce classify --json` on the 224 real bounce messages in `tests/data/bounces/`
+//! (copied from `shared/vectors/bounces/` with its README and licence: sisimai/set-of-emails,
+//! BSD 2-Clause): recipient, kind and status against `expected.json`. The floor is 95 % on kind
+//! and on recipient (README there).
 
 use std::path::PathBuf;
 
 fn vectors() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/bounces")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bounces")
 }
 
 #[test]
