@@ -13,6 +13,55 @@ use std::fmt;
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
+use crate::secrets::MasterKey;
+
+/// The local part's prefix of a return path (VERP).
+pub const RETURN_PATH_PREFIX: &str = "bounces+";
+
+/// The tag that proves a return path was made by this installation: 16 hex digits of an
+/// HMAC-SHA256 of the notice id under the master key.
+fn tag(notice: i64, key: &MasterKey) -> String {
+    key.mac("verp", notice.to_string().as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The return path (MAIL FROM) of notice `notice`: `bounces+<notice>.<tag>@<domain>`. A bounce
+/// is sent to it, so it names its notice without guessing, and the tag makes a forged one
+/// worthless.
+pub fn return_path(notice: i64, domain: &str, key: &MasterKey) -> String {
+    format!("{RETURN_PATH_PREFIX}{notice}.{}@{domain}", tag(notice, key))
+}
+
+/// The notice a return path names, when its tag is right; `None` for any other address.
+pub fn notice_in(address: &str, key: &MasterKey) -> Option<i64> {
+    let local = address.trim().trim_matches(['<', '>']).split('@').next()?;
+    let rest = local.get(RETURN_PATH_PREFIX.len()..)?;
+    if !local[..RETURN_PATH_PREFIX.len()].eq_ignore_ascii_case(RETURN_PATH_PREFIX) {
+        return None;
+    }
+    let (id, given) = rest.split_once('.')?;
+    let id: i64 = id.parse().ok()?;
+    // Constant-time enough: both are 16 hex digits of a MAC the sender cannot compute.
+    (given.eq_ignore_ascii_case(&tag(id, key))).then_some(id)
+}
+
+/// [`classify`], and the notice from the return path the bounce was sent to (its `To`,
+/// `Delivered-To`, `X-Original-To`, `Envelope-To`, or the returned copy's `Return-Path`) when
+/// `key` verifies its tag.
+pub fn classify_with_key(raw: &[u8], key: Option<&MasterKey>) -> Bounce {
+    let mut b = classify(raw);
+    if let Some(key) = key {
+        let text = String::from_utf8_lossy(raw);
+        b.notice = addresses(&text)
+            .into_iter()
+            .filter(|a| a.to_lowercase().starts_with(RETURN_PATH_PREFIX))
+            .find_map(|a| notice_in(&a, key));
+    }
+    b
+}
+
 /// What a returned message means for the address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -821,6 +870,25 @@ mod tests {
         );
         assert_eq!(status_in("version 2.5.3.1 of"), None);
         assert_eq!(status_in("no code here"), None);
+    }
+
+    #[test]
+    fn a_return_path_names_its_notice_and_cannot_be_forged() {
+        let key = MasterKey::parse(&"5e".repeat(32)).unwrap();
+        let other = MasterKey::parse(&"7a".repeat(32)).unwrap();
+        let rp = return_path(42, "retorno.provedor.com.br", &key);
+        assert!(rp.starts_with("bounces+42."), "{rp}");
+        assert!(rp.ends_with("@retorno.provedor.com.br"));
+        assert_eq!(notice_in(&rp, &key), Some(42));
+        assert_eq!(
+            notice_in(&format!("<{}>", rp.to_uppercase()), &key),
+            Some(42)
+        );
+        assert_eq!(notice_in(&rp, &other), None, "another installation's key");
+        let forged = rp.replacen("bounces+42.", "bounces+43.", 1);
+        assert_eq!(notice_in(&forged, &key), None, "the tag is for 42");
+        assert_eq!(notice_in("cobranca@provedor.com.br", &key), None);
+        assert_eq!(notice_in("bounces+x.y@provedor.com.br", &key), None);
     }
 
     #[test]

@@ -97,6 +97,20 @@ impl MasterKey {
         key.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// An HMAC-SHA256 of `data` under this key, for `label`'s purpose (the label keeps one
+    /// purpose's tags from being valid for another).
+    pub fn mac(&self, label: &str, data: &[u8]) -> [u8; 32] {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.0.as_slice());
+        let mut ctx = ring::hmac::Context::with_key(&key);
+        ctx.update(label.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(data);
+        ctx.sign()
+            .as_ref()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("HMAC-SHA256 is 32 bytes"))
+    }
+
     /// Seals a secret: base64 of a fresh 12-byte nonce followed by the ciphertext.
     pub fn seal(&self, secret: &Secret) -> String {
         let cipher = ChaCha20Poly1305::new(&self.0);

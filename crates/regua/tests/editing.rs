@@ -377,3 +377,72 @@ async fn a_wallet_with_invoices_keeps_its_bank_identity_and_a_method_moves_to_an
         assert_eq!(trail, ["wallet.update", "wallet.update", "method.update"]);
     }
 }
+
+/// A DSN as Postfix writes it, sent to `to` about `rcpt`.
+fn dsn(to: &str, rcpt: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.exemplo.com.br (Mail Delivery System)\n\
+         To: {to}\n\
+         Subject: Undelivered Mail Returned to Sender\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+         --B\nContent-Type: text/plain\n\nI'm sorry to have to inform you that your message could not be delivered.\n\n\
+         --B\nContent-Type: message/delivery-status\n\n\
+         Reporting-MTA: dns; mx.exemplo.com.br\n\n\
+         Final-Recipient: rfc822; {rcpt}\nAction: failed\nStatus: 5.1.1\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown\n\n\
+         --B--\n"
+    )
+}
+
+#[tokio::test]
+async fn an_account_with_a_bounce_domain_sends_each_message_with_its_own_return_path() {
+    let t = sqlite().await;
+    let invoices = open_invoices(&t.db, 1).await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    let a = sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    sqlx::query("UPDATE smtp_accounts SET bounce_domain = 'retorno.provedor.com.br'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let clock = clock_on("2026-01-05");
+    let id = queue_invoice_email(&t.db, &invoices[0], &a, "k1", clock.now_millis()).await;
+    worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+    assert_eq!(sink.count(), 1);
+    let m = &sink.received()[0];
+    let expected = regua::bounce::return_path(id.0, "retorno.provedor.com.br", &test_key());
+    assert_eq!(m.from, expected, "MAIL FROM is the notice's return path");
+    assert!(
+        m.text()
+            .contains("From: Provedor <cobranca@provedor.com.br>"),
+        "the From stays"
+    );
+    // The bounce, sent back to that address, names the notice; with a forged tag, nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let classify = |file: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+            .args(["bounce", "classify", "--json"])
+            .arg(file)
+            .env("REGUA_SECRET_KEY", "5e".repeat(32))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let good = dir.path().join("good.eml");
+    std::fs::write(&good, dsn(&expected, "maria@exemplo.com.br")).unwrap();
+    let got = classify(&good);
+    assert_eq!(got["notice"], serde_json::json!(id.0), "{got}");
+    assert_eq!(got["kind"], "hard");
+    assert_eq!(got["recipient"], "maria@exemplo.com.br");
+    let forged = dir.path().join("forged.eml");
+    let tag_start = expected.find('.').unwrap() + 1;
+    let mut wrong = expected.clone();
+    wrong.replace_range(tag_start..tag_start + 4, "0000");
+    std::fs::write(&forged, dsn(&wrong, "maria@exemplo.com.br")).unwrap();
+    assert_eq!(classify(&forged)["notice"], serde_json::Value::Null);
+}

@@ -66,6 +66,7 @@ pub async fn update_smtp_account(
             "from_name": before.from_name,
             "test_recipient": before.test_recipient.as_ref().map(|e| e.as_str().to_string()),
             "hourly_limit": before.hourly_limit, "daily_limit": before.daily_limit,
+            "bounce_domain": before.bounce_domain,
         });
         let after = store::accounts::get_smtp_account(tx, id).await?;
         let mut after_json = before_json.clone();
@@ -88,6 +89,7 @@ pub async fn update_smtp_account(
             ),
             ("hourly_limit", serde_json::json!(after.hourly_limit)),
             ("daily_limit", serde_json::json!(after.daily_limit)),
+            ("bounce_domain", serde_json::json!(after.bounce_domain)),
         ] {
             after_json[k] = v;
         }

@@ -30,7 +30,10 @@ pub fn run(cmd: BounceCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
-            let b = crate::bounce::classify(&raw);
+            // With REGUA_SECRET_KEY, the notice is read from the return path (and its tag
+            // checked); without it, `notice` stays null.
+            let key = crate::secrets::MasterKey::from_env().ok();
+            let b = crate::bounce::classify_with_key(&raw, key.as_ref());
             if json {
                 println!("{}", serde_json::to_string(&b)?);
             } else {

@@ -105,6 +105,11 @@ pub struct SmtpAddArgs {
     /// DKIM private key file.
     #[arg(long, requires = "dkim_selector")]
     pub dkim_key: Option<std::path::PathBuf>,
+    /// The return path's domain: each message goes out with MAIL FROM
+    /// bounces+<notice>.<tag>@DOMAIN, so its bounce names it (needs REGUA_SECRET_KEY; the
+    /// domain's MX must reach the bounce mailbox). Off when absent.
+    #[arg(long)]
+    pub bounce_domain: Option<String>,
 }
 
 /// `regua worker` / `regua outbox drain` options.
@@ -275,7 +280,13 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
                     }),
                     _ => None,
                 },
+                bounce_domain: a.bounce_domain.clone().unwrap_or_default(),
             };
+            if a.bounce_domain.is_some() && key.is_none() {
+                return bad(
+                    "--bounce-domain: REGUA_SECRET_KEY is not set: the return path is signed with it",
+                );
+            }
             if let Some(ca) = &a.ca_file
                 && let Err(e) = std::fs::read(ca)
             {

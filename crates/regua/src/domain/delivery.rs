@@ -218,6 +218,8 @@ pub struct SmtpAccount {
     pub active: bool,
     /// When the account was last changed (ms): a worker opens a new pool when this moves.
     pub revision: i64,
+    /// The return path's domain (VERP, docs/bounces.md); empty: the sender's address.
+    pub bounce_domain: String,
 }
 
 /// DKIM signing settings of an account.
@@ -264,6 +266,23 @@ pub struct NewSmtpAccount {
     pub fallback: Option<String>,
     /// DKIM.
     pub dkim: Option<DkimConfig>,
+    /// The return path's domain (VERP); empty: off.
+    pub bounce_domain: String,
+}
+
+/// Whether `s` reads as a domain name (the return path's): labels of letters, digits and
+/// hyphens, at least two, no empty one.
+pub fn is_domain_name(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && s.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 impl NewSmtpAccount {
@@ -276,7 +295,7 @@ impl NewSmtpAccount {
             "password": self.credentials.as_ref().map(|_| "***"),
             "folder": self.folder, "from": self.from_address.as_str(),
             "hourly_limit": self.hourly_limit, "daily_limit": self.daily_limit,
-            "fallback": self.fallback,
+            "fallback": self.fallback, "bounce_domain": self.bounce_domain,
         })
         .to_string()
     }
@@ -312,6 +331,7 @@ impl NewSmtpAccount {
             daily_limit: None,
             fallback: None,
             dkim: None,
+            bounce_domain: String::new(),
         }
     }
 }

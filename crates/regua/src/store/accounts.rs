@@ -15,7 +15,7 @@ pub const SETTING_FINANCIAL_ACCOUNT: &str = "financial_smtp_account";
 
 const ACCOUNT_COLUMNS: &str = "id, name, transport, host, port, security, username, password_enc, folder, ca_file, \
     from_address, from_name, test_recipient, hourly_limit, daily_limit, default_layout_id, fallback_account_id, \
-    dkim_selector, dkim_domain, dkim_key_file, active, updated_at";
+    dkim_selector, dkim_domain, dkim_key_file, active, updated_at, bounce_domain";
 
 pub(super) fn parse<T: std::str::FromStr<Err = String>>(
     r: &AnyRow,
@@ -74,6 +74,7 @@ fn account_from_row(r: &AnyRow) -> anyhow::Result<SmtpAccount> {
         dkim,
         active: r.try_get::<i64, _>("active")? != 0,
         revision: r.try_get("updated_at")?,
+        bounce_domain: r.try_get("bounce_domain")?,
     })
 }
 
@@ -106,6 +107,11 @@ pub async fn insert_smtp_account(
                 .map_err(|e| invalid(field, e.to_string()))?;
         }
     }
+    if !a.bounce_domain.trim().is_empty()
+        && !crate::domain::delivery::is_domain_name(a.bounce_domain.trim())
+    {
+        return Err(invalid("bounce_domain", "is not a domain name".into()));
+    }
     let password_enc = match &a.credentials {
         Some((_, password)) => Some(
             key.ok_or(SecretError::NoKey)
@@ -132,9 +138,9 @@ pub async fn insert_smtp_account(
     let res = sqlx::query(
         "INSERT INTO smtp_accounts (name, transport, host, port, security, username, password_enc, folder, ca_file,
             from_address, from_name, test_recipient, hourly_limit, daily_limit, default_layout_id, fallback_account_id,
-            dkim_selector, dkim_domain, dkim_key_file, active, created_at, updated_at)
+            dkim_selector, dkim_domain, dkim_key_file, active, created_at, updated_at, bounce_domain)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-            (SELECT id FROM layouts WHERE default_of = 'account_default'), $15, $16, $17, $18, 1, $19, $19)
+            (SELECT id FROM layouts WHERE default_of = 'account_default'), $15, $16, $17, $18, 1, $19, $19, $20)
          RETURNING id",
     )
     .bind(a.name.trim())
@@ -156,6 +162,7 @@ pub async fn insert_smtp_account(
     .bind(a.dkim.as_ref().map(|d| d.domain.as_str()))
     .bind(a.dkim.as_ref().map(|d| d.key_file.as_str()))
     .bind(now_ms)
+    .bind(a.bounce_domain.trim())
     .fetch_one(&mut *conn)
     .await;
     match res {
@@ -270,6 +277,11 @@ pub async fn update_smtp_account(
                 .map_err(|e| invalid(field, e.to_string()))?;
         }
     }
+    if !a.bounce_domain.trim().is_empty()
+        && !crate::domain::delivery::is_domain_name(a.bounce_domain.trim())
+    {
+        return Err(invalid("bounce_domain", "is not a domain name".into()));
+    }
     let sealed = match password {
         PasswordChange::Replace(p) => Some(
             key.ok_or(SecretError::NoKey)
@@ -286,7 +298,7 @@ pub async fn update_smtp_account(
     let res = sqlx::query(AssertSqlSafe(format!(
         "UPDATE smtp_accounts SET name = $2, host = $3, port = $4, security = $5, username = $6,
             from_address = $7, from_name = $8, test_recipient = $9, hourly_limit = $10,
-            password_enc = {password_sql}, daily_limit = $12, updated_at = $13
+            password_enc = {password_sql}, daily_limit = $12, updated_at = $13, bounce_domain = $14
          WHERE id = $1 AND active = 1"
     )))
     .bind(id.0)
@@ -302,6 +314,7 @@ pub async fn update_smtp_account(
     .bind(sealed)
     .bind(a.daily_limit.map(i64::from))
     .bind(now_ms)
+    .bind(a.bounce_domain.trim())
     .execute(&mut *conn)
     .await;
     match res {

@@ -98,6 +98,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "import_uploads",
         include_str!("../../migrations/0019_import_uploads.sql"),
     ),
+    (
+        20,
+        "bounce_domain",
+        include_str!("../../migrations/0020_bounce_domain.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -48,6 +48,8 @@ pub(super) struct SmtpForm {
     daily_limit: String,
     #[serde(default)]
     financial: Option<String>,
+    #[serde(default)]
+    bounce_domain: String,
 }
 
 type Errors = BTreeMap<&'static str, String>;
@@ -105,6 +107,13 @@ fn validate_as(
     if from.is_err() {
         errors.insert("from", "Informe um e-mail de remetente válido.".into());
     }
+    let bounce_domain = f.bounce_domain.trim().to_lowercase();
+    if !bounce_domain.is_empty() && !crate::domain::delivery::is_domain_name(&bounce_domain) {
+        errors.insert(
+            "bounce_domain",
+            "Um domínio, como retorno.provedor.com.br, ou vazio.".into(),
+        );
+    }
     let test_recipient = match f.test_recipient.trim() {
         "" => None,
         t => match EmailAddress::parse(t) {
@@ -160,6 +169,7 @@ fn validate_as(
         test_recipient,
         hourly_limit,
         daily_limit,
+        bounce_domain,
         ..NewSmtpAccount::smtp(f.name.trim(), f.host.trim(), port, from)
     };
     Ok((account, password))
@@ -518,6 +528,7 @@ async fn edit_page(
                 .unwrap_or_default(),
             hourly_limit: account.hourly_limit.map(|l| l.to_string()).unwrap_or_default(),
             daily_limit: account.daily_limit.map(|l| l.to_string()).unwrap_or_default(),
+            bounce_domain: account.bounce_domain.clone(),
             ..SmtpForm::default()
         };
         let form = form.unwrap_or(&stored);

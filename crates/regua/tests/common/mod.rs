@@ -442,6 +442,7 @@ pub fn bare_smtp_account(
         dkim,
         active: true,
         revision: 0,
+        bounce_domain: String::new(),
     }
 }
 

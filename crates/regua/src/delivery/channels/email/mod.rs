@@ -135,7 +135,15 @@ impl EmailChannel {
                 };
             }
         };
-        match transport.send(&mime).await {
+        // The return path per message (VERP) when the account has a bounce domain and the
+        // server has the key that signs it (docs/bounces.md).
+        let return_path = match (account.bounce_domain.trim(), self.key.as_ref()) {
+            ("", _) | (_, None) => None,
+            (domain, Some(key)) => crate::bounce::return_path(n.id.0, domain, key)
+                .parse::<lettre::Address>()
+                .ok(),
+        };
+        match transport.send(&mime, return_path.as_ref()).await {
             Ok(accepted) => Outcome::Sent {
                 recipient: to,
                 code: accepted.code,

@@ -101,11 +101,27 @@ impl MailTransport {
         ))))
     }
 
-    /// Sends one message; `Ok` only when the server accepted the DATA.
-    pub async fn send(&self, message: &lettre::Message) -> Result<Accepted, Failure> {
+    /// Sends one message; `Ok` only when the server accepted the DATA. `return_path`, when
+    /// given, is the envelope's MAIL FROM (the VERP address); else the message's From.
+    pub async fn send(
+        &self,
+        message: &lettre::Message,
+        return_path: Option<&lettre::Address>,
+    ) -> Result<Accepted, Failure> {
         match self {
             MailTransport::Smtp(pool) => {
-                let r = pool.send(message.envelope(), &message.formatted()).await?;
+                let envelope = match return_path {
+                    Some(rp) => lettre::address::Envelope::new(
+                        Some(rp.clone()),
+                        message.envelope().to().to_vec(),
+                    )
+                    .map_err(|e| Failure::Permanent {
+                        code: None,
+                        text: format!("envelope: {e}"),
+                    })?,
+                    None => message.envelope().clone(),
+                };
+                let r = pool.send(&envelope, &message.formatted()).await?;
                 Ok(Accepted {
                     code: r.code().to_string().parse().unwrap_or(250),
                     text: r.message().collect::<Vec<_>>().join(" "),
@@ -120,7 +136,14 @@ impl MailTransport {
                     .replace(['/', '\\'], "_");
                 let path = dir.join(format!("{id}.eml"));
                 let tmp = dir.join(format!(".{id}.tmp"));
-                let write = tokio::fs::write(&tmp, message.formatted()).await;
+                // What a final MTA adds on delivery: the envelope sender, for a reader of the
+                // folder to see where a bounce would go.
+                let mut bytes = match return_path {
+                    Some(rp) => format!("Return-Path: <{rp}>\r\n").into_bytes(),
+                    None => Vec::new(),
+                };
+                bytes.extend_from_slice(&message.formatted());
+                let write = tokio::fs::write(&tmp, bytes).await;
                 match write.and(tokio::fs::rename(&tmp, &path).await) {
                     Ok(()) => Ok(Accepted {
                         code: 250,
