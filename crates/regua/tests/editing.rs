@@ -446,3 +446,137 @@ async fn an_account_with_a_bounce_domain_sends_each_message_with_its_own_return_
     std::fs::write(&forged, dsn(&wrong, "maria@exemplo.com.br")).unwrap();
     assert_eq!(classify(&forged)["notice"], serde_json::Value::Null);
 }
+
+#[tokio::test]
+async fn a_bounce_read_back_suppresses_the_address_and_the_next_notice_is_skipped() {
+    for t in each_backend().await {
+        let invoices = open_invoices(&t.db, 3).await;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        let a = sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        sqlx::query("UPDATE smtp_accounts SET bounce_domain = 'retorno.provedor.com.br'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        let clock = clock_on("2026-01-05");
+        let first = queue_invoice_email(&t.db, &invoices[0], &a, "k1", clock.now_millis()).await;
+        worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+        assert_eq!(sink.count(), 1, "{}", t.label);
+        let rp = sink.received()[0].from.clone();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("1.eml"), dsn(&rp, "maria@exemplo.com.br")).unwrap();
+        let mut forged = rp.clone();
+        let at = forged.find('.').unwrap() + 1;
+        forged.replace_range(at..at + 4, "0000");
+        std::fs::write(
+            dir.path().join("2-forged.eml"),
+            dsn(&forged, "maria@exemplo.com.br"),
+        )
+        .unwrap();
+        let cli = |args: &[&str]| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+                .args(args)
+                .env("REGUA_DATABASE_URL", &t.url)
+                .env("REGUA_SECRET_KEY", "5e".repeat(32))
+                .env("USER", "ana")
+                .output()
+                .unwrap()
+        };
+        let folder = dir.path().display().to_string();
+        let out = cli(&["bounce", "import", &folder]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            text.contains(&format!(
+                "recorded\tnotice {}\tmaria@exemplo.com.br\thard\t5.1.1\tsuppressed",
+                first.0
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("2-forged.eml\tignored"),
+            "a forged bounce changes nothing: {text}"
+        );
+        // The same mailbox again: nothing new.
+        let again =
+            String::from_utf8_lossy(&cli(&["bounce", "import", &folder]).stdout).to_string();
+        assert!(
+            again.contains("0 recorded (0 address(es) suppressed), 1 already recorded, 1 ignored"),
+            "{again}"
+        );
+        let listed = String::from_utf8_lossy(&cli(&["bounce", "suppressed"]).stdout).to_string();
+        assert!(
+            listed.starts_with("maria@exemplo.com.br\thard\t5.1.1\t"),
+            "{listed}"
+        );
+        // The next notice to that address is skipped, with the reason.
+        let second = queue_invoice_email(&t.db, &invoices[1], &a, "k2", clock.now_millis()).await;
+        worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+        assert_eq!(sink.count(), 1, "nothing more went to a suppressed address");
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let n = store::outbox::get_notice(&mut conn, second).await.unwrap();
+        assert_eq!(n.status, regua::delivery::NoticeStatus::Skipped);
+        assert_eq!(
+            n.last_error.as_deref(),
+            Some("e-mail suprimido: maria@exemplo.com.br (devolvido como inexistente, 5.1.1)")
+        );
+        drop(conn);
+        // Cleared (the clerk fixed it): the next one goes out.
+        assert!(
+            cli(&["bounce", "unsuppress", "Maria@Exemplo.com.br"])
+                .status
+                .success()
+        );
+        queue_invoice_email(&t.db, &invoices[2], &a, "k3", clock.now_millis()).await;
+        worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+        assert_eq!(sink.count(), 2, "{}", t.label);
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let trail: Vec<(String, String)> = sqlx::query_as(
+            "SELECT action, actor FROM audit_log WHERE action LIKE 'suppression.%' ORDER BY id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            trail,
+            [
+                ("suppression.add".to_string(), "bounce".to_string()),
+                ("suppression.clear".to_string(), "cli: ana".to_string())
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn three_soft_bounces_in_a_row_suppress_an_address_one_does_not() {
+    let t = sqlite().await;
+    let invoices = open_invoices(&t.db, 3).await;
+    let a = folder_account(&t.db, tempfile::tempdir().unwrap().path()).await;
+    let key = test_key();
+    let mut notices = Vec::new();
+    for (i, inv) in invoices.iter().enumerate() {
+        notices.push(queue_invoice_email(&t.db, inv, &a, &format!("s{i}"), 0).await);
+    }
+    for (i, n) in notices.iter().enumerate() {
+        let rp = regua::bounce::return_path(n.0, "retorno.provedor.com.br", &key);
+        let soft = dsn(&rp, "maria@exemplo.com.br")
+            .replace("Status: 5.1.1", "Status: 5.2.2")
+            .replace("Recipient address rejected: User unknown", "Mailbox full");
+        let got = regua::actions::bounces::ingest(&t.db, soft.as_bytes(), &key, 10 + i as i64)
+            .await
+            .unwrap();
+        let suppressed = match got {
+            regua::actions::bounces::Ingested::Recorded {
+                bounce, suppressed, ..
+            } => {
+                assert_eq!(bounce.kind, regua::bounce::BounceKind::Soft);
+                suppressed
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(suppressed, i == 2, "bounce {}", i + 1);
+    }
+}

@@ -13,6 +13,7 @@
 pub mod access;
 pub mod bank_returns;
 pub mod billing_setup;
+pub mod bounces;
 pub mod channels;
 pub mod dunning;
 pub mod imports;

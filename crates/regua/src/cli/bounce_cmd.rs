@@ -17,11 +17,124 @@ pub enum BounceCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Read returned messages (.eml files, or folders of them) and act on them: each is
+    /// recorded against the notice its signed return path names; a hard bounce or a complaint
+    /// suppresses the address, and so do 3 soft ones in a row. A message read before, or one
+    /// that names no notice of ours, changes nothing. Needs REGUA_SECRET_KEY.
+    Import {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// The suppressed addresses: address, reason, status, since.
+    Suppressed,
+    /// Clear an address's suppression (after the address was fixed or the cause removed).
+    Unsuppress {
+        /// The address.
+        address: String,
+    },
 }
 
 /// Runs `regua bounce …`.
-pub fn run(cmd: BounceCmd) -> anyhow::Result<ExitCode> {
+pub async fn run(g: &super::Global, cmd: BounceCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        BounceCmd::Import { paths } => {
+            let Ok(key) = crate::secrets::MasterKey::from_env() else {
+                eprintln!("REGUA_SECRET_KEY is not set: return paths are verified with it");
+                return Ok(ExitCode::from(2));
+            };
+            let db = g.db().await?;
+            let clock = g.clock()?;
+            let mut files = Vec::new();
+            for p in paths {
+                if p.is_dir() {
+                    let mut inside: Vec<_> = std::fs::read_dir(&p)?
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|f| f.is_file())
+                        .collect();
+                    inside.sort();
+                    files.extend(inside);
+                } else {
+                    files.push(p);
+                }
+            }
+            let (mut recorded, mut suppressed, mut known, mut ignored) = (0, 0, 0, 0);
+            for f in &files {
+                let raw = match std::fs::read(f) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("{}: cannot read: {e}", f.display());
+                        return Ok(ExitCode::from(2));
+                    }
+                };
+                use crate::actions::bounces::Ingested;
+                match crate::actions::bounces::ingest(&db, &raw, &key, clock.now_millis()).await? {
+                    Ingested::Recorded {
+                        bounce,
+                        notice,
+                        address,
+                        suppressed: s,
+                    } => {
+                        recorded += 1;
+                        suppressed += usize::from(s);
+                        println!(
+                            "{}\trecorded\tnotice {notice}\t{address}\t{}\t{}{}",
+                            f.display(),
+                            bounce.kind,
+                            bounce.status.as_deref().unwrap_or("-"),
+                            if s { "\tsuppressed" } else { "" }
+                        );
+                    }
+                    Ingested::AlreadyRecorded => {
+                        known += 1;
+                        println!("{}\talready recorded", f.display());
+                    }
+                    Ingested::Ignored(why) => {
+                        ignored += 1;
+                        println!("{}\tignored\t{why}", f.display());
+                    }
+                }
+            }
+            println!(
+                "{} message(s): {recorded} recorded ({suppressed} address(es) suppressed), {known} already recorded, {ignored} ignored",
+                files.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        BounceCmd::Suppressed => {
+            let db = g.db().await?;
+            let clock = g.clock()?;
+            let mut conn = db.pool.acquire().await?;
+            for s in crate::store::bounces::list_suppressions(&mut conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    s.address,
+                    s.reason,
+                    s.status.as_deref().unwrap_or("-"),
+                    clock.local_time(s.created_at, "%Y-%m-%d %H:%M")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BounceCmd::Unsuppress { address } => {
+            let db = g.db().await?;
+            let clock = g.clock()?;
+            if crate::actions::bounces::unsuppress(
+                &db,
+                &address,
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
+            {
+                println!("{address}: suppression cleared");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("{address} is not suppressed");
+                Ok(ExitCode::from(2))
+            }
+        }
         BounceCmd::Classify { file, json } => {
             let raw = match std::fs::read(&file) {
                 Ok(r) => r,

@@ -236,7 +236,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,
         Command::Log(args) => delivery_cmd::log(g, args).await,
         Command::SecretKey => Ok(delivery_cmd::secret_key()),
-        Command::Bounce(cmd) => bounce_cmd::run(cmd),
+        Command::Bounce(cmd) => bounce_cmd::run(g, cmd).await,
         Command::Rule(cmd) => rule_cmd::rule(g, cmd).await,
         Command::Holidays(args) => dunning_cmd::holidays(g, args).await,
         Command::Serve(args) => serve_cmd::serve(g, args).await,

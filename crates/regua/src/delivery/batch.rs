@@ -30,6 +30,8 @@ pub(super) struct BatchCache {
     /// The app devices of the push notices' customers, by document (digits).
     pub(super) devices: HashMap<String, Vec<String>>,
     pub(super) suspensions: HashMap<SuspensionId, store::channels::Suspension>,
+    /// The suppressed addresses among the batch's e-mail recipients (docs/bounces.md).
+    pub(super) suppressed: HashMap<String, store::bounces::Suppression>,
 }
 
 impl BatchCache {
@@ -85,6 +87,20 @@ impl BatchCache {
         {
             open.entry(inv.customer_id).or_default().push(inv);
         }
+        // Where each e-mail would go now: the customer's address on file, else the notice's.
+        let recipients: Vec<String> = claims
+            .iter()
+            .filter(|c| c.notice.channel == Channel::Email)
+            .map(|c| {
+                c.notice
+                    .customer_id
+                    .and_then(|id| customers.get(&id))
+                    .and_then(|cu| cu.email.as_ref())
+                    .map_or_else(|| c.notice.recipient.clone(), |e| e.as_str().to_string())
+                    .to_lowercase()
+            })
+            .collect();
+        let suppressed = store::bounces::suppressions_among(&mut conn, &recipients).await?;
         let access: Vec<i64> = claims
             .iter()
             .filter(|c| c.notice.purpose == crate::layouts::Purpose::PortalAccess)
@@ -96,6 +112,7 @@ impl BatchCache {
                 .into_iter()
                 .collect();
         Ok(BatchCache {
+            suppressed,
             access_tokens,
             accounts: store::accounts::list_smtp_accounts(&mut conn).await?,
             layouts: store::layouts::list_layouts(&mut conn).await?,

@@ -22,6 +22,8 @@ pub enum Actor {
     Psp(String),
     /// A CSV import from the ERP: `import`.
     Import,
+    /// A bounce read back (a suppression it caused): `bounce`.
+    Bounce,
     /// `regua demo`: `demo`.
     Demo,
 }
@@ -36,6 +38,7 @@ impl fmt::Display for Actor {
             Actor::Routine(name) => write!(f, "routine: {name}"),
             Actor::Psp(name) => write!(f, "pix: {name}"),
             Actor::Import => f.write_str("import"),
+            Actor::Bounce => f.write_str("bounce"),
             Actor::Demo => f.write_str("demo"),
         }
     }

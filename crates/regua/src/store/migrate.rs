@@ -103,6 +103,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "bounce_domain",
         include_str!("../../migrations/0020_bounce_domain.sql"),
     ),
+    (
+        21,
+        "bounces",
+        include_str!("../../migrations/0021_bounces.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

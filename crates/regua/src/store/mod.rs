@@ -59,6 +59,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod bank_returns;
+pub mod bounces;
 pub mod channels;
 pub mod dunning;
 pub mod imports;

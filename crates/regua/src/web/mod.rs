@@ -252,6 +252,7 @@ pub(crate) fn actor_pt(actor: &str) -> String {
         "payment" => "pagamento registrado".into(),
         "test" => "teste".into(),
         "import" => "importação do ERP".into(),
+        "bounce" => "retorno de e-mail (bounce)".into(),
         "demo" => "demonstração".into(),
         other => match other.split_once(':') {
             Some(("user", who)) => format!("usuário {}", who.trim()),

@@ -115,7 +115,7 @@ impl Channels {
         cache: &'a BatchCache,
     ) -> anyhow::Result<Result<Route<'a>, String>> {
         match n.channel {
-            Channel::Email => email::route(n, customer, &cache.accounts),
+            Channel::Email => email::route(n, customer, &cache.accounts, &cache.suppressed),
             Channel::Sms => sms::route(n, customer, &cache.gateways),
             Channel::Push => Ok(push::route(customer, cache.push.as_ref(), &cache.devices)),
         }

@@ -29,6 +29,7 @@ pub(super) fn route<'a>(
     n: &Notice,
     customer: Option<&Customer>,
     accounts: &'a [SmtpAccount],
+    suppressed: &std::collections::HashMap<String, store::bounces::Suppression>,
 ) -> anyhow::Result<Result<Route<'a>, String>> {
     let Some(account_id) = n.account_id else {
         return Ok(Err("sem conta de e-mail para enviar".into()));
@@ -43,13 +44,28 @@ pub(super) fn route<'a>(
             account.name
         )));
     }
-    Ok(match customer {
+    let to = match customer {
         Some(c) => match &c.email {
-            Some(e) => Ok(Route::Email(account, e.as_str().to_string())),
-            None => Err("cliente sem e-mail cadastrado".into()),
+            Some(e) => e.as_str().to_string(),
+            None => return Ok(Err("cliente sem e-mail cadastrado".into())),
         },
-        None => Ok(Route::Email(account, n.recipient.clone())),
-    })
+        None => n.recipient.clone(),
+    };
+    // A suppressed address gets nothing more until a clerk clears it (docs/bounces.md).
+    if let Some(s) = suppressed.get(&to.to_lowercase()) {
+        let why = match s.reason.as_str() {
+            "hard" => "devolvido como inexistente",
+            "complaint" => "o destinatário reclamou (spam)",
+            _ => "devoluções seguidas",
+        };
+        let code = s
+            .status
+            .as_deref()
+            .map(|c| format!(", {c}"))
+            .unwrap_or_default();
+        return Ok(Err(format!("e-mail suprimido: {to} ({why}{code})")));
+    }
+    Ok(Ok(Route::Email(account, to)))
 }
 
 /// The e-mail channel: one pooled transport per account, opened on first use.

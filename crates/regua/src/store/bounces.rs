@@ -1,0 +1,178 @@
+//! Bounces read back and the suppression list (docs/bounces.md).
+
+use sqlx::{AnyConnection, Row as _};
+
+/// A bounce to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBounce<'a> {
+    /// SHA-256 of the message, hex: the same message twice is recorded once.
+    pub message_sha256: &'a str,
+    /// The notice its return path names.
+    pub notice_id: i64,
+    /// The address the notice was sent to, lower-cased.
+    pub address: &'a str,
+    /// `hard`, `soft`, `complaint` or `not_a_bounce`.
+    pub kind: &'a str,
+    /// The RFC 3463 code, if stated.
+    pub status: Option<&'a str>,
+    /// The server's words.
+    pub diagnostic: &'a str,
+}
+
+/// Records a bounce; its id, or `None` when this message was recorded before.
+pub async fn insert_bounce(
+    conn: &mut AnyConnection,
+    b: &NewBounce<'_>,
+    now_ms: i64,
+) -> anyhow::Result<Option<i64>> {
+    let row = sqlx::query(
+        "INSERT INTO bounces (message_sha256, notice_id, address, kind, status, diagnostic, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (message_sha256) DO NOTHING RETURNING id",
+    )
+    .bind(b.message_sha256)
+    .bind(b.notice_id)
+    .bind(b.address)
+    .bind(b.kind)
+    .bind(b.status)
+    .bind(b.diagnostic)
+    .bind(now_ms)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// How many notices to `address` bounced soft since its suppression was last cleared (the
+/// trail's `suppression.clear`), or ever.
+pub async fn soft_bounces_since_cleared(
+    conn: &mut AnyConnection,
+    address: &str,
+) -> anyhow::Result<i64> {
+    Ok(sqlx::query(
+        "SELECT COUNT(DISTINCT notice_id) FROM bounces WHERE address = $1 AND kind = 'soft'
+           AND received_at > COALESCE((SELECT MAX(at) FROM audit_log
+                                       WHERE action = 'suppression.clear' AND entity = $2), -1)",
+    )
+    .bind(address)
+    .bind(format!("email:{address}"))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}
+
+/// A suppressed address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    /// The address, lower-cased.
+    pub address: String,
+    /// `hard`, `complaint` or `soft` (soft bounces in a row).
+    pub reason: String,
+    /// The RFC 3463 code of the bounce that caused it.
+    pub status: Option<String>,
+    /// The server's words.
+    pub diagnostic: String,
+    /// When (ms).
+    pub created_at: i64,
+}
+
+/// Suppresses an address; false when it already was.
+pub async fn suppress(
+    conn: &mut AnyConnection,
+    s: &Suppression,
+    bounce_id: Option<i64>,
+) -> anyhow::Result<bool> {
+    Ok(sqlx::query(
+        "INSERT INTO email_suppressions (address, reason, status, diagnostic, bounce_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (address) DO NOTHING",
+    )
+    .bind(&s.address)
+    .bind(&s.reason)
+    .bind(s.status.as_deref())
+    .bind(&s.diagnostic)
+    .bind(bounce_id)
+    .bind(s.created_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
+/// Clears an address's suppression; the row it had, if any.
+pub async fn unsuppress(
+    conn: &mut AnyConnection,
+    address: &str,
+) -> anyhow::Result<Option<Suppression>> {
+    let found = find_suppression(conn, address).await?;
+    if found.is_some() {
+        sqlx::query("DELETE FROM email_suppressions WHERE address = $1")
+            .bind(address)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(found)
+}
+
+fn suppression_from(r: &sqlx::any::AnyRow) -> anyhow::Result<Suppression> {
+    Ok(Suppression {
+        address: r.try_get("address")?,
+        reason: r.try_get("reason")?,
+        status: r.try_get("status")?,
+        diagnostic: r.try_get("diagnostic")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// One address's suppression, if any.
+pub async fn find_suppression(
+    conn: &mut AnyConnection,
+    address: &str,
+) -> anyhow::Result<Option<Suppression>> {
+    sqlx::query(
+        "SELECT address, reason, status, diagnostic, created_at FROM email_suppressions WHERE address = $1",
+    )
+    .bind(address)
+    .fetch_optional(&mut *conn)
+    .await?
+    .as_ref()
+    .map(suppression_from)
+    .transpose()
+}
+
+/// Every suppressed address, newest first.
+pub async fn list_suppressions(conn: &mut AnyConnection) -> anyhow::Result<Vec<Suppression>> {
+    sqlx::query(
+        "SELECT address, reason, status, diagnostic, created_at FROM email_suppressions ORDER BY created_at DESC, address",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(suppression_from)
+    .collect()
+}
+
+/// The suppressions among `addresses` (lower-cased), by address: what a delivery batch skips.
+pub async fn suppressions_among(
+    conn: &mut AnyConnection,
+    addresses: &[String],
+) -> anyhow::Result<std::collections::HashMap<String, Suppression>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in addresses.chunks(200) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let params: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT address, reason, status, diagnostic, created_at FROM email_suppressions WHERE address IN ({})",
+            params.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for a in chunk {
+            q = q.bind(a);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            let s = suppression_from(&r)?;
+            out.insert(s.address.clone(), s);
+        }
+    }
+    Ok(out)
+}
