@@ -1859,3 +1859,130 @@ async fn edit_a_layout_in_the_visual_mode() {
         "the frame below is untouched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_fixes_an_address_from_the_invalid_emails_list() {
+    let t = sqlite().await;
+    let sink = isp_with_sink(&t.db, false).await;
+    let invoices = regua::invoicing::generate_invoices(&t.db, "K1", 2, &clock_on("2026-01-05"))
+        .await
+        .unwrap()
+        .created;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    sqlx::query("UPDATE smtp_accounts SET bounce_domain = 'retorno.provedor.com.br'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let account = store::accounts::find_smtp_account(&mut conn, "Principal")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let clock = clock_on("2026-01-06");
+    queue_invoice_email(&t.db, &invoices[0], &account, "k1", clock.now_millis()).await;
+    worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+    assert_eq!(sink.count(), 1);
+    // The receiving server bounces it: the DSN comes back to the return path.
+    let rp = sink.received()[0].from.clone();
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.exemplo.com.br\nTo: {rp}\nSubject: Undelivered Mail Returned to Sender\n\
+         MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n\
+         --B\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n\
+         --B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.exemplo.com.br\n\n\
+         Final-Recipient: rfc822; maria@exemplo.com.br\nAction: failed\nStatus: 5.1.1\n\
+         Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n--B--\n"
+    );
+    regua::actions::bounces::ingest(&t.db, dsn.as_bytes(), &test_key(), clock.now_millis())
+        .await
+        .unwrap();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server_at(&t.db, "2026-01-06", |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/login")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Css("form.logout"))
+            .await
+            .unwrap();
+        menu(&c, "Envio", "E-mails inválidos").await;
+        let row = c
+            .wait()
+            .for_element(Locator::Css("#suppressions tbody tr"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(row.contains("maria@exemplo.com.br"), "{row}");
+        assert!(row.contains("Devolvido: endereço inexistente"), "{row}");
+        assert!(row.contains("5.1.1"), "{row}");
+        std::fs::write(
+            artifacts().join("invalid-emails.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.find(Locator::XPath("//a[contains(text(), 'Maria Silva')]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let warning = c
+            .wait()
+            .for_element(Locator::Id("suppressed"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(warning.contains("não recebe mais mensagens"), "{warning}");
+        c.find(Locator::XPath("//summary[text()='Editar contato']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let form = c.form(Locator::Id("contact-form")).await.unwrap();
+        form.set_by_name("email", "maria.silva@exemplo.com.br")
+            .await
+            .unwrap();
+        form.submit_direct().await.unwrap();
+        c.wait()
+            .for_element(Locator::XPath(
+                "//*[contains(text(), 'maria.silva@exemplo.com.br')]",
+            ))
+            .await
+            .unwrap();
+        assert!(
+            c.find(Locator::Id("suppressed")).await.is_err(),
+            "the warning is gone"
+        );
+        menu(&c, "Envio", "E-mails inválidos").await;
+        c.wait()
+            .for_element(Locator::XPath("//p[text()='Nenhum e-mail suprimido.']"))
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+    })
+    .await;
+    // The next notice goes out, to the fixed address.
+    queue_invoice_email(&t.db, &invoices[1], &account, "k2", clock.now_millis()).await;
+    worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+    assert_eq!(sink.count(), 2);
+    assert_eq!(sink.received()[1].to, ["maria.silva@exemplo.com.br"]);
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let trail: Vec<(String, String)> = sqlx::query_as(
+        "SELECT action, actor FROM audit_log WHERE action LIKE 'suppression.%' ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        trail,
+        [
+            ("suppression.add".to_string(), "bounce".to_string()),
+            ("suppression.clear".to_string(), "user: ana".to_string())
+        ]
+    );
+}

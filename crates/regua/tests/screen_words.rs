@@ -178,6 +178,7 @@ async fn no_page_shows_an_internal_code_to_any_role() {
         "/configuracoes/notificacoes".into(),
         "/senha".into(),
         "/importar".into(),
+        "/emails-invalidos".into(),
         "/emissao/faixas".into(),
     ];
     with_server_at(&t.db, "2026-03-20", |addr| async move {

@@ -124,16 +124,26 @@ pub async fn unsuppress(
     actor: &Actor,
     now_ms: i64,
 ) -> anyhow::Result<bool> {
-    let address = address.trim().to_lowercase();
     in_transaction(db, async |tx| {
-        let Some(was) = store::bounces::unsuppress(tx, &address).await? else {
-            return Ok(false);
-        };
-        Audit::of("suppression.clear", format!("email:{address}"))
-            .before(serde_json::json!({"reason": was.reason, "status": was.status}).to_string())
-            .write(tx, actor, now_ms)
-            .await?;
-        Ok(true)
+        unsuppress_in(tx, address, actor, now_ms).await
     })
     .await
+}
+
+/// [`unsuppress`] in the caller's transaction (a customer's e-mail changed, say).
+pub(super) async fn unsuppress_in(
+    tx: &mut sqlx::AnyConnection,
+    address: &str,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let address = address.trim().to_lowercase();
+    let Some(was) = store::bounces::unsuppress(tx, &address).await? else {
+        return Ok(false);
+    };
+    Audit::of("suppression.clear", format!("email:{address}"))
+        .before(serde_json::json!({"reason": was.reason, "status": was.status}).to_string())
+        .write(tx, actor, now_ms)
+        .await?;
+    Ok(true)
 }

@@ -109,6 +109,16 @@ pub async fn save_customer(
             .after(customer_record(&saved).to_string());
         audit.before = before.as_ref().map(|b| customer_record(b).to_string());
         audit.write(tx, actor, now_ms).await?;
+        // A fixed e-mail ends the old address's suppression (docs/bounces.md): the clerk did
+        // what the "E-mails inválidos" list asked.
+        let old = before
+            .as_ref()
+            .and_then(|b| b.email.as_ref())
+            .map(|e| e.as_str().to_lowercase());
+        let new = saved.email.as_ref().map(|e| e.as_str().to_lowercase());
+        if let Some(old) = old.filter(|o| Some(o) != new.as_ref()) {
+            super::bounces::unsuppress_in(tx, &old, actor, now_ms).await?;
+        }
         Ok(Ok((saved, before.is_some())))
     })
     .await

@@ -150,6 +150,36 @@ pub async fn list_suppressions(conn: &mut AnyConnection) -> anyhow::Result<Vec<S
     .collect()
 }
 
+/// A customer whose e-mail is suppressed: id, code, name.
+pub type CustomerRef = (i64, String, String);
+
+/// Every suppression with the customers whose e-mail it is, newest first: the "E-mails
+/// inválidos" list.
+pub async fn list_suppressions_with_customers(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<Vec<(Suppression, Vec<CustomerRef>)>> {
+    let rows = sqlx::query(
+        "SELECT s.address, s.reason, s.status, s.diagnostic, s.created_at, c.id AS cid, c.external_id, c.name
+         FROM email_suppressions s LEFT JOIN customers c ON LOWER(c.email) = s.address
+         ORDER BY s.created_at DESC, s.address, c.external_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out: Vec<(Suppression, Vec<CustomerRef>)> = Vec::new();
+    for r in &rows {
+        let s = suppression_from(r)?;
+        let customer = match r.try_get::<Option<i64>, _>("cid")? {
+            Some(id) => Some((id, r.try_get("external_id")?, r.try_get("name")?)),
+            None => None,
+        };
+        match out.last_mut() {
+            Some((last, customers)) if last.address == s.address => customers.extend(customer),
+            _ => out.push((s, customer.into_iter().collect())),
+        }
+    }
+    Ok(out)
+}
+
 /// The suppressions among `addresses` (lower-cased), by address: what a delivery batch skips.
 pub async fn suppressions_among(
     conn: &mut AnyConnection,

@@ -388,6 +388,19 @@ async fn page_with(
             .into_iter()
             .map(|(ms, text)| minijinja::context! { when => when(state, ms), text })
             .collect();
+        let suppressed = match &customer.email {
+            Some(e) => store::bounces::find_suppression(&mut conn, &e.as_str().to_lowercase())
+                .await?
+                .map(|s| {
+                    format!(
+                        "Este e-mail não recebe mais mensagens: {} {}em {}. Corrija o e-mail abaixo ou libere-o em E-mails inválidos.",
+                        super::suppressions::reason_pt(&s.reason).to_lowercase(),
+                        s.status.map(|c| format!("({c}) ")).unwrap_or_default(),
+                        state.clock.local_time(s.created_at, "%d/%m/%Y")
+                    )
+                }),
+            None => None,
+        };
         let a = customer.address.clone().unwrap_or_default();
         let mut resp = state.render(
             "customer.html",
@@ -402,7 +415,7 @@ async fn page_with(
                     street => a.street, number => a.number, complement => a.complement,
                     district => a.district, zip => a.zip, city => a.city, state => a.state,
                 },
-                contracts, emails, timeline, error, notice,
+                contracts, emails, timeline, error, notice, suppressed,
                 methods => methods.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
                 can_edit => session.user.role.allows(Permission::EditBilling),
                 ..session.ctx()

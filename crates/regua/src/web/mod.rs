@@ -29,6 +29,7 @@ mod remessa;
 mod router;
 mod settings;
 mod smtp;
+mod suppressions;
 mod suspensions;
 mod users;
 mod wallets;
@@ -135,6 +136,10 @@ fn templates() -> minijinja::Environment<'static> {
         ("smtp_edit.html", include_str!("templates/smtp_edit.html")),
         ("channels.html", include_str!("templates/channels.html")),
         ("imports.html", include_str!("templates/imports.html")),
+        (
+            "suppressions.html",
+            include_str!("templates/suppressions.html"),
+        ),
         ("sms_edit.html", include_str!("templates/sms_edit.html")),
         ("sms_form.html", include_str!("templates/sms_form.html")),
         ("log.html", include_str!("templates/log.html")),

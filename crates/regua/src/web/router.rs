@@ -217,6 +217,11 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             post(super::smtp::remove),
         )
         .route("/configuracoes/sms-push", get(super::channels::show))
+        .route("/emails-invalidos", get(super::suppressions::show))
+        .route(
+            "/emails-invalidos/liberar",
+            post(super::suppressions::clear),
+        )
         .route(
             "/importar",
             get(super::imports::show).post(super::imports::upload),

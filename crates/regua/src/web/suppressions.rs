@@ -1,0 +1,103 @@
+//! Envio › E-mails inválidos: the addresses no e-mail goes to (a hard bounce, a complaint, soft
+//! bounces in a row), with their customers, the reason and the date; "Liberar" clears one after
+//! the clerk fixed the address or the cause (docs/bounces.md).
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::auth::Permission;
+use super::{AppState, Session, internal};
+use crate::store;
+
+/// A suppression's reason on screen.
+pub(super) fn reason_pt(reason: &str) -> &'static str {
+    match reason {
+        "hard" => "Devolvido: endereço inexistente",
+        "complaint" => "Reclamação de spam do destinatário",
+        _ => "Devoluções seguidas (caixa cheia, bloqueio…)",
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Shown {
+    #[serde(default)]
+    liberado: Option<String>,
+}
+
+/// `GET /emails-invalidos`
+pub(super) async fn show(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Query(q): Query<Shown>,
+) -> Response {
+    if let Err(r) = session.require(&state, Permission::View) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let rows: Vec<_> = store::bounces::list_suppressions_with_customers(&mut conn)
+            .await?
+            .into_iter()
+            .map(|(s, customers)| {
+                minijinja::context! {
+                    address => s.address, reason => reason_pt(&s.reason),
+                    status => s.status.unwrap_or_default(),
+                    diagnostic => super::log::short(&s.diagnostic, 120),
+                    when => state.clock.local_time(s.created_at, "%d/%m/%Y %H:%M"),
+                    customers => customers.into_iter().map(|(id, code, name)| minijinja::context! { id, code, name }).collect::<Vec<_>>(),
+                }
+            })
+            .collect();
+        Ok(state.render(
+            "suppressions.html",
+            minijinja::context! {
+                title => "E-mails inválidos", rows,
+                cleared => q.liberado,
+                can_clear => session.user.role.allows(Permission::EditBilling),
+                ..session.ctx()
+            },
+        ))
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+#[derive(Deserialize)]
+pub(super) struct ClearForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    address: String,
+}
+
+/// `POST /emails-invalidos/liberar`: clears one address (audited `suppression.clear`).
+pub(super) async fn clear(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(f): Form<ClearForm>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&f.csrf)) {
+        return r;
+    }
+    match crate::actions::bounces::unsuppress(
+        &state.db,
+        &f.address,
+        &session.actor(),
+        state.clock.now_millis(),
+    )
+    .await
+    {
+        Ok(true) => Redirect::to(&format!(
+            "/emails-invalidos?{}",
+            serde_urlencoded::to_string([("liberado", f.address.trim())]).unwrap_or_default()
+        ))
+        .into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => internal(e),
+    }
+}
