@@ -1897,6 +1897,7 @@ async fn a_clerk_fixes_an_address_from_the_invalid_emails_list() {
         .unwrap();
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
+    let first_invoice = invoices[0].id.0;
     with_server_at(&t.db, "2026-01-06", |addr| async move {
         let c = driver.client(profile.path()).await;
         c.goto(&format!("http://{addr}/login")).await.unwrap();
@@ -1922,6 +1923,27 @@ async fn a_clerk_fixes_an_address_from_the_invalid_emails_list() {
             c.screenshot().await.unwrap(),
         )
         .unwrap();
+        // The log and the invoice's history say the message came back.
+        for page in ["/log".to_string(), format!("/faturas/{first_invoice}")] {
+            c.goto(&format!("http://{addr}{page}")).await.unwrap();
+            let body = c
+                .wait()
+                .for_element(Locator::Css("main"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                body.contains("enviado — devolvido: endereço inexistente (5.1.1)"),
+                "{page}: {body}"
+            );
+        }
+        menu(&c, "Envio", "E-mails inválidos").await;
+        c.wait()
+            .for_element(Locator::XPath("//a[contains(text(), 'Maria Silva')]"))
+            .await
+            .unwrap();
         c.find(Locator::XPath("//a[contains(text(), 'Maria Silva')]"))
             .await
             .unwrap()

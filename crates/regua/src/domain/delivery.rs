@@ -498,6 +498,8 @@ pub struct Attempt {
     pub invoice: Option<String>,
     /// The customer, if any.
     pub customer_id: Option<CustomerId>,
+    /// For a sent attempt, the bounce read back for its notice (`hard 5.1.1`), if any.
+    pub bounce: Option<String>,
 }
 
 /// An SMS gateway: any provider's HTTP API. The headers (which carry the provider's credentials)

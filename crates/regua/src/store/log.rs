@@ -38,7 +38,8 @@ pub async fn list_attempts(
         "SELECT a.attempted_at, a.notice_id, n.dedup_key, a.channel,
                 CASE a.channel WHEN 'email' THEN s.name WHEN 'sms' THEN g.name WHEN 'push' THEN 'Firebase' END,
                 a.recipient, a.reply_code, a.reply_text,
-                a.outcome, a.duration_ms, n.actor, n.purpose, n.invoice_id, n.customer_id, i.external_id
+                a.outcome, a.duration_ms, n.actor, n.purpose, n.invoice_id, n.customer_id, i.external_id,
+                CASE WHEN a.outcome = 'sent' THEN (SELECT b.kind || COALESCE(' ' || b.status, '') FROM bounces b WHERE b.notice_id = a.notice_id ORDER BY b.id LIMIT 1) END
          FROM delivery_attempts a JOIN notices n ON n.id = a.notice_id
          LEFT JOIN smtp_accounts s ON s.id = a.account_id
          LEFT JOIN sms_gateways g ON g.id = n.gateway_id
@@ -89,6 +90,7 @@ pub async fn list_attempts(
                 invoice_id: r.try_get::<Option<i64>, _>(12)?.map(InvoiceId),
                 customer_id: r.try_get::<Option<i64>, _>(13)?.map(CustomerId),
                 invoice: r.try_get(14)?,
+                bounce: r.try_get(15)?,
             })
         })
         .collect()
@@ -317,6 +319,8 @@ pub struct InvoiceNotice {
     pub created_at: i64,
     /// When it was sent (ms).
     pub sent_at: Option<i64>,
+    /// The bounce read back for it (`hard 5.1.1`, `complaint`), if any (docs/bounces.md).
+    pub bounce: Option<String>,
 }
 
 /// Every notice about an invoice, oldest first: those naming it and the grouped ones carrying
@@ -327,7 +331,7 @@ pub async fn notices_of_invoice(
 ) -> anyhow::Result<Vec<InvoiceNotice>> {
     let rows = sqlx::query(
         "SELECT n.id, n.purpose, n.channel, COALESCE(l.name, ''), n.actor, n.status, n.last_error,
-                n.created_at, n.sent_at
+                n.created_at, n.sent_at, (SELECT b.kind || COALESCE(' ' || b.status, '') FROM bounces b WHERE b.notice_id = n.id ORDER BY b.id LIMIT 1)
            FROM notices n LEFT JOIN layouts l ON l.id = n.layout_id
           WHERE n.invoice_id = $1
              OR n.id IN (SELECT g.notice_id FROM notice_invoices g WHERE g.invoice_id = $1)
@@ -348,6 +352,7 @@ pub async fn notices_of_invoice(
                 last_error: r.try_get(6)?,
                 created_at: r.try_get(7)?,
                 sent_at: r.try_get(8)?,
+                bounce: r.try_get(9)?,
             })
         })
         .collect()

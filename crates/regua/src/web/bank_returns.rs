@@ -386,7 +386,7 @@ async fn invoice_page(
                     .map_or(n.status.clone(), |s| s.label_pt().to_string());
                 let outcome = match (&n.last_error, n.status.as_str()) {
                     (Some(why), "skipped" | "dead" | "retrying") => format!("{status}: {why}"),
-                    _ => status,
+                    _ => super::log::with_bounce(&status, n.bounce.as_deref()),
                 };
                 minijinja::context! {
                     id => n.id, step, channel, layout => n.layout.clone(),

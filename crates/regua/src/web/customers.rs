@@ -343,7 +343,7 @@ async fn page_with(
             .map(|a| {
                 minijinja::context! {
                     when => when(state, a.attempted_at), outcome => a.outcome.as_str(),
-                    outcome_pt => super::log::outcome_pt(a.outcome), recipient => a.recipient.clone(),
+                    outcome_pt => super::log::with_bounce(super::log::outcome_pt(a.outcome), a.bounce.as_deref()), recipient => a.recipient.clone(),
                     purpose => a.purpose.label_pt(),
                     invoice => a.invoice.clone(), invoice_id => a.invoice_id.map(|i| i.0),
                     reply_short => super::log::short(format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim(), 48),

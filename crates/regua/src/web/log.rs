@@ -124,6 +124,25 @@ async fn filter(
 
 /// A long server answer cut for the table (the whole text is the cell's tooltip and in the
 /// CSV): at most `max` characters, with an ellipsis.
+/// An outcome with the bounce read back after it, if any: "enviado — devolvido: endereço
+/// inexistente (5.1.1)".
+pub(super) fn with_bounce(outcome: &str, bounce: Option<&str>) -> String {
+    let Some(b) = bounce else {
+        return outcome.to_string();
+    };
+    let (kind, code) = b.split_once(' ').unwrap_or((b, ""));
+    let what = match kind {
+        "hard" => "devolvido: endereço inexistente",
+        "complaint" => "o destinatário reclamou (spam)",
+        _ => "devolvido: falha temporária",
+    };
+    if code.is_empty() {
+        format!("{outcome} — {what}")
+    } else {
+        format!("{outcome} — {what} ({code})")
+    }
+}
+
 pub(super) fn short(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
@@ -169,7 +188,7 @@ pub(super) async fn list(
                     when => when(&state, a.attempted_at),
                     notice => a.notice_id.0,
                     outcome => a.outcome.as_str(),
-                    outcome_pt => outcome_pt(a.outcome),
+                    outcome_pt => with_bounce(outcome_pt(a.outcome), a.bounce.as_deref()),
                     reply_short => short(&reply, 48),
                     reply,
                     channel => a.channel.as_str(),
