@@ -168,7 +168,7 @@ pub async fn update_wallet(
             &edit.wallet_code,
             &edit.agreement,
         );
-        if identity_changes && store::parties::wallet_invoice_count(tx, id).await? > 0 {
+        if identity_changes && store::parties::wallet_has_invoices(tx, id).await? {
             return Err(WalletEditError::IdentityLocked(before.name));
         }
         store::parties::update_wallet_identity(tx, id, edit).await?;

@@ -58,46 +58,13 @@ pub async fn update_smtp_account(
             .await?
             .is_some_and(|f| f.id == id);
         store::accounts::update_smtp_account(tx, id, account, password, key, now_ms).await?;
-        let masked = |has: bool| has.then_some("***");
-        let before_json = serde_json::json!({
-            "name": before.name, "host": before.host, "port": before.port,
-            "security": before.security.as_str(), "user": before.username,
-            "password": masked(before.has_password), "from": before.from_address.as_str(),
-            "from_name": before.from_name,
-            "test_recipient": before.test_recipient.as_ref().map(|e| e.as_str().to_string()),
-            "hourly_limit": before.hourly_limit, "daily_limit": before.daily_limit,
-            "bounce_domain": before.bounce_domain,
-        });
+        let before_json = account_record(&before);
         let after = store::accounts::get_smtp_account(tx, id).await?;
-        let mut after_json = before_json.clone();
-        for (k, v) in [
-            ("name", serde_json::json!(after.name)),
-            ("host", serde_json::json!(after.host)),
-            ("port", serde_json::json!(after.port)),
-            ("security", serde_json::json!(after.security.as_str())),
-            ("user", serde_json::json!(after.username)),
-            ("from", serde_json::json!(after.from_address.as_str())),
-            ("from_name", serde_json::json!(after.from_name)),
-            (
-                "test_recipient",
-                serde_json::json!(
-                    after
-                        .test_recipient
-                        .as_ref()
-                        .map(|e| e.as_str().to_string())
-                ),
-            ),
-            ("hourly_limit", serde_json::json!(after.hourly_limit)),
-            ("daily_limit", serde_json::json!(after.daily_limit)),
-            ("bounce_domain", serde_json::json!(after.bounce_domain)),
-        ] {
-            after_json[k] = v;
+        let mut after_json = account_record(&after);
+        // A kept password reads `***` as before; a new one says so.
+        if let store::accounts::PasswordChange::Replace(_) = password {
+            after_json["password"] = serde_json::json!("*** (nova)");
         }
-        after_json["password"] = match password {
-            store::accounts::PasswordChange::Keep => serde_json::json!(masked(after.has_password)),
-            store::accounts::PasswordChange::Replace(_) => serde_json::json!("*** (nova)"),
-            store::accounts::PasswordChange::Clear => serde_json::Value::Null,
-        };
         Audit::of("smtp.update", format!("smtp:{}", after.name))
             .before(before_json.to_string())
             .after(after_json.to_string())
@@ -118,6 +85,19 @@ pub async fn update_smtp_account(
         Ok(())
     })
     .await
+}
+
+/// The fields an edit can change, as the trail records them; the password only as `***`.
+fn account_record(a: &crate::domain::delivery::SmtpAccount) -> serde_json::Value {
+    serde_json::json!({
+        "name": a.name, "host": a.host, "port": a.port,
+        "security": a.security.as_str(), "user": a.username,
+        "password": a.has_password.then_some("***"), "from": a.from_address.as_str(),
+        "from_name": a.from_name,
+        "test_recipient": a.test_recipient.as_ref().map(|e| e.as_str().to_string()),
+        "hourly_limit": a.hourly_limit, "daily_limit": a.daily_limit,
+        "bounce_domain": a.bounce_domain,
+    })
 }
 
 /// What removing an SMTP account did.

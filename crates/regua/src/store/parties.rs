@@ -244,15 +244,16 @@ pub async fn update_wallet_terms(
     Ok(res.rows_affected() > 0)
 }
 
-/// How many invoices were issued on a wallet: once there is one, its bank identity (agency,
+/// Whether any invoice was issued on a wallet: once one was, its bank identity (agency,
 /// account, wallet code, agreement) no longer changes — the boletos already sent carry it.
-pub async fn wallet_invoice_count(conn: &mut AnyConnection, id: WalletId) -> anyhow::Result<i64> {
+/// One row looked up, not the wallet's invoices counted: the wallets page asks per wallet.
+pub async fn wallet_has_invoices(conn: &mut AnyConnection, id: WalletId) -> anyhow::Result<bool> {
     Ok(
-        sqlx::query("SELECT COUNT(*) FROM invoices WHERE wallet_id = $1")
+        sqlx::query("SELECT 1 FROM invoices WHERE wallet_id = $1 LIMIT 1")
             .bind(id.0)
-            .fetch_one(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?
-            .try_get(0)?,
+            .is_some(),
     )
 }
 

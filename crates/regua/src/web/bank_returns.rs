@@ -129,30 +129,17 @@ pub(super) async fn show(
 pub(super) async fn upload(
     State(state): State<Arc<AppState>>,
     session: Session,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Response {
-    let (mut csrf, mut name, mut bytes) = (String::new(), String::new(), Vec::new());
-    loop {
-        match form.next_field().await {
-            Ok(Some(field)) => {
-                let field_name = field.name().unwrap_or_default().to_string();
-                if field_name == "arquivo" {
-                    name = field.file_name().unwrap_or("retorno").to_string();
-                }
-                match field.bytes().await {
-                    Ok(b) if field_name == "_csrf" => {
-                        csrf = String::from_utf8_lossy(&b).to_string()
-                    }
-                    Ok(b) if field_name == "arquivo" => bytes = b.to_vec(),
-                    Ok(_) => {}
-                    Err(_) => return StatusCode::BAD_REQUEST.into_response(),
-                }
-            }
-            Ok(None) => break,
-            Err(_) => return StatusCode::BAD_REQUEST.into_response(),
-        }
-    }
-    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&csrf)) {
+    let fields = match super::MultipartForm::read(form).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let (name, bytes) = match fields.file("arquivo") {
+        Some((name, bytes)) => (name.unwrap_or_else(|| "retorno".into()), bytes),
+        None => (String::new(), Vec::new()),
+    };
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&fields.text("_csrf"))) {
         return r;
     }
     let refuse = |message: String| async {

@@ -341,13 +341,14 @@ async fn page_with(
         let emails: Vec<_> = attempts
             .iter()
             .map(|a| {
+                let reply = super::log::reply_text(a);
                 minijinja::context! {
                     when => when(state, a.attempted_at), outcome => a.outcome.as_str(),
                     outcome_pt => super::log::with_bounce(super::log::outcome_pt(a.outcome), a.bounce.as_deref()), recipient => a.recipient.clone(),
                     purpose => a.purpose.label_pt(),
                     invoice => a.invoice.clone(), invoice_id => a.invoice_id.map(|i| i.0),
-                    reply_short => super::log::short(format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim(), 48),
-                    reply => format!("{} {}", a.reply_code.map_or(String::new(), |c| c.to_string()), a.reply_text).trim().to_string(),
+                    reply_short => super::log::short(&reply, 48),
+                    reply,
                 }
             })
             .collect();

@@ -143,6 +143,17 @@ pub(super) fn with_bounce(outcome: &str, bounce: Option<&str>) -> String {
     }
 }
 
+/// An attempt's answer as the tables show it: the code and the text (`250 2.0.0 Ok`).
+pub(super) fn reply_text(a: &crate::delivery::Attempt) -> String {
+    format!(
+        "{} {}",
+        a.reply_code.map_or(String::new(), |c| c.to_string()),
+        a.reply_text
+    )
+    .trim()
+    .to_string()
+}
+
 pub(super) fn short(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_string();
@@ -177,13 +188,7 @@ pub(super) async fn list(
             .into_iter()
             .take(PAGE as usize)
             .map(|a| {
-                let reply = format!(
-                    "{} {}",
-                    a.reply_code.map_or(String::new(), |c| c.to_string()),
-                    a.reply_text
-                )
-                .trim()
-                .to_string();
+                let reply = reply_text(&a);
                 minijinja::context! {
                     when => when(&state, a.attempted_at),
                     notice => a.notice_id.0,

@@ -134,6 +134,10 @@ fn templates() -> minijinja::Environment<'static> {
         ("error.html", include_str!("templates/error.html")),
         ("smtp.html", include_str!("templates/smtp.html")),
         ("smtp_edit.html", include_str!("templates/smtp_edit.html")),
+        (
+            "smtp_fields.html",
+            include_str!("templates/smtp_fields.html"),
+        ),
         ("channels.html", include_str!("templates/channels.html")),
         ("imports.html", include_str!("templates/imports.html")),
         (

@@ -115,9 +115,11 @@ async fn wallets_page_with(
         let mut conn = state.db.pool.acquire().await?;
         let methods = store::parties::list_billing_methods(&mut conn).await?;
         let wallets = store::parties::list_wallets(&mut conn).await?;
-        let mut counts = Vec::new();
+        let mut locked = Vec::new();
         for w in &wallets {
-            counts.push((w.id, store::parties::wallet_invoice_count(&mut conn, w.id).await?));
+            if store::parties::wallet_has_invoices(&mut conn, w.id).await? {
+                locked.push(w.id);
+            }
         }
         let rows: Vec<_> = wallets
             .into_iter()
@@ -131,7 +133,7 @@ async fn wallets_page_with(
                     send_on_generate => w.send_on_generate,
                     methods => methods.iter().filter(|m| m.wallet_id == w.id).count(),
                     terms, registration => w.registration.as_str(),
-                    locked => counts.iter().find(|(id, _)| *id == w.id).is_some_and(|(_, n)| *n > 0),
+                    locked => locked.contains(&w.id),
                     fine => crate::domain::charges::percent_pt(w.terms.fine_bp).trim_end_matches('%').to_string(),
                     interest => crate::domain::charges::percent_pt(w.terms.interest_bp_month).trim_end_matches('%').to_string(),
                     discount => crate::domain::charges::percent_pt(w.terms.discount_bp).trim_end_matches('%').to_string(),
