@@ -1029,7 +1029,14 @@ async fn edit_an_smtp_accounts_password_and_limits() {
             .click()
             .await
             .unwrap();
-        let status = c.wait().for_element(Locator::Css("p.ok")).await.unwrap();
+        // The saved page has a `p.ok` too: wait for the test's answer, not the page before it.
+        let status = c
+            .wait()
+            .for_element(Locator::XPath(
+                "//p[@class='ok' and not(starts-with(normalize-space(.), 'Alterações salvas'))]",
+            ))
+            .await
+            .unwrap();
         assert!(
             status
                 .text()
