@@ -56,6 +56,55 @@ impl Received {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.data).into_owned()
     }
+
+    /// The delivery status notification (RFC 3464) this server would send back, later, when
+    /// the final delivery to `recipient` failed with `status` (`5.1.1`) and the remote server's
+    /// `diagnostic` words: addressed to the envelope sender (`MAIL FROM`), with the returned
+    /// message's headers, as Postfix writes one.
+    pub fn dsn(&self, recipient: &str, status: &str, diagnostic: &str) -> Vec<u8> {
+        let text = self.text();
+        let headers = text.split("\r\n\r\n").next().unwrap_or_default();
+        let action = if status.starts_with('5') {
+            "failed"
+        } else {
+            "delayed"
+        };
+        format!(
+            "Return-Path: <>\r\n\
+             Delivered-To: {from}\r\n\
+             From: MAILER-DAEMON@mailsink.test (Mail Delivery System)\r\n\
+             To: {from}\r\n\
+             Subject: Undelivered Mail Returned to Sender\r\n\
+             Auto-Submitted: auto-replied\r\n\
+             MIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=\"dsn-boundary\"\r\n\
+             \r\n\
+             --dsn-boundary\r\n\
+             Content-Type: text/plain; charset=us-ascii\r\n\
+             \r\n\
+             I'm sorry to have to inform you that your message could not be delivered.\r\n\
+             <{recipient}>: {diagnostic}\r\n\
+             \r\n\
+             --dsn-boundary\r\n\
+             Content-Type: message/delivery-status\r\n\
+             \r\n\
+             Reporting-MTA: dns; mailsink.test\r\n\
+             \r\n\
+             Final-Recipient: rfc822; {recipient}\r\n\
+             Action: {action}\r\n\
+             Status: {status}\r\n\
+             Diagnostic-Code: smtp; {diagnostic}\r\n\
+             \r\n\
+             --dsn-boundary\r\n\
+             Content-Type: text/rfc822-headers\r\n\
+             \r\n\
+             {headers}\r\n\
+             \r\n\
+             --dsn-boundary--\r\n",
+            from = self.from,
+        )
+        .into_bytes()
+    }
 }
 
 /// How the server behaves.

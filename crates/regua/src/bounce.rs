@@ -15,6 +15,9 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 use crate::secrets::MasterKey;
 
+pub mod imap;
+pub mod listener;
+
 /// The local part's prefix of a return path (VERP).
 pub const RETURN_PATH_PREFIX: &str = "bounces+";
 

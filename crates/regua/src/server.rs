@@ -31,6 +31,10 @@ pub struct ServeOptions {
     pub secure_cookies: bool,
     /// Who may read `/metrics`.
     pub metrics: crate::web::MetricsAccess,
+    /// Read the bounce mailboxes this often (needs the master key).
+    pub bounce_poll: Option<Duration>,
+    /// Accept bounces by SMTP on this address (the ISP points an MX at it).
+    pub bounce_smtp: Option<SocketAddr>,
 }
 
 /// The HTTP routes: `/health` and the admin UI.
@@ -126,6 +130,29 @@ pub async fn serve(
                 .await;
         }
     };
+    let bounces = async {
+        if let (Some(every), Some(key)) = (options.bounce_poll, key.clone()) {
+            poll_bounces(&db, &clock, &key, every, wait(stopped.clone())).await;
+        }
+    };
+    let listener = async {
+        if let Some(addr) = options.bounce_smtp {
+            let Some(key) = key.clone() else {
+                anyhow::bail!(
+                    "--bounce-smtp needs REGUA_SECRET_KEY: return paths are verified with it"
+                );
+            };
+            crate::bounce::listener::serve(
+                db.clone(),
+                clock.clone(),
+                key,
+                addr,
+                wait(stopped.clone()),
+            )
+            .await?;
+        }
+        Ok(())
+    };
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down");
@@ -146,8 +173,56 @@ pub async fn serve(
             }
         }
     };
-    let (http, worker, (), ()) = tokio::join!(http, worker, scheduler, signal);
+    let (http, worker, (), (), (), listener) =
+        tokio::join!(http, worker, scheduler, signal, bounces, listener);
     http?;
     worker?;
+    listener?;
     Ok(())
+}
+
+/// Reads every bounce mailbox each `every` until `stop`; a failure is logged and stored on the
+/// mailbox (its page shows it), and the next pass tries again.
+async fn poll_bounces(
+    db: &Db,
+    clock: &Clock,
+    key: &MasterKey,
+    every: Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let pass = async {
+        loop {
+            let mailboxes = match db.pool.acquire().await {
+                Ok(mut conn) => crate::store::bounces::list_mailboxes(&mut conn).await,
+                Err(e) => Err(e.into()),
+            };
+            match mailboxes {
+                Ok(all) => {
+                    for m in &all {
+                        match crate::actions::bounces::poll_mailbox(
+                            db,
+                            m,
+                            key,
+                            clock,
+                            crate::delivery::network_timeout_from_env(),
+                        )
+                        .await
+                        {
+                            Ok(r) if r.read > 0 => tracing::info!(mailbox = %m.name, "{r}"),
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(mailbox = %m.name, error = format!("{e:#}"), "bounce mailbox not read")
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "bounce mailboxes not listed"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    };
+    tokio::select! {
+        () = pass => {}
+        () = stop => {}
+    }
 }

@@ -147,3 +147,160 @@ pub(super) async fn unsuppress_in(
         .await?;
     Ok(true)
 }
+
+/// Adds a bounce mailbox, its password sealed with `key` (audited `bounce_mailbox.add`, the
+/// password never written). False when the name is taken.
+pub async fn add_mailbox(
+    db: &Db,
+    mailbox: &store::bounces::BounceMailbox,
+    password: &crate::secrets::Secret,
+    key: &MasterKey,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let mut m = mailbox.clone();
+    m.password_enc = key.seal(password);
+    in_transaction(db, async |tx| {
+        if store::bounces::insert_mailbox(tx, &m, now_ms)
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        Audit::of("bounce_mailbox.add", format!("bounce_mailbox:{}", m.name))
+            .after(mailbox_audit(&m))
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(true)
+    })
+    .await
+}
+
+/// Removes a bounce mailbox (audited `bounce_mailbox.remove`); false when there was none.
+pub async fn remove_mailbox(
+    db: &Db,
+    name: &str,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    in_transaction(db, async |tx| {
+        if !store::bounces::delete_mailbox(tx, name).await? {
+            return Ok(false);
+        }
+        Audit::of("bounce_mailbox.remove", format!("bounce_mailbox:{name}"))
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(true)
+    })
+    .await
+}
+
+fn mailbox_audit(m: &store::bounces::BounceMailbox) -> String {
+    serde_json::json!({
+        "host": m.host, "port": m.port, "security": m.security.as_str(),
+        "user": m.username, "password": "***", "folder": m.folder, "move_to": m.move_to,
+        "ca_file": m.ca_file,
+    })
+    .to_string()
+}
+
+/// What reading a mailbox once did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Messages read.
+    pub read: usize,
+    /// Recorded against a notice.
+    pub recorded: usize,
+    /// Addresses suppressed by them.
+    pub suppressed: usize,
+    /// Read before (by another reading, or the same message twice).
+    pub already: usize,
+    /// Naming no notice of ours, or not a bounce.
+    pub ignored: usize,
+}
+
+impl std::fmt::Display for PollReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} read: {} recorded ({} suppressed), {} already recorded, {} ignored",
+            self.read, self.recorded, self.suppressed, self.already, self.ignored
+        )
+    }
+}
+
+/// Reads a bounce mailbox once: every message not read yet is ingested (see [`ingest`]) and
+/// then marked read on the server (moved or flagged). A message whose ingestion failed (the
+/// database) stays unread for the next pass. The outcome, or the failure, is stored on the
+/// mailbox for the page.
+pub async fn poll_mailbox(
+    db: &Db,
+    mailbox: &store::bounces::BounceMailbox,
+    key: &MasterKey,
+    clock: &crate::domain::Clock,
+    timeout: std::time::Duration,
+) -> anyhow::Result<PollReport> {
+    let outcome = poll_inner(db, mailbox, key, clock, timeout).await;
+    let mut conn = db.pool.acquire().await?;
+    match &outcome {
+        Ok(r) => {
+            store::bounces::mark_polled(
+                &mut conn,
+                mailbox.id,
+                &r.to_string(),
+                None,
+                clock.now_millis(),
+            )
+            .await?
+        }
+        Err(e) => {
+            store::bounces::mark_polled(
+                &mut conn,
+                mailbox.id,
+                "",
+                Some(&format!("{e:#}")),
+                clock.now_millis(),
+            )
+            .await?
+        }
+    }
+    outcome
+}
+
+async fn poll_inner(
+    db: &Db,
+    mailbox: &store::bounces::BounceMailbox,
+    key: &MasterKey,
+    clock: &crate::domain::Clock,
+    timeout: std::time::Duration,
+) -> anyhow::Result<PollReport> {
+    let password = key
+        .open(&mailbox.password_enc)
+        .map_err(|e| anyhow::anyhow!("cannot open the mailbox's password: {e}"))?;
+    let mut reader = crate::bounce::imap::Reader::open(mailbox, password.expose(), timeout).await?;
+    let mut report = PollReport::default();
+    let uids = reader.unread().await?;
+    for chunk in uids.chunks(200) {
+        let messages = reader.fetch(chunk).await?;
+        let mut done = Vec::with_capacity(messages.len());
+        for (uid, raw) in &messages {
+            report.read += 1;
+            match ingest(db, raw, key, clock.now_millis()).await {
+                Ok(Ingested::Recorded { suppressed, .. }) => {
+                    report.recorded += 1;
+                    report.suppressed += usize::from(suppressed);
+                }
+                Ok(Ingested::AlreadyRecorded) => report.already += 1,
+                Ok(Ingested::Ignored(_)) => report.ignored += 1,
+                Err(e) => {
+                    tracing::warn!(mailbox = %mailbox.name, uid, error = format!("{e:#}"), "bounce not recorded; left unread");
+                    continue;
+                }
+            }
+            done.push(*uid);
+        }
+        reader.mark_read(&done).await?;
+    }
+    reader.close().await;
+    Ok(report)
+}

@@ -33,11 +33,110 @@ pub enum BounceCmd {
         /// The address.
         address: String,
     },
+    /// The IMAP mailboxes bounces are read from.
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
+    /// Read the bounce mailboxes once (all of them, or those named): every message not read
+    /// yet is acted on as by `import`, then moved or flagged on the server. `regua serve` does
+    /// this every --bounce-poll-seconds. Needs REGUA_SECRET_KEY.
+    Poll {
+        /// Mailbox names (all when none).
+        names: Vec<String>,
+    },
+}
+
+/// `regua bounce mailbox …`
+#[derive(Debug, Subcommand)]
+pub enum MailboxCmd {
+    /// Add a mailbox (IMAP over TLS or STARTTLS, with a login).
+    Add(MailboxAdd),
+    /// List the mailboxes with their last reading (passwords are never shown).
+    List,
+    /// Remove a mailbox (the bounces read from it stay).
+    Remove {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// `regua bounce mailbox add` options.
+#[derive(Debug, clap::Args)]
+pub struct MailboxAdd {
+    /// The name it is known by.
+    pub name: String,
+    /// IMAP server.
+    #[arg(long)]
+    pub host: String,
+    /// Port (993 for tls, 143 for starttls when not given).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// tls (from the first byte) or starttls.
+    #[arg(long, default_value = "tls")]
+    pub security: String,
+    /// Login.
+    #[arg(long)]
+    pub user: String,
+    /// The environment variable holding the password (never pass it on the command line).
+    #[arg(long)]
+    pub password_env: String,
+    /// The folder read.
+    #[arg(long, default_value = "INBOX")]
+    pub folder: String,
+    /// Move each message read to this folder (it must exist); without it, messages read are
+    /// flagged $ReguaLido (\Seen where the server keeps no keywords) and stay.
+    #[arg(long)]
+    pub move_to: Option<String>,
+    /// A PEM file of the CA that signed the server's certificate, besides the public roots.
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Runs `regua bounce …`.
 pub async fn run(g: &super::Global, cmd: BounceCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        BounceCmd::Mailbox(m) => mailbox(g, m).await,
+        BounceCmd::Poll { names } => {
+            let Ok(key) = crate::secrets::MasterKey::from_env() else {
+                eprintln!("REGUA_SECRET_KEY is not set: return paths are verified with it");
+                return Ok(ExitCode::from(2));
+            };
+            let db = g.db().await?;
+            let clock = g.clock()?;
+            let all = {
+                let mut conn = db.pool.acquire().await?;
+                crate::store::bounces::list_mailboxes(&mut conn).await?
+            };
+            if let Some(unknown) = names.iter().find(|n| !all.iter().any(|m| &m.name == *n)) {
+                eprintln!("no bounce mailbox named {unknown}");
+                return Ok(ExitCode::from(2));
+            }
+            let mut failed = false;
+            for m in all
+                .iter()
+                .filter(|m| names.is_empty() || names.contains(&m.name))
+            {
+                match crate::actions::bounces::poll_mailbox(
+                    &db,
+                    m,
+                    &key,
+                    &clock,
+                    crate::delivery::network_timeout_from_env(),
+                )
+                .await
+                {
+                    Ok(r) => println!("{}\t{r}", m.name),
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("{}: {e:#}", m.name);
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         BounceCmd::Import { paths } => {
             let Ok(key) = crate::secrets::MasterKey::from_env() else {
                 eprintln!("REGUA_SECRET_KEY is not set: return paths are verified with it");
@@ -162,6 +261,115 @@ pub async fn run(g: &super::Global, cmd: BounceCmd) -> anyhow::Result<ExitCode> 
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn mailbox(g: &super::Global, cmd: MailboxCmd) -> anyhow::Result<ExitCode> {
+    let bad = |msg: String| {
+        eprintln!("{msg}");
+        Ok(ExitCode::from(2))
+    };
+    let db = g.db().await?;
+    let clock = g.clock()?;
+    match cmd {
+        MailboxCmd::Add(a) => {
+            use crate::store::bounces::{BounceMailbox, ImapSecurity};
+            let security: ImapSecurity = match a.security.parse() {
+                Ok(s) => s,
+                Err(e) => return bad(format!("--security: {e}")),
+            };
+            let Ok(key) = crate::secrets::MasterKey::from_env() else {
+                return bad("REGUA_SECRET_KEY is not set: the password is sealed with it".into());
+            };
+            let password = match std::env::var(&a.password_env) {
+                Ok(p) if !p.is_empty() => crate::secrets::Secret::new(p),
+                _ => {
+                    return bad(format!(
+                        "--password-env: the variable {} is not set",
+                        a.password_env
+                    ));
+                }
+            };
+            if a.host.trim().is_empty() {
+                return bad("--host: empty".into());
+            }
+            if let Some(ca) = &a.ca_file
+                && let Err(e) = std::fs::read(ca)
+            {
+                return bad(format!("--ca-file: cannot read {}: {e}", ca.display()));
+            }
+            let m = BounceMailbox {
+                id: 0,
+                name: a.name.trim().to_string(),
+                host: a.host.trim().to_string(),
+                port: a.port.unwrap_or(match security {
+                    ImapSecurity::Tls => 993,
+                    ImapSecurity::StartTls => 143,
+                }),
+                security,
+                username: a.user,
+                password_enc: String::new(),
+                folder: a.folder,
+                move_to: a.move_to,
+                ca_file: a.ca_file.map(|p| p.display().to_string()),
+                last_polled_at: None,
+                last_result: String::new(),
+                last_error: None,
+            };
+            if crate::actions::bounces::add_mailbox(
+                &db,
+                &m,
+                &password,
+                &key,
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
+            {
+                println!("bounce mailbox {} added", m.name);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                bad(format!("a bounce mailbox named {} exists", m.name))
+            }
+        }
+        MailboxCmd::List => {
+            let mut conn = db.pool.acquire().await?;
+            println!("name\tserver\tsecurity\tuser\tfolder\tmove_to\tlast_read\tlast_result");
+            for m in crate::store::bounces::list_mailboxes(&mut conn).await? {
+                println!(
+                    "{}\t{}:{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    m.name,
+                    m.host,
+                    m.port,
+                    m.security.as_str(),
+                    m.username,
+                    m.folder,
+                    m.move_to.as_deref().unwrap_or("-"),
+                    m.last_polled_at
+                        .map_or("-".to_string(), |t| clock.local_time(t, "%Y-%m-%d %H:%M")),
+                    match &m.last_error {
+                        Some(e) => format!("error: {e}"),
+                        None => m.last_result.clone(),
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MailboxCmd::Remove { name } => {
+            if crate::actions::bounces::remove_mailbox(
+                &db,
+                &name,
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
+            {
+                println!("bounce mailbox {name} removed");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                bad(format!("no bounce mailbox named {name}"))
+            }
         }
     }
 }

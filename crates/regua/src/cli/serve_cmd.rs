@@ -34,6 +34,13 @@ pub struct ServeArgs {
     /// or a token, /metrics answers 401.
     #[arg(long)]
     pub metrics_open: bool,
+    /// How often the bounce mailboxes (`regua bounce mailbox`) are read, in seconds; 0: never.
+    #[arg(long, default_value_t = 300)]
+    pub bounce_poll_seconds: u64,
+    /// Accept bounces by SMTP on this address (`0.0.0.0:25` behind an MX for the bounce
+    /// domain): only signed return paths are taken. Off when not given.
+    #[arg(long)]
+    pub bounce_smtp: Option<std::net::SocketAddr>,
     /// The worker's options.
     #[command(flatten)]
     pub worker: delivery_cmd::WorkerArgs,
@@ -48,6 +55,9 @@ pub(super) async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<ExitCod
             .then(|| std::time::Duration::from_secs(args.tick_seconds.max(1))),
         secure_cookies: args.secure_cookies,
         metrics: crate::web::MetricsAccess::from_options(args.metrics_token, args.metrics_open),
+        bounce_poll: (args.bounce_poll_seconds > 0)
+            .then(|| std::time::Duration::from_secs(args.bounce_poll_seconds)),
+        bounce_smtp: args.bounce_smtp,
     };
     crate::server::serve(
         db,
@@ -82,6 +92,8 @@ pub(super) async fn demo(g: &Global, args: crate::demo::DemoArgs) -> anyhow::Res
         scheduler_tick: Some(std::time::Duration::from_secs(30)),
         secure_cookies: false,
         metrics: crate::web::MetricsAccess::Closed,
+        bounce_poll: None,
+        bounce_smtp: None,
     };
     crate::server::serve(
         db,

@@ -206,3 +206,156 @@ pub async fn suppressions_among(
     }
     Ok(out)
 }
+
+/// How an IMAP connection is secured: TLS from the first byte (port 993) or STARTTLS (143).
+/// A plain-text login is not offered: the password would cross the network in clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImapSecurity {
+    /// TLS from the first byte.
+    Tls,
+    /// A plain connection upgraded by STARTTLS before the login.
+    StartTls,
+}
+
+impl ImapSecurity {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImapSecurity::Tls => "tls",
+            ImapSecurity::StartTls => "starttls",
+        }
+    }
+}
+
+impl std::str::FromStr for ImapSecurity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tls" => Ok(ImapSecurity::Tls),
+            "starttls" => Ok(ImapSecurity::StartTls),
+            other => Err(format!("{other:?} is not tls or starttls")),
+        }
+    }
+}
+
+/// A mailbox bounces are read from (IMAP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BounceMailbox {
+    /// Row id.
+    pub id: i64,
+    /// The name it is known by.
+    pub name: String,
+    /// IMAP server.
+    pub host: String,
+    /// IMAP port.
+    pub port: u16,
+    /// TLS or STARTTLS.
+    pub security: ImapSecurity,
+    /// Login.
+    pub username: String,
+    /// The password, sealed with the master key.
+    pub password_enc: String,
+    /// The folder read (`INBOX`).
+    pub folder: String,
+    /// Where a message read is moved; `None`: it is flagged instead.
+    pub move_to: Option<String>,
+    /// A PEM file of the CA that signed the server's certificate, besides the public roots.
+    pub ca_file: Option<String>,
+    /// When it was last read (ms).
+    pub last_polled_at: Option<i64>,
+    /// What the last reading did, in English (`3 read: 2 recorded, 1 ignored`).
+    pub last_result: String,
+    /// Why the last reading failed, if it did.
+    pub last_error: Option<String>,
+}
+
+fn mailbox_from(r: &sqlx::any::AnyRow) -> anyhow::Result<BounceMailbox> {
+    Ok(BounceMailbox {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        host: r.try_get("host")?,
+        port: u16::try_from(r.try_get::<i64, _>("port")?).unwrap_or(0),
+        security: r
+            .try_get::<String, _>("security")?
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!(e))?,
+        username: r.try_get("username")?,
+        password_enc: r.try_get("password_enc")?,
+        folder: r.try_get("folder")?,
+        move_to: r.try_get("move_to")?,
+        ca_file: r.try_get("ca_file")?,
+        last_polled_at: r.try_get("last_polled_at")?,
+        last_result: r.try_get("last_result")?,
+        last_error: r.try_get("last_error")?,
+    })
+}
+
+const MAILBOX_COLUMNS: &str = "id, name, host, port, security, username, password_enc, folder, move_to, ca_file, last_polled_at, last_result, last_error";
+
+/// Adds a mailbox; its id, or `None` when the name is taken.
+pub async fn insert_mailbox(
+    conn: &mut AnyConnection,
+    m: &BounceMailbox,
+    now_ms: i64,
+) -> anyhow::Result<Option<i64>> {
+    let row = sqlx::query(
+        "INSERT INTO bounce_mailboxes (name, host, port, security, username, password_enc, folder, move_to, ca_file, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+         ON CONFLICT (name) DO NOTHING RETURNING id",
+    )
+    .bind(&m.name)
+    .bind(&m.host)
+    .bind(i64::from(m.port))
+    .bind(m.security.as_str())
+    .bind(&m.username)
+    .bind(&m.password_enc)
+    .bind(&m.folder)
+    .bind(m.move_to.as_deref())
+    .bind(m.ca_file.as_deref())
+    .bind(now_ms)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| r.try_get::<i64, _>("id")).transpose()?)
+}
+
+/// Every mailbox, by name.
+pub async fn list_mailboxes(conn: &mut AnyConnection) -> anyhow::Result<Vec<BounceMailbox>> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {MAILBOX_COLUMNS} FROM bounce_mailboxes ORDER BY name"
+    )))
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(mailbox_from)
+    .collect()
+}
+
+/// Removes a mailbox by name; false when there was none. Its bounces stay.
+pub async fn delete_mailbox(conn: &mut AnyConnection, name: &str) -> anyhow::Result<bool> {
+    let n = sqlx::query("DELETE FROM bounce_mailboxes WHERE name = $1")
+        .bind(name)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    Ok(n > 0)
+}
+
+/// Records how a reading went: `result` on success, `error` on failure.
+pub async fn mark_polled(
+    conn: &mut AnyConnection,
+    id: i64,
+    result: &str,
+    error: Option<&str>,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE bounce_mailboxes SET last_polled_at = $1, last_result = $2, last_error = $3 WHERE id = $4",
+    )
+    .bind(now_ms)
+    .bind(result)
+    .bind(error)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

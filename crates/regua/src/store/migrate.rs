@@ -108,6 +108,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "bounces",
         include_str!("../../migrations/0021_bounces.sql"),
     ),
+    (
+        22,
+        "bounce_mailboxes",
+        include_str!("../../migrations/0022_bounce_mailboxes.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod dovecot;
 pub mod http;
 pub mod stub;
 
@@ -311,6 +312,8 @@ where
                 metrics_token.map(str::to_string),
                 true,
             ),
+            bounce_poll: None,
+            bounce_smtp: None,
         },
         move |addr| {
             let _ = tx.send(addr);

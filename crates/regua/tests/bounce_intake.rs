@@ -1,0 +1,487 @@
+//! Bounces reach Régua by themselves (docs/bounces.md): read from an IMAP mailbox (a real
+//! Dovecot on loopback) or received by the inbound SMTP listener; each is recorded against its
+//! notice once, the address suppressed, and nothing else changes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::dovecot::{self, Dovecot};
+use common::*;
+use regua::store;
+
+/// Sends one notice through mailsink; the message mailsink received.
+async fn one_sent(
+    t: &TestDb,
+    invoice: &regua::domain::Invoice,
+    key: &str,
+) -> (
+    mailsink::Sink,
+    regua::delivery::NoticeId,
+    mailsink::Received,
+) {
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    let a = sink_account(
+        &t.db,
+        &format!("Conta {key}"),
+        sink.port(),
+        AccountSetup::default(),
+    )
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    sqlx::query("UPDATE smtp_accounts SET bounce_domain = 'retorno.provedor.com.br'")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let clock = clock_on("2026-01-05");
+    let id = queue_invoice_email(&t.db, invoice, &a, key, clock.now_millis()).await;
+    worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+    assert_eq!(sink.count(), 1, "{}", t.label);
+    let m = sink.received()[0].clone();
+    (sink, id, m)
+}
+
+fn cli(t: &TestDb, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args(args)
+        .env("REGUA_DATABASE_URL", &t.url)
+        .env("REGUA_SECRET_KEY", "5e".repeat(32))
+        .env("IMAP_PASSWORD", dovecot::PASSWORD)
+        .env("WRONG_PASSWORD", "not-the-password")
+        .env("USER", "ana")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+async fn bounces_of(
+    t: &TestDb,
+    notice: regua::delivery::NoticeId,
+) -> Vec<(String, Option<String>)> {
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    sqlx::query_as("SELECT kind, status FROM bounces WHERE notice_id = $1")
+        .bind(notice.0)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bounce_delivered_to_the_imap_mailbox_is_read_once_moved_and_suppresses_the_address() {
+    for t in each_backend().await {
+        let invoices = open_invoices(&t.db, 2).await;
+        let (sink, notice, sent) = one_sent(&t, &invoices[0], "k1").await;
+        let imap = Dovecot::start(&["Processados"]).await;
+        // The remote server refuses the address later: its DSN goes to the return path and
+        // lands in the ISP's bounce mailbox; so does a forged one, and an ordinary message.
+        let dsn = sent.dsn(
+            "maria@exemplo.com.br",
+            "5.1.1",
+            "550 5.1.1 <maria@exemplo.com.br>: Recipient address rejected: User unknown",
+        );
+        imap.deliver("INBOX", &dsn);
+        let mut forged = sent.clone();
+        let at = forged.from.find('.').unwrap() + 1;
+        forged.from.replace_range(at..at + 4, "0000");
+        imap.deliver(
+            "INBOX",
+            &forged.dsn("maria@exemplo.com.br", "5.1.1", "550 5.1.1 unknown"),
+        );
+        imap.deliver(
+            "INBOX",
+            b"From: joao@exemplo.com.br\r\nTo: devolucoes@provedor.com.br\r\nSubject: oi\r\n\r\numa mensagem qualquer\r\n",
+        );
+        let port = imap.imaps_port.to_string();
+        let ca = imap.ca_file.display().to_string();
+        let add = cli(
+            &t,
+            &[
+                "bounce",
+                "mailbox",
+                "add",
+                "devolucoes",
+                "--host",
+                "localhost",
+                "--port",
+                &port,
+                "--user",
+                dovecot::USER,
+                "--password-env",
+                "IMAP_PASSWORD",
+                "--ca-file",
+                &ca,
+                "--move-to",
+                "Processados",
+            ],
+        );
+        assert!(add.status.success(), "{add:?}");
+        let poll = cli(&t, &["bounce", "poll"]);
+        assert!(poll.status.success(), "{poll:?}\n{}", imap.log());
+        assert_eq!(
+            stdout(&poll),
+            "devolucoes\t3 read: 1 recorded (1 suppressed), 0 already recorded, 2 ignored\n",
+            "{}",
+            t.label
+        );
+        assert_eq!(
+            bounces_of(&t, notice).await,
+            [("hard".to_string(), Some("5.1.1".to_string()))]
+        );
+        assert_eq!(imap.count("INBOX"), 0, "what was read moved away");
+        assert_eq!(imap.count("Processados"), 3);
+        // Read again: nothing is there; a second copy of the same DSN changes nothing.
+        assert_eq!(
+            stdout(&cli(&t, &["bounce", "poll", "devolucoes"])),
+            "devolucoes\t0 read: 0 recorded (0 suppressed), 0 already recorded, 0 ignored\n"
+        );
+        imap.deliver("INBOX", &dsn);
+        assert_eq!(
+            stdout(&cli(&t, &["bounce", "poll"])),
+            "devolucoes\t1 read: 0 recorded (0 suppressed), 1 already recorded, 0 ignored\n"
+        );
+        assert_eq!(bounces_of(&t, notice).await.len(), 1);
+        // The address is suppressed: the next notice for it is skipped with the reason.
+        let a = {
+            let mut conn = t.db.pool.acquire().await.unwrap();
+            store::accounts::find_smtp_account(&mut conn, "Conta k1")
+                .await
+                .unwrap()
+                .unwrap()
+        };
+        let clock = clock_on("2026-01-05");
+        let next = queue_invoice_email(&t.db, &invoices[1], &a, "k2", clock.now_millis()).await;
+        worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+        assert_eq!(sink.count(), 1, "nothing more went to the dead address");
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let n = store::outbox::get_notice(&mut conn, next).await.unwrap();
+        assert_eq!(
+            n.status,
+            regua::delivery::NoticeStatus::Skipped,
+            "{}",
+            t.label
+        );
+        // The mailbox's last reading is listed; its password is not.
+        let list = stdout(&cli(&t, &["bounce", "mailbox", "list"]));
+        assert!(
+            list.contains(&format!(
+                "devolucoes\tlocalhost:{port}\ttls\t{}\tINBOX\tProcessados\t",
+                dovecot::USER
+            )),
+            "{list}"
+        );
+        assert!(list.contains("1 read: 0 recorded"), "{list}");
+        assert!(!list.contains(dovecot::PASSWORD));
+    }
+}
+
+#[tokio::test]
+async fn a_mailbox_read_over_starttls_without_moving_flags_what_it_read() {
+    let t = sqlite().await;
+    let invoices = open_invoices(&t.db, 1).await;
+    let (_sink, notice, sent) = one_sent(&t, &invoices[0], "k1").await;
+    let imap = Dovecot::start(&[]).await;
+    imap.deliver(
+        "INBOX",
+        &sent.dsn("maria@exemplo.com.br", "4.2.2", "452 4.2.2 Mailbox full"),
+    );
+    let port = imap.imap_port.to_string();
+    let ca = imap.ca_file.display().to_string();
+    let add = cli(
+        &t,
+        &[
+            "bounce",
+            "mailbox",
+            "add",
+            "caixa",
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--security",
+            "starttls",
+            "--user",
+            dovecot::USER,
+            "--password-env",
+            "IMAP_PASSWORD",
+            "--ca-file",
+            &ca,
+        ],
+    );
+    assert!(add.status.success(), "{add:?}");
+    let poll = cli(&t, &["bounce", "poll"]);
+    assert_eq!(
+        stdout(&poll),
+        "caixa\t1 read: 1 recorded (0 suppressed), 0 already recorded, 0 ignored\n",
+        "{poll:?}\n{}",
+        imap.log()
+    );
+    assert_eq!(
+        bounces_of(&t, notice).await,
+        [("soft".to_string(), Some("4.2.2".to_string()))]
+    );
+    // It stays, flagged with a keyword (Maildir keeps keywords as lower-case letters), and is
+    // not read again; it was not marked seen, so a person still sees it as new.
+    assert_eq!(imap.count("INBOX"), 1);
+    let flags = imap.flags("INBOX");
+    assert_eq!(flags.len(), 1);
+    assert!(
+        flags[0].chars().any(|c| c.is_ascii_lowercase()),
+        "{flags:?}"
+    );
+    assert!(!flags[0].contains('S'), "{flags:?}");
+    assert!(stdout(&cli(&t, &["bounce", "poll"])).starts_with("caixa\t0 read:"));
+}
+
+#[tokio::test]
+async fn a_mailbox_that_refuses_the_login_is_reported_and_its_password_never_shown() {
+    let t = sqlite().await;
+    let imap = Dovecot::start(&[]).await;
+    let port = imap.imaps_port.to_string();
+    let ca = imap.ca_file.display().to_string();
+    let add = cli(
+        &t,
+        &[
+            "bounce",
+            "mailbox",
+            "add",
+            "caixa",
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--user",
+            dovecot::USER,
+            "--password-env",
+            "WRONG_PASSWORD",
+            "--ca-file",
+            &ca,
+        ],
+    );
+    assert!(add.status.success(), "{add:?}");
+    let poll = cli(&t, &["bounce", "poll"]);
+    assert_eq!(poll.status.code(), Some(1), "{poll:?}");
+    let err = String::from_utf8_lossy(&poll.stderr);
+    assert!(err.starts_with("caixa: login refused"), "{err}");
+    let list = stdout(&cli(&t, &["bounce", "mailbox", "list"]));
+    assert!(list.contains("error: login refused"), "{list}");
+    assert!(!list.contains("not-the-password") && !err.contains("not-the-password"));
+    // Without the CA, the self-signed certificate is refused: no login is attempted.
+    assert!(
+        cli(&t, &["bounce", "mailbox", "remove", "caixa"])
+            .status
+            .success()
+    );
+    let add = cli(
+        &t,
+        &[
+            "bounce",
+            "mailbox",
+            "add",
+            "caixa",
+            "--host",
+            "localhost",
+            "--port",
+            &port,
+            "--user",
+            dovecot::USER,
+            "--password-env",
+            "IMAP_PASSWORD",
+        ],
+    );
+    assert!(add.status.success());
+    let poll = cli(&t, &["bounce", "poll"]);
+    assert_eq!(poll.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&poll.stderr).contains("TLS handshake"),
+        "{poll:?}"
+    );
+    assert!(!imap.log().contains("Login: user="), "{}", imap.log());
+    // Bad input: a name taken, an unknown security.
+    let again = cli(
+        &t,
+        &[
+            "bounce",
+            "mailbox",
+            "add",
+            "caixa",
+            "--host",
+            "h",
+            "--user",
+            "u",
+            "--password-env",
+            "IMAP_PASSWORD",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr),
+        "a bounce mailbox named caixa exists\n"
+    );
+    let bad = cli(
+        &t,
+        &[
+            "bounce",
+            "mailbox",
+            "add",
+            "x",
+            "--host",
+            "h",
+            "--user",
+            "u",
+            "--password-env",
+            "IMAP_PASSWORD",
+            "--security",
+            "none",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "--security: \"none\" is not tls or starttls\n"
+    );
+}
+
+#[tokio::test]
+async fn the_server_reads_the_mailboxes_by_itself() {
+    let t = sqlite().await;
+    let invoices = open_invoices(&t.db, 1).await;
+    let (_sink, notice, sent) = one_sent(&t, &invoices[0], "k1").await;
+    let imap = Dovecot::start(&[]).await;
+    let port = imap.imaps_port.to_string();
+    let ca = imap.ca_file.display().to_string();
+    assert!(
+        cli(
+            &t,
+            &[
+                "bounce",
+                "mailbox",
+                "add",
+                "caixa",
+                "--host",
+                "localhost",
+                "--port",
+                &port,
+                "--user",
+                dovecot::USER,
+                "--password-env",
+                "IMAP_PASSWORD",
+                "--ca-file",
+                &ca,
+            ],
+        )
+        .status
+        .success()
+    );
+    imap.deliver(
+        "INBOX",
+        &sent.dsn("maria@exemplo.com.br", "5.1.1", "550 5.1.1 User unknown"),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = regua::server::serve(
+        t.db.clone(),
+        clock_on("2026-01-05"),
+        Some(test_key()),
+        regua::server::ServeOptions {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            worker: None,
+            scheduler_tick: None,
+            secure_cookies: false,
+            metrics: regua::web::MetricsAccess::Closed,
+            bounce_poll: Some(Duration::from_millis(200)),
+            bounce_smtp: None,
+        },
+        |_| {},
+        async move {
+            let _ = stopped.await;
+        },
+    );
+    let watch = async {
+        let mut found = Vec::new();
+        for _ in 0..100 {
+            found = bounces_of(&t, notice).await;
+            if !found.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(());
+        found
+    };
+    let (served, found) = tokio::join!(server, watch);
+    served.unwrap();
+    assert_eq!(
+        found,
+        [("hard".to_string(), Some("5.1.1".to_string()))],
+        "{}",
+        imap.log()
+    );
+}
+
+#[tokio::test]
+async fn the_smtp_listener_takes_only_signed_bounce_addresses() {
+    let t = sqlite().await;
+    let invoices = open_invoices(&t.db, 1).await;
+    let (_sink, notice, sent) = one_sent(&t, &invoices[0], "k1").await;
+    let listener = regua::bounce::listener::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = regua::bounce::listener::run(
+        listener,
+        t.db.clone(),
+        clock_on("2026-01-05"),
+        test_key(),
+        async move {
+            let _ = stopped.await;
+        },
+    );
+    use lettre::AsyncTransport as _;
+    let mx = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(port)
+        .build();
+    let send = |to: String| {
+        let mx = mx.clone();
+        let raw = sent.dsn("maria@exemplo.com.br", "5.1.1", "550 5.1.1 User unknown");
+        async move {
+            let envelope = lettre::address::Envelope::new(None, vec![to.parse().unwrap()]).unwrap();
+            mx.send_raw(&envelope, &raw).await
+        }
+    };
+    let client = async {
+        // Someone else's address, and our address with a forged tag: refused at RCPT.
+        let other = send("postmaster@retorno.provedor.com.br".into())
+            .await
+            .unwrap_err();
+        assert!(
+            other.to_string().contains("not a bounce address"),
+            "{other}"
+        );
+        let mut forged = sent.from.clone();
+        let at = forged.find('.').unwrap() + 1;
+        forged.replace_range(at..at + 4, "0000");
+        assert!(send(forged).await.is_err());
+        assert!(bounces_of(&t, notice).await.is_empty());
+        // The signed return path: taken and recorded; the same message again changes nothing.
+        send(sent.from.clone()).await.unwrap();
+        send(sent.from.clone()).await.unwrap();
+        assert_eq!(
+            bounces_of(&t, notice).await,
+            [("hard".to_string(), Some("5.1.1".to_string()))]
+        );
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        assert!(
+            store::bounces::find_suppression(&mut conn, "maria@exemplo.com.br")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let _ = stop.send(());
+    };
+    tokio::join!(server, client);
+}
