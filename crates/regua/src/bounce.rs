@@ -18,6 +18,23 @@ use crate::secrets::MasterKey;
 pub mod imap;
 pub mod listener;
 
+/// Above this share of the day's messages bouncing (2 %), the dashboard shows the account's
+/// rate in red: the level past which the large providers start treating a sender as careless.
+pub const BOUNCE_ALERT_BASIS_POINTS: i64 = 200;
+/// Above this share drawing a spam complaint (0.3 %), in red: Gmail's and Yahoo's 2024 bulk
+/// sender rules name 0.3 % as the rate a sender must stay under.
+pub const COMPLAINT_ALERT_BASIS_POINTS: i64 = 30;
+
+/// `part` of `whole` in basis points (hundredths of a percent), rounded down; 0 of nothing.
+pub fn basis_points(part: i64, whole: i64) -> i64 {
+    if whole <= 0 { 0 } else { part * 10_000 / whole }
+}
+
+/// A rate in basis points as Brazilians read a percentage: `1,25 %`.
+pub fn percent_pt(bp: i64) -> String {
+    format!("{},{:02} %", bp / 100, bp % 100)
+}
+
 /// The local part's prefix of a return path (VERP).
 pub const RETURN_PATH_PREFIX: &str = "bounces+";
 

@@ -485,3 +485,102 @@ async fn the_smtp_listener_takes_only_signed_bounce_addresses() {
     };
     tokio::join!(server, client);
 }
+
+/// A spam complaint (ARF, RFC 5965) about a message sent with `return_path`, as the feedback
+/// loop delivers it to the bounce mailbox.
+fn complaint(return_path: &str) -> Vec<u8> {
+    format!(
+        "Delivered-To: {return_path}\r\nFrom: feedbackloop@provedor-de-email.test\r\nTo: {return_path}\r\n\
+         Subject: complaint\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n\
+         --F\r\nContent-Type: text/plain\r\n\r\nThis is an email abuse report.\r\n\r\n\
+         --F\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: test/1.0\r\nVersion: 1\r\n\
+         Original-Rcpt-To: joao@exemplo.com.br\r\n\r\n--F--\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_each_accounts_bounce_and_complaint_rates_of_the_day() {
+    for t in each_backend().await {
+        let invoices = open_invoices(&t.db, 3).await;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        let a = sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        sqlx::query("UPDATE smtp_accounts SET bounce_domain = 'retorno.provedor.com.br'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        store::auth::insert_user(
+            &mut conn,
+            "ana",
+            "Ana Souza",
+            regua::domain::auth::Role::Support,
+            "senha-forte-1",
+            0,
+        )
+        .await
+        .unwrap();
+        drop(conn);
+        // Three messages today (the server's day is 07/01/2026).
+        let clock = clock_on("2026-01-07");
+        for (i, inv) in invoices.iter().enumerate() {
+            queue_invoice_email(&t.db, inv, &a, &format!("k{i}"), clock.now_millis()).await;
+        }
+        worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+        assert_eq!(sink.count(), 3);
+        let rates = |body: &str| {
+            let row = body
+                .split("<tr")
+                .find(|r| r.contains("<td>Principal"))
+                .expect("the account's row")
+                .to_string();
+            let cells: Vec<String> = row
+                .split("<td")
+                .skip(4)
+                .map(|c| c[..c.find("</td>").unwrap()].to_string())
+                .collect();
+            cells
+        };
+        let db = t.db.clone();
+        let received = sink.received();
+        with_server(&t.db, |addr| async move {
+            let ana = common::http::staff_session(addr, "ana", "senha-forte-1").await;
+            let dash = common::http::http(addr, "GET", "/", &ana, "").await;
+            assert_eq!(
+                rates(&dash.body),
+                [
+                    ">3",
+                    " class=\"\" title=\"acima de 2 % em vermelho\">0,00 % (0)",
+                    " class=\"\" title=\"acima de 0,3 % em vermelho\">0,00 % (0)"
+                ]
+            );
+            // One bounced, one drew a complaint: a third each, both in red.
+            let key = test_key();
+            let now = clock.now_millis();
+            regua::actions::bounces::ingest(
+                &db,
+                &received[0].dsn("maria@exemplo.com.br", "5.1.1", "550 5.1.1 unknown"),
+                &key,
+                now,
+            )
+            .await
+            .unwrap();
+            regua::actions::bounces::ingest(&db, &complaint(&received[1].from), &key, now)
+                .await
+                .unwrap();
+            let dash = common::http::http(addr, "GET", "/", &ana, "").await;
+            assert_eq!(
+                rates(&dash.body),
+                [
+                    ">3",
+                    " class=\"error\" title=\"acima de 2 % em vermelho\">33,33 % (1)",
+                    " class=\"error\" title=\"acima de 0,3 % em vermelho\">33,33 % (1)"
+                ]
+            );
+        })
+        .await;
+    }
+}

@@ -359,3 +359,46 @@ pub async fn mark_polled(
     .await?;
     Ok(())
 }
+
+/// One account's e-mail sent since a moment, and how many of those messages came back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountReturns {
+    /// Messages the account sent (notices with a `sent` e-mail attempt in the window).
+    pub sent: i64,
+    /// Of those, the ones that bounced (hard or soft).
+    pub bounced: i64,
+    /// Of those, the ones the recipient reported as spam.
+    pub complained: i64,
+}
+
+/// Per account id: the messages sent since `since_ms` and how many of them bounced or drew a
+/// complaint (whenever the bounce arrived): the dashboard's rates.
+pub async fn returns_since(
+    conn: &mut AnyConnection,
+    since_ms: i64,
+) -> anyhow::Result<std::collections::HashMap<i64, AccountReturns>> {
+    let rows = sqlx::query(
+        "SELECT s.account_id,
+                COUNT(*) AS sent,
+                SUM(CASE WHEN EXISTS (SELECT 1 FROM bounces b WHERE b.notice_id = s.notice_id AND b.kind IN ('hard', 'soft')) THEN 1 ELSE 0 END) AS bounced,
+                SUM(CASE WHEN EXISTS (SELECT 1 FROM bounces b WHERE b.notice_id = s.notice_id AND b.kind = 'complaint') THEN 1 ELSE 0 END) AS complained
+         FROM (SELECT DISTINCT account_id, notice_id FROM delivery_attempts
+               WHERE outcome = 'sent' AND channel = 'email' AND account_id IS NOT NULL AND attempted_at >= $1) s
+         GROUP BY s.account_id",
+    )
+    .bind(since_ms)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = std::collections::HashMap::new();
+    for r in &rows {
+        out.insert(
+            r.try_get::<i64, _>("account_id")?,
+            AccountReturns {
+                sent: r.try_get("sent")?,
+                bounced: r.try_get::<Option<i64>, _>("bounced")?.unwrap_or(0),
+                complained: r.try_get::<Option<i64>, _>("complained")?.unwrap_or(0),
+            },
+        );
+    }
+    Ok(out)
+}

@@ -71,6 +71,7 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
             .map(|(id, invoice, reason)| minijinja::context! { id, invoice, reason })
             .collect();
         let financial = store::accounts::financial_account(&mut conn).await?;
+        let returns = store::bounces::returns_since(&mut conn, midnight).await?;
         let mut accounts = Vec::new();
         for a in store::accounts::list_smtp_accounts(&mut conn).await? {
             if !a.active {
@@ -81,7 +82,19 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
                 hourly: a.hourly_limit,
                 daily: a.daily_limit,
             };
+            let r = returns.get(&a.id.0).copied().unwrap_or_default();
+            let (bounce_bp, complaint_bp) = (
+                crate::bounce::basis_points(r.bounced, r.sent),
+                crate::bounce::basis_points(r.complained, r.sent),
+            );
             accounts.push(minijinja::context! {
+                sent_today => r.sent,
+                bounced => r.bounced,
+                complained => r.complained,
+                bounce_rate => crate::bounce::percent_pt(bounce_bp),
+                complaint_rate => crate::bounce::percent_pt(complaint_bp),
+                bounce_high => bounce_bp > crate::bounce::BOUNCE_ALERT_BASIS_POINTS,
+                complaint_high => complaint_bp > crate::bounce::COMPLAINT_ALERT_BASIS_POINTS,
                 name => a.name,
                 financial => financial.as_ref().is_some_and(|f| f.id == a.id),
                 hour => used.hour,
