@@ -663,9 +663,40 @@ fn an_account_with_dkim_signs_its_messages() {
         dkim_verifies(&message.formatted(), &key),
         "an independent verifier (dkimpy) refused the signature"
     );
-    for part in ["a=rsa-sha256", "d=provedor.com.br", "s=regua2026", "bh="] {
+    for part in [
+        "a=rsa-sha256",
+        "c=relaxed/relaxed",
+        "d=provedor.com.br",
+        "s=regua2026",
+        "h=from:to:subject:date:message-id:mime-version:content-type;",
+        "bh=",
+    ] {
         assert!(text.contains(part), "{part} missing from {header}");
     }
+    // Content-Type is covered: a relay that changes it breaks the signature; so does one
+    // that changes the subject.
+    let head_end = text.find("\r\n\r\n").unwrap();
+    let tampered = text[..head_end].replacen("multipart/alternative", "multipart/mixed", 1)
+        + &text[head_end..];
+    assert_ne!(tampered, text);
+    assert!(
+        !dkim_verifies(tampered.as_bytes(), &key),
+        "Content-Type is signed"
+    );
+    assert!(!dkim_verifies(
+        text.replacen("Sua fatura", "Sua f4tura", 1).as_bytes(),
+        &key
+    ));
+    // With the boleto attached (multipart/mixed), the signature verifies too.
+    let with_pdf = regua::delivery::build_message(
+        &account,
+        "maria@exemplo.com.br",
+        "<k2.regua@provedor.com.br>",
+        &rendered,
+        &[("boleto.pdf".to_string(), b"%PDF-1.4 fake".to_vec())],
+    )
+    .unwrap();
+    assert!(dkim_verifies(&with_pdf.formatted(), &key));
     // Without the key file the message cannot be built: a permanent, explained failure.
     let mut broken = account.clone();
     broken.dkim.as_mut().unwrap().key_file = "/nonexistent/dkim.pem".into();

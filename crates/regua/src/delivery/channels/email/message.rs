@@ -65,12 +65,27 @@ pub fn build_message(
     if let Some(dkim) = &account.dkim {
         let pem = std::fs::read_to_string(&dkim.key_file)
             .map_err(|e| BuildError(format!("cannot read the DKIM key {}: {e}", dkim.key_file)))?;
-        let key = lettre::message::dkim::DkimSigningKey::new(
-            &pem,
-            lettre::message::dkim::DkimSigningAlgorithm::Rsa,
+        let key = super::dkim::SigningKey::from_pem(&pem)
+            .map_err(|e| BuildError(format!("invalid DKIM key {}: {e}", dkim.key_file)))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let value = super::dkim::signature(
+            &message.formatted(),
+            &dkim.domain,
+            &dkim.selector,
+            &key,
+            now,
         )
-        .map_err(|e| BuildError(format!("invalid DKIM key {}: {e}", dkim.key_file)))?;
-        message.sign(&dkim_config(dkim, key));
+        .map_err(|e| BuildError(format!("DKIM: {e}")))?;
+        // Already folded ASCII built here, not from outside input: inserted as it is.
+        message.headers_mut().insert_raw(
+            lettre::message::header::HeaderValue::dangerous_new_pre_encoded(
+                lettre::message::header::HeaderName::new_from_ascii_str("DKIM-Signature"),
+                value.clone(),
+                value,
+            ),
+        );
     }
     Ok(message)
 }
@@ -87,40 +102,4 @@ fn header_safe_name(name: &str) -> String {
             }
         })
         .collect()
-}
-
-/// How messages are signed: `c=relaxed/relaxed` over the headers a receiver shows or relies on.
-///
-/// lettre's default (`c=simple/relaxed`) produced signatures no other implementation verified:
-/// with simple header canonicalization the DKIM-Signature header must be hashed exactly as it
-/// is sent, and lettre hashes it before its `b=` value is added, so the header is folded at
-/// other places in the message than in the hash (dkimpy: "DKIM-Signature valid: False", body
-/// hash matching). Relaxed canonicalization unfolds headers before hashing, so where a long
-/// header is folded no longer matters; it is also what the big mailbox providers sign with.
-fn dkim_config(
-    dkim: &crate::delivery::DkimConfig,
-    key: lettre::message::dkim::DkimSigningKey,
-) -> lettre::message::dkim::DkimConfig {
-    use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType};
-    use lettre::message::header::HeaderName;
-    lettre::message::dkim::DkimConfig::new(
-        dkim.selector.clone(),
-        dkim.domain.clone(),
-        key,
-        [
-            "From",
-            "To",
-            "Subject",
-            "Date",
-            "Message-ID",
-            "MIME-Version",
-        ]
-        .into_iter()
-        .map(HeaderName::new_from_ascii_str)
-        .collect(),
-        DkimCanonicalization {
-            header: DkimCanonicalizationType::Relaxed,
-            body: DkimCanonicalizationType::Relaxed,
-        },
-    )
 }

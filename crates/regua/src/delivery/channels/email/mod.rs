@@ -2,6 +2,7 @@
 //! the account has a key), and the transport that carries it (`transport`: SMTP through a pool
 //! of kept-open connections, `pool`, or a folder of `.eml` files).
 
+pub mod dkim;
 mod message;
 mod pool;
 mod transport;
