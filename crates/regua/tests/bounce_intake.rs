@@ -584,3 +584,167 @@ async fn the_dashboard_shows_each_accounts_bounce_and_complaint_rates_of_the_day
         .await;
     }
 }
+
+/// The public half of the RSA key at `key`, base64 DER, as a DKIM record's `p=` holds it.
+fn public_key(key: &std::path::Path) -> String {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "rsa",
+            "-in",
+            key.to_str().unwrap(),
+            "-pubout",
+            "-outform",
+            "DER",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(out.stdout)
+}
+
+#[tokio::test]
+async fn smtp_check_reads_spf_dkim_and_dmarc_and_says_what_is_missing() {
+    let t = sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = dkim_key(dir.path());
+    let dir2 = tempfile::tempdir().unwrap();
+    let (other, _) = dkim_key(dir2.path());
+    let key_arg = key.display().to_string();
+    for args in [
+        vec![
+            "smtp",
+            "add",
+            "--name",
+            "Assinada",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "25",
+            "--security",
+            "none",
+            "--from",
+            "cobranca@provedor.com.br",
+            "--dkim-selector",
+            "regua2026",
+            "--dkim-domain",
+            "provedor.com.br",
+            "--dkim-key",
+            &key_arg,
+        ],
+        vec![
+            "smtp",
+            "add",
+            "--name",
+            "Simples",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "25",
+            "--security",
+            "none",
+            "--from",
+            "avisos@outro.net.br",
+        ],
+    ] {
+        let out = cli(&t, &args);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let ours = format!("v=DKIM1; k=rsa; p={}", public_key(&key));
+    let theirs = format!("v=DKIM1; k=rsa; p={}", public_key(&other));
+    let check = |server: std::net::SocketAddr, name: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+            .args(["smtp", "check", name, "--dns-server", &server.to_string()])
+            .env("REGUA_DATABASE_URL", &t.url)
+            .output()
+            .unwrap()
+    };
+    // Everything published, the DKIM key long enough that UDP answers truncated: over TCP.
+    let dns = common::dns::DnsServer::start(
+        &[
+            ("provedor.com.br", "v=spf1 ip4:203.0.113.5 -all"),
+            ("provedor.com.br", "google-site-verification=abc"),
+            ("regua2026._domainkey.provedor.com.br", &ours),
+            (
+                "_dmarc.provedor.com.br",
+                "v=DMARC1; p=quarantine; rua=mailto:dmarc@provedor.com.br",
+            ),
+        ],
+        true,
+    )
+    .await;
+    let out = check(dns.addr, "Assinada");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        stdout(&out),
+        "SPF\tok\tprovedor.com.br\tv=spf1 ip4:203.0.113.5 -all\n\
+         DKIM\tok\tregua2026._domainkey.provedor.com.br\tthe published key is the account's\n\
+         DMARC\tok\t_dmarc.provedor.com.br\tv=DMARC1; p=quarantine; rua=mailto:dmarc@provedor.com.br\n"
+    );
+    // Another key published, two SPF records, no DMARC: each said, exit 1.
+    let dns = common::dns::DnsServer::start(
+        &[
+            ("provedor.com.br", "v=spf1 ip4:203.0.113.5 -all"),
+            ("provedor.com.br", "v=spf1 include:_spf.exemplo.com ~all"),
+            ("regua2026._domainkey.provedor.com.br", &theirs),
+        ],
+        false,
+    )
+    .await;
+    let out = check(dns.addr, "Assinada");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "SPF\twrong\tprovedor.com.br\t2 SPF records: RFC 7208 § 3.2 allows one, receivers treat this as an error"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "DKIM\twrong\tregua2026._domainkey.provedor.com.br\tthe published key is not the account's: publish \"{ours}\""
+        )
+    );
+    assert_eq!(
+        lines[2],
+        "DMARC\tmissing\t_dmarc.provedor.com.br\tno DMARC record: publish \"v=DMARC1; p=none; rua=mailto:dmarc@provedor.com.br\" at _dmarc.provedor.com.br (Gmail and Yahoo require one from bulk senders)"
+    );
+    // An account with nothing: SPF missing, no DKIM key, DMARC looked up at the organization.
+    let empty =
+        common::dns::DnsServer::start(&[("_dmarc.outro.net.br", "v=DMARC1; p=none")], false).await;
+    let out = check(empty.addr, "Simples");
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("SPF\tmissing\toutro.net.br\tno SPF record"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DKIM\tmissing\toutro.net.br\tthe account signs nothing"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DMARC\tok\t_dmarc.outro.net.br\tv=DMARC1; p=none\n"),
+        "{text}"
+    );
+    // A DNS server that does not answer: said, exit 1; an unknown account: exit 2.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args([
+            "smtp",
+            "check",
+            "Simples",
+            "--dns-server",
+            &silent.local_addr().unwrap().to_string(),
+        ])
+        .env("REGUA_DATABASE_URL", &t.url)
+        .env("REGUA_NETWORK_TIMEOUT_SECONDS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did not answer"),
+        "{out:?}"
+    );
+    assert_eq!(check(empty.addr, "Nenhuma").status.code(), Some(2));
+}

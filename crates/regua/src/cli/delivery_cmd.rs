@@ -41,6 +41,16 @@ pub enum SmtpCmd {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Look up what receivers check before trusting the account's mail: the SPF record of
+    /// the envelope domain, the DKIM selector's key (the account's own?), the DMARC policy,
+    /// and SPF/DKIM alignment with the From domain. Exits 1 when something is missing.
+    Check {
+        /// The account's name.
+        name: String,
+        /// The DNS server to ask (default: the first nameserver of /etc/resolv.conf).
+        #[arg(long, env = "REGUA_DNS_SERVER")]
+        dns_server: Option<std::net::SocketAddr>,
+    },
     /// Make an account the default for boletos and invoices ("parâmetros financeiros").
     Default {
         /// The account's name.
@@ -394,6 +404,42 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
             } else {
                 bad(format!("no active smtp account named {name:?}"))
             }
+        }
+        SmtpCmd::Check { name, dns_server } => {
+            let Some(account) = store::accounts::find_smtp_account(&mut conn, &name)
+                .await?
+                .filter(|a| a.active)
+            else {
+                return bad(format!("no active smtp account named {name:?}"));
+            };
+            let server = match dns_server {
+                Some(s) => s,
+                None => match crate::delivery::channels::email::dns::system_server() {
+                    Ok(s) => s,
+                    Err(e) => return bad(format!("--dns-server: {e:#}")),
+                },
+            };
+            let findings = match crate::delivery::channels::email::check::check(
+                &account,
+                server,
+                crate::delivery::network_timeout_from_env(),
+            )
+            .await
+            {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("{name}: {e:#}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            for f in &findings {
+                println!("{}\t{}\t{}\t{}", f.check, f.verdict, f.name, f.detail);
+            }
+            Ok(if findings.iter().all(|f| f.verdict == "ok") {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         SmtpCmd::Test { name, to } => {
             let Some(account) = store::accounts::find_smtp_account(&mut conn, &name)

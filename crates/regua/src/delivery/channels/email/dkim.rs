@@ -35,6 +35,11 @@ impl SigningKey {
             .map(SigningKey)
             .map_err(|e| format!("not an RSA private key in PEM: {e}"))
     }
+
+    /// The RSA key (its public half is what the selector's record publishes).
+    pub fn rsa(&self) -> &rsa::RsaPrivateKey {
+        &self.0
+    }
 }
 
 /// The `DKIM-Signature` header's value (folded, without the name) for `message`, signed as

@@ -2,7 +2,9 @@
 //! the account has a key), and the transport that carries it (`transport`: SMTP through a pool
 //! of kept-open connections, `pool`, or a folder of `.eml` files).
 
+pub mod check;
 pub mod dkim;
+pub mod dns;
 mod message;
 mod pool;
 mod transport;
