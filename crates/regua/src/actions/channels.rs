@@ -348,3 +348,48 @@ pub async fn configure_push(
     })
     .await
 }
+
+/// Adds or replaces a pacing rule (audited `pacing.set` with the rule before and after).
+pub async fn set_pacing(
+    db: &Db,
+    rule: &crate::domain::pacing::PacingRule,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    in_transaction(db, async |tx| {
+        let before = store::pacing::list_rules(tx)
+            .await?
+            .into_iter()
+            .find(|r| r.name == rule.name);
+        store::pacing::set_rule(tx, rule).await?;
+        let json = |r: &crate::domain::pacing::PacingRule| {
+            serde_json::json!({"domains": r.domains, "per_minute": r.per_minute}).to_string()
+        };
+        let mut audit = Audit::of("pacing.set", format!("pacing:{}", rule.name)).after(json(rule));
+        if let Some(b) = &before {
+            audit = audit.before(json(b));
+        }
+        audit.write(tx, actor, now_ms).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Removes a pacing rule (audited `pacing.remove`); false when there was none.
+pub async fn remove_pacing(
+    db: &Db,
+    name: &str,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    in_transaction(db, async |tx| {
+        if !store::pacing::remove_rule(tx, name).await? {
+            return Ok(false);
+        }
+        Audit::of("pacing.remove", format!("pacing:{name}"))
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(true)
+    })
+    .await
+}

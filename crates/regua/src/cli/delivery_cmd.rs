@@ -51,9 +51,36 @@ pub enum SmtpCmd {
         #[arg(long, env = "REGUA_DNS_SERVER")]
         dns_server: Option<std::net::SocketAddr>,
     },
+    /// Pacing per recipient domain: how many messages a minute each group of mailbox domains
+    /// gets (all accounts together), and the pauses servers' throttling answers caused.
+    #[command(subcommand)]
+    Pacing(PacingCmd),
     /// Make an account the default for boletos and invoices ("parâmetros financeiros").
     Default {
         /// The account's name.
+        name: String,
+    },
+}
+
+/// `regua smtp pacing …`
+#[derive(Debug, Subcommand)]
+pub enum PacingCmd {
+    /// The rules (name, messages a minute, domains), then the pauses in force.
+    List,
+    /// Add or change a rule.
+    Set {
+        /// The group's name (gmail, microsoft, …).
+        name: String,
+        /// Its domains, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        domains: Vec<String>,
+        /// Messages a minute, all accounts together.
+        #[arg(long)]
+        per_minute: i64,
+    },
+    /// Remove a rule: its domains are no longer paced.
+    Remove {
+        /// The group's name.
         name: String,
     },
 }
@@ -405,6 +432,87 @@ pub async fn smtp(g: &Global, cmd: SmtpCmd) -> anyhow::Result<ExitCode> {
                 bad(format!("no active smtp account named {name:?}"))
             }
         }
+        SmtpCmd::Pacing(cmd) => match cmd {
+            PacingCmd::List => {
+                for r in crate::store::pacing::list_rules(&mut conn).await? {
+                    println!("{}\t{}/min\t{}", r.name, r.per_minute, r.domains.join(","));
+                }
+                let accounts = store::accounts::list_smtp_accounts(&mut conn).await?;
+                for p in
+                    crate::store::pacing::pauses_in_force(&mut conn, clock.now_millis()).await?
+                {
+                    let account = accounts
+                        .iter()
+                        .find(|a| a.id.0 == p.account_id)
+                        .map_or(p.account_id.to_string(), |a| a.name.clone());
+                    println!(
+                        "paused\t{account}\t{}\tuntil {}\t{}",
+                        p.domain_key,
+                        clock.local_time(p.until, "%Y-%m-%d %H:%M:%S"),
+                        p.reason
+                    );
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            PacingCmd::Set {
+                name,
+                domains,
+                per_minute,
+            } => {
+                let name = name.trim().to_string();
+                if name.is_empty() {
+                    return bad("the name is empty");
+                }
+                if per_minute < 1 {
+                    return bad(format!(
+                        "--per-minute: {per_minute} is not a positive number"
+                    ));
+                }
+                let mut clean = Vec::new();
+                for d in &domains {
+                    let d = d.trim().to_ascii_lowercase();
+                    if d.is_empty()
+                        || d.contains('@')
+                        || !d.contains('.')
+                        || d.chars().any(|c| c.is_whitespace() || c.is_control())
+                    {
+                        return bad(format!("--domains: {d:?} is not a domain"));
+                    }
+                    clean.push(d);
+                }
+                let rule = crate::domain::pacing::PacingRule {
+                    name,
+                    domains: clean,
+                    per_minute,
+                };
+                drop(conn);
+                crate::actions::channels::set_pacing(
+                    &db,
+                    &rule,
+                    &super::actor(),
+                    clock.now_millis(),
+                )
+                .await?;
+                println!("pacing {}: {} a minute", rule.name, rule.per_minute);
+                Ok(ExitCode::SUCCESS)
+            }
+            PacingCmd::Remove { name } => {
+                drop(conn);
+                if crate::actions::channels::remove_pacing(
+                    &db,
+                    &name,
+                    &super::actor(),
+                    clock.now_millis(),
+                )
+                .await?
+                {
+                    println!("pacing {name} removed");
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    bad(format!("no pacing rule named {name}"))
+                }
+            }
+        },
         SmtpCmd::Check { name, dns_server } => {
             let Some(account) = store::accounts::find_smtp_account(&mut conn, &name)
                 .await?

@@ -40,6 +40,7 @@ pub mod layout;
 pub mod limits;
 mod money;
 mod notice_key;
+pub mod pacing;
 mod purpose;
 pub mod rules;
 pub mod schedule;

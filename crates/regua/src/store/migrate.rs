@@ -113,6 +113,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "bounce_mailboxes",
         include_str!("../../migrations/0022_bounce_mailboxes.sql"),
     ),
+    (
+        23,
+        "domain_pacing",
+        include_str!("../../migrations/0023_domain_pacing.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -68,6 +68,7 @@ pub mod layouts;
 pub mod log;
 mod migrate;
 pub mod outbox;
+pub mod pacing;
 pub mod parties;
 pub mod pix;
 pub mod remessa;

@@ -396,6 +396,36 @@ async fn claim_notices(
         capacity.insert(l, cap);
     }
 
+    // Pacing per recipient domain (e-mail only): the groups' minute windows, locked in name
+    // order, and the pauses throttling answers put on an account's sends to a domain.
+    let has_email = candidates.iter().any(|n| n.channel == Channel::Email);
+    let rules = if has_email {
+        super::pacing::list_rules(&mut tx).await?
+    } else {
+        Vec::new()
+    };
+    let mut windows: BTreeMap<String, super::pacing::Window> = BTreeMap::new();
+    let mut pauses: std::collections::HashMap<(i64, String), i64> = Default::default();
+    if has_email {
+        let mut paced: Vec<&crate::domain::pacing::PacingRule> = candidates
+            .iter()
+            .filter(|n| n.channel == Channel::Email)
+            .filter_map(|n| crate::domain::pacing::key_for(&rules, &n.recipient).1)
+            .collect();
+        paced.sort_by(|a, b| a.name.cmp(&b.name));
+        paced.dedup_by(|a, b| a.name == b.name);
+        for rule in paced {
+            windows.insert(
+                rule.name.clone(),
+                super::pacing::window(&mut tx, db.backend, rule, now_ms).await?,
+            );
+        }
+        for p in super::pacing::pauses_in_force(&mut tx, now_ms).await? {
+            pauses.insert((p.account_id, p.domain_key), p.until);
+        }
+    }
+    let mut paced_sends: Vec<(String, i64)> = Vec::new();
+
     let mut claimed: Vec<(Notice, Option<Limited>)> = Vec::new();
     let mut deferred: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     for n in candidates {
@@ -403,8 +433,30 @@ async fn claim_notices(
             claimed.push((n, None));
             continue;
         };
+        let mut pacing = None;
+        if n.channel == Channel::Email {
+            let (key, rule) = crate::domain::pacing::key_for(&rules, &n.recipient);
+            if let Some(until) = n.account_id.and_then(|a| pauses.get(&(a.0, key.clone()))) {
+                deferred.entry(*until).or_default().push(n.id.0);
+                continue;
+            }
+            if let Some(rule) = rule {
+                let w = windows.get(&rule.name).context("pacing window")?;
+                if w.left == 0 {
+                    deferred.entry(w.opening).or_default().push(n.id.0);
+                    continue;
+                }
+                pacing = Some(rule.name.clone());
+            }
+        }
         let primary = capacity.get_mut(&l).context("capacity")?;
         if primary.take() {
+            if let Some(name) = pacing {
+                if let Some(w) = windows.get_mut(&name) {
+                    w.left -= 1;
+                }
+                paced_sends.push((name, n.id.0));
+            }
             claimed.push((n, Some(l)));
             continue;
         }
@@ -413,6 +465,12 @@ async fn claim_notices(
         if let Some(f) = fallback
             && capacity.get_mut(&f).is_some_and(Capacity::take)
         {
+            if let Some(name) = pacing {
+                if let Some(w) = windows.get_mut(&name) {
+                    w.left -= 1;
+                }
+                paced_sends.push((name, n.id.0));
+            }
             claimed.push((n, Some(f)));
             continue;
         }
@@ -434,6 +492,10 @@ async fn claim_notices(
             until = opening,
             "sending limit reached; notices wait for the window"
         );
+    }
+
+    if !paced_sends.is_empty() {
+        super::pacing::record_sends(&mut tx, &paced_sends, now_ms).await?;
     }
 
     // A few statements per batch, not per notice: SQLite through sqlx pays a thread hop for
@@ -739,6 +801,31 @@ pub async fn finish_attempts(
     }
     if lost > 0 {
         tracing::warn!(lost, "leases lost before the attempts were recorded");
+    }
+    // A server that says "slow down" about a domain pauses the account's sends to it.
+    let throttled: Vec<_> = done
+        .iter()
+        .filter(|(c, r)| {
+            c.notice.channel == Channel::Email
+                && matches!(r.outcome, NoticeStatus::Retrying | NoticeStatus::Dead)
+                && crate::domain::pacing::is_throttle(r.reply_code, &r.reply_text)
+        })
+        .collect();
+    if !throttled.is_empty() {
+        let rules = super::pacing::list_rules(&mut tx).await?;
+        for (c, r) in throttled {
+            if let Some(a) = c.notice.account_id {
+                super::pacing::record_throttle(
+                    &mut tx,
+                    &rules,
+                    a.0,
+                    &r.recipient,
+                    &r.reply_text,
+                    now_ms,
+                )
+                .await?;
+            }
+        }
     }
     for chunk in done.chunks(100) {
         let mut sql = String::from(

@@ -72,8 +72,21 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
             .collect();
         let financial = store::accounts::financial_account(&mut conn).await?;
         let returns = store::bounces::returns_since(&mut conn, midnight).await?;
+        let all_accounts = store::accounts::list_smtp_accounts(&mut conn).await?;
+        let pauses: Vec<_> = store::pacing::pauses_in_force(&mut conn, clock.now_millis())
+            .await?
+            .into_iter()
+            .map(|p| {
+                minijinja::context! {
+                    account => all_accounts.iter().find(|a| a.id.0 == p.account_id).map_or(String::new(), |a| a.name.clone()),
+                    domain => p.domain_key,
+                    until => clock.local_time(p.until, "%H:%M"),
+                    reason => p.reason,
+                }
+            })
+            .collect();
         let mut accounts = Vec::new();
-        for a in store::accounts::list_smtp_accounts(&mut conn).await? {
+        for a in all_accounts {
             if !a.active {
                 continue;
             }
@@ -122,6 +135,7 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
                 runs,
                 scheduler,
                 accounts,
+                pauses,
                 financial => financial.is_some(),
                 portal_hidden => financial.is_none() && store::settings::portal_settings(&mut conn).await?.send_email,
                 ..session.ctx()

@@ -213,9 +213,15 @@ mod tests {
 
     #[test]
     fn the_organizational_domain_keeps_brazilian_second_levels() {
-        assert_eq!(organizational_domain("mail.provedor.com.br"), "provedor.com.br");
+        assert_eq!(
+            organizational_domain("mail.provedor.com.br"),
+            "provedor.com.br"
+        );
         assert_eq!(organizational_domain("provedor.com.br"), "provedor.com.br");
-        assert_eq!(organizational_domain("retorno.provedor.net"), "provedor.net");
+        assert_eq!(
+            organizational_domain("retorno.provedor.net"),
+            "provedor.net"
+        );
         assert_eq!(organizational_domain("Provedor.NET."), "provedor.net");
         assert!(aligned("retorno.provedor.com.br", "provedor.com.br"));
         assert!(!aligned("provedor.com.br", "outro.com.br"));

@@ -1,6 +1,7 @@
-//! Bounces reach Régua by themselves (docs/bounces.md): read from an IMAP mailbox (a real
-//! Dovecot on loopback) or received by the inbound SMTP listener; each is recorded against its
-//! notice once, the address suppressed, and nothing else changes.
+//! E-mail known to arrive (#24, docs/bounces.md). Bounces reach Régua by themselves — read
+//! from an IMAP mailbox (a real Dovecot on loopback) or received by the inbound SMTP listener —
+//! each recorded against its notice once; the dashboard's rates; `regua smtp check` against a
+//! real DNS server; pacing per recipient domain and pauses on throttling answers.
 
 mod common;
 
@@ -747,4 +748,242 @@ async fn smtp_check_reads_spf_dkim_and_dmarc_and_says_what_is_missing() {
         "{out:?}"
     );
     assert_eq!(check(empty.addr, "Nenhuma").status.code(), Some(2));
+}
+
+async fn notice_of(t: &TestDb, id: regua::delivery::NoticeId) -> regua::delivery::Notice {
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::outbox::get_notice(&mut conn, id).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_paced_domain_gets_its_messages_a_minute_and_the_rest_wait() {
+    for t in each_backend().await {
+        let invoices = open_invoices(&t.db, 3).await;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        let a = sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+        // The defaults pace the big providers; the customer's domain is not among them.
+        let list = stdout(&cli(&t, &["smtp", "pacing", "list"]));
+        assert!(
+            list.starts_with(
+                "bol\t120/min\tbol.com.br\ngmail\t600/min\tgmail.com,googlemail.com\n"
+            ),
+            "{list}"
+        );
+        assert!(!list.contains("exemplo.com.br"));
+        let set = cli(
+            &t,
+            &[
+                "smtp",
+                "pacing",
+                "set",
+                "exemplo",
+                "--domains",
+                "exemplo.com.br,exemplo.net",
+                "--per-minute",
+                "2",
+            ],
+        );
+        assert!(set.status.success(), "{set:?}");
+        let clock = clock_on("2026-01-05");
+        let mut ids = Vec::new();
+        for (i, inv) in invoices.iter().enumerate() {
+            ids.push(
+                queue_invoice_email(&t.db, inv, &a, &format!("k{i}"), clock.now_millis()).await,
+            );
+        }
+        worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+        assert_eq!(sink.count(), 2, "{}: two a minute", t.label);
+        let waiting = notice_of(&t, ids[2]).await;
+        assert_eq!(waiting.status, regua::delivery::NoticeStatus::Queued);
+        assert_eq!(
+            waiting.attempts, 0,
+            "waiting for the window is not an attempt"
+        );
+        assert!(
+            waiting.next_attempt_at > clock.now_millis()
+                && waiting.next_attempt_at <= clock.now_millis() + 60_001,
+            "{}",
+            waiting.next_attempt_at - clock.now_millis()
+        );
+        // Half a minute on: still the same minute.
+        worker_at(&t.db, &clock.later_by_millis(30_000))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(sink.count(), 2);
+        worker_at(&t.db, &clock.later_by_millis(61_000))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(sink.count(), 3, "{}", t.label);
+        // Bad input; removal.
+        let bad = cli(
+            &t,
+            &[
+                "smtp",
+                "pacing",
+                "set",
+                "x",
+                "--domains",
+                "maria@exemplo.com.br",
+                "--per-minute",
+                "5",
+            ],
+        );
+        assert_eq!(bad.status.code(), Some(2));
+        assert_eq!(
+            String::from_utf8_lossy(&bad.stderr),
+            "--domains: \"maria@exemplo.com.br\" is not a domain\n"
+        );
+        let bad = cli(
+            &t,
+            &[
+                "smtp",
+                "pacing",
+                "set",
+                "x",
+                "--domains",
+                "x.com",
+                "--per-minute",
+                "0",
+            ],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&bad.stderr),
+            "--per-minute: 0 is not a positive number\n"
+        );
+        assert!(
+            cli(&t, &["smtp", "pacing", "remove", "exemplo"])
+                .status
+                .success()
+        );
+        assert_eq!(
+            cli(&t, &["smtp", "pacing", "remove", "exemplo"])
+                .status
+                .code(),
+            Some(2)
+        );
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let trail: Vec<(String, String)> = sqlx::query_as(
+            "SELECT action, actor FROM audit_log WHERE action LIKE 'pacing.%' ORDER BY id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            trail,
+            [
+                ("pacing.set".to_string(), "cli: ana".to_string()),
+                ("pacing.remove".to_string(), "cli: ana".to_string())
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_throttling_answer_pauses_the_accounts_sends_to_that_domain_longer_each_time() {
+    for t in each_backend().await {
+        let invoices = open_invoices(&t.db, 3).await;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig {
+            script: vec![mailsink::DataReply::Reply(
+                451,
+                "4.7.28 Our system has detected an unusual rate of mail".into(),
+            )],
+            ..mailsink::SinkConfig::default()
+        })
+        .await
+        .unwrap();
+        let a = sink_account(&t.db, "Principal", sink.port(), AccountSetup::default()).await;
+        let clock = clock_on("2026-01-05");
+        let first = queue_invoice_email(&t.db, &invoices[0], &a, "k0", clock.now_millis()).await;
+        worker_at(&t.db, &clock).drain(|_| {}).await.unwrap();
+        assert_eq!(sink.count(), 0);
+        assert_eq!(
+            notice_of(&t, first).await.status,
+            regua::delivery::NoticeStatus::Retrying
+        );
+        let list = stdout(&cli(
+            &t,
+            &["smtp", "pacing", "list", "--today", "2026-01-05"],
+        ));
+        assert!(
+            list.contains("paused\tPrincipal\texemplo.com.br\tuntil 2026-01-05 12:01:00\ttransient error (451): 4.7.28 Our system has detected an unusual rate of mail\n"),
+            "{list}"
+        );
+        // A new notice to the same domain waits for the pause, though nothing else holds it.
+        let second =
+            queue_invoice_email(&t.db, &invoices[1], &a, "k1", clock.now_millis() + 10_000).await;
+        worker_at(&t.db, &clock.later_by_millis(10_000))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(sink.count(), 0, "{}", t.label);
+        let n = notice_of(&t, second).await;
+        assert_eq!(
+            (n.status, n.attempts),
+            (regua::delivery::NoticeStatus::Queued, 0)
+        );
+        assert_eq!(n.next_attempt_at, clock.now_millis() + 60_000);
+        // After it, both go; a second throttle soon after pauses for two minutes.
+        sink.push_script([
+            mailsink::DataReply::Accept,
+            mailsink::DataReply::Accept,
+            mailsink::DataReply::Reply(421, "4.7.0 Try again later".into()),
+        ]);
+        worker_at(&t.db, &clock.later_by_millis(5 * 60_000))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(sink.count(), 2, "{}", t.label);
+        let third = queue_invoice_email(
+            &t.db,
+            &invoices[2],
+            &a,
+            "k2",
+            clock.now_millis() + 5 * 60_000,
+        )
+        .await;
+        worker_at(&t.db, &clock.later_by_millis(5 * 60_000))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            notice_of(&t, third).await.status,
+            regua::delivery::NoticeStatus::Retrying
+        );
+        let list = stdout(&cli(
+            &t,
+            &["smtp", "pacing", "list", "--today", "2026-01-05"],
+        ));
+        assert!(
+            list.contains("paused\tPrincipal\texemplo.com.br\tuntil 2026-01-05 12:07:00\t")
+                && list.contains("4.7.0 Try again later"),
+            "{list}"
+        );
+        // The dashboard says it (the server's clock is noon, before the pause ends).
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        store::auth::insert_user(
+            &mut conn,
+            "ana",
+            "Ana Souza",
+            regua::domain::auth::Role::Support,
+            "senha-forte-1",
+            0,
+        )
+        .await
+        .unwrap();
+        drop(conn);
+        with_server_at(&t.db, "2026-01-05", |addr| async move {
+            let ana = common::http::staff_session(addr, "ana", "senha-forte-1").await;
+            let dash = common::http::http(addr, "GET", "/", &ana, "").await;
+            assert!(
+                dash.body.contains("Envios de Principal para exemplo.com.br pausados até 12:07: o servidor pediu para reduzir o ritmo"),
+                "{}",
+                dash.body
+            );
+        })
+        .await;
+    }
 }
