@@ -1683,3 +1683,55 @@ async fn sms_gateways_and_the_firebase_file_are_configured_on_the_page() {
                 && !after.as_deref().unwrap_or("").contains("PRIVATE KEY"))
     );
 }
+
+#[tokio::test]
+async fn a_suppressed_email_address_hands_the_notice_to_the_next_channel() {
+    for t in each_backend().await {
+        let db = &t.db;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        portal_isp(db, &sink).await;
+        let stub = Stub::start(ok_sms()).await;
+        add_gateway(db, &stub, None).await;
+        set(db, store::settings::SETTING_SUSPENSION_METHOD, "email").await;
+        set(db, store::settings::SETTING_SUSPENSION_FALLBACK, "sms").await;
+        // Maria's address bounced hard (docs/bounces.md): it is suppressed.
+        let mut conn = db.pool.acquire().await.unwrap();
+        store::bounces::suppress(
+            &mut conn,
+            &store::bounces::Suppression {
+                address: "maria@exemplo.com.br".into(),
+                reason: "hard".into(),
+                status: Some("5.1.1".into()),
+                diagnostic: "550 5.1.1 User unknown".into(),
+                created_at: 0,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        drop(conn);
+        suspend_on(db, &request("K1", "2026-01-05", "2026-01-10"), "2026-01-05").await;
+        drain(db, "2026-01-05").await;
+        let n = suspension_notices(db).await.pop().unwrap();
+        assert_eq!(n.status, NoticeStatus::Sent, "{}: {n:?}", t.label);
+        assert_eq!(n.channel, Channel::Sms);
+        assert!(sink.received().is_empty(), "nothing to the dead address");
+        assert_eq!(stub.on("/sms").len(), 1);
+        let log: Vec<(Channel, NoticeStatus, String)> = attempts_of(db, n.id)
+            .await
+            .into_iter()
+            .map(|a| (a.channel, a.outcome, a.reply_text))
+            .collect();
+        assert_eq!(
+            (log[0].0, log[0].1, log[0].2.as_str()),
+            (
+                Channel::Email,
+                NoticeStatus::Skipped,
+                "e-mail suprimido: maria@exemplo.com.br (devolvido como inexistente, 5.1.1); segue por SMS"
+            )
+        );
+        assert_eq!((log[1].0, log[1].1), (Channel::Sms, NoticeStatus::Sent));
+    }
+}
