@@ -154,6 +154,7 @@ fn bench_rules() -> (
     .iter()
     .zip(1..)
     .map(|(&(kind, days), id)| SendRule {
+        channels: Default::default(),
         id: crate::domain::rules::RuleId(id),
         method,
         kind,
@@ -165,6 +166,7 @@ fn bench_rules() -> (
         .iter()
         .zip(1..)
         .map(|(&(from_days, to_days), id)| OverdueBand {
+            channels: Default::default(),
             id: crate::domain::rules::BandId(id),
             from_days,
             to_days,
@@ -474,6 +476,7 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     stages.push(
         timed("plan", plan_invoices.len() as u64, || async {
             let p = crate::dunning::plan(&crate::dunning::PlanInput {
+                available: Default::default(),
                 today: clock.today(),
                 last_run: clock.today().yesterday().ok(),
                 window_days: crate::dunning::DEFAULT_WINDOW_DAYS,

@@ -166,7 +166,7 @@ async fn the_api_reads_acts_refuses_and_replays() {
                     documented += 1;
                 }
             }
-            assert_eq!(documented, 23, "{label}: every route is documented");
+            assert_eq!(documented, 27, "{label}: every route is documented");
 
             // Reading.
             let r = call(
@@ -732,6 +732,47 @@ async fn wallet_terms_are_read_and_set_through_the_api_within_the_consumer_caps(
             let bad = serde_json::json!({"registration": "fax"});
             assert_eq!(common::http::json_call(addr, "PUT", path, &erp, Some(&bad)).await.0, 422);
             assert_eq!(common::http::json_call(addr, "PUT", "/api/v1/wallets/Nenhuma/terms", &erp, Some(&ok)).await.0, 404);
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_and_bands_are_added_with_their_channels_through_the_api() {
+    for t in each_backend().await {
+        let label = t.label;
+        add_bb_wallet_and_method(&t.db).await;
+        let viewer = key(&t.db, "painel", &[Permission::View]).await;
+        let erp = key(&t.db, "erp", &[Permission::View, Permission::ManageDunning]).await;
+        with_server(&t.db, |addr| async move {
+            let rule = json!({"method": "Boleto BB", "kind": "after_due", "days": 3, "channels": ["sms", "email"]});
+            let (status, _) = common::http::json_call(addr, "POST", "/api/v1/rules", &viewer, Some(&rule)).await;
+            assert_eq!(status, 403, "{label}");
+            let (status, body) = common::http::json_call(addr, "POST", "/api/v1/rules", &erp, Some(&rule)).await;
+            assert_eq!(status, 201, "{label}: {body}");
+            assert_eq!(body["channels"], json!(["sms", "email"]));
+            assert_eq!(body["mode"], "first");
+            assert_eq!(body["layout"], "Lembrete após o vencimento");
+            for (bad, field) in [
+                (json!({"method": "Boleto BB", "kind": "on_due", "channels": ["email", "email"]}), "channels"),
+                (json!({"method": "Boleto BB", "kind": "on_due", "channels": ["whatsapp"]}), "channels"),
+                (json!({"method": "Boleto BB", "kind": "on_due", "mode": "some"}), "mode"),
+                (json!({"method": "Boleto BB", "kind": "soon"}), "kind"),
+            ] {
+                let (status, body) = common::http::json_call(addr, "POST", "/api/v1/rules", &erp, Some(&bad)).await;
+                assert_eq!((status, body["field"].as_str()), (422, Some(field)), "{bad}: {body}");
+            }
+            let band = json!({"from_days": 1, "to_days": 10, "channels": ["push", "sms", "email"], "mode": "all"});
+            let (status, body) = common::http::json_call(addr, "POST", "/api/v1/bands", &erp, Some(&band)).await;
+            assert_eq!(status, 201, "{label}: {body}");
+            assert_eq!((body["mode"].as_str(), body["letter"].as_bool()), (Some("all"), Some(false)));
+            let letter = json!({"from_days": 11, "to_days": 20, "letter": true, "channels": ["sms"]});
+            let (status, body) = common::http::json_call(addr, "POST", "/api/v1/bands", &erp, Some(&letter)).await;
+            assert_eq!((status, body["field"].as_str()), (422, Some("channels")), "{body}");
+            let (_, rules) = common::http::json_call(addr, "GET", "/api/v1/rules", &erp, None).await;
+            assert_eq!(rules["rules"].as_array().unwrap().len(), 1, "nothing saved by the refused ones");
+            let (_, bands) = common::http::json_call(addr, "GET", "/api/v1/bands", &erp, None).await;
+            assert_eq!(bands["bands"][0]["channels"], json!(["push", "sms", "email"]));
         })
         .await;
     }

@@ -1208,7 +1208,7 @@ async fn emit_the_bands_with_filters_from_the_page() {
             .unwrap();
     }
     let actor = regua::domain::Actor::Cli("ana".into());
-    regua::actions::dunning::add_band(&t.db, (1, 10), None, false, &actor, 0)
+    regua::actions::dunning::add_band(&t.db, (1, 10), None, false, &Default::default(), &actor, 0)
         .await
         .unwrap();
     let driver = Driver::start();
@@ -1572,12 +1572,13 @@ async fn the_invoice_page_shows_its_collection_history_with_who_caused_each() {
         regua::dunning::RuleKind::BeforeDue,
         3,
         None,
+        &Default::default(),
         &actor,
         0,
     )
     .await
     .unwrap();
-    regua::actions::dunning::add_band(&t.db, (1, 10), None, false, &actor, 0)
+    regua::actions::dunning::add_band(&t.db, (1, 10), None, false, &Default::default(), &actor, 0)
         .await
         .unwrap();
     // The rule three days before the due date (10/01), the band two days after: each by the

@@ -1735,3 +1735,258 @@ async fn a_suppressed_email_address_hands_the_notice_to_the_next_channel() {
         assert_eq!((log[1].0, log[1].1), (Channel::Sms, NoticeStatus::Sent));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_and_bands_go_by_their_channels_with_fallback_or_on_all() {
+    for t in each_backend().await {
+        let db = &t.db;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        portal_isp(db, &sink).await;
+        // Ana (C3) has no mobile phone; her invoice is due on the 10th like Maria's.
+        import_ok(
+            db,
+            regua::import::ImportKind::Customers,
+            "external_id,name,document,email,mobile_phone\nC3,Ana Lima,111.444.777-35,ana@exemplo.com.br,\n",
+        )
+        .await;
+        import_ok(
+            db,
+            regua::import::ImportKind::Contracts,
+            "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\nK3,C3,Fibra 300,\"99,90\",10,email,Boleto BB\n",
+        )
+        .await;
+        regua::invoicing::generate_invoices(db, "K3", 1, &clock_on("2026-01-05"))
+            .await
+            .unwrap();
+        let stub = Stub::start(ok_sms()).await;
+        add_gateway(db, &stub, None).await;
+        let cli = |args: &[&str]| regua(&t.url, args, &[]);
+
+        // Bad input: named, nothing saved.
+        let bad = cli(&[
+            "rule",
+            "add",
+            "--method",
+            "Boleto BB",
+            "--kind",
+            "before_due",
+            "--days",
+            "5",
+            "--channels",
+            "whatsapp,email",
+        ]);
+        assert_eq!(bad.status.code(), Some(2));
+        assert_eq!(
+            stderr(&bad),
+            "--channels: whatsapp is not available yet: email, sms or push\n"
+        );
+        let bad = cli(&[
+            "rule",
+            "add",
+            "--method",
+            "Boleto BB",
+            "--kind",
+            "before_due",
+            "--days",
+            "5",
+            "--channels",
+            "sms,sms",
+        ]);
+        assert_eq!(stderr(&bad), "--channels: sms is listed twice\n");
+        let bad = cli(&[
+            "rule",
+            "add",
+            "--method",
+            "Boleto BB",
+            "--kind",
+            "before_due",
+            "--days",
+            "5",
+            "--mode",
+            "some",
+        ]);
+        assert_eq!(stderr(&bad), "--mode: \"some\" is not first or all\n");
+        let add = cli(&[
+            "rule",
+            "add",
+            "--method",
+            "Boleto BB",
+            "--kind",
+            "before_due",
+            "--days",
+            "5",
+            "--channels",
+            "sms,email",
+        ]);
+        assert!(add.status.success(), "{add:?}");
+        assert!(
+            stdout(&add).ends_with("on \"Boleto BB\" by sms,email (first)\n"),
+            "{}",
+            stdout(&add)
+        );
+        let list = stdout(&cli(&["rule", "list"]));
+        assert!(list.contains("\tsms,email\tfirst\n"), "{list}");
+
+        // The dry run says which channel each notice takes: Maria by SMS, Ana (no phone) by e-mail.
+        let dry = cli(&[
+            "routine",
+            "run",
+            "--date",
+            "2026-01-05",
+            "--dry-run",
+            "--json",
+        ]);
+        assert!(dry.status.success(), "{dry:?}");
+        let report: Value = serde_json::from_slice(&dry.stdout).unwrap();
+        let mut taken: Vec<(String, String)> = report["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["customer"].as_str().unwrap().to_string(),
+                    n["channel"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        taken.sort();
+        assert_eq!(
+            taken,
+            [
+                ("C1".to_string(), "sms".to_string()),
+                ("C3".to_string(), "email".to_string())
+            ],
+            "{}",
+            t.label
+        );
+        assert!(
+            cli(&["routine", "run", "--date", "2026-01-05"])
+                .status
+                .success()
+        );
+        drain(db, "2026-01-05").await;
+        assert_eq!(stub.on("/sms").len(), 1, "{}", t.label);
+        let sms: Value = serde_json::from_str(&stub.on("/sms")[0].body).unwrap();
+        assert_eq!(sms["to"], "5511987654321");
+        let mail = sink.received();
+        assert_eq!(mail.len(), 1);
+        assert_eq!(mail[0].to, vec!["ana@exemplo.com.br".to_string()]);
+
+        // Maria's address bounced: an e-mail-first rule hands her notice to SMS at send time.
+        let mut conn = db.pool.acquire().await.unwrap();
+        store::bounces::suppress(
+            &mut conn,
+            &store::bounces::Suppression {
+                address: "maria@exemplo.com.br".into(),
+                reason: "hard".into(),
+                status: Some("5.1.1".into()),
+                diagnostic: "550 5.1.1 User unknown".into(),
+                created_at: 0,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        drop(conn);
+        assert!(
+            cli(&[
+                "rule",
+                "add",
+                "--method",
+                "Boleto BB",
+                "--kind",
+                "on_due",
+                "--channels",
+                "email,sms"
+            ])
+            .status
+            .success()
+        );
+        assert!(
+            cli(&["routine", "run", "--date", "2026-01-10"])
+                .status
+                .success()
+        );
+        drain(db, "2026-01-10").await;
+        assert_eq!(stub.on("/sms").len(), 2, "{}: Maria by SMS", t.label);
+        assert_eq!(sink.received().len(), 2, "Ana by e-mail");
+        let mut conn = db.pool.acquire().await.unwrap();
+        let maria_log: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT channel, outcome, reply_text FROM delivery_attempts WHERE notice_id =
+               (SELECT notice_id FROM delivery_attempts WHERE reply_text LIKE 'e-mail suprimido%') ORDER BY id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        drop(conn);
+        assert_eq!(
+            maria_log,
+            [
+                ("email".to_string(), "skipped".to_string(), "e-mail suprimido: maria@exemplo.com.br (devolvido como inexistente, 5.1.1); segue por SMS".to_string()),
+                ("sms".to_string(), "sent".to_string(), maria_log[1].2.clone()),
+            ]
+        );
+
+        // A band on all its channels: one notice each; the suppressed e-mail is skipped.
+        let band = cli(&[
+            "band",
+            "add",
+            "--from",
+            "1",
+            "--to",
+            "10",
+            "--channels",
+            "sms,email",
+            "--mode",
+            "all",
+        ]);
+        assert!(band.status.success(), "{band:?}");
+        assert!(
+            cli(&["routine", "run", "--date", "2026-01-12"])
+                .status
+                .success()
+        );
+        drain(db, "2026-01-12").await;
+        let mut conn = db.pool.acquire().await.unwrap();
+        let mut band_notices: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT n.dedup_key, n.channel, n.status FROM notices n WHERE n.dedup_key LIKE 'band:%' ORDER BY n.dedup_key",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        drop(conn);
+        band_notices
+            .iter_mut()
+            .for_each(|(k, _, _)| *k = k.split(':').skip(3).collect());
+        band_notices.sort();
+        assert_eq!(
+            band_notices,
+            [
+                ("email".to_string(), "email".to_string(), "sent".to_string()),
+                (
+                    "email".to_string(),
+                    "email".to_string(),
+                    "skipped".to_string()
+                ),
+                ("sms".to_string(), "sms".to_string(), "sent".to_string()),
+            ],
+            "{}: Ana by e-mail only (no phone); Maria on both, her e-mail skipped",
+            t.label
+        );
+        // A band with a letter goes by e-mail only.
+        let bad = cli(&[
+            "band",
+            "add",
+            "--from",
+            "11",
+            "--to",
+            "20",
+            "--letter",
+            "--channels",
+            "sms",
+        ]);
+        assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    }
+}

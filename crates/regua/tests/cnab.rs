@@ -63,6 +63,7 @@ async fn a_return_file_pays_once_skips_the_reminders_and_keeps_what_it_cannot_ap
             regua::domain::rules::RuleKind::AfterDue,
             2,
             None,
+            &Default::default(),
             &operator,
             0,
         )

@@ -623,14 +623,43 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
             .status,
             303
         );
+        // Channels: SMS first, e-mail as fallback; a channel twice is refused, in Portuguese.
+        let twice = post(
+            "/configuracoes/regua/regras",
+            format!("_csrf={c}&method=Boleto+BB&kind=before_due&days=5&layout=&channel1=sms&channel2=sms&channel3=&mode=first"),
+        )
+        .await;
+        assert_eq!(twice.status, 422);
+        assert!(twice.body.contains("Um canal aparece duas vezes."), "{}", twice.body);
+        let r = post(
+            "/configuracoes/regua/regras",
+            format!("_csrf={c}&method=Boleto+BB&kind=before_due&days=5&layout=&channel1=sms&channel2=email&channel3=&mode=first"),
+        )
+        .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let letter_sms = post(
+            "/configuracoes/regua/faixas",
+            format!("_csrf={c}&from=31&to=60&generation=email_and_letter&channel1=sms&mode=first"),
+        )
+        .await;
+        assert_eq!(letter_sms.status, 422);
+        assert!(letter_sms.body.contains("Uma faixa que gera carta é enviada só por e-mail"), "{}", letter_sms.body);
+        let r = post(
+            "/configuracoes/regua/faixas",
+            format!("_csrf={c}&from=31&to=60&generation=email&channel1=sms&channel2=email&mode=all"),
+        )
+        .await;
+        assert_eq!(r.status, 303, "{}", r.body);
         let page = http(addr, "GET", "/configuracoes/regua", &ana, "").await;
         assert!(
             page.body.contains(
-                "<td>Após o vencimento</td><td>13</td><td>Lembrete após o vencimento</td>"
+                "<td>Após o vencimento</td><td>13</td><td>Lembrete após o vencimento</td><td>e-mail</td>"
             ),
             "{}",
             page.body
         );
+        assert!(page.body.contains("<td>5</td><td>Lembrete antes do vencimento</td><td>SMS, depois e-mail</td>"), "{}", page.body);
+        assert!(page.body.contains("<td>31 a 60</td><td>E-mail</td><td>Aviso de atraso</td><td>SMS e e-mail</td>"), "{}", page.body);
         assert!(
             page.body
                 .contains("<td>11 a 30</td><td>E-mail e carta (revisão antes do envio)</td>")
@@ -649,17 +678,24 @@ async fn the_regua_page_adds_rules_and_bands_with_errors_in_portuguese() {
             404
         );
         let mut conn = db.pool.acquire().await.unwrap();
-        assert!(
-            store::rules::list_send_rules(&mut conn)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        let left = store::rules::list_send_rules(&mut conn).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].days, 13, "the SMS rule (listed first, before the due date) went");
         let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
             .fetch_all(&mut *conn)
             .await
             .unwrap();
-        assert_eq!(actions, ["rule.add", "band.add", "band.add", "rule.remove"]);
+        assert_eq!(
+            actions,
+            ["rule.add", "band.add", "band.add", "rule.add", "band.add", "rule.remove"]
+        );
+        let trail: String = sqlx::query_scalar(
+            "SELECT after FROM audit_log WHERE action = 'rule.add' ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(trail, "Boleto BB before_due 5 sms,email first");
         drop(conn);
         // Routines.
         let bad = http(

@@ -2,7 +2,7 @@
 //! holidays, letters waiting for review and pauses of dunning.
 
 use crate::domain::Actor;
-use crate::domain::rules::{BandId, LetterId, PauseId, RuleId, RuleKind};
+use crate::domain::rules::{BandId, ChannelPlan, LetterId, PauseId, RuleId, RuleKind};
 use crate::domain::schedule::{HolidayId, HolidayScope, RoutineId, Task};
 use crate::store::dunning::PauseTarget;
 use crate::store::parties::ConfigError;
@@ -10,20 +10,28 @@ use crate::store::{self, Db};
 
 use super::{Audit, in_transaction};
 
-/// Adds a send rule to the billing method named `method`.
+/// Adds a send rule to the billing method named `method`, going by `channels`.
+#[allow(clippy::too_many_arguments)]
 pub async fn add_rule(
     db: &Db,
     method: &str,
     kind: RuleKind,
     days: u16,
     layout: Option<&str>,
+    channels: &ChannelPlan,
     actor: &Actor,
     now_ms: i64,
 ) -> Result<RuleId, ConfigError> {
     in_transaction(db, async |tx| {
         let id = store::rules::insert_send_rule(tx, method, kind, days, layout, now_ms).await?;
+        store::rules::set_rule_channels(tx, id, channels).await?;
         Audit::of("rule.add", format!("rule:{id}"))
-            .after(format!("{method} {} {days}", kind.as_str()))
+            .after(format!(
+                "{method} {} {days} {} {}",
+                kind.as_str(),
+                channels.list(),
+                channels.mode.as_str()
+            ))
             .write(tx, actor, now_ms)
             .await?;
         Ok(id)
@@ -45,20 +53,34 @@ pub async fn remove_rule(db: &Db, id: RuleId, actor: &Actor, now_ms: i64) -> any
     .await
 }
 
-/// Adds an overdue band (`from`–`to` days overdue), e-mail only or e-mail and letter.
+/// Adds an overdue band (`from`–`to` days overdue), e-mail only or e-mail and letter, going
+/// by `channels` (a band with a letter goes by e-mail only: the letter is an attachment).
 pub async fn add_band(
     db: &Db,
     (from, to): (u16, u16),
     layout: Option<&str>,
     letter: bool,
+    channels: &ChannelPlan,
     actor: &Actor,
     now_ms: i64,
 ) -> Result<BandId, ConfigError> {
+    if letter && channels.channels != [crate::domain::delivery::Channel::Email] {
+        return Err(ConfigError::Invalid {
+            field: "channels",
+            reason: "a band that generates a letter goes by e-mail only (the letter is attached)"
+                .into(),
+        });
+    }
     in_transaction(db, async |tx| {
         let id = store::dunning::insert_band(tx, from, to, layout, letter, now_ms).await?;
+        store::dunning::set_band_channels(tx, id, channels).await?;
         let generation = if letter { "email_and_letter" } else { "email" };
         Audit::of("band.add", format!("band:{id}"))
-            .after(format!("{from}-{to} {generation}"))
+            .after(format!(
+                "{from}-{to} {generation} {} {}",
+                channels.list(),
+                channels.mode.as_str()
+            ))
             .write(tx, actor, now_ms)
             .await?;
         Ok(id)

@@ -38,6 +38,14 @@ pub enum BandCmd {
         /// The layout's name (default: "Faixa de atraso").
         #[arg(long)]
         layout: Option<String>,
+        /// The channels, in order: email, sms, push (default: email; a band with a letter goes
+        /// by e-mail only).
+        #[arg(long, default_value = "email")]
+        channels: String,
+        /// first (the first channel that reaches the subscriber, the next ones as fallback)
+        /// or all.
+        #[arg(long, default_value = "first")]
+        mode: String,
         /// Generation type email_and_letter: a PDF collection letter, reviewed before sending.
         #[arg(long)]
         letter: bool,
@@ -250,13 +258,23 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             from,
             to,
             layout,
+            channels,
+            mode,
             letter,
         } => {
+            let plan = match super::channel_plan(&channels, &mode) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             match crate::actions::dunning::add_band(
                 &db,
                 (from, to),
                 layout.as_deref(),
                 letter,
+                &plan,
                 &super::actor(),
                 g.clock()?.now_millis(),
             )
@@ -264,17 +282,21 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             {
                 Ok(id) => {
                     let generation = if letter { "email_and_letter" } else { "email" };
-                    println!("band {id} added: {from}-{to} days overdue ({generation})");
+                    println!(
+                        "band {id} added: {from}-{to} days overdue ({generation}) by {} ({})",
+                        plan.list(),
+                        plan.mode.as_str()
+                    );
                 }
                 Err(e) => return config_error(e),
             }
         }
         BandCmd::List => {
             let layouts = store::layouts::list_layouts(&mut conn).await?;
-            println!("id\tfrom\tto\tgeneration\tlayout");
+            println!("id\tfrom\tto\tgeneration\tlayout\tchannels\tmode");
             for b in store::dunning::list_bands(&mut conn).await? {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     b.id,
                     b.from_days,
                     b.to_days,
@@ -286,7 +308,9 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
                     layouts
                         .iter()
                         .find(|l| l.id == b.layout)
-                        .map_or("?", |l| l.name.as_str())
+                        .map_or("?", |l| l.name.as_str()),
+                    b.channels.list(),
+                    b.channels.mode.as_str()
                 );
             }
         }

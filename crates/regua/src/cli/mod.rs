@@ -267,3 +267,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// `--channels` and `--mode` of `rule add` and `band add`, with the flag named in the error.
+pub(crate) fn channel_plan(
+    channels: &str,
+    mode: &str,
+) -> Result<crate::domain::rules::ChannelPlan, String> {
+    if let Err(e) = mode.parse::<crate::domain::rules::ChannelMode>() {
+        return Err(format!("--mode: {e}"));
+    }
+    crate::domain::rules::ChannelPlan::parse(channels, mode).map_err(|e| format!("--channels: {e}"))
+}

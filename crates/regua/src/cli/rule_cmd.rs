@@ -24,6 +24,13 @@ pub enum RuleCmd {
         /// The layout's name (default: the one for the kind's purpose).
         #[arg(long)]
         layout: Option<String>,
+        /// The channels, in order: email, sms, push (default: email).
+        #[arg(long, default_value = "email")]
+        channels: String,
+        /// first (the first channel that reaches the subscriber, the next ones as fallback)
+        /// or all (every channel that reaches).
+        #[arg(long, default_value = "first")]
+        mode: String,
     },
     /// List every rule.
     List,
@@ -47,13 +54,23 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             kind,
             days,
             layout,
+            channels,
+            mode,
         } => {
+            let plan = match super::channel_plan(&channels, &mode) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             match crate::actions::dunning::add_rule(
                 &db,
                 &method,
                 kind,
                 days,
                 layout.as_deref(),
+                &plan,
                 &actor(),
                 g.clock()?.now_millis(),
             )
@@ -61,8 +78,10 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             {
                 Ok(id) => {
                     println!(
-                        "rule {id} added: {} {days} day(s) on {method:?}",
-                        kind.as_str()
+                        "rule {id} added: {} {days} day(s) on {method:?} by {} ({})",
+                        kind.as_str(),
+                        plan.list(),
+                        plan.mode.as_str()
                     );
                 }
                 Err(store::parties::ConfigError::Other(e)) => return Err(e),
@@ -75,10 +94,10 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
         RuleCmd::List => {
             let methods = store::parties::list_billing_methods(&mut conn).await?;
             let layouts = store::layouts::list_layouts(&mut conn).await?;
-            println!("id\tmethod\tkind\tdays\tlayout");
+            println!("id\tmethod\tkind\tdays\tlayout\tchannels\tmode");
             for r in store::rules::list_send_rules(&mut conn).await? {
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     r.id,
                     methods
                         .iter()
@@ -89,7 +108,9 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
                     layouts
                         .iter()
                         .find(|l| l.id == r.layout)
-                        .map_or("?", |l| l.name.as_str())
+                        .map_or("?", |l| l.name.as_str()),
+                    r.channels.list(),
+                    r.channels.mode.as_str()
                 );
             }
         }

@@ -18,19 +18,27 @@ use super::{ContractId, InvoiceId};
 /// A notice's dedup key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum NoticeKey {
-    /// A send rule of the régua for an invoice: `rule:<invoice>:<rule>`.
+    /// A send rule of the régua for an invoice: `rule:<invoice>:<rule>`, or
+    /// `rule:<invoice>:<rule>:<channel>` for one of the notices of a rule sent on all its
+    /// channels (mode `all`). A notice falling back from one channel to the next keeps the
+    /// key without a channel: it is one notice.
     Rule {
         /// The invoice.
         invoice: InvoiceId,
         /// The send rule.
         rule: super::rules::RuleId,
+        /// The channel, for mode `all`.
+        channel: Option<Channel>,
     },
-    /// An overdue band for an invoice: `band:<invoice>:<band>`.
+    /// An overdue band for an invoice: `band:<invoice>:<band>`, or
+    /// `band:<invoice>:<band>:<channel>` in mode `all`.
     Band {
         /// The invoice.
         invoice: InvoiceId,
         /// The overdue band.
         band: super::rules::BandId,
+        /// The channel, for mode `all`.
+        channel: Option<Channel>,
     },
     /// The message of a contract's generated invoices ("enviar e-mail ao gerar financeiro"),
     /// named by its first invoice: `generated:<contract>:<invoice>`.
@@ -169,8 +177,26 @@ impl NoticeKey {
 impl fmt::Display for NoticeKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NoticeKey::Rule { invoice, rule } => write!(f, "rule:{invoice}:{rule}"),
-            NoticeKey::Band { invoice, band } => write!(f, "band:{invoice}:{band}"),
+            NoticeKey::Rule {
+                invoice,
+                rule,
+                channel: None,
+            } => write!(f, "rule:{invoice}:{rule}"),
+            NoticeKey::Rule {
+                invoice,
+                rule,
+                channel: Some(c),
+            } => write!(f, "rule:{invoice}:{rule}:{c}"),
+            NoticeKey::Band {
+                invoice,
+                band,
+                channel: None,
+            } => write!(f, "band:{invoice}:{band}"),
+            NoticeKey::Band {
+                invoice,
+                band,
+                channel: Some(c),
+            } => write!(f, "band:{invoice}:{band}:{c}"),
             NoticeKey::Generated { contract, invoice } => {
                 write!(f, "generated:{contract}:{invoice}")
             }
@@ -238,10 +264,22 @@ impl FromStr for NoticeKey {
             ("rule", [i, r]) => NoticeKey::Rule {
                 invoice: InvoiceId(int(i)?),
                 rule: super::rules::RuleId(int(r)?),
+                channel: None,
+            },
+            ("rule", [i, r, c]) => NoticeKey::Rule {
+                invoice: InvoiceId(int(i)?),
+                rule: super::rules::RuleId(int(r)?),
+                channel: Some(c.parse().map_err(|_| bad())?),
             },
             ("band", [i, b]) => NoticeKey::Band {
                 invoice: InvoiceId(int(i)?),
                 band: super::rules::BandId(int(b)?),
+                channel: None,
+            },
+            ("band", [i, b, c]) => NoticeKey::Band {
+                invoice: InvoiceId(int(i)?),
+                band: super::rules::BandId(int(b)?),
+                channel: Some(c.parse().map_err(|_| bad())?),
             },
             ("generated", [c, i]) => NoticeKey::Generated {
                 contract: ContractId(int(c)?),
@@ -321,10 +359,22 @@ mod tests {
             NoticeKey::Rule {
                 invoice: InvoiceId(42),
                 rule: super::super::rules::RuleId(7),
+                channel: None,
+            },
+            NoticeKey::Rule {
+                invoice: InvoiceId(42),
+                rule: super::super::rules::RuleId(7),
+                channel: Some(Channel::Sms),
             },
             NoticeKey::Band {
                 invoice: InvoiceId(42),
                 band: super::super::rules::BandId(2),
+                channel: None,
+            },
+            NoticeKey::Band {
+                invoice: InvoiceId(42),
+                band: super::super::rules::BandId(2),
+                channel: Some(Channel::Push),
             },
             NoticeKey::Generated {
                 contract: ContractId(3),
@@ -400,8 +450,17 @@ mod tests {
                 NoticeKey::Rule {
                     invoice: InvoiceId(42),
                     rule: super::super::rules::RuleId(7),
+                    channel: None,
                 },
                 "rule:42:7",
+            ),
+            (
+                NoticeKey::Band {
+                    invoice: InvoiceId(42),
+                    band: super::super::rules::BandId(3),
+                    channel: Some(Channel::Sms),
+                },
+                "band:42:3:sms",
             ),
             (
                 NoticeKey::Manual {

@@ -67,6 +67,95 @@ impl RuleKind {
     }
 }
 
+/// How a rule or band reaches a subscriber: an ordered channel list and a mode (#22,
+/// docs/dunning.md "Channels").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelPlan {
+    /// In order of preference; never empty.
+    pub channels: Vec<super::delivery::Channel>,
+    /// `first` or `all`.
+    pub mode: ChannelMode,
+}
+
+impl Default for ChannelPlan {
+    /// E-mail only: what every rule and band did before channels existed.
+    fn default() -> Self {
+        ChannelPlan {
+            channels: vec![super::delivery::Channel::Email],
+            mode: ChannelMode::First,
+        }
+    }
+}
+
+impl ChannelPlan {
+    /// Reads `email,sms` and `first|all`, refusing an empty or repeated list and WhatsApp
+    /// (not a channel of Régua yet).
+    pub fn parse(channels: &str, mode: &str) -> Result<ChannelPlan, String> {
+        if channels
+            .split(',')
+            .any(|c| c.trim().eq_ignore_ascii_case("whatsapp"))
+        {
+            return Err("whatsapp is not available yet: email, sms or push".into());
+        }
+        let list = super::delivery::Channel::parse_list(channels)?;
+        if list.is_empty() {
+            return Err("at least one channel: email, sms or push".into());
+        }
+        Ok(ChannelPlan {
+            channels: list,
+            mode: mode.parse()?,
+        })
+    }
+
+    /// `email,sms`.
+    pub fn list(&self) -> String {
+        super::delivery::Channel::format_list(&self.channels)
+    }
+
+    /// As a clerk reads it: "SMS, depois e-mail" or "SMS e e-mail".
+    pub fn label_pt(&self) -> String {
+        let names: Vec<&str> = self.channels.iter().map(|c| c.label_pt()).collect();
+        match (self.mode, names.as_slice()) {
+            (_, [one]) => (*one).to_string(),
+            (ChannelMode::First, _) => names.join(", depois "),
+            (ChannelMode::All, _) => {
+                let (last, rest) = names.split_last().expect("not empty");
+                format!("{} e {last}", rest.join(", "))
+            }
+        }
+    }
+}
+
+/// How a channel list is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelMode {
+    /// The first channel the subscriber can receive; the next ones when it fails for good.
+    First,
+    /// Every channel the subscriber can receive, one notice each.
+    All,
+}
+
+impl ChannelMode {
+    /// The stored and CLI name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelMode::First => "first",
+            ChannelMode::All => "all",
+        }
+    }
+}
+
+impl std::str::FromStr for ChannelMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "first" => Ok(ChannelMode::First),
+            "all" => Ok(ChannelMode::All),
+            other => Err(format!("{other:?} is not first or all")),
+        }
+    }
+}
+
 /// A send rule of a billing method ("regra de envio").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRule {
@@ -80,6 +169,8 @@ pub struct SendRule {
     pub days: u16,
     /// The layout it sends.
     pub layout: LayoutId,
+    /// The channels it goes by.
+    pub channels: ChannelPlan,
 }
 
 impl SendRule {
@@ -115,6 +206,8 @@ pub struct OverdueBand {
     /// Generation type `email_and_letter`: a PDF collection letter goes with the e-mail, after
     /// an operator reviews it.
     pub letter: bool,
+    /// The channels it goes by.
+    pub channels: ChannelPlan,
 }
 
 impl OverdueBand {
@@ -141,6 +234,10 @@ pub struct PlanInvoice {
     pub delivery: DeliveryType,
     /// The customer has an e-mail on file.
     pub has_email: bool,
+    /// The customer has a mobile phone on file.
+    pub has_phone: bool,
+    /// The customer has the app (a push device registered).
+    pub has_device: bool,
     /// Dunning paused for it (or its customer) through this date.
     pub paused_until: Option<Date>,
 }

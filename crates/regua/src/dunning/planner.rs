@@ -17,7 +17,10 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::civil::Date;
 
-pub use crate::domain::rules::{DEFAULT_WINDOW_DAYS, OverdueBand, PlanInvoice, RuleKind, SendRule};
+use crate::domain::delivery::Channel;
+pub use crate::domain::rules::{
+    ChannelMode, ChannelPlan, DEFAULT_WINDOW_DAYS, OverdueBand, PlanInvoice, RuleKind, SendRule,
+};
 use crate::domain::{BillingMethodId, DeliveryType, InvoiceId, LayoutId, NoticeKey, Purpose};
 
 /// Why a notice that would fire is not sent.
@@ -27,8 +30,11 @@ pub enum SkipReason {
     Paid,
     /// Printed delivery: never e-mailed automatically.
     Printed,
-    /// No e-mail on file.
+    /// No e-mail on file (an e-mail-only rule or band).
     NoEmail,
+    /// None of the rule's or band's channels can reach the subscriber (no e-mail, no mobile
+    /// phone or no SMS gateway, no app or no push configuration).
+    NoChannel,
     /// Dunning paused ("promessa de pagamento").
     Paused,
     /// A more advanced rule of the same invoice fired in the same window, or the invoice's
@@ -45,6 +51,7 @@ impl SkipReason {
             SkipReason::Paid => "paid",
             SkipReason::Printed => "printed",
             SkipReason::NoEmail => "no_email",
+            SkipReason::NoChannel => "no_channel",
             SkipReason::Paused => "paused",
             SkipReason::Superseded => "superseded",
             SkipReason::AlreadySent => "already_sent",
@@ -68,6 +75,10 @@ pub struct Planned {
     /// For an `email_and_letter` band's notice, the band: it waits for an operator to review
     /// its collection letter instead of going to the outbox.
     pub letter_band: Option<i64>,
+    /// The channel it goes by first.
+    pub channel: Channel,
+    /// The channels it falls back to, in order (mode `first`).
+    pub fallback: Vec<Channel>,
 }
 
 /// A notice that would fire but is not sent.
@@ -105,6 +116,27 @@ pub struct PlanInput<'a> {
     pub bands: &'a [OverdueBand],
     /// Dedup keys already in the outbox.
     pub already: &'a HashSet<String>,
+    /// Which channels besides e-mail the installation can send on.
+    pub available: Available,
+}
+
+/// The channels besides e-mail an installation can send on now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Available {
+    /// An active SMS gateway exists.
+    pub sms: bool,
+    /// Push is configured (the Firebase service account).
+    pub push: bool,
+}
+
+impl Available {
+    fn reaches(self, inv: &PlanInvoice, c: Channel) -> bool {
+        match c {
+            Channel::Email => inv.has_email,
+            Channel::Sms => self.sms && inv.has_phone,
+            Channel::Push => self.push && inv.has_device,
+        }
+    }
 }
 
 /// The planner's output.
@@ -149,30 +181,35 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         } else {
             None
         };
-        let band = band.and_then(|band| {
-            let key = NoticeKey::Band {
-                invoice: inv.id,
-                band: band.id,
-            };
-            let text = key.to_string();
-            // A band already sent is simply not due again: not worth a line in the dry run.
-            if input.already.contains(&text) {
-                return None;
+        let band: Vec<(Candidate, Option<SkipReason>)> = match band {
+            Some(band) => {
+                let key = |channel| NoticeKey::Band {
+                    invoice: inv.id,
+                    band: band.id,
+                    channel,
+                };
+                let candidate = Candidate {
+                    cause: band.cause(),
+                    key: key(None),
+                    purpose: Purpose::OverdueBand,
+                    layout: band.layout,
+                    letter_band: band.letter.then_some(band.id.0),
+                    channel: Channel::Email,
+                    fallback: Vec::new(),
+                };
+                expand(inv, today, input, &band.channels, candidate, key)
+                    .into_iter()
+                    // A band already sent is simply not due again: not worth a line in the
+                    // dry run.
+                    .filter(|(_, r)| *r != Some(SkipReason::AlreadySent))
+                    .collect()
             }
-            let reason = blocked(inv, today, input.already, &text);
-            let candidate = Candidate {
-                cause: band.cause(),
-                key,
-                purpose: Purpose::OverdueBand,
-                layout: band.layout,
-                letter_band: band.letter.then_some(band.id.0),
-            };
-            Some((candidate, reason))
-        });
+            None => Vec::new(),
+        };
         // One collection message per invoice per run (docs/dunning.md, "Precedence"): when the
         // invoice's band goes out, it carries the collection; the rule that would have gone out
         // the same day is recorded `superseded`.
-        let band_goes = matches!(band, Some((_, None)));
+        let band_goes = band.iter().any(|(_, r)| r.is_none());
         // Rules: every one whose target is in the window; the most advanced wins.
         let mut fired: Vec<(&SendRule, Date)> = rules_by_method
             .get(&inv.method)
@@ -184,62 +221,133 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         fired.sort_by_key(|(r, t)| (*t, r.kind, r.days, r.id));
         let winner = fired.len().checked_sub(1);
         for (i, (rule, _)) in fired.iter().enumerate() {
-            let key = NoticeKey::Rule {
+            let key = |channel| NoticeKey::Rule {
                 invoice: inv.id,
                 rule: rule.id,
-            };
-            let reason = if Some(i) != winner {
-                Some(SkipReason::Superseded)
-            } else {
-                match blocked(inv, today, input.already, &key.to_string()) {
-                    None if band_goes => Some(SkipReason::Superseded),
-                    other => other,
-                }
+                channel,
             };
             let candidate = Candidate {
                 cause: rule.cause(),
-                key,
+                key: key(None),
                 purpose: rule.kind.default_purpose(),
                 layout: rule.layout,
                 letter_band: None,
+                channel: Channel::Email,
+                fallback: Vec::new(),
             };
-            push(&mut out, inv.id, candidate, reason);
+            if Some(i) != winner {
+                push(&mut out, inv.id, candidate, Some(SkipReason::Superseded));
+                continue;
+            }
+            for (c, reason) in expand(inv, today, input, &rule.channels, candidate, key) {
+                let reason = match reason {
+                    None if band_goes => Some(SkipReason::Superseded),
+                    other => other,
+                };
+                push(&mut out, inv.id, c, reason);
+            }
         }
-        if let Some((candidate, reason)) = band {
+        for (candidate, reason) in band {
             push(&mut out, inv.id, candidate, reason);
         }
     }
     out
 }
 
-fn blocked(
+/// A candidate on its channels: mode `first`, one notice by the first channel that reaches the
+/// subscriber, falling back to the others that do; mode `all`, one per channel that reaches
+/// (each its own key). None reaches: skipped `no_channel` (`no_email` for an e-mail-only list).
+fn expand(
     inv: &PlanInvoice,
     today: Date,
-    already: &HashSet<String>,
-    key: &str,
-) -> Option<SkipReason> {
+    input: &PlanInput<'_>,
+    plan: &ChannelPlan,
+    base: Candidate,
+    key: impl Fn(Option<Channel>) -> NoticeKey,
+) -> Vec<(Candidate, Option<SkipReason>)> {
+    if let Some(r) = blocked(inv, today) {
+        return vec![(base, Some(r))];
+    }
+    // A letter band's notice carries its letter by e-mail.
+    let channels: &[Channel] = if base.letter_band.is_some() {
+        &[Channel::Email]
+    } else {
+        &plan.channels
+    };
+    let reach: Vec<Channel> = channels
+        .iter()
+        .copied()
+        .filter(|c| input.available.reaches(inv, *c))
+        .collect();
+    if reach.is_empty() {
+        let reason = if channels == [Channel::Email] {
+            SkipReason::NoEmail
+        } else {
+            SkipReason::NoChannel
+        };
+        return vec![(base, Some(reason))];
+    }
+    let already = |k: &NoticeKey| {
+        input
+            .already
+            .contains(&k.to_string())
+            .then_some(SkipReason::AlreadySent)
+    };
+    match plan.mode {
+        ChannelMode::First => {
+            let reason = already(&base.key);
+            vec![(
+                Candidate {
+                    channel: reach[0],
+                    fallback: reach[1..].to_vec(),
+                    ..base
+                },
+                reason,
+            )]
+        }
+        ChannelMode::All => reach
+            .iter()
+            .map(|c| {
+                let k = key(Some(*c));
+                let reason = already(&k);
+                (
+                    Candidate {
+                        key: k,
+                        channel: *c,
+                        fallback: Vec::new(),
+                        cause: base.cause.clone(),
+                        ..base.clone()
+                    },
+                    reason,
+                )
+            })
+            .collect(),
+    }
+}
+
+/// Why nothing about the invoice goes out, whatever the channel.
+fn blocked(inv: &PlanInvoice, today: Date) -> Option<SkipReason> {
     if !inv.open {
         Some(SkipReason::Paid)
     } else if inv.delivery == DeliveryType::Printed {
         Some(SkipReason::Printed)
     } else if inv.paused_until.is_some_and(|p| p >= today) {
         Some(SkipReason::Paused)
-    } else if !inv.has_email {
-        Some(SkipReason::NoEmail)
-    } else if already.contains(key) {
-        Some(SkipReason::AlreadySent)
     } else {
         None
     }
 }
 
 /// A notice that fires, before it is known whether it goes out.
+#[derive(Clone)]
 struct Candidate {
     cause: String,
     key: NoticeKey,
     purpose: Purpose,
     layout: LayoutId,
     letter_band: Option<i64>,
+    channel: Channel,
+    fallback: Vec<Channel>,
 }
 
 fn push(out: &mut Plan, invoice: InvoiceId, c: Candidate, reason: Option<SkipReason>) {
@@ -251,6 +359,8 @@ fn push(out: &mut Plan, invoice: InvoiceId, c: Candidate, reason: Option<SkipRea
             purpose: c.purpose,
             layout: c.layout,
             letter_band: c.letter_band,
+            channel: c.channel,
+            fallback: c.fallback,
         }),
         Some(reason) => out.skipped.push(Skipped {
             invoice,
@@ -273,6 +383,7 @@ mod tests {
 
     fn rule(id: i64, kind: RuleKind, days: u16) -> SendRule {
         SendRule {
+            channels: ChannelPlan::default(),
             id: crate::domain::rules::RuleId(id),
             method: METHOD,
             kind,
@@ -290,6 +401,8 @@ mod tests {
             open: true,
             delivery: DeliveryType::Email,
             has_email: true,
+            has_phone: false,
+            has_device: false,
             paused_until: None,
         }
     }
@@ -303,6 +416,7 @@ mod tests {
         already: &HashSet<String>,
     ) -> Plan {
         plan(&PlanInput {
+            available: Available::default(),
             today,
             last_run,
             window_days: DEFAULT_WINDOW_DAYS,
@@ -315,6 +429,159 @@ mod tests {
 
     fn causes(p: &Plan) -> Vec<String> {
         p.notices.iter().map(|n| n.cause.clone()).collect()
+    }
+
+    fn channels(list: &str, mode: &str) -> ChannelPlan {
+        ChannelPlan::parse(list, mode).unwrap()
+    }
+
+    fn plan_with(
+        inv: PlanInvoice,
+        rule: SendRule,
+        available: Available,
+        already: &HashSet<String>,
+    ) -> Plan {
+        let today = rule.target(inv.due);
+        plan(&PlanInput {
+            today,
+            last_run: today.yesterday().ok(),
+            window_days: DEFAULT_WINDOW_DAYS,
+            invoices: &[inv],
+            rules: &[rule],
+            bands: &[],
+            already,
+            available,
+        })
+    }
+
+    #[test]
+    fn mode_first_takes_the_first_channel_that_reaches_and_keeps_the_rest_as_fallback() {
+        let both = Available {
+            sms: true,
+            push: true,
+        };
+        let mut r = rule(7, RuleKind::AfterDue, 3);
+        r.channels = channels("sms,push,email", "first");
+        let mut inv = invoice(1, date(2026, 3, 10));
+        inv.has_phone = true;
+        let p = plan_with(inv.clone(), r.clone(), both, &HashSet::new());
+        assert_eq!(p.notices.len(), 1);
+        assert_eq!(
+            (p.notices[0].channel, p.notices[0].fallback.clone()),
+            (Channel::Sms, vec![Channel::Email])
+        );
+        assert_eq!(
+            p.notices[0].dedup_key.to_string(),
+            "rule:1:7",
+            "one notice: one key"
+        );
+        // No phone: e-mail. Phone, but no SMS gateway: e-mail too.
+        inv.has_phone = false;
+        let p = plan_with(inv.clone(), r.clone(), both, &HashSet::new());
+        assert_eq!(
+            (p.notices[0].channel, p.notices[0].fallback.clone()),
+            (Channel::Email, vec![])
+        );
+        inv.has_phone = true;
+        let p = plan_with(
+            inv.clone(),
+            r.clone(),
+            Available::default(),
+            &HashSet::new(),
+        );
+        assert_eq!(p.notices[0].channel, Channel::Email);
+        // The app first when the customer has it.
+        inv.has_device = true;
+        let p = plan_with(inv, r, both, &HashSet::new());
+        assert_eq!(
+            (p.notices[0].channel, p.notices[0].fallback.clone()),
+            (Channel::Sms, vec![Channel::Push, Channel::Email])
+        );
+    }
+
+    #[test]
+    fn mode_all_plans_one_notice_per_channel_each_with_its_key() {
+        let mut r = rule(7, RuleKind::AfterDue, 3);
+        r.channels = channels("sms,email", "all");
+        let mut inv = invoice(1, date(2026, 3, 10));
+        inv.has_phone = true;
+        let avail = Available {
+            sms: true,
+            push: false,
+        };
+        let p = plan_with(inv.clone(), r.clone(), avail, &HashSet::new());
+        let keys: Vec<(String, Channel)> = p
+            .notices
+            .iter()
+            .map(|n| (n.dedup_key.to_string(), n.channel))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("rule:1:7:sms".to_string(), Channel::Sms),
+                ("rule:1:7:email".to_string(), Channel::Email)
+            ]
+        );
+        assert!(p.notices.iter().all(|n| n.fallback.is_empty()));
+        // One of them already went: only the other.
+        let already: HashSet<String> = ["rule:1:7:sms".to_string()].into();
+        let p = plan_with(inv, r, avail, &already);
+        assert_eq!(p.notices.len(), 1);
+        assert_eq!(p.notices[0].channel, Channel::Email);
+        assert_eq!(p.skipped[0].reason, SkipReason::AlreadySent);
+    }
+
+    #[test]
+    fn a_subscriber_no_channel_reaches_is_skipped_no_channel() {
+        let mut r = rule(7, RuleKind::AfterDue, 3);
+        r.channels = channels("sms,email", "first");
+        let mut inv = invoice(1, date(2026, 3, 10));
+        inv.has_email = false;
+        let p = plan_with(
+            inv.clone(),
+            r.clone(),
+            Available {
+                sms: true,
+                push: true,
+            },
+            &HashSet::new(),
+        );
+        assert!(p.notices.is_empty());
+        assert_eq!(p.skipped[0].reason, SkipReason::NoChannel);
+        assert_eq!(SkipReason::NoChannel.as_str(), "no_channel");
+        // An e-mail-only rule keeps its own reason.
+        r.channels = ChannelPlan::default();
+        let p = plan_with(inv, r, Available::default(), &HashSet::new());
+        assert_eq!(p.skipped[0].reason, SkipReason::NoEmail);
+    }
+
+    #[test]
+    fn a_letter_band_goes_by_email_whatever_its_channels() {
+        let mut inv = invoice(1, date(2026, 3, 10));
+        inv.has_phone = true;
+        let band = OverdueBand {
+            id: crate::domain::rules::BandId(2),
+            from_days: 1,
+            to_days: 10,
+            layout: LayoutId(9),
+            letter: true,
+            channels: channels("sms,email", "first"),
+        };
+        let p = plan(&PlanInput {
+            today: date(2026, 3, 12),
+            last_run: None,
+            window_days: DEFAULT_WINDOW_DAYS,
+            invoices: &[inv],
+            rules: &[],
+            bands: &[band],
+            already: &HashSet::new(),
+            available: Available {
+                sms: true,
+                push: true,
+            },
+        });
+        assert_eq!(p.notices[0].channel, Channel::Email);
+        assert_eq!(p.notices[0].letter_band, Some(2));
     }
 
     #[test]
@@ -486,6 +753,7 @@ mod tests {
     fn bands_fire_once_each_and_again_in_the_next_band() {
         let bands = [
             OverdueBand {
+                channels: ChannelPlan::default(),
                 id: crate::domain::rules::BandId(1),
                 from_days: 1,
                 to_days: 10,
@@ -493,6 +761,7 @@ mod tests {
                 letter: false,
             },
             OverdueBand {
+                channels: ChannelPlan::default(),
                 id: crate::domain::rules::BandId(2),
                 from_days: 11,
                 to_days: 30,
@@ -530,6 +799,7 @@ mod tests {
         // on 20/02/2021.
         let rules = [rule(3, RuleKind::AfterDue, 5)];
         let bands = [OverdueBand {
+            channels: ChannelPlan::default(),
             id: crate::domain::rules::BandId(1),
             from_days: 1,
             to_days: 10,
@@ -664,6 +934,8 @@ mod properties {
                 open: true,
                 delivery: DeliveryType::Email,
                 has_email: true,
+                has_phone: false,
+                has_device: false,
                 paused_until: None,
             }).collect();
             let rules: Vec<SendRule> = rules.iter().enumerate().map(|(i, (k, d))| SendRule {
@@ -672,6 +944,7 @@ mod properties {
                 kind: kind(*k),
                 days: if kind(*k) == RuleKind::OnDue { 0 } else { *d },
                 layout: LayoutId(1),
+                channels: ChannelPlan::default(),
             }).collect();
             let bands: Vec<OverdueBand> = [(1, 10), (11, 30), (31, 60)].iter().zip(1..).map(|(&(f, t), id)| OverdueBand {
                 id: crate::domain::rules::BandId(id),
@@ -679,6 +952,7 @@ mod properties {
                 to_days: t,
                 layout: LayoutId(2),
                 letter: false,
+                channels: ChannelPlan::default(),
             }).collect();
             let mut already: HashSet<String> = HashSet::new();
             let mut last: Option<Date> = None;
@@ -699,6 +973,7 @@ mod properties {
                     rules: &rules,
                     bands: &bands,
                     already: &already,
+                    available: Available::default(),
                 });
                 for n in &p.notices {
                     prop_assert!(already.insert(n.dedup_key.to_string()), "{} planned twice", n.dedup_key);

@@ -70,9 +70,9 @@ pub struct ReportNotice {
     pub customer: String,
     /// `rule:after_due:13`, `band:1-10`.
     pub cause: String,
-    /// `email`.
+    /// `email`, `sms` or `push`: the channel the notice takes first.
     pub channel: &'static str,
-    /// The sending account's name.
+    /// The sending account's name (e-mail notices).
     pub account: String,
     /// A band's letter: waits for review instead of going to the outbox.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -86,7 +86,7 @@ pub struct ReportSkip {
     pub invoice: String,
     /// What would have fired.
     pub cause: String,
-    /// `paid`, `printed`, `no_email`, `paused`, `superseded`, `already_sent`.
+    /// `paid`, `printed`, `no_email`, `no_channel`, `paused`, `superseded`, `already_sent`.
     pub reason: &'static str,
 }
 
@@ -180,6 +180,7 @@ pub fn reason_code_pt(code: &str) -> &'static str {
         SkipReason::Paid,
         SkipReason::Printed,
         SkipReason::NoEmail,
+        SkipReason::NoChannel,
         SkipReason::Paused,
         SkipReason::Superseded,
         SkipReason::AlreadySent,
@@ -194,6 +195,7 @@ fn skip_reason_pt(reason: SkipReason) -> &'static str {
         SkipReason::Paid => "fatura paga ou cancelada",
         SkipReason::Printed => "entrega impressa: não é enviada por e-mail",
         SkipReason::NoEmail => "cliente sem e-mail cadastrado",
+        SkipReason::NoChannel => "nenhum dos canais da regra alcança o cliente",
         SkipReason::Paused => "cobrança pausada (promessa de pagamento)",
         SkipReason::Superseded => "substituída por uma regra mais avançada",
         SkipReason::AlreadySent => "já enviada",
@@ -277,6 +279,16 @@ async fn run_inner(
         None => None,
     };
     let pauses = store::dunning::PauseIndex::load(&mut conn, today).await?;
+    // The régua's SMS go through the first active gateway (decision, docs/dunning.md).
+    let gateway = store::channels::list_sms_gateways(&mut conn)
+        .await?
+        .into_iter()
+        .find(|g| g.active)
+        .map(|g| g.id);
+    let available = super::planner::Available {
+        sms: gateway.is_some(),
+        push: store::channels::push_config(&mut conn).await?.is_some(),
+    };
     drop(conn);
 
     match reach(today, last_run, window_days, &rules, &bands) {
@@ -300,6 +312,8 @@ async fn run_inner(
                 filter: &filter,
                 pauses: &pauses,
                 account: account.as_ref(),
+                gateway,
+                available,
             };
             let mut after = crate::domain::InvoiceId(0);
             loop {
@@ -394,6 +408,8 @@ struct PageInput<'a> {
     filter: &'a InvoiceFilter,
     pauses: &'a store::dunning::PauseIndex,
     account: Option<&'a SmtpAccount>,
+    gateway: Option<crate::delivery::GatewayId>,
+    available: super::planner::Available,
 }
 
 /// One page: read up to [`PAGE`] invoices after `after`, plan them, and (unless a dry run)
@@ -440,6 +456,7 @@ async fn page(
         rules: input.rules,
         bands: input.bands,
         already: &already,
+        available: input.available,
     });
     let detail = req.dry_run || req.detail;
     let index: HashMap<_, usize> = invoices
@@ -462,16 +479,35 @@ async fn page(
                 invoice: r.invoice.clone(),
                 customer: r.customer.clone(),
                 cause: n.cause.clone(),
-                channel: Channel::Email.as_str(),
-                account: account_name.clone(),
+                channel: n.channel.as_str(),
+                account: if n.channel == Channel::Email {
+                    account_name.clone()
+                } else {
+                    String::new()
+                },
                 review: n.letter_band.is_some(),
             });
         }
         if let Some(band) = n.letter_band {
             letters.push((n.dedup_key.to_string(), n.invoice, band, n.layout));
         } else if let Some(acc) = input.account {
+            let mut notice = new_notice(acc, inv, r, &n.dedup_key, n.purpose, n.layout, &req.actor);
+            notice.channel = n.channel;
+            notice.fallback = n.fallback.clone();
+            notice.gateway_id = input.gateway;
+            // The recipient recorded now is informational: the worker reads the customer's
+            // current address, phone or devices right before sending.
+            notice.recipient = match n.channel {
+                Channel::Email => notice.recipient,
+                Channel::Sms => r
+                    .phone
+                    .as_ref()
+                    .map(|p| format!("+{p}"))
+                    .unwrap_or_default(),
+                Channel::Push => String::new(),
+            };
             queue.push(NoticeRow {
-                notice: new_notice(acc, inv, r, &n.dedup_key, n.purpose, n.layout, &req.actor),
+                notice,
                 skipped: None,
             });
         }

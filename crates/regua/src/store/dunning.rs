@@ -85,10 +85,25 @@ pub async fn insert_band(
     ))
 }
 
+/// Sets the channels a band goes by.
+pub async fn set_band_channels(
+    conn: &mut AnyConnection,
+    id: crate::domain::rules::BandId,
+    plan: &crate::domain::rules::ChannelPlan,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE overdue_bands SET channels = $1, channel_mode = $2 WHERE id = $3")
+        .bind(plan.list())
+        .bind(plan.mode.as_str())
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Every band, by days overdue.
 pub async fn list_bands(conn: &mut AnyConnection) -> anyhow::Result<Vec<OverdueBand>> {
     sqlx::query(
-        "SELECT id, from_days, to_days, layout_id, generation FROM overdue_bands ORDER BY from_days",
+        "SELECT id, from_days, to_days, layout_id, generation, channels, channel_mode FROM overdue_bands ORDER BY from_days",
     )
     .fetch_all(&mut *conn)
     .await?
@@ -100,6 +115,11 @@ pub async fn list_bands(conn: &mut AnyConnection) -> anyhow::Result<Vec<OverdueB
             to_days: u16::try_from(r.try_get::<i64, _>(2)?).unwrap_or(u16::MAX),
             layout: LayoutId(r.try_get(3)?),
             letter: r.try_get::<String, _>(4)? == "email_and_letter",
+            channels: crate::domain::rules::ChannelPlan::parse(
+                &r.try_get::<String, _>(5)?,
+                &r.try_get::<String, _>(6)?,
+            )
+            .map_err(anyhow::Error::msg)?,
         })
     })
     .collect()
@@ -588,6 +608,8 @@ pub struct InvoiceRef {
     pub customer: String,
     /// The customer's e-mail on file.
     pub email: Option<String>,
+    /// The customer's mobile phone on file (E.164 digits).
+    pub phone: Option<String>,
     /// The contract.
     pub contract: ContractId,
 }
@@ -683,7 +705,8 @@ pub async fn plan_invoices_page(
     }
     let sql = format!(
         "SELECT i.id, i.customer_id, i.billing_method_id, i.due_date, i.status, i.delivery_type, c.email,
-            i.external_id, c.external_id, i.contract_id
+            i.external_id, c.external_id, i.contract_id, c.mobile_phone,
+            CASE WHEN EXISTS (SELECT 1 FROM portal_devices d WHERE d.document = c.document) THEN 1 ELSE 0 END AS has_device
          FROM invoices i JOIN customers c ON c.id = i.customer_id
          WHERE {} ORDER BY i.id LIMIT {limit}",
         conds.join(" AND ")
@@ -700,6 +723,8 @@ pub async fn plan_invoices_page(
         let customer = CustomerId(r.try_get(1)?);
         let email: Option<String> = r.try_get(6)?;
         let email = email.filter(|e| !e.trim().is_empty());
+        let phone: Option<String> = r.try_get(10)?;
+        let phone = phone.filter(|p| !p.trim().is_empty());
         plan.push(PlanInvoice {
             id,
             customer,
@@ -712,12 +737,15 @@ pub async fn plan_invoices_page(
                 DeliveryType::Email
             },
             has_email: email.is_some(),
+            has_phone: phone.is_some(),
+            has_device: r.try_get::<i64, _>(11)? != 0,
             paused_until: pauses.until(id, customer),
         });
         refs.push(InvoiceRef {
             invoice: r.try_get(7)?,
             customer: r.try_get(8)?,
             email,
+            phone,
             contract: ContractId(r.try_get(9)?),
         });
     }

@@ -118,6 +118,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "domain_pacing",
         include_str!("../../migrations/0023_domain_pacing.sql"),
     ),
+    (
+        24,
+        "rule_channels",
+        include_str!("../../migrations/0024_rule_channels.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

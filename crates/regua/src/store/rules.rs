@@ -90,7 +90,7 @@ pub async fn insert_send_rule(
 /// Every rule, by billing method, then before, on and after the due date, then days.
 pub async fn list_send_rules(conn: &mut AnyConnection) -> anyhow::Result<Vec<SendRule>> {
     let rows = sqlx::query(
-        "SELECT id, billing_method_id, kind, days, layout_id FROM send_rules
+        "SELECT id, billing_method_id, kind, days, layout_id, channels, channel_mode FROM send_rules
          ORDER BY billing_method_id, CASE kind WHEN 'before_due' THEN 0 WHEN 'on_due' THEN 1 ELSE 2 END, days",
     )
     .fetch_all(&mut *conn)
@@ -106,6 +106,11 @@ pub async fn list_send_rules(conn: &mut AnyConnection) -> anyhow::Result<Vec<Sen
                     .map_err(anyhow::Error::msg)?,
                 days: u16::try_from(r.try_get::<i64, _>(3)?).unwrap_or(0),
                 layout: LayoutId(r.try_get(4)?),
+                channels: crate::domain::rules::ChannelPlan::parse(
+                    &r.try_get::<String, _>(5)?,
+                    &r.try_get::<String, _>(6)?,
+                )
+                .map_err(anyhow::Error::msg)?,
             })
         })
         .collect()
@@ -122,4 +127,19 @@ pub async fn delete_send_rule(
         .await?
         .rows_affected()
         == 1)
+}
+
+/// Sets the channels a rule goes by.
+pub async fn set_rule_channels(
+    conn: &mut AnyConnection,
+    id: crate::domain::rules::RuleId,
+    plan: &crate::domain::rules::ChannelPlan,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE send_rules SET channels = $1, channel_mode = $2 WHERE id = $3")
+        .bind(plan.list())
+        .bind(plan.mode.as_str())
+        .bind(id.0)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -48,6 +48,49 @@ pub(super) struct RuleForm {
     days: String,
     #[serde(default)]
     layout: String,
+    #[serde(flatten)]
+    channels: ChannelFields,
+}
+
+/// The channel selects of the rule and band forms: up to three channels in order, and a mode.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+pub(super) struct ChannelFields {
+    #[serde(default)]
+    channel1: String,
+    #[serde(default)]
+    channel2: String,
+    #[serde(default)]
+    channel3: String,
+    #[serde(default)]
+    mode: String,
+}
+
+impl ChannelFields {
+    /// The plan, or the reason in Portuguese. Nothing chosen: e-mail only.
+    fn plan(&self) -> Result<crate::domain::rules::ChannelPlan, String> {
+        let chosen: Vec<&str> = [&self.channel1, &self.channel2, &self.channel3]
+            .into_iter()
+            .map(|c| c.trim())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let list = if chosen.is_empty() {
+            "email".to_string()
+        } else {
+            chosen.join(",")
+        };
+        let mode = if self.mode.trim().is_empty() {
+            "first"
+        } else {
+            self.mode.trim()
+        };
+        crate::domain::rules::ChannelPlan::parse(&list, mode).map_err(|e| {
+            if e.contains("twice") {
+                "Um canal aparece duas vezes.".to_string()
+            } else {
+                "Escolha os canais entre e-mail, SMS e push.".to_string()
+            }
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize, serde::Serialize)]
@@ -64,6 +107,8 @@ pub(super) struct BandForm {
     /// The band's model (layout), by name; empty for the default.
     #[serde(default)]
     layout: String,
+    #[serde(flatten)]
+    channels: ChannelFields,
 }
 
 async fn page(
@@ -115,6 +160,7 @@ async fn page_with(
                     .map(|r| {
                         minijinja::context! {
                             id => r.id.0, kind => kind_pt(r.kind), days => r.days, layout => layout_name(r.layout),
+                            channels => r.channels.label_pt(),
                         }
                     })
                     .collect();
@@ -129,6 +175,7 @@ async fn page_with(
                     id => b.id.0, from => b.from_days, to => b.to_days,
                     generation => if b.letter { "E-mail e carta (revisão antes do envio)" } else { "E-mail" },
                     layout => layout_name(b.layout),
+                    channels => b.channels.label_pt(),
                 }
             })
             .collect();
@@ -221,7 +268,14 @@ pub(super) async fn add_rule(
             }
         },
     };
-    let (Some(kind), Some(days)) = (kind, days) else {
+    let plan = match form.channels.plan() {
+        Ok(p) => Some(p),
+        Err(msg) => {
+            errors.insert("channels", msg);
+            None
+        }
+    };
+    let (Some(kind), Some(days), Some(plan)) = (kind, days, plan) else {
         if errors.is_empty() {
             errors.insert("days", "Escolha quando a regra dispara.".into());
         }
@@ -243,6 +297,7 @@ pub(super) async fn add_rule(
         kind,
         days,
         layout,
+        &plan,
         &session.actor(),
         now,
     )
@@ -370,17 +425,28 @@ pub(super) async fn add_band(
             _ => return Ok(Some(("generation", "Escolha o tipo de geração.".into()))),
         };
         let layout = Some(form.layout.trim()).filter(|l| !l.is_empty());
+        let plan = match form.channels.plan() {
+            Ok(p) => p,
+            Err(msg) => return Ok(Some(("channels", msg))),
+        };
         match crate::actions::dunning::add_band(
             &state.db,
             (from, to),
             layout,
             letter,
+            &plan,
             &session.actor(),
             now,
         )
         .await
         {
             Ok(_) => Ok(None),
+            Err(ConfigError::Invalid {
+                field: "channels", ..
+            }) => Ok(Some((
+                "channels",
+                "Uma faixa que gera carta é enviada só por e-mail (a carta vai anexa).".into(),
+            ))),
             Err(
                 ConfigError::Invalid {
                     field: "layout", ..

@@ -42,6 +42,10 @@ use super::schema;
         super::dry_run,
         super::wallets::wallets,
         super::wallets::set_terms,
+        super::regua::rules,
+        super::regua::add_rule,
+        super::regua::bands,
+        super::regua::add_band,
     ),
     components(schemas(schema::ErrorBody))
 )]
@@ -81,7 +85,7 @@ mod tests {
             .values()
             .map(|ops| ops.as_object().unwrap().len())
             .sum();
-        assert_eq!(operations, 23);
+        assert_eq!(operations, 27);
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for name in [
             "Error",

@@ -19,6 +19,7 @@ use sha2::Digest as _;
 
 mod doc;
 mod records;
+mod regua;
 mod schema;
 mod wallets;
 
@@ -205,6 +206,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/notices", get(notices))
         .route("/api/v1/dry-run", post(dry_run))
         .route("/api/v1/wallets", get(wallets::wallets))
+        .route("/api/v1/rules", get(regua::rules).post(regua::add_rule))
+        .route("/api/v1/bands", get(regua::bands).post(regua::add_band))
         .route(
             "/api/v1/wallets/{name}/terms",
             axum::routing::put(wallets::set_terms),
