@@ -833,7 +833,7 @@ async fn the_operator_cli() {
     );
     assert_eq!(
         stdout(&cli(&["band", "list"])),
-        "id\tfrom\tto\tgeneration\tlayout\n1\t1\t10\temail\tAviso de atraso\n2\t11\t30\temail_and_letter\tAviso de atraso\n"
+        "id\tfrom\tto\tgeneration\tlayout\tchannels\tmode\n1\t1\t10\temail\tAviso de atraso\temail\tfirst\n2\t11\t30\temail_and_letter\tAviso de atraso\temail\tfirst\n"
     );
     stdout(&cli(&[
         "rule",

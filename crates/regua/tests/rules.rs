@@ -134,7 +134,7 @@ async fn regua_rule_add_list_remove() {
     let list = String::from_utf8(regua(&["rule", "list"]).stdout).unwrap();
     assert_eq!(
         list,
-        "id\tmethod\tkind\tdays\tlayout\n1\tBoleto BB\tafter_due\t13\tLembrete após o vencimento\n"
+        "id\tmethod\tkind\tdays\tlayout\tchannels\tmode\n1\tBoleto BB\tafter_due\t13\tLembrete após o vencimento\temail\tfirst\n"
     );
     assert!(regua(&["rule", "remove", "1"]).status.success());
     assert_eq!(regua(&["rule", "remove", "1"]).status.code(), Some(2));

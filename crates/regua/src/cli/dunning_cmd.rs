@@ -282,11 +282,13 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             {
                 Ok(id) => {
                     let generation = if letter { "email_and_letter" } else { "email" };
-                    println!(
-                        "band {id} added: {from}-{to} days overdue ({generation}) by {} ({})",
-                        plan.list(),
-                        plan.mode.as_str()
-                    );
+                    // The line scripts read stays as it was for an e-mail-only band.
+                    let by = if plan == crate::domain::rules::ChannelPlan::default() {
+                        String::new()
+                    } else {
+                        format!(" by {} ({})", plan.list(), plan.mode.as_str())
+                    };
+                    println!("band {id} added: {from}-{to} days overdue ({generation}){by}");
                 }
                 Err(e) => return config_error(e),
             }

@@ -77,11 +77,15 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             .await
             {
                 Ok(id) => {
+                    // The line scripts read stays as it was for an e-mail-only rule.
+                    let by = if plan == crate::domain::rules::ChannelPlan::default() {
+                        String::new()
+                    } else {
+                        format!(" by {} ({})", plan.list(), plan.mode.as_str())
+                    };
                     println!(
-                        "rule {id} added: {} {days} day(s) on {method:?} by {} ({})",
-                        kind.as_str(),
-                        plan.list(),
-                        plan.mode.as_str()
+                        "rule {id} added: {} {days} day(s) on {method:?}{by}",
+                        kind.as_str()
                     );
                 }
                 Err(store::parties::ConfigError::Other(e)) => return Err(e),
