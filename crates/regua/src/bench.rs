@@ -135,7 +135,9 @@ async fn plan_invoices(db: &Db) -> anyhow::Result<Vec<crate::dunning::PlanInvoic
 }
 
 /// The synthetic régua: 6 rules (5 and 1 days before, on the day, 1, 5 and 13 days
-/// after) and 4 bands (1–10, 11–30, 31–60, 61–90).
+/// after) and 4 bands (1–10, 11–30, 31–60, 61–90), on channels as an ISP would set them
+/// (#22): the reminders by SMS then e-mail, the overdue ones by e-mail then SMS, the bands on
+/// SMS and e-mail both.
 fn bench_rules() -> (
     Vec<crate::dunning::SendRule>,
     Vec<crate::dunning::OverdueBand>,
@@ -154,7 +156,15 @@ fn bench_rules() -> (
     .iter()
     .zip(1..)
     .map(|(&(kind, days), id)| SendRule {
-        channels: Default::default(),
+        channels: crate::dunning::ChannelPlan::parse(
+            if kind == RuleKind::AfterDue {
+                "email,sms"
+            } else {
+                "sms,email"
+            },
+            "first",
+        )
+        .expect("valid"),
         id: crate::domain::rules::RuleId(id),
         method,
         kind,
@@ -166,7 +176,7 @@ fn bench_rules() -> (
         .iter()
         .zip(1..)
         .map(|(&(from_days, to_days), id)| OverdueBand {
-            channels: Default::default(),
+            channels: crate::dunning::ChannelPlan::parse("sms,email", "all").expect("valid"),
             id: crate::domain::rules::BandId(id),
             from_days,
             to_days,
@@ -467,8 +477,8 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     );
     bar.finish_and_clear();
 
-    // Planning one day: every invoice against 6 rules and 4 bands, in memory, one core. The
-    // invoices are read first, untimed.
+    // Planning one day: every invoice against 6 rules and 4 bands on their channels, in memory,
+    // one core. The invoices are read first, untimed.
     let plan_invoices = plan_invoices(&db).await?;
     let (rules, bands) = bench_rules();
     let already = std::collections::HashSet::new();
@@ -476,7 +486,10 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
     stages.push(
         timed("plan", plan_invoices.len() as u64, || async {
             let p = crate::dunning::plan(&crate::dunning::PlanInput {
-                available: Default::default(),
+                available: crate::dunning::Available {
+                    sms: true,
+                    push: true,
+                },
                 today: clock.today(),
                 last_run: clock.today().yesterday().ok(),
                 window_days: crate::dunning::DEFAULT_WINDOW_DAYS,

@@ -138,6 +138,24 @@ async fn ana_on_contracts(c: &fantoccini::Client, addr: std::net::SocketAddr) {
     menu(c, "Clientes", "Contratos").await;
 }
 
+/// The text of the element `id` once it contains `want`: after a form is submitted the old page
+/// may still be there (with an element of that id) or be replaced mid-read (a stale element).
+async fn text_once(c: &fantoccini::Client, id: &str, want: &str) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Id(id)).await
+            && let Ok(t) = e.text().await
+        {
+            if t.contains(want) {
+                return t;
+            }
+            last = t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("#{id} never said {want:?}; last: {last:?}")
+}
+
 /// Opens the menu group `group` and follows its link `item`.
 async fn menu(c: &fantoccini::Client, group: &str, item: &str) {
     c.find(Locator::XPath(&format!("//nav//summary[text()='{group}']")))
@@ -1236,18 +1254,7 @@ async fn emit_the_bands_with_filters_from_the_page() {
         form.set_by_name("ate", "31/01/2026").await.unwrap();
         form.set_by_name("forma", "Boleto BB").await.unwrap();
         form.submit().await.unwrap();
-        let causes = c
-            .wait()
-            .for_element(Locator::Id("band-causes"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            causes.contains("Faixa de 1 a 10 dias de atraso 1"),
-            "{causes}"
-        );
+        text_once(&c, "band-causes", "Faixa de 1 a 10 dias de atraso 1").await;
         let button = c.find(Locator::Css("#bands-send button")).await.unwrap();
         assert_eq!(
             button.text().await.unwrap(),
