@@ -91,13 +91,7 @@ pub async fn set_band_channels(
     id: crate::domain::rules::BandId,
     plan: &crate::domain::rules::ChannelPlan,
 ) -> anyhow::Result<()> {
-    sqlx::query("UPDATE overdue_bands SET channels = $1, channel_mode = $2 WHERE id = $3")
-        .bind(plan.list())
-        .bind(plan.mode.as_str())
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+    super::rules::set_channels(conn, "overdue_bands", id.0, plan).await
 }
 
 /// Every band, by days overdue.

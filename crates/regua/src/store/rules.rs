@@ -135,11 +135,23 @@ pub async fn set_rule_channels(
     id: crate::domain::rules::RuleId,
     plan: &crate::domain::rules::ChannelPlan,
 ) -> anyhow::Result<()> {
-    sqlx::query("UPDATE send_rules SET channels = $1, channel_mode = $2 WHERE id = $3")
-        .bind(plan.list())
-        .bind(plan.mode.as_str())
-        .bind(id.0)
-        .execute(&mut *conn)
-        .await?;
+    set_channels(conn, "send_rules", id.0, plan).await
+}
+
+/// Sets the channels of a rule (`send_rules`) or a band (`overdue_bands`): the same two columns.
+pub(super) async fn set_channels(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    id: i64,
+    plan: &crate::domain::rules::ChannelPlan,
+) -> anyhow::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {table} SET channels = $1, channel_mode = $2 WHERE id = $3"
+    )))
+    .bind(plan.list())
+    .bind(plan.mode.as_str())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
