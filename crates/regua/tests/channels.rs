@@ -1990,3 +1990,172 @@ async fn rules_and_bands_go_by_their_channels_with_fallback_or_on_all() {
         assert_eq!(bad.status.code(), Some(2), "{bad:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_outside_its_window_waits_for_eight_the_next_business_day_and_email_does_not() {
+    for t in each_backend().await {
+        let db = &t.db;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        portal_isp(db, &sink).await;
+        let stub = Stub::start(ok_sms()).await;
+        add_gateway(db, &stub, None).await;
+        let cli = |args: &[&str]| regua(&t.url, args, &[]);
+        // The law's hours are the widest an SMS window may be; narrower is fine.
+        let wide = cli(&[
+            "settings",
+            "set",
+            "sending_window_sms",
+            "seg-sex 07:00-22:00",
+        ]);
+        assert_eq!(wide.status.code(), Some(2), "{wide:?}");
+        assert!(
+            stderr(&wide).contains("wider than Lei 15.426/2014 (SP), art. 2"),
+            "{}",
+            stderr(&wide)
+        );
+        let list = stdout(&cli(&["settings", "list"]));
+        assert!(
+            list.contains("sending_window_sms\tseg-sex 08:00-20:00, sab 08:00-14:00"),
+            "{list}"
+        );
+        // Maria by SMS, João (no phone) by e-mail; the routine runs late on Friday 09/01/2026.
+        assert!(
+            cli(&[
+                "rule",
+                "add",
+                "--method",
+                "Boleto BB",
+                "--kind",
+                "before_due",
+                "--days",
+                "1",
+                "--channels",
+                "sms,email"
+            ])
+            .status
+            .success()
+        );
+        assert!(
+            cli(&[
+                "rule",
+                "add",
+                "--method",
+                "Boleto BB",
+                "--kind",
+                "before_due",
+                "--days",
+                "11",
+                "--channels",
+                "sms,email"
+            ])
+            .status
+            .success()
+        );
+        // A dry run made on a Sunday says the SMS would wait for Monday 08:00; e-mail would not.
+        let dry = regua(
+            &t.url,
+            &[
+                "routine",
+                "run",
+                "--date",
+                "2026-01-09",
+                "--dry-run",
+                "--json",
+            ],
+            &[("REGUA_TODAY", "2026-01-11")],
+        );
+        let report: Value = serde_json::from_slice(&dry.stdout).unwrap();
+        let waits: Vec<(String, Value)> = report["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["channel"].as_str().unwrap().to_string(),
+                    n["waits_until"].clone(),
+                )
+            })
+            .collect();
+        assert!(
+            waits.contains(&("sms".to_string(), json!("2026-01-12 08:00"))),
+            "{waits:?}"
+        );
+        assert!(
+            waits.contains(&("email".to_string(), Value::Null)),
+            "{waits:?}"
+        );
+        assert!(
+            cli(&["routine", "run", "--date", "2026-01-09"])
+                .status
+                .success()
+        );
+        let tz = regua::DEFAULT_TIME_ZONE;
+        let at = |d: jiff::civil::DateTime| {
+            regua::domain::Clock::fixed(
+                tz,
+                d.to_zoned(jiff::tz::TimeZone::get(tz).unwrap())
+                    .unwrap()
+                    .timestamp(),
+            )
+            .unwrap()
+        };
+        let friday_night = at(jiff::civil::date(2026, 1, 9).at(21, 0, 0, 0));
+        worker_at(db, &friday_night).drain(|_| {}).await.unwrap();
+        assert!(stub.on("/sms").is_empty(), "{}: no SMS at 21:00", t.label);
+        assert_eq!(
+            sink.received().len(),
+            1,
+            "{}: the e-mail is not held",
+            t.label
+        );
+        let mut conn = db.pool.acquire().await.unwrap();
+        let (status, next, why, attempts): (String, i64, Option<String>, i64) = sqlx::query_as(
+            "SELECT status, next_attempt_at, last_error, attempts FROM notices WHERE channel = 'sms'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        drop(conn);
+        let saturday_eight = at(jiff::civil::date(2026, 1, 10).at(8, 0, 0, 0));
+        assert_eq!((status.as_str(), attempts), ("queued", 0));
+        assert_eq!(next, saturday_eight.now_millis());
+        assert_eq!(
+            why.as_deref(),
+            Some("aguardando a janela de envio do SMS (abre 10/01/2026 às 08:00)")
+        );
+        // The dashboard says what waits, and the gateway's use.
+        let mut conn = db.pool.acquire().await.unwrap();
+        store::auth::insert_user(
+            &mut conn,
+            "ana",
+            "Ana Souza",
+            regua::domain::auth::Role::Support,
+            "senha-forte-1",
+            0,
+        )
+        .await
+        .unwrap();
+        drop(conn);
+        with_server_at(db, "2026-01-09", |addr| async move {
+            let ana = common::http::staff_session(addr, "ana", "senha-forte-1").await;
+            let dash = common::http::http(addr, "GET", "/", &ana, "").await;
+            assert!(
+                dash.body.contains("1 aviso(s) por SMS aguardando a janela de envio: o primeiro sai em 10/01 às 08:00."),
+                "{}",
+                dash.body
+            );
+            assert!(dash.body.contains("<h2>Gateways de SMS</h2>"), "{}", dash.body);
+        })
+        .await;
+        // At 07:59 still nothing; at 08:00 it goes.
+        worker_at(db, &saturday_eight.later_by_millis(-60_000))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert!(stub.on("/sms").is_empty());
+        worker_at(db, &saturday_eight).drain(|_| {}).await.unwrap();
+        assert_eq!(stub.on("/sms").len(), 1, "{}", t.label);
+    }
+}

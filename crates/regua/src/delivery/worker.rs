@@ -121,7 +121,18 @@ pub struct Worker {
     unrecorded: std::sync::atomic::AtomicUsize,
     /// Per-sender budget of failure log lines.
     failure_log: Mutex<HashMap<String, FailureLogWindow>>,
+    /// The channels' sending windows and the holiday calendar, read at most once a minute.
+    windows: Mutex<Option<(Instant, Windows)>>,
 }
+
+/// What the sending windows need: each channel's window and the calendar of holidays.
+type Windows = (
+    Vec<(Channel, crate::domain::window::SendingWindow)>,
+    crate::domain::schedule::Calendar,
+);
+
+/// How long the worker keeps the windows it read: a changed window applies within this.
+const WINDOWS_TTL: Duration = Duration::from_secs(60);
 
 /// How many failure lines one account or gateway may log per minute; beyond that they are
 /// counted and reported in one line when the minute is over, so an outage does not flood the
@@ -152,7 +163,37 @@ impl Worker {
             options,
             unrecorded: std::sync::atomic::AtomicUsize::new(0),
             failure_log: Mutex::new(HashMap::new()),
+            windows: Mutex::new(None),
         }
+    }
+
+    /// The channels whose sending window is closed now (docs/delivery.md "Sending windows").
+    async fn closed_channels(&self) -> anyhow::Result<crate::domain::window::ClosedChannels> {
+        let cached = self
+            .windows
+            .lock()
+            .expect("windows lock")
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < WINDOWS_TTL)
+            .map(|(_, w)| w.clone());
+        let (windows, calendar) = match cached {
+            Some(w) => w,
+            None => {
+                let mut conn = self.db.pool.acquire().await?;
+                let windows = store::settings::sending_windows(&mut conn).await?;
+                let calendar = store::dunning::calendar(&mut conn).await?;
+                let w = (windows, calendar);
+                *self.windows.lock().expect("windows lock") = Some((Instant::now(), w.clone()));
+                w
+            }
+        };
+        let tz = self.clock.time_zone().clone();
+        Ok(crate::domain::window::ClosedChannels::at(
+            self.clock.local_now(),
+            &windows,
+            &calendar,
+            |dt| tz.to_timestamp(dt).ok().map(|t| t.as_millisecond()),
+        ))
     }
 
     /// Claims one batch of due notices, delivers it, and records every attempt in one
@@ -175,12 +216,14 @@ impl Worker {
         if self.unrecorded.load(Ordering::SeqCst) > 0 {
             return Ok(BatchReport::default());
         }
+        let closed = self.closed_channels().await?;
         let claims = store::outbox::claim_due_notices(
             &self.db,
             &self.options.name,
             self.clock.now_millis(),
             i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX),
             self.options.batch,
+            &closed,
         )
         .await?;
         let mut report = BatchReport {

@@ -72,6 +72,10 @@ pub struct ReportNotice {
     pub cause: String,
     /// `email`, `sms` or `push`: the channel the notice takes first.
     pub channel: &'static str,
+    /// When its channel's sending window opens, when it is closed as the run plans
+    /// (`2026-01-10 08:00`, local): the notice waits in the queue until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waits_until: Option<String>,
     /// The sending account's name (e-mail notices).
     pub account: String,
     /// A band's letter: waits for review instead of going to the outbox.
@@ -289,6 +293,14 @@ async fn run_inner(
         sms: gateway.is_some(),
         push: store::channels::push_config(&mut conn).await?.is_some(),
     };
+    // What waits for a window now, for the report.
+    let tz = clock.time_zone().clone();
+    let closed = crate::domain::window::ClosedChannels::at(
+        clock.local_now(),
+        &store::settings::sending_windows(&mut conn).await?,
+        &store::dunning::calendar(&mut conn).await?,
+        |dt| tz.to_timestamp(dt).ok().map(|t| t.as_millisecond()),
+    );
     drop(conn);
 
     match reach(today, last_run, window_days, &rules, &bands) {
@@ -314,6 +326,8 @@ async fn run_inner(
                 account: account.as_ref(),
                 gateway,
                 available,
+                closed: &closed,
+                clock,
             };
             let mut after = crate::domain::InvoiceId(0);
             loop {
@@ -410,6 +424,8 @@ struct PageInput<'a> {
     account: Option<&'a SmtpAccount>,
     gateway: Option<crate::delivery::GatewayId>,
     available: super::planner::Available,
+    closed: &'a crate::domain::window::ClosedChannels,
+    clock: &'a Clock,
 }
 
 /// One page: read up to [`PAGE`] invoices after `after`, plan them, and (unless a dry run)
@@ -480,6 +496,10 @@ async fn page(
                 customer: r.customer.clone(),
                 cause: n.cause.clone(),
                 channel: n.channel.as_str(),
+                waits_until: input
+                    .closed
+                    .until(n.channel)
+                    .map(|(ms, _)| input.clock.local_time(ms, "%Y-%m-%d %H:%M")),
                 account: if n.channel == Channel::Email {
                     account_name.clone()
                 } else {

@@ -112,6 +112,39 @@ pub async fn account_sends_since(
     )
 }
 
+/// Messages an SMS gateway sent (or is sending) since `since_ms`.
+pub async fn gateway_sends_since(
+    conn: &mut AnyConnection,
+    gateway: crate::domain::delivery::GatewayId,
+    since_ms: i64,
+) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query("SELECT COUNT(*) FROM gateway_sends WHERE gateway_id = $1 AND sent_at > $2")
+            .bind(gateway.0)
+            .bind(since_ms)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?,
+    )
+}
+
+/// Per channel, the notices waiting for its sending window (queued, held by the claim with
+/// [`crate::domain::window::WAITING_PREFIX`]), and when the first of them goes.
+pub async fn waiting_for_window(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<Vec<(String, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT channel, COUNT(*), MIN(next_attempt_at) FROM notices
+         WHERE status = 'queued' AND last_error LIKE $1 GROUP BY channel ORDER BY channel",
+    )
+    .bind(format!("{}%", crate::domain::window::WAITING_PREFIX))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
+}
+
 /// The dashboard's delivery figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DashboardCounts {

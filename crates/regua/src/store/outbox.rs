@@ -323,8 +323,9 @@ pub async fn claim_due_notices(
     now_ms: i64,
     lease_ms: i64,
     batch: i64,
+    closed: &crate::domain::window::ClosedChannels,
 ) -> anyhow::Result<Vec<Claim>> {
-    claim_notices(db, worker, now_ms, lease_ms, batch, None).await
+    claim_notices(db, worker, now_ms, lease_ms, batch, None, closed).await
 }
 
 /// Claims one notice if it is due (an operator's "send now", `regua smtp test`).
@@ -335,10 +336,14 @@ pub async fn claim_notice(
     lease_ms: i64,
     id: NoticeId,
 ) -> anyhow::Result<Option<Claim>> {
-    Ok(claim_notices(db, worker, now_ms, lease_ms, 1, Some(id))
-        .await?
-        .into_iter()
-        .next())
+    // An operator's explicit "send now" or test is not held by the sending windows.
+    let open = crate::domain::window::ClosedChannels::default();
+    Ok(
+        claim_notices(db, worker, now_ms, lease_ms, 1, Some(id), &open)
+            .await?
+            .into_iter()
+            .next(),
+    )
 }
 
 async fn claim_notices(
@@ -348,6 +353,7 @@ async fn claim_notices(
     lease_ms: i64,
     batch: i64,
     only: Option<NoticeId>,
+    closed: &crate::domain::window::ClosedChannels,
 ) -> anyhow::Result<Vec<Claim>> {
     let mut tx = db.begin().await?;
     let lock = match db.backend {
@@ -428,7 +434,16 @@ async fn claim_notices(
 
     let mut claimed: Vec<(Notice, Option<Limited>)> = Vec::new();
     let mut deferred: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    // Outside its channel's sending window a notice waits for the opening, the reason on it.
+    let mut waiting: BTreeMap<(i64, String), Vec<i64>> = BTreeMap::new();
     for n in candidates {
+        if let Some((opens, why)) = closed.until(n.channel) {
+            waiting
+                .entry((opens, why.to_string()))
+                .or_default()
+                .push(n.id.0);
+            continue;
+        }
         let Some(l) = Limited::of(&n) else {
             claimed.push((n, None));
             continue;
@@ -496,6 +511,18 @@ async fn claim_notices(
 
     if !paced_sends.is_empty() {
         super::pacing::record_sends(&mut tx, &paced_sends, now_ms).await?;
+    }
+    for ((opens, why), ids) in &waiting {
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE notices SET next_attempt_at = $1, last_error = $2, updated_at = $3 WHERE id IN ({}) AND status IN {}",
+            super::id_list(ids.iter().copied()),
+            status_sql!(waiting),
+        )))
+        .bind(*opens)
+        .bind(why)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
     }
 
     // A few statements per batch, not per notice: SQLite through sqlx pays a thread hop for

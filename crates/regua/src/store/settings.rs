@@ -28,6 +28,13 @@ pub const SETTING_SUSPENSION_FALLBACK: &str = "suspension_fallback";
 /// Setting key: how many days before a suspension ends its "ending" notice goes.
 pub const SETTING_SUSPENSION_ENDING_DAYS: &str = "suspension_ending_days";
 
+/// Setting key: when e-mail may be sent (`qualquer`, or `seg-sex 08:00-20:00, sab 08:00-14:00`).
+pub const SETTING_WINDOW_EMAIL: &str = "sending_window_email";
+/// Setting key: when SMS may be sent; never wider than Lei 15.426/2014 (SP), art. 2º.
+pub const SETTING_WINDOW_SMS: &str = "sending_window_sms";
+/// Setting key: when push notifications may be sent.
+pub const SETTING_WINDOW_PUSH: &str = "sending_window_push";
+
 /// How a setting's value is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingKind {
@@ -52,6 +59,11 @@ pub enum SettingKind {
     SmtpAccount,
     /// The name of an active SMS gateway, or empty (idem).
     SmsGateway,
+    /// A sending window (`domain::window`); with `legal_floor`, within the law's hours.
+    Window {
+        /// Refuse a window wider than Lei 15.426/2014 (SP) allows.
+        legal_floor: bool,
+    },
 }
 
 /// One known setting.
@@ -93,6 +105,21 @@ pub const SETTINGS: &[SettingSpec] = &[
         SETTING_SUSPENSION_ENDING_DAYS,
         "3",
         SettingKind::Number(1, 30),
+    ),
+    spec(
+        SETTING_WINDOW_EMAIL,
+        "qualquer",
+        SettingKind::Window { legal_floor: false },
+    ),
+    spec(
+        SETTING_WINDOW_SMS,
+        crate::domain::window::LEGAL_SMS,
+        SettingKind::Window { legal_floor: true },
+    ),
+    spec(
+        SETTING_WINDOW_PUSH,
+        crate::domain::window::LEGAL_SMS,
+        SettingKind::Window { legal_floor: false },
     ),
     spec(SETTING_PORTAL_SEND_EMAIL, "no", SettingKind::YesNo),
     spec(
@@ -219,6 +246,24 @@ pub fn check_setting(spec: &SettingSpec, value: &str) -> Result<String, SettingE
                     "Uma lista de canais separados por vírgula: push, sms, email.",
                 )
             }),
+        SettingKind::Window { legal_floor } => {
+            let w = crate::domain::window::SendingWindow::parse(v).map_err(|e| {
+                err(
+                    e,
+                    "Uma janela como \"seg-sex 08:00-20:00, sab 08:00-14:00\" (ou \"qualquer\").",
+                )
+            })?;
+            if legal_floor && !w.within(&crate::domain::window::SendingWindow::legal_sms()) {
+                return Err(err(
+                    format!(
+                        "{v:?} is wider than Lei 15.426/2014 (SP), art. 2: {}",
+                        crate::domain::window::LEGAL_SMS
+                    ),
+                    "Mais ampla que a Lei 15.426/2014 (SP), art. 2º: de segunda a sexta das 8h às 20h, sábados das 8h às 14h, nunca em feriados.",
+                ));
+            }
+            Ok(w.to_text())
+        }
         SettingKind::Choice(values) => {
             let lower = v.to_lowercase();
             if values.contains(&lower.as_str()) {
@@ -299,6 +344,31 @@ pub async fn portal_settings(conn: &mut AnyConnection) -> anyhow::Result<PortalS
         limit_per_invoice,
         limit_per_customer,
     })
+}
+
+/// Each channel's sending window as configured (the defaults while unset).
+pub async fn sending_windows(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<
+    Vec<(
+        crate::domain::delivery::Channel,
+        crate::domain::window::SendingWindow,
+    )>,
+> {
+    use crate::domain::delivery::Channel;
+    let mut out = Vec::new();
+    for (channel, key) in [
+        (Channel::Email, SETTING_WINDOW_EMAIL),
+        (Channel::Sms, SETTING_WINDOW_SMS),
+        (Channel::Push, SETTING_WINDOW_PUSH),
+    ] {
+        let spec = setting_spec(key).expect("a known setting");
+        let text = setting_or_default(conn, spec).await?;
+        let w = crate::domain::window::SendingWindow::parse(&text)
+            .map_err(|e| anyhow::anyhow!("setting {key}: {e}"))?;
+        out.push((channel, w));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -72,6 +72,37 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
             .collect();
         let financial = store::accounts::financial_account(&mut conn).await?;
         let returns = store::bounces::returns_since(&mut conn, midnight).await?;
+        let waiting: Vec<_> = store::log::waiting_for_window(&mut conn)
+            .await?
+            .into_iter()
+            .map(|(channel, n, first)| {
+                let label = channel
+                    .parse::<crate::domain::delivery::Channel>()
+                    .map_or(channel.clone(), |c| c.label_pt().to_string());
+                minijinja::context! {
+                    channel => label, n, opens => clock.local_time(first, "%d/%m às %H:%M"),
+                }
+            })
+            .collect();
+        let mut gateways = Vec::new();
+        for g in store::channels::list_sms_gateways(&mut conn).await? {
+            if !g.active {
+                continue;
+            }
+            let now = clock.now_millis();
+            use crate::domain::send_limits::{DAY_MS, HOUR_MS};
+            let hour = store::log::gateway_sends_since(&mut conn, g.id, now - HOUR_MS).await?;
+            let day = store::log::gateway_sends_since(&mut conn, g.id, now - DAY_MS).await?;
+            let limits = crate::domain::send_limits::SendLimits {
+                hourly: g.hourly_limit,
+                daily: g.daily_limit,
+            };
+            gateways.push(minijinja::context! {
+                name => g.name, hour, day,
+                hourly_limit => g.hourly_limit, daily_limit => g.daily_limit,
+                near => limits.near(crate::domain::send_limits::Usage { hour, day }),
+            });
+        }
         let all_accounts = store::accounts::list_smtp_accounts(&mut conn).await?;
         let pauses: Vec<_> = store::pacing::pauses_in_force(&mut conn, clock.now_millis())
             .await?
@@ -136,6 +167,8 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
                 scheduler,
                 accounts,
                 pauses,
+                waiting,
+                gateways,
                 financial => financial.is_some(),
                 portal_hidden => financial.is_none() && store::settings::portal_settings(&mut conn).await?.send_email,
                 ..session.ctx()

@@ -52,6 +52,18 @@ pub(super) const GENERAL: Section = Section {
             store::dunning::SETTING_OPTIONAL_HOLIDAYS,
             "Pontos facultativos param as rotinas",
         ),
+        (
+            store::settings::SETTING_WINDOW_EMAIL,
+            "Janela de envio do e-mail",
+        ),
+        (
+            store::settings::SETTING_WINDOW_SMS,
+            "Janela de envio do SMS (no máximo a da Lei 15.426/2014 de SP)",
+        ),
+        (
+            store::settings::SETTING_WINDOW_PUSH,
+            "Janela de envio do push",
+        ),
     ],
 };
 
@@ -175,6 +187,9 @@ fn input_kind(kind: store::settings::SettingKind) -> minijinja::Value {
         K::Channels => minijinja::context! {
             slots => (1..=CHANNEL_SLOTS).collect::<Vec<_>>(),
             channels => vec![("email", "E-mail"), ("sms", "SMS"), ("push", "Push (aplicativo)")],
+        },
+        K::Window { .. } => minijinja::context! {
+            hint => "Dias e horas, como \"seg-sex 08:00-20:00, sab 08:00-14:00\"; \"feriados\" para abrir também em feriados; \"qualquer\" para sempre.",
         },
         K::Text | K::Url | K::SmtpAccount | K::SmsGateway => {
             minijinja::context! {}
