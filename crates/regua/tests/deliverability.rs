@@ -167,6 +167,83 @@ async fn a_bounce_delivered_to_the_imap_mailbox_is_read_once_moved_and_suppresse
             "{}",
             t.label
         );
+        // A rule that may also go by SMS reaches her there instead (#22's channels): the
+        // e-mail is skipped as suppressed and the notice goes on by SMS.
+        let stub =
+            common::stub::Stub::start(std::sync::Arc::new(|_: &common::stub::Seen, n: usize| {
+                (200, format!(r#"{{"status":"ok","id":"m-{n}"}}"#))
+            }))
+            .await;
+        let gateway = regua::delivery::sms::GatewayInput {
+            name: "Provedor SMS".into(),
+            url: format!("{}/sms", stub.url()),
+            method: "POST".into(),
+            headers: vec![],
+            body: Some(r#"{"to":"{{telefone_digitos}}","text":"{{mensagem}}"}"#.into()),
+            success_contains: Some("\"ok\"".into()),
+            hourly_limit: None,
+            daily_limit: None,
+        }
+        .check(&|_| None)
+        .unwrap();
+        store::channels::insert_sms_gateway(&mut conn, &gateway, Some(&test_key()), 0)
+            .await
+            .unwrap();
+        drop(conn);
+        assert!(cli(&t, &["smtp", "default", "Conta k1"]).status.success());
+        let rule = cli(
+            &t,
+            &[
+                "rule",
+                "add",
+                "--method",
+                "Boleto BB",
+                "--kind",
+                "before_due",
+                "--days",
+                "5",
+                "--channels",
+                "email,sms",
+            ],
+        );
+        assert!(rule.status.success(), "{rule:?}");
+        assert!(
+            cli(
+                &t,
+                &[
+                    "routine",
+                    "run",
+                    "--date",
+                    "2026-02-05",
+                    "--today",
+                    "2026-02-05"
+                ]
+            )
+            .status
+            .success()
+        );
+        worker_at(&t.db, &clock_on("2026-02-05"))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        assert_eq!(stub.on("/sms").len(), 1, "{}: by SMS", t.label);
+        assert_eq!(sink.count(), 1, "still nothing more to the dead address");
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        let steps: Vec<(String, String)> = sqlx::query_as(
+            "SELECT a.channel, a.reply_text FROM delivery_attempts a JOIN notices n ON n.id = a.notice_id
+             WHERE n.dedup_key LIKE 'rule:%' ORDER BY a.id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(steps[0].0, "email");
+        assert!(
+            steps[0]
+                .1
+                .ends_with("(devolvido como inexistente, 5.1.1); segue por SMS"),
+            "{steps:?}"
+        );
+        assert_eq!(steps[1].0, "sms");
         // The mailbox's last reading is listed; its password is not.
         let list = stdout(&cli(&t, &["bounce", "mailbox", "list"]));
         assert!(
