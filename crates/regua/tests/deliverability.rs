@@ -314,6 +314,52 @@ async fn a_mailbox_read_over_starttls_without_moving_flags_what_it_read() {
     );
     assert!(!flags[0].contains('S'), "{flags:?}");
     assert!(stdout(&cli(&t, &["bounce", "poll"])).starts_with("caixa\t0 read:"));
+    // On screen: the mailbox and its last reading; "Ler agora" reads it again.
+    imap.deliver(
+        "INBOX",
+        &sent.dsn(
+            "maria@exemplo.com.br",
+            "4.2.2",
+            "452 4.2.2 Mailbox full, again",
+        ),
+    );
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::auth::insert_user(
+        &mut conn,
+        "ana",
+        "Ana Souza",
+        regua::domain::auth::Role::Admin,
+        "senha-forte-1",
+        0,
+    )
+    .await
+    .unwrap();
+    let id: i64 = store::bounces::list_mailboxes(&mut conn).await.unwrap()[0].id;
+    drop(conn);
+    with_server(&t.db, |addr| async move {
+        let ana = common::http::staff_session(addr, "ana", "senha-forte-1").await;
+        let page = common::http::http(addr, "GET", "/emails-invalidos", &ana, "").await;
+        assert!(page.body.contains("<h2>Caixas de devoluções</h2>"), "{}", page.body);
+        assert!(page.body.contains("0 mensagem(ns) lida(s)"), "{}", page.body);
+        let csrf = page.field("_csrf");
+        let r = common::http::http(
+            addr,
+            "POST",
+            &format!("/emails-invalidos/caixas/{id}/ler"),
+            &ana,
+            &format!("_csrf={}", common::http::enc(&csrf)),
+        )
+        .await;
+        assert_eq!(r.status, 303, "{}", r.body);
+        let location = r.header("location").unwrap_or_default().to_string();
+        let shown = common::http::http(addr, "GET", &location, &ana, "").await;
+        assert!(
+            shown.body.contains("caixa: 1 mensagem(ns) lida(s): 1 devolução(ões) registrada(s) (0 endereço(s) suprimido(s))"),
+            "{}",
+            shown.body
+        );
+    })
+    .await;
 }
 
 #[tokio::test]

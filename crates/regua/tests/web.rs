@@ -1271,6 +1271,14 @@ async fn general_parameters_are_for_administrators_and_audited_before_and_after(
         let page = http(addr, "GET", "/configuracoes/parametros", &root, "").await;
         assert_eq!(page.status, 200);
         assert!(page.body.contains("name=\"company_name\" value=\"Provedor\""), "the default");
+        assert!(
+            page.body.contains("name=\"sending_window_sms\" value=\"seg-sex 08:00-20:00, sab 08:00-14:00\""),
+            "the SMS window, the law's hours by default"
+        );
+        let wide = http(addr, "POST", "/configuracoes/parametros", &root,
+            &format!("_csrf={}&company_name=Provedor&sending_window_sms=seg-dom+07%3A00-22%3A00", enc(&csrf))).await;
+        assert_eq!(wide.status, 422);
+        assert!(wide.body.contains("Mais ampla que a Lei 15.426/2014 (SP), art. 2º"), "{}", wide.body);
         let c = enc(&csrf);
         let base = "company_name=Fibra+J%C3%A1&company_document=&company_phone=&company_site=&company_city=SAO+PAULO&default_delivery_type=email&suspension_notify_method=email&routine_optional_holidays=no";
         let bad = http(addr, "POST", "/configuracoes/parametros", &root,

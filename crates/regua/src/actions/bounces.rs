@@ -219,6 +219,43 @@ pub struct PollReport {
     pub ignored: usize,
 }
 
+impl PollReport {
+    /// The stored form (`read,recorded,suppressed,already,ignored`), read back by
+    /// [`PollReport::from_stored`]: the CLI prints it in English, the page in Portuguese.
+    pub fn to_stored(&self) -> String {
+        format!(
+            "{},{},{},{},{}",
+            self.read, self.recorded, self.suppressed, self.already, self.ignored
+        )
+    }
+
+    /// Reads [`PollReport::to_stored`]'s form.
+    pub fn from_stored(text: &str) -> Option<PollReport> {
+        let n: Vec<usize> = text
+            .split(',')
+            .map(|p| p.trim().parse().ok())
+            .collect::<Option<_>>()?;
+        match n.as_slice() {
+            [read, recorded, suppressed, already, ignored] => Some(PollReport {
+                read: *read,
+                recorded: *recorded,
+                suppressed: *suppressed,
+                already: *already,
+                ignored: *ignored,
+            }),
+            _ => None,
+        }
+    }
+
+    /// As the page says it.
+    pub fn pt(&self) -> String {
+        format!(
+            "{} mensagem(ns) lida(s): {} devolução(ões) registrada(s) ({} endereço(s) suprimido(s)), {} já registrada(s), {} sem relação com os envios",
+            self.read, self.recorded, self.suppressed, self.already, self.ignored
+        )
+    }
+}
+
 impl std::fmt::Display for PollReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -247,7 +284,7 @@ pub async fn poll_mailbox(
             store::bounces::mark_polled(
                 &mut conn,
                 mailbox.id,
-                &r.to_string(),
+                &r.to_stored(),
                 None,
                 clock.now_millis(),
             )

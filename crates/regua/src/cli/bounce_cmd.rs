@@ -350,7 +350,8 @@ async fn mailbox(g: &super::Global, cmd: MailboxCmd) -> anyhow::Result<ExitCode>
                         .map_or("-".to_string(), |t| clock.local_time(t, "%Y-%m-%d %H:%M")),
                     match &m.last_error {
                         Some(e) => format!("error: {e}"),
-                        None => m.last_result.clone(),
+                        None => crate::actions::bounces::PollReport::from_stored(&m.last_result)
+                            .map_or(String::new(), |r| r.to_string()),
                     }
                 );
             }

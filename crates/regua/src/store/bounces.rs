@@ -263,7 +263,7 @@ pub struct BounceMailbox {
     pub ca_file: Option<String>,
     /// When it was last read (ms).
     pub last_polled_at: Option<i64>,
-    /// What the last reading did, in English (`3 read: 2 recorded, 1 ignored`).
+    /// What the last reading did: `actions::bounces::PollReport`'s stored form.
     pub last_result: String,
     /// Why the last reading failed, if it did.
     pub last_error: Option<String>,

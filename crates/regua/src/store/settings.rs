@@ -247,6 +247,8 @@ pub fn check_setting(spec: &SettingSpec, value: &str) -> Result<String, SettingE
                 )
             }),
         SettingKind::Window { legal_floor } => {
+            // Left empty: back to the default (the law's hours for SMS).
+            let v = if v.is_empty() { spec.default } else { v };
             let w = crate::domain::window::SendingWindow::parse(v).map_err(|e| {
                 err(
                     e,

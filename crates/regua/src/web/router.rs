@@ -219,6 +219,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/configuracoes/sms-push", get(super::channels::show))
         .route("/emails-invalidos", get(super::suppressions::show))
         .route(
+            "/emails-invalidos/caixas/{id}/ler",
+            post(super::suppressions::read_now),
+        )
+        .route(
             "/emails-invalidos/liberar",
             post(super::suppressions::clear),
         )

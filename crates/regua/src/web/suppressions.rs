@@ -27,6 +27,8 @@ pub(super) fn reason_pt(reason: &str) -> &'static str {
 pub(super) struct Shown {
     #[serde(default)]
     liberado: Option<String>,
+    #[serde(default)]
+    lida: Option<String>,
 }
 
 /// `GET /emails-invalidos`
@@ -53,10 +55,37 @@ pub(super) async fn show(
                 }
             })
             .collect();
+        let mailboxes: Vec<_> = store::bounces::list_mailboxes(&mut conn)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let last = match (&m.last_error, m.last_polled_at) {
+                    (_, None) => "Ainda não lida.".to_string(),
+                    (Some(e), Some(at)) => format!(
+                        "Falha na leitura de {}: {}",
+                        state.clock.local_time(at, "%d/%m/%Y %H:%M"),
+                        super::log::short(e, 160)
+                    ),
+                    (None, Some(at)) => format!(
+                        "{}: {}",
+                        state.clock.local_time(at, "%d/%m/%Y %H:%M"),
+                        crate::actions::bounces::PollReport::from_stored(&m.last_result)
+                            .map_or(String::new(), |r| r.pt())
+                    ),
+                };
+                minijinja::context! {
+                    id => m.id, name => m.name, server => format!("{}:{}", m.host, m.port),
+                    folder => m.folder, move_to => m.move_to.unwrap_or_default(),
+                    failed => m.last_error.is_some(), last,
+                }
+            })
+            .collect();
         Ok(state.render(
             "suppressions.html",
             minijinja::context! {
-                title => "E-mails inválidos", rows,
+                title => "E-mails inválidos", rows, mailboxes,
+                read => q.lida,
+                can_read => session.user.role.allows(Permission::ConfigureEmail),
                 cleared => q.liberado,
                 can_clear => session.user.role.allows(Permission::EditBilling),
                 ..session.ctx()
@@ -98,6 +127,71 @@ pub(super) async fn clear(
         ))
         .into_response(),
         Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct CsrfOnly {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+/// `POST /emails-invalidos/caixas/{id}/ler`: reads a bounce mailbox now (what `regua serve`
+/// does every few minutes) and says what it found.
+pub(super) async fn read_now(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&f.csrf)) {
+        return r;
+    }
+    let Some(key) = state.key.clone() else {
+        return super::error_page(
+            &state,
+            Some(&session),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Chave ausente",
+            "O servidor foi iniciado sem REGUA_SECRET_KEY: a senha da caixa não pode ser aberta.",
+        );
+    };
+    let result: anyhow::Result<Option<String>> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Some(m) = store::bounces::list_mailboxes(&mut conn)
+            .await?
+            .into_iter()
+            .find(|m| m.id == id)
+        else {
+            return Ok(None);
+        };
+        drop(conn);
+        let text = match crate::actions::bounces::poll_mailbox(
+            &state.db,
+            &m,
+            &key,
+            &state.clock,
+            crate::delivery::network_timeout_from_env(),
+        )
+        .await
+        {
+            Ok(r) => format!("{}: {}", m.name, r.pt()),
+            Err(e) => {
+                tracing::warn!(mailbox = %m.name, error = format!("{e:#}"), "bounce mailbox not read");
+                format!("{}: a leitura falhou (veja abaixo)", m.name)
+            }
+        };
+        Ok(Some(text))
+    }
+    .await;
+    match result {
+        Ok(Some(text)) => Redirect::to(&format!(
+            "/emails-invalidos?{}",
+            serde_urlencoded::to_string([("lida", text)]).unwrap_or_default()
+        ))
+        .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => internal(e),
     }
 }
