@@ -2159,3 +2159,54 @@ async fn an_sms_outside_its_window_waits_for_eight_the_next_business_day_and_ema
         assert_eq!(stub.on("/sms").len(), 1, "{}", t.label);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_gateway_moves_its_waiting_sms_to_the_next_one() {
+    for t in each_backend().await {
+        let db = &t.db;
+        open_invoices(db, 1).await;
+        let stub = Stub::start(ok_sms()).await;
+        add_gateway(db, &stub, None).await;
+        let reserve = GatewayInput {
+            name: "Reserva".into(),
+            url: format!("{}/sms2", stub.url()),
+            method: "POST".into(),
+            headers: vec![],
+            body: Some(r#"{"to":"{{telefone_digitos}}","text":"{{mensagem}}"}"#.into()),
+            success_contains: Some("\"ok\"".into()),
+            hourly_limit: None,
+            daily_limit: None,
+        }
+        .check(&|_| None)
+        .unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        store::channels::insert_sms_gateway(&mut conn, &reserve, Some(&test_key()), 0)
+            .await
+            .unwrap();
+        drop(conn);
+        set(db, store::settings::SETTING_SUSPENSION_METHOD, "sms").await;
+        set(
+            db,
+            store::settings::SETTING_SUSPENSION_GATEWAY,
+            "Provedor SMS",
+        )
+        .await;
+        suspend_on(db, &request("K1", "2026-01-05", "2026-01-20"), "2026-01-05").await;
+        let out = regua(&t.url, &["sms", "remove", "Provedor SMS"], &[]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(
+            stdout(&out),
+            "sms gateway \"Provedor SMS\" removed\n1 waiting notice(s) moved to \"Reserva\"\n",
+            "{}",
+            t.label
+        );
+        drain(db, "2026-01-05").await;
+        assert!(stub.on("/sms").is_empty());
+        assert_eq!(
+            stub.on("/sms2").len(),
+            1,
+            "{}: sent by the gateway that remains",
+            t.label
+        );
+    }
+}

@@ -307,21 +307,48 @@ pub async fn update_sms_gateway(
     .await
 }
 
-/// Deactivates the active SMS gateway `name`; false when there is none.
+/// What removing a gateway did with the notices waiting on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRemoved {
+    /// Waiting SMS notices moved to another gateway.
+    pub moved: u64,
+    /// The gateway they moved to: the first other active one, if any. Without one they stay,
+    /// and each goes on by its next channel (or is skipped, "o gateway de SMS … foi removido")
+    /// when its turn comes.
+    pub to: Option<String>,
+}
+
+/// Removes an SMS gateway (audited `sms.remove`, with the notices moved); `None` when there is
+/// no active gateway by that name. Its waiting notices move to the first other active gateway.
 pub async fn remove_sms_gateway(
     db: &Db,
     name: &str,
     actor: &Actor,
     now_ms: i64,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<GatewayRemoved>> {
     in_transaction(db, async |tx| {
-        let removed = store::channels::deactivate_sms_gateway(tx, name, now_ms).await?;
-        if removed {
-            Audit::of("sms.remove", format!("sms:{name}"))
-                .write(tx, actor, now_ms)
-                .await?;
+        let gateways = store::channels::list_sms_gateways(tx).await?;
+        let Some(gone) = gateways.iter().find(|g| g.active && g.name == name) else {
+            return Ok(None);
+        };
+        let next = gateways.iter().find(|g| g.active && g.id != gone.id);
+        if !store::channels::deactivate_sms_gateway(tx, name, now_ms).await? {
+            return Ok(None);
         }
-        Ok(removed)
+        let moved = match next {
+            Some(n) => store::channels::move_waiting_sms(tx, gone.id, n.id, now_ms).await?,
+            None => 0,
+        };
+        Audit::of("sms.remove", format!("sms:{name}"))
+            .after(
+                serde_json::json!({"moved": moved, "to": next.map(|n| n.name.clone())}).to_string(),
+            )
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(Some(GatewayRemoved {
+            moved,
+            to: next.map(|n| n.name.clone()),
+        }))
     })
     .await
 }

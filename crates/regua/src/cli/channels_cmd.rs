@@ -190,7 +190,7 @@ pub async fn sms(g: &Global, cmd: SmsCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         SmsCmd::Remove { name } => {
-            if crate::actions::channels::remove_sms_gateway(
+            match crate::actions::channels::remove_sms_gateway(
                 &db,
                 &name,
                 &super::actor(),
@@ -198,10 +198,14 @@ pub async fn sms(g: &Global, cmd: SmsCmd) -> anyhow::Result<ExitCode> {
             )
             .await?
             {
-                println!("sms gateway {name:?} removed");
-                Ok(ExitCode::SUCCESS)
-            } else {
-                bad(format!("no active sms gateway named {name:?}"))
+                Some(r) => {
+                    println!("sms gateway {name:?} removed");
+                    if let (Some(to), true) = (&r.to, r.moved > 0) {
+                        println!("{} waiting notice(s) moved to {to:?}", r.moved);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => bad(format!("no active sms gateway named {name:?}")),
             }
         }
     }

@@ -256,6 +256,25 @@ pub async fn deactivate_sms_gateway(
         > 0)
 }
 
+/// Moves the waiting SMS notices of gateway `from` to gateway `to`; how many moved.
+pub async fn move_waiting_sms(
+    conn: &mut AnyConnection,
+    from: GatewayId,
+    to: GatewayId,
+    now_ms: i64,
+) -> anyhow::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE notices SET gateway_id = $1, updated_at = $2
+         WHERE gateway_id = $3 AND status IN ('queued', 'retrying')",
+    )
+    .bind(to.0)
+    .bind(now_ms)
+    .bind(from.0)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
 /// Messages a gateway sent (or is sending) since `since_ms`: its rolling windows' use.
 pub async fn gateway_sends_since(
     conn: &mut AnyConnection,

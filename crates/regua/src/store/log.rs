@@ -112,22 +112,6 @@ pub async fn account_sends_since(
     )
 }
 
-/// Messages an SMS gateway sent (or is sending) since `since_ms`.
-pub async fn gateway_sends_since(
-    conn: &mut AnyConnection,
-    gateway: crate::domain::delivery::GatewayId,
-    since_ms: i64,
-) -> anyhow::Result<i64> {
-    Ok(
-        sqlx::query("SELECT COUNT(*) FROM gateway_sends WHERE gateway_id = $1 AND sent_at > $2")
-            .bind(gateway.0)
-            .bind(since_ms)
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?,
-    )
-}
-
 /// Per channel, the notices waiting for its sending window (queued, held by the claim with
 /// [`crate::domain::window::WAITING_PREFIX`]), and when the first of them goes.
 pub async fn waiting_for_window(

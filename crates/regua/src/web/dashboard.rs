@@ -91,8 +91,8 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
             }
             let now = clock.now_millis();
             use crate::domain::send_limits::{DAY_MS, HOUR_MS};
-            let hour = store::log::gateway_sends_since(&mut conn, g.id, now - HOUR_MS).await?;
-            let day = store::log::gateway_sends_since(&mut conn, g.id, now - DAY_MS).await?;
+            let hour = store::channels::gateway_sends_since(&mut conn, g.id, now - HOUR_MS).await?;
+            let day = store::channels::gateway_sends_since(&mut conn, g.id, now - DAY_MS).await?;
             let limits = crate::domain::send_limits::SendLimits {
                 hourly: g.hourly_limit,
                 daily: g.daily_limit,
