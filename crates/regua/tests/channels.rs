@@ -2167,23 +2167,7 @@ async fn removing_a_gateway_moves_its_waiting_sms_to_the_next_one() {
         open_invoices(db, 1).await;
         let stub = Stub::start(ok_sms()).await;
         add_gateway(db, &stub, None).await;
-        let reserve = GatewayInput {
-            name: "Reserva".into(),
-            url: format!("{}/sms2", stub.url()),
-            method: "POST".into(),
-            headers: vec![],
-            body: Some(r#"{"to":"{{telefone_digitos}}","text":"{{mensagem}}"}"#.into()),
-            success_contains: Some("\"ok\"".into()),
-            hourly_limit: None,
-            daily_limit: None,
-        }
-        .check(&|_| None)
-        .unwrap();
-        let mut conn = db.pool.acquire().await.unwrap();
-        store::channels::insert_sms_gateway(&mut conn, &reserve, Some(&test_key()), 0)
-            .await
-            .unwrap();
-        drop(conn);
+        plain_sms_gateway(db, "Reserva", &format!("{}/sms2", stub.url())).await;
         set(db, store::settings::SETTING_SUSPENSION_METHOD, "sms").await;
         set(
             db,

@@ -174,22 +174,8 @@ async fn a_bounce_delivered_to_the_imap_mailbox_is_read_once_moved_and_suppresse
                 (200, format!(r#"{{"status":"ok","id":"m-{n}"}}"#))
             }))
             .await;
-        let gateway = regua::delivery::sms::GatewayInput {
-            name: "Provedor SMS".into(),
-            url: format!("{}/sms", stub.url()),
-            method: "POST".into(),
-            headers: vec![],
-            body: Some(r#"{"to":"{{telefone_digitos}}","text":"{{mensagem}}"}"#.into()),
-            success_contains: Some("\"ok\"".into()),
-            hourly_limit: None,
-            daily_limit: None,
-        }
-        .check(&|_| None)
-        .unwrap();
-        store::channels::insert_sms_gateway(&mut conn, &gateway, Some(&test_key()), 0)
-            .await
-            .unwrap();
         drop(conn);
+        plain_sms_gateway(&t.db, "Provedor SMS", &format!("{}/sms", stub.url())).await;
         assert!(cli(&t, &["smtp", "default", "Conta k1"]).status.success());
         let rule = cli(
             &t,

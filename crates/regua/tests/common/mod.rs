@@ -537,3 +537,24 @@ pub fn regua_cli(url: &str, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// An SMS gateway posting `{"to", "text"}` JSON to `url`, without credentials, success when
+/// the reply says "ok" (the tests' stub HTTP server answers so).
+pub async fn plain_sms_gateway(db: &Db, name: &str, url: &str) {
+    let g = regua::delivery::sms::GatewayInput {
+        name: name.into(),
+        url: url.into(),
+        method: "POST".into(),
+        headers: vec![],
+        body: Some(r#"{"to":"{{telefone_digitos}}","text":"{{mensagem}}"}"#.into()),
+        success_contains: Some("\"ok\"".into()),
+        hourly_limit: None,
+        daily_limit: None,
+    }
+    .check(&|_| None)
+    .unwrap();
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::channels::insert_sms_gateway(&mut conn, &g, Some(&test_key()), 0)
+        .await
+        .unwrap();
+}
