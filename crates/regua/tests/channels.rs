@@ -1852,6 +1852,12 @@ async fn rules_and_bands_go_by_their_channels_with_fallback_or_on_all() {
             })
             .collect();
         taken.sort();
+        // Each channel's load against its limits: one e-mail on the account, one SMS on the gateway.
+        assert_eq!(report["accounts"][0]["planned"], 1, "{report}");
+        assert_eq!(
+            report["gateways"],
+            json!([{"gateway": "Provedor SMS", "planned": 1, "capacity_left_hour": null, "capacity_left_day": null}])
+        );
         assert_eq!(
             taken,
             [

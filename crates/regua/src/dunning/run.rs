@@ -118,6 +118,9 @@ pub struct RunReport {
     pub skipped: Vec<ReportSkip>,
     /// Load per account.
     pub accounts: Vec<AccountLoad>,
+    /// Load per SMS gateway (when the run plans SMS).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<GatewayLoad>,
     /// Warnings in pt-BR (a day that does not fit an account's capacity, no account).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -148,6 +151,22 @@ pub struct RunReport {
     /// Of the planned notices, those that go to the letter review queue.
     #[serde(skip)]
     pub planned_letters: usize,
+    /// Planned notices per first channel (letters apart).
+    #[serde(skip)]
+    pub by_channel: BTreeMap<&'static str, usize>,
+}
+
+/// The load on an SMS gateway against its remaining capacity (`null` = no limit).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayLoad {
+    /// The gateway's name.
+    pub gateway: String,
+    /// SMS notices this run sends through it.
+    pub planned: usize,
+    /// What its hourly limit leaves in the rolling hour.
+    pub capacity_left_hour: Option<i64>,
+    /// What its daily limit leaves in the rolling 24 hours.
+    pub capacity_left_day: Option<i64>,
 }
 
 /// Why a run could not be made.
@@ -274,6 +293,8 @@ async fn run_inner(
         by_reason: BTreeMap::new(),
         recorded_skips: 0,
         planned_letters: 0,
+        by_channel: BTreeMap::new(),
+        gateways: Vec::new(),
     };
     // The account's remaining capacity before this run adds to its queue.
     let usage = match &account {
@@ -284,11 +305,23 @@ async fn run_inner(
     };
     let pauses = store::dunning::PauseIndex::load(&mut conn, today).await?;
     // The régua's SMS go through the first active gateway (decision, docs/dunning.md).
-    let gateway = store::channels::list_sms_gateways(&mut conn)
+    let first_gateway = store::channels::list_sms_gateways(&mut conn)
         .await?
         .into_iter()
-        .find(|g| g.active)
-        .map(|g| g.id);
+        .find(|g| g.active);
+    let gateway = first_gateway.as_ref().map(|g| g.id);
+    // Its remaining capacity before this run adds to its queue.
+    let gateway_usage = match &first_gateway {
+        Some(g) => {
+            use crate::domain::send_limits::{DAY_MS, HOUR_MS, Usage};
+            let now = clock.now_millis();
+            Some(Usage {
+                hour: store::channels::gateway_sends_since(&mut conn, g.id, now - HOUR_MS).await?,
+                day: store::channels::gateway_sends_since(&mut conn, g.id, now - DAY_MS).await?,
+            })
+        }
+        None => None,
+    };
     let available = super::planner::Available {
         sms: gateway.is_some(),
         push: store::channels::push_config(&mut conn).await?.is_some(),
@@ -339,6 +372,29 @@ async fn run_inner(
         }
     }
     account_load(&mut report, account.as_ref(), usage);
+    if let (Some(g), Some(used)) = (&first_gateway, gateway_usage)
+        && let Some(&planned) = report.by_channel.get("sms")
+    {
+        let limits = crate::domain::send_limits::SendLimits {
+            hourly: g.hourly_limit,
+            daily: g.daily_limit,
+        };
+        let (capacity_left_hour, capacity_left_day) = limits.left(used);
+        if let Some(left) = capacity_left_day
+            && planned as i64 > left
+        {
+            report.warnings.push(format!(
+                "o gateway de SMS {} não comporta o dia: {planned} SMS planejados, {left} restantes no limite diário; o excedente espera a janela seguinte",
+                g.name
+            ));
+        }
+        report.gateways.push(GatewayLoad {
+            gateway: g.name.clone(),
+            planned,
+            capacity_left_hour,
+            capacity_left_day,
+        });
+    }
     if !req.dry_run && req.emission.is_none() {
         let mut tx = db.begin().await?;
         store::dunning::record_run(
@@ -489,6 +545,9 @@ async fn page(
         let (inv, r) = (&invoices[i], &refs[i]);
         report.planned += 1;
         report.planned_letters += usize::from(n.letter_band.is_some());
+        if n.letter_band.is_none() {
+            *report.by_channel.entry(n.channel.as_str()).or_default() += 1;
+        }
         *report.by_cause.entry(n.cause.clone()).or_default() += 1;
         if detail {
             report.notices.push(ReportNotice {
@@ -602,7 +661,7 @@ fn account_load(
     let (capacity_left_hour, capacity_left_day) = limits.left(used);
     let load = AccountLoad {
         account: acc.name.clone(),
-        planned: report.planned - report.planned_letters,
+        planned: report.by_channel.get("email").copied().unwrap_or(0),
         capacity_left_hour,
         capacity_left_day,
     };
