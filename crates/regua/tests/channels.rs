@@ -2200,3 +2200,73 @@ async fn removing_a_gateway_moves_its_waiting_sms_to_the_next_one() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layouts_sms_text_is_what_the_sms_says_checked_and_counted_on_save() {
+    for t in each_backend().await {
+        let db = &t.db;
+        open_invoices(db, 1).await;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        sink_account(db, "Principal", sink.port(), AccountSetup::default()).await;
+        let stub = Stub::start(ok_sms()).await;
+        add_gateway(db, &stub, None).await;
+        let cli = |args: &[&str]| regua(&t.url, args, &[]);
+        assert!(cli(&["smtp", "default", "Principal"]).status.success());
+        // A wrong variable is refused, named, nothing saved.
+        let bad = cli(&[
+            "layout",
+            "save",
+            "Lembrete antes do vencimento",
+            "--sms",
+            "Fatura de {{ fatura.valorr }}",
+        ]);
+        assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&bad).contains("texto do SMS"), "{}", stderr(&bad));
+        assert!(stderr(&bad).contains("fatura.valor"), "{}", stderr(&bad));
+        let ok = cli(&[
+            "layout",
+            "save",
+            "Lembrete antes do vencimento",
+            "--sms",
+            "{{ empresa.nome }}: sua fatura de {{ fatura.valor }} vence em {{ fatura.vencimento }}. Dúvidas: {{ empresa.telefone }}",
+        ]);
+        assert!(ok.status.success(), "{ok:?}");
+        let out = stdout(&ok);
+        assert!(out.contains("sms on the sample: "), "{out}");
+        assert!(out.contains(" part(s)"), "{out}");
+        assert!(
+            cli(&[
+                "rule",
+                "add",
+                "--method",
+                "Boleto BB",
+                "--kind",
+                "before_due",
+                "--days",
+                "5",
+                "--channels",
+                "sms"
+            ])
+            .status
+            .success()
+        );
+        assert!(
+            cli(&["routine", "run", "--date", "2026-01-05"])
+                .status
+                .success()
+        );
+        drain(db, "2026-01-05").await;
+        let sent = stub.on("/sms");
+        assert_eq!(sent.len(), 1, "{}", t.label);
+        let body: Value = serde_json::from_str(&sent[0].body).unwrap();
+        let text = body["text"].as_str().unwrap();
+        assert!(text.contains(": sua fatura de R$"), "{text}");
+        assert!(text.contains("vence em 10/01/2026. Duvidas:"), "{text}");
+        assert!(
+            !text.contains("Lembrete:"),
+            "the SMS text, not the subject: {text}"
+        );
+    }
+}

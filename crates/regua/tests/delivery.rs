@@ -645,6 +645,7 @@ fn an_account_with_dkim_signs_its_messages() {
         subject: "Sua fatura".into(),
         html: "<p>Olá</p>".into(),
         text: "Olá".into(),
+        sms: String::new(),
     };
     let message = regua::delivery::build_message(
         &account,

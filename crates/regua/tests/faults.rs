@@ -215,6 +215,7 @@ fn a_rendered_subject_with_a_line_break_stays_one_header() {
         subject: "Fatura de Maria\r\nBcc: intruso@exemplo.com".into(),
         html: "<p>Olá</p>".into(),
         text: "Olá".into(),
+        sms: String::new(),
     };
     let message = regua::delivery::build_message(
         &account,

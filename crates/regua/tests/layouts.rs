@@ -81,6 +81,7 @@ fn draft(name: &str, subject: &str, html: &str) -> LayoutDraft {
         subject: subject.into(),
         html: html.into(),
         text: String::new(),
+        sms: String::new(),
     }
 }
 

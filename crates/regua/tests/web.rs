@@ -818,6 +818,15 @@ async fn the_layout_editor_validates_previews_and_saves_versions() {
         let next = saved.header("location").unwrap().to_string();
         let page = http(addr, "GET", &next, &ana, "").await;
         assert!(page.body.contains(&format!("Versão {} salva.", layout.version + 1)), "{}", page.body);
+        // The SMS text: its cost on the sample, a warning past one SMS.
+        let long_sms = "x".repeat(170);
+        let with_sms = format!("{good}&sms={}", enc(&format!("{{{{ cliente.nome }}}}: {long_sms}")));
+        let preview = http(addr, "POST", &format!("{path}/previa"), &ana, &with_sms).await;
+        assert!(preview.body.contains("caracteres: 2 SMS — passa de uma mensagem, a operadora cobra 2."), "{}", preview.body);
+        let short = format!("{good}&sms={}", enc("{{ cliente.nome }}, sua fatura vence amanhã."));
+        let preview = http(addr, "POST", &format!("{path}/previa"), &ana, &short).await;
+        assert!(preview.body.contains("<span id=\"preview-sms\">Maria"), "{}", preview.body);
+        assert!(preview.body.contains("caracteres: 1 SMS."), "{}", preview.body);
         let restored = http(addr, "POST", &format!("{path}/restaurar"), &ana, &format!("_csrf={c}")).await;
         assert_eq!(restored.status, 303);
         let mut conn = db.pool.acquire().await.unwrap();

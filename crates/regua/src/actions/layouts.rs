@@ -69,7 +69,8 @@ pub async fn save_layout(
             message: "o nome do layout é obrigatório".into(),
         }]));
     }
-    let problems = check_layout(&draft.subject, &draft.html, &draft.text);
+    let mut problems = check_layout(&draft.subject, &draft.html, &draft.text);
+    problems.extend(crate::layouts::check_sms(&draft.sms));
     if !problems.is_empty() {
         return Err(LayoutError::Invalid(problems));
     }
@@ -108,6 +109,7 @@ pub async fn restore_default_layout(
         subject: d.subject.to_string(),
         html: d.html,
         text: String::new(),
+        sms: String::new(),
     };
     save_layout(db, Some(&layout.name), &draft, actor, now_ms).await
 }

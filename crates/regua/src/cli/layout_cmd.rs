@@ -50,6 +50,10 @@ pub enum LayoutCmd {
         /// Plain-text body file; when omitted the text is derived from the HTML.
         #[arg(long)]
         text: Option<PathBuf>,
+        /// The SMS text template (kept when omitted on an existing layout; "" clears it: the
+        /// SMS is then the company's name and the subject).
+        #[arg(long)]
+        sms: Option<String>,
     },
     /// Restore a layout's built-in words ("restaurar padrão") as a new version.
     Restore {
@@ -146,6 +150,7 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
             subject,
             html,
             text,
+            sms,
         } => {
             let db = g.db().await?;
             let mut conn = db.pool.acquire().await?;
@@ -167,6 +172,9 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
                         .context("--html is required for a new layout")?,
                 },
                 text: text.map(|p| read(&p)).transpose()?.unwrap_or_default(),
+                sms: sms
+                    .or(existing.as_ref().map(|l| l.sms.clone()))
+                    .unwrap_or_default(),
             };
             let now = g.clock()?.now_millis();
             match crate::actions::layouts::save_layout(
@@ -180,6 +188,22 @@ pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
             {
                 Ok(l) => {
                     println!("layout {:?} saved (version {})", l.name, l.version);
+                    if !l.sms.is_empty()
+                        && let Ok(m) =
+                            crate::layouts::preview(&l, &crate::layouts::LayoutContext::sample())
+                    {
+                        let t = crate::delivery::sms::sms_text(&m.sms);
+                        println!(
+                            "sms on the sample: {} characters, {} part(s){}",
+                            t.units,
+                            t.parts,
+                            if t.parts > 1 {
+                                " (more than one SMS)"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(LayoutError::Other(e)) => Err(e),

@@ -26,8 +26,8 @@ pub(super) struct Message {
 
 /// What preparing a notice came to.
 pub(super) enum Prepared {
-    /// Ready to send.
-    Ready(Message),
+    /// Ready to send (boxed: a message is large next to the other outcomes).
+    Ready(Box<Message>),
     /// Its cause is gone (paid, cancelled, withdrawn, expired): skipped with the reason.
     Skip(String),
     /// It can never be sent as it is (a layout or a boleto that does not render): the
@@ -244,9 +244,9 @@ pub(super) fn prepare(
         );
         attachments.push((name, boleto::pdf::render_letter_pdf(&doc)));
     }
-    Ok(Prepared::Ready(Message {
+    Ok(Prepared::Ready(Box::new(Message {
         rendered,
         attachments,
         version,
-    }))
+    })))
 }

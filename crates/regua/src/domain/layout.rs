@@ -18,6 +18,8 @@ pub struct Layout {
     pub html: String,
     /// Text body template; empty means "derived from the HTML".
     pub text: String,
+    /// SMS text template; empty means "the company's name and the subject".
+    pub sms: String,
     /// Grows by one on every save; notices record the version they were rendered with.
     pub version: i64,
     /// The built-in layout it was installed from, if any (for "restaurar padrão").
@@ -37,4 +39,6 @@ pub struct LayoutDraft {
     pub html: String,
     /// Text body template, or empty to derive it from the HTML.
     pub text: String,
+    /// SMS text template, or empty for the company's name and the subject.
+    pub sms: String,
 }

@@ -136,6 +136,25 @@ pub fn check_layout(subject: &str, html: &str, text: &str) -> Vec<Problem> {
     problems
 }
 
+/// Checks a layout's SMS text (optional: blank is fine): it compiles, names only known
+/// variables and renders the sample data.
+pub fn check_sms(sms: &str) -> Vec<Problem> {
+    if sms.trim().is_empty() {
+        return Vec::new();
+    }
+    let problems = check_template(Part::Sms, sms);
+    if !problems.is_empty() {
+        return problems;
+    }
+    match CompiledLayout::compile("x", "x", "x")
+        .and_then(|l| l.with_sms(sms))
+        .and_then(|l| l.render(&LayoutContext::sample()))
+    {
+        Ok(_) => Vec::new(),
+        Err((part, e)) => vec![problem_from_error(part, sms, &e)],
+    }
+}
+
 fn unknown_variable(name: &str) -> String {
     match suggest(name, VARIABLES.iter().map(|v| v.path)) {
         Some(s) => format!("variável desconhecida `{name}` — você quis dizer `{s}`?"),

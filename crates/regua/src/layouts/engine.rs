@@ -27,6 +27,8 @@ pub enum Part {
     Html,
     /// The plain-text body.
     Text,
+    /// The SMS text (plain, whitespace collapsed).
+    Sms,
 }
 
 impl Part {
@@ -36,6 +38,7 @@ impl Part {
             Part::Subject => "assunto",
             Part::Html => "html",
             Part::Text => "texto",
+            Part::Sms => "sms",
         }
     }
 
@@ -45,10 +48,11 @@ impl Part {
             Part::Subject => "assunto",
             Part::Html => "corpo HTML",
             Part::Text => "corpo texto",
+            Part::Sms => "texto do SMS",
         }
     }
 
-    /// All three.
+    /// The e-mail's three (the SMS text is optional and checked apart).
     pub const ALL: [Part; 3] = [Part::Subject, Part::Html, Part::Text];
 }
 
@@ -61,6 +65,9 @@ pub struct RenderedMessage {
     pub html: String,
     /// Plain-text body.
     pub text: String,
+    /// The SMS text, when the layout has one (empty otherwise: the SMS is then the company's
+    /// name and the subject).
+    pub sms: String,
 }
 
 /// The environment every layout template runs in: filters `brl`, `data` and `maiusculas`,
@@ -129,6 +136,8 @@ fn filter_data(v: String, style: Option<String>) -> Result<String, Error> {
 /// layout version and keep it; rendering does not re-parse.
 pub struct CompiledLayout {
     env: Environment<'static>,
+    /// The layout has an SMS text.
+    sms: bool,
 }
 
 impl std::fmt::Debug for CompiledLayout {
@@ -140,7 +149,18 @@ impl std::fmt::Debug for CompiledLayout {
 impl CompiledLayout {
     /// Compiles a stored layout's current version for rendering.
     pub fn of(layout: &super::Layout) -> Result<CompiledLayout, (Part, Error)> {
-        CompiledLayout::compile(&layout.subject, &layout.html, &layout.text)
+        CompiledLayout::compile(&layout.subject, &layout.html, &layout.text)?.with_sms(&layout.sms)
+    }
+
+    /// Adds the SMS text (nothing when `sms` is blank).
+    pub fn with_sms(mut self, sms: &str) -> Result<CompiledLayout, (Part, Error)> {
+        if !sms.trim().is_empty() {
+            self.env
+                .add_template_owned(Part::Sms.name(), sms.to_string())
+                .map_err(|e| (Part::Sms, e))?;
+            self.sms = true;
+        }
+        Ok(self)
     }
 
     /// Compiles subject, HTML and text; an empty `text` is derived from the HTML. Errors name
@@ -160,7 +180,7 @@ impl CompiledLayout {
             env.add_template_owned(part.name(), source)
                 .map_err(|e| (part, e))?;
         }
-        Ok(CompiledLayout { env })
+        Ok(CompiledLayout { env, sms: false })
     }
 
     /// Renders the three parts with one context.
@@ -170,6 +190,11 @@ impl CompiledLayout {
             subject: one_line(&self.render_part(Part::Subject, &value)?),
             html: self.render_part(Part::Html, &value)?,
             text: collapse_blank_lines(&self.render_part(Part::Text, &value)?),
+            sms: if self.sms {
+                one_line(&self.render_part(Part::Sms, &value)?)
+            } else {
+                String::new()
+            },
         })
     }
 

@@ -12,7 +12,7 @@ mod variables;
 
 pub use crate::domain::default_layouts::{DefaultLayout, default_layout, default_layouts};
 pub use crate::domain::layout::{Layout, LayoutDraft};
-pub use check::{Problem, check_layout, check_template, problem_from_error};
+pub use check::{Problem, check_layout, check_sms, check_template, problem_from_error};
 pub use engine::{
     CompiledLayout, FILTERS, FUEL, MAX_OUTPUT_BYTES, Part, RenderedMessage, environment,
 };

@@ -145,6 +145,7 @@ pub fn preview(layout: &Layout, ctx: &LayoutContext) -> Result<RenderedMessage, 
             super::Part::Subject => &layout.subject,
             super::Part::Html => &layout.html,
             super::Part::Text => &layout.text,
+            super::Part::Sms => &layout.sms,
         };
         format!(
             "{}: {}",

@@ -25,7 +25,7 @@ pub enum WriteError {
     Other(#[from] anyhow::Error),
 }
 
-const COLUMNS: &str = "id, name, purpose, subject, html, text, version, default_of";
+const COLUMNS: &str = "id, name, purpose, subject, html, text, sms, version, default_of";
 
 fn layout_from_row(r: &AnyRow) -> anyhow::Result<Layout> {
     let purpose = |col: &str| -> anyhow::Result<Option<Purpose>> {
@@ -40,6 +40,7 @@ fn layout_from_row(r: &AnyRow) -> anyhow::Result<Layout> {
         subject: r.try_get("subject")?,
         html: r.try_get("html")?,
         text: r.try_get("text")?,
+        sms: r.try_get("sms")?,
         version: r.try_get("version")?,
         default_of: purpose("default_of")?,
     })
@@ -72,6 +73,7 @@ pub async fn install_default_layouts(db: &Db) -> anyhow::Result<usize> {
                 d.subject,
                 &d.html,
                 "",
+                "",
                 now,
                 "regua",
             )
@@ -91,18 +93,20 @@ async fn insert_version(
     subject: &str,
     html: &str,
     text: &str,
+    sms: &str,
     now_ms: i64,
     actor: &str,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO layout_versions (layout_id, version, subject, html, text, saved_at, saved_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO layout_versions (layout_id, version, subject, html, text, sms, saved_at, saved_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(id.0)
     .bind(version)
     .bind(subject)
     .bind(html)
     .bind(text)
+    .bind(sms)
     .bind(now_ms)
     .bind(actor)
     .execute(&mut *conn)
@@ -171,7 +175,7 @@ pub async fn get_layout_version(
         return Ok(current);
     }
     let row = sqlx::query(
-        "SELECT subject, html, text FROM layout_versions WHERE layout_id = $1 AND version = $2",
+        "SELECT subject, html, text, sms FROM layout_versions WHERE layout_id = $1 AND version = $2",
     )
     .bind(id.0)
     .bind(version)
@@ -182,6 +186,7 @@ pub async fn get_layout_version(
         subject: row.try_get(0)?,
         html: row.try_get(1)?,
         text: row.try_get(2)?,
+        sms: row.try_get(3)?,
         version,
         ..current
     })
@@ -200,8 +205,8 @@ pub async fn write_layout(
     let name = draft.name.trim();
     let result = match existing {
         None => sqlx::query(
-            "INSERT INTO layouts (name, purpose, subject, html, text, version, updated_at, updated_by)
-             VALUES ($1, $2, $3, $4, $5, 1, $6, $7) RETURNING id, version",
+            "INSERT INTO layouts (name, purpose, subject, html, text, sms, version, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $8, 1, $6, $7) RETURNING id, version",
         )
         .bind(name)
         .bind(draft.purpose.as_str())
@@ -210,10 +215,11 @@ pub async fn write_layout(
         .bind(&draft.text)
         .bind(now_ms)
         .bind(actor)
+        .bind(&draft.sms)
         .fetch_optional(&mut *conn)
         .await,
         Some(old) => sqlx::query(
-            "UPDATE layouts SET name = $1, purpose = $2, subject = $3, html = $4, text = $5,
+            "UPDATE layouts SET name = $1, purpose = $2, subject = $3, html = $4, text = $5, sms = $9,
              version = version + 1, updated_at = $6, updated_by = $7 WHERE name = $8 RETURNING id, version",
         )
         .bind(name)
@@ -224,6 +230,7 @@ pub async fn write_layout(
         .bind(now_ms)
         .bind(actor)
         .bind(old)
+        .bind(&draft.sms)
         .fetch_optional(&mut *conn)
         .await,
     };
@@ -248,6 +255,7 @@ pub async fn write_layout(
         &draft.subject,
         &draft.html,
         &draft.text,
+        &draft.sms,
         now_ms,
         actor,
     )

@@ -123,6 +123,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rule_channels",
         include_str!("../../migrations/0024_rule_channels.sql"),
     ),
+    (
+        25,
+        "layout_sms",
+        include_str!("../../migrations/0025_layout_sms.sql"),
+    ),
 ];
 
 fn dialect(sql: &str, backend: Backend) -> String {

@@ -30,6 +30,8 @@ pub(super) struct LayoutForm {
     html: String,
     #[serde(default)]
     text: String,
+    #[serde(default)]
+    sms: String,
 }
 
 #[derive(Serialize)]
@@ -54,11 +56,13 @@ fn views(problems: &[Problem]) -> Vec<ProblemView> {
 
 /// Checks the templates and renders them with the sample data.
 fn try_preview(f: &LayoutForm) -> Result<RenderedMessage, Vec<Problem>> {
-    let problems = check_layout(&f.subject, &f.html, &f.text);
+    let mut problems = check_layout(&f.subject, &f.html, &f.text);
+    problems.extend(crate::layouts::check_sms(&f.sms));
     if !problems.is_empty() {
         return Err(problems);
     }
     let compiled = CompiledLayout::compile(&f.subject, &f.html, &f.text)
+        .and_then(|l| l.with_sms(&f.sms))
         .map_err(|(part, e)| vec![crate::layouts::problem_from_error(part, &f.html, &e)])?;
     compiled
         .render(&LayoutContext::sample())
@@ -67,9 +71,44 @@ fn try_preview(f: &LayoutForm) -> Result<RenderedMessage, Vec<Problem>> {
                 crate::layouts::Part::Subject => &f.subject,
                 crate::layouts::Part::Html => &f.html,
                 crate::layouts::Part::Text => &f.text,
+                crate::layouts::Part::Sms => &f.sms,
             };
             vec![crate::layouts::problem_from_error(part, source, &e)]
         })
+}
+
+/// The SMS on the sample data — the layout's own text, or the company's name and the subject —
+/// and what it costs, as the editor shows it.
+#[derive(Serialize)]
+struct SmsView {
+    text: String,
+    own: bool,
+    size: String,
+    over: bool,
+}
+
+fn sms_view(form: &LayoutForm, m: &RenderedMessage) -> SmsView {
+    let own = !m.sms.is_empty();
+    let line = if own {
+        m.sms.clone()
+    } else {
+        crate::delivery::sms::sms_line(&LayoutContext::sample().company.name, &m.subject)
+    };
+    let t = crate::delivery::sms::sms_text(&line);
+    let over = t.parts > 1;
+    SmsView {
+        size: if over {
+            format!(
+                "{} caracteres: {} SMS — passa de uma mensagem, a operadora cobra {}.",
+                t.units, t.parts, t.parts
+            )
+        } else {
+            format!("{} caracteres: 1 SMS.", t.units)
+        },
+        text: t.text,
+        own: own || !form.sms.trim().is_empty(),
+        over,
+    }
 }
 
 async fn load(state: &AppState, id: i64) -> anyhow::Result<Option<Layout>> {
@@ -93,7 +132,9 @@ fn editor(
         subject: String::new(),
         html: String::new(),
         text: String::new(),
+        sms: String::new(),
     });
+    let sms = sms_view(form, &preview);
     let variables: Vec<(String, String)> = VARIABLES
         .iter()
         .map(|v| (v.path.to_string(), v.description.to_string()))
@@ -109,6 +150,7 @@ fn editor(
             form => minijinja::Value::from(minijinja::value::Serde(form)),
             problems => minijinja::Value::from(minijinja::value::Serde(views(problems))),
             preview => minijinja::context! { subject => preview.subject, html => preview.html, text => preview.text },
+            sms => minijinja::Value::from(minijinja::value::Serde(&sms)),
             variables,
             notice,
             ..session.ctx()
@@ -162,6 +204,7 @@ pub(super) async fn edit(
                 subject: layout.subject.clone(),
                 html: layout.html.clone(),
                 text: layout.text.clone(),
+                sms: layout.sms.clone(),
             };
             let notice = saved.salvo.map(|v| format!("Versão {v} salva."));
             editor(
@@ -197,8 +240,13 @@ pub(super) async fn preview(
     let result = try_preview(&form);
     if wants_json {
         return match result {
-            Ok(m) => Json(serde_json::json!({"subject": m.subject, "html": m.html, "text": m.text, "problems": []})).into_response(),
-            Err(problems) => Json(serde_json::json!({"problems": views(&problems)})).into_response(),
+            Ok(m) => {
+                let sms = sms_view(&form, &m);
+                Json(serde_json::json!({"subject": m.subject, "html": m.html, "text": m.text, "sms": sms, "problems": []})).into_response()
+            }
+            Err(problems) => {
+                Json(serde_json::json!({"problems": views(&problems)})).into_response()
+            }
         };
     }
     match load(&state, id).await {
@@ -242,6 +290,7 @@ pub(super) async fn save(
         subject: lf(&form.subject),
         html: lf(&form.html),
         text: lf(&form.text),
+        sms: lf(&form.sms),
     };
     let actor = session.actor();
     let now = state.clock.now_millis();

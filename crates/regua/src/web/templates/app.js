@@ -41,6 +41,13 @@ document.addEventListener("DOMContentLoaded", () => {
       document.getElementById("preview-subject").textContent = data.subject;
       document.getElementById("preview-html").srcdoc = data.html;
       document.getElementById("preview-text").textContent = data.text;
+      const sms = document.getElementById("preview-sms");
+      const size = document.getElementById("sms-size");
+      if (sms && size && data.sms) {
+        sms.textContent = data.sms.text;
+        size.textContent = data.sms.size;
+        size.className = data.sms.over ? "warning" : "hint";
+      }
     }
   };
   form.addEventListener("input", () => {
