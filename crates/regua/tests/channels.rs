@@ -2198,6 +2198,19 @@ async fn removing_a_gateway_moves_its_waiting_sms_to_the_next_one() {
             "{}: sent by the gateway that remains",
             t.label
         );
+        // The suspension setting no longer names the removed gateway: the next notice goes too.
+        let mut conn = db.pool.acquire().await.unwrap();
+        assert_eq!(
+            store::parties::get_setting(&mut conn, store::settings::SETTING_SUSPENSION_GATEWAY)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("")
+        );
+        drop(conn);
+        suspend_on(db, &request("K1", "2026-02-02", "2026-02-10"), "2026-02-02").await;
+        drain(db, "2026-02-02").await;
+        assert_eq!(stub.on("/sms2").len(), 2, "{}", t.label);
     }
 }
 

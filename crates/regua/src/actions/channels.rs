@@ -319,7 +319,8 @@ pub struct GatewayRemoved {
 }
 
 /// Removes an SMS gateway (audited `sms.remove`, with the notices moved); `None` when there is
-/// no active gateway by that name. Its waiting notices move to the first other active gateway.
+/// no active gateway by that name. Its waiting notices move to the first other active gateway,
+/// and a suspension setting that named it is cleared (the first active gateway, audited).
 pub async fn remove_sms_gateway(
     db: &Db,
     name: &str,
@@ -339,6 +340,22 @@ pub async fn remove_sms_gateway(
             Some(n) => store::channels::move_waiting_sms(tx, gone.id, n.id, now_ms).await?,
             None => 0,
         };
+        // Suspension notices named this gateway: they go back to "the first active one".
+        if store::parties::get_setting(tx, store::settings::SETTING_SUSPENSION_GATEWAY)
+            .await?
+            .as_deref()
+            == Some(name)
+        {
+            super::billing_setup::write_setting(
+                tx,
+                store::settings::SETTING_SUSPENSION_GATEWAY,
+                "",
+                super::billing_setup::Unset::ReadsAsNone,
+                actor,
+                now_ms,
+            )
+            .await?;
+        }
         Audit::of("sms.remove", format!("sms:{name}"))
             .after(
                 serde_json::json!({"moved": moved, "to": next.map(|n| n.name.clone())}).to_string(),
