@@ -1096,3 +1096,95 @@ async fn a_throttling_answer_pauses_the_accounts_sends_to_that_domain_longer_eac
         .await;
     }
 }
+
+#[tokio::test]
+async fn a_mailbox_is_added_read_and_removed_on_the_page_its_password_never_shown() {
+    let t = sqlite().await;
+    let imap = Dovecot::start(&[]).await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    store::auth::insert_user(
+        &mut conn,
+        "ana",
+        "Ana Souza",
+        regua::domain::auth::Role::Admin,
+        "senha-forte-1",
+        0,
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let port = imap.imaps_port;
+    let db = t.db.clone();
+    let imap = &imap;
+    with_server(&t.db, |addr| async move {
+        let ana = common::http::staff_session(addr, "ana", "senha-forte-1").await;
+        let page = common::http::http(addr, "GET", "/emails-invalidos", &ana, "").await;
+        let c = common::http::enc(&page.field("_csrf"));
+        let post = |path: String, body: String| {
+            let ana = ana.clone();
+            async move {
+                let r = common::http::http(addr, "POST", &path, &ana, &body).await;
+                assert_eq!(r.status, 303, "{}", r.body);
+                let to = r.header("location").unwrap_or_default().to_string();
+                common::http::http(addr, "GET", &to, &ana, "").await.body
+            }
+        };
+        // Without a password: refused, said, nothing saved.
+        let body = post(
+            "/emails-invalidos/caixas".into(),
+            format!("_csrf={c}&name=devolucoes&host=localhost&port={port}&security=tls&user={}&password=&folder=INBOX&move_to=", dovecot::USER),
+        )
+        .await;
+        assert!(body.contains("Informe a senha da caixa."), "{body}");
+        assert!(body.contains("Nenhuma caixa de devoluções cadastrada."));
+        let body = post(
+            "/emails-invalidos/caixas".into(),
+            format!(
+                "_csrf={c}&name=devolucoes&host=localhost&port={port}&security=tls&user={}&password={}&folder=INBOX&move_to=",
+                dovecot::USER,
+                common::http::enc(dovecot::PASSWORD)
+            ),
+        )
+        .await;
+        assert!(body.contains("Caixa devolucoes cadastrada."), "{body}");
+        assert!(body.contains(&format!("<td>localhost:{port}</td>")), "{body}");
+        assert!(!body.contains(dovecot::PASSWORD), "the password is never shown");
+        // The test server's certificate is self-signed: a page-added mailbox trusts the public
+        // roots only, so the reading fails before any login, and the page says so.
+        let id: i64 = {
+            let mut conn = db.pool.acquire().await.unwrap();
+            store::bounces::list_mailboxes(&mut conn).await.unwrap()[0].id
+        };
+        let body = post(format!("/emails-invalidos/caixas/{id}/ler"), format!("_csrf={c}")).await;
+        assert!(body.contains("devolucoes: a leitura falhou (veja abaixo)"), "{body}");
+        assert!(body.contains("Falha na leitura de"), "{body}");
+        assert!(!imap.log().contains("Login: user="), "{}", imap.log());
+        let body = post(format!("/emails-invalidos/caixas/{id}/remover"), format!("_csrf={c}")).await;
+        assert!(body.contains("Caixa devolucoes removida."), "{body}");
+        assert!(body.contains("Nenhuma caixa de devoluções cadastrada."));
+    })
+    .await;
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let trail: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT action, after FROM audit_log WHERE action LIKE 'bounce_mailbox.%' ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(trail.len(), 2);
+    assert_eq!(trail[0].0, "bounce_mailbox.add");
+    assert!(
+        trail[0]
+            .1
+            .as_deref()
+            .unwrap_or_default()
+            .contains("\"password\":\"***\"")
+    );
+    assert!(
+        !trail[0]
+            .1
+            .as_deref()
+            .unwrap_or_default()
+            .contains(dovecot::PASSWORD)
+    );
+}

@@ -223,6 +223,14 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             post(super::suppressions::read_now),
         )
         .route(
+            "/emails-invalidos/caixas",
+            post(super::suppressions::add_mailbox),
+        )
+        .route(
+            "/emails-invalidos/caixas/{id}/remover",
+            post(super::suppressions::remove_mailbox),
+        )
+        .route(
             "/emails-invalidos/liberar",
             post(super::suppressions::clear),
         )

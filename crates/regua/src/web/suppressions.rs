@@ -29,6 +29,8 @@ pub(super) struct Shown {
     liberado: Option<String>,
     #[serde(default)]
     lida: Option<String>,
+    #[serde(default)]
+    erro: Option<String>,
 }
 
 /// `GET /emails-invalidos`
@@ -85,6 +87,7 @@ pub(super) async fn show(
             minijinja::context! {
                 title => "E-mails inválidos", rows, mailboxes,
                 read => q.lida,
+                mailbox_error => q.erro,
                 can_read => session.user.role.allows(Permission::ConfigureEmail),
                 cleared => q.liberado,
                 can_clear => session.user.role.allows(Permission::EditBilling),
@@ -191,6 +194,154 @@ pub(super) async fn read_now(
             serde_urlencoded::to_string([("lida", text)]).unwrap_or_default()
         ))
         .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// The new-mailbox form.
+#[derive(Deserialize, Default)]
+pub(super) struct MailboxForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    port: String,
+    #[serde(default)]
+    security: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    folder: String,
+    #[serde(default)]
+    move_to: String,
+}
+
+fn back(key: &str, text: &str) -> Response {
+    Redirect::to(&format!(
+        "/emails-invalidos?{}",
+        serde_urlencoded::to_string([(key, text)]).unwrap_or_default()
+    ))
+    .into_response()
+}
+
+/// `POST /emails-invalidos/caixas`: adds a bounce mailbox (the same checks and sealing as
+/// `regua bounce mailbox add`; audited `bounce_mailbox.add`, the password never written). The
+/// server's certificate must be one the public roots trust (a private CA is the CLI's
+/// `--ca-file`).
+pub(super) async fn add_mailbox(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Form(f): Form<MailboxForm>,
+) -> Response {
+    use store::bounces::{BounceMailbox, ImapSecurity};
+    if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&f.csrf)) {
+        return r;
+    }
+    let Some(key) = state.key.clone() else {
+        return back(
+            "erro",
+            "O servidor foi iniciado sem REGUA_SECRET_KEY: a senha não pode ser guardada.",
+        );
+    };
+    let security: ImapSecurity = match f.security.as_str() {
+        "starttls" => ImapSecurity::StartTls,
+        _ => ImapSecurity::Tls,
+    };
+    let port = match f.port.trim() {
+        "" => Some(match security {
+            ImapSecurity::Tls => 993,
+            ImapSecurity::StartTls => 143,
+        }),
+        p => p.parse::<u16>().ok().filter(|p| *p > 0),
+    };
+    let problem = if f.name.trim().is_empty() {
+        Some("Informe o nome da caixa.")
+    } else if f.host.trim().is_empty() || f.host.trim().contains(char::is_whitespace) {
+        Some("Informe o servidor IMAP.")
+    } else if port.is_none() {
+        Some("A porta é um número de 1 a 65535.")
+    } else if f.user.trim().is_empty() {
+        Some("Informe o usuário da caixa.")
+    } else if f.password.is_empty() {
+        Some("Informe a senha da caixa.")
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        return back("erro", p);
+    }
+    let folder = Some(f.folder.trim())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("INBOX");
+    let m = BounceMailbox {
+        id: 0,
+        name: f.name.trim().to_string(),
+        host: f.host.trim().to_string(),
+        port: port.unwrap_or(993),
+        security,
+        username: f.user.trim().to_string(),
+        password_enc: String::new(),
+        folder: folder.to_string(),
+        move_to: Some(f.move_to.trim().to_string()).filter(|s| !s.is_empty()),
+        ca_file: None,
+        last_polled_at: None,
+        last_result: String::new(),
+        last_error: None,
+    };
+    match crate::actions::bounces::add_mailbox(
+        &state.db,
+        &m,
+        &crate::secrets::Secret::new(f.password.clone()),
+        &key,
+        &session.actor(),
+        state.clock.now_millis(),
+    )
+    .await
+    {
+        Ok(true) => back("lida", &format!("Caixa {} cadastrada.", m.name)),
+        Ok(false) => back("erro", &format!("Já existe uma caixa chamada {}.", m.name)),
+        Err(e) => internal(e),
+    }
+}
+
+/// `POST /emails-invalidos/caixas/{id}/remover`: removes a mailbox (its bounces stay).
+pub(super) async fn remove_mailbox(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = session.allow(&state, Permission::ConfigureEmail, Some(&f.csrf)) {
+        return r;
+    }
+    let result: anyhow::Result<Option<String>> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Some(m) = store::bounces::list_mailboxes(&mut conn)
+            .await?
+            .into_iter()
+            .find(|m| m.id == id)
+        else {
+            return Ok(None);
+        };
+        drop(conn);
+        crate::actions::bounces::remove_mailbox(
+            &state.db,
+            &m.name,
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+        Ok(Some(m.name))
+    }
+    .await;
+    match result {
+        Ok(Some(name)) => back("lida", &format!("Caixa {name} removida.")),
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => internal(e),
     }
