@@ -99,19 +99,33 @@ pub(super) async fn record_sends(
     sends: &[(String, i64)],
     now_ms: i64,
 ) -> anyhow::Result<()> {
-    for (pacing, notice) in sends {
-        sqlx::query("INSERT INTO domain_sends (pacing, notice_id, sent_at) VALUES ($1, $2, $3)")
+    // One statement per batch, as the accounts' ledger is written (outbox::claim_notices).
+    for chunk in sends.chunks(200) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|k| format!("(${}, ${}, ${})", 3 * k + 1, 3 * k + 2, 3 * k + 3))
+            .collect();
+        let sql = format!(
+            "INSERT INTO domain_sends (pacing, notice_id, sent_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (pacing, notice) in chunk {
+            q = q.bind(pacing).bind(*notice).bind(now_ms);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    // The ledger only matters for the last minute; pruned per group, which the
+    // (pacing, sent_at) index serves.
+    let mut groups: Vec<&str> = sends.iter().map(|(p, _)| p.as_str()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    for pacing in groups {
+        sqlx::query("DELETE FROM domain_sends WHERE pacing = $1 AND sent_at < $2")
             .bind(pacing)
-            .bind(notice)
-            .bind(now_ms)
+            .bind(now_ms - 3_600_000)
             .execute(&mut *conn)
             .await?;
     }
-    // The ledger only matters for the last minute.
-    sqlx::query("DELETE FROM domain_sends WHERE sent_at < $1")
-        .bind(now_ms - 3_600_000)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }
 
