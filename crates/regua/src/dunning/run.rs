@@ -312,14 +312,7 @@ async fn run_inner(
     let gateway = first_gateway.as_ref().map(|g| g.id);
     // Its remaining capacity before this run adds to its queue.
     let gateway_usage = match &first_gateway {
-        Some(g) => {
-            use crate::domain::send_limits::{DAY_MS, HOUR_MS, Usage};
-            let now = clock.now_millis();
-            Some(Usage {
-                hour: store::channels::gateway_sends_since(&mut conn, g.id, now - HOUR_MS).await?,
-                day: store::channels::gateway_sends_since(&mut conn, g.id, now - DAY_MS).await?,
-            })
-        }
+        Some(g) => Some(store::channels::gateway_usage(&mut conn, g.id, clock.now_millis()).await?),
         None => None,
     };
     let available = super::planner::Available {

@@ -275,6 +275,20 @@ pub async fn move_waiting_sms(
     .rows_affected())
 }
 
+/// A gateway's use of its rolling hour and day at `now_ms` (what its limits count), as
+/// [`super::dunning::account_usage`] gives an account's.
+pub async fn gateway_usage(
+    conn: &mut AnyConnection,
+    id: GatewayId,
+    now_ms: i64,
+) -> anyhow::Result<crate::domain::send_limits::Usage> {
+    use crate::domain::send_limits::{DAY_MS, HOUR_MS, Usage};
+    Ok(Usage {
+        hour: gateway_sends_since(conn, id, now_ms - HOUR_MS).await?,
+        day: gateway_sends_since(conn, id, now_ms - DAY_MS).await?,
+    })
+}
+
 /// Messages a gateway sent (or is sending) since `since_ms`: its rolling windows' use.
 pub async fn gateway_sends_since(
     conn: &mut AnyConnection,

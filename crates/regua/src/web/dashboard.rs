@@ -89,18 +89,15 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
             if !g.active {
                 continue;
             }
-            let now = clock.now_millis();
-            use crate::domain::send_limits::{DAY_MS, HOUR_MS};
-            let hour = store::channels::gateway_sends_since(&mut conn, g.id, now - HOUR_MS).await?;
-            let day = store::channels::gateway_sends_since(&mut conn, g.id, now - DAY_MS).await?;
+            let used = store::channels::gateway_usage(&mut conn, g.id, clock.now_millis()).await?;
             let limits = crate::domain::send_limits::SendLimits {
                 hourly: g.hourly_limit,
                 daily: g.daily_limit,
             };
             gateways.push(minijinja::context! {
-                name => g.name, hour, day,
+                name => g.name, hour => used.hour, day => used.day,
                 hourly_limit => g.hourly_limit, daily_limit => g.daily_limit,
-                near => limits.near(crate::domain::send_limits::Usage { hour, day }),
+                near => limits.near(used),
             });
         }
         let all_accounts = store::accounts::list_smtp_accounts(&mut conn).await?;
