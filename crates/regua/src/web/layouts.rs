@@ -89,11 +89,7 @@ struct SmsView {
 
 fn sms_view(form: &LayoutForm, m: &RenderedMessage) -> SmsView {
     let own = !m.sms.is_empty();
-    let line = if own {
-        m.sms.clone()
-    } else {
-        crate::delivery::sms::sms_line(&LayoutContext::sample().company.name, &m.subject)
-    };
+    let line = crate::delivery::sms::message_line(&LayoutContext::sample().company.name, m);
     let t = crate::delivery::sms::sms_text(&line);
     let over = t.parts > 1;
     SmsView {

@@ -132,12 +132,7 @@ impl Channels {
         match route {
             Route::Email(account, to) => self.email.send(n, account, to, message).await,
             Route::Sms(gateway, phone) => {
-                // The layout's SMS text when it has one; else the company and the subject.
-                let line = if message.rendered.sms.is_empty() {
-                    sms::sms_line(company, &message.rendered.subject)
-                } else {
-                    message.rendered.sms.clone()
-                };
+                let line = sms::message_line(company, &message.rendered);
                 self.sms.send(n, gateway, phone, &line).await
             }
             Route::Push(config, devices, document) => {

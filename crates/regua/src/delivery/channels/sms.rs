@@ -95,6 +95,16 @@ pub fn sms_line(company: &str, subject: &str) -> String {
     }
 }
 
+/// What an SMS of a rendered layout says: the layout's SMS text when it has one, else
+/// [`sms_line`] of the company and the subject.
+pub fn message_line(company: &str, rendered: &crate::layouts::RenderedMessage) -> String {
+    if rendered.sms.is_empty() {
+        sms_line(company, &rendered.subject)
+    } else {
+        rendered.sms.clone()
+    }
+}
+
 /// A phone for the templates: `+5511987654321` (E.164) and its digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsPhone {
