@@ -187,12 +187,10 @@ impl Worker {
                 w
             }
         };
-        let tz = self.clock.time_zone().clone();
         Ok(crate::domain::window::ClosedChannels::at(
-            self.clock.local_now(),
+            &self.clock,
             &windows,
             &calendar,
-            |dt| tz.to_timestamp(dt).ok().map(|t| t.as_millisecond()),
         ))
     }
 

@@ -302,20 +302,19 @@ pub struct ClosedChannels(Vec<(super::delivery::Channel, i64, String)>);
 pub const WAITING_PREFIX: &str = "aguardando a janela de envio";
 
 impl ClosedChannels {
-    /// The closed channels at `now` (local), given each channel's window; `to_ms` turns a local
-    /// opening into milliseconds.
+    /// The closed channels at the clock's now, given each channel's window.
     pub fn at(
-        now: DateTime,
+        clock: &super::Clock,
         windows: &[(super::delivery::Channel, SendingWindow)],
         calendar: &Calendar,
-        to_ms: impl Fn(DateTime) -> Option<i64>,
     ) -> ClosedChannels {
+        let tz = clock.time_zone();
         ClosedChannels(
             windows
                 .iter()
                 .filter_map(|(c, w)| {
-                    let opens = w.next_opening(now, calendar)?;
-                    let ms = to_ms(opens)?;
+                    let opens = w.next_opening(clock.local_now(), calendar)?;
+                    let ms = tz.to_timestamp(opens).ok()?.as_millisecond();
                     Some((
                         *c,
                         ms,

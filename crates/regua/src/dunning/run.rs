@@ -320,12 +320,10 @@ async fn run_inner(
         push: store::channels::push_config(&mut conn).await?.is_some(),
     };
     // What waits for a window now, for the report.
-    let tz = clock.time_zone().clone();
     let closed = crate::domain::window::ClosedChannels::at(
-        clock.local_now(),
+        clock,
         &store::settings::sending_windows(&mut conn).await?,
         &store::dunning::calendar(&mut conn).await?,
-        |dt| tz.to_timestamp(dt).ok().map(|t| t.as_millisecond()),
     );
     drop(conn);
 
