@@ -146,12 +146,14 @@ pub fn check_sms(sms: &str) -> Vec<Problem> {
     if !problems.is_empty() {
         return problems;
     }
-    match CompiledLayout::compile("x", "x", "x")
-        .and_then(|l| l.with_sms(sms))
-        .and_then(|l| l.render(&LayoutContext::sample()))
+    let env = environment();
+    let sample = minijinja::Value::from(minijinja::value::Serde(LayoutContext::sample()));
+    match env
+        .template_from_named_str(Part::Sms.name(), sms)
+        .and_then(|t| render_capped(&t, &sample))
     {
         Ok(_) => Vec::new(),
-        Err((part, e)) => vec![problem_from_error(part, sms, &e)],
+        Err(e) => vec![problem_from_error(Part::Sms, sms, &e)],
     }
 }
 
