@@ -303,10 +303,7 @@ async fn mailbox(g: &super::Global, cmd: MailboxCmd) -> anyhow::Result<ExitCode>
                 id: 0,
                 name: a.name.trim().to_string(),
                 host: a.host.trim().to_string(),
-                port: a.port.unwrap_or(match security {
-                    ImapSecurity::Tls => 993,
-                    ImapSecurity::StartTls => 143,
-                }),
+                port: a.port.unwrap_or(security.default_port()),
                 security,
                 username: a.user,
                 password_enc: String::new(),

@@ -225,6 +225,14 @@ impl ImapSecurity {
             ImapSecurity::StartTls => "starttls",
         }
     }
+
+    /// The port it usually runs on: 993 for TLS, 143 for STARTTLS.
+    pub fn default_port(self) -> u16 {
+        match self {
+            ImapSecurity::Tls => 993,
+            ImapSecurity::StartTls => 143,
+        }
+    }
 }
 
 impl std::str::FromStr for ImapSecurity {

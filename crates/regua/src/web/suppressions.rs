@@ -254,10 +254,7 @@ pub(super) async fn add_mailbox(
         _ => ImapSecurity::Tls,
     };
     let port = match f.port.trim() {
-        "" => Some(match security {
-            ImapSecurity::Tls => 993,
-            ImapSecurity::StartTls => 143,
-        }),
+        "" => Some(security.default_port()),
         p => p.parse::<u16>().ok().filter(|p| *p > 0),
     };
     let problem = if f.name.trim().is_empty() {
@@ -283,7 +280,7 @@ pub(super) async fn add_mailbox(
         id: 0,
         name: f.name.trim().to_string(),
         host: f.host.trim().to_string(),
-        port: port.unwrap_or(993),
+        port: port.unwrap_or(security.default_port()),
         security,
         username: f.user.trim().to_string(),
         password_enc: String::new(),
