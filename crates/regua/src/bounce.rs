@@ -19,10 +19,12 @@ pub mod imap;
 pub mod listener;
 
 /// Above this share of the day's messages bouncing (2 %), the dashboard shows the account's
-/// rate in red: the level past which the large providers start treating a sender as careless.
+/// rate in red. The figure, a common senders' rule of thumb: no provider publishes a
+/// bounce threshold (docs/bounces.md).
 pub const BOUNCE_ALERT_BASIS_POINTS: i64 = 200;
-/// Above this share drawing a spam complaint (0.3 %), in red: Gmail's and Yahoo's 2024 bulk
-/// sender rules name 0.3 % as the rate a sender must stay under.
+/// Above this share drawing a spam complaint (0.3 %), in red: Google's email sender guidelines
+/// (in force since February 2024) ask bulk senders to keep the spam rate reported in Postmaster
+/// Tools below 0.3 %.
 pub const COMPLAINT_ALERT_BASIS_POINTS: i64 = 30;
 
 /// `part` of `whole` in basis points (hundredths of a percent), rounded down; 0 of nothing.
