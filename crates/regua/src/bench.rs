@@ -489,6 +489,7 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
                 available: crate::dunning::Available {
                     sms: true,
                     push: true,
+                    whatsapp: true,
                 },
                 today: clock.today(),
                 last_run: clock.today().yesterday().ok(),

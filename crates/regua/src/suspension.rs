@@ -464,7 +464,7 @@ impl Routing {
     ) -> NewNotice {
         let recipient = match self.method {
             Channel::Email => customer.email_or_empty(),
-            Channel::Sms => customer
+            Channel::Sms | Channel::Whatsapp => customer
                 .mobile_phone
                 .as_ref()
                 .map(|p| format!("+{}", p.e164()))
@@ -686,6 +686,12 @@ pub async fn send_test(
         )
     };
     match method {
+        Channel::Whatsapp => {
+            return Err(test_error(
+                "a WhatsApp test sends a layout's template: regua notify test whatsapp --to PHONE --layout NAME",
+                "O teste de WhatsApp envia o template de um modelo: escolha o modelo.",
+            ));
+        }
         Channel::Email => {
             if routing.account.is_none() {
                 return Err(test_error(

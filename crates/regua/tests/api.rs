@@ -755,7 +755,7 @@ async fn rules_and_bands_are_added_with_their_channels_through_the_api() {
             assert_eq!(body["layout"], "Lembrete após o vencimento");
             for (bad, field) in [
                 (json!({"method": "Boleto BB", "kind": "on_due", "channels": ["email", "email"]}), "channels"),
-                (json!({"method": "Boleto BB", "kind": "on_due", "channels": ["whatsapp"]}), "channels"),
+                (json!({"method": "Boleto BB", "kind": "on_due", "channels": ["fax"]}), "channels"),
                 (json!({"method": "Boleto BB", "kind": "on_due", "mode": "some"}), "mode"),
                 (json!({"method": "Boleto BB", "kind": "soon"}), "kind"),
             ] {

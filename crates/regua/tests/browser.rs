@@ -2023,3 +2023,130 @@ async fn a_clerk_fixes_an_address_from_the_invalid_emails_list() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configure_whatsapp_map_a_template_send_the_test_and_see_it_read() {
+    let t = sqlite().await;
+    let _sink = isp_with_sink(&t.db, false).await;
+    let api = common::whatsapp::CloudApi::start().await;
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let api = &api;
+    with_server(&t.db, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/configuracoes/whatsapp"))
+            .await
+            .unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Id("account-form"))
+            .await
+            .unwrap();
+        // The account: a missing id first, named next to its field.
+        let form = c.form(Locator::Id("account-form")).await.unwrap();
+        for (k, v) in [
+            ("name", "Oficial"),
+            ("business_account_id", common::whatsapp::WABA_ID),
+            ("token", common::whatsapp::TOKEN),
+            ("app_secret", common::whatsapp::APP_SECRET),
+            ("verify_token", "verifica-123"),
+            ("api_url", &api.api_url()),
+        ] {
+            form.set_by_name(k, v).await.unwrap();
+        }
+        form.submit_direct().await.unwrap();
+        let err = c
+            .wait()
+            .for_element(Locator::Css(".invalid .error"))
+            .await
+            .unwrap();
+        assert_eq!(
+            err.text().await.unwrap(),
+            "O ID do número de telefone é um número (WhatsApp Manager)."
+        );
+        let form = c.form(Locator::Id("account-form")).await.unwrap();
+        for (k, v) in [
+            ("phone_number_id", common::whatsapp::PHONE_NUMBER_ID),
+            ("token", common::whatsapp::TOKEN),
+            ("app_secret", common::whatsapp::APP_SECRET),
+            ("verify_token", "verifica-123"),
+        ] {
+            form.set_by_name(k, v).await.unwrap();
+        }
+        form.submit_direct().await.unwrap();
+        text_once(&c, "notice", "Conta do WhatsApp salva.").await;
+        let page = c.source().await.unwrap();
+        assert!(
+            !page.contains(common::whatsapp::TOKEN) && !page.contains(common::whatsapp::APP_SECRET)
+        );
+
+        // The templates Meta lists, then a mapping that does not match, then one that does.
+        c.find(Locator::LinkText("Ver templates"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//td[text()='lembrete_fatura']"))
+            .await
+            .unwrap();
+        let form = c.form(Locator::Id("mapping-form")).await.unwrap();
+        form.set_by_name("layout", "Vencimento hoje").await.unwrap();
+        form.set_by_name("template", "lembrete_fatura")
+            .await
+            .unwrap();
+        form.set_by_name("params", "cliente.nome, fatura.valor")
+            .await
+            .unwrap();
+        c.find(Locator::Css("#mapping-form input[name='document']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        form.submit_direct().await.unwrap();
+        text_once(&c, "mapping-error", "tem 3 parâmetro(s) no corpo").await;
+        let form = c.form(Locator::Id("mapping-form")).await.unwrap();
+        form.set_by_name("params", "cliente.nome, fatura.valor, fatura.vencimento")
+            .await
+            .unwrap();
+        form.submit_direct().await.unwrap();
+        text_once(&c, "notice", "Template do modelo salvo.").await;
+
+        // The test: Meta's answer on the page; then Meta posts "read" and the log says so.
+        let form = c.form(Locator::Id("test-form")).await.unwrap();
+        form.set_by_name("to", "(11) 98765-4321").await.unwrap();
+        form.submit_direct().await.unwrap();
+        let answer = text_once(&c, "test-answer", "Resposta da Meta").await;
+        assert!(
+            answer.starts_with("Enviado para +5511987654321. Resposta da Meta: 200"),
+            "{answer}"
+        );
+        assert!(answer.contains("wamid."), "{answer}");
+        assert_eq!(api.sent().len(), 1);
+        assert!(api.media()[0].bytes.starts_with(b"%PDF-"));
+        assert_eq!(api.post_statuses(addr, "delivered", 1_767_780_000).await, 1);
+        assert_eq!(api.post_statuses(addr, "read", 1_767_780_030).await, 1);
+        c.goto(&format!("http://{addr}/log")).await.unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//td[contains(., 'enviado — lida')]"))
+            .await
+            .unwrap();
+        std::fs::write(
+            artifacts().join("whatsapp-log.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.goto(&format!("http://{addr}/configuracoes/whatsapp"))
+            .await
+            .unwrap();
+        std::fs::write(
+            artifacts().join("whatsapp.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        c.close().await.unwrap();
+    })
+    .await;
+}

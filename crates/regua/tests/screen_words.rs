@@ -172,6 +172,7 @@ async fn no_page_shows_an_internal_code_to_any_role() {
         "/configuracoes/email".into(),
         format!("/configuracoes/email/{account}"),
         "/configuracoes/sms-push".into(),
+        "/configuracoes/whatsapp".into(),
         "/configuracoes/layouts".into(),
         format!("/configuracoes/layouts/{layout}"),
         "/configuracoes/central".into(),

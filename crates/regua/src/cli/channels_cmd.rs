@@ -101,16 +101,19 @@ pub struct SuspendArgs {
 pub enum NotifyCmd {
     /// Send a test by a suspension notice method now and print the answer.
     Test {
-        /// email, sms or push.
+        /// email, sms, push or whatsapp.
         #[arg(value_parser = parse_channel)]
         method: Channel,
-        /// An e-mail address (email), a mobile phone (sms), or a customer's id or CPF/CNPJ
-        /// (push: to the devices of their app).
+        /// An e-mail address (email), a mobile phone (sms, whatsapp), or a customer's id or
+        /// CPF/CNPJ (push: to the devices of their app).
         #[arg(long)]
         to: String,
         /// The SMS gateway (default: the suspension notices' one).
         #[arg(long)]
         gateway: Option<String>,
+        /// whatsapp: the layout whose template is sent (with its sample data).
+        #[arg(long)]
+        layout: Option<String>,
     },
 }
 
@@ -364,22 +367,33 @@ pub async fn notify(g: &Global, cmd: NotifyCmd) -> anyhow::Result<ExitCode> {
         method,
         to,
         gateway,
+        layout,
     } = cmd;
     let key = match master_key() {
         Ok(k) => k,
         Err(e) => return bad(e),
     };
-    match crate::suspension::send_test(
-        &db,
-        &clock,
-        key,
-        method,
-        &to,
-        gateway.as_deref(),
-        &super::actor().to_string(),
-    )
-    .await
-    {
+    let outcome = if method == Channel::Whatsapp {
+        let Some(layout) = layout else {
+            return bad("--layout: required for whatsapp (the layout whose template is sent)");
+        };
+        crate::actions::whatsapp::send_test(&db, &clock, key, &to, &layout, &super::actor())
+            .await
+            .map_err(|e| e.en)
+    } else {
+        crate::suspension::send_test(
+            &db,
+            &clock,
+            key,
+            method,
+            &to,
+            gateway.as_deref(),
+            &super::actor().to_string(),
+        )
+        .await
+        .map_err(|e| e.en)
+    };
+    match outcome {
         Ok(t) if t.sent => {
             println!("sent to {}: {}", t.recipient, t.answer);
             Ok(ExitCode::SUCCESS)

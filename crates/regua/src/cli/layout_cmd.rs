@@ -55,6 +55,10 @@ pub enum LayoutCmd {
         #[arg(long)]
         sms: Option<String>,
     },
+    /// Send a layout by WhatsApp: the approved template it goes as, and the variables of its
+    /// parameters (checked against the template Meta lists; refused, with the reason, when
+    /// they do not match).
+    Whatsapp(super::whatsapp_cmd::LayoutWhatsappArgs),
     /// Restore a layout's built-in words ("restaurar padrão") as a new version.
     Restore {
         /// The layout's name.
@@ -73,6 +77,7 @@ fn read(path: &Path) -> anyhow::Result<String> {
 /// Runs a layout subcommand.
 pub async fn run(g: &Global, cmd: LayoutCmd) -> anyhow::Result<ExitCode> {
     match cmd {
+        LayoutCmd::Whatsapp(a) => super::whatsapp_cmd::layout(g, a).await,
         LayoutCmd::Check { file, part } => {
             let source = read(&file)?;
             let part = match part.as_deref() {

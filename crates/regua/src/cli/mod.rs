@@ -14,6 +14,7 @@ mod pix_cmd;
 mod rule_cmd;
 mod serve_cmd;
 mod settings_cmd;
+mod whatsapp_cmd;
 
 use std::process::ExitCode;
 
@@ -137,12 +138,15 @@ pub enum Command {
     /// SMS gateways (any provider's HTTP API): add, list, remove.
     #[command(subcommand)]
     Sms(channels_cmd::SmsCmd),
+    /// WhatsApp through Meta's Cloud API: accounts, their templates, blocked numbers.
+    #[command(subcommand)]
+    Whatsapp(whatsapp_cmd::WhatsappCmd),
     /// Push notifications through Firebase: configure (the service-account file), status.
     #[command(subcommand)]
     Push(channels_cmd::PushCmd),
     /// Suspend a contract temporarily; its customer is told by the suspension notice method.
     Suspend(channels_cmd::SuspendArgs),
-    /// Notice methods: `regua notify test email|sms|push --to …` sends a test now.
+    /// Notice methods: `regua notify test email|sms|push|whatsapp --to …` sends a test now.
     #[command(subcommand)]
     Notify(channels_cmd::NotifyCmd),
     /// Run the delivery worker until interrupted.
@@ -231,6 +235,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => delivery_cmd::worker(g, args).await,
         Command::Sms(cmd) => channels_cmd::sms(g, cmd).await,
         Command::Push(cmd) => channels_cmd::push(g, cmd).await,
+        Command::Whatsapp(cmd) => whatsapp_cmd::run(g, cmd).await,
         Command::Suspend(args) => channels_cmd::suspend(g, args).await,
         Command::Notify(cmd) => channels_cmd::notify(g, cmd).await,
         Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,

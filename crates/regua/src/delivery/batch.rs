@@ -32,6 +32,9 @@ pub(super) struct BatchCache {
     pub(super) suspensions: HashMap<SuspensionId, store::channels::Suspension>,
     /// The suppressed addresses among the batch's e-mail recipients (docs/bounces.md).
     pub(super) suppressed: HashMap<String, store::bounces::Suppression>,
+    /// WhatsApp's accounts, template mappings and marked numbers (read only for batches
+    /// with WhatsApp notices).
+    pub(super) whatsapp: super::channels::whatsapp::WhatsappCache,
 }
 
 impl BatchCache {
@@ -111,7 +114,27 @@ impl BatchCache {
                 .await?
                 .into_iter()
                 .collect();
+        let whatsapp = if claims.iter().any(|c| c.notice.channel == Channel::Whatsapp) {
+            let phones: Vec<String> = claims
+                .iter()
+                .filter(|c| c.notice.channel == Channel::Whatsapp)
+                .filter_map(
+                    |c| match c.notice.customer_id.and_then(|id| customers.get(&id)) {
+                        Some(cu) => cu.mobile_phone.as_ref().map(|p| p.e164()),
+                        None => Some(store::whatsapp::normalize_phone(&c.notice.recipient)),
+                    },
+                )
+                .collect();
+            super::channels::whatsapp::WhatsappCache {
+                accounts: store::whatsapp::list_accounts(&mut conn).await?,
+                mappings: store::whatsapp::mappings(&mut conn).await?,
+                blocks: store::whatsapp::blocks_among(&mut conn, &phones).await?,
+            }
+        } else {
+            Default::default()
+        };
         Ok(BatchCache {
+            whatsapp,
             suppressed,
             access_tokens,
             accounts: store::accounts::list_smtp_accounts(&mut conn).await?,

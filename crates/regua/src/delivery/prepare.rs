@@ -22,6 +22,9 @@ pub(super) struct Message {
     pub attachments: Vec<(String, Vec<u8>)>,
     /// The layout version rendered, recorded with the attempt.
     pub version: Option<i64>,
+    /// The layout's variables, for a channel that sends them apart (WhatsApp's template
+    /// parameters); `Null` for the others.
+    pub context: serde_json::Value,
 }
 
 /// What preparing a notice came to.
@@ -198,6 +201,18 @@ pub(super) fn prepare(
             None => return Ok(Prepared::Skip("link de acesso expirado ou já usado".into())),
         }
     }
+    if customer.is_none()
+        && n.purpose == Purpose::SmtpTest
+        && n.channel == crate::delivery::Channel::Whatsapp
+    {
+        // "Realizar teste de envio" of a WhatsApp template: the layout's sample data, and a
+        // one-page test PDF for a document header.
+        ctx = LayoutContext {
+            today: ctx.today.clone(),
+            ..LayoutContext::sample()
+        };
+        attachments.push(("boleto-teste.pdf".into(), test_pdf()));
+    }
     ctx.company.name = company.name.clone();
     ctx.company.phone = company.phone.clone();
     ctx.company.email = company.email.clone();
@@ -244,9 +259,49 @@ pub(super) fn prepare(
         );
         attachments.push((name, boleto::pdf::render_letter_pdf(&doc)));
     }
+    let context = if n.channel == crate::delivery::Channel::Whatsapp {
+        serde_json::to_value(&ctx).context("the layout's variables")?
+    } else {
+        serde_json::Value::Null
+    };
     Ok(Prepared::Ready(Box::new(Message {
         rendered,
         attachments,
         version,
+        context,
     })))
+}
+
+/// A one-page PDF that says it is a test: what a WhatsApp template's document header carries
+/// in "realizar teste de envio".
+pub(crate) fn test_pdf() -> Vec<u8> {
+    let text = "BT /F1 18 Tf 72 760 Td (Regua - documento de teste) Tj ET";
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{text}\nendstream", text.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        pdf.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    pdf
 }

@@ -309,6 +309,7 @@ impl Worker {
             duration_ms: 0,
             at_ms: now,
             fallback: None,
+            provider_id: None,
         }
     }
 
@@ -532,6 +533,7 @@ impl Worker {
             duration_ms: 0,
             at_ms: 0,
             fallback: None,
+            provider_id: None,
         }
     }
 
@@ -592,6 +594,7 @@ impl Worker {
         let sender = match (n.channel, n.account_id, n.gateway_id) {
             (Channel::Email, Some(a), _) => format!("smtp account {a}"),
             (Channel::Sms, _, Some(g)) => format!("sms gateway {g}"),
+            (Channel::Whatsapp, _, _) => format!("whatsapp layout {}", n.layout_id),
             (channel, _, _) => channel.as_str().to_string(),
         };
         let suppressed_before = {
@@ -679,6 +682,7 @@ impl Worker {
             duration_ms: 0,
             at_ms: 0,
             fallback: None,
+            provider_id: None,
         }
     }
 
@@ -693,6 +697,7 @@ impl Worker {
             duration_ms: 0,
             at_ms: 0,
             fallback: None,
+            provider_id: None,
         }
     }
 
@@ -746,7 +751,11 @@ impl Worker {
                     recipient,
                     code,
                     text,
-                } => self.sent(recipient, code, text, version),
+                    provider_id,
+                } => AttemptResult {
+                    provider_id,
+                    ..self.sent(recipient, code, text, version)
+                },
                 Outcome::Failed { recipient, failure } => {
                     self.failed(n, failure, recipient, version)
                 }

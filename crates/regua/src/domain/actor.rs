@@ -24,6 +24,9 @@ pub enum Actor {
     Import,
     /// A bounce read back (a suppression it caused): `bounce`.
     Bounce,
+    /// A subscriber's WhatsApp message or Meta's receipt (an opt-out, a number marked
+    /// unusable): `whatsapp`.
+    Whatsapp,
     /// `regua demo`: `demo`.
     Demo,
 }
@@ -39,6 +42,7 @@ impl fmt::Display for Actor {
             Actor::Psp(name) => write!(f, "pix: {name}"),
             Actor::Import => f.write_str("import"),
             Actor::Bounce => f.write_str("bounce"),
+            Actor::Whatsapp => f.write_str("whatsapp"),
             Actor::Demo => f.write_str("demo"),
         }
     }

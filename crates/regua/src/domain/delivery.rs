@@ -15,6 +15,8 @@ id_type!(
     GatewayId,
     /// Primary key of a temporary suspension.
     SuspensionId,
+    /// Primary key of a WhatsApp account.
+    WhatsappAccountId,
 );
 
 macro_rules! str_enum {
@@ -107,6 +109,8 @@ str_enum!(
         Sms = "sms",
         /// Push through Firebase.
         Push = "push",
+        /// WhatsApp through Meta's Cloud API, with an approved template.
+        Whatsapp = "whatsapp",
     }
 );
 
@@ -135,6 +139,7 @@ impl Channel {
             Channel::Email => "e-mail",
             Channel::Sms => "SMS",
             Channel::Push => "push",
+            Channel::Whatsapp => "WhatsApp",
         }
     }
 
@@ -500,6 +505,9 @@ pub struct Attempt {
     pub customer_id: Option<CustomerId>,
     /// For a sent attempt, the bounce read back for its notice (`hard 5.1.1`), if any.
     pub bounce: Option<String>,
+    /// For a sent attempt, the furthest receipt the provider posted (`delivered`, `read`,
+    /// `failed`), if any.
+    pub receipt: Option<String>,
 }
 
 /// An SMS gateway: any provider's HTTP API. The headers (which carry the provider's credentials)

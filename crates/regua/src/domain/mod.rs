@@ -45,6 +45,7 @@ mod purpose;
 pub mod rules;
 pub mod schedule;
 pub mod send_limits;
+pub mod whatsapp;
 pub mod window;
 
 pub use actor::Actor;

@@ -88,18 +88,11 @@ impl Default for ChannelPlan {
 }
 
 impl ChannelPlan {
-    /// Reads `email,sms` and `first|all`, refusing an empty or repeated list and WhatsApp
-    /// (not a channel of Régua yet).
+    /// Reads `whatsapp,email` and `first|all`, refusing an empty or repeated list.
     pub fn parse(channels: &str, mode: &str) -> Result<ChannelPlan, String> {
-        if channels
-            .split(',')
-            .any(|c| c.trim().eq_ignore_ascii_case("whatsapp"))
-        {
-            return Err("whatsapp is not available yet: email, sms or push".into());
-        }
         let list = super::delivery::Channel::parse_list(channels)?;
         if list.is_empty() {
-            return Err("at least one channel: email, sms or push".into());
+            return Err("at least one channel: email, whatsapp, sms or push".into());
         }
         Ok(ChannelPlan {
             channels: list,

@@ -127,6 +127,9 @@ pub struct Available {
     pub sms: bool,
     /// Push is configured (the Firebase service account).
     pub push: bool,
+    /// An active WhatsApp account exists (the notice's layout must also be mapped to one of
+    /// its templates; a layout that is not goes on by the next channel when it is sent).
+    pub whatsapp: bool,
 }
 
 impl Available {
@@ -135,6 +138,7 @@ impl Available {
             Channel::Email => inv.has_email,
             Channel::Sms => self.sms && inv.has_phone,
             Channel::Push => self.push && inv.has_device,
+            Channel::Whatsapp => self.whatsapp && inv.has_phone,
         }
     }
 }
@@ -459,6 +463,7 @@ mod tests {
         let both = Available {
             sms: true,
             push: true,
+            whatsapp: false,
         };
         let mut r = rule(7, RuleKind::AfterDue, 3);
         r.channels = channels("sms,push,email", "first");
@@ -508,6 +513,7 @@ mod tests {
         let avail = Available {
             sms: true,
             push: false,
+            whatsapp: false,
         };
         let p = plan_with(inv.clone(), r.clone(), avail, &HashSet::new());
         let keys: Vec<(String, Channel)> = p
@@ -543,6 +549,7 @@ mod tests {
             Available {
                 sms: true,
                 push: true,
+                whatsapp: false,
             },
             &HashSet::new(),
         );
@@ -578,6 +585,7 @@ mod tests {
             available: Available {
                 sms: true,
                 push: true,
+                whatsapp: false,
             },
         });
         assert_eq!(p.notices[0].channel, Channel::Email);

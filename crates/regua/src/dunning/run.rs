@@ -318,6 +318,10 @@ async fn run_inner(
     let available = super::planner::Available {
         sms: gateway.is_some(),
         push: store::channels::push_config(&mut conn).await?.is_some(),
+        whatsapp: store::whatsapp::list_accounts(&mut conn)
+            .await?
+            .iter()
+            .any(|a| a.active),
     };
     // What waits for a window now, for the report.
     let closed = crate::domain::window::ClosedChannels::at(
@@ -569,7 +573,7 @@ async fn page(
             // current address, phone or devices right before sending.
             notice.recipient = match n.channel {
                 Channel::Email => notice.recipient,
-                Channel::Sms => r
+                Channel::Sms | Channel::Whatsapp => r
                     .phone
                     .as_ref()
                     .map(|p| format!("+{p}"))

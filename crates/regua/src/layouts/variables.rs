@@ -171,6 +171,34 @@ pub fn is_known_variable(path: &str) -> bool {
         .any(|v| v.path == path || v.path.split_once('.').is_some_and(|(o, _)| o == path))
 }
 
+/// Why `v` is not a variable a single value can take (a WhatsApp template's parameter): a
+/// known scalar (`cliente.nome`), not an object or a list; with a suggestion when it is close.
+pub fn check_scalar_variable(v: &str) -> Result<(), String> {
+    if VARIABLES.iter().any(|x| x.path == v) {
+        return Ok(());
+    }
+    Err(match suggest(v, VARIABLES.iter().map(|x| x.path)) {
+        Some(s) => format!("variável desconhecida {v:?} (quis dizer {s}?)"),
+        None => format!("variável desconhecida {v:?}"),
+    })
+}
+
+/// The value of scalar variable `path` (`fatura.valor`) in a rendered context, as text.
+pub fn scalar_value(ctx: &serde_json::Value, path: &str) -> String {
+    let mut v = ctx;
+    for part in path.split('.') {
+        match v.get(part) {
+            Some(x) => v = x,
+            None => return String::new(),
+        }
+    }
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// The fields of one invoice, also the items of `faturas_em_aberto`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct InvoiceVars {

@@ -36,10 +36,11 @@ pub async fn list_attempts(
 ) -> anyhow::Result<Vec<Attempt>> {
     let rows = sqlx::query(
         "SELECT a.attempted_at, a.notice_id, n.dedup_key, a.channel,
-                CASE a.channel WHEN 'email' THEN s.name WHEN 'sms' THEN g.name WHEN 'push' THEN 'Firebase' END,
+                CASE a.channel WHEN 'email' THEN s.name WHEN 'sms' THEN g.name WHEN 'push' THEN 'Firebase' WHEN 'whatsapp' THEN 'WhatsApp (Meta)' END,
                 a.recipient, a.reply_code, a.reply_text,
                 a.outcome, a.duration_ms, n.actor, n.purpose, n.invoice_id, n.customer_id, i.external_id,
-                CASE WHEN a.outcome = 'sent' THEN (SELECT b.kind || COALESCE(' ' || b.status, '') FROM bounces b WHERE b.notice_id = a.notice_id ORDER BY b.id LIMIT 1) END
+                CASE WHEN a.outcome = 'sent' THEN (SELECT b.kind || COALESCE(' ' || b.status, '') FROM bounces b WHERE b.notice_id = a.notice_id ORDER BY b.id LIMIT 1) END,
+                CASE WHEN a.outcome = 'sent' AND a.channel = n.channel THEN n.receipt END
          FROM delivery_attempts a JOIN notices n ON n.id = a.notice_id
          LEFT JOIN smtp_accounts s ON s.id = a.account_id
          LEFT JOIN sms_gateways g ON g.id = n.gateway_id
@@ -91,6 +92,7 @@ pub async fn list_attempts(
                 customer_id: r.try_get::<Option<i64>, _>(13)?.map(CustomerId),
                 invoice: r.try_get(14)?,
                 bounce: r.try_get(15)?,
+                receipt: r.try_get(16)?,
             })
         })
         .collect()
@@ -373,4 +375,34 @@ pub async fn notices_of_invoice(
             })
         })
         .collect()
+}
+
+/// Writes one log row for a notice outside a worker's attempt (a receipt that sent it on by
+/// its next channel): at `at_ms`, on `channel`, to `recipient`, with `text` and `outcome`,
+/// recorded by `worker` (`whatsapp`, `payment`).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_attempt_row(
+    conn: &mut AnyConnection,
+    notice: NoticeId,
+    at_ms: i64,
+    channel: crate::domain::delivery::Channel,
+    recipient: &str,
+    text: &str,
+    outcome: &str,
+    worker: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO delivery_attempts (notice_id, attempted_at, channel, account_id, recipient, reply_code, reply_text,
+            outcome, duration_ms, worker) VALUES ($1, $2, $3, NULL, $4, NULL, $5, $6, 0, $7)",
+    )
+    .bind(notice.0)
+    .bind(at_ms)
+    .bind(channel.as_str())
+    .bind(recipient)
+    .bind(text)
+    .bind(outcome)
+    .bind(worker)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

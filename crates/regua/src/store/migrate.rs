@@ -128,7 +128,59 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "layout_sms",
         include_str!("../../migrations/0025_layout_sms.sql"),
     ),
+    (
+        26,
+        "whatsapp",
+        include_str!("../../migrations/0026_whatsapp.sql"),
+    ),
 ];
+
+/// Migration 26's step that plain SQL cannot take on both engines: `notices.channel`'s CHECK
+/// gains `whatsapp`. PostgreSQL replaces the constraint. SQLite cannot alter a CHECK, so the
+/// table's stored definition is edited in place, as SQLite's documentation describes for
+/// changes that leave the stored rows as they are (lang_altertable.html, "Making Other Kinds
+/// Of Table Schema Changes": `writable_schema`, then `schema_version` + 1 so every connection
+/// reads the new definition), in the migration's transaction.
+async fn allow_whatsapp_notices(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+) -> anyhow::Result<()> {
+    match backend {
+        Backend::Postgres => {
+            sqlx::raw_sql(
+                "ALTER TABLE notices DROP CONSTRAINT IF EXISTS notices_channel_check;
+                 ALTER TABLE notices ADD CONSTRAINT notices_channel_check
+                     CHECK (channel IN ('email', 'sms', 'push', 'whatsapp'));",
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        Backend::Sqlite => {
+            let version: i64 = sqlx::query("PRAGMA schema_version")
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+            sqlx::raw_sql("PRAGMA writable_schema = ON")
+                .execute(&mut *conn)
+                .await?;
+            let changed = sqlx::query(
+                "UPDATE sqlite_master SET sql = replace(sql, '(''email'', ''sms'', ''push'')', '(''email'', ''sms'', ''push'', ''whatsapp'')')
+                 WHERE type = 'table' AND name = 'notices'",
+            )
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "PRAGMA schema_version = {}; PRAGMA writable_schema = OFF;",
+                version + 1
+            )))
+            .execute(&mut *conn)
+            .await?;
+            anyhow::ensure!(changed == 1, "the notices table was not found");
+        }
+    }
+    Ok(())
+}
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let id = match backend {
@@ -168,6 +220,11 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
             .execute(&mut *tx)
             .await
             .with_context(|| format!("migration {version:04}_{name} failed"))?;
+        if version == 26 {
+            allow_whatsapp_notices(&mut tx, db.backend)
+                .await
+                .context("migration 0026_whatsapp: the notices' channel check")?;
+        }
         sqlx::query(
             "INSERT INTO regua_schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
         )

@@ -75,6 +75,7 @@ pub mod remessa;
 pub mod rules;
 pub mod settings;
 pub mod subscribers;
+pub mod whatsapp;
 
 pub use migrate::{MIGRATIONS, migrate};
 

@@ -312,7 +312,7 @@ pub struct Claim {
     pub notice: Notice,
     /// The reservation in the send ledger, confirmed on success and released otherwise.
     pub reservation: Option<i64>,
-    /// The same in the SMS gateways' ledger.
+    /// The same in the SMS gateways' ledger (or the WhatsApp accounts', by the notice's channel).
     pub gateway_reservation: Option<i64>,
 }
 
@@ -384,7 +384,22 @@ async fn claim_notices(
 
     // Capacity per account and gateway, locked in key order (with the accounts' fallbacks) so
     // that claims on several workers serialise per account and never deadlock.
-    let mut wanted: Vec<Limited> = candidates.iter().filter_map(Limited::of).collect();
+    // A WhatsApp notice counts against its layout's account (the template mapping's).
+    let whatsapp: std::collections::HashMap<i64, i64> =
+        if candidates.iter().any(|n| n.channel == Channel::Whatsapp) {
+            sqlx::query("SELECT layout_id, account_id FROM layout_whatsapp")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        } else {
+            Default::default()
+        };
+    let mut wanted: Vec<Limited> = candidates
+        .iter()
+        .filter_map(|n| Limited::of(n, &whatsapp))
+        .collect();
     wanted.sort();
     wanted.dedup();
     let mut capacity: BTreeMap<Limited, Capacity> = BTreeMap::new();
@@ -444,7 +459,7 @@ async fn claim_notices(
                 .push(n.id.0);
             continue;
         }
-        let Some(l) = Limited::of(&n) else {
+        let Some(l) = Limited::of(&n, &whatsapp) else {
             claimed.push((n, None));
             continue;
         };
@@ -578,7 +593,7 @@ async fn claim_notices(
                     n.account_id = Some(AccountId(a));
                     (reservation, None)
                 }
-                Some(Limited::Gateway(_)) => (None, reservation),
+                Some(Limited::Gateway(_) | Limited::Whatsapp(_)) => (None, reservation),
                 None => (None, None),
             };
             Claim {
@@ -598,14 +613,17 @@ async fn claim_notices(
 enum Limited {
     Account(i64),
     Gateway(i64),
+    Whatsapp(i64),
 }
 
 impl Limited {
-    fn of(n: &Notice) -> Option<Limited> {
+    /// `whatsapp` is each layout's WhatsApp account (its template mapping's).
+    fn of(n: &Notice, whatsapp: &std::collections::HashMap<i64, i64>) -> Option<Limited> {
         match n.channel {
             Channel::Email => n.account_id.map(|a| Limited::Account(a.0)),
             Channel::Sms => n.gateway_id.map(|g| Limited::Gateway(g.0)),
             Channel::Push => None,
+            Channel::Whatsapp => whatsapp.get(&n.layout_id.0).map(|a| Limited::Whatsapp(*a)),
         }
     }
 
@@ -614,6 +632,7 @@ impl Limited {
         match self {
             Limited::Account(a) => ("account_sends", "account_id", a),
             Limited::Gateway(g) => ("gateway_sends", "gateway_id", g),
+            Limited::Whatsapp(a) => ("whatsapp_sends", "account_id", a),
         }
     }
 }
@@ -646,6 +665,9 @@ impl Capacity {
             }
             Limited::Gateway(_) => {
                 "SELECT hourly_limit, daily_limit, NULL FROM sms_gateways WHERE id = $1"
+            }
+            Limited::Whatsapp(_) => {
+                "SELECT NULL, daily_limit, NULL FROM whatsapp_accounts WHERE id = $1"
             }
         };
         let (table, column, id) = sender.ledger();
@@ -736,6 +758,9 @@ pub struct AttemptResult {
     pub at_ms: i64,
     /// With `Skipped`: the channel the notice goes on through (its next fallback), queued again.
     pub fallback: Option<Channel>,
+    /// With `Sent`: the provider's id of the message (Meta's `wamid`, an SMS gateway's id),
+    /// which its delivery receipts name.
+    pub provider_id: Option<String>,
 }
 
 /// Records the end of attempts, in one transaction: each notice's new status, its log row, and
@@ -902,7 +927,14 @@ pub async fn finish_attempts(
             "account_sends",
             (|c: &Claim| c.reservation) as fn(&Claim) -> Option<i64>,
         ),
-        ("gateway_sends", |c: &Claim| c.gateway_reservation),
+        ("gateway_sends", |c: &Claim| {
+            c.gateway_reservation
+                .filter(|_| c.notice.channel == Channel::Sms)
+        }),
+        ("whatsapp_sends", |c: &Claim| {
+            c.gateway_reservation
+                .filter(|_| c.notice.channel == Channel::Whatsapp)
+        }),
     ] {
         let (confirmed, released): (Vec<_>, Vec<_>) = done
             .iter()
@@ -922,6 +954,24 @@ pub async fn finish_attempts(
                 "DELETE FROM {table} WHERE id IN ({})",
                 super::id_list(released.iter().map(|(id, _)| *id))
             )))
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    // The providers' ids, so that receipts find their notice.
+    for (c, r) in done {
+        if let (NoticeStatus::Sent, Some(id)) = (r.outcome, &r.provider_id) {
+            let sender = match c.notice.channel {
+                Channel::Sms => format!("sms:{}", c.notice.gateway_id.map_or(0, |g| g.0)),
+                other => other.as_str().to_string(),
+            };
+            sqlx::query(
+                "INSERT INTO provider_messages (sender, provider_id, notice_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (sender, provider_id) DO NOTHING",
+            )
+            .bind(sender)
+            .bind(id)
+            .bind(c.notice.id.0)
             .execute(&mut *tx)
             .await?;
         }

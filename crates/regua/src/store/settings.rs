@@ -34,6 +34,9 @@ pub const SETTING_WINDOW_EMAIL: &str = "sending_window_email";
 pub const SETTING_WINDOW_SMS: &str = "sending_window_sms";
 /// Setting key: when push notifications may be sent.
 pub const SETTING_WINDOW_PUSH: &str = "sending_window_push";
+/// Setting key: when WhatsApp may be sent; never wider than Lei 15.426/2014 (SP), art. 2º, as
+/// SMS.
+pub const SETTING_WINDOW_WHATSAPP: &str = "sending_window_whatsapp";
 
 /// How a setting's value is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +123,11 @@ pub const SETTINGS: &[SettingSpec] = &[
         SETTING_WINDOW_PUSH,
         crate::domain::window::LEGAL_SMS,
         SettingKind::Window { legal_floor: false },
+    ),
+    spec(
+        SETTING_WINDOW_WHATSAPP,
+        crate::domain::window::LEGAL_SMS,
+        SettingKind::Window { legal_floor: true },
     ),
     spec(SETTING_PORTAL_SEND_EMAIL, "no", SettingKind::YesNo),
     spec(
@@ -363,6 +371,7 @@ pub async fn sending_windows(
         (Channel::Email, SETTING_WINDOW_EMAIL),
         (Channel::Sms, SETTING_WINDOW_SMS),
         (Channel::Push, SETTING_WINDOW_PUSH),
+        (Channel::Whatsapp, SETTING_WINDOW_WHATSAPP),
     ] {
         let spec = setting_spec(key).expect("a known setting");
         let text = setting_or_default(conn, spec).await?;

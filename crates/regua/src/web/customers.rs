@@ -344,7 +344,7 @@ async fn page_with(
                 let reply = super::log::reply_text(a);
                 minijinja::context! {
                     when => when(state, a.attempted_at), outcome => a.outcome.as_str(),
-                    outcome_pt => super::log::with_bounce(super::log::outcome_pt(a.outcome), a.bounce.as_deref()), recipient => a.recipient.clone(),
+                    outcome_pt => super::log::with_receipt(&super::log::with_bounce(super::log::outcome_pt(a.outcome), a.bounce.as_deref()), a.receipt.as_deref()), recipient => a.recipient.clone(),
                     purpose => a.purpose.label_pt(),
                     invoice => a.invoice.clone(), invoice_id => a.invoice_id.map(|i| i.0),
                     reply_short => super::log::short(&reply, 48),
@@ -384,6 +384,9 @@ async fn page_with(
             };
             timeline.push((p.created_at, format!("{what} até {}: {} ({})", format_date(p.until), p.reason, super::actor_pt(&p.set_by))));
         }
+        for m in store::whatsapp::inbound_of_customer(&mut conn, customer.id, 50).await? {
+            timeline.push((m.received_at, format!("Mensagem recebida por WhatsApp: “{}”", m.body)));
+        }
         timeline.sort_by_key(|t| std::cmp::Reverse(t.0));
         let timeline: Vec<_> = timeline
             .into_iter()
@@ -402,6 +405,15 @@ async fn page_with(
                 }),
             None => None,
         };
+        // WhatsApp is not used for this number: opted out, or not on WhatsApp.
+        let whatsapp_block = match &customer.mobile_phone {
+            Some(p) => store::whatsapp::blocks_among(&mut conn, &[p.e164()])
+                .await?
+                .into_values()
+                .next()
+                .map(|b| format!("WhatsApp: {} em {}.", b.label_pt(), state.clock.local_time(b.created_at, "%d/%m/%Y %H:%M"))),
+            None => None,
+        };
         let a = customer.address.clone().unwrap_or_default();
         let mut resp = state.render(
             "customer.html",
@@ -416,7 +428,7 @@ async fn page_with(
                     street => a.street, number => a.number, complement => a.complement,
                     district => a.district, zip => a.zip, city => a.city, state => a.state,
                 },
-                contracts, emails, timeline, error, notice, suppressed,
+                contracts, emails, timeline, error, notice, suppressed, whatsapp_block,
                 methods => methods.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
                 can_edit => session.user.role.allows(Permission::EditBilling),
                 ..session.ctx()
@@ -431,4 +443,46 @@ async fn page_with(
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => internal(e),
     }
+}
+
+/// `POST /clientes/{id}/whatsapp/liberar`: WhatsApp may be used again for the customer's mobile
+/// phone (a subscriber who opted back in, a number now on WhatsApp); audited `whatsapp.unblock`.
+pub(super) async fn clear_whatsapp_block(
+    State(state): State<Arc<AppState>>,
+    session: Session,
+    Path(id): Path<i64>,
+    axum::Form(f): axum::Form<std::collections::BTreeMap<String, String>>,
+) -> Response {
+    let csrf = f.get("_csrf").cloned().unwrap_or_default();
+    if let Err(r) = session.allow(&state, Permission::EditBilling, Some(&csrf)) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        let Ok(customer) = store::parties::get_customer(&mut conn, CustomerId(id)).await else {
+            return Ok(StatusCode::NOT_FOUND.into_response());
+        };
+        drop(conn);
+        let Some(phone) = customer.mobile_phone else {
+            return Ok(StatusCode::NOT_FOUND.into_response());
+        };
+        crate::actions::whatsapp::clear_block(
+            &state.db,
+            &phone.e164(),
+            &session.actor(),
+            state.clock.now_millis(),
+        )
+        .await?;
+        Ok(page_with(
+            &state,
+            &session,
+            id,
+            None,
+            Some("O WhatsApp volta a ser usado para este celular.".into()),
+            StatusCode::OK,
+        )
+        .await)
+    }
+    .await;
+    result.unwrap_or_else(internal)
 }

@@ -126,6 +126,14 @@ async fn filter(
 /// CSV): at most `max` characters, with an ellipsis.
 /// An outcome with the bounce read back after it, if any: "enviado — devolvido: endereço
 /// inexistente (5.1.1)".
+/// The outcome with the provider's receipt: "enviado — lida".
+pub(super) fn with_receipt(outcome: &str, receipt: Option<&str>) -> String {
+    match receipt.map(crate::domain::whatsapp::receipt_label_pt) {
+        Some(r) if !r.is_empty() => format!("{outcome} — {r}"),
+        _ => outcome.to_string(),
+    }
+}
+
 pub(super) fn with_bounce(outcome: &str, bounce: Option<&str>) -> String {
     let Some(b) = bounce else {
         return outcome.to_string();
@@ -193,7 +201,10 @@ pub(super) async fn list(
                     when => when(&state, a.attempted_at),
                     notice => a.notice_id.0,
                     outcome => a.outcome.as_str(),
-                    outcome_pt => with_bounce(outcome_pt(a.outcome), a.bounce.as_deref()),
+                    outcome_pt => with_receipt(
+                        &with_bounce(outcome_pt(a.outcome), a.bounce.as_deref()),
+                        a.receipt.as_deref(),
+                    ),
                     reply_short => short(&reply, 48),
                     reply,
                     channel => a.channel.as_str(),
@@ -202,6 +213,7 @@ pub(super) async fn list(
                         crate::delivery::Channel::Email => "E-mail",
                         crate::delivery::Channel::Sms => "SMS",
                         crate::delivery::Channel::Push => "Push",
+                        crate::delivery::Channel::Whatsapp => "WhatsApp",
                     },
                     recipient => a.recipient,
                     purpose => a.purpose.label_pt(),

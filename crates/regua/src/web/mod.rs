@@ -33,6 +33,8 @@ mod suppressions;
 mod suspensions;
 mod users;
 mod wallets;
+mod whatsapp;
+mod whatsapp_webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -147,6 +149,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("sms_edit.html", include_str!("templates/sms_edit.html")),
         ("sms_form.html", include_str!("templates/sms_form.html")),
         ("log.html", include_str!("templates/log.html")),
+        ("whatsapp.html", include_str!("templates/whatsapp.html")),
         ("regua.html", include_str!("templates/regua.html")),
         ("settings.html", include_str!("templates/settings.html")),
         ("users.html", include_str!("templates/users.html")),
@@ -262,6 +265,7 @@ pub(crate) fn actor_pt(actor: &str) -> String {
         "test" => "teste".into(),
         "import" => "importação do ERP".into(),
         "bounce" => "retorno de e-mail (bounce)".into(),
+        "whatsapp" => "WhatsApp (mensagem do assinante ou recibo da Meta)".into(),
         "demo" => "demonstração".into(),
         other => match other.split_once(':') {
             Some(("user", who)) => format!("usuário {}", who.trim()),

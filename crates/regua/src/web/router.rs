@@ -37,6 +37,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/clientes/{id}/contato",
             post(super::customers::save_contact),
         )
+        .route(
+            "/clientes/{id}/whatsapp/liberar",
+            post(super::customers::clear_whatsapp_block),
+        )
         .route("/contratos", get(super::billing::contracts))
         .route("/contratos/{id}/gerar", post(super::billing::generate))
         .route(
@@ -55,6 +59,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/faturas/{id}", get(super::bank_returns::invoice))
         .route("/webhooks/pix", post(super::pix_webhook::receive))
         .route("/webhooks/pix/pix", post(super::pix_webhook::receive))
+        .route(
+            "/webhooks/whatsapp",
+            get(super::whatsapp_webhook::verify).post(super::whatsapp_webhook::receive),
+        )
         .route(
             "/retorno-bancario",
             get(super::bank_returns::show)
@@ -217,6 +225,24 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             post(super::smtp::remove),
         )
         .route("/configuracoes/sms-push", get(super::channels::show))
+        .route(
+            "/configuracoes/whatsapp",
+            get(super::whatsapp::show).post(super::whatsapp::add),
+        )
+        .route(
+            "/configuracoes/whatsapp/remover",
+            post(super::whatsapp::remove),
+        )
+        .route("/configuracoes/whatsapp/modelo", post(super::whatsapp::map))
+        .route(
+            "/configuracoes/whatsapp/modelo/remover",
+            post(super::whatsapp::unmap),
+        )
+        .route("/configuracoes/whatsapp/teste", post(super::whatsapp::test))
+        .route(
+            "/configuracoes/whatsapp/liberar",
+            post(super::whatsapp::unblock),
+        )
         .route("/emails-invalidos", get(super::suppressions::show))
         .route(
             "/emails-invalidos/caixas/{id}/ler",

@@ -61,6 +61,10 @@ pub(super) const GENERAL: Section = Section {
             "Janela de envio do SMS (no máximo a da Lei 15.426/2014 de SP)",
         ),
         (
+            store::settings::SETTING_WINDOW_WHATSAPP,
+            "Janela de envio do WhatsApp (no máximo a da Lei 15.426/2014 de SP)",
+        ),
+        (
             store::settings::SETTING_WINDOW_PUSH,
             "Janela de envio do push",
         ),

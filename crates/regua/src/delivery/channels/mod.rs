@@ -1,4 +1,4 @@
-//! The channels a notice goes by — e-mail, SMS, push — each its own module behind the one enum
+//! The channels a notice goes by — e-mail, SMS, push, WhatsApp — each its own module behind the one enum
 //! [`Route`]: where a notice can go now ([`Channels::route`], re-checked right before
 //! sending) and sending a prepared message there ([`Channels::send`]). The worker knows
 //! nothing of SMTP, gateways or Firebase.
@@ -10,6 +10,7 @@
 pub mod email;
 pub mod push;
 pub mod sms;
+pub mod whatsapp;
 
 use std::time::Duration;
 
@@ -29,6 +30,12 @@ pub(super) enum Route<'a> {
     Sms(&'a SmsGateway, sms::SmsPhone),
     /// By push, to these devices of the customer with this document.
     Push(&'a PushConfig, &'a [String], String),
+    /// By WhatsApp, from this account, as this template, to this phone.
+    Whatsapp(
+        &'a crate::domain::whatsapp::WhatsappAccount,
+        &'a crate::domain::whatsapp::TemplateMapping,
+        sms::SmsPhone,
+    ),
 }
 
 impl Route<'_> {
@@ -36,7 +43,7 @@ impl Route<'_> {
     pub(super) fn recipient(&self) -> String {
         match self {
             Route::Email(_, to) => to.clone(),
-            Route::Sms(_, phone) => phone.e164.clone(),
+            Route::Sms(_, phone) | Route::Whatsapp(_, _, phone) => phone.e164.clone(),
             Route::Push(_, _, document) => document.clone(),
         }
     }
@@ -61,6 +68,8 @@ pub(super) enum Outcome {
         code: u16,
         /// The reply, as the server sent it (plus what the channel adds).
         text: String,
+        /// The provider's id of the message (Meta's `wamid`), which its receipts name.
+        provider_id: Option<String>,
     },
     /// Not accepted: retried or given up by the failure's kind.
     Failed {
@@ -79,6 +88,7 @@ pub(super) struct Channels {
     email: email::EmailChannel,
     sms: sms::SmsChannel,
     push: push::PushChannel,
+    whatsapp: whatsapp::WhatsappChannel,
 }
 
 impl Channels {
@@ -102,7 +112,8 @@ impl Channels {
         Channels {
             email: email::EmailChannel::new(db.clone(), key.cloned(), concurrency, timeout),
             sms: sms::SmsChannel::new(db.clone(), key.cloned(), http.clone()),
-            push: push::PushChannel::new(db.clone(), clock.clone(), key.cloned(), http),
+            push: push::PushChannel::new(db.clone(), clock.clone(), key.cloned(), http.clone()),
+            whatsapp: whatsapp::WhatsappChannel::new(db.clone(), clock.clone(), key.cloned(), http),
         }
     }
 
@@ -118,6 +129,7 @@ impl Channels {
             Channel::Email => email::route(n, customer, &cache.accounts, &cache.suppressed),
             Channel::Sms => sms::route(n, customer, &cache.gateways),
             Channel::Push => Ok(push::route(customer, cache.push.as_ref(), &cache.devices)),
+            Channel::Whatsapp => Ok(whatsapp::route(n, customer, &cache.whatsapp)),
         }
     }
 
@@ -139,6 +151,9 @@ impl Channels {
                 self.push
                     .send(n, config, devices, document, &message.rendered)
                     .await
+            }
+            Route::Whatsapp(account, mapping, phone) => {
+                self.whatsapp.send(account, mapping, phone, message).await
             }
         }
     }

@@ -559,6 +559,7 @@ impl SmsChannel {
                     recipient: phone.e164,
                     code: accepted.code,
                     text: format!("{}{parts}", accepted.text),
+                    provider_id: None,
                 }
             }
             Err(failure) => Outcome::Failed {

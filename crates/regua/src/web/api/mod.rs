@@ -892,6 +892,7 @@ async fn notices(
                     reply_code: a.reply_code,
                     reply: a.reply_text.clone(),
                     caused_by: a.actor.clone(),
+                    receipt: a.receipt.clone(),
                 })
                 .collect();
             Ok((

@@ -281,6 +281,10 @@ pub struct Attempt {
     pub reply: String,
     /// Who caused it.
     pub caused_by: String,
+    /// For a sent attempt, what the provider reported after accepting it: `delivered`, `read`
+    /// or `failed` (WhatsApp receipts, SMS delivery reports); absent when nothing was reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
 }
 
 /// The delivery log, a page of it.

@@ -167,6 +167,7 @@ impl EmailChannel {
                 recipient: to,
                 code: accepted.code,
                 text: accepted.text,
+                provider_id: None,
             },
             Err(failure) => Outcome::Failed {
                 recipient: to,

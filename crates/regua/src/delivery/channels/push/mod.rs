@@ -193,6 +193,7 @@ impl PushChannel {
                     recipient: document,
                     code: sent.first().map_or(200, |a| a.code),
                     text: format!("{reached}{failed_note}"),
+                    provider_id: None,
                 }
             }
             Some(f) => failed(document, f),
