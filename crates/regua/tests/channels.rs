@@ -2284,3 +2284,115 @@ async fn a_layouts_sms_text_is_what_the_sms_says_checked_and_counted_on_save() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_delivery_receipts_reach_the_notice_by_the_gateways_json_paths() {
+    for t in each_backend().await {
+        let db = &t.db;
+        open_invoices(db, 1).await;
+        let stub = Stub::start(ok_sms()).await;
+        add_gateway(db, &stub, None).await;
+        let cli = |args: &[&str]| regua(&t.url, args, &[]);
+        let on = cli(&[
+            "sms",
+            "receipts",
+            "Provedor SMS",
+            "--reply-id-path",
+            "id",
+            "--id-path",
+            "$.data.message_id",
+            "--status-path",
+            "data.status",
+            "--delivered",
+            "DELIVRD",
+            "--failed",
+            "UNDELIV,REJECTD",
+        ]);
+        assert!(on.status.success(), "{on:?}");
+        let printed = stdout(&on);
+        let token = printed
+            .split("?token=")
+            .nth(1)
+            .and_then(|r| r.lines().next())
+            .unwrap()
+            .to_string();
+        assert!(
+            printed.contains("receipt URL: /webhooks/sms/Provedor%20SMS?token="),
+            "{printed}"
+        );
+        let audit: String = {
+            let mut conn = db.pool.acquire().await.unwrap();
+            sqlx::query_scalar("SELECT after FROM audit_log WHERE action = 'sms.receipts'")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap()
+        };
+        assert!(!audit.contains(&token), "the token is not in the trail");
+        assert!(
+            cli(&[
+                "rule",
+                "add",
+                "--method",
+                "Boleto BB",
+                "--kind",
+                "on_due",
+                "--channels",
+                "sms"
+            ])
+            .status
+            .success()
+        );
+        // The run needs the financial account (its address makes every notice's Message-ID).
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        sink_account(db, "Principal", sink.port(), AccountSetup::default()).await;
+        set(db, store::accounts::SETTING_FINANCIAL_ACCOUNT, "Principal").await;
+        assert!(
+            cli(&["routine", "run", "--date", "2026-01-10"])
+                .status
+                .success()
+        );
+        drain(db, "2026-01-10").await;
+        assert_eq!(stub.on("/sms").len(), 1, "{}", t.label);
+        let db2 = db.clone();
+        with_server_at(db, "2026-01-10", |addr| async move {
+            let post = async |path: &str, body: &str| {
+                let r = reqwest::Client::new()
+                    .post(format!("http://{addr}{path}"))
+                    .header("content-type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            };
+            let batch = r#"[{"data":{"message_id":"m-0","status":"DELIVRD"}},{"data":{"message_id":"m-9","status":"DELIVRD"}},{"data":{"message_id":"m-0","status":"ENROUTE"}}]"#;
+            assert_eq!(post("/webhooks/sms/Provedor%20SMS?token=nope", batch).await.0, 401);
+            assert_eq!(post("/webhooks/sms/Outro?token=nope", batch).await.0, 404);
+            let none: i64 = {
+                let mut conn = db2.pool.acquire().await.unwrap();
+                sqlx::query_scalar("SELECT COUNT(*) FROM notice_receipts").fetch_one(&mut *conn).await.unwrap()
+            };
+            assert_eq!(none, 0, "a refused call records nothing");
+            let url = format!("/webhooks/sms/Provedor%20SMS?token={token}");
+            let (status, body) = post(&url, batch).await;
+            assert_eq!(status, 200, "{body}");
+            let report: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(report, json!({"recorded": 1, "unknown": 1, "ignored": 1}));
+            let (_, again) = post(&url, batch).await;
+            assert_eq!(serde_json::from_str::<Value>(&again).unwrap()["recorded"], 0);
+            let mut conn = db2.pool.acquire().await.unwrap();
+            let receipt: String = sqlx::query_scalar("SELECT receipt FROM notices WHERE channel = 'sms'")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+            assert_eq!(receipt, "delivered");
+            let log = store::log::list_attempts(&mut conn, &LogFilter::default()).await.unwrap();
+            assert_eq!(log[0].receipt.as_deref(), Some("delivered"));
+        })
+        .await;
+        let off = cli(&["sms", "receipts", "Provedor SMS", "--off"]);
+        assert!(off.status.success(), "{off:?}");
+    }
+}

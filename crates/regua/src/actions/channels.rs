@@ -437,3 +437,143 @@ pub async fn remove_pacing(
     })
     .await
 }
+
+/// Turns an SMS gateway's delivery receipts on (with how to read them; audited
+/// `sms.receipts`) and returns the token its receipt URL must carry — shown once, only its
+/// SHA-256 kept — or off with `None`. `Ok(None)` when there is no active gateway of that name.
+pub async fn set_sms_receipts(
+    db: &Db,
+    name: &str,
+    receipts: Option<&crate::domain::delivery::SmsReceipts>,
+    actor: &Actor,
+    now_ms: i64,
+) -> anyhow::Result<Option<Option<String>>> {
+    let token = receipts.map(|_| crate::domain::auth::new_token());
+    let digest = token.as_deref().map(crate::domain::auth::token_hash);
+    in_transaction(db, async |tx| {
+        if !store::channels::set_sms_receipts(tx, name, receipts, digest.as_deref(), now_ms).await? {
+            return Ok(None);
+        }
+        let after = match receipts {
+            Some(r) => serde_json::json!({
+                "reply_id_path": r.reply_id_path, "id_path": r.id_path, "status_path": r.status_path,
+                "delivered": r.delivered, "failed": r.failed, "token": "***",
+            })
+            .to_string(),
+            None => "off".to_string(),
+        };
+        Audit::of("sms.receipts", format!("sms:{name}"))
+            .after(after)
+            .write(tx, actor, now_ms)
+            .await?;
+        Ok(Some(token))
+    })
+    .await
+}
+
+/// What a receipt call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SmsReceiptReport {
+    /// Receipts recorded on their notice.
+    pub recorded: usize,
+    /// Receipts whose message Régua does not know.
+    pub unknown: usize,
+    /// Receipts with a status that is neither delivered nor failed (kept by the gateway only).
+    pub ignored: usize,
+}
+
+/// Why a receipt call was refused (nothing recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsReceiptRefusal {
+    /// No active gateway of that name with receipts on.
+    UnknownGateway,
+    /// The token is not the gateway's.
+    BadToken,
+    /// Not JSON.
+    NotJson,
+}
+
+/// An SMS gateway's delivery receipt(s): one JSON object or a list of them; each one's id and
+/// status are read at the gateway's paths, and a status among its delivered or failed values is
+/// recorded on the notice sent with that id (`notice_receipts`), in one transaction.
+pub async fn sms_receipt(
+    db: &Db,
+    gateway: &str,
+    token: &str,
+    body: &[u8],
+    now_ms: i64,
+) -> anyhow::Result<Result<SmsReceiptReport, SmsReceiptRefusal>> {
+    let mut conn = db.pool.acquire().await?;
+    let Some((id, cfg, digest)) = store::channels::sms_receipts(&mut conn, gateway).await? else {
+        return Ok(Err(SmsReceiptRefusal::UnknownGateway));
+    };
+    drop(conn);
+    let given = crate::domain::auth::token_hash(token);
+    if token.is_empty() || !constant_eq(given.as_bytes(), digest.as_bytes()) {
+        return Ok(Err(SmsReceiptRefusal::BadToken));
+    }
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(Err(SmsReceiptRefusal::NotJson));
+    };
+    let items: Vec<serde_json::Value> = match json {
+        serde_json::Value::Array(a) => a,
+        one => vec![one],
+    };
+    let sender = format!("sms:{}", id.0);
+    let report = in_transaction(db, async |tx| {
+        let mut report = SmsReceiptReport::default();
+        for item in &items {
+            let (Some(message), Some(status)) = (
+                crate::domain::delivery::json_at(item, &cfg.id_path),
+                crate::domain::delivery::json_at(item, &cfg.status_path),
+            ) else {
+                report.ignored += 1;
+                continue;
+            };
+            let is = |list: &[String]| list.iter().any(|v| v.eq_ignore_ascii_case(status.trim()));
+            let kind = if is(&cfg.delivered) {
+                "delivered"
+            } else if is(&cfg.failed) {
+                "failed"
+            } else {
+                report.ignored += 1;
+                continue;
+            };
+            let Some(notice) = store::whatsapp::notice_of_message(tx, &sender, &message).await?
+            else {
+                report.unknown += 1;
+                continue;
+            };
+            // A gateway that posts the same receipt again changes nothing.
+            if store::whatsapp::receipts_of(tx, notice)
+                .await?
+                .iter()
+                .any(|r| r.status == kind)
+            {
+                continue;
+            }
+            if store::whatsapp::record_receipt(
+                tx,
+                notice,
+                "sms",
+                kind,
+                now_ms,
+                Some(status.trim()),
+                "",
+                now_ms,
+            )
+            .await?
+            {
+                report.recorded += 1;
+            }
+        }
+        Ok::<_, anyhow::Error>(report)
+    })
+    .await?;
+    Ok(Ok(report))
+}
+
+/// Equal byte strings, compared in constant time (two digests of the same length).
+fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

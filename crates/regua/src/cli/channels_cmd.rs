@@ -26,6 +26,31 @@ pub enum SmsCmd {
         /// The gateway's name.
         name: String,
     },
+    /// Delivery receipts: where the gateway's reply carries the message id, and where the
+    /// receipts it posts to /webhooks/sms/NAME?token=… carry the id and the status. Prints the
+    /// token once.
+    Receipts {
+        /// The gateway's name.
+        name: String,
+        /// The message id in the gateway's reply to a send (`id`, `messages.0.id`).
+        #[arg(long, required_unless_present = "off")]
+        reply_id_path: Option<String>,
+        /// The message id in a receipt.
+        #[arg(long, required_unless_present = "off")]
+        id_path: Option<String>,
+        /// The status in a receipt.
+        #[arg(long, required_unless_present = "off")]
+        status_path: Option<String>,
+        /// Status values that mean delivered, comma-separated.
+        #[arg(long, value_delimiter = ',', required_unless_present = "off")]
+        delivered: Vec<String>,
+        /// Status values that mean failed, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        failed: Vec<String>,
+        /// Turn receipts off (the token stops working).
+        #[arg(long, conflicts_with_all = ["reply_id_path", "id_path", "status_path", "delivered", "failed"])]
+        off: bool,
+    },
 }
 
 /// `regua sms add` flags.
@@ -191,6 +216,55 @@ pub async fn sms(g: &Global, cmd: SmsCmd) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        SmsCmd::Receipts {
+            name,
+            reply_id_path,
+            id_path,
+            status_path,
+            delivered,
+            failed,
+            off,
+        } => {
+            let receipts = (!off).then(|| crate::domain::delivery::SmsReceipts {
+                reply_id_path: reply_id_path.unwrap_or_default().trim().to_string(),
+                id_path: id_path.unwrap_or_default().trim().to_string(),
+                status_path: status_path.unwrap_or_default().trim().to_string(),
+                delivered: delivered
+                    .iter()
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .collect(),
+                failed: failed
+                    .iter()
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .collect(),
+            });
+            match crate::actions::channels::set_sms_receipts(
+                &db,
+                &name,
+                receipts.as_ref(),
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
+            {
+                None => bad(format!("no active sms gateway named {name:?}")),
+                Some(None) => {
+                    println!("delivery receipts off for sms gateway {name:?}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(Some(token)) => {
+                    let path = crate::delivery::sms::percent_encode(&name);
+                    println!("delivery receipts on for sms gateway {name:?}");
+                    println!("receipt URL: /webhooks/sms/{path}?token={token}");
+                    println!(
+                        "(the token is shown only now; prefix the URL with your server's address)"
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
         SmsCmd::Remove { name } => {
             match crate::actions::channels::remove_sms_gateway(

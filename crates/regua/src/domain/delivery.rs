@@ -536,6 +536,47 @@ pub struct SmsGateway {
     pub active: bool,
     /// When it was last changed (ms): a worker reopens its secrets when this moves.
     pub revision: i64,
+    /// Where its reply's JSON carries the message id (`id`, `messages.0.id`), so delivery
+    /// receipts find the notice; empty without receipts (docs/suspension.md "Delivery receipts").
+    pub reply_id_path: String,
+}
+
+/// How an SMS gateway's delivery receipts are read (`POST /webhooks/sms/{gateway}`): where the
+/// posted JSON carries the message id and the status, and which status values mean delivered and
+/// failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsReceipts {
+    /// Path to the message id in the gateway's reply to a send.
+    pub reply_id_path: String,
+    /// Path to the message id in a receipt.
+    pub id_path: String,
+    /// Path to the status in a receipt.
+    pub status_path: String,
+    /// Status values that mean delivered (compared without case).
+    pub delivered: Vec<String>,
+    /// Status values that mean failed.
+    pub failed: Vec<String>,
+}
+
+/// The value at a dotted path (`messages.0.id`; `$.messages[0].id` is read the same) in JSON, as
+/// text: a string as is, a number as written; `None` when absent or not a scalar.
+pub fn json_at(json: &serde_json::Value, path: &str) -> Option<String> {
+    let path = path.trim().trim_start_matches('$').trim_start_matches('.');
+    let normal = path.replace('[', ".").replace(']', "");
+    let mut v = json;
+    for part in normal.split('.').filter(|p| !p.is_empty()) {
+        v = match v {
+            serde_json::Value::Array(a) => a.get(part.parse::<usize>().ok()?)?,
+            serde_json::Value::Object(o) => o.get(part)?,
+            _ => return None,
+        };
+    }
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// What a gateway keeps sealed with the master key: its headers (`Authorization: Bearer …`) and

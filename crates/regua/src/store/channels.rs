@@ -15,7 +15,7 @@ pub use crate::domain::delivery::{PushConfig, Suspension};
 use crate::secrets::{MasterKey, Secret, SecretError};
 
 const GATEWAY_COLUMNS: &str = "id, name, method, url, header_names, body_template, success_contains, \
-    hourly_limit, daily_limit, active, updated_at";
+    hourly_limit, daily_limit, active, updated_at, reply_id_path";
 
 fn gateway_from_row(r: &AnyRow) -> anyhow::Result<SmsGateway> {
     let limit = |col: &str| -> anyhow::Result<Option<u32>> {
@@ -39,6 +39,7 @@ fn gateway_from_row(r: &AnyRow) -> anyhow::Result<SmsGateway> {
         daily_limit: limit("daily_limit")?,
         active: r.try_get::<i64, _>("active")? != 0,
         revision: r.try_get("updated_at")?,
+        reply_id_path: r.try_get("reply_id_path")?,
     })
 }
 
@@ -499,4 +500,77 @@ pub async fn set_contract_status_from(
     .await?
     .rows_affected()
         > 0)
+}
+
+/// Sets (or, with `None`, turns off) an active gateway's delivery receipts; `token_sha256` is the
+/// SHA-256 of the token its receipt URL carries. False when there is no active gateway of that
+/// name.
+pub async fn set_sms_receipts(
+    conn: &mut AnyConnection,
+    name: &str,
+    receipts: Option<&crate::domain::delivery::SmsReceipts>,
+    token_sha256: Option<&str>,
+    now_ms: i64,
+) -> anyhow::Result<bool> {
+    let empty = crate::domain::delivery::SmsReceipts {
+        reply_id_path: String::new(),
+        id_path: String::new(),
+        status_path: String::new(),
+        delivered: Vec::new(),
+        failed: Vec::new(),
+    };
+    let r = receipts.unwrap_or(&empty);
+    Ok(sqlx::query(
+        "UPDATE sms_gateways SET reply_id_path = $1, receipt_id_path = $2, receipt_status_path = $3,
+            receipt_delivered = $4, receipt_failed = $5, receipt_token_sha256 = $6, updated_at = $7
+         WHERE name = $8 AND active = 1",
+    )
+    .bind(&r.reply_id_path)
+    .bind(&r.id_path)
+    .bind(&r.status_path)
+    .bind(r.delivered.join(","))
+    .bind(r.failed.join(","))
+    .bind(token_sha256)
+    .bind(now_ms)
+    .bind(name)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
+/// An active gateway's receipt settings and the SHA-256 of its receipt token, when receipts are
+/// on.
+pub async fn sms_receipts(
+    conn: &mut AnyConnection,
+    name: &str,
+) -> anyhow::Result<Option<(GatewayId, crate::domain::delivery::SmsReceipts, String)>> {
+    let row = sqlx::query(
+        "SELECT id, reply_id_path, receipt_id_path, receipt_status_path, receipt_delivered, receipt_failed,
+            receipt_token_sha256 FROM sms_gateways WHERE name = $1 AND active = 1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let Some(token) = r.try_get::<Option<String>, _>(6)? else {
+        return Ok(None);
+    };
+    let list = |s: String| -> Vec<String> {
+        s.split(',')
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    Ok(Some((
+        GatewayId(r.try_get(0)?),
+        crate::domain::delivery::SmsReceipts {
+            reply_id_path: r.try_get(1)?,
+            id_path: r.try_get(2)?,
+            status_path: r.try_get(3)?,
+            delivered: list(r.try_get(4)?),
+            failed: list(r.try_get(5)?),
+        },
+        token,
+    )))
 }

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use anyhow::Context as _;
-use sha2::Digest as _;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
@@ -34,14 +33,6 @@ fn account_from_row(r: &AnyRow) -> anyhow::Result<WhatsappAccount> {
     })
 }
 
-/// The SHA-256 (hex) of a token: what is kept of the verify token and of SMS receipt tokens.
-pub fn token_digest(token: &str) -> String {
-    sha2::Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// Creates an account, its token and app secret sealed with `key` (refused without one).
 pub async fn insert_account(
     conn: &mut AnyConnection,
@@ -67,7 +58,7 @@ pub async fn insert_account(
     .bind(&a.business_account_id)
     .bind(key.seal(&a.token))
     .bind(key.seal(&a.app_secret))
-    .bind(token_digest(a.verify_token.expose()))
+    .bind(crate::domain::auth::token_hash(a.verify_token.expose()))
     .bind(a.api_url.trim().trim_end_matches('/'))
     .bind(a.daily_limit.map(i64::from))
     .bind(now_ms)
@@ -140,7 +131,7 @@ pub async fn verify_token_matches(conn: &mut AnyConnection, token: &str) -> anyh
     Ok(sqlx::query(
         "SELECT COUNT(*) FROM whatsapp_accounts WHERE verify_token_sha256 = $1 AND active = 1",
     )
-    .bind(token_digest(token))
+    .bind(crate::domain::auth::token_hash(token))
     .fetch_one(&mut *conn)
     .await?
     .try_get::<i64, _>(0)?

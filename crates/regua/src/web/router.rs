@@ -64,6 +64,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             get(super::whatsapp_webhook::verify).post(super::whatsapp_webhook::receive),
         )
         .route(
+            "/webhooks/sms/{gateway}",
+            post(super::whatsapp_webhook::sms_receipt),
+        )
+        .route(
             "/retorno-bancario",
             get(super::bank_returns::show)
                 .post(super::bank_returns::upload)

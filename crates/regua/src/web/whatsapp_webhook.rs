@@ -1,8 +1,9 @@
-//! `GET /webhooks/whatsapp` answers Meta's verification handshake (`hub.mode=subscribe`, the
+//! Webhooks of the channels. `GET /webhooks/whatsapp` answers Meta's verification handshake (`hub.mode=subscribe`, the
 //! account's verify token, `hub.challenge` echoed); `POST /webhooks/whatsapp` takes Meta's
 //! notifications — statuses of the messages sent, and subscribers' messages — signed with
 //! `X-Hub-Signature-256`. A bad signature is 401 and records nothing. The rules are
-//! `actions::whatsapp::webhook`'s (docs/whatsapp.md).
+//! `actions::whatsapp::webhook`'s (docs/whatsapp.md). `POST /webhooks/sms/{gateway}` takes an
+//! SMS gateway's delivery receipts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -89,6 +90,53 @@ pub(super) async fn receive(
                 .into_response()
         }
         Ok(Err(WebhookRefusal::NotJson)) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"code": "invalid", "message": "JSON inválido."})),
+        )
+            .into_response(),
+        Err(e) => super::internal(e),
+    }
+}
+
+/// `POST /webhooks/sms/{gateway}?token=T`: an SMS gateway's delivery receipts
+/// (`actions::channels::sms_receipt`). 404 for a gateway without receipts, 401 for a wrong
+/// token; nothing is recorded then.
+pub(super) async fn sms_receipt(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(gateway): axum::extract::Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    use crate::actions::channels::SmsReceiptRefusal;
+    let token = query.get("token").map(String::as_str).unwrap_or("");
+    match crate::actions::channels::sms_receipt(
+        &state.db,
+        &gateway,
+        token,
+        &body,
+        state.clock.now_millis(),
+    )
+    .await
+    {
+        Ok(Ok(report)) => (StatusCode::OK, axum::Json(json!(report))).into_response(),
+        Ok(Err(SmsReceiptRefusal::UnknownGateway)) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(
+                json!({"code": "not_found", "message": "Gateway de SMS sem recibos de entrega."}),
+            ),
+        )
+            .into_response(),
+        Ok(Err(SmsReceiptRefusal::BadToken)) => {
+            tracing::warn!(gateway = %gateway, "sms receipt with a wrong token refused");
+            (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(
+                    json!({"code": "unauthorized", "message": "Token ausente ou inválido."}),
+                ),
+            )
+                .into_response()
+        }
+        Ok(Err(SmsReceiptRefusal::NotJson)) => (
             StatusCode::BAD_REQUEST,
             axum::Json(json!({"code": "invalid", "message": "JSON inválido."})),
         )

@@ -134,7 +134,8 @@ enum Escape {
     Raw,
 }
 
-fn percent_encode(s: &str) -> String {
+/// `s` percent-encoded for a URL (unreserved characters kept).
+pub fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -550,6 +551,14 @@ impl SmsChannel {
         }
         match send_sms(&self.http, gateway, &secrets, &phone, &sms.text).await {
             Ok(accepted) => {
+                // The gateway's id for the message, for its delivery receipts.
+                let provider_id = if gateway.reply_id_path.is_empty() {
+                    None
+                } else {
+                    serde_json::from_str::<serde_json::Value>(&accepted.text)
+                        .ok()
+                        .and_then(|j| crate::delivery::json_at(&j, &gateway.reply_id_path))
+                };
                 let parts = if sms.parts > 1 {
                     format!(" [{} partes SMS]", sms.parts)
                 } else {
@@ -559,7 +568,7 @@ impl SmsChannel {
                     recipient: phone.e164,
                     code: accepted.code,
                     text: format!("{}{parts}", accepted.text),
-                    provider_id: None,
+                    provider_id,
                 }
             }
             Err(failure) => Outcome::Failed {
@@ -619,6 +628,7 @@ mod tests {
             hourly_limit: None,
             daily_limit: None,
             active: true,
+            reply_id_path: String::new(),
         };
         let phone = SmsPhone::parse("(11) 98765-4321").unwrap();
         let none = crate::delivery::GatewaySecrets::default();
