@@ -7,6 +7,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cloudapi;
+
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -158,7 +158,7 @@ fn bench_rules() -> (
     .map(|(&(kind, days), id)| SendRule {
         channels: crate::dunning::ChannelPlan::parse(
             if kind == RuleKind::AfterDue {
-                "email,sms"
+                "whatsapp,email,sms"
             } else {
                 "sms,email"
             },
@@ -176,7 +176,8 @@ fn bench_rules() -> (
         .iter()
         .zip(1..)
         .map(|(&(from_days, to_days), id)| OverdueBand {
-            channels: crate::dunning::ChannelPlan::parse("sms,email", "all").expect("valid"),
+            channels: crate::dunning::ChannelPlan::parse("whatsapp,sms,email", "all")
+                .expect("valid"),
             id: crate::domain::rules::BandId(id),
             from_days,
             to_days,
@@ -401,6 +402,9 @@ pub struct BenchOptions {
     pub mail_dir: std::path::PathBuf,
     /// Months of invoices generated per contract (3 by default: 90 days).
     pub months: u32,
+    /// The base URL of a local stand-in for Meta's Cloud API (`bench/whatsapp` starts
+    /// `mailsink`'s `cloudapi`) for the `whatsapp` stage; without it the stage is left out.
+    pub whatsapp: Option<String>,
     /// Boletos per delivered message: 1 is a reminder with its boleto (12 KB PDF); more is the
     /// generation message of a contract, one PDF with that many boletos (4 ≈ 50 KB, the size
     /// issue #5 names). At most `months`.
@@ -627,6 +631,11 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
         message_bytes = Some(message_size(&db, &account, clock, pages).await?);
     }
 
+    if let Some(url) = &options.whatsapp {
+        anyhow::ensure!(pages == 1, "--whatsapp sends reminders: use --pdf-pages 1");
+        stages.push(whatsapp_stage(&db, url, options.concurrency, &notices).await?);
+    }
+
     let (stage, routine_notices) = routine_stage(&db, &account, clock).await?;
     stages.push(stage);
     stages.push(cnab_stage(&db, clock).await?);
@@ -644,6 +653,136 @@ pub async fn run(url: &str, options: &BenchOptions, clock: &Clock) -> anyhow::Re
         message_bytes,
         routine_notices: Some(routine_notices),
     })
+}
+
+/// The token the `whatsapp` stage's account presents (`cloudapi --token regua-bench`).
+pub const WHATSAPP_BENCH_TOKEN: &str = "regua-bench";
+
+/// The `whatsapp` stage: the same reminders as `deliver`, each as the approved template
+/// `lembrete_fatura` with three body parameters and the boleto PDF uploaded as its document
+/// header (two requests per message), to the Cloud API stand-in at `url`, by a worker with
+/// `concurrency` sends in flight, at a weekday noon (inside the sending window). The e-mail
+/// reminders still queued (no `--smtp`) are set aside first.
+async fn whatsapp_stage(
+    db: &Db,
+    url: &str,
+    concurrency: usize,
+    emails: &[(crate::delivery::NewNotice, Vec<InvoiceId>)],
+) -> anyhow::Result<Stage> {
+    use crate::domain::whatsapp::{NewWhatsappAccount, TemplateMapping};
+    use crate::secrets::{MasterKey, Secret};
+    let key = MasterKey::parse(&MasterKey::generate_hex()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let noon = jiff::civil::date(2026, 3, 10)
+        .at(12, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::get(crate::DEFAULT_TIME_ZONE)?)?
+        .timestamp();
+    let clock = Clock::fixed(crate::DEFAULT_TIME_ZONE, noon).map_err(anyhow::Error::msg)?;
+    let mut conn = db.pool.acquire().await?;
+    let account = store::whatsapp::insert_account(
+        &mut conn,
+        &NewWhatsappAccount {
+            name: "Bench".into(),
+            // The ids `mailsink::cloudapi` serves.
+            phone_number_id: "106540352242922".into(),
+            business_account_id: "102290129340398".into(),
+            token: Secret::new(WHATSAPP_BENCH_TOKEN),
+            app_secret: Secret::new("bench"),
+            verify_token: Secret::new("bench"),
+            api_url: url.trim_end_matches('/').to_string(),
+            daily_limit: None,
+        },
+        Some(&key),
+        clock.now_millis(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let layout = store::layouts::layout_for_purpose(&mut conn, Purpose::ReminderBeforeDue)
+        .await?
+        .context("no reminder layout")?;
+    store::whatsapp::set_mapping(
+        &mut conn,
+        layout.id,
+        &TemplateMapping {
+            account_id: account,
+            template: "lembrete_fatura".into(),
+            language: "pt_BR".into(),
+            params: vec![
+                "cliente.nome".into(),
+                "fatura.valor".into(),
+                "fatura.vencimento".into(),
+            ],
+            document: true,
+            button: None,
+        },
+        clock.now_millis(),
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE notices SET status = 'skipped', last_error = 'bench: set aside' WHERE channel = 'email' AND status IN ('queued', 'retrying')",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let customer_ids: Vec<_> = emails.iter().filter_map(|(n, _)| n.customer_id).collect();
+    let phones: std::collections::HashMap<_, _> =
+        store::parties::get_customers(&mut conn, &customer_ids)
+            .await?
+            .into_iter()
+            .filter_map(|c| Some((c.id, format!("+{}", c.mobile_phone?.e164()))))
+            .collect();
+    drop(conn);
+    let from = crate::domain::EmailAddress::parse("whatsapp@bench.example.com")
+        .map_err(anyhow::Error::msg)?;
+    let notices: Vec<crate::delivery::NewNotice> = emails
+        .iter()
+        .filter_map(|(n, _)| {
+            let phone = phones.get(&n.customer_id?)?;
+            Some(crate::delivery::NewNotice {
+                dedup_key: crate::delivery::NoticeKey::ApiIdempotent {
+                    api_key: crate::domain::auth::ApiKeyId(0),
+                    idempotency: format!("bench-whatsapp:{}", n.invoice_id?.0),
+                },
+                channel: crate::delivery::Channel::Whatsapp,
+                account_id: None,
+                recipient: phone.clone(),
+                layout_id: layout.id,
+                ..n.clone()
+            })
+        })
+        .collect();
+    for chunk in notices.chunks(1000) {
+        let mut tx = db.begin().await?;
+        for n in chunk {
+            store::outbox::enqueue_notice(&mut tx, n, &from, clock.now_millis()).await?;
+        }
+        tx.commit().await?;
+    }
+    let worker = crate::delivery::Worker::new(
+        db.clone(),
+        clock.clone(),
+        crate::delivery::WorkerOptions {
+            name: "bench-whatsapp".into(),
+            lease: std::time::Duration::from_secs(600),
+            batch: 256,
+            concurrency: concurrency.max(1),
+            timeout: crate::delivery::DEFAULT_NETWORK_TIMEOUT,
+        },
+        Some(key),
+    );
+    let bar = progress("whatsapp", notices.len() as u64);
+    let mut sent = 0;
+    let stage = timed("whatsapp", notices.len() as u64, || async {
+        let r = worker.drain(|r| bar.inc(r.claimed as u64)).await?;
+        sent = r.sent;
+        Ok(())
+    })
+    .await?;
+    bar.finish_and_clear();
+    anyhow::ensure!(
+        sent == notices.len(),
+        "only {sent} of {} WhatsApp messages were accepted by {url}",
+        notices.len()
+    );
+    Ok(stage)
 }
 
 /// Records in the `cnab` stage's return file.

@@ -332,6 +332,11 @@ async fn the_regua_goes_by_whatsapp_with_receipts_fallback_and_opt_out() {
             assert!(log.body.contains("enviado — lida"), "{}", log.body);
             assert!(log.body.contains("WhatsApp não entregue: (#131026) Message undeliverable"), "{}", log.body);
 
+            // The dashboard: the account's use of its 24-hour limit (the two reminders; the test
+            // went five days earlier).
+            let dash = common::http::http(addr, "GET", "/", &session, "").await;
+            assert!(dash.body.contains("Contas de WhatsApp") && dash.body.contains("<td>2 de 1000</td>"), "{}", dash.body);
+
             // Maria writes PARAR: opted out, on her page.
             let parar = api.inbound_body("551187654321", "wamid.IN1", "PARAR", 1_768_050_100);
             assert_eq!(api.post_webhook(addr, &parar, APP_SECRET).await, 200);

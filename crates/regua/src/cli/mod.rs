@@ -112,9 +112,15 @@ pub enum Command {
         /// smtp-sink; without it the `deliver` stage is left out.
         #[arg(long)]
         smtp: Option<String>,
-        /// Concurrent SMTP connections in the `deliver` stage.
+        /// Concurrent SMTP connections in the `deliver` stage (and sends in flight in the
+        /// `whatsapp` stage).
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Send the same reminders by WhatsApp to this Cloud API stand-in (`mailsink`'s
+        /// `cloudapi --token regua-bench`; bench/whatsapp starts it); without it the `whatsapp`
+        /// stage is left out.
+        #[arg(long)]
+        whatsapp: Option<String>,
         /// Months of invoices generated per contract.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=24))]
         months: u32,
@@ -257,12 +263,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             smtp,
             concurrency,
+            whatsapp,
             months,
             pdf_pages,
         } => {
             let options = crate::bench::BenchOptions {
                 customers,
                 smtp,
+                whatsapp,
                 concurrency,
                 mail_dir: std::path::PathBuf::new(),
                 months,

@@ -100,6 +100,26 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
                 near => limits.near(used),
             });
         }
+        let mut whatsapp = Vec::new();
+        for a in store::whatsapp::list_accounts(&mut conn).await? {
+            if !a.active {
+                continue;
+            }
+            let day = store::whatsapp::account_sends_since(
+                &mut conn,
+                a.id,
+                clock.now_millis() - crate::domain::send_limits::DAY_MS,
+            )
+            .await?;
+            let limits = crate::domain::send_limits::SendLimits {
+                hourly: None,
+                daily: a.daily_limit,
+            };
+            whatsapp.push(minijinja::context! {
+                name => a.name, day, daily_limit => a.daily_limit,
+                near => limits.near(crate::domain::send_limits::Usage { hour: 0, day }),
+            });
+        }
         let all_accounts = store::accounts::list_smtp_accounts(&mut conn).await?;
         let pauses: Vec<_> = store::pacing::pauses_in_force(&mut conn, clock.now_millis())
             .await?
@@ -165,7 +185,7 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
                 accounts,
                 pauses,
                 waiting,
-                gateways,
+                gateways, whatsapp,
                 financial => financial.is_some(),
                 portal_hidden => financial.is_none() && store::settings::portal_settings(&mut conn).await?.send_email,
                 ..session.ctx()
