@@ -2028,7 +2028,7 @@ async fn a_clerk_fixes_an_address_from_the_invalid_emails_list() {
 async fn configure_whatsapp_map_a_template_send_the_test_and_see_it_read() {
     let t = sqlite().await;
     let _sink = isp_with_sink(&t.db, false).await;
-    let api = common::whatsapp::CloudApi::start().await;
+    let api = mailsink::cloudapi::CloudApi::start().await;
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
     let api = &api;
@@ -2046,9 +2046,9 @@ async fn configure_whatsapp_map_a_template_send_the_test_and_see_it_read() {
         let form = c.form(Locator::Id("account-form")).await.unwrap();
         for (k, v) in [
             ("name", "Oficial"),
-            ("business_account_id", common::whatsapp::WABA_ID),
-            ("token", common::whatsapp::TOKEN),
-            ("app_secret", common::whatsapp::APP_SECRET),
+            ("business_account_id", mailsink::cloudapi::WABA_ID),
+            ("token", mailsink::cloudapi::TOKEN),
+            ("app_secret", mailsink::cloudapi::APP_SECRET),
             ("verify_token", "verifica-123"),
             ("api_url", &api.api_url()),
         ] {
@@ -2066,9 +2066,9 @@ async fn configure_whatsapp_map_a_template_send_the_test_and_see_it_read() {
         );
         let form = c.form(Locator::Id("account-form")).await.unwrap();
         for (k, v) in [
-            ("phone_number_id", common::whatsapp::PHONE_NUMBER_ID),
-            ("token", common::whatsapp::TOKEN),
-            ("app_secret", common::whatsapp::APP_SECRET),
+            ("phone_number_id", mailsink::cloudapi::PHONE_NUMBER_ID),
+            ("token", mailsink::cloudapi::TOKEN),
+            ("app_secret", mailsink::cloudapi::APP_SECRET),
             ("verify_token", "verifica-123"),
         ] {
             form.set_by_name(k, v).await.unwrap();
@@ -2077,7 +2077,8 @@ async fn configure_whatsapp_map_a_template_send_the_test_and_see_it_read() {
         text_once(&c, "notice", "Conta do WhatsApp salva.").await;
         let page = c.source().await.unwrap();
         assert!(
-            !page.contains(common::whatsapp::TOKEN) && !page.contains(common::whatsapp::APP_SECRET)
+            !page.contains(mailsink::cloudapi::TOKEN)
+                && !page.contains(mailsink::cloudapi::APP_SECRET)
         );
 
         // The templates Meta lists, then a mapping that does not match, then one that does.

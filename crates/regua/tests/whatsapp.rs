@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::whatsapp::{APP_SECRET, CloudApi, PHONE_NUMBER_ID, TOKEN, WABA_ID};
 use common::*;
+use mailsink::cloudapi::{APP_SECRET, CloudApi, PHONE_NUMBER_ID, TOKEN, WABA_ID};
 use regua::store::{self, Db};
 
 const VERIFY: &str = "verifica-123";

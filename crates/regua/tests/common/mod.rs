@@ -7,7 +7,6 @@ pub mod dns;
 pub mod dovecot;
 pub mod http;
 pub mod stub;
-pub mod whatsapp;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

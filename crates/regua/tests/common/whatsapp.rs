@@ -1,4 +1,0 @@
-//! The local Cloud API server lives in `mailsink::cloudapi` (shared with the benchmark's
-//! `cloudapi` binary).
-
-pub use mailsink::cloudapi::*;
