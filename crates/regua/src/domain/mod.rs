@@ -32,6 +32,7 @@ pub mod auth;
 pub mod charges;
 mod contact;
 mod dates;
+pub mod debt;
 pub mod default_layouts;
 pub mod delivery;
 mod entities;
