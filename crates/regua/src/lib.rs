@@ -8,6 +8,7 @@ pub mod actions;
 pub mod bench;
 pub mod bounce;
 pub mod cli;
+pub mod debt;
 pub mod delivery;
 pub mod demo;
 pub mod domain;

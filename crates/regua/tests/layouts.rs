@@ -527,3 +527,58 @@ async fn company_settings_reach_the_messages_and_unknown_keys_are_refused() {
 fn ana() -> regua::domain::Actor {
     regua::domain::Actor::User("ana".into())
 }
+
+#[tokio::test]
+async fn a_debt_notice_must_say_what_the_rgc_requires() {
+    // The defaults say it all.
+    for p in [Purpose::DebtNotice, Purpose::TerminationNotice] {
+        let d = regua::layouts::default_layout(p);
+        assert!(
+            regua::layouts::check_required(p, &d.html, "").is_empty(),
+            "{} lacks what the law requires",
+            d.name
+        );
+    }
+    let t = sqlite().await;
+    let without = LayoutDraft {
+        purpose: Purpose::DebtNotice,
+        ..draft(
+            "Notificação curta",
+            "Débito em aberto",
+            "<p>{{ cliente.nome }}, há débito de {{ aviso.competencias }}. {{ aviso.motivo }}. {{ aviso.regras }} {{ aviso.negativacao }} Volta em {{ aviso.prazo_restabelecimento }}.</p>",
+        )
+    };
+    match regua::actions::layouts::save_layout(&t.db, None, &without, &ana(), 1).await {
+        Err(LayoutError::Invalid(problems)) => {
+            let messages: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();
+            assert_eq!(
+                messages,
+                [
+                    "falta aviso.data_suspensao: a data da suspensão (exigido na notificação pelo RGC da Anatel, Resolução nº 765/2023)",
+                    "falta aviso.valor_total: o valor do débito (exigido na notificação pelo RGC da Anatel, Resolução nº 765/2023)",
+                ]
+            );
+        }
+        other => panic!("saved a debt notice without the amount and the date: {other:?}"),
+    }
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    assert!(
+        store::layouts::find_layout(&mut conn, "Notificação curta")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing saved"
+    );
+    drop(conn);
+    // The same words in an ordinary reminder are fine; with both variables the notice saves.
+    let fixed = LayoutDraft {
+        html: format!(
+            "{} Suspensão em {{{{ aviso.data_suspensao }}}}; total {{{{ aviso.valor_total }}}}.",
+            without.html
+        ),
+        ..without.clone()
+    };
+    regua::actions::layouts::save_layout(&t.db, None, &fixed, &ana(), 2)
+        .await
+        .unwrap();
+}

@@ -71,6 +71,11 @@ pub async fn save_layout(
     }
     let mut problems = check_layout(&draft.subject, &draft.html, &draft.text);
     problems.extend(crate::layouts::check_sms(&draft.sms));
+    problems.extend(crate::layouts::check_required(
+        draft.purpose,
+        &draft.html,
+        &draft.text,
+    ));
     if !problems.is_empty() {
         return Err(LayoutError::Invalid(problems));
     }

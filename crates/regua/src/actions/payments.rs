@@ -125,6 +125,8 @@ pub(crate) async fn write_payments(
         .collect();
     store::audit::record_many(conn, &actor.to_string(), &audit, now_ms).await?;
     store::outbox::skip_waiting_notices_of_paid(conn, now_ms).await?;
+    // A debt paid restores service (or ends the notice's episode) in this same transaction.
+    store::debt::after_payments(conn, &actor.to_string(), now_ms).await?;
     queue_confirmations(conn, now_ms).await?;
     Ok(())
 }

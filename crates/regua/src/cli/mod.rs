@@ -7,6 +7,7 @@ mod boleto_cmd;
 mod bounce_cmd;
 mod channels_cmd;
 mod cnab_cmd;
+mod debt_cmd;
 mod delivery_cmd;
 mod dunning_cmd;
 mod layout_cmd;
@@ -150,6 +151,10 @@ pub enum Command {
     /// Push notifications through Firebase: configure (the service-account file), status.
     #[command(subcommand)]
     Push(channels_cmd::PushCmd),
+    /// Suspension for non-payment by the book (Anatel's RGC): run the clock, status, a
+    /// contract's timeline, the network's confirmations.
+    #[command(subcommand)]
+    Debt(debt_cmd::DebtCmd),
     /// Suspend a contract temporarily; its customer is told by the suspension notice method.
     Suspend(channels_cmd::SuspendArgs),
     /// Notice methods: `regua notify test email|sms|push|whatsapp --to …` sends a test now.
@@ -243,6 +248,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Push(cmd) => channels_cmd::push(g, cmd).await,
         Command::Whatsapp(cmd) => whatsapp_cmd::run(g, cmd).await,
         Command::Suspend(args) => channels_cmd::suspend(g, args).await,
+        Command::Debt(cmd) => debt_cmd::run(g, cmd).await,
         Command::Notify(cmd) => channels_cmd::notify(g, cmd).await,
         Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,
         Command::Log(args) => delivery_cmd::log(g, args).await,

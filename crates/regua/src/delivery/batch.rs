@@ -35,6 +35,8 @@ pub(super) struct BatchCache {
     /// WhatsApp's accounts, template mappings and marked numbers (read only for batches
     /// with WhatsApp notices).
     pub(super) whatsapp: super::channels::whatsapp::WhatsappCache,
+    /// The suspension clock's policy, for debt and termination notices' dates.
+    pub(super) debt_policy: Option<crate::domain::debt::DebtPolicy>,
 }
 
 impl BatchCache {
@@ -133,8 +135,19 @@ impl BatchCache {
         } else {
             Default::default()
         };
+        let debt_policy = if claims.iter().any(|c| {
+            matches!(
+                c.notice.purpose,
+                crate::layouts::Purpose::DebtNotice | crate::layouts::Purpose::TerminationNotice
+            )
+        }) {
+            Some(store::settings::debt_policy(&mut conn).await?.1)
+        } else {
+            None
+        };
         Ok(BatchCache {
             whatsapp,
+            debt_policy,
             suppressed,
             access_tokens,
             accounts: store::accounts::list_smtp_accounts(&mut conn).await?,

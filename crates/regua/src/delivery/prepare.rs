@@ -190,6 +190,25 @@ pub(super) fn prepare(
         ctx.suspension.end = format_date(s.ends_on);
         ctx.suspension.reason = s.reason.clone();
     }
+    if matches!(n.purpose, Purpose::DebtNotice | Purpose::TerminationNotice)
+        && let (Some(customer), Some(contract)) = (customer, n.contract_id)
+    {
+        // The contract's debt as it is now: paid meanwhile, the notice is moot.
+        let overdue: Vec<&Invoice> = cache
+            .open
+            .get(&customer.id)
+            .map(|v| {
+                v.iter()
+                    .filter(|i| i.contract_id == contract && i.due_date < today)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if overdue.is_empty() {
+            return Ok(Prepared::Skip("débito pago".into()));
+        }
+        let policy = cache.debt_policy.context("the debt policy")?;
+        ctx.debt = crate::layouts::debt_notice_vars(n.purpose, &overdue, &policy, today);
+    }
     if n.purpose == Purpose::PortalAccess {
         match cache.access_tokens.get(&n.id.0) {
             Some(token) => {

@@ -119,6 +119,13 @@ impl Clock {
         Ok(date.to_zoned(self.tz.clone())?.timestamp().as_millisecond())
     }
 
+    /// The calendar date, in the ISP's time zone, of a stored instant (ms).
+    pub fn date_of_millis(&self, ms: i64) -> Result<Date, jiff::Error> {
+        Ok(jiff::Timestamp::from_millisecond(ms)?
+            .to_zoned(self.tz.clone())
+            .date())
+    }
+
     /// A stored instant (ms) as the ISP's local time, `strftime`-formatted; empty if out of range.
     pub fn local_time(&self, ms: i64, format: &str) -> String {
         jiff::Timestamp::from_millisecond(ms)

@@ -226,6 +226,22 @@ pub fn default_layouts() -> Vec<DefaultLayout> {
             ),
         },
         DefaultLayout {
+            purpose: Purpose::DebtNotice,
+            name: "Notificação de débito",
+            subject: "{{ empresa.nome }}: notificação de débito — o serviço pode ser suspenso a partir de {{ aviso.data_suspensao }}",
+            html: framed(
+                "<p>Olá, {{ cliente.nome }}.</p>\n<p>Constam em aberto as faturas do seu contrato {{ contrato.numero }} referentes a <strong>{{ aviso.competencias }}</strong>, no valor total de <strong>{{ aviso.valor_total }}</strong>.</p>\n<p><strong>Motivo:</strong> {{ aviso.motivo }}. Se o pagamento não for feito, o serviço poderá ser suspenso a partir de <strong>{{ aviso.data_suspensao }}</strong>.</p>\n<p><strong>Regras e prazos:</strong> {{ aviso.regras }}</p>\n<p>{{ aviso.negativacao }}</p>\n<p>Após o pagamento, o serviço é restabelecido em <strong>{{ aviso.prazo_restabelecimento }}</strong> contadas da confirmação do pagamento.</p>\n<p>Se você já pagou, por favor desconsidere esta mensagem. As faturas estão na Central do Assinante.</p>\n",
+            ),
+        },
+        DefaultLayout {
+            purpose: Purpose::TerminationNotice,
+            name: "Aviso de rescisão",
+            subject: "{{ empresa.nome }}: aviso de rescisão do contrato {{ contrato.numero }} a partir de {{ aviso.data_rescisao }}",
+            html: framed(
+                "<p>Olá, {{ cliente.nome }}.</p>\n<p>O serviço do seu contrato {{ contrato.numero }} está suspenso por falta de pagamento das faturas referentes a <strong>{{ aviso.competencias }}</strong>, no valor total de <strong>{{ aviso.valor_total }}</strong>.</p>\n<p><strong>Motivo:</strong> {{ aviso.motivo }}. Se o débito não for pago, o contrato poderá ser rescindido a partir de <strong>{{ aviso.data_rescisao }}</strong>.</p>\n<p>{{ aviso.negativacao }}</p>\n<p>Pagando antes dessa data, o serviço é restabelecido em {{ aviso.prazo_restabelecimento }}.</p>\n",
+            ),
+        },
+        DefaultLayout {
             purpose: Purpose::AccountDefault,
             name: "Mensagem padrão de cobrança",
             subject: "{{ empresa.nome }}: fatura com vencimento em {{ fatura.vencimento }}",

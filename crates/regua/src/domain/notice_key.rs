@@ -135,6 +135,16 @@ pub enum NoticeKey {
         /// A random nonce: every click is a new test, also within one millisecond.
         nonce: u32,
     },
+    /// A notice of the suspension clock (docs/debt.md): `debt:<contract>:<episode>:<kind>`, kind
+    /// `notice` (the debt notice) or `termination`; one of each per debt episode.
+    Debt {
+        /// The contract.
+        contract: ContractId,
+        /// Its debt episode (a paid debt closes one).
+        episode: i64,
+        /// `notice` or `termination`.
+        kind: String,
+    },
     /// `regua bench`'s synthetic notices: `bench:<invoice>`.
     Bench {
         /// The invoice.
@@ -237,6 +247,11 @@ impl fmt::Display for NoticeKey {
                 at_ms,
                 nonce,
             } => write!(f, "notify-test:{}:{at_ms}:{nonce:08x}", channel.as_str()),
+            NoticeKey::Debt {
+                contract,
+                episode,
+                kind,
+            } => write!(f, "debt:{contract}:{episode}:{kind}"),
             NoticeKey::Bench { invoice } => write!(f, "bench:{invoice}"),
             NoticeKey::Demo { kind, invoice } => write!(f, "demo:{kind}:{invoice}"),
         }
@@ -317,6 +332,11 @@ impl FromStr for NoticeKey {
                 request: r.to_string(),
             },
             ("portal-access", [t]) => NoticeKey::PortalAccess { token: int(t)? },
+            ("debt", [c, e, k]) if matches!(*k, "notice" | "termination") => NoticeKey::Debt {
+                contract: ContractId(int(c)?),
+                episode: int(e)?,
+                kind: (*k).to_string(),
+            },
             ("pago", [i]) => NoticeKey::PaymentConfirmed {
                 invoice: InvoiceId(int(i)?),
             },
@@ -431,6 +451,11 @@ mod tests {
             },
             NoticeKey::Bench {
                 invoice: InvoiceId(42),
+            },
+            NoticeKey::Debt {
+                contract: ContractId(7),
+                episode: 2,
+                kind: "notice".into(),
             },
             NoticeKey::Demo {
                 kind: "after".into(),

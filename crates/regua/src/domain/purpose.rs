@@ -38,11 +38,16 @@ pub enum Purpose {
     /// The SMTP account's default message: manual sends ("emissão de boletos"); neutral, fit
     /// both before and after the due date.
     AccountDefault,
+    /// The debt notice before suspension for non-payment ("notificação de débito", RGC): must
+    /// carry what the resolution requires (docs/debt.md).
+    DebtNotice,
+    /// The notice before termination for non-payment ("aviso de rescisão").
+    TerminationNotice,
 }
 
 impl Purpose {
     /// Every purpose, in the order screens list them.
-    pub const ALL: [Purpose; 15] = [
+    pub const ALL: [Purpose; 17] = [
         Purpose::InvoiceGenerated,
         Purpose::ReminderBeforeDue,
         Purpose::DueToday,
@@ -58,6 +63,8 @@ impl Purpose {
         Purpose::SuspensionWithdrawn,
         Purpose::SmtpTest,
         Purpose::AccountDefault,
+        Purpose::DebtNotice,
+        Purpose::TerminationNotice,
     ];
 
     /// The stored and command-line name.
@@ -78,6 +85,8 @@ impl Purpose {
             Purpose::SuspensionWithdrawn => "suspension_withdrawn",
             Purpose::SmtpTest => "smtp_test",
             Purpose::AccountDefault => "account_default",
+            Purpose::DebtNotice => "debt_notice",
+            Purpose::TerminationNotice => "termination_notice",
         }
     }
 
@@ -99,6 +108,8 @@ impl Purpose {
             Purpose::SuspensionWithdrawn => "Suspensão cancelada",
             Purpose::SmtpTest => "Teste de envio SMTP",
             Purpose::AccountDefault => "Mensagem padrão da conta de e-mail",
+            Purpose::DebtNotice => "Notificação de débito (suspensão)",
+            Purpose::TerminationNotice => "Aviso de rescisão",
         }
     }
 }

@@ -66,6 +66,8 @@ pub struct Scheduler {
     holidays_reported: HashSet<(crate::domain::schedule::RoutineId, Date)>,
     /// The last day whose suspension notices were planned (`crate::suspension::plan_day`).
     suspensions_planned: Option<Date>,
+    /// The day the suspension clock for non-payment last ran.
+    debt_ran: Option<Date>,
 }
 
 impl Scheduler {
@@ -79,6 +81,7 @@ impl Scheduler {
             leading: false,
             holidays_reported: HashSet::new(),
             suspensions_planned: None,
+            debt_ran: None,
         }
     }
 
@@ -181,6 +184,27 @@ impl Scheduler {
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "suspension notices failed")
                 }
+            }
+        }
+        // The suspension clock for non-payment (docs/debt.md): once a day too, after the
+        // suspension notices, when it is on.
+        if now.hour() >= crate::suspension::NOTICE_HOUR && self.debt_ran != Some(today) {
+            match crate::debt::run_day(
+                &self.db,
+                &self.clock,
+                today,
+                false,
+                "routine: inadimplência",
+            )
+            .await
+            {
+                Ok(r) => {
+                    self.debt_ran = Some(today);
+                    if r.enabled {
+                        tracing::info!(moves = r.moves.len(), error = ?r.error, "debt clock ran");
+                    }
+                }
+                Err(e) => tracing::error!(error = format!("{e:#}"), "debt clock failed"),
             }
         }
         for (r, date) in due {

@@ -302,6 +302,71 @@ fn locate_name(source: &str, name: &str) -> (usize, usize) {
     (1, 1)
 }
 
+/// What a layout of `purpose` must contain because the law requires it (Anatel's RGC: the debt
+/// notice's reason, the suspension and termination rules and dates, the amount and the months,
+/// that the debt may go to credit bureaus after termination, and how soon service returns; the
+/// termination notice's reason, amount, months, date and the credit-bureau warning): the
+/// variable and what it says. Empty for other purposes.
+pub fn required_content(
+    purpose: crate::domain::Purpose,
+) -> &'static [(&'static str, &'static str)] {
+    use crate::domain::Purpose;
+    match purpose {
+        Purpose::DebtNotice => &[
+            ("aviso.motivo", "o motivo da suspensão"),
+            ("aviso.regras", "as regras e prazos de suspensão e rescisão"),
+            ("aviso.data_suspensao", "a data da suspensão"),
+            ("aviso.valor_total", "o valor do débito"),
+            ("aviso.competencias", "os meses de referência"),
+            (
+                "aviso.negativacao",
+                "a possibilidade de registro em cadastros de proteção ao crédito após a rescisão",
+            ),
+            (
+                "aviso.prazo_restabelecimento",
+                "o prazo para restabelecer o serviço após o pagamento",
+            ),
+        ],
+        Purpose::TerminationNotice => &[
+            ("aviso.motivo", "o motivo da rescisão"),
+            ("aviso.data_rescisao", "a data da rescisão"),
+            ("aviso.valor_total", "o valor do débito"),
+            ("aviso.competencias", "os meses de referência"),
+            (
+                "aviso.negativacao",
+                "a possibilidade de registro em cadastros de proteção ao crédito após a rescisão",
+            ),
+        ],
+        _ => &[],
+    }
+}
+
+/// The problems of a layout of `purpose` that leaves out what the law requires: one per missing
+/// variable, naming it and what it says (`falta aviso.data_suspensao: a data da suspensão`). A
+/// variable counts when the HTML or the text names it (`{{ aviso.data_suspensao }}`).
+pub fn check_required(purpose: crate::domain::Purpose, html: &str, text: &str) -> Vec<Problem> {
+    required_content(purpose)
+        .iter()
+        .filter(|(var, _)| {
+            let named = |t: &str| {
+                t.match_indices(var).any(|(i, _)| {
+                    let after = t[i + var.len()..].chars().next();
+                    !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+                })
+            };
+            !named(html) && !named(text)
+        })
+        .map(|(var, what)| Problem {
+            part: Part::Html,
+            line: 1,
+            column: 1,
+            message: format!(
+                "falta {var}: {what} (exigido na notificação pelo RGC da Anatel, Resolução nº 765/2023)"
+            ),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,11 +12,14 @@ mod variables;
 
 pub use crate::domain::default_layouts::{DefaultLayout, default_layout, default_layouts};
 pub use crate::domain::layout::{Layout, LayoutDraft};
-pub use check::{Problem, check_layout, check_sms, check_template, problem_from_error};
+pub use check::{
+    Problem, check_layout, check_required, check_sms, check_template, problem_from_error,
+    required_content,
+};
 pub use engine::{
     CompiledLayout, FILTERS, FUEL, MAX_OUTPUT_BYTES, Part, RenderedMessage, environment,
 };
-pub use preview::{context_for_invoice, invoice_vars, layout_context, preview};
+pub use preview::{context_for_invoice, debt_notice_vars, invoice_vars, layout_context, preview};
 pub use text::{decode_entities, html_to_text_template};
 pub use variables::*;
 

@@ -132,6 +132,7 @@ pub fn layout_context(
         },
         suspension: Default::default(),
         portal: Default::default(),
+        debt: Default::default(),
         today: format_date(today),
     })
 }
@@ -153,4 +154,52 @@ pub fn preview(layout: &Layout, ctx: &LayoutContext) -> Result<RenderedMessage, 
             super::problem_from_error(part, source, &e)
         )
     })
+}
+
+/// What a debt or termination notice says (`aviso.*`), from the contract's invoices past due
+/// and the policy, on the day it is sent.
+pub fn debt_notice_vars(
+    purpose: crate::domain::Purpose,
+    overdue: &[&crate::domain::Invoice],
+    policy: &crate::domain::debt::DebtPolicy,
+    today: Date,
+) -> super::DebtNoticeVars {
+    let plus = |d: Date, days: u16| {
+        d.checked_add(jiff::Span::new().days(i64::from(days)))
+            .unwrap_or(d)
+    };
+    let total: i64 = overdue.iter().map(|i| i.amount.cents()).sum();
+    let months: Vec<String> = overdue
+        .iter()
+        .map(|i| match &i.competence {
+            Some(c) if c.len() == 7 => format!("{}/{}", &c[5..], &c[..4]),
+            _ => i.due_date.strftime("%m/%Y").to_string(),
+        })
+        .collect();
+    let mut months_unique = months.clone();
+    months_unique.dedup();
+    let suspension = plus(today, policy.suspension_after_notice_days);
+    let termination = match purpose {
+        crate::domain::Purpose::TerminationNotice => {
+            plus(today, policy.termination_after_notice_days)
+        }
+        _ => plus(
+            suspension,
+            policy.termination_notice_after_suspension_days + policy.termination_after_notice_days,
+        ),
+    };
+    super::DebtNoticeVars {
+        reason: "falta de pagamento das faturas vencidas".into(),
+        total: crate::domain::Money::from_cents(total).to_string(),
+        months: months_unique.join(", "),
+        suspension_date: crate::domain::format_date(suspension),
+        termination_date: crate::domain::format_date(termination),
+        rules: format!(
+            "o serviço pode ser suspenso {} dias após esta notificação, se o débito não for pago; após {} dias de suspensão, o contrato pode ser rescindido.",
+            policy.suspension_after_notice_days,
+            policy.termination_notice_after_suspension_days + policy.termination_after_notice_days
+        ),
+        credit_bureaus: "Após a rescisão do contrato, o débito poderá ser registrado em sistemas de proteção ao crédito.".into(),
+        restore_within: format!("até {} horas", policy.restore_within_hours),
+    }
 }

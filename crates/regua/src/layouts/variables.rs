@@ -142,6 +142,46 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var("suspensao.motivo", "Motivo da suspensão", "Viagem"),
     var(
+        "aviso.motivo",
+        "Motivo da notificação de débito ou do aviso de rescisão",
+        "falta de pagamento das faturas em aberto",
+    ),
+    var(
+        "aviso.valor_total",
+        "Valor total do débito (faturas vencidas), formatado",
+        "R$ 239,80",
+    ),
+    var(
+        "aviso.competencias",
+        "Meses de referência das faturas vencidas",
+        "11/2026, 12/2026",
+    ),
+    var(
+        "aviso.data_suspensao",
+        "Data a partir da qual o serviço pode ser suspenso",
+        "26/12/2026",
+    ),
+    var(
+        "aviso.data_rescisao",
+        "Data a partir da qual o contrato pode ser rescindido",
+        "24/02/2027",
+    ),
+    var(
+        "aviso.regras",
+        "As regras e prazos de suspensão e de rescisão da política do provedor",
+        "O serviço pode ser suspenso 15 dias após esta notificação; após 60 dias de suspensão, o contrato pode ser rescindido.",
+    ),
+    var(
+        "aviso.negativacao",
+        "Aviso de que o débito pode ser registrado em cadastros de proteção ao crédito após a rescisão",
+        "Após a rescisão do contrato, o débito poderá ser registrado em sistemas de proteção ao crédito.",
+    ),
+    var(
+        "aviso.prazo_restabelecimento",
+        "Em quanto tempo o serviço volta após o pagamento",
+        "até 24 horas",
+    ),
+    var(
         "faturas_em_aberto",
         "Lista de todas as faturas em aberto do cliente (cada item tem os campos de `fatura`)",
         "[fatura, fatura, …]",
@@ -307,6 +347,36 @@ pub struct SuspensionVars {
     pub reason: String,
 }
 
+/// `aviso.*`: what a debt notice or a termination notice must say (RGC, docs/debt.md); empty
+/// strings in other messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct DebtNoticeVars {
+    /// `aviso.motivo`
+    #[serde(rename = "motivo")]
+    pub reason: String,
+    /// `aviso.valor_total`
+    #[serde(rename = "valor_total")]
+    pub total: String,
+    /// `aviso.competencias`
+    #[serde(rename = "competencias")]
+    pub months: String,
+    /// `aviso.data_suspensao`
+    #[serde(rename = "data_suspensao")]
+    pub suspension_date: String,
+    /// `aviso.data_rescisao`
+    #[serde(rename = "data_rescisao")]
+    pub termination_date: String,
+    /// `aviso.regras`
+    #[serde(rename = "regras")]
+    pub rules: String,
+    /// `aviso.negativacao`
+    #[serde(rename = "negativacao")]
+    pub credit_bureaus: String,
+    /// `aviso.prazo_restabelecimento`
+    #[serde(rename = "prazo_restabelecimento")]
+    pub restore_within: String,
+}
+
 /// `central.*`: empty strings outside the portal's access notice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct PortalVars {
@@ -340,6 +410,9 @@ pub struct LayoutContext {
     /// `central`
     #[serde(rename = "central")]
     pub portal: PortalVars,
+    /// `aviso`
+    #[serde(rename = "aviso")]
+    pub debt: DebtNoticeVars,
     /// `faturas_em_aberto`: all open invoices of the customer, oldest due date first.
     #[serde(rename = "faturas_em_aberto")]
     pub open_invoices: Vec<InvoiceVars>,
@@ -420,6 +493,16 @@ impl LayoutContext {
             },
             portal: PortalVars {
                 access_link: example("central.link_acesso"),
+            },
+            debt: DebtNoticeVars {
+                reason: example("aviso.motivo"),
+                total: example("aviso.valor_total"),
+                months: example("aviso.competencias"),
+                suspension_date: example("aviso.data_suspensao"),
+                termination_date: example("aviso.data_rescisao"),
+                rules: example("aviso.regras"),
+                credit_bureaus: example("aviso.negativacao"),
+                restore_within: example("aviso.prazo_restabelecimento"),
             },
             open_invoices: vec![older, invoice.clone()],
             open_total: example("total_em_aberto"),

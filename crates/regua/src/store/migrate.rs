@@ -133,6 +133,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "whatsapp",
         include_str!("../../migrations/0026_whatsapp.sql"),
     ),
+    (27, "debt", include_str!("../../migrations/0027_debt.sql")),
 ];
 
 /// Migration 26's step that plain SQL cannot take on both engines: `notices.channel`'s CHECK

@@ -38,6 +38,25 @@ pub const SETTING_WINDOW_PUSH: &str = "sending_window_push";
 /// SMS.
 pub const SETTING_WINDOW_WHATSAPP: &str = "sending_window_whatsapp";
 
+/// Setting key: the suspension clock for non-payment runs (`yes`/`no`; off by default, so an
+/// install does not start sending debt notices by itself; docs/debt.md).
+pub const SETTING_DEBT_CLOCK: &str = "debt_clock";
+/// Setting key: days overdue when the debt notice goes.
+pub const SETTING_DEBT_NOTICE_AFTER: &str = "debt_notice_after_overdue_days";
+/// Setting key: days from the debt notice's sending to suspension (legal floor 15).
+pub const SETTING_DEBT_SUSPENSION_AFTER: &str = "debt_suspension_after_notice_days";
+/// Setting key: days suspended before the termination notice.
+pub const SETTING_DEBT_TERMINATION_NOTICE_AFTER: &str =
+    "debt_termination_notice_after_suspension_days";
+/// Setting key: days from the termination notice to termination (with the previous, at least
+/// 60 days suspended).
+pub const SETTING_DEBT_TERMINATION_AFTER: &str = "debt_termination_after_notice_days";
+/// Setting key: hours to restore service after payment (legal ceiling 24).
+pub const SETTING_DEBT_RESTORE_HOURS: &str = "debt_restore_within_hours";
+/// Setting key: the channels the debt and termination notices go by, in order (the first that
+/// reaches the subscriber, the next ones as fallback).
+pub const SETTING_DEBT_CHANNELS: &str = "debt_notice_channels";
+
 /// How a setting's value is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingKind {
@@ -129,6 +148,32 @@ pub const SETTINGS: &[SettingSpec] = &[
         crate::domain::window::LEGAL_SMS,
         SettingKind::Window { legal_floor: true },
     ),
+    spec(SETTING_DEBT_CLOCK, "no", SettingKind::YesNo),
+    spec(SETTING_DEBT_NOTICE_AFTER, "10", SettingKind::Number(1, 365)),
+    spec(
+        SETTING_DEBT_SUSPENSION_AFTER,
+        "15",
+        SettingKind::Number(
+            crate::domain::debt::MIN_DAYS_NOTICE_TO_SUSPENSION as u32,
+            365,
+        ),
+    ),
+    spec(
+        SETTING_DEBT_TERMINATION_NOTICE_AFTER,
+        "45",
+        SettingKind::Number(1, 365),
+    ),
+    spec(
+        SETTING_DEBT_TERMINATION_AFTER,
+        "15",
+        SettingKind::Number(1, 365),
+    ),
+    spec(
+        SETTING_DEBT_RESTORE_HOURS,
+        "24",
+        SettingKind::Number(1, crate::domain::debt::MAX_RESTORE_HOURS as u32),
+    ),
+    spec(SETTING_DEBT_CHANNELS, "email", SettingKind::Channels),
     spec(SETTING_PORTAL_SEND_EMAIL, "no", SettingKind::YesNo),
     spec(
         SETTING_PORTAL_LIMIT_INVOICE,
@@ -380,6 +425,41 @@ pub async fn sending_windows(
         out.push((channel, w));
     }
     Ok(out)
+}
+
+/// The suspension clock's policy from the settings, and whether the clock runs.
+pub async fn debt_policy(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<(bool, crate::domain::debt::DebtPolicy)> {
+    let mut values = std::collections::HashMap::new();
+    for key in [
+        SETTING_DEBT_NOTICE_AFTER,
+        SETTING_DEBT_SUSPENSION_AFTER,
+        SETTING_DEBT_TERMINATION_NOTICE_AFTER,
+        SETTING_DEBT_TERMINATION_AFTER,
+        SETTING_DEBT_RESTORE_HOURS,
+        SETTING_DEBT_CLOCK,
+    ] {
+        let spec = setting_spec(key).expect("a known setting");
+        values.insert(key, setting_or_default(conn, spec).await?);
+    }
+    let num = |k: &str| -> anyhow::Result<u16> {
+        values[k]
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("setting {k}: {:?} is not a number", values[k]))
+    };
+    let on = matches!(values[SETTING_DEBT_CLOCK].trim(), "yes" | "sim");
+    Ok((
+        on,
+        crate::domain::debt::DebtPolicy {
+            notice_after_overdue_days: num(SETTING_DEBT_NOTICE_AFTER)?,
+            suspension_after_notice_days: num(SETTING_DEBT_SUSPENSION_AFTER)?,
+            termination_notice_after_suspension_days: num(SETTING_DEBT_TERMINATION_NOTICE_AFTER)?,
+            termination_after_notice_days: num(SETTING_DEBT_TERMINATION_AFTER)?,
+            restore_within_hours: num(SETTING_DEBT_RESTORE_HOURS)?,
+        },
+    ))
 }
 
 #[cfg(test)]

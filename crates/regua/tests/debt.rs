@@ -1,0 +1,223 @@
+//! The suspension clock for non-payment (Anatel's RGC), end to end on both engines: the policy's
+//! legal floors, the debt notice queued at the policy's days overdue and sent with what the law
+//! requires, the clock counted from the notice's actual sending (a queued notice starts none),
+//! suspension due 15 days later, the network's confirmation, and a payment moving the contract
+//! to `restore_due` in the payment's own transaction.
+
+mod common;
+
+use common::*;
+use regua::domain::Money;
+use regua::domain::debt::DebtState;
+use regua::store::{self, Db};
+
+fn regua_on(url: &str, today: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args(args)
+        .env("REGUA_DATABASE_URL", url)
+        .env("REGUA_TODAY", today)
+        .env("REGUA_SECRET_KEY", "5e".repeat(32))
+        .env("USER", "ana")
+        .output()
+        .unwrap()
+}
+
+fn out(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+async fn state(db: &Db, contract: &str) -> Option<DebtState> {
+    let mut conn = db.pool.acquire().await.unwrap();
+    let k = store::parties::find_contract_by_external_id(&mut conn, contract)
+        .await
+        .unwrap()
+        .unwrap();
+    store::debt::get(&mut conn, k.id)
+        .await
+        .unwrap()
+        .map(|r| r.record.state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_runs_from_the_notice_actually_sent_and_a_payment_restores() {
+    for t in each_backend().await {
+        let db = &t.db;
+        let label = t.label;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        portal_isp(db, &sink).await;
+        let cli = |today: &str, args: &[&str]| regua_on(&t.url, today, args);
+
+        // Off by default; the law's floors refused with the key named.
+        let off = cli("2026-01-20", &["debt", "run", "--date", "2026-01-20"]);
+        assert!(
+            out(&off).contains("the suspension clock is off"),
+            "{}",
+            out(&off)
+        );
+        let early = cli(
+            "2026-01-20",
+            &["settings", "set", "debt_suspension_after_notice_days", "14"],
+        );
+        assert_eq!(early.status.code(), Some(2), "{label}: {}", out(&early));
+        assert!(
+            out(&early).contains("debt_suspension_after_notice_days"),
+            "{}",
+            out(&early)
+        );
+        let late = cli(
+            "2026-01-20",
+            &["settings", "set", "debt_restore_within_hours", "48"],
+        );
+        assert_eq!(late.status.code(), Some(2), "{}", out(&late));
+        assert!(
+            cli("2026-01-20", &["settings", "set", "debt_clock", "yes"])
+                .status
+                .success()
+        );
+
+        // Maria's January invoice (due 10/01) is 9 days overdue on the 19th: nothing yet.
+        let dry = out(&cli(
+            "2026-01-19",
+            &["debt", "run", "--date", "2026-01-19", "--dry-run"],
+        ));
+        assert!(dry.starts_with("0 move(s)"), "{label}: {dry}");
+        let dry = out(&cli(
+            "2026-01-20",
+            &["debt", "run", "--date", "2026-01-20", "--dry-run"],
+        ));
+        assert_eq!(
+            dry,
+            "K1\tregular\tregular\tdebt_notice\n1 move(s) (dry run: nothing changed)\n"
+        );
+        assert_eq!(state(db, "K1").await, None, "the dry run changed nothing");
+        assert!(
+            cli("2026-01-20", &["debt", "run", "--date", "2026-01-20"])
+                .status
+                .success()
+        );
+        // Queued, not sent: no clock; the next day queues nothing more.
+        let next = out(&cli("2026-01-21", &["debt", "run", "--date", "2026-01-21"]));
+        assert!(next.starts_with("0 move(s)"), "{label}: {next}");
+        assert_eq!(state(db, "K1").await, Some(DebtState::Regular));
+
+        // Sent on the 22nd: what the law requires is in it.
+        worker_at(db, &clock_on("2026-01-22"))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        let mail = sink
+            .received()
+            .into_iter()
+            .find(|m| {
+                quoted_printable_decoded(&String::from_utf8_lossy(&m.data))
+                    .contains("Constam em aberto")
+            })
+            .expect("the debt notice");
+        let text = quoted_printable_decoded(&String::from_utf8_lossy(&mail.data));
+        for needed in [
+            "R$ 119,90",
+            "01/2026",
+            "06/02/2026",
+            "sistemas de prote",
+            "até 24 horas",
+            "15 dias",
+        ] {
+            assert!(
+                text.contains(needed),
+                "{label}: the notice lacks {needed:?}\n{text}"
+            );
+        }
+        assert!(
+            cli("2026-01-22", &["debt", "run", "--date", "2026-01-22"])
+                .status
+                .success()
+        );
+        assert_eq!(state(db, "K1").await, Some(DebtState::Notified));
+        // Never before 15 days after the sending.
+        // (João's invoice, due 20/01, reaches the notice's 10 days meanwhile.)
+        let early = out(&cli("2026-02-05", &["debt", "run", "--date", "2026-02-05"]));
+        assert!(!early.contains("K1"), "{label}: {early}");
+        let due = out(&cli("2026-02-06", &["debt", "run", "--date", "2026-02-06"]));
+        assert_eq!(
+            due, "K1\tnotified\tsuspension_due\tsuspension_due\n1 move(s)\n",
+            "{label}"
+        );
+
+        // The network confirms; a confirmation that does not fit is refused.
+        let wrong = cli("2026-02-06", &["debt", "confirm", "K1", "terminated"]);
+        assert_eq!(wrong.status.code(), Some(2));
+        assert!(
+            cli("2026-02-07", &["debt", "confirm", "K1", "suspended"])
+                .status
+                .success()
+        );
+        assert_eq!(state(db, "K1").await, Some(DebtState::Suspended));
+
+        // Maria pays January on the 8th (February is not due yet): restore_due, in the
+        // payment's transaction.
+        let jan = {
+            let mut conn = db.pool.acquire().await.unwrap();
+            let k1 = store::parties::find_contract_by_external_id(&mut conn, "K1")
+                .await
+                .unwrap()
+                .unwrap()
+                .id;
+            store::invoices::list_invoices_of_contract(&mut conn, k1)
+                .await
+                .unwrap()
+                .into_iter()
+                .min_by_key(|i| i.due_date)
+                .unwrap()
+        };
+        regua::actions::payments::record_payment(
+            db,
+            jan.id,
+            &regua::actions::payments::Payment {
+                paid_on: "2026-02-08".parse().unwrap(),
+                amount: Money::from_cents(11990),
+            },
+            &regua::domain::Actor::Cli("ana".into()),
+            clock_on("2026-02-08").now_millis(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            state(db, "K1").await,
+            Some(DebtState::RestoreDue),
+            "{label}"
+        );
+        assert!(
+            cli("2026-02-08", &["debt", "confirm", "K1", "active"])
+                .status
+                .success()
+        );
+        assert_eq!(state(db, "K1").await, Some(DebtState::Regular));
+        let timeline = out(&cli("2026-02-08", &["debt", "timeline", "K1"]));
+        let moves: Vec<&str> = timeline
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').nth(2).unwrap())
+            .collect();
+        assert_eq!(
+            moves,
+            [
+                "notified",
+                "suspension_due",
+                "suspended",
+                "restore_due",
+                "regular"
+            ],
+            "{label}: {timeline}"
+        );
+        assert!(
+            timeline.contains("notificação de débito enviada em 22/01/2026"),
+            "{timeline}"
+        );
+    }
+}
