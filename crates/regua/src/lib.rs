@@ -22,6 +22,7 @@ pub mod server;
 pub mod store;
 pub mod suspension;
 pub mod web;
+pub mod webhooks;
 
 /// The ISP's time zone when none is configured.
 pub const DEFAULT_TIME_ZONE: &str = "America/Sao_Paulo";

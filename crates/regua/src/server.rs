@@ -135,6 +135,19 @@ pub async fn serve(
             poll_bounces(&db, &clock, &key, every, wait(stopped.clone())).await;
         }
     };
+    // Outbound webhooks are posted where notices are: by a server that runs the worker.
+    let webhooks = async {
+        if options.worker.is_some() {
+            crate::webhooks::run(
+                &db,
+                &clock,
+                key.clone(),
+                Duration::from_secs(2),
+                wait(stopped.clone()),
+            )
+            .await;
+        }
+    };
     let listener = async {
         if let Some(addr) = options.bounce_smtp {
             let Some(key) = key.clone() else {
@@ -173,8 +186,8 @@ pub async fn serve(
             }
         }
     };
-    let (http, worker, (), (), (), listener) =
-        tokio::join!(http, worker, scheduler, signal, bounces, listener);
+    let (http, worker, (), (), (), listener, ()) =
+        tokio::join!(http, worker, scheduler, signal, bounces, listener, webhooks);
     http?;
     worker?;
     listener?;

@@ -26,6 +26,7 @@ pub mod records;
 pub mod remessa;
 pub mod self_service;
 pub mod suspensions;
+pub mod webhooks;
 pub mod whatsapp;
 
 use sqlx::AnyConnection;

@@ -125,6 +125,18 @@ pub(crate) async fn write_payments(
         .collect();
     store::audit::record_many(conn, &actor.to_string(), &audit, now_ms).await?;
     store::outbox::skip_waiting_notices_of_paid(conn, now_ms).await?;
+    // Integrations that listen learn of each payment, in this same transaction.
+    if store::webhooks::subscribed(conn, "invoice.paid").await? {
+        for (invoice, contract, customer, paid_on, cents) in
+            store::invoices::just_paid_refs(conn).await?
+        {
+            let data = serde_json::json!({
+                "invoice": invoice, "contract": contract, "customer": customer,
+                "paid_on": paid_on, "amount_cents": cents,
+            });
+            store::webhooks::emit(conn, "invoice.paid", &data, now_ms).await?;
+        }
+    }
     // A debt paid restores service (or ends the notice's episode) in this same transaction.
     store::debt::after_payments(conn, &actor.to_string(), now_ms).await?;
     queue_confirmations(conn, now_ms).await?;

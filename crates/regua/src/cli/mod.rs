@@ -15,6 +15,7 @@ mod pix_cmd;
 mod rule_cmd;
 mod serve_cmd;
 mod settings_cmd;
+mod webhook_cmd;
 mod whatsapp_cmd;
 
 use std::process::ExitCode;
@@ -151,6 +152,9 @@ pub enum Command {
     /// Push notifications through Firebase: configure (the service-account file), status.
     #[command(subcommand)]
     Push(channels_cmd::PushCmd),
+    /// Outbound webhooks (Standard Webhooks): endpoints, secrets, deliveries, replay.
+    #[command(subcommand)]
+    Webhook(webhook_cmd::WebhookCmd),
     /// Suspension for non-payment by the book (Anatel's RGC): run the clock, status, a
     /// contract's timeline, the network's confirmations.
     #[command(subcommand)]
@@ -249,6 +253,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Whatsapp(cmd) => whatsapp_cmd::run(g, cmd).await,
         Command::Suspend(args) => channels_cmd::suspend(g, args).await,
         Command::Debt(cmd) => debt_cmd::run(g, cmd).await,
+        Command::Webhook(cmd) => webhook_cmd::run(g, cmd).await,
         Command::Notify(cmd) => channels_cmd::notify(g, cmd).await,
         Command::Outbox(cmd) => delivery_cmd::outbox(g, cmd).await,
         Command::Log(args) => delivery_cmd::log(g, args).await,

@@ -46,6 +46,7 @@ mod purpose;
 pub mod rules;
 pub mod schedule;
 pub mod send_limits;
+pub mod webhooks;
 pub mod whatsapp;
 pub mod window;
 

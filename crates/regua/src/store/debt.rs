@@ -186,6 +186,32 @@ pub async fn write(
         .execute(&mut *conn)
         .await?;
     }
+    if from != row.record.state
+        && matches!(
+            row.record.state,
+            DebtState::SuspensionDue | DebtState::RestoreDue | DebtState::TerminationDue
+        )
+    {
+        // The network, the ERP or a bot learns what to do (docs/webhooks.md).
+        let ids = sqlx::query(
+            "SELECT k.external_id, c.external_id FROM contracts k JOIN customers c ON c.id = k.customer_id WHERE k.id = $1",
+        )
+        .bind(row.contract.0)
+        .fetch_one(&mut *conn)
+        .await?;
+        let data = serde_json::json!({
+            "contract": ids.try_get::<String, _>(0)?,
+            "customer": ids.try_get::<String, _>(1)?,
+            "reason": detail,
+        });
+        super::webhooks::emit(
+            conn,
+            &format!("contract.{}", row.record.state.as_str()),
+            &data,
+            now_ms,
+        )
+        .await?;
+    }
     if from != row.record.state {
         sqlx::query(
             "INSERT INTO contract_debt_events (contract_id, at, from_state, to_state, detail, actor)

@@ -590,3 +590,21 @@ pub async fn paid_to_confirm(conn: &mut AnyConnection) -> anyhow::Result<Vec<ToC
         })
         .collect()
 }
+
+/// The invoices just paid (the connection's `regua_payments`, as `mark_invoices_paid` left it):
+/// invoice, contract and customer external ids, the payment's date and amount (the
+/// `invoice.paid` webhook's data).
+pub async fn just_paid_refs(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<Vec<(String, String, String, String, i64)>> {
+    sqlx::query(
+        "SELECT i.external_id, k.external_id, c.external_id, p.paid_on, p.amount_cents
+         FROM regua_payments p JOIN invoices i ON i.id = p.id JOIN contracts k ON k.id = i.contract_id
+         JOIN customers c ON c.id = i.customer_id ORDER BY i.id",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+    .collect()
+}

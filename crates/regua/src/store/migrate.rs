@@ -134,6 +134,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0026_whatsapp.sql"),
     ),
     (27, "debt", include_str!("../../migrations/0027_debt.sql")),
+    (
+        28,
+        "webhooks",
+        include_str!("../../migrations/0028_webhooks.sql"),
+    ),
 ];
 
 /// Migration 26's step that plain SQL cannot take on both engines: `notices.channel`'s CHECK

@@ -76,6 +76,7 @@ pub mod remessa;
 pub mod rules;
 pub mod settings;
 pub mod subscribers;
+pub mod webhooks;
 pub mod whatsapp;
 
 pub use migrate::{MIGRATIONS, migrate};
