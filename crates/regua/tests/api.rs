@@ -166,7 +166,7 @@ async fn the_api_reads_acts_refuses_and_replays() {
                     documented += 1;
                 }
             }
-            assert_eq!(documented, 27, "{label}: every route is documented");
+            assert_eq!(documented, 28, "{label}: every route is documented");
 
             // Reading.
             let r = call(
@@ -773,6 +773,58 @@ async fn rules_and_bands_are_added_with_their_channels_through_the_api() {
             assert_eq!(rules["rules"].as_array().unwrap().len(), 1, "nothing saved by the refused ones");
             let (_, bands) = common::http::json_call(addr, "GET", "/api/v1/bands", &erp, None).await;
             assert_eq!(bands["bands"][0]["channels"], json!(["push", "sms", "email"]));
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_network_confirms_what_it_did_on_the_suspension_clock() {
+    for t in each_backend().await {
+        let label = t.label;
+        open_invoices(&t.db, 1).await;
+        let viewer = key(&t.db, "painel", &[Permission::View]).await;
+        let rede = key(&t.db, "rede", &[Permission::View, Permission::EditBilling]).await;
+        with_server(&t.db, |addr| async move {
+            let path = "/api/v1/contracts/K1/network-state";
+            let body = |s: &str| serde_json::json!({"state": s});
+            assert_eq!(
+                common::http::json_call(addr, "POST", path, &viewer, Some(&body("active")))
+                    .await
+                    .0,
+                403
+            );
+            let (status, b) =
+                common::http::json_call(addr, "POST", path, &rede, Some(&body("paused"))).await;
+            assert_eq!(
+                (status, b["field"].as_str()),
+                (422, Some("state")),
+                "{label}: {b}"
+            );
+            // Nothing was due to be cut: a suspension does not fit.
+            let (status, b) =
+                common::http::json_call(addr, "POST", path, &rede, Some(&body("suspended"))).await;
+            assert_eq!(status, 409, "{label}: {b}");
+            assert!(b["message"].as_str().unwrap().contains("regular"), "{b}");
+            let (status, b) =
+                common::http::json_call(addr, "POST", path, &rede, Some(&body("active"))).await;
+            assert_eq!(
+                (status, b["state"].as_str()),
+                (200, Some("regular")),
+                "{label}: {b}"
+            );
+            assert_eq!(
+                common::http::json_call(
+                    addr,
+                    "POST",
+                    "/api/v1/contracts/K9/network-state",
+                    &rede,
+                    Some(&body("active"))
+                )
+                .await
+                .0,
+                404
+            );
         })
         .await;
     }

@@ -38,6 +38,7 @@ use super::schema;
         super::records::suspensions,
         super::records::create_suspension,
         super::records::end_suspension,
+        super::records::network_state,
         super::notices,
         super::dry_run,
         super::wallets::wallets,

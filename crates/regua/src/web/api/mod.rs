@@ -203,6 +203,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/api/v1/contracts/{id}/suspensions/end",
             post(records::end_suspension),
         )
+        .route(
+            "/api/v1/contracts/{id}/network-state",
+            post(records::network_state),
+        )
         .route("/api/v1/notices", get(notices))
         .route("/api/v1/dry-run", post(dry_run))
         .route("/api/v1/wallets", get(wallets::wallets))

@@ -814,3 +814,69 @@ pub(super) async fn suspensions(
         .await,
     )
 }
+
+/// The body of `POST /api/v1/contracts/{id}/network-state`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = NetworkStateInput)]
+pub(super) struct NetworkStateBody {
+    /// What the network (or the ERP) did: `suspended`, `active` or `terminated`.
+    #[schema(pattern = "^(suspended|active|terminated)$")]
+    state: String,
+}
+
+/// `POST /api/v1/contracts/{id}/network-state`: the network's (or the ERP's) confirmation of
+/// what it did on the suspension clock's request (docs/debt.md): `suspended` after
+/// `contract.suspension_due`, `active` after `contract.restore_due`, `terminated` after
+/// `contract.termination_due`. Recorded on the contract's timeline.
+#[utoipa::path(
+    post,
+    path = "/contracts/{id}/network-state",
+    summary = "Confirm what the network did: suspended, active or terminated (permission billing)",
+    request_body = NetworkStateBody,
+    params(("id" = String, Path, description = "external id"), ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body gets the first response (header Idempotent-Replayed: true).")),
+    responses((status = 200, description = "the contract's state on the clock", body = super::schema::DebtStatus), (status = 401, description = "no API key, or an unknown or revoked one", body = super::schema::ErrorBody), (status = 403, description = "the key lacks the permission", body = super::schema::ErrorBody), (status = 404, description = "no such record", body = super::schema::ErrorBody), (status = 409, description = "the record's state refuses it", body = super::schema::ErrorBody), (status = 422, description = "a field is invalid", body = super::schema::ErrorBody))
+)]
+pub(super) async fn network_state(
+    State(state): State<Arc<AppState>>,
+    client: ApiClient,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let path = format!("/api/v1/contracts/{id}/network-state");
+    idempotent(&state, &client, &headers, &path, &body, |_| async {
+        client.require(Permission::EditBilling)?;
+        let b: NetworkStateBody = parse_json(&body)?;
+        let wanted = b.state.trim().to_string();
+        if !matches!(wanted.as_str(), "suspended" | "active" | "terminated") {
+            return Err(ApiError::invalid(
+                "state",
+                "Use suspended, active ou terminated.",
+            ));
+        }
+        {
+            let mut conn = state.db.pool.acquire().await?;
+            contract_or_404(&mut conn, &id).await?;
+        }
+        match crate::debt::confirm(
+            &state.db,
+            &state.clock,
+            &id,
+            &wanted,
+            &client.actor().to_string(),
+        )
+        .await?
+        {
+            Ok(next) => {
+                let body = super::schema::DebtStatus {
+                    contract: id.clone(),
+                    state: next.as_str(),
+                };
+                Ok((StatusCode::OK, super::schema::json(&body)))
+            }
+            Err(why) => Err(ApiError::new(StatusCode::CONFLICT, "state_conflict", why)),
+        }
+    })
+    .await
+}

@@ -209,6 +209,16 @@ pub struct SuspensionList {
     pub suspensions: Vec<Suspension>,
 }
 
+/// A contract's place on the suspension clock (docs/debt.md).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DebtStatus {
+    /// The contract's external id.
+    pub contract: String,
+    /// `regular`, `notified`, `suspension_due`, `suspended`, `termination_notified`,
+    /// `termination_due`, `terminated` or `restore_due`.
+    pub state: &'static str,
+}
+
 /// A suspension ended or withdrawn.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SuspensionEnded {
