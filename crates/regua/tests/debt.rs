@@ -159,6 +159,37 @@ async fn the_clock_runs_from_the_notice_actually_sent_and_a_payment_restores() {
         );
         assert_eq!(state(db, "K1").await, Some(DebtState::Suspended));
 
+        // The page: the contract with its dates and next step, the same in CSV; the timeline.
+        {
+            let mut conn = db.pool.acquire().await.unwrap();
+            store::auth::insert_user(
+                &mut conn,
+                "ana",
+                "Ana",
+                regua::web::auth::Role::Finance,
+                "senha-forte-123",
+                0,
+            )
+            .await
+            .unwrap();
+        }
+        let db2 = db.clone();
+        with_server_at(db, "2026-02-07", |addr| async move {
+            let session = common::http::staff_session(addr, "ana", "senha-forte-123").await;
+            let page = common::http::http(addr, "GET", "/inadimplencia", &session, "").await;
+            assert_eq!(page.status, 200);
+            assert!(page.body.contains("<td>K1</td><td>Maria Silva</td><td>suspenso</td><td>22/01/2026</td><td>07/02/2026</td><td>aviso de rescisão a partir de 24/03/2026</td>"), "{}", page.body);
+            let csv = common::http::http(addr, "GET", "/inadimplencia.csv?estado=suspended", &session, "").await;
+            assert_eq!(csv.body, "contrato,cliente,situacao,notificado_em,suspenso_em,proximo_passo\nK1,Maria Silva,suspended,22/01/2026,07/02/2026,aviso de rescisão a partir de 24/03/2026\n");
+            let id: i64 = {
+                let mut conn = db2.pool.acquire().await.unwrap();
+                sqlx::query_scalar("SELECT id FROM customers WHERE external_id = 'C1'").fetch_one(&mut *conn).await.unwrap()
+            };
+            let customer = common::http::http(addr, "GET", &format!("/clientes/{id}"), &session, "").await;
+            assert!(customer.body.contains("Inadimplência do contrato K1: suspensão devida → suspenso — a rede confirmou a suspensão"), "{}", customer.body);
+        })
+        .await;
+
         // Maria pays January on the 8th (February is not due yet): restore_due, in the
         // payment's transaction.
         let jan = {

@@ -173,6 +173,7 @@ async fn no_page_shows_an_internal_code_to_any_role() {
         format!("/configuracoes/email/{account}"),
         "/configuracoes/sms-push".into(),
         "/configuracoes/whatsapp".into(),
+        "/inadimplencia".into(),
         "/configuracoes/layouts".into(),
         format!("/configuracoes/layouts/{layout}"),
         "/configuracoes/central".into(),

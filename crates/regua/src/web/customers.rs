@@ -384,6 +384,13 @@ async fn page_with(
             };
             timeline.push((p.created_at, format!("{what} até {}: {} ({})", format_date(p.until), p.reason, super::actor_pt(&p.set_by))));
         }
+        // The suspension clock's transitions (docs/debt.md): the evidence a complaint needs.
+        for k in store::parties::list_contracts_of_customer(&mut conn, customer.id).await? {
+            for e in store::debt::events(&mut conn, k.id).await? {
+                let label = |s: &str| crate::domain::debt::DebtState::parse(s).map_or(s.to_string(), |d| d.label_pt().to_string());
+                timeline.push((e.at, format!("Inadimplência do contrato {}: {} → {} — {} ({})", k.external_id, label(&e.from), label(&e.to), e.detail, super::actor_pt(&e.actor))));
+            }
+        }
         for m in store::whatsapp::inbound_of_customer(&mut conn, customer.id, 50).await? {
             timeline.push((m.received_at, format!("Mensagem recebida por WhatsApp: “{}”", m.body)));
         }

@@ -22,6 +22,7 @@ pub use metrics::MetricsAccess;
 mod app_api;
 mod central;
 mod dashboard;
+mod debt;
 mod dunning;
 mod login;
 mod pix_webhook;
@@ -149,6 +150,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("sms_edit.html", include_str!("templates/sms_edit.html")),
         ("sms_form.html", include_str!("templates/sms_form.html")),
         ("log.html", include_str!("templates/log.html")),
+        ("debt.html", include_str!("templates/debt.html")),
         ("whatsapp.html", include_str!("templates/whatsapp.html")),
         ("regua.html", include_str!("templates/regua.html")),
         ("settings.html", include_str!("templates/settings.html")),

@@ -55,6 +55,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/contratos/{id}/suspensoes/encerrar",
             post(super::suspensions::end),
         )
+        .route("/inadimplencia", get(super::debt::show))
+        .route("/inadimplencia.csv", get(super::debt::csv))
         .route("/faturas", get(super::billing::invoices))
         .route("/faturas/{id}", get(super::bank_returns::invoice))
         .route("/webhooks/pix", post(super::pix_webhook::receive))
