@@ -212,6 +212,13 @@ pub async fn run_day(
                                 .map(crate::domain::format_date)
                                 .unwrap_or_default()
                         ),
+                        DebtState::SuspensionDue if row.record.trust_until.is_some() => format!(
+                            "desbloqueio de confiança terminou em {} sem pagamento",
+                            row.record
+                                .trust_until
+                                .map(crate::domain::format_date)
+                                .unwrap_or_default()
+                        ),
                         DebtState::SuspensionDue => format!(
                             "{} dias desde a notificação de {}",
                             policy.suspension_after_notice_days,
@@ -243,6 +250,7 @@ pub async fn run_day(
                                 evidence.termination_notice_sent_on;
                         }
                         DebtState::RestoreDue => row.restore_due_at = Some(clock.now_millis()),
+                        DebtState::SuspensionDue => row.record.trust_until = None,
                         _ => {}
                     }
                     if next == DebtState::Regular {
@@ -369,7 +377,10 @@ pub async fn confirm(
     if next == DebtState::Suspended {
         row.record.suspended_on = Some(today);
     }
-    if next == DebtState::Regular {
+    // Back in service on trust, the episode goes on (suspension is due again when the trust
+    // ends unpaid); otherwise a confirmed restoration ends it.
+    let on_trust = row.record.trust_until.is_some_and(|u| u >= today);
+    if next == DebtState::Regular && !on_trust {
         row = DebtRow {
             episode: row.episode + 1,
             ..blank(k.id)
@@ -385,4 +396,85 @@ pub async fn confirm(
     store::debt::write(&mut tx, &row, from, detail, actor, clock.now_millis()).await?;
     tx.commit().await?;
     Ok(Ok(next))
+}
+
+/// What a trust unlock request came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustOutcome {
+    /// Granted: service back until this day (the network is told, `contract.restore_due`).
+    Granted(Date),
+    /// Refused, with the reason in Portuguese.
+    Refused(String),
+}
+
+/// A subscriber's trust unlock request for `contract` ("desbloqueio de confiança"): checked
+/// against the ISP's rules (docs/debt.md); granted, the contract moves to `restore_due` with
+/// the trust's last day, `trust_unlock.requested` and `contract.restore_due` are emitted, and
+/// the grant is audited — all in one transaction.
+pub async fn trust_unlock(
+    db: &Db,
+    clock: &Clock,
+    contract: ContractId,
+    actor: &crate::domain::Actor,
+) -> anyhow::Result<TrustOutcome> {
+    let today = clock.today();
+    let now = clock.now_millis();
+    let mut tx = db.begin().await?;
+    let policy = store::settings::trust_policy(&mut tx).await?;
+    let Some(mut row) = store::debt::get(&mut tx, contract).await? else {
+        return Ok(TrustOutcome::Refused(
+            "O desbloqueio de confiança é para serviços suspensos por falta de pagamento.".into(),
+        ));
+    };
+    let last = store::debt::last_trust_unlock(&mut tx, contract).await?;
+    let overdue = store::debt::overdue_invoices(&mut tx, contract, today)
+        .await?
+        .len();
+    let until = match crate::domain::debt::trust_unlock(&row.record, &policy, last, overdue, today)
+    {
+        Ok(u) => u,
+        Err(why) => return Ok(TrustOutcome::Refused(why)),
+    };
+    let k = store::parties::get_contract(&mut tx, contract).await?;
+    let from = row.record.state;
+    row.record.state = DebtState::RestoreDue;
+    row.record.trust_until = Some(until);
+    row.restore_due_at = Some(now);
+    store::debt::insert_trust_unlock(&mut tx, contract, today, until, &actor.to_string(), now)
+        .await?;
+    store::debt::write(
+        &mut tx,
+        &row,
+        from,
+        &format!(
+            "desbloqueio de confiança até {}",
+            crate::domain::format_date(until)
+        ),
+        &actor.to_string(),
+        now,
+    )
+    .await?;
+    let customer = store::parties::get_customer(&mut tx, k.customer_id).await?;
+    store::webhooks::emit(
+        &mut tx,
+        "trust_unlock.requested",
+        &serde_json::json!({
+            "contract": k.external_id, "customer": customer.external_id,
+            "until": until.to_string(),
+        }),
+        now,
+    )
+    .await?;
+    store::audit::record(
+        &mut tx,
+        &actor.to_string(),
+        "contract.trust_unlock",
+        &format!("contract:{}", k.external_id),
+        None,
+        Some(&until.to_string()),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(TrustOutcome::Granted(until))
 }

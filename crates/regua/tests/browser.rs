@@ -2151,3 +2151,97 @@ async fn configure_whatsapp_map_a_template_send_the_test_and_see_it_read() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_suspended_for_debt_gets_a_trust_unlock_once_per_period() {
+    let t = sqlite().await;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    portal_isp(&t.db, &sink).await;
+    set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
+    {
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        for (k, v) in [("debt_clock", "yes"), ("trust_unlock_days", "3")] {
+            store::parties::set_setting(&mut conn, k, v).await.unwrap();
+        }
+    }
+    // Maria's January invoice unpaid: notified on the 22nd, suspended on 07/02.
+    let run = async |date: &str| {
+        regua::debt::run_day(&t.db, &clock_on(date), date.parse().unwrap(), false, "test")
+            .await
+            .unwrap()
+    };
+    run("2026-01-20").await;
+    worker_at(&t.db, &clock_on("2026-01-22"))
+        .drain(|_| {})
+        .await
+        .unwrap();
+    run("2026-01-22").await;
+    run("2026-02-06").await;
+    regua::debt::confirm(&t.db, &clock_on("2026-02-07"), "K1", "suspended", "test")
+        .await
+        .unwrap()
+        .unwrap();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    let db = t.db.clone();
+    with_server_at(&t.db, "2026-02-08", |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/central/faturas")).await.unwrap();
+        let form = c.form(Locator::Id("portal-login")).await.unwrap();
+        form.set_by_name("documento", "529.982.247-25").await.unwrap();
+        form.set_by_name("senha", "senha-da-maria").await.unwrap();
+        form.submit().await.unwrap();
+        let section = c.wait().for_element(Locator::Id("trust-K1")).await.unwrap();
+        assert!(section.text().await.unwrap().contains("suspenso por falta de pagamento"));
+        std::fs::write(artifacts().join("portal-trust.png"), c.screenshot().await.unwrap()).unwrap();
+        c.find(Locator::Css("#trust-form-K1 button")).await.unwrap().click().await.unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//h1[text()='Desbloqueio de confiança concedido']"))
+            .await
+            .unwrap();
+        let page = c.source().await.unwrap();
+        assert!(page.contains("fica liberado até 11/02/2026"), "{page}");
+        // The same request again (the old page, resubmitted): refused with the reason.
+        c.goto(&format!("http://{addr}/central/faturas")).await.unwrap();
+        let on_trust = c.wait().for_element(Locator::Id("trust-K1")).await.unwrap();
+        assert!(on_trust.text().await.unwrap().contains("liberado em confiança até 11/02/2026"));
+        let csrf = c
+            .find(Locator::Css("input[name='_csrf']"))
+            .await
+            .unwrap()
+            .attr("value")
+            .await
+            .unwrap()
+            .unwrap();
+        // A form as the earlier page had it, posted from the browser.
+        c.execute(
+            &format!(
+                "const f = document.createElement('form'); f.method = 'post'; f.action = '/central/desbloqueio'; f.id = 'again';
+                 for (const [k, v] of [['_csrf', '{csrf}'], ['contrato', 'K1']]) {{ const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i); }}
+                 document.body.appendChild(f); f.submit();"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+        c.wait()
+            .for_element(Locator::XPath("//h1[text()='Desbloqueio de confiança não disponível']"))
+            .await
+            .unwrap();
+        let page = c.source().await.unwrap();
+        assert!(
+            page.contains("Você já usou o desbloqueio de confiança em 08/02/2026; o próximo pode ser pedido a partir de 10/03/2026."),
+            "{page}"
+        );
+        c.close().await.unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        let kinds: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE action = 'contract.trust_unlock'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(kinds.len(), 1, "granted once");
+    })
+    .await;
+}

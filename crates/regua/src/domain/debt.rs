@@ -169,6 +169,8 @@ pub struct DebtRecord {
     pub suspended_on: Option<Date>,
     /// When the termination notice was actually sent.
     pub termination_notice_sent_on: Option<Date>,
+    /// The last day of a trust unlock ("desbloqueio de confiança") granted in this episode.
+    pub trust_until: Option<Date>,
 }
 
 impl DebtRecord {
@@ -179,6 +181,7 @@ impl DebtRecord {
             notice_sent_on: None,
             suspended_on: None,
             termination_notice_sent_on: None,
+            trust_until: None,
         }
     }
 }
@@ -229,6 +232,15 @@ pub fn step(
             .suspension_after_notice_days
             .max(MIN_DAYS_NOTICE_TO_SUSPENSION),
     );
+    // Back in service on trust: suspension is due again the day after the trust ends unpaid (the
+    // episode's notice was sent long before); paid, the episode ends.
+    if record.state == Regular && record.trust_until.is_some() {
+        return match record.trust_until {
+            _ if !in_debt => vec![DebtAction::MoveTo(Regular)],
+            Some(until) if today > until => vec![DebtAction::MoveTo(SuspensionDue)],
+            _ => Vec::new(),
+        };
+    }
     match record.state {
         Regular | Notified if !in_debt => {
             if record.state == Notified {
@@ -294,6 +306,61 @@ pub fn step(
         // Wait for the ERP's (or the operator's) confirmation; restore for the network's.
         TerminationDue | Terminated | RestoreDue => Vec::new(),
     }
+}
+
+/// The ISP's trust unlock rules ("desbloqueio de confiança"): `days` of service on request
+/// (0: not offered), at most once every `every_days`, optionally only with a single invoice
+/// past due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustPolicy {
+    /// Days of service granted; 0 turns it off.
+    pub days: u16,
+    /// At most once in this many days.
+    pub every_days: u16,
+    /// Only when one invoice is past due.
+    pub one_invoice_only: bool,
+}
+
+/// Whether a subscriber suspended for debt may have a trust unlock now, and until when; the
+/// reason in Portuguese when not (the portal shows it).
+pub fn trust_unlock(
+    record: &DebtRecord,
+    policy: &TrustPolicy,
+    last_unlock: Option<Date>,
+    overdue_invoices: usize,
+    today: Date,
+) -> Result<Date, String> {
+    let plus = |d: Date, n: u16| {
+        d.checked_add(jiff::Span::new().days(i64::from(n)))
+            .unwrap_or(d)
+    };
+    if policy.days == 0 {
+        return Err("O provedor não oferece desbloqueio de confiança.".into());
+    }
+    if let Some(last) = last_unlock {
+        let next = plus(last, policy.every_days);
+        if today < next {
+            return Err(format!(
+                "Você já usou o desbloqueio de confiança em {}; o próximo pode ser pedido a partir de {}.",
+                super::format_date(last),
+                super::format_date(next)
+            ));
+        }
+    }
+    if !matches!(
+        record.state,
+        DebtState::SuspensionDue | DebtState::Suspended
+    ) {
+        return Err(
+            "O desbloqueio de confiança é para serviços suspensos por falta de pagamento.".into(),
+        );
+    }
+    if policy.one_invoice_only && overdue_invoices > 1 {
+        return Err(format!(
+            "O desbloqueio de confiança só vale com uma fatura em atraso; há {overdue_invoices}."
+        ));
+    }
+    Ok(plus(today, policy.days))
 }
 
 /// The transitions a confirmation from the network or the ERP makes: `suspended` from
@@ -386,6 +453,50 @@ mod tests {
         assert_eq!(
             step(&notified, &e, &p, d("2026-02-05")),
             vec![DebtAction::MoveTo(DebtState::SuspensionDue)]
+        );
+    }
+
+    #[test]
+    fn trust_unlock_once_per_period_then_suspension_again() {
+        let p = TrustPolicy {
+            days: 3,
+            every_days: 30,
+            one_invoice_only: false,
+        };
+        let suspended = DebtRecord {
+            state: DebtState::Suspended,
+            notice_sent_on: Some(d("2026-01-21")),
+            suspended_on: Some(d("2026-02-06")),
+            ..DebtRecord::regular()
+        };
+        assert_eq!(
+            trust_unlock(&suspended, &p, None, 2, d("2026-02-10")),
+            Ok(d("2026-02-13"))
+        );
+        let again = trust_unlock(&suspended, &p, Some(d("2026-02-10")), 2, d("2026-02-20"));
+        assert!(again.unwrap_err().contains("12/03/2026"));
+        assert!(trust_unlock(&DebtRecord::regular(), &p, None, 1, d("2026-02-10")).is_err());
+        let one = TrustPolicy {
+            one_invoice_only: true,
+            ..p
+        };
+        assert!(trust_unlock(&suspended, &one, None, 2, d("2026-02-10")).is_err());
+        // Back in service on trust until the 13th: unpaid on the 14th, suspension is due again.
+        let trusted = DebtRecord {
+            state: DebtState::Regular,
+            trust_until: Some(d("2026-02-13")),
+            ..suspended
+        };
+        let e = evidence(Some("2026-01-10"));
+        let policy = DebtPolicy::default();
+        assert_eq!(step(&trusted, &e, &policy, d("2026-02-13")), vec![]);
+        assert_eq!(
+            step(&trusted, &e, &policy, d("2026-02-14")),
+            vec![DebtAction::MoveTo(DebtState::SuspensionDue)]
+        );
+        assert_eq!(
+            step(&trusted, &evidence(None), &policy, d("2026-02-12")),
+            vec![DebtAction::MoveTo(DebtState::Regular)]
         );
     }
 

@@ -33,7 +33,7 @@ fn date(r: &sqlx::any::AnyRow, col: &str) -> anyhow::Result<Option<Date>> {
 }
 
 const COLUMNS: &str = "contract_id, state, episode, notice_id, notice_sent_on, suspended_on, \
-    termination_notice_id, termination_notice_sent_on, restore_due_at";
+    termination_notice_id, termination_notice_sent_on, restore_due_at, trust_until";
 
 fn row(r: &sqlx::any::AnyRow) -> anyhow::Result<DebtRow> {
     let state: String = r.try_get("state")?;
@@ -45,6 +45,7 @@ fn row(r: &sqlx::any::AnyRow) -> anyhow::Result<DebtRow> {
             notice_sent_on: date(r, "notice_sent_on")?,
             suspended_on: date(r, "suspended_on")?,
             termination_notice_sent_on: date(r, "termination_notice_sent_on")?,
+            trust_until: date(r, "trust_until")?,
         },
         episode: r.try_get("episode")?,
         notice_id: r.try_get::<Option<i64>, _>("notice_id")?.map(NoticeId),
@@ -152,7 +153,7 @@ pub async fn write(
     let updated = sqlx::query(
         "UPDATE contract_debt SET state = $1, episode = $2, notice_id = $3, notice_sent_on = $4,
             suspended_on = $5, termination_notice_id = $6, termination_notice_sent_on = $7,
-            restore_due_at = $8, updated_at = $9 WHERE contract_id = $10",
+            restore_due_at = $8, updated_at = $9, trust_until = $11 WHERE contract_id = $10",
     )
     .bind(row.record.state.as_str())
     .bind(row.episode)
@@ -164,14 +165,15 @@ pub async fn write(
     .bind(row.restore_due_at)
     .bind(now_ms)
     .bind(row.contract.0)
+    .bind(d(row.record.trust_until))
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if updated == 0 {
         sqlx::query(
             "INSERT INTO contract_debt (contract_id, state, episode, notice_id, notice_sent_on, suspended_on,
-                termination_notice_id, termination_notice_sent_on, restore_due_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                termination_notice_id, termination_notice_sent_on, restore_due_at, updated_at, trust_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(row.contract.0)
         .bind(row.record.state.as_str())
@@ -183,6 +185,7 @@ pub async fn write(
         .bind(d(row.record.termination_notice_sent_on))
         .bind(row.restore_due_at)
         .bind(now_ms)
+        .bind(d(row.record.trust_until))
         .execute(&mut *conn)
         .await?;
     }
@@ -330,4 +333,44 @@ pub async fn counts(conn: &mut AnyConnection) -> anyhow::Result<Vec<(String, i64
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
+}
+
+/// The day of a contract's last trust unlock.
+pub async fn last_trust_unlock(
+    conn: &mut AnyConnection,
+    contract: ContractId,
+) -> anyhow::Result<Option<Date>> {
+    let last: Option<String> =
+        sqlx::query("SELECT MAX(granted_on) FROM trust_unlocks WHERE contract_id = $1")
+            .bind(contract.0)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+    last.map(|s| {
+        s.parse()
+            .map_err(|e| anyhow::anyhow!("granted_on {s:?}: {e}"))
+    })
+    .transpose()
+}
+
+/// Records a trust unlock granted on `on` until `until`.
+pub async fn insert_trust_unlock(
+    conn: &mut AnyConnection,
+    contract: ContractId,
+    on: Date,
+    until: Date,
+    actor: &str,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO trust_unlocks (contract_id, granted_on, until_on, actor, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(contract.0)
+    .bind(on.to_string())
+    .bind(until.to_string())
+    .bind(actor)
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -139,6 +139,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../../migrations/0028_webhooks.sql"),
     ),
+    (
+        29,
+        "trust_unlock",
+        include_str!("../../migrations/0029_trust_unlock.sql"),
+    ),
 ];
 
 /// Migration 26's step that plain SQL cannot take on both engines: `notices.channel`'s CHECK

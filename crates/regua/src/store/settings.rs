@@ -57,6 +57,13 @@ pub const SETTING_DEBT_RESTORE_HOURS: &str = "debt_restore_within_hours";
 /// reaches the subscriber, the next ones as fallback).
 pub const SETTING_DEBT_CHANNELS: &str = "debt_notice_channels";
 
+/// Setting key: days of service a trust unlock grants (0: not offered).
+pub const SETTING_TRUST_DAYS: &str = "trust_unlock_days";
+/// Setting key: at most one trust unlock in this many days.
+pub const SETTING_TRUST_EVERY: &str = "trust_unlock_every_days";
+/// Setting key: trust unlock only with a single invoice past due (`yes`/`no`).
+pub const SETTING_TRUST_ONE_INVOICE: &str = "trust_unlock_one_invoice_only";
+
 /// How a setting's value is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettingKind {
@@ -174,6 +181,9 @@ pub const SETTINGS: &[SettingSpec] = &[
         SettingKind::Number(1, crate::domain::debt::MAX_RESTORE_HOURS as u32),
     ),
     spec(SETTING_DEBT_CHANNELS, "email", SettingKind::Channels),
+    spec(SETTING_TRUST_DAYS, "0", SettingKind::Number(0, 15)),
+    spec(SETTING_TRUST_EVERY, "30", SettingKind::Number(1, 365)),
+    spec(SETTING_TRUST_ONE_INVOICE, "no", SettingKind::YesNo),
     spec(SETTING_PORTAL_SEND_EMAIL, "no", SettingKind::YesNo),
     spec(
         SETTING_PORTAL_LIMIT_INVOICE,
@@ -425,6 +435,23 @@ pub async fn sending_windows(
         out.push((channel, w));
     }
     Ok(out)
+}
+
+/// The trust unlock rules from the settings.
+pub async fn trust_policy(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<crate::domain::debt::TrustPolicy> {
+    let mut get = async |key: &str| -> anyhow::Result<String> {
+        setting_or_default(conn, setting_spec(key).expect("a known setting")).await
+    };
+    let days = get(SETTING_TRUST_DAYS).await?;
+    let every = get(SETTING_TRUST_EVERY).await?;
+    let one = get(SETTING_TRUST_ONE_INVOICE).await?;
+    Ok(crate::domain::debt::TrustPolicy {
+        days: days.trim().parse().unwrap_or(0),
+        every_days: every.trim().parse().unwrap_or(30),
+        one_invoice_only: matches!(one.trim(), "yes" | "sim"),
+    })
 }
 
 /// The suspension clock's policy from the settings, and whether the clock runs.

@@ -573,6 +573,8 @@ pub(super) async fn invoices(
             .first()
             .map(|c| c.name.clone())
             .unwrap_or_default();
+        let trust = suspended_for_debt(&mut conn, &session.document).await?;
+        let trust_days = store::settings::trust_policy(&mut conn).await?.days;
         let today = state.clock.today();
         let (open, paid): (Vec<_>, Vec<_>) = list
             .iter()
@@ -586,9 +588,111 @@ pub(super) async fn invoices(
             StatusCode::OK,
             minijinja::context! {
                 title => "Minhas faturas", name, open, paid, csrf => session.csrf.clone(),
-                logged_in => true,
+                logged_in => true, trust, trust_days,
             },
         ))
+    }
+    .await;
+    result.unwrap_or_else(internal)
+}
+
+/// The subscriber's contracts suspended for debt (or back on trust), for the trust unlock
+/// section: external id, plan, and the trust's last day when running.
+async fn suspended_for_debt(
+    conn: &mut sqlx::AnyConnection,
+    document: &str,
+) -> anyhow::Result<Vec<minijinja::Value>> {
+    use crate::domain::debt::DebtState;
+    let mut out = Vec::new();
+    for c in store::subscribers::customers_with_document(conn, document).await? {
+        for k in store::parties::list_contracts_of_customer(conn, c.id).await? {
+            let Some(row) = store::debt::get(conn, k.id).await? else {
+                continue;
+            };
+            let on_trust = row
+                .record
+                .trust_until
+                .filter(|_| matches!(row.record.state, DebtState::RestoreDue | DebtState::Regular));
+            if matches!(
+                row.record.state,
+                DebtState::SuspensionDue | DebtState::Suspended
+            ) || on_trust.is_some()
+            {
+                out.push(minijinja::context! {
+                    contract => k.external_id.clone(), plan => k.plan.clone(),
+                    until => on_trust.map(format_date),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The trust unlock form.
+#[derive(Deserialize)]
+pub(super) struct TrustForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default, rename = "contrato")]
+    contract: String,
+}
+
+/// `POST /central/desbloqueio`: the subscriber asks for a trust unlock of one of their
+/// contracts ("desbloqueio de confiança", docs/debt.md); the answer, granted or refused with
+/// the reason, on a page.
+pub(super) async fn trust_unlock(
+    State(state): State<Arc<AppState>>,
+    session: PortalSession,
+    Form(form): Form<TrustForm>,
+) -> Response {
+    if let Err(r) = csrf_ok(&state, &session, &form.csrf) {
+        return r;
+    }
+    let result: anyhow::Result<Response> = async {
+        let mut conn = state.db.pool.acquire().await?;
+        // Only a contract of this subscriber's document.
+        let mut contract = None;
+        for c in store::subscribers::customers_with_document(&mut conn, &session.document).await? {
+            for k in store::parties::list_contracts_of_customer(&mut conn, c.id).await? {
+                if k.external_id == form.contract {
+                    contract = Some((k.id, c.external_id.clone()));
+                }
+            }
+        }
+        drop(conn);
+        let Some((id, customer)) = contract else {
+            return Ok(message_page(
+                &state,
+                Some(&session),
+                StatusCode::NOT_FOUND,
+                "Contrato não encontrado",
+                "Este contrato não está no seu cadastro.",
+            ));
+        };
+        let actor = crate::domain::Actor::Portal(customer);
+        Ok(match crate::debt::trust_unlock(&state.db, &state.clock, id, &actor).await? {
+            crate::debt::TrustOutcome::Granted(until) => {
+                let mut conn = state.db.pool.acquire().await?;
+                let hours = store::settings::debt_policy(&mut conn).await?.1.restore_within_hours;
+                message_page(
+                    &state,
+                    Some(&session),
+                    StatusCode::OK,
+                    "Desbloqueio de confiança concedido",
+                    &format!(
+                        "Seu serviço volta em até {hours} horas e fica liberado até {}. Pague as faturas em aberto até lá para que ele não seja suspenso de novo.",
+                        format_date(until)
+                    ),
+                )
+            }
+            crate::debt::TrustOutcome::Refused(why) => message_page(
+                &state,
+                Some(&session),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Desbloqueio de confiança não disponível",
+                &why,
+            ),
+        })
     }
     .await;
     result.unwrap_or_else(internal)

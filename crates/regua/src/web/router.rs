@@ -201,6 +201,7 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             get(super::central::password_form).post(super::central::set_password),
         )
         .route("/central/faturas", get(super::central::invoices))
+        .route("/central/desbloqueio", post(super::central::trust_unlock))
         .route("/central/faturas/{id}", get(super::central::invoice))
         .route(
             "/central/faturas/{id}/boleto.pdf",
