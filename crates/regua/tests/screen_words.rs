@@ -174,6 +174,7 @@ async fn no_page_shows_an_internal_code_to_any_role() {
         "/configuracoes/sms-push".into(),
         "/configuracoes/whatsapp".into(),
         "/inadimplencia".into(),
+        "/configuracoes/webhooks".into(),
         "/configuracoes/layouts".into(),
         format!("/configuracoes/layouts/{layout}"),
         "/configuracoes/central".into(),

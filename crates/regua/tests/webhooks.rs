@@ -210,5 +210,147 @@ async fn events_arrive_signed_and_a_receiver_that_was_down_gets_them_later_once(
             .unwrap()
             .to_string();
         assert!(cli(&t.url, &["webhook", "replay", &id]).status.success());
+
+        // Messages: notice.sent with the records' external ids.
+        let add = cli(
+            &t.url,
+            &[
+                "webhook",
+                "add",
+                "--url",
+                &url,
+                "--events",
+                "notice.sent,notice.failed",
+            ],
+        );
+        assert!(add.status.success(), "{}", out(&add));
+        // A customer with an open invoice (the others were paid above).
+        import_ok(
+            db,
+            regua::import::ImportKind::Customers,
+            "external_id,name,document,email,mobile_phone\nC9,Bia Reis,111.444.777-35,bia@exemplo.com.br,\n",
+        )
+        .await;
+        import_ok(
+            db,
+            regua::import::ImportKind::Contracts,
+            "external_id,customer_external_id,plan,monthly_amount,due_day,delivery_type,billing_method\nK9,C9,Fibra 300,\"99,90\",25,email,Boleto BB\n",
+        )
+        .await;
+        regua::invoicing::generate_invoices(db, "K9", 1, &clock_on("2026-01-05"))
+            .await
+            .unwrap();
+        let (account, invoice) = {
+            let mut conn = db.pool.acquire().await.unwrap();
+            let account = store::accounts::financial_account(&mut conn)
+                .await
+                .unwrap()
+                .unwrap();
+            let k = store::parties::find_contract_by_external_id(&mut conn, "K9")
+                .await
+                .unwrap()
+                .unwrap();
+            let invoice = store::invoices::list_invoices_of_contract(&mut conn, k.id)
+                .await
+                .unwrap()
+                .remove(0);
+            (account, invoice)
+        };
+        queue_invoice_email(
+            db,
+            &invoice,
+            &account,
+            "a:1",
+            clock_on("2026-01-09").now_millis(),
+        )
+        .await;
+        worker_at(db, &clock_on("2026-01-09"))
+            .drain(|_| {})
+            .await
+            .unwrap();
+        let payload: String = {
+            let mut conn = db.pool.acquire().await.unwrap();
+
+            sqlx::query_scalar(
+                "SELECT payload FROM webhook_deliveries WHERE event_type = 'notice.sent'",
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+        };
+        let body: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(body["data"]["customer"], "C9", "{label}: {body}");
+        assert_eq!(body["data"]["channel"], "email");
+        assert_eq!(body["data"]["recipient"], "bia@exemplo.com.br");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_manages_endpoints_and_replays_a_delivery_on_the_page() {
+    let t = sqlite().await;
+    let db = &t.db;
+    let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+        .await
+        .unwrap();
+    portal_isp(db, &sink).await;
+    {
+        let mut conn = db.pool.acquire().await.unwrap();
+        store::auth::insert_user(
+            &mut conn,
+            "admin",
+            "Ana",
+            regua::web::auth::Role::Admin,
+            "senha-forte-123",
+            0,
+        )
+        .await
+        .unwrap();
+    }
+    let db2 = db.clone();
+    with_server(db, |addr| async move {
+        let session = common::http::staff_session(addr, "admin", "senha-forte-123").await;
+        let page = common::http::http(addr, "GET", "/configuracoes/webhooks", &session, "").await;
+        let csrf = page.field("_csrf");
+        let bad = common::http::http(
+            addr,
+            "POST",
+            "/configuracoes/webhooks",
+            &session,
+            &format!("_csrf={}&url=ftp%3A%2F%2Fx&evento=invoice.paid", common::http::enc(&csrf)),
+        )
+        .await;
+        assert_eq!(bad.status, 422);
+        assert!(bad.body.contains("O endereço começa com https://"), "{}", bad.body);
+        let ok = common::http::http(
+            addr,
+            "POST",
+            "/configuracoes/webhooks",
+            &session,
+            &format!(
+                "_csrf={}&url=http%3A%2F%2F127.0.0.1%3A9%2Frede&evento=invoice.paid&evento=contract.restore_due",
+                common::http::enc(&csrf)
+            ),
+        )
+        .await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+        assert!(ok.body.contains("whsec_"), "the secret is shown once");
+        let again = common::http::http(addr, "GET", "/configuracoes/webhooks", &session, "").await;
+        assert!(!again.body.contains("whsec_"), "and only once");
+        assert!(again.body.contains("Fatura paga, Restabelecimento devido"));
+        // A delivery, failed against a closed port, replayed from the page.
+        pay(&db2, "K1", 0, "2026-01-06").await;
+        deliver(&db2, "2026-01-06").await;
+        let list = common::http::http(addr, "GET", "/configuracoes/webhooks", &session, "").await;
+        assert!(list.body.contains("aguardando nova tentativa"), "{}", list.body);
+        let replay = common::http::http(
+            addr,
+            "POST",
+            "/configuracoes/webhooks/reenviar",
+            &session,
+            &format!("_csrf={}&id=1", common::http::enc(&csrf)),
+        )
+        .await;
+        assert!(replay.body.contains("A entrega 1 será enviada de novo."), "{}", replay.body);
+    })
+    .await;
 }

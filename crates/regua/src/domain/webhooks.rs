@@ -18,6 +18,23 @@ pub const EVENTS: &[&str] = &[
     "trust_unlock.requested",
 ];
 
+/// An event's name on screen (the page lists them in Portuguese; the code is in the payload and
+/// docs/webhooks.md).
+pub fn event_label_pt(event: &str) -> &'static str {
+    match event {
+        "contract.suspension_due" => "Suspensão devida",
+        "contract.restore_due" => "Restabelecimento devido",
+        "contract.termination_due" => "Rescisão devida",
+        "invoice.paid" => "Fatura paga",
+        "invoice.registration_rejected" => "Registro do boleto rejeitado",
+        "notice.sent" => "Mensagem enviada",
+        "notice.delivered" => "Mensagem entregue",
+        "notice.failed" => "Mensagem não entregue",
+        "trust_unlock.requested" => "Desbloqueio de confiança pedido",
+        _ => "Outro evento",
+    }
+}
+
 /// Reads `invoice.paid,contract.restore_due` (or `*` for all), refusing an unknown event.
 pub fn parse_events(list: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();

@@ -188,7 +188,12 @@ impl Scheduler {
         }
         // The suspension clock for non-payment (docs/debt.md): once a day too, after the
         // suspension notices, when it is on.
-        if now.hour() >= crate::suspension::NOTICE_HOUR && self.debt_ran != Some(today) {
+        // Not on holidays (as the régua's routines); the next day catches up: every step
+        // compares dates (≥), so a day skipped delays a move by a day and never skips one.
+        if now.hour() >= crate::suspension::NOTICE_HOUR
+            && self.debt_ran != Some(today)
+            && calendar.holiday(today).is_none()
+        {
             match crate::debt::run_day(
                 &self.db,
                 &self.clock,

@@ -321,6 +321,22 @@ pub async fn set_bank_status(
     .bind(invoice.0)
     .execute(&mut *conn)
     .await?;
+    if status == "rejected"
+        && super::webhooks::subscribed(conn, "invoice.registration_rejected").await?
+    {
+        let ids = sqlx::query(
+            "SELECT i.external_id, k.external_id, c.external_id FROM invoices i JOIN contracts k ON k.id = i.contract_id
+             JOIN customers c ON c.id = i.customer_id WHERE i.id = $1",
+        )
+        .bind(invoice.0)
+        .fetch_one(&mut *conn)
+        .await?;
+        let data = serde_json::json!({
+            "invoice": ids.try_get::<String, _>(0)?, "contract": ids.try_get::<String, _>(1)?,
+            "customer": ids.try_get::<String, _>(2)?, "reason": reason,
+        });
+        super::webhooks::emit(conn, "invoice.registration_rejected", &data, now_ms).await?;
+    }
     Ok(())
 }
 

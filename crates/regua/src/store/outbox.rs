@@ -958,6 +958,16 @@ pub async fn finish_attempts(
             .await?;
         }
     }
+    // Integrations that listen learn of each message sent, and of each given up on.
+    let of = |status: NoticeStatus| -> Vec<(i64, String)> {
+        done.iter()
+            .filter(|(_, r)| r.outcome == status && r.fallback.is_none())
+            .map(|(c, r)| (c.notice.id.0, r.reply_text.clone()))
+            .collect()
+    };
+    super::webhooks::emit_notices(&mut tx, "notice.sent", &of(NoticeStatus::Sent), now_ms).await?;
+    super::webhooks::emit_notices(&mut tx, "notice.failed", &of(NoticeStatus::Dead), now_ms)
+        .await?;
     // The providers' ids, so that receipts find their notice.
     for (c, r) in done {
         if let (NoticeStatus::Sent, Some(id)) = (r.outcome, &r.provider_id) {

@@ -387,3 +387,38 @@ pub async fn replay(conn: &mut AnyConnection, id: i64, now_ms: i64) -> anyhow::R
     .rows_affected()
         > 0)
 }
+
+/// Emits `kind` (`notice.sent`, `notice.failed`, `notice.delivered`) for each of `notices`, with
+/// its id, channel, purpose, status detail and the customer's and invoice's external ids, when
+/// an endpoint listens (one query otherwise).
+pub async fn emit_notices(
+    conn: &mut AnyConnection,
+    kind: &str,
+    notices: &[(i64, String)],
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    if notices.is_empty() || !subscribed(conn, kind).await? {
+        return Ok(());
+    }
+    for (id, detail) in notices {
+        let r = sqlx::query(
+            "SELECT n.channel, n.purpose, n.recipient, c.external_id, i.external_id FROM notices n
+             LEFT JOIN customers c ON c.id = n.customer_id LEFT JOIN invoices i ON i.id = n.invoice_id
+             WHERE n.id = $1",
+        )
+        .bind(*id)
+        .fetch_one(&mut *conn)
+        .await?;
+        let data = serde_json::json!({
+            "notice": id,
+            "channel": r.try_get::<String, _>(0)?,
+            "purpose": r.try_get::<String, _>(1)?,
+            "recipient": r.try_get::<String, _>(2)?,
+            "customer": r.try_get::<Option<String>, _>(3)?,
+            "invoice": r.try_get::<Option<String>, _>(4)?,
+            "detail": detail,
+        });
+        emit(conn, kind, &data, now_ms).await?;
+    }
+    Ok(())
+}

@@ -506,6 +506,27 @@ pub async fn record_receipt(
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
+    match status {
+        "delivered" => {
+            super::webhooks::emit_notices(
+                conn,
+                "notice.delivered",
+                &[(notice.0, detail.to_string())],
+                now_ms,
+            )
+            .await?
+        }
+        "failed" => {
+            super::webhooks::emit_notices(
+                conn,
+                "notice.failed",
+                &[(notice.0, detail.to_string())],
+                now_ms,
+            )
+            .await?
+        }
+        _ => {}
+    }
     let current: Option<String> = sqlx::query("SELECT receipt FROM notices WHERE id = $1")
         .bind(notice.0)
         .fetch_one(&mut *conn)

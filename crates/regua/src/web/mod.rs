@@ -34,6 +34,7 @@ mod suppressions;
 mod suspensions;
 mod users;
 mod wallets;
+mod webhooks;
 mod whatsapp;
 mod whatsapp_webhook;
 
@@ -151,6 +152,7 @@ fn templates() -> minijinja::Environment<'static> {
         ("sms_form.html", include_str!("templates/sms_form.html")),
         ("log.html", include_str!("templates/log.html")),
         ("debt.html", include_str!("templates/debt.html")),
+        ("webhooks.html", include_str!("templates/webhooks.html")),
         ("whatsapp.html", include_str!("templates/whatsapp.html")),
         ("regua.html", include_str!("templates/regua.html")),
         ("settings.html", include_str!("templates/settings.html")),

@@ -55,6 +55,11 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
             "/contratos/{id}/suspensoes/encerrar",
             post(super::suspensions::end),
         )
+        .route(
+            "/configuracoes/webhooks",
+            get(super::webhooks::show).post(super::webhooks::add),
+        )
+        .route("/configuracoes/webhooks/{what}", post(super::webhooks::act))
         .route("/inadimplencia", get(super::debt::show))
         .route("/inadimplencia.csv", get(super::debt::csv))
         .route("/faturas", get(super::billing::invoices))

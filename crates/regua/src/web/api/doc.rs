@@ -86,7 +86,7 @@ mod tests {
             .values()
             .map(|ops| ops.as_object().unwrap().len())
             .sum();
-        assert_eq!(operations, 27);
+        assert_eq!(operations, 28);
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for name in [
             "Error",
@@ -99,6 +99,8 @@ mod tests {
             "Suspension",
             "SuspensionInput",
             "SuspensionEnded",
+            "NetworkStateInput",
+            "DebtStatus",
         ] {
             assert!(schemas.contains_key(name), "{name}: {:?}", schemas.keys());
         }
