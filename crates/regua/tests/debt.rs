@@ -173,6 +173,7 @@ async fn the_clock_runs_from_the_notice_actually_sent_and_a_payment_restores() {
             .await
             .unwrap();
         }
+        set_portal_password(db, "52998224725", "senha-da-maria").await;
         let db2 = db.clone();
         with_server_at(db, "2026-02-07", |addr| async move {
             let session = common::http::staff_session(addr, "ana", "senha-forte-123").await;
@@ -187,6 +188,23 @@ async fn the_clock_runs_from_the_notice_actually_sent_and_a_payment_restores() {
             };
             let customer = common::http::http(addr, "GET", &format!("/clientes/{id}"), &session, "").await;
             assert!(customer.body.contains("Inadimplência do contrato K1: suspensão devida → suspenso — a rede confirmou a suspensão"), "{}", customer.body);
+            // The app asks for a trust unlock: not offered by this ISP (trust_unlock_days 0);
+            // another subscriber's contract is not found.
+            let (status, body) = common::http::json_call(
+                addr,
+                "POST",
+                "/central/api/v1/session",
+                "",
+                Some(&serde_json::json!({"document": "529.982.247-25", "password": "senha-da-maria"})),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
+            let token = body["token"].as_str().unwrap().to_string();
+            let (status, body) = common::http::json_call(addr, "POST", "/central/api/v1/contracts/K1/trust-unlock", &token, None).await;
+            assert_eq!((status, body["code"].as_str()), (422, Some("trust_unlock_refused")), "{body}");
+            assert_eq!(body["message"], "O provedor não oferece desbloqueio de confiança.");
+            let (status, _) = common::http::json_call(addr, "POST", "/central/api/v1/contracts/K2/trust-unlock", &token, None).await;
+            assert_eq!(status, 404);
         })
         .await;
 

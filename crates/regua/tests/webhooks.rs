@@ -354,3 +354,82 @@ async fn an_administrator_manages_endpoints_and_replays_a_delivery_on_the_page()
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_posting_process_killed_mid_delivery_loses_nothing() {
+    for t in each_backend().await {
+        let db = &t.db;
+        let label = t.label;
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        portal_isp(db, &sink).await;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("received.jsonl");
+        // A receiver that takes the request and never answers: the post hangs.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}/regua");
+        let add = cli(
+            &t.url,
+            &["webhook", "add", "--url", &url, "--events", "invoice.paid"],
+        );
+        assert!(add.status.success(), "{}", out(&add));
+        let secret = out(&add)
+            .lines()
+            .find_map(|l| l.strip_prefix("secret: "))
+            .unwrap()
+            .to_string();
+        pay(db, "K1", 0, "2026-01-06").await;
+        let (got, accepted) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let (stream, _) = silent.accept().unwrap();
+            got.send(()).unwrap();
+            // Hold the connection until the posting process is gone.
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            drop(stream);
+            drop(silent);
+        });
+        let mut drain = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+            .args(["webhook", "drain"])
+            .env("REGUA_DATABASE_URL", &t.url)
+            .env("REGUA_TODAY", "2026-01-06")
+            .env("REGUA_SECRET_KEY", "5e".repeat(32))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        accepted
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the drain posted");
+        // kill -9 while the request is in flight.
+        drain.kill().unwrap();
+        drain.wait().unwrap();
+        holder.join().unwrap();
+        let status: (String, i64) = {
+            let mut conn = db.pool.acquire().await.unwrap();
+            sqlx::query_as("SELECT status, attempts FROM webhook_deliveries")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap()
+        };
+        assert_eq!(
+            status,
+            ("pending".to_string(), 1),
+            "{label}: leased, not lost"
+        );
+        // The receiver is back; once the lease lapses, the next drain posts it, once.
+        let _receiver = Receiver::start(port, &log, &[&secret]);
+        let next = cli_on(&t.url, "2026-01-07", &["webhook", "drain"]);
+        assert!(
+            out(&next).starts_with("1 delivered"),
+            "{label}: {}",
+            out(&next)
+        );
+        let again = cli_on(&t.url, "2026-01-08", &["webhook", "drain"]);
+        assert!(out(&again).starts_with("0 delivered"), "{}", out(&again));
+        let got = received(&log);
+        assert_eq!(got.len(), 1, "{label}: {got:?}");
+        assert_eq!(got[0]["valid"], true);
+    }
+}

@@ -374,3 +374,19 @@ pub async fn insert_trust_unlock(
     .await?;
     Ok(())
 }
+
+/// How many contracts wait for restoration past the deadline (`restore_within_hours` after the
+/// payment) at `now_ms`.
+pub async fn late_restorations(
+    conn: &mut AnyConnection,
+    now_ms: i64,
+    within_hours: u16,
+) -> anyhow::Result<i64> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) FROM contract_debt WHERE state = 'restore_due' AND restore_due_at < $1",
+    )
+    .bind(now_ms - i64::from(within_hours) * 3_600_000)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)?)
+}

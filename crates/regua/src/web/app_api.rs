@@ -71,6 +71,10 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/central/api/v1/invoices/{id}", get(invoice))
         .route("/central/api/v1/invoices/{id}/boleto.pdf", get(boleto))
         .route("/central/api/v1/invoices/{id}/send", post(send))
+        .route(
+            "/central/api/v1/contracts/{id}/trust-unlock",
+            post(trust_unlock),
+        )
         .route("/central/api/v1/devices", post(register_device))
         .route("/central/api/v1/devices/{token}", delete(remove_device))
 }
@@ -249,6 +253,48 @@ async fn send(
                     refusal.status(),
                     refusal.code(),
                     refusal.message_pt(),
+                )),
+            }
+        }
+        .await,
+    )
+}
+
+/// `POST /central/api/v1/contracts/{id}/trust-unlock`: the subscriber's trust unlock of one of
+/// their contracts (docs/debt.md): 200 `{"contract", "until"}` when granted; 422
+/// `trust_unlock_refused` with the reason; 404 for a contract that is not theirs.
+async fn trust_unlock(
+    State(state): State<Arc<AppState>>,
+    client: AppClient,
+    Path(id): Path<String>,
+) -> Response {
+    respond(
+        async {
+            let mut conn = state.db.pool.acquire().await?;
+            let mut found = None;
+            for c in
+                store::subscribers::customers_with_document(&mut conn, &client.document).await?
+            {
+                for k in store::parties::list_contracts_of_customer(&mut conn, c.id).await? {
+                    if k.external_id == id {
+                        found = Some((k.id, c.external_id.clone()));
+                    }
+                }
+            }
+            drop(conn);
+            let Some((contract, customer)) = found else {
+                return Err(ApiError::not_found("contract"));
+            };
+            let actor = crate::domain::Actor::Portal(customer);
+            match crate::debt::trust_unlock(&state.db, &state.clock, contract, &actor).await? {
+                crate::debt::TrustOutcome::Granted(until) => Ok((
+                    StatusCode::OK,
+                    json!({"contract": id, "until": until.to_string()}),
+                )),
+                crate::debt::TrustOutcome::Refused(why) => Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "trust_unlock_refused",
+                    why,
                 )),
             }
         }

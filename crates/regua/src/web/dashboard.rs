@@ -100,6 +100,9 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
                 near => limits.near(used),
             });
         }
+        let restore_hours = store::settings::debt_policy(&mut conn).await?.1.restore_within_hours;
+        let late_restorations =
+            store::debt::late_restorations(&mut conn, clock.now_millis(), restore_hours).await?;
         let mut whatsapp = Vec::new();
         for a in store::whatsapp::list_accounts(&mut conn).await? {
             if !a.active {
@@ -185,7 +188,7 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
                 accounts,
                 pauses,
                 waiting,
-                gateways, whatsapp,
+                gateways, whatsapp, late_restorations, restore_hours,
                 financial => financial.is_some(),
                 portal_hidden => financial.is_none() && store::settings::portal_settings(&mut conn).await?.send_email,
                 ..session.ctx()
