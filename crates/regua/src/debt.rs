@@ -106,6 +106,7 @@ pub async fn run_day(
         );
         return Ok(report);
     };
+    let method_policies = store::debt::method_policies(&mut conn).await?;
     let overdue = store::debt::oldest_overdue(&mut conn, today).await?;
     let rows = store::debt::rows(&mut conn).await?;
     let mut contracts: Vec<ContractId> = overdue.keys().copied().collect();
@@ -158,6 +159,11 @@ pub async fn run_day(
             termination_notice_pending,
             termination_notice_sent_on,
         };
+        // The contract's billing method may have its own policy.
+        let policy = method_policies
+            .get(&k.billing_method_id)
+            .copied()
+            .unwrap_or(policy);
         let actions = step(&row.record, &evidence, &policy, today);
         if actions.is_empty() {
             continue;
@@ -477,4 +483,55 @@ pub async fn trust_unlock(
     .await?;
     tx.commit().await?;
     Ok(TrustOutcome::Granted(until))
+}
+
+/// Sets (or with `None` removes) a billing method's own suspension policy, checked against the
+/// law's floors first (the refusal names the setting and the rule, in Portuguese); audited
+/// `debt.policy`. `Ok(Err(..))` when refused or the method does not exist.
+pub async fn set_method_policy(
+    db: &Db,
+    method: &str,
+    policy: Option<&crate::domain::debt::DebtPolicy>,
+    actor: &crate::domain::Actor,
+    now_ms: i64,
+) -> anyhow::Result<Result<(), String>> {
+    if let Some(p) = policy
+        && let Err((key, why)) = p.check()
+    {
+        return Ok(Err(format!("{key}: {why}")));
+    }
+    let mut tx = db.begin().await?;
+    let methods = store::parties::list_billing_methods(&mut tx).await?;
+    let Some(m) = methods.iter().find(|m| m.name == method) else {
+        return Ok(Err(format!(
+            "forma de cobrança {method:?} não encontrada; existem: {}",
+            methods
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    let after = match policy {
+        Some(p) => {
+            store::debt::set_method_policy(&mut tx, m.id, p, now_ms).await?;
+            format!("{p:?}")
+        }
+        None => {
+            store::debt::remove_method_policy(&mut tx, m.id).await?;
+            "a política do provedor".to_string()
+        }
+    };
+    store::audit::record(
+        &mut tx,
+        &actor.to_string(),
+        "debt.policy",
+        &format!("method:{method}"),
+        None,
+        Some(&after),
+        now_ms,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
 }

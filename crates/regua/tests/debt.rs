@@ -270,3 +270,86 @@ async fn the_clock_runs_from_the_notice_actually_sent_and_a_payment_restores() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_billing_method_can_have_its_own_policy_within_the_law() {
+    for t in each_backend().await {
+        let sink = mailsink::Sink::start(mailsink::SinkConfig::default())
+            .await
+            .unwrap();
+        portal_isp(&t.db, &sink).await;
+        let cli = |args: &[&str]| regua_on(&t.url, "2026-01-15", args);
+        assert!(
+            cli(&["settings", "set", "debt_clock", "yes"])
+                .status
+                .success()
+        );
+        let early = cli(&[
+            "debt",
+            "policy",
+            "--method",
+            "Boleto BB",
+            "--suspension-after",
+            "14",
+        ]);
+        assert_eq!(early.status.code(), Some(2));
+        assert!(
+            out(&early).starts_with("debt_suspension_after_notice_days: no mínimo 15 dias"),
+            "{}",
+            out(&early)
+        );
+        let short = cli(&[
+            "debt",
+            "policy",
+            "--method",
+            "Boleto BB",
+            "--termination-notice-after",
+            "20",
+            "--termination-after",
+            "20",
+        ]);
+        assert!(out(&short).contains("60 dias"), "{}", out(&short));
+        let unknown = cli(&[
+            "debt",
+            "policy",
+            "--method",
+            "Nenhuma",
+            "--notice-after",
+            "5",
+        ]);
+        assert_eq!(unknown.status.code(), Some(2));
+        assert!(
+            out(&unknown).contains("não encontrada"),
+            "{}",
+            out(&unknown)
+        );
+        let set = cli(&[
+            "debt",
+            "policy",
+            "--method",
+            "Boleto BB",
+            "--notice-after",
+            "5",
+        ]);
+        assert_eq!(out(&set), "Boleto BB\t5\t15\t45\t15\t24\n", "{}", t.label);
+        let list = out(&cli(&["debt", "policy"]));
+        assert!(
+            list.contains("(provedor)\t10\t15\t45\t15\t24\n") && list.contains("Boleto BB\t5\t"),
+            "{list}"
+        );
+        // Maria's invoice (due 10/01) is 5 days overdue on the 15th: her method's notice is due.
+        let dry = out(&cli(&["debt", "run", "--date", "2026-01-15", "--dry-run"]));
+        assert!(
+            dry.contains("K1\tregular\tregular\tdebt_notice"),
+            "{}: {dry}",
+            t.label
+        );
+        assert!(
+            cli(&["debt", "policy", "--method", "Boleto BB", "--remove"])
+                .status
+                .success()
+        );
+        let dry = out(&cli(&["debt", "run", "--date", "2026-01-15", "--dry-run"]));
+        assert!(!dry.contains("K1"), "{dry}");
+    }
+}

@@ -32,6 +32,32 @@ pub enum DebtCmd {
         /// The contract's id (as the ERP numbers it).
         contract: String,
     },
+    /// The suspension policy: the ISP's (the debt_* settings) and each billing method's own.
+    /// With --method and values, sets that method's (from the ISP's for what is not given);
+    /// with --method --remove, its contracts follow the ISP's again.
+    Policy {
+        /// The billing method.
+        #[arg(long)]
+        method: Option<String>,
+        /// Days overdue when the debt notice goes.
+        #[arg(long, requires = "method")]
+        notice_after: Option<u16>,
+        /// Days from the notice's sending to suspension (at least 15).
+        #[arg(long, requires = "method")]
+        suspension_after: Option<u16>,
+        /// Days suspended before the termination notice.
+        #[arg(long, requires = "method")]
+        termination_notice_after: Option<u16>,
+        /// Days from the termination notice to termination (with the previous, at least 60).
+        #[arg(long, requires = "method")]
+        termination_after: Option<u16>,
+        /// Hours to restore service after payment (at most 24).
+        #[arg(long, requires = "method")]
+        restore_hours: Option<u16>,
+        /// Remove the method's own policy.
+        #[arg(long, requires = "method", conflicts_with_all = ["notice_after", "suspension_after", "termination_notice_after", "termination_after", "restore_hours"])]
+        remove: bool,
+    },
     /// What the network (or the operator) did: suspended, active or terminated.
     Confirm {
         /// The contract's id.
@@ -124,6 +150,85 @@ pub async fn run(g: &Global, cmd: DebtCmd) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        DebtCmd::Policy {
+            method,
+            notice_after,
+            suspension_after,
+            termination_notice_after,
+            termination_after,
+            restore_hours,
+            remove,
+        } => {
+            let mut conn = db.pool.acquire().await?;
+            let (_, global) = store::settings::debt_policy(&mut conn).await?;
+            let own = store::debt::method_policies(&mut conn).await?;
+            let methods = store::parties::list_billing_methods(&mut conn).await?;
+            drop(conn);
+            let line = |who: &str, p: &crate::domain::debt::DebtPolicy| {
+                format!(
+                    "{who}\t{}\t{}\t{}\t{}\t{}",
+                    p.notice_after_overdue_days,
+                    p.suspension_after_notice_days,
+                    p.termination_notice_after_suspension_days,
+                    p.termination_after_notice_days,
+                    p.restore_within_hours
+                )
+            };
+            let Some(method) = method else {
+                println!(
+                    "policy\tnotice_after\tsuspension_after\ttermination_notice_after\ttermination_after\trestore_hours"
+                );
+                println!("{}", line("(provedor)", &global));
+                for m in &methods {
+                    if let Some(p) = own.get(&m.id) {
+                        println!("{}", line(&m.name, p));
+                    }
+                }
+                return Ok(ExitCode::SUCCESS);
+            };
+            let policy = if remove {
+                None
+            } else {
+                let base = methods
+                    .iter()
+                    .find(|m| m.name == method)
+                    .and_then(|m| own.get(&m.id))
+                    .copied()
+                    .unwrap_or(global);
+                Some(crate::domain::debt::DebtPolicy {
+                    notice_after_overdue_days: notice_after
+                        .unwrap_or(base.notice_after_overdue_days),
+                    suspension_after_notice_days: suspension_after
+                        .unwrap_or(base.suspension_after_notice_days),
+                    termination_notice_after_suspension_days: termination_notice_after
+                        .unwrap_or(base.termination_notice_after_suspension_days),
+                    termination_after_notice_days: termination_after
+                        .unwrap_or(base.termination_after_notice_days),
+                    restore_within_hours: restore_hours.unwrap_or(base.restore_within_hours),
+                })
+            };
+            match crate::debt::set_method_policy(
+                &db,
+                &method,
+                policy.as_ref(),
+                &super::actor(),
+                clock.now_millis(),
+            )
+            .await?
+            {
+                Ok(()) => {
+                    match &policy {
+                        Some(p) => println!("{}", line(&method, p)),
+                        None => println!("{method}: the ISP's policy"),
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(why) => {
+                    eprintln!("{why}");
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         DebtCmd::Confirm { contract, network } => {
             match crate::debt::confirm(&db, &clock, &contract, network.trim(), &actor).await? {

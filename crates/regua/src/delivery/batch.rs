@@ -37,6 +37,9 @@ pub(super) struct BatchCache {
     pub(super) whatsapp: super::channels::whatsapp::WhatsappCache,
     /// The suspension clock's policy, for debt and termination notices' dates.
     pub(super) debt_policy: Option<crate::domain::debt::DebtPolicy>,
+    /// The billing methods' own policies, which override it for their contracts.
+    pub(super) debt_method_policies:
+        HashMap<crate::domain::BillingMethodId, crate::domain::debt::DebtPolicy>,
 }
 
 impl BatchCache {
@@ -135,19 +138,26 @@ impl BatchCache {
         } else {
             Default::default()
         };
-        let debt_policy = if claims.iter().any(|c| {
+        let debt_notices = claims.iter().any(|c| {
             matches!(
                 c.notice.purpose,
                 crate::layouts::Purpose::DebtNotice | crate::layouts::Purpose::TerminationNotice
             )
-        }) {
+        });
+        let debt_policy = if debt_notices {
             Some(store::settings::debt_policy(&mut conn).await?.1)
         } else {
             None
         };
+        let debt_method_policies = if debt_notices {
+            store::debt::method_policies(&mut conn).await?
+        } else {
+            HashMap::new()
+        };
         Ok(BatchCache {
             whatsapp,
             debt_policy,
+            debt_method_policies,
             suppressed,
             access_tokens,
             accounts: store::accounts::list_smtp_accounts(&mut conn).await?,

@@ -206,7 +206,13 @@ pub(super) fn prepare(
         if overdue.is_empty() {
             return Ok(Prepared::Skip("débito pago".into()));
         }
-        let policy = cache.debt_policy.context("the debt policy")?;
+        let policy = cache
+            .contracts
+            .get(&contract)
+            .and_then(|k| cache.debt_method_policies.get(&k.billing_method_id))
+            .copied()
+            .or(cache.debt_policy)
+            .context("the debt policy")?;
         ctx.debt = crate::layouts::debt_notice_vars(n.purpose, &overdue, &policy, today);
     }
     if n.purpose == Purpose::PortalAccess {

@@ -390,3 +390,78 @@ pub async fn late_restorations(
     .await?
     .try_get(0)?)
 }
+
+/// The billing methods' own suspension policies (those that override the ISP's).
+pub async fn method_policies(
+    conn: &mut AnyConnection,
+) -> anyhow::Result<
+    std::collections::HashMap<crate::domain::BillingMethodId, crate::domain::debt::DebtPolicy>,
+> {
+    let n = |r: &sqlx::any::AnyRow, i: usize| -> anyhow::Result<u16> {
+        Ok(u16::try_from(r.try_get::<i64, _>(i)?).unwrap_or(u16::MAX))
+    };
+    sqlx::query(
+        "SELECT billing_method_id, notice_after_overdue_days, suspension_after_notice_days,
+            termination_notice_after_suspension_days, termination_after_notice_days, restore_within_hours
+         FROM debt_method_policies",
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            crate::domain::BillingMethodId(r.try_get(0)?),
+            crate::domain::debt::DebtPolicy {
+                notice_after_overdue_days: n(r, 1)?,
+                suspension_after_notice_days: n(r, 2)?,
+                termination_notice_after_suspension_days: n(r, 3)?,
+                termination_after_notice_days: n(r, 4)?,
+                restore_within_hours: n(r, 5)?,
+            },
+        ))
+    })
+    .collect()
+}
+
+/// Sets (or replaces) a billing method's policy; the caller checked it (`DebtPolicy::check`).
+pub async fn set_method_policy(
+    conn: &mut AnyConnection,
+    method: crate::domain::BillingMethodId,
+    p: &crate::domain::debt::DebtPolicy,
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM debt_method_policies WHERE billing_method_id = $1")
+        .bind(method.0)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO debt_method_policies (billing_method_id, notice_after_overdue_days, suspension_after_notice_days,
+            termination_notice_after_suspension_days, termination_after_notice_days, restore_within_hours, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(method.0)
+    .bind(i64::from(p.notice_after_overdue_days))
+    .bind(i64::from(p.suspension_after_notice_days))
+    .bind(i64::from(p.termination_notice_after_suspension_days))
+    .bind(i64::from(p.termination_after_notice_days))
+    .bind(i64::from(p.restore_within_hours))
+    .bind(now_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes a billing method's policy (its contracts follow the ISP's); false when it had none.
+pub async fn remove_method_policy(
+    conn: &mut AnyConnection,
+    method: crate::domain::BillingMethodId,
+) -> anyhow::Result<bool> {
+    Ok(
+        sqlx::query("DELETE FROM debt_method_policies WHERE billing_method_id = $1")
+            .bind(method.0)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            > 0,
+    )
+}

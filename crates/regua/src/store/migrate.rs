@@ -144,6 +144,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "trust_unlock",
         include_str!("../../migrations/0029_trust_unlock.sql"),
     ),
+    (
+        30,
+        "debt_method_policies",
+        include_str!("../../migrations/0030_debt_method_policies.sql"),
+    ),
 ];
 
 /// Migration 26's step that plain SQL cannot take on both engines: `notices.channel`'s CHECK

@@ -33,6 +33,7 @@ async fn lines(
 ) -> anyhow::Result<(Vec<Line>, DebtPolicy, bool)> {
     let mut conn = state.db.pool.acquire().await?;
     let (on, policy) = store::settings::debt_policy(&mut conn).await?;
+    let method_policies = store::debt::method_policies(&mut conn).await?;
     let mut rows: Vec<_> = store::debt::rows(&mut conn).await?.into_values().collect();
     rows.retain(|r| {
         r.record.state != DebtState::Regular
@@ -58,6 +59,10 @@ async fn lines(
             let k = contracts.iter().find(|k| k.id == r.contract)?;
             let c = customers.iter().find(|c| c.id == k.customer_id)?;
             let rec = r.record;
+            let policy = method_policies
+                .get(&k.billing_method_id)
+                .copied()
+                .unwrap_or(policy);
             let deadline = r
                 .restore_due_at
                 .map(|at| at + i64::from(policy.restore_within_hours) * 3_600_000);
