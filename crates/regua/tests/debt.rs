@@ -12,22 +12,11 @@ use regua::domain::debt::DebtState;
 use regua::store::{self, Db};
 
 fn regua_on(url: &str, today: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
-        .args(args)
-        .env("REGUA_DATABASE_URL", url)
-        .env("REGUA_TODAY", today)
-        .env("REGUA_SECRET_KEY", "5e".repeat(32))
-        .env("USER", "ana")
-        .output()
-        .unwrap()
+    regua_at(url, today, args, &[])
 }
 
 fn out(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    output_text(o)
 }
 
 async fn state(db: &Db, contract: &str) -> Option<DebtState> {

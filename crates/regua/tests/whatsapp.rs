@@ -13,24 +13,16 @@ use regua::store::{self, Db};
 const VERIFY: &str = "verifica-123";
 
 fn regua(url: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
-        .args(args)
-        .env("REGUA_DATABASE_URL", url)
-        .env("REGUA_TODAY", "2026-01-05")
-        .env("REGUA_SECRET_KEY", "5e".repeat(32))
-        .env("WA_TOKEN", TOKEN)
-        .env("WA_SECRET", APP_SECRET)
-        .env("USER", "ana")
-        .output()
-        .unwrap()
+    regua_at(
+        url,
+        "2026-01-05",
+        args,
+        &[("WA_TOKEN", TOKEN), ("WA_SECRET", APP_SECRET)],
+    )
 }
 
 fn out(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    output_text(o)
 }
 
 async fn count(db: &Db, sql: &str) -> i64 {

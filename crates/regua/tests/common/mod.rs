@@ -558,3 +558,32 @@ pub async fn plain_sms_gateway(db: &Db, name: &str, url: &str) {
         .await
         .unwrap();
 }
+
+/// Runs the real `regua` binary on the database at `url` as if on `today` (REGUA_TODAY), with
+/// the tests' master key, as the operator `ana`, with `envs` added; its output.
+pub fn regua_at(
+    url: &str,
+    today: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_regua"));
+    cmd.args(args)
+        .env("REGUA_DATABASE_URL", url)
+        .env("REGUA_TODAY", today)
+        .env("REGUA_SECRET_KEY", "5e".repeat(32))
+        .env("USER", "ana");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// A command's stdout followed by its stderr, as text.
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
