@@ -65,13 +65,15 @@ impl Global {
         .map_err(|e| anyhow::anyhow!("--timezone: {e}"))
     }
 
+    /// The database URL: `--database`, `REGUA_DATABASE_URL`, or the default file.
+    fn url(&self) -> &str {
+        self.database
+            .as_deref()
+            .unwrap_or(store::DEFAULT_DATABASE_URL)
+    }
+
     async fn db(&self) -> anyhow::Result<Db> {
-        Db::connect_and_migrate(
-            self.database
-                .as_deref()
-                .unwrap_or(store::DEFAULT_DATABASE_URL),
-        )
-        .await
+        Db::connect_and_migrate(self.url()).await
     }
 }
 
@@ -80,8 +82,20 @@ impl Global {
 pub enum Command {
     /// Run the demo: a fictitious ISP seeded into ./regua-demo.db, then a summary.
     Demo(crate::demo::DemoArgs),
-    /// Create or update the database schema.
-    Migrate,
+    /// Create or update the database schema; with --check, only say what is pending (exit 1)
+    /// or whether the database is newer than this binary (exit 2), changing nothing.
+    Migrate {
+        /// Change nothing: list pending migrations.
+        #[arg(long)]
+        check: bool,
+    },
+    /// A consistent copy of the live database to a new file (SQLite: VACUUM INTO, checked
+    /// with PRAGMA integrity_check; PostgreSQL: pg_dump --format=custom).
+    Backup {
+        /// The file to write (must not exist).
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
     /// Import customers, contracts, invoices or payments from a CSV file (all or nothing).
     Import {
         /// What the file holds.
@@ -224,7 +238,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
         Command::Demo(args) => serve_cmd::demo(g, args).await,
-        Command::Migrate => {
+        Command::Migrate { check: true } => {
+            let db = Db::connect(g.url()).await?;
+            let status = store::schema_status(&db).await?;
+            if !status.unknown.is_empty() {
+                eprintln!(
+                    "the database's schema is newer than this regua (migration(s) {:?} unknown): install the newer regua",
+                    status.unknown
+                );
+                return Ok(ExitCode::from(2));
+            }
+            if status.pending.is_empty() {
+                println!(
+                    "database is up to date ({} migrations)",
+                    store::MIGRATIONS.len()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            for (v, name) in &status.pending {
+                println!("pending {v:04}_{name}");
+            }
+            Ok(ExitCode::from(1))
+        }
+        Command::Backup { output } => {
+            let db = g.db().await?;
+            let r = crate::backup::backup(&db, g.url(), &output).await?;
+            println!("backup written to {} ({} bytes)", r.path.display(), r.bytes);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { check: false } => {
             let db = g.db().await?;
             println!(
                 "database is up to date ({:?}, {} migrations)",

@@ -206,6 +206,53 @@ fn dialect(sql: &str, backend: Backend) -> String {
     sql.replace("@ID@", id)
 }
 
+/// Where a database's schema stands against this binary's migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Migrations this binary knows and the database lacks: (version, name).
+    pub pending: Vec<(i64, String)>,
+    /// Versions the database has that this binary does not know (it is older than the schema).
+    pub unknown: Vec<i64>,
+}
+
+/// Compares the database's applied migrations with this binary's, without changing anything.
+pub async fn schema_status(db: &Db) -> anyhow::Result<SchemaStatus> {
+    let mut conn = db.pool.acquire().await?;
+    let exists = match db.backend {
+        Backend::Sqlite => sqlx::query(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'regua_schema_migrations'",
+        ),
+        Backend::Postgres => sqlx::query(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'regua_schema_migrations'",
+        ),
+    }
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get::<i64, _>(0)?
+        > 0;
+    let applied: Vec<i64> = if exists {
+        sqlx::query("SELECT version FROM regua_schema_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    Ok(SchemaStatus {
+        pending: MIGRATIONS
+            .iter()
+            .filter(|(v, _, _)| !applied.contains(v))
+            .map(|(v, n, _)| (*v, (*n).to_string()))
+            .collect(),
+        unknown: applied
+            .into_iter()
+            .filter(|v| !MIGRATIONS.iter().any(|(m, _, _)| m == v))
+            .collect(),
+    })
+}
+
 /// Applies every migration not yet applied. Safe to run from several processes at once on
 /// PostgreSQL (an advisory lock serialises them) and idempotent.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
@@ -217,6 +264,16 @@ pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     .await
     .context("cannot create the migrations table")?;
     drop(conn);
+    // An older binary must not run against a newer schema: it would write what the newer one
+    // no longer expects (docs/operations.md "Upgrades").
+    let status = schema_status(db).await?;
+    if !status.unknown.is_empty() {
+        anyhow::bail!(
+            "the database's schema is newer than this regua (it has migration(s) {:?}, this binary knows up to {}): install the newer regua",
+            status.unknown,
+            MIGRATIONS.last().map_or(0, |m| m.0)
+        );
+    }
     for &(version, name, sql) in MIGRATIONS {
         let mut tx = db.begin().await?;
         if db.backend == Backend::Postgres {

@@ -79,7 +79,7 @@ pub mod subscribers;
 pub mod webhooks;
 pub mod whatsapp;
 
-pub use migrate::{MIGRATIONS, migrate};
+pub use migrate::{MIGRATIONS, SchemaStatus, migrate, schema_status};
 
 use std::str::FromStr;
 
