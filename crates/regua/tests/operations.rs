@@ -83,6 +83,37 @@ async fn a_backup_of_a_live_database_holds_every_row_committed_before_it() {
         .await
         .unwrap();
     assert_eq!(invoices, 1);
+    drop(conn);
+    // Restore brings a fresh database back to that state (with a confirmation).
+    let fresh = format!("sqlite://{}", dir.path().join("restaurado.db").display());
+    assert!(
+        regua_at(&fresh, "2026-01-05", &["migrate"], &[])
+            .status
+            .success()
+    );
+    let ask = regua_at(
+        &fresh,
+        "2026-01-05",
+        &["restore", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(ask.status.code(), Some(2), "{}", output_text(&ask));
+    assert!(output_text(&ask).contains("--yes"));
+    let done = regua_at(
+        &fresh,
+        "2026-01-05",
+        &["restore", file.to_str().unwrap(), "--yes"],
+        &[],
+    );
+    assert!(done.status.success(), "{}", output_text(&done));
+    let restored = regua::store::Db::connect(&fresh).await.unwrap();
+    let mut conn = restored.pool.acquire().await.unwrap();
+    let ticks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tick'")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(ticks, in_copy, "the restored database is the backup");
+    drop(conn);
     // Never over an existing file.
     let again = regua_at(
         &t.url,

@@ -89,6 +89,15 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Bring the database back to a backup (stop Régua first). Without --yes, only says what
+    /// it would replace.
+    Restore {
+        /// The backup file (`regua backup --output`).
+        file: std::path::PathBuf,
+        /// Confirm: replace the database's contents with the backup.
+        #[arg(long)]
+        yes: bool,
+    },
     /// A consistent copy of the live database to a new file (SQLite: VACUUM INTO, checked
     /// with PRAGMA integrity_check; PostgreSQL: pg_dump --format=custom).
     Backup {
@@ -259,6 +268,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("pending {v:04}_{name}");
             }
             Ok(ExitCode::from(1))
+        }
+        Command::Restore { file, yes } => {
+            if !yes {
+                eprintln!(
+                    "this replaces everything in {} with {}; stop regua serve and the workers, then run again with --yes",
+                    store::redact_url(g.url()),
+                    file.display()
+                );
+                return Ok(ExitCode::from(2));
+            }
+            crate::backup::restore(g.url(), &file).await?;
+            // The restored database is migrated to this binary's schema like any other.
+            let db = g.db().await?;
+            drop(db);
+            println!(
+                "restored {} from {}",
+                store::redact_url(g.url()),
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Backup { output } => {
             let db = g.db().await?;
