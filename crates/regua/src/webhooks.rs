@@ -28,11 +28,19 @@ pub async fn deliver_due(
     key: Option<&MasterKey>,
     worker: &str,
 ) -> anyhow::Result<PassReport> {
-    let http = reqwest::Client::builder()
-        .user_agent(concat!("regua/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(crate::delivery::network_timeout_from_env())
-        .build()?;
+    let http = crate::delivery::http_client(crate::delivery::network_timeout_from_env());
+    deliver_due_with(&http, db, clock, key, worker).await
+}
+
+/// [`deliver_due`] with a client the caller keeps (the server's loop builds one, not one per
+/// pass).
+async fn deliver_due_with(
+    http: &reqwest::Client,
+    db: &Db,
+    clock: &Clock,
+    key: Option<&MasterKey>,
+    worker: &str,
+) -> anyhow::Result<PassReport> {
     let mut report = PassReport::default();
     loop {
         let now = clock.now_millis();
@@ -121,9 +129,10 @@ pub async fn run(
     stop: impl std::future::Future<Output = ()>,
 ) {
     let worker = format!("webhooks@{}", crate::delivery::default_worker_name());
+    let http = crate::delivery::http_client(crate::delivery::network_timeout_from_env());
     tokio::pin!(stop);
     loop {
-        if let Err(e) = deliver_due(db, clock, key.as_ref(), &worker).await {
+        if let Err(e) = deliver_due_with(&http, db, clock, key.as_ref(), &worker).await {
             tracing::error!(error = format!("{e:#}"), "webhook delivery failed");
         }
         tokio::select! {

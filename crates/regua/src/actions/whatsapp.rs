@@ -84,15 +84,6 @@ pub async fn remove_account(
     .await
 }
 
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("regua/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(crate::delivery::network_timeout_from_env())
-        .build()
-        .expect("an HTTP client with the built-in roots")
-}
-
 /// The templates the account's business account lists at Meta
 /// (`GET /{waba-id}/message_templates`), following its pages (at most 20).
 pub async fn templates(
@@ -105,7 +96,7 @@ pub async fn templates(
         .await
         .map_err(internal)?;
     drop(conn);
-    let http = http_client();
+    let http = crate::delivery::http_client(crate::delivery::network_timeout_from_env());
     let mut url = format!(
         "{}/{}/message_templates?limit=100",
         account.api_url, account.business_account_id

@@ -15,8 +15,8 @@ pub use channels::sms;
 
 pub use crate::domain::delivery::*;
 pub use crate::domain::{BadNoticeKey, NoticeKey};
-pub use channels::Accepted;
 pub use channels::email::{BuildError, MailTransport, build_message};
+pub use channels::{Accepted, http_client};
 pub use enqueue::{enqueue_invoice_email, enqueue_test_message};
 pub use policy::{Failure, MAX_ATTEMPTS, backoff_ms, classify_http, classify_smtp};
 pub use worker::{

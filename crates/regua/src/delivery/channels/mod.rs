@@ -22,6 +22,20 @@ use crate::domain::{Clock, Customer};
 use crate::secrets::MasterKey;
 use crate::store::{Db, channels::PushConfig};
 
+/// The HTTP client every outbound call of Régua uses (SMS gateways, FCM, Meta's Cloud API,
+/// webhooks): Régua's user agent, `timeout` for connecting and for the whole request, and no
+/// redirects — a gateway's headers carry its credentials, and a 3xx from a provider is an answer
+/// to log, not a place to send them.
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("regua/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .build()
+        .expect("an HTTP client with the built-in roots")
+}
+
 /// Where a notice goes on its channel, as re-checked right before sending.
 pub(super) enum Route<'a> {
     /// By e-mail, through this account, to this address.
@@ -100,15 +114,7 @@ impl Channels {
         concurrency: usize,
         timeout: Duration,
     ) -> Channels {
-        // No redirects: a gateway's headers carry its credentials, and a 3xx from an SMS
-        // provider or Google is an answer to log, not a place to send them.
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("regua/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(timeout)
-            .timeout(timeout)
-            .build()
-            .expect("an HTTP client with the built-in roots");
+        let http = http_client(timeout);
         Channels {
             email: email::EmailChannel::new(db.clone(), key.cloned(), concurrency, timeout),
             sms: sms::SmsChannel::new(db.clone(), key.cloned(), http.clone()),
