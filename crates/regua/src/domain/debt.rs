@@ -16,6 +16,13 @@ pub const MIN_DAYS_SUSPENDED_TO_TERMINATION: u16 = 60;
 /// contado da ciência do pagamento").
 pub const MAX_RESTORE_HOURS: u16 = 24;
 
+/// The calendar day `days` after `d` (every count of the clock is in calendar days, as the
+/// resolution writes them); `d` itself past the calendar's end.
+pub fn days_after(d: Date, days: u16) -> Date {
+    d.checked_add(jiff::Span::new().days(i64::from(days)))
+        .unwrap_or(d)
+}
+
 /// The ISP's policy ("Política de suspensão por inadimplência"); where the text leaves a
 /// choice, a setting with the legal floor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +161,11 @@ impl DebtState {
     /// From the stored name.
     pub fn parse(s: &str) -> Option<DebtState> {
         DebtState::ALL.into_iter().find(|d| d.as_str() == s)
+    }
+
+    /// The name on screen of a stored name (the name itself when it is not a state).
+    pub fn label_pt_of(s: &str) -> String {
+        DebtState::parse(s).map_or(s.to_string(), |d| d.label_pt().to_string())
     }
 }
 
@@ -330,15 +342,11 @@ pub fn trust_unlock(
     overdue_invoices: usize,
     today: Date,
 ) -> Result<Date, String> {
-    let plus = |d: Date, n: u16| {
-        d.checked_add(jiff::Span::new().days(i64::from(n)))
-            .unwrap_or(d)
-    };
     if policy.days == 0 {
         return Err("O provedor não oferece desbloqueio de confiança.".into());
     }
     if let Some(last) = last_unlock {
-        let next = plus(last, policy.every_days);
+        let next = days_after(last, policy.every_days);
         if today < next {
             return Err(format!(
                 "Você já usou o desbloqueio de confiança em {}; o próximo pode ser pedido a partir de {}.",
@@ -360,7 +368,7 @@ pub fn trust_unlock(
             "O desbloqueio de confiança só vale com uma fatura em atraso; há {overdue_invoices}."
         ));
     }
-    Ok(plus(today, policy.days))
+    Ok(days_after(today, policy.days))
 }
 
 /// The transitions a confirmation from the network or the ERP makes: `suspended` from

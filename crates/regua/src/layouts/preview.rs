@@ -164,10 +164,6 @@ pub fn debt_notice_vars(
     policy: &crate::domain::debt::DebtPolicy,
     today: Date,
 ) -> super::DebtNoticeVars {
-    let plus = |d: Date, days: u16| {
-        d.checked_add(jiff::Span::new().days(i64::from(days)))
-            .unwrap_or(d)
-    };
     let total: i64 = overdue.iter().map(|i| i.amount.cents()).sum();
     let months: Vec<String> = overdue
         .iter()
@@ -178,12 +174,12 @@ pub fn debt_notice_vars(
         .collect();
     let mut months_unique = months.clone();
     months_unique.dedup();
-    let suspension = plus(today, policy.suspension_after_notice_days);
+    let suspension = crate::domain::debt::days_after(today, policy.suspension_after_notice_days);
     let termination = match purpose {
         crate::domain::Purpose::TerminationNotice => {
-            plus(today, policy.termination_after_notice_days)
+            crate::domain::debt::days_after(today, policy.termination_after_notice_days)
         }
-        _ => plus(
+        _ => crate::domain::debt::days_after(
             suspension,
             policy.termination_notice_after_suspension_days + policy.termination_after_notice_days,
         ),

@@ -8,6 +8,21 @@ use super::invoices::{INVOICE_COLUMNS, invoice_from_row};
 use crate::domain::auth::{new_token, token_hash};
 use crate::domain::{Customer, CustomerId, Invoice, InvoiceId};
 
+/// The contracts of every customer whose CPF/CNPJ is `document`, each with its customer's
+/// external id: what a subscriber of the portal or the app may act on.
+pub async fn contracts_of_document(
+    conn: &mut AnyConnection,
+    document: &str,
+) -> anyhow::Result<Vec<(crate::domain::Contract, String)>> {
+    let mut out = Vec::new();
+    for c in customers_with_document(conn, document).await? {
+        for k in super::parties::list_contracts_of_customer(conn, c.id).await? {
+            out.push((k, c.external_id.clone()));
+        }
+    }
+    Ok(out)
+}
+
 /// The customers whose CPF/CNPJ is `document` (digits), most recently updated first.
 pub async fn customers_with_document(
     conn: &mut AnyConnection,

@@ -271,16 +271,11 @@ async fn trust_unlock(
     respond(
         async {
             let mut conn = state.db.pool.acquire().await?;
-            let mut found = None;
-            for c in
-                store::subscribers::customers_with_document(&mut conn, &client.document).await?
-            {
-                for k in store::parties::list_contracts_of_customer(&mut conn, c.id).await? {
-                    if k.external_id == id {
-                        found = Some((k.id, c.external_id.clone()));
-                    }
-                }
-            }
+            let found = store::subscribers::contracts_of_document(&mut conn, &client.document)
+                .await?
+                .into_iter()
+                .find(|(k, _)| k.external_id == id)
+                .map(|(k, customer)| (k.id, customer));
             drop(conn);
             let Some((contract, customer)) = found else {
                 return Err(ApiError::not_found("contract"));

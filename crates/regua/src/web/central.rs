@@ -604,25 +604,23 @@ async fn suspended_for_debt(
 ) -> anyhow::Result<Vec<minijinja::Value>> {
     use crate::domain::debt::DebtState;
     let mut out = Vec::new();
-    for c in store::subscribers::customers_with_document(conn, document).await? {
-        for k in store::parties::list_contracts_of_customer(conn, c.id).await? {
-            let Some(row) = store::debt::get(conn, k.id).await? else {
-                continue;
-            };
-            let on_trust = row
-                .record
-                .trust_until
-                .filter(|_| matches!(row.record.state, DebtState::RestoreDue | DebtState::Regular));
-            if matches!(
-                row.record.state,
-                DebtState::SuspensionDue | DebtState::Suspended
-            ) || on_trust.is_some()
-            {
-                out.push(minijinja::context! {
-                    contract => k.external_id.clone(), plan => k.plan.clone(),
-                    until => on_trust.map(format_date),
-                });
-            }
+    for (k, _) in store::subscribers::contracts_of_document(conn, document).await? {
+        let Some(row) = store::debt::get(conn, k.id).await? else {
+            continue;
+        };
+        let on_trust = row
+            .record
+            .trust_until
+            .filter(|_| matches!(row.record.state, DebtState::RestoreDue | DebtState::Regular));
+        if matches!(
+            row.record.state,
+            DebtState::SuspensionDue | DebtState::Suspended
+        ) || on_trust.is_some()
+        {
+            out.push(minijinja::context! {
+                contract => k.external_id.clone(), plan => k.plan.clone(),
+                until => on_trust.map(format_date),
+            });
         }
     }
     Ok(out)
@@ -651,14 +649,11 @@ pub(super) async fn trust_unlock(
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
         // Only a contract of this subscriber's document.
-        let mut contract = None;
-        for c in store::subscribers::customers_with_document(&mut conn, &session.document).await? {
-            for k in store::parties::list_contracts_of_customer(&mut conn, c.id).await? {
-                if k.external_id == form.contract {
-                    contract = Some((k.id, c.external_id.clone()));
-                }
-            }
-        }
+        let contract = store::subscribers::contracts_of_document(&mut conn, &session.document)
+            .await?
+            .into_iter()
+            .find(|(k, _)| k.external_id == form.contract)
+            .map(|(k, customer)| (k.id, customer));
         drop(conn);
         let Some((id, customer)) = contract else {
             return Ok(message_page(

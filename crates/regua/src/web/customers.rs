@@ -387,7 +387,7 @@ async fn page_with(
         // The suspension clock's transitions (docs/debt.md): the evidence a complaint needs.
         for k in store::parties::list_contracts_of_customer(&mut conn, customer.id).await? {
             for e in store::debt::events(&mut conn, k.id).await? {
-                let label = |s: &str| crate::domain::debt::DebtState::parse(s).map_or(s.to_string(), |d| d.label_pt().to_string());
+                let label = crate::domain::debt::DebtState::label_pt_of;
                 timeline.push((e.at, format!("Inadimplência do contrato {}: {} → {} — {} ({})", k.external_id, label(&e.from), label(&e.to), e.detail, super::actor_pt(&e.actor))));
             }
         }

@@ -47,11 +47,7 @@ async fn lines(
     .await?;
     let customer_ids: Vec<_> = contracts.iter().map(|k| k.customer_id).collect();
     let customers = store::parties::get_customers(&mut conn, &customer_ids).await?;
-    let plus = |d: jiff::civil::Date, days: u16| {
-        d.checked_add(jiff::Span::new().days(i64::from(days)))
-            .map(format_date)
-            .unwrap_or_default()
-    };
+    let plus = |d, days| format_date(crate::domain::debt::days_after(d, days));
     let now = state.clock.now_millis();
     let out = rows
         .into_iter()
@@ -138,7 +134,7 @@ pub(super) async fn show(
         let mut conn = state.db.pool.acquire().await?;
         let counts = store::debt::counts(&mut conn).await?;
         drop(conn);
-        let label = |s: &str| DebtState::parse(s).map_or(s.to_string(), |d| d.label_pt().to_string());
+        let label = DebtState::label_pt_of;
         Ok(state.render(
             "debt.html",
             minijinja::context! {
