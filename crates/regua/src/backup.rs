@@ -45,6 +45,10 @@ pub async fn backup(db: &Db, url: &str, output: &std::path::Path) -> anyhow::Res
                     .await?,
                 0,
             )?;
+            drop(conn);
+            // Closed before anything else touches the file: the last connection to close
+            // checkpoints and removes the copy's -wal and -shm, so the backup is one file.
+            copy.pool.close().await;
             anyhow::ensure!(
                 check == "ok",
                 "the copy fails PRAGMA integrity_check: {check}"
@@ -64,6 +68,83 @@ pub async fn backup(db: &Db, url: &str, output: &std::path::Path) -> anyhow::Res
         path: output.to_path_buf(),
         bytes: std::fs::metadata(output)?.len(),
     })
+}
+
+/// The nightly backup: a backup into `dir` named `regua-YYYYMMDDTHHMMSSZ.db` (`.dump` on
+/// PostgreSQL) after `now`, written under a `.partial` name and renamed once checked, so a
+/// backup cut short never counts as one; then only the newest `keep` of Régua's backups in
+/// `dir` are kept (files of other names are left alone). Returns the backup and what was removed.
+pub async fn backup_into(
+    db: &Db,
+    url: &str,
+    dir: &std::path::Path,
+    keep: usize,
+    now: jiff::Timestamp,
+) -> anyhow::Result<(BackupReport, Vec<std::path::PathBuf>)> {
+    anyhow::ensure!(keep >= 1, "--keep must be at least 1");
+    anyhow::ensure!(dir.is_dir(), "{} is not a folder", dir.display());
+    let extension = match db.backend {
+        Backend::Sqlite => "db",
+        Backend::Postgres => "dump",
+    };
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let name = format!("{BACKUP_PREFIX}{stamp}.{extension}");
+    let partial = dir.join(format!("{name}.partial"));
+    let _ = std::fs::remove_file(&partial);
+    let done = backup(db, url, &partial).await;
+    let report = match done {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    let path = dir.join(&name);
+    anyhow::ensure!(!path.exists(), "{} exists already", path.display());
+    std::fs::rename(&partial, &path)?;
+    let mut ours: Vec<std::path::PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| is_backup_name(p))
+        .collect();
+    ours.sort();
+    let excess = ours.len().saturating_sub(keep);
+    let mut removed = Vec::new();
+    for old in ours.into_iter().take(excess) {
+        std::fs::remove_file(&old)?;
+        removed.push(old);
+    }
+    Ok((
+        BackupReport {
+            path,
+            bytes: report.bytes,
+        },
+        removed,
+    ))
+}
+
+const BACKUP_PREFIX: &str = "regua-";
+
+/// `regua-20261207T030000Z.db` or `.dump`: the names [`backup_into`] writes (and prunes).
+fn is_backup_name(path: &std::path::Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let Some(rest) = name.strip_prefix(BACKUP_PREFIX) else {
+        return false;
+    };
+    let Some(stamp) = rest
+        .strip_suffix(".db")
+        .or_else(|| rest.strip_suffix(".dump"))
+    else {
+        return false;
+    };
+    stamp.len() == 16
+        && stamp.ends_with('Z')
+        && stamp.as_bytes()[8] == b'T'
+        && stamp
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 8 || i == 15 || b.is_ascii_digit())
 }
 
 /// Brings the database at `url` back to the backup `file`. SQLite: the backup must pass

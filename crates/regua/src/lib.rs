@@ -9,6 +9,7 @@ pub mod backup;
 pub mod bench;
 pub mod bounce;
 pub mod cli;
+pub mod config;
 pub mod debt;
 pub mod delivery;
 pub mod demo;

@@ -2,16 +2,25 @@
 
 #![forbid(unsafe_code)]
 
-use clap::Parser as _;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     quiet_on_closed_pipe();
-    let cli = regua::cli::Cli::parse();
+    let cli = match regua::cli::parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("error: configuration file {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("REGUA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("REGUA_LOG").unwrap_or_else(|_| {
+                regua::config::get()
+                    .log
+                    .as_deref()
+                    .and_then(|f| tracing_subscriber::EnvFilter::try_new(f).ok())
+                    .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("warn"))
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

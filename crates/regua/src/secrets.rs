@@ -11,6 +11,18 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 /// The environment variable holding the master key.
 pub const SECRET_KEY_ENV: &str = "REGUA_SECRET_KEY";
 
+/// The variable naming a file that holds the master key (what `secret_key_file` sets in the
+/// configuration file): a key in a file readable by `regua` only, not in the environment.
+pub const SECRET_KEY_FILE_ENV: &str = "REGUA_SECRET_KEY_FILE";
+
+static KEY_FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Names the key file of the configuration file (`secret_key_file`), read when neither
+/// variable is set. The first call wins.
+pub fn set_key_file(path: std::path::PathBuf) {
+    let _ = KEY_FILE.set(path);
+}
+
 /// A secret in clear, in memory only. `Debug` and `Display` print `***`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -44,12 +56,15 @@ impl std::fmt::Display for Secret {
 pub enum SecretError {
     /// No master key configured.
     #[error(
-        "{SECRET_KEY_ENV} is not set: generate one with `regua secret-key` and set it in the environment of every regua process"
+        "{SECRET_KEY_ENV} is not set: generate one with `regua secret-key` and name its file in secret_key_file (regua.toml) or {SECRET_KEY_FILE_ENV}, or set {SECRET_KEY_ENV} in the environment of every regua process"
     )]
     NoKey,
     /// The master key is malformed.
     #[error("{SECRET_KEY_ENV} must be 32 bytes as 64 hex digits or base64")]
     BadKey,
+    /// The key file named by `REGUA_SECRET_KEY_FILE` or `secret_key_file` cannot be read.
+    #[error("cannot read the master key file {0}")]
+    KeyFile(String),
     /// The sealed value does not open with this key (another key, or tampered).
     #[error(
         "a stored secret cannot be decrypted with the configured {SECRET_KEY_ENV} (was the key changed?)"
@@ -83,11 +98,24 @@ impl MasterKey {
         Ok(MasterKey(key.into()))
     }
 
-    /// The key from `REGUA_SECRET_KEY`.
+    /// The key from `REGUA_SECRET_KEY`, else from the file `REGUA_SECRET_KEY_FILE` names,
+    /// else from the configuration's `secret_key_file` ([`set_key_file`]).
     pub fn from_env() -> Result<MasterKey, SecretError> {
         match std::env::var(SECRET_KEY_ENV) {
-            Ok(v) if !v.trim().is_empty() => MasterKey::parse(&v),
-            _ => Err(SecretError::NoKey),
+            Ok(v) if !v.trim().is_empty() => return MasterKey::parse(&v),
+            _ => {}
+        }
+        let file = std::env::var_os(SECRET_KEY_FILE_ENV)
+            .filter(|f| !f.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| KEY_FILE.get().cloned());
+        match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| SecretError::KeyFile(format!("{}: {e}", path.display())))?;
+                MasterKey::parse(&text)
+            }
+            None => Err(SecretError::NoKey),
         }
     }
 

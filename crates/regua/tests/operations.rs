@@ -170,3 +170,186 @@ async fn migrate_check_says_what_is_pending_and_refuses_a_newer_schema() {
         output_text(&any)
     );
 }
+
+/// `regua` with only the variables given: none of the test process's `REGUA_*`.
+fn bare(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_regua"));
+    cmd.args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("REGUA_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("REGUA_TODAY", "2026-01-05");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configuration_file_is_read_by_every_command_and_variables_and_flags_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = d.join("secret.key");
+    std::fs::write(&key, format!("{}\n", "5e".repeat(32))).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let backups = d.join("backups");
+    std::fs::create_dir(&backups).unwrap();
+    let config = d.join("regua.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"sqlite://{}\"\ntimezone = \"America/Manaus\"\nsecret_key_file = \"{}\"\n\n[backup]\ndir = \"{}\"\nkeep = 2\n",
+            d.join("conf.db").display(),
+            key.display(),
+            backups.display()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let check = bare(&["--config", cfg, "config", "check"], &[]);
+    assert_eq!(check.status.code(), Some(0), "{}", output_text(&check));
+    assert_eq!(output_text(&check), format!("{cfg}: ok\n"));
+
+    // The database of the file, found through REGUA_CONFIG as through --config.
+    let migrate = bare(&["migrate"], &[("REGUA_CONFIG", cfg)]);
+    assert!(migrate.status.success(), "{}", output_text(&migrate));
+    assert!(d.join("conf.db").exists());
+    // The master key from secret_key_file: sealing a webhook secret needs it.
+    let add = bare(
+        &[
+            "webhook",
+            "add",
+            "--url",
+            "https://erp.example/hook",
+            "--events",
+            "invoice.paid",
+        ],
+        &[("REGUA_CONFIG", cfg)],
+    );
+    assert!(add.status.success(), "{}", output_text(&add));
+    let without_key = bare(
+        &[
+            "--database",
+            &format!("sqlite://{}", d.join("conf.db").display()),
+            "webhook",
+            "add",
+            "--url",
+            "https://erp.example/other",
+            "--events",
+            "invoice.paid",
+        ],
+        &[("REGUA_CONFIG", "/dev/null")],
+    );
+    assert!(
+        output_text(&without_key).contains("REGUA_SECRET_KEY is needed"),
+        "{}",
+        output_text(&without_key)
+    );
+    // A variable overrides the file; a flag overrides both.
+    let other = format!("sqlite://{}", d.join("env.db").display());
+    assert!(
+        bare(
+            &["migrate"],
+            &[("REGUA_CONFIG", cfg), ("REGUA_DATABASE_URL", &other)]
+        )
+        .status
+        .success()
+    );
+    assert!(d.join("env.db").exists());
+    let flag = format!("sqlite://{}", d.join("flag.db").display());
+    assert!(
+        bare(
+            &["--database", &flag, "migrate"],
+            &[("REGUA_CONFIG", cfg), ("REGUA_DATABASE_URL", &other)]
+        )
+        .status
+        .success()
+    );
+    assert!(d.join("flag.db").exists());
+
+    // The nightly backup: into [backup] dir, keeping the newest two.
+    let mut written = Vec::new();
+    for _ in 0..3 {
+        let b = bare(&["backup"], &[("REGUA_CONFIG", cfg)]);
+        assert!(b.status.success(), "{}", output_text(&b));
+        written.push(
+            output_text(&b)
+                .lines()
+                .next()
+                .unwrap()
+                .strip_prefix("backup written to ")
+                .unwrap()
+                .split(" (")
+                .next()
+                .unwrap()
+                .to_string(),
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    std::fs::write(backups.join("notes.txt"), "not a backup").unwrap();
+    let mut left: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    left.sort();
+    let mut expected = written[1..].to_vec();
+    expected.push(backups.join("notes.txt").display().to_string());
+    expected.sort();
+    assert_eq!(
+        left, expected,
+        "the oldest removed, no -wal or .partial left"
+    );
+    let kept = regua::store::Db::connect(&format!("sqlite://{}", written[2]))
+        .await
+        .unwrap();
+    assert!(
+        regua::store::schema_status(&kept)
+            .await
+            .unwrap()
+            .pending
+            .is_empty()
+    );
+
+    // A misspelt key: every command refuses, naming it; config check lists each problem.
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"sqlite://{}\"\ntimezone = \"America/Manaus\"\n[serve]\nbnid = \"0.0.0.0:80\"\n",
+            d.join("conf.db").display()
+        ),
+    )
+    .unwrap();
+    let refused = bare(&["migrate"], &[("REGUA_CONFIG", cfg)]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        output_text(&refused).contains(&format!("{cfg}: serve.bnid: ")),
+        "{}",
+        output_text(&refused)
+    );
+    assert!(output_text(&refused).contains("unknown field `bnid`"));
+    std::fs::write(
+        &config,
+        "timezone = \"America/Sao_Pablo\"\nsecret_key_file = \"/nonexistent/regua.key\"\n",
+    )
+    .unwrap();
+    let check = bare(&["config", "check", "--config", cfg], &[]);
+    assert_eq!(check.status.code(), Some(1));
+    let text = output_text(&check);
+    assert!(
+        text.contains(&format!(
+            "{cfg}: timezone: unknown time zone \"America/Sao_Pablo\""
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{cfg}: secret_key_file: cannot read /nonexistent/regua.key"
+        )),
+        "{text}"
+    );
+}

@@ -47,6 +47,10 @@ pub struct Global {
     /// The ISP's time zone (IANA name).
     #[arg(long, global = true, env = "REGUA_TIMEZONE", default_value = crate::DEFAULT_TIME_ZONE)]
     pub timezone: String,
+    /// The configuration file (default: REGUA_CONFIG, else /etc/regua/regua.toml when present).
+    /// Its values are defaults: REGUA_* variables and flags override them.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// Act as if today were this date (YYYY-MM-DD or dd/mm/aaaa), for simulations and tests.
     #[arg(long, global = true, env = "REGUA_TODAY", value_parser = parse_date_arg)]
     pub today: Option<jiff::civil::Date>,
@@ -102,9 +106,19 @@ pub enum Command {
     /// with PRAGMA integrity_check; PostgreSQL: pg_dump --format=custom).
     Backup {
         /// The file to write (must not exist).
+        #[arg(long, conflicts_with = "dir")]
+        output: Option<std::path::PathBuf>,
+        /// Write `regua-YYYYMMDD-HHMMSS.db` (PostgreSQL: `.dump`) into this folder instead, then
+        /// keep only the newest --keep backups there (the nightly backup; `[backup] dir`).
         #[arg(long)]
-        output: std::path::PathBuf,
+        dir: Option<std::path::PathBuf>,
+        /// With --dir: how many backups to keep (older ones are deleted).
+        #[arg(long, default_value_t = 14)]
+        keep: usize,
     },
+    /// The configuration file: `regua config check` validates it, naming each key at fault.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Import customers, contracts, invoices or payments from a CSV file (all or nothing).
     Import {
         /// What the file holds.
@@ -237,6 +251,75 @@ pub enum Command {
     Layout(layout_cmd::LayoutCmd),
 }
 
+/// `regua config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Validate the configuration file: exit 0 when it can be used, 1 naming each key at
+    /// fault and why (unknown keys, wrong types, unreadable key files, unknown time zone…).
+    Check,
+}
+
+/// Parses the command line with the configuration file's values as defaults (`crate::config`).
+/// A file that cannot be used stops every command but `regua config check`, which reports it.
+pub fn parse() -> Result<Cli, crate::config::ConfigError> {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let located = crate::config::locate(&args);
+    let loaded = match &located {
+        Some((path, named)) if *named || path.exists() => {
+            Some(crate::config::read(path).map(|c| (path.clone(), c)))
+        }
+        _ => None,
+    };
+    let checking = args
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .collect::<Vec<_>>();
+    let checking = checking.windows(2).any(|w| w == ["config", "check"]);
+    let cmd = match &loaded {
+        Some(Ok((_, config))) => crate::config::apply(Cli::command(), config),
+        Some(Err(e)) if !checking => return Err(e.clone()),
+        _ => Cli::command(),
+    };
+    let matches = cmd.get_matches_from(&args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some(Ok((path, config))) = loaded {
+        crate::config::install(Some(path), config);
+    }
+    Ok(cli)
+}
+
+/// `regua config check`: exit 0 when usable, 1 with each problem on its own line.
+fn config_check(g: &Global) -> ExitCode {
+    let Some((path, named)) = g
+        .config
+        .clone()
+        .map(|p| (p, true))
+        .or_else(|| crate::config::locate(&[]))
+    else {
+        println!(
+            "no configuration file ({} is absent, REGUA_CONFIG unset): built-in defaults and REGUA_* variables apply",
+            crate::config::DEFAULT_CONFIG_PATH
+        );
+        return ExitCode::SUCCESS;
+    };
+    let _ = named;
+    let shown = path.display().to_string();
+    let problems = match crate::config::read(&path) {
+        Ok(config) => crate::config::check(&shown, &config),
+        Err(e) => vec![e],
+    };
+    if problems.is_empty() {
+        println!("{shown}: ok");
+        return ExitCode::SUCCESS;
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    ExitCode::from(1)
+}
+
 /// `cli: USER`: who a command-line change is recorded as.
 pub(super) fn actor() -> crate::domain::Actor {
     crate::domain::Actor::Cli(std::env::var("USER").unwrap_or_else(|_| "operator".into()))
@@ -289,12 +372,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Backup { output } => {
+        Command::Backup { output, dir, keep } => {
             let db = g.db().await?;
-            let r = crate::backup::backup(&db, g.url(), &output).await?;
+            let (r, removed) = match (output, dir) {
+                (Some(output), _) => (crate::backup::backup(&db, g.url(), &output).await?, vec![]),
+                (None, Some(dir)) => {
+                    crate::backup::backup_into(&db, g.url(), &dir, keep, jiff::Timestamp::now())
+                        .await?
+                }
+                (None, None) => {
+                    eprintln!(
+                        "regua backup: --output FILE or --dir DIR (or [backup] dir in the configuration file)"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+            };
             println!("backup written to {} ({} bytes)", r.path.display(), r.bytes);
+            for old in removed {
+                println!("removed {}", old.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config(ConfigCmd::Check) => Ok(config_check(g)),
         Command::Migrate { check: false } => {
             let db = g.db().await?;
             println!(

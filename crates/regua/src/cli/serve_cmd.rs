@@ -47,6 +47,28 @@ pub struct ServeArgs {
 }
 
 pub(super) async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // The service refuses a configuration `regua config check` would refuse, rather than
+    // running on half of it.
+    if let Some(path) = crate::config::loaded_path() {
+        let problems = crate::config::check(&path.display().to_string(), crate::config::get());
+        if !problems.is_empty() {
+            for p in &problems {
+                eprintln!("configuration file {p}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let metrics_token = match (
+        args.metrics_token,
+        std::env::var_os("REGUA_METRICS_TOKEN_FILE")
+            .filter(|f| !f.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| crate::config::get().metrics_token_file.clone()),
+    ) {
+        (Some(token), _) => Some(token),
+        (None, Some(file)) => Some(crate::config::read_secret_file(&file)?),
+        (None, None) => None,
+    };
     let db = g.db().await?;
     let options = crate::server::ServeOptions {
         bind: args.bind,
@@ -54,7 +76,7 @@ pub(super) async fn serve(g: &Global, args: ServeArgs) -> anyhow::Result<ExitCod
         scheduler_tick: (!args.no_scheduler)
             .then(|| std::time::Duration::from_secs(args.tick_seconds.max(1))),
         secure_cookies: args.secure_cookies,
-        metrics: crate::web::MetricsAccess::from_options(args.metrics_token, args.metrics_open),
+        metrics: crate::web::MetricsAccess::from_options(metrics_token, args.metrics_open),
         bounce_poll: (args.bounce_poll_seconds > 0)
             .then(|| std::time::Duration::from_secs(args.bounce_poll_seconds)),
         bounce_smtp: args.bounce_smtp,

@@ -59,12 +59,16 @@ pub const DEFAULT_NETWORK_TIMEOUT: Duration = Duration::from_secs(30);
 /// buttons.
 pub const NETWORK_TIMEOUT_ENV: &str = "REGUA_NETWORK_TIMEOUT_SECONDS";
 
-/// The network timeout from [`NETWORK_TIMEOUT_ENV`], or [`DEFAULT_NETWORK_TIMEOUT`].
+/// The network timeout from [`NETWORK_TIMEOUT_ENV`], else the configuration file's
+/// `network_timeout_seconds`, else [`DEFAULT_NETWORK_TIMEOUT`].
 pub fn network_timeout_from_env() -> Duration {
     std::env::var(NETWORK_TIMEOUT_ENV)
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|s| *s > 0)
+        .or(crate::config::get()
+            .network_timeout_seconds
+            .filter(|s| *s > 0))
         .map_or(DEFAULT_NETWORK_TIMEOUT, Duration::from_secs)
 }
 

@@ -91,12 +91,13 @@ struct LoginBody {
 async fn create_session(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     respond(
         async {
             let b: LoginBody = parse_json(&body)?;
-            let client = super::client_of(Some(peer));
+            let client = super::client_of(peer, &headers);
             match self_service::login(&state.db, &state.clock, &b.document, &b.password, &client)
                 .await?
             {

@@ -220,7 +220,7 @@ pub(super) async fn login(
             &form.next,
         );
     }
-    let client = super::client_of(Some(peer));
+    let client = super::client_of(peer, &headers);
     let result: anyhow::Result<Response> = async {
         match self_service::login(
             &state.db,
@@ -401,7 +401,7 @@ async fn request_access_now(
             &form.documento,
         );
     };
-    let client = super::client_of(Some(peer));
+    let client = super::client_of(peer, headers);
     match self_service::reserve_access_request(&state.db, &state.clock, &client).await {
         Ok(true) => {}
         Ok(false) => {

@@ -90,7 +90,7 @@ pub(super) async fn login(
             &form.next,
         );
     }
-    let client = super::client_of(Some(peer));
+    let client = super::client_of(peer, &headers);
     let now = state.clock.now_millis();
     let result: anyhow::Result<Response> = async {
         let limits = crate::actions::logins::LoginLimits {

@@ -227,6 +227,44 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api::routes())
         .merge(app_api::routes())
         .with_state(state)
+        .layer(axum::middleware::from_fn(secure_cookies_behind_https))
+}
+
+/// Behind a TLS proxy (docs/https.md) every cookie is `Secure`, whether or not `serve` was
+/// told `--secure-cookies`: a request the proxy marks `X-Forwarded-Proto: https` gets its
+/// `Set-Cookie`s flagged. A client that sends the header itself over plain HTTP only makes its
+/// own cookie stricter.
+async fn secure_cookies_behind_https(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let https = request
+        .headers()
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
+    let mut response = next.run(request).await;
+    if https {
+        let headers = response.headers_mut();
+        let cookies: Vec<HeaderValue> = headers
+            .get_all(axum::http::header::SET_COOKIE)
+            .iter()
+            .map(|v| match v.to_str() {
+                Ok(s) if !s.ends_with("; Secure") && !s.contains("; Secure;") => {
+                    HeaderValue::from_str(&format!("{s}; Secure")).unwrap_or_else(|_| v.clone())
+                }
+                _ => v.clone(),
+            })
+            .collect();
+        if !cookies.is_empty() {
+            headers.remove(axum::http::header::SET_COOKIE);
+            for c in cookies {
+                headers.append(axum::http::header::SET_COOKIE, c);
+            }
+        }
+    }
+    response
 }
 
 /// The value of a cookie in the request.
@@ -476,9 +514,24 @@ impl FromRequestParts<Arc<AppState>> for Session {
     }
 }
 
-/// The client's address for throttling (the peer of the connection).
-pub fn client_of(addr: Option<SocketAddr>) -> String {
-    addr.map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+/// The client's address for throttling: the peer of the connection, except behind a reverse
+/// proxy on the same machine (a loopback peer, docs/https.md), where it is the last address of
+/// `X-Forwarded-For` — the one the proxy appended, which a client cannot forge. Without this,
+/// every subscriber behind the proxy would share one failure budget.
+pub fn client_of(peer: SocketAddr, headers: &HeaderMap) -> String {
+    if peer.ip().is_loopback()
+        && let Some(forwarded) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|a| !a.is_empty())
+        && let Ok(ip) = forwarded.parse::<std::net::IpAddr>()
+    {
+        return ip.to_string();
+    }
+    peer.ip().to_string()
 }
 
 /// Percent-encodes everything but unreserved characters and `/`.
@@ -507,5 +560,32 @@ pub fn safe_next(next: &str) -> &str {
         next
     } else {
         "/"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_forwarded_address_counts_only_from_a_local_proxy() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.7"),
+        );
+        let local: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let remote: SocketAddr = "198.51.100.9:50000".parse().unwrap();
+        // The proxy appended the real peer last; what the client wrote before it is ignored.
+        assert_eq!(client_of(local, &headers), "203.0.113.7");
+        // A client connecting directly cannot choose its address.
+        assert_eq!(client_of(remote, &headers), "198.51.100.9");
+        assert_eq!(client_of(local, &HeaderMap::new()), "127.0.0.1");
+        let mut junk = HeaderMap::new();
+        junk.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("not-an-address"),
+        );
+        assert_eq!(client_of(local, &junk), "127.0.0.1");
     }
 }
