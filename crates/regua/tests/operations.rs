@@ -353,3 +353,141 @@ async fn the_configuration_file_is_read_by_every_command_and_variables_and_flags
         "{text}"
     );
 }
+
+/// Every table's row count, as the test counts them itself.
+async fn row_counts(db: &regua::store::Db, tables: &[String]) -> Vec<(String, i64)> {
+    let mut conn = db.pool.acquire().await.unwrap();
+    let mut out = Vec::new();
+    for t in tables {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {t}")))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        out.push((t.clone(), n));
+    }
+    out
+}
+
+/// The portal as the demo's subscriber sees it: the list of invoices and each invoice's page,
+/// without the per-session CSRF token.
+async fn portal_pages(db: &regua::store::Db, document: &str, password: &str) -> Vec<String> {
+    let pages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let out = pages.clone();
+    let (document, password) = (document.to_string(), password.to_string());
+    with_server_at(db, "2026-11-22", |addr| async move {
+        let (cookie, csrf) = common::http::portal_session(addr, &document, &password).await;
+        let list = common::http::http(addr, "GET", "/central/faturas", &cookie, "").await;
+        assert_eq!(list.status, 200);
+        let mut seen = vec![list.body.replace(&csrf, "CSRF")];
+        let links: Vec<String> = list
+            .body
+            .split("href=\"/central/faturas/")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().to_string())
+            .collect();
+        assert!(!links.is_empty(), "the subscriber has invoices");
+        for link in links {
+            let page = common::http::http(
+                addr,
+                "GET",
+                &format!("/central/faturas/{link}"),
+                &cookie,
+                "",
+            )
+            .await;
+            seen.push(format!(
+                "{} {}",
+                page.status,
+                page.body.replace(&csrf, "CSRF")
+            ));
+        }
+        out.lock().unwrap().extend(seen);
+    })
+    .await;
+    pages.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_database_moves_to_postgresql_with_every_row_and_the_same_portal() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::process::Command::new(env!("CARGO_BIN_EXE_regua"))
+        .args(["demo", "--customers", "60", "--no-serve"])
+        .current_dir(dir.path())
+        .env_remove("REGUA_DATABASE_URL")
+        .env("REGUA_CONFIG", "/dev/null")
+        .env("REGUA_TODAY", "2026-11-22")
+        .output()
+        .unwrap();
+    assert!(demo.status.success(), "{}", output_text(&demo));
+    let url = format!("sqlite://{}", dir.path().join("regua-demo.db").display());
+    let source = regua::store::Db::connect_and_migrate(&url).await.unwrap();
+    let (document, password) = regua::demo::reset_subscriber(&source, &clock_on("2026-11-22"))
+        .await
+        .unwrap();
+    let target = postgres().await;
+
+    // Not into SQLite, not from a database of the wrong kind.
+    let wrong = regua_at(&url, "2026-11-22", &["migrate", "--to", &url], &[]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", output_text(&wrong));
+
+    let out = regua_at(&url, "2026-11-22", &["migrate", "--to", &target.url], &[]);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("copied ") && last.contains("row counts and SHA-256 checksums match"),
+        "{text}"
+    );
+    // Every table of the source, each line TABLE, rows, rows, sha256, ok.
+    let mut conn = source.pool.acquire().await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'regua_schema_migrations' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    let mut listed: Vec<String> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 5, "{l}");
+            assert_eq!(f[1], f[2], "{l}");
+            assert_eq!(f[3].len(), 64, "{l}");
+            assert_eq!(f[4], "ok", "{l}");
+            f[0].to_string()
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, tables);
+    let before = row_counts(&source, &tables).await;
+    assert_eq!(before, row_counts(&target.db, &tables).await);
+    let customers = before.iter().find(|(t, _)| t == "customers").unwrap().1;
+    assert_eq!(customers, 60);
+    assert!(before.iter().find(|(t, _)| t == "notices").unwrap().1 > 0);
+
+    // The same portal, on the new engine.
+    let on_sqlite = portal_pages(&source, &document, &password).await;
+    let on_postgres = portal_pages(&target.db, &document, &password).await;
+    assert_eq!(on_sqlite.len(), on_postgres.len());
+    for (a, b) in on_sqlite.iter().zip(&on_postgres) {
+        assert_eq!(a, b);
+    }
+
+    // The ids go on where they stopped: a new customer is taken.
+    import_ok(
+        &target.db,
+        regua::import::ImportKind::Customers,
+        "external_id,name,document,email,mobile_phone\nNOVO1,Cliente Novo,111.444.777-35,novo@exemplo.com.br,\n",
+    )
+    .await;
+    // And a second copy into the same database is refused: it is in use now.
+    let again = regua_at(&url, "2026-11-22", &["migrate", "--to", &target.url], &[]);
+    assert!(!again.status.success());
+    assert!(
+        output_text(&again).contains("the target database is in use"),
+        "{}",
+        output_text(&again)
+    );
+}

@@ -90,8 +90,12 @@ pub enum Command {
     /// or whether the database is newer than this binary (exit 2), changing nothing.
     Migrate {
         /// Change nothing: list pending migrations.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "to")]
         check: bool,
+        /// Copy this (SQLite) database into a new PostgreSQL database, every table, verified
+        /// by row counts and SHA-256 checksums; nothing is committed unless all verify.
+        #[arg(long, value_name = "POSTGRES_URL")]
+        to: Option<String>,
     },
     /// Bring the database back to a backup (stop Régua first). Without --yes, only says what
     /// it would replace.
@@ -330,7 +334,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
         Command::Demo(args) => serve_cmd::demo(g, args).await,
-        Command::Migrate { check: true } => {
+        Command::Migrate { check: true, .. } => {
             let db = Db::connect(g.url()).await?;
             let status = store::schema_status(&db).await?;
             if !status.unknown.is_empty() {
@@ -394,7 +398,42 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config(ConfigCmd::Check) => Ok(config_check(g)),
-        Command::Migrate { check: false } => {
+        Command::Migrate {
+            check: false,
+            to: Some(to),
+        } => {
+            let source = g.db().await?;
+            if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+                eprintln!("--to: a PostgreSQL URL (postgres://USER:PASS@HOST/DB)");
+                return Ok(ExitCode::from(2));
+            }
+            if source.backend != store::Backend::Sqlite {
+                eprintln!(
+                    "--to: the database to copy from must be SQLite (this one is PostgreSQL: use pg_dump)"
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let target = Db::connect_and_migrate(&to).await?;
+            let report = store::copy::copy_database(&source, &target, |c| {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    c.table,
+                    c.source_rows,
+                    c.target_rows,
+                    c.target_sha256,
+                    if c.verified() { "ok" } else { "MISMATCH" }
+                );
+            })
+            .await?;
+            println!(
+                "copied {} tables, {} rows, into {}: row counts and SHA-256 checksums match; point database_url at it",
+                report.len(),
+                report.iter().map(|c| c.target_rows).sum::<u64>(),
+                store::redact_url(&to)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { check: false, .. } => {
             let db = g.db().await?;
             println!(
                 "database is up to date ({:?}, {} migrations)",

@@ -61,6 +61,7 @@ pub mod auth;
 pub mod bank_returns;
 pub mod bounces;
 pub mod channels;
+pub mod copy;
 pub mod debt;
 pub mod dunning;
 pub mod imports;
