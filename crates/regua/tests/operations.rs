@@ -491,3 +491,47 @@ async fn the_demo_database_moves_to_postgresql_with_every_row_and_the_same_porta
         output_text(&again)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_backup_restores_into_another_database() {
+    let from = postgres().await;
+    open_invoices(&from.db, 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("regua.dump");
+    let out = regua_at(
+        &from.url,
+        "2026-01-05",
+        &["backup", "--output", file.to_str().unwrap()],
+        &[],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    // Into a database of its own, which another server could be using: replaced whole.
+    let to = postgres().await;
+    let without = regua_at(&to.url, "2026-01-05", &["restore", file.to_str().unwrap()], &[]);
+    assert_eq!(without.status.code(), Some(2));
+    let tables: Vec<String> = ["customers", "contracts", "invoices", "audit_log", "layouts"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        row_counts(&to.db, &tables).await[2],
+        ("invoices".to_string(), 0)
+    );
+    let out = regua_at(
+        &to.url,
+        "2026-01-05",
+        &["restore", file.to_str().unwrap(), "--yes"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    let restored = row_counts(&to.db, &tables).await;
+    assert_eq!(restored, row_counts(&from.db, &tables).await);
+    assert_eq!(restored[2], ("invoices".to_string(), 3));
+    // And it is a working database: the next invoice takes the next id.
+    let more = regua_at(
+        &to.url,
+        "2026-01-05",
+        &["invoices", "generate", "--contract", "K1", "--months", "1"],
+        &[],
+    );
+    assert!(more.status.success(), "{}", output_text(&more));
+}
