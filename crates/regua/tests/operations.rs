@@ -507,7 +507,12 @@ async fn a_postgresql_backup_restores_into_another_database() {
     assert!(out.status.success(), "{}", output_text(&out));
     // Into a database of its own, which another server could be using: replaced whole.
     let to = postgres().await;
-    let without = regua_at(&to.url, "2026-01-05", &["restore", file.to_str().unwrap()], &[]);
+    let without = regua_at(
+        &to.url,
+        "2026-01-05",
+        &["restore", file.to_str().unwrap()],
+        &[],
+    );
     assert_eq!(without.status.code(), Some(2));
     let tables: Vec<String> = ["customers", "contracts", "invoices", "audit_log", "layouts"]
         .map(String::from)
