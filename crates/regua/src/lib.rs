@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod analytics;
 pub mod backup;
 pub mod bench;
 pub mod bounce;

@@ -2,6 +2,7 @@
 //! scripts depend on these names and formats; change them only with the docs.
 
 mod access_cmd;
+mod analytics_cmd;
 mod billing_cmd;
 mod boleto_cmd;
 mod bounce_cmd;
@@ -120,6 +121,10 @@ pub enum Command {
         #[arg(long, default_value_t = 14)]
         keep: usize,
     },
+    /// Recovery analytics ("Resultados da cobrança"): refresh the daily aggregates, print a
+    /// period's figures per step and channel.
+    #[command(subcommand)]
+    Analytics(analytics_cmd::AnalyticsCmd),
     /// The configuration file: `regua config check` validates it, naming each key at fault.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -398,6 +403,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config(ConfigCmd::Check) => Ok(config_check(g)),
+        Command::Analytics(cmd) => analytics_cmd::run(g, cmd).await,
         Command::Migrate {
             check: false,
             to: Some(to),

@@ -28,6 +28,7 @@ macro_rules! id_type {
 
 mod actor;
 mod address;
+pub mod analytics;
 pub mod auth;
 pub mod charges;
 mod contact;

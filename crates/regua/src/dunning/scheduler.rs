@@ -68,6 +68,8 @@ pub struct Scheduler {
     suspensions_planned: Option<Date>,
     /// The day the suspension clock for non-payment last ran.
     debt_ran: Option<Date>,
+    /// The day the recovery analytics were last refreshed by this scheduler.
+    analytics_ran: Option<Date>,
 }
 
 impl Scheduler {
@@ -82,6 +84,7 @@ impl Scheduler {
             holidays_reported: HashSet::new(),
             suspensions_planned: None,
             debt_ran: None,
+            analytics_ran: None,
         }
     }
 
@@ -210,6 +213,27 @@ impl Scheduler {
                     }
                 }
                 Err(e) => tracing::error!(error = format!("{e:#}"), "debt clock failed"),
+            }
+        }
+        // The recovery analytics (docs/analytics.md): once a day, holidays too (it only reads
+        // the day's facts), after the morning's notices went out.
+        if now.hour() >= crate::suspension::NOTICE_HOUR && self.analytics_ran != Some(today) {
+            let (from, to) = crate::analytics::window(today);
+            match self
+                .renewing(crate::analytics::refresh(
+                    &self.db,
+                    &self.clock,
+                    from,
+                    to,
+                    "routine: resultados",
+                ))
+                .await
+            {
+                Ok(r) => {
+                    self.analytics_ran = Some(today);
+                    tracing::info!(rows = r.rows, notices = r.notices, "analytics refreshed");
+                }
+                Err(e) => tracing::error!(error = format!("{e:#}"), "analytics refresh failed"),
             }
         }
         for (r, date) in due {

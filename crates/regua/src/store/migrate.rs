@@ -149,6 +149,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "debt_method_policies",
         include_str!("../../migrations/0030_debt_method_policies.sql"),
     ),
+    (
+        31,
+        "analytics",
+        include_str!("../../migrations/0031_analytics.sql"),
+    ),
 ];
 
 /// Migration 26's step that plain SQL cannot take on both engines: `notices.channel`'s CHECK

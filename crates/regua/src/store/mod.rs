@@ -56,6 +56,7 @@ macro_rules! status_sql {
 pub(crate) const MAX_BIND: usize = 1024;
 
 pub mod accounts;
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod bank_returns;
