@@ -2245,3 +2245,129 @@ async fn a_subscriber_suspended_for_debt_gets_a_trust_unlock_once_per_period() {
     })
     .await;
 }
+
+/// Cobrança › Resultados da cobrança on a generated history: the SVG charts draw one line per
+/// due month, and each table's CSV export holds the numbers the table shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn see_the_results_of_the_regua_in_charts_and_export_the_tables() {
+    let t = sqlite().await;
+    common::history::history(&t.db).await;
+    add_ana(&t.db).await;
+    let today = common::history::HISTORY_TODAY;
+    regua::analytics::refresh(
+        &t.db,
+        &clock_on(today),
+        "2026-01-01".parse().unwrap(),
+        today.parse().unwrap(),
+        "test",
+    )
+    .await
+    .unwrap();
+    let driver = Driver::start();
+    let profile = tempfile::tempdir().unwrap();
+    with_server_at(&t.db, today, |addr| async move {
+        let c = driver.client(profile.path()).await;
+        c.goto(&format!("http://{addr}/login")).await.unwrap();
+        submit_login(&c, "ana", "senha-forte-1").await;
+        c.wait()
+            .for_element(Locator::Css("form.logout"))
+            .await
+            .unwrap();
+        menu(&c, "Cobrança", "Resultados da cobrança").await;
+        let h1 = c.wait().for_element(Locator::Css("main h1")).await.unwrap();
+        assert_eq!(h1.text().await.unwrap(), "Resultados da cobrança");
+        assert!(
+            text_once(&c, "correlation", "correlação, não causa")
+                .await
+                .contains("taxa base")
+        );
+        // February to April.
+        let query = "de=2026-02-01&ate=2026-04-30";
+        c.goto(&format!("http://{addr}/resultados?{query}"))
+            .await
+            .unwrap();
+        let lines = c
+            .wait()
+            .for_element(Locator::Css("#chart-curves"))
+            .await
+            .unwrap()
+            .find_all(Locator::Css("polyline.series"))
+            .await
+            .unwrap();
+        let mut months = Vec::new();
+        for l in &lines {
+            months.push(l.attr("data-name").await.unwrap().unwrap());
+            let points = l.attr("points").await.unwrap().unwrap();
+            assert_eq!(points.split(' ').count(), 101, "−10 … +90");
+        }
+        assert_eq!(months, ["2026-02", "2026-03", "2026-04"]);
+        assert!(
+            !c.find_all(Locator::Css("#chart-steps rect.bar"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            c.find_all(Locator::Css("#chart-rate rect.bar"))
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        std::fs::write(
+            artifacts().join("resultados.png"),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        let curves = c.find(Locator::Css("#chart-curves")).await.unwrap();
+        let png = curves.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"));
+        std::fs::write(artifacts().join("resultados-curvas.png"), png).unwrap();
+        // Each table's CSV, fetched with the browser's session, holds the table's numbers.
+        let session = c
+            .get_all_cookies()
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| format!("{}={}", k.name(), k.value()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        for (table, id) in [
+            ("etapas", "table-steps"),
+            ("curvas", "table-curves"),
+            ("faixas", "table-bands"),
+        ] {
+            let mut shown: Vec<Vec<String>> = Vec::new();
+            for row in c
+                .find_all(Locator::Css(&format!("#{id} tbody tr")))
+                .await
+                .unwrap()
+            {
+                let mut cells = Vec::new();
+                for td in row.find_all(Locator::Css("td")).await.unwrap() {
+                    // The band table is folded away: read the cells' text content.
+                    cells.push(td.prop("textContent").await.unwrap().unwrap_or_default());
+                }
+                shown.push(cells);
+            }
+            assert!(shown.len() >= 3, "{table}: {shown:?}");
+            let reply = reqwest::Client::new()
+                .get(format!(
+                    "http://{addr}/resultados.csv?tabela={table}&{query}"
+                ))
+                .header("Cookie", &session)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 200, "{table}");
+            let body = reply.text().await.unwrap();
+            let mut reader = csv::Reader::from_reader(body.as_bytes());
+            let exported: Vec<Vec<String>> = reader
+                .records()
+                .map(|r| r.unwrap().iter().map(String::from).collect())
+                .collect();
+            assert_eq!(exported, shown, "{table}");
+        }
+    })
+    .await;
+}

@@ -4,12 +4,14 @@
 //! Every page but `/login`, `/health` and `/static/*` needs a session; without one a page
 //! redirects to the login.
 
+mod analytics;
 pub mod api;
 /// Roles, permissions, password hashes and session tokens (they live in `domain::auth`).
 pub use crate::domain::auth;
 mod bank_returns;
 mod billing;
 mod channels;
+pub mod charts;
 mod customers;
 mod emission;
 mod holidays;
@@ -134,6 +136,7 @@ fn templates() -> minijinja::Environment<'static> {
             include_str!("templates/suspensions.html"),
         ),
         ("dashboard.html", include_str!("templates/dashboard.html")),
+        ("analytics.html", include_str!("templates/analytics.html")),
         ("forecast.html", include_str!("templates/forecast.html")),
         ("error.html", include_str!("templates/error.html")),
         ("smtp.html", include_str!("templates/smtp.html")),

@@ -62,6 +62,8 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/configuracoes/webhooks/{what}", post(super::webhooks::act))
         .route("/inadimplencia", get(super::debt::show))
         .route("/inadimplencia.csv", get(super::debt::csv))
+        .route("/resultados", get(super::analytics::show))
+        .route("/resultados.csv", get(super::analytics::csv))
         .route("/faturas", get(super::billing::invoices))
         .route("/faturas/{id}", get(super::bank_returns::invoice))
         .route("/webhooks/pix", post(super::pix_webhook::receive))

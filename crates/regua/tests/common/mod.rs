@@ -5,6 +5,7 @@
 
 pub mod dns;
 pub mod dovecot;
+pub mod history;
 pub mod http;
 pub mod stub;
 
