@@ -184,6 +184,84 @@ async fn the_figures_match_a_direct_computation_over_the_same_rows() {
             let median = (!days.is_empty()).then(|| days[days.len().div_ceil(2) - 1]);
             assert_eq!(f["median_days"].as_i64(), median, "{label} {key:?}");
         }
+        // The API answers the same figures, and refuses a bad filter naming it.
+        let token = {
+            let mut conn = t.db.pool.acquire().await.unwrap();
+            regua::store::auth::insert_api_key(
+                &mut conn,
+                "bi",
+                &[regua::web::auth::Permission::View],
+                0,
+            )
+            .await
+            .unwrap()
+            .1
+        };
+        let shown_ref = &shown;
+        with_server_at(&t.db, TODAY, |addr| async move {
+            let (status, body) = common::http::json_call(
+                addr,
+                "GET",
+                "/api/v1/analytics/steps?from=2026-02-01&to=2026-04-30",
+                &token,
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            let api = body["steps"].as_array().unwrap();
+            assert_eq!(api.len(), shown_ref.len());
+            for (a, c) in api.iter().zip(shown_ref) {
+                for k in [
+                    "step",
+                    "channel",
+                    "sent",
+                    "paid_7",
+                    "recovered_cents",
+                    "median_days",
+                ] {
+                    assert_eq!(a[k], c[k], "{k}");
+                }
+                assert!(a["label"].as_str().unwrap().starts_with(
+                    if c["step"].as_str().unwrap().starts_with("rule") {
+                        "Regra: "
+                    } else {
+                        "Faixa de atraso "
+                    }
+                ));
+            }
+            let (status, body) = common::http::json_call(
+                addr,
+                "GET",
+                "/api/v1/analytics/curves?from=2026-02-01&to=2026-04-30",
+                &token,
+                None,
+            )
+            .await;
+            assert_eq!(status, 200);
+            assert_eq!(body["months"].as_array().unwrap().len(), 3);
+            assert_eq!(
+                body["months"][0]["paid_by_day_permille"]
+                    .as_array()
+                    .unwrap()
+                    .len(),
+                101
+            );
+            let (status, body) = common::http::json_call(
+                addr,
+                "GET",
+                "/api/v1/analytics/overdue?from=2026-04-31",
+                &token,
+                None,
+            )
+            .await;
+            assert_eq!(
+                (status, body["field"].as_str()),
+                (422, Some("from")),
+                "{body}"
+            );
+        })
+        .await;
+
         // The amount recovered, once per paid invoice whose last notice fell in the period.
         let recovered: i64 = shown.iter().map(|f| f["recovered"].as_i64().unwrap()).sum();
         let direct = last_touch

@@ -43,6 +43,9 @@ use super::schema;
         super::dry_run,
         super::wallets::wallets,
         super::wallets::set_terms,
+        super::analytics::steps,
+        super::analytics::curves,
+        super::analytics::overdue,
         super::regua::rules,
         super::regua::add_rule,
         super::regua::bands,
@@ -86,7 +89,7 @@ mod tests {
             .values()
             .map(|ops| ops.as_object().unwrap().len())
             .sum();
-        assert_eq!(operations, 28);
+        assert_eq!(operations, 31);
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for name in [
             "Error",

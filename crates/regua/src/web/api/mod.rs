@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::Digest as _;
 
+mod analytics;
 mod doc;
 mod records;
 mod regua;
@@ -210,6 +211,9 @@ pub(super) fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/notices", get(notices))
         .route("/api/v1/dry-run", post(dry_run))
         .route("/api/v1/wallets", get(wallets::wallets))
+        .route("/api/v1/analytics/steps", get(analytics::steps))
+        .route("/api/v1/analytics/curves", get(analytics::curves))
+        .route("/api/v1/analytics/overdue", get(analytics::overdue))
         .route("/api/v1/rules", get(regua::rules).post(regua::add_rule))
         .route("/api/v1/bands", get(regua::bands).post(regua::add_band))
         .route(
