@@ -61,8 +61,24 @@ def noon_ms(d):
     return int(datetime.datetime(d.year, d.month, d.day, 12, tzinfo=tz).timestamp() * 1000)
 
 
+INSERT_INVOICES = (
+    "INSERT INTO invoices (id, external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date, due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'email', 0, 0)")
+INSERT_NOTICES = (
+    "INSERT INTO notices (id, dedup_key, channel, recipient, purpose, layout_id, customer_id, contract_id, invoice_id, actor, status, attempts, next_attempt_at, message_id, created_at, updated_at, sent_at, receipt) "
+    "VALUES (?, ?, ?, 'x', 'reminder', ?, ?, ?, ?, 'bench', 'sent', 1, 0, ?, 0, 0, ?, ?)")
 invoices, notices = [], []
 invoice_id = notice_id = 0
+
+
+def flush():
+    """Writes the rows so far (a batch at a time keeps the memory flat)."""
+    cur.executemany(INSERT_INVOICES, invoices)
+    cur.executemany(INSERT_NOTICES, notices)
+    invoices.clear()
+    notices.clear()
+
+
 for k in range(1, contracts + 1):
     for start in month_starts:
         due = start.replace(day=due_days[k])
@@ -93,18 +109,7 @@ for k in range(1, contracts + 1):
             notices.append((notice_id, key, "sms" if sms else "email", layout, k, k, invoice_id,
                             f"<{notice_id}@bench>", noon_ms(day), receipt))
         if len(invoices) >= 100_000:
-            cur.executemany(
-                "INSERT INTO invoices (id, external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date, due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'email', 0, 0)", invoices)
-            cur.executemany(
-                "INSERT INTO notices (id, dedup_key, channel, recipient, purpose, layout_id, customer_id, contract_id, invoice_id, actor, status, attempts, next_attempt_at, message_id, created_at, updated_at, sent_at, receipt) "
-                "VALUES (?, ?, ?, 'x', 'reminder', ?, ?, ?, ?, 'bench', 'sent', 1, 0, ?, 0, 0, ?, ?)", notices)
-            invoices, notices = [], []
-cur.executemany(
-    "INSERT INTO invoices (id, external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date, due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'email', 0, 0)", invoices)
-cur.executemany(
-    "INSERT INTO notices (id, dedup_key, channel, recipient, purpose, layout_id, customer_id, contract_id, invoice_id, actor, status, attempts, next_attempt_at, message_id, created_at, updated_at, sent_at, receipt) "
-    "VALUES (?, ?, ?, 'x', 'reminder', ?, ?, ?, ?, 'bench', 'sent', 1, 0, ?, 0, 0, ?, ?)", notices)
+            flush()
+flush()
 con.commit()
 print(f"{invoice_id} invoices, {notice_id} notices, {contracts} contracts")

@@ -389,3 +389,57 @@ async fn the_figures_match_a_direct_computation_over_the_same_rows() {
         }
     }
 }
+
+/// The page is computed once per refresh and filter: a refresh shows at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_shows_a_new_refresh_at_once() {
+    let t = sqlite().await;
+    common::history::history(&t.db).await;
+    {
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        regua::store::auth::insert_user(
+            &mut conn,
+            "admin",
+            "Ana Souza",
+            regua::web::auth::Role::Admin,
+            "senha-forte-123",
+            0,
+        )
+        .await
+        .unwrap();
+    }
+    let db = t.db.clone();
+    with_server_at(&t.db, TODAY, |addr| async move {
+        let session = common::http::staff_session(addr, "admin", "senha-forte-123").await;
+        let before = common::http::http(addr, "GET", "/resultados", &session, "").await;
+        assert_eq!(before.status, 200);
+        assert!(before.body.contains("ainda não foram calculados"));
+        assert!(before.body.contains("Nenhum aviso enviado no período."));
+        regua::analytics::refresh(
+            &db,
+            &clock_on(TODAY),
+            "2026-01-01".parse().unwrap(),
+            TODAY.parse().unwrap(),
+            "test",
+        )
+        .await
+        .unwrap();
+        let after = common::http::http(addr, "GET", "/resultados", &session, "").await;
+        assert!(
+            after.body.contains("Números atualizados em"),
+            "{}",
+            after.body
+        );
+        assert!(
+            after
+                .body
+                .contains("Regra: 3 dia(s) antes do vencimento (Boleto BB)")
+        );
+        assert!(!after.body.contains("Nenhum aviso enviado no período."));
+        // A date that cannot be read: 400, the field named, the default period shown.
+        let bad = common::http::http(addr, "GET", "/resultados?de=31/02/2026", &session, "").await;
+        assert_eq!(bad.status, 400);
+        assert!(bad.body.contains("De: "), "{}", bad.body);
+    })
+    .await;
+}

@@ -260,6 +260,14 @@ pub async fn replace(
     Ok(())
 }
 
+/// The last refresh's id, if any: the figures change only when it does.
+pub async fn last_refresh_id(conn: &mut AnyConnection) -> anyhow::Result<Option<i64>> {
+    Ok(sqlx::query("SELECT MAX(id) FROM analytics_refreshes")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?)
+}
+
 /// The last refresh: (from, to, ran at ms), if any.
 pub async fn last_refresh(
     conn: &mut AnyConnection,
@@ -273,8 +281,22 @@ pub async fn last_refresh(
         .transpose()
 }
 
-/// The filter's WHERE on a table with `day_column`, method and wallet: `$1`..`$4`.
+/// The filter's WHERE on method and wallet: `$3` and `$4` (0: any).
 const SCOPE: &str = "($3 = 0 OR method_id = $3) AND ($4 = 0 OR wallet_id = $4)";
+
+/// `sql` with `$1`..`$4` bound: the first and last day (or month), the method and the wallet.
+fn scoped(
+    sql: String,
+    lo: String,
+    hi: String,
+    f: &Filter,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(lo)
+        .bind(hi)
+        .bind(f.method.unwrap_or(0))
+        .bind(f.wallet.unwrap_or(0))
+}
 
 /// Each step's figures over the filter's sending days, per step and channel, with the base rate
 /// of invoices of the same ages that got no notice.
@@ -283,15 +305,16 @@ pub async fn step_figures(
     f: &Filter,
 ) -> anyhow::Result<Vec<StepFigures>> {
     let channel = f.channel.clone().unwrap_or_default();
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows = scoped(
+        format!(
         "SELECT step, channel, age, CAST(SUM(sent) AS BIGINT), CAST(SUM(delivered) AS BIGINT), CAST(SUM(read_count) AS BIGINT), CAST(SUM(paid_1) AS BIGINT), CAST(SUM(paid_3) AS BIGINT), CAST(SUM(paid_7) AS BIGINT), CAST(SUM(recovered) AS BIGINT), CAST(SUM(recovered_cents) AS BIGINT)
          FROM analytics_steps WHERE day >= $1 AND day <= $2 AND {SCOPE} AND ($5 = '' OR channel = $5)
          GROUP BY step, channel, age"
-    )))
-    .bind(f.from.to_string())
-    .bind(f.to.to_string())
-    .bind(f.method.unwrap_or(0))
-    .bind(f.wallet.unwrap_or(0))
+        ),
+        f.from.to_string(),
+        f.to.to_string(),
+        f,
+    )
     .bind(&channel)
     .fetch_all(&mut *conn)
     .await?;
@@ -318,15 +341,16 @@ pub async fn step_figures(
         e.recovered_cents += r.try_get::<i64, _>(10)?;
         ages.entry((step, ch)).or_default().push((age, sent));
     }
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT step, channel, days, CAST(SUM(notices) AS BIGINT) FROM analytics_pay_days
+    let rows = scoped(
+        format!(
+            "SELECT step, channel, days, CAST(SUM(notices) AS BIGINT) FROM analytics_pay_days
          WHERE day >= $1 AND day <= $2 AND {SCOPE} AND ($5 = '' OR channel = $5)
          GROUP BY step, channel, days"
-    )))
-    .bind(f.from.to_string())
-    .bind(f.to.to_string())
-    .bind(f.method.unwrap_or(0))
-    .bind(f.wallet.unwrap_or(0))
+        ),
+        f.from.to_string(),
+        f.to.to_string(),
+        f,
+    )
     .bind(&channel)
     .fetch_all(&mut *conn)
     .await?;
@@ -363,14 +387,15 @@ pub async fn base_by_age(
     conn: &mut AnyConnection,
     f: &Filter,
 ) -> anyhow::Result<BTreeMap<i64, (i64, i64)>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows = scoped(
+        format!(
         "SELECT age, CAST(SUM(open_count) AS BIGINT), CAST(SUM(paid_7) AS BIGINT) FROM analytics_base
          WHERE day >= $1 AND day <= $2 AND {SCOPE} GROUP BY age"
-    )))
-    .bind(f.from.to_string())
-    .bind(f.to.to_string())
-    .bind(f.method.unwrap_or(0))
-    .bind(f.wallet.unwrap_or(0))
+        ),
+        f.from.to_string(),
+        f.to.to_string(),
+        f,
+    )
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
@@ -404,14 +429,15 @@ pub async fn curves(conn: &mut AnyConnection, f: &Filter) -> anyhow::Result<Vec<
         analytics::month_of(f.from).to_string(),
         analytics::month_of(f.to).to_string(),
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows = scoped(
+        format!(
         "SELECT month, CAST(SUM(issued) AS BIGINT), CAST(SUM(issued_cents) AS BIGINT), CAST(SUM(overdue) AS BIGINT), CAST(SUM(overdue_cents) AS BIGINT) FROM analytics_cohorts
          WHERE month >= $1 AND month <= $2 AND {SCOPE} GROUP BY month ORDER BY month"
-    )))
-    .bind(&lo)
-    .bind(&hi)
-    .bind(f.method.unwrap_or(0))
-    .bind(f.wallet.unwrap_or(0))
+        ),
+        lo.clone(),
+        hi.clone(),
+        f,
+    )
     .fetch_all(&mut *conn)
     .await?;
     let span = usize::try_from(MAX_DAYS - analytics::CURVE_FROM + 1).unwrap_or(0);
@@ -433,14 +459,15 @@ pub async fn curves(conn: &mut AnyConnection, f: &Filter) -> anyhow::Result<Vec<
             },
         );
     }
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT month, rel_day, CAST(SUM(invoices) AS BIGINT) FROM analytics_curve
+    let rows = scoped(
+        format!(
+            "SELECT month, rel_day, CAST(SUM(invoices) AS BIGINT) FROM analytics_curve
          WHERE month >= $1 AND month <= $2 AND {SCOPE} GROUP BY month, rel_day"
-    )))
-    .bind(&lo)
-    .bind(&hi)
-    .bind(f.method.unwrap_or(0))
-    .bind(f.wallet.unwrap_or(0))
+        ),
+        lo.clone(),
+        hi.clone(),
+        f,
+    )
     .fetch_all(&mut *conn)
     .await?;
     let mut paid: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -469,14 +496,15 @@ pub async fn overdue_by_band(
     conn: &mut AnyConnection,
     f: &Filter,
 ) -> anyhow::Result<Vec<(String, i64, i64, i64)>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows = scoped(
+        format!(
         "SELECT day, band_id, CAST(SUM(invoices) AS BIGINT), CAST(SUM(amount_cents) AS BIGINT) FROM analytics_overdue
          WHERE day >= $1 AND day <= $2 AND {SCOPE} GROUP BY day, band_id ORDER BY day, band_id"
-    )))
-    .bind(f.from.to_string())
-    .bind(f.to.to_string())
-    .bind(f.method.unwrap_or(0))
-    .bind(f.wallet.unwrap_or(0))
+        ),
+        f.from.to_string(),
+        f.to.to_string(),
+        f,
+    )
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()

@@ -70,6 +70,60 @@ fn filter_of(state: &AppState, q: &BTreeMap<String, String>) -> Result<Filter, S
     })
 }
 
+/// A view of the page, computed: the figures, the charts and the tables' rows.
+struct View {
+    figures: Figures,
+    charts: [String; 4],
+    step_rows: Vec<Vec<String>>,
+    curve_rows: Vec<Vec<String>>,
+    band_rows: Vec<Vec<String>>,
+}
+
+/// The views computed since the last refresh, by filter. The aggregates change only when a
+/// refresh runs (a new row in `analytics_refreshes`), so a view is computed once per refresh
+/// and filter; a new refresh empties the cache. At most [`CACHED_VIEWS`] are kept.
+#[derive(Default)]
+pub struct Cache(std::sync::Mutex<Views>);
+
+/// The refresh the views are of, and the views by filter.
+type Views = (Option<i64>, BTreeMap<String, Arc<View>>);
+
+const CACHED_VIEWS: usize = 64;
+
+async fn view(state: &AppState, filter: Filter) -> anyhow::Result<Arc<View>> {
+    let mut conn = state.db.pool.acquire().await?;
+    let refresh = store::analytics::last_refresh_id(&mut conn).await?;
+    drop(conn);
+    let key = format!("{filter:?}");
+    {
+        let cache = state.analytics.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.0 == refresh
+            && let Some(v) = cache.1.get(&key)
+        {
+            return Ok(v.clone());
+        }
+    }
+    let figures = figures(state, filter).await?;
+    let v = Arc::new(View {
+        charts: [
+            figures.steps_chart(),
+            figures.curves_chart(),
+            figures.rate_chart(),
+            figures.bands_chart(),
+        ],
+        step_rows: figures.step_rows(),
+        curve_rows: figures.curve_rows(),
+        band_rows: figures.band_rows(),
+        figures,
+    });
+    let mut cache = state.analytics.0.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.0 != refresh || cache.1.len() >= CACHED_VIEWS {
+        *cache = (refresh, BTreeMap::new());
+    }
+    cache.1.insert(key, v.clone());
+    Ok(v)
+}
+
 async fn figures(state: &AppState, filter: Filter) -> anyhow::Result<Figures> {
     let mut conn = state.db.pool.acquire().await?;
     let steps = store::analytics::step_figures(&mut conn, &filter).await?;
@@ -427,7 +481,8 @@ pub(super) async fn show(
                 Some(e),
             ),
         };
-        let f = figures(&state, filter).await?;
+        let v = view(&state, filter).await?;
+        let f = &v.figures;
         let query = serde_urlencoded::to_string([
             ("de", f.filter.from.to_string()),
             ("ate", f.filter.to.to_string()),
@@ -454,16 +509,16 @@ pub(super) async fn show(
                     b.parse().map(crate::domain::format_date).unwrap_or_default(),
                 )),
                 query,
-                steps_chart => minijinja::Value::from_safe_string(f.steps_chart()),
-                curves_chart => minijinja::Value::from_safe_string(f.curves_chart()),
-                rate_chart => minijinja::Value::from_safe_string(f.rate_chart()),
-                bands_chart => minijinja::Value::from_safe_string(f.bands_chart()),
+                steps_chart => minijinja::Value::from_safe_string(v.charts[0].clone()),
+                curves_chart => minijinja::Value::from_safe_string(v.charts[1].clone()),
+                rate_chart => minijinja::Value::from_safe_string(v.charts[2].clone()),
+                bands_chart => minijinja::Value::from_safe_string(v.charts[3].clone()),
                 step_header => STEP_HEADER.to_vec(),
-                step_rows => f.step_rows(),
+                step_rows => v.step_rows.clone(),
                 curve_header => curve_header(),
-                curve_rows => f.curve_rows(),
+                curve_rows => v.curve_rows.clone(),
                 band_header => BAND_HEADER.to_vec(),
-                band_rows => f.band_rows(),
+                band_rows => v.band_rows.clone(),
                 ..session.ctx()
             },
         );
@@ -493,11 +548,11 @@ pub(super) async fn csv(
     };
     let table = q.get("tabela").map_or("etapas", String::as_str).to_string();
     let result: anyhow::Result<Response> = async {
-        let f = figures(&state, filter).await?;
+        let v = view(&state, filter).await?;
         let (header, rows): (Vec<String>, Vec<Vec<String>>) = match table.as_str() {
-            "etapas" => (STEP_HEADER.map(String::from).to_vec(), f.step_rows()),
-            "curvas" => (curve_header(), f.curve_rows()),
-            "faixas" => (BAND_HEADER.map(String::from).to_vec(), f.band_rows()),
+            "etapas" => (STEP_HEADER.map(String::from).to_vec(), v.step_rows.clone()),
+            "curvas" => (curve_header(), v.curve_rows.clone()),
+            "faixas" => (BAND_HEADER.map(String::from).to_vec(), v.band_rows.clone()),
             _ => {
                 return Ok((
                     StatusCode::BAD_REQUEST,

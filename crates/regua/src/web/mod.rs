@@ -4,7 +4,7 @@
 //! Every page but `/login`, `/health` and `/static/*` needs a session; without one a page
 //! redirects to the login.
 
-mod analytics;
+pub mod analytics;
 pub mod api;
 /// Roles, permissions, password hashes and session tokens (they live in `domain::auth`).
 pub use crate::domain::auth;
@@ -77,6 +77,8 @@ pub struct AppState {
     /// The send-latency histogram of the settled part of the delivery log, so each scrape
     /// reads only the attempts since.
     pub send_histogram: metrics::HistogramCache,
+    /// "Resultados da cobrança" computed since the last analytics refresh.
+    pub analytics: analytics::Cache,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
             key,
             metrics,
             send_histogram: metrics::HistogramCache::default(),
+            analytics: analytics::Cache::default(),
         }
     }
 
