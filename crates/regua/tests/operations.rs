@@ -1,5 +1,6 @@
-//! Operations: `regua backup` of a live SQLite database while it is written to, and `regua
-//! migrate --check` (pending migrations; a database newer than the binary refused).
+//! Operations (docs/operations.md): `regua backup` of a live SQLite database while `serve`
+//! writes to it, restore, the nightly backup, `regua migrate --check` and `--to postgres://`,
+//! the configuration file, a PostgreSQL backup restored.
 
 mod common;
 
@@ -10,57 +11,105 @@ async fn a_backup_of_a_live_database_holds_every_row_committed_before_it() {
     let t = sqlite().await;
     let db = t.db.clone();
     open_invoices(&db, 1).await;
-    // A writer that never stops: an audit row every few milliseconds.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let (db, stop) = (db.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut n = 0i64;
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                let mut tx = db.begin().await.unwrap();
-                regua::store::audit::record(
-                    &mut tx,
-                    "test",
-                    "tick",
-                    &format!("tick:{n}"),
-                    None,
-                    None,
-                    n,
-                )
-                .await
-                .unwrap();
-                tx.commit().await.unwrap();
-                n += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            }
-            n
-        })
-    };
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let before: i64 = {
+    let token = {
         let mut conn = db.pool.acquire().await.unwrap();
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tick'")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap()
+        regua::store::auth::insert_api_key(
+            &mut conn,
+            "erp",
+            &[regua::web::auth::Permission::EditBilling],
+            0,
+        )
+        .await
+        .unwrap()
+        .1
     };
-    assert!(before > 10, "the writer runs");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("copia.db");
-    let out = regua_at(
-        &t.url,
-        "2026-01-05",
-        &["backup", "--output", file.to_str().unwrap()],
-        &[],
-    );
-    assert!(out.status.success(), "{}", output_text(&out));
+    let url = t.url.clone();
+    let (before, in_copy, written) = {
+        let file = file.clone();
+        let result = std::sync::Arc::new(std::sync::Mutex::new((0i64, 0i64, 0i64)));
+        let out = result.clone();
+        let db = db.clone();
+        with_server_at(&t.db, "2026-01-05", |addr| async move {
+            // A client that never stops: `regua serve` creates a customer for it every few
+            // milliseconds, through the API, as an ERP would.
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let writer = {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    let mut n = 0i64;
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let body = serde_json::json!({
+                            "id": format!("W{n}"),
+                            "name": format!("Cliente {n}"),
+                            "document": "529.982.247-25",
+                        });
+                        let (status, reply) = common::http::json_call(
+                            addr,
+                            "POST",
+                            "/api/v1/customers",
+                            &token,
+                            Some(&body),
+                        )
+                        .await;
+                        assert_eq!(status, 201, "{reply}");
+                        n += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    }
+                    n
+                })
+            };
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let count = async || -> i64 {
+                let mut conn = db.pool.acquire().await.unwrap();
+                sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE external_id LIKE 'W%'")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap()
+            };
+            let before = count().await;
+            assert!(before > 10, "the server writes");
+            let out_file = file.clone();
+            let backup = tokio::task::spawn_blocking(move || {
+                regua_at(
+                    &url,
+                    "2026-01-05",
+                    &["backup", "--output", out_file.to_str().unwrap()],
+                    &[],
+                )
+            })
+            .await
+            .unwrap();
+            assert!(backup.status.success(), "{}", output_text(&backup));
+            assert!(
+                output_text(&backup).starts_with("backup written to "),
+                "{}",
+                output_text(&backup)
+            );
+            // Still writing after the backup: the copy is of an instant, not of the end.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            let written = writer.await.unwrap();
+            let copy = regua::store::Db::connect(&format!("sqlite://{}", file.display()))
+                .await
+                .unwrap();
+            let mut conn = copy.pool.acquire().await.unwrap();
+            let in_copy: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE external_id LIKE 'W%'")
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap();
+            *out.lock().unwrap() = (before, in_copy, written);
+        })
+        .await;
+        let r = *result.lock().unwrap();
+        r
+    };
     assert!(
-        output_text(&out).starts_with("backup written to "),
-        "{}",
-        output_text(&out)
+        in_copy >= before && in_copy < written,
+        "{before} ≤ {in_copy} < {written}"
     );
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let written = writer.await.unwrap();
     let copy = regua::store::Db::connect(&format!("sqlite://{}", file.display()))
         .await
         .unwrap();
@@ -70,14 +119,14 @@ async fn a_backup_of_a_live_database_holds_every_row_committed_before_it() {
         .await
         .unwrap();
     assert_eq!(check, "ok");
-    let in_copy: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tick'")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-    assert!(
-        in_copy >= before && in_copy <= written,
-        "{before} ≤ {in_copy} ≤ {written}"
-    );
+    // Every customer committed before the backup began, with no gap: W0 … W(n-1).
+    let highest: i64 = sqlx::query_scalar(
+        "SELECT MAX(CAST(substr(external_id, 2) AS INTEGER)) FROM customers WHERE external_id LIKE 'W%'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(highest + 1, in_copy);
     let invoices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invoices")
         .fetch_one(&mut *conn)
         .await
@@ -108,11 +157,12 @@ async fn a_backup_of_a_live_database_holds_every_row_committed_before_it() {
     assert!(done.status.success(), "{}", output_text(&done));
     let restored = regua::store::Db::connect(&fresh).await.unwrap();
     let mut conn = restored.pool.acquire().await.unwrap();
-    let ticks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tick'")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
-    assert_eq!(ticks, in_copy, "the restored database is the backup");
+    let customers: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE external_id LIKE 'W%'")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    assert_eq!(customers, in_copy, "the restored database is the backup");
     drop(conn);
     // Never over an existing file.
     let again = regua_at(
