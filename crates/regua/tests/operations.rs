@@ -103,8 +103,7 @@ async fn a_backup_of_a_live_database_holds_every_row_committed_before_it() {
             *out.lock().unwrap() = (before, in_copy, written);
         })
         .await;
-        let r = *result.lock().unwrap();
-        r
+        result.lock().map(|r| *r).unwrap()
     };
     assert!(
         in_copy >= before && in_copy < written,
