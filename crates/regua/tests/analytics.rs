@@ -443,3 +443,144 @@ async fn the_page_shows_a_new_refresh_at_once() {
     })
     .await;
 }
+
+/// The what-if replays the planner: a new rule 10 days after the due date adds, on each of the
+/// last 30 days, one e-mail per invoice due 10 days before that day, issued by then and still
+/// open — counted here directly. The CLI and the page show it and save nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_what_if_adds_what_a_new_rule_would_have_sent() {
+    let t = sqlite().await;
+    common::history::history(&t.db).await;
+    // A day inside the history: its last 30 days hold invoices due 10 days before.
+    let day = "2026-04-30";
+    let today: Date = day.parse().unwrap();
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let method: i64 = sqlx::query_scalar("SELECT MIN(id) FROM billing_methods")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    let invoices: Vec<(Date, Date, Option<Date>)> =
+        sqlx::query("SELECT due_date, issue_date, paid_on FROM invoices")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let paid: Option<String> = r.get(2);
+                (
+                    r.get::<String, _>(0).parse().unwrap(),
+                    r.get::<String, _>(1).parse().unwrap(),
+                    paid.map(|p| p.parse().unwrap()),
+                )
+            })
+            .collect();
+    drop(conn);
+    let rule = regua::domain::rules::SendRule {
+        id: regua::domain::rules::RuleId(0),
+        method: regua::domain::BillingMethodId(method),
+        kind: regua::domain::rules::RuleKind::AfterDue,
+        days: 10,
+        layout: regua::domain::LayoutId(0),
+        channels: regua::domain::rules::ChannelPlan::default(),
+    };
+    let w = regua::dunning::what_if::what_if(
+        &t.db,
+        &clock_on(day),
+        &regua::dunning::what_if::Change::AddRule(rule),
+        30,
+    )
+    .await
+    .unwrap();
+    assert_eq!(w.days.len(), 30);
+    assert_eq!(w.days[0].day, date(2026, 3, 31));
+    assert_eq!(w.days[29].day, today.yesterday().unwrap());
+    let mut total = 0;
+    for d in &w.days {
+        let direct = invoices
+            .iter()
+            .filter(|(due, issued, paid)| {
+                diff(*due, d.day) == 10 && *issued <= d.day && paid.is_none_or(|p| p >= d.day)
+            })
+            .count() as i64;
+        assert_eq!(d.delta("email"), direct, "{}", d.day);
+        assert_eq!(d.delta("sms"), 0);
+        total += direct;
+    }
+    assert!(total > 5, "{total}");
+    assert_eq!(w.totals().get("email"), Some(&total));
+    // No e-mail account: a capacity of 0, so every day with more is over it.
+    assert_eq!(w.capacity.get("email"), Some(&Some(0)));
+
+    // The CLI: the same total, nothing saved.
+    let out = regua_at(
+        &t.url,
+        day,
+        &[
+            "rule",
+            "add",
+            "--method",
+            "Boleto BB",
+            "--kind",
+            "after_due",
+            "--days",
+            "10",
+            "--what-if",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    let text = output_text(&out);
+    assert!(
+        text.contains(&format!("total\temail\t+{total}\t")),
+        "{text}"
+    );
+    assert!(text.ends_with("nothing was saved\n"), "{text}");
+    let rules = regua_at(&t.url, day, &["rule", "list"], &[]);
+    assert_eq!(
+        output_text(&rules).lines().count(),
+        3,
+        "header and the two rules"
+    );
+
+    // The page: "Simular o último mês" beside "Adicionar regra".
+    {
+        let mut conn = t.db.pool.acquire().await.unwrap();
+        regua::store::auth::insert_user(
+            &mut conn,
+            "admin",
+            "Ana Souza",
+            regua::web::auth::Role::Admin,
+            "senha-forte-123",
+            0,
+        )
+        .await
+        .unwrap();
+    }
+    with_server_at(&t.db, day, |addr| async move {
+        let session = common::http::staff_session(addr, "admin", "senha-forte-123").await;
+        let page = common::http::http(addr, "GET", "/configuracoes/regua", &session, "").await;
+        assert!(page.body.contains("Simular o último mês"));
+        let form = format!(
+            "_csrf={}&method=Boleto+BB&kind=after_due&days=10&layout=&channel1=email&mode=first&simular=1",
+            common::http::enc(&page.field("_csrf"))
+        );
+        let r = common::http::http(addr, "POST", "/configuracoes/regua/regras", &session, &form)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(r.body.contains("Simulação: regra"), "{}", r.body);
+        assert!(r.body.contains("Nada foi salvo."));
+        assert!(
+            r.body.contains(&format!("e-mail: +{total} mensagens no período")),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("id=\"what-if-days\""));
+    })
+    .await;
+    let rules = regua_at(&t.url, day, &["rule", "list"], &[]);
+    assert_eq!(
+        output_text(&rules).lines().count(),
+        3,
+        "the page saved nothing"
+    );
+}

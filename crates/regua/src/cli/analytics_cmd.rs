@@ -152,3 +152,43 @@ async fn filter(
         channel: a.channel.clone(),
     }))
 }
+
+/// Prints a what-if: one tab-separated line per day and channel with a change or sends
+/// (`day channel before after change recorded capacity over`), then one `total` line per channel.
+pub(super) fn print_what_if(w: &crate::dunning::what_if::WhatIf) {
+    println!("day\tchannel\tbefore\tafter\tchange\trecorded\tcapacity\tover");
+    let totals = w.totals();
+    for d in &w.days {
+        let over = d.over(&w.capacity);
+        for channel in totals.keys() {
+            let (before, after) = (
+                d.before.get(channel).copied().unwrap_or(0),
+                d.after.get(channel).copied().unwrap_or(0),
+            );
+            if before == 0 && after == 0 {
+                continue;
+            }
+            println!(
+                "{}\t{channel}\t{before}\t{after}\t{:+}\t{}\t{}\t{}",
+                d.day,
+                d.delta(channel),
+                d.recorded.get(channel).copied().unwrap_or(0),
+                w.capacity
+                    .get(channel)
+                    .copied()
+                    .flatten()
+                    .map_or_else(|| "-".to_string(), |c| c.to_string()),
+                if over.contains(channel) { "yes" } else { "no" }
+            );
+        }
+    }
+    for (channel, delta) in &totals {
+        let over_days = w
+            .days
+            .iter()
+            .filter(|d| d.over(&w.capacity).contains(channel))
+            .count();
+        println!("total\t{channel}\t{delta:+}\tover capacity on {over_days} day(s)");
+    }
+    println!("nothing was saved");
+}

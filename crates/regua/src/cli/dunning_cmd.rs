@@ -49,6 +49,10 @@ pub enum BandCmd {
         /// Generation type email_and_letter: a PDF collection letter, reviewed before sending.
         #[arg(long)]
         letter: bool,
+        /// Save nothing: replay the last 30 days with and without this band and print the
+        /// messages more per day and channel against each channel's daily capacity.
+        #[arg(long)]
+        what_if: bool,
     },
     /// List the bands.
     List,
@@ -261,6 +265,7 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             channels,
             mode,
             letter,
+            what_if,
         } => {
             let plan = match super::channel_plan(&channels, &mode) {
                 Ok(p) => p,
@@ -269,6 +274,29 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
+            if what_if {
+                if from == 0 || to < from {
+                    eprintln!("--to: from --from (at least 1) on");
+                    return Ok(ExitCode::from(2));
+                }
+                let band = crate::domain::rules::OverdueBand {
+                    id: crate::domain::rules::BandId(-1),
+                    from_days: from,
+                    to_days: to,
+                    layout: crate::domain::LayoutId(0),
+                    letter,
+                    channels: plan,
+                };
+                let w = crate::dunning::what_if::what_if(
+                    &db,
+                    &g.clock()?,
+                    &crate::dunning::what_if::Change::AddBand(band),
+                    30,
+                )
+                .await?;
+                super::analytics_cmd::print_what_if(&w);
+                return Ok(ExitCode::SUCCESS);
+            }
             match crate::actions::dunning::add_band(
                 &db,
                 (from, to),

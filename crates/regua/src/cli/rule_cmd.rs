@@ -31,6 +31,10 @@ pub enum RuleCmd {
         /// or all (every channel that reaches).
         #[arg(long, default_value = "first")]
         mode: String,
+        /// Save nothing: replay the last 30 days with and without this rule and print the
+        /// messages more per day and channel against each channel's daily capacity.
+        #[arg(long)]
+        what_if: bool,
     },
     /// List every rule.
     List,
@@ -56,6 +60,7 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             layout,
             channels,
             mode,
+            what_if,
         } => {
             let plan = match super::channel_plan(&channels, &mode) {
                 Ok(p) => p,
@@ -64,6 +69,34 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
                     return Ok(ExitCode::from(2));
                 }
             };
+            if what_if {
+                let mut conn = db.pool.acquire().await?;
+                let Some(method_id) =
+                    crate::store::analytics::id_by_name(&mut conn, "billing_methods", &method)
+                        .await?
+                else {
+                    eprintln!("--method: no billing method named {method:?}");
+                    return Ok(ExitCode::from(2));
+                };
+                drop(conn);
+                let rule = crate::domain::rules::SendRule {
+                    id: crate::domain::rules::RuleId(-1),
+                    method: crate::domain::BillingMethodId(method_id),
+                    kind,
+                    days,
+                    layout: crate::domain::LayoutId(0),
+                    channels: plan,
+                };
+                let w = crate::dunning::what_if::what_if(
+                    &db,
+                    &g.clock()?,
+                    &crate::dunning::what_if::Change::AddRule(rule),
+                    30,
+                )
+                .await?;
+                super::analytics_cmd::print_what_if(&w);
+                return Ok(ExitCode::SUCCESS);
+            }
             match crate::actions::dunning::add_rule(
                 &db,
                 &method,

@@ -6,6 +6,7 @@ mod letters;
 mod planner;
 mod run;
 mod scheduler;
+pub mod what_if;
 
 pub use crate::domain::holidays::{Holiday, easter, national_holidays};
 pub use crate::domain::schedule::*;

@@ -588,3 +588,126 @@ pub async fn labels(
     let methods = list(conn, "SELECT id, name FROM billing_methods ORDER BY name").await?;
     Ok((steps, wallets, methods))
 }
+
+/// An invoice as the what-if replays it: what the planner needs, and the days that decide
+/// whether it existed and was open on a past day.
+#[derive(Debug, Clone)]
+pub struct ReplayInvoice {
+    /// The planner's view (its `open` is set per replayed day).
+    pub plan: crate::domain::rules::PlanInvoice,
+    /// Issued on.
+    pub issued: Date,
+    /// Paid on, if paid.
+    pub paid_on: Option<Date>,
+}
+
+/// What the what-if replays over the days `from ..= to`: every invoice not cancelled that
+/// existed then and was not paid before `from` (contacts and pauses as they are now: their
+/// history is not kept), the régua's notice keys created before `from`, the notices sent per
+/// day and channel in the period, and each channel's daily capacity (the sum of the active
+/// accounts' or gateways' daily limits; `None`: unlimited).
+#[allow(clippy::type_complexity)]
+pub async fn replay_facts(
+    conn: &mut AnyConnection,
+    from: Date,
+    to: Date,
+    tz: &jiff::tz::TimeZone,
+) -> anyhow::Result<(
+    Vec<ReplayInvoice>,
+    std::collections::HashSet<String>,
+    BTreeMap<(Date, String), i64>,
+    BTreeMap<String, Option<i64>>,
+)> {
+    let pauses = super::dunning::PauseIndex::load(conn, from).await?;
+    let ms = |d: Date| {
+        d.to_zoned(tz.clone())
+            .map(|z| z.timestamp().as_millisecond())
+            .unwrap_or(0)
+    };
+    let (from_ms, end_ms) = (ms(from), ms(to.tomorrow().unwrap_or(to)));
+    let rows = sqlx::query(
+        "SELECT i.id, i.customer_id, i.billing_method_id, i.due_date, i.delivery_type, c.email, c.mobile_phone,
+            CASE WHEN EXISTS (SELECT 1 FROM portal_devices d WHERE d.document = c.document) THEN 1 ELSE 0 END,
+            i.issue_date, i.paid_on
+         FROM invoices i JOIN customers c ON c.id = i.customer_id
+         WHERE i.status <> 'cancelled' AND i.issue_date <= $1 AND (i.paid_on IS NULL OR i.paid_on >= $2)
+         ORDER BY i.id",
+    )
+    .bind(to.to_string())
+    .bind(from.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut invoices = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id = crate::domain::InvoiceId(r.try_get(0)?);
+        let customer = crate::domain::CustomerId(r.try_get(1)?);
+        let present = |v: Option<String>| v.is_some_and(|s| !s.trim().is_empty());
+        let paid: Option<String> = r.try_get(9)?;
+        invoices.push(ReplayInvoice {
+            plan: crate::domain::rules::PlanInvoice {
+                id,
+                customer,
+                method: crate::domain::BillingMethodId(r.try_get(2)?),
+                due: parse_day(&r.try_get::<String, _>(3)?)?,
+                open: true,
+                delivery: if r.try_get::<String, _>(4)? == "printed" {
+                    crate::domain::DeliveryType::Printed
+                } else {
+                    crate::domain::DeliveryType::Email
+                },
+                has_email: present(r.try_get(5)?),
+                has_phone: present(r.try_get(6)?),
+                has_device: r.try_get::<i64, _>(7)? != 0,
+                paused_until: pauses.until(id, customer),
+            },
+            issued: parse_day(&r.try_get::<String, _>(8)?)?,
+            paid_on: paid.as_deref().map(parse_day).transpose()?,
+        });
+    }
+    let already = sqlx::query(
+        "SELECT dedup_key FROM notices WHERE created_at < $1 AND (dedup_key LIKE 'rule:%' OR dedup_key LIKE 'band:%')",
+    )
+    .bind(from_ms)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| r.try_get(0))
+    .collect::<Result<_, _>>()?;
+    let mut recorded = BTreeMap::new();
+    for r in sqlx::query(
+        "SELECT sent_at, channel FROM notices WHERE status = 'sent' AND sent_at >= $1 AND sent_at < $2",
+    )
+    .bind(from_ms)
+    .bind(end_ms)
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let day = jiff::Timestamp::from_millisecond(r.try_get(0)?)?
+            .to_zoned(tz.clone())
+            .date();
+        *recorded.entry((day, r.try_get(1)?)).or_insert(0) += 1;
+    }
+    let mut capacity = BTreeMap::new();
+    for (channel, table) in [
+        ("email", "smtp_accounts"),
+        ("sms", "sms_gateways"),
+        ("whatsapp", "whatsapp_accounts"),
+    ] {
+        let limits: Vec<Option<i64>> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT daily_limit FROM {table} WHERE active = 1"
+        )))
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
+        let total = if limits.iter().any(Option::is_none) {
+            None
+        } else {
+            Some(limits.iter().flatten().sum())
+        };
+        capacity.insert(channel.to_string(), total);
+    }
+    capacity.insert("push".to_string(), None);
+    Ok((invoices, already, recorded, capacity))
+}

@@ -50,6 +50,9 @@ pub(super) struct RuleForm {
     layout: String,
     #[serde(flatten)]
     channels: ChannelFields,
+    /// "Simular": replay the last 30 days with this rule instead of saving it.
+    #[serde(default, skip_serializing)]
+    simular: String,
 }
 
 /// The channel selects of the rule and band forms: up to three channels in order, and a mode.
@@ -109,6 +112,83 @@ pub(super) struct BandForm {
     layout: String,
     #[serde(flatten)]
     channels: ChannelFields,
+    /// "Simular": replay the last 30 days with this band instead of saving it.
+    #[serde(default, skip_serializing)]
+    simular: String,
+}
+
+/// The page with a what-if's result, the form kept as typed (nothing saved).
+async fn page_simulated(
+    state: &AppState,
+    session: &Session,
+    rule: &RuleForm,
+    band: &BandForm,
+    change: crate::dunning::what_if::Change,
+    label: String,
+) -> Response {
+    match crate::dunning::what_if::what_if(&state.db, &state.clock, &change, 30).await {
+        Ok(w) => {
+            page_with(
+                state,
+                session,
+                StatusCode::OK,
+                (rule, band, &RoutineForm::default()),
+                &Errors::new(),
+                Some(what_if_context(&w, label)),
+            )
+            .await
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// The what-if as the page shows it: the days with a change, per channel, and the totals.
+fn what_if_context(w: &crate::dunning::what_if::WhatIf, label: String) -> minijinja::Value {
+    let totals = w.totals();
+    let channel_pt = |c: &str| match c {
+        "email" => "e-mail",
+        "sms" => "SMS",
+        "push" => "push",
+        "whatsapp" => "WhatsApp",
+        _ => "outro",
+    };
+    let mut rows = Vec::new();
+    for d in &w.days {
+        let over = d.over(&w.capacity);
+        for c in totals.keys() {
+            let delta = d.delta(c);
+            if delta == 0 {
+                continue;
+            }
+            rows.push(minijinja::context! {
+                day => crate::domain::format_date(d.day),
+                channel => channel_pt(c),
+                before => d.before.get(c).copied().unwrap_or(0),
+                after => d.after.get(c).copied().unwrap_or(0),
+                delta => format!("{delta:+}"),
+                recorded => d.recorded.get(c).copied().unwrap_or(0),
+                capacity => w.capacity.get(c).copied().flatten().map_or_else(|| "sem limite".to_string(), |v| v.to_string()),
+                over => over.contains(c),
+            });
+        }
+    }
+    let totals: Vec<_> = totals
+        .iter()
+        .map(|(c, delta)| {
+            minijinja::context! {
+                channel => channel_pt(c),
+                delta => format!("{delta:+}"),
+                over_days => w.days.iter().filter(|d| d.over(&w.capacity).contains(c)).count(),
+            }
+        })
+        .collect();
+    minijinja::context! {
+        label,
+        from => w.days.first().map(|d| crate::domain::format_date(d.day)),
+        to => w.days.last().map(|d| crate::domain::format_date(d.day)),
+        rows,
+        totals,
+    }
 }
 
 async fn page(
@@ -123,10 +203,9 @@ async fn page(
         state,
         session,
         status,
-        rule,
-        band,
-        &RoutineForm::default(),
+        (rule, band, &RoutineForm::default()),
         errors,
+        None,
     )
     .await
 }
@@ -135,10 +214,9 @@ async fn page_with(
     state: &AppState,
     session: &Session,
     status: StatusCode,
-    rule: &RuleForm,
-    band: &BandForm,
-    routine: &RoutineForm,
+    (rule, band, routine): (&RuleForm, &BandForm, &RoutineForm),
     errors: &Errors,
+    what_if: Option<minijinja::Value>,
 ) -> Response {
     let result: anyhow::Result<Response> = async {
         let mut conn = state.db.pool.acquire().await?;
@@ -216,6 +294,7 @@ async fn page_with(
                 band => minijinja::Value::from(minijinja::value::Serde(band)),
                 routine => minijinja::Value::from(minijinja::value::Serde(routine)),
                 errors,
+                what_if,
                 ..session.ctx()
             },
         );
@@ -289,6 +368,61 @@ pub(super) async fn add_rule(
         )
         .await;
     };
+    if !form.simular.is_empty() {
+        let method = {
+            let mut conn = match state.db.pool.acquire().await {
+                Ok(c) => c,
+                Err(e) => return internal(e.into()),
+            };
+            match store::analytics::id_by_name(&mut conn, "billing_methods", &form.method).await {
+                Ok(m) => m,
+                Err(e) => return internal(e),
+            }
+        };
+        let Some(method) = method else {
+            let errors = Errors::from([(
+                "days",
+                format!("Forma de cobrança não encontrada: {}", form.method),
+            )]);
+            return page(
+                &state,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                &BandForm::default(),
+                &errors,
+            )
+            .await;
+        };
+        let label = format!(
+            "regra \"{}\"{} ({}), por {}",
+            kind_pt(kind).to_lowercase(),
+            if days > 0 {
+                format!(" de {days} dia(s)")
+            } else {
+                String::new()
+            },
+            form.method,
+            plan.label_pt()
+        );
+        let rule = crate::domain::rules::SendRule {
+            id: crate::domain::rules::RuleId(-1),
+            method: crate::domain::BillingMethodId(method),
+            kind,
+            days,
+            layout: crate::domain::LayoutId(0),
+            channels: plan,
+        };
+        return page_simulated(
+            &state,
+            &session,
+            &form,
+            &BandForm::default(),
+            crate::dunning::what_if::Change::AddRule(rule),
+            label,
+        )
+        .await;
+    }
     let layout = Some(form.layout.trim()).filter(|l| !l.is_empty());
     let now = state.clock.now_millis();
     let result: anyhow::Result<Option<String>> = match crate::actions::dunning::add_rule(
@@ -398,6 +532,45 @@ pub(super) async fn add_band(
         )
         .await;
     };
+    if !form.simular.is_empty() && to >= from {
+        match form.channels.plan() {
+            Ok(plan) => {
+                let label = format!(
+                    "faixa de {from} a {to} dias de atraso, por {}",
+                    plan.label_pt()
+                );
+                let band = crate::domain::rules::OverdueBand {
+                    id: crate::domain::rules::BandId(-1),
+                    from_days: from,
+                    to_days: to,
+                    layout: crate::domain::LayoutId(0),
+                    letter: form.generation == "email_and_letter",
+                    channels: plan,
+                };
+                return page_simulated(
+                    &state,
+                    &session,
+                    &RuleForm::default(),
+                    &form,
+                    crate::dunning::what_if::Change::AddBand(band),
+                    label,
+                )
+                .await;
+            }
+            Err(msg) => {
+                let errors = Errors::from([("channels", msg)]);
+                return page(
+                    &state,
+                    &session,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &RuleForm::default(),
+                    &form,
+                    &errors,
+                )
+                .await;
+            }
+        }
+    }
     let now = state.clock.now_millis();
     let result: anyhow::Result<Option<(&'static str, String)>> = async {
         if to < from {
@@ -583,10 +756,9 @@ pub(super) async fn add_routine(
                 &state,
                 &session,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &RuleForm::default(),
-                &BandForm::default(),
-                &form,
+                (&RuleForm::default(), &BandForm::default(), &form),
                 &errors,
+                None,
             )
             .await;
         }
@@ -636,10 +808,9 @@ pub(super) async fn add_routine(
                 &state,
                 &session,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &RuleForm::default(),
-                &BandForm::default(),
-                &form,
+                (&RuleForm::default(), &BandForm::default(), &form),
                 &errors,
+                None,
             )
             .await
         }
