@@ -583,4 +583,68 @@ async fn the_what_if_adds_what_a_new_rule_would_have_sent() {
         3,
         "the page saved nothing"
     );
+
+    // Removing the rule 5 days after the due date: fewer messages, never more; nothing removed.
+    let mut conn = t.db.pool.acquire().await.unwrap();
+    let after_5: i64 =
+        sqlx::query_scalar("SELECT id FROM send_rules WHERE kind = 'after_due' AND days = 5")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+    drop(conn);
+    let w = regua::dunning::what_if::what_if(
+        &t.db,
+        &clock_on(day),
+        &regua::dunning::what_if::Change::RemoveRule(regua::domain::rules::RuleId(after_5)),
+        30,
+    )
+    .await
+    .unwrap();
+    assert!(
+        w.days
+            .iter()
+            .all(|d| d.delta("email") <= 0 && d.delta("sms") <= 0)
+    );
+    let fewer = w.totals().values().sum::<i64>();
+    assert!(fewer < 0, "{fewer}");
+    let out = regua_at(
+        &t.url,
+        day,
+        &["rule", "remove", &after_5.to_string(), "--what-if"],
+        &[],
+    );
+    assert!(
+        output_text(&out).contains(&format!("total\temail\t{}\t", w.totals()["email"])),
+        "{}",
+        output_text(&out)
+    );
+    let missing = regua_at(&t.url, day, &["rule", "remove", "999", "--what-if"], &[]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(output_text(&missing), "no rule 999\n");
+    with_server_at(&t.db, day, |addr| async move {
+        let session = common::http::staff_session(addr, "admin", "senha-forte-123").await;
+        let page = common::http::http(addr, "GET", "/configuracoes/regua", &session, "").await;
+        assert!(page.body.contains("Simular remoção"));
+        let form = format!(
+            "_csrf={}&simular=1",
+            common::http::enc(&page.field("_csrf"))
+        );
+        let r = common::http::http(
+            addr,
+            "POST",
+            &format!("/configuracoes/regua/regras/{after_5}/remover"),
+            &session,
+            &form,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body
+                .contains(&format!("Simulação: remoção da regra {after_5}"))
+        );
+        assert!(r.body.contains("Nada foi salvo."));
+    })
+    .await;
+    let rules = regua_at(&t.url, day, &["rule", "list"], &[]);
+    assert_eq!(output_text(&rules).lines().count(), 3, "nothing removed");
 }

@@ -60,6 +60,10 @@ pub enum BandCmd {
     Remove {
         /// The band's id (see `regua band list`).
         id: i64,
+        /// Remove nothing: replay the last 30 days without this band and print the messages
+        /// fewer per day and channel.
+        #[arg(long)]
+        what_if: bool,
     },
     /// Manual emission: what each band would send for the invoices matching the filters; with
     /// --confirm, send it.
@@ -344,7 +348,23 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        BandCmd::Remove { id } => {
+        BandCmd::Remove { id, what_if: true } => {
+            let w = crate::dunning::what_if::what_if(
+                &db,
+                &g.clock()?,
+                &crate::dunning::what_if::Change::RemoveBand(crate::domain::rules::BandId(id)),
+                30,
+            )
+            .await;
+            match w {
+                Ok(w) => super::analytics_cmd::print_what_if(&w),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        BandCmd::Remove { id, .. } => {
             match crate::actions::dunning::remove_band(
                 &db,
                 crate::domain::rules::BandId(id),

@@ -42,6 +42,10 @@ pub enum RuleCmd {
     Remove {
         /// The rule's id (see `regua rule list`).
         id: i64,
+        /// Remove nothing: replay the last 30 days without this rule and print the messages
+        /// fewer per day and channel.
+        #[arg(long)]
+        what_if: bool,
     },
 }
 
@@ -151,7 +155,23 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        RuleCmd::Remove { id } => {
+        RuleCmd::Remove { id, what_if: true } => {
+            let w = crate::dunning::what_if::what_if(
+                &db,
+                &g.clock()?,
+                &crate::dunning::what_if::Change::RemoveRule(crate::domain::rules::RuleId(id)),
+                30,
+            )
+            .await;
+            match w {
+                Ok(w) => super::analytics_cmd::print_what_if(&w),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        RuleCmd::Remove { id, .. } => {
             if !crate::actions::dunning::remove_rule(
                 &db,
                 crate::domain::rules::RuleId(id),

@@ -1,5 +1,5 @@
 //! The what-if (#25 item 4, docs/analytics.md): before a new rule or band (with its channels)
-//! is saved, what the last days would have looked like — the planner replayed over the recorded
+//! is saved, or one is removed, what the last days would have looked like — the planner replayed over the recorded
 //! history, day by day, once with the saved régua and once with the change, and the difference
 //! in messages per day and channel set beside each channel's daily capacity and the sends
 //! recorded that day.
@@ -25,6 +25,10 @@ pub enum Change {
     AddRule(SendRule),
     /// A new overdue band (its id is ignored).
     AddBand(OverdueBand),
+    /// A send rule removed.
+    RemoveRule(RuleId),
+    /// An overdue band removed.
+    RemoveBand(BandId),
 }
 
 /// One replayed day.
@@ -117,6 +121,14 @@ pub async fn what_if(db: &Db, clock: &Clock, change: &Change, days: u16) -> anyh
             id: BandId(-1),
             ..b.clone()
         }),
+        Change::RemoveRule(id) => {
+            anyhow::ensure!(rules.iter().any(|r| r.id == *id), "no rule {id}");
+            new_rules.retain(|r| r.id != *id);
+        }
+        Change::RemoveBand(id) => {
+            anyhow::ensure!(bands.iter().any(|b| b.id == *id), "no band {id}");
+            new_bands.retain(|b| b.id != *id);
+        }
     }
     let mut seen_before: HashSet<String> = already.clone();
     let mut seen_after: HashSet<String> = already;

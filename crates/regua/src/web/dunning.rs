@@ -475,14 +475,34 @@ pub(super) async fn add_rule(
     }
 }
 
+/// A remove button's form: the token, and "Simular remoção".
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RemoveForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    simular: String,
+}
+
 pub(super) async fn remove_rule(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<RemoveForm>,
 ) -> Response {
     if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
         return r;
+    }
+    if !form.simular.is_empty() {
+        return page_simulated(
+            &state,
+            &session,
+            &RuleForm::default(),
+            &BandForm::default(),
+            crate::dunning::what_if::Change::RemoveRule(crate::domain::rules::RuleId(id)),
+            format!("remoção da regra {id}"),
+        )
+        .await;
     }
     let now = state.clock.now_millis();
     let result = crate::actions::dunning::remove_rule(
@@ -656,10 +676,21 @@ pub(super) async fn remove_band(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<RemoveForm>,
 ) -> Response {
     if let Err(r) = session.allow(&state, Permission::ManageDunning, Some(&form.csrf)) {
         return r;
+    }
+    if !form.simular.is_empty() {
+        return page_simulated(
+            &state,
+            &session,
+            &RuleForm::default(),
+            &BandForm::default(),
+            crate::dunning::what_if::Change::RemoveBand(crate::domain::rules::BandId(id)),
+            format!("remoção da faixa {id}"),
+        )
+        .await;
     }
     let now = state.clock.now_millis();
     let result: anyhow::Result<Result<bool, String>> = match crate::actions::dunning::remove_band(
