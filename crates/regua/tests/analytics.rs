@@ -395,19 +395,7 @@ async fn the_figures_match_a_direct_computation_over_the_same_rows() {
 async fn the_page_shows_a_new_refresh_at_once() {
     let t = sqlite().await;
     common::history::history(&t.db).await;
-    {
-        let mut conn = t.db.pool.acquire().await.unwrap();
-        regua::store::auth::insert_user(
-            &mut conn,
-            "admin",
-            "Ana Souza",
-            regua::web::auth::Role::Admin,
-            "senha-forte-123",
-            0,
-        )
-        .await
-        .unwrap();
-    }
+    add_admin(&t.db).await;
     let db = t.db.clone();
     with_server_at(&t.db, TODAY, |addr| async move {
         let session = common::http::staff_session(addr, "admin", "senha-forte-123").await;
@@ -543,19 +531,7 @@ async fn the_what_if_adds_what_a_new_rule_would_have_sent() {
     );
 
     // The page: "Simular o último mês" beside "Adicionar regra".
-    {
-        let mut conn = t.db.pool.acquire().await.unwrap();
-        regua::store::auth::insert_user(
-            &mut conn,
-            "admin",
-            "Ana Souza",
-            regua::web::auth::Role::Admin,
-            "senha-forte-123",
-            0,
-        )
-        .await
-        .unwrap();
-    }
+    add_admin(&t.db).await;
     with_server_at(&t.db, day, |addr| async move {
         let session = common::http::staff_session(addr, "admin", "senha-forte-123").await;
         let page = common::http::http(addr, "GET", "/configuracoes/regua", &session, "").await;

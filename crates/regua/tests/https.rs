@@ -225,19 +225,7 @@ async fn through_proxy(
     let t = sqlite().await;
     let invoices = open_invoices(&t.db, 1).await;
     set_portal_password(&t.db, "52998224725", "senha-da-maria").await;
-    {
-        let mut conn = t.db.pool.acquire().await.unwrap();
-        regua::store::auth::insert_user(
-            &mut conn,
-            "admin",
-            "Ana Souza",
-            regua::web::auth::Role::Admin,
-            "senha-forte-123",
-            0,
-        )
-        .await
-        .unwrap();
-    }
+    add_admin(&t.db).await;
     let secret = regua::actions::pix::add_psp(
         &t.db,
         "efi",

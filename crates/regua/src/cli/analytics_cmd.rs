@@ -192,3 +192,22 @@ pub(super) fn print_what_if(w: &crate::dunning::what_if::WhatIf) {
     }
     println!("nothing was saved");
 }
+
+/// Runs a what-if and prints it (`print_what_if`); a change naming no rule or band is refused
+/// with exit 2. Nothing is saved.
+pub(super) async fn run_what_if(
+    db: &crate::store::Db,
+    clock: &crate::domain::Clock,
+    change: crate::dunning::what_if::Change,
+) -> anyhow::Result<ExitCode> {
+    match crate::dunning::what_if::what_if(db, clock, &change, 30).await {
+        Ok(w) => {
+            print_what_if(&w);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}

@@ -291,15 +291,12 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
                     letter,
                     channels: plan,
                 };
-                let w = crate::dunning::what_if::what_if(
+                return super::analytics_cmd::run_what_if(
                     &db,
                     &g.clock()?,
-                    &crate::dunning::what_if::Change::AddBand(band),
-                    30,
+                    crate::dunning::what_if::Change::AddBand(band),
                 )
-                .await?;
-                super::analytics_cmd::print_what_if(&w);
-                return Ok(ExitCode::SUCCESS);
+                .await;
             }
             match crate::actions::dunning::add_band(
                 &db,
@@ -349,20 +346,12 @@ pub async fn band(g: &Global, cmd: BandCmd) -> anyhow::Result<ExitCode> {
             }
         }
         BandCmd::Remove { id, what_if: true } => {
-            let w = crate::dunning::what_if::what_if(
+            return super::analytics_cmd::run_what_if(
                 &db,
                 &g.clock()?,
-                &crate::dunning::what_if::Change::RemoveBand(crate::domain::rules::BandId(id)),
-                30,
+                crate::dunning::what_if::Change::RemoveBand(crate::domain::rules::BandId(id)),
             )
             .await;
-            match w {
-                Ok(w) => super::analytics_cmd::print_what_if(&w),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(ExitCode::from(2));
-                }
-            }
         }
         BandCmd::Remove { id, .. } => {
             match crate::actions::dunning::remove_band(

@@ -91,15 +91,12 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
                     layout: crate::domain::LayoutId(0),
                     channels: plan,
                 };
-                let w = crate::dunning::what_if::what_if(
+                return super::analytics_cmd::run_what_if(
                     &db,
                     &g.clock()?,
-                    &crate::dunning::what_if::Change::AddRule(rule),
-                    30,
+                    crate::dunning::what_if::Change::AddRule(rule),
                 )
-                .await?;
-                super::analytics_cmd::print_what_if(&w);
-                return Ok(ExitCode::SUCCESS);
+                .await;
             }
             match crate::actions::dunning::add_rule(
                 &db,
@@ -156,20 +153,12 @@ pub(super) async fn rule(g: &Global, cmd: RuleCmd) -> anyhow::Result<ExitCode> {
             }
         }
         RuleCmd::Remove { id, what_if: true } => {
-            let w = crate::dunning::what_if::what_if(
+            return super::analytics_cmd::run_what_if(
                 &db,
                 &g.clock()?,
-                &crate::dunning::what_if::Change::RemoveRule(crate::domain::rules::RuleId(id)),
-                30,
+                crate::dunning::what_if::Change::RemoveRule(crate::domain::rules::RuleId(id)),
             )
             .await;
-            match w {
-                Ok(w) => super::analytics_cmd::print_what_if(&w),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(ExitCode::from(2));
-                }
-            }
         }
         RuleCmd::Remove { id, .. } => {
             if !crate::actions::dunning::remove_rule(

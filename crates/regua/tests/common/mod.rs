@@ -121,6 +121,21 @@ pub async fn customer_with_contract(db: &Db, due_day: u8, delivery: &str) {
     .await;
 }
 
+/// The administrator the page tests log in as: `admin`, password `senha-forte-123`.
+pub async fn add_admin(db: &Db) {
+    let mut conn = db.pool.acquire().await.unwrap();
+    store::auth::insert_user(
+        &mut conn,
+        "admin",
+        "Ana Souza",
+        regua::web::auth::Role::Admin,
+        "senha-forte-123",
+        0,
+    )
+    .await
+    .unwrap();
+}
+
 /// A master key for sealing test passwords.
 pub fn test_key() -> regua::secrets::MasterKey {
     regua::secrets::MasterKey::parse(&"5e".repeat(32)).unwrap()
