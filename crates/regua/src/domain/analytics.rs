@@ -520,9 +520,10 @@ mod tests {
             (2, 0, 1, 1)
         );
         assert_eq!(band.1.recovered_cents, 10_000);
-        // Days to pay: 9 after the rule's notice, 2 after the band's.
+        // Days to pay, in the order of the sending days: 9 after the rule's notice (05/03), 2
+        // after the band's (12/03).
         let days: Vec<i32> = a.days.keys().map(|k| k.days).collect();
-        assert_eq!(days, [2, 9]);
+        assert_eq!(days, [9, 2]);
         // Invoice 2 is overdue from 11/03 in band 1; invoice 1 from 11/03 to 13/03 only.
         let on = |d: Date| {
             a.overdue
