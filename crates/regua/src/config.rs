@@ -132,10 +132,9 @@ pub fn install(path: Option<PathBuf>, config: Config) {
 }
 
 /// The file to read for this command line: `--config FILE` (or `--config=FILE`), else
-/// `REGUA_CONFIG`, else [`DEFAULT_CONFIG_PATH`] when it exists. `Some(path, named)`: `named` is
-/// whether the operator named it (a named file that is missing is an error; the default path
-/// is only read when present).
-pub fn locate(args: &[std::ffi::OsString]) -> Option<(PathBuf, bool)> {
+/// `REGUA_CONFIG`, else [`DEFAULT_CONFIG_PATH`] when it exists. A named file that is missing
+/// is an error when read; the default path is only returned when present.
+pub fn locate(args: &[std::ffi::OsString]) -> Option<PathBuf> {
     let mut iter = args.iter().skip(1);
     while let Some(arg) = iter.next() {
         let Some(s) = arg.to_str() else { continue };
@@ -143,17 +142,17 @@ pub fn locate(args: &[std::ffi::OsString]) -> Option<(PathBuf, bool)> {
             break;
         }
         if s == "--config" {
-            return iter.next().map(|p| (PathBuf::from(p), true));
+            return iter.next().map(PathBuf::from);
         }
         if let Some(p) = s.strip_prefix("--config=") {
-            return Some((PathBuf::from(p), true));
+            return Some(PathBuf::from(p));
         }
     }
     if let Some(p) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
-        return Some((PathBuf::from(p), true));
+        return Some(PathBuf::from(p));
     }
     let default = Path::new(DEFAULT_CONFIG_PATH);
-    default.exists().then(|| (default.to_path_buf(), false))
+    default.exists().then(|| default.to_path_buf())
 }
 
 /// Reads and parses `path`: unknown keys, wrong types and bad TOML are refused with the key.

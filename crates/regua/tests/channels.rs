@@ -1098,19 +1098,7 @@ async fn the_notifications_page_saves_the_method_and_sends_a_test() {
     let t = sqlite().await;
     let stub = Stub::start(ok_sms()).await;
     add_gateway(&t.db, &stub, None).await;
-    {
-        let mut conn = t.db.pool.acquire().await.unwrap();
-        store::auth::insert_user(
-            &mut conn,
-            "admin",
-            "Ana Souza",
-            regua::web::auth::Role::Admin,
-            "senha-forte-123",
-            0,
-        )
-        .await
-        .unwrap();
-    }
+    add_admin(&t.db).await;
     let db = t.db.clone();
     with_server_at(&t.db, "2026-01-05", |addr| async move {
         let session = staff_session(addr, "admin", "senha-forte-123").await;
@@ -1564,19 +1552,7 @@ async fn sms_gateways_and_the_firebase_file_are_configured_on_the_page() {
     let t = sqlite().await;
     open_invoices(&t.db, 1).await;
     let stub = Stub::start(ok_sms()).await;
-    {
-        let mut conn = t.db.pool.acquire().await.unwrap();
-        store::auth::insert_user(
-            &mut conn,
-            "admin",
-            "Ana Souza",
-            regua::web::auth::Role::Admin,
-            "senha-forte-123",
-            0,
-        )
-        .await
-        .unwrap();
-    }
+    add_admin(&t.db).await;
     let (pem, _) = test_rsa_key();
     let db = t.db.clone();
     let stub_url = stub.url();

@@ -273,13 +273,8 @@ pub enum ConfigCmd {
 pub fn parse() -> Result<Cli, crate::config::ConfigError> {
     use clap::{CommandFactory as _, FromArgMatches as _};
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let located = crate::config::locate(&args);
-    let loaded = match &located {
-        Some((path, named)) if *named || path.exists() => {
-            Some(crate::config::read(path).map(|c| (path.clone(), c)))
-        }
-        _ => None,
-    };
+    let loaded =
+        crate::config::locate(&args).map(|path| crate::config::read(&path).map(|c| (path, c)));
     let checking = args
         .iter()
         .skip(1)
@@ -301,19 +296,13 @@ pub fn parse() -> Result<Cli, crate::config::ConfigError> {
 
 /// `regua config check`: exit 0 when usable, 1 with each problem on its own line.
 fn config_check(g: &Global) -> ExitCode {
-    let Some((path, named)) = g
-        .config
-        .clone()
-        .map(|p| (p, true))
-        .or_else(|| crate::config::locate(&[]))
-    else {
+    let Some(path) = g.config.clone().or_else(|| crate::config::locate(&[])) else {
         println!(
             "no configuration file ({} is absent, REGUA_CONFIG unset): built-in defaults and REGUA_* variables apply",
             crate::config::DEFAULT_CONFIG_PATH
         );
         return ExitCode::SUCCESS;
     };
-    let _ = named;
     let shown = path.display().to_string();
     let problems = match crate::config::read(&path) {
         Ok(config) => crate::config::check(&shown, &config),

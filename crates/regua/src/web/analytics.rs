@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Permission;
@@ -317,12 +317,7 @@ impl Figures {
             .max(100) as f64
             / 10.0;
         let top = (top / 10.0).ceil() * 10.0;
-        let ticks: Vec<(f64, String)> = (0..=4)
-            .map(|i| {
-                let v = top * f64::from(i) / 4.0;
-                (v, format!("{v:.0}%"))
-            })
-            .collect();
+        let ticks = ticks(top, |v| format!("{v:.0}%"));
         charts::bars(
             "chart-rate",
             "Inadimplência por mês de vencimento (em aberto e vencidas / emitidas)",
@@ -375,12 +370,7 @@ impl Figures {
                 )
             })
             .collect();
-        let y_ticks: Vec<(f64, String)> = (0..=4)
-            .map(|i| {
-                let v = top * f64::from(i) / 4.0;
-                (v, format!("R$ {v:.0}"))
-            })
-            .collect();
+        let y_ticks = ticks(top, |v| format!("R$ {v:.0}"));
         charts::lines(
             "chart-bands",
             "Valor em atraso por faixa, dia a dia",
@@ -422,10 +412,18 @@ fn nice_top(v: f64) -> f64 {
     nice * magnitude
 }
 
-fn percent_ticks() -> Vec<(f64, String)> {
+/// Five ticks from 0 to `top`, each labelled by `label`.
+fn ticks(top: f64, label: impl Fn(f64) -> String) -> Vec<(f64, String)> {
     (0..=4)
-        .map(|i| (f64::from(i * 25), format!("{}%", i * 25)))
+        .map(|i| {
+            let v = top * f64::from(i) / 4.0;
+            (v, label(v))
+        })
         .collect()
+}
+
+fn percent_ticks() -> Vec<(f64, String)> {
+    ticks(100.0, |v| format!("{v:.0}%"))
 }
 
 /// The steps' table header (page and CSV).
@@ -567,17 +565,10 @@ pub(super) async fn csv(
             w.write_record(row.into_iter().map(super::log::spreadsheet_safe))?;
         }
         let body = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"resultados-{table}.csv\""),
-                ),
-            ],
+        Ok(super::log::csv_download(
+            &format!("resultados-{table}.csv"),
             body,
-        )
-            .into_response())
+        ))
     }
     .await;
     result.unwrap_or_else(internal)

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::auth::Permission;
 use super::{AppState, Session, internal};
@@ -203,17 +202,7 @@ pub(super) async fn csv(
             ])?;
         }
         let body = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"inadimplencia.csv\"",
-                ),
-            ],
-            body,
-        )
-            .into_response())
+        Ok(super::log::csv_download("inadimplencia.csv", body))
     }
     .await;
     result.unwrap_or_else(internal)

@@ -307,17 +307,7 @@ pub(super) async fn csv(
             ])?;
         }
         let body = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok((
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"log-de-email.csv\"",
-                ),
-            ],
-            body,
-        )
-            .into_response())
+        Ok(csv_download("log-de-email.csv", body))
     }
     .await;
     result.unwrap_or_else(internal)
@@ -351,6 +341,21 @@ pub(super) async fn requeue(
         ),
         Err(e) => internal(e),
     }
+}
+
+/// A CSV file the browser saves as `filename` (ASCII, no quotes: every caller passes a literal).
+pub fn csv_download(filename: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// A free-text cell as a spreadsheet may open it: one starting with `=`, `+`, `-`, `@`, a tab
