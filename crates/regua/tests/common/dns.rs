@@ -106,9 +106,17 @@ impl DnsServer {
                 .push(text.to_string());
         }
         let table = Arc::new(table);
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let addr = udp.local_addr().unwrap();
-        let tcp = tokio::net::TcpListener::bind(addr).await.unwrap();
+        // The UDP port is the kernel's pick; the same TCP port may be taken
+        // by another test's connection, so pick again until both are free.
+        let (udp, tcp, addr) = loop {
+            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let addr = udp.local_addr().unwrap();
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, tcp, addr),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+                Err(e) => panic!("dns test server: {e}"),
+            }
+        };
         let t = table.clone();
         let udp_task = tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
