@@ -510,11 +510,9 @@ async fn run_import(
                     .map(|c| (&c.external_id, existing.contains_key(&c.external_id))),
             );
             if write {
-                let mut tx = db.begin().await?;
-                for c in &rows {
-                    store::parties::upsert_customer(&mut tx, c, now).await?;
-                }
-                tx.commit().await.map_err(anyhow::Error::from)?;
+                let mut bulk = db.bulk().await?;
+                store::parties::upsert_customers(&mut bulk, &rows, now).await?;
+                bulk.commit().await?;
             }
             report
         }
@@ -526,18 +524,16 @@ async fn run_import(
             if !errors.is_empty() {
                 return Err(ImportError::BadRows(errors));
             }
-            drop(conn);
             let report = count(
                 rows.iter()
                     .map(|c| (&c.external_id, existing.contains_key(&c.external_id))),
             );
             if write {
-                let mut tx = db.begin().await?;
-                for c in &rows {
-                    store::parties::upsert_contract(&mut tx, c, now).await?;
-                }
-                tx.commit().await.map_err(anyhow::Error::from)?;
+                let mut bulk = db.bulk().await?;
+                store::parties::upsert_contracts(&mut conn, &mut bulk, &rows, now).await?;
+                bulk.commit().await?;
             }
+            drop(conn);
             report
         }
         ImportKind::Invoices => {

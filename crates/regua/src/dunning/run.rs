@@ -492,28 +492,18 @@ async fn page(
     after: crate::domain::InvoiceId,
     report: &mut RunReport,
 ) -> Result<Option<crate::domain::InvoiceId>, RunError> {
-    let mut tx = if req.dry_run {
-        None
-    } else {
-        Some(db.begin().await?)
-    };
-    let mut pooled = if req.dry_run {
-        Some(db.pool.acquire().await.context("database")?)
-    } else {
-        None
-    };
-    let conn: &mut sqlx::AnyConnection = match (&mut tx, &mut pooled) {
-        (Some(tx), _) => tx,
-        (None, Some(c)) => c,
-        (None, None) => unreachable!("one of the two"),
-    };
+    // The page is read outside the write: a notice another run wrote in between is left alone
+    // by its dedup key, so the write needs no lock while the page is read and planned.
+    let mut conn = db.pool.acquire().await.context("database")?;
     let (invoices, refs) =
-        store::dunning::plan_invoices_page(conn, input.filter, input.pauses, after, PAGE).await?;
+        store::dunning::plan_invoices_page(&mut conn, input.filter, input.pauses, after, PAGE)
+            .await?;
     let Some(last) = invoices.last().map(|i| i.id) else {
         return Ok(None);
     };
     let ids: Vec<_> = invoices.iter().map(|i| i.id).collect();
-    let already = store::dunning::dunning_keys(conn, &ids).await?;
+    let already = store::dunning::dunning_keys(&mut conn, &ids).await?;
+    drop(conn);
     report.considered += invoices.len();
     let Plan { notices, skipped } = plan(&PlanInput {
         today: input.today,
@@ -605,14 +595,17 @@ async fn page(
             });
         }
     }
-    if let (Some(mut tx), Some(acc)) = (tx, input.account) {
+    if let (false, Some(acc)) = (req.dry_run, input.account) {
         let now = clock.now_millis();
+        let mut bulk = db.bulk().await?;
         report.enqueued +=
-            store::outbox::insert_notices(&mut tx, &queue, &acc.from_address, now).await?;
+            store::outbox::insert_notices(&mut bulk, &queue, &acc.from_address, now).await?;
         report.recorded_skips +=
-            store::outbox::insert_notices(&mut tx, &skips, &acc.from_address, now).await?;
-        report.letters += store::dunning::insert_letter_reviews(&mut tx, &letters, now).await?;
-        tx.commit().await.context("cannot commit the run's page")?;
+            store::outbox::insert_notices(&mut bulk, &skips, &acc.from_address, now).await?;
+        report.letters += store::dunning::insert_letter_reviews(&mut bulk, &letters, now).await?;
+        bulk.commit()
+            .await
+            .context("cannot commit the run's page")?;
     }
     Ok(Some(last))
 }

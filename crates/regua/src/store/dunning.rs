@@ -10,6 +10,7 @@ use crate::domain::schedule::{HolidayId, RoutineId};
 use jiff::civil::Date;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
+use super::bulk::{Bulk, Insert, Ty};
 use super::parties::ConfigError;
 use crate::domain::Purpose;
 use crate::domain::delivery::AccountId;
@@ -779,21 +780,41 @@ pub async fn dunning_keys(
 // ---------------------------------------------------------------------------------------------
 // Batched enqueue
 
-/// Records the invoices a notice carries (the generation message).
+static NOTICE_INVOICES_INSERT: Insert = Insert {
+    table: "notice_invoices",
+    columns: &[("notice_id", Ty::Int), ("invoice_id", Ty::Int)],
+    tail: "ON CONFLICT DO NOTHING",
+    returning: &[],
+};
+
+/// Ties a notice to the invoices it carries (a generation message with several boletos).
 pub async fn insert_notice_invoices(
     conn: &mut AnyConnection,
     notice: crate::domain::delivery::NoticeId,
     invoices: &[InvoiceId],
 ) -> anyhow::Result<()> {
+    let sql = NOTICE_INVOICES_INSERT.sqlite_sql();
     for inv in invoices {
-        sqlx::query(
-            "INSERT INTO notice_invoices (notice_id, invoice_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(notice.0)
-        .bind(inv.0)
-        .execute(&mut *conn)
-        .await?;
+        NOTICE_INVOICES_INSERT
+            .bind_one(
+                sqlx::query(AssertSqlSafe(sql.as_str())),
+                vec![notice.0.into(), inv.0.into()],
+            )
+            .execute(&mut *conn)
+            .await?;
     }
+    Ok(())
+}
+
+/// [`insert_notice_invoices`] for many notices, in the bulk transaction.
+pub async fn link_notice_invoices(
+    bulk: &mut Bulk,
+    links: &[(crate::domain::delivery::NoticeId, InvoiceId)],
+) -> anyhow::Result<()> {
+    bulk.insert_each(&NOTICE_INVOICES_INSERT, links, |(n, i)| {
+        Ok(vec![n.0.into(), i.0.into()])
+    })
+    .await?;
     Ok(())
 }
 
@@ -841,28 +862,44 @@ pub struct LetterReview {
     pub created_at: i64,
 }
 
-/// Queues letters for review (a key that exists is left alone); returns how many are new.
+static LETTER_REVIEWS_INSERT: Insert = Insert {
+    table: "letter_reviews",
+    columns: &[
+        ("dedup_key", Ty::Text),
+        ("invoice_id", Ty::Int),
+        ("band_id", Ty::Int),
+        ("layout_id", Ty::Int),
+        ("status", Ty::Text),
+        ("created_at", Ty::Int),
+    ],
+    tail: "ON CONFLICT (dedup_key) DO NOTHING",
+    returning: &[],
+};
+
+/// Queues letters for review in the bulk transaction (a key that exists is left alone);
+/// returns how many are new.
 pub async fn insert_letter_reviews(
-    conn: &mut AnyConnection,
+    bulk: &mut Bulk,
     letters: &[(String, InvoiceId, i64, LayoutId)],
     now_ms: i64,
 ) -> anyhow::Result<u64> {
-    let mut n = 0;
-    for (key, invoice, band, layout) in letters {
-        n += sqlx::query(
-            "INSERT INTO letter_reviews (dedup_key, invoice_id, band_id, layout_id, status, created_at)
-             VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT (dedup_key) DO NOTHING",
+    Ok(bulk
+        .insert_each(
+            &LETTER_REVIEWS_INSERT,
+            letters,
+            |(key, invoice, band, layout)| {
+                Ok(vec![
+                    key.as_str().into(),
+                    invoice.0.into(),
+                    (*band).into(),
+                    layout.0.into(),
+                    "pending".into(),
+                    now_ms.into(),
+                ])
+            },
         )
-        .bind(key)
-        .bind(invoice.0)
-        .bind(band)
-        .bind(layout.0)
-        .bind(now_ms)
-        .execute(&mut *conn)
         .await?
-        .rows_affected();
-    }
-    Ok(n)
+        .count)
 }
 
 /// Letters by status (all when `None`), oldest first.

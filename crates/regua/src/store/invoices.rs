@@ -7,6 +7,8 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use crate::domain::*;
 
+use super::bulk::{Bulk, Insert, Ty, Value};
+
 /// A validated invoice to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInvoice {
@@ -126,6 +128,9 @@ pub async fn our_number_taken(
     .is_some())
 }
 
+/// Takes `$1` numbers from wallet `$2`'s sequence; the new next number comes back.
+const RESERVE_OUR_NUMBERS: &str = "UPDATE wallets SET next_our_number = next_our_number + $1 WHERE id = $2 RETURNING next_our_number";
+
 /// Reserves `count` consecutive our numbers in a wallet and returns the first. Run it in the
 /// transaction that uses them: the row lock (PostgreSQL) or the write lock (SQLite) keeps two
 /// writers from getting the same numbers.
@@ -134,13 +139,34 @@ pub async fn allocate_our_numbers(
     wallet: WalletId,
     count: i64,
 ) -> anyhow::Result<i64> {
-    let row = sqlx::query("UPDATE wallets SET next_our_number = next_our_number + $1 WHERE id = $2 RETURNING next_our_number")
+    let row = sqlx::query(RESERVE_OUR_NUMBERS)
         .bind(count)
         .bind(wallet.0)
         .fetch_one(&mut *conn)
         .await
         .with_context(|| format!("cannot allocate our numbers in wallet {wallet}"))?;
     Ok(row.try_get::<i64, _>(0)? - count)
+}
+
+/// [`allocate_our_numbers`] in the bulk transaction.
+pub async fn reserve_our_numbers(
+    bulk: &mut Bulk,
+    wallet: WalletId,
+    count: i64,
+) -> anyhow::Result<i64> {
+    let rows = bulk
+        .query(
+            RESERVE_OUR_NUMBERS,
+            vec![count.into(), wallet.0.into()],
+            &[Ty::Int],
+        )
+        .await
+        .with_context(|| format!("cannot allocate our numbers in wallet {wallet}"))?;
+    let next = rows
+        .first()
+        .with_context(|| format!("no wallet {wallet}"))?[0]
+        .int()?;
+    Ok(next - count)
 }
 
 fn paid_fields(status: &InvoiceStatus) -> (Option<String>, Option<i64>) {
@@ -152,6 +178,63 @@ fn paid_fields(status: &InvoiceStatus) -> (Option<String>, Option<i64>) {
     }
 }
 
+/// The invoice columns an insert writes, in the order of [`invoice_values`] (the single and the
+/// bulk insert share them).
+const INVOICE_WRITE_COLUMNS: &[(&str, Ty)] = &[
+    ("external_id", Ty::Text),
+    ("customer_id", Ty::Int),
+    ("contract_id", Ty::Int),
+    ("billing_method_id", Ty::Int),
+    ("wallet_id", Ty::Int),
+    ("amount_cents", Ty::Int),
+    ("issue_date", Ty::Text),
+    ("due_date", Ty::Text),
+    ("competence", Ty::Text),
+    ("status", Ty::Text),
+    ("paid_on", Ty::Text),
+    ("paid_amount_cents", Ty::Int),
+    ("our_number", Ty::Int),
+    ("delivery_type", Ty::Text),
+    ("created_at", Ty::Int),
+    ("updated_at", Ty::Int),
+];
+
+/// One invoice; a generated month that exists is left alone.
+static INVOICE_INSERT: Insert = Insert {
+    table: "invoices",
+    columns: INVOICE_WRITE_COLUMNS,
+    tail: "ON CONFLICT (contract_id, competence) DO NOTHING",
+    returning: &[("id", Ty::Int)],
+};
+
+/// Invoices in bulk: ids come back with the external ids they belong to.
+static INVOICES_INSERT: Insert = Insert {
+    returning: &[("id", Ty::Int), ("external_id", Ty::Text)],
+    ..INVOICE_INSERT
+};
+
+fn invoice_values(inv: &NewInvoice, our_number: i64, now_ms: i64) -> Vec<Value> {
+    let (paid_on, paid_amount) = paid_fields(&inv.status);
+    vec![
+        inv.external_id.as_str().into(),
+        inv.contract.customer_id.0.into(),
+        inv.contract.id.0.into(),
+        inv.contract.billing_method_id.0.into(),
+        inv.contract.wallet_id.0.into(),
+        inv.amount.cents().into(),
+        inv.issue_date.to_string().into(),
+        inv.due_date.to_string().into(),
+        inv.competence.as_deref().into(),
+        inv.status.as_str().into(),
+        paid_on.into(),
+        paid_amount.into(),
+        our_number.into(),
+        inv.contract.delivery_type.as_str().into(),
+        now_ms.into(),
+        now_ms.into(),
+    ]
+}
+
 /// Inserts an invoice with the given our number. A generated invoice whose (contract,
 /// competence) exists already is not inserted: `Ok(None)`.
 pub async fn insert_invoice(
@@ -160,33 +243,38 @@ pub async fn insert_invoice(
     our_number: i64,
     now_ms: i64,
 ) -> anyhow::Result<Option<InvoiceId>> {
-    let (paid_on, paid_amount) = paid_fields(&inv.status);
-    let row = sqlx::query(
-        "INSERT INTO invoices (external_id, customer_id, contract_id, billing_method_id, wallet_id, amount_cents, issue_date,
-                               due_date, competence, status, paid_on, paid_amount_cents, our_number, delivery_type, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)
-         ON CONFLICT (contract_id, competence) DO NOTHING
-         RETURNING id",
-    )
-    .bind(&inv.external_id)
-    .bind(inv.contract.customer_id.0)
-    .bind(inv.contract.id.0)
-    .bind(inv.contract.billing_method_id.0)
-    .bind(inv.contract.wallet_id.0)
-    .bind(inv.amount.cents())
-    .bind(inv.issue_date.to_string())
-    .bind(inv.due_date.to_string())
-    .bind(inv.competence.as_deref())
-    .bind(inv.status.as_str())
-    .bind(paid_on)
-    .bind(paid_amount)
-    .bind(our_number)
-    .bind(inv.contract.delivery_type.as_str())
-    .bind(now_ms)
-    .fetch_optional(&mut *conn)
-    .await
-    .with_context(|| format!("cannot insert invoice {}", inv.external_id))?;
+    let row = INVOICE_INSERT
+        .bind_one(
+            sqlx::query(AssertSqlSafe(INVOICE_INSERT.sqlite_sql())),
+            invoice_values(inv, our_number, now_ms),
+        )
+        .fetch_optional(&mut *conn)
+        .await
+        .with_context(|| format!("cannot insert invoice {}", inv.external_id))?;
     row.map(|r| Ok(InvoiceId(r.try_get(0)?))).transpose()
+}
+
+/// [`insert_invoice`] for many, each with its our number, in the bulk transaction: their ids
+/// in order, `None` for a month that existed.
+pub async fn insert_invoices(
+    bulk: &mut Bulk,
+    invoices: &[(NewInvoice, i64)],
+    now_ms: i64,
+) -> anyhow::Result<Vec<Option<InvoiceId>>> {
+    let written = bulk
+        .insert_each(&INVOICES_INSERT, invoices, |(inv, n)| {
+            Ok(invoice_values(inv, *n, now_ms))
+        })
+        .await?;
+    let mut ids: std::collections::HashMap<String, InvoiceId> = written
+        .returned
+        .iter()
+        .map(|r| Ok((r[1].text()?.to_string(), InvoiceId(r[0].int()?))))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(invoices
+        .iter()
+        .map(|(inv, _)| ids.remove(&inv.external_id))
+        .collect())
 }
 
 /// Updates an imported invoice's amount, dates and status (matched by external id). The
@@ -335,10 +423,18 @@ pub async fn list_open_invoices_of_customer(
         .collect()
 }
 
-/// The (contract, year, month) of every invoice (any status) of these contracts due within
-/// `[from, to]`: [`contract_has_invoice_due_between`] for a batch of contracts in one query.
+fn months_sql(contracts: &[ContractId]) -> String {
+    format!(
+        "SELECT contract_id, due_date FROM invoices WHERE contract_id IN ({}) AND due_date >= $1 AND due_date <= $2",
+        super::id_list(contracts.iter().map(|c| c.0))
+    )
+}
+
+/// The (contract, year, month) of every invoice, in any status, due in `[from, to]` for these
+/// contracts, read in the bulk transaction (so, on SQLite, under the write lock its inserts
+/// take).
 pub async fn months_with_invoices(
-    conn: &mut AnyConnection,
+    bulk: &mut Bulk,
     contracts: &[ContractId],
     from: Date,
     to: Date,
@@ -346,21 +442,18 @@ pub async fn months_with_invoices(
     if contracts.is_empty() {
         return Ok(Default::default());
     }
-    let sql = format!(
-        "SELECT contract_id, due_date FROM invoices WHERE contract_id IN ({}) AND due_date >= $1 AND due_date <= $2",
-        super::id_list(contracts.iter().map(|c| c.0))
-    );
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(from.to_string())
-        .bind(to.to_string())
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            let due: Date = r.try_get::<String, _>(1)?.parse()?;
-            Ok((ContractId(r.try_get(0)?), due.year(), due.month()))
-        })
-        .collect()
+    bulk.query(
+        months_sql(contracts),
+        vec![from.to_string().into(), to.to_string().into()],
+        &[Ty::Int, Ty::Text],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        let due: Date = r[1].text()?.parse()?;
+        Ok((ContractId(r[0].int()?), due.year(), due.month()))
+    })
+    .collect()
 }
 
 /// Whether a contract has an invoice (any status) due within `[from, to]`.

@@ -61,6 +61,7 @@ pub mod audit;
 pub mod auth;
 pub mod bank_returns;
 pub mod bounces;
+pub mod bulk;
 pub mod channels;
 pub mod copy;
 pub mod debt;
@@ -111,6 +112,8 @@ pub struct Db {
     pub backend: Backend,
     /// Serialises this process's SQLite write transactions (see [`Db::begin`]).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// What the bulk path needs of each engine (`store::bulk`).
+    engine: std::sync::Arc<bulk::Engine>,
 }
 
 /// A write transaction on either engine. On SQLite it also holds the process's writer lock
@@ -206,6 +209,7 @@ impl Db {
             pool,
             backend,
             writer: Default::default(),
+            engine: std::sync::Arc::new(bulk::Engine::new(&url)),
         })
     }
 

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
+use super::bulk::{Bulk, Insert, Ty, Value};
 use super::{Backend, Db};
 use crate::domain::delivery::{
     AccountId, Channel, Enqueued, GatewayId, NewNotice, Notice, NoticeId, NoticeStatus,
@@ -86,79 +87,94 @@ pub fn message_id_for(dedup_key: &str, from: &EmailAddress) -> String {
     format!("<{random}.{local}.regua@{domain}>")
 }
 
-/// The columns every notice INSERT writes, in the order [`bind_notice`] binds them, followed
-/// by four that are the same for every row (attempts 0; next attempt, created and updated now).
-/// The single and the bulk path both use it, so a column added to notices cannot be written by
-/// one and silently dropped by the other (the bulk path once dropped gateway, suspension and
-/// fallback).
-const NOTICE_INSERT_COLUMNS: &str = "dedup_key, channel, account_id, gateway_id, suspension_id, fallback, recipient,
-    purpose, layout_id, customer_id, contract_id, invoice_id, attach_boleto, attach_letter, actor, status,
-    last_error, message_id, attempts, next_attempt_at, created_at, updated_at";
+/// The columns every notice INSERT writes, in the order of [`notice_values`]. The single
+/// ([`enqueue_notice`]) and the bulk path ([`insert_notices`]) both use it, so a column added to
+/// notices cannot be written by one and silently dropped by the other (the bulk path once
+/// dropped gateway, suspension and fallback).
+const NOTICE_WRITE_COLUMNS: &[(&str, Ty)] = &[
+    ("dedup_key", Ty::Text),
+    ("channel", Ty::Text),
+    ("account_id", Ty::Int),
+    ("gateway_id", Ty::Int),
+    ("suspension_id", Ty::Int),
+    ("fallback", Ty::Text),
+    ("recipient", Ty::Text),
+    ("purpose", Ty::Text),
+    ("layout_id", Ty::Int),
+    ("customer_id", Ty::Int),
+    ("contract_id", Ty::Int),
+    ("invoice_id", Ty::Int),
+    ("attach_boleto", Ty::Int),
+    ("attach_letter", Ty::Int),
+    ("actor", Ty::Text),
+    ("status", Ty::Text),
+    ("last_error", Ty::Text),
+    ("message_id", Ty::Text),
+    ("attempts", Ty::Int),
+    ("next_attempt_at", Ty::Int),
+    ("created_at", Ty::Int),
+    ("updated_at", Ty::Int),
+];
 
-/// How many of [`NOTICE_INSERT_COLUMNS`] are bound per row.
-const NOTICE_BOUND_COLUMNS: usize = 18;
+/// One notice; a key that exists is left alone, a new row's id comes back.
+static NOTICE_INSERT: Insert = Insert {
+    table: "notices",
+    columns: NOTICE_WRITE_COLUMNS,
+    tail: "ON CONFLICT (dedup_key) DO NOTHING",
+    returning: &[("id", Ty::Int)],
+};
 
-/// Rows per bulk INSERT: sqlx's binding slows down more than linearly with a statement's
-/// parameters, and about 480 per statement was the sweet spot (32 rows of 15 columns wrote
-/// 39 000 rows/s where 500 rows wrote 6 500).
-const ROWS_PER_INSERT: usize = 480 / NOTICE_BOUND_COLUMNS;
+/// Notices in bulk: their ids and keys come back, to tie them to what caused them.
+static NOTICES_INSERT: Insert = Insert {
+    returning: &[("id", Ty::Int), ("dedup_key", Ty::Text)],
+    ..NOTICE_INSERT
+};
 
-/// The one notice INSERT: `rows` rows (their values bound by [`bind_notice`], in order, then
-/// the time once), a key that exists left alone; with `returning`, the new row's id comes back.
-/// The text depends only on `rows` and `returning`, so the prepared statement is reused (a
-/// time written into the text made every single insert a new statement: 3 times slower).
-fn notice_insert_sql(rows: usize, returning: bool) -> String {
-    let now = rows * NOTICE_BOUND_COLUMNS + 1;
-    let mut sql = format!("INSERT INTO notices ({NOTICE_INSERT_COLUMNS}) VALUES ");
-    for k in 0..rows {
-        if k > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 1..=NOTICE_BOUND_COLUMNS {
-            sql.push_str(&format!("${}, ", k * NOTICE_BOUND_COLUMNS + c));
-        }
-        sql.push_str(&format!("0, ${now}, ${now}, ${now})"));
-    }
-    sql.push_str(" ON CONFLICT (dedup_key) DO NOTHING");
-    if returning {
-        sql.push_str(" RETURNING id");
-    }
-    sql
-}
+/// Notices in bulk, nothing back (the routine's: only the count).
+static NOTICES_INSERT_QUIET: Insert = Insert {
+    returning: &[],
+    ..NOTICE_INSERT
+};
 
-/// Binds one notice's values in the order of [`NOTICE_INSERT_COLUMNS`]. `skipped` records it
-/// `skipped` with that reason; otherwise it is `queued`.
-fn bind_notice<'q>(
-    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+/// One notice's values in the order of [`NOTICE_WRITE_COLUMNS`]. `skipped` records it
+/// `skipped` with that reason; otherwise it is `queued`, due now.
+fn notice_values(
     n: &NewNotice,
     skipped: Option<&str>,
     from: &EmailAddress,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    now_ms: i64,
+) -> Vec<Value> {
     let status = if skipped.is_some() {
         NoticeStatus::Skipped
     } else {
         NoticeStatus::Queued
     };
     let key = n.dedup_key.to_string();
-    q.bind(key.clone())
-        .bind(n.channel.as_str())
-        .bind(n.account_id.map(|a| a.0))
-        .bind(n.gateway_id.map(|g| g.0))
-        .bind(n.suspension_id.map(|s| s.0))
-        .bind(Channel::format_list(&n.fallback))
-        .bind(n.recipient.clone())
-        .bind(n.purpose.as_str())
-        .bind(n.layout_id.0)
-        .bind(n.customer_id.map(|c| c.0))
-        .bind(n.contract_id.map(|c| c.0))
-        .bind(n.invoice_id.map(|i| i.0))
-        .bind(i64::from(n.attach_boleto))
-        .bind(i64::from(n.attach_letter))
-        .bind(n.actor.clone())
-        .bind(status.as_str())
-        .bind(skipped.map(str::to_string))
-        .bind(message_id_for(&key, from))
+    let message_id = message_id_for(&key, from);
+    vec![
+        key.into(),
+        n.channel.as_str().into(),
+        n.account_id.map(|a| a.0).into(),
+        n.gateway_id.map(|g| g.0).into(),
+        n.suspension_id.map(|s| s.0).into(),
+        Channel::format_list(&n.fallback).into(),
+        n.recipient.as_str().into(),
+        n.purpose.as_str().into(),
+        n.layout_id.0.into(),
+        n.customer_id.map(|c| c.0).into(),
+        n.contract_id.map(|c| c.0).into(),
+        n.invoice_id.map(|i| i.0).into(),
+        i64::from(n.attach_boleto).into(),
+        i64::from(n.attach_letter).into(),
+        n.actor.as_str().into(),
+        status.as_str().into(),
+        skipped.into(),
+        message_id.into(),
+        0i64.into(),
+        now_ms.into(),
+        now_ms.into(),
+        now_ms.into(),
+    ]
 }
 
 /// Enqueues a notice in the caller's transaction (the one that records its cause). A dedup key
@@ -169,9 +185,11 @@ pub async fn enqueue_notice(
     from: &EmailAddress,
     now_ms: i64,
 ) -> anyhow::Result<Enqueued> {
-    let sql = notice_insert_sql(1, true);
-    let row = bind_notice(sqlx::query(AssertSqlSafe(sql)), n, None, from)
-        .bind(now_ms)
+    let row = NOTICE_INSERT
+        .bind_one(
+            sqlx::query(AssertSqlSafe(NOTICE_INSERT.sqlite_sql())),
+            notice_values(n, None, from, now_ms),
+        )
         .fetch_optional(&mut *conn)
         .await
         .context("cannot enqueue the notice")?;
@@ -194,30 +212,62 @@ pub struct NoticeRow {
     pub skipped: Option<String>,
 }
 
-/// Inserts notices 32 rows per statement (sqlx binds slow down with the statement's size: 500
-/// rows per statement wrote 6 500 rows/s, 32 rows 39 000) (`ON CONFLICT (dedup_key) DO NOTHING`,
-/// so a key that exists is left alone). Returns how many rows were new. The caller owns the
-/// transaction.
+/// Inserts notices in the bulk transaction (`ON CONFLICT (dedup_key) DO NOTHING`, so a key that
+/// exists is left alone). Returns how many rows were new.
 pub async fn insert_notices(
-    conn: &mut AnyConnection,
+    bulk: &mut Bulk,
     rows: &[NoticeRow],
     from: &EmailAddress,
     now_ms: i64,
 ) -> anyhow::Result<u64> {
-    let mut inserted = 0;
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut q = sqlx::query(AssertSqlSafe(notice_insert_sql(chunk.len(), false)));
-        for r in chunk {
-            q = bind_notice(q, &r.notice, r.skipped.as_deref(), from);
-        }
-        q = q.bind(now_ms);
-        inserted += q
-            .execute(&mut *conn)
-            .await
-            .context("cannot enqueue the notices")?
-            .rows_affected();
+    Ok(bulk
+        .insert_each(&NOTICES_INSERT_QUIET, rows, |r| {
+            Ok(notice_values(&r.notice, r.skipped.as_deref(), from, now_ms))
+        })
+        .await?
+        .count)
+}
+
+/// Enqueues notices in the bulk transaction as [`enqueue_notice`] does one: each comes back
+/// with its id, in order, a key that existed with the existing notice's.
+pub async fn enqueue_notices(
+    bulk: &mut Bulk,
+    notices: &[NewNotice],
+    from: &EmailAddress,
+    now_ms: i64,
+) -> anyhow::Result<Vec<NoticeId>> {
+    let written = bulk
+        .insert_each(&NOTICES_INSERT, notices, |n| {
+            Ok(notice_values(n, None, from, now_ms))
+        })
+        .await?;
+    let mut ids: std::collections::HashMap<String, NoticeId> = written
+        .returned
+        .iter()
+        .map(|r| Ok((r[1].text()?.to_string(), NoticeId(r[0].int()?))))
+        .collect::<anyhow::Result<_>>()?;
+    let mut out = Vec::with_capacity(notices.len());
+    for n in notices {
+        let key = n.dedup_key.to_string();
+        let id = match ids.remove(&key) {
+            Some(id) => id,
+            None => {
+                let found = bulk
+                    .query(
+                        "SELECT id FROM notices WHERE dedup_key = $1",
+                        vec![key.clone().into()],
+                        &[Ty::Int],
+                    )
+                    .await?;
+                let row = found
+                    .first()
+                    .with_context(|| format!("notice {key:?} vanished"))?;
+                NoticeId(row[0].int()?)
+            }
+        };
+        out.push(id);
     }
-    Ok(inserted)
+    Ok(out)
 }
 
 /// The notice with a dedup key, and its status, if there is one.

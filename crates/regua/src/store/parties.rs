@@ -6,6 +6,8 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
 use crate::domain::*;
 
+use super::bulk::{Bulk, Insert, Ty, Value};
+
 /// Setting key of the global default delivery type ("tipo de cobrança padrão").
 pub const SETTING_DEFAULT_DELIVERY_TYPE: &str = "default_delivery_type";
 
@@ -494,19 +496,29 @@ fn customer_from_row(r: &AnyRow) -> anyhow::Result<Customer> {
 const CUSTOMER_COLUMNS: &str = "id, external_id, name, document, email, mobile_phone, address_street, address_number, \
      address_complement, address_district, address_zip, address_city, address_state";
 
-/// Inserts a customer, or updates the one with the same external id. Returns its id. An
-/// address replaces the stored one as a whole; a customer saved without one keeps the address
-/// it had (an ERP file without the address columns must not erase what another source gave).
-pub async fn upsert_customer(
-    conn: &mut AnyConnection,
-    c: &NewCustomer,
-    now_ms: i64,
-) -> anyhow::Result<CustomerId> {
-    let row = sqlx::query(
-        "INSERT INTO customers (external_id, name, document, email, mobile_phone, created_at, updated_at,
-             address_street, address_number, address_complement, address_district, address_zip, address_city, address_state)
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11, $12, $13)
-         ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, document = excluded.document,
+/// The customer columns a save writes, in the order of [`customer_values`]: the single save
+/// and the bulk import share them (and [`CUSTOMER_UPSERT_TAIL`]), so neither can drop a column.
+const CUSTOMER_WRITE_COLUMNS: &[(&str, Ty)] = &[
+    ("external_id", Ty::Text),
+    ("name", Ty::Text),
+    ("document", Ty::Text),
+    ("email", Ty::Text),
+    ("mobile_phone", Ty::Text),
+    ("created_at", Ty::Int),
+    ("updated_at", Ty::Int),
+    ("address_street", Ty::Text),
+    ("address_number", Ty::Text),
+    ("address_complement", Ty::Text),
+    ("address_district", Ty::Text),
+    ("address_zip", Ty::Text),
+    ("address_city", Ty::Text),
+    ("address_state", Ty::Text),
+];
+
+/// An address replaces the stored one as a whole; a customer saved without one keeps the
+/// address it had (an ERP file without the address columns must not erase what another source
+/// gave).
+const CUSTOMER_UPSERT_TAIL: &str = "ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, document = excluded.document,
              email = excluded.email, mobile_phone = excluded.mobile_phone, updated_at = excluded.updated_at,
              address_street = CASE WHEN excluded.address_zip IS NULL THEN customers.address_street ELSE excluded.address_street END,
              address_number = CASE WHEN excluded.address_zip IS NULL THEN customers.address_number ELSE excluded.address_number END,
@@ -514,26 +526,71 @@ pub async fn upsert_customer(
              address_district = CASE WHEN excluded.address_zip IS NULL THEN customers.address_district ELSE excluded.address_district END,
              address_zip = CASE WHEN excluded.address_zip IS NULL THEN customers.address_zip ELSE excluded.address_zip END,
              address_city = CASE WHEN excluded.address_zip IS NULL THEN customers.address_city ELSE excluded.address_city END,
-             address_state = CASE WHEN excluded.address_zip IS NULL THEN customers.address_state ELSE excluded.address_state END
-         RETURNING id",
-    )
-    .bind(&c.external_id)
-    .bind(&c.name)
-    .bind(c.document.digits())
-    .bind(c.email.as_ref().map(|e| e.as_str().to_string()))
-    .bind(c.mobile_phone.as_ref().map(|p| p.e164()))
-    .bind(now_ms)
-    .bind(c.address.as_ref().map(|a| a.street.clone()))
-    .bind(c.address.as_ref().map(|a| a.number.clone()))
-    .bind(c.address.as_ref().map(|a| a.complement.clone()))
-    .bind(c.address.as_ref().map(|a| a.district.clone()))
-    .bind(c.address.as_ref().map(|a| a.zip.clone()))
-    .bind(c.address.as_ref().map(|a| a.city.clone()))
-    .bind(c.address.as_ref().map(|a| a.state.clone()))
-    .fetch_one(&mut *conn)
-    .await
-    .with_context(|| format!("cannot save customer {}", c.external_id))?;
+             address_state = CASE WHEN excluded.address_zip IS NULL THEN customers.address_state ELSE excluded.address_state END";
+
+/// Saving one customer (its id comes back).
+static CUSTOMER_UPSERT: Insert = Insert {
+    table: "customers",
+    columns: CUSTOMER_WRITE_COLUMNS,
+    tail: CUSTOMER_UPSERT_TAIL,
+    returning: &[("id", Ty::Int)],
+};
+
+/// Saving customers in bulk.
+static CUSTOMERS_UPSERT: Insert = Insert {
+    returning: &[],
+    ..CUSTOMER_UPSERT
+};
+
+fn customer_values(c: &NewCustomer, now_ms: i64) -> Vec<Value> {
+    let a = c.address.as_ref();
+    vec![
+        c.external_id.as_str().into(),
+        c.name.as_str().into(),
+        c.document.digits().into(),
+        c.email.as_ref().map(|e| e.as_str()).into(),
+        c.mobile_phone.as_ref().map(|p| p.e164()).into(),
+        now_ms.into(),
+        now_ms.into(),
+        a.map(|a| a.street.as_str()).into(),
+        a.map(|a| a.number.as_str()).into(),
+        a.map(|a| a.complement.as_str()).into(),
+        a.map(|a| a.district.as_str()).into(),
+        a.map(|a| a.zip.as_str()).into(),
+        a.map(|a| a.city.as_str()).into(),
+        a.map(|a| a.state.as_str()).into(),
+    ]
+}
+
+/// Inserts a customer, or updates the one with the same external id (see
+/// [`CUSTOMER_UPSERT_TAIL`] for the address). Returns its id.
+pub async fn upsert_customer(
+    conn: &mut AnyConnection,
+    c: &NewCustomer,
+    now_ms: i64,
+) -> anyhow::Result<CustomerId> {
+    let row = CUSTOMER_UPSERT
+        .bind_one(
+            sqlx::query(AssertSqlSafe(CUSTOMER_UPSERT.sqlite_sql())),
+            customer_values(c, now_ms),
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("cannot save customer {}", c.external_id))?;
     Ok(CustomerId(row.try_get(0)?))
+}
+
+/// Saves customers as [`upsert_customer`] does, in the bulk transaction.
+pub async fn upsert_customers(
+    bulk: &mut Bulk,
+    customers: &[NewCustomer],
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    bulk.insert_each(&CUSTOMERS_UPSERT, customers, |c| {
+        Ok(customer_values(c, now_ms))
+    })
+    .await?;
+    Ok(())
 }
 
 /// A customer by id.
@@ -623,6 +680,60 @@ fn contract_from_row(r: &AnyRow) -> anyhow::Result<Contract> {
     })
 }
 
+/// The contract columns a save writes, in the order of [`contract_values`] (the single save and
+/// the bulk import share them).
+const CONTRACT_WRITE_COLUMNS: &[(&str, Ty)] = &[
+    ("external_id", Ty::Text),
+    ("customer_id", Ty::Int),
+    ("plan", Ty::Text),
+    ("monthly_amount_cents", Ty::Int),
+    ("due_day", Ty::Int),
+    ("billing_method_id", Ty::Int),
+    ("wallet_id", Ty::Int),
+    ("delivery_type", Ty::Text),
+    ("status", Ty::Text),
+    ("created_at", Ty::Int),
+    ("updated_at", Ty::Int),
+];
+
+/// Saving one contract (its id comes back).
+static CONTRACT_UPSERT: Insert = Insert {
+    table: "contracts",
+    columns: CONTRACT_WRITE_COLUMNS,
+    tail: "ON CONFLICT (external_id) DO UPDATE SET customer_id = excluded.customer_id, plan = excluded.plan,
+             monthly_amount_cents = excluded.monthly_amount_cents, due_day = excluded.due_day,
+             billing_method_id = excluded.billing_method_id, wallet_id = excluded.wallet_id,
+             delivery_type = excluded.delivery_type, status = excluded.status, updated_at = excluded.updated_at",
+    returning: &[("id", Ty::Int)],
+};
+
+/// Saving contracts in bulk.
+static CONTRACTS_UPSERT: Insert = Insert {
+    returning: &[],
+    ..CONTRACT_UPSERT
+};
+
+fn contract_values(
+    c: &NewContract,
+    wallet: WalletId,
+    default_delivery: DeliveryType,
+    now_ms: i64,
+) -> Vec<Value> {
+    vec![
+        c.external_id.as_str().into(),
+        c.customer_id.0.into(),
+        c.plan.as_str().into(),
+        c.monthly_amount.cents().into(),
+        i64::from(c.due_day).into(),
+        c.billing_method_id.0.into(),
+        wallet.0.into(),
+        c.delivery_type.unwrap_or(default_delivery).as_str().into(),
+        c.status.as_str().into(),
+        now_ms.into(),
+        now_ms.into(),
+    ]
+}
+
 /// Inserts a contract, or updates the one with the same external id. The wallet is the billing
 /// method's; a missing delivery type takes the global default. Changing a contract never touches
 /// invoices already generated (they keep their snapshot).
@@ -631,33 +742,46 @@ pub async fn upsert_contract(
     c: &NewContract,
     now_ms: i64,
 ) -> anyhow::Result<ContractId> {
-    let delivery = match c.delivery_type {
-        Some(d) => d,
-        None => default_delivery_type(conn).await?,
-    };
-    let row = sqlx::query(
-        "INSERT INTO contracts (external_id, customer_id, plan, monthly_amount_cents, due_day, billing_method_id, wallet_id,
-                                delivery_type, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, (SELECT wallet_id FROM billing_methods WHERE id = $6), $7, $8, $9, $9)
-         ON CONFLICT (external_id) DO UPDATE SET customer_id = excluded.customer_id, plan = excluded.plan,
-             monthly_amount_cents = excluded.monthly_amount_cents, due_day = excluded.due_day,
-             billing_method_id = excluded.billing_method_id, wallet_id = excluded.wallet_id,
-             delivery_type = excluded.delivery_type, status = excluded.status, updated_at = excluded.updated_at
-         RETURNING id",
-    )
-    .bind(&c.external_id)
-    .bind(c.customer_id.0)
-    .bind(&c.plan)
-    .bind(c.monthly_amount.cents())
-    .bind(i64::from(c.due_day))
-    .bind(c.billing_method_id.0)
-    .bind(delivery.as_str())
-    .bind(c.status.as_str())
-    .bind(now_ms)
-    .fetch_one(&mut *conn)
-    .await
-    .with_context(|| format!("cannot save contract {}", c.external_id))?;
+    let default_delivery = default_delivery_type(conn).await?;
+    let wallet: i64 = sqlx::query("SELECT wallet_id FROM billing_methods WHERE id = $1")
+        .bind(c.billing_method_id.0)
+        .fetch_optional(&mut *conn)
+        .await?
+        .with_context(|| format!("billing method {} does not exist", c.billing_method_id.0))?
+        .try_get(0)?;
+    let row = CONTRACT_UPSERT
+        .bind_one(
+            sqlx::query(AssertSqlSafe(CONTRACT_UPSERT.sqlite_sql())),
+            contract_values(c, WalletId(wallet), default_delivery, now_ms),
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .with_context(|| format!("cannot save contract {}", c.external_id))?;
     Ok(ContractId(row.try_get(0)?))
+}
+
+/// Saves contracts as [`upsert_contract`] does, in the bulk transaction: each method's wallet
+/// and the default delivery type are read once.
+pub async fn upsert_contracts(
+    conn: &mut AnyConnection,
+    bulk: &mut Bulk,
+    contracts: &[NewContract],
+    now_ms: i64,
+) -> anyhow::Result<()> {
+    let default_delivery = default_delivery_type(conn).await?;
+    let wallets: std::collections::HashMap<BillingMethodId, WalletId> = list_billing_methods(conn)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.wallet_id))
+        .collect();
+    bulk.insert_each(&CONTRACTS_UPSERT, contracts, |c| {
+        let wallet = wallets
+            .get(&c.billing_method_id)
+            .with_context(|| format!("billing method {} does not exist", c.billing_method_id.0))?;
+        Ok(contract_values(c, *wallet, default_delivery, now_ms))
+    })
+    .await?;
+    Ok(())
 }
 
 /// A contract by id.
