@@ -499,20 +499,44 @@ async fn run_import(
     let now = clock.now_millis();
     let mut report = match kind {
         ImportKind::Customers => {
-            let rows = parse_customers(&table, &mut errors);
+            let existing = store::parties::customer_ids_by_external_id(&mut conn).await?;
+            drop(conn);
+            // The rows are checked a chunk at a time while the chunk before is written (the
+            // check takes a core, the write another): a bad row stops the writing, every row
+            // is still checked so that all bad rows are named, and the transaction is dropped,
+            // so nothing of the file stays.
+            let mut bulk = if write { Some(db.bulk().await?) } else { None };
+            let mut seen = HashMap::new();
+            let mut report = ImportReport::default();
+            let mut checked: Vec<NewCustomer> = Vec::new();
+            for chunk in table.rows.chunks(store::bulk::CHUNK) {
+                let ready = std::mem::take(&mut checked);
+                let clean = errors.is_empty();
+                let (written, next) = tokio::join!(
+                    async {
+                        match &mut bulk {
+                            Some(b) if clean => {
+                                store::parties::upsert_customers(b, &ready, now).await
+                            }
+                            _ => Ok(()),
+                        }
+                    },
+                    async { parse_customers(&table, chunk, &mut seen, &mut errors) }
+                );
+                written?;
+                tally(
+                    &mut report,
+                    next.iter()
+                        .map(|c| (&c.external_id, existing.contains_key(&c.external_id))),
+                );
+                checked = next;
+            }
             if !errors.is_empty() {
                 return Err(ImportError::BadRows(errors));
             }
-            let existing = store::parties::customer_ids_by_external_id(&mut conn).await?;
-            drop(conn);
-            let report = count(
-                rows.iter()
-                    .map(|c| (&c.external_id, existing.contains_key(&c.external_id))),
-            );
-            if write {
-                let mut bulk = db.bulk().await?;
-                store::parties::upsert_customers(&mut bulk, &rows, now).await?;
-                bulk.commit().await?;
+            if let Some(mut b) = bulk {
+                store::parties::upsert_customers(&mut b, &checked, now).await?;
+                b.commit().await?;
             }
             report
         }
@@ -764,6 +788,12 @@ async fn import_suspensions(
 
 fn count<'a>(rows: impl Iterator<Item = (&'a String, bool)>) -> ImportReport {
     let mut r = ImportReport::default();
+    tally(&mut r, rows);
+    r
+}
+
+/// Adds rows (each a record's id and whether it exists) to a report's counts and sample.
+fn tally<'a>(r: &mut ImportReport, rows: impl Iterator<Item = (&'a String, bool)>) {
     for (id, u) in rows {
         if u {
             r.updated += 1
@@ -774,18 +804,23 @@ fn count<'a>(rows: impl Iterator<Item = (&'a String, bool)>) -> ImportReport {
             r.sample.push((id.clone(), u));
         }
     }
-    r
 }
 
-fn parse_customers(t: &Table, errors: &mut Vec<RowError>) -> Vec<NewCustomer> {
-    let mut out = Vec::with_capacity(t.rows.len());
-    let mut seen = HashMap::new();
-    for (line, rec) in &t.rows {
+/// Checks some of a customer file's rows; `seen` carries the ids of the rows before them, so
+/// an id repeated anywhere in the file is named.
+fn parse_customers(
+    t: &Table,
+    rows: &[(u64, csv::StringRecord)],
+    seen: &mut HashMap<String, u64>,
+    errors: &mut Vec<RowError>,
+) -> Vec<NewCustomer> {
+    let mut out = Vec::with_capacity(rows.len());
+    for (line, rec) in rows {
         let mut c = RowCheck {
             line: *line,
             errors,
         };
-        let external_id = c.unique_id(&mut seen, "external_id", t.field(rec, "external_id"));
+        let external_id = c.unique_id(seen, "external_id", t.field(rec, "external_id"));
         let name = c.required("name", t.field(rec, "name"));
         let document = c
             .required("document", t.field(rec, "document"))

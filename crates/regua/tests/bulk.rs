@@ -116,3 +116,51 @@ async fn an_in_memory_database_is_refused_by_the_bulk_path_with_a_reason() {
     let err = db.bulk().await.err().expect("refused");
     assert!(format!("{err:#}").contains("in-memory"), "{err:#}");
 }
+
+#[tokio::test]
+async fn a_bad_row_in_the_last_chunk_of_a_file_imports_nothing_of_the_chunks_before() {
+    for t in each_backend().await {
+        // Checked a chunk at a time while the chunk before is written: the bad rows are in
+        // the third chunk, after two chunks went to the database.
+        let mut csv = regua::bench::synthetic_customers_csv(MANY);
+        csv.push_str("C0000001,Repetido,529.982.247-25,,\n");
+        csv.push_str("C9999999,CPF errado,111.111.111-12,,\n");
+        let lines = MANY + 3;
+        let err = regua::import::import_csv(
+            &t.db,
+            ImportKind::Customers,
+            csv.as_bytes(),
+            &clock_on("2026-01-05"),
+        )
+        .await
+        .unwrap_err();
+        let regua::import::ImportError::BadRows(rows) = err else {
+            panic!("{}: {err}", t.label)
+        };
+        let rows: Vec<String> = rows.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rows,
+            vec![
+                format!(
+                    "line {}: external_id: \"C0000001\" appears again (first on line 2)",
+                    lines - 1
+                ),
+                format!(
+                    "line {lines}: document: \"111.111.111-12\" is not a valid CPF or CNPJ: {}",
+                    regua::domain::Document::parse("111.111.111-12").unwrap_err()
+                ),
+            ],
+            "{}",
+            t.label
+        );
+        assert_eq!(count(&t.db, "customers").await, 0, "{}", t.label);
+        // The same file without them imports whole.
+        let good = regua::bench::synthetic_customers_csv(MANY);
+        assert_eq!(
+            import_ok(&t.db, ImportKind::Customers, &good).await.created as u64,
+            MANY,
+            "{}",
+            t.label
+        );
+    }
+}
