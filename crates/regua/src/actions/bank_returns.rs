@@ -98,9 +98,23 @@ fn number(s: &str) -> Option<u128> {
 /// The invoices of the file's bank by their printed our number: with its check digit, and
 /// without it.
 struct Index {
-    with_dv: HashMap<u128, Vec<usize>>,
-    without_dv: HashMap<u128, Vec<usize>>,
+    with_dv: HashMap<u128, Hit>,
+    without_dv: HashMap<u128, Hit>,
     invoices: Vec<PayableInvoice>,
+}
+
+/// What a number names in an [`Index`]: one invoice, or more than one (which is no match).
+/// Not a list: a million invoices' lists were a million allocations the matching never reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hit {
+    One(usize),
+    Ambiguous,
+}
+
+fn add_hit(map: &mut HashMap<u128, Hit>, n: u128, k: usize) {
+    map.entry(n)
+        .and_modify(|h| *h = Hit::Ambiguous)
+        .or_insert(Hit::One(k));
 }
 
 impl Index {
@@ -129,12 +143,12 @@ impl Index {
                 .collect();
             let k = index.invoices.len();
             if let Some(n) = number(&digits) {
-                index.with_dv.entry(n).or_default().push(k);
+                add_hit(&mut index.with_dv, n, k);
             }
             if digits.len() > 1
                 && let Some(n) = number(&digits[..digits.len() - 1])
             {
-                index.without_dv.entry(n).or_default().push(k);
+                add_hit(&mut index.without_dv, n, k);
             }
             index.invoices.push(inv);
         }
@@ -157,9 +171,9 @@ impl Index {
             self.without_dv.get(&n),
             shorter.and_then(|s| self.without_dv.get(&s)),
         ];
-        match steps.into_iter().flatten().next()?.as_slice() {
-            [one] => Some(&self.invoices[*one]),
-            _ => None,
+        match steps.into_iter().flatten().next()? {
+            Hit::One(k) => Some(&self.invoices[*k]),
+            Hit::Ambiguous => None,
         }
     }
 }
@@ -442,4 +456,41 @@ pub async fn resolve_rejection(
         Ok(Ok(()))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invoice(id: i64) -> PayableInvoice {
+        PayableInvoice {
+            id: InvoiceId(id),
+            external_id: format!("F{id}"),
+            wallet_id: crate::domain::WalletId(1),
+            our_number: id,
+            status: "open".into(),
+            amount: Money(100),
+            issue_date: jiff::civil::date(2026, 1, 1),
+            due_date: jiff::civil::date(2026, 1, 10),
+        }
+    }
+
+    #[test]
+    fn a_number_two_invoices_share_matches_neither_and_the_next_reading_is_not_tried() {
+        let mut index = Index {
+            with_dv: HashMap::new(),
+            without_dv: HashMap::new(),
+            invoices: vec![invoice(1), invoice(2), invoice(3)],
+        };
+        add_hit(&mut index.with_dv, 123, 0);
+        add_hit(&mut index.with_dv, 123, 1);
+        add_hit(&mut index.without_dv, 123, 2);
+        add_hit(&mut index.with_dv, 456, 2);
+        assert_eq!(index.with_dv[&123], Hit::Ambiguous);
+        // Ambiguous as printed: no match, even though another reading names one invoice.
+        assert!(index.find("123").is_none());
+        assert_eq!(index.find("456").map(|i| i.id), Some(InvoiceId(3)));
+        // Without the check digit: 1234 is not in with_dv, 1234 is not in without_dv, 123 is.
+        assert_eq!(index.find("1234").map(|i| i.id), Some(InvoiceId(3)));
+    }
 }
