@@ -554,7 +554,8 @@ async fn run_import(
             );
             if write {
                 let mut bulk = db.bulk().await?;
-                store::parties::upsert_contracts(&mut conn, &mut bulk, &rows, now).await?;
+                store::parties::upsert_contracts(&mut conn, &mut bulk, &rows, &methods, now)
+                    .await?;
                 bulk.commit().await?;
             }
             drop(conn);

@@ -194,33 +194,38 @@ pub async fn generate_all(
         let mut bulk = db.bulk().await?;
         let existing = store::invoices::months_with_invoices(&mut bulk, &ids, from, to).await?;
         // Each contract's months, then one reservation per wallet, numbered in contract order.
+        // Each contract's months (its new invoices in `to_create`, in contract order), then one
+        // reservation per wallet, numbered in that order.
         let mut planned = Vec::with_capacity(contracts.len());
+        let mut to_create = Vec::new();
         let mut per_wallet: std::collections::BTreeMap<WalletId, i64> = Default::default();
         for contract in contracts {
-            let mut to_create = Vec::new();
+            let mut new = 0;
             let mut skipped = Vec::new();
             for (y, m) in generation_window(today, contract.due_day, months) {
                 if existing.contains(&(contract.id, y, m)) {
                     skipped.push(format!("{y:04}-{m:02}"));
                 } else {
                     to_create.push(new_invoice(&contract, y, m, today));
+                    new += 1;
                 }
             }
-            *per_wallet.entry(contract.wallet_id).or_default() += to_create.len() as i64;
-            planned.push((contract, to_create, skipped));
+            *per_wallet.entry(contract.wallet_id).or_default() += new as i64;
+            planned.push((contract, new, skipped));
         }
         let mut next_number = std::collections::HashMap::new();
         for (wallet, count) in per_wallet.into_iter().filter(|(_, c)| *c > 0) {
             let first = store::invoices::reserve_our_numbers(&mut bulk, wallet, count).await?;
             next_number.insert(wallet, first);
         }
-        let rows: Vec<(NewInvoice, i64)> = planned
-            .iter()
-            .flat_map(|(c, to_create, _)| to_create.iter().map(move |inv| (c, inv)))
-            .map(|(c, inv)| {
-                let n = next_number.get_mut(&c.wallet_id).expect("reserved");
+        let rows: Vec<(NewInvoice, i64)> = to_create
+            .into_iter()
+            .map(|inv| {
+                let n = next_number
+                    .get_mut(&inv.contract.wallet_id)
+                    .expect("reserved");
                 *n += 1;
-                (inv.clone(), *n - 1)
+                (inv, *n - 1)
             })
             .collect();
         let mut inserted = store::invoices::insert_invoices(&mut bulk, &rows, now)
@@ -230,9 +235,9 @@ pub async fn generate_all(
         // The generation e-mails: one per contract that got invoices, when its wallet sends.
         let mut notices = Vec::new();
         let mut carried = Vec::new();
-        for (contract, to_create, mut skipped) in planned {
+        for (contract, new, mut skipped) in planned {
             let mut created = Vec::new();
-            for _ in 0..to_create.len() {
+            for _ in 0..new {
                 let (id, (inv, number)) = inserted.next().expect("one result per row");
                 match id {
                     Some(id) => created.push(inv.into_invoice(id, number)),

@@ -35,13 +35,13 @@ async fn a_failure_in_the_last_hop_leaves_nothing_of_the_first_ones() {
         assert_eq!(count(&t.db, "customers").await, MANY as i64, "{}", t.label);
         // Every contract but the last is valid; the last names a customer that does not
         // exist, which only the database can tell (a foreign key), in the third hop.
-        let method = {
+        let methods = {
             let mut conn = t.db.pool.acquire().await.unwrap();
             store::parties::list_billing_methods(&mut conn)
                 .await
-                .unwrap()[0]
-                .id
+                .unwrap()
         };
+        let method = methods[0].id;
         let contracts: Vec<NewContract> = (1..=MANY as i64)
             .map(|i| NewContract {
                 external_id: format!("B{i}"),
@@ -56,7 +56,7 @@ async fn a_failure_in_the_last_hop_leaves_nothing_of_the_first_ones() {
             .collect();
         let mut conn = t.db.pool.acquire().await.unwrap();
         let mut bulk = t.db.bulk().await.unwrap();
-        let err = store::parties::upsert_contracts(&mut conn, &mut bulk, &contracts, 0)
+        let err = store::parties::upsert_contracts(&mut conn, &mut bulk, &contracts, &methods, 0)
             .await
             .unwrap_err();
         assert!(
@@ -72,6 +72,7 @@ async fn a_failure_in_the_last_hop_leaves_nothing_of_the_first_ones() {
             &mut conn,
             &mut bulk,
             &contracts[..contracts.len() - 1],
+            &methods,
             0,
         )
         .await

@@ -761,19 +761,18 @@ pub async fn upsert_contract(
 }
 
 /// Saves contracts as [`upsert_contract`] does, in the bulk transaction: each method's wallet
-/// and the default delivery type are read once.
+/// comes from `methods` (the caller's [`list_billing_methods`]), the default delivery type is
+/// read once.
 pub async fn upsert_contracts(
     conn: &mut AnyConnection,
     bulk: &mut Bulk,
     contracts: &[NewContract],
+    methods: &[BillingMethod],
     now_ms: i64,
 ) -> anyhow::Result<()> {
     let default_delivery = default_delivery_type(conn).await?;
-    let wallets: std::collections::HashMap<BillingMethodId, WalletId> = list_billing_methods(conn)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m.wallet_id))
-        .collect();
+    let wallets: std::collections::HashMap<BillingMethodId, WalletId> =
+        methods.iter().map(|m| (m.id, m.wallet_id)).collect();
     bulk.insert_each(&CONTRACTS_UPSERT, contracts, |c| {
         let wallet = wallets
             .get(&c.billing_method_id)
